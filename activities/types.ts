@@ -1,0 +1,250 @@
+/**
+ * The contract between workflows and activities: inputs, results and failure types.
+ * Types only — workflows import this module with `import type`.
+ *
+ * Every activity takes one input object. Nothing secret crosses this boundary: no tokens,
+ * credentials or kubeconfigs; activities obtain those themselves from their deps.
+ */
+import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
+
+/** Where a cluster lives and how to reach it. */
+export interface ClusterRef {
+  name: string;
+  region: string;
+  account?: string;
+  /** Role to assume for this cluster's account. */
+  roleArn?: string;
+}
+
+/**
+ * Versions resolved once at campaign start and reused by every wave and every retry, so a
+ * cluster upgraded on day 3 gets what the canary got on day 1.
+ */
+export interface PinnedVersions {
+  /** Target minor, absent for a patch-only campaign. */
+  kubernetesVersion?: string;
+  /** Node group AMI release version per Kubernetes minor. */
+  nodegroupRelease: Record<string, string>;
+  /** Add-on name → version, per Kubernetes minor. */
+  addons: Record<string, Record<string, string>>;
+  /** When they were resolved (ISO time, from the activity). */
+  resolvedAt: string;
+}
+
+export interface ResolveTargetVersionsInput {
+  target: CampaignSpec['target'];
+  /** Region to ask (add-on and AMI catalogues are per region). */
+  region: string;
+  /** Minors to resolve for: the hops of an upgrade, or the current minors of a patch-only campaign. */
+  minors: string[];
+  /** Add-ons installed somewhere in the selected fleet. */
+  addonNames: string[];
+}
+
+export interface NodegroupState {
+  name: string;
+  version: string;
+  releaseVersion?: string;
+  status: string;
+  launchTemplate?: { name?: string; id?: string; version?: string };
+  desiredSize?: number;
+}
+
+export interface AddonState {
+  name: string;
+  version: string;
+  status: string;
+}
+
+/** What DescribeCluster, ListNodegroups/DescribeNodegroup and ListAddons/DescribeAddon say now. */
+export interface ClusterState {
+  name: string;
+  version: string;
+  platformVersion?: string;
+  status: string;
+  nodegroups: NodegroupState[];
+  addons: AddonState[];
+}
+
+export interface DescribeClusterInput {
+  cluster: ClusterRef;
+}
+
+export interface PreflightInput {
+  cluster: ClusterRef;
+  /** Target minor, absent for a patch-only campaign. */
+  targetVersion?: string;
+  pinned: PinnedVersions;
+}
+
+export interface PreflightResult {
+  state: ClusterState;
+  /** Control-plane hops still to do, e.g. ["1.30", "1.31"]; empty when at target. */
+  path: string[];
+  /** Reasons the upgrade must not start (insight ERROR, version skew, incompatible add-on...). */
+  blockers: string[];
+  /** Things worth knowing that do not block (insight WARNING, PDB allowing no disruption...). */
+  warnings: string[];
+}
+
+/** Identifies one step of one cluster; the idempotency token is derived from it. */
+export interface StepIdentity {
+  campaign: string;
+  cluster: ClusterRef;
+  /** Incremented by an operator's retry-cluster so the retried step gets a fresh token. */
+  attempt: number;
+}
+
+export interface StartControlPlaneUpgradeInput extends StepIdentity {
+  toVersion: string;
+}
+
+export interface StartAddonUpdateInput extends StepIdentity {
+  addon: string;
+  version: string;
+}
+
+export interface StartNodegroupUpdateInput extends StepIdentity {
+  nodegroup: string;
+  /** Kubernetes minor for the node group (absent: keep its minor, patch only). */
+  version?: string;
+  releaseVersion?: string;
+  force: boolean;
+}
+
+export interface RollbackNodegroupInput extends StepIdentity {
+  nodegroup: string;
+  /** What the snapshot recorded before the campaign touched the node group. */
+  previous: NodegroupState;
+}
+
+export interface RollbackAddonInput extends StepIdentity {
+  addon: string;
+  previousVersion: string;
+}
+
+export interface RollbackControlPlaneInput extends StepIdentity {
+  toVersion: string;
+}
+
+/** An EKS update to wait for. `updateId` is absent when nothing needed doing. */
+export interface UpdateHandle {
+  cluster: ClusterRef;
+  nodegroup?: string;
+  addon?: string;
+  updateId?: string;
+  /** An update already in progress or done with our token (or an equivalent one) was adopted. */
+  adopted: boolean;
+  /** The resource was already at the requested version: nothing was started. */
+  alreadyAtTarget: boolean;
+}
+
+export interface AwaitUpdateInput {
+  handle: UpdateHandle;
+  /** Give up after this long (the activity's own deadline; Temporal's timeouts still apply). */
+  timeoutMs?: number;
+}
+
+export interface UpdateOutcome {
+  updateId?: string;
+  status: 'Successful';
+  /** Polls made across all attempts (from heartbeat details). */
+  polls: number;
+}
+
+export interface KubernetesBaselineInput {
+  cluster: ClusterRef;
+}
+
+export interface KubernetesBaseline {
+  /** namespace/name of pods crash-looping before the upgrade. */
+  crashLoopingPods: string[];
+  /** namespace/name of PDBs that allow no disruption now. */
+  blockingPdbs: string[];
+}
+
+export interface KubernetesHealthInput {
+  cluster: ClusterRef;
+  checks: CampaignSpec['kubernetesChecks'];
+  /** Node group → minor every node of it must run (kubeletVersionsMatch). */
+  expectedKubeletMinor?: Record<string, string>;
+  baseline?: KubernetesBaseline;
+}
+
+export interface KubernetesHealthResult {
+  healthy: boolean;
+  failures: string[];
+  nodes: { total: number; ready: number };
+}
+
+export interface EvaluateHealthGateInput {
+  cluster: ClusterRef;
+  gate: HealthGateSpec;
+  phase: GatePhase;
+  /** Overrides the gate's own consecutiveSuccesses (the bake phase uses bake / interval). */
+  requiredSuccesses?: number;
+}
+
+/** Argo Rollouts' phases of an analysis run. */
+export type GateOutcome = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
+
+export interface GateResult {
+  gate: string;
+  phase: GatePhase;
+  outcome: GateOutcome;
+  measurements: number;
+  successes: number;
+  failures: number;
+  inconclusive: number;
+  errors: number;
+  lastValue?: string;
+  message: string;
+}
+
+export interface DiscoverFleetInput {
+  regions: string[];
+  /** Only clusters whose tags match (exact) all of these. */
+  tagFilter?: Record<string, string>;
+}
+
+/** A discovered cluster, in the fleet file's shape (domain/fleet.ts FleetMember). */
+export type { FleetMember } from '../domain/fleet';
+
+/**
+ * Failure types activities raise as `ApplicationFailure` types, so workflows can branch.
+ * Retryable ones are thrown as ordinary failures; the others are non-retryable.
+ */
+export const FailureTypes = {
+  /** EKS update ended Failed or Cancelled; details carry `{ updateId, status, errors: [{errorCode, errorMessage}] }`. */
+  UpdateFailed: 'EksUpdateFailed',
+  /** InvalidParameterException / InvalidRequestException from EKS: retrying cannot help. */
+  InvalidRequest: 'EksInvalidRequest',
+  /** ResourceNotFoundException. */
+  NotFound: 'EksResourceNotFound',
+  /** The requested step violates version rules (skew, skip, downgrade). */
+  VersionSkew: 'VersionSkew',
+  /** Rollback is not possible for this resource (no previous launch template, EKS refuses...). */
+  RollbackNotPossible: 'RollbackNotPossible',
+  /** awaitUpdate's own deadline passed. */
+  UpdateTimedOut: 'EksUpdateTimedOut',
+} as const;
+
+export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
+
+/** Every activity, as the worker registers them (see activities/index.ts createActivities). */
+export interface FleetwaveActivities {
+  resolveTargetVersions(input: ResolveTargetVersionsInput): Promise<PinnedVersions>;
+  describeCluster(input: DescribeClusterInput): Promise<ClusterState>;
+  preflightCluster(input: PreflightInput): Promise<PreflightResult>;
+  startControlPlaneUpgrade(input: StartControlPlaneUpgradeInput): Promise<UpdateHandle>;
+  startAddonUpdate(input: StartAddonUpdateInput): Promise<UpdateHandle>;
+  startNodegroupUpdate(input: StartNodegroupUpdateInput): Promise<UpdateHandle>;
+  awaitUpdate(input: AwaitUpdateInput): Promise<UpdateOutcome>;
+  rollbackNodegroup(input: RollbackNodegroupInput): Promise<UpdateHandle>;
+  rollbackAddon(input: RollbackAddonInput): Promise<UpdateHandle>;
+  rollbackControlPlane(input: RollbackControlPlaneInput): Promise<UpdateHandle>;
+  captureKubernetesBaseline(input: KubernetesBaselineInput): Promise<KubernetesBaseline>;
+  checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult>;
+  evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
+  discoverFleet(input: DiscoverFleetInput): Promise<import('../domain/fleet').FleetMember[]>;
+}

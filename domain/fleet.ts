@@ -1,0 +1,161 @@
+/**
+ * The fleet inventory: which clusters exist, where, with which labels and (for offline
+ * planning and the simulator) which versions they run now. The same schema is produced by
+ * EKS discovery (ListClusters + tags), so a plan made from a file and one made from
+ * discovery agree.
+ */
+import { z } from 'zod';
+import { API_VERSION, minorVersion } from './spec';
+import { compareMinor } from './versions';
+
+const clusterName = z
+  .string()
+  .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, {
+    message: 'must be an EKS cluster name (letters, digits, - and _, at most 100, starting alphanumeric)',
+  });
+
+export const nodegroupInventorySchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,62}$/, { message: 'must be a node group name (at most 63)' })
+    .describe('Node group name.'),
+  version: minorVersion.optional().describe('Kubelet minor version. Default: the cluster version.'),
+  releaseVersion: z.string().optional().describe('AMI release version, e.g. "1.29.3-20240531".'),
+  nodes: z.number().int().min(0).max(1000, { message: 'must be <= 1000' }).default(3).describe('Node count. Default: 3.'),
+  maxUnavailable: z.number().int().min(1, { message: 'must be >= 1' }).max(100).default(1).describe('Nodes replaced per batch. Default: 1.'),
+  launchTemplate: z
+    .strictObject({ name: z.string().min(1), version: z.string().min(1) })
+    .optional()
+    .describe('Launch template, if the node group uses one (rollback points it back at the previous version).'),
+});
+
+export const addonInventorySchema = z.strictObject({
+  name: z.string().min(1).describe('Add-on name, e.g. vpc-cni.'),
+  version: z.string().min(1).describe('Installed version, e.g. "v1.18.1-eksbuild.1".'),
+});
+
+export const pdbInventorySchema = z.strictObject({
+  name: z.string().min(1),
+  namespace: z.string().min(1).default('default'),
+  /** Disruptions the PDB allows now; 0 blocks every drain. */
+  allowedDisruptions: z.number().int().min(0).default(1),
+});
+
+/** Simulator-only fault injection; ignored by planning. */
+export const faultSchema = z
+  .strictObject({
+    controlPlaneUpdateFails: z.boolean().optional().describe('The next control-plane update fails.'),
+    nodegroupUpdateFails: z
+      .enum(['PodEvictionFailure', 'NodeCreationFailure'])
+      .optional()
+      .describe('Node group version updates fail with this error code.'),
+    addonUpdateFails: z.boolean().optional().describe('Add-on updates fail.'),
+    degradeAtVersion: minorVersion
+      .optional()
+      .describe('Workload error ratio rises once every node of the cluster runs this minor; falls after rollback.'),
+    insightsError: z.boolean().optional().describe('An UPGRADE_READINESS insight reports ERROR for the next version.'),
+    throttleRate: z.number().min(0).max(1).optional().describe('Fraction of EKS calls answered with ThrottlingException.'),
+    serverErrorRate: z.number().min(0).max(1).optional().describe('Fraction of EKS calls answered with 500.'),
+    slowFactor: z.number().min(0.01).max(100).optional().describe('Multiplies update durations.'),
+    crashLoopAfterUpgrade: z.boolean().optional().describe('Pods crash-loop once node groups are upgraded.'),
+  })
+  .describe('Faults the simulator injects for this cluster.');
+
+export type ClusterFaults = z.infer<typeof faultSchema>;
+
+export const clusterInventorySchema = z.strictObject({
+  name: clusterName.describe('EKS cluster name, unique in the fleet.'),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: 'must be an AWS region such as "us-east-1"' })
+    .describe('AWS region.'),
+  account: z
+    .string()
+    .regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account ID' })
+    .describe('AWS account ID.'),
+  roleArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { message: 'must be an IAM role ARN' })
+    .optional()
+    .describe('Role to assume for this cluster (per-account access). Default: the worker credentials.'),
+  labels: z.record(z.string().min(1), z.string()).default({}).describe('Labels for selectors (env, team, tier...).'),
+  version: minorVersion.describe('Control-plane minor version.'),
+  nodegroups: z.array(nodegroupInventorySchema).default([]),
+  addons: z.array(addonInventorySchema).default([]),
+  pdbs: z.array(pdbInventorySchema).default([]).describe('PodDisruptionBudgets (simulator; a plan warns on blocking ones).'),
+  faults: faultSchema.optional(),
+});
+
+export type ClusterInventory = z.output<typeof clusterInventorySchema>;
+
+export const fleetSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION, { message: `must be "${API_VERSION}"` }),
+    kind: z.literal('Fleet', { message: 'must be "Fleet"' }),
+    clusters: z.array(clusterInventorySchema).max(100_000),
+  })
+  .superRefine((fleet, ctx) => {
+    const seen = new Map<string, number>();
+    fleet.clusters.forEach((c, i) => {
+      const prev = seen.get(c.name);
+      if (prev !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicates clusters[${prev}].name "${c.name}"` });
+      } else seen.set(c.name, i);
+      c.nodegroups.forEach((ng, j) => {
+        if (ng.version && compareMinor(ng.version, c.version) > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clusters', i, 'nodegroups', j, 'version'],
+            message: `is newer than the control plane (${c.version})`,
+          });
+        }
+      });
+    });
+  });
+
+export type Fleet = z.output<typeof fleetSchema>;
+
+/**
+ * The slice of a cluster the workflows carry: small enough that 5,000 of them fit in a
+ * workflow input. Labels include `region` and `account` so selectors and caps can use them.
+ */
+export interface FleetMember {
+  name: string;
+  region: string;
+  account: string;
+  roleArn?: string;
+  labels: Record<string, string>;
+  version: string;
+  /** Lowest kubelet minor across node groups; equals `version` when there are none. */
+  oldestNodeVersion: string;
+  nodegroups: { name: string; version: string; nodes: number; maxUnavailable: number }[];
+  addons: string[];
+  /** PDBs that allow no disruption: a drain risk the plan reports. */
+  blockingPdbs: string[];
+}
+
+/** Projects a validated inventory entry onto what planning and workflows need. */
+export function toFleetMember(c: ClusterInventory): FleetMember {
+  const nodegroups = c.nodegroups.map((ng) => ({
+    name: ng.name,
+    version: ng.version ?? c.version,
+    nodes: ng.nodes,
+    maxUnavailable: ng.maxUnavailable,
+  }));
+  const oldestNodeVersion = nodegroups.reduce(
+    (oldest, ng) => (compareMinor(ng.version, oldest) < 0 ? ng.version : oldest),
+    c.version,
+  );
+  return {
+    name: c.name,
+    region: c.region,
+    account: c.account,
+    ...(c.roleArn ? { roleArn: c.roleArn } : {}),
+    labels: { region: c.region, account: c.account, ...c.labels },
+    version: c.version,
+    oldestNodeVersion,
+    nodegroups,
+    addons: c.addons.map((a) => a.name),
+    blockingPdbs: c.pdbs.filter((p) => p.allowedDisruptions === 0).map((p) => `${p.namespace}/${p.name}`),
+  };
+}

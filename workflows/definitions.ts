@@ -1,0 +1,251 @@
+/**
+ * The shared contract of fleetwave's workflows: task queue, workflow IDs, message
+ * definitions (signals, updates, queries), inputs, results and status shapes.
+ *
+ * Imported by the workflows, the worker and the client. It must stay free of Node
+ * built-ins and of anything with side effects.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ClusterRef, GateResult, PinnedVersions } from '../activities/types';
+import type { FleetMember } from '../domain/fleet';
+import type { Campaign } from '../domain/spec';
+
+/** Default task queue of the worker; override with FLEETWAVE_TASK_QUEUE. */
+export const DEFAULT_TASK_QUEUE = 'fleetwave';
+
+/** `campaign/<name>`: one running campaign per name. */
+export const campaignWorkflowId = (name: string): string => `campaign/${name}`;
+
+/** `cluster-upgrade/<cluster>`: the fleet-wide lock that keeps two campaigns off one cluster. */
+export const clusterUpgradeWorkflowId = (cluster: string): string => `cluster-upgrade/${cluster}`;
+
+/** `fleet-lease/<key>=<value>`: holder of a fleet-wide cap shared by concurrent campaigns. */
+export const fleetLeaseWorkflowId = (labelKey: string, labelValue: string): string =>
+  `fleet-lease/${labelKey}=${labelValue}`;
+
+// ---------------------------------------------------------------------------------------
+// Campaign workflow
+
+export interface CampaignWorkflowInput {
+  /** The validated campaign, every default filled in. */
+  campaign: Campaign;
+  /** The fleet at start (compact members; selection and waves are computed in the workflow). */
+  fleet: FleetMember[];
+  /** Who started it (for the audit trail). */
+  startedBy?: string;
+  /** Carried across continue-as-new; absent on the first run. */
+  continued?: CampaignCarriedState;
+}
+
+/** Opaque to callers: the campaign's state carried across continue-as-new. */
+export interface CampaignCarriedState {
+  [key: string]: unknown;
+}
+
+export type CampaignState =
+  | 'planning'
+  | 'running'
+  | 'soaking'
+  | 'awaiting-approval'
+  | 'paused'
+  | 'completed'
+  | 'completed-with-failures'
+  | 'failed'
+  | 'aborted';
+
+export type WaveState =
+  | 'pending'
+  | 'running'
+  | 'soaking'
+  | 'awaiting-approval'
+  | 'paused-budget-exceeded'
+  | 'promoted'
+  | 'completed'
+  | 'aborted';
+
+export type ClusterState =
+  | 'pending'
+  | 'waiting'
+  | 'upgrading'
+  | 'upgraded'
+  | 'already-at-target'
+  | 'rolled-back'
+  | 'failed'
+  | 'blocked'
+  | 'skipped';
+
+export interface Approval {
+  wave: string;
+  approver: string;
+  comment?: string;
+  /** ISO time from the workflow clock. */
+  at: string;
+  via: 'update' | 'signal';
+}
+
+export interface AuditEntry {
+  at: string;
+  kind:
+    | 'started'
+    | 'wave-started'
+    | 'cluster-started'
+    | 'cluster-finished'
+    | 'approval'
+    | 'approval-refused'
+    | 'paused'
+    | 'resumed'
+    | 'aborted'
+    | 'skipped'
+    | 'retried'
+    | 'budget-exceeded'
+    | 'wave-completed'
+    | 'promoted'
+    | 'continued-as-new'
+    | 'completed';
+  by?: string;
+  wave?: string;
+  cluster?: string;
+  detail?: string;
+}
+
+export interface ClusterStatus {
+  name: string;
+  wave: string;
+  state: ClusterState;
+  /** Current or last step (preflight, controlplane 1.30, addons, nodegroups, bake, rollback...). */
+  step?: string;
+  reason?: string;
+  attempts: number;
+  startedAt?: string;
+  endedAt?: string;
+  /** Why it is waiting: window closed, cap reached, rate limit... */
+  waitingFor?: string;
+}
+
+export interface WaveStatus {
+  name: string;
+  index: number;
+  state: WaveState;
+  total: number;
+  counts: Record<ClusterState, number>;
+  failureBudget: number;
+  approvalsNeeded: number;
+  approvals: Approval[];
+  soakEndsAt?: string;
+  gates: GateResult[];
+}
+
+export interface CampaignStatus {
+  name: string;
+  state: CampaignState;
+  targetVersion?: string;
+  currentWave?: string;
+  pausedReason?: string;
+  abortedReason?: string;
+  waves: WaveStatus[];
+  clusters: ClusterStatus[];
+  pinned?: PinnedVersions;
+  skippedAtPlan: { cluster: string; reason: string }[];
+  audit: AuditEntry[];
+  /** The runs so far (1 + continue-as-new count). */
+  runs: number;
+}
+
+export interface CampaignResult {
+  name: string;
+  state: Extract<CampaignState, 'completed' | 'completed-with-failures' | 'failed' | 'aborted'>;
+  upgraded: string[];
+  rolledBack: string[];
+  failed: string[];
+  skipped: string[];
+  reason?: string;
+}
+
+export interface ApproveInput {
+  wave: string;
+  approver: string;
+  comment?: string;
+}
+
+export interface ApproveResult {
+  wave: string;
+  approvals: number;
+  needed: number;
+  /** True when this approval completed the quorum and the next wave will start. */
+  promoted: boolean;
+}
+
+export interface OperatorInput {
+  by: string;
+  reason?: string;
+}
+
+export interface ClusterActionInput extends OperatorInput {
+  cluster: string;
+}
+
+/** Approve a wave's promotion; the caller learns at once if it was refused. */
+export const approveWaveUpdate = defineUpdate<ApproveResult, [ApproveInput]>('approveWave');
+/** Same approval as a Signal, for the Temporal UI and `temporal workflow signal`; refusals land in the audit trail. */
+export const approveSignal = defineSignal<[ApproveInput]>('approve');
+export const pauseSignal = defineSignal<[OperatorInput]>('pause');
+export const resumeSignal = defineSignal<[OperatorInput]>('resume');
+export const abortSignal = defineSignal<[OperatorInput]>('abort');
+/** Skip a pending or waiting cluster (or one that failed, to stop counting it as in need of attention). */
+export const skipClusterUpdate = defineUpdate<ClusterStatus, [ClusterActionInput]>('skipCluster');
+/** Retry a failed, rolled-back, blocked or skipped cluster with the same pinned versions. */
+export const retryClusterUpdate = defineUpdate<ClusterStatus, [ClusterActionInput]>('retryCluster');
+export const statusQuery = defineQuery<CampaignStatus>('status');
+
+// ---------------------------------------------------------------------------------------
+// Cluster-upgrade workflow
+
+export interface ClusterUpgradeInput {
+  campaign: string;
+  cluster: ClusterRef;
+  /** Target minor (absent: patch only). */
+  targetVersion?: string;
+  pinned: PinnedVersions;
+  spec: Pick<
+    Campaign['spec'],
+    'healthGates' | 'kubernetesChecks' | 'rollback' | 'nodegroups' | 'bake' | 'target'
+  >;
+  /** 1 on the first try; an operator's retry increments it (fresh idempotency tokens). */
+  attempt: number;
+  /** Campaign workflow to notify of progress (signals), if any. */
+  parentCampaignId?: string;
+}
+
+export type ClusterOutcome = 'upgraded' | 'already-at-target' | 'rolled-back' | 'failed' | 'blocked' | 'aborted';
+
+export interface ClusterStepRecord {
+  step: string;
+  status: 'done' | 'skipped' | 'failed' | 'rolled-back';
+  updateId?: string;
+  detail?: string;
+}
+
+export interface ClusterUpgradeResult {
+  cluster: string;
+  outcome: ClusterOutcome;
+  reason?: string;
+  finalVersion?: string;
+  steps: ClusterStepRecord[];
+  gates: GateResult[];
+}
+
+export interface ClusterProgress {
+  cluster: string;
+  step: string;
+}
+
+/** Children report their current step to the campaign (cheap: one signal per step). */
+export const clusterProgressSignal = defineSignal<[ClusterProgress]>('clusterProgress');
+/** Campaign → child: finish the current step, then wait. */
+export const clusterPauseSignal = defineSignal('pause');
+export const clusterResumeSignal = defineSignal('resume');
+/** Campaign → child: stop at the next safe point (rolling back what the spec says). */
+export const clusterAbortSignal = defineSignal<[OperatorInput]>('abort');
+export const clusterStatusQuery = defineQuery<{ step: string; paused: boolean; steps: ClusterStepRecord[] }>(
+  'clusterStatus',
+);
