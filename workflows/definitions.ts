@@ -241,6 +241,26 @@ export interface ClusterProgress {
 
 /** Children report their current step to the campaign (cheap: one signal per step). */
 export const clusterProgressSignal = defineSignal<[ClusterProgress]>('clusterProgress');
+
+/** What a cluster-upgrade child tells its campaign as its last act. */
+export interface ClusterFinished {
+  /** Same as `result.cluster`; repeated so the campaign can route it without looking inside. */
+  cluster: string;
+  /** The child's `input.attempt`: the campaign ignores reports of an attempt it no longer waits for. */
+  attempt: number;
+  result: ClusterUpgradeResult;
+}
+
+/**
+ * Child → campaign, sent to `parentCampaignId` (workflow ID only, no run ID) as the child's
+ * last act before it returns `result`, on every path that returns (upgraded, rolled back,
+ * failed, blocked, aborted). The campaign relies on this signal rather than on awaiting the
+ * child's handle: a campaign that continued-as-new has no handle to its in-flight children,
+ * but a signal by workflow ID reaches its newest run. Budget: a child sends at most one
+ * progress signal per step boundary and exactly one finished signal, so the campaign's
+ * history stays within about 10 events per cluster.
+ */
+export const clusterFinishedSignal = defineSignal<[ClusterFinished]>('clusterFinished');
 /** Campaign → child: finish the current step, then wait. */
 export const clusterPauseSignal = defineSignal('pause');
 export const clusterResumeSignal = defineSignal('resume');
