@@ -1,0 +1,497 @@
+/**
+ * fleetwave's client library: a small, typed API for scripts and the CLI.
+ *
+ * ```ts
+ * const fw = await connectTemporal();
+ * try {
+ *   const { workflowId } = await fw.startCampaign({ campaign, fleet, startedBy: 'ci' });
+ *   await fw.approveWave('k8s-131', { wave: 'canary', approver: 'alice' });
+ *   const result = await fw.waitForCampaign('k8s-131');
+ * } finally {
+ *   await fw.close();
+ * }
+ * ```
+ *
+ * It imports only the shared contract (workflows/definitions.ts, search attributes) and
+ * domain/ validation; never the workflow or activity code.
+ */
+import os from 'node:os';
+import {
+  Client,
+  Connection,
+  isGrpcDeadlineError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type WorkflowExecutionInfo,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { toFleetMember, fleetSchema, type FleetMember } from '../domain/fleet';
+import { validateCampaign, formatPath, type ValidationIssue } from '../domain/load';
+import type { Campaign, CampaignInput } from '../domain/spec';
+import {
+  abortSignal,
+  approveWaveUpdate,
+  campaignWorkflowId,
+  DEFAULT_TASK_QUEUE,
+  pauseSignal,
+  resumeSignal,
+  retryClusterUpdate,
+  skipClusterUpdate,
+  statusQuery,
+  type ApproveResult,
+  type CampaignResult,
+  type CampaignState,
+  type CampaignStatus,
+  type CampaignWorkflowInput,
+  type ClusterStatus,
+} from '../workflows/definitions';
+import {
+  AwaitingApprovalKey,
+  CampaignNameKey,
+  CampaignStateKey,
+  ClustersDoneKey,
+  ClustersFailedKey,
+  ClustersTotalKey,
+  CurrentWaveKey,
+  TargetVersionKey,
+} from '../workflows/search-attributes';
+import {
+  CampaignAlreadyRunningError,
+  CampaignNotFoundError,
+  FleetwaveError,
+  InvalidInputError,
+  NoWorkerError,
+  TemporalUnreachableError,
+  UpdateRefusedError,
+  ExitCode,
+} from './errors';
+import { loadTemporalConnectConfig } from './temporal-env';
+
+/** Workflow type name of the campaign workflow (the exported function in workflows/campaign.ts). */
+export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
+
+/** Default Temporal Web UI of `temporal server start-dev` (and of `npm run demo`). */
+export const DEFAULT_TEMPORAL_UI = 'http://127.0.0.1:8233';
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+const DEFAULT_UPDATE_TIMEOUT_MS = 30_000;
+
+type Env = Record<string, string | undefined>;
+
+/** Options for {@link connectTemporal}. */
+export interface ConnectOptions {
+  /** Environment to read TEMPORAL_* and FLEETWAVE_TASK_QUEUE from. Default: `process.env`. */
+  env?: Env;
+  /** Give up connecting after this long. Default: 5 s. */
+  connectTimeoutMs?: number;
+  /** Task queue campaigns start on. Default: FLEETWAVE_TASK_QUEUE, else `fleetwave`. */
+  taskQueue?: string;
+}
+
+/**
+ * Connects to Temporal the way the `temporal` CLI would (`@temporalio/envconfig`: TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and temporal.toml).
+ * Fails within the connect timeout with {@link TemporalUnreachableError} (one line: where it
+ * tried, why that address, how to start a server). Close the returned client when done.
+ */
+export async function connectTemporal(opts: ConnectOptions = {}): Promise<FleetwaveClient> {
+  const env = opts.env ?? process.env;
+  const problems: string[] = [];
+  const config = loadTemporalConnectConfig(env, problems);
+  if (!config) throw new InvalidInputError(problems.join('\n'));
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({
+      ...config.connection,
+      connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    });
+  } catch (err) {
+    throw new TemporalUnreachableError(config.connection.address, config.addressSource, { cause: err });
+  }
+  const client = new Client({ connection, namespace: config.namespace });
+  return new FleetwaveClient({
+    client,
+    taskQueue: opts.taskQueue ?? (env.FLEETWAVE_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE),
+    address: config.connection.address,
+    uiBase: env.FLEETWAVE_TEMPORAL_UI,
+    close: () => connection.close(),
+  });
+}
+
+/**
+ * Link to a workflow in the Temporal Web UI. The UI is FLEETWAVE_TEMPORAL_UI when set, Temporal
+ * Cloud's for a `*.tmprl.cloud` address, else the dev server's {@link DEFAULT_TEMPORAL_UI}.
+ */
+export function temporalUiUrl(
+  address: string | undefined,
+  namespace: string,
+  workflowId: string,
+  env: Env = process.env,
+): string {
+  const explicit = env.FLEETWAVE_TEMPORAL_UI?.trim();
+  const base =
+    explicit || (address && /\.tmprl\.cloud(:\d+)?$/.test(address) ? 'https://cloud.temporal.io' : DEFAULT_TEMPORAL_UI);
+  return `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** What {@link FleetwaveClient.startCampaign} takes. */
+export interface StartCampaignInput {
+  /** The campaign document (parsed YAML or an object); validated again here. */
+  campaign: CampaignInput | Campaign | unknown;
+  /** The fleet: a Fleet document (validated here) or members already projected (e.g. from discovery). */
+  fleet: unknown;
+  /** Who starts it, for the audit trail. Default: the OS user. */
+  startedBy?: string;
+}
+
+/** What {@link FleetwaveClient.startCampaign} returns. */
+export interface StartedCampaign {
+  name: string;
+  workflowId: string;
+  runId: string;
+  /** Clusters of the fleet the campaign's selector matched. */
+  clustersTotal: number;
+  /** Link to the campaign in the Temporal Web UI. */
+  uiUrl: string;
+}
+
+/** One line of {@link FleetwaveClient.listCampaigns}. */
+export interface CampaignSummary {
+  name: string;
+  workflowId: string;
+  runId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, TERMINATED, CANCELLED, TIMED_OUT, CONTINUED_AS_NEW. */
+  executionStatus: string;
+  /** The campaign's own state from its search attribute, when set. */
+  state?: string;
+  targetVersion?: string;
+  currentWave?: string;
+  clustersTotal?: number;
+  clustersDone?: number;
+  clustersFailed?: number;
+  awaitingApproval?: boolean;
+  startTime: string;
+  closeTime?: string;
+}
+
+/** Who does an operator action and why. */
+export interface OperatorOptions {
+  /** Default: the OS user. */
+  by?: string;
+  reason?: string;
+}
+
+/** Options for {@link FleetwaveClient} built around an existing Temporal client (tests, embedding). */
+export interface FleetwaveClientOptions {
+  client: Client;
+  /** Default: `fleetwave`. */
+  taskQueue?: string;
+  /** Temporal frontend address, for UI links and messages. */
+  address?: string;
+  /** Temporal Web UI base URL. Default: see {@link temporalUiUrl}. */
+  uiBase?: string;
+  /** Called by {@link FleetwaveClient.close} (closes the connection {@link connectTemporal} opened). */
+  close?: () => Promise<void>;
+  /** How long a status query may take before it fails with {@link NoWorkerError}. Default: 10 s. */
+  queryTimeoutMs?: number;
+  /** How long an update (approve, skip, retry) may take. Default: 30 s. */
+  updateTimeoutMs?: number;
+}
+
+/** A connected fleetwave client: start, inspect and steer campaigns. */
+export class FleetwaveClient {
+  /** The underlying Temporal client, for anything this API does not cover. */
+  readonly client: Client;
+  readonly taskQueue: string;
+  readonly namespace: string;
+  readonly address?: string;
+  private readonly uiBase?: string;
+  private readonly closeFn?: () => Promise<void>;
+  private readonly queryTimeoutMs: number;
+  private readonly updateTimeoutMs: number;
+
+  constructor(opts: FleetwaveClientOptions) {
+    this.client = opts.client;
+    this.taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
+    this.namespace = opts.client.options.namespace;
+    this.address = opts.address;
+    this.uiBase = opts.uiBase;
+    this.closeFn = opts.close;
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    this.updateTimeoutMs = opts.updateTimeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS;
+  }
+
+  /** Link to campaign `name` in the Temporal Web UI. */
+  uiUrl(name: string): string {
+    const env = this.uiBase ? { FLEETWAVE_TEMPORAL_UI: this.uiBase } : process.env;
+    return temporalUiUrl(this.address, this.namespace, campaignWorkflowId(name), env);
+  }
+
+  /**
+   * Validates the campaign and fleet, then starts `campaign/<name>` with its search attributes
+   * (CampaignName, CampaignState, TargetVersion, ClustersTotal) and a summary for the Web UI.
+   * Throws {@link InvalidInputError} (nothing started) or {@link CampaignAlreadyRunningError}.
+   */
+  async startCampaign(input: StartCampaignInput): Promise<StartedCampaign> {
+    const { campaign, fleet } = validateStartInput(input);
+    const name = campaign.metadata.name;
+    const workflowId = campaignWorkflowId(name);
+    const startedBy = input.startedBy?.trim() || currentUser();
+    const target = campaign.spec.target.kubernetesVersion;
+    const workflowInput: CampaignWorkflowInput = { campaign, fleet, startedBy };
+    try {
+      const handle = await this.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [workflowInput],
+        typedSearchAttributes: [
+          { key: CampaignNameKey, value: name },
+          { key: CampaignStateKey, value: 'planning' satisfies CampaignState },
+          ...(target ? [{ key: TargetVersionKey, value: target }] : []),
+          { key: ClustersTotalKey, value: fleet.length },
+        ],
+        staticSummary: campaignSummary(campaign, fleet.length, startedBy),
+      });
+      return {
+        name,
+        workflowId,
+        runId: handle.firstExecutionRunId,
+        clustersTotal: fleet.length,
+        uiUrl: this.uiUrl(name),
+      };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CampaignAlreadyRunningError(name, workflowId);
+      throw err;
+    }
+  }
+
+  /** The campaign's status (its `status` query). */
+  async getStatus(name: string): Promise<CampaignStatus> {
+    const handle = this.handle(name);
+    return this.call(name, 'status query', this.queryTimeoutMs, () => handle.query(statusQuery));
+  }
+
+  /**
+   * Approves the promotion of `wave`. The workflow validates it at once: a refusal (wrong wave,
+   * not an approver, campaign not waiting) throws {@link UpdateRefusedError} with its reason.
+   */
+  async approveWave(
+    name: string,
+    approval: { wave: string; approver?: string; comment?: string },
+  ): Promise<ApproveResult> {
+    const handle = this.handle(name);
+    const args = {
+      wave: approval.wave,
+      approver: approval.approver?.trim() || currentUser(),
+      ...(approval.comment ? { comment: approval.comment } : {}),
+    };
+    return this.call(name, 'approval', this.updateTimeoutMs, () =>
+      handle.executeUpdate(approveWaveUpdate, { args: [args] }),
+    );
+  }
+
+  /** Pauses the campaign: running cluster steps finish, nothing new starts (a Signal). */
+  async pauseCampaign(name: string, opts: OperatorOptions = {}): Promise<void> {
+    const handle = this.handle(name);
+    await this.call(name, 'pause', this.queryTimeoutMs, () => handle.signal(pauseSignal, operator(opts)));
+  }
+
+  /** Resumes a paused campaign (a Signal). */
+  async resumeCampaign(name: string, opts: OperatorOptions = {}): Promise<void> {
+    const handle = this.handle(name);
+    await this.call(name, 'resume', this.queryTimeoutMs, () => handle.signal(resumeSignal, operator(opts)));
+  }
+
+  /** Aborts the campaign: in-flight clusters stop at a safe point and roll back what the spec says (a Signal). */
+  async abortCampaign(name: string, opts: OperatorOptions & { reason: string }): Promise<void> {
+    const handle = this.handle(name);
+    await this.call(name, 'abort', this.queryTimeoutMs, () => handle.signal(abortSignal, operator(opts)));
+  }
+
+  /** Skips a pending, waiting or failed cluster (an Update: refusals throw {@link UpdateRefusedError}). */
+  async skipCluster(name: string, opts: OperatorOptions & { cluster: string }): Promise<ClusterStatus> {
+    const handle = this.handle(name);
+    const args = { ...operator(opts), cluster: opts.cluster };
+    return this.call(name, 'skip', this.updateTimeoutMs, () =>
+      handle.executeUpdate(skipClusterUpdate, { args: [args] }),
+    );
+  }
+
+  /** Retries a failed, rolled-back, blocked or skipped cluster on the campaign's pinned versions (an Update). */
+  async retryCluster(name: string, opts: OperatorOptions & { cluster: string }): Promise<ClusterStatus> {
+    const handle = this.handle(name);
+    const args = { ...operator(opts), cluster: opts.cluster };
+    return this.call(name, 'retry', this.updateTimeoutMs, () =>
+      handle.executeUpdate(retryClusterUpdate, { args: [args] }),
+    );
+  }
+
+  /**
+   * Campaigns in this namespace, newest first, from Temporal's visibility store (search attributes,
+   * no workflow is queried). `running: true` lists only running ones. Visibility lags a second or so.
+   */
+  async listCampaigns(opts: { running?: boolean; limit?: number } = {}): Promise<CampaignSummary[]> {
+    let query = `WorkflowType = '${CAMPAIGN_WORKFLOW_TYPE}'`;
+    if (opts.running) query += ` AND ExecutionStatus = 'Running'`;
+    const limit = opts.limit ?? 1000;
+    const out: CampaignSummary[] = [];
+    for await (const info of this.client.workflow.list({ query })) {
+      out.push(toSummary(info));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
+   * Waits for the campaign to close (across continue-as-new) and returns its result. A workflow that
+   * failed, was terminated or cancelled yields a result with state `failed` or `aborted` and the reason.
+   */
+  async waitForCampaign(name: string): Promise<CampaignResult> {
+    const handle = this.handle(name);
+    try {
+      return (await handle.result()) as CampaignResult;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new CampaignNotFoundError(name);
+      if (err instanceof WorkflowFailedError) {
+        const cause = err.cause;
+        const cancelled = cause?.name === 'CancelledFailure' || cause?.name === 'TerminatedFailure';
+        return {
+          name,
+          state: cancelled ? 'aborted' : 'failed',
+          upgraded: [],
+          rolledBack: [],
+          failed: [],
+          skipped: [],
+          reason: cause?.message ?? err.message,
+        };
+      }
+      throw err;
+    }
+  }
+
+  /** Whether campaign `name`'s newest run is still running; throws {@link CampaignNotFoundError}. */
+  async isRunning(name: string): Promise<boolean> {
+    try {
+      const description = await this.handle(name).describe();
+      return description.status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new CampaignNotFoundError(name);
+      throw err;
+    }
+  }
+
+  /** Closes the connection opened by {@link connectTemporal}. Safe to call twice. */
+  async close(): Promise<void> {
+    await this.closeFn?.().catch(() => undefined);
+  }
+
+  private handle(name: string): WorkflowHandle {
+    return this.client.workflow.getHandle(campaignWorkflowId(name));
+  }
+
+  /** Runs one call on campaign `name` under a deadline and turns SDK errors into fleetwave's. */
+  private async call<T>(name: string, what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.client.withDeadline(Date.now() + timeoutMs, fn);
+    } catch (err) {
+      throw this.translate(name, what, err);
+    }
+  }
+
+  private translate(name: string, what: string, err: unknown): unknown {
+    if (err instanceof FleetwaveError) return err;
+    if (err instanceof WorkflowNotFoundError) {
+      return /already completed|already finished/i.test(err.message)
+        ? new FleetwaveError(`campaign "${name}" has already ended; ${what} not sent`, ExitCode.badInput)
+        : new CampaignNotFoundError(name);
+    }
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      const reason = cause instanceof ApplicationFailure || cause instanceof Error ? cause.message : err.message;
+      return new UpdateRefusedError(what, reason);
+    }
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)) {
+      return new NoWorkerError(this.taskQueue, what);
+    }
+    return err;
+  }
+}
+
+function isDeadlineExceeded(err: unknown): boolean {
+  return isGrpcDeadlineError(err) || (err instanceof Error && /deadline exceeded/i.test(err.message));
+}
+
+/**
+ * Validates the campaign and fleet the way `fleetwave plan` does. Throws {@link InvalidInputError}
+ * naming each bad field; returns the campaign with defaults and the fleet as workflow members.
+ */
+export function validateStartInput(input: StartCampaignInput): { campaign: Campaign; fleet: FleetMember[] } {
+  const campaign = validateCampaign(input.campaign);
+  if (!campaign.ok) throw InvalidInputError.fromIssues('campaign', campaign.issues);
+  const fleet = toMembers(input.fleet);
+  return { campaign: campaign.value, fleet };
+}
+
+function toMembers(fleet: unknown): FleetMember[] {
+  if (Array.isArray(fleet)) {
+    const issues: ValidationIssue[] = [];
+    const seen = new Set<string>();
+    fleet.forEach((m: Partial<FleetMember>, i) => {
+      if (!m || typeof m.name !== 'string' || !m.name)
+        issues.push({ path: formatPath([i, 'name']), message: 'is required' });
+      else if (seen.has(m.name)) issues.push({ path: formatPath([i, 'name']), message: `duplicates "${m.name}"` });
+      else seen.add(m.name);
+    });
+    if (issues.length > 0) throw InvalidInputError.fromIssues('fleet', issues);
+    return fleet as FleetMember[];
+  }
+  const parsed = fleetSchema.safeParse(fleet);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+    throw InvalidInputError.fromIssues('fleet', issues);
+  }
+  return parsed.data.clusters.map(toFleetMember);
+}
+
+function campaignSummary(campaign: Campaign, clusters: number, startedBy: string): string {
+  const { target, waves } = campaign.spec;
+  const what = target.kubernetesVersion ? `to Kubernetes ${target.kubernetesVersion}` : 'patch only';
+  return `Upgrade ${clusters} cluster${clusters === 1 ? '' : 's'} ${what} in ${waves.length} wave${waves.length === 1 ? '' : 's'} (started by ${startedBy})`;
+}
+
+function operator(opts: OperatorOptions): { by: string; reason?: string } {
+  return { by: opts.by?.trim() || currentUser(), ...(opts.reason ? { reason: opts.reason } : {}) };
+}
+
+/** The OS user, for `startedBy` / `by` when the caller names no one. */
+export function currentUser(): string {
+  try {
+    return os.userInfo().username || process.env.USER || 'unknown';
+  } catch {
+    return process.env.USER || 'unknown';
+  }
+}
+
+function toSummary(info: WorkflowExecutionInfo): CampaignSummary {
+  const sa = info.typedSearchAttributes;
+  const name = sa.get(CampaignNameKey) ?? info.workflowId.replace(/^campaign\//, '');
+  return {
+    name,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    executionStatus: info.status.name,
+    state: sa.get(CampaignStateKey),
+    targetVersion: sa.get(TargetVersionKey),
+    currentWave: sa.get(CurrentWaveKey),
+    clustersTotal: sa.get(ClustersTotalKey),
+    clustersDone: sa.get(ClustersDoneKey),
+    clustersFailed: sa.get(ClustersFailedKey),
+    awaitingApproval: sa.get(AwaitingApprovalKey),
+    startTime: info.startTime.toISOString(),
+    ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
+  };
+}

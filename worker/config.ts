@@ -1,0 +1,163 @@
+/**
+ * The worker's configuration, read once from the environment and validated with zod.
+ *
+ * Temporal connection settings follow Temporal's own conventions through
+ * `@temporalio/envconfig` (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+ * TEMPORAL_TLS*, TEMPORAL_PROFILE and the `temporal.toml` config file), so a worker runs
+ * wherever the `temporal` CLI already works. Everything fleetwave-specific is an
+ * FLEETWAVE_* variable. Invalid values are reported one line per variable, by name.
+ */
+import { z } from 'zod';
+import { HOST_PORT, loadTemporalConnectConfig, type TemporalConnectConfig } from '../client/temporal-env';
+import { parseDuration } from '../domain/duration';
+import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
+
+/** Where the worker listens for Prometheus scrapes unless FLEETWAVE_METRICS_ADDRESS says otherwise. */
+export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
+
+/** Log levels accepted by LOG_LEVEL (lower case, pino's names). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+const positiveInt = (max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(1, { message: 'must be >= 1' })
+        .max(max, { message: `must be <= ${max}` }),
+    );
+
+const url = z
+  .string()
+  .trim()
+  .refine((s) => /^https?:\/\/[^\s/]+/.test(s), { message: 'must be an http(s) URL such as "http://127.0.0.1:9000"' });
+
+/**
+ * Every environment variable the worker reads besides Temporal's own (see the module comment),
+ * with its default. The keys are the variable names: docker-compose.yml and the Helm chart are
+ * checked against this list.
+ */
+export const workerEnvSchema = z.object({
+  FLEETWAVE_TASK_QUEUE: z
+    .string()
+    .trim()
+    .min(1, { message: 'must not be empty' })
+    .default(DEFAULT_TASK_QUEUE)
+    .describe(`Task queue the worker polls. Default: "${DEFAULT_TASK_QUEUE}".`),
+  FLEETWAVE_MAX_CONCURRENT_ACTIVITIES: positiveInt(10_000)
+    .default(100)
+    .describe('Activities executed at once (most are long, heartbeating EKS waits). Default: 100.'),
+  FLEETWAVE_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(10_000)
+    .pipe(z.number().min(2, { message: 'must be >= 2 (the SDK needs 2 with a sticky cache)' }))
+    .default(40)
+    .describe('Workflow tasks executed at once. Default: 40.'),
+  FLEETWAVE_METRICS_ADDRESS: z
+    .string()
+    .trim()
+    .refine((s) => s === '' || (HOST_PORT.test(s) && Number(HOST_PORT.exec(s)?.[2]) <= 65535), {
+      message: 'must be host:port such as "0.0.0.0:9464", or empty to disable metrics',
+    })
+    .default(DEFAULT_METRICS_ADDRESS)
+    .describe(`Prometheus scrape endpoint of the SDK metrics; "" disables it. Default: "${DEFAULT_METRICS_ADDRESS}".`),
+  FLEETWAVE_SHUTDOWN_GRACE: z
+    .string()
+    .trim()
+    .refine((s) => parseDuration(s) !== undefined, { message: 'must be a duration such as "30s" or "2m"' })
+    .default('30s')
+    .describe(
+      'How long running activities get to finish after SIGTERM/SIGINT before they are cancelled. Default: "30s".',
+    ),
+  LOG_LEVEL: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }))
+    .default('info')
+    .describe('Log level of the JSON logs on stdout. Default: info.'),
+  AWS_REGION: z
+    .string()
+    .trim()
+    .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: 'must be an AWS region such as "us-east-1"' })
+    .optional()
+    .describe('Default AWS region (each cluster names its own). Default: the AWS SDK chain.'),
+  AWS_ENDPOINT_URL_EKS: url
+    .optional()
+    .describe('EKS endpoint override (the AWS SDK convention). Default: the real EKS endpoints.'),
+  FLEETWAVE_AWS_ENDPOINT: url
+    .optional()
+    .describe('Endpoint for every AWS service fleetwave calls (the simulator). Default: the real AWS endpoints.'),
+  FLEETWAVE_PROMETHEUS_URL: url
+    .optional()
+    .describe('Prometheus HTTP API base URL for health gates. Default: none (PromQL gates cannot pass).'),
+});
+
+/** The names of every variable in {@link workerEnvSchema}. */
+export const WORKER_ENV_VARS = Object.keys(workerEnvSchema.shape) as (keyof typeof workerEnvSchema.shape)[];
+
+/** Validated worker configuration. */
+export interface WorkerConfig {
+  temporal: TemporalConnectConfig;
+  taskQueue: string;
+  maxConcurrentActivities: number;
+  maxConcurrentWorkflowTasks: number;
+  /** `host:port`, or undefined when metrics are disabled. */
+  metricsAddress?: string;
+  shutdownGraceMs: number;
+  logLevel: LogLevelName;
+  aws: {
+    region?: string;
+    /** Endpoint override for EKS (and, with FLEETWAVE_AWS_ENDPOINT, every AWS service). */
+    endpoint?: string;
+  };
+  prometheusUrl?: string;
+}
+
+/** Thrown by {@link loadWorkerConfig}; `problems` holds one line per bad variable. */
+export class WorkerConfigError extends Error {
+  /** Exit code for bad input. */
+  readonly exitCode = 2;
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'WorkerConfigError';
+  }
+}
+
+/**
+ * Reads and validates the worker's configuration from `env` (default: `process.env`).
+ * Throws {@link WorkerConfigError} naming every bad variable; nothing is started before this returns.
+ */
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const problems: string[] = [];
+  const parsed = workerEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? '(environment)');
+      problems.push(`${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`);
+    }
+  }
+
+  const temporal = loadTemporalConnectConfig(env, problems);
+
+  if (problems.length > 0 || !parsed.success || !temporal) throw new WorkerConfigError(problems);
+  const v = parsed.data;
+  return {
+    temporal,
+    taskQueue: v.FLEETWAVE_TASK_QUEUE,
+    maxConcurrentActivities: v.FLEETWAVE_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTasks: v.FLEETWAVE_MAX_CONCURRENT_WORKFLOW_TASKS,
+    metricsAddress: v.FLEETWAVE_METRICS_ADDRESS || undefined,
+    shutdownGraceMs: parseDuration(v.FLEETWAVE_SHUTDOWN_GRACE) as number,
+    logLevel: v.LOG_LEVEL,
+    aws: {
+      region: v.AWS_REGION,
+      endpoint: v.FLEETWAVE_AWS_ENDPOINT ?? v.AWS_ENDPOINT_URL_EKS,
+    },
+    prometheusUrl: v.FLEETWAVE_PROMETHEUS_URL,
+  };
+}

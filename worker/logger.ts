@@ -1,0 +1,91 @@
+/**
+ * JSON logs on stdout (pino), and an adapter that makes the same logger the Temporal SDK's
+ * runtime logger, so the SDK's own lines (worker state, workflow and activity logs, forwarded
+ * Core logs) come out as the same JSON, filtered by the same LOG_LEVEL.
+ */
+import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
+import pino from 'pino';
+import type { LogLevelName } from './config';
+
+/** The pino logger the worker process writes with. */
+export type ProcessLogger = pino.Logger;
+
+/** Temporal's level names (DefaultLogger's) mapped to pino's. */
+const PINO_LEVEL: Record<LogLevel, LogLevelName> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** Temporal's level for a pino level name, e.g. for the Core log filter. */
+export function temporalLogLevel(level: LogLevelName): LogLevel {
+  return level.toUpperCase() as LogLevel;
+}
+
+/** Options for {@link createLogger}. */
+export interface CreateLoggerOptions {
+  level: LogLevelName;
+  /** Fields on every line. Default: `{ service: 'fleetwave-worker' }`. */
+  base?: Record<string, unknown>;
+  /** Where lines go. Default: stdout. */
+  destination?: pino.DestinationStream;
+}
+
+/** A pino logger writing one JSON object per line; `err` and `error` fields are serialized with stacks. */
+export function createLogger(opts: CreateLoggerOptions): ProcessLogger {
+  const options: pino.LoggerOptions = {
+    level: opts.level,
+    base: opts.base ?? { service: 'fleetwave-worker' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+  };
+  return opts.destination ? pino(options, opts.destination) : pino(options);
+}
+
+/**
+ * A Temporal `Logger` backed by pino, for `Runtime.install({ logger })`. It accepts the
+ * `DefaultLogger` levels (TRACE … ERROR); pino does the filtering. Symbol-keyed metadata
+ * (the SDK's internal timestamp) is dropped: JSON cannot carry it.
+ */
+export class PinoTemporalLogger implements Logger {
+  constructor(private readonly logger: ProcessLogger) {}
+
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    const method = PINO_LEVEL[level] ?? 'info';
+    if (!this.logger.isLevelEnabled(method)) return;
+    const fields = meta ? plainFields(meta) : undefined;
+    if (fields) this.logger[method](fields, message);
+    else this.logger[method](message);
+  }
+
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
+}
+
+function plainFields(meta: LogMetadata): Record<string, unknown> | undefined {
+  const keys = Object.keys(meta);
+  if (keys.length === 0) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const key of keys) out[key] = meta[key];
+  return out;
+}
