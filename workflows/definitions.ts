@@ -101,7 +101,8 @@ export interface AuditEntry {
     | 'wave-completed'
     | 'promoted'
     | 'continued-as-new'
-    | 'completed';
+    | 'completed'
+    | 'soak-failed';
   by?: string;
   wave?: string;
   cluster?: string;
@@ -120,7 +121,12 @@ export interface ClusterStatus {
   endedAt?: string;
   /** Why it is waiting: window closed, cap reached, rate limit... */
   waitingFor?: string;
+  /** Set when a retry runs the cluster in a later wave's window than the one it was planned in. */
+  runsInWave?: string;
 }
+
+/** A gate result as the campaign keeps it: tagged with the cluster it was measured on. */
+export type ClusterGateResult = GateResult & { cluster?: string };
 
 export interface WaveStatus {
   name: string;
@@ -132,7 +138,12 @@ export interface WaveStatus {
   approvalsNeeded: number;
   approvals: Approval[];
   soakEndsAt?: string;
-  gates: GateResult[];
+  /** Last result per cluster/gate (bounded; successful ones are evicted first). */
+  gates: ClusterGateResult[];
+  /** Gate results evicted by the bound. */
+  gatesDropped?: number;
+  /** Failures a human accepted by resuming after the failure budget was exceeded. */
+  acknowledgedFailures?: number;
 }
 
 export interface CampaignStatus {
@@ -149,6 +160,8 @@ export interface CampaignStatus {
   audit: AuditEntry[];
   /** The runs so far (1 + continue-as-new count). */
   runs: number;
+  /** Audit entries dropped because only the most recent ones are kept. */
+  auditDropped?: number;
 }
 
 export interface CampaignResult {
@@ -158,6 +171,8 @@ export interface CampaignResult {
   rolledBack: string[];
   failed: string[];
   skipped: string[];
+  /** Clusters that could not start (preflight blockers, or another campaign upgrading them). */
+  blocked?: string[];
   reason?: string;
 }
 
