@@ -284,3 +284,69 @@ export const clusterAbortSignal = defineSignal<[OperatorInput]>('abort');
 export const clusterStatusQuery = defineQuery<{ step: string; paused: boolean; steps: ClusterStepRecord[] }>(
   'clusterStatus',
 );
+
+// ---------------------------------------------------------------------------------------
+// Fleet lease workflow: a counting semaphore per label value, shared by concurrent campaigns
+
+/** `key=value`: names one lease (one label value of a shared cap). */
+export const fleetLeaseId = (labelKey: string, labelValue: string): string => `${labelKey}=${labelValue}`;
+
+/** A workflow asks for one slot of a lease on behalf of `holder` (a cluster name). */
+export interface LeaseRequest {
+  /** Workflow that receives `leaseGrantedSignal` (e.g. `campaign/<name>`; signalled by ID, so it survives continue-as-new). */
+  requesterWorkflowId: string;
+  /** What holds the slot, usually the cluster name. Unique per requester. */
+  holder: string;
+  /** The requester's cap for this label value: granted only while fewer than `max` slots are held. */
+  max: number;
+  /**
+   * The requester's `workflowInfo().firstExecutionRunId`: tells its continue-as-new chain from a
+   * later workflow with the same ID, so the liveness check can free slots of a requester that died.
+   */
+  requesterFirstRunId?: string;
+}
+
+export interface LeaseHolder extends LeaseRequest {
+  /** ISO time from the lease workflow's clock. */
+  grantedAt: string;
+}
+
+export interface LeaseGrant {
+  /** `key=value`, see {@link fleetLeaseId}. */
+  leaseId: string;
+  holder: string;
+}
+
+export interface LeaseRelease {
+  requesterWorkflowId: string;
+  holder: string;
+}
+
+export interface FleetLeaseInput {
+  labelKey: string;
+  labelValue: string;
+  /** The lease workflow exits after this long with no holder and nobody waiting. Default 60 000. */
+  idleTimeoutMs?: number;
+  /** While slots are held, how often to check that their requesters still run. Default 300 000. */
+  livenessCheckIntervalMs?: number;
+  /** Carried across continue-as-new; absent on the first run. */
+  continued?: { holders: LeaseHolder[]; queue: LeaseRequest[]; runs: number; granted: number };
+}
+
+export interface FleetLeaseStatus {
+  leaseId: string;
+  holders: LeaseHolder[];
+  /** Waiting requests, first in line first. */
+  queue: LeaseRequest[];
+  /** Grants made over the lease's life (all runs). */
+  granted: number;
+  runs: number;
+}
+
+/** Requester → lease (sent with signalWithStart by the `requestLease` activity). Idempotent per requester+holder. */
+export const requestLeaseSignal = defineSignal<[LeaseRequest]>('requestLease');
+/** Requester → lease: give the slot back, or withdraw a request still waiting. Idempotent. */
+export const releaseLeaseSignal = defineSignal<[LeaseRelease]>('releaseLease');
+/** Lease → requester: `holder` now holds a slot of `leaseId`. */
+export const leaseGrantedSignal = defineSignal<[LeaseGrant]>('leaseGranted');
+export const fleetLeaseStatusQuery = defineQuery<FleetLeaseStatus>('fleetLeaseStatus');
