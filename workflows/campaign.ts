@@ -1,0 +1,883 @@
+/**
+ * The campaign workflow, ID `campaign/<name>`: plans the fleet into waves, pins versions
+ * once, runs each wave as a sliding window of cluster-upgrade children under the pacing
+ * rules, soaks and gates the wave, waits for its approval, and promotes to the next wave.
+ *
+ * The state machine lives in workflows/campaign/state.ts (a plain class, carried across
+ * continue-as-new as JSON); this file registers the message handlers and performs the side
+ * effects: activities, child starts, signals to children and lease holders, timers, search
+ * attributes and the Web UI's current details.
+ *
+ * Behaviour decisions (why, not what):
+ * - Children run with ParentClosePolicy ABANDON. Temporal applies a parent-close policy when
+ *   the parent continues-as-new, so REQUEST_CANCEL would cancel every in-flight upgrade at
+ *   each continue-as-new. Stopping children is therefore explicit: `abort` signals each one
+ *   (clusterAbortSignal) and waits for it to reach a safe point. Terminating the campaign is
+ *   the hard stop: in-flight cluster upgrades then run to their end (which is safer than
+ *   cancelling a half-done EKS update); use `abort` to stop them.
+ * - Children report their end with clusterFinishedSignal (by workflow ID, so the report
+ *   reaches whichever run of the campaign is current). In the run that started a child, its
+ *   handle's result is a backstop for a child that fails without reporting.
+ * - A child start refused because `cluster-upgrade/<name>` is already running means another
+ *   campaign (or an operator) is upgrading that cluster: the cluster is `blocked`, which does
+ *   not count against the failure budget (nothing was done to it); retry-cluster later.
+ * - The failure budget counts failed and rolled-back clusters of the wave's window. Beyond it,
+ *   `pause` stops new starts (in-flight ones finish); resume acknowledges the failures so far,
+ *   and the wave pauses again only at a further failure. `abort` aborts the campaign.
+ * - Soak: the timer and the soak-phase gates (every upgraded cluster × gate, 10 at a time) run
+ *   together; anything but Successful pauses the campaign before approval. The last wave has
+ *   nothing to promote to and needs no approval. An empty wave is skipped (no soak, no approval).
+ * - Effective concurrency is min(wave.maxParallel, pacing.maxInFlight, 500): Temporal limits
+ *   pending children per workflow (2,000 by default), and 500 keeps well clear of it.
+ * - With pacing.sharedCaps, a cluster takes its rate-limit token and slot when picked, then waits
+ *   for its fleet-wide leases; starts may bunch up after grants (never more than picked).
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError, type SearchAttributeUpdatePair } from '@temporalio/common';
+import type { LeaseActivities } from '../activities/leases';
+import type { ClusterRef, FleetwaveActivities, GateResult } from '../activities/types';
+import { durationToMs, formatDuration } from '../domain/duration';
+import type { FleetMember } from '../domain/fleet';
+import { pickNextClusters, createBucket, rateLimitOf, type TokenBucket } from '../domain/pacing';
+import type { HealthGateSpec } from '../domain/spec';
+import { checkWindow, windowsFor } from '../domain/windows';
+import type { clusterUpgradeWorkflow } from './cluster-upgrade';
+import {
+  abortSignal,
+  approveSignal,
+  approveWaveUpdate,
+  campaignWorkflowId,
+  clusterAbortSignal,
+  clusterFinishedSignal,
+  clusterPauseSignal,
+  clusterProgressSignal,
+  clusterResumeSignal,
+  clusterUpgradeWorkflowId,
+  fleetLeaseWorkflowId,
+  leaseGrantedSignal,
+  pauseSignal,
+  releaseLeaseSignal,
+  resumeSignal,
+  retryClusterUpdate,
+  skipClusterUpdate,
+  statusQuery,
+  type CampaignCarriedState,
+  type CampaignResult,
+  type CampaignWorkflowInput,
+  type ClusterUpgradeInput,
+  type ClusterUpgradeResult,
+} from './definitions';
+import { renderDetails } from './campaign/details';
+import { pinRequest, planCampaign, type CampaignPlan } from './campaign/planning';
+import {
+  CampaignMachine,
+  MAX_CHILDREN_IN_FLIGHT,
+  clusterGate,
+  iso,
+  type CarriedState,
+  type ClusterRecord,
+  type WaveRecord,
+} from './campaign/state';
+import {
+  AwaitingApprovalKey,
+  CampaignNameKey,
+  CampaignStateKey,
+  ClusterNameKey,
+  ClustersDoneKey,
+  ClustersFailedKey,
+  ClustersTotalKey,
+  CurrentWaveKey,
+  TargetVersionKey,
+} from './search-attributes';
+
+/** Workflow type of the cluster-upgrade child (see workflows/cluster-upgrade.ts). */
+const CHILD_WORKFLOW_TYPE = 'clusterUpgradeWorkflow';
+/** Soak gate evaluations in flight at once. */
+const SOAK_GATE_CONCURRENCY = 10;
+/** Counters (ClustersDone/Failed) are re-published at most this often; state changes publish at once. */
+const COUNTS_PUBLISH_INTERVAL_MS = 5_000;
+/** Slack on top of a gate's own worst case before Temporal times the evaluation out. */
+const GATE_TIMEOUT_MARGIN_MS = 2 * 60_000;
+
+const { resolveTargetVersions } = proxyActivities<FleetwaveActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', maximumAttempts: 10 },
+});
+
+const { evaluateHealthGate } = proxyActivities<FleetwaveActivities>({
+  startToCloseTimeout: '15 minutes',
+  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3 },
+});
+
+const { requestLease } = proxyActivities<LeaseActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+/**
+ * Upgrades a fleet in waves. Start it with ID `campaign/<name>` (campaignWorkflowId) and the
+ * search attributes CampaignName, CampaignState=planning, TargetVersion, ClustersTotal.
+ */
+export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<CampaignResult> {
+  const now = Date.now();
+  let plan: CampaignPlan | undefined;
+  let machine: CampaignMachine;
+  if (input.continued) {
+    machine = CampaignMachine.restore(input.campaign, input.fleet, input.continued as unknown as CarriedState);
+  } else {
+    plan = planCampaign(input.campaign, input.fleet);
+    machine = CampaignMachine.fromPlan(input.campaign, plan.placed, plan, now, input.startedBy);
+  }
+  registerHandlers(machine);
+  return new CampaignRun(machine, input, plan).run();
+}
+
+/** Every handler, registered before the first await so no early message is lost. */
+function registerHandlers(m: CampaignMachine): void {
+  setHandler(
+    approveWaveUpdate,
+    (approval) => {
+      const wave = m.currentWave?.name ?? approval.wave;
+      const { approvals, needed, promoted } = m.applyApproval(approval, 'update', Date.now());
+      return { wave, approvals, needed, promoted };
+    },
+    {
+      validator: (approval) => {
+        const refusal = m.approvalRefusal(approval);
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'ApprovalRefused');
+      },
+    },
+  );
+  setHandler(approveSignal, (approval) => {
+    const refusal = m.approvalRefusal(approval);
+    if (refusal) m.recordRefusedApproval(approval, refusal, Date.now());
+    else m.applyApproval(approval, 'signal', Date.now());
+  });
+  setHandler(pauseSignal, (op) => {
+    const by = op?.by || 'unknown';
+    m.pause('operator', op?.reason ? `paused by ${by}: ${op.reason}` : `paused by ${by}`, Date.now(), by);
+  });
+  setHandler(resumeSignal, (op) => m.resume(op, Date.now()));
+  setHandler(abortSignal, (op) => m.abort(op, Date.now()));
+  setHandler(skipClusterUpdate, (action) => m.applySkip(action, Date.now()), {
+    validator: (action) => {
+      const refusal = m.skipRefusal(action);
+      if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'SkipRefused');
+    },
+  });
+  setHandler(retryClusterUpdate, (action) => m.applyRetry(action, Date.now()), {
+    validator: (action) => {
+      const refusal = m.retryRefusal(action);
+      if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'RetryRefused');
+    },
+  });
+  setHandler(statusQuery, () => m.status());
+  setHandler(clusterProgressSignal, (progress) => m.onProgress(progress));
+  setHandler(clusterFinishedSignal, (finished) => {
+    m.onFinished(finished, Date.now());
+  });
+  setHandler(leaseGrantedSignal, (grant) => m.onLeaseGranted(grant.holder, grant.leaseId));
+}
+
+/** A timer that wakes the main loop; one at a time, re-armed only for an earlier wake. */
+interface WakeTimer {
+  at: number;
+  fired: boolean;
+  scope: CancellationScope;
+}
+
+/** The side-effecting half of the campaign: one instance per run. */
+class CampaignRun {
+  private wake?: WakeTimer;
+  private soakScope?: CancellationScope;
+
+  constructor(
+    private readonly m: CampaignMachine,
+    private readonly input: CampaignWorkflowInput,
+    private readonly plan: CampaignPlan | undefined,
+  ) {}
+
+  async run(): Promise<CampaignResult> {
+    while (this.m.phase !== 'done') {
+      if (this.m.phase === 'planning') await this.resolveVersions();
+      else if (this.m.aborting) await this.finishAbort();
+      else if (this.m.phase === 'window') await this.runWindow();
+      else if (this.m.phase === 'soak') await this.runSoak();
+      else if (this.m.phase === 'approval') await this.runApproval();
+      // The phase getter is re-read here: the awaited step may have moved it (TS narrows it otherwise).
+      if ((this.m.phase as string) !== 'done' && this.continueAsNewSuggested()) await this.continueAsNew();
+    }
+    const result = this.m.result();
+    this.m.record(Date.now(), {
+      kind: 'completed',
+      detail: `${result.state}: ${result.upgraded.length} upgraded, ${result.rolledBack.length} rolled back, ${result.failed.length} failed, ${result.blocked?.length ?? 0} blocked, ${result.skipped.length} skipped`,
+    });
+    this.publish(true);
+    await condition(allHandlersFinished);
+    return result;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Planning
+
+  /** Pins versions once for the whole campaign; retries reuse them. */
+  private async resolveVersions(): Promise<void> {
+    const m = this.m;
+    const request = this.plan ? pinRequest(m.campaign, this.plan.placed, this.plan.paths) : undefined;
+    this.publish(true);
+    if (request) {
+      try {
+        m.s.pinned = await resolveTargetVersions(request);
+      } catch (err) {
+        m.fail(`could not resolve target versions: ${describe(err)}`, Date.now());
+        m.setPhase('done');
+        return;
+      }
+    }
+    const rate = rateLimitOf(m.spec.pacing);
+    if (rate) m.s.bucket = createBucket(rate, Date.now());
+    m.s.currentWave = 0;
+    m.setPhase(m.s.waves.length > 0 && m.s.clusters.length > 0 ? 'window' : 'done');
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Window: the sliding window of cluster upgrades
+
+  private async runWindow(): Promise<void> {
+    const m = this.m;
+    const index = m.s.currentWave;
+    const wave = m.currentWave;
+    if (!wave) {
+      m.setPhase('done');
+      return;
+    }
+    if (!wave.started) {
+      wave.started = true;
+      wave.state = 'running';
+      m.record(Date.now(), {
+        kind: 'wave-started',
+        wave: wave.name,
+        detail: `${m.windowClusters(index).length} clusters`,
+      });
+    }
+    for (;;) {
+      if (m.aborting) return;
+      this.checkBudget(index);
+      await this.sendPendingSignals();
+      let wakeAt: number | undefined;
+      if (!m.paused && !m.aborting) wakeAt = await this.startClusters(index);
+      if (m.aborting) return;
+      if (m.windowDone(index) && !m.paused) {
+        this.endWindow(wave);
+        return;
+      }
+      if (this.continueAsNewSuggested()) return;
+      this.publish();
+      await this.waitForChange(wakeAt, `wave ${wave.name}: next start check`);
+    }
+  }
+
+  /** The window has nothing left to run: soak it, or skip an empty wave entirely. */
+  private endWindow(wave: WaveRecord): void {
+    const m = this.m;
+    if (m.windowClusters(wave.index).length === 0) {
+      wave.state = 'completed';
+      m.record(Date.now(), { kind: 'wave-completed', wave: wave.name, detail: 'no clusters: skipped' });
+      this.advance();
+      return;
+    }
+    m.setPhase('soak');
+  }
+
+  /** Moves to the next wave, or finishes after the last. */
+  private advance(): void {
+    const m = this.m;
+    if (m.s.currentWave >= m.s.waves.length - 1) {
+      m.setPhase('done');
+      return;
+    }
+    m.s.currentWave += 1;
+    m.setPhase('window');
+  }
+
+  /** Applies the wave's failure budget policy once failures exceed it. */
+  private checkBudget(index: number): void {
+    const m = this.m;
+    const wave = m.s.waves[index];
+    if (!wave || m.aborting || !m.budgetExceeded(index)) return;
+    if (m.paused && m.s.pauseKind === 'budget') return;
+    const failures = m.windowFailures(index);
+    const reason = `wave "${wave.name}" failure budget exceeded: ${failures} failed or rolled back, budget ${wave.failureBudget}`;
+    if (m.waveSpec(index).onBudgetExceeded === 'abort') {
+      m.abort({ by: 'failure budget', reason }, Date.now());
+    } else if (!m.paused) {
+      wave.state = 'paused-budget-exceeded';
+      m.pause('budget', `${reason}; in-flight clusters finish, resume to go on`, Date.now(), 'failure budget');
+    }
+  }
+
+  /**
+   * Starts what may start now: clusters whose leases were all granted, then new picks under
+   * maxParallel, maxInFlight, caps, windows and the rate limit. Returns when a timer should
+   * look again (a token refills or a window opens), if ever.
+   */
+  private async startClusters(index: number): Promise<number | undefined> {
+    const m = this.m;
+    const now = Date.now();
+    const wave = m.s.waves[index] as WaveRecord;
+    const waveSpec = m.waveSpec(index);
+    const toStart: ClusterRecord[] = [];
+    const leaseRequests: Promise<void>[] = [];
+
+    for (const c of m.windowClusters(index)) {
+      if (c.reserved && c.leases && Object.values(c.leases).every((l) => l === 'granted')) toStart.push(c);
+    }
+
+    const occupying = m.occupying();
+    const candidates = m
+      .windowClusters(index)
+      .filter((c) => (c.state === 'pending' || c.state === 'waiting') && !c.reserved);
+    const windows = m.spec.maintenanceWindows;
+    const pick = pickNextClusters({
+      pending: candidates.map((c) => m.member(c.name)),
+      inFlight: occupying.map((c) => m.member(c.name)),
+      inFlightInWave: occupying.filter((c) => c.window === index).length,
+      maxParallel: waveSpec.maxParallel,
+      maxInFlight: Math.min(m.spec.pacing.maxInFlight, MAX_CHILDREN_IN_FLIGHT),
+      caps: m.spec.pacing.caps,
+      bucket: m.s.bucket as TokenBucket | undefined,
+      nowMs: now,
+      windowCheck:
+        windows.length === 0
+          ? undefined
+          : (member) => checkWindow(windowsFor(member, windows), now, m.clusters.get(member.name)?.estimateMs ?? 0),
+    });
+    m.s.bucket = pick.bucket;
+
+    const reasons = new Map(pick.waiting.map((w) => [w.cluster, w.reason]));
+    for (const c of candidates) {
+      const reason = reasons.get(c.name);
+      if (reason === undefined) continue;
+      // Waiting for a free slot is an ordinary queue position; anything else is worth showing.
+      const slot = reason.startsWith('maxParallel') || reason.startsWith('maxInFlight');
+      c.state = slot ? 'pending' : 'waiting';
+      c.waitingFor = slot ? undefined : reason;
+    }
+
+    for (const name of pick.start) {
+      const c = m.clusters.get(name) as ClusterRecord;
+      const leases = this.sharedLeasesFor(m.member(name));
+      if (leases.length === 0) {
+        toStart.push(c);
+        continue;
+      }
+      c.reserved = true;
+      c.state = 'waiting';
+      c.leases = Object.fromEntries(leases.map((l) => [l.leaseId, 'requested' as const]));
+      c.waitingFor = `fleet-wide lease ${leases.map((l) => l.leaseId).join(', ')}`;
+      for (const lease of leases) leaseRequests.push(this.requestClusterLease(c, lease));
+    }
+
+    await Promise.all([...toStart.map((c) => this.startCluster(c, wave)), ...leaseRequests]);
+    return pick.wakeAtMs;
+  }
+
+  /** The fleet-wide caps (pacing.sharedCaps) that apply to a member. */
+  private sharedLeasesFor(
+    member: FleetMember,
+  ): { leaseId: string; labelKey: string; labelValue: string; max: number }[] {
+    const out: { leaseId: string; labelKey: string; labelValue: string; max: number }[] = [];
+    for (const cap of this.m.spec.pacing.sharedCaps) {
+      const value = member.labels[cap.labelKey];
+      if (value === undefined) continue;
+      out.push({ leaseId: `${cap.labelKey}=${value}`, labelKey: cap.labelKey, labelValue: value, max: cap.max });
+    }
+    return out;
+  }
+
+  private async requestClusterLease(
+    c: ClusterRecord,
+    lease: { leaseId: string; labelKey: string; labelValue: string; max: number },
+  ): Promise<void> {
+    try {
+      await requestLease.executeWithOptions(
+        {
+          startToCloseTimeout: '1 minute',
+          retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+          summary: `lease ${lease.leaseId} for ${c.name}`,
+        },
+        [
+          {
+            requesterWorkflowId: campaignWorkflowId(this.m.name),
+            holder: c.name,
+            max: lease.max,
+            labelKey: lease.labelKey,
+            labelValue: lease.labelValue,
+          },
+        ],
+      );
+    } catch (err) {
+      // The cluster goes back to the queue; the leases it asked for are withdrawn.
+      if (c.reserved) {
+        this.m.giveBackLeases(c);
+        c.state = 'waiting';
+        c.waitingFor = `lease request for ${lease.leaseId} failed: ${describe(err)}`;
+      }
+    }
+  }
+
+  /** Starts one cluster's child workflow; the child reports back with clusterFinishedSignal. */
+  private async startCluster(c: ClusterRecord, wave: WaveRecord): Promise<void> {
+    const m = this.m;
+    const now = Date.now();
+    const member = m.member(c.name);
+    const attempt = c.attempt;
+    c.state = 'upgrading';
+    c.reserved = undefined;
+    c.waitingFor = undefined;
+    c.starts += 1;
+    c.startedAt = iso(now);
+    c.endedAt = undefined;
+    c.reason = undefined;
+    c.step = 'starting';
+    m.record(now, { kind: 'cluster-started', cluster: c.name, wave: wave.name, detail: `attempt ${attempt}` });
+    const target = m.spec.target.kubernetesVersion;
+    const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
+    if (member.roleArn) cluster.roleArn = member.roleArn;
+    const childInput: ClusterUpgradeInput = {
+      campaign: m.name,
+      cluster,
+      pinned: m.s.pinned ?? { nodegroupRelease: {}, addons: {}, resolvedAt: iso(now) },
+      spec: {
+        healthGates: m.spec.healthGates,
+        kubernetesChecks: m.spec.kubernetesChecks,
+        rollback: m.spec.rollback,
+        nodegroups: m.spec.nodegroups,
+        bake: m.spec.bake,
+        target: m.spec.target,
+      },
+      attempt,
+      parentCampaignId: campaignWorkflowId(m.name),
+    };
+    if (target) childInput.targetVersion = target;
+    try {
+      const handle = await startChild<typeof clusterUpgradeWorkflow>(CHILD_WORKFLOW_TYPE, {
+        workflowId: clusterUpgradeWorkflowId(c.name),
+        args: [childInput],
+        // ABANDON: see the file header (parent-close policies also fire at continue-as-new).
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        staticSummary: `${c.name} → ${target ?? 'patch'} · campaign ${m.name} · wave ${wave.name} · attempt ${attempt}`,
+        typedSearchAttributes: [
+          { key: CampaignNameKey, value: m.name },
+          { key: ClusterNameKey, value: c.name },
+          ...(target ? [{ key: TargetVersionKey, value: target }] : []),
+        ],
+      });
+      if (c.state === 'upgrading' && c.attempt === attempt) c.runId = handle.firstExecutionRunId;
+      // Backstop in this run only: a child that ends without its finished signal still ends here.
+      void handle.result().then(
+        (result) => m.onFinished({ cluster: c.name, attempt, result }, Date.now()),
+        (err: unknown) =>
+          m.onFinished(
+            {
+              cluster: c.name,
+              attempt,
+              result: failedResult(c.name, `cluster-upgrade workflow ended without a result: ${describe(err)}`),
+            },
+            Date.now(),
+          ),
+      );
+    } catch (err) {
+      if (c.state !== 'upgrading' || c.attempt !== attempt) return;
+      c.state = err instanceof WorkflowExecutionAlreadyStartedError ? 'blocked' : 'failed';
+      c.reason =
+        err instanceof WorkflowExecutionAlreadyStartedError
+          ? `being upgraded by another campaign (${clusterUpgradeWorkflowId(c.name)} is running)`
+          : `could not start ${clusterUpgradeWorkflowId(c.name)}: ${describe(err)}`;
+      // It never started: it is not counted as an attempt.
+      c.starts -= 1;
+      c.step = undefined;
+      c.endedAt = iso(Date.now());
+      m.giveBackLeases(c);
+      m.record(Date.now(), {
+        kind: 'cluster-finished',
+        cluster: c.name,
+        wave: wave.name,
+        detail: `${c.state}: ${c.reason}`,
+      });
+    }
+  }
+
+  /** Lease releases and pause/resume/abort signals the state asks for. */
+  private async sendPendingSignals(): Promise<void> {
+    const m = this.m;
+    const sends: Promise<void>[] = [];
+    const requester = campaignWorkflowId(m.name);
+    const holdChildren = m.paused && m.s.pauseKind === 'operator';
+    for (const c of m.s.clusters) {
+      if (c.releasePending) {
+        for (const leaseId of c.releasePending) {
+          const eq = leaseId.indexOf('=');
+          const handle = getExternalWorkflowHandle(fleetLeaseWorkflowId(leaseId.slice(0, eq), leaseId.slice(eq + 1)));
+          sends.push(ignoreGone(handle.signal(releaseLeaseSignal, { requesterWorkflowId: requester, holder: c.name })));
+        }
+        c.releasePending = undefined;
+      }
+      if (c.state !== 'upgrading' || !c.runId) continue;
+      const child = getExternalWorkflowHandle(clusterUpgradeWorkflowId(c.name), c.runId);
+      if (m.aborting) {
+        if (!c.childAborted) {
+          c.childAborted = true;
+          sends.push(ignoreGone(child.signal(clusterAbortSignal, { by: 'campaign abort', reason: m.s.abortedReason })));
+        }
+      } else if (holdChildren && !c.childPaused) {
+        c.childPaused = true;
+        sends.push(ignoreGone(child.signal(clusterPauseSignal)));
+      } else if (!holdChildren && c.childPaused) {
+        c.childPaused = false;
+        sends.push(ignoreGone(child.signal(clusterResumeSignal)));
+      }
+    }
+    await Promise.all(sends);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Soak
+
+  private async runSoak(): Promise<void> {
+    const m = this.m;
+    const wave = m.currentWave as WaveRecord;
+    const soakMs = durationToMs(m.waveSpec(wave.index).soak);
+    if (wave.state !== 'soaking') {
+      wave.state = 'soaking';
+      wave.soakEndsAt = Date.now() + soakMs;
+      wave.soakCursor = 0;
+      wave.soakFailure = undefined;
+    }
+    const pairs = this.soakPairs(wave);
+    let poolDone = (wave.soakCursor ?? 0) >= pairs.length;
+    if (!poolDone) {
+      const scope = new CancellationScope();
+      this.soakScope = scope;
+      void scope
+        .run(() => this.evaluateSoakGates(wave, pairs))
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            if (!isCancellation(err)) throw err;
+          },
+        )
+        .finally(() => {
+          poolDone = true;
+          m.changes++;
+        });
+    }
+    for (;;) {
+      if (m.aborting) {
+        this.soakScope?.cancel();
+        return;
+      }
+      await this.sendPendingSignals();
+      const timeUp = Date.now() >= (wave.soakEndsAt ?? 0);
+      if (poolDone && (wave.soakCursor ?? 0) < pairs.length) return; // stopped for continue-as-new
+      if (poolDone && timeUp) break;
+      this.publish();
+      const until = wave.soakEndsAt ?? 0;
+      await this.waitForChange(timeUp ? undefined : until, `soak wave ${wave.name} (${formatDuration(soakMs)})`);
+    }
+    this.soakScope = undefined;
+    if (!m.windowDone(wave.index)) {
+      // A retry during the last wave's soak re-opens its window; the soak starts over after it.
+      wave.state = 'running';
+      wave.soakEndsAt = undefined;
+      wave.soakCursor = undefined;
+      m.setPhase('window');
+      return;
+    }
+    if (wave.soakFailure) {
+      m.record(Date.now(), { kind: 'soak-failed', wave: wave.name, detail: wave.soakFailure });
+      m.pause(
+        'soak-gate',
+        `wave "${wave.name}" soak failed: ${wave.soakFailure}; resume to go on to approval`,
+        Date.now(),
+        'soak gates',
+      );
+    }
+    m.setPhase('approval');
+  }
+
+  /** Every upgraded cluster of the wave × every soak-phase gate, in a stable order. */
+  private soakPairs(wave: WaveRecord): { cluster: string; gate: HealthGateSpec }[] {
+    const gates = this.m.spec.healthGates.filter((g) => g.phases.includes('soak'));
+    if (gates.length === 0) return [];
+    const pairs: { cluster: string; gate: HealthGateSpec }[] = [];
+    for (const c of this.m.windowClusters(wave.index)) {
+      if (c.state !== 'upgraded') continue;
+      for (const gate of gates) pairs.push({ cluster: c.name, gate });
+    }
+    return pairs;
+  }
+
+  /** Evaluates the pairs from the wave's cursor on, at most 10 at a time; stops early for continue-as-new. */
+  private async evaluateSoakGates(wave: WaveRecord, pairs: { cluster: string; gate: HealthGateSpec }[]): Promise<void> {
+    const running = new Set<Promise<void>>();
+    for (;;) {
+      while (
+        running.size < SOAK_GATE_CONCURRENCY &&
+        (wave.soakCursor ?? 0) < pairs.length &&
+        !this.continueAsNewSuggested() &&
+        !this.m.aborting
+      ) {
+        const pair = pairs[wave.soakCursor ?? 0] as { cluster: string; gate: HealthGateSpec };
+        wave.soakCursor = (wave.soakCursor ?? 0) + 1;
+        const p: Promise<void> = this.evaluateSoakGate(wave, pair).finally(() => running.delete(p));
+        running.add(p);
+      }
+      if (running.size === 0) return;
+      await Promise.race(running);
+    }
+  }
+
+  private async evaluateSoakGate(wave: WaveRecord, pair: { cluster: string; gate: HealthGateSpec }): Promise<void> {
+    const m = this.m;
+    const member = m.member(pair.cluster);
+    const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
+    if (member.roleArn) cluster.roleArn = member.roleArn;
+    const gate = pair.gate;
+    const worstMs = durationToMs(gate.initialDelay) + durationToMs(gate.timeout) + GATE_TIMEOUT_MARGIN_MS;
+    let result: GateResult;
+    try {
+      result = await evaluateHealthGate.executeWithOptions(
+        {
+          startToCloseTimeout: worstMs,
+          retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3 },
+          summary: `soak gate ${gate.name} on ${pair.cluster}`,
+        },
+        [{ cluster, gate, phase: 'soak' }],
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      result = {
+        gate: gate.name,
+        phase: 'soak',
+        outcome: 'Error',
+        measurements: 0,
+        successes: 0,
+        failures: 0,
+        inconclusive: 0,
+        errors: 1,
+        message: `evaluation failed: ${describe(err)}`,
+      };
+    }
+    m.keepGate(wave, clusterGate(pair.cluster, result));
+    if (result.outcome !== 'Successful' && !wave.soakFailure) {
+      // No data, Inconclusive and Error block promotion just like Failed: never promote on doubt.
+      wave.soakFailure = `gate ${gate.name} on ${pair.cluster} ${result.outcome}: ${result.message}`;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Approval and promotion
+
+  private async runApproval(): Promise<void> {
+    const m = this.m;
+    const wave = m.currentWave as WaveRecord;
+    // A failed soak holds the wave in 'soaking' until a human resumes.
+    while (m.paused && m.s.pauseKind === 'soak-gate') {
+      if (m.aborting || this.continueAsNewSuggested()) return;
+      this.publish();
+      await this.waitForChange(undefined, `wave ${wave.name}: soak failed, waiting for resume`);
+    }
+    if (m.s.currentWave >= m.s.waves.length - 1) {
+      wave.state = 'completed';
+      m.record(Date.now(), { kind: 'wave-completed', wave: wave.name, detail: 'last wave' });
+      m.setPhase('done');
+      return;
+    }
+    if (m.waveNeedsApproval(wave.index) && wave.state !== 'awaiting-approval') {
+      wave.state = 'awaiting-approval';
+      m.record(Date.now(), {
+        kind: 'wave-completed',
+        wave: wave.name,
+        detail: `awaiting ${m.approvalsNeeded()} approval(s)`,
+      });
+      m.changes++;
+    }
+    while (!m.aborting && (m.paused || (m.waveNeedsApproval(wave.index) && !m.approved()))) {
+      if (this.continueAsNewSuggested()) return;
+      await this.sendPendingSignals();
+      this.publish();
+      await this.waitForChange(undefined, `wave ${wave.name}: waiting for ${m.paused ? 'resume' : 'approval'}`);
+    }
+    if (m.aborting) return;
+    wave.state = 'promoted';
+    const next = m.s.waves[wave.index + 1];
+    m.record(Date.now(), {
+      kind: 'promoted',
+      wave: wave.name,
+      detail: `${m.waveNeedsApproval(wave.index) ? `approved by ${wave.approvals.map((a) => a.approver).join(', ')}` : 'automatic'}; next: ${next?.name ?? 'none'}`,
+    });
+    this.advance();
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Abort
+
+  /** Tells in-flight children to stop, gives leases back, and waits until every child reported. */
+  private async finishAbort(): Promise<void> {
+    const m = this.m;
+    this.soakScope?.cancel();
+    const wave = m.currentWave;
+    if (wave && wave.state !== 'aborted') {
+      wave.state = 'aborted';
+      m.changes++;
+    }
+    for (;;) {
+      await this.sendPendingSignals();
+      if (m.inFlight().length === 0) break;
+      if (this.continueAsNewSuggested()) return;
+      this.publish();
+      await this.waitForChange(undefined, `aborting: ${m.inFlight().length} cluster upgrade(s) stopping`);
+    }
+    m.setPhase('done');
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Waiting, continue-as-new, visibility
+
+  /**
+   * Waits until a handler changed the state or the wake time passed: one condition, no
+   * polling. The timer is kept across calls while its time still serves, so a busy campaign
+   * does not start and cancel a timer per event.
+   */
+  private async waitForChange(wakeAt: number | undefined, summary: string): Promise<void> {
+    const seen = this.m.changes;
+    const now = Date.now();
+    if (wakeAt !== undefined && wakeAt > now && (!this.wake || this.wake.fired || this.wake.at > wakeAt)) {
+      this.wake?.scope.cancel();
+      const scope = new CancellationScope();
+      const timer: WakeTimer = { at: wakeAt, fired: false, scope };
+      this.wake = timer;
+      void scope
+        .run(() => sleep(wakeAt - now, { summary }))
+        .then(
+          () => {
+            timer.fired = true;
+          },
+          (err: unknown) => {
+            if (!isCancellation(err)) throw err;
+          },
+        );
+    }
+    const timer = this.wake;
+    if (wakeAt !== undefined && wakeAt <= now) return;
+    await condition(() => this.m.changes !== seen || (timer !== undefined && timer.fired));
+    if (this.wake?.fired) this.wake = undefined;
+  }
+
+  private continueAsNewSuggested(): boolean {
+    return workflowInfo().continueAsNewSuggested;
+  }
+
+  /** Carries the whole state (in-flight children included: they report by signal) into a new run. */
+  private async continueAsNew(): Promise<never> {
+    const m = this.m;
+    this.wake?.scope.cancel();
+    m.record(Date.now(), {
+      kind: 'continued-as-new',
+      detail: `run ${m.s.runs} ended at ${workflowInfo().historyLength} events; ${m.inFlight().length} cluster upgrade(s) in flight`,
+    });
+    this.publish(true);
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof campaignWorkflow>({
+      campaign: this.input.campaign,
+      fleet: [...m.members.values()],
+      ...(this.input.startedBy !== undefined ? { startedBy: this.input.startedBy } : {}),
+      continued: m.toCarried() as unknown as CampaignCarriedState,
+    });
+  }
+
+  /**
+   * Upserts the search attributes that changed. State, wave and approval changes go out at
+   * once; the counters at most every few seconds (and with every state change), so a wave of
+   * many clusters does not cost one upsert per finished cluster.
+   */
+  private publish(force = false): void {
+    const m = this.m;
+    const now = Date.now();
+    const state = m.campaignState();
+    const totals = m.totals();
+    const values: Record<string, string | number | boolean> = {
+      [CampaignStateKey.name]: state,
+      [CurrentWaveKey.name]: m.currentWave?.name ?? '',
+      [AwaitingApprovalKey.name]: state === 'awaiting-approval',
+      [ClustersTotalKey.name]: totals.total,
+      [ClustersDoneKey.name]: totals.done,
+      [ClustersFailedKey.name]: totals.failed,
+    };
+    const published = m.s.publishedAttributes ?? {};
+    const changed = Object.keys(values).filter((k) => published[k] !== values[k]);
+    const counters = new Set<string>([ClustersDoneKey.name, ClustersFailedKey.name]);
+    const stateChanged = changed.some((k) => !counters.has(k));
+    const countsDue = force || stateChanged || now - (m.s.publishedCountsAt ?? 0) >= COUNTS_PUBLISH_INTERVAL_MS;
+    const toSend = changed.filter((k) => !counters.has(k) || countsDue);
+    if (toSend.length > 0) {
+      const pairs: SearchAttributeUpdatePair[] = [];
+      for (const k of toSend) {
+        const v = values[k];
+        if (k === CampaignStateKey.name) pairs.push({ key: CampaignStateKey, value: v as string });
+        else if (k === CurrentWaveKey.name) pairs.push({ key: CurrentWaveKey, value: v as string });
+        else if (k === AwaitingApprovalKey.name) pairs.push({ key: AwaitingApprovalKey, value: v as boolean });
+        else if (k === ClustersTotalKey.name) pairs.push({ key: ClustersTotalKey, value: v as number });
+        else if (k === ClustersDoneKey.name) pairs.push({ key: ClustersDoneKey, value: v as number });
+        else if (k === ClustersFailedKey.name) pairs.push({ key: ClustersFailedKey, value: v as number });
+        published[k] = v as string | number | boolean;
+      }
+      upsertSearchAttributes(pairs);
+      m.s.publishedAttributes = published;
+      if (toSend.some((k) => counters.has(k))) m.s.publishedCountsAt = now;
+    }
+    setCurrentDetails(renderDetails(m));
+  }
+}
+
+/** A ClusterUpgradeResult for a child that ended without one. */
+function failedResult(cluster: string, reason: string): ClusterUpgradeResult {
+  return { cluster, outcome: 'failed', reason, steps: [], gates: [] };
+}
+
+/** Signals to workflows that may have closed in the meantime are best effort. */
+function ignoreGone(p: Promise<void>): Promise<void> {
+  return p.catch((err: unknown) => {
+    log.warn('signal not delivered', { error: describe(err) });
+  });
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    return cause instanceof Error && cause.message && cause.message !== err.message
+      ? `${err.message}: ${cause.message}`
+      : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,84 @@
+/**
+ * The campaign's "current details" for the Temporal Web UI: a short markdown page with the
+ * state, what a human is expected to do (approve, resume), and a progress table per wave.
+ * Served by the SDK's metadata query, so rendering it costs no history events.
+ */
+import { formatDuration } from '../../domain/duration';
+import { emptyCounts, type CampaignMachine } from './state';
+
+/** Clusters listed by name under "in flight" (the rest are counted). */
+const IN_FLIGHT_LISTED = 10;
+
+/** What approving the awaiting wave does next, including the point of no return when there is one. */
+export function approvalPrompt(m: CampaignMachine): string | undefined {
+  const wave = m.currentWave;
+  if (!wave || wave.state !== 'awaiting-approval') return undefined;
+  const next = m.s.waves[wave.index + 1];
+  const nextClusters = next ? m.windowClusters(next.index) : [];
+  const have = wave.approvals.map((a) => a.approver).join(', ');
+  const lines = [
+    `**Wave \`${wave.name}\` awaits approval** (${wave.approvals.length}/${m.approvalsNeeded()}${have ? `: ${have}` : ''}).`,
+    next
+      ? `Approving starts wave \`${next.name}\` with ${nextClusters.length} cluster(s).`
+      : 'Approving completes the campaign.',
+  ];
+  const users = m.spec.approvers.users;
+  lines.push(users.length > 0 ? `Approvers: ${users.join(', ')}.` : 'Anyone may approve.');
+  const hops = nextClusters.filter((c) => c.hops > 0).length;
+  if (next && hops > 0 && !m.spec.rollback.controlPlane) {
+    lines.push(
+      `⚠️ **Point of no return:** wave \`${next.name}\` moves the control plane of ${hops} cluster(s) to ${m.spec.target.kubernetesVersion ?? 'the target'}, and spec.rollback.controlPlane is off: those hops cannot be rolled back.`,
+    );
+  }
+  lines.push(
+    `Approve: \`fleetwave approve ${m.name} --wave ${wave.name}\` (Update \`approveWave\`) or Signal \`approve\` with \`{"wave":"${wave.name}","approver":"<you>"}\`.`,
+  );
+  return lines.join('\n');
+}
+
+/** The markdown shown as the workflow's current details. */
+export function renderDetails(m: CampaignMachine): string {
+  const out: string[] = [];
+  const target = m.spec.target.kubernetesVersion ? `Kubernetes ${m.spec.target.kubernetesVersion}` : 'patch only';
+  const wave = m.currentWave;
+  out.push(`### Campaign \`${m.name}\` → ${target}`);
+  out.push(
+    `**${m.campaignState()}**${wave ? ` · wave \`${wave.name}\` (${wave.index + 1}/${m.s.waves.length})` : ''} · run ${m.s.runs}`,
+  );
+  if (m.s.pausedReason)
+    out.push(`\n⏸ ${m.s.pausedReason}. Resume: \`fleetwave resume ${m.name}\` (Signal \`resume\`).`);
+  if (m.s.abortedReason) out.push(`\n⏹ aborting: ${m.s.abortedReason}`);
+  if (m.s.failedReason) out.push(`\n✖ ${m.s.failedReason}`);
+  const prompt = approvalPrompt(m);
+  if (prompt) out.push(`\n${prompt}`);
+  if (wave?.state === 'soaking' && wave.soakEndsAt !== undefined) {
+    const left = wave.soakEndsAt - Date.now();
+    out.push(
+      `\nSoaking until ${new Date(wave.soakEndsAt).toISOString()}${left > 0 ? ` (${formatDuration(left)} left)` : ''}.`,
+    );
+  }
+  out.push('');
+  out.push(
+    '| wave | state | upgraded | failed | rolled back | blocked | skipped | upgrading | waiting | pending | budget |',
+  );
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const w of m.s.waves) {
+    const counts = emptyCounts();
+    for (const c of m.s.clusters) if (c.wave === w.index) counts[c.state]++;
+    const upgraded = counts.upgraded + counts['already-at-target'];
+    out.push(
+      `| ${w.name} | ${w.state} | ${upgraded}/${w.size} | ${counts.failed} | ${counts['rolled-back']} | ${counts.blocked} | ${counts.skipped} | ${counts.upgrading} | ${counts.waiting} | ${counts.pending} | ${m.windowFailures(w.index)}/${w.failureBudget} |`,
+    );
+  }
+  const inFlight = m.inFlight();
+  if (inFlight.length > 0) {
+    const listed = inFlight
+      .slice(0, IN_FLIGHT_LISTED)
+      .map((c) => `\`${c.name}\`${c.step ? ` (${c.step})` : ''}`)
+      .join(', ');
+    const more = inFlight.length > IN_FLIGHT_LISTED ? ` and ${inFlight.length - IN_FLIGHT_LISTED} more` : '';
+    out.push(`\nIn flight: ${listed}${more}.`);
+  }
+  if (m.s.skippedAtPlan.length > 0) out.push(`\n${m.s.skippedAtPlan.length} cluster(s) skipped at plan time.`);
+  return out.join('\n');
+}

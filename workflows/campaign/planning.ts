@@ -1,0 +1,85 @@
+/**
+ * The campaign's plan on its first run: which clusters go into which wave, each one's
+ * estimated duration and control-plane path, each wave's failure budget, and what to ask
+ * `resolveTargetVersions` for. Thin glue over domain/ (the same functions `fleetwave plan`
+ * uses), so the workflow and the CLI agree on the plan.
+ */
+import type { ResolveTargetVersionsInput } from '../../activities/types';
+import type { FleetMember } from '../../domain/fleet';
+import { buildPlan } from '../../domain/plan';
+import type { Campaign } from '../../domain/spec';
+import { compareMinor } from '../../domain/versions';
+import type { InitialPlan } from './state';
+
+/** The plan plus what the workflow needs besides the state machine's input. */
+export interface CampaignPlan extends InitialPlan {
+  /** Control-plane hops per placed cluster (empty for a patch-only campaign). */
+  paths: Record<string, string[]>;
+  /** Placed members, in wave order: what continue-as-new carries as `fleet`. */
+  placed: FleetMember[];
+}
+
+/**
+ * Plans the campaign over the fleet it was started with, with domain/plan's buildPlan (the
+ * same plan `fleetwave plan` prints). Selected clusters that will not be upgraded (already at
+ * target, refused by the version rules, in no wave) become `skippedAtPlan`.
+ */
+export function planCampaign(campaign: Campaign, fleet: readonly FleetMember[]): CampaignPlan {
+  const spec = campaign.spec;
+  const plan = buildPlan(campaign, fleet);
+  const byName = new Map(fleet.map((m) => [m.name, m]));
+  const placed: FleetMember[] = [];
+  const paths: Record<string, string[]> = {};
+  const waves: InitialPlan['waves'] = plan.waves.map((w) => {
+    const waveSpec = spec.waves[w.index];
+    if (!waveSpec) throw new Error(`wave ${w.index} has no spec`);
+    const members = w.clusters.map((c) => {
+      const member = byName.get(c.name);
+      if (!member) throw new Error(`planned cluster ${c.name} is not in the fleet`);
+      placed.push(member);
+      paths[c.name] = c.path;
+      return { member, estimateMs: c.estimateMs, hops: c.path.length };
+    });
+    return { spec: waveSpec, members, failureBudget: w.failureBudget };
+  });
+  const skippedAtPlan = [
+    ...plan.skipped,
+    ...plan.refused.map((r) => ({ cluster: r.cluster, reason: `refused: ${r.reason}` })),
+    ...plan.unplaced.map((cluster) => ({ cluster, reason: 'selected but in no wave' })),
+  ];
+  return { waves, skippedAtPlan, paths, placed };
+}
+
+/**
+ * What to pin, asked once per campaign: the minors of every hop for an upgrade (plus the
+ * current minors when the campaign only patches), every add-on installed somewhere in the
+ * selection, in the region of the first planned cluster.
+ */
+export function pinRequest(
+  campaign: Campaign,
+  placed: readonly FleetMember[],
+  paths: Readonly<Record<string, string[]>>,
+): ResolveTargetVersionsInput | undefined {
+  const first = placed[0];
+  if (!first) return undefined;
+  const target = campaign.spec.target.kubernetesVersion;
+  const minors = new Set<string>();
+  const addons = new Set<string>();
+  for (const m of placed) {
+    if (target) {
+      for (const hop of paths[m.name] ?? []) minors.add(hop);
+      // Node groups lagging a control plane already at target still need the target's release.
+      minors.add(target);
+    } else {
+      minors.add(m.version);
+      for (const ng of m.nodegroups) minors.add(ng.version);
+    }
+    for (const a of m.addons) addons.add(a);
+  }
+  return {
+    target: campaign.spec.target,
+    region: first.region,
+    minors: [...minors].sort(compareMinor),
+    addonNames: [...addons].sort(),
+  };
+}

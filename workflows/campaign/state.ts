@@ -1,0 +1,821 @@
+/**
+ * The campaign's state machine as a plain class: every decision that needs no Temporal API
+ * (which transitions are allowed, what the status says, how approvals are validated, what
+ * is carried across continue-as-new) lives here, so the workflow function only wires
+ * handlers, timers, activities and children around it.
+ *
+ * Deterministic: time comes in as arguments (the workflow clock), nothing here reads a
+ * clock, draws randomness or touches I/O.
+ */
+import type { GateResult, PinnedVersions } from '../../activities/types';
+import type { FleetMember } from '../../domain/fleet';
+import { effectiveApproval } from '../../domain/plan';
+import type { Campaign, WaveSpec } from '../../domain/spec';
+import type {
+  Approval,
+  ApproveInput,
+  AuditEntry,
+  CampaignResult,
+  CampaignState,
+  CampaignStatus,
+  ClusterActionInput,
+  ClusterFinished,
+  ClusterGateResult,
+  ClusterProgress,
+  ClusterState,
+  ClusterStatus,
+  OperatorInput,
+  WaveState,
+  WaveStatus,
+} from '../definitions';
+
+/** Audit entries kept in state (older ones are dropped and counted). */
+export const AUDIT_KEPT = 200;
+/** Gate results kept per wave (last per cluster/gate; successful ones are evicted first). */
+export const GATES_KEPT_PER_WAVE = 200;
+/** Upper bound on children in flight at once, whatever the spec says (Temporal's pending-child limit is 2,000). */
+export const MAX_CHILDREN_IN_FLIGHT = 500;
+
+/** Where the campaign's main loop is. */
+export type CampaignPhase = 'planning' | 'window' | 'soak' | 'approval' | 'done';
+
+/** Why the campaign is paused; decides what resume means. */
+export type PauseKind = 'operator' | 'budget' | 'soak-gate';
+
+/** A fleet-wide lease this cluster holds or waits for, keyed `labelKey=labelValue`. */
+export type LeaseState = 'requested' | 'granted';
+
+/** One cluster as the campaign tracks it (carried across continue-as-new: keep it small). */
+export interface ClusterRecord {
+  name: string;
+  /** Index of the wave the plan put it in. */
+  wave: number;
+  /** Index of the wave whose window runs it: its own wave, or a later one after a retry. */
+  window: number;
+  state: ClusterState;
+  /** Attempt number of the current or next try (1-based; retry-cluster increments it). */
+  attempt: number;
+  /** How many times a child was started for it. */
+  starts: number;
+  /** Estimated upgrade duration (maintenance-window fit check). */
+  estimateMs: number;
+  /** Control-plane hops the plan expects (for the point-of-no-return warning). */
+  hops: number;
+  step?: string;
+  reason?: string;
+  waitingFor?: string;
+  startedAt?: string;
+  endedAt?: string;
+  /** Run ID of the child while upgrading, so pause/abort signals reach exactly that run. */
+  runId?: string;
+  /** True once the child was told to pause (so resume goes only where pause went). */
+  childPaused?: boolean;
+  /** True once the child was told to abort. */
+  childAborted?: boolean;
+  /** Fleet-wide leases (`key=value` → state) held or awaited for this cluster's start. */
+  leases?: Record<string, LeaseState>;
+  /** Leases to give back (the cluster finished, was skipped, or the campaign aborts). */
+  releasePending?: string[];
+  /** True while the cluster holds a slot in its window without having started (waiting for a lease or a token). */
+  reserved?: boolean;
+}
+
+/** One wave as the campaign tracks it. */
+export interface WaveRecord {
+  name: string;
+  index: number;
+  state: WaveState;
+  /** Clusters the plan put in the wave. */
+  size: number;
+  failureBudget: number;
+  /** Failures a human accepted by resuming after the budget was exceeded. */
+  acknowledgedFailures: number;
+  approvals: Approval[];
+  soakEndsAt?: number;
+  /** Soak gate evaluations done so far (index into the deterministic cluster × gate list). */
+  soakCursor?: number;
+  soakFailure?: string;
+  gates: ClusterGateResult[];
+  gatesDropped: number;
+  started?: boolean;
+}
+
+/** Everything that crosses continue-as-new, as plain JSON. */
+export interface CarriedState {
+  version: 1;
+  phase: CampaignPhase;
+  currentWave: number;
+  clusters: ClusterRecord[];
+  waves: WaveRecord[];
+  pinned?: PinnedVersions;
+  skippedAtPlan: { cluster: string; reason: string }[];
+  audit: AuditEntry[];
+  auditDropped: number;
+  runs: number;
+  paused: boolean;
+  pauseKind?: PauseKind;
+  pausedReason?: string;
+  aborting: boolean;
+  abortedReason?: string;
+  failedReason?: string;
+  /** Token bucket of the rate limit (shape owned by domain/pacing). */
+  bucket?: unknown;
+  /** Last values written to the search attributes (so unchanged ones are not re-upserted). */
+  publishedAttributes?: Record<string, string | number | boolean>;
+  publishedCountsAt?: number;
+}
+
+/** What the plan (domain) hands the state machine on the first run. */
+export interface InitialPlan {
+  waves: {
+    spec: WaveSpec;
+    members: { member: FleetMember; estimateMs: number; hops: number }[];
+    failureBudget: number;
+  }[];
+  skippedAtPlan: { cluster: string; reason: string }[];
+}
+
+const TERMINAL: ReadonlySet<ClusterState> = new Set<ClusterState>([
+  'upgraded',
+  'already-at-target',
+  'rolled-back',
+  'failed',
+  'blocked',
+  'skipped',
+]);
+/** States a wave's failure budget counts. Blocked clusters were never touched: they do not count. */
+const COUNTS_AGAINST_BUDGET: ReadonlySet<ClusterState> = new Set<ClusterState>(['failed', 'rolled-back']);
+const SKIPPABLE: ReadonlySet<ClusterState> = new Set<ClusterState>([
+  'pending',
+  'waiting',
+  'failed',
+  'rolled-back',
+  'blocked',
+]);
+const RETRYABLE: ReadonlySet<ClusterState> = new Set<ClusterState>(['failed', 'rolled-back', 'blocked', 'skipped']);
+
+/** True when a cluster needs nothing more from its window. */
+export function isTerminal(state: ClusterState): boolean {
+  return TERMINAL.has(state);
+}
+
+/** A zero count per cluster state. */
+export function emptyCounts(): Record<ClusterState, number> {
+  return {
+    pending: 0,
+    waiting: 0,
+    upgrading: 0,
+    upgraded: 0,
+    'already-at-target': 0,
+    'rolled-back': 0,
+    failed: 0,
+    blocked: 0,
+    skipped: 0,
+  };
+}
+
+/**
+ * The campaign's state and its transitions. Handlers call the `on*` / `apply*` methods;
+ * the workflow's main loop reads the state and performs the side effects. Every mutation
+ * bumps {@link changes}, which the main loop's single `condition()` watches.
+ */
+export class CampaignMachine {
+  /** Incremented by every mutation that may let the main loop make progress. */
+  changes = 0;
+  readonly clusters: Map<string, ClusterRecord>;
+  readonly members: Map<string, FleetMember>;
+
+  private constructor(
+    readonly campaign: Campaign,
+    readonly s: CarriedState,
+    fleet: FleetMember[],
+  ) {
+    this.clusters = new Map(s.clusters.map((c) => [c.name, c]));
+    this.members = new Map(fleet.filter((m) => this.clusters.has(m.name)).map((m) => [m.name, m]));
+  }
+
+  /** A fresh campaign from its plan (first run). */
+  static fromPlan(
+    campaign: Campaign,
+    fleet: FleetMember[],
+    plan: InitialPlan,
+    now: number,
+    startedBy?: string,
+  ): CampaignMachine {
+    const clusters: ClusterRecord[] = [];
+    const waves: WaveRecord[] = plan.waves.map((w, index) => {
+      for (const { member, estimateMs, hops } of w.members) {
+        clusters.push({
+          name: member.name,
+          wave: index,
+          window: index,
+          state: 'pending',
+          attempt: 1,
+          starts: 0,
+          estimateMs,
+          hops,
+        });
+      }
+      return {
+        name: w.spec.name,
+        index,
+        state: 'pending',
+        size: w.members.length,
+        failureBudget: w.failureBudget,
+        acknowledgedFailures: 0,
+        approvals: [],
+        gates: [],
+        gatesDropped: 0,
+      };
+    });
+    const machine = new CampaignMachine(
+      campaign,
+      {
+        version: 1,
+        phase: 'planning',
+        currentWave: 0,
+        clusters,
+        waves,
+        skippedAtPlan: plan.skippedAtPlan,
+        audit: [],
+        auditDropped: 0,
+        runs: 1,
+        paused: false,
+        aborting: false,
+      },
+      fleet,
+    );
+    machine.record(now, {
+      kind: 'started',
+      by: startedBy,
+      detail: `${clusters.length} clusters in ${waves.length} waves; ${plan.skippedAtPlan.length} already at target`,
+    });
+    return machine;
+  }
+
+  /** The state a previous run carried across continue-as-new. */
+  static restore(campaign: Campaign, fleet: FleetMember[], carried: CarriedState): CampaignMachine {
+    if (carried.version !== 1) throw new Error(`unknown carried campaign state version ${String(carried.version)}`);
+    return new CampaignMachine(campaign, { ...carried, runs: carried.runs + 1 }, fleet);
+  }
+
+  get name(): string {
+    return this.campaign.metadata.name;
+  }
+
+  get spec(): Campaign['spec'] {
+    return this.campaign.spec;
+  }
+
+  get phase(): CampaignPhase {
+    return this.s.phase;
+  }
+
+  get currentWave(): WaveRecord | undefined {
+    return this.s.waves[this.s.currentWave];
+  }
+
+  get paused(): boolean {
+    return this.s.paused;
+  }
+
+  get aborting(): boolean {
+    return this.s.aborting;
+  }
+
+  /** The spec of wave `index`. */
+  waveSpec(index: number): WaveSpec {
+    const spec = this.spec.waves[index];
+    if (!spec) throw new Error(`no wave ${index}`);
+    return spec;
+  }
+
+  /** The fleet member of a tracked cluster. */
+  member(name: string): FleetMember {
+    const member = this.members.get(name);
+    if (!member) throw new Error(`cluster ${name} is not in the campaign's fleet`);
+    return member;
+  }
+
+  /** Clusters whose window is wave `index`, in plan order. */
+  windowClusters(index: number): ClusterRecord[] {
+    return this.s.clusters.filter((c) => c.window === index);
+  }
+
+  /** Clusters with a child running now. */
+  inFlight(): ClusterRecord[] {
+    return this.s.clusters.filter((c) => c.state === 'upgrading');
+  }
+
+  /** Clusters holding a slot: upgrading, or reserved while they wait for a lease or a token. */
+  occupying(): ClusterRecord[] {
+    return this.s.clusters.filter((c) => c.state === 'upgrading' || c.reserved);
+  }
+
+  setPhase(phase: CampaignPhase): void {
+    this.s.phase = phase;
+    this.changes++;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Audit trail
+
+  /** Appends to the audit trail, dropping the oldest entries beyond {@link AUDIT_KEPT}. */
+  record(now: number, entry: Omit<AuditEntry, 'at'>): void {
+    const clean: AuditEntry = { at: iso(now), kind: entry.kind };
+    if (entry.by !== undefined) clean.by = entry.by;
+    if (entry.wave !== undefined) clean.wave = entry.wave;
+    if (entry.cluster !== undefined) clean.cluster = entry.cluster;
+    if (entry.detail !== undefined) clean.detail = entry.detail;
+    this.s.audit.push(clean);
+    const excess = this.s.audit.length - AUDIT_KEPT;
+    if (excess > 0) {
+      this.s.audit.splice(0, excess);
+      this.s.auditDropped += excess;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Approvals
+
+  /** Why an approval must be refused, or undefined when it is acceptable. Same rules for Update and Signal. */
+  approvalRefusal(input: ApproveInput): string | undefined {
+    if (!input || typeof input.wave !== 'string' || typeof input.approver !== 'string' || !input.approver.trim()) {
+      return 'an approval needs a wave and an approver';
+    }
+    const wave = this.currentWave;
+    if (this.s.phase !== 'approval' || !wave || wave.state !== 'awaiting-approval') {
+      const state = this.campaignState();
+      return `campaign "${this.name}" is not awaiting approval (state: ${state}${wave ? `, wave "${wave.name}"` : ''})`;
+    }
+    if (input.wave !== wave.name) {
+      return `wave "${input.wave}" is not awaiting approval; wave "${wave.name}" is`;
+    }
+    const users = this.spec.approvers.users;
+    if (users.length > 0 && !users.includes(input.approver)) {
+      return `"${input.approver}" is not an approver of campaign "${this.name}" (approvers: ${users.join(', ')})`;
+    }
+    if (wave.approvals.some((a) => a.approver === input.approver)) {
+      return `"${input.approver}" already approved wave "${wave.name}"`;
+    }
+    return undefined;
+  }
+
+  /** Distinct approvals the awaiting wave needs. */
+  approvalsNeeded(): number {
+    return this.spec.approvers.minApprovals;
+  }
+
+  /** Records an accepted approval; call only after {@link approvalRefusal} said yes. */
+  applyApproval(
+    input: ApproveInput,
+    via: Approval['via'],
+    now: number,
+  ): { approvals: number; needed: number; promoted: boolean } {
+    const wave = this.currentWave;
+    if (!wave) throw new Error('no wave awaiting approval');
+    const approval: Approval = { wave: wave.name, approver: input.approver, at: iso(now), via };
+    if (input.comment) approval.comment = input.comment.slice(0, 1000);
+    wave.approvals.push(approval);
+    const needed = this.approvalsNeeded();
+    this.record(now, {
+      kind: 'approval',
+      by: input.approver,
+      wave: wave.name,
+      detail: `${wave.approvals.length}/${needed} via ${via}${approval.comment ? `: ${approval.comment}` : ''}`,
+    });
+    this.changes++;
+    return { approvals: wave.approvals.length, needed, promoted: wave.approvals.length >= needed };
+  }
+
+  /** Records a refused approval that arrived as a Signal (an Update's caller sees the refusal instead). */
+  recordRefusedApproval(input: ApproveInput, reason: string, now: number): void {
+    this.record(now, {
+      kind: 'approval-refused',
+      by: typeof input?.approver === 'string' ? input.approver : undefined,
+      wave: typeof input?.wave === 'string' ? input.wave : undefined,
+      detail: reason,
+    });
+    this.changes++;
+  }
+
+  /** True once the awaiting wave has its quorum. */
+  approved(): boolean {
+    const wave = this.currentWave;
+    return !!wave && wave.approvals.length >= this.approvalsNeeded();
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Pause, resume, abort
+
+  /** Pauses the campaign: no new cluster starts; in-flight children are told to hold after their step (operator pause only). */
+  pause(kind: PauseKind, reason: string, now: number, by?: string): void {
+    if (this.s.aborting || this.s.phase === 'done') return;
+    if (this.s.paused) {
+      // An operator pause on top of an automatic one makes the campaign operator-paused (children hold too).
+      if (kind === 'operator' && this.s.pauseKind !== 'operator') this.s.pauseKind = 'operator';
+      this.changes++;
+      return;
+    }
+    this.s.paused = true;
+    this.s.pauseKind = kind;
+    this.s.pausedReason = reason;
+    this.record(now, {
+      kind: kind === 'budget' ? 'budget-exceeded' : 'paused',
+      by,
+      wave: this.currentWave?.name,
+      detail: reason,
+    });
+    this.changes++;
+  }
+
+  /**
+   * Resumes. After a budget pause the failures so far are acknowledged: the wave pauses again
+   * only when a further cluster fails. After a failed soak gate the human's resume is the
+   * decision to go on to the approval step.
+   */
+  resume(input: OperatorInput, now: number): void {
+    if (!this.s.paused) return;
+    const wave = this.currentWave;
+    if (wave && this.s.pauseKind === 'budget') {
+      wave.acknowledgedFailures = this.windowFailures(wave.index);
+      if (wave.state === 'paused-budget-exceeded') wave.state = 'running';
+    }
+    if (wave && this.s.pauseKind === 'soak-gate') wave.soakFailure = undefined;
+    this.s.paused = false;
+    this.s.pauseKind = undefined;
+    this.s.pausedReason = undefined;
+    this.record(now, { kind: 'resumed', by: input?.by, wave: wave?.name, detail: input?.reason });
+    this.changes++;
+  }
+
+  /** Aborts: no new clusters; in-flight children are told to stop at their next safe point. */
+  abort(input: OperatorInput, now: number): void {
+    if (this.s.aborting || this.s.phase === 'done') return;
+    this.s.aborting = true;
+    this.s.abortedReason = input?.reason ?? (input?.by ? `aborted by ${input.by}` : 'aborted');
+    this.record(now, { kind: 'aborted', by: input?.by, wave: this.currentWave?.name, detail: this.s.abortedReason });
+    for (const c of this.s.clusters) {
+      if (c.reserved || c.leases) this.giveBackLeases(c);
+      if (c.state === 'waiting') {
+        c.state = 'pending';
+        c.waitingFor = undefined;
+      }
+    }
+    this.changes++;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Skip and retry
+
+  /** Why skip-cluster must be refused, or undefined. */
+  skipRefusal(input: ClusterActionInput): string | undefined {
+    const c = this.clusterFor(input);
+    if (typeof c === 'string') return c;
+    if (c.state === 'upgrading')
+      return `cluster "${c.name}" is upgrading now; only pending, waiting, failed, rolled-back or blocked clusters can be skipped`;
+    if (!SKIPPABLE.has(c.state))
+      return `cluster "${c.name}" is ${c.state}; only pending, waiting, failed, rolled-back or blocked clusters can be skipped`;
+    return undefined;
+  }
+
+  /** Marks a cluster skipped; a skipped failure no longer counts against its wave's budget. */
+  applySkip(input: ClusterActionInput, now: number): ClusterStatus {
+    const c = this.clusters.get(input.cluster) as ClusterRecord;
+    const was = c.state;
+    this.giveBackLeases(c);
+    c.state = 'skipped';
+    c.waitingFor = undefined;
+    c.reason = input.reason ? `skipped by ${input.by}: ${input.reason}` : `skipped by ${input.by}`;
+    if (!c.endedAt) c.endedAt = iso(now);
+    this.record(now, {
+      kind: 'skipped',
+      by: input.by,
+      cluster: c.name,
+      wave: this.waveName(c.wave),
+      detail: `was ${was}${input.reason ? `: ${input.reason}` : ''}`,
+    });
+    this.changes++;
+    return this.clusterStatus(c);
+  }
+
+  /** Why retry-cluster must be refused, or undefined. */
+  retryRefusal(input: ClusterActionInput): string | undefined {
+    const c = this.clusterFor(input);
+    if (typeof c === 'string') return c;
+    if (!RETRYABLE.has(c.state))
+      return `cluster "${c.name}" is ${c.state}; only failed, rolled-back, blocked or skipped clusters can be retried`;
+    if (!this.s.pinned) return `campaign "${this.name}" has not resolved its versions yet`;
+    return undefined;
+  }
+
+  /**
+   * Puts a cluster back to pending with attempt + 1 and the campaign's pinned versions. It
+   * runs in its own wave's window if that window is still open, else in the current wave's
+   * window, else (the current wave is soaking or awaiting approval) in the next wave's; a retry
+   * during the last wave's soak re-opens that wave's window after the soak.
+   */
+  applyRetry(input: ClusterActionInput, now: number): ClusterStatus {
+    const c = this.clusters.get(input.cluster) as ClusterRecord;
+    const was = c.state;
+    c.state = 'pending';
+    c.attempt += 1;
+    c.reason = undefined;
+    c.step = undefined;
+    c.waitingFor = undefined;
+    c.startedAt = undefined;
+    c.endedAt = undefined;
+    c.window = this.retryWindow(c);
+    this.record(now, {
+      kind: 'retried',
+      by: input.by,
+      cluster: c.name,
+      wave: this.waveName(c.window),
+      detail: `was ${was}; attempt ${c.attempt}${input.reason ? `: ${input.reason}` : ''}`,
+    });
+    this.changes++;
+    return this.clusterStatus(c);
+  }
+
+  private retryWindow(c: ClusterRecord): number {
+    const current = this.s.currentWave;
+    if (c.wave > current) return c.wave;
+    if (c.wave === current && this.s.phase === 'window') return c.wave;
+    if (this.s.phase === 'window' || this.s.phase === 'planning') return current;
+    const last = this.s.waves.length - 1;
+    return Math.min(current + 1, last);
+  }
+
+  private clusterFor(input: ClusterActionInput): ClusterRecord | string {
+    if (!input || typeof input.cluster !== 'string' || typeof input.by !== 'string' || !input.by.trim()) {
+      return 'a cluster action needs a cluster and who asks (by)';
+    }
+    if (this.s.phase === 'done') return `campaign "${this.name}" has finished`;
+    if (this.s.aborting) return `campaign "${this.name}" is aborting`;
+    const c = this.clusters.get(input.cluster);
+    if (!c) {
+      const atPlan = this.s.skippedAtPlan.find((s) => s.cluster === input.cluster);
+      if (atPlan) return `cluster "${input.cluster}" was skipped at plan time: ${atPlan.reason}`;
+      return `cluster "${input.cluster}" is not part of campaign "${this.name}"`;
+    }
+    return c;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Children
+
+  /** A child reported its step. Reports for clusters not upgrading (late, or another attempt's) are ignored. */
+  onProgress(p: ClusterProgress): void {
+    const c = p && this.clusters.get(p.cluster);
+    if (!c || c.state !== 'upgrading' || typeof p.step !== 'string') return;
+    c.step = p.step.slice(0, 200);
+  }
+
+  /**
+   * A child finished (its signal, or its handle's result in the run that started it; whichever
+   * comes first wins, the other is ignored). Returns true when the report was applied.
+   */
+  onFinished(f: ClusterFinished, now: number): boolean {
+    const c = f && this.clusters.get(f.cluster);
+    if (!c || c.state !== 'upgrading' || f.attempt !== c.attempt || !f.result) return false;
+    const { result } = f;
+    switch (result.outcome) {
+      case 'upgraded':
+      case 'already-at-target':
+      case 'rolled-back':
+      case 'failed':
+      case 'blocked':
+        c.state = result.outcome;
+        break;
+      case 'aborted':
+        // The child stopped at a safe point on our abort: it did not finish, so it is not upgraded.
+        c.state = 'failed';
+        break;
+      default:
+        c.state = 'failed';
+    }
+    c.reason = result.outcome === 'aborted' ? `aborted${result.reason ? `: ${result.reason}` : ''}` : result.reason;
+    const last = result.steps?.[result.steps.length - 1];
+    if (last) c.step = last.step;
+    c.endedAt = iso(now);
+    c.runId = undefined;
+    c.childPaused = undefined;
+    c.childAborted = undefined;
+    this.giveBackLeases(c);
+    const wave = this.s.waves[c.window];
+    if (wave) for (const gate of result.gates ?? []) this.keepGate(wave, { ...gate, cluster: c.name });
+    this.record(now, {
+      kind: 'cluster-finished',
+      cluster: c.name,
+      wave: wave?.name,
+      detail: `${c.state}${c.reason ? `: ${c.reason}` : ''}`,
+    });
+    this.changes++;
+    return true;
+  }
+
+  /** Keeps the last result per cluster/gate, evicting successful results first beyond {@link GATES_KEPT_PER_WAVE}. */
+  keepGate(wave: WaveRecord, result: ClusterGateResult): void {
+    const i = wave.gates.findIndex((g) => g.cluster === result.cluster && g.gate === result.gate);
+    if (i >= 0) wave.gates.splice(i, 1);
+    wave.gates.push(trimGate(result));
+    while (wave.gates.length > GATES_KEPT_PER_WAVE) {
+      const ok = wave.gates.findIndex((g) => g.outcome === 'Successful');
+      wave.gates.splice(ok >= 0 ? ok : 0, 1);
+      wave.gatesDropped++;
+    }
+    this.changes++;
+  }
+
+  /** Moves a cluster's leases to the release list (the main loop signals the lease holders). */
+  giveBackLeases(c: ClusterRecord): void {
+    if (c.leases) {
+      const keys = Object.keys(c.leases);
+      if (keys.length > 0) c.releasePending = [...(c.releasePending ?? []), ...keys];
+    }
+    c.leases = undefined;
+    c.reserved = undefined;
+    this.changes++;
+  }
+
+  /** A lease holder granted `key` to `cluster`. A grant nobody waits for any more is returned at once. */
+  onLeaseGranted(cluster: string, key: string): void {
+    const c = this.clusters.get(cluster);
+    if (c?.leases && c.leases[key] === 'requested') {
+      c.leases[key] = 'granted';
+    } else if (c) {
+      c.releasePending = [...(c.releasePending ?? []), key];
+    }
+    this.changes++;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Waves
+
+  /** Failed or rolled-back clusters of window `index` (what its failure budget counts). */
+  windowFailures(index: number): number {
+    let n = 0;
+    for (const c of this.s.clusters) if (c.window === index && COUNTS_AGAINST_BUDGET.has(c.state)) n++;
+    return n;
+  }
+
+  /** True when window `index` has failures beyond its budget and beyond what a human acknowledged. */
+  budgetExceeded(index: number): boolean {
+    const wave = this.s.waves[index];
+    if (!wave) return false;
+    return this.windowFailures(index) > Math.max(wave.failureBudget, wave.acknowledgedFailures);
+  }
+
+  /** True when every cluster of window `index` is done with (nothing pending, waiting or upgrading). */
+  windowDone(index: number): boolean {
+    return this.s.clusters.every((c) => c.window !== index || isTerminal(c.state));
+  }
+
+  private waveName(index: number): string | undefined {
+    return this.s.waves[index]?.name;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Status and result
+
+  /** The campaign state users see. */
+  campaignState(): CampaignState {
+    if (this.s.phase === 'done') return this.result().state;
+    if (this.s.paused) return 'paused';
+    switch (this.s.phase) {
+      case 'planning':
+        return 'planning';
+      case 'soak':
+        return 'soaking';
+      case 'approval':
+        return this.currentWave?.state === 'awaiting-approval' ? 'awaiting-approval' : 'running';
+      default:
+        return 'running';
+    }
+  }
+
+  /** Counts of clusters per state, over the whole campaign. */
+  totals(): { done: number; failed: number; total: number } {
+    let done = 0;
+    let failed = 0;
+    for (const c of this.s.clusters) {
+      if (c.state === 'upgraded' || c.state === 'already-at-target') done++;
+      else if (c.state === 'failed' || c.state === 'rolled-back' || c.state === 'blocked') failed++;
+    }
+    return { done, failed, total: this.s.clusters.length };
+  }
+
+  /** A cluster as the status query shows it. */
+  clusterStatus(c: ClusterRecord): ClusterStatus {
+    const status: ClusterStatus = {
+      name: c.name,
+      wave: this.waveName(c.wave) ?? '',
+      state: c.state,
+      attempts: c.starts,
+    };
+    if (c.step) status.step = c.step;
+    if (c.reason) status.reason = c.reason;
+    if (c.startedAt) status.startedAt = c.startedAt;
+    if (c.endedAt) status.endedAt = c.endedAt;
+    if (c.waitingFor) status.waitingFor = c.waitingFor;
+    if (c.window !== c.wave) status.runsInWave = this.waveName(c.window);
+    return status;
+  }
+
+  /** The statusQuery answer. */
+  status(): CampaignStatus {
+    const waves: WaveStatus[] = this.s.waves.map((w) => {
+      const counts = emptyCounts();
+      for (const c of this.s.clusters) if (c.wave === w.index) counts[c.state]++;
+      const status: WaveStatus = {
+        name: w.name,
+        index: w.index,
+        state: w.state,
+        total: w.size,
+        counts,
+        failureBudget: w.failureBudget,
+        approvalsNeeded: this.waveNeedsApproval(w.index) ? this.approvalsNeeded() : 0,
+        approvals: w.approvals,
+        gates: w.gates,
+      };
+      if (w.soakEndsAt !== undefined) status.soakEndsAt = iso(w.soakEndsAt);
+      if (w.gatesDropped) status.gatesDropped = w.gatesDropped;
+      if (w.acknowledgedFailures) status.acknowledgedFailures = w.acknowledgedFailures;
+      return status;
+    });
+    const status: CampaignStatus = {
+      name: this.name,
+      state: this.campaignState(),
+      waves,
+      clusters: this.s.clusters.map((c) => this.clusterStatus(c)),
+      skippedAtPlan: this.s.skippedAtPlan,
+      audit: this.s.audit,
+      runs: this.s.runs,
+    };
+    if (this.spec.target.kubernetesVersion) status.targetVersion = this.spec.target.kubernetesVersion;
+    if (this.currentWave) status.currentWave = this.currentWave.name;
+    if (this.s.pausedReason) status.pausedReason = this.s.pausedReason;
+    if (this.s.abortedReason) status.abortedReason = this.s.abortedReason;
+    if (this.s.pinned) status.pinned = this.s.pinned;
+    if (this.s.auditDropped) status.auditDropped = this.s.auditDropped;
+    return status;
+  }
+
+  /** True when wave `index` waits for humans before the next wave (never the last wave). */
+  waveNeedsApproval(index: number): boolean {
+    return effectiveApproval(this.spec, index) === 'required';
+  }
+
+  /** The workflow's result (also what `campaignState()` says once done). */
+  result(): CampaignResult {
+    const pick = (...states: ClusterState[]) =>
+      this.s.clusters.filter((c) => states.includes(c.state)).map((c) => c.name);
+    const upgraded = pick('upgraded', 'already-at-target');
+    const rolledBack = pick('rolled-back');
+    const failed = pick('failed');
+    const blocked = pick('blocked');
+    const skipped = pick('skipped');
+    let state: CampaignResult['state'];
+    let reason: string | undefined;
+    if (this.s.failedReason) {
+      state = 'failed';
+      reason = this.s.failedReason;
+    } else if (this.s.aborting) {
+      state = 'aborted';
+      reason = this.s.abortedReason;
+    } else if (rolledBack.length + failed.length + blocked.length > 0) {
+      state = 'completed-with-failures';
+    } else {
+      state = 'completed';
+    }
+    const result: CampaignResult = { name: this.name, state, upgraded, rolledBack, failed, skipped, blocked };
+    if (reason) result.reason = reason;
+    return result;
+  }
+
+  /** Marks the campaign failed (e.g. its versions could not be resolved). */
+  fail(reason: string, now: number): void {
+    this.s.failedReason = reason;
+    this.record(now, { kind: 'completed', detail: `failed: ${reason}` });
+    this.changes++;
+  }
+
+  /** The plain-JSON state for the next run. */
+  toCarried(): CarriedState {
+    return this.s;
+  }
+}
+
+/** ISO time of a workflow-clock instant. */
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function trimGate(g: ClusterGateResult): ClusterGateResult {
+  return g.message && g.message.length > 300 ? { ...g, message: `${g.message.slice(0, 300)}…` } : g;
+}
+
+/** A GateResult of a soak evaluation, tagged with its cluster. */
+export function clusterGate(cluster: string, result: GateResult): ClusterGateResult {
+  return { ...result, cluster };
+}
