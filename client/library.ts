@@ -29,6 +29,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { toFleetMember, fleetSchema, type FleetMember } from '../domain/fleet';
+import { buildPlan, type CampaignPlan } from '../domain/plan';
 import { validateCampaign, formatPath, type ValidationIssue } from '../domain/load';
 import type { Campaign, CampaignInput } from '../domain/spec';
 import {
@@ -237,11 +238,12 @@ export class FleetwaveClient {
    * Throws {@link InvalidInputError} (nothing started) or {@link CampaignAlreadyRunningError}.
    */
   async startCampaign(input: StartCampaignInput): Promise<StartedCampaign> {
-    const { campaign, fleet } = validateStartInput(input);
+    const { campaign, fleet, plan } = validateStartInput(input);
     const name = campaign.metadata.name;
     const workflowId = campaignWorkflowId(name);
     const startedBy = input.startedBy?.trim() || currentUser();
     const target = campaign.spec.target.kubernetesVersion;
+    const clustersTotal = plannedClusters(plan);
     const workflowInput: CampaignWorkflowInput = { campaign, fleet, startedBy };
     try {
       const handle = await this.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
@@ -252,17 +254,11 @@ export class FleetwaveClient {
           { key: CampaignNameKey, value: name },
           { key: CampaignStateKey, value: 'planning' satisfies CampaignState },
           ...(target ? [{ key: TargetVersionKey, value: target }] : []),
-          { key: ClustersTotalKey, value: fleet.length },
+          { key: ClustersTotalKey, value: clustersTotal },
         ],
-        staticSummary: campaignSummary(campaign, fleet.length, startedBy),
+        staticSummary: campaignSummary(plan, startedBy),
       });
-      return {
-        name,
-        workflowId,
-        runId: handle.firstExecutionRunId,
-        clustersTotal: fleet.length,
-        uiUrl: this.uiUrl(name),
-      };
+      return { name, workflowId, runId: handle.firstExecutionRunId, clustersTotal, uiUrl: this.uiUrl(name) };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CampaignAlreadyRunningError(name, workflowId);
       throw err;
@@ -426,14 +422,35 @@ function isDeadlineExceeded(err: unknown): boolean {
 }
 
 /**
- * Validates the campaign and fleet the way `fleetwave plan` does. Throws {@link InvalidInputError}
- * naming each bad field; returns the campaign with defaults and the fleet as workflow members.
+ * Validates the campaign and fleet and plans the campaign the way `fleetwave plan` does. Throws
+ * {@link InvalidInputError} naming each bad field, or when no wave takes a single cluster (nothing
+ * to start); returns the campaign with defaults, the fleet as workflow members, and the plan.
  */
-export function validateStartInput(input: StartCampaignInput): { campaign: Campaign; fleet: FleetMember[] } {
+export function validateStartInput(input: StartCampaignInput): {
+  campaign: Campaign;
+  fleet: FleetMember[];
+  plan: CampaignPlan;
+} {
   const campaign = validateCampaign(input.campaign);
   if (!campaign.ok) throw InvalidInputError.fromIssues('campaign', campaign.issues);
   const fleet = toMembers(input.fleet);
-  return { campaign: campaign.value, fleet };
+  const plan = buildPlan(campaign.value, fleet);
+  if (plannedClusters(plan) === 0) {
+    const { selected, fleetSize } = plan.campaign;
+    const why = [
+      `${selected} of ${fleetSize} fleet clusters selected`,
+      plan.skipped.length > 0 ? `${plan.skipped.length} already at target` : undefined,
+      plan.refused.length > 0 ? `${plan.refused.length} refused by the version rules` : undefined,
+    ].filter(Boolean);
+    throw new InvalidInputError(
+      `spec: campaign ${campaign.value.metadata.name} has no cluster to upgrade (${why.join(', ')}); see fleetwave plan`,
+    );
+  }
+  return { campaign: campaign.value, fleet, plan };
+}
+
+function plannedClusters(plan: CampaignPlan): number {
+  return plan.waves.reduce((sum, wave) => sum + wave.clusters.length, 0);
 }
 
 function toMembers(fleet: unknown): FleetMember[] {
@@ -457,10 +474,13 @@ function toMembers(fleet: unknown): FleetMember[] {
   return parsed.data.clusters.map(toFleetMember);
 }
 
-function campaignSummary(campaign: Campaign, clusters: number, startedBy: string): string {
-  const { target, waves } = campaign.spec;
-  const what = target.kubernetesVersion ? `to Kubernetes ${target.kubernetesVersion}` : 'patch only';
-  return `Upgrade ${clusters} cluster${clusters === 1 ? '' : 's'} ${what} in ${waves.length} wave${waves.length === 1 ? '' : 's'} (started by ${startedBy})`;
+function campaignSummary(plan: CampaignPlan, startedBy: string): string {
+  const { campaign, waves, estimate } = plan;
+  const clusters = plannedClusters(plan);
+  return (
+    `Upgrade ${clusters} cluster${clusters === 1 ? '' : 's'} to ${campaign.targetDescription} in ${waves.length} ` +
+    `wave${waves.length === 1 ? '' : 's'} (ETA ≥ ${estimate.human}; started by ${startedBy})`
+  );
 }
 
 function operator(opts: OperatorOptions): { by: string; reason?: string } {

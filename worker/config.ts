@@ -112,8 +112,10 @@ export interface WorkerConfig {
   logLevel: LogLevelName;
   aws: {
     region?: string;
-    /** Endpoint override for EKS (and, with FLEETWAVE_AWS_ENDPOINT, every AWS service). */
+    /** Endpoint for every AWS service (FLEETWAVE_AWS_ENDPOINT: the simulator). */
     endpoint?: string;
+    /** Endpoint for EKS only (AWS_ENDPOINT_URL_EKS). */
+    eksEndpoint?: string;
   };
   prometheusUrl?: string;
 }
@@ -156,7 +158,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     logLevel: v.LOG_LEVEL,
     aws: {
       region: v.AWS_REGION,
-      endpoint: v.FLEETWAVE_AWS_ENDPOINT ?? v.AWS_ENDPOINT_URL_EKS,
+      endpoint: v.FLEETWAVE_AWS_ENDPOINT,
+      eksEndpoint: v.AWS_ENDPOINT_URL_EKS,
     },
     prometheusUrl: v.FLEETWAVE_PROMETHEUS_URL,
   };

@@ -1,0 +1,237 @@
+/**
+ * Human output of the operator commands: the status table, the watch view (progress bars on a
+ * terminal, change lines otherwise) and the campaign list. Pure string functions over the
+ * contract's types, so they are tested without a terminal or a server.
+ */
+import type { CampaignStatus, ClusterState, ClusterStatus, WaveStatus } from '../workflows/definitions';
+import type { CampaignSummary } from './library';
+
+/** Cluster states that count as finished for progress. */
+const FINISHED: readonly ClusterState[] = [
+  'upgraded',
+  'already-at-target',
+  'rolled-back',
+  'failed',
+  'blocked',
+  'skipped',
+];
+/** Cluster states that need a human's look. */
+const TROUBLE: readonly ClusterState[] = ['failed', 'rolled-back', 'blocked'];
+
+/** Renders rows as left-aligned columns separated by two spaces; the first row is the header. */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function count(wave: WaveStatus, states: readonly ClusterState[]): number {
+  return states.reduce((sum, s) => sum + (wave.counts[s] ?? 0), 0);
+}
+
+function approvalsCell(wave: WaveStatus): string {
+  if (wave.approvalsNeeded === 0) return wave.approvals.length > 0 ? String(wave.approvals.length) : '-';
+  return `${wave.approvals.length}/${wave.approvalsNeeded}`;
+}
+
+/** Clusters that failed, rolled back or are blocked: what an operator must look at. */
+export function clustersInTrouble(status: CampaignStatus): ClusterStatus[] {
+  return status.clusters.filter((c) => TROUBLE.includes(c.state));
+}
+
+/**
+ * The `status` view: a header, one row per wave (counts, state, approvals), the clusters in
+ * trouble, what is in flight, and the approvals given so far.
+ */
+export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
+  const lines: string[] = [];
+  const head = [
+    `campaign ${status.name}`,
+    `state ${status.state}`,
+    status.targetVersion ? `target ${status.targetVersion}` : 'patch only',
+    status.currentWave ? `wave ${status.currentWave}` : undefined,
+    status.runs > 1 ? `runs ${status.runs}` : undefined,
+  ].filter(Boolean);
+  lines.push(head.join('  ·  '));
+  if (status.pausedReason) lines.push(`paused: ${status.pausedReason}`);
+  if (status.abortedReason) lines.push(`aborted: ${status.abortedReason}`);
+  if (uiUrl) lines.push(`ui: ${uiUrl}`);
+  lines.push('');
+
+  const waveRows = [['WAVE', 'STATE', 'DONE', 'UPGRADING', 'WAITING', 'FAILED', 'SKIPPED', 'BUDGET', 'APPROVALS']];
+  for (const wave of status.waves) {
+    waveRows.push([
+      wave.name,
+      wave.state,
+      `${count(wave, FINISHED)}/${wave.total}`,
+      String(count(wave, ['upgrading'])),
+      String(count(wave, ['pending', 'waiting'])),
+      String(count(wave, ['failed', 'rolled-back', 'blocked'])),
+      String(count(wave, ['skipped', 'already-at-target'])),
+      String(wave.failureBudget),
+      approvalsCell(wave),
+    ]);
+  }
+  lines.push(...table(waveRows));
+
+  const soaking = status.waves.filter((w) => w.state === 'soaking' && w.soakEndsAt);
+  for (const w of soaking) lines.push(`wave ${w.name} soaks until ${w.soakEndsAt}`);
+  const awaiting = status.waves.find((w) => w.state === 'awaiting-approval');
+  if (awaiting) {
+    lines.push(
+      `wave ${awaiting.name} awaits approval (${awaiting.approvals.length}/${awaiting.approvalsNeeded}): ` +
+        `fleetwave approve ${status.name} --wave ${awaiting.name} --as <you>`,
+    );
+  }
+
+  const trouble = clustersInTrouble(status);
+  if (trouble.length > 0) {
+    lines.push('', `clusters in trouble (${trouble.length}):`);
+    lines.push(
+      ...indent(
+        table([
+          ['CLUSTER', 'WAVE', 'STATE', 'STEP', 'REASON'],
+          ...trouble.map((c) => [c.name, c.wave, c.state, c.step ?? '', c.reason ?? '']),
+        ]),
+      ),
+    );
+  }
+
+  const inFlight = status.clusters.filter((c) => c.state === 'upgrading');
+  if (inFlight.length > 0) {
+    lines.push('', `upgrading (${inFlight.length}):`);
+    lines.push(
+      ...indent(
+        table([
+          ['CLUSTER', 'WAVE', 'STEP', 'SINCE'],
+          ...inFlight.map((c) => [c.name, c.wave, c.step ?? '', c.startedAt ?? '']),
+        ]),
+      ),
+    );
+  }
+
+  const waiting = status.clusters.filter((c) => c.state === 'waiting' && c.waitingFor);
+  if (waiting.length > 0) {
+    lines.push('', `waiting (${waiting.length}):`);
+    lines.push(
+      ...indent(
+        table([['CLUSTER', 'WAVE', 'FOR'], ...waiting.slice(0, 20).map((c) => [c.name, c.wave, c.waitingFor ?? ''])]),
+      ),
+    );
+    if (waiting.length > 20) lines.push(`  … and ${waiting.length - 20} more`);
+  }
+
+  const approvals = status.waves.flatMap((w) => w.approvals);
+  if (approvals.length > 0) {
+    lines.push('', 'approvals:');
+    for (const a of approvals) {
+      lines.push(`  ${a.wave}: ${a.approver} at ${a.at} via ${a.via}${a.comment ? ` — ${a.comment}` : ''}`);
+    }
+  }
+  if (status.skippedAtPlan.length > 0) {
+    lines.push('', `not planned (${status.skippedAtPlan.length}):`);
+    for (const s of status.skippedAtPlan.slice(0, 20)) lines.push(`  ${s.cluster}: ${s.reason}`);
+    if (status.skippedAtPlan.length > 20) lines.push(`  … and ${status.skippedAtPlan.length - 20} more`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function indent(lines: string[]): string[] {
+  return lines.map((l) => `  ${l}`);
+}
+
+/** A text progress bar: `[#######---]`. */
+export function progressBar(done: number, total: number, width = 20): string {
+  const ratio = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(ratio * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+/**
+ * The `watch` frame for a terminal: a header, a progress bar per wave, and the clusters in
+ * flight or in trouble (at most `maxClusters`, so the frame fits a screen).
+ */
+export function formatWatchFrame(status: CampaignStatus, opts: { maxClusters?: number; now?: Date } = {}): string[] {
+  const maxClusters = opts.maxClusters ?? 15;
+  const lines: string[] = [];
+  lines.push(
+    `campaign ${status.name}  ${status.state}${status.currentWave ? `  wave ${status.currentWave}` : ''}` +
+      `${status.pausedReason ? `  (paused: ${status.pausedReason})` : ''}`,
+  );
+  const nameWidth = Math.max(4, ...status.waves.map((w) => w.name.length));
+  for (const wave of status.waves) {
+    const done = count(wave, FINISHED);
+    const bad = count(wave, TROUBLE);
+    lines.push(
+      `  ${wave.name.padEnd(nameWidth)} ${progressBar(done, wave.total)} ${String(done).padStart(4)}/${wave.total}` +
+        `  ${wave.state}${bad > 0 ? `  ${bad} failed` : ''}${wave.state === 'awaiting-approval' ? `  approvals ${approvalsCell(wave)}` : ''}`,
+    );
+  }
+  const shown = status.clusters.filter((c) => c.state === 'upgrading' || TROUBLE.includes(c.state));
+  for (const c of shown.slice(0, maxClusters)) {
+    lines.push(`    ${c.name}  ${c.state}${c.step ? `  ${c.step}` : ''}${c.reason ? `  ${c.reason}` : ''}`);
+  }
+  if (shown.length > maxClusters) lines.push(`    … and ${shown.length - maxClusters} more`);
+  return lines;
+}
+
+/**
+ * Change lines for `watch` without a terminal (CI logs): one line per campaign, wave or cluster
+ * whose state or step changed since `previous` (everything on the first call).
+ */
+export function describeChanges(previous: CampaignStatus | undefined, current: CampaignStatus): string[] {
+  const lines: string[] = [];
+  if (!previous || previous.state !== current.state) {
+    const why = current.pausedReason ?? current.abortedReason;
+    lines.push(`campaign ${current.name}: ${current.state}${why ? ` (${why})` : ''}`);
+  }
+  const prevWaves = new Map(previous?.waves.map((w) => [w.name, w]));
+  for (const wave of current.waves) {
+    const before = prevWaves.get(wave.name);
+    const done = count(wave, FINISHED);
+    if (!before || before.state !== wave.state) {
+      if (before || wave.state !== 'pending')
+        lines.push(`wave ${wave.name}: ${wave.state} (${done}/${wave.total} done)`);
+    }
+    for (const a of wave.approvals.slice(before?.approvals.length ?? 0)) {
+      lines.push(`wave ${wave.name}: approved by ${a.approver}${a.comment ? ` (${a.comment})` : ''}`);
+    }
+  }
+  const prevClusters = new Map(previous?.clusters.map((c) => [c.name, c]));
+  for (const c of current.clusters) {
+    const before = prevClusters.get(c.name);
+    if (!before && c.state === 'pending') continue;
+    if (!before || before.state !== c.state || before.step !== c.step) {
+      const detail = [c.step, c.reason ?? c.waitingFor].filter(Boolean).join(', ');
+      lines.push(`cluster ${c.name}: ${c.state}${detail ? ` (${detail})` : ''}`);
+    }
+  }
+  return lines;
+}
+
+/** The `list` table. */
+export function formatCampaignList(campaigns: readonly CampaignSummary[]): string {
+  if (campaigns.length === 0) return 'no campaigns\n';
+  const rows = [['NAME', 'STATUS', 'STATE', 'TARGET', 'WAVE', 'CLUSTERS', 'STARTED']];
+  for (const c of campaigns) {
+    const clusters =
+      c.clustersTotal === undefined
+        ? ''
+        : `${c.clustersDone ?? 0}/${c.clustersTotal}${c.clustersFailed ? ` (${c.clustersFailed} failed)` : ''}`;
+    rows.push([
+      c.name,
+      c.executionStatus.toLowerCase(),
+      `${c.state ?? ''}${c.awaitingApproval ? ' (approval)' : ''}`,
+      c.targetVersion ?? '',
+      c.currentWave ?? '',
+      clusters,
+      c.startTime,
+    ]);
+  }
+  return `${table(rows).join('\n')}\n`;
+}
