@@ -1,0 +1,96 @@
+/**
+ * What the activities are built from. Production wiring is `createDefaultDeps` (aws.ts);
+ * tests point the same real clients at the simulator.
+ */
+import type { EKSClient } from '@aws-sdk/client-eks';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ActivityLogger } from './context';
+import type { ClusterRef } from './types';
+
+/** The account/region a client talks to: a cluster, or just a region for catalogue calls. */
+export type AwsTarget = Pick<ClusterRef, 'region' | 'roleArn'>;
+
+/** How to reach a cluster's Kubernetes API, from DescribeCluster. Not secret. */
+export interface ClusterAccess {
+  endpoint: string;
+  /** Base64 PEM of the cluster CA (`certificateAuthority.data`); absent for plain-HTTP endpoints. */
+  certificateAuthority?: string;
+}
+
+/** Backoff of awaitUpdate's DescribeUpdate polls. */
+export interface PollingOptions {
+  /** First delay between polls. Default 1 s. */
+  initialMs: number;
+  /** Largest delay between polls. Default 30 s. */
+  maxMs: number;
+  /** Growth per poll. Default 1.5. */
+  factor: number;
+  /** Retryable DescribeUpdate errors in a row tolerated inside one attempt before failing it. Default 5. */
+  maxConsecutiveErrors: number;
+}
+
+export interface ActivityDeps {
+  /** EKS client for a cluster's region and role (cache them: called on every activity). */
+  eks: (target: AwsTarget) => EKSClient;
+  /** SSM client for a region (AMI release lookup for nodegroupRelease "latest"). */
+  ssm?: (target: AwsTarget) => SSMClient;
+  /** A KubeConfig for the cluster with a fresh EKS token, built in memory. */
+  kube: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubeConfig>;
+  /** Prometheus base URL for health gates (`http://prometheus:9090`). Without it every gate is an Error, never a pass. */
+  prometheusUrl?: string;
+  /** fetch for Prometheus (inject one that signs requests for Amazon Managed Prometheus, adds auth...). */
+  fetch?: typeof fetch;
+  /** Used outside an activity context only; inside, the worker's activity logger is used. */
+  logger?: ActivityLogger;
+  polling?: Partial<PollingOptions>;
+  /** Timeout of one Prometheus query. Default: min(gate interval, 30 s), at least 1 s. */
+  gateQueryTimeoutMs?: number;
+  /** Concurrent Describe calls (discovery, describing node groups/add-ons). Default 4. */
+  describeConcurrency?: number;
+  /** Clock (tests). Default `() => new Date()`. */
+  now?: () => Date;
+}
+
+/** ActivityDeps with every default filled in. */
+export interface ResolvedDeps extends Omit<ActivityDeps, 'polling' | 'now' | 'fetch' | 'describeConcurrency'> {
+  polling: PollingOptions;
+  now: () => Date;
+  fetch: typeof fetch;
+  describeConcurrency: number;
+}
+
+export const DEFAULT_POLLING: PollingOptions = {
+  initialMs: 1_000,
+  maxMs: 30_000,
+  factor: 1.5,
+  maxConsecutiveErrors: 5,
+};
+
+export function resolveDeps(deps: ActivityDeps): ResolvedDeps {
+  return {
+    ...deps,
+    polling: { ...DEFAULT_POLLING, ...deps.polling },
+    now: deps.now ?? (() => new Date()),
+    fetch: deps.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args)),
+    describeConcurrency: Math.max(1, deps.describeConcurrency ?? 4),
+  };
+}
+
+/** Maps over items with at most `limit` calls in flight, keeping order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
