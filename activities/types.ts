@@ -5,6 +5,7 @@
  * Every activity takes one input object. Nothing secret crosses this boundary: no tokens,
  * credentials or kubeconfigs; activities obtain those themselves from their deps.
  */
+import type { FleetMember } from '../domain/fleet';
 import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
 
 /** Where a cluster lives and how to reach it. */
@@ -161,6 +162,11 @@ export interface KubernetesBaseline {
   crashLoopingPods: string[];
   /** namespace/name of PDBs that allow no disruption now. */
   blockingPdbs: string[];
+  /**
+   * namespace/Kind/name of the controllers (ReplicaSet, DaemonSet, StatefulSet...) of the pods
+   * crash-looping before the upgrade: node replacement reschedules pods under new names.
+   */
+  crashLoopingWorkloads?: string[];
 }
 
 export interface KubernetesHealthInput {
@@ -246,5 +252,5 @@ export interface FleetwaveActivities {
   captureKubernetesBaseline(input: KubernetesBaselineInput): Promise<KubernetesBaseline>;
   checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult>;
   evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
-  discoverFleet(input: DiscoverFleetInput): Promise<import('../domain/fleet').FleetMember[]>;
+  discoverFleet(input: DiscoverFleetInput): Promise<FleetMember[]>;
 }
