@@ -128,11 +128,15 @@ export function summarize(status: CampaignStatus | undefined): unknown {
 export async function resultWithin(handle: CampaignHandle, timeoutMs = 60_000): Promise<CampaignResult> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(async () => {
-      const status = await handle.query(statusQuery).catch(() => undefined);
-      reject(
-        new Error(`campaign did not finish within ${timeoutMs} ms: ${JSON.stringify(summarize(status), null, 1)}`),
-      );
+    timer = setTimeout(() => {
+      void handle
+        .query(statusQuery)
+        .catch(() => undefined)
+        .then((status) =>
+          reject(
+            new Error(`campaign did not finish within ${timeoutMs} ms: ${JSON.stringify(summarize(status), null, 1)}`),
+          ),
+        );
     }, timeoutMs);
   });
   try {
