@@ -42,3 +42,22 @@ export function formatDuration(ms: number): string {
   if (s || parts.length === 0) parts.push(`${s}s`);
   return parts.join('');
 }
+
+/**
+ * Reads a duration the spec schema already validated. Throws on anything else: reaching that
+ * means an unvalidated spec got past the edge, which is a bug to surface, not to guess around.
+ */
+export function durationToMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`invalid duration "${text}"`);
+  return ms;
+}
+
+/**
+ * Formats an estimate for humans at the precision it deserves: whole minutes from one hour up
+ * (rounded down, so a lower bound stays one), otherwise as formatDuration does: 5_010_000 → "1h23m".
+ */
+export function formatEstimate(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 3_600_000) return formatDuration(ms);
+  return formatDuration(Math.floor(ms / 60_000) * 60_000);
+}
