@@ -1,0 +1,209 @@
+/**
+ * Pacing decisions: the start rate limit (token bucket), per-label caps, and the sliding-window
+ * scheduler the campaign workflow calls whenever a slot frees or a timer fires. Pure: safe in
+ * workflows; every function takes the time as `nowMs` and returns new state instead of
+ * mutating, so the workflow can carry the state across continue-as-new as plain JSON.
+ */
+import { durationToMs } from './duration';
+import type { FleetMember } from './fleet';
+import type { CampaignSpec } from './spec';
+import type { ClusterNote } from './waves';
+
+/** At most `starts` cluster upgrades started per `perMs`. */
+export interface RateLimit {
+  starts: number;
+  perMs: number;
+}
+
+/**
+ * A token bucket of capacity `starts` refilling continuously at `starts` per `perMs`, kept as
+ * GCRA's theoretical arrival time: one number instead of a fractional token count, so no
+ * rounding drift accumulates over a long campaign.
+ */
+export interface TokenBucket {
+  starts: number;
+  perMs: number;
+  /** GCRA theoretical arrival time of the next start, ms since the epoch. */
+  tatMs: number;
+}
+
+export interface TakeResult {
+  ok: boolean;
+  /** The bucket after the attempt (unchanged when refused). */
+  bucket: TokenBucket;
+  /** Earliest time the next take succeeds: after a refusal, when to retry; after a success, when another would. */
+  retryAtMs: number;
+}
+
+/** A per-label-value cap: at most `max` in flight per value of `labelKey`. */
+export interface LabelCap {
+  labelKey: string;
+  max: number;
+}
+
+export type CapCheck = { ok: true } | { ok: false; blockedBy: string };
+
+/** What a maintenance-window check says about one cluster now (see windows.ts checkWindow). */
+export interface WindowCheck {
+  open: boolean;
+  /** When it is worth looking again (the next opening that could admit the cluster). */
+  nextOpenMs?: number;
+  /** Why it is closed, for status: "window closes before the estimated 1h20m upgrade would end". */
+  reason?: string;
+}
+
+export interface PickInput {
+  /** Clusters of the current wave not started yet, in wave order. */
+  pending: readonly FleetMember[];
+  /** Every cluster of this campaign upgrading now (all waves: a retried cluster counts too). */
+  inFlight: readonly FleetMember[];
+  /** How many of `inFlight` belong to the current wave (for maxParallel). Default: inFlight.length. */
+  inFlightInWave?: number;
+  /** The wave's maxParallel. */
+  maxParallel: number;
+  /** spec.pacing.maxInFlight. */
+  maxInFlight: number;
+  caps: readonly LabelCap[];
+  /** The campaign's rate-limit bucket; undefined when there is no rate limit. */
+  bucket: TokenBucket | undefined;
+  nowMs: number;
+  /** Maintenance-window check per cluster. Default: always open. */
+  windowCheck?: (member: FleetMember) => WindowCheck;
+}
+
+export interface PickResult {
+  /** Cluster names to start now, in wave order. */
+  start: string[];
+  /** The bucket after the starts (pass it to the next call). */
+  bucket: TokenBucket | undefined;
+  /**
+   * Earliest time a timer should wake the workflow because something may change without any
+   * cluster finishing: a token refills or a window opens. Undefined when only a finishing
+   * cluster (a freed slot or cap) can unblock the rest.
+   */
+  wakeAtMs?: number;
+  /** Every pending cluster not started, with why. */
+  waiting: ClusterNote[];
+}
+
+/** Reads spec.pacing.rateLimit into milliseconds; undefined when the spec has no rate limit. */
+export function rateLimitOf(pacing: Pick<CampaignSpec['pacing'], 'rateLimit'>): RateLimit | undefined {
+  const rl = pacing.rateLimit;
+  return rl ? { starts: rl.starts, perMs: durationToMs(rl.per) } : undefined;
+}
+
+/** A full bucket: `starts` upgrades may start at once at `nowMs`. */
+export function createBucket(limit: RateLimit, nowMs: number): TokenBucket {
+  return { starts: Math.max(1, limit.starts), perMs: limit.perMs, tatMs: nowMs };
+}
+
+function emissionMs(bucket: TokenBucket): number {
+  return bucket.perMs / bucket.starts;
+}
+
+function toleranceMs(bucket: TokenBucket): number {
+  return bucket.perMs - emissionMs(bucket);
+}
+
+/** Takes one token if there is one. */
+export function tryTake(bucket: TokenBucket, nowMs: number): TakeResult {
+  const tat = Math.max(bucket.tatMs, nowMs);
+  const tau = toleranceMs(bucket);
+  if (tat - tau <= nowMs) {
+    const next = { ...bucket, tatMs: tat + emissionMs(bucket) };
+    // Rounded up: at that integer millisecond the same comparison is guaranteed to pass.
+    return { ok: true, bucket: next, retryAtMs: Math.max(nowMs, Math.ceil(next.tatMs - tau)) };
+  }
+  return { ok: false, bucket, retryAtMs: Math.ceil(tat - tau) };
+}
+
+/** Tokens available at `nowMs` (whole starts that would succeed back to back). */
+export function tokensAvailable(bucket: TokenBucket, nowMs: number): number {
+  const tat = Math.max(bucket.tatMs, nowMs);
+  const k = Math.floor((nowMs + toleranceMs(bucket) - tat) / emissionMs(bucket)) + 1;
+  return Math.max(0, Math.min(bucket.starts, k));
+}
+
+/**
+ * Whether starting `candidate` keeps every cap: for each cap whose label the candidate carries,
+ * fewer than `max` in-flight clusters may share its value. A candidate without the label is
+ * not limited by that cap.
+ */
+export function capsAllow(
+  inFlight: readonly FleetMember[],
+  candidate: FleetMember,
+  caps: readonly LabelCap[],
+): CapCheck {
+  for (const cap of caps) {
+    const value = candidate.labels[cap.labelKey];
+    if (value === undefined) continue;
+    const used = inFlight.reduce((n, m) => (m.labels[cap.labelKey] === value ? n + 1 : n), 0);
+    if (used >= cap.max) return { ok: false, blockedBy: `${cap.labelKey}=${value} (${used}/${cap.max})` };
+  }
+  return { ok: true };
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Which pending clusters to start now. Checks, per cluster in wave order: free slots
+ * (wave maxParallel, campaign maxInFlight), its maintenance window, the label caps, then the
+ * rate limit, so a token is spent only on a cluster that can really start. A cluster blocked
+ * by its window or a cap does not hold up later ones (a sliding window, not batches); once the
+ * rate limit refuses, every later cluster waits for the same token.
+ */
+export function pickNextClusters(input: PickInput): PickResult {
+  const { nowMs, caps } = input;
+  const start: string[] = [];
+  const waiting: ClusterNote[] = [];
+  const running: FleetMember[] = [...input.inFlight];
+  let inWave = input.inFlightInWave ?? input.inFlight.length;
+  let bucket = input.bucket;
+  let wakeAtMs: number | undefined;
+  let rateLimitedUntil: number | undefined;
+  const wakeAt = (ms: number | undefined): void => {
+    if (ms !== undefined && ms > nowMs && (wakeAtMs === undefined || ms < wakeAtMs)) wakeAtMs = ms;
+  };
+
+  for (const member of input.pending) {
+    if (inWave >= input.maxParallel) {
+      waiting.push({ cluster: member.name, reason: `maxParallel ${inWave}/${input.maxParallel} reached` });
+      continue;
+    }
+    if (running.length >= input.maxInFlight) {
+      waiting.push({ cluster: member.name, reason: `maxInFlight ${running.length}/${input.maxInFlight} reached` });
+      continue;
+    }
+    const window = input.windowCheck ? input.windowCheck(member) : { open: true };
+    if (!window.open) {
+      const until = window.nextOpenMs !== undefined ? ` until ${isoTime(window.nextOpenMs)}` : '';
+      waiting.push({ cluster: member.name, reason: window.reason ?? `maintenance window closed${until}` });
+      wakeAt(window.nextOpenMs);
+      continue;
+    }
+    const cap = capsAllow(running, member, caps);
+    if (!cap.ok) {
+      waiting.push({ cluster: member.name, reason: `cap ${cap.blockedBy}` });
+      continue;
+    }
+    if (bucket) {
+      if (rateLimitedUntil === undefined) {
+        const take = tryTake(bucket, nowMs);
+        if (take.ok) bucket = take.bucket;
+        else rateLimitedUntil = take.retryAtMs;
+      }
+      if (rateLimitedUntil !== undefined) {
+        waiting.push({ cluster: member.name, reason: `rate limit: next start at ${isoTime(rateLimitedUntil)}` });
+        wakeAt(rateLimitedUntil);
+        continue;
+      }
+    }
+    start.push(member.name);
+    running.push(member);
+    inWave++;
+  }
+
+  return { start, bucket, ...(wakeAtMs !== undefined ? { wakeAtMs } : {}), waiting };
+}
