@@ -2,7 +2,7 @@
  * Parsing YAML documents into validated campaigns and fleets, with errors that name the
  * field path and, where the YAML has it, the line: `spec.waves[1].maxParallel (line 23): must be >= 1`.
  */
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { campaignSchema, type Campaign } from './spec';
 import { fleetSchema, type Fleet } from './fleet';
@@ -43,10 +43,24 @@ function parseYaml(text: string): { data?: unknown; issues: ValidationIssue[]; l
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  // A mapping entry is reported at its key's line: for a nested block (`waves:` followed by
+  // its items) the value starts a line later than where the reader looks.
+  const lineOf = (path: PropertyKey[]): number | undefined => {
+    const last = path[path.length - 1];
+    if (path.length > 0 && typeof last === 'string') {
+      const parent = doc.getIn(path.slice(0, -1) as (string | number)[], true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === last);
+        if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
+      }
+    }
+    const node = path.length === 0 ? doc.contents : doc.getIn(path as (string | number)[], true);
+    return isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+  };
   const locate = (path: PropertyKey[]): number | undefined => {
     for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      const line = lineOf(path.slice(0, n));
+      if (line !== undefined) return line;
     }
     return undefined;
   };

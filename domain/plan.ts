@@ -1,0 +1,209 @@
+/**
+ * The campaign plan: what `fleetwave plan` shows and `plan --json` prints, and what the
+ * campaign workflow computes at its start. Pure: safe in workflows.
+ *
+ * Decision inputs: the validated campaign (every default filled in) and the fleet members.
+ * Everything is derived from assignWaves (selection, skips, refusals, waves, warnings) and
+ * estimateCampaign (ETA); this module adds the per-wave policy as it will apply (resolved
+ * failure budget, effective approval) and the risks it can see per cluster.
+ */
+import { durationToMs, formatDuration, formatEstimate } from './duration';
+import { estimateCampaign } from './estimate';
+import type { FleetMember } from './fleet';
+import { describeSelector } from './selector';
+import type { Campaign, CampaignSpec, WaveSpec } from './spec';
+import { assignWaves, listNames, type ClusterNote } from './waves';
+import { nominalWindowMs, windowsFor } from './windows';
+
+/** Labels the plan shows per cluster (the rest stay in the fleet file). */
+const SHOWN_LABELS = ['region', 'account', 'env'] as const;
+
+export interface PlannedCluster {
+  name: string;
+  /** Control-plane minor now. */
+  from: string;
+  /** Control-plane hops; empty when only node groups / add-ons change. */
+  path: string[];
+  labels: Partial<Record<(typeof SHOWN_LABELS)[number], string>>;
+  /** Lower bound of this cluster's upgrade. */
+  estimateMs: number;
+  /** Risks seen at plan time (blocking PDBs, windows too short); absent when none. */
+  warnings?: string[];
+}
+
+export interface PlannedWave {
+  name: string;
+  index: number;
+  /** The wave's selector in kubectl syntax, or "(rest)" when it has none. */
+  selector: string;
+  maxParallel: number;
+  /** Failures tolerated in this wave, resolved against its size. */
+  failureBudget: number;
+  onBudgetExceeded: 'pause' | 'abort';
+  soak: string;
+  /** Effective rule: the last wave has nothing to promote to and is always "auto". */
+  approval: 'required' | 'auto';
+  clusters: PlannedCluster[];
+  /** Lower bound of the wave, soak included. */
+  estimateMs: number;
+}
+
+export interface CampaignPlan {
+  campaign: {
+    name: string;
+    /** Target minor, or undefined for a patch-only campaign. */
+    target?: string;
+    /** "Kubernetes 1.31" or "patch only (node AMIs, add-ons)". */
+    targetDescription: string;
+    nodegroupRelease: string;
+    addons: string;
+    selector: string;
+    fleetSize: number;
+    selected: number;
+    toUpgrade: number;
+    maxInFlight: number;
+    rateLimit?: string;
+    caps: string[];
+    approvers: { users: string[]; minApprovals: number };
+  };
+  waves: PlannedWave[];
+  skipped: ClusterNote[];
+  refused: ClusterNote[];
+  /** Selected clusters no wave takes. */
+  unplaced: string[];
+  warnings: string[];
+  estimate: { totalMs: number; human: string; assumptions: string[] };
+}
+
+/**
+ * Failures a wave of `waveSize` clusters tolerates: a count is taken as is (capped at the
+ * wave size), "N%" is N percent of the wave rounded down (so "10%" of 5 clusters is 0: a
+ * small wave tolerates nothing unless it says so with a count).
+ */
+export function failureBudgetCount(budget: number | string, waveSize: number): number {
+  if (typeof budget === 'number') return Math.max(0, Math.min(budget, waveSize));
+  const percent = Number.parseFloat(budget);
+  if (!Number.isFinite(percent) || percent <= 0) return 0;
+  // The epsilon keeps 30% of 10 at 3 although 10 * 30 / 100 lands a hair under in floating point for some inputs.
+  return Math.max(0, Math.min(waveSize, Math.floor((waveSize * percent) / 100 + 1e-9)));
+}
+
+/** The approval rule as it applies: the last wave never waits for an approval. */
+export function effectiveApproval(
+  spec: { waves: readonly Pick<WaveSpec, 'approval'>[] },
+  index: number,
+): 'required' | 'auto' {
+  if (index >= spec.waves.length - 1) return 'auto';
+  return spec.waves[index]?.approval ?? 'required';
+}
+
+function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: number): string[] {
+  const warnings: string[] = [];
+  if (member.blockingPdbs.length > 0 && !spec.target.skipNodegroups) {
+    const pdbs = listNames(member.blockingPdbs, 3);
+    warnings.push(
+      spec.nodegroups.force
+        ? `PDB ${pdbs} allows no disruption: node drains will be forced (spec.nodegroups.force)`
+        : `PDB ${pdbs} allows no disruption: node drains will fail (PodEvictionFailure) unless spec.nodegroups.force`,
+    );
+  }
+  const windows = windowsFor(member, spec.maintenanceWindows);
+  if (windows.length > 0) {
+    const longest = windows.reduce((max, w) => Math.max(max, nominalWindowMs(w)), 0);
+    if (longest < estimateMs) {
+      warnings.push(
+        `estimated ${formatEstimate(estimateMs)} upgrade does not fit its longest maintenance window (${formatDuration(longest)}): it will never start`,
+      );
+    }
+  }
+  return warnings;
+}
+
+function pick<T extends Record<string, string>>(labels: T): PlannedCluster['labels'] {
+  const out: PlannedCluster['labels'] = {};
+  for (const key of SHOWN_LABELS) {
+    const value = labels[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** Builds the plan of a validated campaign over a fleet. Deterministic for a given input. */
+export function buildPlan(campaign: Campaign, members: readonly FleetMember[]): CampaignPlan {
+  const spec = campaign.spec;
+  const waves = assignWaves(spec, members);
+  const estimate = estimateCampaign(spec, waves, members);
+  const byName = new Map(members.map((m) => [m.name, m]));
+  const warnings = [...waves.warnings];
+
+  const plannedWaves: PlannedWave[] = waves.waves.map((assigned, i) => {
+    const waveSpec = spec.waves[assigned.index];
+    const clusters: PlannedCluster[] = assigned.clusters.map((name) => {
+      const member = byName.get(name) as FleetMember;
+      const estimateMs = estimate.clusterMs[name] ?? 0;
+      const notes = clusterWarnings(member, spec, estimateMs);
+      return {
+        name,
+        from: member.version,
+        path: waves.paths[name] ?? [],
+        labels: pick(member.labels),
+        estimateMs,
+        ...(notes.length > 0 ? { warnings: notes } : {}),
+      };
+    });
+    const budget = failureBudgetCount(waveSpec?.failureBudget ?? 0, clusters.length);
+    if (waveSpec && typeof waveSpec.failureBudget === 'string' && budget === 0 && clusters.length > 0) {
+      const parsed = Number.parseFloat(waveSpec.failureBudget);
+      if (parsed > 0) {
+        warnings.push(
+          `wave "${assigned.name}": failureBudget ${waveSpec.failureBudget} of ${clusters.length} cluster(s) rounds down to 0; one failure will ${waveSpec.onBudgetExceeded} the campaign`,
+        );
+      }
+    }
+    return {
+      name: assigned.name,
+      index: assigned.index,
+      selector: waveSpec?.selector ? describeSelector(waveSpec.selector) : '(rest)',
+      maxParallel: waveSpec?.maxParallel ?? 1,
+      failureBudget: budget,
+      onBudgetExceeded: waveSpec?.onBudgetExceeded ?? 'pause',
+      soak: waveSpec?.soak ?? '0s',
+      approval: effectiveApproval(spec, i),
+      clusters,
+      estimateMs: estimate.waves[i]?.ms ?? 0,
+    };
+  });
+
+  const toUpgrade = plannedWaves.reduce((n, w) => n + w.clusters.length, 0);
+  const rate = spec.pacing.rateLimit;
+  const target = spec.target.kubernetesVersion;
+  return {
+    campaign: {
+      name: campaign.metadata.name,
+      ...(target !== undefined ? { target } : {}),
+      targetDescription: target !== undefined ? `Kubernetes ${target}` : 'patch only (node AMIs, add-ons)',
+      nodegroupRelease: spec.target.skipNodegroups ? 'untouched' : spec.target.nodegroupRelease,
+      addons: spec.target.skipAddons
+        ? 'untouched'
+        : typeof spec.target.addons === 'string'
+          ? spec.target.addons
+          : Object.entries(spec.target.addons)
+              .map(([name, version]) => `${name}=${version}`)
+              .join(', '),
+      selector: describeSelector(spec.selector),
+      fleetSize: byName.size,
+      selected: byName.size - waves.unselected.length,
+      toUpgrade,
+      maxInFlight: spec.pacing.maxInFlight,
+      ...(rate ? { rateLimit: `${rate.starts} per ${formatDuration(durationToMs(rate.per))}` } : {}),
+      caps: spec.pacing.caps.map((c) => `${c.max} per ${c.labelKey}`),
+      approvers: { users: [...spec.approvers.users], minApprovals: spec.approvers.minApprovals },
+    },
+    waves: plannedWaves,
+    skipped: waves.skipped,
+    refused: waves.refused,
+    unplaced: waves.unplaced,
+    warnings,
+    estimate: { totalMs: estimate.totalMs, human: formatEstimate(estimate.totalMs), assumptions: estimate.assumptions },
+  };
+}
