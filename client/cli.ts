@@ -1,0 +1,91 @@
+/**
+ * The fleetwave CLI. `bin/fleetwave.mjs` (or `npx tsx client/cli.ts`) runs {@link main}.
+ *
+ * Adding a command: put it in its own module under client/commands/ exporting a factory that
+ * returns a commander `Command` (see commands/plan.ts), and add one line to COMMANDS below.
+ * A command reports failure by throwing a FleetwaveError (client/errors.ts), whose exitCode
+ * main() returns, or by setting process.exitCode itself; main() prints thrown errors as
+ * `error: <message>` (one line per message line). Usage errors exit 2, help and --version 0.
+ *
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 an awaited campaign failed (errors.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { ExitCode, FleetwaveError } from './errors';
+import { planCommand } from './commands/plan';
+
+/** Where a command writes; the process streams by default, buffers in tests. */
+export interface CliIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** The process's stdout and stderr. */
+export const processIO: CliIO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Every subcommand, in help order. One line per command module. */
+const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [planCommand];
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * Makes commander throw instead of calling process.exit, on the command and all its
+ * subcommands (addCommand does not pass the setting on), and routes its output to `io`.
+ */
+function configureTree(command: Command, io: CliIO): void {
+  command.exitOverride();
+  command.configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const sub of command.commands) configureTree(sub, io);
+}
+
+/** The program with every command registered, not yet parsed. */
+export function buildProgram(io: CliIO = processIO): Command {
+  const program = new Command('fleetwave')
+    .description('upgrade fleets of EKS clusters in waves, durably, on Temporal')
+    .version(packageVersion(), '-V, --version')
+    .showSuggestionAfterError();
+  for (const make of COMMANDS) program.addCommand(make(io));
+  configureTree(program, io);
+  return program;
+}
+
+/** Maps what a command threw to an exit code, printing it unless commander already did. */
+function exitCodeFor(err: unknown, io: CliIO): number {
+  if (err instanceof CommanderError) {
+    // Commander printed its message (or the help) already.
+    return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+      ? ExitCode.ok
+      : ExitCode.badInput;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  for (const line of message.split('\n')) io.err(`error: ${line}\n`);
+  if (err instanceof FleetwaveError) return err.exitCode;
+  if (process.env.FLEETWAVE_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
+  return ExitCode.runtimeFailure;
+}
+
+/** Parses `argv` (node-style: [node, script, ...args]) and runs the command; resolves to the exit code. */
+export async function main(argv: readonly string[] = process.argv, io: CliIO = processIO): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    return exitCodeFor(err, io);
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) process.exitCode = await main();

@@ -1,0 +1,155 @@
+/**
+ * Planning from files, for the `plan` command and for scripts: read and validate a campaign and
+ * a fleet, build the plan (domain/plan.ts), and render it as text. Nothing here talks to
+ * Temporal or AWS; a plan never changes anything.
+ */
+import { readFile } from 'node:fs/promises';
+import { formatEstimate } from '../domain/duration';
+import { toFleetMember, type FleetMember } from '../domain/fleet';
+import { formatIssue, parseCampaign, parseFleet, type ValidationIssue } from '../domain/load';
+import { buildPlan, type CampaignPlan } from '../domain/plan';
+import type { Campaign } from '../domain/spec';
+import { InvalidInputError } from './errors';
+
+/** Reads a UTF-8 file; an unreadable file is bad input naming the file. */
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : `cannot read (${(err as Error).message})`;
+    throw new InvalidInputError(`${file}: ${why}`);
+  }
+}
+
+/** One error whose message has one line per issue: `file: spec.waves[1].maxParallel (line 23): must be >= 1`. */
+function invalid(file: string, issues: ValidationIssue[]): InvalidInputError {
+  return new InvalidInputError(issues.map((issue) => `${file}: ${formatIssue(issue)}`).join('\n'), issues);
+}
+
+/** Reads and validates a campaign YAML file. Throws InvalidInputError (exit code 2) naming file, path and line. */
+export async function readCampaignFile(file: string): Promise<Campaign> {
+  const parsed = parseCampaign(await readText(file));
+  if (!parsed.ok) throw invalid(file, parsed.issues);
+  return parsed.value;
+}
+
+/** Reads and validates a fleet YAML file into fleet members. Throws InvalidInputError naming file, path and line. */
+export async function readFleetFile(file: string): Promise<FleetMember[]> {
+  const parsed = parseFleet(await readText(file));
+  if (!parsed.ok) throw invalid(file, parsed.issues);
+  return parsed.value.clusters.map(toFleetMember);
+}
+
+/**
+ * Reads both files and builds the plan. Both files are validated before either error is
+ * reported, so one run shows every problem.
+ */
+export async function planFromFiles(campaignFile: string, fleetFile: string): Promise<CampaignPlan> {
+  const [campaign, fleet] = await Promise.allSettled([readCampaignFile(campaignFile), readFleetFile(fleetFile)]);
+  const errors = [campaign, fleet].filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (errors.length > 0) {
+    if (errors.length === 1 || !errors.every((e) => e.reason instanceof InvalidInputError)) throw errors[0]?.reason;
+    const all = errors.map((e) => e.reason as InvalidInputError);
+    throw new InvalidInputError(
+      all.map((e) => e.message).join('\n'),
+      all.flatMap((e) => e.issues),
+    );
+  }
+  return buildPlan(
+    (campaign as PromiseFulfilledResult<Campaign>).value,
+    (fleet as PromiseFulfilledResult<FleetMember[]>).value,
+  );
+}
+
+function versionCell(from: string, path: readonly string[]): string {
+  return path.length === 0 ? `${from} (nodes/add-ons only)` : [from, ...path].join(' → ');
+}
+
+/** Left-aligned columns, two spaces apart; the last column is not padded. */
+function table(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function indent(lines: readonly string[], by = '  '): string[] {
+  return lines.map((l) => `${by}${l}`);
+}
+
+/**
+ * The human form of a plan: a header (target, selection, pacing), one table per wave with each
+ * cluster's version path and notes, then skips, refusals, warnings and the ETA.
+ */
+export function renderPlanText(plan: CampaignPlan): string {
+  const c = plan.campaign;
+  const lines: string[] = [];
+  lines.push(
+    `campaign ${c.name}: ${c.targetDescription} (node AMI release ${c.nodegroupRelease}, add-ons ${c.addons})`,
+  );
+  lines.push(
+    `fleet: ${c.fleetSize} clusters, ${c.selected} selected by ${c.selector}; ` +
+      `${c.toUpgrade} to upgrade, ${plan.skipped.length} skipped, ${plan.refused.length} refused` +
+      (plan.unplaced.length > 0 ? `, ${plan.unplaced.length} in no wave` : ''),
+  );
+  const pacing = [`at most ${c.maxInFlight} in flight`];
+  if (c.rateLimit) pacing.push(`rate limit ${c.rateLimit}`);
+  if (c.caps.length > 0) pacing.push(`caps ${c.caps.join(', ')}`);
+  lines.push(`pacing: ${pacing.join('; ')}`);
+  const approvers = c.approvers.users.length > 0 ? c.approvers.users.join(', ') : 'anyone';
+  lines.push(`approvals: ${c.approvers.minApprovals} of ${approvers}`);
+
+  plan.waves.forEach((wave, i) => {
+    lines.push('');
+    lines.push(
+      `wave ${i + 1}/${plan.waves.length} ${wave.name}: ${wave.clusters.length} cluster${wave.clusters.length === 1 ? '' : 's'}` +
+        ` (${wave.selector}) · maxParallel ${wave.maxParallel} · failure budget ${wave.failureBudget} then ${wave.onBudgetExceeded}` +
+        ` · soak ${wave.soak} · approval ${wave.approval} · ETA ≥ ${formatEstimate(wave.estimateMs)}`,
+    );
+    if (wave.clusters.length === 0) {
+      lines.push('  (no clusters)');
+      return;
+    }
+    const rows = [['CLUSTER', 'REGION', 'ACCOUNT', 'ENV', 'VERSION', 'ETA', 'NOTES']];
+    for (const cl of wave.clusters) {
+      rows.push([
+        cl.name,
+        cl.labels.region ?? '',
+        cl.labels.account ?? '',
+        cl.labels.env ?? '',
+        versionCell(cl.from, cl.path),
+        formatEstimate(cl.estimateMs),
+        (cl.warnings ?? []).join('; '),
+      ]);
+    }
+    lines.push(...indent(table(rows)));
+  });
+
+  const section = (title: string, entries: string[]): void => {
+    if (entries.length === 0) return;
+    lines.push('', `${title} (${entries.length}):`, ...indent(entries));
+  };
+  section(
+    'skipped',
+    plan.skipped.map((s) => `${s.cluster}: ${s.reason}`),
+  );
+  section(
+    'refused',
+    plan.refused.map((r) => `${r.cluster}: ${r.reason}`),
+  );
+  section('warnings', plan.warnings);
+
+  lines.push('', `estimated duration: ≥ ${plan.estimate.human} (lower bound, approvals not included)`);
+  lines.push(...indent(plan.estimate.assumptions.map((a) => `- ${a}`)));
+  return `${lines.join('\n')}\n`;
+}
