@@ -1,0 +1,204 @@
+/**
+ * The fleet lease workflow: a counting semaphore for one label value (`account=123456789012`),
+ * shared by every campaign that declares the same `spec.pacing.sharedCaps` entry.
+ *
+ * Protocol (message definitions in ./definitions):
+ * 1. A requester (a campaign) runs the `requestLease` activity, which signals-with-start
+ *    `fleet-lease/<key>=<value>` with `requestLeaseSignal({ requesterWorkflowId, holder, max })`.
+ * 2. The lease grants FIFO, while fewer than the head request's `max` slots are held, by signalling
+ *    the requester `leaseGrantedSignal({ leaseId: 'key=value', holder })`.
+ * 3. The requester signals `releaseLeaseSignal({ requesterWorkflowId, holder })` when the holder is
+ *    done, or to withdraw a request still waiting.
+ *
+ * Requesters that go away without releasing:
+ * - one that is closed when its turn comes: the grant signal fails, the slot goes to the next;
+ * - one that closes while holding (terminated, failed, timed out, or replaced by a new workflow
+ *   with the same ID): every `livenessCheckIntervalMs` while slots are held, the
+ *   `findClosedRequesters` activity describes the holders' requesters and their slots are freed.
+ * An operator can free a slot at any time with `temporal workflow signal --name releaseLease`.
+ *
+ * The workflow ends after `idleTimeoutMs` with no holder and nobody waiting (a later request starts
+ * a new one), and continues as new, carrying holders and queue, when the server suggests it.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { LeaseActivities } from '../activities/leases';
+import {
+  fleetLeaseId,
+  fleetLeaseStatusQuery,
+  leaseGrantedSignal,
+  releaseLeaseSignal,
+  requestLeaseSignal,
+  type FleetLeaseInput,
+  type FleetLeaseStatus,
+  type LeaseHolder,
+  type LeaseRelease,
+  type LeaseRequest,
+} from './definitions';
+
+const { findClosedRequesters } = proxyActivities<LeaseActivities>({
+  startToCloseTimeout: '1m',
+  // A failed check is simply tried again at the next interval.
+  retry: { maximumAttempts: 3 },
+});
+
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+const DEFAULT_LIVENESS_CHECK_INTERVAL_MS = 5 * 60_000;
+
+/**
+ * Holds the slots of one shared cap. Returns its final status once idle. Signals are idempotent:
+ * a repeated request (e.g. from a retried activity) or release changes nothing.
+ */
+export async function fleetLeaseWorkflow(input: FleetLeaseInput): Promise<FleetLeaseStatus> {
+  const lease = new FleetLease(input);
+  setHandler(requestLeaseSignal, (request) => lease.request(request));
+  setHandler(releaseLeaseSignal, (release) => lease.release(release));
+  setHandler(fleetLeaseStatusQuery, () => lease.status());
+
+  const idleMs = input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const livenessMs = input.livenessCheckIntervalMs ?? DEFAULT_LIVENESS_CHECK_INTERVAL_MS;
+  for (;;) {
+    await lease.grantWaiting();
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof fleetLeaseWorkflow>({ ...input, continued: lease.carry() });
+    }
+    if (lease.idle()) {
+      const woken = await condition(() => !lease.idle(), idleMs);
+      if (!woken) {
+        await condition(allHandlersFinished);
+        return lease.status();
+      }
+      continue;
+    }
+    if (lease.canGrant()) continue;
+    const wake = (): boolean => lease.canGrant() || lease.idle();
+    // A liveness interval of 0 turns the check off: slots are then held until released.
+    const changed = livenessMs > 0 ? await condition(wake, livenessMs) : await condition(wake).then(() => true);
+    if (!changed && lease.holderCount() > 0) await lease.dropClosedRequesters();
+  }
+}
+
+class FleetLease {
+  private readonly leaseId: string;
+  private holders: LeaseHolder[];
+  private queue: LeaseRequest[];
+  private granted: number;
+  private readonly runs: number;
+
+  constructor(input: FleetLeaseInput) {
+    this.leaseId = fleetLeaseId(input.labelKey, input.labelValue);
+    this.holders = [...(input.continued?.holders ?? [])];
+    this.queue = [...(input.continued?.queue ?? [])];
+    this.granted = input.continued?.granted ?? 0;
+    this.runs = (input.continued?.runs ?? 0) + 1;
+  }
+
+  request(request: LeaseRequest): void {
+    const same = (r: LeaseRequest): boolean =>
+      r.requesterWorkflowId === request.requesterWorkflowId && r.holder === request.holder;
+    if (this.holders.some(same) || this.queue.some(same)) return;
+    this.queue.push({ ...request, max: Math.max(1, Math.floor(request.max)) });
+  }
+
+  release(release: LeaseRelease): void {
+    const other = (r: LeaseRequest): boolean =>
+      r.requesterWorkflowId !== release.requesterWorkflowId || r.holder !== release.holder;
+    this.holders = this.holders.filter(other);
+    this.queue = this.queue.filter(other);
+  }
+
+  idle(): boolean {
+    return this.holders.length === 0 && this.queue.length === 0;
+  }
+
+  holderCount(): number {
+    return this.holders.length;
+  }
+
+  /** Strict FIFO: a head that must wait (its `max` is reached) keeps everyone behind it waiting too. */
+  canGrant(): boolean {
+    const head = this.queue[0];
+    return head !== undefined && this.holders.length < head.max;
+  }
+
+  /** Grants every slot it can, signalling the requesters in parallel; a requester that is gone loses its slot. */
+  async grantWaiting(): Promise<void> {
+    const grants: LeaseHolder[] = [];
+    for (let head = this.queue[0]; head && this.holders.length < head.max; head = this.queue[0]) {
+      this.queue.shift();
+      const holder: LeaseHolder = { ...head, grantedAt: new Date().toISOString() };
+      this.holders.push(holder);
+      this.granted++;
+      grants.push(holder);
+    }
+    await Promise.all(
+      grants.map(async (holder) => {
+        try {
+          await getExternalWorkflowHandle(holder.requesterWorkflowId).signal(leaseGrantedSignal, {
+            leaseId: this.leaseId,
+            holder: holder.holder,
+          });
+        } catch (err) {
+          log.warn('lease requester is gone; its slot goes to the next in line', {
+            leaseId: this.leaseId,
+            requester: holder.requesterWorkflowId,
+            holder: holder.holder,
+            error: err instanceof Error ? err.message : String(err),
+          });
+          this.release(holder);
+        }
+      }),
+    );
+  }
+
+  /** Frees the slots (and withdraws the requests) of requesters that closed without releasing. */
+  async dropClosedRequesters(): Promise<void> {
+    const requesters = new Map<string, { workflowId: string; firstRunId?: string }>();
+    for (const h of this.holders) {
+      requesters.set(`${h.requesterWorkflowId} ${h.requesterFirstRunId ?? ''}`, {
+        workflowId: h.requesterWorkflowId,
+        ...(h.requesterFirstRunId ? { firstRunId: h.requesterFirstRunId } : {}),
+      });
+    }
+    let closed: { workflowId: string; firstRunId?: string }[];
+    try {
+      closed = await findClosedRequesters({ requesters: [...requesters.values()] });
+    } catch (err) {
+      log.warn('lease liveness check failed; trying again later', {
+        leaseId: this.leaseId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
+    const gone = (r: LeaseRequest): boolean =>
+      closed.some(
+        (c) => c.workflowId === r.requesterWorkflowId && (c.firstRunId ?? '') === (r.requesterFirstRunId ?? ''),
+      );
+    const dropped = this.holders.filter(gone);
+    if (dropped.length > 0) {
+      log.warn('freeing lease slots of requesters that closed without releasing', {
+        leaseId: this.leaseId,
+        holders: dropped.map((h) => `${h.requesterWorkflowId}/${h.holder}`),
+      });
+    }
+    this.holders = this.holders.filter((h) => !gone(h));
+    this.queue = this.queue.filter((r) => !gone(r));
+  }
+
+  carry(): NonNullable<FleetLeaseInput['continued']> {
+    return { holders: this.holders, queue: this.queue, runs: this.runs, granted: this.granted };
+  }
+
+  status(): FleetLeaseStatus {
+    return { leaseId: this.leaseId, holders: this.holders, queue: this.queue, granted: this.granted, runs: this.runs };
+  }
+}
