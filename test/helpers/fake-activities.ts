@@ -1,0 +1,577 @@
+/**
+ * Typed fakes of every fleetwave activity over a tiny in-memory fleet, for workflow tests.
+ *
+ * Each cluster has a control-plane version, node groups and add-ons that the fake EKS updates
+ * really change (so a test can read the end state), and a behaviour that injects what a test needs:
+ * preflight blockers, failing updates or rollbacks, failing gates, unhealthy Kubernetes checks.
+ * Every call is recorded with a timestamp and a short label for order assertions:
+ *
+ *   preflightCluster · captureKubernetesBaseline · checkKubernetesHealth · describeCluster
+ *   evaluateHealthGate:<gate>/<phase>
+ *   startControlPlaneUpgrade:<to> · startAddonUpdate:<addon>@<version>
+ *   startNodegroupUpdate:<nodegroup>@<version|keep>/<release|keep>
+ *   awaitUpdate:<target>            (target: control-plane:<to> · addon:<name> · nodegroup:<name>,
+ *                                    rollbacks: rollback-nodegroup:<name> · rollback-addon:<name> · rollback-control-plane:<to>)
+ *   rollbackNodegroup:<nodegroup> · rollbackAddon:<addon>@<version> · rollbackControlPlane:<to>
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  FailureTypes,
+  type AddonState,
+  type ClusterState,
+  type FailureType,
+  type FleetwaveActivities,
+  type GateOutcome,
+  type GateResult,
+  type NodegroupState,
+  type PinnedVersions,
+  type UpdateHandle,
+} from '../../activities/types';
+import type { FleetMember } from '../../domain/fleet';
+import type { GatePhase } from '../../domain/spec';
+
+/** Which resource an update or rollback touches: `control-plane`, `control-plane:1.31`, `addon:vpc-cni`, `nodegroup:ng-a`. */
+export type FakeTarget = 'control-plane' | `control-plane:${string}` | `addon:${string}` | `nodegroup:${string}`;
+
+export interface FakeFailure {
+  /** `start`: EKS refuses the call, nothing changes. `await` (default): the update runs and ends Failed. */
+  at?: 'start' | 'await';
+  /** Default: EksUpdateFailed at await, EksInvalidRequest at start (RollbackNotPossible for rollbacks). */
+  type?: FailureType;
+  message?: string;
+  /** Fail this many times, then behave. Default: always. */
+  times?: number;
+}
+
+export interface FakeGateFailure {
+  /** Gate name; default any gate. */
+  gate?: string;
+  /** Phase; default any phase. */
+  phase?: GatePhase;
+  /** Default: Failed. */
+  outcome?: Exclude<GateOutcome, 'Successful'>;
+  message?: string;
+}
+
+export interface FakeClusterBehaviour {
+  /** Preflight blockers (the cluster must not be touched). */
+  blockers?: string[];
+  warnings?: string[];
+  failUpdate?: Partial<Record<FakeTarget, FakeFailure>>;
+  failRollback?: Partial<Record<FakeTarget, FakeFailure>>;
+  failGates?: FakeGateFailure[];
+  /** Failures checkKubernetesHealth reports (in addition to real kubelet mismatches). */
+  kubernetesFailures?: string[];
+  /** Extra labels for inventory (discoverFleet / toMember). */
+  labels?: Record<string, string>;
+}
+
+export interface FakeClusterInit {
+  name: string;
+  region?: string;
+  account?: string;
+  version?: string;
+  nodegroups?: NodegroupState[];
+  addons?: AddonState[];
+  behaviour?: FakeClusterBehaviour;
+}
+
+/** The model of one cluster, mutated by the fake updates. */
+export interface FakeCluster {
+  name: string;
+  region: string;
+  account: string;
+  version: string;
+  nodegroups: NodegroupState[];
+  addons: AddonState[];
+  behaviour: FakeClusterBehaviour;
+}
+
+export interface RecordedCall {
+  /** Order across all calls of this fake. */
+  seq: number;
+  /** `Date.now()` when the call arrived. */
+  at: number;
+  name: keyof FleetwaveActivities;
+  /** Short label, see the module comment. */
+  label: string;
+  cluster?: string;
+  input: unknown;
+}
+
+export interface FakeActivitiesOptions {
+  clusters: FakeClusterInit[];
+  /** Runs before every call (after it is recorded): block on a promise to hold an activity, or throw to fail it. */
+  beforeCall?: (call: RecordedCall) => Promise<void> | void;
+}
+
+export interface FakeActivities {
+  /** Also a plain record, so it can be spread or merged with other activities for `Worker.create`. */
+  activities: FleetwaveActivities & Record<string, unknown>;
+  calls: RecordedCall[];
+  /** The live model of a cluster (throws for an unknown name). */
+  cluster(name: string): FakeCluster;
+  /** Labels of a cluster's calls in order, optionally only those whose label matches. */
+  trace(cluster: string, match?: RegExp): string[];
+  /** The cluster's labels of EKS mutations only: start*, awaitUpdate, rollback*. */
+  eksTrace(cluster: string): string[];
+  /** The cluster as a campaign input member (labels include region and account). */
+  member(name: string): FleetMember;
+}
+
+const DEFAULT_ADDONS = ['vpc-cni', 'coredns', 'kube-proxy'];
+
+/** Node group AMI release the fake catalogue pins for a minor: `1.31.0-20250101`. */
+export const fakeRelease = (minor: string): string => `${minor}.0-20250101`;
+
+/** Add-on version the fake catalogue pins for a minor: `v1.31.0-eksbuild.1` style, distinct per add-on. */
+export const fakeAddonVersion = (addon: string, minor: string): string =>
+  `v${minor}.${DEFAULT_ADDONS.indexOf(addon) + 1}-eksbuild.1`;
+
+/** Versions pinned for these minors, as resolveTargetVersions of the fake returns them. */
+export function fakePinned(
+  minors: string[],
+  kubernetesVersion?: string,
+  addons: string[] = DEFAULT_ADDONS,
+): PinnedVersions {
+  return {
+    ...(kubernetesVersion ? { kubernetesVersion } : {}),
+    nodegroupRelease: Object.fromEntries(minors.map((m) => [m, fakeRelease(m)])),
+    addons: Object.fromEntries(
+      minors.map((m) => [m, Object.fromEntries(addons.map((a) => [a, fakeAddonVersion(a, m)]))]),
+    ),
+    resolvedAt: '2025-01-01T00:00:00.000Z',
+  };
+}
+
+/**
+ * A cluster at `version` (default 1.30) with node groups ng-a and ng-b and the add-ons vpc-cni,
+ * coredns and kube-proxy, all at what the fake catalogue pins for that version.
+ */
+export function fakeCluster(name: string, init: Omit<FakeClusterInit, 'name'> = {}): FakeClusterInit {
+  const version = init.version ?? '1.30';
+  return {
+    name,
+    version,
+    nodegroups: init.nodegroups ?? [
+      fakeNodegroup('ng-a', version, { launchTemplate: { name: `${name}-ng-a`, version: '1' } }),
+      fakeNodegroup('ng-b', version),
+    ],
+    addons:
+      init.addons ?? DEFAULT_ADDONS.map((a) => ({ name: a, version: fakeAddonVersion(a, version), status: 'ACTIVE' })),
+    ...init,
+  };
+}
+
+export function fakeNodegroup(name: string, version: string, extra: Partial<NodegroupState> = {}): NodegroupState {
+  return { name, version, releaseVersion: fakeRelease(version), status: 'ACTIVE', desiredSize: 3, ...extra };
+}
+
+/** Next minor: "1.30" → "1.31". */
+function nextMinor(minor: string): string {
+  const [major = '1', n = '0'] = minor.split('.');
+  return `${major}.${Number(n) + 1}`;
+}
+
+function minorNumber(minor: string): number {
+  return Number(minor.split('.')[1] ?? 0);
+}
+
+interface PendingUpdate {
+  cluster: string;
+  target: string;
+  failure?: FakeFailure;
+  apply: () => void;
+}
+
+/** Fake activities over an in-memory fleet; see the module comment. */
+export function createFakeActivities(options: FakeActivitiesOptions): FakeActivities {
+  const clusters = new Map<string, FakeCluster>();
+  for (const init of options.clusters) {
+    const c = fakeCluster(init.name, init);
+    clusters.set(c.name, {
+      name: c.name,
+      region: c.region ?? 'eu-west-1',
+      account: c.account ?? '123456789012',
+      version: c.version ?? '1.30',
+      nodegroups: structuredClone(c.nodegroups ?? []),
+      addons: structuredClone(c.addons ?? []),
+      behaviour: c.behaviour ?? {},
+    });
+  }
+  const calls: RecordedCall[] = [];
+  const updates = new Map<string, PendingUpdate>();
+  /** Idempotency: token → handle of the update it started. */
+  const tokens = new Map<string, UpdateHandle>();
+  const failuresSeen = new Map<FakeFailure, number>();
+  let seq = 0;
+  let updateSeq = 0;
+
+  const model = (name: string): FakeCluster => {
+    const c = clusters.get(name);
+    if (!c) throw ApplicationFailure.nonRetryable(`no cluster ${name}`, FailureTypes.NotFound);
+    return c;
+  };
+
+  const record = async (name: keyof FleetwaveActivities, label: string, input: unknown, cluster?: string) => {
+    const call: RecordedCall = { seq: ++seq, at: Date.now(), name, label, input, ...(cluster ? { cluster } : {}) };
+    calls.push(call);
+    await options.beforeCall?.(call);
+  };
+
+  /** The failure configured for this target, if it still has failures left. */
+  const failureFor = (
+    table: Partial<Record<FakeTarget, FakeFailure>> | undefined,
+    targets: FakeTarget[],
+  ): FakeFailure | undefined => {
+    for (const t of targets) {
+      const f = table?.[t];
+      if (f && (f.times === undefined || (failuresSeen.get(f) ?? 0) < f.times)) return f;
+    }
+    return undefined;
+  };
+  const consume = (f: FakeFailure): void => {
+    failuresSeen.set(f, (failuresSeen.get(f) ?? 0) + 1);
+  };
+
+  const state = (c: FakeCluster): ClusterState => ({
+    name: c.name,
+    version: c.version,
+    status: 'ACTIVE',
+    nodegroups: structuredClone(c.nodegroups),
+    addons: structuredClone(c.addons),
+  });
+
+  /** Starts (or adopts, by token) an update; a `start` failure throws before anything changes. */
+  const startUpdate = (
+    clusterName: string,
+    token: string,
+    target: string,
+    failure: FakeFailure | undefined,
+    defaultStartType: FailureType,
+    atTarget: boolean,
+    apply: () => void,
+    where: Pick<UpdateHandle, 'nodegroup' | 'addon'>,
+  ): UpdateHandle => {
+    const c = model(clusterName);
+    const existing = tokens.get(token);
+    if (existing) return { ...existing, adopted: true };
+    if (failure && (failure.at ?? 'await') === 'start') {
+      consume(failure);
+      throw ApplicationFailure.create({
+        type: failure.type ?? defaultStartType,
+        message: failure.message ?? `EKS refused ${target}`,
+        nonRetryable: true,
+      });
+    }
+    const cluster = { name: c.name, region: c.region };
+    if (atTarget) return { cluster, ...where, adopted: false, alreadyAtTarget: true };
+    const updateId = `upd-${++updateSeq}`;
+    updates.set(updateId, { cluster: clusterName, target, ...(failure ? { failure } : {}), apply });
+    const handle: UpdateHandle = { cluster, ...where, updateId, adopted: false, alreadyAtTarget: false };
+    tokens.set(token, handle);
+    return handle;
+  };
+
+  const tokenOf = (i: { campaign: string; cluster: { name: string }; attempt: number }, what: string) =>
+    `${i.campaign}/${i.cluster.name}/${i.attempt}/${what}`;
+
+  const activities = {
+    async resolveTargetVersions(input) {
+      await record('resolveTargetVersions', `resolveTargetVersions:${input.minors.join(',')}`, input);
+      return fakePinned(
+        input.minors,
+        input.target.kubernetesVersion,
+        input.addonNames.length ? input.addonNames : DEFAULT_ADDONS,
+      );
+    },
+
+    async describeCluster(input) {
+      await record('describeCluster', 'describeCluster', input, input.cluster.name);
+      return state(model(input.cluster.name));
+    },
+
+    async preflightCluster(input) {
+      await record('preflightCluster', 'preflightCluster', input, input.cluster.name);
+      const c = model(input.cluster.name);
+      const blockers = [...(c.behaviour.blockers ?? [])];
+      const path: string[] = [];
+      if (input.targetVersion) {
+        if (minorNumber(input.targetVersion) < minorNumber(c.version)) {
+          blockers.push(`control plane ${c.version} is newer than the target ${input.targetVersion}`);
+        }
+        for (let v = c.version; minorNumber(v) < minorNumber(input.targetVersion);) {
+          v = nextMinor(v);
+          path.push(v);
+        }
+      }
+      return { state: state(c), path, blockers, warnings: [...(c.behaviour.warnings ?? [])] };
+    },
+
+    async startControlPlaneUpgrade(input) {
+      await record(
+        'startControlPlaneUpgrade',
+        `startControlPlaneUpgrade:${input.toVersion}`,
+        input,
+        input.cluster.name,
+      );
+      const c = model(input.cluster.name);
+      const failure = failureFor(c.behaviour.failUpdate, [`control-plane:${input.toVersion}`, 'control-plane']);
+      if (!failure && minorNumber(input.toVersion) !== minorNumber(c.version) + 1 && input.toVersion !== c.version) {
+        throw ApplicationFailure.nonRetryable(
+          `cannot go from ${c.version} to ${input.toVersion}`,
+          FailureTypes.VersionSkew,
+        );
+      }
+      return startUpdate(
+        c.name,
+        tokenOf(input, `control-plane:${input.toVersion}`),
+        `control-plane:${input.toVersion}`,
+        failure,
+        FailureTypes.InvalidRequest,
+        c.version === input.toVersion,
+        () => {
+          c.version = input.toVersion;
+        },
+        {},
+      );
+    },
+
+    async startAddonUpdate(input) {
+      await record('startAddonUpdate', `startAddonUpdate:${input.addon}@${input.version}`, input, input.cluster.name);
+      const c = model(input.cluster.name);
+      const addon = c.addons.find((a) => a.name === input.addon);
+      if (!addon) throw ApplicationFailure.nonRetryable(`no add-on ${input.addon}`, FailureTypes.NotFound);
+      return startUpdate(
+        c.name,
+        tokenOf(input, `addon:${input.addon}@${input.version}`),
+        `addon:${input.addon}`,
+        failureFor(c.behaviour.failUpdate, [`addon:${input.addon}`]),
+        FailureTypes.InvalidRequest,
+        addon.version === input.version,
+        () => {
+          addon.version = input.version;
+        },
+        { addon: input.addon },
+      );
+    },
+
+    async startNodegroupUpdate(input) {
+      const label = `startNodegroupUpdate:${input.nodegroup}@${input.version ?? 'keep'}/${input.releaseVersion ?? 'keep'}`;
+      await record('startNodegroupUpdate', label, input, input.cluster.name);
+      const c = model(input.cluster.name);
+      const ng = c.nodegroups.find((n) => n.name === input.nodegroup);
+      if (!ng) throw ApplicationFailure.nonRetryable(`no node group ${input.nodegroup}`, FailureTypes.NotFound);
+      const version = input.version ?? ng.version;
+      const releaseVersion = input.releaseVersion ?? ng.releaseVersion;
+      if (minorNumber(version) > minorNumber(c.version)) {
+        throw ApplicationFailure.nonRetryable(
+          `node group ${version} newer than control plane ${c.version}`,
+          FailureTypes.VersionSkew,
+        );
+      }
+      return startUpdate(
+        c.name,
+        tokenOf(input, `nodegroup:${input.nodegroup}@${version}/${releaseVersion}`),
+        `nodegroup:${input.nodegroup}`,
+        failureFor(c.behaviour.failUpdate, [`nodegroup:${input.nodegroup}`]),
+        FailureTypes.InvalidRequest,
+        ng.version === version && ng.releaseVersion === releaseVersion,
+        () => {
+          ng.version = version;
+          if (releaseVersion) ng.releaseVersion = releaseVersion;
+          if (ng.launchTemplate?.version) ng.launchTemplate.version = String(Number(ng.launchTemplate.version) + 1);
+        },
+        { nodegroup: input.nodegroup },
+      );
+    },
+
+    async awaitUpdate(input) {
+      const pending = input.handle.updateId ? updates.get(input.handle.updateId) : undefined;
+      await record(
+        'awaitUpdate',
+        `awaitUpdate:${pending?.target ?? input.handle.updateId}`,
+        input,
+        input.handle.cluster.name,
+      );
+      if (!pending) throw ApplicationFailure.nonRetryable(`no update ${input.handle.updateId}`, FailureTypes.NotFound);
+      if (pending.failure) {
+        consume(pending.failure);
+        throw ApplicationFailure.create({
+          type: pending.failure.type ?? FailureTypes.UpdateFailed,
+          message: pending.failure.message ?? `update ${input.handle.updateId} of ${pending.target} Failed`,
+          nonRetryable: true,
+          details: [
+            {
+              updateId: input.handle.updateId,
+              status: 'Failed',
+              errors: [{ errorCode: 'Fake', errorMessage: 'injected' }],
+            },
+          ],
+        });
+      }
+      pending.apply();
+      return { updateId: input.handle.updateId, status: 'Successful', polls: 1 };
+    },
+
+    async rollbackNodegroup(input) {
+      await record('rollbackNodegroup', `rollbackNodegroup:${input.nodegroup}`, input, input.cluster.name);
+      const c = model(input.cluster.name);
+      const ng = c.nodegroups.find((n) => n.name === input.nodegroup);
+      if (!ng) throw ApplicationFailure.nonRetryable(`no node group ${input.nodegroup}`, FailureTypes.NotFound);
+      const prev = input.previous;
+      return startUpdate(
+        c.name,
+        tokenOf(input, `rollback-nodegroup:${input.nodegroup}`),
+        `rollback-nodegroup:${input.nodegroup}`,
+        failureFor(c.behaviour.failRollback, [`nodegroup:${input.nodegroup}`]),
+        FailureTypes.RollbackNotPossible,
+        ng.version === prev.version &&
+          ng.releaseVersion === prev.releaseVersion &&
+          ng.launchTemplate?.version === prev.launchTemplate?.version,
+        () => {
+          ng.version = prev.version;
+          if (prev.releaseVersion) ng.releaseVersion = prev.releaseVersion;
+          if (prev.launchTemplate) ng.launchTemplate = structuredClone(prev.launchTemplate);
+        },
+        { nodegroup: input.nodegroup },
+      );
+    },
+
+    async rollbackAddon(input) {
+      await record('rollbackAddon', `rollbackAddon:${input.addon}@${input.previousVersion}`, input, input.cluster.name);
+      const c = model(input.cluster.name);
+      const addon = c.addons.find((a) => a.name === input.addon);
+      if (!addon) throw ApplicationFailure.nonRetryable(`no add-on ${input.addon}`, FailureTypes.NotFound);
+      return startUpdate(
+        c.name,
+        tokenOf(input, `rollback-addon:${input.addon}`),
+        `rollback-addon:${input.addon}`,
+        failureFor(c.behaviour.failRollback, [`addon:${input.addon}`]),
+        FailureTypes.RollbackNotPossible,
+        addon.version === input.previousVersion,
+        () => {
+          addon.version = input.previousVersion;
+        },
+        { addon: input.addon },
+      );
+    },
+
+    async rollbackControlPlane(input) {
+      await record('rollbackControlPlane', `rollbackControlPlane:${input.toVersion}`, input, input.cluster.name);
+      const c = model(input.cluster.name);
+      return startUpdate(
+        c.name,
+        tokenOf(input, `rollback-control-plane:${input.toVersion}`),
+        `rollback-control-plane:${input.toVersion}`,
+        failureFor(c.behaviour.failRollback, [`control-plane:${input.toVersion}`, 'control-plane']),
+        FailureTypes.RollbackNotPossible,
+        c.version === input.toVersion,
+        () => {
+          c.version = input.toVersion;
+        },
+        {},
+      );
+    },
+
+    async captureKubernetesBaseline(input) {
+      await record('captureKubernetesBaseline', 'captureKubernetesBaseline', input, input.cluster.name);
+      model(input.cluster.name);
+      return { crashLoopingPods: [], blockingPdbs: [] };
+    },
+
+    async checkKubernetesHealth(input) {
+      await record('checkKubernetesHealth', 'checkKubernetesHealth', input, input.cluster.name);
+      const c = model(input.cluster.name);
+      const failures = [...(c.behaviour.kubernetesFailures ?? [])];
+      if (input.checks.kubeletVersionsMatch && input.expectedKubeletMinor) {
+        for (const [name, minor] of Object.entries(input.expectedKubeletMinor)) {
+          const ng = c.nodegroups.find((n) => n.name === name);
+          if (ng?.version !== minor) failures.push(`node group ${name} runs kubelet ${ng?.version}, expected ${minor}`);
+        }
+      }
+      const nodes = c.nodegroups.reduce((sum, ng) => sum + (ng.desiredSize ?? 0), 0);
+      return { healthy: failures.length === 0, failures, nodes: { total: nodes, ready: nodes } };
+    },
+
+    async evaluateHealthGate(input) {
+      const label = `evaluateHealthGate:${input.gate.name}/${input.phase}`;
+      await record('evaluateHealthGate', label, input, input.cluster.name);
+      const c = model(input.cluster.name);
+      const failing = c.behaviour.failGates?.find(
+        (f) =>
+          (f.gate === undefined || f.gate === input.gate.name) && (f.phase === undefined || f.phase === input.phase),
+      );
+      const required = input.requiredSuccesses ?? input.gate.consecutiveSuccesses;
+      const outcome: GateOutcome = failing?.outcome ?? (failing ? 'Failed' : 'Successful');
+      const result: GateResult = {
+        gate: input.gate.name,
+        phase: input.phase,
+        outcome,
+        measurements: outcome === 'Successful' ? required : 1,
+        successes: outcome === 'Successful' ? required : 0,
+        failures: outcome === 'Failed' ? 1 : 0,
+        inconclusive: outcome === 'Inconclusive' ? 1 : 0,
+        errors: outcome === 'Error' ? 1 : 0,
+        ...(outcome === 'Successful' ? { lastValue: '0' } : {}),
+        message: failing?.message ?? (outcome === 'Successful' ? `${required} passes in a row` : `gate ${outcome}`),
+      };
+      return result;
+    },
+
+    async discoverFleet(input) {
+      await record('discoverFleet', 'discoverFleet', input);
+      return [...clusters.values()].filter((c) => input.regions.includes(c.region)).map((c) => toMember(c));
+    },
+  } satisfies FleetwaveActivities;
+
+  const toMember = (c: FakeCluster): FleetMember => {
+    const nodegroups = c.nodegroups.map((ng) => ({
+      name: ng.name,
+      version: ng.version,
+      nodes: ng.desiredSize ?? 3,
+      maxUnavailable: 1,
+    }));
+    const oldest = nodegroups.reduce((o, ng) => (minorNumber(ng.version) < minorNumber(o) ? ng.version : o), c.version);
+    return {
+      name: c.name,
+      region: c.region,
+      account: c.account,
+      labels: { region: c.region, account: c.account, ...(c.behaviour.labels ?? {}) },
+      version: c.version,
+      oldestNodeVersion: oldest,
+      nodegroups,
+      addons: c.addons.map((a) => a.name),
+      blockingPdbs: [],
+    };
+  };
+
+  const trace = (cluster: string, match?: RegExp): string[] =>
+    calls.filter((c) => c.cluster === cluster && (!match || match.test(c.label))).map((c) => c.label);
+
+  return {
+    activities,
+    calls,
+    cluster: (name) => model(name),
+    trace,
+    eksTrace: (cluster) => trace(cluster, /^(start|awaitUpdate|rollback)/),
+    member: (name) => toMember(model(name)),
+  };
+}
+
+/**
+ * Heartbeats while waiting, so a held activity still learns of its cancellation. For `beforeCall`
+ * hooks that block: `beforeCall: (call) => call.name === 'awaitUpdate' ? heartbeatUntil(released) : undefined`.
+ */
+export async function heartbeatUntil(done: Promise<unknown>, everyMs = 500): Promise<void> {
+  const ctx = Context.current();
+  let finished = false;
+  void done.finally(() => {
+    finished = true;
+  });
+  while (!finished) {
+    ctx.heartbeat();
+    await Promise.race([done, ctx.sleep(everyMs)]);
+  }
+}
