@@ -76,7 +76,7 @@ export async function findOrBuildTemporalCli(opts: FindTemporalCliOptions = {}):
   const lock = await acquireBuildLock(cacheDir, log);
   try {
     // Another caller may have produced the binary while we waited for the lock.
-    if (isReadyCachedBinary(cacheDir)) return cached;
+    if (!executableProblem(cached)) return cached;
 
     try {
       await downloadCli(cacheDir, log);
@@ -98,7 +98,8 @@ export async function findOrBuildTemporalCli(opts: FindTemporalCliOptions = {}):
 
   throw new Error(
     `Could not find or build the Temporal CLI. Tried:\n  - ${tried.join('\n  - ')}\n` +
-      'Install Go (https://go.dev/dl) or set TEMPORAL_CLI to a `temporal` binary.',
+      'Fix the build (Go and its module proxy: `go env GOPROXY GOSUMDB`), install Go (https://go.dev/dl), ' +
+      'or set TEMPORAL_CLI to a `temporal` binary.',
   );
 }
 
