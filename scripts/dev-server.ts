@@ -55,12 +55,42 @@ const OUTPUT_LINES_KEPT = 200;
 
 /**
  * Spawns `temporal server start-dev` and resolves once its namespace answers over gRPC and
- * fleetwave's search attributes are registered.
+ * fleetwave's search attributes are registered. When the server loses a race for a port
+ * ("address already in use"), it tries again (3 attempts; auto-picked ports are picked afresh).
  */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   const log = opts.log ?? (() => undefined);
-  const namespace = opts.namespace ?? 'default';
   const cliPath = opts.cliPath ?? (await findOrBuildTemporalCli({ log }));
+  // The server also picks its internal ports at random, so a clash can happen even with explicit ports.
+  const attempts = 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnDevServer(cliPath, opts, log);
+    } catch (err) {
+      const portClash = err instanceof DevServerStartError && /address already in use/i.test(err.serverOutput);
+      if (!portClash || attempt >= attempts) throw err;
+      log(`dev-server: port clash, retrying with fresh ports (attempt ${attempt + 1} of ${attempts})`);
+    }
+  }
+}
+
+/** The server did not come up; `serverOutput` holds what it printed. */
+export class DevServerStartError extends Error {
+  constructor(
+    message: string,
+    readonly serverOutput: string,
+  ) {
+    super(`${message}\n--- server output ---\n${serverOutput}`);
+    this.name = 'DevServerStartError';
+  }
+}
+
+async function spawnDevServer(
+  cliPath: string,
+  opts: DevServerOptions,
+  log: (line: string) => void,
+): Promise<DevServer> {
+  const namespace = opts.namespace ?? 'default';
   const port = opts.port ? opts.port : await findFreePort();
   const uiPort = opts.uiPort === false ? undefined : opts.uiPort ? opts.uiPort : await findFreePort();
 
@@ -96,17 +126,28 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   });
   const recentOutput = () => output.join('\n');
 
+  // A caller that exits without stop() (crash, process.exit) must not leave a server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
+
   let stopping: Promise<void> | undefined;
   const stop = (graceMs = 10_000) => (stopping ??= stopProcess(child, graceMs));
 
   try {
-    await waitUntilServing({ address, namespace, timeoutMs: opts.startTimeoutMs ?? 60_000, exited });
+    await waitUntilServing({
+      address,
+      namespace,
+      timeoutMs: opts.startTimeoutMs ?? 60_000,
+      exited,
+      // The CLI prints `Server:  localhost:<port>` once it bound the port. Until then a gRPC answer
+      // may come from another server that already holds the port.
+      bannerSeen: () => output.some((line) => line.startsWith('Server:')),
+    });
   } catch (err) {
     await stop(2_000);
     const message = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `Temporal dev server on ${address} did not start: ${message}\n--- server output ---\n${recentOutput()}`,
-    );
+    throw new DevServerStartError(`Temporal dev server on ${address} did not start: ${message}`, recentOutput());
   }
   const startupMs = Date.now() - started;
   log(`dev-server: ${address} ready in ${startupMs} ms${uiPort ? `, UI http://127.0.0.1:${uiPort}` : ''}`);
@@ -126,16 +167,32 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   };
 }
 
-/** Asks the OS for a free TCP port on 127.0.0.1 by binding port 0. */
+/**
+ * Asks the OS for a free TCP port on 127.0.0.1 by binding port 0. Linux hands out recently
+ * closed ephemeral ports again at random, and the dev server picks its internal ports the same
+ * way, so we connect once and close the server side first: the port then sits in TIME_WAIT,
+ * where bind(0) will not hand it out again but an explicit bind (SO_REUSEADDR, as Go does) works.
+ */
 export function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
+    const server = net.createServer((socket) => {
+      socket.destroy();
+      server.close(() => resolve(port));
+    });
+    let port = 0;
     server.unref();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('could not determine a free port'))));
+      port = typeof addr === 'object' && addr ? addr.port : 0;
+      if (!port) {
+        server.close(() => reject(new Error('could not determine a free port')));
+        return;
+      }
+      const client = net.connect(port, '127.0.0.1');
+      client.on('error', () => undefined);
+      client.on('close', () => undefined);
+      client.on('end', () => client.destroy());
     });
   });
 }
@@ -145,8 +202,10 @@ async function waitUntilServing(params: {
   namespace: string;
   timeoutMs: number;
   exited: Promise<string>;
+  bannerSeen: () => boolean;
 }): Promise<void> {
-  const deadline = Date.now() + params.timeoutMs;
+  const started = Date.now();
+  const deadline = started + params.timeoutMs;
   let exitReason: string | undefined;
   void params.exited.then((reason) => (exitReason = reason));
   let lastError = 'no answer yet';
@@ -161,8 +220,14 @@ async function waitUntilServing(params: {
         namespace: params.namespace,
       });
       const missing = SEARCH_ATTRIBUTES.filter(({ name }) => !(name in (customAttributes ?? {})));
-      if (missing.length === 0) return;
-      lastError = `search attributes not registered yet: ${missing.map(({ name }) => name).join(', ')}`;
+      if (missing.length > 0) {
+        lastError = `search attributes not registered yet: ${missing.map(({ name }) => name).join(', ')}`;
+      } else if (!params.bannerSeen() && Date.now() - started < 5_000) {
+        // Tolerate a CLI that prints no banner, but only after giving a port clash time to show.
+        lastError = 'answering, but the server has not reported its address yet';
+      } else if (!exitReason) {
+        return;
+      }
     } catch (err) {
       lastError = err instanceof Error ? err.message : String(err);
     } finally {
