@@ -8,6 +8,7 @@ export default defineConfig({
     exclude: ['test/resilience/**', 'node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
-    globalSetup: [],
+    // One Temporal dev server for the whole run; tests reach it via test/helpers/temporal.ts.
+    globalSetup: ['test/global-setup.ts'],
   },
 });
