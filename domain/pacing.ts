@@ -71,6 +71,18 @@ export interface PickInput {
   windowCheck?: (member: FleetMember) => WindowCheck;
 }
 
+/** Why a pending cluster did not start; `slots` is an ordinary queue position, the others are worth showing. */
+export type WaitKind = 'slots' | 'window' | 'cap' | 'rate-limit';
+
+/**
+ * A cluster that did not start. Reasons are stable for display: `maxParallel 3/3 reached`,
+ * `maxInFlight 10/10 reached`, the window check's reason (default `maintenance window closed
+ * until <ISO>`), `cap region=us-east-1 (3/3)`, `rate limit: next start at <ISO>`.
+ */
+export interface WaitingCluster extends ClusterNote {
+  kind: WaitKind;
+}
+
 export interface PickResult {
   /** Cluster names to start now, in wave order. */
   start: string[];
@@ -82,8 +94,8 @@ export interface PickResult {
    * cluster (a freed slot or cap) can unblock the rest.
    */
   wakeAtMs?: number;
-  /** Every pending cluster not started, with why. */
-  waiting: ClusterNote[];
+  /** Every pending cluster not started, with why, in wave order. */
+  waiting: WaitingCluster[];
 }
 
 /** Reads spec.pacing.rateLimit into milliseconds; undefined when the spec has no rate limit. */
@@ -157,7 +169,7 @@ function isoTime(ms: number): string {
 export function pickNextClusters(input: PickInput): PickResult {
   const { nowMs, caps } = input;
   const start: string[] = [];
-  const waiting: ClusterNote[] = [];
+  const waiting: WaitingCluster[] = [];
   const running: FleetMember[] = [...input.inFlight];
   let inWave = input.inFlightInWave ?? input.inFlight.length;
   let bucket = input.bucket;
@@ -169,23 +181,35 @@ export function pickNextClusters(input: PickInput): PickResult {
 
   for (const member of input.pending) {
     if (inWave >= input.maxParallel) {
-      waiting.push({ cluster: member.name, reason: `maxParallel ${inWave}/${input.maxParallel} reached` });
+      waiting.push({
+        cluster: member.name,
+        kind: 'slots',
+        reason: `maxParallel ${inWave}/${input.maxParallel} reached`,
+      });
       continue;
     }
     if (running.length >= input.maxInFlight) {
-      waiting.push({ cluster: member.name, reason: `maxInFlight ${running.length}/${input.maxInFlight} reached` });
+      waiting.push({
+        cluster: member.name,
+        kind: 'slots',
+        reason: `maxInFlight ${running.length}/${input.maxInFlight} reached`,
+      });
       continue;
     }
     const window = input.windowCheck ? input.windowCheck(member) : { open: true };
     if (!window.open) {
       const until = window.nextOpenMs !== undefined ? ` until ${isoTime(window.nextOpenMs)}` : '';
-      waiting.push({ cluster: member.name, reason: window.reason ?? `maintenance window closed${until}` });
+      waiting.push({
+        cluster: member.name,
+        kind: 'window',
+        reason: window.reason ?? `maintenance window closed${until}`,
+      });
       wakeAt(window.nextOpenMs);
       continue;
     }
     const cap = capsAllow(running, member, caps);
     if (!cap.ok) {
-      waiting.push({ cluster: member.name, reason: `cap ${cap.blockedBy}` });
+      waiting.push({ cluster: member.name, kind: 'cap', reason: `cap ${cap.blockedBy}` });
       continue;
     }
     if (bucket) {
@@ -195,7 +219,11 @@ export function pickNextClusters(input: PickInput): PickResult {
         else rateLimitedUntil = take.retryAtMs;
       }
       if (rateLimitedUntil !== undefined) {
-        waiting.push({ cluster: member.name, reason: `rate limit: next start at ${isoTime(rateLimitedUntil)}` });
+        waiting.push({
+          cluster: member.name,
+          kind: 'rate-limit',
+          reason: `rate limit: next start at ${isoTime(rateLimitedUntil)}`,
+        });
         wakeAt(rateLimitedUntil);
         continue;
       }

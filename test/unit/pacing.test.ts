@@ -94,8 +94,8 @@ describe('pickNextClusters', () => {
     const r = pickNextClusters(base({ pending, inFlight: [use1('x')], maxParallel: 3 }));
     expect(r.start).toEqual(['a', 'b']);
     expect(r.waiting).toEqual([
-      { cluster: 'c', reason: 'maxParallel 3/3 reached' },
-      { cluster: 'd', reason: 'maxParallel 3/3 reached' },
+      { cluster: 'c', kind: 'slots', reason: 'maxParallel 3/3 reached' },
+      { cluster: 'd', kind: 'slots', reason: 'maxParallel 3/3 reached' },
     ]);
     expect(r.wakeAtMs).toBeUndefined();
   });
@@ -113,7 +113,7 @@ describe('pickNextClusters', () => {
     const pending = [use1('a'), use1('b'), euw1('c')];
     const r = pickNextClusters(base({ pending, inFlight: [use1('x')], caps: [{ labelKey: 'region', max: 2 }] }));
     expect(r.start).toEqual(['a', 'c']);
-    expect(r.waiting).toEqual([{ cluster: 'b', reason: 'cap region=us-east-1 (2/2)' }]);
+    expect(r.waiting).toEqual([{ cluster: 'b', kind: 'cap', reason: 'cap region=us-east-1 (2/2)' }]);
   });
 
   it('spends tokens only on clusters that start, and wakes when the next token refills', () => {
@@ -129,7 +129,10 @@ describe('pickNextClusters', () => {
       }),
     );
     expect(r.start).toEqual(['b', 'c']);
-    expect(r.waiting.map((w) => w.cluster)).toEqual(['a', 'd']);
+    expect(r.waiting.map((w) => [w.cluster, w.kind])).toEqual([
+      ['a', 'window'],
+      ['d', 'rate-limit'],
+    ]);
     expect(r.waiting[0]?.reason).toBe(`maintenance window closed until ${new Date(T0 + 60 * MIN).toISOString()}`);
     expect(r.waiting[1]?.reason).toMatch(/^rate limit: next start at /);
     expect(r.wakeAtMs).toBe(T0 + 5 * MIN);
@@ -153,7 +156,7 @@ describe('pickNextClusters', () => {
     const r = pickNextClusters(
       base({ pending: [use1('a')], windowCheck: () => ({ open: false, reason: 'does not fit', nextOpenMs: T0 - 1 }) }),
     );
-    expect(r.waiting).toEqual([{ cluster: 'a', reason: 'does not fit' }]);
+    expect(r.waiting).toEqual([{ cluster: 'a', kind: 'window', reason: 'does not fit' }]);
     // A wake time in the past is no wake time.
     expect(r.wakeAtMs).toBeUndefined();
   });
