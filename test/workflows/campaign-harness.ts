@@ -146,17 +146,74 @@ export async function resultWithin(handle: CampaignHandle, timeoutMs = 60_000): 
   }
 }
 
-/** Child workflow start times (from the campaign's history), per cluster, in start order. */
-export async function childStarts(handle: CampaignHandle): Promise<{ cluster: string; at: number }[]> {
+/** Milliseconds since the epoch of a history event. */
+function eventMs(event: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }): number {
+  return Number(event.eventTime?.seconds ?? 0) * 1000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
+}
+
+/** One cluster upgrade as the campaign's history shows it: when its child was initiated and when it ended. */
+export interface ChildSpan {
+  cluster: string;
+  /** StartChildWorkflowExecutionInitiated time. */
+  startAt: number;
+  startEventId: number;
+  /** The first of its clusterFinished signal and its ChildWorkflowExecutionCompleted (absent: still running). */
+  endAt?: number;
+  endEventId?: number;
+}
+
+/** Child upgrades in the campaign's (current run's) history, in start order. */
+export async function childSpans(handle: CampaignHandle): Promise<ChildSpan[]> {
   const history = await handle.fetchHistory();
-  const out: { cluster: string; at: number }[] = [];
+  const spans: ChildSpan[] = [];
+  const open = new Map<string, ChildSpan>();
+  const end = (cluster: string, at: number, id: number) => {
+    const span = open.get(cluster);
+    if (!span) return;
+    span.endAt = at;
+    span.endEventId = id;
+    open.delete(cluster);
+  };
   for (const event of history.events ?? []) {
-    const attrs = event.childWorkflowExecutionStartedEventAttributes;
-    if (!attrs) continue;
-    const id = attrs.workflowExecution?.workflowId ?? '';
-    const seconds = Number(event.eventTime?.seconds ?? 0);
-    const nanos = event.eventTime?.nanos ?? 0;
-    out.push({ cluster: id.replace(/^cluster-upgrade\//, ''), at: seconds * 1000 + Math.floor(nanos / 1e6) });
+    const id = Number(event.eventId ?? 0);
+    const initiated = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (initiated) {
+      const cluster = (initiated.workflowId ?? '').replace(/^cluster-upgrade\//, '');
+      const span: ChildSpan = { cluster, startAt: eventMs(event), startEventId: id };
+      spans.push(span);
+      open.set(cluster, span);
+    }
+    const completed =
+      event.childWorkflowExecutionCompletedEventAttributes ??
+      event.childWorkflowExecutionFailedEventAttributes ??
+      event.childWorkflowExecutionTerminatedEventAttributes;
+    if (completed)
+      end((completed.workflowExecution?.workflowId ?? '').replace(/^cluster-upgrade\//, ''), eventMs(event), id);
+    const signaled = event.workflowExecutionSignaledEventAttributes;
+    if (signaled?.signalName === 'clusterFinished') {
+      const data = signaled.input?.payloads?.[0]?.data;
+      if (data) {
+        const finished = JSON.parse(Buffer.from(data).toString('utf8')) as { cluster: string };
+        end(finished.cluster, eventMs(event), id);
+      }
+    }
   }
-  return out;
+  return spans;
+}
+
+/** Most spans open at once, per value of `groupOf(cluster)`, replaying the history in event order. */
+export function maxConcurrent(spans: ChildSpan[], groupOf: (cluster: string) => string): Record<string, number> {
+  const points: { id: number; group: string; delta: number }[] = [];
+  for (const s of spans) {
+    points.push({ id: s.startEventId, group: groupOf(s.cluster), delta: 1 });
+    if (s.endEventId !== undefined) points.push({ id: s.endEventId, group: groupOf(s.cluster), delta: -1 });
+  }
+  points.sort((x, y) => x.id - y.id);
+  const now: Record<string, number> = {};
+  const max: Record<string, number> = {};
+  for (const p of points) {
+    now[p.group] = (now[p.group] ?? 0) + p.delta;
+    max[p.group] = Math.max(max[p.group] ?? 0, now[p.group] ?? 0);
+  }
+  return max;
 }
