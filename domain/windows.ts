@@ -123,10 +123,33 @@ function parseClock(hhmm: string): { hour: number; minute: number } {
 }
 
 /**
+ * Memo of windowOccurrences. The occurrences depend only on the window and on the local date
+ * of `nowMs` in its zone, which cannot change inside a 15-minute UTC slot (every zone offset
+ * in use is a multiple of 15 minutes). Without it, a campaign checking 5,000 clusters would
+ * spend seconds in Intl per scheduling decision. A memo of a pure function is deterministic,
+ * so it is safe in a workflow.
+ */
+const OCCURRENCE_SLOT_MS = 15 * 60_000;
+const MAX_MEMO_ENTRIES = 2_000;
+const occurrenceMemo = new Map<string, readonly Interval[]>();
+
+/**
  * Occurrences of one window that open on local dates from the day before `nowMs` up to
  * HORIZON_DAYS after it, in time order.
  */
 export function windowOccurrences(window: WindowTiming, nowMs: number): Interval[] {
+  const slot = Math.floor(nowMs / OCCURRENCE_SLOT_MS);
+  const key = `${slot}|${window.timezone}|${window.start}|${window.end}|${window.days.join(',')}`;
+  let occurrences = occurrenceMemo.get(key);
+  if (!occurrences) {
+    if (occurrenceMemo.size >= MAX_MEMO_ENTRIES) occurrenceMemo.clear();
+    occurrences = computeOccurrences(window, slot * OCCURRENCE_SLOT_MS);
+    occurrenceMemo.set(key, occurrences);
+  }
+  return occurrences.map((o) => ({ ...o }));
+}
+
+function computeOccurrences(window: WindowTiming, nowMs: number): Interval[] {
   const tz = window.timezone;
   const today = wallClock(nowMs, tz);
   const start = parseClock(window.start);
