@@ -140,6 +140,19 @@ describe('windowState', () => {
     });
   });
 
+  it('is right on both sides of local midnight in a zone offset by 45 minutes (memo slots)', () => {
+    // Asia/Kathmandu is UTC+5:45: local midnight is 18:15Z.
+    const ktm = w({ days: ['Tue'], start: '00:00', end: '01:00', timezone: 'Asia/Kathmandu' });
+    expect(windowState([ktm], utc('2024-10-07T18:14:59Z'), 0)).toMatchObject({
+      open: false,
+      nextOpenMs: utc('2024-10-07T18:15:00Z'),
+    });
+    expect(windowState([ktm], utc('2024-10-07T18:15:00Z'), 0)).toMatchObject({
+      open: true,
+      closesAtMs: utc('2024-10-07T19:15:00Z'),
+    });
+  });
+
   it('searches forward at least a week for the next opening', () => {
     const sun = w({ days: ['Sun'], start: '23:00', end: '23:30' });
     // Monday 00:00 right after Sunday's window: the next one is six days and 23 hours away.
