@@ -80,7 +80,8 @@ export async function fleetLeaseWorkflow(input: FleetLeaseInput): Promise<FleetL
       continue;
     }
     if (lease.canGrant()) continue;
-    const wake = (): boolean => lease.canGrant() || lease.idle();
+    // Waking on the suggestion too: a busy lease with a full queue may see nothing else for hours.
+    const wake = (): boolean => lease.canGrant() || lease.idle() || workflowInfo().continueAsNewSuggested;
     // A liveness interval of 0 turns the check off: slots are then held until released.
     const changed = livenessMs > 0 ? await condition(wake, livenessMs) : await condition(wake).then(() => true);
     if (!changed && lease.holderCount() > 0) await lease.dropClosedRequesters();

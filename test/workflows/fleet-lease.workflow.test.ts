@@ -22,7 +22,7 @@ import type {
 } from '../fixtures/upgrade-test-workflows';
 import { finishSignal, leaseRequesterStateQuery } from '../fixtures/upgrade-test-workflows';
 import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import { getTestTemporal, startDedicatedTestTemporal, type TestTemporal } from '../helpers/temporal';
 
 const WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
 
@@ -34,14 +34,14 @@ beforeAll(async () => {
 });
 
 /** Runs `fn` with a worker that hosts the lease, the requesters and the lease activities. */
-async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = temporal.taskQueue('fleet-lease');
+async function withWorker<T>(fn: (taskQueue: string) => Promise<T>, on: TestTemporal = temporal): Promise<T> {
+  const taskQueue = on.taskQueue('fleet-lease');
   const worker = await Worker.create({
-    connection: temporal.nativeConnection,
-    namespace: temporal.namespace,
+    connection: on.nativeConnection,
+    namespace: on.namespace,
     taskQueue,
     workflowBundle: bundle,
-    activities: createLeaseActivities({ client: temporal.client, taskQueue }),
+    activities: createLeaseActivities({ client: on.client, taskQueue }),
   });
   return worker.runUntil(() => fn(taskQueue));
 }
@@ -49,8 +49,9 @@ async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> 
 function startRequester(
   taskQueue: string,
   input: LeaseRequesterInput,
+  on: TestTemporal = temporal,
 ): Promise<WorkflowHandle<typeof leaseRequesterWorkflow>> {
-  return temporal.client.workflow.start<typeof leaseRequesterWorkflow>('leaseRequesterWorkflow', {
+  return on.client.workflow.start<typeof leaseRequesterWorkflow>('leaseRequesterWorkflow', {
     workflowId: `lease-requester-${input.holder}-${randomUUID().slice(0, 8)}`,
     taskQueue,
     args: [input],
@@ -68,8 +69,8 @@ async function waitFor(what: string, test: () => Promise<boolean>, timeoutMs = 2
 const isGranted = async (h: WorkflowHandle): Promise<boolean> =>
   (await h.query(leaseRequesterStateQuery)).granted.length > 0;
 
-const leaseStatus = (labelKey: string, labelValue: string): Promise<FleetLeaseStatus> =>
-  temporal.client.workflow.getHandle(fleetLeaseWorkflowId(labelKey, labelValue)).query(fleetLeaseStatusQuery);
+const leaseStatus = (labelKey: string, labelValue: string, on: TestTemporal = temporal): Promise<FleetLeaseStatus> =>
+  on.client.workflow.getHandle(fleetLeaseWorkflowId(labelKey, labelValue)).query(fleetLeaseStatusQuery);
 
 describe('fleetLeaseWorkflow', () => {
   it('with max 1, a second requester waits until the first releases; the lease exits when idle', async () => {
@@ -177,5 +178,47 @@ describe('fleetLeaseWorkflow', () => {
       await next.signal(finishSignal);
       await next.result();
     });
+  });
+
+  it('continues as new when the server suggests it, carrying holders and queue', async () => {
+    // A server of its own: the suggestion comes after 20 events instead of 4,096.
+    const dedicated = await startDedicatedTestTemporal({
+      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 20 },
+    });
+    try {
+      const account = `acct-${randomUUID().slice(0, 8)}`;
+      await withWorker(async (taskQueue) => {
+        const common = { labelKey: 'account', labelValue: account, max: 1, idleTimeoutMs: 1_000 };
+        const requesters: WorkflowHandle<typeof leaseRequesterWorkflow>[] = [];
+        for (const holder of ['h1', 'h2', 'h3', 'h4', 'h5']) {
+          requesters.push(await startRequester(taskQueue, { ...common, holder }, dedicated));
+          await waitFor(`${holder} known to the lease`, async () => {
+            const s = await leaseStatus('account', account, dedicated).catch(() => undefined);
+            return Boolean(s && [...s.holders, ...s.queue].some((r) => r.holder === holder));
+          });
+        }
+        await waitFor('a continue-as-new', async () => (await leaseStatus('account', account, dedicated)).runs > 1);
+        const carried = await leaseStatus('account', account, dedicated);
+        expect(carried.holders.map((h) => h.holder)).toEqual(['h1']);
+        expect(carried.queue.map((q) => q.holder)).toEqual(['h2', 'h3', 'h4', 'h5']);
+
+        // The new run goes on granting in order as slots come back.
+        for (const [i, requester] of requesters.entries()) {
+          await waitFor(
+            `h${i + 1} granted`,
+            async () => (await requester.query(leaseRequesterStateQuery)).granted.length > 0,
+          );
+          await requester.signal(finishSignal);
+          await requester.result();
+        }
+        const final = await dedicated.client.workflow
+          .getHandle<typeof fleetLeaseWorkflow>(fleetLeaseWorkflowId('account', account))
+          .result();
+        expect(final.granted).toBe(5);
+        expect(final.runs).toBeGreaterThan(1);
+      }, dedicated);
+    } finally {
+      await dedicated.teardown();
+    }
   });
 });
