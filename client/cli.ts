@@ -14,7 +14,18 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, FleetwaveError } from './errors';
+import { abortCommand } from './commands/abort';
+import { approveCommand } from './commands/approve';
+import { listCommand } from './commands/list';
+import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
+import { resumeCommand } from './commands/resume';
+import { retryCommand } from './commands/retry';
+import { skipCommand } from './commands/skip';
+import { startCommand } from './commands/start';
+import { statusCommand } from './commands/status';
+import { watchCommand } from './commands/watch';
+import { workerCommand } from './commands/worker';
 
 /** Where a command writes; the process streams by default, buffers in tests. */
 export interface CliIO {
@@ -29,7 +40,20 @@ export const processIO: CliIO = {
 };
 
 /** Every subcommand, in help order. One line per command module. */
-const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [planCommand];
+const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
+  planCommand,
+  startCommand,
+  statusCommand,
+  watchCommand,
+  approveCommand,
+  pauseCommand,
+  resumeCommand,
+  abortCommand,
+  skipCommand,
+  retryCommand,
+  listCommand,
+  workerCommand,
+];
 
 function packageVersion(): string {
   try {

@@ -77,7 +77,7 @@ export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
 /** Default Temporal Web UI of `temporal server start-dev` (and of `npm run demo`). */
 export const DEFAULT_TEMPORAL_UI = 'http://127.0.0.1:8233';
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 const DEFAULT_UPDATE_TIMEOUT_MS = 30_000;
 
@@ -87,7 +87,7 @@ type Env = Record<string, string | undefined>;
 export interface ConnectOptions {
   /** Environment to read TEMPORAL_* and FLEETWAVE_TASK_QUEUE from. Default: `process.env`. */
   env?: Env;
-  /** Give up connecting after this long. Default: 5 s. */
+  /** Give up connecting after this long. Default: 3 s. */
   connectTimeoutMs?: number;
   /** Task queue campaigns start on. Default: FLEETWAVE_TASK_QUEUE, else `fleetwave`. */
   taskQueue?: string;
