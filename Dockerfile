@@ -1,0 +1,24 @@
+# The fleetwave image: CLI, worker and simulator in one (docker-compose.yml runs it as both).
+#   docker build -t fleetwave:dev .
+#   docker run --rm fleetwave:dev plan -f examples/campaign.yaml --fleet examples/fleet.yaml
+# TypeScript runs through tsx (a runtime dependency), as `npx fleetwave` does after `npm ci`.
+FROM node:20-slim
+
+WORKDIR /app
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false
+
+# Dependencies first, so code changes reuse this layer. Dev dependencies (tsc, eslint, vitest) stay out.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+COPY . .
+
+# The node image's unprivileged user (uid 1000). tsx keeps its compile cache in /tmp, the only
+# place written at run time, so the root filesystem can be read-only (the Helm chart makes it so).
+USER node
+
+# `node bin/fleetwave.mjs` rather than `npx fleetwave`: no npm process between the container
+# runtime and the worker, so SIGTERM reaches the worker directly and it drains.
+ENTRYPOINT ["node", "/app/bin/fleetwave.mjs"]
+CMD ["--help"]

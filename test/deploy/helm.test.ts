@@ -1,0 +1,210 @@
+/**
+ * The worker Helm chart, validated without a cluster: `helm lint --strict`, then `helm template`
+ * with several value sets, asserting what the worker needs from its Deployment (the env names
+ * worker/config.ts reads and values it accepts, the IRSA annotation, a termination grace period
+ * longer than the shutdown grace, the metrics port) and what the chart must refuse.
+ *
+ * helm is built from the Go module proxy into ~/.cache/fleetwave when missing (scripts/deploy-tools.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { TEMPORAL_ENV_VARS } from '../../client/temporal-env';
+import { loadWorkerConfig, WORKER_ENV_VARS } from '../../worker/config';
+import { ensureTool, HELM } from '../../scripts/deploy-tools';
+import { REPO_ROOT } from '../helpers/bundle';
+
+const CHART = path.join(REPO_ROOT, 'deploy/helm/fleetwave-worker');
+/** worker/main.ts gives a drain this much beyond the shutdown grace before it forces shutdown. */
+const FORCE_MARGIN_S = 15;
+
+interface K8sObject {
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env: EnvVar[];
+  ports?: { name: string; containerPort: number }[];
+  securityContext: Record<string, unknown>;
+  volumeMounts: { name: string; mountPath: string }[];
+}
+interface PodSpec {
+  serviceAccountName: string;
+  terminationGracePeriodSeconds: number;
+  securityContext: Record<string, unknown>;
+  containers: Container[];
+  volumes: { name: string; emptyDir?: object; secret?: { secretName: string } }[];
+}
+
+let helm: string;
+
+beforeAll(async () => {
+  helm = await ensureTool(HELM);
+}, 15 * 60_000);
+
+function runHelm(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(helm, args, { encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function render(set: Record<string, string> = {}): K8sObject[] {
+  const args = ['template', 'fw', CHART, '--namespace', 'fleetwave'];
+  for (const [key, value] of Object.entries(set)) args.push('--set', `${key}=${value}`);
+  const result = runHelm(args);
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return parseAllDocuments(result.stdout)
+    .map((doc) => doc.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
+
+function one(objects: K8sObject[], kind: string): K8sObject {
+  const found = objects.filter((o) => o.kind === kind);
+  expect(found, `exactly one ${kind}`).toHaveLength(1);
+  return found[0] as K8sObject;
+}
+
+function podSpec(objects: K8sObject[]): PodSpec {
+  const deployment = one(objects, 'Deployment');
+  return (deployment.spec as { template: { spec: PodSpec } }).template.spec;
+}
+
+function worker(objects: K8sObject[]): Container {
+  const container = podSpec(objects).containers.find((c) => c.name === 'worker');
+  expect(container).toBeDefined();
+  return container as Container;
+}
+
+/** The container's env as the worker process would see it (Secret references get a stand-in value). */
+function envOf(container: Container): Record<string, string> {
+  return Object.fromEntries(
+    container.env.map((e) => [e.name, e.value ?? `<from secret ${e.valueFrom?.secretKeyRef?.name}>`]),
+  );
+}
+
+describe('helm chart deploy/helm/fleetwave-worker', () => {
+  it('passes helm lint --strict', () => {
+    const result = runHelm(['lint', '--strict', CHART]);
+    expect(result.stdout + result.stderr).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(result.status).toBe(0);
+  });
+
+  it('renders a Deployment whose env the worker config accepts', () => {
+    const objects = render();
+    const container = worker(objects);
+    expect(container.args).toEqual(['worker']);
+    const env = envOf(container);
+    const known = new Set<string>([...WORKER_ENV_VARS, ...TEMPORAL_ENV_VARS]);
+    expect(Object.keys(env).filter((name) => !known.has(name))).toEqual([]);
+    for (const name of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'FLEETWAVE_TASK_QUEUE', 'FLEETWAVE_SHUTDOWN_GRACE']) {
+      expect(env, name).toHaveProperty(name);
+    }
+    const config = loadWorkerConfig(env);
+    expect(config.temporal.connection.address).toBe('temporal-frontend.temporal:7233');
+    expect(config.taskQueue).toBe('fleetwave');
+    expect(config.maxConcurrentActivities).toBe(100);
+    expect(config.maxConcurrentWorkflowTasks).toBe(40);
+    // Never an inline API key.
+    expect(container.env.find((e) => e.name === 'TEMPORAL_API_KEY')).toBeUndefined();
+  });
+
+  it('gives Kubernetes a termination grace period longer than the worker drain', () => {
+    const valueSets: Record<string, string>[] = [{}, { shutdownGrace: '1m', terminationGracePeriodSeconds: '90' }];
+    for (const set of valueSets) {
+      const objects = render(set);
+      const config = loadWorkerConfig(envOf(worker(objects)));
+      const grace = podSpec(objects).terminationGracePeriodSeconds;
+      expect(grace).toBeGreaterThan(config.shutdownGraceMs / 1000 + FORCE_MARGIN_S);
+    }
+    expect(podSpec(render()).terminationGracePeriodSeconds).toBe(60);
+  });
+
+  it('refuses a termination grace period that would cut the drain short', () => {
+    const result = runHelm(['template', 'fw', CHART, '--set', 'terminationGracePeriodSeconds=40']);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/terminationGracePeriodSeconds \(40\) must exceed shutdownGrace \(30s\)/);
+    const badGrace = runHelm(['template', 'fw', CHART, '--set', 'shutdownGrace=30 seconds']);
+    expect(badGrace.status).not.toBe(0);
+    expect(badGrace.stderr).toMatch(/shutdownGrace: must be seconds or minutes/);
+  });
+
+  it('exposes the metrics port on the container, the Service and the worker address', () => {
+    const objects = render();
+    const container = worker(objects);
+    expect(container.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    expect(loadWorkerConfig(envOf(container)).metricsAddress).toBe('0.0.0.0:9464');
+    const service = one(objects, 'Service');
+    expect((service.spec as { ports: unknown[] }).ports).toEqual([
+      { name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
+    expect(objects.some((o) => o.kind === 'ServiceMonitor')).toBe(false);
+
+    const withMonitor = render({
+      'metrics.serviceMonitor.enabled': 'true',
+      'metrics.serviceMonitor.labels.release': 'kps',
+    });
+    const monitor = one(withMonitor, 'ServiceMonitor');
+    expect(monitor.metadata.labels?.release).toBe('kps');
+    expect((monitor.spec as { endpoints: { port: string }[] }).endpoints[0]?.port).toBe('metrics');
+
+    const disabled = render({ 'metrics.enabled': 'false' });
+    expect(disabled.some((o) => o.kind === 'Service')).toBe(false);
+    expect(loadWorkerConfig(envOf(worker(disabled))).metricsAddress).toBeUndefined();
+  });
+
+  it('annotates the service account for IRSA and runs the pod as it', () => {
+    const roleArn = 'arn:aws:iam::123456789012:role/fleetwave-worker';
+    const objects = render({ 'aws.irsa.roleArn': roleArn });
+    const sa = one(objects, 'ServiceAccount');
+    expect(sa.metadata.annotations?.['eks.amazonaws.com/role-arn']).toBe(roleArn);
+    expect(podSpec(objects).serviceAccountName).toBe(sa.metadata.name);
+    // Pod Identity: no annotation; the association names this service account.
+    expect(one(render(), 'ServiceAccount').metadata.annotations).toBeUndefined();
+  });
+
+  it('takes the Temporal API key from an existing Secret and mounts mTLS material', () => {
+    const objects = render({
+      'temporal.address': 'ns.acct.tmprl.cloud:7233',
+      'temporal.namespace': 'ns.acct',
+      'temporal.apiKey.existingSecret': 'temporal-cloud',
+      'temporal.tls.existingSecret': 'temporal-mtls',
+      'temporal.tls.privateCA': 'true',
+    });
+    const container = worker(objects);
+    const apiKey = container.env.find((e) => e.name === 'TEMPORAL_API_KEY');
+    expect(apiKey).toEqual({
+      name: 'TEMPORAL_API_KEY',
+      valueFrom: { secretKeyRef: { name: 'temporal-cloud', key: 'api-key' } },
+    });
+    const env = envOf(container);
+    expect(env.TEMPORAL_TLS).toBe('true');
+    expect(env.TEMPORAL_TLS_CLIENT_CERT_PATH).toBe('/etc/fleetwave/temporal-tls/tls.crt');
+    expect(env.TEMPORAL_TLS_SERVER_CA_CERT_PATH).toBe('/etc/fleetwave/temporal-tls/ca.crt');
+    expect(container.volumeMounts).toContainEqual({
+      name: 'temporal-tls',
+      mountPath: '/etc/fleetwave/temporal-tls',
+      readOnly: true,
+    });
+    expect(podSpec(objects).volumes).toContainEqual({ name: 'temporal-tls', secret: { secretName: 'temporal-mtls' } });
+  });
+
+  it('runs non-root with a read-only root filesystem and a writable /tmp', () => {
+    const objects = render();
+    const spec = podSpec(objects);
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    const container = worker(objects);
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(container.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+    expect(spec.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
+  });
+});
