@@ -55,7 +55,9 @@ const DEFAULT_LIVENESS_CHECK_INTERVAL_MS = 5 * 60_000;
 
 /**
  * Holds the slots of one shared cap. Returns its final status once idle. Signals are idempotent:
- * a repeated request (e.g. from a retried activity) or release changes nothing.
+ * a repeated request (e.g. from a retried activity) or release changes nothing, and a repeated
+ * request is not granted twice. A request from a new workflow with the same ID (another
+ * `requesterFirstRunId`) replaces the stale entry of the old one.
  */
 export async function fleetLeaseWorkflow(input: FleetLeaseInput): Promise<FleetLeaseStatus> {
   const lease = new FleetLease(input);
@@ -106,6 +108,14 @@ class FleetLease {
   request(request: LeaseRequest): void {
     const same = (r: LeaseRequest): boolean =>
       r.requesterWorkflowId === request.requesterWorkflowId && r.holder === request.holder;
+    // The same workflow ID on another continue-as-new chain means the old chain has closed: its entry is stale.
+    const stale = (r: LeaseRequest): boolean =>
+      same(r) &&
+      request.requesterFirstRunId !== undefined &&
+      r.requesterFirstRunId !== undefined &&
+      r.requesterFirstRunId !== request.requesterFirstRunId;
+    this.holders = this.holders.filter((r) => !stale(r));
+    this.queue = this.queue.filter((r) => !stale(r));
     if (this.holders.some(same) || this.queue.some(same)) return;
     this.queue.push({ ...request, max: Math.max(1, Math.floor(request.max)) });
   }

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLeaseActivities } from '../../activities/leases';
@@ -50,7 +50,7 @@ function startRequester(
   taskQueue: string,
   input: LeaseRequesterInput,
   on: TestTemporal = temporal,
-): Promise<WorkflowHandle<typeof leaseRequesterWorkflow>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof leaseRequesterWorkflow>> {
   return on.client.workflow.start<typeof leaseRequesterWorkflow>('leaseRequesterWorkflow', {
     workflowId: `lease-requester-${input.holder}-${randomUUID().slice(0, 8)}`,
     taskQueue,
@@ -177,6 +177,36 @@ describe('fleetLeaseWorkflow', () => {
       expect(status.holders.map((h) => h.holder)).toEqual(['next']);
       await next.signal(finishSignal);
       await next.result();
+    });
+  });
+
+  it('replaces the slot of a requester whose workflow ID now runs as another chain', async () => {
+    const account = `acct-${randomUUID().slice(0, 8)}`;
+    await withWorker(async (taskQueue) => {
+      const common = { labelKey: 'account', labelValue: account, max: 1, idleTimeoutMs: 1_000 };
+      const requester = await startRequester(taskQueue, { ...common, holder: 'cluster-a' });
+      await waitFor('grant', () => isGranted(requester));
+      const before = await leaseStatus('account', account);
+      expect(before.holders[0]?.requesterFirstRunId).toBe(requester.firstExecutionRunId);
+
+      // As a campaign restarted under the same ID would ask: same requester and holder, another chain.
+      const lease = temporal.client.workflow.getHandle(fleetLeaseWorkflowId('account', account));
+      await lease.signal(requestLeaseSignal, {
+        requesterWorkflowId: requester.workflowId,
+        requesterFirstRunId: 'a-later-chain',
+        holder: 'cluster-a',
+        max: 1,
+      });
+      await waitFor('the new chain holds the slot', async () => {
+        const s = await leaseStatus('account', account);
+        return s.holders[0]?.requesterFirstRunId === 'a-later-chain';
+      });
+      const after = await leaseStatus('account', account);
+      expect(after.holders).toHaveLength(1);
+      expect(after.queue).toEqual([]);
+      expect(after.granted).toBe(2);
+      await requester.signal(finishSignal);
+      await requester.result();
     });
   });
 
