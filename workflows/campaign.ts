@@ -372,14 +372,13 @@ class CampaignRun {
     });
     m.s.bucket = pick.bucket;
 
-    const reasons = new Map(pick.waiting.map((w) => [w.cluster, w.reason]));
+    const waits = new Map(pick.waiting.map((w) => [w.cluster, w]));
     for (const c of candidates) {
-      const reason = reasons.get(c.name);
-      if (reason === undefined) continue;
-      // Waiting for a free slot is an ordinary queue position; anything else is worth showing.
-      const slot = reason.startsWith('maxParallel') || reason.startsWith('maxInFlight');
-      c.state = slot ? 'pending' : 'waiting';
-      c.waitingFor = slot ? undefined : reason;
+      const wait = waits.get(c.name);
+      if (wait === undefined) continue;
+      // Waiting for a free slot is an ordinary queue position; a window, cap or rate limit is worth showing.
+      c.state = wait.kind === 'slots' ? 'pending' : 'waiting';
+      c.waitingFor = wait.kind === 'slots' ? undefined : wait.reason;
     }
 
     for (const name of pick.start) {

@@ -1,0 +1,207 @@
+/**
+ * History cost of the campaign, and continue-as-new with cluster upgrades in flight. The
+ * continue-as-new test runs on a dedicated dev server whose suggestContinueAsNew limit is
+ * tiny, so a handful of clusters spans several runs.
+ */
+import type { temporal as proto } from '@temporalio/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statusQuery } from '../../workflows/definitions';
+import { getWorkflowBundle } from '../helpers/bundle';
+import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
+import {
+  getTestTemporal,
+  startDedicatedTestTemporal,
+  type DedicatedTestTemporal,
+  type TestTemporal,
+} from '../helpers/temporal';
+import {
+  makeCampaign,
+  resultWithin,
+  startCampaign,
+  uniqueTag,
+  type CampaignHandle,
+  withWorker,
+} from './campaign-harness';
+
+type HistoryEvent = proto.api.history.v1.IHistoryEvent;
+
+/** Every run of the campaign, following the continue-as-new chain from the first run. */
+async function historiesOfChain(temporal: TestTemporal, handle: CampaignHandle): Promise<HistoryEvent[][]> {
+  const runs: HistoryEvent[][] = [];
+  let runId: string | undefined = handle.firstExecutionRunId;
+  while (runId) {
+    const history = await temporal.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    runs.push(events);
+    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return runs;
+}
+
+/** Event counts by type name, largest first (for the printed breakdown). */
+function breakdown(events: HistoryEvent[]): string {
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    const name = EVENT_NAMES[Number(e.eventType)] ?? String(e.eventType);
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+const EVENT_NAMES: Record<number, string> = {
+  1: 'WorkflowExecutionStarted',
+  2: 'WorkflowExecutionCompleted',
+  5: 'WorkflowTaskScheduled',
+  6: 'WorkflowTaskStarted',
+  7: 'WorkflowTaskCompleted',
+  10: 'ActivityTaskScheduled',
+  11: 'ActivityTaskStarted',
+  12: 'ActivityTaskCompleted',
+  17: 'TimerStarted',
+  18: 'TimerFired',
+  20: 'TimerCanceled',
+  26: 'WorkflowExecutionSignaled',
+  29: 'StartChildWorkflowExecutionInitiated',
+  31: 'ChildWorkflowExecutionStarted',
+  32: 'ChildWorkflowExecutionCompleted',
+  40: 'UpsertWorkflowSearchAttributes',
+};
+
+/**
+ * Events the children's progress signals cost the campaign: the signals themselves plus every
+ * workflow task that nothing but progress signals woke.
+ */
+function progressCost(events: HistoryEvent[]): number {
+  let cost = 0;
+  let since: HistoryEvent[] = [];
+  for (const e of events) {
+    const type = Number(e.eventType);
+    if (e.workflowExecutionSignaledEventAttributes?.signalName === 'clusterProgress') cost++;
+    if (type === 5) {
+      const woke = since.filter((x) => ![5, 6, 7].includes(Number(x.eventType)));
+      if (
+        woke.length > 0 &&
+        woke.every((x) => x.workflowExecutionSignaledEventAttributes?.signalName === 'clusterProgress')
+      ) {
+        cost += 3;
+      }
+      since = [];
+    } else {
+      since.push(e);
+    }
+  }
+  return cost;
+}
+
+describe('campaign workflow: history cost', () => {
+  let temporal: TestTemporal;
+
+  beforeAll(async () => {
+    temporal = await getTestTemporal();
+    await getWorkflowBundle();
+  });
+
+  it('stays within about 10 history events per cluster', async () => {
+    const tag = uniqueTag();
+    const names = Array.from({ length: 12 }, (_, i) => `hc-${tag}-${String(i).padStart(2, '0')}`);
+    const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)) });
+    const campaign = makeCampaign(`hc-${tag}`, {
+      waves: [
+        { name: 'first', count: 4, maxParallel: 4, soak: '0s', approval: 'auto' },
+        { name: 'rest', maxParallel: 4, soak: '0s' },
+      ],
+    });
+    const taskQueue = temporal.taskQueue('campaign');
+    const { result, runs } = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        names.map((n) => fake.member(n)),
+      );
+      const result = await resultWithin(handle);
+      return { result, runs: await historiesOfChain(temporal, handle) };
+    });
+    expect(result.state).toBe('completed');
+    expect(runs).toHaveLength(1);
+    const events = runs[0] ?? [];
+    const perCluster = events.length / names.length;
+    console.log(
+      `history events per cluster in the campaign run: ${perCluster.toFixed(1)} ` +
+        `(${events.length} events, ${names.length} clusters, maxParallel 4)\n  ${breakdown(events)}`,
+    );
+    const progress = progressCost(events);
+    const own = (events.length - progress) / names.length;
+    console.log(
+      `  children's progress signals (and the tasks only they woke): ${(progress / names.length).toFixed(1)} per cluster; ` +
+        `the campaign's own: ${own.toFixed(1)} per cluster`,
+    );
+    expect(own).toBeLessThanOrEqual(12);
+    expect(perCluster).toBeLessThan(25);
+  });
+});
+
+describe('campaign workflow: continue-as-new', () => {
+  let dedicated: DedicatedTestTemporal;
+
+  beforeAll(async () => {
+    dedicated = await startDedicatedTestTemporal({ dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await dedicated?.teardown();
+  });
+
+  it('continues as new with upgrades in flight and keeps its state', { timeout: 180_000 }, async () => {
+    const tag = uniqueTag();
+    const names = Array.from({ length: 8 }, (_, i) => `can-${tag}-${i}`);
+    const fake = createFakeActivities({
+      clusters: names.map((n) => fakeCluster(n)),
+      // Slow updates keep children in flight while the campaign continues as new.
+      beforeCall: (call) =>
+        call.name === 'awaitUpdate' ? new Promise((resolve) => setTimeout(resolve, 200)) : undefined,
+    });
+    const campaign = makeCampaign(`can-${tag}`, {
+      waves: [
+        { name: 'first', count: 3, maxParallel: 3, soak: '1s', approval: 'auto' },
+        { name: 'rest', maxParallel: 3, soak: '1s' },
+      ],
+      healthGates: [{ name: 'errors', query: 'x', condition: '< 1', interval: '100ms', phases: ['soak'] }],
+    });
+    const taskQueue = dedicated.taskQueue('campaign');
+    const started = Date.now();
+    const { result, status, runs } = await withWorker(dedicated, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        dedicated,
+        taskQueue,
+        campaign,
+        names.map((n) => fake.member(n)),
+      );
+      const result = await resultWithin(handle, 150_000);
+      const status = await handle.query(statusQuery);
+      return { result, status, runs: await historiesOfChain(dedicated, handle) };
+    });
+    const total = runs.reduce((n, r) => n + r.length, 0);
+    console.log(
+      `continue-as-new: ${runs.length} runs (${runs.map((r) => r.length).join(' + ')} = ${total} events, ` +
+        `${(total / names.length).toFixed(1)} per cluster) in ${Date.now() - started} ms`,
+    );
+    expect(result.state).toBe('completed');
+    expect(result.upgraded.sort()).toEqual([...names].sort());
+    expect(status.runs).toBe(runs.length);
+    expect(status.runs).toBeGreaterThan(1);
+    expect(status.clusters.every((c) => c.state === 'upgraded' && c.attempts === 1)).toBe(true);
+    const continued = status.audit.filter((a) => a.kind === 'continued-as-new');
+    expect(continued).toHaveLength(runs.length - 1);
+    console.log(`  ${continued.map((a) => a.detail).join('\n  ')}`);
+    expect(status.waves.map((w) => w.state)).toEqual(['promoted', 'completed']);
+    // Each cluster was upgraded once across all runs, with the versions pinned by the first run.
+    for (const n of names) expect(fake.trace(n, /^preflightCluster$/)).toEqual(['preflightCluster']);
+    expect(fake.calls.filter((c) => c.name === 'resolveTargetVersions')).toHaveLength(1);
+    // Soak gates of each wave ran once per upgraded cluster, even when the soak spanned runs.
+    expect(fake.calls.filter((c) => c.label === 'evaluateHealthGate:errors/soak')).toHaveLength(names.length);
+  });
+});
