@@ -103,7 +103,17 @@ const GATE_TIMEOUT_MARGIN_MS = 2 * 60_000;
 /**
  * Upgrades one cluster: preflight → snapshot → baseline → control-plane hops → add-ons → node
  * groups → verify and bake, rolling back the reversible steps on failure where the spec says so.
- * Never throws for a cluster problem: every ending is a {@link ClusterUpgradeResult} outcome.
+ * Never throws for a cluster problem: every ending is a {@link ClusterUpgradeResult} outcome:
+ * - `already-at-target`: preflight found nothing to do; nothing else ran.
+ * - `blocked`: preflight blockers or a failing baseline gate; nothing was touched.
+ * - `upgraded`: every step done and the verify/bake gates passed.
+ * - `rolled-back`: a step or gate failed and the rollback undid the reversible steps (the reason
+ *   says if the control plane stays upgraded).
+ * - `failed`: needs attention: rollback off, nothing reversible, the rollback failed, or preflight
+ *   or baseline could not run.
+ * - `aborted`: abort signal (or workflow cancellation) at a safe point; no rollback.
+ * Pause holds at the next safe point (between steps, before each node group); a rollback, once
+ * started, runs to its end regardless of pause and abort.
  */
 export async function clusterUpgradeWorkflow(input: ClusterUpgradeInput): Promise<ClusterUpgradeResult> {
   const upgrade = new ClusterUpgrade(input);

@@ -215,6 +215,9 @@ describe('clusterUpgradeWorkflow', () => {
       .map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as string);
     expect(summaries).toContain('control plane 1.30 → 1.31');
 
+    // Determinism: the recorded history replays against the same bundle.
+    await Worker.runReplayHistory({ workflowBundle: bundle }, history, run.handle.workflowId);
+
     console.log(`history events per cluster-upgrade run: ${run.historyEvents}`);
     if (process.env.FLEETWAVE_DEBUG_HISTORY) {
       console.log((history.events ?? []).map((e) => `${e.eventId} ${e.eventType}`).join('\n'));
@@ -250,7 +253,7 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('chains control-plane hops one minor at a time, checking between them', async () => {
-    const { result, fake, name } = await runUpgrade({
+    const { result, fake, name, historyEvents } = await runUpgrade({
       cluster: { version: '1.29' },
       spec: (s) => ({ ...s, nodegroups: { maxParallel: 1, force: false } }),
     });
@@ -285,6 +288,7 @@ describe('clusterUpgradeWorkflow', () => {
     expect(trace.slice(5, 8).sort()).toEqual(checks);
     expect(trace[8]).toMatch(/^startAddonUpdate:vpc-cni/);
     expect(fake.cluster(name).version).toBe('1.31');
+    console.log(`history events per cluster-upgrade run (2 hops, node groups one at a time): ${historyEvents}`);
   });
 
   it('does nothing to a cluster already at target', async () => {
