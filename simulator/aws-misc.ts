@@ -1,0 +1,199 @@
+/**
+ * The two other AWS APIs fleetwave calls, on the simulator's port:
+ * - SSM GetParameter / GetParameters (awsJson1_1, `x-amz-target: AmazonSSM.*`) for the public
+ *   EKS optimized AMI parameters, which is how "latest release for a minor" is resolved;
+ * - STS AssumeRole and GetCallerIdentity (awsQuery, form body, XML answers), so that per-account
+ *   `roleArn` works against the simulator through `AWS_ENDPOINT_URL_STS` / an endpoint override.
+ *
+ * Credentials that AssumeRole issues encode the role's account in their access key ID
+ * (`ASIASIM<account><8 hex>`), which the EKS API uses to show only that account's clusters.
+ */
+import { AMI_RELEASES, LAST_AL2_MINOR, compareMinor, latestRelease } from './catalogue';
+import { hexOf, uuidOf } from './random';
+import { amiIdOf } from './workloads';
+
+export interface AwsResponse {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+const JSON_11 = 'application/x-amz-json-1.1';
+
+function ssmError(code: string, message: string, status = 400): AwsResponse {
+  return {
+    status,
+    body: JSON.stringify({ __type: code, message }),
+    headers: { 'content-type': JSON_11, 'x-amzn-errortype': code },
+  };
+}
+
+/** The value of a public EKS AMI parameter, if the simulator publishes it. */
+export function amiParameter(name: string, region: string): string | undefined {
+  const m =
+    /^\/aws\/service\/eks\/optimized-ami\/(\d+\.\d+)\/(amazon-linux-2|amazon-linux-2023\/x86_64\/standard)\/recommended\/(release_version|image_id)$/.exec(
+      name,
+    );
+  if (!m) return undefined;
+  const [, minor, family, leaf] = m as unknown as [string, string, string, string];
+  if (!AMI_RELEASES[minor]) return undefined;
+  // Amazon Linux 2 AMIs are not published after 1.32, as on AWS.
+  if (family === 'amazon-linux-2' && compareMinor(minor, LAST_AL2_MINOR) > 0) return undefined;
+  const release = latestRelease(minor);
+  if (!release) return undefined;
+  return leaf === 'release_version' ? release : amiIdOf(release, region);
+}
+
+function parameter(name: string, region: string) {
+  const value = amiParameter(name, region);
+  if (value === undefined) return undefined;
+  return {
+    Name: name,
+    Type: 'String',
+    Value: value,
+    Version: 1,
+    LastModifiedDate: Date.UTC(2025, 2, 4) / 1000,
+    ARN: `arn:aws:ssm:${region}::parameter${name}`,
+    DataType: name.endsWith('image_id') ? 'aws:ec2:image' : 'text',
+  };
+}
+
+/** Answers an awsJson1_1 SSM call (`x-amz-target: AmazonSSM.<Operation>`). */
+export function handleSsm(target: string, body: unknown, region: string): AwsResponse {
+  const input = (body ?? {}) as Record<string, unknown>;
+  const operation = target.slice('AmazonSSM.'.length);
+  if (operation === 'GetParameter') {
+    const name = typeof input.Name === 'string' ? input.Name : '';
+    const p = parameter(name, region);
+    if (!p) return ssmError('ParameterNotFound', `Parameter ${name} not found.`);
+    return { status: 200, body: JSON.stringify({ Parameter: p }), headers: { 'content-type': JSON_11 } };
+  }
+  if (operation === 'GetParameters') {
+    const names = Array.isArray(input.Names) ? input.Names.filter((n): n is string => typeof n === 'string') : [];
+    const found = names.map((n) => parameter(n, region)).filter((p) => p !== undefined);
+    const invalid = names.filter((n) => parameter(n, region) === undefined);
+    return {
+      status: 200,
+      body: JSON.stringify({ Parameters: found, InvalidParameters: invalid }),
+      headers: { 'content-type': JSON_11 },
+    };
+  }
+  return ssmError('UnknownOperationException', `The simulator does not implement AmazonSSM.${operation}.`);
+}
+
+const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+
+const xmlEscape = (v: string) =>
+  v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+function stsError(code: string, message: string, status = 400): AwsResponse {
+  const requestId = uuidOf('sts-error', code, message, Date.now());
+  return {
+    status,
+    body: `<ErrorResponse xmlns="${STS_NS}">\n  <Error>\n    <Type>Sender</Type>\n    <Code>${xmlEscape(code)}</Code>\n    <Message>${xmlEscape(message)}</Message>\n  </Error>\n  <RequestId>${requestId}</RequestId>\n</ErrorResponse>\n`,
+    headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+  };
+}
+
+/** Account that owns the simulator's base credentials (anything that AssumeRole did not issue). */
+export const BASE_ACCOUNT = '000000000000';
+
+/** The account encoded in credentials that the simulated AssumeRole issued, if these are such. */
+export function accountOfAccessKey(accessKeyId: string): string | undefined {
+  return /^ASIASIM(\d{12})[0-9A-F]{8}$/.exec(accessKeyId)?.[1];
+}
+
+interface Identity {
+  arn: string;
+  userId: string;
+  account: string;
+}
+
+/** STS state: who each issued access key is (bounded; old sessions are forgotten). */
+export class SimSts {
+  private readonly sessions = new Map<string, Identity>();
+
+  handle(form: URLSearchParams, accessKeyId: string | undefined): AwsResponse {
+    const action = form.get('Action');
+    const requestId = uuidOf('sts', action ?? '', Date.now(), Math.random());
+    if (action === 'AssumeRole') {
+      const roleArn = form.get('RoleArn') ?? '';
+      const session = form.get('RoleSessionName') ?? '';
+      const m = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+      if (!m) return stsError('ValidationError', `${roleArn} is invalid`);
+      if (!/^[\w+=,.@-]{2,64}$/.test(session)) {
+        return stsError(
+          'ValidationError',
+          `1 validation error detected: Value '${session}' at 'roleSessionName' failed to satisfy constraint`,
+        );
+      }
+      const duration = Number(form.get('DurationSeconds') ?? '3600');
+      if (!Number.isInteger(duration) || duration < 900 || duration > 43200) {
+        return stsError(
+          'ValidationError',
+          `The requested DurationSeconds exceeds the MaxSessionDuration set for this role.`,
+        );
+      }
+      const [, account, roleName] = m as unknown as [string, string, string];
+      const keyId = `ASIASIM${account}${hexOf(8, roleArn, session).toUpperCase()}`;
+      const roleId = `AROA${hexOf(17, roleArn).toUpperCase()}`;
+      const assumedArn = `arn:aws:sts::${account}:assumed-role/${roleName}/${session}`;
+      this.remember(keyId, { arn: assumedArn, userId: `${roleId}:${session}`, account });
+      // Credentials expire in real time: the SDK refreshes them against the wall clock.
+      const expiration = new Date(Date.now() + duration * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const body = `<AssumeRoleResponse xmlns="${STS_NS}">
+  <AssumeRoleResult>
+    <SourceIdentity></SourceIdentity>
+    <AssumedRoleUser>
+      <AssumedRoleId>${xmlEscape(`${roleId}:${session}`)}</AssumedRoleId>
+      <Arn>${xmlEscape(assumedArn)}</Arn>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>${keyId}</AccessKeyId>
+      <SecretAccessKey>${hexOf(40, 'secret', roleArn, session)}</SecretAccessKey>
+      <SessionToken>${Buffer.from(`fleetwave-simulator:${assumedArn}`).toString('base64')}</SessionToken>
+      <Expiration>${expiration}</Expiration>
+    </Credentials>
+    <PackedPolicySize>0</PackedPolicySize>
+  </AssumeRoleResult>
+  <ResponseMetadata>
+    <RequestId>${requestId}</RequestId>
+  </ResponseMetadata>
+</AssumeRoleResponse>
+`;
+      return { status: 200, body, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId } };
+    }
+    if (action === 'GetCallerIdentity') {
+      const id = (accessKeyId && this.sessions.get(accessKeyId)) || {
+        arn: `arn:aws:iam::${BASE_ACCOUNT}:user/simulator`,
+        userId: accessKeyId || 'AIDASIMULATOR',
+        account: BASE_ACCOUNT,
+      };
+      const body = `<GetCallerIdentityResponse xmlns="${STS_NS}">
+  <GetCallerIdentityResult>
+    <Arn>${xmlEscape(id.arn)}</Arn>
+    <UserId>${xmlEscape(id.userId)}</UserId>
+    <Account>${id.account}</Account>
+  </GetCallerIdentityResult>
+  <ResponseMetadata>
+    <RequestId>${requestId}</RequestId>
+  </ResponseMetadata>
+</GetCallerIdentityResponse>
+`;
+      return { status: 200, body, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId } };
+    }
+    return stsError(
+      'InvalidAction',
+      `Could not find operation ${action ?? '(none)'} for version ${form.get('Version') ?? ''}`,
+    );
+  }
+
+  private remember(keyId: string, id: Identity): void {
+    this.sessions.delete(keyId);
+    this.sessions.set(keyId, id);
+    if (this.sessions.size > 10_000) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest !== undefined) this.sessions.delete(oldest);
+    }
+  }
+}

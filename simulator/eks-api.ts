@@ -1,0 +1,449 @@
+/**
+ * The EKS REST-JSON API as `@aws-sdk/client-eks` speaks it: routes, pagination, shapes
+ * (timestamps as epoch seconds), and errors with `x-amzn-errortype`. The region comes from
+ * the SigV4 credential scope, so one port serves every region; credentials issued by the
+ * simulated STS AssumeRole see only their account's clusters.
+ */
+import { ADDONS, compareMinor, isMinorString } from './catalogue';
+import {
+  EksError,
+  insightsFor,
+  type CallerScope,
+  type InsightModel,
+  type SimAddon,
+  type SimCluster,
+  type SimFleet,
+  type SimNodegroup,
+  type SimUpdate,
+} from './model';
+import { hexOf } from './random';
+import { instanceTypeOf } from './workloads';
+
+export interface EksRequest {
+  method: string;
+  /** Decoded path segments. */
+  segments: string[];
+  query: URLSearchParams;
+  body: unknown;
+  scope: CallerScope;
+}
+
+export interface JsonResponse {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Some PEM certificate for `certificateAuthority.data`: the endpoint is plain HTTP, nobody verifies it. */
+const FAKE_CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBfjCCASWgAwIBAgIUQw4jTCN8azJ4zai4TllT1N/xUOEwCgYIKoZIzj0EAwIw
+FTETMBEGA1UEAwwKa3ViZXJuZXRlczAeFw0yNjExMjYxNzI5NTFaFw0zNjExMjMx
+NzI5NTFaMBUxEzARBgNVBAMMCmt1YmVybmV0ZXMwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQV2ygTxedQTmUMSZt6tzenVXAhfTGnwbXCVFHYqFS5Z+bAMZ655TC0
+/DLQDzNav1MIOmD5dcCMlYet49ZpSArOo1MwUTAdBgNVHQ4EFgQU4CA1FnMTO8fN
+cSXDjsFRxufSyYEwHwYDVR0jBBgwFoAU4CA1FnMTO8fNcSXDjsFRxufSyYEwDwYD
+VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiAFGSmLLKrW2bzW4ZbsATL4
+1lvXBv3KvfyrAmBW0hHGVAIgT5D3kNXydD9J1zMBu6GBBPP7MXORvVQ6Tu0g5A5V
+19c=
+-----END CERTIFICATE-----
+`;
+const FAKE_CA_DATA = Buffer.from(FAKE_CA_PEM).toString('base64');
+
+const seconds = (ms: number) => ms / 1000;
+
+function badRequest(message: string): EksError {
+  return new EksError('InvalidParameterException', 400, message);
+}
+
+/** Offset-based pagination with opaque tokens, as EKS's list operations page. */
+function paginate<T>(
+  items: readonly T[],
+  query: { maxResults?: unknown; nextToken?: unknown },
+  max: number,
+  def: number,
+) {
+  let limit = def;
+  if (query.maxResults !== undefined && query.maxResults !== null && query.maxResults !== '') {
+    const n = Number(query.maxResults);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw badRequest(`maxResults must be between 1 and ${max}`);
+    limit = n;
+  }
+  let offset = 0;
+  if (typeof query.nextToken === 'string' && query.nextToken !== '') {
+    const decoded = Buffer.from(query.nextToken, 'base64url').toString('utf8');
+    const match = /^o:(\d+)$/.exec(decoded);
+    if (!match) throw badRequest('The nextToken provided is invalid.');
+    offset = Number(match[1]);
+  }
+  const page = items.slice(offset, offset + limit);
+  const end = offset + page.length;
+  return {
+    page,
+    nextToken: end < items.length ? Buffer.from(`o:${end}`).toString('base64url') : undefined,
+  };
+}
+
+function renderUpdate(u: SimUpdate) {
+  return {
+    id: u.id,
+    status: u.status,
+    type: u.type,
+    params: u.params,
+    createdAt: seconds(u.createdAt),
+    errors: u.errors,
+    ...(u.cancellation ? { cancellation: u.cancellation } : {}),
+  };
+}
+
+function renderCluster(c: SimCluster, baseUrl: string) {
+  const vpc = `vpc-0${hexOf(16, c.name, 'vpc')}`;
+  return {
+    name: c.name,
+    arn: c.arn,
+    createdAt: seconds(c.createdAt),
+    version: c.version,
+    endpoint: `${baseUrl}/k8s/${encodeURIComponent(c.name)}`,
+    roleArn: `arn:aws:iam::${c.account}:role/${c.name}-cluster-role`,
+    resourcesVpcConfig: {
+      subnetIds: [0, 1, 2].map((i) => `subnet-0${hexOf(16, c.name, 'subnet', i)}`),
+      securityGroupIds: [`sg-0${hexOf(16, c.name, 'sg')}`],
+      clusterSecurityGroupId: `sg-0${hexOf(16, c.name, 'cluster-sg')}`,
+      vpcId: vpc,
+      endpointPublicAccess: true,
+      endpointPrivateAccess: true,
+      publicAccessCidrs: ['0.0.0.0/0'],
+    },
+    kubernetesNetworkConfig: { serviceIpv4Cidr: '172.20.0.0/16', ipFamily: 'ipv4' },
+    logging: {
+      clusterLogging: [{ types: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'], enabled: false }],
+    },
+    identity: {
+      oidc: { issuer: `https://oidc.eks.${c.region}.amazonaws.com/id/${hexOf(32, c.name, 'oidc').toUpperCase()}` },
+    },
+    status: c.status,
+    certificateAuthority: { data: FAKE_CA_DATA },
+    platformVersion: c.platformVersion,
+    tags: { ...c.labels },
+    health: { issues: [] },
+    accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP' },
+    upgradePolicy: { supportType: 'EXTENDED' },
+  };
+}
+
+function renderNodegroup(c: SimCluster, ng: SimNodegroup) {
+  return {
+    nodegroupName: ng.name,
+    nodegroupArn: `arn:aws:eks:${c.region}:${c.account}:nodegroup/${c.name}/${ng.name}/${ng.uid}`,
+    clusterName: c.name,
+    version: ng.version,
+    releaseVersion: ng.releaseVersion,
+    createdAt: seconds(ng.createdAt),
+    modifiedAt: seconds(ng.modifiedAt),
+    status: ng.status,
+    capacityType: 'ON_DEMAND',
+    scalingConfig: { minSize: ng.minSize, maxSize: ng.maxSize, desiredSize: ng.desiredSize },
+    instanceTypes: [instanceTypeOf(c, ng)],
+    subnets: [0, 1, 2].map((i) => `subnet-0${hexOf(16, c.name, 'subnet', i)}`),
+    amiType: 'AL2023_x86_64_STANDARD',
+    nodeRole: `arn:aws:iam::${c.account}:role/${c.name}-node-role`,
+    labels: { ...ng.labels },
+    taints: ng.taints.map((t) => ({
+      key: t.key,
+      ...(t.value !== undefined ? { value: t.value } : {}),
+      effect: t.effect,
+    })),
+    resources: { autoScalingGroups: [{ name: `eks-${ng.name}-${ng.uid}` }] },
+    health: { issues: [] },
+    updateConfig: {
+      ...(ng.maxUnavailablePercentage !== undefined
+        ? { maxUnavailablePercentage: ng.maxUnavailablePercentage }
+        : { maxUnavailable: ng.maxUnavailable ?? 1 }),
+      updateStrategy: ng.updateStrategy,
+    },
+    launchTemplate: { ...ng.launchTemplate },
+    tags: {},
+  };
+}
+
+function renderAddon(c: SimCluster, a: SimAddon) {
+  return {
+    addonName: a.name,
+    clusterName: c.name,
+    status: a.status,
+    addonVersion: a.version,
+    health: { issues: [] },
+    addonArn: `arn:aws:eks:${c.region}:${c.account}:addon/${c.name}/${a.name}/${a.uid}`,
+    createdAt: seconds(a.createdAt),
+    modifiedAt: seconds(a.modifiedAt),
+    tags: {},
+  };
+}
+
+function insightSummary(i: InsightModel) {
+  return {
+    id: i.id,
+    name: i.name,
+    category: i.category,
+    kubernetesVersion: i.kubernetesVersion,
+    lastRefreshTime: seconds(i.lastRefreshTime),
+    lastTransitionTime: seconds(i.lastTransitionTime),
+    description: i.description,
+    insightStatus: { status: i.status, reason: i.reason },
+  };
+}
+
+function insightDetail(i: InsightModel) {
+  return {
+    ...insightSummary(i),
+    recommendation: i.recommendation,
+    additionalInfo: {
+      EKS: 'https://docs.aws.amazon.com/eks/latest/userguide/cluster-insights.html',
+    },
+    resources: i.resources ?? [],
+    categorySpecificSummary: {
+      deprecationDetails: (i.deprecationDetails ?? []).map((d) => ({
+        ...d,
+        clientStats: d.clientStats.map((s) => ({ ...s, lastRequestTime: seconds(s.lastRequestTime) })),
+      })),
+      addonCompatibilityDetails: i.addonCompatibilityDetails ?? [],
+    },
+  };
+}
+
+function describeAddonVersions(query: URLSearchParams) {
+  const k8s = query.get('kubernetesVersion') ?? undefined;
+  if (k8s !== undefined && !isMinorString(k8s))
+    throw badRequest(`kubernetesVersion must be a minor version such as "1.31"`);
+  const name = query.get('addonName') ?? undefined;
+  const types = query.getAll('types');
+  const publishers = query.getAll('publishers');
+  const owners = query.getAll('owners');
+  const infos = ADDONS.filter(
+    (a) =>
+      (name === undefined || a.name === name) &&
+      (types.length === 0 || types.includes(a.type)) &&
+      (publishers.length === 0 || publishers.includes('eks')) &&
+      (owners.length === 0 || owners.includes('aws')),
+  )
+    .map((a) => ({
+      addonName: a.name,
+      type: a.type,
+      publisher: 'eks',
+      owner: 'aws',
+      addonVersions: a.versions
+        .filter((v) => k8s === undefined || v.compatible.includes(k8s))
+        .slice()
+        .reverse()
+        .map((v) => ({
+          addonVersion: v.version,
+          architecture: ['amd64', 'arm64'],
+          computeTypes: ['ec2'],
+          compatibilities: v.compatible.map((m) => ({
+            clusterVersion: m,
+            platformVersions: ['*'],
+            defaultVersion: v.defaultFor.includes(m),
+          })),
+          requiresConfiguration: false,
+          requiresIamPermissions: a.name === 'aws-ebs-csi-driver',
+        })),
+    }))
+    .filter((a) => a.addonVersions.length > 0);
+  const { page, nextToken } = paginate(
+    infos,
+    { maxResults: query.get('maxResults'), nextToken: query.get('nextToken') },
+    100,
+    100,
+  );
+  return { addons: page, ...(nextToken ? { nextToken } : {}) };
+}
+
+function objectBody(body: unknown): Record<string, unknown> {
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The cluster named by an EKS request path, for fault injection before routing. */
+export function targetClusterName(segments: string[]): string | undefined {
+  if (segments[0] === 'clusters' && segments[1]) return segments[1];
+  if (segments[0] === 'tags' && segments[1]) {
+    const match = /^arn:aws[a-z-]*:eks:[^:]+:\d+:(?:cluster|nodegroup|addon)\/([^/]+)/.exec(segments[1]);
+    return match?.[1];
+  }
+  return undefined;
+}
+
+/**
+ * Answers one EKS call. `clientRequestToken` is always present on the SDK's mutating calls;
+ * a request without one (curl) gets a fresh token, so it is never a replay.
+ */
+export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, newToken: () => string): JsonResponse {
+  const { method, segments: s, query, scope } = req;
+  const body = objectBody(req.body);
+  const token = str(body.clientRequestToken) ?? newToken();
+  const ok = (b: unknown): JsonResponse => ({ status: 200, body: b });
+
+  if (s[0] === 'addons' && s[1] === 'supported-versions' && s.length === 2 && method === 'GET') {
+    return ok(describeAddonVersions(query));
+  }
+  if (s[0] === 'tags' && s.length === 2 && method === 'GET') {
+    const arn = s[1] as string;
+    const match = /^arn:aws[a-z-]*:eks:([^:]+):(\d{12}):(cluster|nodegroup|addon)\/([^/]+)(?:\/([^/]+))?/.exec(arn);
+    if (!match) throw new EksError('BadRequestException', 400, `Invalid ARN: ${arn}`);
+    const [, region, account, kind, clusterName, child] = match;
+    if (region !== scope.region || (scope.account !== undefined && scope.account !== account)) {
+      throw new EksError('NotFoundException', 404, `Resource not found: ${arn}`);
+    }
+    const c = fleet.cluster(clusterName as string, scope);
+    if (c.account !== account) throw new EksError('NotFoundException', 404, `Resource not found: ${arn}`);
+    if (kind === 'cluster') return ok({ tags: { ...c.labels } });
+    if (kind === 'nodegroup') fleet.nodegroup(c, child ?? '');
+    else fleet.addon(c, child ?? '');
+    return ok({ tags: {} });
+  }
+  if (s[0] !== 'clusters')
+    throw new EksError('UnknownOperationException', 404, `No EKS operation for ${method} /${s.join('/')}`);
+
+  if (s.length === 1 && method === 'GET') {
+    const names = fleet.visible(scope).map((c) => c.name);
+    const { page, nextToken } = paginate(
+      names,
+      { maxResults: query.get('maxResults'), nextToken: query.get('nextToken') },
+      100,
+      100,
+    );
+    return ok({ clusters: page, ...(nextToken ? { nextToken } : {}) });
+  }
+  const c = fleet.cluster(s[1] as string, scope);
+  const sub = s[2];
+
+  if (s.length === 2 && method === 'GET') return ok({ cluster: renderCluster(c, baseUrl) });
+
+  if (sub === 'updates') {
+    if (s.length === 3 && method === 'POST') {
+      const u = fleet.updateClusterVersion(c, {
+        version: str(body.version),
+        clientRequestToken: token,
+        force: body.force === true,
+      });
+      return ok({ update: renderUpdate(u) });
+    }
+    const scopeOf = () => ({
+      nodegroupName: query.get('nodegroupName') ?? undefined,
+      addonName: query.get('addonName') ?? undefined,
+    });
+    if (s.length === 3 && method === 'GET') {
+      const ids = fleet.listUpdates(c, scopeOf());
+      const { page, nextToken } = paginate(
+        ids,
+        { maxResults: query.get('maxResults'), nextToken: query.get('nextToken') },
+        100,
+        50,
+      );
+      return ok({ updateIds: page, ...(nextToken ? { nextToken } : {}) });
+    }
+    if (s.length === 4 && method === 'GET')
+      return ok({ update: renderUpdate(fleet.findUpdate(c, s[3] as string, scopeOf())) });
+    if (s.length === 5 && s[4] === 'cancel-update' && method === 'POST') {
+      return ok({ update: renderUpdate(fleet.cancelUpdate(c, s[3] as string, token)) });
+    }
+  }
+
+  if (sub === 'node-groups') {
+    if (s.length === 3 && method === 'GET') {
+      const names = c.nodegroups.map((ng) => ng.name);
+      const { page, nextToken } = paginate(
+        names,
+        { maxResults: query.get('maxResults'), nextToken: query.get('nextToken') },
+        100,
+        100,
+      );
+      return ok({ nodegroups: page, ...(nextToken ? { nextToken } : {}) });
+    }
+    const ng = fleet.nodegroup(c, s[3] as string);
+    if (s.length === 4 && method === 'GET') return ok({ nodegroup: renderNodegroup(c, ng) });
+    if (s.length === 5 && s[4] === 'update-version' && method === 'POST') {
+      const lt = objectBody(body.launchTemplate);
+      const u = fleet.updateNodegroupVersion(c, ng, {
+        version: str(body.version),
+        releaseVersion: str(body.releaseVersion),
+        ...(body.launchTemplate !== undefined
+          ? { launchTemplate: { name: str(lt.name), id: str(lt.id), version: str(lt.version) } }
+          : {}),
+        force: body.force === true,
+        clientRequestToken: token,
+      });
+      return ok({ update: renderUpdate(u) });
+    }
+    if (s.length === 5 && s[4] === 'update-config' && method === 'POST') {
+      const u = fleet.updateNodegroupConfig(c, ng, {
+        ...(body.updateConfig !== undefined ? { updateConfig: objectBody(body.updateConfig) } : {}),
+        ...(body.scalingConfig !== undefined ? { scalingConfig: objectBody(body.scalingConfig) } : {}),
+        ...(body.labels !== undefined ? { labels: objectBody(body.labels) } : {}),
+        ...(body.taints !== undefined ? { taints: objectBody(body.taints) } : {}),
+        clientRequestToken: token,
+      } as Parameters<SimFleet['updateNodegroupConfig']>[2]);
+      return ok({ update: renderUpdate(u) });
+    }
+  }
+
+  if (sub === 'addons') {
+    if (s.length === 3 && method === 'GET') {
+      const names = c.addons.map((a) => a.name);
+      const { page, nextToken } = paginate(
+        names,
+        { maxResults: query.get('maxResults'), nextToken: query.get('nextToken') },
+        100,
+        100,
+      );
+      return ok({ addons: page, ...(nextToken ? { nextToken } : {}) });
+    }
+    const a = fleet.addon(c, s[3] as string);
+    if (s.length === 4 && method === 'GET') return ok({ addon: renderAddon(c, a) });
+    if (s.length === 5 && s[4] === 'update' && method === 'POST') {
+      const u = fleet.updateAddon(c, a, {
+        addonVersion: str(body.addonVersion),
+        resolveConflicts: str(body.resolveConflicts),
+        configurationValues: str(body.configurationValues),
+        clientRequestToken: token,
+      });
+      return ok({ update: renderUpdate(u) });
+    }
+  }
+
+  if (sub === 'insights') {
+    const all = insightsFor(c, fleet.now());
+    if (s.length === 3 && method === 'POST') {
+      const filter = objectBody(body.filter);
+      const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+      const categories = list(filter.categories);
+      const versions = list(filter.kubernetesVersions);
+      const statuses = list(filter.statuses);
+      const matching = all.filter(
+        (i) =>
+          (categories.length === 0 || categories.includes(i.category)) &&
+          (versions.length === 0 || versions.some((v) => compareMinor(v, i.kubernetesVersion) === 0)) &&
+          (statuses.length === 0 || statuses.includes(i.status)),
+      );
+      const { page, nextToken } = paginate(
+        matching,
+        { maxResults: body.maxResults, nextToken: body.nextToken },
+        100,
+        100,
+      );
+      return ok({ insights: page.map(insightSummary), ...(nextToken ? { nextToken } : {}) });
+    }
+    if (s.length === 4 && method === 'GET') {
+      const found = all.find((i) => i.id === s[3]);
+      if (!found)
+        throw new EksError('ResourceNotFoundException', 404, `No insight found for ID: ${s[3]}`, {
+          clusterName: c.name,
+        });
+      return ok({ insight: insightDetail(found) });
+    }
+  }
+
+  throw new EksError('UnknownOperationException', 404, `No EKS operation for ${method} /${s.join('/')}`);
+}

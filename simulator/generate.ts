@@ -1,0 +1,131 @@
+/**
+ * A generated fleet for demos and benchmarks (`fleetwave sim --generate 5000 --seed 7`): a
+ * plausible spread of environments, regions, accounts, teams and tiers, mostly on recent
+ * minors with some node groups one minor behind, AMI releases that are not all current, add-on
+ * versions that are EKS defaults or one step older, a few PodDisruptionBudgets that block
+ * drains, and no faults. The same count and seed give the same fleet.
+ */
+import { API_VERSION } from '../domain/spec';
+import type { ClusterInventory, Fleet } from '../domain/fleet';
+import { AMI_RELEASES, ADDONS, SIM_MINORS, defaultAddonVersion, compareMinor, shiftMinor } from './catalogue';
+import { createRng, hash32, type Rng } from './random';
+
+export interface GenerateOptions {
+  count: number;
+  /** Default 1. */
+  seed?: number;
+}
+
+const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-1', 'ap-northeast-1'] as const;
+const REGION_CODES: Record<string, string> = {
+  'us-east-1': 'use1',
+  'us-west-2': 'usw2',
+  'eu-west-1': 'euw1',
+  'eu-central-1': 'euc1',
+  'ap-southeast-1': 'apse1',
+  'ap-northeast-1': 'apne1',
+};
+const TEAMS = ['payments', 'search', 'ads', 'identity', 'data', 'platform', 'ml', 'web', 'mobile', 'risk'] as const;
+
+function weighted<T>(rng: Rng, entries: readonly (readonly [T, number])[]): T {
+  const total = entries.reduce((s, [, w]) => s + w, 0);
+  let x = rng.next() * total;
+  for (const [v, w] of entries) {
+    x -= w;
+    if (x < 0) return v;
+  }
+  return (entries[entries.length - 1] as readonly [T, number])[0];
+}
+
+/** A fleet of `count` generated clusters, deterministic for the seed. */
+export function generateFleet(opts: GenerateOptions): Fleet {
+  const seed = opts.seed ?? 1;
+  const rng = createRng(hash32(seed, 'generate'));
+  const accounts = Array.from({ length: 24 }, (_, i) => String(100_000_000_000 + hash32(seed, 'account', i) * 100 + i));
+  const clusters: ClusterInventory[] = [];
+  for (let i = 0; i < opts.count; i++) {
+    const env = weighted(rng, [
+      ['prod', 5],
+      ['staging', 3],
+      ['dev', 2],
+    ] as const);
+    const region = rng.pick(REGIONS);
+    const team = rng.pick(TEAMS);
+    const tier =
+      env === 'prod'
+        ? weighted(rng, [
+            ['critical', 3],
+            ['standard', 5],
+            ['batch', 2],
+          ] as const)
+        : 'standard';
+    const account = accounts[(hash32(env, team) + (env === 'prod' ? 0 : 12)) % accounts.length] as string;
+    const version = weighted(rng, [
+      ['1.29', 1],
+      ['1.30', 3],
+      ['1.31', 4],
+      ['1.32', 2],
+    ] as const);
+    const name = `${env}-${REGION_CODES[region]}-${team}-${String(i).padStart(4, '0')}`;
+
+    const ngCount = weighted(rng, [
+      [1, 3],
+      [2, 5],
+      [3, 2],
+    ] as const);
+    const ngNames = ['system', 'general', 'batch'];
+    const nodegroups = Array.from({ length: ngCount }, (_, j) => {
+      const behind = rng.next() < 0.2 && compareMinor(shiftMinor(version, -1), SIM_MINORS[0] as string) >= 0;
+      const ngVersion = behind ? shiftMinor(version, -1) : version;
+      const releases = AMI_RELEASES[ngVersion] ?? [];
+      // Most node groups are one or two releases behind, so a patch campaign has work to do.
+      const releaseVersion = releases[Math.min(releases.length - 1, rng.int(0, releases.length - 2))] as string;
+      const nodes =
+        j === 0
+          ? rng.int(2, 4)
+          : weighted(rng, [
+              [rng.int(3, 8), 6],
+              [rng.int(9, 20), 3],
+              [rng.int(21, 40), 1],
+            ] as const);
+      const withLaunchTemplate = rng.next() < 0.5;
+      return {
+        name: ngNames[j] as string,
+        version: ngVersion,
+        releaseVersion,
+        nodes,
+        maxUnavailable: nodes >= 10 ? rng.int(2, 4) : 1,
+        ...(withLaunchTemplate
+          ? { launchTemplate: { name: `${name}-${ngNames[j]}-lt`, version: String(rng.int(1, 6)) } }
+          : {}),
+      };
+    });
+
+    const addons = ADDONS.filter((a) => a.name !== 'aws-ebs-csi-driver' || rng.next() < 0.6).map((a) => {
+      const def = defaultAddonVersion(a.name, version) as string;
+      const compatible = a.versions.filter((v) => v.compatible.includes(version)).map((v) => v.version);
+      const idx = compatible.indexOf(def);
+      // Some clusters run the compatible version just before the default.
+      const older = idx > 0 && rng.next() < 0.3 ? compatible[idx - 1] : undefined;
+      return { name: a.name, version: older ?? def };
+    });
+
+    const pdbs = Array.from({ length: rng.int(0, 2) }, (_, k) => ({
+      name: `${team}-${['api', 'db', 'queue'][k % 3]}`,
+      namespace: team,
+      allowedDisruptions: rng.next() < 0.05 ? 0 : 1,
+    }));
+
+    clusters.push({
+      name,
+      region,
+      account,
+      labels: { env, team, tier },
+      version,
+      nodegroups,
+      addons,
+      pdbs,
+    });
+  }
+  return { apiVersion: API_VERSION, kind: 'Fleet', clusters };
+}

@@ -1,0 +1,605 @@
+/**
+ * A read-only Kubernetes API per simulated cluster, at `/k8s/<cluster>` (the `endpoint` that
+ * DescribeCluster returns): nodes, pods, PodDisruptionBudgets, namespaces, `/version` and
+ * metrics.k8s.io node metrics, with `limit`/`continue` paging, label selectors and the field
+ * selectors client code uses. Every call needs an EKS bearer token that passes the format
+ * checks of aws-iam-authenticator (signatures are not verified: there is no STS to ask).
+ */
+import { CONTROL_PLANE_PATCH } from './catalogue';
+import type { SimCluster, SimFleet } from './model';
+import { hash32, hexOf, unit, uuidOf } from './random';
+import {
+  amiIdOf,
+  instanceTypeOf,
+  kubeletVersionOf,
+  nodesOf,
+  pdbsOf,
+  podsOf,
+  type NodeView,
+  type PodView,
+} from './workloads';
+
+export interface K8sResponse {
+  status: number;
+  body: unknown;
+}
+
+const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+function status(code: number, reason: string, message: string): K8sResponse {
+  return {
+    status: code,
+    body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code },
+  };
+}
+
+const TOKEN_PREFIX = 'k8s-aws-v1.';
+const MAX_TOKEN_BYTES = 4096;
+const PRESIGNED_URL_LIFETIME_MS = 15 * 60_000;
+const ALLOWED_QUERY_KEYS = new Set([
+  'action',
+  'version',
+  'x-amz-algorithm',
+  'x-amz-credential',
+  'x-amz-date',
+  'x-amz-expires',
+  'x-amz-security-token',
+  'x-amz-signature',
+  'x-amz-signedheaders',
+]);
+
+/**
+ * Why an `Authorization` header is not an acceptable EKS token, or undefined when it is.
+ * The rules are aws-iam-authenticator's: prefix, base64url, https, an STS host, path `/`,
+ * only the presign query keys, each once, Action=GetCallerIdentity, `x-k8s-aws-id` signed,
+ * 0 <= X-Amz-Expires <= 900, and X-Amz-Date no older than 15 minutes (wall clock).
+ */
+export function rejectToken(authorization: string | undefined, wallNow = Date.now()): string | undefined {
+  if (!authorization?.startsWith('Bearer ')) return 'no bearer token';
+  const token = authorization.slice('Bearer '.length).trim();
+  if (token.length > MAX_TOKEN_BYTES) return 'token is too large';
+  if (!token.startsWith(TOKEN_PREFIX)) return `token is missing expected "${TOKEN_PREFIX}" prefix`;
+  const encoded = token.slice(TOKEN_PREFIX.length);
+  if (!/^[A-Za-z0-9_-]*$/.test(encoded)) return 'token is not base64url without padding';
+  let url: URL;
+  try {
+    url = new URL(Buffer.from(encoded, 'base64url').toString('utf8'));
+  } catch {
+    return 'token does not decode to a URL';
+  }
+  if (url.protocol !== 'https:') return `unexpected scheme "${url.protocol.replace(':', '')}" in pre-signed URL`;
+  if (!/^sts(-fips)?(\.[a-z]{2}(-gov)?-[a-z]+-\d)?\.amazonaws\.com(\.cn)?$/.test(url.host)) {
+    return `unexpected hostname "${url.host}" in pre-signed URL`;
+  }
+  if (url.pathname !== '/') return 'unexpected path in pre-signed URL';
+  const params = new Map<string, string>();
+  for (const key of new Set(url.searchParams.keys())) {
+    const values = url.searchParams.getAll(key);
+    if (!ALLOWED_QUERY_KEYS.has(key.toLowerCase())) return `non-whitelisted query parameter "${key}"`;
+    if (values.length !== 1) return 'query parameter with multiple values not supported';
+    params.set(key.toLowerCase(), values[0] as string);
+  }
+  if (params.get('action') !== 'GetCallerIdentity') return 'unexpected action parameter in pre-signed URL';
+  const signed = (params.get('x-amz-signedheaders') ?? '').split(';').map((h) => h.toLowerCase());
+  if (!signed.includes('x-k8s-aws-id')) return 'client did not sign the x-k8s-aws-id header in the pre-signed URL';
+  const expires = Number(params.get('x-amz-expires'));
+  if (!Number.isInteger(expires) || expires < 0 || expires > 900)
+    return 'invalid X-Amz-Expires parameter in pre-signed URL';
+  const date = params.get('x-amz-date');
+  if (!date) return 'X-Amz-Date parameter must be present in pre-signed URL';
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date);
+  if (!m) return `error parsing X-Amz-Date parameter ${date}`;
+  const signedAt = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (wallNow > signedAt + PRESIGNED_URL_LIFETIME_MS) return 'X-Amz-Date parameter is expired (15 minute expiration)';
+  return undefined;
+}
+
+type Selector = (labels: Record<string, string>) => boolean;
+
+/** Equality-based and set-based label selectors (`a=b`, `a!=b`, `a`, `!a`, `a in (x,y)`, `a notin (x)`). */
+function parseLabelSelector(text: string | null): Selector | string {
+  if (!text) return () => true;
+  const terms: Selector[] = [];
+  // Split on commas outside parentheses.
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of text) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  parts.push(cur);
+  for (const raw of parts) {
+    const part = raw.trim();
+    let m: RegExpExecArray | null;
+    if ((m = /^([^!=\s]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(part))) {
+      const [, key, op, list] = m as unknown as [string, string, string, string];
+      const values = list.split(',').map((v) => v.trim());
+      terms.push(
+        op === 'in' ? (l) => values.includes(l[key] ?? '\u0000') : (l) => !values.includes(l[key] ?? '\u0000'),
+      );
+    } else if ((m = /^([^!=\s]+)\s*!=\s*(\S*)$/.exec(part))) {
+      const [, key, value] = m as unknown as [string, string, string];
+      terms.push((l) => l[key] !== value);
+    } else if ((m = /^([^!=\s]+)\s*==?\s*(\S*)$/.exec(part))) {
+      const [, key, value] = m as unknown as [string, string, string];
+      terms.push((l) => l[key] === value);
+    } else if ((m = /^!([^!=\s]+)$/.exec(part))) {
+      const key = m[1] as string;
+      terms.push((l) => !(key in l));
+    } else if ((m = /^([^!=\s(),]+)$/.exec(part))) {
+      const key = m[1] as string;
+      terms.push((l) => key in l);
+    } else {
+      return `unable to parse requirement: "${part}"`;
+    }
+  }
+  return (labels) => terms.every((t) => t(labels));
+}
+
+/** Field selectors: `field=value`, `field==value`, `field!=value`, comma-joined, over the given fields. */
+function parseFieldSelector(
+  text: string | null,
+  supported: readonly string[],
+): ((fields: Record<string, string>) => boolean) | string {
+  if (!text) return () => true;
+  const terms: ((f: Record<string, string>) => boolean)[] = [];
+  for (const raw of text.split(',')) {
+    const m = /^\s*([^!=\s]+)\s*(!=|==|=)\s*(.*?)\s*$/.exec(raw);
+    if (!m) return `invalid selector: '${raw}'; can't understand '${raw}'`;
+    const [, field, op, value] = m as unknown as [string, string, string, string];
+    if (!supported.includes(field)) return `field label not supported: ${field}`;
+    terms.push(op === '!=' ? (f) => f[field] !== value : (f) => f[field] === value);
+  }
+  return (fields) => terms.every((t) => t(fields));
+}
+
+function listResponse(
+  kind: string,
+  apiVersion: string,
+  items: unknown[],
+  query: URLSearchParams,
+  rv: string,
+): K8sResponse {
+  const limitText = query.get('limit');
+  const cont = query.get('continue');
+  let offset = 0;
+  if (cont) {
+    const match = /^o:(\d+)$/.exec(Buffer.from(cont, 'base64url').toString('utf8'));
+    if (!match) return status(400, 'BadRequest', 'continue key is not valid');
+    offset = Number(match[1]);
+  }
+  const limit = limitText ? Number(limitText) : 0;
+  const page = limit > 0 ? items.slice(offset, offset + limit) : items.slice(offset);
+  const end = offset + page.length;
+  const more = end < items.length;
+  return {
+    status: 200,
+    body: {
+      kind,
+      apiVersion,
+      metadata: {
+        resourceVersion: rv,
+        ...(more
+          ? { continue: Buffer.from(`o:${end}`).toString('base64url'), remainingItemCount: items.length - end }
+          : {}),
+      },
+      items: page,
+    },
+  };
+}
+
+function capacityOf(type: string): { cpu: string; memory: string; pods: string; cores: number; memKi: number } {
+  switch (type) {
+    case 'm6i.xlarge':
+    case 'c6i.xlarge':
+      return { cpu: '4', memory: '15896988Ki', pods: '58', cores: 4, memKi: 15896988 };
+    case 'r6i.large':
+      return { cpu: '2', memory: '16093524Ki', pods: '29', cores: 2, memKi: 16093524 };
+    default:
+      return { cpu: '2', memory: '7910400Ki', pods: '29', cores: 2, memKi: 7910400 };
+  }
+}
+
+function renderNode(c: SimCluster, n: NodeView, now: number) {
+  const type = instanceTypeOf(c, n.nodegroup);
+  const cap = capacityOf(type);
+  const date = n.releaseVersion.split('-')[1] ?? '';
+  const heartbeat = iso(now - (now % 40_000));
+  const taints = [
+    ...n.nodegroup.taints.map((t) => ({
+      key: t.key,
+      ...(t.value !== undefined ? { value: t.value } : {}),
+      effect: t.effect,
+    })),
+    ...(n.cordoned ? [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule', timeAdded: iso(now) }] : []),
+    ...(!n.ready ? [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] : []),
+  ];
+  const ip = n.name.replace(/^ip-/, '').split('.')[0]?.replace(/-/g, '.') ?? '10.0.0.1';
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: n.name,
+      uid: uuidOf(c.name, 'node', n.name, n.generation),
+      resourceVersion: String(1000 + (hash32(n.name, n.generation) % 100000)),
+      creationTimestamp: iso(n.createdAt),
+      labels: {
+        'beta.kubernetes.io/arch': 'amd64',
+        'beta.kubernetes.io/instance-type': type,
+        'beta.kubernetes.io/os': 'linux',
+        'eks.amazonaws.com/capacityType': 'ON_DEMAND',
+        'eks.amazonaws.com/nodegroup': n.nodegroup.name,
+        'eks.amazonaws.com/nodegroup-image': amiIdOf(n.releaseVersion, c.region),
+        'eks.amazonaws.com/sourceLaunchTemplateId': n.nodegroup.launchTemplate.id,
+        'eks.amazonaws.com/sourceLaunchTemplateVersion': n.launchTemplateVersion,
+        'failure-domain.beta.kubernetes.io/region': c.region,
+        'failure-domain.beta.kubernetes.io/zone': n.zone,
+        'k8s.io/cloud-provider-aws': hexOf(32, c.name, 'cloud-provider'),
+        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/hostname': n.name,
+        'kubernetes.io/os': 'linux',
+        'node.kubernetes.io/instance-type': type,
+        'topology.kubernetes.io/region': c.region,
+        'topology.kubernetes.io/zone': n.zone,
+        ...n.nodegroup.labels,
+      },
+      annotations: {
+        'alpha.kubernetes.io/provided-node-ip': ip,
+        'node.alpha.kubernetes.io/ttl': '0',
+        'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+      },
+    },
+    spec: {
+      providerID: `aws:///${n.zone}/${n.instanceId}`,
+      ...(n.cordoned ? { unschedulable: true } : {}),
+      ...(taints.length > 0 ? { taints } : {}),
+    },
+    status: {
+      capacity: {
+        cpu: cap.cpu,
+        'ephemeral-storage': '83873772Ki',
+        'hugepages-2Mi': '0',
+        memory: cap.memory,
+        pods: cap.pods,
+      },
+      allocatable: {
+        cpu: `${cap.cores * 1000 - 70}m`,
+        'ephemeral-storage': '76224326324',
+        'hugepages-2Mi': '0',
+        memory: `${cap.memKi - 557000}Ki`,
+        pods: cap.pods,
+      },
+      conditions: [
+        ...['MemoryPressure', 'DiskPressure', 'PIDPressure'].map((type) => ({
+          type,
+          status: 'False',
+          lastHeartbeatTime: heartbeat,
+          lastTransitionTime: iso(n.createdAt),
+          reason: `KubeletHas${type === 'PIDPressure' ? 'SufficientPID' : type === 'DiskPressure' ? 'NoDiskPressure' : 'SufficientMemory'}`,
+          message: 'kubelet reports no pressure',
+        })),
+        {
+          type: 'Ready',
+          status: n.ready ? 'True' : 'False',
+          lastHeartbeatTime: heartbeat,
+          lastTransitionTime: iso(n.createdAt + (n.ready ? 60_000 : 0)),
+          reason: n.ready ? 'KubeletReady' : 'KubeletNotReady',
+          message: n.ready
+            ? 'kubelet is posting ready status'
+            : 'container runtime network not ready: cni plugin not initialized',
+        },
+      ],
+      addresses: [
+        { type: 'InternalIP', address: ip },
+        { type: 'InternalDNS', address: n.name },
+        { type: 'Hostname', address: n.name },
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: {
+        machineID: hexOf(32, n.instanceId, 'machine'),
+        systemUUID: `ec2${hexOf(29, n.instanceId, 'uuid')}`,
+        bootID: uuidOf(n.instanceId, 'boot'),
+        kernelVersion: '6.1.127-135.201.amzn2023.x86_64',
+        osImage: `Amazon Linux 2023.6.${date}`,
+        containerRuntimeVersion: 'containerd://1.7.25',
+        kubeletVersion: kubeletVersionOf(n.releaseVersion),
+        kubeProxyVersion: kubeletVersionOf(n.releaseVersion),
+        operatingSystem: 'linux',
+        architecture: 'amd64',
+      },
+    },
+  };
+}
+
+function renderPod(c: SimCluster, p: PodView, now: number) {
+  const started = iso(p.createdAt + 5_000);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: p.name,
+      namespace: p.namespace,
+      uid: uuidOf(c.name, 'pod', p.namespace, p.name),
+      resourceVersion: String(2000 + (hash32(p.name) % 100000)),
+      creationTimestamp: iso(p.createdAt),
+      labels: p.labels,
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: p.ownerKind,
+          name: p.ownerName,
+          uid: uuidOf(c.name, p.namespace, p.ownerName),
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      nodeName: p.nodeName,
+      containers: p.containers.map((name) => ({ name, image: `registry.example/${name}:stable` })),
+      restartPolicy: 'Always',
+      serviceAccountName: 'default',
+    },
+    status: {
+      phase: 'Running',
+      conditions: [
+        { type: 'Initialized', status: 'True', lastTransitionTime: iso(p.createdAt) },
+        { type: 'Ready', status: p.crashLooping ? 'False' : 'True', lastTransitionTime: started },
+        { type: 'ContainersReady', status: p.crashLooping ? 'False' : 'True', lastTransitionTime: started },
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: iso(p.createdAt) },
+      ],
+      hostIP: p.nodeName.replace(/^ip-/, '').split('.')[0]?.replace(/-/g, '.'),
+      podIP: p.ip,
+      startTime: iso(p.createdAt),
+      containerStatuses: p.containers.map((name, i) => {
+        const crashing = p.crashLooping && i === 0;
+        return {
+          name,
+          ready: !crashing,
+          started: !crashing,
+          restartCount: i === 0 ? p.restartCount : 0,
+          image: `registry.example/${name}:stable`,
+          imageID: `registry.example/${name}@sha256:${hexOf(64, name)}`,
+          containerID: `containerd://${hexOf(64, c.name, p.name, name)}`,
+          state: crashing
+            ? {
+                waiting: {
+                  reason: 'CrashLoopBackOff',
+                  message: `back-off 5m0s restarting failed container=${name} pod=${p.name}_${p.namespace}(${uuidOf(c.name, 'pod', p.namespace, p.name)})`,
+                },
+              }
+            : { running: { startedAt: started } },
+          ...(crashing
+            ? {
+                lastState: {
+                  terminated: {
+                    exitCode: 1,
+                    reason: 'Error',
+                    startedAt: iso(now - 90_000),
+                    finishedAt: iso(now - 60_000),
+                  },
+                },
+              }
+            : {}),
+        };
+      }),
+    },
+  };
+}
+
+function podFields(p: PodView): Record<string, string> {
+  return {
+    'metadata.name': p.name,
+    'metadata.namespace': p.namespace,
+    'spec.nodeName': p.nodeName,
+    'status.phase': 'Running',
+    'spec.restartPolicy': 'Always',
+    'spec.schedulerName': 'default-scheduler',
+    'spec.serviceAccountName': 'default',
+    'status.podIP': p.ip,
+  };
+}
+
+const POD_FIELDS = Object.keys(podFields({ name: '', namespace: '', nodeName: '', ip: '' } as PodView));
+const NODE_FIELDS = ['metadata.name', 'spec.unschedulable'];
+
+/**
+ * Answers one Kubernetes API call for `/k8s/<cluster>/<rest>`. `rest` is the path after the
+ * cluster prefix, beginning with `/`.
+ */
+export function handleKubernetes(
+  fleet: SimFleet,
+  c: SimCluster,
+  method: string,
+  rest: string,
+  query: URLSearchParams,
+  authorization: string | undefined,
+): K8sResponse {
+  const why = rejectToken(authorization);
+  if (why) return status(401, 'Unauthorized', 'Unauthorized');
+  if (method !== 'GET')
+    return status(405, 'MethodNotAllowed', `the simulator's Kubernetes API is read-only (${method} ${rest})`);
+  fleet.settle(c);
+  const now = fleet.now();
+  const rv = String(Math.floor(now / 1000));
+  const s = rest.split('/').filter(Boolean).map(decodeURIComponent);
+  const path = s.join('/');
+
+  if (path === 'version') {
+    const patch = CONTROL_PLANE_PATCH[c.version] ?? `${c.version}.0`;
+    const [major, minor] = c.version.split('.');
+    return {
+      status: 200,
+      body: {
+        major,
+        minor: `${minor}+`,
+        gitVersion: `v${patch}-eks-${hexOf(7, 'apiserver', patch)}`,
+        gitCommit: hexOf(40, 'commit', patch),
+        gitTreeState: 'clean',
+        buildDate: '2025-01-24T04:21:05Z',
+        goVersion: 'go1.23.5',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      },
+    };
+  }
+  if (path === 'healthz' || path === 'readyz' || path === 'livez') return { status: 200, body: 'ok' };
+
+  const nodeList = () => nodesOf(c, now);
+  if (s[0] === 'api' && s[1] === 'v1' && s[2] === 'nodes') {
+    const nodes = nodeList();
+    if (s.length === 4) {
+      const n = nodes.find((x) => x.name === s[3]);
+      return n ? { status: 200, body: renderNode(c, n, now) } : status(404, 'NotFound', `nodes "${s[3]}" not found`);
+    }
+    if (s.length === 3) {
+      const labels = parseLabelSelector(query.get('labelSelector'));
+      if (typeof labels === 'string') return status(400, 'BadRequest', labels);
+      const fields = parseFieldSelector(query.get('fieldSelector'), NODE_FIELDS);
+      if (typeof fields === 'string') return status(400, 'BadRequest', fields);
+      const items = nodes
+        .map((n) => renderNode(c, n, now))
+        .filter(
+          (n) =>
+            labels(n.metadata.labels) &&
+            fields({ 'metadata.name': n.metadata.name, 'spec.unschedulable': String(n.spec.unschedulable === true) }),
+        );
+      return listResponse('NodeList', 'v1', items, query, rv);
+    }
+  }
+
+  const podsPath =
+    s[0] === 'api' && s[1] === 'v1'
+      ? s[2] === 'pods' && s.length === 3
+        ? { namespace: undefined, name: undefined }
+        : s[2] === 'namespaces' && s[4] === 'pods' && (s.length === 5 || s.length === 6)
+          ? { namespace: s[3], name: s[5] }
+          : undefined
+      : undefined;
+  if (podsPath) {
+    const pods = podsOf(c, nodeList(), now).filter(
+      (p) => podsPath.namespace === undefined || p.namespace === podsPath.namespace,
+    );
+    if (podsPath.name !== undefined) {
+      const p = pods.find((x) => x.name === podsPath.name);
+      return p
+        ? { status: 200, body: renderPod(c, p, now) }
+        : status(404, 'NotFound', `pods "${podsPath.name}" not found`);
+    }
+    const labels = parseLabelSelector(query.get('labelSelector'));
+    if (typeof labels === 'string') return status(400, 'BadRequest', labels);
+    const fields = parseFieldSelector(query.get('fieldSelector'), POD_FIELDS);
+    if (typeof fields === 'string') return status(400, 'BadRequest', fields);
+    const items = pods.filter((p) => labels(p.labels) && fields(podFields(p))).map((p) => renderPod(c, p, now));
+    return listResponse('PodList', 'v1', items, query, rv);
+  }
+
+  if (s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s.length <= 4) {
+    const names = [
+      ...new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', ...c.pdbs.map((p) => p.namespace)]),
+    ];
+    const render = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name,
+        uid: uuidOf(c.name, 'ns', name),
+        creationTimestamp: iso(c.createdAt),
+        labels: { 'kubernetes.io/metadata.name': name },
+      },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    });
+    if (s.length === 4) {
+      return names.includes(s[3] as string)
+        ? { status: 200, body: render(s[3] as string) }
+        : status(404, 'NotFound', `namespaces "${s[3]}" not found`);
+    }
+    return listResponse('NamespaceList', 'v1', names.map(render), query, rv);
+  }
+
+  const pdbPath =
+    s[0] === 'apis' && s[1] === 'policy' && s[2] === 'v1'
+      ? s[3] === 'poddisruptionbudgets' && s.length === 4
+        ? { namespace: undefined, name: undefined }
+        : s[3] === 'namespaces' && s[5] === 'poddisruptionbudgets' && (s.length === 6 || s.length === 7)
+          ? { namespace: s[4], name: s[6] }
+          : undefined
+      : undefined;
+  if (pdbPath) {
+    const items = pdbsOf(c)
+      .filter((p) => pdbPath.namespace === undefined || p.namespace === pdbPath.namespace)
+      .filter((p) => pdbPath.name === undefined || p.name === pdbPath.name)
+      .map((p) => ({
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: {
+          name: p.name,
+          namespace: p.namespace,
+          uid: uuidOf(c.name, 'pdb', p.namespace, p.name),
+          resourceVersion: String(3000 + (hash32(p.name) % 100000)),
+          creationTimestamp: iso(p.createdAt),
+          generation: 1,
+        },
+        spec: { maxUnavailable: p.maxUnavailable, selector: { matchLabels: { app: p.name } } },
+        status: {
+          observedGeneration: 1,
+          currentHealthy: p.expectedPods,
+          desiredHealthy: Math.max(0, p.expectedPods - p.maxUnavailable),
+          disruptionsAllowed: p.disruptionsAllowed,
+          expectedPods: p.expectedPods,
+          conditions: [
+            {
+              type: 'DisruptionAllowed',
+              status: p.disruptionsAllowed > 0 ? 'True' : 'False',
+              reason: p.disruptionsAllowed > 0 ? 'SufficientPods' : 'InsufficientPods',
+              message: '',
+              observedGeneration: 1,
+              lastTransitionTime: iso(p.createdAt),
+            },
+          ],
+        },
+      }));
+    if (pdbPath.name !== undefined) {
+      return items[0]
+        ? { status: 200, body: items[0] }
+        : status(404, 'NotFound', `poddisruptionbudgets.policy "${pdbPath.name}" not found`);
+    }
+    return listResponse('PodDisruptionBudgetList', 'policy/v1', items, query, rv);
+  }
+
+  if (s[0] === 'apis' && s[1] === 'metrics.k8s.io' && s[2] === 'v1beta1' && s[3] === 'nodes') {
+    const bucket = Math.floor(now / 60_000);
+    const items = nodeList()
+      .filter((n) => n.ready)
+      .map((n) => {
+        const cap = capacityOf(instanceTypeOf(c, n.nodegroup));
+        const cpuShare = 0.1 + 0.5 * unit(n.name, bucket, 'cpu');
+        const memShare = 0.3 + 0.4 * unit(n.name, bucket, 'mem');
+        return {
+          metadata: {
+            name: n.name,
+            creationTimestamp: iso(now),
+            labels: { 'eks.amazonaws.com/nodegroup': n.nodegroup.name, 'kubernetes.io/hostname': n.name },
+          },
+          timestamp: iso(now - 10_000),
+          window: '10.062s',
+          usage: { cpu: `${Math.floor(cpuShare * cap.cores * 1e9)}n`, memory: `${Math.floor(memShare * cap.memKi)}Ki` },
+        };
+      });
+    if (s.length === 5) {
+      const m = items.find((x) => x.metadata.name === s[4]);
+      return m
+        ? { status: 200, body: { kind: 'NodeMetrics', apiVersion: 'metrics.k8s.io/v1beta1', ...m } }
+        : status(404, 'NotFound', `nodes.metrics.k8s.io "${s[4]}" not found`);
+    }
+    if (s.length === 4) return listResponse('NodeMetricsList', 'metrics.k8s.io/v1beta1', items, query, rv);
+  }
+
+  return status(404, 'NotFound', 'the server could not find the requested resource');
+}

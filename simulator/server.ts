@@ -1,0 +1,443 @@
+/**
+ * The simulator's HTTP front door on node:http (no framework: /metrics for 5,000 clusters has
+ * to stay well under a second). One port serves everything, told apart by path and headers:
+ *
+ * - `GET /metrics`                      Prometheus exposition
+ * - `/sim/...`                          state, mutations, faults, reset, clock (tests, operators)
+ * - `/k8s/<cluster>/...`                Kubernetes API of one cluster (EKS bearer token required)
+ * - `POST /` + `x-amz-target: AmazonSSM.*`  SSM (awsJson1_1)
+ * - `POST /` with a form body           STS (awsQuery)
+ * - anything else                       EKS REST-JSON (SigV4 scope gives the region)
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { faultSchema } from '../domain/fleet';
+import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
+import { handleEks, targetClusterName } from './eks-api';
+import { handleKubernetes } from './k8s-api';
+import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
+import {
+  EksError,
+  isDegraded,
+  workloadSignals,
+  type Mutation,
+  type SimCluster,
+  type SimFleet,
+  type SimUpdate,
+} from './model';
+import { rolloutPosition } from './workloads';
+
+const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+/** What the request handler needs from the running simulator. */
+export interface ServerContext {
+  fleet(): SimFleet;
+  sts: SimSts;
+  /** Base URL that DescribeCluster endpoints point at. */
+  baseUrl(): string;
+  timeScale: number;
+  seed: number;
+  reset(): void;
+  advance(ms: number): void;
+  log?: (line: string) => void;
+}
+
+/** Per-cluster view returned by `GET /sim/state`. */
+export interface ClusterState {
+  name: string;
+  region: string;
+  account: string;
+  version: string;
+  platformVersion: string;
+  status: string;
+  nodegroups: {
+    name: string;
+    version: string;
+    releaseVersion: string;
+    status: string;
+    launchTemplateName: string;
+    launchTemplateVersion: string;
+    nodes: number;
+  }[];
+  addons: { name: string; version: string; status: string }[];
+  activeUpdates: {
+    id: string;
+    type: string;
+    nodegroup?: string;
+    addon?: string;
+    createdAt: string;
+    endsAt: string;
+    willFail: boolean;
+    /** Node group version updates: the batch being replaced (0-based) and its phase. */
+    rollout?: { batch: number; batches: number; phase: 'setup' | 'launch' | 'drain' };
+  }[];
+  faults: Record<string, unknown>;
+  workload: { errorRatio: number; latencyP99Seconds: number; degraded: boolean };
+}
+
+export interface SimState {
+  /** Simulated time of the snapshot. */
+  now: string;
+  timeScale: number;
+  seed: number;
+  clusters: ClusterState[];
+}
+
+function rolloutOf(u: SimUpdate, now: number): { batch: number; batches: number; phase: 'setup' | 'launch' | 'drain' } {
+  const batches = u.nodeCount ? Math.ceil(u.nodeCount / (u.batchSize ?? 1)) : 0;
+  const pos = rolloutPosition(u, now);
+  return pos ? { batch: pos.batch, batches, phase: pos.phase } : { batch: 0, batches, phase: 'setup' };
+}
+
+/** A cluster as `/sim/state` shows it (settled to now). */
+export function clusterState(fleet: SimFleet, c: SimCluster): ClusterState {
+  fleet.settle(c);
+  const signals = workloadSignals(c);
+  return {
+    name: c.name,
+    region: c.region,
+    account: c.account,
+    version: c.version,
+    platformVersion: c.platformVersion,
+    status: c.status,
+    nodegroups: c.nodegroups.map((ng) => ({
+      name: ng.name,
+      version: ng.version,
+      releaseVersion: ng.releaseVersion,
+      status: ng.status,
+      launchTemplateName: ng.launchTemplate.name,
+      launchTemplateVersion: ng.launchTemplate.version,
+      nodes: ng.desiredSize,
+    })),
+    addons: c.addons.map((a) => ({ name: a.name, version: a.version, status: a.status })),
+    activeUpdates: c.active.map((u) => ({
+      id: u.id,
+      type: u.type,
+      ...(u.nodegroup ? { nodegroup: u.nodegroup } : {}),
+      ...(u.addon ? { addon: u.addon } : {}),
+      createdAt: new Date(u.createdAt).toISOString(),
+      endsAt: new Date(u.failAt ?? u.endsAt).toISOString(),
+      willFail: u.failAt !== undefined,
+      ...(u.effect.kind === 'nodegroup-version' ? { rollout: rolloutOf(u, fleet.now()) } : {}),
+    })),
+    faults: { ...c.faults },
+    workload: { errorRatio: signals.errorRatio, latencyP99Seconds: signals.latencyP99, degraded: isDegraded(c) },
+  };
+}
+
+/** The whole fleet (or one cluster) as `/sim/state` shows it. */
+export function fleetState(ctx: ServerContext, cluster?: string): SimState | undefined {
+  const fleet = ctx.fleet();
+  let clusters: SimCluster[] = fleet.clusters;
+  if (cluster !== undefined) {
+    const c = fleet.byName.get(cluster);
+    if (!c) return undefined;
+    clusters = [c];
+  }
+  return {
+    now: new Date(fleet.now()).toISOString(),
+    timeScale: ctx.timeScale,
+    seed: ctx.seed,
+    clusters: clusters.map((c) => clusterState(fleet, c)),
+  };
+}
+
+/** Validates and applies a fault patch (`null` clears a field); returns the cluster's faults or an error text. */
+export function applyFaults(fleet: SimFleet, clusterName: string, patch: unknown): Record<string, unknown> | string {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return 'faults must be an object';
+  const entries = Object.entries(patch as Record<string, unknown>);
+  const setting = Object.fromEntries(entries.filter(([, v]) => v !== null));
+  const parsed = faultSchema.safeParse(setting);
+  if (!parsed.success) {
+    return parsed.error.issues
+      .map((i) => `faults${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`)
+      .join('; ');
+  }
+  const clearing = Object.fromEntries(entries.filter(([, v]) => v === null));
+  const targets = clusterName === '*' ? fleet.clusters : [fleet.byName.get(clusterName)].filter((c) => c !== undefined);
+  if (targets.length === 0) return `no cluster named "${clusterName}"`;
+  for (const c of targets) fleet.injectFaults(c, { ...parsed.data, ...clearing });
+  return targets.length === 1 ? { ...(targets[0] as SimCluster).faults } : { clusters: targets.length };
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string>): void {
+  res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify(body), { 'content-type': 'application/json', ...headers });
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new EksError('SerializationException', 413, 'request body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** `Credential=AKID/20250101/us-west-2/eks/aws4_request` → access key and region. */
+function sigv4Scope(authorization: string | undefined): { accessKeyId: string; region: string } | undefined {
+  const m = /Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/[^/,\s]+\/aws4_request/.exec(authorization ?? '');
+  return m ? { accessKeyId: m[1] as string, region: m[2] as string } : undefined;
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new EksError('SerializationException', 400, 'request body is not valid JSON');
+  }
+}
+
+/** Handles one request; never throws. */
+export async function handleRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  const url = new URL(req.url ?? '/', 'http://simulator');
+  const path = url.pathname;
+  try {
+    await route(ctx, req, res, method, url);
+  } catch (err) {
+    if (err instanceof EksError) {
+      sendJson(
+        res,
+        err.status,
+        { message: err.message, ...err.extra },
+        { 'x-amzn-errortype': err.code, 'x-amzn-requestid': randomUUID() },
+      );
+    } else {
+      process.stderr.write(
+        `simulator: ${method} ${path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      if (!res.headersSent)
+        sendJson(res, 500, { message: 'internal simulator error' }, { 'x-amzn-errortype': 'ServerException' });
+      else res.destroy();
+    }
+  } finally {
+    ctx.log?.(`${method} ${path}${url.search} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
+  }
+}
+
+async function route(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  url: URL,
+): Promise<void> {
+  const path = url.pathname;
+  const fleet = ctx.fleet();
+
+  if (path === '/metrics' && method === 'GET') {
+    send(res, 200, renderMetrics(fleet), { 'content-type': METRICS_CONTENT_TYPE });
+    return;
+  }
+
+  if (path.startsWith('/sim/') || path === '/sim') {
+    await routeSim(ctx, req, res, method, url);
+    return;
+  }
+
+  if (path.startsWith('/k8s/')) {
+    const rest = path.slice('/k8s/'.length);
+    const slash = rest.indexOf('/');
+    const name = decodeURIComponent(slash === -1 ? rest : rest.slice(0, slash));
+    const c = fleet.byName.get(name);
+    if (!c) {
+      sendJson(res, 404, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `no simulated cluster named "${name}"`,
+        reason: 'NotFound',
+        code: 404,
+      });
+      return;
+    }
+    c.counters.requests += 1;
+    const answer = handleKubernetes(
+      fleet,
+      c,
+      method,
+      slash === -1 ? '/' : rest.slice(slash),
+      url.searchParams,
+      req.headers.authorization,
+    );
+    if (typeof answer.body === 'string')
+      send(res, answer.status, answer.body, { 'content-type': 'text/plain; charset=utf-8' });
+    else sendJson(res, answer.status, answer.body);
+    return;
+  }
+
+  const scope = sigv4Scope(req.headers.authorization);
+
+  if (path === '/' && method === 'POST') {
+    const text = await readBody(req);
+    const target = req.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : {};
+      } catch {
+        send(res, 400, JSON.stringify({ __type: 'SerializationException', message: 'invalid JSON' }), {
+          'content-type': 'application/x-amz-json-1.1',
+        });
+        return;
+      }
+      const answer = handleSsm(target, body, scope?.region ?? 'us-east-1');
+      send(res, answer.status, answer.body, { ...answer.headers, 'x-amzn-requestid': randomUUID() });
+      return;
+    }
+    const answer = ctx.sts.handle(new URLSearchParams(text), scope?.accessKeyId);
+    send(res, answer.status, answer.body, answer.headers);
+    return;
+  }
+
+  if (path === '/' && method === 'GET') {
+    sendJson(res, 200, {
+      simulator: 'fleetwave',
+      clusters: fleet.clusters.length,
+      timeScale: ctx.timeScale,
+      endpoints: [
+        '/metrics',
+        '/sim/state',
+        '/sim/mutations',
+        '/sim/faults',
+        '/sim/reset',
+        '/sim/advance',
+        '/k8s/<cluster>',
+        'EKS REST-JSON',
+        'SSM',
+        'STS',
+      ],
+    });
+    return;
+  }
+
+  // EKS REST-JSON.
+  if (!scope) {
+    throw new EksError(
+      'MissingAuthenticationTokenException',
+      403,
+      'Missing Authentication Token (a SigV4-signed request carries the region)',
+    );
+  }
+  const segments = path
+    .split('/')
+    .filter(Boolean)
+    .map((s) => decodeURIComponent(s));
+  const clusterName = targetClusterName(segments);
+  const target = clusterName ? fleet.byName.get(clusterName) : undefined;
+  if (target) {
+    const { throttleRate, serverErrorRate } = target.faults;
+    if (throttleRate && target.faultRng.next() < throttleRate) {
+      throw new EksError('ThrottlingException', 429, 'Rate exceeded (simulated fault throttleRate)');
+    }
+    if (serverErrorRate && target.faultRng.next() < serverErrorRate) {
+      throw new EksError('ServerException', 500, 'An internal error occurred (simulated fault serverErrorRate)');
+    }
+  }
+  const body = method === 'POST' || method === 'PUT' ? parseJson(await readBody(req)) : undefined;
+  const answer = handleEks(
+    fleet,
+    {
+      method,
+      segments,
+      query: url.searchParams,
+      body,
+      scope: {
+        region: scope.region,
+        ...(accountOfAccessKey(scope.accessKeyId) ? { account: accountOfAccessKey(scope.accessKeyId) } : {}),
+      },
+    },
+    ctx.baseUrl(),
+    randomUUID,
+  );
+  sendJson(res, answer.status, answer.body, { 'x-amzn-requestid': randomUUID(), ...(answer.headers ?? {}) });
+}
+
+async function routeSim(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  url: URL,
+): Promise<void> {
+  const path = url.pathname;
+  const fleet = ctx.fleet();
+  const readJson = async (): Promise<Record<string, unknown> | undefined> => {
+    try {
+      const text = await readBody(req);
+      const v: unknown = text.trim() ? JSON.parse(text) : {};
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  if (path === '/sim/state' && method === 'GET') {
+    const cluster = url.searchParams.get('cluster') ?? undefined;
+    const state = fleetState(ctx, cluster);
+    if (!state) sendJson(res, 404, { error: `no cluster named "${cluster}"` });
+    else sendJson(res, 200, state);
+    return;
+  }
+  if (path === '/sim/mutations' && method === 'GET') {
+    const cluster = url.searchParams.get('cluster');
+    const since = Number(url.searchParams.get('since') ?? '0');
+    const list: Mutation[] = fleet.mutations.filter((m) => (!cluster || m.cluster === cluster) && m.seq > since);
+    sendJson(res, 200, { mutations: list });
+    return;
+  }
+  if (path === '/sim/faults' && method === 'POST') {
+    const body = await readJson();
+    if (!body || typeof body.cluster !== 'string') {
+      sendJson(res, 400, { error: 'body must be {"cluster": "<name>" or "*", "faults": {...}}' });
+      return;
+    }
+    const result = applyFaults(fleet, body.cluster, body.faults);
+    if (typeof result === 'string') sendJson(res, result.startsWith('no cluster') ? 404 : 400, { error: result });
+    else sendJson(res, 200, { cluster: body.cluster, faults: result });
+    return;
+  }
+  if (path === '/sim/reset' && method === 'POST') {
+    ctx.reset();
+    sendJson(res, 200, { reset: true, clusters: ctx.fleet().clusters.length });
+    return;
+  }
+  if (path === '/sim/advance' && method === 'POST') {
+    const body = await readJson();
+    const seconds = Number(body?.seconds);
+    if (!Number.isFinite(seconds) || seconds < 0) {
+      sendJson(res, 400, { error: 'body must be {"seconds": <non-negative number>}' });
+      return;
+    }
+    ctx.advance(seconds * 1000);
+    sendJson(res, 200, { now: new Date(ctx.fleet().now()).toISOString() });
+    return;
+  }
+  if (path === '/sim/health' && method === 'GET') {
+    sendJson(res, 200, {
+      ok: true,
+      clusters: fleet.clusters.length,
+      now: new Date(fleet.now()).toISOString(),
+      timeScale: ctx.timeScale,
+    });
+    return;
+  }
+  sendJson(res, 404, { error: `no simulator endpoint ${method} ${path}` });
+}

@@ -1,0 +1,283 @@
+/**
+ * What runs inside a simulated cluster, derived on demand from the node groups and the update
+ * in progress: nodes (with surge, cordon and drain during a rolling update), pods and
+ * PodDisruptionBudgets. Nothing is stored per node or pod, so a 5,000-cluster fleet costs memory
+ * only for the clusters, and a listing is a pure function of the state and the simulated time.
+ */
+import { DURATIONS, releaseKubernetesVersion } from './catalogue';
+import {
+  APP_WORKLOADS,
+  instanceId,
+  isUpgradedRelease,
+  nodeName,
+  type SimCluster,
+  type SimNodegroup,
+  type SimUpdate,
+} from './model';
+import { hash32, hexOf, podSuffix, unit } from './random';
+
+export interface NodeView {
+  name: string;
+  nodegroup: SimNodegroup;
+  index: number;
+  generation: number;
+  /** Kubelet minor. */
+  version: string;
+  releaseVersion: string;
+  launchTemplateVersion: string;
+  createdAt: number;
+  ready: boolean;
+  /** Cordoned for a drain: `spec.unschedulable`. */
+  cordoned: boolean;
+  /** A surge node still launching: it runs only DaemonSet pods. */
+  launching: boolean;
+  zone: string;
+  instanceId: string;
+}
+
+interface RolloutPosition {
+  /** Batch in progress (batches before it are done). */
+  batch: number;
+  phase: 'launch' | 'drain';
+}
+
+/** Where a node-group version update stands at `now`; undefined during setup or when it is not one. */
+export function rolloutPosition(u: SimUpdate | undefined, now: number): RolloutPosition | undefined {
+  if (!u || u.effect.kind !== 'nodegroup-version' || !u.phases || u.status !== 'InProgress') return undefined;
+  const p = u.phases;
+  if (p.length < 2 || now < (p[0] as number)) return undefined;
+  const batches = Math.ceil((p.length - 1) / 2);
+  // First batch whose end (terminate old nodes) is still ahead; a failing update may have no end.
+  let lo = 0;
+  let hi = batches;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const end = p[2 + 2 * mid] ?? Infinity;
+    if (now < end) hi = mid;
+    else lo = mid + 1;
+  }
+  if (lo >= batches) return undefined;
+  const launchEnd = p[1 + 2 * lo] as number;
+  return { batch: lo, phase: now < launchEnd ? 'launch' : 'drain' };
+}
+
+/** Node and Ready counts without building the node list (for /metrics over 5,000 clusters). */
+export function nodeCounts(c: SimCluster, now: number): { total: number; ready: number } {
+  let total = 0;
+  let ready = 0;
+  for (const ng of c.nodegroups) {
+    const pos = rolloutPosition(ng.active, now);
+    if (!pos || !ng.active) {
+      total += ng.desiredSize;
+      ready += ng.desiredSize;
+      continue;
+    }
+    const n = ng.active.nodeCount ?? ng.desiredSize;
+    const m = ng.active.batchSize ?? 1;
+    const surge = Math.max(0, Math.min(m, n - pos.batch * m));
+    total += n + surge;
+    ready += n + (pos.phase === 'drain' ? surge : 0);
+  }
+  return { total, ready };
+}
+
+function zoneOf(c: SimCluster, index: number): string {
+  return `${c.region}${'abc'.charAt(index % 3)}`;
+}
+
+/** Every node of the cluster at `now`, node group by node group. */
+export function nodesOf(c: SimCluster, now: number): NodeView[] {
+  const out: NodeView[] = [];
+  for (const ng of c.nodegroups) {
+    const u = ng.active;
+    const pos = rolloutPosition(u, now);
+    const old = (index: number, cordoned: boolean): NodeView => ({
+      name: nodeName(c, ng, ng.generation, index),
+      nodegroup: ng,
+      index,
+      generation: ng.generation,
+      version: ng.version,
+      releaseVersion: ng.releaseVersion,
+      launchTemplateVersion: ng.launchTemplate.version,
+      createdAt: ng.nodesSince,
+      ready: true,
+      cordoned,
+      launching: false,
+      zone: zoneOf(c, index),
+      instanceId: instanceId(c.name, ng.name, ng.generation, index),
+    });
+    if (!pos || !u || u.effect.kind !== 'nodegroup-version' || !u.phases) {
+      for (let i = 0; i < ng.desiredSize; i++) out.push(old(i, false));
+      continue;
+    }
+    const effect = u.effect;
+    const phases = u.phases;
+    const n = u.nodeCount ?? ng.desiredSize;
+    const m = u.batchSize ?? 1;
+    const fresh = (index: number, batch: number, ready: boolean, launching: boolean): NodeView => ({
+      name: nodeName(c, ng, ng.generation + 1, index),
+      nodegroup: ng,
+      index,
+      generation: ng.generation + 1,
+      version: effect.version,
+      releaseVersion: effect.releaseVersion,
+      launchTemplateVersion: effect.launchTemplateVersion,
+      createdAt:
+        batch === 0 ? (phases[0] as number) : ((phases[2 * batch] as number | undefined) ?? (phases[0] as number)),
+      ready,
+      cordoned: false,
+      launching,
+      zone: zoneOf(c, index),
+      instanceId: instanceId(c.name, ng.name, ng.generation + 1, index),
+    });
+    for (let i = 0; i < n; i++) {
+      const batch = Math.floor(i / m);
+      if (batch < pos.batch) out.push(fresh(i, batch, true, false));
+      else if (batch === pos.batch) {
+        out.push(old(i, pos.phase === 'drain'));
+        out.push(fresh(i, batch, pos.phase === 'drain', pos.phase === 'launch'));
+      } else out.push(old(i, false));
+    }
+  }
+  return out;
+}
+
+export interface PodView {
+  name: string;
+  namespace: string;
+  nodeName: string;
+  labels: Record<string, string>;
+  ownerKind: 'DaemonSet' | 'ReplicaSet';
+  ownerName: string;
+  containers: string[];
+  createdAt: number;
+  restartCount: number;
+  crashLooping: boolean;
+  ip: string;
+}
+
+/**
+ * Pods on the given nodes: DaemonSets (aws-node, kube-proxy, ebs-csi-node when the add-on is
+ * installed) on every node; coredns twice; three application pods (web, api, worker) per
+ * node; and for each PodDisruptionBudget one replica per node group (a spread deployment, so a
+ * blocking PDB blocks the drain of every node group).
+ */
+export function podsOf(c: SimCluster, nodes: readonly NodeView[], now: number): PodView[] {
+  const out: PodView[] = [];
+  const hasEbs = c.addonByName.has('aws-ebs-csi-driver');
+  let corednsPlaced = 0;
+  const pdbPlaced = new Set<string>();
+  const podIp = (node: NodeView, k: number) => {
+    const h = hash32(node.name, k);
+    return `10.${hash32(c.name) % 256}.${(h >>> 8) % 256}.${h % 254 || 1}`;
+  };
+  const base = (
+    node: NodeView,
+    k: number,
+    name: string,
+    namespace: string,
+  ): Omit<PodView, 'labels' | 'ownerKind' | 'ownerName' | 'containers'> => {
+    const restarts = unit(c.name, name, 'restarts') < 0.1 ? 1 + Math.floor(unit(c.name, name, 'count') * 3) : 0;
+    return {
+      name,
+      namespace,
+      nodeName: node.name,
+      createdAt: node.createdAt + 20_000 + k * 1000,
+      restartCount: restarts,
+      crashLooping: false,
+      ip: podIp(node, k),
+    };
+  };
+  for (const node of nodes) {
+    let k = 0;
+    const daemon = (ds: string, containers: string[], labels: Record<string, string>) => {
+      const name = `${ds}-${podSuffix(5, c.name, node.name, ds)}`;
+      out.push({ ...base(node, k++, name, 'kube-system'), labels, ownerKind: 'DaemonSet', ownerName: ds, containers });
+    };
+    daemon('aws-node', ['aws-node', 'aws-eks-nodeagent'], { 'k8s-app': 'aws-node' });
+    daemon('kube-proxy', ['kube-proxy'], { 'k8s-app': 'kube-proxy' });
+    if (hasEbs)
+      daemon('ebs-csi-node', ['ebs-plugin', 'node-driver-registrar', 'liveness-probe'], { app: 'ebs-csi-node' });
+    if (node.launching) continue;
+
+    const replica = (
+      deployment: string,
+      namespace: string,
+      labels: Record<string, string>,
+      containers: string[],
+      app: boolean,
+    ) => {
+      const rs = `${deployment}-${podSuffix(10, c.name, namespace, deployment)}`;
+      const name = `${rs}-${podSuffix(5, c.name, node.name, deployment)}`;
+      const pod: PodView = {
+        ...base(node, k++, name, namespace),
+        labels,
+        ownerKind: 'ReplicaSet',
+        ownerName: rs,
+        containers,
+      };
+      if (app && c.faults.crashLoopAfterUpgrade && isUpgradedRelease(node.nodegroup, node.releaseVersion)) {
+        pod.crashLooping = true;
+        pod.restartCount += 1 + Math.floor(Math.max(0, now - node.createdAt) / DURATIONS.crashLoopPeriodMs);
+      }
+      out.push(pod);
+    };
+    if (corednsPlaced < 2 && node.ready && !node.cordoned) {
+      corednsPlaced++;
+      replica(
+        'coredns',
+        'kube-system',
+        { 'k8s-app': 'kube-dns', 'eks.amazonaws.com/component': 'coredns' },
+        ['coredns'],
+        false,
+      );
+    }
+    for (const wl of APP_WORKLOADS) replica(wl, 'default', { app: wl }, [wl], true);
+    for (const pdb of c.pdbs) {
+      const key = `${pdb.namespace}/${pdb.name}/${node.nodegroup.name}`;
+      if (pdbPlaced.has(key)) continue;
+      pdbPlaced.add(key);
+      replica(pdb.name, pdb.namespace, { app: pdb.name }, [pdb.name], true);
+    }
+  }
+  return out;
+}
+
+export interface PdbView {
+  name: string;
+  namespace: string;
+  maxUnavailable: number;
+  expectedPods: number;
+  disruptionsAllowed: number;
+  createdAt: number;
+}
+
+/** PodDisruptionBudgets with the replica count the pod layout gives them. */
+export function pdbsOf(c: SimCluster): PdbView[] {
+  const expected = c.nodegroups.filter((ng) => ng.desiredSize > 0).length;
+  return c.pdbs.map((p) => ({
+    name: p.name,
+    namespace: p.namespace,
+    maxUnavailable: p.allowedDisruptions,
+    expectedPods: expected,
+    disruptionsAllowed: Math.min(p.allowedDisruptions, expected),
+    createdAt: c.createdAt + 3600_000,
+  }));
+}
+
+/** The kubelet version string of an AMI release: "1.31.4-20250123" → "v1.31.4-eks-1a2b3c4". */
+export function kubeletVersionOf(release: string): string {
+  return `v${releaseKubernetesVersion(release)}-eks-${hexOf(7, 'kubelet', release)}`;
+}
+
+/** The AMI ID an AMI release resolves to in a region. */
+export function amiIdOf(release: string, region: string): string {
+  return `ami-0${hexOf(16, 'ami', release, region)}`;
+}
+
+const INSTANCE_TYPES = ['m6i.large', 'm6i.xlarge', 'c6i.xlarge', 'r6i.large'] as const;
+
+/** The instance type of a node group (deterministic by name). */
+export function instanceTypeOf(c: SimCluster, ng: SimNodegroup): string {
+  return INSTANCE_TYPES[Number.parseInt(hexOf(2, c.name, ng.name, 'type'), 16) % INSTANCE_TYPES.length] as string;
+}
