@@ -1,0 +1,221 @@
+/**
+ * The CLI end to end against the shared Temporal dev server, with the real campaign workflow and
+ * fake activities in a worker inside this process (the exit-code matrix; the simulator-backed run
+ * with a real worker process is cli-simulator.test.ts). Each `fleetwave` call is a real process.
+ *
+ * 1. start --wait (in the background) → status --json → approve refused (wrong wave, not an
+ *    approver) exit 2 with the reason → approve exit 0 → watch and --wait exit 0 on completion.
+ * 2. start --wait → abort → --wait and watch exit 3.
+ * 3. a failure within the wave's budget → completed-with-failures → --wait exit 0 with a warning.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { campaignWorkflowId, type CampaignStatus } from '../../workflows/definitions';
+import {
+  createFakeActivities,
+  fakeCluster,
+  type FakeActivities,
+  type FakeClusterInit,
+} from '../helpers/fake-activities';
+import { runCli, type CliRun } from '../helpers/cli';
+import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import { uniqueTag, waitForStatus, withWorker, type CampaignHandle } from '../workflows/campaign-harness';
+
+let temporal: TestTemporal;
+let dir: string;
+
+beforeAll(async () => {
+  temporal = await getTestTemporal();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetwave-cli-e2e-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A Fleet document for the fake clusters, as a user would write it. */
+function writeFleet(fake: FakeActivities, names: string[]): string {
+  const clusters = names.map((name) => {
+    const c = fake.cluster(name);
+    return {
+      name: c.name,
+      region: c.region,
+      account: c.account,
+      labels: { env: 'test' },
+      version: c.version,
+      nodegroups: c.nodegroups.map((ng) => ({ name: ng.name, version: ng.version, releaseVersion: ng.releaseVersion })),
+      addons: c.addons.map((a) => ({ name: a.name, version: a.version })),
+    };
+  });
+  const file = path.join(dir, `fleet-${names[0]}.yaml`);
+  fs.writeFileSync(file, stringify({ apiVersion: 'fleetwave.io/v1alpha1', kind: 'Fleet', clusters }));
+  return file;
+}
+
+function writeCampaign(name: string, spec: Record<string, unknown>): string {
+  const file = path.join(dir, `${name}.yaml`);
+  const campaign = {
+    apiVersion: 'fleetwave.io/v1alpha1',
+    kind: 'UpgradeCampaign',
+    metadata: { name },
+    spec: { target: { kubernetesVersion: '1.31' }, bake: '0s', approvers: { users: ['alice', 'bob'] }, ...spec },
+  };
+  fs.writeFileSync(file, stringify(campaign));
+  return file;
+}
+
+interface Scenario {
+  name: string;
+  campaignFile: string;
+  fleetFile: string;
+  handle: CampaignHandle;
+  cli: (args: string[]) => Promise<CliRun>;
+}
+
+/** A campaign over fresh fake clusters, a worker on its own task queue, and a CLI pointed at both. */
+async function scenario(
+  clusterInits: (tag: string) => FakeClusterInit[],
+  spec: Record<string, unknown>,
+  fn: (s: Scenario) => Promise<void>,
+): Promise<void> {
+  const tag = uniqueTag();
+  const inits = clusterInits(tag);
+  const fake = createFakeActivities({ clusters: inits });
+  const taskQueue = temporal.taskQueue('cli-e2e');
+  const name = `cli-e2e-${tag}`;
+  const env = {
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    FLEETWAVE_TASK_QUEUE: taskQueue,
+  };
+  const s: Scenario = {
+    name,
+    campaignFile: writeCampaign(name, spec),
+    fleetFile: writeFleet(
+      fake,
+      inits.map((c) => c.name),
+    ),
+    handle: temporal.client.workflow.getHandle(campaignWorkflowId(name)) as CampaignHandle,
+    cli: (args) => runCli(args, { env, timeoutMs: 120_000 }),
+  };
+  await withWorker(temporal, taskQueue, fake.activities, () => fn(s));
+}
+
+const awaitingApproval = (wave: string) => (s: CampaignStatus) =>
+  s.state === 'awaiting-approval' && s.waves.some((w) => w.name === wave && w.state === 'awaiting-approval');
+
+describe('fleetwave CLI end to end (fake activities)', () => {
+  it('start, status, approvals refused and granted, watch and --wait exit 0 on completion', async () => {
+    await scenario(
+      (tag) => [fakeCluster(`cli-${tag}-a`), fakeCluster(`cli-${tag}-b`), fakeCluster(`cli-${tag}-c`)],
+      {
+        waves: [
+          { name: 'canary', count: 1, approval: 'required' },
+          { name: 'rest', maxParallel: 2 },
+        ],
+      },
+      async ({ name, campaignFile, fleetFile, handle, cli }) => {
+        const waiting = cli(['start', '-f', campaignFile, '--fleet', fleetFile, '--as', 'ci', '--wait', '--json']);
+        await waitForStatus(handle, awaitingApproval('canary'), 60_000, 'canary awaiting approval');
+
+        const status = await cli(['status', name, '--json']);
+        expect(status.code, status.stderr).toBe(0);
+        const parsed = JSON.parse(status.stdout) as CampaignStatus;
+        expect(parsed.name).toBe(name);
+        expect(parsed.state).toBe('awaiting-approval');
+        expect(parsed.waves.map((w) => [w.name, w.total])).toEqual([
+          ['canary', 1],
+          ['rest', 2],
+        ]);
+
+        const human = await cli(['status', name]);
+        expect(human.code).toBe(0);
+        expect(human.stdout).toContain(`fleetwave approve ${name} --wave canary`);
+
+        const wrongWave = await cli(['approve', name, '--wave', 'rest', '--as', 'alice']);
+        expect(wrongWave.code).toBe(2);
+        expect(wrongWave.stderr).toMatch(/^error: approval refused: .*rest/);
+
+        const notApprover = await cli(['approve', name, '--wave', 'canary', '--as', 'mallory']);
+        expect(notApprover.code).toBe(2);
+        expect(notApprover.stderr).toMatch(/^error: approval refused: .*mallory/);
+
+        const watching = cli(['watch', name, '--interval', '0.5']);
+        const approve = await cli([
+          'approve',
+          name,
+          '--wave',
+          'canary',
+          '--as',
+          'alice',
+          '--comment',
+          'canary is green',
+        ]);
+        expect(approve.code, approve.stderr).toBe(0);
+        expect(approve.stdout).toContain(`approved wave canary of ${name} as alice (1/1): promoted`);
+
+        const started = await waiting;
+        expect(started.code, started.stderr).toBe(0);
+        const output = JSON.parse(started.stdout) as { workflowId: string; uiUrl: string; result: { state: string } };
+        expect(output.workflowId).toBe(`campaign/${name}`);
+        expect(output.uiUrl).toContain(`/workflows/campaign%2F${name}`);
+        expect(output.result.state).toBe('completed');
+
+        const watched = await watching;
+        expect(watched.code, watched.stderr).toBe(0);
+        expect(watched.stdout).toContain(`wave canary: approved by alice (canary is green)`);
+        expect(watched.stdout.trim().split('\n').at(-1)).toBe(`campaign ${name} completed`);
+
+        const list = await cli(['list', '--all', '--json']);
+        expect(list.code).toBe(0);
+        const listed = (JSON.parse(list.stdout) as { name: string; executionStatus: string }[]).find(
+          (c) => c.name === name,
+        );
+        expect(listed?.executionStatus).toBe('COMPLETED');
+      },
+    );
+  });
+
+  it('abort: --wait and watch exit 3', async () => {
+    await scenario(
+      (tag) => [fakeCluster(`cli-${tag}-a`), fakeCluster(`cli-${tag}-b`)],
+      { waves: [{ name: 'canary', count: 1, approval: 'required' }, { name: 'rest' }] },
+      async ({ name, campaignFile, fleetFile, handle, cli }) => {
+        const waiting = cli(['start', '-f', campaignFile, '--fleet', fleetFile, '--wait']);
+        await waitForStatus(handle, awaitingApproval('canary'), 60_000, 'canary awaiting approval');
+        const watching = cli(['watch', name, '--interval', '0.5']);
+
+        const again = await cli(['start', '-f', campaignFile, '--fleet', fleetFile]);
+        expect(again.code).toBe(2);
+        expect(again.stderr).toContain(`campaign "${name}" is already running`);
+
+        const abort = await cli(['abort', name, '--reason', 'change freeze', '--as', 'bob']);
+        expect(abort.code, abort.stderr).toBe(0);
+
+        const started = await waiting;
+        expect(started.code, started.stderr).toBe(3);
+        expect(started.stdout).toMatch(new RegExp(`campaign ${name} aborted`));
+        const watched = await watching;
+        expect(watched.code, watched.stderr).toBe(3);
+      },
+    );
+  });
+
+  it('completed-with-failures: --wait exits 0 with a warning line', async () => {
+    await scenario(
+      (tag) => [
+        fakeCluster(`cli-${tag}-a`),
+        fakeCluster(`cli-${tag}-b`, { behaviour: { failUpdate: { 'control-plane': {} } } }),
+      ],
+      { waves: [{ name: 'all', maxParallel: 2, failureBudget: 1 }] },
+      async ({ name, campaignFile, fleetFile, cli }) => {
+        const run = await cli(['start', '-f', campaignFile, '--fleet', fleetFile, '--wait']);
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.stdout).toContain(`campaign ${name} completed-with-failures`);
+        expect(run.stderr).toMatch(new RegExp(`warning: campaign ${name} completed with failures .*cli-.*-b`));
+      },
+    );
+  });
+});

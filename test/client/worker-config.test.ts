@@ -1,0 +1,131 @@
+/**
+ * worker/config.ts: defaults, one message per bad variable naming it, and Temporal's own
+ * conventions (environment over temporal.toml profile) through @temporalio/envconfig.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadWorkerConfig, WorkerConfigError } from '../../worker/config';
+
+/** No config file unless a test writes one. */
+const NO_FILE = { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadWorkerConfig({ ...NO_FILE, ...env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(WorkerConfigError);
+    expect((err as WorkerConfigError).exitCode).toBe(2);
+    return (err as WorkerConfigError).problems;
+  }
+  throw new Error('expected a WorkerConfigError');
+}
+
+describe('loadWorkerConfig', () => {
+  it('has documented defaults', () => {
+    expect(loadWorkerConfig(NO_FILE)).toEqual({
+      temporal: {
+        connection: { address: '127.0.0.1:7233', apiKey: undefined, tls: undefined, metadata: undefined },
+        namespace: 'default',
+        addressSource: 'default',
+      },
+      taskQueue: 'fleetwave',
+      maxConcurrentActivities: 100,
+      maxConcurrentWorkflowTasks: 40,
+      metricsAddress: '127.0.0.1:9464',
+      shutdownGraceMs: 30_000,
+      logLevel: 'info',
+      aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
+      prometheusUrl: undefined,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadWorkerConfig({
+      ...NO_FILE,
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_NAMESPACE: 'fleet',
+      FLEETWAVE_TASK_QUEUE: 'fw-prod',
+      FLEETWAVE_MAX_CONCURRENT_ACTIVITIES: '250',
+      FLEETWAVE_MAX_CONCURRENT_WORKFLOW_TASKS: '8',
+      FLEETWAVE_METRICS_ADDRESS: '',
+      FLEETWAVE_SHUTDOWN_GRACE: '1m30s',
+      LOG_LEVEL: 'DEBUG',
+      AWS_REGION: 'eu-west-1',
+      AWS_ENDPOINT_URL_EKS: 'http://127.0.0.1:9100',
+      FLEETWAVE_AWS_ENDPOINT: 'http://simulator:9000',
+      FLEETWAVE_PROMETHEUS_URL: 'http://prometheus:9090',
+    });
+    expect(config).toMatchObject({
+      temporal: { connection: { address: 'temporal:7233' }, namespace: 'fleet', addressSource: 'TEMPORAL_ADDRESS' },
+      taskQueue: 'fw-prod',
+      maxConcurrentActivities: 250,
+      maxConcurrentWorkflowTasks: 8,
+      shutdownGraceMs: 90_000,
+      logLevel: 'debug',
+      aws: { region: 'eu-west-1', endpoint: 'http://simulator:9000', eksEndpoint: 'http://127.0.0.1:9100' },
+      prometheusUrl: 'http://prometheus:9090',
+    });
+    expect(config.metricsAddress).toBeUndefined();
+  });
+
+  it('names each bad variable on its own line', () => {
+    expect(
+      problemsOf({
+        FLEETWAVE_TASK_QUEUE: ' ',
+        FLEETWAVE_MAX_CONCURRENT_ACTIVITIES: '0',
+        FLEETWAVE_MAX_CONCURRENT_WORKFLOW_TASKS: '1',
+        FLEETWAVE_METRICS_ADDRESS: '0.0.0.0:99999',
+        AWS_REGION: 'Europe',
+        FLEETWAVE_PROMETHEUS_URL: 'prometheus:9090',
+        TEMPORAL_ADDRESS: 'http://temporal:7233',
+      }),
+    ).toEqual([
+      'FLEETWAVE_TASK_QUEUE=" ": must not be empty',
+      'FLEETWAVE_MAX_CONCURRENT_ACTIVITIES="0": must be >= 1',
+      'FLEETWAVE_MAX_CONCURRENT_WORKFLOW_TASKS="1": must be >= 2 (the SDK needs 2 with a sticky cache)',
+      'FLEETWAVE_METRICS_ADDRESS="0.0.0.0:99999": must be host:port such as "0.0.0.0:9464", or empty to disable metrics',
+      'AWS_REGION="Europe": must be an AWS region such as "us-east-1"',
+      'FLEETWAVE_PROMETHEUS_URL="prometheus:9090": must be an http(s) URL such as "http://127.0.0.1:9000"',
+      'TEMPORAL_ADDRESS="http://temporal:7233": must be host:port such as "127.0.0.1:7233"',
+    ]);
+  });
+
+  it('reads a temporal.toml profile, with the environment on top', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetwave-envconfig-'));
+    try {
+      const file = path.join(dir, 'temporal.toml');
+      fs.writeFileSync(
+        file,
+        [
+          '[profile.default]',
+          'address = "default.example:7233"',
+          '',
+          '[profile.cloud]',
+          'address = "ns.acct.tmprl.cloud:7233"',
+          'namespace = "ns.acct"',
+          'api_key = "k"',
+          '',
+        ].join('\n'),
+      );
+      const cloud = loadWorkerConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud' });
+      expect(cloud.temporal.connection.address).toBe('ns.acct.tmprl.cloud:7233');
+      expect(cloud.temporal.namespace).toBe('ns.acct');
+      expect(cloud.temporal.connection.apiKey).toBe('k');
+      // An API key turns TLS on (envconfig's rule).
+      expect(cloud.temporal.connection.tls).toBe(true);
+      expect(cloud.temporal.addressSource).toBe('profile cloud');
+
+      const overridden = loadWorkerConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_ADDRESS: '127.0.0.1:7233' });
+      expect(overridden.temporal.connection.address).toBe('127.0.0.1:7233');
+      expect(overridden.temporal.addressSource).toBe('TEMPORAL_ADDRESS');
+
+      expect(problemsOf({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' })).toEqual([
+        "TEMPORAL_PROFILE: Profile 'staging' not found in config data",
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
