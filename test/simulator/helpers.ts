@@ -100,11 +100,11 @@ export async function eksToken(cluster: string, region = 'us-east-1', signingDat
   return 'k8s-aws-v1.' + Buffer.from(`https://${hostname}/?${query}`).toString('base64url');
 }
 
-/** A KubeConfig in memory for a simulated cluster. */
-export function kubeConfig(server: string, token: string): KubeConfig {
+/** A KubeConfig in memory for a simulated cluster (optionally with DescribeCluster's CA, as production passes it). */
+export function kubeConfig(server: string, token: string, caData?: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'sim', server, skipTLSVerify: true }],
+    clusters: [{ name: 'sim', server, skipTLSVerify: true, ...(caData ? { caData } : {}) }],
     users: [{ name: 'sim', token }],
     contexts: [{ name: 'sim', cluster: 'sim', user: 'sim' }],
     currentContext: 'sim',
