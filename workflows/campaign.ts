@@ -426,6 +426,8 @@ class CampaignRun {
         [
           {
             requesterWorkflowId: campaignWorkflowId(this.m.name),
+            // Tells this campaign's continue-as-new chain from a later campaign with the same name.
+            requesterFirstRunId: workflowInfo().firstExecutionRunId,
             holder: c.name,
             max: lease.max,
             labelKey: lease.labelKey,

@@ -4,7 +4,7 @@
  * is namespace-wide), a worker per test over the fake activities, and polling helpers.
  */
 import { randomBytes } from 'node:crypto';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { FleetMember } from '../../domain/fleet';
 import { campaignSchema, type Campaign, type CampaignInput } from '../../domain/spec';
@@ -46,7 +46,7 @@ export function makeCampaign(name: string, spec: Partial<CampaignInput['spec']>)
   });
 }
 
-export type CampaignHandle = WorkflowHandle<typeof campaignWorkflow>;
+export type CampaignHandle = WorkflowHandleWithFirstExecutionRunId<typeof campaignWorkflow>;
 
 /** Starts `campaign/<name>` the way the client library does (same search attributes). */
 export async function startCampaign(

@@ -4,6 +4,7 @@
  * window waits (with a reason) until the window opens.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createLeaseActivities } from '../../activities/leases';
 import { statusQuery } from '../../workflows/definitions';
 import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
@@ -106,6 +107,58 @@ describe('campaign workflow: pacing', () => {
     expect(perRegion).toEqual({ 'us-east-1': 1, 'eu-west-1': 1 });
     // The two regions did run side by side: the cap, not the window, was the limit.
     expect(maxConcurrent(spans, () => 'all').all).toBe(2);
+  });
+
+  it('shares a fleet-wide cap between two campaigns through the lease workflow', async () => {
+    const tag = uniqueTag();
+    const a = ['a1', 'a2'].map((n) => `sc-${tag}-${n}`);
+    const b = ['b1', 'b2'].map((n) => `sc-${tag}-${n}`);
+    const account = '210987654321';
+    const fake = createFakeActivities({
+      clusters: [...a, ...b].map((n) => fakeCluster(n, { account })),
+      beforeCall: (call) =>
+        call.name === 'awaitUpdate' ? new Promise((resolve) => setTimeout(resolve, 100)) : undefined,
+    });
+    const spec = {
+      waves: [{ name: 'all', maxParallel: 2, approval: 'auto' as const }],
+      pacing: { maxInFlight: 10, sharedCaps: [{ labelKey: 'account', max: 1 }] },
+    };
+    const taskQueue = temporal.taskQueue('campaign');
+    const activities = {
+      ...fake.activities,
+      ...createLeaseActivities({ client: temporal.client, taskQueue }),
+    };
+    const { results, sawLeaseWait } = await withWorker(temporal, taskQueue, activities, async () => {
+      const handleA = await startCampaign(
+        temporal,
+        taskQueue,
+        makeCampaign(`sc-a-${tag}`, spec),
+        a.map((n) => fake.member(n)),
+      );
+      const handleB = await startCampaign(
+        temporal,
+        taskQueue,
+        makeCampaign(`sc-b-${tag}`, spec),
+        b.map((n) => fake.member(n)),
+      );
+      const sawLeaseWait = await waitForStatus(handleB, (s) =>
+        s.clusters.some((c) => c.waitingFor === `fleet-wide lease account=${account}`),
+      ).then(
+        () => true,
+        () => false,
+      );
+      return { results: await Promise.all([resultWithin(handleA), resultWithin(handleB)]), sawLeaseWait };
+    });
+    expect(results.map((r) => r.state)).toEqual(['completed', 'completed']);
+    expect(sawLeaseWait).toBe(true);
+    // Every upgrade, from its first activity call to its last, ran alone in the account.
+    const spans = [...a, ...b]
+      .map((cluster) => {
+        const times = fake.calls.filter((c) => c.cluster === cluster).map((c) => c.at);
+        return { cluster, from: Math.min(...times), to: Math.max(...times) };
+      })
+      .sort((x, y) => x.from - y.from);
+    spans.slice(1).forEach((span, i) => expect(span.from).toBeGreaterThanOrEqual((spans[i] as { to: number }).to));
   });
 
   it(

@@ -30,8 +30,10 @@ async function historiesOfChain(temporal: TestTemporal, handle: CampaignHandle):
   const runs: HistoryEvent[][] = [];
   let runId: string | undefined = handle.firstExecutionRunId;
   while (runId) {
-    const history = await temporal.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
+    const history: proto.api.history.v1.IHistory = await temporal.client.workflow
+      .getHandle(handle.workflowId, runId)
+      .fetchHistory();
+    const events: HistoryEvent[] = history.events ?? [];
     runs.push(events);
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
