@@ -1,0 +1,280 @@
+/**
+ * PromQL health gates over the Prometheus HTTP API (`/api/v1/query`).
+ *
+ * One activity runs a whole gate: wait `initialDelay`, then measure every `interval` until
+ * domain/gates decides (Successful, Failed, Inconclusive, Error) or the gate's `timeout`
+ * passes (Inconclusive). Each measurement is classified here:
+ * - a number → pass or fail by the condition (every series of a vector must pass);
+ * - an empty result, NaN or no value → inconclusive ("no data" is never a pass);
+ * - an HTTP error, a Prometheus error body, a network failure or a timeout → error.
+ * The tally is heartbeated after each measurement, so a retried attempt continues it.
+ */
+import { CancelledFailure } from '@temporalio/common';
+import { durationMs } from '../domain/spec';
+import {
+  addMeasurement,
+  assessTally,
+  emptyTally,
+  evaluateCondition,
+  parseCondition,
+  renderQuery,
+  type Condition,
+  type GateLimits,
+  type GateTally,
+  type MeasurementKind,
+} from '../domain/gates';
+import { activityRuntime, type ActivityRuntime } from './context';
+import type { ResolvedDeps } from './deps';
+import { nonRetryable } from './failures';
+import type { EvaluateHealthGateInput, GateResult } from './types';
+
+/** Longest sleep between heartbeats while waiting for the next measurement. */
+const HEARTBEAT_EVERY_MS = 10_000;
+const MAX_QUERY_TIMEOUT_MS = 30_000;
+const MAX_ERROR_TEXT = 200;
+
+export interface GateMeasurement {
+  kind: MeasurementKind;
+  /** The sample value as Prometheus wrote it (first series), if any. */
+  value?: string;
+  /** Why it was not a plain pass/fail: "no data", "HTTP 503: ...". */
+  note?: string;
+}
+
+/** Heartbeat details of evaluateHealthGate. */
+export interface GateProgress {
+  gate: string;
+  phase: string;
+  cluster: string;
+  tally: GateTally;
+  startedAtMs: number;
+  lastValue?: string;
+  lastNote?: string;
+}
+
+interface PromResponse {
+  status?: string;
+  error?: string;
+  errorType?: string;
+  data?: { resultType?: string; result?: unknown };
+}
+
+/** Classifies one Prometheus query answer (already parsed JSON). */
+export function classifyQueryResult(body: PromResponse, cond: Condition): GateMeasurement {
+  if (body.status !== 'success') {
+    return {
+      kind: 'error',
+      note: `Prometheus error ${body.errorType ?? ''}: ${(body.error ?? 'no status').slice(0, MAX_ERROR_TEXT)}`,
+    };
+  }
+  const type = body.data?.resultType;
+  const result = body.data?.result;
+  if (type === 'scalar') {
+    const value = Array.isArray(result) ? result[1] : undefined;
+    const v = typeof value === 'string' ? value : undefined;
+    const kind = evaluateCondition(cond, v);
+    return {
+      kind,
+      ...(v !== undefined ? { value: v } : {}),
+      ...(kind === 'inconclusive' ? { note: `no usable value (${v ?? 'none'})` } : {}),
+    };
+  }
+  if (type === 'vector' && Array.isArray(result)) {
+    if (result.length === 0) return { kind: 'inconclusive', note: 'no data (empty result)' };
+    const values = result.map((sample) => {
+      const pair = (sample as { value?: unknown }).value;
+      const v = Array.isArray(pair) ? pair[1] : undefined;
+      return typeof v === 'string' ? v : undefined;
+    });
+    const kinds = values.map((v) => evaluateCondition(cond, v));
+    const first = values[0];
+    const base = first !== undefined ? { value: first } : {};
+    if (kinds.includes('inconclusive')) {
+      return { kind: 'inconclusive', ...base, note: `no usable value (${values.map((v) => v ?? 'none').join(', ')})` };
+    }
+    if (kinds.every((k) => k === 'pass')) return { kind: 'pass', ...base };
+    const failing = values.filter((_, i) => kinds[i] === 'fail');
+    return {
+      kind: 'fail',
+      ...base,
+      ...(values.length > 1 ? { value: failing[0], note: `${failing.length} of ${values.length} series fail` } : {}),
+    };
+  }
+  return { kind: 'error', note: `query returned ${type ?? 'nothing'}; a gate needs an instant vector or a scalar` };
+}
+
+function isProgress(value: unknown, input: EvaluateHealthGateInput): value is GateProgress {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<GateProgress>;
+  return (
+    v.gate === input.gate.name &&
+    v.phase === input.phase &&
+    v.cluster === input.cluster.name &&
+    typeof v.startedAtMs === 'number' &&
+    typeof v.tally === 'object'
+  );
+}
+
+/** The Prometheus activities. */
+export function createPrometheusActivities(deps: ResolvedDeps) {
+  async function measure(
+    rt: ActivityRuntime,
+    query: string,
+    cond: Condition,
+    timeoutMs: number,
+  ): Promise<GateMeasurement> {
+    const base = (deps.prometheusUrl ?? '').replace(/\/+$/, '');
+    const signals = [AbortSignal.timeout(timeoutMs), ...(rt.signal ? [rt.signal] : [])];
+    let res: Response;
+    try {
+      res = await deps.fetch(`${base}/api/v1/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ query, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }).toString(),
+        signal: AbortSignal.any(signals),
+      });
+    } catch (err) {
+      if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why =
+        (err as Error).name === 'TimeoutError'
+          ? `no answer within ${timeoutMs} ms`
+          : (cause?.code ?? cause?.message ?? (err as Error).message);
+      return { kind: 'error', note: `Prometheus unreachable: ${why}` };
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
+      return { kind: 'error', note: `reading Prometheus answer: ${(err as Error).message}` };
+    }
+    let body: PromResponse | undefined;
+    try {
+      body = JSON.parse(text) as PromResponse;
+    } catch {
+      body = undefined;
+    }
+    if (!res.ok) {
+      const detail = body?.error ?? text.slice(0, MAX_ERROR_TEXT);
+      return { kind: 'error', note: `Prometheus HTTP ${res.status}: ${detail}` };
+    }
+    if (!body) return { kind: 'error', note: `Prometheus answered non-JSON: ${text.slice(0, MAX_ERROR_TEXT)}` };
+    return classifyQueryResult(body, cond);
+  }
+
+  /** Sleeps `ms`, heartbeating at least every HEARTBEAT_EVERY_MS so heartbeat timeouts can stay short. */
+  async function sleepHeartbeating(rt: ActivityRuntime, ms: number, progress: GateProgress): Promise<void> {
+    let left = ms;
+    while (left > 0) {
+      const step = Math.min(left, HEARTBEAT_EVERY_MS);
+      await rt.sleep(step);
+      left -= step;
+      rt.heartbeat({ ...progress });
+    }
+  }
+
+  async function evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult> {
+    const rt = activityRuntime(deps.logger);
+    const gate = input.gate;
+    const cond = parseCondition(gate.condition);
+    if (!cond)
+      throw nonRetryable(
+        'InvalidHealthGate',
+        `gate ${gate.name}: condition "${gate.condition}" is not a comparison such as "< 0.01"`,
+      );
+    const limits: GateLimits = {
+      consecutiveSuccesses: input.requiredSuccesses ?? gate.consecutiveSuccesses ?? 1,
+      failureLimit: gate.failureLimit ?? 0,
+      inconclusiveLimit: gate.inconclusiveLimit ?? 3,
+      consecutiveErrorLimit: gate.consecutiveErrorLimit ?? 4,
+    };
+    const intervalMs = durationMs(gate.interval ?? '30s');
+    const initialDelayMs = durationMs(gate.initialDelay ?? '0s');
+    const timeoutMs = durationMs(gate.timeout ?? '10m');
+    const queryTimeoutMs = Math.max(1_000, deps.gateQueryTimeoutMs ?? Math.min(intervalMs, MAX_QUERY_TIMEOUT_MS));
+    const query = renderQuery(gate.query, input.cluster.name);
+
+    const result = (
+      tally: GateTally,
+      outcome: GateResult['outcome'],
+      message: string,
+      lastValue?: string,
+    ): GateResult => ({
+      gate: gate.name,
+      phase: input.phase,
+      outcome,
+      measurements: tally.measurements,
+      successes: tally.successes,
+      failures: tally.failures,
+      inconclusive: tally.inconclusive,
+      errors: tally.errors,
+      ...(lastValue !== undefined ? { lastValue } : {}),
+      message,
+    });
+
+    if (!deps.prometheusUrl) {
+      return result(
+        emptyTally(),
+        'Error',
+        `gate ${gate.name}: no Prometheus URL configured; a gate without data is never a pass`,
+      );
+    }
+
+    const resumed = isProgress(rt.heartbeatDetails, input) ? rt.heartbeatDetails : undefined;
+    const progress: GateProgress = resumed
+      ? { ...resumed, tally: { ...emptyTally(), ...resumed.tally } }
+      : {
+          gate: gate.name,
+          phase: input.phase,
+          cluster: input.cluster.name,
+          tally: emptyTally(),
+          startedAtMs: deps.now().getTime(),
+        };
+    const deadline = progress.startedAtMs + timeoutMs;
+
+    if (!resumed && initialDelayMs > 0) await sleepHeartbeating(rt, initialDelayMs, progress);
+
+    for (;;) {
+      const m = await measure(rt, query, cond, queryTimeoutMs);
+      progress.tally = addMeasurement(progress.tally, m.kind);
+      if (m.value !== undefined) progress.lastValue = m.value;
+      if (m.note !== undefined) progress.lastNote = m.note;
+      else delete progress.lastNote;
+      rt.heartbeat({ ...progress });
+      const assessment = assessTally(progress.tally, limits);
+      rt.log.debug('Gate measurement', {
+        cluster: input.cluster.name,
+        gate: gate.name,
+        phase: input.phase,
+        kind: m.kind,
+        value: m.value,
+        note: m.note,
+        outcome: assessment.outcome,
+      });
+      if (assessment.outcome !== 'Running') {
+        const message = `gate ${gate.name} (${input.phase}) on ${input.cluster.name}: ${assessment.outcome}: ${assessment.message}${
+          m.note ? ` (last: ${m.note})` : ''
+        }`;
+        rt.log.info('Gate decided', {
+          cluster: input.cluster.name,
+          gate: gate.name,
+          phase: input.phase,
+          outcome: assessment.outcome,
+        });
+        return result(progress.tally, assessment.outcome, message, progress.lastValue);
+      }
+      const now = deps.now().getTime();
+      if (now + intervalMs > deadline) {
+        const message = `gate ${gate.name} (${input.phase}) on ${input.cluster.name}: no decision within ${gate.timeout ?? '10m'}: ${
+          assessment.message
+        }${progress.lastNote ? ` (last: ${progress.lastNote})` : ''}`;
+        rt.log.warn('Gate timed out', { cluster: input.cluster.name, gate: gate.name, phase: input.phase });
+        return result(progress.tally, 'Inconclusive', message, progress.lastValue);
+      }
+      await sleepHeartbeating(rt, intervalMs, progress);
+    }
+  }
+
+  return { evaluateHealthGate };
+}
