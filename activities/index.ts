@@ -1,0 +1,51 @@
+/**
+ * fleetwave's activities: every side effect, one file per external system.
+ *
+ * - eks.ts        — @aws-sdk/client-eks (+ SSM for AMI releases): describe, resolve, preflight,
+ *                   start / await / roll back updates, read-before-write with idempotency tokens
+ * - kubernetes.ts — @kubernetes/client-node with in-process EKS tokens (eks-token.ts)
+ * - prometheus.ts — PromQL health gates (assessment in domain/gates.ts)
+ * - inventory.ts  — EKS discovery into the fleet file's schema
+ * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
+ * - failures.ts   — error classification into Temporal failure types
+ *
+ * Workflows import this module with `import type` only.
+ */
+import type { ActivityDeps } from './deps';
+import { resolveDeps } from './deps';
+import { createEksActivities } from './eks';
+import { createInventoryActivities } from './inventory';
+import { createKubernetesActivities } from './kubernetes';
+import { createPrometheusActivities } from './prometheus';
+import type { FleetwaveActivities } from './types';
+
+export type { ActivityDeps, AwsTarget, ClusterAccess, PollingOptions } from './deps';
+export type { ActivityLogger } from './context';
+export { createDefaultDeps, type DefaultDepsConfig } from './aws';
+export { FailureTypes } from './types';
+export { ExtraFailureTypes } from './failures';
+
+/** Builds every activity from its clients. Register the result on a worker as it is. */
+export function createActivities(deps: ActivityDeps): FleetwaveActivities {
+  const resolved = resolveDeps(deps);
+  const kubernetes = createKubernetesActivities(resolved);
+  const eks = createEksActivities(resolved, kubernetes.blockingPdbs);
+  const prometheus = createPrometheusActivities(resolved);
+  const inventory = createInventoryActivities(resolved);
+  return {
+    resolveTargetVersions: eks.resolveTargetVersions,
+    describeCluster: eks.describeCluster,
+    preflightCluster: eks.preflightCluster,
+    startControlPlaneUpgrade: eks.startControlPlaneUpgrade,
+    startAddonUpdate: eks.startAddonUpdate,
+    startNodegroupUpdate: eks.startNodegroupUpdate,
+    awaitUpdate: eks.awaitUpdate,
+    rollbackNodegroup: eks.rollbackNodegroup,
+    rollbackAddon: eks.rollbackAddon,
+    rollbackControlPlane: eks.rollbackControlPlane,
+    captureKubernetesBaseline: kubernetes.captureKubernetesBaseline,
+    checkKubernetesHealth: kubernetes.checkKubernetesHealth,
+    evaluateHealthGate: prometheus.evaluateHealthGate,
+    discoverFleet: inventory.discoverFleet,
+  };
+}
