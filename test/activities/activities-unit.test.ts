@@ -1,0 +1,285 @@
+/**
+ * Unit-level tests of the activities' pure parts: idempotency tokens, error classification,
+ * Prometheus answer classification, the gate loop over a scripted Prometheus, the EKS token
+ * format and the in-memory KubeConfig. Integration against the simulator lives in
+ * eks-activities / kubernetes-activities / gate-activities tests.
+ */
+import {
+  InvalidParameterException,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  ServerException,
+  EKSServiceException,
+} from '@aws-sdk/client-eks';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import { kubeConfigFor } from '../../activities/aws';
+import { clientRequestToken, compareAddonVersions } from '../../activities/eks';
+import { createEksToken, EKS_TOKEN_PREFIX } from '../../activities/eks-token';
+import { classifyError, toActivityFailure } from '../../activities/failures';
+import { createActivities } from '../../activities/index';
+import { classifyQueryResult } from '../../activities/prometheus';
+import { runActivity } from './activity-harness';
+import { FailureTypes, type EvaluateHealthGateInput } from '../../activities/types';
+import { parseCondition } from '../../domain/gates';
+import { healthGateSchema } from '../../domain/spec';
+
+const cluster = { name: 'prod-use1-a', region: 'us-east-1' };
+
+describe('clientRequestToken', () => {
+  const id = { campaign: 'c1', cluster, attempt: 1 };
+  it('is deterministic and UUID-shaped', () => {
+    const a = clientRequestToken(id, 'controlplane', '1.31');
+    expect(a).toBe(clientRequestToken({ ...id, cluster: { ...cluster } }, 'controlplane', '1.31'));
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+  it('differs per step, target and attempt', () => {
+    const base = clientRequestToken(id, 'controlplane', '1.31');
+    expect(clientRequestToken(id, 'controlplane', '1.30')).not.toBe(base);
+    expect(clientRequestToken(id, 'addon:vpc-cni', '1.31')).not.toBe(base);
+    expect(clientRequestToken({ ...id, attempt: 2 }, 'controlplane', '1.31')).not.toBe(base);
+    expect(clientRequestToken({ ...id, campaign: 'c2' }, 'controlplane', '1.31')).not.toBe(base);
+  });
+});
+
+describe('compareAddonVersions', () => {
+  it('orders eksbuild versions numerically', () => {
+    const sorted = ['v1.18.10-eksbuild.1', 'v1.18.2-eksbuild.3', 'v1.19.0-eksbuild.1', 'v1.18.2-eksbuild.12'].sort(
+      compareAddonVersions,
+    );
+    expect(sorted).toEqual(['v1.18.2-eksbuild.3', 'v1.18.2-eksbuild.12', 'v1.18.10-eksbuild.1', 'v1.19.0-eksbuild.1']);
+  });
+});
+
+describe('error classification', () => {
+  const meta = { $metadata: {} };
+  it('maps EKS client errors to non-retryable contract types', () => {
+    const invalid = toActivityFailure(
+      new InvalidParameterException({ message: 'bad version', ...meta }),
+      'UpdateClusterVersion x',
+    );
+    expect(invalid.type).toBe(FailureTypes.InvalidRequest);
+    expect(invalid.nonRetryable).toBe(true);
+    expect(invalid.message).toContain('InvalidParameterException');
+    const missing = toActivityFailure(
+      new ResourceNotFoundException({ message: 'no such cluster', ...meta }),
+      'DescribeCluster x',
+    );
+    expect(missing.type).toBe(FailureTypes.NotFound);
+    expect(missing.nonRetryable).toBe(true);
+  });
+  it('keeps throttling, 5xx, in-use and network errors retryable', () => {
+    const throttled = new EKSServiceException({
+      name: 'ThrottlingException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 429 },
+    });
+    expect(classifyError(throttled)).toBe('throttling');
+    expect(toActivityFailure(throttled, 'x').nonRetryable).toBe(false);
+    const server = new ServerException({ message: 'boom', $metadata: { httpStatusCode: 500 } });
+    expect(toActivityFailure(server, 'x').nonRetryable).toBe(false);
+    const inUse = new ResourceInUseException({ message: 'busy', ...meta });
+    expect(toActivityFailure(inUse, 'x').nonRetryable).toBe(false);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const failure = toActivityFailure(refused, 'x');
+    expect(failure.type).toBe('NetworkError');
+    expect(failure.nonRetryable).toBe(false);
+  });
+  it('passes ApplicationFailures through', () => {
+    const f = ApplicationFailure.nonRetryable('no', 'VersionSkew');
+    expect(toActivityFailure(f, 'x')).toBe(f);
+  });
+});
+
+describe('classifyQueryResult', () => {
+  const lt = parseCondition('< 0.01')!;
+  const vector = (...values: string[]) => ({
+    status: 'success',
+    data: {
+      resultType: 'vector',
+      result: values.map((v, i) => ({ metric: { i: String(i) }, value: [1700000000, v] })),
+    },
+  });
+  it('passes and fails by the condition', () => {
+    expect(classifyQueryResult(vector('0.001'), lt)).toMatchObject({ kind: 'pass', value: '0.001' });
+    expect(classifyQueryResult(vector('0.5'), lt)).toMatchObject({ kind: 'fail', value: '0.5' });
+    expect(classifyQueryResult(vector('+Inf'), lt).kind).toBe('fail');
+  });
+  it('needs every series to pass', () => {
+    expect(classifyQueryResult(vector('0.001', '0.2'), lt)).toMatchObject({ kind: 'fail', value: '0.2' });
+  });
+  it('never passes without data', () => {
+    expect(classifyQueryResult(vector(), lt).kind).toBe('inconclusive');
+    expect(classifyQueryResult(vector('NaN'), lt).kind).toBe('inconclusive');
+    expect(classifyQueryResult(vector('0.001', 'NaN'), lt).kind).toBe('inconclusive');
+  });
+  it('reads scalars and rejects other result types', () => {
+    expect(classifyQueryResult({ status: 'success', data: { resultType: 'scalar', result: [1, '0'] } }, lt).kind).toBe(
+      'pass',
+    );
+    expect(classifyQueryResult({ status: 'success', data: { resultType: 'matrix', result: [] } }, lt).kind).toBe(
+      'error',
+    );
+    expect(classifyQueryResult({ status: 'error', errorType: 'bad_data', error: 'parse error' }, lt).kind).toBe(
+      'error',
+    );
+  });
+});
+
+describe('evaluateHealthGate over a scripted Prometheus', () => {
+  const gate = healthGateSchema.parse({
+    name: 'error-ratio',
+    query: 'sum(rate(errors{cluster="{{cluster}}"}[1m]))',
+    condition: '< 0.01',
+    interval: '20ms',
+    consecutiveSuccesses: 2,
+    failureLimit: 0,
+    inconclusiveLimit: 1,
+    consecutiveErrorLimit: 1,
+    timeout: '2s',
+  });
+  const input: EvaluateHealthGateInput = { cluster, gate, phase: 'postStep' };
+  const answer = (body: unknown, status = 200) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  const scripted = (answers: (() => Response)[]) => {
+    const queries: string[] = [];
+    let i = 0;
+    const fetchFn = (async (_url: string | URL | Request, init?: RequestInit) => {
+      queries.push(new URLSearchParams(String(init?.body)).get('query') ?? '');
+      const next = answers[Math.min(i++, answers.length - 1)];
+      return next!();
+    }) as typeof fetch;
+    return { fetchFn, queries };
+  };
+  const value = (v: string) => () =>
+    answer({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, v] }] } });
+  const activities = (fetchFn: typeof fetch, prometheusUrl?: string) =>
+    createActivities({
+      eks: () => {
+        throw new Error('unused');
+      },
+      kube: async () => {
+        throw new Error('unused');
+      },
+      ...(prometheusUrl ? { prometheusUrl } : {}),
+      fetch: fetchFn,
+    });
+  const run = (fetchFn: typeof fetch, prometheusUrl: string | undefined = 'http://prom.test') =>
+    runActivity(activities(fetchFn, prometheusUrl).evaluateHealthGate, input);
+
+  it('succeeds after the required passes in a row, with the cluster substituted', async () => {
+    const ok = scripted([value('0.001'), value('0.002')]);
+    expect(await run(ok.fetchFn)).toMatchObject({
+      outcome: 'Successful',
+      measurements: 2,
+      successes: 2,
+      lastValue: '0.002',
+    });
+    expect(ok.queries[0]).toBe('sum(rate(errors{cluster="prod-use1-a"}[1m]))');
+  });
+  it('fails at the first failing measurement with failureLimit 0', async () => {
+    const { fetchFn, queries } = scripted([value('0.5'), value('0.001'), value('0.002')]);
+    expect(await run(fetchFn)).toMatchObject({ outcome: 'Failed', failures: 1, lastValue: '0.5' });
+    expect(queries).toHaveLength(1);
+  });
+  it('is Inconclusive on no data and Error on HTTP errors, never Successful', async () => {
+    const empty = scripted([() => answer({ status: 'success', data: { resultType: 'vector', result: [] } })]);
+    expect(await run(empty.fetchFn)).toMatchObject({ outcome: 'Inconclusive', inconclusive: 2 });
+    const down = scripted([() => answer({ status: 'error', errorType: 'unavailable', error: 'down' }, 503)]);
+    const r = await run(down.fetchFn);
+    expect(r).toMatchObject({ outcome: 'Error', errors: 2 });
+    expect(r.message).toContain('503');
+  });
+  it('is an Error without a Prometheus URL', async () => {
+    const r = await runActivity(activities(scripted([value('0')]).fetchFn).evaluateHealthGate, input);
+    expect(r.outcome).toBe('Error');
+    expect(r.measurements).toBe(0);
+  });
+  it('times out as Inconclusive when it cannot decide', async () => {
+    const slowGate = { ...gate, consecutiveSuccesses: 1000, timeout: '150ms', interval: '40ms' };
+    const r = await runActivity(activities(scripted([value('0')]).fetchFn, 'http://p').evaluateHealthGate, {
+      ...input,
+      gate: slowGate,
+    });
+    expect(r.outcome).toBe('Inconclusive');
+    expect(r.message).toContain('no decision within 150ms');
+  });
+  it('continues the tally from heartbeat details after a retry', async () => {
+    const env = new MockActivityEnvironment({
+      attempt: 2,
+      heartbeatDetails: {
+        gate: gate.name,
+        phase: 'postStep',
+        cluster: cluster.name,
+        startedAtMs: Date.now(),
+        tally: {
+          measurements: 5,
+          successes: 5,
+          failures: 0,
+          inconclusive: 0,
+          errors: 0,
+          consecutiveErrors: 0,
+          consecutiveSuccesses: 1,
+        },
+      },
+    });
+    const { fetchFn } = scripted([value('0.001')]);
+    const r = await runActivity(activities(fetchFn, 'http://p').evaluateHealthGate, input, env);
+    expect(r).toMatchObject({ outcome: 'Successful', measurements: 6 });
+  });
+});
+
+describe('EKS token', () => {
+  it('has the aws-iam-authenticator shape', async () => {
+    const { token } = await createEksToken({
+      clusterName: 'prod-use1-a',
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'session/token+=' },
+      signingDate: new Date('2024-05-01T10:00:00Z'),
+    });
+    expect(token.startsWith(EKS_TOKEN_PREFIX)).toBe(true);
+    const encoded = token.slice(EKS_TOKEN_PREFIX.length);
+    expect(encoded).toMatch(/^[A-Za-z0-9_-]+$/);
+    const url = new URL(Buffer.from(encoded, 'base64url').toString('utf8'));
+    expect(url.protocol).toBe('https:');
+    expect(url.hostname).toBe('sts.eu-west-1.amazonaws.com');
+    expect(url.pathname).toBe('/');
+    const q = url.searchParams;
+    expect(q.get('Action')).toBe('GetCallerIdentity');
+    expect(q.get('Version')).toBe('2011-06-15');
+    expect(q.get('X-Amz-Algorithm')).toBe('AWS4-HMAC-SHA256');
+    expect(q.get('X-Amz-Credential')).toBe('AKIDEXAMPLE/20240501/eu-west-1/sts/aws4_request');
+    expect(q.get('X-Amz-Date')).toBe('20240501T100000Z');
+    expect(Number(q.get('X-Amz-Expires'))).toBeLessThanOrEqual(900);
+    expect(q.get('X-Amz-SignedHeaders')?.split(';')).toEqual(expect.arrayContaining(['host', 'x-k8s-aws-id']));
+    expect(q.get('X-Amz-Security-Token')).toBe('session/token+=');
+    expect(q.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    const allowed = new Set([
+      'Action',
+      'Version',
+      'X-Amz-Algorithm',
+      'X-Amz-Credential',
+      'X-Amz-Date',
+      'X-Amz-Expires',
+      'X-Amz-Security-Token',
+      'X-Amz-Signature',
+      'X-Amz-SignedHeaders',
+    ]);
+    for (const key of q.keys()) expect(allowed.has(key)).toBe(true);
+  });
+});
+
+describe('kubeConfigFor', () => {
+  it('verifies TLS for HTTPS endpoints and keeps the token in memory only', () => {
+    const https = kubeConfigFor(
+      cluster,
+      { endpoint: 'https://ABC.gr7.us-east-1.eks.amazonaws.com', certificateAuthority: 'Y2E=' },
+      'k8s-aws-v1.x',
+    );
+    expect(https.getCurrentCluster()).toMatchObject({ skipTLSVerify: false, caData: 'Y2E=' });
+    expect(https.getCurrentUser()?.token).toBe('k8s-aws-v1.x');
+    const http = kubeConfigFor(cluster, { endpoint: 'http://127.0.0.1:1/k8s/a' }, 't');
+    expect(http.getCurrentCluster()?.skipTLSVerify).toBe(true);
+  });
+});

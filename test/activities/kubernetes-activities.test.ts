@@ -1,0 +1,131 @@
+/**
+ * Kubernetes activities against the simulator's per-cluster Kubernetes API, with EKS bearer
+ * tokens made in-process and checked by the simulator with aws-iam-authenticator's rules.
+ */
+import { CoreV1Api } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, createDefaultDeps } from '../../activities/index';
+import { kubeConfigFor } from '../../activities/aws';
+import { EKS_TOKEN_PREFIX } from '../../activities/eks-token';
+import { FailureTypes } from '../../activities/types';
+import { latestRelease } from '../../simulator/index';
+import { runActivity } from './activity-harness';
+import { clusterEntry, startSimHarness, TEST_CREDENTIALS, type SimHarness } from './sim-harness';
+
+const OTHER_ACCOUNT = '444455556666';
+let h: SimHarness;
+
+beforeAll(async () => {
+  h = await startSimHarness([
+    clusterEntry('k-alpha', { pdbs: [{ name: 'db', namespace: 'data', allowedDisruptions: 0 }] }),
+    clusterEntry('k-beta', { faults: { crashLoopAfterUpgrade: true } }),
+    clusterEntry('k-gamma', {
+      account: OTHER_ACCOUNT,
+      roleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/fleetwave`,
+    }),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+const checks = { nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true };
+
+describe('EKS token', () => {
+  it('is accepted by the simulated API server and has the aws-iam-authenticator shape', async () => {
+    const deps = createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS });
+    const cluster = h.ref('k-alpha');
+    const kc = await deps.kube(cluster, { endpoint: h.sim.kubernetesEndpoint('k-alpha') });
+    const nodes = await kc.makeApiClient(CoreV1Api).listNode();
+    expect(nodes.items).toHaveLength(3);
+
+    const token = kc.getCurrentUser()?.token ?? '';
+    expect(token.startsWith(EKS_TOKEN_PREFIX)).toBe(true);
+    const url = new URL(Buffer.from(token.slice(EKS_TOKEN_PREFIX.length), 'base64url').toString());
+    expect(url.origin).toBe('https://sts.us-east-1.amazonaws.com');
+    expect(url.searchParams.get('Action')).toBe('GetCallerIdentity');
+    expect(url.searchParams.get('X-Amz-SignedHeaders')).toContain('x-k8s-aws-id');
+  });
+
+  it('a token that is not an EKS token is refused, as a non-retryable KubernetesUnauthorized', async () => {
+    const deps = createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS });
+    const activities = createActivities({
+      ...deps,
+      kube: async (c, access) => kubeConfigFor(c, access, 'k8s-aws-v1.bm90LWEtdXJs'),
+    });
+    const err = await runActivity(activities.captureKubernetesBaseline, { cluster: h.ref('k-alpha') }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'KubernetesUnauthorized', nonRetryable: true });
+    expect((err as Error).message).not.toContain('k8s-aws-v1');
+  });
+
+  it('works through an assumed role for a cluster in another account', async () => {
+    const cluster = { ...h.ref('k-gamma'), roleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/fleetwave` };
+    const health = await runActivity(h.activities.checkKubernetesHealth, { cluster, checks });
+    expect(health).toMatchObject({ healthy: true, nodes: { total: 3, ready: 3 } });
+    // The role decides what is visible: a role in the wrong account cannot see the cluster.
+    const wrong = { ...cluster, roleArn: 'arn:aws:iam::999988887777:role/fleetwave' };
+    const err = await runActivity(h.activities.describeCluster, { cluster: wrong }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: FailureTypes.NotFound, nonRetryable: true });
+  });
+});
+
+describe('Kubernetes health', () => {
+  it('captures PDBs that allow no disruption as a drain risk', async () => {
+    const baseline = await runActivity(h.activities.captureKubernetesBaseline, { cluster: h.ref('k-alpha') });
+    expect(baseline.blockingPdbs).toEqual(['data/db']);
+    expect(baseline.crashLoopingPods).toEqual([]);
+  });
+
+  it('reports kubelets that are not at the expected minor', async () => {
+    const result = await runActivity(h.activities.checkKubernetesHealth, {
+      cluster: h.ref('k-alpha'),
+      checks,
+      expectedKubeletMinor: { general: '1.30' },
+    });
+    expect(result.healthy).toBe(false);
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures[0]).toMatch(/^node group general: 3 node\(s\) not at kubelet 1\.30: .*\(v1\.29\./);
+    expect(result.nodes).toEqual({ total: 3, ready: 3 });
+  });
+
+  it('fails on pods crash-looping after the upgrade that the baseline did not have, and tolerates known ones', async () => {
+    const cluster = h.ref('k-beta');
+    const baseline = await runActivity(h.activities.captureKubernetesBaseline, { cluster });
+    expect(baseline.crashLoopingPods).toEqual([]);
+    expect(await runActivity(h.activities.checkKubernetesHealth, { cluster, checks, baseline })).toMatchObject({
+      healthy: true,
+    });
+
+    const handle = await runActivity(h.activities.startNodegroupUpdate, {
+      campaign: 'patch',
+      cluster,
+      attempt: 1,
+      nodegroup: 'general',
+      releaseVersion: latestRelease('1.29'),
+      force: false,
+    });
+    await runActivity(h.activities.awaitUpdate, { handle, timeoutMs: 60_000 });
+
+    const after = await runActivity(h.activities.checkKubernetesHealth, { cluster, checks, baseline });
+    expect(after.healthy).toBe(false);
+    expect(after.failures.join('\n')).toMatch(/pod\(s\) crash-looping that were not in the baseline/);
+    expect(after.nodes.ready).toBe(after.nodes.total);
+
+    // Crash loops already there when the baseline was taken are not blamed on the upgrade.
+    const later = await runActivity(h.activities.captureKubernetesBaseline, { cluster });
+    expect(later.crashLoopingPods.length).toBeGreaterThan(0);
+    expect(later.crashLoopingWorkloads?.length).toBeGreaterThan(0);
+    expect(await runActivity(h.activities.checkKubernetesHealth, { cluster, checks, baseline: later })).toMatchObject({
+      healthy: true,
+    });
+    // Without any baseline every crash loop counts: not knowing is not healthy.
+    expect(await runActivity(h.activities.checkKubernetesHealth, { cluster, checks })).toMatchObject({
+      healthy: false,
+    });
+  });
+});
