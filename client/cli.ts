@@ -20,6 +20,7 @@ import { listCommand } from './commands/list';
 import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
 import { resumeCommand } from './commands/resume';
+import { simCommand } from './commands/sim';
 import { retryCommand } from './commands/retry';
 import { skipCommand } from './commands/skip';
 import { startCommand } from './commands/start';
@@ -53,6 +54,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   retryCommand,
   listCommand,
   workerCommand,
+  simCommand,
 ];
 
 function packageVersion(): string {

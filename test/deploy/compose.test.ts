@@ -19,6 +19,7 @@ import { TEMPORAL_ENV_VARS } from '../../client/temporal-env';
 import { parseDuration } from '../../domain/duration';
 import { parseFleet } from '../../domain/load';
 import { COMPOSE_SPEC, ensureTool } from '../../scripts/deploy-tools';
+import { parseSimulatorArgs } from '../../simulator/cli';
 import { loadWorkerConfig, WORKER_ENV_VARS } from '../../worker/config';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { REPO_ROOT } from '../helpers/bundle';
@@ -202,6 +203,18 @@ describe('docker-compose.yml', () => {
     const config = loadWorkerConfig(worker.environment ?? {});
     const stopGraceMs = parseDuration(worker.stop_grace_period ?? '10s') as number;
     expect(stopGraceMs).toBeGreaterThan(config.shutdownGraceMs);
+  });
+
+  it('runs the simulator with arguments it accepts, advertising the address the worker uses', () => {
+    const simulator = service('simulator');
+    const [command, ...args] = simulator.command ?? [];
+    expect(command).toBe('sim');
+    const parsed = parseSimulatorArgs(args);
+    if (typeof parsed === 'string') throw new Error(`fleetwave sim refuses the compose arguments: ${parsed}`);
+    const endpoint = loadWorkerConfig(service('worker').environment ?? {}).aws.endpoint;
+    expect(parsed.advertiseUrl).toBe(endpoint);
+    expect(parsed.host).toBe('0.0.0.0');
+    expect(publishedPorts(simulator)).toContainEqual({ host: parsed.port, container: parsed.port });
   });
 
   it('runs the simulator on the example fleet, mounted from the repository', () => {

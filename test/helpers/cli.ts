@@ -3,7 +3,7 @@
  * collects its exit code, output and duration. Asynchronous on purpose: a worker running in the
  * test process keeps serving tasks while the CLI waits.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from './bundle';
 
@@ -25,8 +25,18 @@ export interface RunCliOptions {
   cwd?: string;
 }
 
-/** `fleetwave <args>`; resolves when the process exits (or is killed at the timeout). */
-export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliRun> {
+/** A CLI process still running: signal it, read what it wrote so far, await its end. */
+export interface CliProcess {
+  child: ChildProcess;
+  /** stdout so far. */
+  stdout(): string;
+  /** stderr so far. */
+  stderr(): string;
+  done: Promise<CliRun>;
+}
+
+/** Starts `fleetwave <args>` and returns at once (for long-running commands such as `worker`). */
+export function startCli(args: string[], opts: RunCliOptions = {}): CliProcess {
   const started = Date.now();
   // Neither the developer's Temporal profile nor a stray FLEETWAVE_* setting may leak into a test.
   const env: Record<string, string | undefined> = { ...process.env, TEMPORAL_CONFIG_FILE: '/nonexistent', ...opts.env };
@@ -38,14 +48,20 @@ export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliRun
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-  return new Promise((resolve, reject) => {
+  const done = new Promise<CliRun>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
   });
+  return { child, stdout: () => stdout, stderr: () => stderr, done };
+}
+
+/** `fleetwave <args>`; resolves when the process exits (or is killed at the timeout). */
+export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliRun> {
+  return startCli(args, opts).done;
 }
