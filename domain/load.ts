@@ -2,7 +2,7 @@
  * Parsing YAML documents into validated campaigns and fleets, with errors that name the
  * field path and, where the YAML has it, the line: `spec.waves[1].maxParallel (line 23): must be >= 1`.
  */
-import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { campaignSchema, type Campaign } from './spec';
 import { fleetSchema, type Fleet } from './fleet';
@@ -32,6 +32,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    // An empty key would otherwise vanish into a trailing dot.
+    else if (part === '') out += '[""]';
     else out += out ? `.${String(part)}` : String(part);
   }
   return out;
@@ -67,9 +69,10 @@ function parseYaml(text: string): { data?: unknown; issues: ValidationIssue[]; l
   if (doc.errors.length > 0) {
     return {
       issues: doc.errors.map((e) => ({
-        path: '',
+        // A repeated key is well-formed enough to name: `spec.waves[1].maxParallel`.
+        path: e.code === 'DUPLICATE_KEY' ? formatPath(pathAt(doc.contents, e.pos[0])) : '',
         message: `YAML syntax: ${e.message.split('\n')[0]}`,
-        line: e.linePos?.[0]?.line,
+        line: lineCounter.linePos(e.pos[0]).line,
       })),
       locate,
     };
@@ -79,6 +82,31 @@ function parseYaml(text: string): { data?: unknown; issues: ValidationIssue[]; l
     return { data, issues: [], locate };
   } catch (err) {
     return { issues: [{ path: '', message: `YAML: ${(err as Error).message}` }], locate };
+  }
+}
+
+/** Path of the innermost mapping entry or sequence item that spans `offset` in the source. */
+function pathAt(root: unknown, offset: number): (string | number)[] {
+  const rangeOf = (node: unknown) => (isNode(node) && node.range ? node.range : undefined);
+  const spans = (from: unknown, to: unknown): boolean => {
+    const start = rangeOf(from)?.[0];
+    const end = rangeOf(to)?.[2] ?? rangeOf(from)?.[2];
+    return start !== undefined && end !== undefined && start <= offset && offset < end;
+  };
+  const path: (string | number)[] = [];
+  let node = root;
+  for (;;) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => spans(p.key, p.value));
+      if (!pair || !isScalar(pair.key)) return path;
+      path.push(String(pair.key.value));
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const index = node.items.findIndex((item) => spans(item, item));
+      if (index < 0) return path;
+      path.push(index);
+      node = node.items[index];
+    } else return path;
   }
 }
 

@@ -84,7 +84,8 @@ export type LabelSelector = z.infer<typeof labelSelectorSchema>;
 const percentString = z
   .string()
   .regex(/^\d{1,3}(\.\d+)?%$/, { message: 'must be a count such as 2 or a percentage such as "10%"' })
-  .refine((s) => Number.parseFloat(s) <= 100, { message: 'must be at most 100%' });
+  // Only a well-formed percentage can be too large; "lots" gets the format message alone.
+  .refine((s) => !(Number.parseFloat(s) > 100), { message: 'must be at most 100%' });
 
 const countOrPercent = z.union([z.number().int({ message: 'must be a whole number' }).min(0, { message: 'must be >= 0' }).max(100_000, { message: 'must be <= 100000' }), percentString]);
 
