@@ -436,17 +436,35 @@ export function validateStartInput(input: StartCampaignInput): {
   const fleet = toMembers(input.fleet);
   const plan = buildPlan(campaign.value, fleet);
   if (plannedClusters(plan) === 0) {
-    const { selected, fleetSize } = plan.campaign;
-    const why = [
-      `${selected} of ${fleetSize} fleet clusters selected`,
-      plan.skipped.length > 0 ? `${plan.skipped.length} already at target` : undefined,
-      plan.refused.length > 0 ? `${plan.refused.length} refused by the version rules` : undefined,
-    ].filter(Boolean);
-    throw new InvalidInputError(
-      `spec: campaign ${campaign.value.metadata.name} has no cluster to upgrade (${why.join(', ')}); see fleetwave plan`,
-    );
+    const issue = nothingToUpgrade(campaign.value, plan);
+    const message = `campaign ${campaign.value.metadata.name} has no cluster to upgrade: ${issue.message}; see fleetwave plan`;
+    throw new InvalidInputError(`${issue.path}: ${message}`, [{ path: issue.path, message }]);
   }
   return { campaign: campaign.value, fleet, plan };
+}
+
+/**
+ * Why a plan has nothing to do, naming the field to fix: the fleet is empty, spec.selector
+ * matches nothing, the version rules refuse or skip every selected cluster (the target), or
+ * no wave takes any of the upgradable ones (the waves).
+ */
+function nothingToUpgrade(campaign: Campaign, plan: CampaignPlan): ValidationIssue {
+  const { selected, fleetSize } = plan.campaign;
+  if (fleetSize === 0) return { path: 'clusters', message: 'the fleet lists no cluster' };
+  if (selected === 0) return { path: 'spec.selector', message: `selects none of the ${fleetSize} fleet clusters` };
+  if (plan.unplaced.length > 0) {
+    return { path: 'spec.waves', message: `no wave takes any of the ${plan.unplaced.length} upgradable clusters` };
+  }
+  const reasons = [
+    plan.refused.length > 0
+      ? `${plan.refused.length} refused by the version rules (${plan.refused[0]?.cluster}: ${plan.refused[0]?.reason})`
+      : undefined,
+    plan.skipped.length > 0 ? `${plan.skipped.length} already at target` : undefined,
+  ].filter(Boolean);
+  return {
+    path: campaign.spec.target.kubernetesVersion !== undefined ? 'spec.target.kubernetesVersion' : 'spec.target',
+    message: `of ${selected} selected clusters, ${reasons.join(' and ')}`,
+  };
 }
 
 function plannedClusters(plan: CampaignPlan): number {

@@ -119,6 +119,19 @@ function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: nu
   return warnings;
 }
 
+/**
+ * A gate query without {{cluster}} measures one fleet-wide value for every cluster: legitimate
+ * for a global SLO, but usually a forgotten placeholder, so it is a warning, not an error.
+ */
+function gateWarnings(spec: CampaignSpec): string[] {
+  return spec.healthGates
+    .filter((gate) => !/\{\{\s*cluster\s*\}\}/.test(gate.query))
+    .map(
+      (gate) =>
+        `health gate "${gate.name}": query has no {{cluster}}, so it measures the same fleet-wide value for every cluster`,
+    );
+}
+
 function pick<T extends Record<string, string>>(labels: T): PlannedCluster['labels'] {
   const out: PlannedCluster['labels'] = {};
   for (const key of SHOWN_LABELS) {
@@ -134,7 +147,7 @@ export function buildPlan(campaign: Campaign, members: readonly FleetMember[]): 
   const waves = assignWaves(spec, members);
   const estimate = estimateCampaign(spec, waves, members);
   const byName = new Map(members.map((m) => [m.name, m]));
-  const warnings = [...waves.warnings];
+  const warnings = [...waves.warnings, ...gateWarnings(spec)];
 
   const plannedWaves: PlannedWave[] = waves.waves.map((assigned, i) => {
     const waveSpec = spec.waves[assigned.index];
