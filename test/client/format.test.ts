@@ -1,0 +1,234 @@
+/**
+ * The human output of the operator commands and the client library's pure helpers: the status
+ * table, watch frames and change lines, the campaign list, UI links, exit codes of awaited
+ * campaigns, and start-time validation.
+ */
+import { describe, expect, it } from 'vitest';
+import type { CliIO } from '../../client/cli';
+import { exitCodeForResult } from '../../client/commands/support';
+import { InvalidInputError } from '../../client/errors';
+import {
+  describeChanges,
+  formatCampaignList,
+  formatStatus,
+  formatWatchFrame,
+  progressBar,
+  table,
+} from '../../client/format';
+import { temporalUiUrl, validateStartInput } from '../../client/library';
+import type { CampaignStatus, ClusterState, WaveStatus } from '../../workflows/definitions';
+
+const ZERO: Record<ClusterState, number> = {
+  pending: 0,
+  waiting: 0,
+  upgrading: 0,
+  upgraded: 0,
+  'already-at-target': 0,
+  'rolled-back': 0,
+  failed: 0,
+  blocked: 0,
+  skipped: 0,
+};
+
+function wave(
+  name: string,
+  index: number,
+  state: WaveStatus['state'],
+  counts: Partial<Record<ClusterState, number>>,
+): WaveStatus {
+  const all = { ...ZERO, ...counts };
+  return {
+    name,
+    index,
+    state,
+    total: Object.values(all).reduce((a, b) => a + b, 0),
+    counts: all,
+    failureBudget: 1,
+    approvalsNeeded: 2,
+    approvals: [],
+    gates: [],
+  };
+}
+
+function status(overrides: Partial<CampaignStatus> = {}): CampaignStatus {
+  return {
+    name: 'k8s-131',
+    state: 'awaiting-approval',
+    targetVersion: '1.31',
+    currentWave: 'canary',
+    waves: [
+      {
+        ...wave('canary', 0, 'awaiting-approval', { upgraded: 1, 'rolled-back': 1 }),
+        approvals: [{ wave: 'canary', approver: 'alice', at: '2025-01-01T00:00:00Z', via: 'update', comment: 'ok' }],
+      },
+      wave('prod', 1, 'pending', { pending: 3 }),
+    ],
+    clusters: [
+      { name: 'c1', wave: 'canary', state: 'upgraded', attempts: 1 },
+      {
+        name: 'c2',
+        wave: 'canary',
+        state: 'rolled-back',
+        step: 'bake',
+        reason: 'gate error-ratio failed',
+        attempts: 1,
+      },
+      { name: 'p1', wave: 'prod', state: 'pending', attempts: 0 },
+      { name: 'p2', wave: 'prod', state: 'pending', attempts: 0 },
+      { name: 'p3', wave: 'prod', state: 'pending', attempts: 0 },
+    ],
+    skippedAtPlan: [{ cluster: 'old', reason: 'already at target (1.31)' }],
+    audit: [],
+    runs: 1,
+    ...overrides,
+  };
+}
+
+describe('formatStatus', () => {
+  it('shows waves with counts, the approval to give, clusters in trouble and approvals', () => {
+    const text = formatStatus(status(), 'http://ui/x');
+    expect(text.split('\n')).toEqual([
+      'campaign k8s-131  ·  state awaiting-approval  ·  target 1.31  ·  wave canary',
+      'ui: http://ui/x',
+      '',
+      'WAVE    STATE              DONE  UPGRADING  WAITING  FAILED  SKIPPED  BUDGET  APPROVALS',
+      'canary  awaiting-approval  2/2   0          0        1       0        1       1/2',
+      'prod    pending            0/3   0          3        0       0        1       0/2',
+      'wave canary awaits approval (1/2): fleetwave approve k8s-131 --wave canary --as <you>',
+      '',
+      'clusters in trouble (1):',
+      '  CLUSTER  WAVE    STATE        STEP  REASON',
+      '  c2       canary  rolled-back  bake  gate error-ratio failed',
+      '',
+      'approvals:',
+      '  canary: alice at 2025-01-01T00:00:00Z via update — ok',
+      '',
+      'not planned (1):',
+      '  old: already at target (1.31)',
+      '',
+    ]);
+  });
+});
+
+describe('watch output', () => {
+  it('draws a progress bar per wave and the clusters in flight or in trouble', () => {
+    const s = status({
+      clusters: [
+        ...status().clusters,
+        { name: 'p1', wave: 'prod', state: 'upgrading', step: 'controlplane 1.31', attempts: 1 },
+      ],
+    });
+    expect(formatWatchFrame(s)).toEqual([
+      'campaign k8s-131  awaiting-approval  wave canary',
+      '  canary [####################]    2/2  awaiting-approval  1 failed  approvals 1/2',
+      '  prod   [--------------------]    0/3  pending',
+      '    c2  rolled-back  bake  gate error-ratio failed',
+      '    p1  upgrading  controlplane 1.31',
+    ]);
+    expect(progressBar(1, 4, 8)).toBe('[##------]');
+    expect(progressBar(0, 0, 4)).toBe('[####]');
+  });
+
+  it('prints one line per change, and everything that matters the first time', () => {
+    const before = status({ state: 'running', waves: [wave('canary', 0, 'running', { upgrading: 2 })], clusters: [] });
+    const first = describeChanges(undefined, before);
+    expect(first).toEqual(['campaign k8s-131: running', 'wave canary: running (0/2 done)']);
+    const after = status();
+    expect(describeChanges(before, after)).toEqual([
+      'campaign k8s-131: awaiting-approval',
+      'wave canary: awaiting-approval (2/2 done)',
+      'wave canary: approved by alice (ok)',
+      'cluster c1: upgraded',
+      'cluster c2: rolled-back (bake, gate error-ratio failed)',
+    ]);
+    expect(describeChanges(after, after)).toEqual([]);
+  });
+});
+
+describe('formatCampaignList and table', () => {
+  it('lists campaigns with their state and progress', () => {
+    expect(formatCampaignList([])).toBe('no campaigns\n');
+    const text = formatCampaignList([
+      {
+        name: 'k8s-131',
+        workflowId: 'campaign/k8s-131',
+        runId: 'r',
+        executionStatus: 'RUNNING',
+        state: 'awaiting-approval',
+        awaitingApproval: true,
+        targetVersion: '1.31',
+        currentWave: 'canary',
+        clustersTotal: 5,
+        clustersDone: 2,
+        clustersFailed: 1,
+        startTime: '2025-01-01T00:00:00.000Z',
+      },
+    ]);
+    expect(text).toContain('k8s-131  running  awaiting-approval (approval)  1.31    canary  2/5 (1 failed)');
+    expect(
+      table([
+        ['A', 'B'],
+        ['long', 'x'],
+      ]),
+    ).toEqual(['A     B', 'long  x']);
+  });
+});
+
+describe('client library helpers', () => {
+  it('links to the Temporal UI of the dev server, FLEETWAVE_TEMPORAL_UI, or Temporal Cloud', () => {
+    expect(temporalUiUrl('127.0.0.1:7233', 'default', 'campaign/x', {})).toBe(
+      'http://127.0.0.1:8233/namespaces/default/workflows/campaign%2Fx',
+    );
+    expect(
+      temporalUiUrl('temporal:7233', 'default', 'campaign/x', { FLEETWAVE_TEMPORAL_UI: 'http://localhost:8080/' }),
+    ).toBe('http://localhost:8080/namespaces/default/workflows/campaign%2Fx');
+    expect(temporalUiUrl('ns.acct.tmprl.cloud:7233', 'ns.acct', 'campaign/x', {})).toBe(
+      'https://cloud.temporal.io/namespaces/ns.acct/workflows/campaign%2Fx',
+    );
+  });
+
+  it('maps awaited results to exit codes, warning on completed-with-failures', () => {
+    const lines: string[] = [];
+    const io: CliIO = { out: () => undefined, err: (text) => lines.push(text) };
+    const result = { name: 'x', upgraded: ['a'], rolledBack: ['b'], failed: [], skipped: [] };
+    expect(exitCodeForResult(io, { ...result, state: 'completed' })).toBe(0);
+    expect(exitCodeForResult(io, { ...result, state: 'failed' })).toBe(3);
+    expect(exitCodeForResult(io, { ...result, state: 'aborted' })).toBe(3);
+    expect(lines).toEqual([]);
+    expect(exitCodeForResult(io, { ...result, state: 'completed-with-failures' })).toBe(0);
+    expect(lines).toEqual(['warning: campaign x completed with failures within its failure budgets: b\n']);
+  });
+
+  it('validates the campaign and the fleet again before starting, naming fields', () => {
+    const fleet = {
+      apiVersion: 'fleetwave.io/v1alpha1',
+      kind: 'Fleet',
+      clusters: [{ name: 'c1', region: 'us-east-1', account: '123456789012', version: '1.30' }],
+    };
+    const campaign = {
+      apiVersion: 'fleetwave.io/v1alpha1',
+      kind: 'UpgradeCampaign',
+      metadata: { name: 'x' },
+      spec: { target: { kubernetesVersion: '1.31' }, waves: [{ name: 'all' }] },
+    };
+    const ok = validateStartInput({ campaign, fleet });
+    expect(ok.fleet.map((m) => m.name)).toEqual(['c1']);
+    expect(ok.plan.waves[0]?.clusters.map((c) => c.name)).toEqual(['c1']);
+
+    const badCampaign = { ...campaign, spec: { ...campaign.spec, waves: [{ name: 'all', maxParallel: 0 }] } };
+    expect(() => validateStartInput({ campaign: badCampaign, fleet })).toThrow(
+      /spec\.waves\[0\]\.maxParallel: must be >= 1/,
+    );
+    expect(() => validateStartInput({ campaign, fleet: { ...fleet, clusters: [{ name: 'c1' }] } })).toThrow(
+      /fleet is invalid:\n {2}clusters\[0\]\.region/,
+    );
+    expect(() => validateStartInput({ campaign, fleet: [{ name: 'a' }, { name: 'a' }] })).toThrow(
+      /\[1\]\.name: duplicates "a"/,
+    );
+    const atTarget = { ...fleet, clusters: [{ ...fleet.clusters[0], version: '1.31' }] };
+    expect(() => validateStartInput({ campaign, fleet: atTarget })).toThrow(InvalidInputError);
+    expect(() => validateStartInput({ campaign, fleet: atTarget })).toThrow(
+      /^spec\.target\.kubernetesVersion: campaign x has no cluster to upgrade: of 1 selected clusters, 1 already at target/,
+    );
+  });
+});
