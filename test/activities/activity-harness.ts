@@ -15,6 +15,15 @@ export function activityEnvironment(info: Partial<Info> = {}): MockActivityEnvir
   return new MockActivityEnvironment(info, { logger });
 }
 
+/** An environment that keeps every log line (TRACE and up), message and metadata, as JSON text. */
+export function capturingEnvironment(): { env: MockActivityEnvironment; lines: string[] } {
+  const lines: string[] = [];
+  const capture = new DefaultLogger('TRACE', (entry) =>
+    lines.push(JSON.stringify({ message: entry.message, meta: entry.meta })),
+  );
+  return { env: new MockActivityEnvironment({}, { logger: capture }), lines };
+}
+
 /** Runs one activity in a fresh environment (or the given one), typed by the activity. */
 export function runActivity<I, O>(fn: (input: I) => Promise<O>, input: I, env?: MockActivityEnvironment): Promise<O> {
   return (env ?? activityEnvironment()).run(fn, input) as Promise<O>;

@@ -38,6 +38,8 @@ beforeAll(async () => {
       version: '1.30',
       addons: [],
     }),
+    clusterEntry('theta', { faults: { slowFactor: 50 } }),
+    clusterEntry('iota', { faults: { throttleRate: 1 } }),
   ]);
 }, 60_000);
 
@@ -319,6 +321,21 @@ describe('EKS activities against the simulator', () => {
     expect(await h.mutations('zeta')).toHaveLength(0);
   });
 
+  it('classifies throttling and server errors as retryable, and gives up waiting at its own deadline', async () => {
+    const throttled = await failureOf(runActivity(A().describeCluster, { cluster: h.ref('iota') }));
+    expect(throttled).toMatchObject({ type: 'ThrottlingException', nonRetryable: false });
+    h.sim.injectFaults('iota', { throttleRate: null, serverErrorRate: 1 });
+    const broken = await failureOf(runActivity(A().describeCluster, { cluster: h.ref('iota') }));
+    expect(broken).toMatchObject({ type: 'ServerException', nonRetryable: false });
+    h.sim.injectFaults('iota', { serverErrorRate: null });
+    expect(await h.mutations('iota')).toHaveLength(0);
+
+    const handle = await runActivity(A().startControlPlaneUpgrade, { ...step(h.ref('theta')), toVersion: '1.30' });
+    const timedOut = await failureOf(runActivity(A().awaitUpdate, { handle, timeoutMs: 300 }));
+    expect(timedOut).toMatchObject({ type: FailureTypes.UpdateTimedOut, nonRetryable: true });
+    expect(timedOut.details?.[0]).toMatchObject({ updateId: handle.updateId, lastStatus: 'InProgress' });
+  });
+
   it('resolves pinned and latest versions and rejects an incompatible pin', async () => {
     const latest = await runActivity(A().resolveTargetVersions, {
       target: targetSchema.parse({
@@ -371,6 +388,6 @@ describe('EKS activities against the simulator', () => {
       nodegroups: expected.nodegroups,
     });
     const all = await runActivity(A().discoverFleet, { regions: ['us-east-1'] });
-    expect(all.map((m) => m.name)).toEqual(['alpha', 'beta', 'delta', 'epsilon', 'gamma', 'zeta']);
+    expect(all.map((m) => m.name)).toEqual(['alpha', 'beta', 'delta', 'epsilon', 'gamma', 'iota', 'theta', 'zeta']);
   });
 });

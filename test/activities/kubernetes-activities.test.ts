@@ -10,7 +10,7 @@ import { kubeConfigFor } from '../../activities/aws';
 import { EKS_TOKEN_PREFIX } from '../../activities/eks-token';
 import { FailureTypes } from '../../activities/types';
 import { latestRelease } from '../../simulator/index';
-import { runActivity } from './activity-harness';
+import { capturingEnvironment, recordHeartbeats, runActivity } from './activity-harness';
 import { clusterEntry, startSimHarness, TEST_CREDENTIALS, type SimHarness } from './sim-harness';
 
 const OTHER_ACCOUNT = '444455556666';
@@ -127,5 +127,35 @@ describe('Kubernetes health', () => {
     expect(await runActivity(h.activities.checkKubernetesHealth, { cluster, checks })).toMatchObject({
       healthy: false,
     });
+  });
+});
+
+describe('secrets', () => {
+  it('never appear in activity results, heartbeats or log lines', async () => {
+    const { env, lines } = capturingEnvironment();
+    const beats = recordHeartbeats(env);
+    const cluster = { ...h.ref('k-gamma'), roleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/fleetwave` };
+    const results: unknown[] = [];
+    results.push(await runActivity(h.activities.describeCluster, { cluster }, env));
+    results.push(await runActivity(h.activities.captureKubernetesBaseline, { cluster }, env));
+    results.push(await runActivity(h.activities.checkKubernetesHealth, { cluster, checks }, env));
+    const handle = await runActivity(
+      h.activities.startAddonUpdate,
+      { campaign: 'c', cluster, attempt: 1, addon: 'vpc-cni', version: 'v1.19.2-eksbuild.1' },
+      env,
+    );
+    results.push(handle, await runActivity(h.activities.awaitUpdate, { handle, timeoutMs: 30_000 }, env));
+    expect(lines.length).toBeGreaterThan(5);
+    const text = JSON.stringify({ results, beats, lines });
+    for (const secret of [
+      TEST_CREDENTIALS.secretAccessKey,
+      TEST_CREDENTIALS.accessKeyId,
+      'ASIASIM',
+      'k8s-aws-v1',
+      'X-Amz-Signature',
+      'Bearer',
+    ]) {
+      expect(text).not.toContain(secret);
+    }
   });
 });
