@@ -333,6 +333,8 @@ interface StartPlan {
   start: () => Promise<Update | undefined>;
   /** Failure type for InvalidParameter/InvalidRequest on start (rollbacks: RollbackNotPossible). */
   invalidType?: string;
+  /** Recognises EKS's "nothing to do" refusal where the target is implicit (latest AMI release). */
+  alreadyDone?: (err: unknown) => boolean;
 }
 
 function handle(plan: StartPlan, fields: Partial<UpdateHandle>): UpdateHandle {
@@ -393,6 +395,7 @@ async function startIdempotently(plan: StartPlan): Promise<UpdateHandle> {
       // A concurrent attempt may have finished the step between our read and our write.
       const again = await plan.read();
       if (again.atTarget) return handle(plan, { alreadyAtTarget: true });
+      if (plan.alreadyDone?.(err)) return handle(plan, { alreadyAtTarget: true });
       if (plan.invalidType) {
         throw nonRetryable(
           plan.invalidType,
@@ -784,6 +787,11 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
       cluster: input.cluster,
       scope: { clusterName: name, nodegroupName: input.nodegroup },
       what: `node group ${input.nodegroup} → ${target}`,
+      // Without a version or release, EKS picks the latest AMI and refuses when the node group runs it already.
+      alreadyDone: (err) =>
+        input.version === undefined &&
+        input.releaseVersion === undefined &&
+        /already (at|on) .*release version/i.test((err as Error).message ?? ''),
       read: async () => {
         const ng = await describeNodegroupRaw(client, name, input.nodegroup, r.signal);
         const versionOk = input.version === undefined || ng.version === input.version;

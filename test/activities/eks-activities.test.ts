@@ -134,6 +134,12 @@ describe('EKS activities against the simulator', () => {
     expect(again).toMatchObject({ alreadyAtTarget: true });
     expect(again.updateId).toBeUndefined();
     expect(await awaitDone(again)).toEqual({ status: 'Successful', polls: 0 });
+    const latestAgain = await runActivity(A().startNodegroupUpdate, {
+      ...step(cluster, 2),
+      nodegroup: 'general',
+      force: false,
+    });
+    expect(latestAgain).toMatchObject({ alreadyAtTarget: true });
     expect(await h.mutations('alpha')).toHaveLength(4);
   });
 
