@@ -88,11 +88,11 @@ export class UpdateRefusedError extends FleetwaveError {
   }
 }
 
-/** No worker answered a query or update in time. */
+/** No worker answered a query or update (none polls the task queue, or none answered in time). */
 export class NoWorkerError extends FleetwaveError {
   constructor(taskQueue: string, what: string) {
     super(
-      `no worker answered the ${what} on task queue "${taskQueue}" in time; is one running (fleetwave worker)?`,
+      `no worker answered the ${what} on task queue "${taskQueue}"; is one running (fleetwave worker)?`,
       ExitCode.runtimeFailure,
     );
   }

@@ -20,6 +20,7 @@ import {
   Client,
   Connection,
   isGrpcDeadlineError,
+  isGrpcServiceError,
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -410,7 +411,7 @@ export class FleetwaveClient {
       const reason = cause instanceof ApplicationFailure || cause instanceof Error ? cause.message : err.message;
       return new UpdateRefusedError(what, reason);
     }
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)) {
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err) || isNoPoller(err)) {
       return new NoWorkerError(this.taskQueue, what);
     }
     return err;
@@ -420,6 +421,15 @@ export class FleetwaveClient {
 function isDeadlineExceeded(err: unknown): boolean {
   return isGrpcDeadlineError(err) || (err instanceof Error && /deadline exceeded/i.test(err.message));
 }
+
+/** The server refuses a query at once when no worker polled the task queue lately (FAILED_PRECONDITION). */
+function isNoPoller(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  return isGrpcServiceError(cause) && cause.code === FAILED_PRECONDITION && /no poller/i.test(cause.details);
+}
+
+/** gRPC status FAILED_PRECONDITION. */
+const FAILED_PRECONDITION = 9;
 
 /**
  * Validates the campaign and fleet and plans the campaign the way `fleetwave plan` does. Throws
