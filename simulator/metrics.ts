@@ -65,31 +65,56 @@ function num(v: number): string {
   return String(Number(v.toPrecision(6)));
 }
 
+const ORDER = [
+  FAMILIES.requests,
+  FAMILIES.errors,
+  FAMILIES.nodes,
+  FAMILIES.ready,
+  FAMILIES.restarts,
+  FAMILIES.crashloop,
+  FAMILIES.upgrading,
+  FAMILIES.errorRatio,
+  FAMILIES.latency,
+] as const;
+
+/** `name{cluster="…",region="…"} ` per family, built once per cluster: most of a scrape is these bytes. */
+const prefixCache = new WeakMap<object, string[]>();
+
 /** Renders the exposition for every cluster; settles the whole fleet first. */
 export function renderMetrics(fleet: SimFleet): string {
   const now = fleet.now();
   fleet.settleAll(now);
   const cs = fleet.clusters;
-  const out: string[] = [];
-  const family = (f: Family, line: (i: number) => string) => {
-    out.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
-    for (let i = 0; i < cs.length; i++) out.push(line(i));
-  };
-  const counts = cs.map((c) => nodeCounts(c, now));
-  const signals = cs.map((c) => workloadSignals(c));
-  const label = (i: number) => (cs[i] as (typeof cs)[number]).metricLabels;
-  const c = (i: number) => cs[i] as (typeof cs)[number];
-
-  family(FAMILIES.info, (i) => `${FAMILIES.info.name}{${label(i)},version="${c(i).version}"} 1\n`);
-  family(FAMILIES.requests, (i) => `${FAMILIES.requests.name}{${label(i)}} ${Math.floor(c(i).counters.requests)}\n`);
-  family(FAMILIES.errors, (i) => `${FAMILIES.errors.name}{${label(i)}} ${Math.floor(c(i).counters.errors)}\n`);
-  family(FAMILIES.nodes, (i) => `${FAMILIES.nodes.name}{${label(i)}} ${counts[i]?.total ?? 0}\n`);
-  family(FAMILIES.ready, (i) => `${FAMILIES.ready.name}{${label(i)}} ${counts[i]?.ready ?? 0}\n`);
-  family(FAMILIES.restarts, (i) => `${FAMILIES.restarts.name}{${label(i)}} ${Math.floor(c(i).counters.restarts)}\n`);
-  family(FAMILIES.crashloop, (i) => `${FAMILIES.crashloop.name}{${label(i)}} ${crashLoopingPodCount(c(i))}\n`);
-  family(FAMILIES.upgrading, (i) => `${FAMILIES.upgrading.name}{${label(i)}} ${c(i).active.length > 0 ? 1 : 0}\n`);
-  family(FAMILIES.errorRatio, (i) => `${FAMILIES.errorRatio.name}{${label(i)}} ${num(signals[i]?.errorRatio ?? 0)}\n`);
-  family(FAMILIES.latency, (i) => `${FAMILIES.latency.name}{${label(i)}} ${num(signals[i]?.latencyP99 ?? 0)}\n`);
+  const n = cs.length;
+  // One pass over the clusters, one column per family; then one block per family.
+  const columns: string[][] = ORDER.map(() => new Array<string>(n));
+  const info = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const c = cs[i] as (typeof cs)[number];
+    let prefixes = prefixCache.get(c);
+    if (!prefixes) {
+      prefixes = ORDER.map((f) => `${f.name}{${c.metricLabels}} `);
+      prefixCache.set(c, prefixes);
+    }
+    const counts = nodeCounts(c, now);
+    const signals = workloadSignals(c);
+    const values = [
+      Math.floor(c.counters.requests),
+      Math.floor(c.counters.errors),
+      counts.total,
+      counts.ready,
+      Math.floor(c.counters.restarts),
+      crashLoopingPodCount(c),
+      c.active.length > 0 ? 1 : 0,
+    ];
+    for (let k = 0; k < values.length; k++) (columns[k] as string[])[i] = `${prefixes[k]}${values[k]}\n`;
+    (columns[7] as string[])[i] = `${prefixes[7]}${num(signals.errorRatio)}\n`;
+    (columns[8] as string[])[i] = `${prefixes[8]}${num(signals.latencyP99)}\n`;
+    info[i] = `${FAMILIES.info.name}{${c.metricLabels},version="${c.version}"} 1\n`;
+  }
+  const header = (f: Family) => `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`;
+  const out: string[] = [header(FAMILIES.info), info.join('')];
+  ORDER.forEach((f, k) => out.push(header(f), (columns[k] as string[]).join('')));
   return out.join('');
 }
 

@@ -268,8 +268,9 @@ export class SimFleet {
     }
   }
 
+  /** Simulated now, in whole milliseconds (durations are whole milliseconds too, so they survive ISO rendering). */
   now(): number {
-    return this.opts.clock.now();
+    return Math.floor(this.opts.clock.now());
   }
 
   /** A cluster visible to the caller, or ResourceNotFoundException as EKS answers for another region. */
@@ -417,16 +418,17 @@ export class SimFleet {
     token: string,
     operation: string,
     target: string,
-    u: Omit<SimUpdate, 'id' | 'cluster' | 'status' | 'errors' | 'createdAt'> & { createdAt?: number },
+    u: Omit<SimUpdate, 'id' | 'cluster' | 'status' | 'errors'>,
   ): SimUpdate {
-    const now = this.now();
+    // The caller planned the update from its own "now": keep that as createdAt so that the
+    // planned durations are exactly endsAt - createdAt.
+    const now = u.createdAt;
     const update: SimUpdate = {
       ...u,
       id: uuidFrom(c.rng),
       cluster: c.name,
       status: 'InProgress',
       errors: [],
-      createdAt: u.createdAt ?? now,
     };
     c.updates.push(update);
     c.active.push(update);
@@ -447,7 +449,7 @@ export class SimFleet {
   }
 
   private slow(c: SimCluster, ms: number): number {
-    return ms * (c.faults.slowFactor ?? 1);
+    return Math.round(ms * (c.faults.slowFactor ?? 1));
   }
 
   private requireQuiet(c: SimCluster): void {
@@ -540,7 +542,7 @@ export class SimFleet {
     if (!rollback && c.faults.controlPlaneUpdateFails) {
       // One-shot, as the fault says "the next control-plane update fails": a retry succeeds.
       delete c.faults.controlPlaneUpdateFails;
-      failAt = now + duration * 0.6;
+      failAt = now + Math.round(duration * 0.6);
       failure = {
         errorCode: 'InsufficientFreeAddresses',
         errorMessage:
@@ -551,6 +553,7 @@ export class SimFleet {
     this.integrate(c, now);
     c.status = 'UPDATING';
     return this.begin(c, key, req.clientRequestToken, 'UpdateClusterVersion', to, {
+      createdAt: now,
       type: rollback ? 'VersionRollback' : 'VersionUpdate',
       params: [
         { type: 'Version', value: to },
@@ -558,7 +561,7 @@ export class SimFleet {
       ],
       endsAt: now + duration,
       ...(failAt !== undefined ? { failAt, failure } : {}),
-      ...(rollback ? { cancellableUntil: now + duration * DURATIONS.rollbackCancellableShare } : {}),
+      ...(rollback ? { cancellableUntil: now + Math.round(duration * DURATIONS.rollbackCancellableShare) } : {}),
       effect: { kind: 'control-plane', from, to, rollback },
     });
   }
@@ -742,6 +745,7 @@ export class SimFleet {
     ng.status = 'UPDATING';
     ng.modifiedAt = now;
     const update = this.begin(c, key, req.clientRequestToken, 'UpdateNodegroupVersion', target, {
+      createdAt: now,
       nodegroup: ng.name,
       type: 'VersionUpdate',
       params: [
@@ -868,7 +872,14 @@ export class SimFleet {
       req.clientRequestToken,
       'UpdateNodegroupConfig',
       params.map((p) => `${p.type}=${p.value}`).join(','),
-      { nodegroup: ng.name, type: 'ConfigUpdate', params, endsAt: now + this.slow(c, duration), effect },
+      {
+        createdAt: now,
+        nodegroup: ng.name,
+        type: 'ConfigUpdate',
+        params,
+        endsAt: now + this.slow(c, duration),
+        effect,
+      },
     );
     ng.active = update;
     return update;
@@ -910,7 +921,7 @@ export class SimFleet {
     let failAt: number | undefined;
     let failure: UpdateError | undefined;
     if (forward && c.faults.addonUpdateFails) {
-      failAt = now + duration * 0.7;
+      failAt = now + Math.round(duration * 0.7);
       failure = {
         errorCode: 'ConfigurationConflict',
         errorMessage: `Conflicts found when trying to apply ${a.name} ${to}. Will not continue due to resolve conflicts mode (simulated fault addonUpdateFails).`,
@@ -925,6 +936,7 @@ export class SimFleet {
     a.status = 'UPDATING';
     a.modifiedAt = now;
     const update = this.begin(c, key, req.clientRequestToken, 'UpdateAddon', to, {
+      createdAt: now,
       addon: a.name,
       type: 'AddonUpdate',
       params,

@@ -31,59 +31,67 @@ export function unit(...parts: (string | number)[]): number {
 }
 
 /** A seeded PRNG stream (mulberry32): small, fast and good enough for simulated durations. */
-export interface Rng {
+export class Rng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform unsigned 32-bit integer. */
+  u32(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
   /** Uniform in [0, 1). */
-  next(): number;
+  next(): number {
+    return this.u32() / 4294967296;
+  }
+
   /** Uniform in [min, max). */
-  between(min: number, max: number): number;
+  between(min: number, max: number): number {
+    return min + (max - min) * this.next();
+  }
+
   /** Integer in [min, max]. */
-  int(min: number, max: number): number;
+  int(min: number, max: number): number {
+    return min + Math.floor((max - min + 1) * this.next());
+  }
+
   /** One element of a non-empty list. */
-  pick<T>(items: readonly T[]): T;
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
 }
 
 /** Creates a PRNG stream from a 32-bit seed. */
 export function createRng(seed: number): Rng {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    between: (min, max) => min + (max - min) * next(),
-    int: (min, max) => min + Math.floor((max - min + 1) * next()),
-    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T,
-  };
+  return new Rng(seed);
 }
+
+const hex8 = (n: number) => n.toString(16).padStart(8, '0');
 
 /** A UUID (version-4 layout) drawn from the stream: update IDs are deterministic for a seed. */
 export function uuidFrom(rng: Rng): string {
-  let hex = '';
-  for (let i = 0; i < 4; i++)
-    hex += Math.floor(rng.next() * 4294967296)
-      .toString(16)
-      .padStart(8, '0');
+  const hex = hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32());
   const variant = ((parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** A UUID that is a pure function of its parts (object UIDs, insight IDs). */
 export function uuidOf(...parts: (string | number)[]): string {
-  return uuidFrom(createRng(hash32(...parts)));
+  return uuidFrom(new Rng(hash32(...parts)));
 }
 
 /** Lower-case hex of the given length, a pure function of the parts (instance IDs, pod name suffixes). */
 export function hexOf(length: number, ...parts: (string | number)[]): string {
-  const rng = createRng(hash32(...parts));
+  const rng = new Rng(hash32(...parts));
   let out = '';
-  while (out.length < length)
-    out += Math.floor(rng.next() * 4294967296)
-      .toString(16)
-      .padStart(8, '0');
+  while (out.length < length) out += hex8(rng.u32());
   return out.slice(0, length);
 }
 

@@ -53,7 +53,10 @@ async function errorRatio(s: Simulator, cluster: string): Promise<number> {
   return Number(match[1]);
 }
 
-async function updateAndWait(eks: EKSClient, input: ConstructorParameters<typeof UpdateNodegroupVersionCommand>[0]) {
+async function updateAndWait(
+  eks: EKSClient,
+  input: { clusterName: string; nodegroupName: string; launchTemplate?: { name: string; version: string } },
+) {
   const { update } = await eks.send(new UpdateNodegroupVersionCommand(input));
   return awaitUpdate(eks, { name: input.clusterName, nodegroupName: input.nodegroupName }, update?.id as string);
 }

@@ -1,0 +1,173 @@
+/**
+ * The simulator's catalogue, generated fleets, seeded time model and command line.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UpdateClusterVersionCommand, UpdateNodegroupVersionCommand } from '@aws-sdk/client-eks';
+import { describe, expect, it } from 'vitest';
+import { fleetSchema } from '../../domain/fleet';
+import { ADDONS, AMI_RELEASES, SIM_MINORS, compareReleases } from '../../simulator/catalogue';
+import { parseSimulatorArgs } from '../../simulator/cli';
+import { generateFleet, startSimulator } from '../../simulator/index';
+import { eksClient, testFleet, waitFor } from './helpers';
+
+const MINUTE = 60_000;
+
+describe('catalogue', () => {
+  it('has exactly one default version per add-on and minor, compatible with the next minor too', () => {
+    for (const addon of ADDONS) {
+      SIM_MINORS.forEach((minor, i) => {
+        const defaults = addon.versions.filter((v) => v.defaultFor.includes(minor));
+        expect(defaults, `${addon.name} ${minor}`).toHaveLength(1);
+        expect(defaults[0]?.compatible, `${addon.name} ${minor}`).toContain(minor);
+        const next = SIM_MINORS[i + 1];
+        if (next) expect(defaults[0]?.compatible, `${addon.name} default for ${minor} on ${next}`).toContain(next);
+      });
+    }
+  });
+
+  it('lists a few AMI releases per minor, oldest first, each of its own minor', () => {
+    for (const minor of SIM_MINORS) {
+      const releases = AMI_RELEASES[minor] ?? [];
+      expect(releases.length).toBeGreaterThanOrEqual(3);
+      expect(releases.every((r) => r.startsWith(`${minor}.`) && /^\d+\.\d+\.\d+-\d{8}$/.test(r))).toBe(true);
+      expect([...releases].sort(compareReleases)).toEqual(releases);
+    }
+  });
+});
+
+describe('generateFleet', () => {
+  it('generates a valid fleet, the same for the same seed', () => {
+    const a = generateFleet({ count: 300, seed: 4 });
+    expect(generateFleet({ count: 300, seed: 4 })).toEqual(a);
+    expect(generateFleet({ count: 300, seed: 5 })).not.toEqual(a);
+    const parsed = fleetSchema.parse(a);
+    expect(parsed.clusters).toHaveLength(300);
+    expect(new Set(a.clusters.map((c) => c.name)).size).toBe(300);
+    for (const c of a.clusters) {
+      expect(SIM_MINORS).toContain(c.version);
+      expect(c.labels).toMatchObject({ env: expect.any(String), team: expect.any(String), tier: expect.any(String) });
+      for (const ng of c.nodegroups) expect(AMI_RELEASES[ng.version ?? c.version]).toContain(ng.releaseVersion);
+    }
+    expect(new Set(a.clusters.map((c) => c.region)).size).toBeGreaterThan(3);
+    expect(a.clusters.some((c) => c.pdbs.some((p) => p.allowedDisruptions === 0))).toBe(true);
+  });
+});
+
+describe('simulated time', () => {
+  it('is deterministic for a seed: same update IDs and durations for the same calls', async () => {
+    const run = async (seed: number) => {
+      const sim = await startSimulator({
+        fleet: testFleet(),
+        port: 0,
+        seed,
+        startTime: new Date('2025-06-01T00:00:00Z'),
+      });
+      try {
+        const eks = eksClient(sim);
+        await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31', clientRequestToken: 'a' }));
+        await eks.send(
+          new UpdateNodegroupVersionCommand({
+            clusterName: 'blocked',
+            nodegroupName: 'general',
+            force: true,
+            clientRequestToken: 'b',
+          }),
+        );
+        return sim
+          .state()
+          .clusters.flatMap((c) =>
+            c.activeUpdates.map((u) => ({ id: u.id, ms: Date.parse(u.endsAt) - Date.parse(u.createdAt) })),
+          );
+      } finally {
+        await sim.stop();
+      }
+    };
+    const first = await run(21);
+    expect(await run(21)).toEqual(first);
+    expect(await run(22)).not.toEqual(first);
+    const [cp, ng] = first;
+    expect(cp?.ms).toBeGreaterThanOrEqual(10 * MINUTE);
+    expect(cp?.ms).toBeLessThanOrEqual(25 * MINUTE);
+    // Two nodes, one per batch: setup, then two batches of launch and drain.
+    expect(ng?.ms).toBeGreaterThanOrEqual(7 * MINUTE);
+    expect(ng?.ms).toBeLessThanOrEqual(16 * MINUTE);
+  });
+
+  it('stretches durations by slowFactor and compresses them by the time scale', async () => {
+    const sim = await startSimulator({ fleet: testFleet(), port: 0, timeScale: 3000, seed: 1 });
+    try {
+      sim.injectFaults('alpha', { slowFactor: 3 });
+      const eks = eksClient(sim);
+      const start = Date.now();
+      await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }));
+      const update = sim.state('alpha').clusters[0]?.activeUpdates[0];
+      const ms = Date.parse(update?.endsAt ?? '') - Date.parse(update?.createdAt ?? '');
+      expect(ms).toBeGreaterThanOrEqual(30 * MINUTE);
+      expect(ms).toBeLessThanOrEqual(75 * MINUTE);
+      await waitFor('control plane at 1.31', () =>
+        sim.state('alpha').clusters[0]?.version === '1.31' ? true : undefined,
+      );
+      // 30-75 simulated minutes at 3000x: 0.6-1.5 s of wall time.
+      expect(Date.now() - start).toBeLessThan(5_000);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
+
+describe('fleetwave sim command line', () => {
+  it('parses its arguments and refuses bad ones', () => {
+    expect(parseSimulatorArgs(['--generate', '50', '--seed', '3', '--port=0', '--time-scale', '600'])).toMatchObject({
+      generate: 50,
+      seed: 3,
+      port: 0,
+      timeScale: 600,
+    });
+    expect(parseSimulatorArgs(['--fleet', 'f.yaml'])).toMatchObject({ fleet: 'f.yaml', port: 9797, timeScale: 1 });
+    expect(parseSimulatorArgs([])).toBe('give --fleet FILE or --generate N');
+    expect(parseSimulatorArgs(['--fleet', 'a', '--generate', '2'])).toBe('give either --fleet or --generate, not both');
+    expect(parseSimulatorArgs(['--generate', '2', '--time-scale', '0'])).toMatch(/--time-scale: must be/);
+    expect(parseSimulatorArgs(['--generate', '2', '--port', '70000'])).toMatch(/--port: must be/);
+    expect(parseSimulatorArgs(['--bogus'])).toBe('unknown argument "--bogus"');
+  });
+
+  it('prints its URL, serves until SIGTERM, and names the path of a bad fleet file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetwave-sim-cli-'));
+    try {
+      const runCli = (args: string[]) =>
+        spawn(process.execPath, ['--import', 'tsx', 'simulator/main.ts', ...args], { stdio: 'pipe' });
+      const child = runCli(['--generate', '3', '--port', '0', '--seed', '2', '--time-scale', '60']);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const url = await waitFor(
+        'the listening line',
+        () =>
+          /^fleetwave simulator listening on (http:\/\/127\.0\.0\.1:\d+) \(3 clusters, time-scale 60\)$/m.exec(
+            out,
+          )?.[1],
+        30_000,
+      );
+      expect(((await (await fetch(`${url}/sim/state`)).json()) as { clusters: unknown[] }).clusters).toHaveLength(3);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+
+      const bad = join(dir, 'fleet.yaml');
+      await writeFile(
+        bad,
+        'apiVersion: fleetwave.io/v1alpha1\nkind: Fleet\nclusters:\n  - name: x\n    region: mars-1\n',
+      );
+      const failing = runCli(['--fleet', bad]);
+      let err = '';
+      failing.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve) => failing.on('exit', resolve));
+      expect(code).toBe(2);
+      expect(err).toContain('clusters[0].region');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
