@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
 import {
+  bundleWorkflowCode,
   makeTelemetryFilterString,
   NativeConnection,
   Runtime,
@@ -77,7 +78,7 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,
-      ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+      workflowBundle: opts.workflowBundle ?? (await bundleWorkflows(logger)),
       activities,
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
@@ -101,6 +102,21 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
   } finally {
     await connection.close().catch(() => undefined);
   }
+}
+
+/**
+ * Bundles the workflow code (webpack, a few seconds). The bundler's own multi-line build report
+ * goes to debug; the worker logs one line with the size and time.
+ */
+async function bundleWorkflows(logger: ProcessLogger): Promise<WorkflowBundleOption> {
+  const started = Date.now();
+  const bundleLogger = logger.child({ component: 'workflow-bundler' });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: new PinoTemporalLogger(bundleLogger.child({}, { level: 'warn' })),
+  });
+  logger.info({ bytes: bundle.code.length, ms: Date.now() - started }, 'workflow bundle built');
+  return bundle;
 }
 
 /**
