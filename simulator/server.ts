@@ -340,18 +340,23 @@ async function route(
     .split('/')
     .filter(Boolean)
     .map((s) => decodeURIComponent(s));
+  // Read the body first, so that a faulted answer leaves a clean keep-alive connection.
+  const body = method === 'POST' || method === 'PUT' ? parseJson(await readBody(req)) : undefined;
   const clusterName = targetClusterName(segments);
   const target = clusterName ? fleet.byName.get(clusterName) : undefined;
+  let failAfterApplying = false;
   if (target) {
     const { throttleRate, serverErrorRate } = target.faults;
     if (throttleRate && target.faultRng.next() < throttleRate) {
       throw new EksError('ThrottlingException', 429, 'Rate exceeded (simulated fault throttleRate)');
     }
     if (serverErrorRate && target.faultRng.next() < serverErrorRate) {
-      throw new EksError('ServerException', 500, 'An internal error occurred (simulated fault serverErrorRate)');
+      // Half the 5xx answers to a mutating call come after it took effect (the answer was
+      // lost): only the clientRequestToken keeps the SDK's retry from starting a second update.
+      if (method === 'POST' && target.faultRng.next() < 0.5) failAfterApplying = true;
+      else throw new EksError('ServerException', 500, 'An internal error occurred (simulated fault serverErrorRate)');
     }
   }
-  const body = method === 'POST' || method === 'PUT' ? parseJson(await readBody(req)) : undefined;
   const answer = handleEks(
     fleet,
     {
@@ -367,6 +372,9 @@ async function route(
     ctx.baseUrl(),
     randomUUID,
   );
+  if (failAfterApplying) {
+    throw new EksError('ServerException', 500, 'An internal error occurred (simulated fault serverErrorRate)');
+  }
   sendJson(res, answer.status, answer.body, { 'x-amzn-requestid': randomUUID(), ...(answer.headers ?? {}) });
 }
 

@@ -568,6 +568,22 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     expect(ok).toBeGreaterThanOrEqual(4);
   });
 
+  it('keeps retried mutations exactly-once when a 5xx answer comes after the update was applied', async () => {
+    const { sim } = await start();
+    const eks = eksClient(sim, 'us-east-1', { maxAttempts: 10 });
+    sim.injectFaults('alpha', { serverErrorRate: 0.6 });
+    const results = [];
+    for (const [i, addonName] of ['vpc-cni', 'coredns', 'kube-proxy'].entries()) {
+      const version = ['v1.19.5-eksbuild.3', 'v1.11.4-eksbuild.2', 'v1.30.6-eksbuild.3'][i] as string;
+      results.push(await eks.send(new UpdateAddonCommand({ clusterName: 'alpha', addonName, addonVersion: version })));
+    }
+    // Some calls needed retries, and some 5xx came after the update had started: still one update each.
+    expect(results.some((r) => (r.$metadata.attempts ?? 1) > 1)).toBe(true);
+    expect(sim.mutations().map((m) => m.addon)).toEqual(['vpc-cni', 'coredns', 'kube-proxy']);
+    const ids = results.map((r) => r.update?.id);
+    expect(sim.mutations().map((m) => m.updateId)).toEqual(ids);
+  });
+
   it('fails the next control-plane update once under controlPlaneUpdateFails, and node group updates under NodeCreationFailure', async () => {
     const { sim, eks } = await start();
     sim.injectFaults('alpha', { controlPlaneUpdateFails: true, nodegroupUpdateFails: 'NodeCreationFailure' });
