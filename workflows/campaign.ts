@@ -71,6 +71,7 @@ import {
   clusterProgressSignal,
   clusterResumeSignal,
   clusterUpgradeWorkflowId,
+  fleetLeaseId,
   fleetLeaseWorkflowId,
   leaseGrantedSignal,
   pauseSignal,
@@ -328,7 +329,7 @@ class CampaignRun {
     const reason = `wave "${wave.name}" failure budget exceeded: ${failures} failed or rolled back, budget ${wave.failureBudget}`;
     if (m.waveSpec(index).onBudgetExceeded === 'abort') {
       m.abort({ by: 'failure budget', reason }, Date.now());
-    } else if (!m.paused) {
+    } else {
       wave.state = 'paused-budget-exceeded';
       m.pause('budget', `${reason}; in-flight clusters finish, resume to go on`, Date.now(), 'failure budget');
     }
@@ -407,7 +408,7 @@ class CampaignRun {
     for (const cap of this.m.spec.pacing.sharedCaps) {
       const value = member.labels[cap.labelKey];
       if (value === undefined) continue;
-      out.push({ leaseId: `${cap.labelKey}=${value}`, labelKey: cap.labelKey, labelValue: value, max: cap.max });
+      out.push({ leaseId: fleetLeaseId(cap.labelKey, value), labelKey: cap.labelKey, labelValue: value, max: cap.max });
     }
     return out;
   }
@@ -702,8 +703,8 @@ class CampaignRun {
   private async runApproval(): Promise<void> {
     const m = this.m;
     const wave = m.currentWave as WaveRecord;
-    // A failed soak holds the wave in 'soaking' until a human resumes.
-    while (m.paused && m.s.pauseKind === 'soak-gate') {
+    // A failed soak holds the wave in 'soaking' until a human resumes (resume clears soakFailure).
+    while (m.paused && wave.soakFailure !== undefined) {
       if (m.aborting || this.continueAsNewSuggested()) return;
       this.publish();
       await this.waitForChange(undefined, `wave ${wave.name}: soak failed, waiting for resume`);

@@ -19,7 +19,15 @@ import {
 import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster, heartbeatUntil, type RecordedCall } from '../helpers/fake-activities';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { makeCampaign, resultWithin, startCampaign, uniqueTag, waitForStatus, withWorker } from './campaign-harness';
+import {
+  makeCampaign,
+  resultWithin,
+  startCampaign,
+  uniqueTag,
+  waitForStatus,
+  withWorker,
+  recordHistory,
+} from './campaign-harness';
 
 /** A gate the test opens: activities matching `hold` wait (heartbeating) until `release()`. */
 function holdGate(hold: (call: RecordedCall) => boolean) {
@@ -80,7 +88,9 @@ describe('campaign workflow: operator control', () => {
       for (const n of notStarted) expect(fake.trace(n)).toEqual([]);
 
       await handle.signal(resumeSignal, { by: 'oncall' });
-      return resultWithin(handle);
+      const result = await resultWithin(handle);
+      await recordHistory(handle, 'pause-resume');
+      return result;
     });
     expect(result.state).toBe('completed');
     expect(result.upgraded.sort()).toEqual([...names].sort());
@@ -104,6 +114,7 @@ describe('campaign workflow: operator control', () => {
       await handle.signal(abortSignal, { by: 'oncall', reason: 'bad release' });
       gate.release();
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'abort');
       return { result, status: await handle.query(statusQuery) };
     });
     expect(result.state).toBe('aborted');
@@ -166,6 +177,7 @@ describe('campaign workflow: operator control', () => {
 
       await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'first', approver: 'ops' }] });
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'skip-retry');
       return { result, status: await handle.query(statusQuery) };
     });
 

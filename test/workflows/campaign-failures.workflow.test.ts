@@ -9,7 +9,15 @@ import { approveWaveUpdate, resumeSignal, statusQuery } from '../../workflows/de
 import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fake-activities';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { makeCampaign, resultWithin, startCampaign, uniqueTag, waitForStatus, withWorker } from './campaign-harness';
+import {
+  makeCampaign,
+  resultWithin,
+  startCampaign,
+  uniqueTag,
+  waitForStatus,
+  withWorker,
+  recordHistory,
+} from './campaign-harness';
 
 describe('campaign workflow: failures', () => {
   let temporal: TestTemporal;
@@ -41,6 +49,7 @@ describe('campaign workflow: failures', () => {
         [a, b, c].map((n) => fake.member(n)),
       );
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'budget-kept');
       return { result, status: await handle.query(statusQuery) };
     });
     expect(result.state).toBe('completed-with-failures');
@@ -81,6 +90,7 @@ describe('campaign workflow: failures', () => {
       expect(fake.trace(c)).toEqual([]);
       await handle.signal(resumeSignal, { by: 'oncall', reason: 'known node group issue' });
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'budget-pause');
       return { result, status: await handle.query(statusQuery) };
     });
     expect(result.state).toBe('completed-with-failures');
@@ -113,7 +123,9 @@ describe('campaign workflow: failures', () => {
         campaign,
         [a, b, c].map((n) => fake.member(n)),
       );
-      return resultWithin(handle);
+      const result = await resultWithin(handle);
+      await recordHistory(handle, 'budget-abort');
+      return result;
     });
     expect(result.state).toBe('aborted');
     expect(result.reason).toMatch(/failure budget exceeded: 1 failed or rolled back, budget 0/);
@@ -165,6 +177,7 @@ describe('campaign workflow: failures', () => {
       await waitForStatus(handle, (s) => s.state === 'awaiting-approval');
       await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'canary', approver: 'alice' }] });
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'soak-inconclusive');
       return { result, status: await handle.query(statusQuery) };
     });
     expect(result.state).toBe('completed');
@@ -203,6 +216,7 @@ describe('campaign workflow: failures', () => {
         [x, y].map((n) => fake.member(n)),
       );
       const resultB = await resultWithin(handleB);
+      await recordHistory(handleB, 'blocked');
       const statusB = await handleB.query(statusQuery);
       release();
       return { resultA: await resultWithin(handleA), resultB, statusB };

@@ -4,6 +4,10 @@
  * is namespace-wide), a worker per test over the fake activities, and polling helpers.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type * as protoTypes from '@temporalio/proto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { FleetMember } from '../../domain/fleet';
@@ -23,7 +27,7 @@ import {
   TargetVersionKey,
 } from '../../workflows/search-attributes';
 import type { campaignWorkflow } from '../../workflows/campaign';
-import { getWorkflowBundle } from '../helpers/bundle';
+import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import type { TestTemporal } from '../helpers/temporal';
 
 /** A short random tag so names never collide between tests or runs on one server. */
@@ -216,4 +220,51 @@ export function maxConcurrent(spans: ChildSpan[], groupOf: (cluster: string) => 
     max[p.group] = Math.max(max[p.group] ?? 0, now[p.group] ?? 0);
   }
   return max;
+}
+
+/**
+ * History ⇄ proto JSON (the format `temporal workflow show --output json` writes). The SDK's own
+ * historyToJSON / historyFromJSON fail here with "type must be a Type": npm installed a
+ * protobufjs copy under @temporalio/common and another under @temporalio/proto, and the JSON
+ * codec of one does not accept the types of the other. So this uses @temporalio/proto's copy
+ * for both, loaded with Node's require.
+ */
+const protoRequire = createRequire(createRequire(import.meta.url).resolve('@temporalio/proto'));
+const protojson = protoRequire('protobufjs/ext/protojson') as {
+  toJson(type: unknown, message: unknown): unknown;
+  fromJson(type: unknown, json: unknown): unknown;
+};
+const protoModule = protoRequire('@temporalio/proto') as typeof protoTypes;
+const historyType = (
+  protoRequire('@temporalio/proto/lib/patch-protobuf-root') as {
+    patchProtobufRoot(root: unknown): { lookupType(name: string): unknown };
+  }
+)
+  .patchProtobufRoot(protoModule)
+  .lookupType('temporal.api.history.v1.History');
+
+/** A fetched history as proto JSON text. */
+export function historyToJson(history: unknown): string {
+  const message = protoModule.temporal.api.history.v1.History.fromObject(history as Record<string, unknown>);
+  return JSON.stringify(protojson.toJson(historyType, message), null, 2);
+}
+
+/** Proto JSON (parsed) back to a History the replay worker accepts. */
+export function historyFromJson(json: unknown): ReturnType<typeof protoModule.temporal.api.history.v1.History.create> {
+  return protojson.fromJson(historyType, json) as ReturnType<typeof protoModule.temporal.api.history.v1.History.create>;
+}
+
+/** Where the replay test finds recorded campaign histories. */
+export const HISTORIES_DIR = path.join(REPO_ROOT, 'test/fixtures/histories');
+
+/**
+ * Saves the campaign's history as `test/fixtures/histories/campaign-<name>.json` when
+ * FLEETWAVE_RECORD_HISTORIES=1 (re-record after a deliberate, patched change to the workflow:
+ * `FLEETWAVE_RECORD_HISTORIES=1 npx vitest run test/workflows/campaign`). A no-op otherwise.
+ */
+export async function recordHistory(handle: Pick<CampaignHandle, 'fetchHistory'>, name: string): Promise<void> {
+  if (process.env.FLEETWAVE_RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  await mkdir(HISTORIES_DIR, { recursive: true });
+  await writeFile(path.join(HISTORIES_DIR, `campaign-${name}.json`), `${historyToJson(history)}\n`);
 }

@@ -18,6 +18,7 @@ import {
   uniqueTag,
   waitForStatus,
   withWorker,
+  recordHistory,
 } from './campaign-harness';
 
 /** "HH:MM" of a UTC instant. */
@@ -56,6 +57,7 @@ describe('campaign workflow: pacing', () => {
         s.clusters.some((c) => c.waitingFor?.startsWith('rate limit')),
       );
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'rate-limit');
       return { result, spans: await childSpans(handle), waited: waiting };
     });
     expect(result.state).toBe('completed');
@@ -97,6 +99,7 @@ describe('campaign workflow: pacing', () => {
         s.clusters.some((c) => c.waitingFor?.startsWith('cap region=')),
       );
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'caps');
       return { result, spans: await childSpans(handle), sawCapWait: waiting };
     });
     expect(result.state).toBe('completed');
@@ -147,7 +150,9 @@ describe('campaign workflow: pacing', () => {
         () => true,
         () => false,
       );
-      return { results: await Promise.all([resultWithin(handleA), resultWithin(handleB)]), sawLeaseWait };
+      const results = await Promise.all([resultWithin(handleA), resultWithin(handleB)]);
+      await recordHistory(handleA, 'shared-caps');
+      return { results, sawLeaseWait };
     });
     expect(results.map((r) => r.state)).toEqual(['completed', 'completed']);
     expect(sawLeaseWait).toBe(true);
@@ -200,6 +205,7 @@ describe('campaign workflow: pacing', () => {
           'the unwindowed cluster upgraded',
         );
         const result = await resultWithin(handle, 120_000);
+        await recordHistory(handle, 'maintenance-window');
         return { result, spans: await childSpans(handle), deferred, status: await handle.query(statusQuery) };
       });
       expect(deferred.clusters.find((c) => c.name === night)).toMatchObject({

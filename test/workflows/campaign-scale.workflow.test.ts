@@ -21,6 +21,7 @@ import {
   uniqueTag,
   type CampaignHandle,
   withWorker,
+  recordHistory,
 } from './campaign-harness';
 
 type HistoryEvent = proto.api.history.v1.IHistoryEvent;
@@ -125,6 +126,7 @@ describe('campaign workflow: history cost', () => {
         names.map((n) => fake.member(n)),
       );
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'history-cost');
       return { result, runs: await historiesOfChain(temporal, handle) };
     });
     expect(result.state).toBe('completed');

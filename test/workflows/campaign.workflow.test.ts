@@ -15,7 +15,15 @@ import {
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
 import { getWorkflowBundle } from '../helpers/bundle';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { makeCampaign, resultWithin, startCampaign, uniqueTag, waitForStatus, withWorker } from './campaign-harness';
+import {
+  makeCampaign,
+  resultWithin,
+  startCampaign,
+  uniqueTag,
+  waitForStatus,
+  withWorker,
+  recordHistory,
+} from './campaign-harness';
 
 const awaiting = (wave: string) => (s: CampaignStatus) => s.state === 'awaiting-approval' && s.currentWave === wave;
 
@@ -58,6 +66,7 @@ describe('campaign workflow: waves and approvals', () => {
       });
       expect(approved).toEqual({ wave: 'early', approvals: 1, needed: 1, promoted: true });
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'happy-path');
       const status = await handle.query(statusQuery);
       return { result, status, sa: (await handle.describe()).typedSearchAttributes };
     });
@@ -135,6 +144,7 @@ describe('campaign workflow: waves and approvals', () => {
       const second = await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'first', approver: 'carol' }] });
       expect(second).toEqual({ wave: 'first', approvals: 2, needed: 2, promoted: true });
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'approvals');
       return { result, status: await handle.query(statusQuery) };
     });
 

@@ -412,8 +412,18 @@ export class CampaignMachine {
   pause(kind: PauseKind, reason: string, now: number, by?: string): void {
     if (this.s.aborting || this.s.phase === 'done') return;
     if (this.s.paused) {
-      // An operator pause on top of an automatic one makes the campaign operator-paused (children hold too).
-      if (kind === 'operator' && this.s.pauseKind !== 'operator') this.s.pauseKind = 'operator';
+      // Already paused: keep every reason in view (one resume answers them all). An operator
+      // pause on top of an automatic one makes children hold too.
+      if (kind === 'operator') this.s.pauseKind = 'operator';
+      if (!this.s.pausedReason?.includes(reason)) {
+        this.s.pausedReason = this.s.pausedReason ? `${this.s.pausedReason}; ${reason}` : reason;
+        this.record(now, {
+          kind: kind === 'budget' ? 'budget-exceeded' : 'paused',
+          by,
+          wave: this.currentWave?.name,
+          detail: reason,
+        });
+      }
       this.changes++;
       return;
     }
@@ -430,18 +440,16 @@ export class CampaignMachine {
   }
 
   /**
-   * Resumes. After a budget pause the failures so far are acknowledged: the wave pauses again
-   * only when a further cluster fails. After a failed soak gate the human's resume is the
-   * decision to go on to the approval step.
+   * Resumes. A resume while the failure budget is exceeded acknowledges the failures so far:
+   * the wave pauses again only when a further cluster fails. After a failed soak gate the
+   * human's resume is the decision to go on to the approval step.
    */
   resume(input: OperatorInput, now: number): void {
     if (!this.s.paused) return;
     const wave = this.currentWave;
-    if (wave && this.s.pauseKind === 'budget') {
-      wave.acknowledgedFailures = this.windowFailures(wave.index);
-      if (wave.state === 'paused-budget-exceeded') wave.state = 'running';
-    }
-    if (wave && this.s.pauseKind === 'soak-gate') wave.soakFailure = undefined;
+    if (wave && this.budgetExceeded(wave.index)) wave.acknowledgedFailures = this.windowFailures(wave.index);
+    if (wave?.state === 'paused-budget-exceeded') wave.state = 'running';
+    if (wave) wave.soakFailure = undefined;
     this.s.paused = false;
     this.s.pauseKind = undefined;
     this.s.pausedReason = undefined;
