@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type * as protoTypes from '@temporalio/proto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import { format, resolveConfig } from 'prettier';
 import type { FleetMember } from '../../domain/fleet';
 import { campaignSchema, type Campaign, type CampaignInput } from '../../domain/spec';
 import type { FleetwaveActivities } from '../../activities/types';
@@ -266,5 +267,8 @@ export async function recordHistory(handle: Pick<CampaignHandle, 'fetchHistory'>
   if (process.env.FLEETWAVE_RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
   await mkdir(HISTORIES_DIR, { recursive: true });
-  await writeFile(path.join(HISTORIES_DIR, `campaign-${name}.json`), `${historyToJson(history)}\n`);
+  // Prettier-formatted, so `npm run lint` (prettier --check .) accepts the recorded files as they are.
+  const file = path.join(HISTORIES_DIR, `campaign-${name}.json`);
+  const text = await format(historyToJson(history), { ...(await resolveConfig(file)), filepath: file });
+  await writeFile(file, text);
 }
