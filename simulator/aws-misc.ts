@@ -8,7 +8,7 @@
  * Credentials that AssumeRole issues encode the role's account in their access key ID
  * (`ASIASIM<account><8 hex>`), which the EKS API uses to show only that account's clusters.
  */
-import { AMI_RELEASES, LAST_AL2_MINOR, compareMinor, latestRelease } from './catalogue';
+import { LAST_AL2_MINOR, amiReleasesOf, compareMinor, latestRelease } from './catalogue';
 import { hexOf, uuidOf } from './random';
 import { amiIdOf } from './workloads';
 
@@ -36,7 +36,7 @@ export function amiParameter(name: string, region: string): string | undefined {
     );
   if (!m) return undefined;
   const [, minor, family, leaf] = m as unknown as [string, string, string, string];
-  if (!AMI_RELEASES[minor]) return undefined;
+  if (amiReleasesOf(minor).length === 0) return undefined;
   // Amazon Linux 2 AMIs are not published after 1.32, as on AWS.
   if (family === 'amazon-linux-2' && compareMinor(minor, LAST_AL2_MINOR) > 0) return undefined;
   const release = latestRelease(minor);

@@ -46,11 +46,41 @@ export const AMI_RELEASES: Readonly<Record<string, readonly string[]>> = {
   '1.33': ['1.33.0-20250519', '1.33.1-20250610', '1.33.1-20250704'],
 };
 
+/**
+ * Minors older than {@link SIM_MINORS} that a fleet may still run (EKS extended support): the
+ * simulator serves clusters and node groups at them, with a few AMI releases each, but upgrades
+ * only to {@link SIM_MINORS}.
+ */
+export const OLDER_MINORS: readonly string[] = ['1.23', '1.24', '1.25', '1.26', '1.27'];
+
+const OLDER_RELEASES: Readonly<Record<string, readonly string[]>> = {
+  '1.23': ['1.23.17-20240531', '1.23.17-20241024'],
+  '1.24': ['1.24.17-20240531', '1.24.17-20241024'],
+  '1.25': ['1.25.16-20240531', '1.25.16-20241024'],
+  '1.26': ['1.26.15-20240531', '1.26.15-20241024'],
+  '1.27': ['1.27.16-20240531', '1.27.16-20241024'],
+};
+
+/** AMI releases of any minor the simulator can run, oldest first (empty for unknown minors). */
+export function amiReleasesOf(minor: string): readonly string[] {
+  return AMI_RELEASES[minor] ?? OLDER_RELEASES[minor] ?? [];
+}
+
+/** True for a minor a cluster or node group may run in the simulator (older ones included). */
+export function isRunnableMinor(minor: string): boolean {
+  return SIM_MINORS.includes(minor) || OLDER_MINORS.includes(minor);
+}
+
 /** Amazon Linux 2 AMIs end with Kubernetes 1.32: later minors publish only the AL2023 SSM parameters. */
 export const LAST_AL2_MINOR = '1.32';
 
 /** EKS platform version of each minor's control plane. */
 export const PLATFORM_VERSIONS: Readonly<Record<string, string>> = {
+  '1.23': 'eks.24',
+  '1.24': 'eks.27',
+  '1.25': 'eks.33',
+  '1.26': 'eks.36',
+  '1.27': 'eks.40',
   '1.28': 'eks.39',
   '1.29': 'eks.32',
   '1.30': 'eks.28',
@@ -61,6 +91,11 @@ export const PLATFORM_VERSIONS: Readonly<Record<string, string>> = {
 
 /** The Kubernetes patch version the control plane of a minor serves (`/version`). */
 export const CONTROL_PLANE_PATCH: Readonly<Record<string, string>> = {
+  '1.23': '1.23.17',
+  '1.24': '1.24.17',
+  '1.25': '1.25.16',
+  '1.26': '1.26.15',
+  '1.27': '1.27.16',
   '1.28': '1.28.15',
   '1.29': '1.29.13',
   '1.30': '1.30.9',
@@ -147,6 +182,64 @@ export const ADDONS: readonly AddonCatalogueEntry[] = [
 
 const ADDON_BY_NAME = new Map(ADDONS.map((a) => [a.name, a]));
 
+/**
+ * The add-on catalogue one simulator serves: the table above plus the versions its fleet file
+ * installs that the table does not list (a fleet may run "v1.18.1-eksbuild.3"). A learned
+ * version is compatible with the minor of each cluster that runs it and the minor after, is
+ * never a default, and appears in DescribeAddonVersions — so that an add-on can always be rolled
+ * back to the version it ran before.
+ */
+export class AddonCatalogue {
+  private readonly learned = new Map<string, Map<string, Set<string>>>();
+  private merged = new Map<string, AddonCatalogueEntry>();
+
+  /** Records an installed version, if the table does not know it. */
+  learn(name: string, version: string, minor: string): void {
+    if (ADDON_BY_NAME.get(name)?.versions.some((v) => v.version === version)) return;
+    let versions = this.learned.get(name);
+    if (!versions) this.learned.set(name, (versions = new Map()));
+    let minors = versions.get(version);
+    if (!minors) versions.set(version, (minors = new Set()));
+    minors.add(minor);
+    minors.add(shiftMinor(minor, 1));
+    this.merged.delete(name);
+  }
+
+  /** Every add-on, table and learned, versions oldest first. */
+  all(): AddonCatalogueEntry[] {
+    const names = new Set([...ADDON_BY_NAME.keys(), ...this.learned.keys()]);
+    return [...names].map((n) => this.entry(n) as AddonCatalogueEntry);
+  }
+
+  entry(name: string): AddonCatalogueEntry | undefined {
+    const cached = this.merged.get(name);
+    if (cached) return cached;
+    const table = ADDON_BY_NAME.get(name);
+    const learned = this.learned.get(name);
+    if (!learned) return table;
+    const extra: AddonVersionEntry[] = [...learned].map(([version, minors]) => ({
+      version,
+      compatible: [...minors].sort(compareMinor),
+      defaultFor: [],
+    }));
+    const entry: AddonCatalogueEntry = {
+      name,
+      type: table?.type ?? 'other',
+      versions: [...(table?.versions ?? []), ...extra].sort((a, b) => compareAddonVersions(a.version, b.version)),
+    };
+    this.merged.set(name, entry);
+    return entry;
+  }
+
+  versionEntry(name: string, version: string): AddonVersionEntry | undefined {
+    return this.entry(name)?.versions.find((v) => v.version === version);
+  }
+
+  compatible(name: string, version: string, minor: string): boolean {
+    return this.versionEntry(name, version)?.compatible.includes(minor) ?? false;
+  }
+}
+
 /** The catalogue entry of an add-on, if the simulator knows it. */
 export function addonEntry(name: string): AddonCatalogueEntry | undefined {
   return ADDON_BY_NAME.get(name);
@@ -186,13 +279,13 @@ export function isSimMinor(minor: string): boolean {
 
 /** The newest AMI release of a minor. */
 export function latestRelease(minor: string): string | undefined {
-  const list = AMI_RELEASES[minor];
-  return list ? list[list.length - 1] : undefined;
+  const list = amiReleasesOf(minor);
+  return list[list.length - 1];
 }
 
 /** The oldest AMI release of a minor: what a node group declared without `releaseVersion` runs. */
 export function oldestRelease(minor: string): string | undefined {
-  return AMI_RELEASES[minor]?.[0];
+  return amiReleasesOf(minor)[0];
 }
 
 /** The minor of an AMI release version ("1.31.4-20250123" → "1.31"). */

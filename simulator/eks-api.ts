@@ -4,7 +4,7 @@
  * the SigV4 credential scope, so one port serves every region; credentials issued by the
  * simulated STS AssumeRole see only their account's clusters.
  */
-import { ADDONS, compareMinor, isMinorString } from './catalogue';
+import { compareMinor, isMinorString, type AddonCatalogue } from './catalogue';
 import {
   EksError,
   insightsFor,
@@ -210,7 +210,7 @@ function insightDetail(i: InsightModel) {
   };
 }
 
-function describeAddonVersions(query: URLSearchParams) {
+function describeAddonVersions(catalogue: AddonCatalogue, query: URLSearchParams) {
   const k8s = query.get('kubernetesVersion') ?? undefined;
   if (k8s !== undefined && !isMinorString(k8s))
     throw badRequest(`kubernetesVersion must be a minor version such as "1.31"`);
@@ -218,13 +218,15 @@ function describeAddonVersions(query: URLSearchParams) {
   const types = query.getAll('types');
   const publishers = query.getAll('publishers');
   const owners = query.getAll('owners');
-  const infos = ADDONS.filter(
-    (a) =>
-      (name === undefined || a.name === name) &&
-      (types.length === 0 || types.includes(a.type)) &&
-      (publishers.length === 0 || publishers.includes('eks')) &&
-      (owners.length === 0 || owners.includes('aws')),
-  )
+  const infos = catalogue
+    .all()
+    .filter(
+      (a) =>
+        (name === undefined || a.name === name) &&
+        (types.length === 0 || types.includes(a.type)) &&
+        (publishers.length === 0 || publishers.includes('eks')) &&
+        (owners.length === 0 || owners.includes('aws')),
+    )
     .map((a) => ({
       addonName: a.name,
       type: a.type,
@@ -286,7 +288,7 @@ export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, new
   const ok = (b: unknown): JsonResponse => ({ status: 200, body: b });
 
   if (s[0] === 'addons' && s[1] === 'supported-versions' && s.length === 2 && method === 'GET') {
-    return ok(describeAddonVersions(query));
+    return ok(describeAddonVersions(fleet.addonCatalogue, query));
   }
   if (s[0] === 'tags' && s.length === 2 && method === 'GET') {
     const arn = s[1] as string;
@@ -414,7 +416,7 @@ export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, new
   }
 
   if (sub === 'insights') {
-    const all = insightsFor(c, fleet.now());
+    const all = insightsFor(c, fleet.now(), fleet.addonCatalogue);
     if (s.length === 3 && method === 'POST') {
       const filter = objectBody(body.filter);
       const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);

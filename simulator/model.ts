@@ -11,18 +11,18 @@
  */
 import type { ClusterFaults, ClusterInventory } from '../domain/fleet';
 import {
-  AMI_RELEASES,
+  AddonCatalogue,
   DURATIONS,
+  OLDER_MINORS,
   PLATFORM_VERSIONS,
   SIM_MINORS,
-  addonCompatible,
-  addonEntry,
-  addonVersionEntry,
+  amiReleasesOf,
   compareAddonVersions,
   compareMinor,
   compareReleases,
   deprecatedApiRemovedIn,
   isMinorString,
+  isRunnableMinor,
   isSimMinor,
   oldestRelease,
   releaseMinor,
@@ -254,6 +254,8 @@ export class SimFleet {
   readonly clusters: SimCluster[] = [];
   readonly byName = new Map<string, SimCluster>();
   readonly mutations: Mutation[] = [];
+  /** The add-on table plus the versions this fleet installs. */
+  readonly addonCatalogue = new AddonCatalogue();
   private seq = 0;
 
   constructor(
@@ -263,6 +265,7 @@ export class SimFleet {
     const now = opts.clock.now();
     for (const inv of inventory) {
       const c = buildCluster(inv, opts.seed, now);
+      for (const a of c.addons) this.addonCatalogue.learn(a.name, a.version, c.version);
       this.clusters.push(c);
       this.byName.set(c.name, c);
     }
@@ -520,7 +523,7 @@ export class SimFleet {
         );
       }
       if (!req.force) {
-        const blocking = insightsFor(c, now).filter(
+        const blocking = insightsFor(c, now, this.addonCatalogue).filter(
           (i) => i.kubernetesVersion === to && i.category === 'UPGRADE_READINESS' && i.status === 'ERROR',
         );
         if (blocking.length > 0) {
@@ -665,8 +668,8 @@ export class SimFleet {
           extra,
         );
       }
-      const releases = AMI_RELEASES[version];
-      if (!releases) throw invalidParameter(`Kubernetes version ${version} is not supported.`, extra);
+      const releases = amiReleasesOf(version);
+      if (releases.length === 0) throw invalidParameter(`Kubernetes version ${version} is not supported.`, extra);
       releaseVersion = req.releaseVersion ?? releases[releases.length - 1] ?? '';
       if (!releases.includes(releaseVersion)) {
         throw invalidParameter(
@@ -905,10 +908,10 @@ export class SimFleet {
     }
     const to = req.addonVersion ?? a.version;
     if (req.addonVersion !== undefined) {
-      if (!addonEntry(a.name) || !addonVersionEntry(a.name, to)) {
+      if (!this.addonCatalogue.versionEntry(a.name, to)) {
         throw invalidParameter(`Addon version specified is not supported: ${a.name} ${to}`, extra);
       }
-      if (!addonCompatible(a.name, to, c.version)) {
+      if (!this.addonCatalogue.compatible(a.name, to, c.version)) {
         throw invalidParameter(
           `Addon version ${to} of ${a.name} is not compatible with Kubernetes ${c.version} (see DescribeAddonVersions).`,
           extra,
@@ -1068,22 +1071,26 @@ export function batchSizeOf(ng: SimNodegroup): number {
 
 function buildCluster(inv: ClusterInventory, seed: number, now: number): SimCluster {
   const name = inv.name;
-  if (!isSimMinor(inv.version)) {
-    throw new Error(
-      `cluster ${name}: version ${inv.version} is outside the simulator's catalogue (${SIM_MINORS[0]}–${SIM_MINORS[SIM_MINORS.length - 1]})`,
-    );
+  const runnable = `${OLDER_MINORS[0]}–${SIM_MINORS[SIM_MINORS.length - 1]}`;
+  if (!isRunnableMinor(inv.version)) {
+    throw new Error(`cluster ${name}: version ${inv.version} is outside the simulator's catalogue (${runnable})`);
   }
   const rng = createRng(hash32(seed, 'cluster', name));
   // Clusters were created some weeks before the simulation starts.
   const createdAt = now - Math.floor(unit(seed, name, 'created') * 200 + 30) * 86_400_000;
   const nodegroups = inv.nodegroups.map((ngInv, index): SimNodegroup => {
     const version = ngInv.version ?? inv.version;
-    if (!isSimMinor(version)) {
+    if (!isRunnableMinor(version)) {
       throw new Error(
-        `cluster ${name}, node group ${ngInv.name}: version ${version} is outside the simulator's catalogue`,
+        `cluster ${name}, node group ${ngInv.name}: version ${version} is outside the simulator's catalogue (${runnable})`,
       );
     }
     const releaseVersion = ngInv.releaseVersion ?? oldestRelease(version) ?? '';
+    if (releaseMinor(releaseVersion) !== version) {
+      throw new Error(
+        `cluster ${name}, node group ${ngInv.name}: releaseVersion ${releaseVersion} is not a release of Kubernetes ${version}`,
+      );
+    }
     const declared = ngInv.launchTemplate !== undefined;
     const ltName = ngInv.launchTemplate?.name ?? `${name}-${ngInv.name}`;
     const ltVersion = ngInv.launchTemplate?.version ?? '1';
@@ -1240,7 +1247,7 @@ export interface InsightModel {
  * add-on compatibility (WARNING when an installed add-on does not run on the next minor) and
  * cluster health (PASSING).
  */
-export function insightsFor(c: SimCluster, now: number): InsightModel[] {
+export function insightsFor(c: SimCluster, now: number, catalogue: AddonCatalogue): InsightModel[] {
   const next = shiftMinor(c.version, 1);
   if (!isSimMinor(next)) return [];
   const base = { category: 'UPGRADE_READINESS' as const, kubernetesVersion: next, lastRefreshTime: now };
@@ -1313,7 +1320,9 @@ export function insightsFor(c: SimCluster, now: number): InsightModel[] {
       : {}),
   });
 
-  const incompatible = c.addons.filter((a) => addonEntry(a.name) && !addonCompatible(a.name, a.version, next));
+  const incompatible = c.addons.filter(
+    (a) => catalogue.entry(a.name) !== undefined && !catalogue.compatible(a.name, a.version, next),
+  );
   out.push({
     ...base,
     id: uuidOf(c.name, 'insight', 'addon-compatibility', next),
@@ -1328,7 +1337,7 @@ export function insightsFor(c: SimCluster, now: number): InsightModel[] {
     lastTransitionTime: c.createdAt,
     addonCompatibilityDetails: incompatible.map((a) => ({
       name: a.name,
-      compatibleVersions: (addonEntry(a.name)?.versions ?? [])
+      compatibleVersions: (catalogue.entry(a.name)?.versions ?? [])
         .filter((v) => v.compatible.includes(next))
         .map((v) => v.version),
     })),

@@ -2,16 +2,22 @@
  * The simulator's catalogue, generated fleets, seeded time model and command line.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UpdateClusterVersionCommand, UpdateNodegroupVersionCommand } from '@aws-sdk/client-eks';
+import {
+  DescribeAddonVersionsCommand,
+  UpdateAddonCommand,
+  UpdateClusterVersionCommand,
+  UpdateNodegroupVersionCommand,
+} from '@aws-sdk/client-eks';
 import { describe, expect, it } from 'vitest';
 import { fleetSchema } from '../../domain/fleet';
+import { formatIssue, parseFleet } from '../../domain/load';
 import { ADDONS, AMI_RELEASES, SIM_MINORS, compareReleases } from '../../simulator/catalogue';
 import { parseSimulatorArgs } from '../../simulator/cli';
 import { generateFleet, startSimulator } from '../../simulator/index';
-import { eksClient, testFleet, waitFor } from './helpers';
+import { awaitUpdate, eksClient, testFleet, waitFor } from './helpers';
 
 const MINUTE = 60_000;
 
@@ -35,6 +41,74 @@ describe('catalogue', () => {
       expect(releases.every((r) => r.startsWith(`${minor}.`) && /^\d+\.\d+\.\d+-\d{8}$/.test(r))).toBe(true);
       expect([...releases].sort(compareReleases)).toEqual(releases);
     }
+  });
+});
+
+describe('fleet files beyond the catalogue', () => {
+  it('runs older minors and unlisted add-on versions, and can roll an add-on back to its unlisted version', async () => {
+    const sim = await startSimulator({
+      port: 0,
+      timeScale: 1500,
+      fleet: [
+        {
+          name: 'old',
+          region: 'us-east-1',
+          account: '111111111111',
+          labels: {},
+          version: '1.28',
+          nodegroups: [
+            { name: 'legacy', version: '1.26', releaseVersion: '1.26.12-20240110', nodes: 1, maxUnavailable: 1 },
+          ],
+          addons: [{ name: 'coredns', version: 'v1.10.1-eksbuild.7' }],
+          pdbs: [],
+        },
+      ],
+    });
+    try {
+      const eks = eksClient(sim);
+      const { addons } = await eks.send(
+        new DescribeAddonVersionsCommand({ kubernetesVersion: '1.29', addonName: 'coredns' }),
+      );
+      expect(addons?.[0]?.addonVersions?.map((v) => v.addonVersion)).toContain('v1.10.1-eksbuild.7');
+      const up = await eks.send(
+        new UpdateAddonCommand({ clusterName: 'old', addonName: 'coredns', addonVersion: 'v1.10.1-eksbuild.13' }),
+      );
+      expect((await awaitUpdate(eks, { name: 'old', addonName: 'coredns' }, up.update?.id as string)).status).toBe(
+        'Successful',
+      );
+      const back = await eks.send(
+        new UpdateAddonCommand({ clusterName: 'old', addonName: 'coredns', addonVersion: 'v1.10.1-eksbuild.7' }),
+      );
+      expect((await awaitUpdate(eks, { name: 'old', addonName: 'coredns' }, back.update?.id as string)).status).toBe(
+        'Successful',
+      );
+
+      // The 1.26 node group may move up within its own minor, and blocks a control plane beyond 1.29.
+      const ng = await eks.send(
+        new UpdateNodegroupVersionCommand({ clusterName: 'old', nodegroupName: 'legacy', version: '1.26' }),
+      );
+      expect(ng.update?.params).toContainEqual({ type: 'ReleaseVersion', value: '1.26.15-20241024' });
+      await awaitUpdate(eks, { name: 'old', nodegroupName: 'legacy' }, ng.update?.id as string);
+      const cp = await eks.send(new UpdateClusterVersionCommand({ name: 'old', version: '1.29' }));
+      await awaitUpdate(eks, { name: 'old' }, cp.update?.id as string);
+      await expect(eks.send(new UpdateClusterVersionCommand({ name: 'old', version: '1.30' }))).rejects.toMatchObject({
+        name: 'InvalidRequestException',
+      });
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it('starts the example fleet, and refuses a node group whose release is of another minor', async () => {
+    const parsed = parseFleet(await readFile('examples/fleet.yaml', 'utf8'));
+    if (!parsed.ok) throw new Error(parsed.issues.map((i) => formatIssue(i)).join('\n'));
+    const sim = await startSimulator({ fleet: parsed.value, port: 0 });
+    expect(sim.clusterCount).toBe(parsed.value.clusters.length);
+    await sim.stop();
+
+    const bad = testFleet();
+    bad[0]!.nodegroups[0]!.releaseVersion = '1.31.4-20250123';
+    await expect(startSimulator({ fleet: bad, port: 0 })).rejects.toThrow(/not a release of Kubernetes 1\.30/);
   });
 });
 
