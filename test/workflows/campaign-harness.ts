@@ -78,18 +78,22 @@ export async function startCampaign(
   });
 }
 
-/** Runs `fn` with a worker on `taskQueue` serving every fleetwave workflow over `activities`. */
+/**
+ * Runs `fn` with a worker on `taskQueue` serving every fleetwave workflow (or those of
+ * `workflowsPath`) over `activities`.
+ */
 export async function withWorker<T>(
   temporal: TestTemporal,
   taskQueue: string,
   activities: Partial<FleetwaveActivities> & Record<string, unknown>,
   fn: () => Promise<T>,
+  workflowsPath?: string,
 ): Promise<T> {
   const worker = await Worker.create({
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,
     taskQueue,
-    workflowBundle: await getWorkflowBundle(),
+    workflowBundle: await getWorkflowBundle(workflowsPath),
     activities,
   });
   return worker.runUntil(fn);
@@ -254,6 +258,9 @@ export function historyToJson(history: unknown): string {
 export function historyFromJson(json: unknown): ReturnType<typeof protoModule.temporal.api.history.v1.History.create> {
   return protojson.fromJson(historyType, json) as ReturnType<typeof protoModule.temporal.api.history.v1.History.create>;
 }
+
+/** The campaign with a stand-in child that only reports (test/fixtures/campaign-standin-child.ts). */
+export const STANDIN_CHILD_WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/campaign-standin-child.ts');
 
 /** Where the replay test finds recorded campaign histories. */
 export const HISTORIES_DIR = path.join(REPO_ROOT, 'test/fixtures/histories');
