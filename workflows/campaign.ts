@@ -283,8 +283,8 @@ class CampaignRun {
       if (m.aborting) return;
       this.checkBudget(index);
       await this.sendPendingSignals();
-      let wakeAt: number | undefined;
-      if (!m.paused && !m.aborting) wakeAt = await this.startClusters(index);
+      let wake: { at?: number; why: string } = { why: 'next start check' };
+      if (!m.paused && !m.aborting) wake = await this.startClusters(index);
       if (m.aborting) return;
       if (m.windowDone(index) && !m.paused) {
         this.endWindow(wave);
@@ -292,7 +292,7 @@ class CampaignRun {
       }
       if (this.continueAsNewSuggested()) return;
       this.publish();
-      await this.waitForChange(wakeAt, `wave ${wave.name}: next start check`);
+      await this.waitForChange(wake.at, `wave ${wave.name}: ${wake.why}`);
     }
   }
 
@@ -338,9 +338,9 @@ class CampaignRun {
   /**
    * Starts what may start now: clusters whose leases were all granted, then new picks under
    * maxParallel, maxInFlight, caps, windows and the rate limit. Returns when a timer should
-   * look again (a token refills or a window opens), if ever.
+   * look again (a token refills or a window opens), if ever, and why (the timer's summary).
    */
-  private async startClusters(index: number): Promise<number | undefined> {
+  private async startClusters(index: number): Promise<{ at?: number; why: string }> {
     const m = this.m;
     const now = Date.now();
     const wave = m.s.waves[index] as WaveRecord;
@@ -397,7 +397,11 @@ class CampaignRun {
     }
 
     await Promise.all([...toStart.map((c) => this.startCluster(c, wave)), ...leaseRequests]);
-    return pick.wakeAtMs;
+    const kinds = new Set(pick.waiting.map((w) => w.kind));
+    const why = [kinds.has('window') ? 'maintenance window' : '', kinds.has('rate-limit') ? 'rate limit' : '']
+      .filter(Boolean)
+      .join(' / ');
+    return { at: pick.wakeAtMs, why: `waiting for ${why || 'a free slot'}` };
   }
 
   /** The fleet-wide caps (pacing.sharedCaps) that apply to a member. */
