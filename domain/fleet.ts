@@ -8,11 +8,9 @@ import { z } from 'zod';
 import { API_VERSION, minorVersion } from './spec';
 import { compareMinor } from './versions';
 
-const clusterName = z
-  .string()
-  .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, {
-    message: 'must be an EKS cluster name (letters, digits, - and _, at most 100, starting alphanumeric)',
-  });
+const clusterName = z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, {
+  message: 'must be an EKS cluster name (letters, digits, - and _, at most 100, starting alphanumeric)',
+});
 
 export const nodegroupInventorySchema = z.strictObject({
   name: z
@@ -21,8 +19,20 @@ export const nodegroupInventorySchema = z.strictObject({
     .describe('Node group name.'),
   version: minorVersion.optional().describe('Kubelet minor version. Default: the cluster version.'),
   releaseVersion: z.string().optional().describe('AMI release version, e.g. "1.29.3-20240531".'),
-  nodes: z.number().int().min(0).max(1000, { message: 'must be <= 1000' }).default(3).describe('Node count. Default: 3.'),
-  maxUnavailable: z.number().int().min(1, { message: 'must be >= 1' }).max(100).default(1).describe('Nodes replaced per batch. Default: 1.'),
+  nodes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000, { message: 'must be <= 1000' })
+    .default(3)
+    .describe('Node count. Default: 3.'),
+  maxUnavailable: z
+    .number()
+    .int()
+    .min(1, { message: 'must be >= 1' })
+    .max(100)
+    .default(1)
+    .describe('Nodes replaced per batch. Default: 1.'),
   launchTemplate: z
     .strictObject({ name: z.string().min(1), version: z.string().min(1) })
     .optional()
@@ -54,7 +64,12 @@ export const faultSchema = z
       .optional()
       .describe('Workload error ratio rises once every node of the cluster runs this minor; falls after rollback.'),
     insightsError: z.boolean().optional().describe('An UPGRADE_READINESS insight reports ERROR for the next version.'),
-    throttleRate: z.number().min(0).max(1).optional().describe('Fraction of EKS calls answered with ThrottlingException.'),
+    throttleRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('Fraction of EKS calls answered with ThrottlingException.'),
     serverErrorRate: z.number().min(0).max(1).optional().describe('Fraction of EKS calls answered with 500.'),
     slowFactor: z.number().min(0.01).max(100).optional().describe('Multiplies update durations.'),
     crashLoopAfterUpgrade: z.boolean().optional().describe('Pods crash-loop once node groups are upgraded.'),
@@ -82,7 +97,10 @@ export const clusterInventorySchema = z.strictObject({
   version: minorVersion.describe('Control-plane minor version.'),
   nodegroups: z.array(nodegroupInventorySchema).default([]),
   addons: z.array(addonInventorySchema).default([]),
-  pdbs: z.array(pdbInventorySchema).default([]).describe('PodDisruptionBudgets (simulator; a plan warns on blocking ones).'),
+  pdbs: z
+    .array(pdbInventorySchema)
+    .default([])
+    .describe('PodDisruptionBudgets (simulator; a plan warns on blocking ones).'),
   faults: faultSchema.optional(),
 });
 
@@ -99,7 +117,11 @@ export const fleetSchema = z
     fleet.clusters.forEach((c, i) => {
       const prev = seen.get(c.name);
       if (prev !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicates clusters[${prev}].name "${c.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusters', i, 'name'],
+          message: `duplicates clusters[${prev}].name "${c.name}"`,
+        });
       } else seen.set(c.name, i);
       c.nodegroups.forEach((ng, j) => {
         if (ng.version && compareMinor(ng.version, c.version) > 0) {

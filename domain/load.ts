@@ -39,9 +39,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function parseYaml(text: string): { data?: unknown; issues: ValidationIssue[]; locate: (path: PropertyKey[]) => number | undefined } {
+function parseYaml(text: string): {
+  data?: unknown;
+  issues: ValidationIssue[];
+  locate: (path: PropertyKey[]) => number | undefined;
+} {
   if (text.length > MAX_DOCUMENT_BYTES) {
-    return { issues: [{ path: '', message: `document is larger than ${MAX_DOCUMENT_BYTES} bytes` }], locate: () => undefined };
+    return {
+      issues: [{ path: '', message: `document is larger than ${MAX_DOCUMENT_BYTES} bytes` }],
+      locate: () => undefined,
+    };
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });

@@ -66,7 +66,11 @@ export const labelSelectorSchema = z
           .superRefine((expr, ctx) => {
             const needsValues = expr.operator === 'In' || expr.operator === 'NotIn';
             if (needsValues && (!expr.values || expr.values.length === 0)) {
-              ctx.addIssue({ code: 'custom', path: ['values'], message: `must list at least one value for ${expr.operator}` });
+              ctx.addIssue({
+                code: 'custom',
+                path: ['values'],
+                message: `must list at least one value for ${expr.operator}`,
+              });
             }
             if (!needsValues && expr.values && expr.values.length > 0) {
               ctx.addIssue({ code: 'custom', path: ['values'], message: `must be empty for ${expr.operator}` });
@@ -87,7 +91,14 @@ const percentString = z
   // Only a well-formed percentage can be too large; "lots" gets the format message alone.
   .refine((s) => !(Number.parseFloat(s) > 100), { message: 'must be at most 100%' });
 
-const countOrPercent = z.union([z.number().int({ message: 'must be a whole number' }).min(0, { message: 'must be >= 0' }).max(100_000, { message: 'must be <= 100000' }), percentString]);
+const countOrPercent = z.union([
+  z
+    .number()
+    .int({ message: 'must be a whole number' })
+    .min(0, { message: 'must be >= 0' })
+    .max(100_000, { message: 'must be <= 100000' }),
+  percentString,
+]);
 
 export const targetSchema = z
   .strictObject({
@@ -118,7 +129,9 @@ export const waveSchema = z
   .strictObject({
     name: z
       .string()
-      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'must be lowercase letters, digits and dashes (at most 63)' })
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
+        message: 'must be lowercase letters, digits and dashes (at most 63)',
+      })
       .describe('Unique wave name (lowercase, digits, dashes).'),
     selector: labelSelectorSchema
       .optional()
@@ -152,9 +165,9 @@ export const waveSchema = z
       .enum(['pause', 'abort'])
       .default('pause')
       .describe('What happens when the budget is exceeded: pause for a human, or abort the campaign. Default: pause.'),
-    soak: durationString('Time to watch the wave after its last cluster finished, with soak-phase gates. Default: "0s".').default(
-      '0s',
-    ),
+    soak: durationString(
+      'Time to watch the wave after its last cluster finished, with soak-phase gates. Default: "0s".',
+    ).default('0s'),
     approval: z
       .enum(['required', 'auto'])
       .default('required')
@@ -271,11 +284,9 @@ export type MaintenanceWindow = z.infer<typeof maintenanceWindowSchema>;
 export const GATE_PHASES = ['baseline', 'postStep', 'bake', 'soak'] as const;
 export type GatePhase = (typeof GATE_PHASES)[number];
 
-export const conditionString = z
-  .string()
-  .regex(/^\s*(<=|>=|==|!=|<|>)\s*-?(\d+(\.\d+)?([eE][-+]?\d+)?)\s*$/, {
-    message: 'must be a comparison such as "< 0.01" or ">= 0.99"',
-  });
+export const conditionString = z.string().regex(/^\s*(<=|>=|==|!=|<|>)\s*-?(\d+(\.\d+)?([eE][-+]?\d+)?)\s*$/, {
+  message: 'must be a comparison such as "< 0.01" or ">= 0.99"',
+});
 
 export const healthGateSchema = z
   .strictObject({
@@ -311,7 +322,9 @@ export const healthGateSchema = z
       .min(0, { message: 'must be >= 0' })
       .max(1000, { message: 'must be <= 1000' })
       .default(3)
-      .describe('"No data" or NaN measurements tolerated; one more makes the gate inconclusive (not a pass). Default: 3.'),
+      .describe(
+        '"No data" or NaN measurements tolerated; one more makes the gate inconclusive (not a pass). Default: 3.',
+      ),
     consecutiveErrorLimit: z
       .number()
       .int()
@@ -441,18 +454,30 @@ export const campaignSpecSchema = z
     spec.waves.forEach((w, i) => {
       const prev = seen.get(w.name);
       if (prev !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['waves', i, 'name'], message: `duplicates spec.waves[${prev}].name "${w.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['waves', i, 'name'],
+          message: `duplicates spec.waves[${prev}].name "${w.name}"`,
+        });
       } else seen.set(w.name, i);
     });
     const gates = new Map<string, number>();
     spec.healthGates.forEach((g, i) => {
       const prev = gates.get(g.name);
       if (prev !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['healthGates', i, 'name'], message: `duplicates spec.healthGates[${prev}].name "${g.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['healthGates', i, 'name'],
+          message: `duplicates spec.healthGates[${prev}].name "${g.name}"`,
+        });
       } else gates.set(g.name, i);
     });
     if (!spec.target.kubernetesVersion && spec.target.skipAddons && spec.target.skipNodegroups) {
-      ctx.addIssue({ code: 'custom', path: ['target'], message: 'has nothing to upgrade: set kubernetesVersion or leave add-ons or node groups in' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target'],
+        message: 'has nothing to upgrade: set kubernetesVersion or leave add-ons or node groups in',
+      });
     }
   });
 

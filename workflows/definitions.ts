@@ -221,10 +221,7 @@ export interface ClusterUpgradeInput {
   /** Target minor (absent: patch only). */
   targetVersion?: string;
   pinned: PinnedVersions;
-  spec: Pick<
-    Campaign['spec'],
-    'healthGates' | 'kubernetesChecks' | 'rollback' | 'nodegroups' | 'bake' | 'target'
-  >;
+  spec: Pick<Campaign['spec'], 'healthGates' | 'kubernetesChecks' | 'rollback' | 'nodegroups' | 'bake' | 'target'>;
   /** 1 on the first try; an operator's retry increments it (fresh idempotency tokens). */
   attempt: number;
   /** Campaign workflow to notify of progress (signals), if any. */
