@@ -57,8 +57,10 @@ import {
   ClustersDoneKey,
   ClustersFailedKey,
   ClustersTotalKey,
+  ClusterNameKey,
   CurrentWaveKey,
   TargetVersionKey,
+  UpgradeStepKey,
 } from '../workflows/search-attributes';
 import {
   CampaignAlreadyRunningError,
@@ -74,6 +76,8 @@ import { loadTemporalConnectConfig } from './temporal-env';
 
 /** Workflow type name of the campaign workflow (the exported function in workflows/campaign.ts). */
 export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
+/** Workflow type of the per-cluster runs. */
+export const CLUSTER_UPGRADE_WORKFLOW_TYPE = 'clusterUpgradeWorkflow';
 
 /** Default Temporal Web UI of `temporal server start-dev` (and of `npm run demo`). */
 export const DEFAULT_TEMPORAL_UI = 'http://127.0.0.1:8233';
@@ -266,10 +270,36 @@ export class FleetwaveClient {
     }
   }
 
-  /** The campaign's status (its `status` query). */
-  async getStatus(name: string): Promise<CampaignStatus> {
+  /**
+   * The campaign's status (its `status` query), with the live step of each upgrading cluster read
+   * from the `UpgradeStep` search attribute of its cluster-upgrade run. Children do not signal
+   * every step to the campaign, which keeps the campaign's history small; visibility carries it.
+   */
+  async getStatus(name: string, opts: { liveSteps?: boolean } = {}): Promise<CampaignStatus> {
     const handle = this.handle(name);
-    return this.call(name, 'status query', this.queryTimeoutMs, () => handle.query(statusQuery));
+    const status = await this.call(name, 'status query', this.queryTimeoutMs, () => handle.query(statusQuery));
+    if ((opts.liveSteps ?? true) && status.clusters.some((c) => c.state === 'upgrading')) {
+      const steps = await this.liveClusterSteps(name).catch(() => new Map<string, string>());
+      for (const cluster of status.clusters) {
+        const step = cluster.state === 'upgrading' ? steps.get(cluster.name) : undefined;
+        if (step) cluster.step = step;
+      }
+    }
+    return status;
+  }
+
+  /** ClusterName → UpgradeStep of the running cluster-upgrade runs of campaign `name`. */
+  async liveClusterSteps(name: string): Promise<Map<string, string>> {
+    const query =
+      `WorkflowType = '${CLUSTER_UPGRADE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' ` +
+      `AND ${CampaignNameKey.name} = '${name}'`;
+    const steps = new Map<string, string>();
+    for await (const info of this.client.workflow.list({ query })) {
+      const cluster = info.typedSearchAttributes.get(ClusterNameKey);
+      const step = info.typedSearchAttributes.get(UpgradeStepKey);
+      if (cluster && step) steps.set(cluster, step);
+    }
+    return steps;
   }
 
   /**
