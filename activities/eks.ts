@@ -1,6 +1,9 @@
 /**
- * EKS activities through @aws-sdk/client-eks: describe, resolve pinned versions, preflight,
- * start (control plane, add-on, node group), await an update, and roll back.
+ * EKS activities through @aws-sdk/client-eks: describe, resolve pinned versions, preflight (with
+ * the Kubernetes baseline when asked), start (control plane, add-on, node group), await an update,
+ * update all add-ons in one call, and roll back, or keep what EKS cannot roll back (an add-on
+ * version the control plane's minor does not support; a control plane under an add-on that needs
+ * the newer minor) and say why.
  *
  * Retry safety. Temporal may run any of these twice (a timeout, a worker crash between the
  * EKS call and the recorded result). Every start is read-before-write:
@@ -43,7 +46,11 @@ import {
   type AwaitUpdateInput,
   type ClusterRef,
   type ClusterState,
+  type AddonUpdateFailureDetails,
+  type AddonUpdateResult,
   type DescribeClusterInput,
+  type KeptResource,
+  type KubernetesBaseline,
   type NodegroupState,
   type PinnedVersions,
   type PreflightInput,
@@ -56,6 +63,9 @@ import {
   type StartControlPlaneUpgradeInput,
   type StartNodegroupUpdateInput,
   type StepIdentity,
+  type UpdateAddonsInput,
+  type UpdateAddonsProgress,
+  type UpdateAddonsResult,
   type UpdateHandle,
   type UpdateOutcome,
 } from './types';
@@ -87,6 +97,12 @@ export interface UpdateFailureDetails {
 
 /** Preflight needs one Kubernetes fact (PDBs that allow no disruption); kubernetes.ts provides it. */
 export type BlockingPdbLister = (cluster: ClusterRef, access: ClusterAccess) => Promise<string[]>;
+
+/** What preflight asks of kubernetes.ts: the PDB drain risk, or the whole baseline when asked to capture it. */
+export interface PreflightKubernetes {
+  blockingPdbs: BlockingPdbLister;
+  captureBaseline?: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubernetesBaseline>;
+}
 
 /**
  * Deterministic, UUID-shaped `clientRequestToken`: sha256 of
@@ -335,6 +351,11 @@ interface StartPlan {
   invalidType?: string;
   /** Recognises EKS's "nothing to do" refusal where the target is implicit (latest AMI release). */
   alreadyDone?: (err: unknown) => boolean;
+  /**
+   * Rollbacks: asked after the read found nothing done and nothing to adopt, just before the
+   * write. Answers why EKS cannot take the resource back from where it is, if it cannot.
+   */
+  keep?: () => Promise<KeptResource | undefined>;
 }
 
 function handle(plan: StartPlan, fields: Partial<UpdateHandle>): UpdateHandle {
@@ -376,6 +397,11 @@ async function startIdempotently(plan: StartPlan): Promise<UpdateHandle> {
       });
       return handle(plan, { updateId: inProgress.id, adopted: true });
     }
+  }
+  const kept = await plan.keep?.();
+  if (kept) {
+    rt.log.info('EKS step kept', { cluster: plan.cluster.name, step: plan.what, reason: kept.reason });
+    return handle(plan, { kept });
   }
   try {
     const update = await plan.start();
@@ -439,6 +465,36 @@ function isProgress(value: unknown, updateId: string): value is AwaitUpdateProgr
   return v.updateId === updateId && typeof v.polls === 'number' && typeof v.startedAtMs === 'number';
 }
 
+function isAddonsProgress(value: unknown, input: UpdateAddonsInput): value is UpdateAddonsProgress {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<UpdateAddonsProgress>;
+  if (typeof v.index !== 'number' || typeof v.polls !== 'number' || !Array.isArray(v.results)) return false;
+  // Only progress of this very list: the results so far name its first add-ons, in order.
+  return (
+    v.index === v.results.length &&
+    v.index <= input.addons.length &&
+    v.results.every((x, i) => x?.addon === input.addons[i]?.name)
+  );
+}
+
+/** A non-retryable failure of one add-on, with which add-on it was and which ones were done before it. */
+function withAddonContext(err: unknown, addon: string, done: AddonUpdateResult[]): unknown {
+  if (!(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
+  const own = err.details?.[0];
+  const details: AddonUpdateFailureDetails = {
+    ...(typeof own === 'object' && own !== null ? (own as Partial<AddonUpdateFailureDetails>) : {}),
+    addon,
+    updated: done.map((x) => x.addon),
+  };
+  return ApplicationFailure.create({
+    type: err.type ?? undefined,
+    message: err.message,
+    nonRetryable: true,
+    details: [details],
+    ...(err.cause ? { cause: err.cause } : {}),
+  });
+}
+
 function assertOneMinorUp(from: string, to: string, what: string): void {
   const fromMinor = toMinor(from);
   const toMinorVersion = toMinor(to);
@@ -457,7 +513,9 @@ function assertOneMinorUp(from: string, to: string, what: string): void {
 }
 
 /** The EKS activities. */
-export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingPdbLister) {
+export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKubernetes | BlockingPdbLister) {
+  const kube: PreflightKubernetes | undefined =
+    typeof kubernetes === 'function' ? { blockingPdbs: kubernetes } : kubernetes;
   const rt = () => activityRuntime(deps.logger);
   const regional = (target: AwsTarget) =>
     deps.eks({ region: target.region, ...(target.roleArn ? { roleArn: target.roleArn } : {}) });
@@ -698,20 +756,37 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
       }
     }
 
-    if (blockingPdbs) {
+    // PDBs that allow no disruption are reported as data: whether they block depends on the plan
+    // (are node groups drained at all? spec.nodegroups.force?), which the caller knows.
+    let blockingPdbs: string[] | undefined;
+    let baseline: KubernetesBaseline | undefined;
+    if (input.captureBaseline && kube?.captureBaseline) {
+      // The baseline must be taken before anything is touched: without it there is no upgrade.
+      baseline = await kube.captureBaseline(input.cluster, clusterAccess(cluster));
+      blockingPdbs = baseline.blockingPdbs;
+    } else if (kube) {
       try {
-        for (const pdb of await blockingPdbs(input.cluster, clusterAccess(cluster))) {
-          warnings.push(
-            `PodDisruptionBudget ${pdb} allows no disruption: node drains will fail with PodEvictionFailure unless forced`,
-          );
-        }
+        blockingPdbs = await kube.blockingPdbs(input.cluster, clusterAccess(cluster));
       } catch (err) {
         warnings.push(`could not list PodDisruptionBudgets: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
 
-    r.log.info('Preflight', { cluster: name, path, blockers: blockers.length, warnings: warnings.length });
-    return { state, path, blockers, warnings };
+    r.log.info('Preflight', {
+      cluster: name,
+      path,
+      blockers: blockers.length,
+      warnings: warnings.length,
+      blockingPdbs: blockingPdbs?.length,
+    });
+    return {
+      state,
+      path,
+      blockers,
+      warnings,
+      ...(blockingPdbs ? { blockingPdbs } : {}),
+      ...(baseline ? { baseline } : {}),
+    };
   }
 
   async function startControlPlaneUpgrade(input: StartControlPlaneUpgradeInput): Promise<UpdateHandle> {
@@ -744,7 +819,10 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
   }
 
   async function startAddonUpdate(input: StartAddonUpdateInput): Promise<UpdateHandle> {
-    const r = rt();
+    return startAddon(rt(), input);
+  }
+
+  async function startAddon(r: ActivityRuntime, input: StartAddonUpdateInput): Promise<UpdateHandle> {
     const client = deps.eks(input.cluster);
     const name = input.cluster.name;
     const token = clientRequestToken(input, `addon:${input.addon}`, input.version);
@@ -842,10 +920,18 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
     });
   }
 
-  async function awaitUpdate(input: AwaitUpdateInput): Promise<UpdateOutcome> {
-    const r = rt();
-    const h = input.handle;
-    if (!h.updateId) return { status: 'Successful', polls: 0 };
+  /**
+   * Polls DescribeUpdate with backoff until the update ends; `report` gets the progress after each
+   * poll (the caller heartbeats it). Failed/Cancelled → non-retryable EksUpdateFailed; past
+   * `timeoutMs` since `progress.startedAtMs` → non-retryable EksUpdateTimedOut.
+   */
+  async function pollUntilDone(
+    r: ActivityRuntime,
+    h: UpdateHandle & { updateId: string },
+    progress: AwaitUpdateProgress,
+    timeoutMs: number | undefined,
+    report: (progress: AwaitUpdateProgress) => void,
+  ): Promise<UpdateOutcome> {
     const updateId = h.updateId;
     const scope: UpdateScope = {
       clusterName: h.cluster.name,
@@ -853,12 +939,6 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
       ...(h.addon ? { addonName: h.addon } : {}),
     };
     const client = deps.eks(h.cluster);
-    const resumed = isProgress(r.heartbeatDetails, updateId) ? r.heartbeatDetails : undefined;
-    const progress: AwaitUpdateProgress = resumed
-      ? { ...resumed }
-      : { updateId, polls: 0, startedAtMs: deps.now().getTime() };
-    if (resumed)
-      r.log.info('Resuming wait for EKS update', { cluster: h.cluster.name, updateId, polls: resumed.polls });
     const { initialMs, maxMs, factor, maxConsecutiveErrors } = deps.polling;
     let consecutiveErrors = 0;
 
@@ -876,7 +956,7 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
       }
       progress.polls++;
       if (update?.status) progress.lastStatus = update.status;
-      r.heartbeat({ ...progress });
+      report({ ...progress });
 
       if (update?.status === 'Successful') {
         r.log.info('EKS update successful', { cluster: h.cluster.name, updateId, polls: progress.polls });
@@ -885,7 +965,7 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
       if (update?.status === 'Failed' || update?.status === 'Cancelled') throw updateFailure(scope, update);
 
       const elapsed = deps.now().getTime() - progress.startedAtMs;
-      if (input.timeoutMs !== undefined && elapsed >= input.timeoutMs) {
+      if (timeoutMs !== undefined && elapsed >= timeoutMs) {
         throw ApplicationFailure.create({
           type: FailureTypes.UpdateTimedOut,
           nonRetryable: true,
@@ -894,9 +974,100 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
         });
       }
       const delay = Math.min(maxMs, initialMs * Math.pow(factor, Math.max(0, progress.polls - 1)));
-      const remaining = input.timeoutMs === undefined ? delay : Math.max(0, input.timeoutMs - elapsed);
+      const remaining = timeoutMs === undefined ? delay : Math.max(0, timeoutMs - elapsed);
       await r.sleep(Math.max(1, Math.min(delay, remaining)));
     }
+  }
+
+  async function awaitUpdate(input: AwaitUpdateInput): Promise<UpdateOutcome> {
+    const r = rt();
+    const h = input.handle;
+    if (!h.updateId) return { status: 'Successful', polls: 0 };
+    const updateId = h.updateId;
+    const resumed = isProgress(r.heartbeatDetails, updateId) ? r.heartbeatDetails : undefined;
+    const progress: AwaitUpdateProgress = resumed
+      ? { ...resumed }
+      : { updateId, polls: 0, startedAtMs: deps.now().getTime() };
+    if (resumed)
+      r.log.info('Resuming wait for EKS update', { cluster: h.cluster.name, updateId, polls: resumed.polls });
+    return pollUntilDone(r, { ...h, updateId }, progress, input.timeoutMs, (p) => r.heartbeat(p));
+  }
+
+  /**
+   * Add-ons one after the other, each as startAddonUpdate then awaitUpdate would do it, in one
+   * activity (the workflow's history pays for one activity instead of two per add-on). The
+   * heartbeat ({@link UpdateAddonsProgress}) names the add-on being worked on and its update as
+   * soon as it is started, so a retried attempt waits for that update instead of starting
+   * anything; the start itself is idempotent anyway (read-before-write, deterministic token).
+   * A non-retryable failure keeps its type (EksUpdateFailed, EksInvalidRequest...) and gains
+   * {@link AddonUpdateFailureDetails}: the add-on that failed and those already updated.
+   */
+  async function updateAddons(input: UpdateAddonsInput): Promise<UpdateAddonsResult> {
+    const r = rt();
+    const resumed = isAddonsProgress(r.heartbeatDetails, input) ? r.heartbeatDetails : undefined;
+    const results: AddonUpdateResult[] = resumed ? resumed.results.map((x) => ({ ...x })) : [];
+    if (resumed) {
+      r.log.info('Resuming add-on updates', {
+        cluster: input.cluster.name,
+        index: resumed.index,
+        updateId: resumed.updateId,
+        polls: resumed.polls,
+      });
+    }
+    const identity: StepIdentity = { campaign: input.campaign, cluster: input.cluster, attempt: input.attempt };
+
+    for (let index = results.length; index < input.addons.length; index++) {
+      const addon = input.addons[index] as { name: string; version: string };
+      const failed = (err: unknown) => withAddonContext(err, addon.name, results);
+      const continuing = resumed?.index === index && resumed.updateId ? resumed : undefined;
+      let handle: UpdateHandle;
+      if (continuing?.updateId) {
+        handle = {
+          cluster: input.cluster,
+          addon: addon.name,
+          updateId: continuing.updateId,
+          adopted: continuing.adopted ?? false,
+          alreadyAtTarget: false,
+        };
+      } else {
+        try {
+          handle = await startAddon(r, { ...identity, addon: addon.name, version: addon.version });
+        } catch (err) {
+          throw failed(err);
+        }
+      }
+      const result: AddonUpdateResult = {
+        addon: addon.name,
+        ...(handle.updateId ? { updateId: handle.updateId } : {}),
+        alreadyAtTarget: handle.alreadyAtTarget,
+        adopted: handle.adopted,
+      };
+      if (handle.updateId) {
+        const progress: AwaitUpdateProgress = {
+          updateId: handle.updateId,
+          polls: continuing?.polls ?? 0,
+          ...(continuing?.lastStatus ? { lastStatus: continuing.lastStatus } : {}),
+          startedAtMs: continuing?.startedAtMs ?? deps.now().getTime(),
+        };
+        const beat = (p: AwaitUpdateProgress): void =>
+          r.heartbeat({ index, ...p, adopted: handle.adopted, results: [...results] } satisfies UpdateAddonsProgress);
+        // Before the first poll: from here on a retry waits for this update instead of starting one.
+        beat(progress);
+        try {
+          await pollUntilDone(r, { ...handle, updateId: handle.updateId }, progress, input.timeoutMs, beat);
+        } catch (err) {
+          throw failed(err);
+        }
+      }
+      results.push(result);
+      r.heartbeat({ index: index + 1, polls: 0, results: [...results] } satisfies UpdateAddonsProgress);
+    }
+    r.log.info('Add-ons updated', {
+      cluster: input.cluster.name,
+      updated: results.filter((x) => !x.alreadyAtTarget).length,
+      atTarget: results.filter((x) => x.alreadyAtTarget).length,
+    });
+    return { results };
   }
 
   async function rollbackNodegroup(input: RollbackNodegroupInput): Promise<UpdateHandle> {
@@ -960,6 +1131,7 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
     const client = deps.eks(input.cluster);
     const name = input.cluster.name;
     const token = clientRequestToken(input, `rollback-addon:${input.addon}`, input.previousVersion);
+    let current = '';
     return startIdempotently({
       rt: r,
       client,
@@ -969,7 +1141,21 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
       invalidType: FailureTypes.RollbackNotPossible,
       read: async () => {
         const a = await describeAddonRaw(client, name, input.addon, r.signal);
+        current = a.addonVersion ?? '';
         return { atTarget: a.addonVersion === input.previousVersion, updating: a.status === UPDATING };
+      },
+      // EKS refuses an add-on version its control plane's minor does not support. The version it
+      // runs now is supported (it was installed on this minor), so it stays rather than fail.
+      keep: async () => {
+        const c = await describeClusterRaw(client, name, r.signal);
+        const minor = toMinor(c.version ?? '') ?? c.version ?? '';
+        const supported = await compatibleAddonVersions(client, minor, input.addon, r.signal);
+        // An add-on EKS lists no version of is not ours to judge: let UpdateAddon answer.
+        if (supported.length === 0 || supported.some((v) => v.version === input.previousVersion)) return undefined;
+        return {
+          version: current,
+          reason: `${input.addon} stays at ${current}: ${input.previousVersion} is not supported on control plane ${minor}`,
+        };
       },
       matches: (u) => paramValue(u, 'AddonVersion') === input.previousVersion,
       start: async () =>
@@ -994,6 +1180,7 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
     const name = input.cluster.name;
     const to = input.toVersion;
     const token = clientRequestToken(input, 'rollback-controlplane', to);
+    let current = '';
     return startIdempotently({
       rt: r,
       client,
@@ -1001,9 +1188,26 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
       scope: { clusterName: name },
       what: `roll control plane back to ${to}`,
       invalidType: FailureTypes.RollbackNotPossible,
+      // EKS refuses to roll the control plane back while an installed add-on needs the newer minor.
+      keep: async () => {
+        const needsNewer: string[] = [];
+        for (const addonName of await listAddonNames(client, name, r.signal)) {
+          const a = await describeAddonRaw(client, name, addonName, r.signal);
+          const supported = await compatibleAddonVersions(client, to, addonName, r.signal);
+          if (a.addonVersion && supported.length > 0 && !supported.some((v) => v.version === a.addonVersion)) {
+            needsNewer.push(`${addonName} ${a.addonVersion}`);
+          }
+        }
+        if (needsNewer.length === 0) return undefined;
+        return {
+          version: current,
+          reason: `control plane stays at ${current}: add-on ${needsNewer.join(', ')} ${needsNewer.length > 1 ? 'are' : 'is'} not supported on Kubernetes ${to}`,
+        };
+      },
       read: async () => {
         const c = await describeClusterRaw(client, name, r.signal);
         const version = c.version ?? '';
+        current = toMinor(version) ?? version;
         if (version === to) return { atTarget: true, updating: c.status === UPDATING };
         if (compareMinor(version, to) !== 1) {
           throw nonRetryable(
@@ -1031,6 +1235,7 @@ export function createEksActivities(deps: ResolvedDeps, blockingPdbs?: BlockingP
     startAddonUpdate,
     startNodegroupUpdate,
     awaitUpdate,
+    updateAddons,
     rollbackNodegroup,
     rollbackAddon,
     rollbackControlPlane,

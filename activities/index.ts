@@ -5,6 +5,7 @@
  *                   start / await / roll back updates, read-before-write with idempotency tokens
  * - kubernetes.ts — @kubernetes/client-node with in-process EKS tokens (eks-token.ts)
  * - prometheus.ts — PromQL health gates (assessment in domain/gates.ts)
+ * - health.ts     — every gate of a phase plus the Kubernetes checks in one activity
  * - inventory.ts  — EKS discovery into the fleet file's schema
  * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
  * - failures.ts   — error classification into Temporal failure types
@@ -14,6 +15,7 @@
 import type { ActivityDeps } from './deps';
 import { resolveDeps } from './deps';
 import { createEksActivities } from './eks';
+import { createHealthActivities } from './health';
 import { createInventoryActivities } from './inventory';
 import { createKubernetesActivities } from './kubernetes';
 import { createPrometheusActivities } from './prometheus';
@@ -29,8 +31,15 @@ export { ExtraFailureTypes } from './failures';
 export function createActivities(deps: ActivityDeps): FleetwaveActivities {
   const resolved = resolveDeps(deps);
   const kubernetes = createKubernetesActivities(resolved);
-  const eks = createEksActivities(resolved, kubernetes.blockingPdbs);
+  const eks = createEksActivities(resolved, {
+    blockingPdbs: kubernetes.blockingPdbs,
+    captureBaseline: kubernetes.captureBaseline,
+  });
   const prometheus = createPrometheusActivities(resolved);
+  const health = createHealthActivities(resolved, {
+    runGate: prometheus.runGate,
+    checkKubernetesHealth: kubernetes.checkKubernetesHealth,
+  });
   const inventory = createInventoryActivities(resolved);
   return {
     resolveTargetVersions: eks.resolveTargetVersions,
@@ -40,12 +49,14 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     startAddonUpdate: eks.startAddonUpdate,
     startNodegroupUpdate: eks.startNodegroupUpdate,
     awaitUpdate: eks.awaitUpdate,
+    updateAddons: eks.updateAddons,
     rollbackNodegroup: eks.rollbackNodegroup,
     rollbackAddon: eks.rollbackAddon,
     rollbackControlPlane: eks.rollbackControlPlane,
     captureKubernetesBaseline: kubernetes.captureKubernetesBaseline,
     checkKubernetesHealth: kubernetes.checkKubernetesHealth,
     evaluateHealthGate: prometheus.evaluateHealthGate,
+    checkClusterHealth: health.checkClusterHealth,
     discoverFleet: inventory.discoverFleet,
   };
 }

@@ -2,7 +2,8 @@
  * Kubernetes-native checks through @kubernetes/client-node, authenticated with an EKS token
  * made in-process (eks-token.ts) inside a KubeConfig that lives only for one activity call.
  *
- * - captureKubernetesBaseline: pods crash-looping now and PDBs that allow no disruption.
+ * - captureKubernetesBaseline: pods crash-looping now and PDBs that allow no disruption (preflight
+ *   captures the same baseline in its own call, see eks.ts).
  * - checkKubernetesHealth: all nodes Ready, kubelets of each node group at the expected
  *   minor, no crash-looping workload that was not crash-looping in the baseline.
  * An unreachable API server fails the activity (retryable); it never yields "healthy".
@@ -141,8 +142,9 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     return (await session(cluster, access)).listBlockingPdbs();
   }
 
-  async function captureKubernetesBaseline(input: KubernetesBaselineInput): Promise<KubernetesBaseline> {
-    const s = await session(input.cluster);
+  /** Pods crash-looping now and PDBs that allow no disruption (preflight passes the access it already has). */
+  async function captureBaseline(cluster: ClusterRef, access?: ClusterAccess): Promise<KubernetesBaseline> {
+    const s = await session(cluster, access);
     const [pods, pdbs] = await Promise.all([s.listPods(), s.listBlockingPdbs()]);
     const looping = pods.filter(isCrashLooping);
     const baseline: KubernetesBaseline = {
@@ -151,11 +153,15 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
       crashLoopingWorkloads: [...new Set(looping.map(workloadKey).filter((k): k is string => k !== undefined))].sort(),
     };
     rt().log.info('Kubernetes baseline', {
-      cluster: input.cluster.name,
+      cluster: cluster.name,
       crashLoopingPods: baseline.crashLoopingPods.length,
       blockingPdbs: baseline.blockingPdbs.length,
     });
     return baseline;
+  }
+
+  async function captureKubernetesBaseline(input: KubernetesBaselineInput): Promise<KubernetesBaseline> {
+    return captureBaseline(input.cluster);
   }
 
   async function checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult> {
@@ -211,5 +217,5 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     return result;
   }
 
-  return { captureKubernetesBaseline, checkKubernetesHealth, blockingPdbs };
+  return { captureKubernetesBaseline, checkKubernetesHealth, blockingPdbs, captureBaseline };
 }

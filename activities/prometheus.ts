@@ -1,5 +1,6 @@
 /**
  * PromQL health gates over the Prometheus HTTP API (`/api/v1/query`).
+ * (checkClusterHealth in health.ts runs the same gate loop for every gate of a phase at once.)
  *
  * One activity runs a whole gate: wait `initialDelay`, then measure every `interval` until
  * domain/gates decides (Successful, Failed, Inconclusive, Error) or the gate's `timeout`
@@ -115,16 +116,32 @@ function isProgress(value: unknown, input: EvaluateHealthGateInput): value is Ga
   );
 }
 
-/** The Prometheus activities. */
+/** How a gate run reports and stops, when it runs inside a larger activity (checkClusterHealth). */
+export interface GateRunOptions {
+  /** Progress of an earlier attempt to continue from (already checked to belong to this gate). */
+  resumed?: GateProgress;
+  /** Called with the tally after each measurement and while waiting; the caller heartbeats. */
+  report: (progress: GateProgress) => void;
+  /** Aborted when the gate's answer no longer matters (another gate failed): the run stops without a result. */
+  stop?: AbortSignal;
+}
+
+/** True when `value` is the heartbeat of this gate, phase and cluster. */
+export function isGateProgress(value: unknown, input: EvaluateHealthGateInput): value is GateProgress {
+  return isProgress(value, input);
+}
+
+/** The Prometheus activities, and the gate loop that checkClusterHealth (health.ts) shares. */
 export function createPrometheusActivities(deps: ResolvedDeps) {
   async function measure(
     rt: ActivityRuntime,
     query: string,
     cond: Condition,
     timeoutMs: number,
+    stop?: AbortSignal,
   ): Promise<GateMeasurement> {
     const base = (deps.prometheusUrl ?? '').replace(/\/+$/, '');
-    const signals = [AbortSignal.timeout(timeoutMs), ...(rt.signal ? [rt.signal] : [])];
+    const signals = [AbortSignal.timeout(timeoutMs), ...(rt.signal ? [rt.signal] : []), ...(stop ? [stop] : [])];
     let res: Response;
     try {
       res = await deps.fetch(`${base}/api/v1/query`, {
@@ -135,6 +152,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       });
     } catch (err) {
       if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
+      if (stop?.aborted) return { kind: 'error', note: 'stopped' };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why =
         (err as Error).name === 'TimeoutError'
@@ -147,6 +165,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       text = await res.text();
     } catch (err) {
       if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
+      if (stop?.aborted) return { kind: 'error', note: 'stopped' };
       return { kind: 'error', note: `reading Prometheus answer: ${(err as Error).message}` };
     }
     let body: PromResponse | undefined;
@@ -163,19 +182,36 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     return classifyQueryResult(body, cond);
   }
 
-  /** Sleeps `ms`, heartbeating at least every HEARTBEAT_EVERY_MS so heartbeat timeouts can stay short. */
-  async function sleepHeartbeating(rt: ActivityRuntime, ms: number, progress: GateProgress): Promise<void> {
+  /**
+   * Sleeps `ms`, reporting at least every HEARTBEAT_EVERY_MS so heartbeat timeouts can stay short.
+   * Returns false when `stop` was aborted first.
+   */
+  async function sleepReporting(
+    rt: ActivityRuntime,
+    ms: number,
+    progress: GateProgress,
+    opts: GateRunOptions,
+  ): Promise<boolean> {
     let left = ms;
     while (left > 0) {
       const step = Math.min(left, HEARTBEAT_EVERY_MS);
-      await rt.sleep(step);
+      if (!(await sleepUnlessStopped(rt, step, opts.stop))) return false;
       left -= step;
-      rt.heartbeat({ ...progress });
+      opts.report({ ...progress });
     }
+    return true;
   }
 
-  async function evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult> {
-    const rt = activityRuntime(deps.logger);
+  /**
+   * One gate from its initial delay to a decision (or its timeout: Inconclusive). Returns undefined
+   * when `opts.stop` ends it first. Throws InvalidHealthGate for a condition it cannot parse, and a
+   * CancelledFailure when the activity is cancelled.
+   */
+  async function runGate(
+    rt: ActivityRuntime,
+    input: EvaluateHealthGateInput,
+    opts: GateRunOptions,
+  ): Promise<GateResult | undefined> {
     const gate = input.gate;
     const cond = parseCondition(gate.condition);
     if (!cond)
@@ -221,7 +257,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       );
     }
 
-    const resumed = isProgress(rt.heartbeatDetails, input) ? rt.heartbeatDetails : undefined;
+    const resumed = opts.resumed;
     const progress: GateProgress = resumed
       ? { ...resumed, tally: { ...emptyTally(), ...resumed.tally } }
       : {
@@ -233,15 +269,16 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
         };
     const deadline = progress.startedAtMs + timeoutMs;
 
-    if (!resumed && initialDelayMs > 0) await sleepHeartbeating(rt, initialDelayMs, progress);
+    if (!resumed && initialDelayMs > 0 && !(await sleepReporting(rt, initialDelayMs, progress, opts))) return undefined;
 
     for (;;) {
-      const m = await measure(rt, query, cond, queryTimeoutMs);
+      const m = await measure(rt, query, cond, queryTimeoutMs, opts.stop);
+      if (opts.stop?.aborted) return undefined;
       progress.tally = addMeasurement(progress.tally, m.kind);
       if (m.value !== undefined) progress.lastValue = m.value;
       if (m.note !== undefined) progress.lastNote = m.note;
       else delete progress.lastNote;
-      rt.heartbeat({ ...progress });
+      opts.report({ ...progress });
       const assessment = assessTally(progress.tally, limits);
       rt.log.debug('Gate measurement', {
         cluster: input.cluster.name,
@@ -272,9 +309,39 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
         rt.log.warn('Gate timed out', { cluster: input.cluster.name, gate: gate.name, phase: input.phase });
         return result(progress.tally, 'Inconclusive', message, progress.lastValue);
       }
-      await sleepHeartbeating(rt, intervalMs, progress);
+      if (!(await sleepReporting(rt, intervalMs, progress, opts))) return undefined;
     }
   }
 
-  return { evaluateHealthGate };
+  async function evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult> {
+    const rt = activityRuntime(deps.logger);
+    const resumed = isProgress(rt.heartbeatDetails, input) ? rt.heartbeatDetails : undefined;
+    const result = await runGate(rt, input, {
+      ...(resumed ? { resumed } : {}),
+      report: (progress) => rt.heartbeat(progress),
+    });
+    // Without a stop signal the loop always ends with a result.
+    return result as GateResult;
+  }
+
+  return { evaluateHealthGate, runGate };
+}
+
+/** Sleeps `ms` (cancellable with the activity); resolves false at once when `stop` aborts first. */
+async function sleepUnlessStopped(rt: ActivityRuntime, ms: number, stop?: AbortSignal): Promise<boolean> {
+  if (!stop) {
+    await rt.sleep(ms);
+    return true;
+  }
+  if (stop.aborted) return false;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<boolean>((resolve) => {
+    onAbort = () => resolve(false);
+    stop.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([rt.sleep(ms).then(() => true), stopped]);
+  } finally {
+    if (onAbort) stop.removeEventListener('abort', onAbort);
+  }
 }

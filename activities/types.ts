@@ -76,6 +76,12 @@ export interface PreflightInput {
   /** Target minor, absent for a patch-only campaign. */
   targetVersion?: string;
   pinned: PinnedVersions;
+  /**
+   * Also capture the Kubernetes baseline (pods crash-looping now, PDBs allowing no disruption) in
+   * the same call, before anything is touched. Kubernetes errors then fail the preflight instead
+   * of becoming a warning. Default false.
+   */
+  captureBaseline?: boolean;
 }
 
 export interface PreflightResult {
@@ -84,8 +90,16 @@ export interface PreflightResult {
   path: string[];
   /** Reasons the upgrade must not start (insight ERROR, version skew, incompatible add-on...). */
   blockers: string[];
-  /** Things worth knowing that do not block (insight WARNING, PDB allowing no disruption...). */
+  /** Things worth knowing that do not block (insight WARNING, node group behind the control plane...). */
   warnings: string[];
+  /**
+   * namespace/name of PDBs that allow no disruption now; absent when they could not be listed.
+   * Whether they block depends on the plan (are node groups drained? spec.nodegroups.force?), so
+   * the caller decides: preflight reports them here, not in `blockers` or `warnings`.
+   */
+  blockingPdbs?: string[];
+  /** The Kubernetes baseline, when asked for with `captureBaseline`. */
+  baseline?: KubernetesBaseline;
 }
 
 /** Identifies one step of one cluster; the idempotency token is derived from it. */
@@ -138,6 +152,72 @@ export interface UpdateHandle {
   adopted: boolean;
   /** The resource was already at the requested version: nothing was started. */
   alreadyAtTarget: boolean;
+  /**
+   * Rollbacks only: EKS cannot take the resource back from where it is now, so it stays (nothing
+   * was started). E.g. the previous add-on version is not supported on the control plane's
+   * current minor; the add-on's current version is, so keeping it is safe. Not a failure.
+   */
+  kept?: KeptResource;
+}
+
+/** A resource a rollback leaves where it is, and why. */
+export interface KeptResource {
+  /** The version it stays at (add-on version, or control-plane minor). */
+  version: string;
+  /** One line for humans: "kube-proxy stays at v1.31.3-eksbuild.2: v1.30.9-eksbuild.3 is not supported on control plane 1.31". */
+  reason: string;
+}
+
+export interface UpdateAddonsInput extends StepIdentity {
+  /** Updated one after the other, in this order. */
+  addons: { name: string; version: string }[];
+  /** Give up waiting for one add-on's update after this long (awaitUpdate's own deadline). */
+  timeoutMs?: number;
+}
+
+export interface AddonUpdateResult {
+  addon: string;
+  updateId?: string;
+  /** The add-on was at the version already: nothing was started. */
+  alreadyAtTarget: boolean;
+  /** An update already in progress with our token (or towards the same version) was adopted. */
+  adopted: boolean;
+}
+
+export interface UpdateAddonsResult {
+  /** One per add-on of the input, in its order. */
+  results: AddonUpdateResult[];
+}
+
+/**
+ * Details of a non-retryable failure of updateAddons (EksUpdateFailed, and refusals at start),
+ * next to the update's own details where there are some: which add-on failed and which ones were
+ * already updated, so the workflow rolls back exactly those (and the failed one).
+ */
+export interface AddonUpdateFailureDetails {
+  addon: string;
+  /** Add-ons of the input done before it, in order (updated, adopted or found at target). */
+  updated: string[];
+  updateId?: string;
+  status?: string;
+  errors?: { errorCode?: string; errorMessage?: string; resourceIds?: string[] }[];
+}
+
+/** Heartbeat details of updateAddons: a retried attempt resumes at `index` without starting anything twice. */
+export interface UpdateAddonsProgress {
+  /** Index of the add-on being worked on. */
+  index: number;
+  /** Its update, once started or adopted. */
+  updateId?: string;
+  /** That update was adopted rather than started by this step. */
+  adopted?: boolean;
+  /** DescribeUpdate polls of that update so far. */
+  polls: number;
+  lastStatus?: string;
+  /** When waiting for that update began (epoch ms): the per-add-on deadline spans attempts. */
+  startedAtMs?: number;
+  /** Results of the add-ons before `index`. */
+  results: AddonUpdateResult[];
 }
 
 export interface AwaitUpdateInput {
@@ -189,6 +269,35 @@ export interface EvaluateHealthGateInput {
   phase: GatePhase;
   /** Overrides the gate's own consecutiveSuccesses (the bake phase uses bake / interval). */
   requiredSuccesses?: number;
+}
+
+export interface CheckClusterHealthInput {
+  cluster: ClusterRef;
+  /** Every gate result is reported with this phase. */
+  phase: GatePhase;
+  /** Gates to run, all at once. */
+  gates: HealthGateSpec[];
+  /** Overrides every gate's consecutiveSuccesses (bake: bake / interval). */
+  requiredSuccesses?: number;
+  /** Per gate name; wins over `requiredSuccesses` (bake gates of different intervals need different counts). */
+  requiredSuccessesByGate?: Record<string, number>;
+  checks: CampaignSpec['kubernetesChecks'];
+  /** Node group → minor every node of it must run (kubeletVersionsMatch). */
+  expectedKubeletMinor?: Record<string, string>;
+  baseline?: KubernetesBaseline;
+  /** Run the Kubernetes checks (after every gate passed). */
+  runKubernetesChecks: boolean;
+}
+
+export interface CheckClusterHealthResult {
+  /** Every gate Successful and, if they ran, the Kubernetes checks healthy. */
+  healthy: boolean;
+  /** Results of the gates that reached a decision (the others were stopped by the first failure). */
+  gates: GateResult[];
+  /** Absent when the Kubernetes checks did not run (not asked for, or a gate failed first). */
+  kubernetes?: KubernetesHealthResult;
+  /** One line per failure: "gate latency (postStep): Failed: ...", "kubernetes checks: ...". */
+  failures: string[];
 }
 
 /** Argo Rollouts' phases of an analysis run. */
@@ -252,5 +361,9 @@ export interface FleetwaveActivities {
   captureKubernetesBaseline(input: KubernetesBaselineInput): Promise<KubernetesBaseline>;
   checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult>;
   evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
+  /** Every gate of a phase at once, then the Kubernetes checks: one activity per phase (history budget). */
+  checkClusterHealth(input: CheckClusterHealthInput): Promise<CheckClusterHealthResult>;
+  /** Add-ons one after the other, each started idempotently and awaited: one activity for the add-on step. */
+  updateAddons(input: UpdateAddonsInput): Promise<UpdateAddonsResult>;
   discoverFleet(input: DiscoverFleetInput): Promise<FleetMember[]>;
 }

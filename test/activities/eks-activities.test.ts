@@ -80,11 +80,19 @@ describe('EKS activities against the simulator', () => {
       'kube-proxy': defaultAddonVersion('kube-proxy', '1.30'),
     });
 
-    const preflight = await runActivity(A().preflightCluster, { cluster, targetVersion: '1.30', pinned });
+    // Preflight takes the Kubernetes baseline in the same call, before anything is touched.
+    const preflight = await runActivity(A().preflightCluster, {
+      cluster,
+      targetVersion: '1.30',
+      pinned,
+      captureBaseline: true,
+    });
     expect(preflight.path).toEqual(['1.30']);
     expect(preflight.blockers).toEqual([]);
     expect(preflight.state.nodegroups.map((n) => n.name)).toEqual(['general']);
-    const baseline = await runActivity(A().captureKubernetesBaseline, { cluster });
+    expect(preflight.blockingPdbs).toEqual([]);
+    const baseline = preflight.baseline;
+    expect(baseline).toEqual(await runActivity(A().captureKubernetesBaseline, { cluster }));
 
     const cp = await runActivity(A().startControlPlaneUpgrade, { ...step(cluster), toVersion: '1.30' });
     expect(cp).toMatchObject({ adopted: false, alreadyAtTarget: false });
@@ -110,7 +118,7 @@ describe('EKS activities against the simulator', () => {
       cluster,
       checks: { nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true },
       expectedKubeletMinor: { general: '1.30' },
-      baseline,
+      ...(baseline ? { baseline } : {}),
     });
     expect(health).toEqual({ healthy: true, failures: [], nodes: { total: 3, ready: 3 } });
 
@@ -291,7 +299,7 @@ describe('EKS activities against the simulator', () => {
     expect(await runActivity(A().rollbackNodegroup, ngBack)).toMatchObject({ alreadyAtTarget: true });
   });
 
-  it('preflight reports failing insights, version skew and PDB drain risks', async () => {
+  it('preflight reports failing insights, version skew, and PDBs allowing no disruption as data', async () => {
     const cluster = h.ref('zeta');
     const pinned = await runActivity(A().resolveTargetVersions, {
       target: targetSchema.parse({ kubernetesVersion: '1.32' }),
@@ -304,8 +312,17 @@ describe('EKS activities against the simulator', () => {
     expect(result.blockers.some((b) => b.startsWith('insight') && b.includes('ERROR'))).toBe(true);
     // 1.28 nodes would be four minors behind a 1.32 control plane.
     expect(result.blockers.some((b) => b.includes('legacy') && b.includes('1.32'))).toBe(true);
-    expect(result.warnings.some((w) => w.includes('data/db') && w.includes('PodEvictionFailure'))).toBe(true);
+    // Whether a PDB blocks depends on the plan (node groups drained? spec.nodegroups.force?): the workflow decides.
+    expect(result.blockingPdbs).toEqual(['data/db']);
+    expect(result.warnings.some((w) => w.includes('data/db'))).toBe(false);
     expect(result.warnings.some((w) => w.includes('legacy runs 1.28'))).toBe(true);
+    const withBaseline = await runActivity(A().preflightCluster, {
+      cluster,
+      targetVersion: '1.32',
+      pinned,
+      captureBaseline: true,
+    });
+    expect(withBaseline.baseline).toMatchObject({ blockingPdbs: ['data/db'], crashLoopingPods: [] });
   });
 
   it('refuses version skips and downgrades with non-retryable VersionSkew, and unknown clusters with EksResourceNotFound', async () => {

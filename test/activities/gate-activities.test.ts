@@ -1,15 +1,18 @@
 /**
  * PromQL health gates against a real Prometheus that scrapes the simulator's /metrics:
  * a gate that passes, one that fails, one without data and one with Prometheus down.
- * Only the first may ever be Successful.
+ * Only the first may ever be Successful. Then checkClusterHealth, which runs every gate of a
+ * phase at once and the Kubernetes checks after them, in one activity.
  */
+import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterHealthProgress } from '../../activities/health';
 import type { GateProgress } from '../../activities/prometheus';
 import { createActivities, createDefaultDeps } from '../../activities/index';
-import type { EvaluateHealthGateInput, FleetwaveActivities } from '../../activities/types';
+import type { CheckClusterHealthInput, EvaluateHealthGateInput, FleetwaveActivities } from '../../activities/types';
 import { healthGateSchema } from '../../domain/spec';
 import { freePort, prometheusBinary, startPrometheus, type TestPrometheus } from '../helpers/prometheus';
-import { activityEnvironment, recordHeartbeats, runActivity } from './activity-harness';
+import { activityEnvironment, recordHeartbeats, retryEnvironment, runActivity } from './activity-harness';
 import { clusterEntry, startSimHarness, TEST_CREDENTIALS, type SimHarness } from './sim-harness';
 
 let h: SimHarness;
@@ -102,5 +105,120 @@ describe('health gates against a real Prometheus scraping the simulator', () => 
     const result = await runActivity(activities.evaluateHealthGate, bad);
     expect(result).toMatchObject({ outcome: 'Error', successes: 0 });
     expect(result.message).toContain('HTTP 400');
+  });
+});
+
+/** A gate that always passes (no cluster label), slowly: `passes` measurements 200 ms apart. */
+const steady = (passes: number) =>
+  healthGateSchema.parse({
+    name: 'steady',
+    query: 'vector(0)',
+    condition: '< 0.01',
+    interval: '200ms',
+    consecutiveSuccesses: passes,
+    timeout: '60s',
+  });
+
+const checks = { nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true };
+
+const healthInput = (cluster: string, extra: Partial<CheckClusterHealthInput> = {}): CheckClusterHealthInput => ({
+  cluster: { name: cluster, region: 'us-east-1' },
+  phase: 'postStep',
+  gates: [gate, steady(3)],
+  checks,
+  runKubernetesChecks: true,
+  ...extra,
+});
+
+describe('checkClusterHealth: every gate of a phase, then the Kubernetes checks, in one activity', () => {
+  it('is healthy when every gate passes and the Kubernetes checks do, heartbeating all gates together', async () => {
+    const env = activityEnvironment();
+    const beats = recordHeartbeats(env) as ClusterHealthProgress[];
+    const baseline = await runActivity(activities.captureKubernetesBaseline, { cluster: h.ref('g-healthy') });
+    const result = await runActivity(
+      activities.checkClusterHealth,
+      healthInput('g-healthy', { expectedKubeletMinor: { general: '1.29' }, baseline }),
+      env,
+    );
+    expect(result.healthy).toBe(true);
+    expect(result.failures).toEqual([]);
+    expect(result.gates.map((g) => [g.gate, g.phase, g.outcome, g.successes])).toEqual([
+      ['workload-errors', 'postStep', 'Successful', 3],
+      ['steady', 'postStep', 'Successful', 3],
+    ]);
+    expect(result.kubernetes).toEqual({ healthy: true, failures: [], nodes: { total: 3, ready: 3 } });
+    // One heartbeat carries both gates; the last one has both results.
+    expect(beats.some((b) => b.gates.every((g) => g.progress !== undefined))).toBe(true);
+    expect(beats.at(-1)?.gates.map((g) => g.result?.outcome)).toEqual(['Successful', 'Successful']);
+  });
+
+  it('a failing gate makes it unhealthy at once: the other gates stop and the Kubernetes checks do not run', async () => {
+    const started = Date.now();
+    const result = await runActivity(
+      activities.checkClusterHealth,
+      // 50 passes 200 ms apart would take 10 s.
+      healthInput('g-degraded', { gates: [gate, steady(50)] }),
+    );
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(result.healthy).toBe(false);
+    expect(result.gates.map((g) => [g.gate, g.outcome])).toEqual([['workload-errors', 'Failed']]);
+    expect(result.kubernetes).toBeUndefined();
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures[0]).toMatch(/^gate workload-errors \(postStep\): Failed: /);
+    expect(result.failures[0]).not.toContain('on g-degraded');
+  });
+
+  it('no data is never healthy: a gate without data makes the phase Inconclusive', async () => {
+    const result = await runActivity(
+      activities.checkClusterHealth,
+      healthInput('g-not-scraped', { phase: 'baseline', runKubernetesChecks: false }),
+    );
+    expect(result.healthy).toBe(false);
+    expect(result.gates.find((g) => g.gate === 'workload-errors')?.outcome).toBe('Inconclusive');
+    expect(result.failures.join('\n')).toMatch(/gate workload-errors \(baseline\): Inconclusive: .*no data/);
+  });
+
+  it('is unhealthy when the gates pass but the Kubernetes checks fail', async () => {
+    const result = await runActivity(
+      activities.checkClusterHealth,
+      healthInput('g-healthy', { gates: [gate], phase: 'bake', expectedKubeletMinor: { general: '1.30' } }),
+    );
+    expect(result.healthy).toBe(false);
+    expect(result.gates.map((g) => [g.gate, g.phase, g.outcome])).toEqual([['workload-errors', 'bake', 'Successful']]);
+    expect(result.kubernetes?.healthy).toBe(false);
+    expect(result.failures).toEqual([
+      expect.stringMatching(/^kubernetes checks: node group general: 3 node\(s\) not at kubelet 1\.30/),
+    ]);
+  });
+
+  it('a retried attempt keeps the gates already decided and continues the others from their tally', async () => {
+    const input = healthInput('g-healthy', {
+      gates: [gate, steady(15)],
+      requiredSuccessesByGate: { 'workload-errors': 2 },
+      runKubernetesChecks: false,
+    });
+    const first = activityEnvironment();
+    const beats = recordHeartbeats(first) as ClusterHealthProgress[];
+    const attempt1 = runActivity(activities.checkClusterHealth, input, first);
+    const interrupted = () => {
+      const last = beats.at(-1);
+      return last?.gates[0]?.result !== undefined && (last.gates[1]?.progress?.tally.successes ?? 0) >= 3;
+    };
+    while (!interrupted()) await new Promise((r) => setTimeout(r, 20));
+    first.cancel();
+    await expect(attempt1).rejects.toBeInstanceOf(CancelledFailure);
+    const last = beats.at(-1) as ClusterHealthProgress;
+    const decided = last.gates[0]?.result;
+    expect(decided).toMatchObject({ gate: 'workload-errors', outcome: 'Successful', successes: 2 });
+    const carried = last.gates[1]?.progress?.tally.measurements ?? 0;
+
+    const second = retryEnvironment(last);
+    const beats2 = recordHeartbeats(second) as ClusterHealthProgress[];
+    const result = await runActivity(activities.checkClusterHealth, input, second);
+    expect(result.healthy).toBe(true);
+    // The decided gate is not measured again: its result is the one from the first attempt.
+    expect(result.gates[0]).toEqual(decided);
+    expect(result.gates[1]).toMatchObject({ gate: 'steady', outcome: 'Successful', measurements: 15, successes: 15 });
+    expect(beats2[0]?.gates[1]?.progress?.tally.measurements).toBe(carried + 1);
   });
 });

@@ -7,26 +7,41 @@
  * Every call is recorded with a timestamp and a short label for order assertions:
  *
  *   preflightCluster · captureKubernetesBaseline · checkKubernetesHealth · describeCluster
- *   evaluateHealthGate:<gate>/<phase>
+ *   evaluateHealthGate:<gate>/<phase> · checkClusterHealth:<phase>
  *   startControlPlaneUpgrade:<to> · startAddonUpdate:<addon>@<version>
+ *   updateAddons:<addon>@<version>,<addon>@<version>...
  *   startNodegroupUpdate:<nodegroup>@<version|keep>/<release|keep>
  *   awaitUpdate:<target>            (target: control-plane:<to> · addon:<name> · nodegroup:<name>,
  *                                    rollbacks: rollback-nodegroup:<name> · rollback-addon:<name> · rollback-control-plane:<to>)
  *   rollbackNodegroup:<nodegroup> · rollbackAddon:<addon>@<version> · rollbackControlPlane:<to>
+ *
+ * Add-on compatibility: `behaviour.unsupportedAddonVersions` lists, per control-plane minor, add-on
+ * versions EKS does not run on it. Updating to one is refused; rolling back to one, or rolling the
+ * control plane back under one, is `kept` (what the real activities answer after DescribeAddonVersions).
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { describeGateFailure } from '../../activities/health';
 import {
   FailureTypes,
   type AddonState,
+  type AddonUpdateFailureDetails,
+  type AddonUpdateResult,
   type ClusterState,
+  type EvaluateHealthGateInput,
   type FailureType,
   type FleetwaveActivities,
   type GateOutcome,
   type GateResult,
+  type KubernetesBaseline,
+  type KubernetesHealthInput,
+  type KubernetesHealthResult,
   type NodegroupState,
   type PinnedVersions,
+  type StartAddonUpdateInput,
+  type UpdateAddonsProgress,
   type UpdateHandle,
+  type UpdateOutcome,
 } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
 import type { GatePhase } from '../../domain/spec';
@@ -63,6 +78,10 @@ export interface FakeClusterBehaviour {
   failGates?: FakeGateFailure[];
   /** Failures checkKubernetesHealth reports (in addition to real kubelet mismatches). */
   kubernetesFailures?: string[];
+  /** namespace/name of PDBs allowing no disruption (preflight and the Kubernetes baseline report them). */
+  blockingPdbs?: string[];
+  /** Control-plane minor → add-on versions EKS does not support on it (see the module comment). */
+  unsupportedAddonVersions?: Record<string, string[]>;
   /** Extra labels for inventory (discoverFleet / toMember). */
   labels?: Record<string, string>;
 }
@@ -114,7 +133,7 @@ export interface FakeActivities {
   cluster(name: string): FakeCluster;
   /** Labels of a cluster's calls in order, optionally only those whose label matches. */
   trace(cluster: string, match?: RegExp): string[];
-  /** The cluster's labels of EKS mutations only: start*, awaitUpdate, rollback*. */
+  /** The cluster's labels of EKS mutations only: start*, awaitUpdate, updateAddons, rollback*. */
   eksTrace(cluster: string): string[];
   /** The cluster as a campaign input member (labels include region and account). */
   member(name: string): FleetMember;
@@ -277,6 +296,88 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
   const tokenOf = (i: { campaign: string; cluster: { name: string }; attempt: number }, what: string) =>
     `${i.campaign}/${i.cluster.name}/${i.attempt}/${what}`;
 
+  const unsupported = (c: FakeCluster, version: string, minor: string): boolean =>
+    c.behaviour.unsupportedAddonVersions?.[minor]?.includes(version) ?? false;
+
+  const baselineOf = (c: FakeCluster): KubernetesBaseline => ({
+    crashLoopingPods: [],
+    blockingPdbs: [...(c.behaviour.blockingPdbs ?? [])],
+  });
+
+  /** startAddonUpdate's logic, shared by updateAddons. */
+  const startAddon = (input: StartAddonUpdateInput): UpdateHandle => {
+    const c = model(input.cluster.name);
+    const addon = c.addons.find((a) => a.name === input.addon);
+    if (!addon) throw ApplicationFailure.nonRetryable(`no add-on ${input.addon}`, FailureTypes.NotFound);
+    if (addon.version !== input.version && unsupported(c, input.version, c.version)) {
+      throw ApplicationFailure.nonRetryable(
+        `InvalidParameterException: Addon version specified is not supported: ${input.addon} ${input.version}`,
+        FailureTypes.InvalidRequest,
+      );
+    }
+    return startUpdate(
+      c.name,
+      tokenOf(input, `addon:${input.addon}@${input.version}`),
+      `addon:${input.addon}`,
+      failureFor(c.behaviour.failUpdate, [`addon:${input.addon}`]),
+      FailureTypes.InvalidRequest,
+      addon.version === input.version,
+      () => {
+        addon.version = input.version;
+      },
+      { addon: input.addon },
+    );
+  };
+
+  /** awaitUpdate's logic, shared by updateAddons: applies the update, or fails it as configured. */
+  const finishUpdate = (updateId: string | undefined): UpdateOutcome => {
+    const pending = updateId ? updates.get(updateId) : undefined;
+    if (!pending) throw ApplicationFailure.nonRetryable(`no update ${updateId}`, FailureTypes.NotFound);
+    if (pending.failure) {
+      consume(pending.failure);
+      throw ApplicationFailure.create({
+        type: pending.failure.type ?? FailureTypes.UpdateFailed,
+        message: pending.failure.message ?? `update ${updateId} of ${pending.target} Failed`,
+        nonRetryable: true,
+        details: [{ updateId, status: 'Failed', errors: [{ errorCode: 'Fake', errorMessage: 'injected' }] }],
+      });
+    }
+    pending.apply();
+    return { updateId, status: 'Successful', polls: 1 };
+  };
+
+  const gateResultOf = (c: FakeCluster, input: EvaluateHealthGateInput): GateResult => {
+    const failing = c.behaviour.failGates?.find(
+      (f) => (f.gate === undefined || f.gate === input.gate.name) && (f.phase === undefined || f.phase === input.phase),
+    );
+    const required = input.requiredSuccesses ?? input.gate.consecutiveSuccesses;
+    const outcome: GateOutcome = failing?.outcome ?? (failing ? 'Failed' : 'Successful');
+    return {
+      gate: input.gate.name,
+      phase: input.phase,
+      outcome,
+      measurements: outcome === 'Successful' ? required : 1,
+      successes: outcome === 'Successful' ? required : 0,
+      failures: outcome === 'Failed' ? 1 : 0,
+      inconclusive: outcome === 'Inconclusive' ? 1 : 0,
+      errors: outcome === 'Error' ? 1 : 0,
+      ...(outcome === 'Successful' ? { lastValue: '0' } : {}),
+      message: failing?.message ?? (outcome === 'Successful' ? `${required} passes in a row` : `gate ${outcome}`),
+    };
+  };
+
+  const kubernetesHealthOf = (c: FakeCluster, input: KubernetesHealthInput): KubernetesHealthResult => {
+    const failures = [...(c.behaviour.kubernetesFailures ?? [])];
+    if (input.checks.kubeletVersionsMatch && input.expectedKubeletMinor) {
+      for (const [name, minor] of Object.entries(input.expectedKubeletMinor)) {
+        const ng = c.nodegroups.find((n) => n.name === name);
+        if (ng?.version !== minor) failures.push(`node group ${name} runs kubelet ${ng?.version}, expected ${minor}`);
+      }
+    }
+    const nodes = c.nodegroups.reduce((sum, ng) => sum + (ng.desiredSize ?? 0), 0);
+    return { healthy: failures.length === 0, failures, nodes: { total: nodes, ready: nodes } };
+  };
+
   const activities = {
     async resolveTargetVersions(input) {
       await record('resolveTargetVersions', `resolveTargetVersions:${input.minors.join(',')}`, input);
@@ -306,7 +407,14 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
           path.push(v);
         }
       }
-      return { state: state(c), path, blockers, warnings: [...(c.behaviour.warnings ?? [])] };
+      return {
+        state: state(c),
+        path,
+        blockers,
+        warnings: [...(c.behaviour.warnings ?? [])],
+        blockingPdbs: [...(c.behaviour.blockingPdbs ?? [])],
+        ...(input.captureBaseline ? { baseline: baselineOf(c) } : {}),
+      };
     },
 
     async startControlPlaneUpgrade(input) {
@@ -340,21 +448,56 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
 
     async startAddonUpdate(input) {
       await record('startAddonUpdate', `startAddonUpdate:${input.addon}@${input.version}`, input, input.cluster.name);
-      const c = model(input.cluster.name);
-      const addon = c.addons.find((a) => a.name === input.addon);
-      if (!addon) throw ApplicationFailure.nonRetryable(`no add-on ${input.addon}`, FailureTypes.NotFound);
-      return startUpdate(
-        c.name,
-        tokenOf(input, `addon:${input.addon}@${input.version}`),
-        `addon:${input.addon}`,
-        failureFor(c.behaviour.failUpdate, [`addon:${input.addon}`]),
-        FailureTypes.InvalidRequest,
-        addon.version === input.version,
-        () => {
-          addon.version = input.version;
-        },
-        { addon: input.addon },
-      );
+      return startAddon(input);
+    },
+
+    async updateAddons(input) {
+      const label = `updateAddons:${input.addons.map((a) => `${a.name}@${a.version}`).join(',')}`;
+      await record('updateAddons', label, input, input.cluster.name);
+      const ctx = activityContext();
+      const resumed = ctx?.info.heartbeatDetails as UpdateAddonsProgress | undefined;
+      const results: AddonUpdateResult[] = resumed?.results ? [...resumed.results] : [];
+      for (let index = results.length; index < input.addons.length; index++) {
+        const addon = input.addons[index] as { name: string; version: string };
+        const failed = (err: unknown): unknown => {
+          if (!(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
+          const details: AddonUpdateFailureDetails = {
+            ...((err.details?.[0] as object | undefined) ?? {}),
+            addon: addon.name,
+            updated: results.map((r) => r.addon),
+          };
+          return ApplicationFailure.create({
+            type: err.type ?? undefined,
+            message: err.message,
+            nonRetryable: true,
+            details: [details],
+          });
+        };
+        try {
+          const continuing = resumed?.index === index ? resumed.updateId : undefined;
+          const handle: UpdateHandle = continuing
+            ? {
+                cluster: input.cluster,
+                addon: addon.name,
+                updateId: continuing,
+                adopted: false,
+                alreadyAtTarget: false,
+              }
+            : startAddon({ ...input, addon: addon.name, version: addon.version });
+          ctx?.heartbeat({ index, ...(handle.updateId ? { updateId: handle.updateId } : {}), polls: 0, results });
+          if (handle.updateId) finishUpdate(handle.updateId);
+          results.push({
+            addon: addon.name,
+            ...(handle.updateId ? { updateId: handle.updateId } : {}),
+            alreadyAtTarget: handle.alreadyAtTarget,
+            adopted: handle.adopted,
+          });
+        } catch (err) {
+          throw failed(err);
+        }
+        ctx?.heartbeat({ index: index + 1, polls: 0, results });
+      }
+      return { results };
     },
 
     async startNodegroupUpdate(input) {
@@ -395,24 +538,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
         input,
         input.handle.cluster.name,
       );
-      if (!pending) throw ApplicationFailure.nonRetryable(`no update ${input.handle.updateId}`, FailureTypes.NotFound);
-      if (pending.failure) {
-        consume(pending.failure);
-        throw ApplicationFailure.create({
-          type: pending.failure.type ?? FailureTypes.UpdateFailed,
-          message: pending.failure.message ?? `update ${input.handle.updateId} of ${pending.target} Failed`,
-          nonRetryable: true,
-          details: [
-            {
-              updateId: input.handle.updateId,
-              status: 'Failed',
-              errors: [{ errorCode: 'Fake', errorMessage: 'injected' }],
-            },
-          ],
-        });
-      }
-      pending.apply();
-      return { updateId: input.handle.updateId, status: 'Successful', polls: 1 };
+      return finishUpdate(input.handle.updateId);
     },
 
     async rollbackNodegroup(input) {
@@ -444,9 +570,24 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       const c = model(input.cluster.name);
       const addon = c.addons.find((a) => a.name === input.addon);
       if (!addon) throw ApplicationFailure.nonRetryable(`no add-on ${input.addon}`, FailureTypes.NotFound);
+      const token = tokenOf(input, `rollback-addon:${input.addon}`);
+      if (addon.version !== input.previousVersion && !tokens.has(token)) {
+        if (unsupported(c, input.previousVersion, c.version)) {
+          return {
+            cluster: { name: c.name, region: c.region },
+            addon: input.addon,
+            adopted: false,
+            alreadyAtTarget: false,
+            kept: {
+              version: addon.version,
+              reason: `${input.addon} stays at ${addon.version}: ${input.previousVersion} is not supported on control plane ${c.version}`,
+            },
+          };
+        }
+      }
       return startUpdate(
         c.name,
-        tokenOf(input, `rollback-addon:${input.addon}`),
+        token,
         `rollback-addon:${input.addon}`,
         failureFor(c.behaviour.failRollback, [`addon:${input.addon}`]),
         FailureTypes.RollbackNotPossible,
@@ -461,9 +602,23 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     async rollbackControlPlane(input) {
       await record('rollbackControlPlane', `rollbackControlPlane:${input.toVersion}`, input, input.cluster.name);
       const c = model(input.cluster.name);
+      const token = tokenOf(input, `rollback-control-plane:${input.toVersion}`);
+      const needsNewer = c.addons.filter((a) => unsupported(c, a.version, input.toVersion));
+      if (c.version !== input.toVersion && !tokens.has(token) && needsNewer.length > 0) {
+        const names = needsNewer.map((a) => `${a.name} ${a.version}`).join(', ');
+        return {
+          cluster: { name: c.name, region: c.region },
+          adopted: false,
+          alreadyAtTarget: false,
+          kept: {
+            version: c.version,
+            reason: `control plane stays at ${c.version}: add-on ${names} ${needsNewer.length > 1 ? 'are' : 'is'} not supported on Kubernetes ${input.toVersion}`,
+          },
+        };
+      }
       return startUpdate(
         c.name,
-        tokenOf(input, `rollback-control-plane:${input.toVersion}`),
+        token,
         `rollback-control-plane:${input.toVersion}`,
         failureFor(c.behaviour.failRollback, [`control-plane:${input.toVersion}`, 'control-plane']),
         FailureTypes.RollbackNotPossible,
@@ -477,47 +632,36 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
 
     async captureKubernetesBaseline(input) {
       await record('captureKubernetesBaseline', 'captureKubernetesBaseline', input, input.cluster.name);
-      model(input.cluster.name);
-      return { crashLoopingPods: [], blockingPdbs: [] };
+      return baselineOf(model(input.cluster.name));
     },
 
     async checkKubernetesHealth(input) {
       await record('checkKubernetesHealth', 'checkKubernetesHealth', input, input.cluster.name);
-      const c = model(input.cluster.name);
-      const failures = [...(c.behaviour.kubernetesFailures ?? [])];
-      if (input.checks.kubeletVersionsMatch && input.expectedKubeletMinor) {
-        for (const [name, minor] of Object.entries(input.expectedKubeletMinor)) {
-          const ng = c.nodegroups.find((n) => n.name === name);
-          if (ng?.version !== minor) failures.push(`node group ${name} runs kubelet ${ng?.version}, expected ${minor}`);
-        }
-      }
-      const nodes = c.nodegroups.reduce((sum, ng) => sum + (ng.desiredSize ?? 0), 0);
-      return { healthy: failures.length === 0, failures, nodes: { total: nodes, ready: nodes } };
+      return kubernetesHealthOf(model(input.cluster.name), input);
     },
 
     async evaluateHealthGate(input) {
       const label = `evaluateHealthGate:${input.gate.name}/${input.phase}`;
       await record('evaluateHealthGate', label, input, input.cluster.name);
+      return gateResultOf(model(input.cluster.name), input);
+    },
+
+    async checkClusterHealth(input) {
+      await record('checkClusterHealth', `checkClusterHealth:${input.phase}`, input, input.cluster.name);
       const c = model(input.cluster.name);
-      const failing = c.behaviour.failGates?.find(
-        (f) =>
-          (f.gate === undefined || f.gate === input.gate.name) && (f.phase === undefined || f.phase === input.phase),
-      );
-      const required = input.requiredSuccesses ?? input.gate.consecutiveSuccesses;
-      const outcome: GateOutcome = failing?.outcome ?? (failing ? 'Failed' : 'Successful');
-      const result: GateResult = {
-        gate: input.gate.name,
-        phase: input.phase,
-        outcome,
-        measurements: outcome === 'Successful' ? required : 1,
-        successes: outcome === 'Successful' ? required : 0,
-        failures: outcome === 'Failed' ? 1 : 0,
-        inconclusive: outcome === 'Inconclusive' ? 1 : 0,
-        errors: outcome === 'Error' ? 1 : 0,
-        ...(outcome === 'Successful' ? { lastValue: '0' } : {}),
-        message: failing?.message ?? (outcome === 'Successful' ? `${required} passes in a row` : `gate ${outcome}`),
-      };
-      return result;
+      const gates = input.gates.map((gate) => {
+        const required = input.requiredSuccessesByGate?.[gate.name] ?? input.requiredSuccesses;
+        return gateResultOf(c, {
+          cluster: input.cluster,
+          gate,
+          phase: input.phase,
+          ...(required !== undefined ? { requiredSuccesses: required } : {}),
+        });
+      });
+      const failures = gates.filter((g) => g.outcome !== 'Successful').map((g) => describeGateFailure(g, c.name));
+      const kubernetes = failures.length === 0 && input.runKubernetesChecks ? kubernetesHealthOf(c, input) : undefined;
+      if (kubernetes && !kubernetes.healthy) failures.push(`kubernetes checks: ${kubernetes.failures.join('; ')}`);
+      return { healthy: failures.length === 0, gates, ...(kubernetes ? { kubernetes } : {}), failures };
     },
 
     async discoverFleet(input) {
@@ -543,7 +687,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       oldestNodeVersion: oldest,
       nodegroups,
       addons: c.addons.map((a) => a.name),
-      blockingPdbs: [],
+      blockingPdbs: [...(c.behaviour.blockingPdbs ?? [])],
     };
   };
 
@@ -555,9 +699,18 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     calls,
     cluster: (name) => model(name),
     trace,
-    eksTrace: (cluster) => trace(cluster, /^(start|awaitUpdate|rollback)/),
+    eksTrace: (cluster) => trace(cluster, /^(start|awaitUpdate|updateAddons|rollback)/),
     member: (name) => toMember(model(name)),
   };
+}
+
+/** The activity context, or undefined when a fake runs outside an activity (a plain call in a test). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
