@@ -4,16 +4,45 @@
  * Its workflow ID `cluster-upgrade/<cluster>` is the fleet-wide lock: while it runs, no other
  * campaign can start one for the same cluster.
  *
- * History budget: short calls (preflight, baseline capture, start* and rollback* of EKS updates,
- * Kubernetes checks) run as local activities, one marker event each inside the current workflow
- * task; only the long waits (`awaitUpdate`, `evaluateHealthGate`) are ordinary activities. Every
- * start* is idempotent by its token, so a local activity re-run after a worker crash adopts the
- * update it already started instead of issuing a second one. A typical run (1 hop, 3 add-ons,
- * 2 node groups in parallel, 2 gates) measures 81–93 events: 12 activities × 3, 10 markers,
- * 6 search-attribute upserts, start and completion, and 9–13 workflow tasks × 3 (parallel gates
- * that complete apart cost a workflow task each). Progress signals to a parent add about 5 events
- * each (4 in that run). Below ~60 needs activities that batch per phase (all gates and Kubernetes
- * checks of a phase in one call; the add-ons one after the other in one call).
+ * History budget (issue: ≤ 60 events per run). Each phase costs as few events as it can without
+ * moving EKS waits into the workflow or skipping a check:
+ * - preflight and the Kubernetes baseline (crash-looping pods, PDBs) are one local activity;
+ *   starting an EKS update or a rollback is a local activity too (one marker event each, inside
+ *   the current workflow task). Every start is idempotent by its token (read before write), so a
+ *   local activity re-run after a worker crash adopts the update it started instead of issuing a
+ *   second one.
+ * - every health-check phase (baseline, after a non-final hop, verify/bake) is ONE
+ *   `checkClusterHealth` activity that runs all gates of the phase at once and then the
+ *   Kubernetes checks, heartbeating them together;
+ * - all add-ons are ONE `updateAddons` activity (one after the other, each started
+ *   idempotently and awaited; its heartbeat says which add-on and update it is on, so a retry
+ *   resumes there without starting anything twice);
+ * - control-plane hops and node groups keep start (local) + `awaitUpdate` (heartbeating) each;
+ * - the UpgradeStep search attribute changes only at major steps (control-plane hop, add-ons,
+ *   node groups, verify, rollback, outcome); keys the parent set at start are not upserted again.
+ * A typical run (1 hop, 3 add-ons, 2 node groups in parallel, 2 gates) measures 54–57 events
+ * (was 81–93): 7 activities × 3, 4 markers, 6 search-attribute upserts, start and completion, and
+ * 7–8 workflow tasks × 3 (node groups that finish apart cost one more workflow task). A parent
+ * that sets every search attribute at start, UpgradeStep=preflight included, saves the first
+ * upsert. Progress signals to a parent cost up to 5 events each (4 in that run: 17 events).
+ *
+ * Add-on rollback and the control plane. EKS runs an add-on version only on the control-plane
+ * minors it supports, and rolls a control plane back only while nothing installed needs the newer
+ * minor. So the rollback goes:
+ * 1. node groups back to their snapshot (nodes newer than the control plane would be skew, and
+ *    EKS refuses a control-plane rollback under them);
+ * 2. add-ons back to their previous versions, newest change first. An add-on whose previous
+ *    version the control plane's current minor does not support is KEPT at its new version (which
+ *    that minor does support): `rollbackAddon` checks DescribeAddonVersions and answers `kept`.
+ *    That is not a rollback failure;
+ * 3. only where spec.rollback.controlPlane opts in and nothing failed so far: the last hop of the
+ *    control plane. `rollbackControlPlane` keeps it (and says why) when an installed add-on
+ *    version is not supported on the previous minor: EKS would refuse;
+ * 4. if the control plane did go back, the add-ons kept in step 2 are tried again: their previous
+ *    versions ran on that minor before the upgrade.
+ * The outcome is `failed` only when a rollback that EKS could do failed (or nothing at all could
+ * be rolled back); node groups rolled back with the control plane and some add-ons kept is
+ * `rolled-back`, and the reason says what stayed.
  */
 import {
   ActivityFailure,
@@ -30,16 +59,21 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import {
   FailureTypes,
+  type AddonUpdateFailureDetails,
+  type CheckClusterHealthInput,
+  type CheckClusterHealthResult,
   type ClusterState as EksClusterState,
   type FleetwaveActivities,
   type GateResult,
+  type KeptResource,
   type KubernetesBaseline,
-  type KubernetesHealthInput,
   type NodegroupState,
   type PreflightResult,
+  type UpdateAddonsResult,
   type UpdateHandle,
 } from '../activities/types';
 import { parseDuration } from '../domain/duration';
@@ -61,7 +95,7 @@ import { CampaignNameKey, ClusterNameKey, TargetVersionKey, UpgradeStepKey } fro
 /** Failure types no retry can fix: the workflow branches on them at once. */
 const NON_RETRYABLE: string[] = Object.values(FailureTypes);
 
-/** Describe, preflight, start*, rollback*, Kubernetes checks: seconds each, retried with backoff. */
+/** Preflight (with the Kubernetes baseline), start*, rollback*: seconds each, retried with backoff. */
 const quick = proxyLocalActivities<FleetwaveActivities>({
   startToCloseTimeout: '2m',
   scheduleToCloseTimeout: '15m',
@@ -69,9 +103,10 @@ const quick = proxyLocalActivities<FleetwaveActivities>({
 });
 
 /**
- * Waiting for an EKS update: node groups of hundreds of nodes take hours. The activity polls and
- * heartbeats its progress, so a retried attempt resumes; attempts are unlimited because giving up
- * on a running EKS update would leave the cluster half-changed with nobody watching.
+ * Waiting for EKS updates (awaitUpdate, updateAddons): node groups of hundreds of nodes take hours.
+ * The activity polls and heartbeats its progress, so a retried attempt resumes; attempts are
+ * unlimited because giving up on a running EKS update would leave the cluster half-changed with
+ * nobody watching.
  */
 const updates = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '6h',
@@ -84,7 +119,7 @@ const updates = proxyActivities<FleetwaveActivities>({
   },
 });
 
-/** Health gates; startToCloseTimeout is set per call from the gate's own timing. */
+/** Health checks of a phase (checkClusterHealth); startToCloseTimeout is set per call from the gates' own timing. */
 const gates = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '15m',
   heartbeatTimeout: '1m',
@@ -97,23 +132,28 @@ const gates = proxyActivities<FleetwaveActivities>({
   },
 });
 
-/** Slack on top of a gate's own worst-case duration before Temporal times the attempt out. */
+/** Slack on top of the slowest gate's own worst-case duration before Temporal times the attempt out. */
 const GATE_TIMEOUT_MARGIN_MS = 2 * 60_000;
+/** What the Kubernetes checks may add after the gates (a few list calls of at most 30 s each). */
+const KUBERNETES_CHECKS_MS = 2 * 60_000;
+/** Names listed in one blocker or warning; the rest are counted. */
+const MAX_LISTED = 5;
 
 /**
  * Upgrades one cluster: preflight → snapshot → baseline → control-plane hops → add-ons → node
  * groups → verify and bake, rolling back the reversible steps on failure where the spec says so.
  * Never throws for a cluster problem: every ending is a {@link ClusterUpgradeResult} outcome:
  * - `already-at-target`: preflight found nothing to do; nothing else ran.
- * - `blocked`: preflight blockers or a failing baseline gate; nothing was touched.
+ * - `blocked`: preflight blockers (including a PDB that allows no disruption when node groups
+ *   will be drained without spec.nodegroups.force) or a failing baseline gate; nothing was touched.
  * - `upgraded`: every step done and the verify/bake gates passed.
- * - `rolled-back`: a step or gate failed and the rollback undid the reversible steps (the reason
- *   says if the control plane stays upgraded).
- * - `failed`: needs attention: rollback off, nothing reversible, the rollback failed, or preflight
- *   or baseline could not run.
+ * - `rolled-back`: a step or gate failed and the rollback undid what EKS can undo (the reason
+ *   says what stays: the control plane, add-ons kept at versions their minor needs).
+ * - `failed`: needs attention: rollback off, nothing could be rolled back, a possible rollback
+ *   failed, or preflight or baseline could not run.
  * - `aborted`: abort signal (or workflow cancellation) at a safe point; no rollback.
- * Pause holds at the next safe point (between steps, before each node group); a rollback, once
- * started, runs to its end regardless of pause and abort.
+ * Pause holds at the next safe point (between steps, before each node group; the add-ons are one
+ * step); a rollback, once started, runs to its end regardless of pause and abort.
  */
 export async function clusterUpgradeWorkflow(input: ClusterUpgradeInput): Promise<ClusterUpgradeResult> {
   const upgrade = new ClusterUpgrade(input);
@@ -182,14 +222,35 @@ interface UpgradePlan {
   skipped: ClusterStepRecord[];
 }
 
+/** What applyUpdate did beyond its record: `kept` when a rollback was not possible. */
+interface Applied {
+  kept?: KeptResource;
+}
+
 /** What was changed and can be undone, in the order it was changed. */
 type Reversible =
   { kind: 'addon'; plan: AddonPlan; step: string } | { kind: 'nodegroup'; plan: NodegroupPlan; step: string };
 
-interface GateRun {
-  gate: HealthGateSpec;
+/** One checkClusterHealth call, without what every call shares (cluster, spec.kubernetesChecks, baseline). */
+interface CheckRun {
   phase: GatePhase;
-  requiredSuccesses?: number;
+  gates: HealthGateSpec[];
+  requiredSuccessesByGate?: Record<string, number>;
+  runKubernetesChecks: boolean;
+  expectedKubeletMinor?: Record<string, string>;
+}
+
+/** What a rollback left where it is, and why. */
+interface KeptStep {
+  step: string;
+  reason: string;
+}
+
+interface RollbackSummary {
+  undone: number;
+  failures: string[];
+  kept: KeptStep[];
+  controlPlaneStays?: string;
 }
 
 class ClusterUpgrade {
@@ -231,20 +292,14 @@ class ClusterUpgrade {
   }
 
   async run(): Promise<ClusterUpgradeResult> {
-    const { input } = this;
-    upsertSearchAttributes([
-      { key: ClusterNameKey, value: input.cluster.name },
-      { key: CampaignNameKey, value: input.campaign },
-      ...(input.targetVersion ? [{ key: TargetVersionKey, value: input.targetVersion }] : []),
-      { key: UpgradeStepKey, value: 'preflight' },
-    ]);
+    this.upsertInitialSearchAttributes();
     this.renderDetails();
     try {
       const plan = await this.preflight();
       if (plan.hops.length === 0 && plan.addons.length === 0 && plan.nodegroups.length === 0) {
         return this.finish('already-at-target');
       }
-      await this.captureBaseline();
+      await this.checkBaseline();
 
       for (const [i, hop] of plan.hops.entries()) {
         const last = i === plan.hops.length - 1 && plan.addons.length === 0 && plan.nodegroups.length === 0;
@@ -265,46 +320,49 @@ class ClusterUpgrade {
   // --- steps -----------------------------------------------------------------------------
 
   private async preflight(): Promise<UpgradePlan> {
-    const { cluster, targetVersion, pinned } = this.input;
+    const { cluster, targetVersion, pinned, spec } = this.input;
     let result: PreflightResult;
     try {
       result = await quick.preflightCluster.executeWithOptions({ summary: `preflight ${cluster.name}` }, [
-        { cluster, targetVersion, pinned },
+        { cluster, targetVersion, pinned, captureBaseline: true },
       ]);
     } catch (err) {
       this.record({ step: 'preflight', status: 'failed', detail: describeFailure(err) });
       throw new StepFailure('activity', `preflight: ${describeFailure(err)}`);
     }
     this.controlPlaneVersion = result.state.version;
-    if (result.blockers.length > 0) {
-      this.record({ step: 'preflight', status: 'failed', detail: result.blockers.join('; ') });
-      throw new Blocked(`preflight: ${result.blockers.join('; ')}`);
+    const plan = planUpgrade(this.input, result);
+    const pdbs = assessBlockingPdbs(plan, result.blockingPdbs, spec.nodegroups.force);
+    const blockers = [...result.blockers, ...pdbs.blockers];
+    if (blockers.length > 0) {
+      this.record({ step: 'preflight', status: 'failed', detail: blockers.join('; ') });
+      throw new Blocked(`preflight: ${blockers.join('; ')}`);
     }
     this.snapshot = result.state;
-    const plan = planUpgrade(this.input, result);
-    const warnings = result.warnings.length > 0 ? `warnings: ${result.warnings.join('; ')}` : undefined;
+    if (result.baseline) this.baseline = result.baseline;
+    const allWarnings = [...result.warnings, ...pdbs.warnings];
+    const warnings = allWarnings.length > 0 ? `warnings: ${allWarnings.join('; ')}` : undefined;
     this.record({ step: 'preflight', status: 'done', ...(warnings ? { detail: warnings } : {}) });
     this.steps.push(...plan.skipped);
     return plan;
   }
 
-  /** An unhealthy cluster before we start is blocked, not failed: we must not make it worse. */
-  private async captureBaseline(): Promise<void> {
+  /**
+   * Baseline gates, before anything is touched (the Kubernetes baseline came with preflight). An
+   * unhealthy cluster before we start is blocked, not failed: we must not make it worse.
+   */
+  private async checkBaseline(): Promise<void> {
     await this.checkpoint();
     this.setStep('baseline');
-    const { cluster } = this.input;
-    const baseline = quick.captureKubernetesBaseline
-      .executeWithOptions({ summary: `kubernetes baseline ${cluster.name}` }, [{ cluster }])
-      .then((b) => {
-        this.baseline = b;
-      });
     try {
-      await Promise.all([baseline, this.runChecks('baseline', this.gatesFor('baseline'))]);
+      await this.runChecks('baseline', {
+        phase: 'baseline',
+        gates: this.gatesFor('baseline'),
+        runKubernetesChecks: false,
+      });
     } catch (err) {
       if (err instanceof StepFailure && err.kind === 'gate') throw new Blocked(err.message);
-      if (err instanceof StepFailure || err instanceof AbortRequested) throw err;
-      this.record({ step: 'baseline', status: 'failed', detail: describeFailure(err) });
-      throw new StepFailure('activity', `baseline: ${describeFailure(err)}`);
+      throw err;
     }
   }
 
@@ -321,25 +379,75 @@ class ClusterUpgrade {
     this.hopsDone.push(hop);
     this.controlPlaneVersion = hop.to;
     // The last step is covered by verify (same gates, more successes): checking twice would only cost history.
-    if (!last) await this.runChecks(`after ${step}`, this.gatesFor('postStep'), this.kubernetesCheck());
+    if (!last) {
+      await this.runChecks(`after ${step}`, {
+        phase: 'postStep',
+        gates: this.gatesFor('postStep'),
+        runKubernetesChecks: this.kubernetesChecksApply(),
+      });
+    }
   }
 
+  /**
+   * Every add-on in one activity, one after the other. Rollback covers each add-on the step reached
+   * (done, adopted, found at target, or the one that failed): preflight saw them at their previous
+   * versions, and this workflow holds the cluster's lock, so a version change since is ours, maybe
+   * from an attempt whose heartbeat was lost. Rolling back an add-on that is still at its previous
+   * version changes nothing (read before write).
+   */
   private async updateAddons(plan: UpgradePlan): Promise<void> {
     await this.checkpoint();
     this.setStep('addons', true);
     const { campaign, cluster, attempt } = this.input;
-    for (const addon of plan.addons) {
-      await this.checkpoint();
-      const step = `addon ${addon.name}`;
-      await this.applyUpdate(
-        step,
-        `add-on ${addon.name} ${addon.from} → ${addon.to}`,
-        (summary) =>
-          quick.startAddonUpdate.executeWithOptions({ summary }, [
-            { campaign, cluster, attempt, addon: addon.name, version: addon.to },
-          ]),
-        () => this.reversible.push({ kind: 'addon', plan: addon, step }),
+    const summary = `add-ons ${plan.addons.map((a) => `${a.name} ${a.from} → ${a.to}`).join(', ')}`;
+    const reached = (addon: AddonPlan): void => {
+      this.reversible.push({ kind: 'addon', plan: addon, step: `addon ${addon.name}` });
+    };
+    let outcome: UpdateAddonsResult;
+    try {
+      outcome = await CancellationScope.nonCancellable(() =>
+        updates.updateAddons.executeWithOptions({ summary }, [
+          { campaign, cluster, attempt, addons: plan.addons.map((a) => ({ name: a.name, version: a.to })) },
+        ]),
       );
+    } catch (err) {
+      const details = addonFailureDetails(err);
+      const detail = describeFailure(err);
+      if (!details) {
+        // Which add-ons it reached is unknown: roll back all of them (a no-op for those untouched).
+        for (const addon of plan.addons) reached(addon);
+        this.record({ step: 'addons', status: 'failed', detail });
+        throw new StepFailure('update', `addons: ${detail}`);
+      }
+      for (const addon of plan.addons) {
+        if (details.updated.includes(addon.name)) {
+          this.record({ step: `addon ${addon.name}`, status: 'done' });
+          reached(addon);
+        } else if (addon.name === details.addon) {
+          this.record({
+            step: `addon ${addon.name}`,
+            status: 'failed',
+            detail,
+            ...(details.updateId ? { updateId: details.updateId } : {}),
+          });
+          reached(addon);
+        }
+      }
+      throw new StepFailure('update', `addon ${details.addon}: ${detail}`);
+    }
+    for (const result of outcome.results) {
+      const addon = plan.addons.find((a) => a.name === result.addon);
+      if (addon) reached(addon);
+      this.record({
+        step: `addon ${result.addon}`,
+        status: result.alreadyAtTarget ? 'skipped' : 'done',
+        ...(result.updateId ? { updateId: result.updateId } : {}),
+        ...(result.alreadyAtTarget
+          ? { detail: 'already at target' }
+          : result.adopted
+            ? { detail: 'adopted an update already started' }
+            : {}),
+      });
     }
   }
 
@@ -373,25 +481,24 @@ class ClusterUpgrade {
   }
 
   /**
-   * The final check: bake-phase gates with `max(consecutiveSuccesses, ceil(bake / interval))`
-   * passes, postStep-only gates once, and the Kubernetes checks with the kubelet minor expected
-   * per node group. It also stands in for the last step's postStep check.
+   * The final check, one checkClusterHealth call: bake-phase gates with
+   * `max(consecutiveSuccesses, ceil(bake / interval))` passes, postStep-only gates with their own
+   * (reported as phase bake), then the Kubernetes checks with the kubelet minor expected per node
+   * group. It also stands in for the last step's postStep check.
    */
   private async verify(plan: UpgradePlan): Promise<void> {
     await this.checkpoint();
     this.setStep('verify', true);
     const bakeMs = parseDuration(this.input.spec.bake) ?? 0;
-    const runs: GateRun[] = [];
+    const gates: HealthGateSpec[] = [];
+    const requiredSuccessesByGate: Record<string, number> = {};
     for (const gate of this.input.spec.healthGates) {
       if (gate.phases.includes('bake')) {
         const intervalMs = Math.max(1, parseDuration(gate.interval) ?? 30_000);
-        runs.push({
-          gate,
-          phase: 'bake',
-          requiredSuccesses: Math.max(gate.consecutiveSuccesses, Math.ceil(bakeMs / intervalMs)),
-        });
+        gates.push(gate);
+        requiredSuccessesByGate[gate.name] = Math.max(gate.consecutiveSuccesses, Math.ceil(bakeMs / intervalMs));
       } else if (gate.phases.includes('postStep')) {
-        runs.push({ gate, phase: 'postStep' });
+        gates.push(gate);
       }
     }
     let kubelets: Record<string, string> | undefined;
@@ -404,7 +511,13 @@ class ClusterUpgrade {
         ]),
       );
     }
-    await this.runChecks('verify', runs, this.kubernetesCheck(kubelets));
+    await this.runChecks('verify', {
+      phase: 'bake',
+      gates,
+      requiredSuccessesByGate,
+      runKubernetesChecks: this.kubernetesChecksApply(kubelets),
+      ...(kubelets ? { expectedKubeletMinor: kubelets } : {}),
+    });
   }
 
   // --- failure and rollback --------------------------------------------------------------
@@ -418,31 +531,31 @@ class ClusterUpgrade {
       return this.finish('failed', `${failure.message}; automatic rollback is off (spec.rollback.${policy})`);
     }
     // Rollback runs to its end even if the workflow is cancelled: a half-done rollback is the worst state.
-    const { undone, failures, controlPlaneStays } = await CancellationScope.nonCancellable(() => this.rollBack());
-    if (failures.length > 0) {
-      return this.finish('failed', `${failure.message}; rollback failed: ${failures.join('; ')}`);
+    const summary = await CancellationScope.nonCancellable(() => this.rollBack());
+    const stays = describeWhatStays(summary);
+    if (summary.failures.length > 0) {
+      return this.finish('failed', `${failure.message}; rollback failed: ${summary.failures.join('; ')}${stays}`);
     }
-    const stays = controlPlaneStays ? `; control plane stays at ${controlPlaneStays}` : '';
-    if (undone === 0) return this.finish('failed', `${failure.message}; nothing reversible to roll back${stays}`);
+    if (summary.undone === 0) {
+      return this.finish('failed', `${failure.message}; nothing could be rolled back${stays}`);
+    }
     return this.finish('rolled-back', `${failure.message}${stays}`);
   }
 
-  /**
-   * Node groups back to their snapshot (launch template / release version), then add-ons to their
-   * previous versions, then, only where the spec opts in and nothing else failed (a node group left
-   * newer than the control plane would be skew), the last control-plane hop.
-   */
-  private async rollBack(): Promise<{ undone: number; failures: string[]; controlPlaneStays?: string }> {
+  /** Node groups, add-ons, then (opt-in) the control plane and the add-ons it unblocks: see the module comment. */
+  private async rollBack(): Promise<RollbackSummary> {
     this.setStep('rollback', true);
     const { campaign, cluster, attempt, spec } = this.input;
     const failures: string[] = [];
+    const kept = new Map<string, KeptStep>();
     let undone = 0;
     const undo = async (entry: Reversible | { kind: 'control-plane'; hop: HopPlan; step: string }): Promise<void> => {
       const rollbackStep = `rollback ${entry.step}`;
       try {
+        let applied: Applied;
         if (entry.kind === 'nodegroup') {
           const previous = entry.plan.previous;
-          await this.applyUpdate(
+          applied = await this.applyUpdate(
             rollbackStep,
             `roll back node group ${previous.name} → ${describeNodegroup(previous)}`,
             (summary) =>
@@ -452,13 +565,13 @@ class ClusterUpgrade {
           );
         } else if (entry.kind === 'addon') {
           const { name, from } = entry.plan;
-          await this.applyUpdate(rollbackStep, `roll back add-on ${name} → ${from}`, (summary) =>
+          applied = await this.applyUpdate(rollbackStep, `roll back add-on ${name} → ${from}`, (summary) =>
             quick.rollbackAddon.executeWithOptions({ summary }, [
               { campaign, cluster, attempt, addon: name, previousVersion: from },
             ]),
           );
         } else {
-          await this.applyUpdate(
+          applied = await this.applyUpdate(
             rollbackStep,
             `roll back control plane ${entry.hop.to} → ${entry.hop.from}`,
             (summary) =>
@@ -466,8 +579,13 @@ class ClusterUpgrade {
                 { campaign, cluster, attempt, toVersion: entry.hop.from },
               ]),
           );
-          this.controlPlaneVersion = entry.hop.from;
+          if (!applied.kept) this.controlPlaneVersion = entry.hop.from;
         }
+        if (applied.kept) {
+          kept.set(entry.step, { step: entry.step, reason: applied.kept.reason });
+          return;
+        }
+        kept.delete(entry.step);
         undone++;
         for (const record of this.steps)
           if (record.step === entry.step && record.status !== 'skipped') record.status = 'rolled-back';
@@ -482,17 +600,22 @@ class ClusterUpgrade {
       spec.nodegroups.maxParallel,
       undo,
     );
-    for (const entry of reversed.filter((e) => e.kind === 'addon')) await undo(entry);
+    const addons = reversed.filter((e) => e.kind === 'addon');
+    for (const entry of addons) await undo(entry);
 
     const lastHop = this.hopsDone.at(-1);
     if (lastHop && spec.rollback.controlPlane && failures.length === 0) {
       await undo({ kind: 'control-plane', hop: lastHop, step: `control-plane ${lastHop.from} → ${lastHop.to}` });
+      // Back on the minor they ran on before the upgrade: add-ons kept for the newer one may go back now.
+      if (this.controlPlaneVersion === lastHop.from) {
+        for (const entry of addons) if (kept.has(entry.step)) await undo(entry);
+      }
     }
     const controlPlaneStays =
       this.hopsDone.length > 0 && this.controlPlaneVersion !== this.snapshot?.version
         ? this.controlPlaneVersion
         : undefined;
-    return { undone, failures, ...(controlPlaneStays ? { controlPlaneStays } : {}) };
+    return { undone, failures, kept: [...kept.values()], ...(controlPlaneStays ? { controlPlaneStays } : {}) };
   }
 
   // --- building blocks -------------------------------------------------------------------
@@ -500,17 +623,25 @@ class ClusterUpgrade {
   /**
    * Starts one EKS update and waits for it, shielded from cancellation: a started update is always
    * awaited to its end. `touched` runs once EKS accepted the change, so rollback knows what to undo.
+   * A rollback EKS cannot do comes back `kept` (recorded as skipped, with the reason).
    */
   private async applyUpdate(
     step: string,
     summary: string,
     start: (summary: string) => Promise<UpdateHandle>,
     touched?: () => void,
-  ): Promise<void> {
+  ): Promise<Applied> {
     const record: ClusterStepRecord = { step, status: 'done' };
+    const applied: Applied = {};
     try {
       await CancellationScope.nonCancellable(async () => {
         const handle = await start(summary);
+        if (handle.kept) {
+          record.status = 'skipped';
+          record.detail = `kept: ${handle.kept.reason}`;
+          applied.kept = handle.kept;
+          return;
+        }
         if (handle.alreadyAtTarget) {
           record.status = 'skipped';
           record.detail = 'already at target';
@@ -528,63 +659,51 @@ class ClusterUpgrade {
       throw new StepFailure('update', `${step}: ${record.detail}`);
     }
     this.record(record);
+    return applied;
   }
 
   /**
-   * Runs gates and Kubernetes checks in parallel; the first failure cancels the rest (gates only
-   * read metrics). "No data", inconclusive and errors are failures, never passes.
+   * One checkClusterHealth call: the phase's gates at once, then the Kubernetes checks. "No data",
+   * inconclusive and errors are failures, never passes; so is a call that could not run. An abort
+   * cancels it (gates only read metrics).
    */
-  private async runChecks(label: string, runs: GateRun[], kube?: KubernetesHealthInput): Promise<void> {
-    if (runs.length === 0 && !kube) return;
+  private async runChecks(label: string, run: CheckRun): Promise<void> {
+    if (run.gates.length === 0 && !run.runKubernetesChecks) return;
+    const { cluster, spec } = this.input;
+    const input: CheckClusterHealthInput = {
+      cluster,
+      phase: run.phase,
+      gates: run.gates,
+      ...(run.requiredSuccessesByGate ? { requiredSuccessesByGate: run.requiredSuccessesByGate } : {}),
+      checks: spec.kubernetesChecks,
+      ...(run.expectedKubeletMinor ? { expectedKubeletMinor: run.expectedKubeletMinor } : {}),
+      ...(this.baseline ? { baseline: this.baseline } : {}),
+      runKubernetesChecks: run.runKubernetesChecks,
+    };
+    const slowestGateMs = Math.max(
+      0,
+      ...run.gates.map((gate) => gateTimeoutMs(gate, run.requiredSuccessesByGate?.[gate.name])),
+    );
+    const startToCloseTimeout =
+      slowestGateMs + GATE_TIMEOUT_MARGIN_MS + (run.runKubernetesChecks ? KUBERNETES_CHECKS_MS : 0);
     const scope = new CancellationScope();
     this.checks = scope;
+    let result: CheckClusterHealthResult | undefined;
     let failure: string | undefined;
-    const fail = (why: string): void => {
-      failure ??= why;
-      scope.cancel();
-    };
-    const onError = (what: string) => (err: unknown) => {
-      if (!isCancellation(err)) fail(`${what}: ${describeFailure(err)}`);
-    };
-    const { cluster } = this.input;
     try {
-      await scope.run(() =>
-        Promise.all([
-          ...runs.map((run) =>
-            gates.evaluateHealthGate
-              .executeWithOptions(
-                { summary: gateSummary(run), startToCloseTimeout: gateTimeoutMs(run) + GATE_TIMEOUT_MARGIN_MS },
-                [
-                  {
-                    cluster,
-                    gate: run.gate,
-                    phase: run.phase,
-                    ...(run.requiredSuccesses ? { requiredSuccesses: run.requiredSuccesses } : {}),
-                  },
-                ],
-              )
-              .then(
-                (result) => {
-                  this.gateResults.push(result);
-                  if (result.outcome !== 'Successful')
-                    fail(`gate ${result.gate} (${run.phase}): ${result.outcome}: ${result.message}`);
-                },
-                onError(`gate ${run.gate.name} (${run.phase})`),
-              ),
-          ),
-          ...(kube
-            ? [
-                quick.checkKubernetesHealth
-                  .executeWithOptions({ summary: `kubernetes checks ${label}` }, [kube])
-                  .then((result) => {
-                    if (!result.healthy) fail(`kubernetes checks: ${result.failures.join('; ')}`);
-                  }, onError('kubernetes checks')),
-              ]
-            : []),
+      result = await scope.run(() =>
+        gates.checkClusterHealth.executeWithOptions({ summary: checksSummary(label, run), startToCloseTimeout }, [
+          input,
         ]),
       );
+    } catch (err) {
+      if (!isCancellation(err) || !this.abortedBy) failure = `health checks: ${describeFailure(err)}`;
     } finally {
       this.checks = undefined;
+    }
+    if (result) {
+      this.gateResults.push(...result.gates);
+      if (!result.healthy) failure = result.failures.join('; ');
     }
     if (failure) {
       this.record({ step: `checks ${label}`, status: 'failed', detail: failure });
@@ -594,21 +713,32 @@ class ClusterUpgrade {
     this.record({ step: `checks ${label}`, status: 'done' });
   }
 
-  private gatesFor(phase: GatePhase): GateRun[] {
-    return this.input.spec.healthGates.filter((g) => g.phases.includes(phase)).map((gate) => ({ gate, phase }));
+  private gatesFor(phase: GatePhase): HealthGateSpec[] {
+    return this.input.spec.healthGates.filter((g) => g.phases.includes(phase));
   }
 
-  private kubernetesCheck(expectedKubeletMinor?: Record<string, string>): KubernetesHealthInput | undefined {
+  /** Whether spec.kubernetesChecks asks for anything (kubelet versions only where a minor is expected). */
+  private kubernetesChecksApply(expectedKubeletMinor?: Record<string, string>): boolean {
     const checks = this.input.spec.kubernetesChecks;
-    if (!checks.nodesReady && !checks.noNewCrashLoops && !(checks.kubeletVersionsMatch && expectedKubeletMinor)) {
-      return undefined;
-    }
-    return {
-      cluster: this.input.cluster,
-      checks,
-      ...(expectedKubeletMinor ? { expectedKubeletMinor } : {}),
-      ...(this.baseline ? { baseline: this.baseline } : {}),
-    };
+    return checks.nodesReady || checks.noNewCrashLoops || (checks.kubeletVersionsMatch && !!expectedKubeletMinor);
+  }
+
+  /**
+   * The first search-attribute upsert: only what the parent did not set at start (a campaign sets
+   * CampaignName, ClusterName and TargetVersion; UpgradeStep too, if it starts it at `preflight`).
+   * Nothing missing: no event.
+   */
+  private upsertInitialSearchAttributes(): void {
+    const { input } = this;
+    const present = workflowInfo().typedSearchAttributes;
+    const wanted = [
+      { key: ClusterNameKey, value: input.cluster.name },
+      { key: CampaignNameKey, value: input.campaign },
+      ...(input.targetVersion ? [{ key: TargetVersionKey, value: input.targetVersion }] : []),
+      { key: UpgradeStepKey, value: 'preflight' },
+    ];
+    const missing = wanted.filter(({ key, value }) => present.get(key) !== value);
+    if (missing.length > 0) upsertSearchAttributes(missing);
   }
 
   /** The safe point between steps: honours abort, and waits here while paused. */
@@ -763,15 +893,77 @@ async function inLanes<T>(items: readonly T[], limit: number, fn: (item: T) => P
   if (first !== undefined) throw first;
 }
 
-function gateTimeoutMs(run: GateRun): number {
-  const interval = parseDuration(run.gate.interval) ?? 30_000;
-  const measuring = (run.requiredSuccesses ?? run.gate.consecutiveSuccesses) * interval;
-  return (parseDuration(run.gate.initialDelay) ?? 0) + Math.max(parseDuration(run.gate.timeout) ?? 600_000, measuring);
+function gateTimeoutMs(gate: HealthGateSpec, requiredSuccesses?: number): number {
+  const interval = parseDuration(gate.interval) ?? 30_000;
+  const measuring = (requiredSuccesses ?? gate.consecutiveSuccesses) * interval;
+  return (parseDuration(gate.initialDelay) ?? 0) + Math.max(parseDuration(gate.timeout) ?? 600_000, measuring);
 }
 
-function gateSummary(run: GateRun): string {
-  const passes = run.requiredSuccesses ?? run.gate.consecutiveSuccesses;
-  return `gate ${run.gate.name} (${run.phase}, ${passes}× every ${run.gate.interval})`;
+/** "verify checks (bake): error-rate 10× every 30s, latency 10× every 30s; kubernetes", for the Web UI. */
+function checksSummary(label: string, run: CheckRun): string {
+  const gates = run.gates.map(
+    (g) => `${g.name} ${run.requiredSuccessesByGate?.[g.name] ?? g.consecutiveSuccesses}× every ${g.interval}`,
+  );
+  const parts = [...(gates.length > 0 ? [gates.join(', ')] : []), ...(run.runKubernetesChecks ? ['kubernetes'] : [])];
+  return `${label} checks (${run.phase}): ${parts.join('; ')}`;
+}
+
+/**
+ * PDBs that allow no disruption make every node drain fail (PodEvictionFailure after the drain
+ * timeout, then a rollback). They block when node groups will be updated without
+ * spec.nodegroups.force; with force (pods are evicted regardless) they are a warning; when no node
+ * group is updated they do not matter.
+ */
+function assessBlockingPdbs(
+  plan: Pick<UpgradePlan, 'nodegroups'>,
+  pdbs: string[] | undefined,
+  force: boolean,
+): { blockers: string[]; warnings: string[] } {
+  if (plan.nodegroups.length === 0 || !pdbs || pdbs.length === 0) return { blockers: [], warnings: [] };
+  const shown = pdbs.slice(0, MAX_LISTED);
+  const more = pdbs.length - shown.length;
+  if (force) {
+    const names = `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+    const verb = pdbs.length > 1 ? 'allow' : 'allows';
+    return {
+      blockers: [],
+      warnings: [`PDB ${names} ${verb} no disruption: node drains will be forced (spec.nodegroups.force)`],
+    };
+  }
+  return {
+    blockers: [
+      ...shown.map(
+        (pdb) =>
+          `PDB ${pdb} allows no disruption: node drains would fail with PodEvictionFailure; fix the PDB or set spec.nodegroups.force`,
+      ),
+      ...(more > 0 ? [`${more} more PDBs allow no disruption`] : []),
+    ],
+    warnings: [],
+  };
+}
+
+/** "; control plane stays at 1.31; add-ons kept: kube-proxy stays at ..." (empty when nothing stays). */
+function describeWhatStays(summary: RollbackSummary): string {
+  const parts: string[] = [];
+  const controlPlaneKept = summary.kept.find((k) => k.step.startsWith('control-plane'));
+  if (controlPlaneKept) parts.push(controlPlaneKept.reason);
+  else if (summary.controlPlaneStays) parts.push(`control plane stays at ${summary.controlPlaneStays}`);
+  const addons = summary.kept.filter((k) => k.step.startsWith('addon '));
+  if (addons.length > 0) parts.push(`add-ons kept: ${addons.map((k) => k.reason).join('; ')}`);
+  return parts.map((p) => `; ${p}`).join('');
+}
+
+/** Which add-on failed and which were done before it, from a failed updateAddons (walks the cause chain). */
+function addonFailureDetails(err: unknown): AddonUpdateFailureDetails | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure) {
+      const d = e.details?.[0] as Partial<AddonUpdateFailureDetails> | undefined;
+      return d && typeof d.addon === 'string' && Array.isArray(d.updated)
+        ? (d as AddonUpdateFailureDetails)
+        : undefined;
+    }
+  }
+  return undefined;
 }
 
 function describeNodegroup(ng: NodegroupState): string {
