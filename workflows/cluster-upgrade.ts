@@ -81,7 +81,7 @@ import type { GatePhase, HealthGateSpec } from '../domain/spec';
 import {
   clusterAbortSignal,
   clusterPauseSignal,
-  clusterProgressSignal,
+  clusterFinishedSignal,
   clusterResumeSignal,
   clusterStatusQuery,
   type ClusterOutcome,
@@ -166,7 +166,28 @@ export async function clusterUpgradeWorkflow(input: ClusterUpgradeInput): Promis
 
   const result = await upgrade.run();
   await condition(allHandlersFinished);
+  await reportToCampaign(input, result);
   return result;
+}
+
+/**
+ * Tells the campaign this cluster is done, by workflow ID (no run ID), so the report reaches
+ * whichever run of the campaign is current: a campaign that continued as new while this upgrade
+ * was in flight no longer holds its child handle. Awaited (an unawaited signal command is dropped
+ * when the workflow completes); a campaign that is gone must not fail the upgrade.
+ */
+async function reportToCampaign(input: ClusterUpgradeInput, result: ClusterUpgradeResult): Promise<void> {
+  if (!input.parentCampaignId) return;
+  const parent = input.parentCampaignId;
+  try {
+    await getExternalWorkflowHandle(parent).signal(clusterFinishedSignal, {
+      cluster: input.cluster.name,
+      attempt: input.attempt,
+      result,
+    });
+  } catch (err) {
+    log.warn('could not report the result to the campaign', { parent, error: describeFailure(err) });
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -267,7 +288,6 @@ class ClusterUpgrade {
   private controlPlaneVersion?: string;
   /** The running gate/check round, cancelled by an abort (gates change nothing, so stopping them is safe). */
   private checks?: CancellationScope;
-  private parentReachable = true;
 
   constructor(private readonly input: ClusterUpgradeInput) {}
 
@@ -752,27 +772,14 @@ class ClusterUpgrade {
 
   /**
    * Every step shows in the status query and the current details; `major` ones also go to the
-   * UpgradeStep search attribute (one history event) and to the parent campaign (about five).
+   * UpgradeStep search attribute (one history event).
    */
   private setStep(step: string, major = false): void {
     this.step = step;
-    if (major) {
-      upsertSearchAttributes([{ key: UpgradeStepKey, value: step }]);
-      this.notifyParent(step);
-    }
+    // Only the search attribute: `fleetwave status` reads live steps from visibility, so the
+    // campaign's history does not pay for a progress signal per step per cluster.
+    if (major) upsertSearchAttributes([{ key: UpgradeStepKey, value: step }]);
     this.renderDetails();
-  }
-
-  private notifyParent(step: string): void {
-    const parent = this.input.parentCampaignId;
-    if (!parent || !this.parentReachable) return;
-    void getExternalWorkflowHandle(parent)
-      .signal(clusterProgressSignal, { cluster: this.input.cluster.name, step })
-      .catch((err: unknown) => {
-        // A parent that is gone (or was never there) must not fail the upgrade; stop trying.
-        this.parentReachable = false;
-        log.warn('progress signal to the campaign failed', { parent, error: describeFailure(err) });
-      });
   }
 
   private record(record: ClusterStepRecord): void {
