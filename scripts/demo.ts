@@ -143,10 +143,11 @@ function summarize(result: CampaignResult, status: CampaignStatus | undefined, u
     `  upgraded:    ${result.upgraded.length}`,
     `  rolled back: ${result.rolledBack.length}${result.rolledBack.length ? ` (${result.rolledBack.join(', ')})` : ''}`,
     `  failed:      ${result.failed.length}${result.failed.length ? ` (${result.failed.join(', ')})` : ''}`,
+    `  blocked:     ${(result.blocked ?? []).length}${result.blocked?.length ? ` (${result.blocked.join(', ')})` : ''}`,
     `  skipped:     ${result.skipped.length}`,
   ];
   if (status) {
-    for (const name of result.rolledBack) {
+    for (const name of [...result.rolledBack, ...(result.blocked ?? [])]) {
       const c = status.clusters.find((x) => x.name === name);
       if (c?.reason) lines.push(`  ${name}: ${c.reason}`);
     }
