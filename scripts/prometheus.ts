@@ -26,6 +26,8 @@ export interface StartPrometheusOptions {
   binary?: string;
   /** How long to wait for /-/ready. Default 30 s. */
   readyTimeoutMs?: number;
+  /** Port on 127.0.0.1 (e.g. the one a stopped instance had, so its clients reconnect). Default: a free port. */
+  port?: number;
 }
 
 export interface TestPrometheus {
@@ -76,7 +78,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Tes
     '',
   ].join('\n');
   await writeFile(path.join(dir, 'prometheus.yml'), config);
-  const port = await freePort();
+  const port = opts.port || (await freePort());
   const url = `http://127.0.0.1:${port}`;
   let output = '';
   const child: ChildProcess = spawn(
