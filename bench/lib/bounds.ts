@@ -1,0 +1,202 @@
+/**
+ * A lower bound on a campaign's makespan from the per-cluster durations measured in the run,
+ * under the campaign's own constraints. Each cluster's duration d is its cluster-upgrade run,
+ * start to close, taken as fixed (it already includes the worker's and server's overheads
+ * inside the run). Per wave, the bound is the largest of:
+ *
+ * - longest cluster: max d;
+ * - parallelism: Σd / min(wave.maxParallel, pacing.maxInFlight);
+ * - rate limit (`starts` per `per`, bucket full when the wave starts): the k-th start (from 0)
+ *   comes no earlier than max(0, k − starts + 1) × per / starts, and pairing the longest clusters
+ *   with the earliest starts minimises the last end, so max over k of start(k) + d(k) with d
+ *   sorted longest first (tighter than estimate.ts's "last start + shortest");
+ * - per-label caps: for each label value, Σd of its clusters / cap.max;
+ *
+ * then the wave's soak is added, and waves run back to back (approvals assumed instant). The
+ * time before the first wave (planning, version resolution) is not in the bound: it is overhead.
+ */
+import type { FleetMember } from '../../domain/fleet';
+import { createBucket, pickNextClusters, type TokenBucket } from '../../domain/pacing';
+
+/** One cluster of a wave, as measured. */
+export interface MeasuredCluster {
+  name: string;
+  labels: Record<string, string>;
+  durationMs: number;
+}
+
+/** One wave's constraints and its measured clusters. */
+export interface MeasuredWave {
+  name: string;
+  maxParallel: number;
+  soakMs: number;
+  clusters: MeasuredCluster[];
+}
+
+export interface BoundConstraints {
+  maxInFlight: number;
+  rateLimit?: { starts: number; perMs: number };
+  caps: { labelKey: string; max: number }[];
+}
+
+export type MeasuredBoundKind = 'empty' | 'longest-cluster' | 'parallelism' | 'rate-limit' | 'label-cap';
+
+export interface WaveBound {
+  name: string;
+  clusters: number;
+  /** Without soak. */
+  upgradeMs: number;
+  soakMs: number;
+  boundBy: MeasuredBoundKind;
+  /** Every bound considered, for the report. */
+  bounds: Partial<Record<MeasuredBoundKind, number>>;
+}
+
+export interface CampaignBound {
+  totalMs: number;
+  waves: WaveBound[];
+}
+
+/** Rate-limit bound: earliest slots paired with the longest clusters. */
+export function rateLimitBound(durations: readonly number[], rate: { starts: number; perMs: number }): number {
+  const longestFirst = [...durations].sort((a, b) => b - a);
+  let bound = 0;
+  longestFirst.forEach((d, k) => {
+    const start = (Math.max(0, k - rate.starts + 1) * rate.perMs) / rate.starts;
+    bound = Math.max(bound, start + d);
+  });
+  return bound;
+}
+
+export function waveBound(wave: MeasuredWave, c: BoundConstraints): WaveBound {
+  const durations = wave.clusters.map((x) => x.durationMs);
+  if (durations.length === 0) {
+    return { name: wave.name, clusters: 0, upgradeMs: 0, soakMs: 0, boundBy: 'empty', bounds: {} };
+  }
+  const bounds: Partial<Record<MeasuredBoundKind, number>> = {};
+  bounds['longest-cluster'] = durations.reduce((a, b) => Math.max(a, b), 0);
+  const sum = durations.reduce((a, b) => a + b, 0);
+  bounds.parallelism = sum / Math.max(1, Math.min(wave.maxParallel, c.maxInFlight));
+  if (c.rateLimit) bounds['rate-limit'] = rateLimitBound(durations, c.rateLimit);
+  for (const cap of c.caps) {
+    const perValue = new Map<string, number>();
+    for (const x of wave.clusters) {
+      const value = x.labels[cap.labelKey];
+      if (value !== undefined) perValue.set(value, (perValue.get(value) ?? 0) + x.durationMs);
+    }
+    for (const total of perValue.values()) {
+      bounds['label-cap'] = Math.max(bounds['label-cap'] ?? 0, total / cap.max);
+    }
+  }
+  let boundBy: MeasuredBoundKind = 'longest-cluster';
+  let upgradeMs = bounds['longest-cluster'];
+  for (const [kind, ms] of Object.entries(bounds) as [MeasuredBoundKind, number][]) {
+    if (ms > upgradeMs) [boundBy, upgradeMs] = [kind, ms];
+  }
+  return { name: wave.name, clusters: durations.length, upgradeMs, soakMs: wave.soakMs, boundBy, bounds };
+}
+
+/**
+ * The campaign's bound: Σ over non-empty waves of (wave bound + soak). An empty wave is skipped
+ * by the campaign (no soak, no approval), so it adds nothing.
+ */
+export function campaignBound(waves: readonly MeasuredWave[], c: BoundConstraints): CampaignBound {
+  const out = waves.map((w) => waveBound(w, c));
+  const totalMs = out.reduce((s, w) => s + (w.clusters > 0 ? w.upgradeMs + w.soakMs : 0), 0);
+  return { totalMs, waves: out };
+}
+
+/** How the simulated scheduler orders pending clusters. */
+export type PickOrder = 'wave-order' | 'bottleneck-first';
+
+/**
+ * The wave's makespan had the campaign's own picking rules (domain/pacing.ts pickNextClusters:
+ * maxParallel, maxInFlight, caps, token bucket full at the wave start) run with zero overhead on
+ * the measured durations: every start at the instant a slot, cap or token allows it. The
+ * difference to the real window is overhead (workflow tasks, signals, child starts); the
+ * difference to {@link waveBound} is what the picking policy itself loses.
+ *
+ * `bottleneck-first` reorders the pending clusters before every pick, by the remaining work per
+ * slot of their most loaded cap value (Σ `priorityMs` of that value's pending clusters / cap.max),
+ * most loaded first; `priorityMs` is what a scheduler could know beforehand (the plan's estimate).
+ */
+export function simulateWave(
+  wave: MeasuredWave,
+  c: BoundConstraints,
+  opts: { order?: PickOrder; priorityMs?: (name: string) => number } = {},
+): number {
+  const order = opts.order ?? 'wave-order';
+  const priority = opts.priorityMs ?? ((name: string) => wave.clusters.find((x) => x.name === name)?.durationMs ?? 0);
+  const members = new Map(wave.clusters.map((x) => [x.name, toMember(x)]));
+  const duration = new Map(wave.clusters.map((x) => [x.name, x.durationMs]));
+  let pending = wave.clusters.map((x) => x.name);
+  const running = new Map<string, number>();
+  let bucket: TokenBucket | undefined = c.rateLimit ? createBucket(c.rateLimit, 0) : undefined;
+  let now = 0;
+  let end = 0;
+  for (let guard = 0; pending.length > 0 || running.size > 0; guard++) {
+    if (guard > 10 * (wave.clusters.length + 10) * 10) throw new Error('simulateWave: no progress');
+    if (order === 'bottleneck-first') pending = bottleneckFirst(pending, members, c.caps, priority);
+    const pick = pickNextClusters({
+      pending: pending.map((n) => members.get(n) as FleetMember),
+      inFlight: [...running.keys()].map((n) => members.get(n) as FleetMember),
+      maxParallel: wave.maxParallel,
+      maxInFlight: c.maxInFlight,
+      caps: c.caps,
+      bucket,
+      nowMs: now,
+    });
+    bucket = pick.bucket;
+    for (const name of pick.start) {
+      const done = now + (duration.get(name) ?? 0);
+      running.set(name, done);
+      end = Math.max(end, done);
+    }
+    const started = new Set(pick.start);
+    pending = pending.filter((n) => !started.has(n));
+    const nextEnd = running.size > 0 ? Math.min(...running.values()) : Infinity;
+    const next = Math.min(nextEnd, pick.wakeAtMs ?? Infinity);
+    if (!Number.isFinite(next)) break;
+    now = Math.max(now, next);
+    for (const [name, done] of running) if (done <= now) running.delete(name);
+  }
+  return end;
+}
+
+function toMember(x: MeasuredCluster): FleetMember {
+  return {
+    name: x.name,
+    region: x.labels.region ?? '',
+    account: x.labels.account ?? '',
+    labels: x.labels,
+    version: '',
+    oldestNodeVersion: '',
+    nodegroups: [],
+    addons: [],
+    blockingPdbs: [],
+  };
+}
+
+function bottleneckFirst(
+  pending: string[],
+  members: Map<string, FleetMember>,
+  caps: BoundConstraints['caps'],
+  priority: (name: string) => number,
+): string[] {
+  if (caps.length === 0) return pending;
+  const load = new Map<string, number>();
+  for (const name of pending) {
+    const m = members.get(name) as FleetMember;
+    for (const cap of caps) {
+      const key = `${cap.labelKey}=${m.labels[cap.labelKey] ?? ''}`;
+      load.set(key, (load.get(key) ?? 0) + priority(name) / cap.max);
+    }
+  }
+  const score = (name: string) => {
+    const m = members.get(name) as FleetMember;
+    return Math.max(...caps.map((cap) => load.get(`${cap.labelKey}=${m.labels[cap.labelKey] ?? ''}`) ?? 0));
+  };
+  const scored = pending.map((name, i) => ({ name, i, s: score(name) }));
+  scored.sort((a, b) => b.s - a.s || a.i - b.i);
+  return scored.map((x) => x.name);
+}

@@ -1,0 +1,87 @@
+/**
+ * `npm run bench`: fleetwave end to end at 50 and 500 simulated clusters (and 5,000 on demand),
+ * each on a stack of its own (Temporal dev server, simulator, Prometheus, worker process).
+ * Writes bench/results/<scenario>.json and regenerates bench/results/summary.md from every
+ * result there. Figures only: it exits 0 whatever the targets say, and non-zero only when a
+ * scenario could not run.
+ *
+ *   npm run bench                          # 50 and 500
+ *   npm run bench -- --scenario 5000       # the big one (about an hour on 2 cores)
+ *   npm run bench -- --all                 # 50, 500 and 5000
+ *   npm run bench -- --scenario 50 --keep  # keep logs and worker.log under .fleetwave/bench/
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { consoleReport, markdownSummary } from './lib/report';
+import { runScenario, type ScenarioResult } from './lib/scenario';
+import { SCENARIOS } from './scenarios';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const resultsDir = path.join(root, 'bench/results');
+const DEFAULT_SCENARIOS = ['50', '500'];
+
+interface Options {
+  scenario: string[];
+  all: boolean;
+  keep: boolean;
+}
+
+async function main(): Promise<number> {
+  const program = new Command('bench')
+    .description('end-to-end benchmark on simulated clusters')
+    .option('--scenario <name...>', `scenario(s) to run: ${Object.keys(SCENARIOS).join(', ')}`, DEFAULT_SCENARIOS)
+    .option('--all', 'run every scenario', false)
+    .option('--keep', 'keep the logs of each run under .fleetwave/bench/<scenario>', false)
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  program.parse(process.argv);
+  const opts = program.opts<Options>();
+  const names = opts.all ? Object.keys(SCENARIOS) : opts.scenario;
+  const unknown = names.filter((n) => !SCENARIOS[n]);
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `error: unknown scenario ${unknown.join(', ')} (known: ${Object.keys(SCENARIOS).join(', ')})\n`,
+    );
+    return 2;
+  }
+
+  mkdirSync(resultsDir, { recursive: true });
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s`;
+  const log = (line: string) => process.stdout.write(`[${elapsed()}] ${line}\n`);
+  let failures = 0;
+  for (const name of names) {
+    const def = SCENARIOS[name];
+    if (!def) continue;
+    const dir = path.join(root, '.fleetwave/bench', name);
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      const result = await runScenario(def, dir, log);
+      writeFileSync(path.join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${consoleReport(result)}\n\n`);
+      if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    } catch (err) {
+      failures++;
+      process.stderr.write(
+        `scenario ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)} (logs in ${dir})\n`,
+      );
+    }
+  }
+
+  const all: ScenarioResult[] = readdirSync(resultsDir)
+    .filter((f) => /^\d+\.json$/.test(f))
+    .map((f) => JSON.parse(readFileSync(path.join(resultsDir, f), 'utf8')) as ScenarioResult);
+  const command = 'npm run bench (50, 500) and npm run bench -- --scenario 5000';
+  writeFileSync(path.join(resultsDir, 'summary.md'), markdownSummary(all, command));
+  log(`wrote ${path.relative(root, resultsDir)}/{${names.join(',')}}.json and summary.md`);
+  return failures > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
