@@ -126,19 +126,43 @@ export function simulateWave(
   opts: { order?: PickOrder; priorityMs?: (name: string) => number } = {},
 ): number {
   const order = opts.order ?? 'wave-order';
-  const priority = opts.priorityMs ?? ((name: string) => wave.clusters.find((x) => x.name === name)?.durationMs ?? 0);
   const members = new Map(wave.clusters.map((x) => [x.name, toMember(x)]));
   const duration = new Map(wave.clusters.map((x) => [x.name, x.durationMs]));
+  const priority = opts.priorityMs ?? ((name: string) => duration.get(name) ?? 0);
+  // The cap values each cluster counts against, computed once.
+  const keysOf = new Map(
+    wave.clusters.map((x) => [
+      x.name,
+      c.caps.map((cap) => ({ key: `${cap.labelKey}=${x.labels[cap.labelKey] ?? ''}`, max: cap.max })),
+    ]),
+  );
+  // Remaining work per slot of each cap value (bottleneck-first), kept up to date as clusters start.
+  const load = new Map<string, number>();
+  for (const x of wave.clusters) {
+    for (const k of keysOf.get(x.name) ?? []) load.set(k.key, (load.get(k.key) ?? 0) + priority(x.name) / k.max);
+  }
+  const used = new Map<string, number>();
   let pending = wave.clusters.map((x) => x.name);
   const running = new Map<string, number>();
   let bucket: TokenBucket | undefined = c.rateLimit ? createBucket(c.rateLimit, 0) : undefined;
   let now = 0;
   let end = 0;
   for (let guard = 0; pending.length > 0 || running.size > 0; guard++) {
-    if (guard > 10 * (wave.clusters.length + 10) * 10) throw new Error('simulateWave: no progress');
-    if (order === 'bottleneck-first') pending = bottleneckFirst(pending, members, c.caps, priority);
+    if (guard > 100 * (wave.clusters.length + 10)) throw new Error('simulateWave: no progress');
+    // Leave out clusters a cap blocks already (in-flight counts only grow within one pick), so a
+    // long queue behind full caps costs one lookup each instead of a scan of the running set.
+    let eligible = pending.filter((name) => (keysOf.get(name) ?? []).every((k) => (used.get(k.key) ?? 0) < k.max));
+    if (order === 'bottleneck-first' && c.caps.length > 0) {
+      const score = new Map(
+        eligible.map((name) => [name, Math.max(...(keysOf.get(name) ?? []).map((k) => load.get(k.key) ?? 0))]),
+      );
+      eligible = eligible
+        .map((name, i) => ({ name, i, s: score.get(name) ?? 0 }))
+        .sort((a, b) => b.s - a.s || a.i - b.i)
+        .map((x) => x.name);
+    }
     const pick = pickNextClusters({
-      pending: pending.map((n) => members.get(n) as FleetMember),
+      pending: eligible.map((n) => members.get(n) as FleetMember),
       inFlight: [...running.keys()].map((n) => members.get(n) as FleetMember),
       maxParallel: wave.maxParallel,
       maxInFlight: c.maxInFlight,
@@ -151,14 +175,24 @@ export function simulateWave(
       const done = now + (duration.get(name) ?? 0);
       running.set(name, done);
       end = Math.max(end, done);
+      for (const k of keysOf.get(name) ?? []) {
+        used.set(k.key, (used.get(k.key) ?? 0) + 1);
+        load.set(k.key, (load.get(k.key) ?? 0) - priority(name) / k.max);
+      }
     }
-    const started = new Set(pick.start);
-    pending = pending.filter((n) => !started.has(n));
-    const nextEnd = running.size > 0 ? Math.min(...running.values()) : Infinity;
-    const next = Math.min(nextEnd, pick.wakeAtMs ?? Infinity);
+    if (pick.start.length > 0) {
+      const started = new Set(pick.start);
+      pending = pending.filter((n) => !started.has(n));
+    }
+    let next = pick.wakeAtMs ?? Infinity;
+    for (const done of running.values()) next = Math.min(next, done);
     if (!Number.isFinite(next)) break;
     now = Math.max(now, next);
-    for (const [name, done] of running) if (done <= now) running.delete(name);
+    for (const [name, done] of running) {
+      if (done > now) continue;
+      running.delete(name);
+      for (const k of keysOf.get(name) ?? []) used.set(k.key, (used.get(k.key) ?? 1) - 1);
+    }
   }
   return end;
 }
@@ -175,28 +209,4 @@ function toMember(x: MeasuredCluster): FleetMember {
     addons: [],
     blockingPdbs: [],
   };
-}
-
-function bottleneckFirst(
-  pending: string[],
-  members: Map<string, FleetMember>,
-  caps: BoundConstraints['caps'],
-  priority: (name: string) => number,
-): string[] {
-  if (caps.length === 0) return pending;
-  const load = new Map<string, number>();
-  for (const name of pending) {
-    const m = members.get(name) as FleetMember;
-    for (const cap of caps) {
-      const key = `${cap.labelKey}=${m.labels[cap.labelKey] ?? ''}`;
-      load.set(key, (load.get(key) ?? 0) + priority(name) / cap.max);
-    }
-  }
-  const score = (name: string) => {
-    const m = members.get(name) as FleetMember;
-    return Math.max(...caps.map((cap) => load.get(`${cap.labelKey}=${m.labels[cap.labelKey] ?? ''}`) ?? 0));
-  };
-  const scored = pending.map((name, i) => ({ name, i, s: score(name) }));
-  scored.sort((a, b) => b.s - a.s || a.i - b.i);
-  return scored.map((x) => x.name);
 }

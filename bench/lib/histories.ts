@@ -89,8 +89,7 @@ export function eventKind(e: HistoryEvent): string {
 
 /** Fetches one run's whole history. */
 export async function fetchRun(client: Client, workflowId: string, runId: string): Promise<RunHistory> {
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  const events = history.events ?? [];
+  const events = await fetchEvents(client, workflowId, runId);
   const first = events[0];
   const started = first?.workflowExecutionStartedEventAttributes;
   const last = events.at(-1);
@@ -112,6 +111,41 @@ export async function fetchRun(client: Client, workflowId: string, runId: string
       ? { continuedAsRunId: last.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId }
       : {}),
   };
+}
+
+/** gRPC RESOURCE_EXHAUSTED: a page bigger than the server's 4 MiB message limit. */
+function isTooLarge(err: unknown): boolean {
+  return /RESOURCE_EXHAUSTED|larger than max/i.test(err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Every event of a run, page by page. A page is normally up to 1,000 events; when one is bigger
+ * than the server's 4 MiB gRPC message limit (a campaign run starts with the whole fleet in its
+ * input: over 2 MB at 5,000 clusters), that page is fetched again with half as many events.
+ */
+export async function fetchEvents(client: Client, workflowId: string, runId: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextPageToken: Uint8Array | undefined;
+  let pageSize = 1_000;
+  for (;;) {
+    let page: temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse;
+    try {
+      page = await client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId, runId },
+        maximumPageSize: pageSize,
+        ...(nextPageToken ? { nextPageToken } : {}),
+      });
+    } catch (err) {
+      if (!isTooLarge(err) || pageSize <= 1) throw err;
+      pageSize = Math.max(1, Math.floor(pageSize / 2));
+      continue;
+    }
+    events.push(...(page.history?.events ?? []));
+    if (!page.nextPageToken?.length) break;
+    nextPageToken = page.nextPageToken;
+  }
+  return events;
 }
 
 /** Maps with at most `limit` calls in flight. */

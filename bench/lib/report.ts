@@ -79,7 +79,10 @@ export function consoleReport(r: ScenarioResult): string {
   }
   lines.push(
     `   cluster runs    duration mean ${s(r.makespan.clusterDurationMs.mean)}, p95 ${s(r.makespan.clusterDurationMs.p95)}; events mean ${r.history.clusterRunEvents.mean}, p95 ${r.history.clusterRunEvents.p95}, max ${r.history.clusterRunEvents.max}`,
-    `   campaign        ${r.history.campaignEvents} events in ${r.history.campaignRuns} run(s): ${r.history.campaignEventsPerCluster} per cluster`,
+    `   by hops         ${Object.entries(r.history.clusterRunEventsByHops ?? {})
+      .map(([hops, st]) => `${hops} hop(s): ${st.n} runs, mean ${st.mean}, max ${st.max}`)
+      .join('; ')}`,
+    `   campaign        ${r.history.campaignEvents} events in ${r.history.campaignRuns} run(s): ${r.history.campaignEventsPerCluster} per cluster; largest run input ${(r.history.largestCampaignInputBytes / 2 ** 20).toFixed(2)} MiB`,
     `   actions         ${r.actions.perCluster} per cluster (${r.actions.total.total} total; heartbeats estimated ${r.actions.total.heartbeats}; at real EKS speed awaitUpdate alone would send ~${r.actions.heartbeatsAtRealSpeedPerCluster} heartbeats per cluster)`,
     `   worker          ${r.worker.cpuSecondsDuringCampaign} CPU s during the campaign (${r.worker.cpuSecondsTotal} incl. start-up), peak RSS ${(r.worker.peakRssBytes / MiB).toFixed(0)} MiB (VmHWM, incl. bundling at start), ${(r.worker.peakRssDuringCampaignBytes / MiB).toFixed(0)} MiB during the campaign`,
     `   temporal server ${r.server.cpuSecondsDuringCampaign} CPU s, peak RSS ${(r.server.peakRssBytes / MiB).toFixed(0)} MiB`,
@@ -140,7 +143,16 @@ export function markdownSummary(results: ScenarioResult[], command: string): str
     ),
     row('events per cluster-upgrade run', check(1)),
     row('campaign events per cluster', check(2)),
+    row('events per upgraded run by control-plane hops (mean / max)', (r) =>
+      Object.entries(r.history.clusterRunEventsByHops ?? {})
+        .map(([hops, st]) => `${hops}: ${st.mean} / ${st.max} (${st.n})`)
+        .join(', '),
+    ),
     row('campaign runs (continue-as-new)', (r) => String(r.history.campaignRuns)),
+    row(
+      'largest campaign run input',
+      (r) => `${(r.history.largestCampaignInputBytes / 2 ** 20).toFixed(2)} MiB (Temporal's limit: 2 MiB)`,
+    ),
     row('max events in one run', check(3)),
     row('actions per cluster', (r) => `${r.actions.perCluster} (heartbeats estimated)`),
     row('awaitUpdate heartbeats per cluster at real EKS speed', (r) => `~${r.actions.heartbeatsAtRealSpeedPerCluster}`),
