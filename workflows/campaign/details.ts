@@ -9,6 +9,12 @@ import { emptyCounts, type CampaignMachine } from './state';
 /** Clusters listed by name under "in flight" (the rest are counted). */
 const IN_FLIGHT_LISTED = 10;
 
+/**
+ * A count out of a total, as words: the Web UI's markdown renderer sets "1/2" as a fraction
+ * (½, or 1⁄2 with a fraction slash), so a slash between two numbers would not read as a count.
+ */
+const of = (count: number, total: number): string => `${count} of ${total}`;
+
 /** What approving the awaiting wave does next, including the point of no return when there is one. */
 export function approvalPrompt(m: CampaignMachine): string | undefined {
   const wave = m.currentWave;
@@ -17,7 +23,7 @@ export function approvalPrompt(m: CampaignMachine): string | undefined {
   const nextClusters = next ? m.windowClusters(next.index) : [];
   const have = wave.approvals.map((a) => a.approver).join(', ');
   const lines = [
-    `**Wave \`${wave.name}\` awaits approval** (${wave.approvals.length}/${m.approvalsNeeded()}${have ? `: ${have}` : ''}).`,
+    `**Wave \`${wave.name}\` awaits approval** (${of(wave.approvals.length, m.approvalsNeeded())}${have ? `: ${have}` : ''}).`,
     next
       ? `Approving starts wave \`${next.name}\` with ${nextClusters.length} cluster(s).`
       : 'Approving completes the campaign.',
@@ -43,7 +49,7 @@ export function renderDetails(m: CampaignMachine): string {
   const wave = m.currentWave;
   out.push(`### Campaign \`${m.name}\` → ${target}`);
   out.push(
-    `**${m.campaignState()}**${wave ? ` · wave \`${wave.name}\` (${wave.index + 1}/${m.s.waves.length})` : ''} · run ${m.s.runs}`,
+    `**${m.campaignState()}**${wave ? ` · wave \`${wave.name}\` (${of(wave.index + 1, m.s.waves.length)})` : ''} · run ${m.s.runs}`,
   );
   if (m.s.pausedReason)
     out.push(`\n⏸ ${m.s.pausedReason}. Resume: \`fleetwave resume ${m.name}\` (Signal \`resume\`).`);
@@ -67,7 +73,7 @@ export function renderDetails(m: CampaignMachine): string {
     for (const c of m.s.clusters) if (c.wave === w.index) counts[c.state]++;
     const upgraded = counts.upgraded + counts['already-at-target'];
     out.push(
-      `| ${w.name} | ${w.state} | ${upgraded}/${w.size} | ${counts.failed} | ${counts['rolled-back']} | ${counts.blocked} | ${counts.skipped} | ${counts.upgrading} | ${counts.waiting} | ${counts.pending} | ${m.windowFailures(w.index)}/${w.failureBudget} |`,
+      `| ${w.name} | ${w.state} | ${of(upgraded, w.size)} | ${counts.failed} | ${counts['rolled-back']} | ${counts.blocked} | ${counts.skipped} | ${counts.upgrading} | ${counts.waiting} | ${counts.pending} | ${of(m.windowFailures(w.index), w.failureBudget)} |`,
     );
   }
   const inFlight = m.inFlight();
