@@ -14,6 +14,7 @@
  *   one {@link ClusterHealthProgress}; a retried attempt continues each gate's tally and does not
  *   run a decided gate again. The Kubernetes checks heartbeat on a timer while they run.
  */
+import { CancelledFailure } from '@temporalio/common';
 import type { ActivityRuntime } from './context';
 import { activityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
@@ -23,6 +24,8 @@ import type {
   CheckClusterHealthInput,
   CheckClusterHealthResult,
   EvaluateHealthGateInput,
+  EvaluateHealthGatesInput,
+  EvaluateHealthGatesResult,
   GateResult,
   KubernetesHealthInput,
   KubernetesHealthResult,
@@ -38,6 +41,15 @@ export interface ClusterHealthProgress {
   /** One slot per gate of the input, in its order. */
   gates: { gate: string; progress?: GateProgress; result?: GateResult }[];
 }
+
+/** Heartbeat details of evaluateHealthGates: one slot per input item, keyed `cluster/gate`. */
+export interface GateBatchProgress {
+  phase: string;
+  slots: { key: string; progress?: GateProgress; result?: GateResult }[];
+}
+
+/** Pairs of one evaluateHealthGates call evaluated at once by default. */
+const DEFAULT_BATCH_CONCURRENCY = 20;
 
 export interface HealthParts {
   runGate: (
@@ -144,5 +156,82 @@ export function createHealthActivities(deps: ResolvedDeps, parts: HealthParts) {
     return { healthy: failures.length === 0, gates, ...(kubernetes ? { kubernetes } : {}), failures };
   }
 
-  return { checkClusterHealth };
+  /**
+   * A batch of cluster × gate pairs (a wave's soak gates), `concurrency` at a time, each with the
+   * gate loop of evaluateHealthGate. Every pair is evaluated (a failure does not stop the others:
+   * the operator sees every result before deciding). A pair whose evaluation throws is an Error
+   * result, never a pass. Decided results and running tallies are heartbeated, so a retried
+   * attempt evaluates only what was not decided and continues each running tally.
+   */
+  async function evaluateHealthGates(input: EvaluateHealthGatesInput): Promise<EvaluateHealthGatesResult> {
+    const rt = activityRuntime(deps.logger);
+    const keys = input.items.map((item) => `${item.cluster.name}/${item.gate.name}`);
+    const previous = rt.heartbeatDetails as Partial<GateBatchProgress> | undefined;
+    const resumed =
+      previous && previous.phase === input.phase && Array.isArray(previous.slots) ? previous.slots : undefined;
+    const progress: GateBatchProgress = {
+      phase: input.phase,
+      slots: keys.map((key, i) => {
+        const slot = resumed?.[i];
+        return slot?.key === key ? { ...slot } : { key };
+      }),
+    };
+    const beat = (): void => rt.heartbeat({ phase: progress.phase, slots: progress.slots.map((s) => ({ ...s })) });
+    if (resumed) {
+      rt.log.info('Resuming gate batch', {
+        phase: input.phase,
+        decided: progress.slots.filter((s) => s.result).length,
+        total: keys.length,
+      });
+    }
+
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      for (let i = next++; i < input.items.length; i = next++) {
+        const slot = progress.slots[i] as GateBatchProgress['slots'][number];
+        if (slot.result) continue;
+        const item = input.items[i] as EvaluateHealthGatesInput['items'][number];
+        const gateInput: EvaluateHealthGateInput = { cluster: item.cluster, gate: item.gate, phase: input.phase };
+        let result: GateResult | undefined;
+        try {
+          result = await parts.runGate(rt, gateInput, {
+            ...(slot.progress && isGateProgress(slot.progress, gateInput) ? { resumed: slot.progress } : {}),
+            report: (p) => {
+              slot.progress = p;
+              beat();
+            },
+          });
+        } catch (err) {
+          if (err instanceof CancelledFailure) throw err;
+          const message = err instanceof Error ? err.message : String(err);
+          result = {
+            gate: item.gate.name,
+            phase: input.phase,
+            outcome: 'Error',
+            measurements: 0,
+            successes: 0,
+            failures: 0,
+            inconclusive: 0,
+            errors: 1,
+            message: `gate ${item.gate.name} (${input.phase}) on ${item.cluster.name}: evaluation failed: ${message}`,
+          };
+        }
+        if (!result) continue;
+        slot.result = result;
+        delete slot.progress;
+        beat();
+      }
+    };
+    const lanes = Math.max(1, Math.min(input.concurrency ?? DEFAULT_BATCH_CONCURRENCY, input.items.length));
+    await Promise.all(Array.from({ length: lanes }, lane));
+    const results = progress.slots.map((s) => s.result as GateResult);
+    rt.log.info('Gate batch', {
+      phase: input.phase,
+      pairs: results.length,
+      successful: results.filter((r) => r.outcome === 'Successful').length,
+    });
+    return { results };
+  }
+
+  return { checkClusterHealth, evaluateHealthGates };
 }

@@ -56,6 +56,7 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     captureKubernetesBaseline: kubernetes.captureKubernetesBaseline,
     checkKubernetesHealth: kubernetes.checkKubernetesHealth,
     evaluateHealthGate: prometheus.evaluateHealthGate,
+    evaluateHealthGates: health.evaluateHealthGates,
     checkClusterHealth: health.checkClusterHealth,
     discoverFleet: inventory.discoverFleet,
   };

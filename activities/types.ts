@@ -271,6 +271,19 @@ export interface EvaluateHealthGateInput {
   requiredSuccesses?: number;
 }
 
+export interface EvaluateHealthGatesInput {
+  phase: GatePhase;
+  /** Cluster × gate pairs, each evaluated like evaluateHealthGate; results come back in this order. */
+  items: { cluster: ClusterRef; gate: HealthGateSpec }[];
+  /** Pairs evaluated at once. Default 20. */
+  concurrency?: number;
+}
+
+export interface EvaluateHealthGatesResult {
+  /** One per input item, in its order. */
+  results: GateResult[];
+}
+
 export interface CheckClusterHealthInput {
   cluster: ClusterRef;
   /** Every gate result is reported with this phase. */
@@ -361,6 +374,8 @@ export interface FleetwaveActivities {
   captureKubernetesBaseline(input: KubernetesBaselineInput): Promise<KubernetesBaseline>;
   checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult>;
   evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
+  /** Many cluster × gate pairs in one activity (a wave's soak gates): one activity per batch (history budget). */
+  evaluateHealthGates(input: EvaluateHealthGatesInput): Promise<EvaluateHealthGatesResult>;
   /** Every gate of a phase at once, then the Kubernetes checks: one activity per phase (history budget). */
   checkClusterHealth(input: CheckClusterHealthInput): Promise<CheckClusterHealthResult>;
   /** Add-ons one after the other, each started idempotently and awaited: one activity for the add-on step. */

@@ -15,16 +15,18 @@
  *   (clusterAbortSignal) and waits for it to reach a safe point. Terminating the campaign is
  *   the hard stop: in-flight cluster upgrades then run to their end (which is safer than
  *   cancelling a half-done EKS update); use `abort` to stop them.
- * - Children report their end with clusterFinishedSignal (by workflow ID, so the report
- *   reaches whichever run of the campaign is current). In the run that started a child, its
- *   handle's result is a backstop for a child that fails without reporting.
+ * - The run that started a child learns its end from the child's completion event. Before
+ *   continuing as new, the run asks each of its children still running to report by
+ *   clusterFinishedSignal instead (by workflow ID, so the report reaches whichever run is
+ *   current), and waits until each request is delivered or the child's completion arrived.
+ *   The common case costs no signal at all; each continue-as-new costs two events per child in flight.
  * - A child start refused because `cluster-upgrade/<name>` is already running means another
  *   campaign (or an operator) is upgrading that cluster: the cluster is `blocked`, which does
  *   not count against the failure budget (nothing was done to it); retry-cluster later.
  * - The failure budget counts failed and rolled-back clusters of the wave's window. Beyond it,
  *   `pause` stops new starts (in-flight ones finish); resume acknowledges the failures so far,
  *   and the wave pauses again only at a further failure. `abort` aborts the campaign.
- * - Soak: the timer and the soak-phase gates (every upgraded cluster × gate, 10 at a time) run
+ * - Soak: the timer and the soak-phase gates (every upgraded cluster × gate, in batches of 100 pairs per activity) run
  *   together; anything but Successful pauses the campaign before approval. The last wave has
  *   nothing to promote to and needs no approval. An empty wave is skipped (no soak, no approval).
  * - Effective concurrency is min(wave.maxParallel, pacing.maxInFlight, 500): Temporal limits
@@ -76,6 +78,7 @@ import {
   leaseGrantedSignal,
   pauseSignal,
   releaseLeaseSignal,
+  reportBySignalSignal,
   resumeSignal,
   retryClusterUpdate,
   skipClusterUpdate,
@@ -111,8 +114,10 @@ import {
 
 /** Workflow type of the cluster-upgrade child (see workflows/cluster-upgrade.ts). */
 const CHILD_WORKFLOW_TYPE = 'clusterUpgradeWorkflow';
-/** Soak gate evaluations in flight at once. */
-const SOAK_GATE_CONCURRENCY = 10;
+/** Soak cluster × gate pairs per evaluateHealthGates activity, batches in flight, and pairs measured at once per batch. */
+const SOAK_BATCH_PAIRS = 100;
+const SOAK_BATCHES_IN_FLIGHT = 2;
+const SOAK_PAIRS_AT_ONCE = 20;
 /** Counters (ClustersDone/Failed) are re-published at most this often; state changes publish at once. */
 const COUNTS_PUBLISH_INTERVAL_MS = 5_000;
 /** Slack on top of a gate's own worst case before Temporal times the evaluation out. */
@@ -123,8 +128,9 @@ const { resolveTargetVersions } = proxyActivities<FleetwaveActivities>({
   retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', maximumAttempts: 10 },
 });
 
-const { evaluateHealthGate } = proxyActivities<FleetwaveActivities>({
+const { evaluateHealthGates } = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3 },
 });
 
@@ -209,6 +215,8 @@ interface WakeTimer {
 class CampaignRun {
   private wake?: WakeTimer;
   private soakScope?: CancellationScope;
+  /** Children this run started, by cluster: their attempt and when their handle settles. */
+  private readonly children = new Map<string, { attempt: number; settled: Promise<void> }>();
 
   constructor(
     private readonly m: CampaignMachine,
@@ -450,7 +458,7 @@ class CampaignRun {
     }
   }
 
-  /** Starts one cluster's child workflow; the child reports back with clusterFinishedSignal. */
+  /** Starts one cluster's child workflow; its completion event (or, after a hand-over, its signal) ends it. */
   private async startCluster(c: ClusterRecord, wave: WaveRecord): Promise<void> {
     const m = this.m;
     const now = Date.now();
@@ -499,10 +507,13 @@ class CampaignRun {
         ],
       });
       if (c.state === 'upgrading' && c.attempt === attempt) c.runId = handle.firstExecutionRunId;
-      // Backstop in this run only: a child that ends without its finished signal still ends here.
-      void handle.result().then(
-        (result) => m.onFinished({ cluster: c.name, attempt, result }, Date.now()),
-        (err: unknown) =>
+      // This run learns the end from the child's completion event; only a child still running
+      // when the campaign continues as new is asked to report by signal (handOverChildren).
+      const settled = handle.result().then(
+        (result) => {
+          m.onFinished({ cluster: c.name, attempt, result }, Date.now());
+        },
+        (err: unknown) => {
           m.onFinished(
             {
               cluster: c.name,
@@ -510,8 +521,10 @@ class CampaignRun {
               result: failedResult(c.name, `cluster-upgrade workflow ended without a result: ${describe(err)}`),
             },
             Date.now(),
-          ),
+          );
+        },
       );
+      this.children.set(c.name, { attempt, settled });
     } catch (err) {
       if (c.state !== 'upgrading' || c.attempt !== attempt) return;
       c.state = err instanceof WorkflowExecutionAlreadyStartedError ? 'blocked' : 'failed';
@@ -643,19 +656,25 @@ class CampaignRun {
     return pairs;
   }
 
-  /** Evaluates the pairs from the wave's cursor on, at most 10 at a time; stops early for continue-as-new. */
+  /**
+   * Evaluates the pairs from the wave's cursor on, in batches of SOAK_BATCH_PAIRS (one
+   * evaluateHealthGates activity each, SOAK_BATCHES_IN_FLIGHT at a time); stops early for
+   * continue-as-new. One activity per batch instead of one per pair keeps the soak of a wave of
+   * hundreds of clusters to a few history events.
+   */
   private async evaluateSoakGates(wave: WaveRecord, pairs: { cluster: string; gate: HealthGateSpec }[]): Promise<void> {
     const running = new Set<Promise<void>>();
     for (;;) {
       while (
-        running.size < SOAK_GATE_CONCURRENCY &&
+        running.size < SOAK_BATCHES_IN_FLIGHT &&
         (wave.soakCursor ?? 0) < pairs.length &&
         !this.continueAsNewSuggested() &&
         !this.m.aborting
       ) {
-        const pair = pairs[wave.soakCursor ?? 0] as { cluster: string; gate: HealthGateSpec };
-        wave.soakCursor = (wave.soakCursor ?? 0) + 1;
-        const p: Promise<void> = this.evaluateSoakGate(wave, pair).finally(() => running.delete(p));
+        const from = wave.soakCursor ?? 0;
+        const batch = pairs.slice(from, from + SOAK_BATCH_PAIRS);
+        wave.soakCursor = from + batch.length;
+        const p: Promise<void> = this.evaluateSoakBatch(wave, batch).finally(() => running.delete(p));
         running.add(p);
       }
       if (running.size === 0) return;
@@ -663,27 +682,33 @@ class CampaignRun {
     }
   }
 
-  private async evaluateSoakGate(wave: WaveRecord, pair: { cluster: string; gate: HealthGateSpec }): Promise<void> {
+  private async evaluateSoakBatch(wave: WaveRecord, batch: { cluster: string; gate: HealthGateSpec }[]): Promise<void> {
     const m = this.m;
-    const member = m.member(pair.cluster);
-    const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
-    if (member.roleArn) cluster.roleArn = member.roleArn;
-    const gate = pair.gate;
-    const worstMs = durationToMs(gate.initialDelay) + durationToMs(gate.timeout) + GATE_TIMEOUT_MARGIN_MS;
-    let result: GateResult;
+    const items = batch.map((pair) => {
+      const member = m.member(pair.cluster);
+      const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
+      if (member.roleArn) cluster.roleArn = member.roleArn;
+      return { cluster, gate: pair.gate };
+    });
+    // The worst case of one pair, times the rounds the batch needs at SOAK_PAIRS_AT_ONCE.
+    const worstPairMs = Math.max(...batch.map((p) => durationToMs(p.gate.initialDelay) + durationToMs(p.gate.timeout)));
+    const rounds = Math.ceil(batch.length / SOAK_PAIRS_AT_ONCE);
+    const clusters = new Set(batch.map((p) => p.cluster)).size;
+    let results: GateResult[];
     try {
-      result = await evaluateHealthGate.executeWithOptions(
+      ({ results } = await evaluateHealthGates.executeWithOptions(
         {
-          startToCloseTimeout: worstMs,
+          startToCloseTimeout: worstPairMs * rounds + GATE_TIMEOUT_MARGIN_MS,
+          heartbeatTimeout: '1 minute',
           retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3 },
-          summary: `soak gate ${gate.name} on ${pair.cluster}`,
+          summary: `soak gates of wave ${wave.name}: ${batch.length} checks on ${clusters} cluster(s)`,
         },
-        [{ cluster, gate, phase: 'soak' }],
-      );
+        [{ phase: 'soak', items, concurrency: SOAK_PAIRS_AT_ONCE }],
+      ));
     } catch (err) {
       if (isCancellation(err)) throw err;
-      result = {
-        gate: gate.name,
+      results = batch.map((pair) => ({
+        gate: pair.gate.name,
         phase: 'soak',
         outcome: 'Error',
         measurements: 0,
@@ -692,12 +717,16 @@ class CampaignRun {
         inconclusive: 0,
         errors: 1,
         message: `evaluation failed: ${describe(err)}`,
-      };
+      }));
     }
-    m.keepGate(wave, clusterGate(pair.cluster, result));
-    if (result.outcome !== 'Successful' && !wave.soakFailure) {
-      // No data, Inconclusive and Error block promotion just like Failed: never promote on doubt.
-      wave.soakFailure = `gate ${gate.name} on ${pair.cluster} ${result.outcome}: ${result.message}`;
+    for (const [i, pair] of batch.entries()) {
+      const result = results[i];
+      if (!result) continue;
+      m.keepGate(wave, clusterGate(pair.cluster, result));
+      if (result.outcome !== 'Successful' && !wave.soakFailure) {
+        // No data, Inconclusive and Error block promotion just like Failed: never promote on doubt.
+        wave.soakFailure = `gate ${pair.gate.name} on ${pair.cluster} ${result.outcome}: ${result.message}`;
+      }
     }
   }
 
@@ -804,9 +833,28 @@ class CampaignRun {
     return workflowInfo().continueAsNewSuggested;
   }
 
-  /** Carries the whole state (in-flight children included: they report by signal) into a new run. */
+  /**
+   * Asks every child this run started that has not ended to report by signal from now on, and
+   * waits until each request is delivered. A request that cannot be delivered means the child
+   * ended: its completion event reaches this run (its parent, still open), so wait for that.
+   * Children of earlier runs were asked by the run that started them.
+   */
+  private async handOverChildren(): Promise<void> {
+    const m = this.m;
+    const asks: Promise<void>[] = [];
+    for (const c of m.s.clusters) {
+      const child = this.children.get(c.name);
+      if (!child || c.state !== 'upgrading' || c.attempt !== child.attempt || !c.runId) continue;
+      const handle = getExternalWorkflowHandle(clusterUpgradeWorkflowId(c.name), c.runId);
+      asks.push(handle.signal(reportBySignalSignal).catch(() => child.settled));
+    }
+    await Promise.all(asks);
+  }
+
+  /** Carries the whole state (in-flight children included: they were asked to report by signal) into a new run. */
   private async continueAsNew(): Promise<never> {
     const m = this.m;
+    await this.handOverChildren();
     this.wake?.scope.cancel();
     m.record(Date.now(), {
       kind: 'continued-as-new',

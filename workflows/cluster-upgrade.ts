@@ -82,6 +82,7 @@ import {
   clusterAbortSignal,
   clusterPauseSignal,
   clusterFinishedSignal,
+  reportBySignalSignal,
   clusterResumeSignal,
   clusterStatusQuery,
   type ClusterOutcome,
@@ -161,19 +162,24 @@ export async function clusterUpgradeWorkflow(input: ClusterUpgradeInput): Promis
   setHandler(clusterResumeSignal, () => upgrade.resume());
   setHandler(clusterAbortSignal, (by) => upgrade.requestAbort(by));
   setHandler(clusterStatusQuery, () => upgrade.status());
+  let reportBySignal = false;
+  setHandler(reportBySignalSignal, () => {
+    reportBySignal = true;
+  });
   // Cancelling the workflow (e.g. with its parent) is treated as an abort, so a started EKS update is still awaited.
   void CancellationScope.current().cancelRequested.catch(() => upgrade.requestAbort({ by: 'workflow cancellation' }));
 
   const result = await upgrade.run();
   await condition(allHandlersFinished);
-  await reportToCampaign(input, result);
+  // Only when the campaign asked: otherwise the run that started us sees our completion itself.
+  if (reportBySignal) await reportToCampaign(input, result);
   return result;
 }
 
 /**
  * Tells the campaign this cluster is done, by workflow ID (no run ID), so the report reaches
  * whichever run of the campaign is current: a campaign that continued as new while this upgrade
- * was in flight no longer holds its child handle. Awaited (an unawaited signal command is dropped
+ * was in flight no longer holds its child handle (it asked for this report before it did). Awaited (an unawaited signal command is dropped
  * when the workflow completes); a campaign that is gone must not fail the upgrade.
  */
 async function reportToCampaign(input: ClusterUpgradeInput, result: ClusterUpgradeResult): Promise<void> {

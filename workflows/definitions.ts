@@ -224,7 +224,7 @@ export interface ClusterUpgradeInput {
   spec: Pick<Campaign['spec'], 'healthGates' | 'kubernetesChecks' | 'rollback' | 'nodegroups' | 'bake' | 'target'>;
   /** 1 on the first try; an operator's retry increments it (fresh idempotency tokens). */
   attempt: number;
-  /** Campaign workflow to notify of progress (signals), if any. */
+  /** Campaign workflow to report the result to by signal, when it asks (reportBySignalSignal). */
   parentCampaignId?: string;
 }
 
@@ -264,15 +264,18 @@ export interface ClusterFinished {
 }
 
 /**
- * Child → campaign, sent to `parentCampaignId` (workflow ID only, no run ID) as the child's
- * last act before it returns `result`, on every path that returns (upgraded, rolled back,
- * failed, blocked, aborted). The campaign relies on this signal rather than on awaiting the
- * child's handle: a campaign that continued-as-new has no handle to its in-flight children,
- * but a signal by workflow ID reaches its newest run. Budget: a child sends at most one
- * progress signal per step boundary and exactly one finished signal, so the campaign's
- * history stays within about 10 events per cluster.
+ * Child → campaign, sent to `parentCampaignId` (workflow ID only, no run ID) as the child's last
+ * act before it returns `result`, but only once the campaign asked for it with
+ * {@link reportBySignalSignal}. A child whose parent run is still open needs no signal: the
+ * parent sees ChildWorkflowExecutionCompleted. A campaign about to continue-as-new has no handle
+ * to its in-flight children in the next run, so it first tells each of them (awaiting delivery)
+ * to report by signal, which by workflow ID reaches the newest run; a child that ended before
+ * the request arrived ended in the run that started it. Budget: nothing per cluster in the
+ * normal case, two events per in-flight child at each continue-as-new.
  */
 export const clusterFinishedSignal = defineSignal<[ClusterFinished]>('clusterFinished');
+/** Campaign → child, before the campaign continues as new: report the end with clusterFinishedSignal. */
+export const reportBySignalSignal = defineSignal('reportBySignal');
 /** Campaign → child: finish the current step, then wait. */
 export const clusterPauseSignal = defineSignal('pause');
 export const clusterResumeSignal = defineSignal('resume');

@@ -230,6 +230,111 @@ describe('evaluateHealthGate over a scripted Prometheus', () => {
   });
 });
 
+describe('evaluateHealthGates: a batch of cluster × gate pairs in one activity', () => {
+  const gate = healthGateSchema.parse({
+    name: 'error-ratio',
+    query: 'ratio{cluster="{{cluster}}"}',
+    condition: '< 0.01',
+    interval: '20ms',
+    consecutiveSuccesses: 2,
+    failureLimit: 0,
+    timeout: '2s',
+  });
+  const latency = healthGateSchema.parse({
+    name: 'latency',
+    query: 'p99{cluster="{{cluster}}"}',
+    condition: '< 1',
+    interval: '20ms',
+    consecutiveSuccesses: 1,
+    timeout: '2s',
+  });
+  /** Prometheus answers by query: `ratio{cluster="bad"}` is 0.5, everything else 0.001. */
+  const prometheus = () => {
+    const queries: string[] = [];
+    const fetchFn = (async (_url: string | URL | Request, init?: RequestInit) => {
+      const query = new URLSearchParams(String(init?.body)).get('query') ?? '';
+      queries.push(query);
+      const v = query === 'ratio{cluster="bad"}' ? '0.5' : '0.001';
+      return new Response(
+        JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, v] }] } }),
+        { status: 200, headers: { 'content-type': 'application/json' } },
+      );
+    }) as typeof fetch;
+    return { fetchFn, queries };
+  };
+  const activities = (fetchFn: typeof fetch) =>
+    createActivities({
+      eks: () => {
+        throw new Error('unused');
+      },
+      kube: async () => {
+        throw new Error('unused');
+      },
+      prometheusUrl: 'http://prom.test',
+      fetch: fetchFn,
+    });
+  const ref = (name: string) => ({ name, region: 'eu-west-1' });
+  const items = ['good-1', 'bad', 'good-2'].flatMap((name) => [
+    { cluster: ref(name), gate },
+    { cluster: ref(name), gate: latency },
+  ]);
+
+  it('evaluates every pair (a failure does not stop the others) and answers in input order', async () => {
+    const { fetchFn, queries } = prometheus();
+    const { results } = await runActivity(activities(fetchFn).evaluateHealthGates, {
+      phase: 'soak',
+      items,
+      concurrency: 2,
+    });
+    expect(results.map((r) => `${r.gate}:${r.outcome}`)).toEqual([
+      'error-ratio:Successful',
+      'latency:Successful',
+      'error-ratio:Failed',
+      'latency:Successful',
+      'error-ratio:Successful',
+      'latency:Successful',
+    ]);
+    expect(results[2]?.message).toContain('on bad');
+    expect(results.every((r) => r.phase === 'soak')).toBe(true);
+    // 2 passes for each error-ratio pair but the failing one (1), 1 for each latency pair.
+    expect(queries).toHaveLength(2 + 1 + 2 + 3);
+  });
+
+  it('does not evaluate again what an earlier attempt decided (heartbeat details)', async () => {
+    const decided = {
+      gate: 'error-ratio',
+      phase: 'soak',
+      outcome: 'Successful',
+      measurements: 2,
+      successes: 2,
+      failures: 0,
+      inconclusive: 0,
+      errors: 0,
+      message: 'decided by attempt 1',
+    };
+    const env = new MockActivityEnvironment({
+      attempt: 2,
+      heartbeatDetails: {
+        phase: 'soak',
+        slots: items.map((item, i) => ({
+          key: `${item.cluster.name}/${item.gate.name}`,
+          ...(i < 4 ? { result: { ...decided, gate: item.gate.name } } : {}),
+        })),
+      },
+    });
+    const { fetchFn, queries } = prometheus();
+    const { results } = await runActivity(
+      activities(fetchFn).evaluateHealthGates,
+      { phase: 'soak', items, concurrency: 4 },
+      env,
+    );
+    expect(results.slice(0, 4).map((r) => r.message)).toEqual(Array(4).fill('decided by attempt 1'));
+    expect(results.slice(4).map((r) => r.outcome)).toEqual(['Successful', 'Successful']);
+    expect(queries.every((q) => q.includes('good-2'))).toBe(true);
+    expect(queries).toHaveLength(3);
+  });
+});
+
 describe('EKS token', () => {
   it('has the aws-iam-authenticator shape', async () => {
     const { token } = await createEksToken({

@@ -646,6 +646,23 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       return gateResultOf(model(input.cluster.name), input);
     },
 
+    async evaluateHealthGates(input) {
+      // One recorded call per pair, labelled like evaluateHealthGate, so tests count pairs either way.
+      const results = await Promise.all(
+        input.items.map(async (item) => {
+          const one = { cluster: item.cluster, gate: item.gate, phase: input.phase };
+          await record(
+            'evaluateHealthGates',
+            `evaluateHealthGate:${item.gate.name}/${input.phase}`,
+            one,
+            item.cluster.name,
+          );
+          return gateResultOf(model(item.cluster.name), one);
+        }),
+      );
+      return { results };
+    },
+
     async checkClusterHealth(input) {
       await record('checkClusterHealth', `checkClusterHealth:${input.phase}`, input, input.cluster.name);
       const c = model(input.cluster.name);
