@@ -82,6 +82,5 @@ export const SCENARIOS: Record<string, ScenarioDefinition> = {
     // clusters, over Temporal's 2 MiB payload limit ("Blob data size exceeds limit" at start; the
     // continue-as-new input, fleet plus carried state, is larger still). Temporal Cloud's limit is
     // fixed, so this is a fleetwave bug, reported; the bench raises the dev server's limit to get past it.
-    dynamicConfig: { 'limit.blobSize.error': 8 * 2 ** 20, 'limit.blobSize.warn': 4 * 2 ** 20 },
   },
 };

@@ -73,6 +73,7 @@ import {
   ExitCode,
 } from './errors';
 import { loadTemporalConnectConfig } from './temporal-env';
+import { fleetwaveDataConverter } from './payload-codec';
 
 /** Workflow type name of the campaign workflow (the exported function in workflows/campaign.ts). */
 export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
@@ -118,7 +119,7 @@ export async function connectTemporal(opts: ConnectOptions = {}): Promise<Fleetw
   } catch (err) {
     throw new TemporalUnreachableError(config.connection.address, config.addressSource, { cause: err });
   }
-  const client = new Client({ connection, namespace: config.namespace });
+  const client = new Client({ connection, namespace: config.namespace, dataConverter: fleetwaveDataConverter });
   return new FleetwaveClient({
     client,
     taskQueue: opts.taskQueue ?? (env.FLEETWAVE_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE),

@@ -16,6 +16,7 @@ import {
   type WorkflowBundleOption,
 } from '@temporalio/worker';
 import { TemporalUnreachableError } from '../client/errors';
+import { fleetwaveDataConverter } from '../client/payload-codec';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
 import { createLogger, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
 
@@ -76,6 +77,7 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
     const activities = opts.activities ?? (await createRealActivities(config, connection, logger));
     const worker = await Worker.create({
       connection,
+      dataConverter: fleetwaveDataConverter,
       namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,
       workflowBundle: opts.workflowBundle ?? (await bundleWorkflows(logger)),
@@ -133,7 +135,11 @@ async function createRealActivities(
     import('../activities/index'),
     import('../activities/leases'),
   ]);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: fleetwaveDataConverter,
+  });
   const deps = createDefaultDeps({
     region: config.aws.region,
     endpoint: config.aws.endpoint,

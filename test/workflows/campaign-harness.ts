@@ -30,6 +30,7 @@ import {
 import type { campaignWorkflow } from '../../workflows/campaign';
 import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import type { TestTemporal } from '../helpers/temporal';
+import { fleetwaveDataConverter } from '../../client/payload-codec';
 
 /** A short random tag so names never collide between tests or runs on one server. */
 export function uniqueTag(): string {
@@ -91,6 +92,7 @@ export async function withWorker<T>(
 ): Promise<T> {
   const worker = await Worker.create({
     connection: temporal.nativeConnection,
+    dataConverter: fleetwaveDataConverter,
     namespace: temporal.namespace,
     taskQueue,
     workflowBundle: await getWorkflowBundle(workflowsPath),
