@@ -235,3 +235,39 @@ export function pickNextClusters(input: PickInput): PickResult {
 
   return { start, bucket, ...(wakeAtMs !== undefined ? { wakeAtMs } : {}), waiting };
 }
+
+/**
+ * The order in which a wave's pending clusters are offered to {@link pickNextClusters}:
+ * 1. bottleneck first: the clusters of the most loaded cap value (the estimated work of its
+ *    pending clusters ÷ cap.max) come first, so the value that bounds the wave's length is kept
+ *    busy from the start instead of being reached last;
+ * 2. then the longest estimate first (LPT), so the wave does not end on a long cluster started
+ *    late;
+ * 3. then wave order.
+ * Recomputed at every pick from what is still pending. Without caps it is longest first.
+ */
+export function startOrder<T extends FleetMember>(
+  pending: readonly T[],
+  estimateMs: (member: T) => number,
+  caps: readonly LabelCap[],
+): T[] {
+  const estimate = new Map(pending.map((m) => [m.name, Math.max(0, estimateMs(m))]));
+  const load = new Map<string, number>();
+  const keysOf = (m: T): { key: string; max: number }[] =>
+    caps.flatMap((cap) => {
+      const value = m.labels[cap.labelKey];
+      return value === undefined ? [] : [{ key: `${cap.labelKey}=${value}`, max: Math.max(1, cap.max) }];
+    });
+  for (const m of pending) {
+    for (const k of keysOf(m)) load.set(k.key, (load.get(k.key) ?? 0) + (estimate.get(m.name) ?? 0) / k.max);
+  }
+  return pending
+    .map((m, index) => ({
+      m,
+      index,
+      score: keysOf(m).reduce((s, k) => Math.max(s, load.get(k.key) ?? 0), 0),
+      est: estimate.get(m.name) ?? 0,
+    }))
+    .sort((a, b) => b.score - a.score || b.est - a.est || a.index - b.index)
+    .map((x) => x.m);
+}

@@ -58,7 +58,7 @@ import type { LeaseActivities } from '../activities/leases';
 import type { ClusterRef, FleetwaveActivities, GateResult } from '../activities/types';
 import { durationToMs, formatDuration } from '../domain/duration';
 import type { FleetMember } from '../domain/fleet';
-import { pickNextClusters, createBucket, rateLimitOf, type TokenBucket } from '../domain/pacing';
+import { pickNextClusters, createBucket, rateLimitOf, startOrder, type TokenBucket } from '../domain/pacing';
 import type { HealthGateSpec } from '../domain/spec';
 import { checkWindow, windowsFor } from '../domain/windows';
 import type { clusterUpgradeWorkflow } from './cluster-upgrade';
@@ -366,7 +366,11 @@ class CampaignRun {
       .filter((c) => (c.state === 'pending' || c.state === 'waiting') && !c.reserved);
     const windows = m.spec.maintenanceWindows;
     const pick = pickNextClusters({
-      pending: candidates.map((c) => m.member(c.name)),
+      pending: startOrder(
+        candidates.map((c) => m.member(c.name)),
+        (member) => m.clusters.get(member.name)?.estimateMs ?? 0,
+        m.spec.pacing.caps,
+      ),
       inFlight: occupying.map((c) => m.member(c.name)),
       inFlightInWave: occupying.filter((c) => c.window === index).length,
       maxParallel: waveSpec.maxParallel,

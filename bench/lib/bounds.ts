@@ -16,7 +16,7 @@
  * time before the first wave (planning, version resolution) is not in the bound: it is overhead.
  */
 import type { FleetMember } from '../../domain/fleet';
-import { createBucket, pickNextClusters, type TokenBucket } from '../../domain/pacing';
+import { createBucket, pickNextClusters, startOrder, type TokenBucket } from '../../domain/pacing';
 
 /** One cluster of a wave, as measured. */
 export interface MeasuredCluster {
@@ -107,7 +107,7 @@ export function campaignBound(waves: readonly MeasuredWave[], c: BoundConstraint
 }
 
 /** How the simulated scheduler orders pending clusters. */
-export type PickOrder = 'wave-order' | 'bottleneck-first';
+export type PickOrder = 'wave-order' | 'campaign';
 
 /**
  * The wave's makespan had the campaign's own picking rules (domain/pacing.ts pickNextClusters:
@@ -116,9 +116,9 @@ export type PickOrder = 'wave-order' | 'bottleneck-first';
  * difference to the real window is overhead (workflow tasks, signals, child starts); the
  * difference to {@link waveBound} is what the picking policy itself loses.
  *
- * `bottleneck-first` reorders the pending clusters before every pick, by the remaining work per
- * slot of their most loaded cap value (Σ `priorityMs` of that value's pending clusters / cap.max),
- * most loaded first; `priorityMs` is what a scheduler could know beforehand (the plan's estimate).
+ * `campaign` offers the pending clusters in the campaign's own order (domain/pacing.ts startOrder:
+ * bottleneck cap value first, then longest first) with `priorityMs` as the estimate, which is what
+ * the campaign knows beforehand (the plan's estimate); `wave-order` offers them in plan order.
  */
 export function simulateWave(
   wave: MeasuredWave,
@@ -136,11 +136,6 @@ export function simulateWave(
       c.caps.map((cap) => ({ key: `${cap.labelKey}=${x.labels[cap.labelKey] ?? ''}`, max: cap.max })),
     ]),
   );
-  // Remaining work per slot of each cap value (bottleneck-first), kept up to date as clusters start.
-  const load = new Map<string, number>();
-  for (const x of wave.clusters) {
-    for (const k of keysOf.get(x.name) ?? []) load.set(k.key, (load.get(k.key) ?? 0) + priority(x.name) / k.max);
-  }
   const used = new Map<string, number>();
   let pending = wave.clusters.map((x) => x.name);
   const running = new Map<string, number>();
@@ -152,14 +147,12 @@ export function simulateWave(
     // Leave out clusters a cap blocks already (in-flight counts only grow within one pick), so a
     // long queue behind full caps costs one lookup each instead of a scan of the running set.
     let eligible = pending.filter((name) => (keysOf.get(name) ?? []).every((k) => (used.get(k.key) ?? 0) < k.max));
-    if (order === 'bottleneck-first' && c.caps.length > 0) {
-      const score = new Map(
-        eligible.map((name) => [name, Math.max(...(keysOf.get(name) ?? []).map((k) => load.get(k.key) ?? 0))]),
-      );
-      eligible = eligible
-        .map((name, i) => ({ name, i, s: score.get(name) ?? 0 }))
-        .sort((a, b) => b.s - a.s || a.i - b.i)
-        .map((x) => x.name);
+    if (order === 'campaign') {
+      eligible = startOrder(
+        eligible.map((n) => members.get(n) as FleetMember),
+        (m) => priority(m.name),
+        c.caps,
+      ).map((m) => m.name);
     }
     const pick = pickNextClusters({
       pending: eligible.map((n) => members.get(n) as FleetMember),
@@ -175,10 +168,7 @@ export function simulateWave(
       const done = now + (duration.get(name) ?? 0);
       running.set(name, done);
       end = Math.max(end, done);
-      for (const k of keysOf.get(name) ?? []) {
-        used.set(k.key, (used.get(k.key) ?? 0) + 1);
-        load.set(k.key, (load.get(k.key) ?? 0) - priority(name) / k.max);
-      }
+      for (const k of keysOf.get(name) ?? []) used.set(k.key, (used.get(k.key) ?? 0) + 1);
     }
     if (pick.start.length > 0) {
       const started = new Set(pick.start);

@@ -25,8 +25,14 @@ import type { temporal } from '@temporalio/proto';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-/** Activities that heartbeat while they run (activities/eks.ts awaitUpdate, activities/prometheus.ts gates). */
-export const HEARTBEATING_ACTIVITIES: ReadonlySet<string> = new Set(['awaitUpdate', 'evaluateHealthGate']);
+/** Activities that heartbeat while they run (EKS waits, health gates and checks). */
+export const HEARTBEATING_ACTIVITIES: ReadonlySet<string> = new Set([
+  'awaitUpdate',
+  'updateAddons',
+  'checkClusterHealth',
+  'evaluateHealthGate',
+  'evaluateHealthGates',
+]);
 /** SDK defaults (WorkerOptions): throttle = min(0.8 × heartbeatTimeout, 60 s), or 30 s without a timeout. */
 const MAX_HEARTBEAT_THROTTLE_MS = 60_000;
 const DEFAULT_HEARTBEAT_THROTTLE_MS = 30_000;

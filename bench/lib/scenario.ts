@@ -95,10 +95,10 @@ export interface ScenarioResult {
       windowMs: number;
       /** Last child close → first child of the next wave (soak, soak gates, approval) or campaign end. */
       gapMs: number;
-      /** The campaign's picking rules replayed on the measured durations with zero overhead (bounds.ts simulateWave). */
+      /** The campaign's picking rules and start order replayed on the measured durations with zero overhead (bounds.ts simulateWave). */
       simulatedMs: number;
-      /** Same, picking clusters of the most loaded cap value first (by the plan's estimates). */
-      bottleneckFirstMs: number;
+      /** Same rules, clusters offered in plan order (the campaign's order before startOrder). */
+      planOrderMs?: number;
     }[];
     /** Σ over waves of simulatedMs + soak: what the picking rules allow with zero overhead. */
     policyMs: number;
@@ -390,11 +390,8 @@ function analyse(input: {
     const b = bound.waves[i];
     const mw = measuredWaves[i] as MeasuredWave;
     const estimates = new Map(w.clusters.map((c) => [c.name, c.estimateMs]));
-    const simulated = simulateWave(mw, constraints);
-    const bottleneckFirst = simulateWave(mw, constraints, {
-      order: 'bottleneck-first',
-      priorityMs: (n) => estimates.get(n) ?? 0,
-    });
+    const simulated = simulateWave(mw, constraints, { order: 'campaign', priorityMs: (n) => estimates.get(n) ?? 0 });
+    const inPlanOrder = simulateWave(mw, constraints, { order: 'wave-order' });
     return {
       name: w.name,
       clusters: b?.clusters ?? 0,
@@ -404,7 +401,7 @@ function analyse(input: {
       windowMs: span.first !== undefined && span.last !== undefined ? span.last - span.first : 0,
       gapMs: span.last !== undefined ? nextFirst - span.last : 0,
       simulatedMs: Math.round(simulated),
-      bottleneckFirstMs: Math.round(bottleneckFirst),
+      planOrderMs: Math.round(inPlanOrder),
     };
   });
   const firstChild = waveSpans.find((s) => s.first !== undefined)?.first ?? firstRun.startMs;

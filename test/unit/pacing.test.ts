@@ -4,6 +4,7 @@ import {
   capsAllow,
   createBucket,
   pickNextClusters,
+  startOrder,
   tokensAvailable,
   tryTake,
   type PickInput,
@@ -166,5 +167,85 @@ describe('pickNextClusters', () => {
     const snapshot = JSON.stringify(input);
     expect(pickNextClusters(input)).toEqual(pickNextClusters(input));
     expect(JSON.stringify(input)).toBe(snapshot);
+  });
+});
+
+describe('startOrder: which pending clusters a pick offers first', () => {
+  const est: Record<string, number> = { a: 10, b: 30, c: 20, d: 5, e: 40, f: 1 };
+  const estimate = (m: FleetMember) => est[m.name] ?? 0;
+
+  it('without caps: longest estimate first, wave order among equals', () => {
+    const pending = ['a', 'b', 'c', 'x', 'y'].map((n) => member(n));
+    expect(startOrder(pending, estimate, []).map((m) => m.name)).toEqual(['b', 'c', 'a', 'x', 'y']);
+  });
+
+  it('with caps: the most loaded cap value first (its pending work ÷ max), longest first within it', () => {
+    // account=1: a 10 + b 30 + c 20 = 60 over 1 slot; account=2: d 5 + e 40 = 45 over 1 slot; f has no account label.
+    const pending = [
+      member('d', { labels: { account: '2' } }),
+      member('a', { labels: { account: '1' } }),
+      member('e', { labels: { account: '2' } }),
+      member('f'),
+      member('b', { labels: { account: '1' } }),
+      member('c', { labels: { account: '1' } }),
+    ];
+    const order = startOrder(pending, estimate, [{ labelKey: 'account', max: 1 }]);
+    expect(order.map((m) => m.name)).toEqual(['b', 'c', 'a', 'e', 'd', 'f']);
+    // A larger cap spreads the same work over more slots: account=1 (60 / 3 = 20) now comes after account=2 (45 / 1).
+    const twoCaps = startOrder(
+      pending.map((m) => ({ ...m, labels: { ...m.labels, tier: m.labels.account === '1' ? 'x' : 'y' } })),
+      estimate,
+      [
+        { labelKey: 'account', max: 3 },
+        { labelKey: 'tier', max: 1 },
+      ],
+    );
+    // tier=x carries account=1's 60 over 1 slot, so account=1 leads again: the most loaded of a cluster's values counts.
+    expect(twoCaps.map((m) => m.name)).toEqual(['b', 'c', 'a', 'e', 'd', 'f']);
+  });
+
+  it('shortens a cap-bound wave against plan order (replayed with pickNextClusters)', () => {
+    // Cap 1 per account, 2 slots: in plan order the three single-cluster accounts take the slots
+    // first and the heavy account (3 × 10) runs its clusters one after the other at the end.
+    const pending = [
+      member('l1', { labels: { account: 'a' } }),
+      member('l2', { labels: { account: 'b' } }),
+      member('l3', { labels: { account: 'c' } }),
+      member('h1', { labels: { account: 'heavy' } }),
+      member('h2', { labels: { account: 'heavy' } }),
+      member('h3', { labels: { account: 'heavy' } }),
+    ];
+    const durations: Record<string, number> = { l1: 10, l2: 10, l3: 10, h1: 10, h2: 10, h3: 10 };
+    const replay = (order: FleetMember[]) => {
+      let now = 0;
+      let queue = [...order];
+      const running = new Map<string, number>();
+      let end = 0;
+      while (queue.length > 0 || running.size > 0) {
+        const pick = pickNextClusters({
+          pending: queue,
+          inFlight: queue.length
+            ? [...running.keys()].map((n) => pending.find((m) => m.name === n) as FleetMember)
+            : [],
+          maxParallel: 2,
+          maxInFlight: 2,
+          caps: [{ labelKey: 'account', max: 1 }],
+          bucket: undefined,
+          nowMs: now,
+        });
+        for (const n of pick.start) {
+          running.set(n, now + (durations[n] ?? 0));
+          end = Math.max(end, now + (durations[n] ?? 0));
+        }
+        queue = queue.filter((m) => !pick.start.includes(m.name));
+        now = Math.min(...running.values());
+        for (const [n, at] of running) if (at <= now) running.delete(n);
+      }
+      return end;
+    };
+    const byDuration = (m: FleetMember) => durations[m.name] ?? 0;
+    expect(replay(pending)).toBe(40);
+    // The heavy account's 30 over its one slot is the bound, and startOrder reaches it.
+    expect(replay(startOrder(pending, byDuration, [{ labelKey: 'account', max: 1 }]))).toBe(30);
   });
 });
