@@ -10,6 +10,7 @@ import { formatIssue, parseCampaign, parseFleet, type ValidationIssue } from '..
 import { buildPlan, type CampaignPlan } from '../domain/plan';
 import type { Campaign } from '../domain/spec';
 import { InvalidInputError } from './errors';
+import { table } from './format';
 
 /** Reads a UTF-8 file; an unreadable file is bad input naming the file. */
 async function readText(file: string): Promise<string> {
@@ -69,18 +70,6 @@ export async function planFromFiles(campaignFile: string, fleetFile: string): Pr
 
 function versionCell(from: string, path: readonly string[]): string {
   return path.length === 0 ? `${from} (nodes/add-ons only)` : [from, ...path].join(' → ');
-}
-
-/** Left-aligned columns, two spaces apart; the last column is not padded. */
-function table(rows: readonly (readonly string[])[]): string[] {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) =>
-    row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd(),
-  );
 }
 
 function indent(lines: readonly string[], by = '  '): string[] {
