@@ -14,6 +14,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY . .
 
+# The workflow bundle, built once here: the worker loads it instead of bundling at every start.
+RUN node --import tsx scripts/bundle-workflows.ts --out /app/workflow-bundle.js
+ENV FLEETWAVE_WORKFLOW_BUNDLE=/app/workflow-bundle.js
+
 # The node image's unprivileged user (uid 1000). tsx keeps its compile cache in /tmp, the only
 # place written at run time, so the root filesystem can be read-only (the Helm chart makes it so).
 USER node

@@ -2,7 +2,8 @@
  * PromQL health gates over the Prometheus HTTP API (`/api/v1/query`).
  * (checkClusterHealth in health.ts runs the same gate loop for every gate of a phase at once.)
  *
- * One activity runs a whole gate: wait `initialDelay`, then measure every `interval` until
+ * One activity runs a whole gate: wait `initialDelay` (after a step, postStep and bake, at least
+ * one `interval`, so no sample from before the change decides), then measure every `interval` until
  * domain/gates decides (Successful, Failed, Inconclusive, Error) or the gate's `timeout`
  * passes (Inconclusive). Each measurement is classified here:
  * - a number → pass or fail by the condition (every series of a vector must pass);
@@ -226,7 +227,10 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       consecutiveErrorLimit: gate.consecutiveErrorLimit ?? 4,
     };
     const intervalMs = durationMs(gate.interval ?? '30s');
-    const initialDelayMs = durationMs(gate.initialDelay ?? '0s');
+    // After a change (postStep, bake) the first sample must postdate it: a measurement taken at once
+    // can read a scrape from before the step ended and pass a cluster that has just gone bad.
+    const afterChange = input.phase === 'postStep' || input.phase === 'bake';
+    const initialDelayMs = Math.max(durationMs(gate.initialDelay ?? '0s'), afterChange ? intervalMs : 0);
     const timeoutMs = durationMs(gate.timeout ?? '10m');
     const queryTimeoutMs = Math.max(1_000, deps.gateQueryTimeoutMs ?? Math.min(intervalMs, MAX_QUERY_TIMEOUT_MS));
     const query = renderQuery(gate.query, input.cluster.name);

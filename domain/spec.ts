@@ -301,7 +301,9 @@ export const healthGateSchema = z
       .describe('PromQL returning one sample; {{cluster}} is replaced by the cluster name.'),
     condition: conditionString.describe('Pass condition on the value, e.g. "< 0.01".'),
     interval: positiveDuration('Time between measurements. Default: "30s".').default('30s'),
-    initialDelay: durationString('Wait before the first measurement. Default: "0s".').default('0s'),
+    initialDelay: durationString(
+      'Wait before the first measurement. Default: "0s"; in the postStep and bake phases at least one interval, so the first sample postdates the change (keep interval at or above the scrape interval).',
+    ).default('0s'),
     consecutiveSuccesses: z
       .number()
       .int()

@@ -7,6 +7,7 @@
  * wherever the `temporal` CLI already works. Everything fleetwave-specific is an
  * FLEETWAVE_* variable. Invalid values are reported one line per variable, by name.
  */
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { HOST_PORT, loadTemporalConnectConfig, type TemporalConnectConfig } from '../client/temporal-env';
 import { parseDuration } from '../domain/duration';
@@ -95,6 +96,14 @@ export const workerEnvSchema = z.object({
   FLEETWAVE_PROMETHEUS_URL: url
     .optional()
     .describe('Prometheus HTTP API base URL for health gates. Default: none (PromQL gates cannot pass).'),
+  FLEETWAVE_WORKFLOW_BUNDLE: z
+    .string()
+    .trim()
+    .min(1, { message: 'must be a file path' })
+    .optional()
+    .describe(
+      'A workflow bundle built with `tsx scripts/bundle-workflows.ts --out FILE` (the image has one). Default: bundled at start in a child process (a few seconds).',
+    ),
 });
 
 /** The names of every variable in {@link workerEnvSchema}. */
@@ -118,6 +127,8 @@ export interface WorkerConfig {
     eksEndpoint?: string;
   };
   prometheusUrl?: string;
+  /** FLEETWAVE_WORKFLOW_BUNDLE: a prebuilt workflow bundle to load instead of bundling at start. */
+  workflowBundlePath?: string;
 }
 
 /** Thrown by {@link loadWorkerConfig}; `problems` holds one line per bad variable. */
@@ -145,6 +156,12 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
   }
 
   const temporal = loadTemporalConnectConfig(env, problems);
+  const bundle = parsed.success ? parsed.data.FLEETWAVE_WORKFLOW_BUNDLE : undefined;
+  if (bundle && !existsSync(bundle)) {
+    problems.push(
+      `FLEETWAVE_WORKFLOW_BUNDLE=${JSON.stringify(bundle)}: no such file (build it with \`tsx scripts/bundle-workflows.ts --out FILE\`)`,
+    );
+  }
 
   if (problems.length > 0 || !parsed.success || !temporal) throw new WorkerConfigError(problems);
   const v = parsed.data;
@@ -162,5 +179,6 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
       eksEndpoint: v.AWS_ENDPOINT_URL_EKS,
     },
     prometheusUrl: v.FLEETWAVE_PROMETHEUS_URL,
+    ...(v.FLEETWAVE_WORKFLOW_BUNDLE ? { workflowBundlePath: v.FLEETWAVE_WORKFLOW_BUNDLE } : {}),
   };
 }

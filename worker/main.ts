@@ -4,11 +4,14 @@
  *
  * Run it with `fleetwave worker` (configuration from the environment: worker/config.ts).
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
 import {
-  bundleWorkflowCode,
   makeTelemetryFilterString,
   NativeConnection,
   Runtime,
@@ -21,7 +24,10 @@ import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config
 import { createLogger, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
 
 /** The workflows entry point the worker bundles at start. */
-export const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const WORKFLOWS_PATH = path.join(REPO_ROOT, 'workflows/index.ts');
+const BUNDLE_SCRIPT = path.join(REPO_ROOT, 'scripts/bundle-workflows.ts');
+const execFileAsync = promisify(execFile);
 
 /** Extra time after the shutdown grace before the worker gives up draining (stays under Kubernetes' 60 s). */
 const SHUTDOWN_FORCE_EXTRA_MS = 15_000;
@@ -80,7 +86,7 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
       dataConverter: fleetwaveDataConverter,
       namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,
-      workflowBundle: opts.workflowBundle ?? (await bundleWorkflows(logger)),
+      workflowBundle: opts.workflowBundle ?? (await bundleWorkflows(config, logger)),
       activities,
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
@@ -107,18 +113,34 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
 }
 
 /**
- * Bundles the workflow code (webpack, a few seconds). The bundler's own multi-line build report
- * goes to debug; the worker logs one line with the size and time.
+ * The workflow code: FLEETWAVE_WORKFLOW_BUNDLE when set (an image builds it once), otherwise
+ * bundled by scripts/bundle-workflows.ts in a child process (webpack, a few seconds). Bundling in
+ * this process would leave webpack's few hundred MiB in the worker's resident memory for good.
  */
-async function bundleWorkflows(logger: ProcessLogger): Promise<WorkflowBundleOption> {
+async function bundleWorkflows(config: WorkerConfig, logger: ProcessLogger): Promise<WorkflowBundleOption> {
+  if (config.workflowBundlePath) {
+    logger.info({ path: config.workflowBundlePath }, 'workflow bundle loaded');
+    return { codePath: config.workflowBundlePath };
+  }
   const started = Date.now();
-  const bundleLogger = logger.child({ component: 'workflow-bundler' });
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    logger: new PinoTemporalLogger(bundleLogger.child({}, { level: 'warn' })),
-  });
-  logger.info({ bytes: bundle.code.length, ms: Date.now() - started }, 'workflow bundle built');
-  return bundle;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetwave-workflows-'));
+  const out = path.join(dir, 'workflow-bundle.js');
+  try {
+    const { stderr } = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', BUNDLE_SCRIPT, '--out', out, WORKFLOWS_PATH],
+      { cwd: REPO_ROOT, maxBuffer: 16 * 2 ** 20 },
+    );
+    if (stderr.trim()) logger.debug({ stderr: stderr.trim() }, 'workflow bundler output');
+    const code = readFileSync(out, 'utf8');
+    logger.info({ bytes: code.length, ms: Date.now() - started }, 'workflow bundle built');
+    return { code };
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new Error(`bundling the workflows failed${stderr ? `:\n${stderr}` : `: ${String(err)}`}`, { cause: err });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -205,6 +205,24 @@ describe('evaluateHealthGate over a scripted Prometheus', () => {
     expect(r.outcome).toBe('Inconclusive');
     expect(r.message).toContain('no decision within 150ms');
   });
+  it('after a step (postStep, bake) measures no sooner than one interval; soak and baseline at once', async () => {
+    const slow = { ...gate, interval: '1s', consecutiveSuccesses: 1 };
+    const firstQueryAfter = async (phase: EvaluateHealthGateInput['phase']) => {
+      const started = Date.now();
+      let first: number | undefined;
+      const fetchFn = (async () => {
+        first ??= Date.now() - started;
+        return value('0.001')();
+      }) as typeof fetch;
+      const r = await runActivity(activities(fetchFn, 'http://p').evaluateHealthGate, { ...input, gate: slow, phase });
+      expect(r.outcome).toBe('Successful');
+      return first ?? Infinity;
+    };
+    expect(await firstQueryAfter('postStep')).toBeGreaterThanOrEqual(990);
+    expect(await firstQueryAfter('bake')).toBeGreaterThanOrEqual(990);
+    expect(await firstQueryAfter('soak')).toBeLessThan(900);
+    expect(await firstQueryAfter('baseline')).toBeLessThan(900);
+  });
   it('continues the tally from heartbeat details after a retry', async () => {
     const env = new MockActivityEnvironment({
       attempt: 2,

@@ -92,6 +92,20 @@ describe('loadWorkerConfig', () => {
     ]);
   });
 
+  it('refuses a FLEETWAVE_WORKFLOW_BUNDLE that does not exist, and takes one that does', () => {
+    expect(problemsOf({ FLEETWAVE_WORKFLOW_BUNDLE: '/nonexistent/workflow-bundle.js' })).toEqual([
+      'FLEETWAVE_WORKFLOW_BUNDLE="/nonexistent/workflow-bundle.js": no such file (build it with `tsx scripts/bundle-workflows.ts --out FILE`)',
+    ]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetwave-bundle-'));
+    try {
+      const file = path.join(dir, 'workflow-bundle.js');
+      fs.writeFileSync(file, '// bundle');
+      expect(loadWorkerConfig({ ...NO_FILE, FLEETWAVE_WORKFLOW_BUNDLE: file }).workflowBundlePath).toBe(file);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads a temporal.toml profile, with the environment on top', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetwave-envconfig-'));
     try {
