@@ -4,8 +4,8 @@
  * Each campaign is written at real EKS pace and compressed by the simulator's time scale
  * (bench/lib/campaign.ts): a canary of a few clusters, then percent waves, then the rest; every
  * wave but the last needs two approvals; a start rate limit per ten (real) minutes; caps per
- * region and per account. Node group drains are not forced, so clusters with a blocking
- * PodDisruptionBudget fail their node group update and roll back (budgets of 10 % absorb them).
+ * region and per account. Node group drains are not forced, so clusters with a PodDisruptionBudget
+ * that allows no disruption are blocked at preflight (untouched; not counted against the budgets).
  */
 import type { ScenarioDefinition } from './lib/scenario';
 

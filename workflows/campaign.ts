@@ -252,14 +252,35 @@ class CampaignRun {
     const m = this.m;
     const request = this.plan ? pinRequest(m.campaign, this.plan.placed, this.plan.paths) : undefined;
     this.publish(true);
-    if (request) {
+    if (request && !m.aborting) {
+      // An abort while the versions resolve (an unreachable EKS retries for minutes) ends the
+      // campaign at once: nothing has started yet.
+      const scope = new CancellationScope();
+      const resolving = scope.run(() => resolveTargetVersions(request));
+      await Promise.race([
+        resolving.then(
+          () => undefined,
+          () => undefined,
+        ),
+        condition(() => m.aborting),
+      ]);
+      if (m.aborting) {
+        scope.cancel();
+        await resolving.catch(() => undefined);
+        m.setPhase('done');
+        return;
+      }
       try {
-        m.s.pinned = await resolveTargetVersions(request);
+        m.s.pinned = await resolving;
       } catch (err) {
         m.fail(`could not resolve target versions: ${describe(err)}`, Date.now());
         m.setPhase('done');
         return;
       }
+    }
+    if (m.aborting) {
+      m.setPhase('done');
+      return;
     }
     const rate = rateLimitOf(m.spec.pacing);
     if (rate) m.s.bucket = createBucket(rate, Date.now());

@@ -189,8 +189,8 @@ export function markdownSummary(results: ScenarioResult[], command: string): str
   lines.push('', '## Where the time goes', '');
   lines.push(
     "Per wave: the lower bound from the measured cluster durations (and what binds it), the campaign's own picking",
-    'rules (domain/pacing.ts) replayed on those durations with zero overhead, the same with the clusters of the most',
-    'loaded cap value picked first, the real window (first child started → last child closed), and the time from the',
+    'rules and start order (domain/pacing.ts) replayed on those durations with zero overhead, the same rules with the',
+    'clusters in plan order, the real window (first child started → last child closed), and the time from the',
     "last child's close to the next wave's first child (soak, soak gates, approval) against the soak itself.",
   );
   for (const r of sorted) {

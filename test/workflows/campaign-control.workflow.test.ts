@@ -96,6 +96,41 @@ describe('campaign workflow: operator control', () => {
     expect(result.upgraded.sort()).toEqual([...names].sort());
   });
 
+  it('aborts at once while the target versions cannot be resolved (planning), starting nothing', async () => {
+    const tag = uniqueTag();
+    const names = ['a', 'b'].map((n) => `abp-${tag}-${n}`);
+    const fake = createFakeActivities({
+      clusters: names.map((n) => fakeCluster(n)),
+      // EKS unreachable: every attempt fails, and the campaign retries for minutes.
+      beforeCall: (call) =>
+        call.name === 'resolveTargetVersions' ? Promise.reject(new Error('connect ECONNREFUSED')) : undefined,
+    });
+    const campaign = makeCampaign(`abp-${tag}`, { waves: [{ name: 'all', maxParallel: 2, approval: 'auto' }] });
+    const taskQueue = temporal.taskQueue('campaign');
+    const { result, status, abortedAfterMs } = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        names.map((n) => fake.member(n)),
+      );
+      const deadline = Date.now() + 20_000;
+      while (!fake.calls.some((c) => c.name === 'resolveTargetVersions') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const abortAt = Date.now();
+      await handle.signal(abortSignal, { by: 'oncall', reason: 'wrong target' });
+      const result = await resultWithin(handle);
+      return { result, status: await handle.query(statusQuery), abortedAfterMs: Date.now() - abortAt };
+    });
+    expect(result.state).toBe('aborted');
+    expect(result.reason).toBe('wrong target');
+    // Well before the activity's retries (5 s, 10 s, ...) would have run out.
+    expect(abortedAfterMs).toBeLessThan(4_000);
+    expect(fake.calls.filter((c) => c.name !== 'resolveTargetVersions')).toEqual([]);
+    expect(status.clusters.every((c) => c.state === 'pending')).toBe(true);
+  });
+
   it('aborts: children stop at a safe point, nothing new starts, result aborted', async () => {
     const tag = uniqueTag();
     const names = ['a', 'b', 'c'].map((n) => `ab-${tag}-${n}`);
