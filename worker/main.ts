@@ -153,10 +153,12 @@ async function createRealActivities(
   connection: NativeConnection,
   logger: ProcessLogger,
 ): Promise<object> {
-  const [{ createActivities, createDefaultDeps }, { createLeaseActivities }] = await Promise.all([
-    import('../activities/index'),
-    import('../activities/leases'),
-  ]);
+  const [{ createActivities, createDefaultDeps }, { createLeaseActivities }, { createChildrenActivities }] =
+    await Promise.all([
+      import('../activities/index'),
+      import('../activities/leases'),
+      import('../activities/children'),
+    ]);
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
@@ -172,6 +174,7 @@ async function createRealActivities(
   return {
     ...createActivities(deps),
     ...createLeaseActivities({ client, taskQueue: config.taskQueue }),
+    ...createChildrenActivities({ client }),
   };
 }
 

@@ -54,6 +54,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, type SearchAttributeUpdatePair } from '@temporalio/common';
+import type { ChildrenActivities } from '../activities/children';
 import type { LeaseActivities } from '../activities/leases';
 import type { ClusterRef, FleetwaveActivities, GateResult } from '../activities/types';
 import { durationToMs, formatDuration } from '../domain/duration';
@@ -132,6 +133,13 @@ const { evaluateHealthGates } = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3 },
+});
+
+/** Watches children handed over by an earlier run (activities/children.ts): long, heartbeating, retried for ever. */
+const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
+  startToCloseTimeout: '30 days',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
 const { requestLease } = proxyActivities<LeaseActivities>({
@@ -225,6 +233,7 @@ class CampaignRun {
   ) {}
 
   async run(): Promise<CampaignResult> {
+    this.watchHandedOverChildren();
     while (this.m.phase !== 'done') {
       if (this.m.phase === 'planning') await this.resolveVersions();
       else if (this.m.aborting) await this.finishAbort();
@@ -856,6 +865,49 @@ class CampaignRun {
 
   private continueAsNewSuggested(): boolean {
     return workflowInfo().continueAsNewSuggested;
+  }
+
+  /**
+   * Children an earlier run handed over report by signal, which one that is terminated, times out
+   * or fails never sends: one activity watches them all and this run marks such a child failed,
+   * so the wave (and an abort) never waits for it for ever. Runs in the background.
+   */
+  private watchHandedOverChildren(): void {
+    const m = this.m;
+    const watch = async (): Promise<void> => {
+      for (;;) {
+        const carried = m.s.clusters.filter((c) => c.state === 'upgrading' && c.runId && !this.children.has(c.name));
+        if (carried.length === 0) return;
+        const { unreported, allEnded } = await awaitChildrenEnded.executeWithOptions(
+          { summary: `watch ${carried.length} cluster upgrade(s) handed over by the previous run` },
+          [
+            {
+              children: carried.map((c) => ({
+                workflowId: clusterUpgradeWorkflowId(c.name),
+                runId: c.runId as string,
+              })),
+            },
+          ],
+        );
+        for (const u of unreported) {
+          const c = carried.find((x) => clusterUpgradeWorkflowId(x.name) === u.workflowId && x.runId === u.runId);
+          if (!c || c.state !== 'upgrading') continue;
+          const how = u.status.toLowerCase().replace(/_/g, ' ');
+          m.onFinished(
+            {
+              cluster: c.name,
+              attempt: c.attempt,
+              result: failedResult(c.name, `cluster-upgrade workflow ${how} without reporting its result`),
+            },
+            Date.now(),
+          );
+        }
+        if (allEnded && unreported.length === 0) return;
+      }
+    };
+    void watch().catch((err: unknown) => {
+      if (!isCancellation(err)) log.warn('stopped watching handed-over cluster upgrades', { error: describe(err) });
+    });
   }
 
   /**

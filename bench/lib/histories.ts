@@ -32,6 +32,7 @@ export const HEARTBEATING_ACTIVITIES: ReadonlySet<string> = new Set([
   'checkClusterHealth',
   'evaluateHealthGate',
   'evaluateHealthGates',
+  'awaitChildrenEnded',
 ]);
 /** SDK defaults (WorkerOptions): throttle = min(0.8 × heartbeatTimeout, 60 s), or 30 s without a timeout. */
 const MAX_HEARTBEAT_THROTTLE_MS = 60_000;

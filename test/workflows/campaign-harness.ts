@@ -30,6 +30,7 @@ import {
 import type { campaignWorkflow } from '../../workflows/campaign';
 import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import type { TestTemporal } from '../helpers/temporal';
+import { createChildrenActivities } from '../../activities/children';
 import { fleetwaveDataConverter } from '../../client/payload-codec';
 
 /** A short random tag so names never collide between tests or runs on one server. */
@@ -96,7 +97,8 @@ export async function withWorker<T>(
     namespace: temporal.namespace,
     taskQueue,
     workflowBundle: await getWorkflowBundle(workflowsPath),
-    activities,
+    // The campaign's watch of handed-over children (after continue-as-new) uses the real activity.
+    activities: { ...createChildrenActivities({ client: temporal.client, pollIntervalMs: 500 }), ...activities },
   });
   return worker.runUntil(fn);
 }

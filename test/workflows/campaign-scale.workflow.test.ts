@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { statusQuery } from '../../workflows/definitions';
+import { clusterUpgradeWorkflowId, statusQuery } from '../../workflows/definitions';
 import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
-import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
+import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fake-activities';
 import {
   getTestTemporal,
   startDedicatedTestTemporal,
@@ -25,6 +25,7 @@ import {
   withWorker,
   recordHistory,
   STANDIN_CHILD_WORKFLOWS,
+  waitForStatus,
 } from './campaign-harness';
 
 type HistoryEvent = proto.api.history.v1.IHistoryEvent;
@@ -236,6 +237,59 @@ describe('campaign workflow: continue-as-new', () => {
     // Soak gates of each wave ran once per upgraded cluster, even when the soak spanned runs.
     expect(fake.calls.filter((c) => c.label === 'evaluateHealthGate:errors/soak')).toHaveLength(names.length);
   }
+
+  it(
+    'marks a handed-over child that is terminated after continue-as-new failed instead of waiting for it',
+    { timeout: 180_000 },
+    async () => {
+      const tag = uniqueTag();
+      const names = Array.from({ length: 8 }, (_, i) => `cant-${tag}-${i}`);
+      const stuck = names[0] as string;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const fake = createFakeActivities({
+        clusters: names.map((n) => fakeCluster(n)),
+        beforeCall: (call) =>
+          call.cluster === stuck && call.label.startsWith('awaitUpdate:control-plane')
+            ? heartbeatUntil(released, 200)
+            : call.name === 'awaitUpdate'
+              ? new Promise((resolve) => setTimeout(resolve, 200))
+              : undefined,
+      });
+      const campaign = makeCampaign(`cant-${tag}`, {
+        waves: [{ name: 'all', maxParallel: 3, approval: 'auto', failureBudget: 1 }],
+      });
+      const taskQueue = dedicated.taskQueue('campaign');
+      try {
+        const { result, status } = await withWorker(dedicated, taskQueue, fake.activities, async () => {
+          const handle = await startCampaign(
+            dedicated,
+            taskQueue,
+            campaign,
+            names.map((n) => fake.member(n)),
+          );
+          // The stuck cluster is still upgrading in a later run: it was handed over.
+          await waitForStatus(
+            handle,
+            (s) => s.runs >= 2 && s.clusters.find((c) => c.name === stuck)?.state === 'upgrading',
+            120_000,
+            'a later run with the stuck cluster in flight',
+          );
+          await dedicated.client.workflow.getHandle(clusterUpgradeWorkflowId(stuck)).terminate('operator');
+          const result = await resultWithin(handle, 60_000);
+          return { result, status: await handle.query(statusQuery) };
+        });
+        expect(result.state).toBe('completed-with-failures');
+        expect(result.failed).toEqual([stuck]);
+        expect(result.upgraded.sort()).toEqual(names.filter((n) => n !== stuck).sort());
+        expect(status.clusters.find((c) => c.name === stuck)?.reason).toBe(
+          'cluster-upgrade workflow terminated without reporting its result',
+        );
+      } finally {
+        release();
+      }
+    },
+  );
 
   it(
     'continues as new with upgrades in flight and keeps its state (stand-in child that reports by signal)',

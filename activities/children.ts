@@ -1,0 +1,81 @@
+/**
+ * Watching cluster-upgrade children a campaign run did not start. A run learns a child's end from
+ * the child's completion event only if it started the child; children handed over at
+ * continue-as-new report by signal instead (workflows/definitions.ts reportBySignalSignal). A
+ * child that ends without running its code to the end (terminated by an operator, timed out,
+ * cancelled, failed) sends no signal, and without this watch the campaign would wait for it for
+ * ever. One activity per run watches every handed-over child: it polls DescribeWorkflowExecution,
+ * heartbeats in between, and returns as soon as one of them ended that way, or when all ended.
+ *
+ * Workflows import this module with `import type` only.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { activityRuntime } from './context';
+
+export interface WatchedChild {
+  workflowId: string;
+  runId: string;
+}
+
+export interface AwaitChildrenEndedInput {
+  children: WatchedChild[];
+  /** Between two rounds of DescribeWorkflowExecution. Default 30 s. */
+  pollIntervalMs?: number;
+}
+
+/** A watched child that ended without completing: it cannot have reported its result. */
+export interface UnreportedEnd extends WatchedChild {
+  /** TERMINATED, TIMED_OUT, CANCELLED, FAILED, or NOT_FOUND (its history is gone). */
+  status: string;
+}
+
+export interface AwaitChildrenEndedResult {
+  unreported: UnreportedEnd[];
+  /** Every watched child has ended (completed ones reported by signal). */
+  allEnded: boolean;
+}
+
+export interface ChildrenActivities {
+  awaitChildrenEnded(input: AwaitChildrenEndedInput): Promise<AwaitChildrenEndedResult>;
+}
+
+const DEFAULT_POLL_MS = 30_000;
+
+export function createChildrenActivities({
+  client,
+  pollIntervalMs: defaultPollMs = DEFAULT_POLL_MS,
+}: {
+  client: Client;
+  /** Default for {@link AwaitChildrenEndedInput.pollIntervalMs} (tests use less). */
+  pollIntervalMs?: number;
+}): ChildrenActivities {
+  /** The status of one run: RUNNING, COMPLETED, TERMINATED, ... or NOT_FOUND. */
+  async function statusOf(child: WatchedChild): Promise<string> {
+    try {
+      const description = await client.workflow.getHandle(child.workflowId, child.runId).describe();
+      return description.status.name;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+      throw err;
+    }
+  }
+
+  return {
+    async awaitChildrenEnded({ children, pollIntervalMs }) {
+      const rt = activityRuntime();
+      for (;;) {
+        const statuses = await Promise.all(children.map(async (child) => ({ child, status: await statusOf(child) })));
+        const unreported = statuses
+          .filter((s) => s.status !== 'RUNNING' && s.status !== 'COMPLETED')
+          .map((s) => ({ ...s.child, status: s.status }));
+        const allEnded = statuses.every((s) => s.status !== 'RUNNING');
+        if (unreported.length > 0 || allEnded) {
+          if (unreported.length > 0) rt.log.warn('Cluster upgrades ended without reporting', { unreported });
+          return { unreported, allEnded };
+        }
+        rt.heartbeat({ running: statuses.filter((s) => s.status === 'RUNNING').length });
+        await rt.sleep(pollIntervalMs ?? defaultPollMs);
+      }
+    },
+  };
+}
