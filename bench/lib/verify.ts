@@ -24,6 +24,15 @@ export interface CampaignRef {
   targetVersion: string;
 }
 
+/** What {@link Verification.violations} is when every check passed: assert `toEqual(NO_VIOLATIONS)`. */
+export const NO_VIOLATIONS: Verification['violations'] = {
+  finalStates: [],
+  exactlyOnce: [],
+  noOverlap: [],
+  promotions: [],
+  gatedClusters: [],
+};
+
 export interface Verification {
   /** Check name → violations. */
   violations: {

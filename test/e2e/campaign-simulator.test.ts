@@ -17,19 +17,15 @@
  *
  * Logs and the worker's log: test-output/e2e/campaign-simulator/.
  */
-import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchCampaign, type BenchWave } from '../../bench/lib/campaign';
 import { driveCampaign } from '../../bench/lib/driver';
 import { startStack, type Stack } from '../../bench/lib/stack';
-import { describeNotUpgraded, describeOutcome, verifyCampaigns } from '../../bench/lib/verify';
+import { describeNotUpgraded, describeOutcome, verifyCampaigns, NO_VIOLATIONS } from '../../bench/lib/verify';
 import { validateStartInput } from '../../client/library';
 import type { CampaignStatus } from '../../workflows/definitions';
-import { approversOf, smallFleet, TIME_SCALE } from '../resilience/harness';
+import { approversOf, smallFleet, testWorkspace, TIME_SCALE } from '../resilience/harness';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NAME = 'campaign-simulator';
 /** generateFleet seed: 20 clusters, all planned (none already at 1.32 or refused), no PDB at 0 disruptions. */
 const SEED = 56;
@@ -42,20 +38,6 @@ const WAVES: BenchWave[] = [
   { name: 'rest', maxParallel: 6, soakRealMs: HOUR, approval: 'auto', failureBudget: 1 },
 ];
 
-/** A fresh test-output/e2e/<name> and a logger that writes there (and to stderr with E2E_VERBOSE=1). */
-function workspace(name: string): { dir: string; log: (line: string) => void } {
-  const dir = path.join(root, 'test-output/e2e', name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const started = Date.now();
-  const log = (line: string) => {
-    const text = `[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`;
-    appendFileSync(path.join(dir, 'test.log'), text);
-    if (process.env.E2E_VERBOSE) process.stderr.write(`${name} ${text}`);
-  };
-  return { dir, log };
-}
-
 describe('e2e: campaign through the real activities, the fleet simulator and Prometheus', () => {
   let stack: Stack | undefined;
   afterAll(async () => {
@@ -64,7 +46,7 @@ describe('e2e: campaign through the real activities, the fleet simulator and Pro
 
   it('upgrades 20 clusters in 3 waves; the bad middle-wave cluster is rolled back within the budget', async () => {
     const wallStart = Date.now();
-    const { dir, log } = workspace(NAME);
+    const { dir, log } = testWorkspace(NAME, 'e2e');
     const fleet = smallFleet(20, SEED);
     const doc = benchCampaign({
       name: 'e2e-campaign-simulator',
@@ -146,13 +128,7 @@ describe('e2e: campaign through the real activities, the fleet simulator and Pro
     expect(status.audit.filter((a) => a.kind === 'paused' || a.kind === 'budget-exceeded')).toEqual([]);
 
     // Every invariant: final states agree with the simulator, one mutation per step, gates and promotions.
-    expect(v.violations).toEqual({
-      finalStates: [],
-      exactlyOnce: [],
-      noOverlap: [],
-      promotions: [],
-      gatedClusters: [],
-    });
+    expect(v.violations).toEqual(NO_VIOLATIONS);
 
     // The waves: canary promoted by approval, middle promoted automatically with its one failure, rest completed.
     expect(status.waves.map((w) => [w.name, w.state, w.total, w.failureBudget])).toEqual([

@@ -18,16 +18,20 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const TIME_SCALE = 1200;
 const HOUR = 3_600_000;
 
-/** A fresh directory under test-output/resilience and a logger that writes there (and to stderr with RESILIENCE_VERBOSE=1). */
-export function testWorkspace(name: string): { dir: string; log: (line: string) => void } {
-  const dir = path.join(root, 'test-output/resilience', name);
+/**
+ * A fresh directory test-output/<area>/<name> and a logger that writes there (and to stderr with
+ * <AREA>_VERBOSE=1, e.g. RESILIENCE_VERBOSE).
+ */
+export function testWorkspace(name: string, area = 'resilience'): { dir: string; log: (line: string) => void } {
+  const dir = path.join(root, 'test-output', area, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
+  const verbose = process.env[`${area.toUpperCase()}_VERBOSE`];
   const log = (line: string) => {
     const text = `[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`;
     appendFileSync(path.join(dir, 'test.log'), text);
-    if (process.env.RESILIENCE_VERBOSE) process.stderr.write(`${name} ${text}`);
+    if (verbose) process.stderr.write(`${name} ${text}`);
   };
   return { dir, log };
 }

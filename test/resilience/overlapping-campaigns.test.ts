@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { driveCampaign } from '../../bench/lib/driver';
 import { startStack, type Stack } from '../../bench/lib/stack';
-import { describeNotUpgraded, describeOutcome, verifyCampaigns } from '../../bench/lib/verify';
+import { describeNotUpgraded, describeOutcome, verifyCampaigns, NO_VIOLATIONS } from '../../bench/lib/verify';
 import type { CampaignStatus } from '../../workflows/definitions';
 import { approversOf, sleep, smallFleet, testCampaign, testWorkspace, TIME_SCALE } from './harness';
 
@@ -98,13 +98,7 @@ describe('resilience: overlapping campaigns', () => {
     );
 
     for (const r of [ra.result, rb.result]) expect(['completed', 'completed-with-failures']).toContain(r.state);
-    expect(v.violations).toEqual({
-      finalStates: [],
-      exactlyOnce: [],
-      noOverlap: [],
-      promotions: [],
-      gatedClusters: [],
-    });
+    expect(v.violations).toEqual(NO_VIOLATIONS);
     // Not vacuous: B's canary met A's canary clusters while A upgraded them.
     expect(blockedByOther.length).toBeGreaterThan(0);
   });

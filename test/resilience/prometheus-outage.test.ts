@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { driveCampaign } from '../../bench/lib/driver';
 import { gateResultsOf, checkOutageGates, type Outage } from '../../bench/lib/invariants';
 import { startStack, type Stack } from '../../bench/lib/stack';
-import { describeNotUpgraded, describeOutcome, verifyCampaigns } from '../../bench/lib/verify';
+import { describeNotUpgraded, describeOutcome, verifyCampaigns, NO_VIOLATIONS } from '../../bench/lib/verify';
 import type { CampaignStatus } from '../../workflows/definitions';
 import { approversOf, canaryThenRest, sleep, smallFleet, testCampaign, testWorkspace, TIME_SCALE } from './harness';
 
@@ -127,13 +127,7 @@ describe('resilience: Prometheus down during gates', () => {
 
     expect(outages).toHaveLength(2);
     expect(['completed', 'completed-with-failures']).toContain(result.state);
-    expect(v.violations).toEqual({
-      finalStates: [],
-      exactlyOnce: [],
-      noOverlap: [],
-      promotions: [],
-      gatedClusters: [],
-    });
+    expect(v.violations).toEqual(NO_VIOLATIONS);
     expect(inOutage.violations).toEqual([]);
     // Not vacuous: the canary's soak failed in the outage and the campaign paused rather than promoting.
     const audit = status.audit.map((a) => `${a.kind}:${a.wave ?? ''}`);
