@@ -133,6 +133,11 @@ export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
       lines.push(`  ${a.wave}: ${a.approver} at ${a.at} via ${a.via}${a.comment ? ` — ${a.comment}` : ''}`);
     }
   }
+  const refused = status.audit.filter((a) => a.kind === 'approval-refused');
+  if (refused.length > 0) {
+    lines.push('', `refused approvals (${refused.length}, newest last):`);
+    for (const a of refused.slice(-10)) lines.push(`  ${a.at} ${a.by ?? '?'}: ${a.detail ?? ''}`);
+  }
   if (status.skippedAtPlan.length > 0) {
     lines.push('', `not planned (${status.skippedAtPlan.length}):`);
     for (const s of status.skippedAtPlan.slice(0, 20)) lines.push(`  ${s.cluster}: ${s.reason}`);
@@ -201,6 +206,14 @@ export function describeChanges(previous: CampaignStatus | undefined, current: C
     for (const a of wave.approvals.slice(before?.approvals.length ?? 0)) {
       lines.push(`wave ${wave.name}: approved by ${a.approver}${a.comment ? ` (${a.comment})` : ''}`);
     }
+  }
+  // A refused approval (a Signal from the Web UI or `temporal workflow signal` gets no answer) shows here.
+  const seenRefusals = new Set(
+    previous?.audit.filter((a) => a.kind === 'approval-refused').map((a) => `${a.at}|${a.by}|${a.detail}`),
+  );
+  for (const a of current.audit) {
+    if (a.kind !== 'approval-refused' || seenRefusals.has(`${a.at}|${a.by}|${a.detail}`)) continue;
+    lines.push(`approval refused${a.by ? ` (${a.by})` : ''}: ${a.detail ?? ''}`);
   }
   const prevClusters = new Map(previous?.clusters.map((c) => [c.name, c]));
   for (const c of current.clusters) {

@@ -145,6 +145,26 @@ describe('watch output', () => {
   });
 });
 
+describe('refused approvals', () => {
+  const refusal = {
+    at: '2024-10-01T10:05:00.000Z',
+    kind: 'approval-refused' as const,
+    by: 'mallory',
+    wave: 'canary',
+    detail: '"mallory" is not an approver of campaign "k8s-131" (approvers: alice, bob)',
+  };
+  it('are listed by status and announced once by watch (a refused Signal gets no other answer)', () => {
+    const before = status();
+    const after = status({ audit: [...before.audit, refusal] });
+    expect(formatStatus(before)).not.toContain('refused approvals');
+    expect(formatStatus(after)).toContain(
+      `refused approvals (1, newest last):\n  2024-10-01T10:05:00.000Z mallory: ${refusal.detail}`,
+    );
+    expect(describeChanges(before, after)).toEqual([`approval refused (mallory): ${refusal.detail}`]);
+    expect(describeChanges(after, after)).toEqual([]);
+  });
+});
+
 describe('formatCampaignList and table', () => {
   it('lists campaigns with their state and progress', () => {
     expect(formatCampaignList([])).toBe('no campaigns\n');
