@@ -112,7 +112,8 @@ describe('campaign workflow: pacing', () => {
     expect(maxConcurrent(spans, () => 'all').all).toBe(2);
   });
 
-  it('shares a fleet-wide cap between two campaigns through the lease workflow', async () => {
+  // About 5 s alone; four upgrades one after the other, so a loaded machine (the whole suite) needs more.
+  it('shares a fleet-wide cap between two campaigns through the lease workflow', { timeout: 150_000 }, async () => {
     const tag = uniqueTag();
     const a = ['a1', 'a2'].map((n) => `sc-${tag}-${n}`);
     const b = ['b1', 'b2'].map((n) => `sc-${tag}-${n}`);
