@@ -65,13 +65,16 @@ describe('resilience: Prometheus down during gates', () => {
 
     /** Stops Prometheus now and starts it again OUTAGE_MS later (waiting for its first scrape). */
     const outage = (why: string) => {
-      const from = Date.now();
       log(`outage (${why}): stopping prometheus`);
       promDown = (async () => {
+        // The window is when Prometheus really answers nothing: from its exit (it finishes queries
+        // in flight while it shuts down) to the moment it is started again.
         await s.stopPrometheus();
+        const from = Date.now();
         await sleep(OUTAGE_MS);
+        const to = Date.now();
         await s.startPrometheus();
-        outages.push({ from, to: Date.now() });
+        outages.push({ from, to });
         log(`outage (${why}) over after ${Date.now() - from} ms`);
       })();
       return promDown;
