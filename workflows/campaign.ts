@@ -276,15 +276,14 @@ class CampaignRun {
       if (m.aborting) {
         scope.cancel();
         await resolving.catch(() => undefined);
-        m.setPhase('done');
-        return;
-      }
-      try {
-        m.s.pinned = await resolving;
-      } catch (err) {
-        m.fail(`could not resolve target versions: ${describe(err)}`, Date.now());
-        m.setPhase('done');
-        return;
+      } else {
+        try {
+          m.s.pinned = await resolving;
+        } catch (err) {
+          m.fail(`could not resolve target versions: ${describe(err)}`, Date.now());
+          m.setPhase('done');
+          return;
+        }
       }
     }
     if (m.aborting) {
