@@ -25,6 +25,7 @@ import { prometheusBinary, startPrometheus, type TestPrometheus } from './promet
 import { type FleetwaveClient, connectTemporal } from '../client/library';
 import { watchCampaign } from '../client/commands/watch';
 import type { CampaignResult, CampaignStatus } from '../workflows/definitions';
+import { simulatorWorkerEnv } from '../simulator/worker-env';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -225,19 +226,12 @@ async function runDemo(opts: DemoOptions): Promise<number> {
     step(`fleetwave worker (real activities against the simulator), logs in ${path.relative(root, workerLog)}`);
     const metricsPort = await findFreePort();
     const worker = await startWorkerProcess(
-      {
-        TEMPORAL_ADDRESS: server.address,
-        TEMPORAL_NAMESPACE: server.namespace,
-        FLEETWAVE_AWS_ENDPOINT: sim.url,
-        AWS_REGION: 'us-east-1',
-        // The AWS SDK's default chain reads these; they only ever reach the local simulator.
-        AWS_ACCESS_KEY_ID: 'AKIDSIMULATOR',
-        AWS_SECRET_ACCESS_KEY: 'simulator-only-not-a-secret',
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        FLEETWAVE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
-        FLEETWAVE_SHUTDOWN_GRACE: '5s',
-        ...(prom ? { FLEETWAVE_PROMETHEUS_URL: prom.url } : {}),
-      },
+      simulatorWorkerEnv({
+        temporal: server,
+        simulatorUrl: sim.url,
+        metricsAddress: `127.0.0.1:${metricsPort}`,
+        ...(prom ? { prometheusUrl: prom.url } : {}),
+      }),
       workerLog,
     );
     started.push({ name: 'worker', stop: () => worker.stop() });

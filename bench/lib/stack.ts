@@ -18,6 +18,7 @@ import type { Fleet } from '../../domain/fleet';
 import { findFreePort, startDevServer, type DevServer } from '../../scripts/dev-server';
 import { freePort, prometheusBinary, startPrometheus, type TestPrometheus } from '../../scripts/prometheus';
 import { startSimulator, type Simulator } from '../../simulator/index';
+import { simulatorWorkerEnv } from '../../simulator/worker-env';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
 /** Options for {@link startStack}. */
@@ -143,17 +144,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     const metricsPort = await findFreePort();
     const workerEnv: Record<string, string> = {
-      TEMPORAL_ADDRESS: server.address,
-      TEMPORAL_NAMESPACE: server.namespace,
-      FLEETWAVE_AWS_ENDPOINT: sim.url,
-      AWS_REGION: 'us-east-1',
-      // The AWS SDK's default chain reads these; they only ever reach the local simulator.
-      AWS_ACCESS_KEY_ID: 'AKIDSIMULATOR',
-      AWS_SECRET_ACCESS_KEY: 'simulator-only-not-a-secret',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      FLEETWAVE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
-      FLEETWAVE_SHUTDOWN_GRACE: '5s',
-      ...(prometheusUrl ? { FLEETWAVE_PROMETHEUS_URL: prometheusUrl } : {}),
+      ...simulatorWorkerEnv({
+        temporal: server,
+        simulatorUrl: sim.url,
+        metricsAddress: `127.0.0.1:${metricsPort}`,
+        ...(prometheusUrl ? { prometheusUrl } : {}),
+      }),
       ...opts.workerEnv,
     };
     const started = Date.now();
