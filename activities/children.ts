@@ -9,7 +9,7 @@
  *
  * Workflows import this module with `import type` only.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { activityRuntime } from './context';
 
 export interface WatchedChild {
@@ -41,6 +41,20 @@ export interface ChildrenActivities {
 
 const DEFAULT_POLL_MS = 30_000;
 
+/** A workflow run's description, or undefined when the server has no such workflow (any more). */
+export async function describeIfFound(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    return await client.workflow.getHandle(workflowId, runId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
 export function createChildrenActivities({
   client,
   pollIntervalMs: defaultPollMs = DEFAULT_POLL_MS,
@@ -50,15 +64,8 @@ export function createChildrenActivities({
   pollIntervalMs?: number;
 }): ChildrenActivities {
   /** The status of one run: RUNNING, COMPLETED, TERMINATED, ... or NOT_FOUND. */
-  async function statusOf(child: WatchedChild): Promise<string> {
-    try {
-      const description = await client.workflow.getHandle(child.workflowId, child.runId).describe();
-      return description.status.name;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
-      throw err;
-    }
-  }
+  const statusOf = async (child: WatchedChild): Promise<string> =>
+    (await describeIfFound(client, child.workflowId, child.runId))?.status.name ?? 'NOT_FOUND';
 
   return {
     async awaitChildrenEnded({ children, pollIntervalMs }) {

@@ -4,7 +4,8 @@
  *
  * Workflows import this module with `import type` only.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { describeIfFound } from './children';
 import {
   fleetLeaseId,
   fleetLeaseWorkflowId,
@@ -84,15 +85,10 @@ export function createLeaseActivities({ client, taskQueue }: LeaseActivitiesDeps
     async findClosedRequesters({ requesters }) {
       const closed: LeaseRequester[] = [];
       for (const requester of requesters) {
-        try {
-          const description = await client.workflow.getHandle(requester.workflowId).describe();
-          const firstRunId = description.raw.workflowExecutionInfo?.firstRunId;
-          const otherChain = Boolean(requester.firstRunId && firstRunId && firstRunId !== requester.firstRunId);
-          if (description.status.name !== 'RUNNING' || otherChain) closed.push(requester);
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) closed.push(requester);
-          else throw err;
-        }
+        const description = await describeIfFound(client, requester.workflowId);
+        const firstRunId = description?.raw.workflowExecutionInfo?.firstRunId;
+        const otherChain = Boolean(requester.firstRunId && firstRunId && firstRunId !== requester.firstRunId);
+        if (description?.status.name !== 'RUNNING' || otherChain) closed.push(requester);
       }
       return closed;
     },
