@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { compactJson } from './lib/measured';
 import { consoleReport, markdownSummary } from './lib/report';
 import { runScenario, type ScenarioResult } from './lib/scenario';
 import { SCENARIOS } from './scenarios';
@@ -58,7 +59,7 @@ async function main(): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
     try {
       const result = await runScenario(def, dir, log);
-      writeFileSync(path.join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+      writeFileSync(path.join(resultsDir, `${name}.json`), `${compactJson(result)}\n`);
       process.stdout.write(`${consoleReport(result)}\n\n`);
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
     } catch (err) {

@@ -9,7 +9,7 @@ import { durationToMs } from '../../domain/duration';
 import type { CampaignPlan } from '../../domain/plan';
 import { generateFleet } from '../../simulator/index';
 import { campaignWorkflowId } from '../../workflows/definitions';
-import { campaignBound, simulateWave, type BoundConstraints, type CampaignBound, type MeasuredWave } from './bounds';
+import type { BoundConstraints } from './bounds';
 import { benchCampaign, type BenchCampaignOptions } from './campaign';
 import { campaignProgress, driveCampaign } from './driver';
 import {
@@ -25,6 +25,7 @@ import {
   type RunHistory,
 } from './histories';
 import { checkExactlyOnce, checkFinalStates, checkPromotions, duplicateSteps } from './invariants';
+import { analyseMeasured, toMeasuredCampaign, type MeasuredCampaign } from './measured';
 import { ProcessSampler } from './proc';
 import { campaignTimeline, refillDelays } from './timeline';
 import { startStack } from './stack';
@@ -103,6 +104,8 @@ export interface ScenarioResult {
     /** Σ over waves of simulatedMs + soak: what the picking rules allow with zero overhead. */
     policyMs: number;
     clusterDurationMs: Stats;
+    /** Per cluster of each wave: measured duration, plan estimate, start, cap labels (bench/lib/measured.ts); absent in results written before it. */
+    measured?: MeasuredCampaign;
   };
   history: {
     campaignRuns: number;
@@ -355,24 +358,33 @@ function analyse(input: {
     runsByCluster.set(cluster, [...(runsByCluster.get(cluster) ?? []), run]);
   }
   const rate = def.campaign.rateLimit;
-  const measuredWaves: MeasuredWave[] = plan.waves.map((w) => ({
-    name: w.name,
-    maxParallel: w.maxParallel,
-    soakMs: durationToMs(w.soak),
-    clusters: w.clusters
-      .filter((c) => durationByCluster.has(c.name))
-      .map((c) => ({
-        name: c.name,
-        labels: input.members.get(c.name)?.labels ?? {},
-        durationMs: durationByCluster.get(c.name) as number,
-      })),
-  }));
   const constraints: BoundConstraints = {
     maxInFlight: def.campaign.maxInFlight,
     ...(rate ? { rateLimit: { starts: rate.starts, perMs: rate.perRealMs / def.timeScale } } : {}),
     caps: def.campaign.caps ?? [],
   };
-  const bound: CampaignBound = campaignBound(measuredWaves, constraints);
+  const firstStart = (cluster: string): number => {
+    const run = runsByCluster.get(cluster)?.[0];
+    return run ? (childStartedMs.get(run.runId) ?? run.startMs) - firstRun.startMs : NaN;
+  };
+  const measured = toMeasuredCampaign(
+    constraints,
+    plan.waves.map((w) => ({
+      name: w.name,
+      maxParallel: w.maxParallel,
+      soakMs: durationToMs(w.soak),
+      clusters: w.clusters
+        .filter((c) => durationByCluster.has(c.name))
+        .map((c) => ({
+          name: c.name,
+          durationMs: durationByCluster.get(c.name) as number,
+          estimateMs: c.estimateMs,
+          startMs: firstStart(c.name),
+          labels: input.members.get(c.name)?.labels ?? {},
+        })),
+    })),
+  );
+  const figures = analyseMeasured(measured);
 
   // Wave windows and the gaps between them, from child start/close times.
   const waveSpans = plan.waves.map((w) => {
@@ -387,21 +399,17 @@ function analyse(input: {
   const waves = plan.waves.map((w, i) => {
     const span = waveSpans[i] as { first?: number; last?: number };
     const nextFirst = waveSpans.slice(i + 1).find((s) => s.first !== undefined)?.first ?? lastRun.closeMs ?? Date.now();
-    const b = bound.waves[i];
-    const mw = measuredWaves[i] as MeasuredWave;
-    const estimates = new Map(w.clusters.map((c) => [c.name, c.estimateMs]));
-    const simulated = simulateWave(mw, constraints, { order: 'campaign', priorityMs: (n) => estimates.get(n) ?? 0 });
-    const inPlanOrder = simulateWave(mw, constraints, { order: 'wave-order' });
+    const f = figures.waves[i];
     return {
       name: w.name,
-      clusters: b?.clusters ?? 0,
-      boundBy: b?.boundBy ?? 'empty',
-      boundMs: Math.round(b?.upgradeMs ?? 0),
-      soakMs: b?.soakMs ?? 0,
+      clusters: f?.clusters ?? 0,
+      boundBy: f?.boundBy ?? 'empty',
+      boundMs: Math.round(f?.boundMs ?? 0),
+      soakMs: f?.soakMs ?? 0,
       windowMs: span.first !== undefined && span.last !== undefined ? span.last - span.first : 0,
       gapMs: span.last !== undefined ? nextFirst - span.last : 0,
-      simulatedMs: Math.round(simulated),
-      planOrderMs: Math.round(inPlanOrder),
+      simulatedMs: Math.round(f?.simulatedMs ?? 0),
+      planOrderMs: Math.round(f?.planOrderMs ?? 0),
     };
   });
   const firstChild = waveSpans.find((s) => s.first !== undefined)?.first ?? firstRun.startMs;
@@ -470,14 +478,15 @@ function analyse(input: {
   return {
     makespan: {
       ms: makespanMs,
-      measuredBoundMs: Math.round(bound.totalMs),
-      ratio: round(makespanMs / bound.totalMs, 3),
+      measuredBoundMs: Math.round(figures.boundMs),
+      ratio: round(makespanMs / figures.boundMs, 3),
       policyMs: waves.reduce((sum, w) => sum + (w.clusters > 0 ? w.simulatedMs + w.soakMs : 0), 0),
       planEstimateMs: plan.estimate.totalMs,
       planRatio: round(makespanMs / plan.estimate.totalMs, 2),
       startupMs: firstChild - firstRun.startMs,
       waves,
       clusterDurationMs: roundStats(summarize([...durationByCluster.values()]), 0),
+      measured,
     },
     history: {
       campaignRuns: campaignRuns.length,
