@@ -5,7 +5,7 @@
  * goes through `@temporalio/activity`, so heartbeats reach the server and cancellation works.
  */
 import { Context } from '@temporalio/activity';
-import type { Logger, LogMetadata } from '@temporalio/common';
+import { CancelledFailure, type Logger, type LogMetadata } from '@temporalio/common';
 
 /** A minimal structured logger. Never pass tokens or credentials in `meta`. */
 export type ActivityLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -27,6 +27,11 @@ export interface ActivityRuntime {
   sleep(ms: number): Promise<void>;
   /** Aborted when the activity is cancelled. */
   signal: AbortSignal | undefined;
+  /**
+   * The activity was cancelled because its workflow asked (a pause or an abort), as opposed to a
+   * worker shutdown, a timeout or the workflow being gone.
+   */
+  cancelRequested(): boolean;
   log: ActivityLogger;
 }
 
@@ -48,6 +53,10 @@ export function activityRuntime(fallbackLogger?: ActivityLogger): ActivityRuntim
       heartbeat: (details) => ctx.heartbeat(details),
       sleep: (ms) => ctx.sleep(ms),
       signal: ctx.cancellationSignal,
+      cancelRequested: () =>
+        ctx.cancellationSignal.aborted &&
+        (ctx.cancellationDetails?.cancelRequested === true ||
+          (ctx.cancellationSignal.reason as { message?: unknown } | undefined)?.message === 'CANCELLED'),
       log: ctx.log,
     };
   }
@@ -57,7 +66,48 @@ export function activityRuntime(fallbackLogger?: ActivityLogger): ActivityRuntim
     heartbeat: () => undefined,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     signal: undefined,
+    cancelRequested: () => false,
     log: fallbackLogger ?? silentLogger,
+  };
+}
+
+/**
+ * A view of `rt` that a cancellation the workflow requested does not interrupt: EKS calls and
+ * sleeps go on, so a started update is awaited to its end. Any other cancellation (worker
+ * shutdown, heartbeat timeout, the workflow gone) still aborts them: the attempt ends and a retry
+ * resumes from the heartbeat. A step asks `rt.cancelRequested()` at its safe points and stops there.
+ */
+export function shieldFromCancelRequest(rt: ActivityRuntime): ActivityRuntime {
+  const outer = rt.signal;
+  if (!outer) return rt;
+  const controller = new AbortController();
+  const forward = (): void => {
+    if (!rt.cancelRequested()) controller.abort(outer.reason);
+  };
+  if (outer.aborted) forward();
+  else outer.addEventListener('abort', forward, { once: true });
+  const signal = controller.signal;
+  const cancelled = (): CancelledFailure =>
+    signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('activity cancelled');
+  return {
+    ...rt,
+    signal,
+    sleep: (ms) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal.aborted) {
+          reject(cancelled());
+          return;
+        }
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          reject(cancelled());
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, ms);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
   };
 }
 

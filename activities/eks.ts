@@ -790,7 +790,19 @@ export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKu
   }
 
   async function startControlPlaneUpgrade(input: StartControlPlaneUpgradeInput): Promise<UpdateHandle> {
-    const r = rt();
+    return startControlPlane(rt(), input);
+  }
+
+  /**
+   * `finalVersion`: the hop is one of several towards it (upgradeControlPlane). A control plane
+   * already past the hop but not past `finalVersion` is counted at target: a retry whose last
+   * heartbeat was older than the hops already done must not read them as downgrades.
+   */
+  async function startControlPlane(
+    r: ActivityRuntime,
+    input: StartControlPlaneUpgradeInput,
+    finalVersion?: string,
+  ): Promise<UpdateHandle> {
     const client = deps.eks(input.cluster);
     const name = input.cluster.name;
     const to = input.toVersion;
@@ -805,6 +817,9 @@ export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKu
         const c = await describeClusterRaw(client, name, r.signal);
         const version = c.version ?? '';
         if (version === to) return { atTarget: true, updating: c.status === UPDATING };
+        const passed =
+          finalVersion !== undefined && compareMinor(version, to) > 0 && compareMinor(version, finalVersion) <= 0;
+        if (passed) return { atTarget: true, updating: false };
         assertOneMinorUp(version, to, `control plane of ${name}`);
         return { atTarget: false, updating: c.status === UPDATING };
       },
@@ -854,7 +869,10 @@ export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKu
   }
 
   async function startNodegroupUpdate(input: StartNodegroupUpdateInput): Promise<UpdateHandle> {
-    const r = rt();
+    return startNodegroup(rt(), input);
+  }
+
+  async function startNodegroup(r: ActivityRuntime, input: StartNodegroupUpdateInput): Promise<UpdateHandle> {
     const client = deps.eks(input.cluster);
     const name = input.cluster.name;
     const target = [input.version, input.releaseVersion].filter(Boolean).join('/') || 'latest';
@@ -1239,5 +1257,7 @@ export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKu
     rollbackNodegroup,
     rollbackAddon,
     rollbackControlPlane,
+    /** For the composite steps (steps.ts): the starts and the wait, on the caller's runtime. */
+    parts: { startControlPlane, startNodegroup, pollUntilDone },
   };
 }

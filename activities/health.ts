@@ -60,7 +60,7 @@ export interface HealthParts {
   checkKubernetesHealth: (input: KubernetesHealthInput) => Promise<KubernetesHealthResult>;
 }
 
-function isHealthProgress(value: unknown, input: CheckClusterHealthInput): value is ClusterHealthProgress {
+export function isHealthProgress(value: unknown, input: CheckClusterHealthInput): value is ClusterHealthProgress {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<ClusterHealthProgress>;
   return v.cluster === input.cluster.name && v.phase === input.phase && Array.isArray(v.gates);
@@ -78,8 +78,21 @@ export function describeGateFailure(result: GateResult, cluster: string): string
 export function createHealthActivities(deps: ResolvedDeps, parts: HealthParts) {
   async function checkClusterHealth(input: CheckClusterHealthInput): Promise<CheckClusterHealthResult> {
     const rt = activityRuntime(deps.logger);
-    const cluster = input.cluster.name;
     const resumed = isHealthProgress(rt.heartbeatDetails, input) ? rt.heartbeatDetails : undefined;
+    return runClusterHealth(rt, input, { ...(resumed ? { resumed } : {}), report: (p) => rt.heartbeat(p) });
+  }
+
+  /**
+   * checkClusterHealth's work on a given runtime, resuming from `resumed`; `report` gets the
+   * progress to heartbeat (a composite step nests it in its own heartbeat details).
+   */
+  async function runClusterHealth(
+    rt: ActivityRuntime,
+    input: CheckClusterHealthInput,
+    opts: { resumed?: ClusterHealthProgress; report: (progress: ClusterHealthProgress) => void },
+  ): Promise<CheckClusterHealthResult> {
+    const cluster = input.cluster.name;
+    const resumed = opts.resumed && isHealthProgress(opts.resumed, input) ? opts.resumed : undefined;
     const progress: ClusterHealthProgress = {
       cluster,
       phase: input.phase,
@@ -88,7 +101,7 @@ export function createHealthActivities(deps: ResolvedDeps, parts: HealthParts) {
         return slot?.gate === gate.name ? { ...slot } : { gate: gate.name };
       }),
     };
-    const beat = (): void => rt.heartbeat({ ...progress, gates: progress.gates.map((g) => ({ ...g })) });
+    const beat = (): void => opts.report({ ...progress, gates: progress.gates.map((g) => ({ ...g })) });
     if (resumed) rt.log.info('Resuming health checks', { cluster, phase: input.phase });
 
     const failed = (r: GateResult | undefined): boolean => r !== undefined && r.outcome !== 'Successful';
@@ -233,5 +246,5 @@ export function createHealthActivities(deps: ResolvedDeps, parts: HealthParts) {
     return { results };
   }
 
-  return { checkClusterHealth, evaluateHealthGates };
+  return { checkClusterHealth, evaluateHealthGates, runClusterHealth };
 }

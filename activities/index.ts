@@ -6,6 +6,7 @@
  * - kubernetes.ts — @kubernetes/client-node with in-process EKS tokens (eks-token.ts)
  * - prometheus.ts — PromQL health gates (assessment in domain/gates.ts)
  * - health.ts     — every gate of a phase plus the Kubernetes checks in one activity
+ * - steps.ts      — composite steps: all control-plane hops (with checks between), all node groups
  * - inventory.ts  — EKS discovery into the fleet file's schema
  * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
  * - failures.ts   — error classification into Temporal failure types
@@ -16,6 +17,7 @@ import type { ActivityDeps } from './deps';
 import { resolveDeps } from './deps';
 import { createEksActivities } from './eks';
 import { createHealthActivities } from './health';
+import { createStepActivities } from './steps';
 import { createInventoryActivities } from './inventory';
 import { createKubernetesActivities } from './kubernetes';
 import { createPrometheusActivities } from './prometheus';
@@ -40,6 +42,7 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     runGate: prometheus.runGate,
     checkKubernetesHealth: kubernetes.checkKubernetesHealth,
   });
+  const steps = createStepActivities(resolved, { ...eks.parts, runClusterHealth: health.runClusterHealth });
   const inventory = createInventoryActivities(resolved);
   return {
     resolveTargetVersions: eks.resolveTargetVersions,
@@ -50,6 +53,8 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     startNodegroupUpdate: eks.startNodegroupUpdate,
     awaitUpdate: eks.awaitUpdate,
     updateAddons: eks.updateAddons,
+    upgradeControlPlane: steps.upgradeControlPlane,
+    updateNodegroups: steps.updateNodegroups,
     rollbackNodegroup: eks.rollbackNodegroup,
     rollbackAddon: eks.rollbackAddon,
     rollbackControlPlane: eks.rollbackControlPlane,

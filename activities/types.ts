@@ -220,6 +220,79 @@ export interface UpdateAddonsProgress {
   results: AddonUpdateResult[];
 }
 
+/** What happened to one resource a composite step (upgradeControlPlane, updateNodegroups) worked on. */
+export interface StepUpdateResult {
+  /** The control plane's minor after the hop, or the node group's name. */
+  target: string;
+  updateId?: string;
+  /** The resource was at the version already: nothing was started. */
+  alreadyAtTarget: boolean;
+  /** An update already in progress with our token (or towards the same version) was adopted. */
+  adopted: boolean;
+}
+
+/**
+ * Every control-plane hop of one cluster in one activity: each hop started idempotently, awaited,
+ * and (all but the last) followed by the postStep health checks, so a multi-hop upgrade costs the
+ * workflow's history one activity instead of a start, an await and a check per hop.
+ */
+export interface UpgradeControlPlaneInput extends StepIdentity {
+  /** Minors in order, one hop each (e.g. ["1.30", "1.31"] from 1.29). */
+  hops: string[];
+  /** Health checks after every hop but the last (phase postStep); absent: none. */
+  checksBetweenHops?: Omit<CheckClusterHealthInput, 'cluster'>;
+  /** Run those checks after the last hop too (more steps follow it: add-ons, node groups). */
+  checkAfterLastHop?: boolean;
+  /** Give up waiting for one hop's update after this long. */
+  timeoutMs?: number;
+}
+
+export interface UpgradeControlPlaneResult {
+  /** Hops done (started and Successful, adopted, or found at target), in order. */
+  hops: StepUpdateResult[];
+  /** Results of the checks between hops. */
+  gates: GateResult[];
+  /** The checks after `afterHop` found the cluster unhealthy (or could not run): no later hop started. */
+  unhealthy?: { afterHop: string; failures: string[] };
+  /** The workflow cancelled the activity (pause, abort): the update in flight was awaited, nothing after it started. */
+  stopped?: boolean;
+  /** When stopped: the hop done whose checks did not run (the workflow runs them before going on). */
+  uncheckedHop?: string;
+}
+
+/** Node groups of one cluster in one activity, up to `maxParallel` at once. */
+export interface UpdateNodegroupsInput extends StepIdentity {
+  nodegroups: { nodegroup: string; version?: string; releaseVersion?: string }[];
+  force: boolean;
+  maxParallel: number;
+  /** Give up waiting for one node group's update after this long. */
+  timeoutMs?: number;
+}
+
+export interface UpdateNodegroupsResult {
+  /** Node groups done, in the order they ended. */
+  results: StepUpdateResult[];
+  /** The workflow cancelled the activity (pause, abort): updates in flight were awaited, no new one started. */
+  stopped?: boolean;
+}
+
+/**
+ * Details of a non-retryable failure of upgradeControlPlane or updateNodegroups (EksUpdateFailed,
+ * refusals at start), next to the update's own details: which resource failed and which ones the
+ * step changed, so the workflow rolls back exactly those.
+ */
+export interface StepFailureDetails {
+  /** The hop's minor or the node group that failed first. */
+  failed: string;
+  /** Resources the step started or adopted an update of (the failed one too when EKS took its update), in order. */
+  reached: string[];
+  /** Of those, the ones whose update ended Successful. */
+  done: string[];
+  updateId?: string;
+  status?: string;
+  errors?: { errorCode?: string; errorMessage?: string; resourceIds?: string[] }[];
+}
+
 export interface AwaitUpdateInput {
   handle: UpdateHandle;
   /** Give up after this long (the activity's own deadline; Temporal's timeouts still apply). */
@@ -380,5 +453,9 @@ export interface FleetwaveActivities {
   checkClusterHealth(input: CheckClusterHealthInput): Promise<CheckClusterHealthResult>;
   /** Add-ons one after the other, each started idempotently and awaited: one activity for the add-on step. */
   updateAddons(input: UpdateAddonsInput): Promise<UpdateAddonsResult>;
+  /** Every control-plane hop, with the postStep checks between hops, in one activity. */
+  upgradeControlPlane(input: UpgradeControlPlaneInput): Promise<UpgradeControlPlaneResult>;
+  /** Every node group, up to maxParallel at once, in one activity. */
+  updateNodegroups(input: UpdateNodegroupsInput): Promise<UpdateNodegroupsResult>;
   discoverFleet(input: DiscoverFleetInput): Promise<FleetMember[]>;
 }

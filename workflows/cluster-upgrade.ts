@@ -4,27 +4,31 @@
  * Its workflow ID `cluster-upgrade/<cluster>` is the fleet-wide lock: while it runs, no other
  * campaign can start one for the same cluster.
  *
- * History budget (issue: ≤ 60 events per run). Each phase costs as few events as it can without
- * moving EKS waits into the workflow or skipping a check:
+ * History budget (issue: ≤ 60 events per run, whatever the number of hops and node groups). Each
+ * phase is one activity, and no EKS wait moves into the workflow and no check is skipped:
  * - preflight and the Kubernetes baseline (crash-looping pods, PDBs) are one local activity;
- *   starting an EKS update or a rollback is a local activity too (one marker event each, inside
- *   the current workflow task). Every start is idempotent by its token (read before write), so a
- *   local activity re-run after a worker crash adopts the update it started instead of issuing a
- *   second one.
- * - every health-check phase (baseline, after a non-final hop, verify/bake) is ONE
- *   `checkClusterHealth` activity that runs all gates of the phase at once and then the
- *   Kubernetes checks, heartbeating them together;
- * - all add-ons are ONE `updateAddons` activity (one after the other, each started
- *   idempotently and awaited; its heartbeat says which add-on and update it is on, so a retry
- *   resumes there without starting anything twice);
- * - control-plane hops and node groups keep start (local) + `awaitUpdate` (heartbeating) each;
- * - the UpgradeStep search attribute changes only at major steps (control-plane hop, add-ons,
- *   node groups, verify, rollback, outcome); keys the parent set at start are not upserted again.
- * A typical run (1 hop, 3 add-ons, 2 node groups in parallel, 2 gates) measures 54–57 events
- * (was 81–93): 7 activities × 3, 4 markers, 6 search-attribute upserts, start and completion, and
- * 7–8 workflow tasks × 3 (node groups that finish apart cost one more workflow task). A parent
- * that sets every search attribute at start, UpgradeStep=preflight included, saves the first
- * upsert. Progress signals to a parent cost up to 5 events each (4 in that run: 17 events).
+ * - every health-check phase (baseline, verify/bake) is ONE `checkClusterHealth` activity that
+ *   runs all gates of the phase at once and then the Kubernetes checks, heartbeating them together;
+ * - all control-plane hops are ONE `upgradeControlPlane` activity (activities/steps.ts): each hop
+ *   started idempotently (read before write, deterministic token) and awaited, then the postStep
+ *   checks, before the next hop;
+ * - all add-ons are ONE `updateAddons` activity, one after the other;
+ * - all node groups are ONE `updateNodegroups` activity, up to spec.nodegroups.maxParallel at once;
+ * - their heartbeats name the resource and update they are on, so a retried attempt resumes there
+ *   without starting anything twice;
+ * - the UpgradeStep search attribute changes only at major steps (control plane, add-ons, node
+ *   groups, verify, rollback, outcome); keys the parent set at start are not upserted again.
+ * A run with 1 or 2 hops, 3 add-ons, 2 node groups and 2 gates measures 42 events (was 54–57 with
+ * a start and an await per hop and node group, and 71 with 2 hops): 5 activities × 3, 1 marker,
+ * 5–6 search-attribute upserts, start and completion, 6 workflow tasks × 3. Rollbacks keep a start
+ * (local activity) and an await per resource: they are rare, and each is recorded on its own.
+ *
+ * Pause and abort inside a composite step. The workflow cancels the activity and waits for its
+ * answer (WAIT_CANCELLATION_COMPLETED); before each new start the activity also asks the workflow
+ * (query `stopRequested`), so the safe point is exact even before the cancellation arrives with a
+ * heartbeat. The EKS update in flight is awaited to its end, nothing after it starts, checks
+ * between hops stop at once, and the activity returns what it did (`stopped`). After a resume the
+ * workflow runs what is left in a new call (and first the checks the stop skipped).
  *
  * Add-on rollback and the control plane. EKS runs an add-on version only on the control-plane
  * minors it supports, and rolls a control plane back only while nothing installed needs the newer
@@ -45,6 +49,7 @@
  * `rolled-back`, and the reason says what stayed.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -73,8 +78,11 @@ import {
   type KubernetesBaseline,
   type NodegroupState,
   type PreflightResult,
+  type StepFailureDetails,
   type UpdateAddonsResult,
   type UpdateHandle,
+  type UpdateNodegroupsResult,
+  type UpgradeControlPlaneResult,
 } from '../activities/types';
 import { parseDuration } from '../domain/duration';
 import type { GatePhase, HealthGateSpec } from '../domain/spec';
@@ -85,6 +93,7 @@ import {
   reportBySignalSignal,
   clusterResumeSignal,
   clusterStatusQuery,
+  clusterStopRequestedQuery,
   type ClusterOutcome,
   type ClusterStepRecord,
   type ClusterUpgradeInput,
@@ -120,6 +129,27 @@ const updates = proxyActivities<FleetwaveActivities>({
   },
 });
 
+/**
+ * The composite steps (upgradeControlPlane, updateNodegroups): like `updates`, and pause and abort
+ * cancel them. The activity then awaits the EKS update in flight, starts nothing new and returns
+ * what it did (`stopped`); the workflow waits for that answer (WAIT_CANCELLATION_COMPLETED).
+ * startToCloseTimeout is set per call from the number of updates.
+ */
+const steps = proxyActivities<FleetwaveActivities>({
+  startToCloseTimeout: '6h',
+  heartbeatTimeout: '2m',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '10s',
+    backoffCoefficient: 2,
+    maximumInterval: '2m',
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+/** How long one EKS update may take inside a composite step (awaitUpdate's own limit). */
+const UPDATE_TIMEOUT_MS = 6 * 3_600_000;
+
 /** Health checks of a phase (checkClusterHealth); startToCloseTimeout is set per call from the gates' own timing. */
 const gates = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '15m',
@@ -153,8 +183,9 @@ const MAX_LISTED = 5;
  * - `failed`: needs attention: rollback off, nothing could be rolled back, a possible rollback
  *   failed, or preflight or baseline could not run.
  * - `aborted`: abort signal (or workflow cancellation) at a safe point; no rollback.
- * Pause holds at the next safe point (between steps, before each node group; the add-ons are one
- * step); a rollback, once started, runs to its end regardless of pause and abort.
+ * Pause holds at the next safe point (between steps, between control-plane hops, before a node group
+ * starts; the add-ons are one step); a rollback, once started, runs to its end regardless of pause
+ * and abort.
  */
 export async function clusterUpgradeWorkflow(input: ClusterUpgradeInput): Promise<ClusterUpgradeResult> {
   const upgrade = new ClusterUpgrade(input);
@@ -162,6 +193,7 @@ export async function clusterUpgradeWorkflow(input: ClusterUpgradeInput): Promis
   setHandler(clusterResumeSignal, () => upgrade.resume());
   setHandler(clusterAbortSignal, (by) => upgrade.requestAbort(by));
   setHandler(clusterStatusQuery, () => upgrade.status());
+  setHandler(clusterStopRequestedQuery, () => upgrade.stopRequested());
   let reportBySignal = false;
   setHandler(reportBySignalSignal, () => {
     reportBySignal = true;
@@ -294,11 +326,14 @@ class ClusterUpgrade {
   private controlPlaneVersion?: string;
   /** The running gate/check round, cancelled by an abort (gates change nothing, so stopping them is safe). */
   private checks?: CancellationScope;
+  /** The running composite step, cancelled by a pause or an abort: it finishes the EKS update in flight and stops. */
+  private stoppable?: CancellationScope;
 
   constructor(private readonly input: ClusterUpgradeInput) {}
 
   pause(): void {
     this.paused = true;
+    this.stoppable?.cancel();
     this.renderDetails();
   }
 
@@ -310,7 +345,13 @@ class ClusterUpgrade {
   requestAbort(by: OperatorInput): void {
     this.abortedBy ??= by;
     this.checks?.cancel();
+    this.stoppable?.cancel();
     this.renderDetails();
+  }
+
+  /** Paused or aborting: a composite step starts nothing new. */
+  stopRequested(): boolean {
+    return this.paused || this.abortedBy !== undefined;
   }
 
   status(): { step: string; paused: boolean; steps: ClusterStepRecord[] } {
@@ -327,10 +368,7 @@ class ClusterUpgrade {
       }
       await this.checkBaseline();
 
-      for (const [i, hop] of plan.hops.entries()) {
-        const last = i === plan.hops.length - 1 && plan.addons.length === 0 && plan.nodegroups.length === 0;
-        await this.controlPlaneHop(hop, last);
-      }
+      if (plan.hops.length > 0) await this.upgradeControlPlane(plan);
       if (plan.addons.length > 0) await this.updateAddons(plan);
       if (plan.nodegroups.length > 0) await this.updateNodegroups(plan);
       await this.verify(plan);
@@ -392,25 +430,102 @@ class ClusterUpgrade {
     }
   }
 
-  private async controlPlaneHop(hop: HopPlan, last: boolean): Promise<void> {
-    await this.checkpoint();
-    const step = `control-plane ${hop.from} → ${hop.to}`;
-    this.setStep(`control-plane ${hop.to}`, true);
+  /**
+   * Every hop in one activity (upgradeControlPlane): each started, awaited, and followed by the
+   * postStep checks, except after the last hop when nothing follows it (verify covers it with the
+   * same gates and more successes). A pause or an abort stops it after the hop in flight; after a
+   * resume the checks that did not run for the last hop done run first, then the remaining hops.
+   */
+  private async upgradeControlPlane(plan: UpgradePlan): Promise<void> {
     const { campaign, cluster, attempt } = this.input;
-    await this.applyUpdate(step, `control plane ${hop.from} → ${hop.to}`, (summary) =>
-      quick.startControlPlaneUpgrade.executeWithOptions({ summary }, [
-        { campaign, cluster, attempt, toVersion: hop.to },
-      ]),
-    );
+    const moreSteps = plan.addons.length > 0 || plan.nodegroups.length > 0;
+    const checks: CheckRun = {
+      phase: 'postStep',
+      gates: this.gatesFor('postStep'),
+      runKubernetesChecks: this.kubernetesChecksApply(),
+    };
+    const wantChecks = checks.gates.length > 0 || checks.runKubernetesChecks;
+    const hopStep = (hop: HopPlan): string => `control-plane ${hop.from} → ${hop.to}`;
+    let remaining = plan.hops;
+    while (remaining.length > 0) {
+      await this.checkpoint();
+      const final = remaining.at(-1) as HopPlan;
+      if (this.step !== `control-plane ${final.to}`) this.setStep(`control-plane ${final.to}`, true);
+      const summary = `control plane ${remaining.map((h, i) => (i === 0 ? `${h.from} → ${h.to}` : h.to)).join(' → ')}`;
+      let result: UpgradeControlPlaneResult;
+      try {
+        result = await this.stoppableStep(() =>
+          steps.upgradeControlPlane.executeWithOptions(
+            {
+              summary,
+              startToCloseTimeout: remaining.length * (UPDATE_TIMEOUT_MS + (wantChecks ? checkTimeoutMs(checks) : 0)),
+            },
+            [
+              {
+                campaign,
+                cluster,
+                attempt,
+                hops: remaining.map((h) => h.to),
+                ...(wantChecks ? { checksBetweenHops: this.checkInput(checks), checkAfterLastHop: moreSteps } : {}),
+              },
+            ],
+          ),
+        );
+      } catch (err) {
+        if (isCancellation(err) && this.abortedBy) throw new AbortRequested();
+        const details = stepFailureDetails(err);
+        const detail = describeFailure(err);
+        for (const hop of remaining) {
+          if (details?.done.includes(hop.to)) this.hopDone(hop, { step: hopStep(hop), status: 'done' });
+        }
+        const failed = remaining.find((h) => h.to === details?.failed) ?? (remaining[0] as HopPlan);
+        this.record({ step: hopStep(failed), status: 'failed', detail });
+        throw new StepFailure('update', `${hopStep(failed)}: ${detail}`);
+      }
+      this.gateResults.push(...result.gates);
+      for (const done of result.hops) {
+        const hop = remaining.find((h) => h.to === done.target) as HopPlan;
+        this.hopDone(hop, updateRecord(hopStep(hop), done));
+        const checked = done.target !== result.uncheckedHop && done.target !== result.unhealthy?.afterHop;
+        if (wantChecks && checked && (hop !== final || moreSteps)) {
+          this.record({ step: `checks after ${hopStep(hop)}`, status: 'done' });
+        }
+      }
+      if (result.unhealthy) {
+        const hop = remaining.find((h) => h.to === result.unhealthy?.afterHop) as HopPlan;
+        const failure = result.unhealthy.failures.join('; ');
+        this.record({ step: `checks after ${hopStep(hop)}`, status: 'failed', detail: failure });
+        throw new StepFailure('gate', `after ${hopStep(hop)}: ${failure}`);
+      }
+      remaining = remaining.filter((h) => !result.hops.some((done) => done.target === h.to));
+      if (!result.stopped) break;
+      if (result.uncheckedHop) {
+        await this.checkpoint();
+        const hop = plan.hops.find((h) => h.to === result.uncheckedHop) as HopPlan;
+        await this.runChecks(`after ${hopStep(hop)}`, checks);
+      }
+    }
+  }
+
+  /** A hop EKS finished: rollback may take the control plane back from it. */
+  private hopDone(hop: HopPlan, record: ClusterStepRecord): void {
     this.hopsDone.push(hop);
     this.controlPlaneVersion = hop.to;
-    // The last step is covered by verify (same gates, more successes): checking twice would only cost history.
-    if (!last) {
-      await this.runChecks(`after ${step}`, {
-        phase: 'postStep',
-        gates: this.gatesFor('postStep'),
-        runKubernetesChecks: this.kubernetesChecksApply(),
-      });
+    this.record(record);
+  }
+
+  /**
+   * Runs a composite step that a pause or an abort may stop early. The activity finishes the EKS
+   * update in flight and returns `stopped`; a cancellation failure can only come from an abort
+   * (the caller turns it into AbortRequested).
+   */
+  private async stoppableStep<T>(fn: () => Promise<T>): Promise<T> {
+    const scope = new CancellationScope();
+    this.stoppable = scope;
+    try {
+      return await scope.run(fn);
+    } finally {
+      this.stoppable = undefined;
     }
   }
 
@@ -477,33 +592,77 @@ class ClusterUpgrade {
     }
   }
 
-  /** Up to spec.nodegroups.maxParallel at once, as a sliding window; a failure stops new starts. */
+  /**
+   * Every node group in one activity (updateNodegroups), up to spec.nodegroups.maxParallel at once;
+   * a failure stops new starts, and the updates in flight are awaited. A pause or an abort stops it
+   * the same way; after a resume the node groups not done yet go in a new call.
+   */
   private async updateNodegroups(plan: UpgradePlan): Promise<void> {
     await this.checkpoint();
     this.setStep('node-groups', true);
     const { campaign, cluster, attempt, spec } = this.input;
-    await inLanes(plan.nodegroups, spec.nodegroups.maxParallel, async (ng) => {
+    const step = (ng: NodegroupPlan): string => `nodegroup ${ng.previous.name}`;
+    const reached = (ng: NodegroupPlan): void => {
+      this.reversible.push({ kind: 'nodegroup', plan: ng, step: step(ng) });
+    };
+    let remaining = plan.nodegroups;
+    while (remaining.length > 0) {
       await this.checkpoint();
-      const step = `nodegroup ${ng.previous.name}`;
-      const to = [ng.minor, ng.releaseVersion].filter(Boolean).join(' / ');
-      await this.applyUpdate(
-        step,
-        `node group ${ng.previous.name} → ${to}`,
-        (summary) =>
-          quick.startNodegroupUpdate.executeWithOptions({ summary }, [
+      const summary = `node groups ${remaining
+        .map((ng) => `${ng.previous.name} → ${[ng.minor, ng.releaseVersion].filter(Boolean).join(' / ')}`)
+        .join(', ')}`;
+      const rounds = Math.ceil(remaining.length / Math.max(1, spec.nodegroups.maxParallel));
+      let result: UpdateNodegroupsResult;
+      try {
+        result = await this.stoppableStep(() =>
+          steps.updateNodegroups.executeWithOptions({ summary, startToCloseTimeout: rounds * UPDATE_TIMEOUT_MS }, [
             {
               campaign,
               cluster,
               attempt,
-              nodegroup: ng.previous.name,
-              ...(ng.version ? { version: ng.version } : {}),
-              ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+              nodegroups: remaining.map((ng) => ({
+                nodegroup: ng.previous.name,
+                ...(ng.version ? { version: ng.version } : {}),
+                ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+              })),
               force: spec.nodegroups.force,
+              maxParallel: spec.nodegroups.maxParallel,
             },
           ]),
-        () => this.reversible.push({ kind: 'nodegroup', plan: ng, step }),
-      );
-    });
+        );
+      } catch (err) {
+        const details = stepFailureDetails(err);
+        if (!details) {
+          // Which node groups it reached is unknown: roll back all of them (a no-op for those untouched).
+          for (const ng of remaining) reached(ng);
+          if (isCancellation(err) && this.abortedBy) throw new AbortRequested();
+          this.record({ step: 'node-groups', status: 'failed', detail: describeFailure(err) });
+          throw new StepFailure('update', `node-groups: ${describeFailure(err)}`);
+        }
+        const detail = describeFailure(err);
+        for (const ng of remaining) {
+          const name = ng.previous.name;
+          if (details.reached.includes(name)) reached(ng);
+          if (details.done.includes(name)) this.record({ step: step(ng), status: 'done' });
+          else if (name === details.failed) {
+            this.record({
+              step: step(ng),
+              status: 'failed',
+              detail,
+              ...(details.updateId ? { updateId: details.updateId } : {}),
+            });
+          }
+        }
+        throw new StepFailure('update', `nodegroup ${details.failed}: ${detail}`);
+      }
+      for (const done of result.results) {
+        const ng = remaining.find((n) => n.previous.name === done.target) as NodegroupPlan;
+        if (done.updateId) reached(ng);
+        this.record(updateRecord(step(ng), done));
+      }
+      remaining = remaining.filter((ng) => !result.results.some((done) => done.target === ng.previous.name));
+      if (!result.stopped) break;
+    }
   }
 
   /**
@@ -648,14 +807,13 @@ class ClusterUpgrade {
 
   /**
    * Starts one EKS update and waits for it, shielded from cancellation: a started update is always
-   * awaited to its end. `touched` runs once EKS accepted the change, so rollback knows what to undo.
+   * awaited to its end (rollbacks only: the forward steps are composite activities).
    * A rollback EKS cannot do comes back `kept` (recorded as skipped, with the reason).
    */
   private async applyUpdate(
     step: string,
     summary: string,
     start: (summary: string) => Promise<UpdateHandle>,
-    touched?: () => void,
   ): Promise<Applied> {
     const record: ClusterStepRecord = { step, status: 'done' };
     const applied: Applied = {};
@@ -673,7 +831,6 @@ class ClusterUpgrade {
           record.detail = 'already at target';
           return;
         }
-        touched?.();
         if (handle.updateId) record.updateId = handle.updateId;
         if (handle.adopted) record.detail = 'adopted an update already started';
         if (handle.updateId) await updates.awaitUpdate.executeWithOptions({ summary }, [{ handle }]);
@@ -695,23 +852,8 @@ class ClusterUpgrade {
    */
   private async runChecks(label: string, run: CheckRun): Promise<void> {
     if (run.gates.length === 0 && !run.runKubernetesChecks) return;
-    const { cluster, spec } = this.input;
-    const input: CheckClusterHealthInput = {
-      cluster,
-      phase: run.phase,
-      gates: run.gates,
-      ...(run.requiredSuccessesByGate ? { requiredSuccessesByGate: run.requiredSuccessesByGate } : {}),
-      checks: spec.kubernetesChecks,
-      ...(run.expectedKubeletMinor ? { expectedKubeletMinor: run.expectedKubeletMinor } : {}),
-      ...(this.baseline ? { baseline: this.baseline } : {}),
-      runKubernetesChecks: run.runKubernetesChecks,
-    };
-    const slowestGateMs = Math.max(
-      0,
-      ...run.gates.map((gate) => gateTimeoutMs(gate, run.requiredSuccessesByGate?.[gate.name])),
-    );
-    const startToCloseTimeout =
-      slowestGateMs + GATE_TIMEOUT_MARGIN_MS + (run.runKubernetesChecks ? KUBERNETES_CHECKS_MS : 0);
+    const input = this.checkInput(run);
+    const startToCloseTimeout = checkTimeoutMs(run);
     const scope = new CancellationScope();
     this.checks = scope;
     let result: CheckClusterHealthResult | undefined;
@@ -737,6 +879,21 @@ class ClusterUpgrade {
     }
     if (this.abortedBy) throw new AbortRequested();
     this.record({ step: `checks ${label}`, status: 'done' });
+  }
+
+  /** The checkClusterHealth input of a round: what every round shares (cluster, spec.kubernetesChecks, baseline) and `run`. */
+  private checkInput(run: CheckRun): CheckClusterHealthInput {
+    const { cluster, spec } = this.input;
+    return {
+      cluster,
+      phase: run.phase,
+      gates: run.gates,
+      ...(run.requiredSuccessesByGate ? { requiredSuccessesByGate: run.requiredSuccessesByGate } : {}),
+      checks: spec.kubernetesChecks,
+      ...(run.expectedKubeletMinor ? { expectedKubeletMinor: run.expectedKubeletMinor } : {}),
+      ...(this.baseline ? { baseline: this.baseline } : {}),
+      runKubernetesChecks: run.runKubernetesChecks,
+    };
   }
 
   private gatesFor(phase: GatePhase): HealthGateSpec[] {
@@ -904,6 +1061,45 @@ async function inLanes<T>(items: readonly T[], limit: number, fn: (item: T) => P
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
   const first = errors.find((e) => e instanceof StepFailure) ?? errors[0];
   if (first !== undefined) throw first;
+}
+
+/** How long one round of checks may take: the slowest gate's own worst case, a margin, the Kubernetes checks. */
+function checkTimeoutMs(run: CheckRun): number {
+  const slowestGateMs = Math.max(
+    0,
+    ...run.gates.map((gate) => gateTimeoutMs(gate, run.requiredSuccessesByGate?.[gate.name])),
+  );
+  return slowestGateMs + GATE_TIMEOUT_MARGIN_MS + (run.runKubernetesChecks ? KUBERNETES_CHECKS_MS : 0);
+}
+
+/** The step record of a resource a composite step finished: done, or skipped when it was at target already. */
+function updateRecord(
+  step: string,
+  done: { updateId?: string; alreadyAtTarget: boolean; adopted: boolean },
+): ClusterStepRecord {
+  return {
+    step,
+    status: done.alreadyAtTarget ? 'skipped' : 'done',
+    ...(done.updateId ? { updateId: done.updateId } : {}),
+    ...(done.alreadyAtTarget
+      ? { detail: 'already at target' }
+      : done.adopted
+        ? { detail: 'adopted an update already started' }
+        : {}),
+  };
+}
+
+/** Which resource failed and what the step changed, from a failed composite step (walks the cause chain). */
+function stepFailureDetails(err: unknown): StepFailureDetails | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure) {
+      const d = e.details?.[0] as Partial<StepFailureDetails> | undefined;
+      return d && typeof d.failed === 'string' && Array.isArray(d.reached) && Array.isArray(d.done)
+        ? (d as StepFailureDetails)
+        : undefined;
+    }
+  }
+  return undefined;
 }
 
 function gateTimeoutMs(gate: HealthGateSpec, requiredSuccesses?: number): number {

@@ -284,6 +284,12 @@ export const clusterAbortSignal = defineSignal<[OperatorInput]>('abort');
 export const clusterStatusQuery = defineQuery<{ step: string; paused: boolean; steps: ClusterStepRecord[] }>(
   'clusterStatus',
 );
+/**
+ * Composite step → its own workflow: is it paused or aborting? Asked before each new EKS update
+ * starts, so a pause or abort holds there exactly, not only once the activity's cancellation
+ * arrives with a heartbeat.
+ */
+export const clusterStopRequestedQuery = defineQuery<boolean>('stopRequested');
 
 // ---------------------------------------------------------------------------------------
 // Fleet lease workflow: a counting semaphore per label value, shared by concurrent campaigns

@@ -29,6 +29,8 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 export const HEARTBEATING_ACTIVITIES: ReadonlySet<string> = new Set([
   'awaitUpdate',
   'updateAddons',
+  'upgradeControlPlane',
+  'updateNodegroups',
   'checkClusterHealth',
   'evaluateHealthGate',
   'evaluateHealthGates',

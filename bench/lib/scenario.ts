@@ -127,7 +127,7 @@ export interface ScenarioResult {
     perCluster: number;
     campaign: ActionCounts;
     clusters: ActionCounts;
-    /** awaitUpdate heartbeats had the EKS waits taken real (uncompressed) time. */
+    /** Heartbeats of the EKS waits (awaitUpdate and the composite steps) had they taken real (uncompressed) time. */
     heartbeatsAtRealSpeedPerCluster: number;
   };
   worker: {
@@ -542,7 +542,15 @@ function resultText(run: RunHistory): string {
   return data ? Buffer.from(data).toString('utf8') : '';
 }
 
-/** awaitUpdate heartbeats had each EKS wait lasted `timeScale` times longer (gates do not scale). */
+/** Activities that wait for EKS updates (their heartbeats scale with the time scale; gates do not). */
+const EKS_WAITS: ReadonlySet<string> = new Set([
+  'awaitUpdate',
+  'updateAddons',
+  'upgradeControlPlane',
+  'updateNodegroups',
+]);
+
+/** Heartbeats of the EKS waits had each lasted `timeScale` times longer (gates do not scale). */
 function realHeartbeats(run: RunHistory, timeScale: number): number {
   let n = 0;
   const sched = new Map<string, string>();
@@ -555,8 +563,8 @@ function realHeartbeats(run: RunHistory, timeScale: number): number {
     } else if (e.activityTaskCompletedEventAttributes) {
       const id = String(e.activityTaskCompletedEventAttributes.scheduledEventId);
       const s = startedAt.get(id);
-      // awaitUpdate's heartbeat timeout is 2 min: throttled to min(0.8 × 2 min, 60 s) = 60 s.
-      if (sched.get(id) === 'awaitUpdate' && s !== undefined)
+      // Their heartbeat timeout is 2 min: throttled to min(0.8 × 2 min, 60 s) = 60 s.
+      if (EKS_WAITS.has(sched.get(id) ?? '') && s !== undefined)
         n += 1 + Math.floor(((eventMs(e) - s) * timeScale) / 60_000);
     }
   }

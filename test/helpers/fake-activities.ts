@@ -11,6 +11,9 @@
  *   startControlPlaneUpgrade:<to> · startAddonUpdate:<addon>@<version>
  *   updateAddons:<addon>@<version>,<addon>@<version>...
  *   startNodegroupUpdate:<nodegroup>@<version|keep>/<release|keep>
+ *   upgradeControlPlane:<to>,<to>... · updateNodegroups:<nodegroup>,<nodegroup>...
+ *                                   (composite steps: they also record each start, await and check
+ *                                    they make, under the labels above, so EKS traces read the same)
  *   awaitUpdate:<target>            (target: control-plane:<to> · addon:<name> · nodegroup:<name>,
  *                                    rollbacks: rollback-nodegroup:<name> · rollback-addon:<name> · rollback-control-plane:<to>)
  *   rollbackNodegroup:<nodegroup> · rollbackAddon:<addon>@<version> · rollbackControlPlane:<to>
@@ -21,7 +24,9 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { activityRuntime, type ActivityRuntime } from '../../activities/context';
 import { describeGateFailure } from '../../activities/health';
+import { stopRequested } from '../../activities/steps';
 import {
   FailureTypes,
   type AddonState,
@@ -39,6 +44,13 @@ import {
   type NodegroupState,
   type PinnedVersions,
   type StartAddonUpdateInput,
+  type StepFailureDetails,
+  type StepUpdateResult,
+  type CheckClusterHealthResult,
+  type UpdateNodegroupsInput,
+  type UpdateNodegroupsResult,
+  type UpgradeControlPlaneInput,
+  type UpgradeControlPlaneResult,
   type UpdateAddonsProgress,
   type UpdateHandle,
   type UpdateOutcome,
@@ -500,6 +512,85 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       return { results };
     },
 
+    async upgradeControlPlane(input: UpgradeControlPlaneInput): Promise<UpgradeControlPlaneResult> {
+      await record('upgradeControlPlane', `upgradeControlPlane:${input.hops.join(',')}`, input, input.cluster.name);
+      const ctx = activityContext();
+      const hops: StepUpdateResult[] = [];
+      const gates: GateResult[] = [];
+      for (const [index, to] of input.hops.entries()) {
+        if (index > 0 && (await stopRequested(runtimeOf(ctx)))) return { hops, gates, stopped: true };
+        const done = hops.map((h) => h.target);
+        let handle: UpdateHandle;
+        try {
+          handle = await (activities as FleetwaveActivities).startControlPlaneUpgrade({ ...input, toVersion: to });
+        } catch (err) {
+          throw withStepDetails(err, to, done, done);
+        }
+        ctx?.heartbeat({ index });
+        try {
+          if (handle.updateId) await activities.awaitUpdate({ handle });
+        } catch (err) {
+          throw withStepDetails(err, to, [...done, to], done);
+        }
+        hops.push(stepResultOf(to, handle));
+        const last = index === input.hops.length - 1;
+        if (input.checksBetweenHops && (!last || input.checkAfterLastHop)) {
+          if (await stopRequested(runtimeOf(ctx))) return { hops, gates, stopped: true, uncheckedHop: to };
+          const checked: CheckClusterHealthResult = await activities.checkClusterHealth({
+            ...input.checksBetweenHops,
+            cluster: input.cluster,
+          });
+          gates.push(...checked.gates);
+          if (!checked.healthy) return { hops, gates, unhealthy: { afterHop: to, failures: checked.failures } };
+        }
+      }
+      return { hops, gates };
+    },
+
+    async updateNodegroups(input: UpdateNodegroupsInput): Promise<UpdateNodegroupsResult> {
+      const label = `updateNodegroups:${input.nodegroups.map((n) => n.nodegroup).join(',')}`;
+      await record('updateNodegroups', label, input, input.cluster.name);
+      const ctx = activityContext();
+      const results: StepUpdateResult[] = [];
+      const reached: string[] = [];
+      let failure: { nodegroup: string; err: unknown } | undefined;
+      const queue = [...input.nodegroups];
+      const lanes = Math.max(1, Math.min(input.maxParallel, input.nodegroups.length));
+      let picks = 0;
+      const lane = async (): Promise<void> => {
+        for (let ng = queue.shift(); ng !== undefined; ng = queue.shift()) {
+          const firstPick = picks++ < lanes;
+          if (failure || (firstPick ? cancelRequested(ctx) : await stopRequested(runtimeOf(ctx)))) return;
+          try {
+            const handle = await activities.startNodegroupUpdate({
+              ...input,
+              nodegroup: ng.nodegroup,
+              ...(ng.version ? { version: ng.version } : {}),
+              ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+            });
+            if (handle.updateId) reached.push(ng.nodegroup);
+            ctx?.heartbeat({ reached });
+            if (handle.updateId) await activities.awaitUpdate({ handle });
+            results.push(stepResultOf(ng.nodegroup, handle));
+          } catch (err) {
+            failure ??= { nodegroup: ng.nodegroup, err };
+          }
+        }
+      };
+      await Promise.all(
+        Array.from({ length: Math.max(1, Math.min(input.maxParallel, input.nodegroups.length)) }, lane),
+      );
+      if (failure) {
+        throw withStepDetails(
+          failure.err,
+          failure.nodegroup,
+          reached,
+          results.map((r) => r.target),
+        );
+      }
+      return { results, ...(results.length < input.nodegroups.length ? { stopped: true } : {}) };
+    },
+
     async startNodegroupUpdate(input) {
       const label = `startNodegroupUpdate:${input.nodegroup}@${input.version ?? 'keep'}/${input.releaseVersion ?? 'keep'}`;
       await record('startNodegroupUpdate', label, input, input.cluster.name);
@@ -721,6 +812,45 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
   };
 }
 
+/** The activity runtime the real composite steps use, for their stop question. */
+function runtimeOf(ctx: Context | undefined): ActivityRuntime {
+  return ctx ? activityRuntime() : { ...activityRuntime(), cancelRequested: () => false };
+}
+
+/** Whether the workflow asked to cancel the running activity (pause, abort). */
+function cancelRequested(ctx: Context | undefined): boolean {
+  return ctx !== undefined && ctx.cancellationSignal.aborted && ctx.cancellationDetails?.cancelRequested !== false;
+}
+
+function stepResultOf(target: string, handle: UpdateHandle): StepUpdateResult {
+  return {
+    target,
+    ...(handle.updateId ? { updateId: handle.updateId } : {}),
+    alreadyAtTarget: handle.alreadyAtTarget,
+    adopted: handle.adopted,
+  };
+}
+
+/** What steps.ts adds to a non-retryable failure: the resource that failed and what the step changed. */
+function withStepDetails(err: unknown, failed: string, reached: string[], done: string[]): unknown {
+  if (!(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
+  const details: StepFailureDetails = {
+    ...((err.details?.[0] as object | undefined) ?? {}),
+    failed,
+    reached,
+    done,
+  };
+  return ApplicationFailure.create({
+    type: err.type ?? undefined,
+    message: err.message,
+    nonRetryable: true,
+    details: [details],
+  });
+}
+
+/** Composite update activities: a cancellation their workflow asked for does not interrupt the EKS update in flight. */
+const SHIELDED_ACTIVITIES = new Set(['upgradeControlPlane', 'updateNodegroups']);
+
 /** The activity context, or undefined when a fake runs outside an activity (a plain call in a test). */
 function activityContext(): Context | undefined {
   try {
@@ -740,8 +870,16 @@ export async function heartbeatUntil(done: Promise<unknown>, everyMs = 500): Pro
   void done.finally(() => {
     finished = true;
   });
+  // Inside a composite update activity (upgradeControlPlane, updateNodegroups) the hold stands for
+  // an EKS update: like the real activity, a cancellation the workflow asked for does not end it.
+  const shielded = SHIELDED_ACTIVITIES.has(ctx.info.activityType);
   while (!finished) {
     ctx.heartbeat();
-    await Promise.race([done, ctx.sleep(everyMs)]);
+    const pause = new Promise<void>((resolve) => setTimeout(resolve, everyMs));
+    try {
+      await Promise.race([done, pause, ...(shielded && cancelRequested(ctx) ? [] : [ctx.cancelled])]);
+    } catch (err) {
+      if (!(shielded && cancelRequested(ctx))) throw err;
+    }
   }
 }

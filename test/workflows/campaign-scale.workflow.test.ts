@@ -243,7 +243,9 @@ describe('campaign workflow: continue-as-new', () => {
     { timeout: 180_000 },
     async () => {
       const tag = uniqueTag();
-      const names = Array.from({ length: 8 }, (_, i) => `cant-${tag}-${i}`);
+      // Enough clusters that the campaign's own events pass the limit of 60 however its workflow tasks
+      // batch the children's completions (a loaded machine batches more, and writes fewer events).
+      const names = Array.from({ length: 16 }, (_, i) => `cant-${tag}-${i}`);
       const stuck = names[0] as string;
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));

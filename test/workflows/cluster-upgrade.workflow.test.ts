@@ -122,6 +122,8 @@ async function runUpgrade(scenario: Scenario = {}): Promise<Run> {
     taskQueue,
     workflowBundle: bundle,
     activities: fake.activities,
+    // Pause and abort reach a composite step with its next heartbeat: don't wait the default minute.
+    maxHeartbeatThrottleInterval: '200ms',
   });
   return worker.runUntil(async () => {
     const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
@@ -628,6 +630,114 @@ describe('clusterUpgradeWorkflow', () => {
     expect(statusWhilePaused).toEqual({ step: 'control-plane 1.31', paused: true });
     expect(result.outcome).toBe('upgraded');
     expect(fake.trace(name, /^updateAddons/)).toEqual([updateAddonsTo('1.31')]);
+  });
+
+  it('pauses between control-plane hops: the hop in flight finishes, its checks run after the resume, then the next hop', async () => {
+    const held = latch();
+    const reached = latch();
+    let whilePaused: string[] = [];
+    const { result, fake, name } = await runUpgrade({
+      cluster: { version: '1.29' },
+      beforeCall: async (call) => {
+        if (call.label === 'awaitUpdate:control-plane:1.30') {
+          reached.open();
+          await heartbeatUntil(held.promise, 100);
+        }
+      },
+      during: async (handle, fakeActivities, cluster) => {
+        await reached.promise;
+        await handle.signal(clusterPauseSignal);
+        // The workflow cancels the composite step; the hop in flight is still awaited.
+        await waitFor('the cancellation of the step', async () => {
+          const history = await handle.fetchHistory();
+          return (history.events ?? []).some((e) => e.activityTaskCancelRequestedEventAttributes);
+        });
+        held.open();
+        await waitFor('control plane at 1.30', () => fakeActivities.cluster(cluster).version === '1.30');
+        await new Promise((r) => setTimeout(r, 1500));
+        whilePaused = fakeActivities.trace(cluster, /^(startControlPlane|checkClusterHealth)/);
+        expect((await handle.query(clusterStatusQuery)).paused).toBe(true);
+        await handle.signal(clusterResumeSignal);
+      },
+    });
+    // Nothing after the hop in flight while paused: no postStep check (it only reads, so it was skipped), no next hop.
+    expect(whilePaused).toEqual(['checkClusterHealth:baseline', 'startControlPlaneUpgrade:1.30']);
+    expect(result.outcome).toBe('upgraded');
+    expect(fake.trace(name, /^(startControlPlane|checkClusterHealth)/)).toEqual([
+      'checkClusterHealth:baseline',
+      'startControlPlaneUpgrade:1.30',
+      'checkClusterHealth:postStep',
+      'startControlPlaneUpgrade:1.31',
+      'checkClusterHealth:postStep',
+      'checkClusterHealth:bake',
+    ]);
+    expect(result.steps.filter((s) => s.step.startsWith('checks after')).map((s) => [s.step, s.status])).toEqual([
+      ['checks after control-plane 1.29 → 1.30', 'done'],
+      ['checks after control-plane 1.30 → 1.31', 'done'],
+    ]);
+  });
+
+  it('aborts between control-plane hops: the hop in flight finishes, the next one never starts', async () => {
+    const held = latch();
+    const reached = latch();
+    const { result, fake, name } = await runUpgrade({
+      cluster: { version: '1.29' },
+      beforeCall: async (call) => {
+        if (call.label === 'awaitUpdate:control-plane:1.30') {
+          reached.open();
+          await heartbeatUntil(held.promise, 100);
+        }
+      },
+      during: async (handle) => {
+        await reached.promise;
+        await handle.signal(clusterAbortSignal, { by: 'carol' });
+        held.open();
+      },
+    });
+    expect(result.outcome).toBe('aborted');
+    expect(fake.eksTrace(name)).toEqual(['startControlPlaneUpgrade:1.30', 'awaitUpdate:control-plane:1.30']);
+    expect(fake.cluster(name).version).toBe('1.30');
+    expect(result.finalVersion).toBe('1.30');
+  });
+
+  it('pauses between node groups: the one in flight finishes, the next starts after the resume', async () => {
+    const held = latch();
+    const reached = latch();
+    let whilePaused: string[] = [];
+    const { result, fake, name } = await runUpgrade({
+      spec: (s) => ({ ...s, nodegroups: { maxParallel: 1, force: false } }),
+      beforeCall: async (call) => {
+        if (call.label === 'awaitUpdate:nodegroup:ng-a') {
+          reached.open();
+          await heartbeatUntil(held.promise, 100);
+        }
+      },
+      during: async (handle, fakeActivities, cluster) => {
+        await reached.promise;
+        await handle.signal(clusterPauseSignal);
+        await waitFor('the cancellation of the step', async () => {
+          const history = await handle.fetchHistory();
+          return (history.events ?? []).some((e) => e.activityTaskCancelRequestedEventAttributes);
+        });
+        held.open();
+        await waitFor('ng-a at 1.31', () => fakeActivities.cluster(cluster).nodegroups[0]?.version === '1.31');
+        await new Promise((r) => setTimeout(r, 1500));
+        whilePaused = fakeActivities.trace(cluster, /^startNodegroupUpdate/);
+        await handle.signal(clusterResumeSignal);
+      },
+    });
+    expect(whilePaused).toEqual([`startNodegroupUpdate:ng-a@1.31/${fakeRelease('1.31')}`]);
+    expect(result.outcome).toBe('upgraded');
+    expect(fake.trace(name, /^(startNodegroupUpdate|updateNodegroups)/)).toEqual([
+      'updateNodegroups:ng-a,ng-b',
+      `startNodegroupUpdate:ng-a@1.31/${fakeRelease('1.31')}`,
+      'updateNodegroups:ng-b',
+      `startNodegroupUpdate:ng-b@1.31/${fakeRelease('1.31')}`,
+    ]);
+    expect(result.steps.filter((s) => s.step.startsWith('nodegroup ')).map((s) => [s.step, s.status])).toEqual([
+      ['nodegroup ng-a', 'done'],
+      ['nodegroup ng-b', 'done'],
+    ]);
   });
 
   it('aborts at the next safe point: a started EKS update is awaited, nothing after it starts', async () => {

@@ -1,0 +1,413 @@
+/**
+ * Composite steps: every control-plane hop of a cluster (with the postStep checks between hops)
+ * in one activity, and every node group of a cluster in one activity. Each EKS update inside is
+ * started and awaited exactly as startControlPlaneUpgrade / startNodegroupUpdate and awaitUpdate
+ * do it (read before write, deterministic tokens), so what changes is only what the workflow's
+ * history pays: one activity per step instead of a start, an await and a check per resource.
+ *
+ * Retry safety. The heartbeat details name the resource being worked on and its update as soon as
+ * it is started, so a retried attempt waits for that update instead of starting anything; the
+ * start itself is idempotent anyway.
+ *
+ * Pause and abort. The workflow cancels the activity (and waits for it to end). A cancellation it
+ * requested never interrupts an EKS update in flight: that update is awaited to its end, nothing
+ * after it starts, the checks between hops stop at once (they only read), and the activity
+ * returns normally with `stopped`, saying what was done. Any other cancellation (worker shutdown,
+ * heartbeat timeout) ends the attempt, and the retry resumes from the heartbeat.
+ *
+ * Failures. A non-retryable failure (EksUpdateFailed, a refused start) keeps its type and gains
+ * {@link StepFailureDetails}: which resource failed and which ones the step changed, so the
+ * workflow rolls back exactly those.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { clusterStopRequestedQuery } from '../workflows/definitions';
+import { activityRuntime, shieldFromCancelRequest, type ActivityRuntime } from './context';
+import type { ResolvedDeps } from './deps';
+import type { AwaitUpdateProgress } from './eks';
+import type { ClusterHealthProgress } from './health';
+import type {
+  CheckClusterHealthInput,
+  CheckClusterHealthResult,
+  GateResult,
+  StartControlPlaneUpgradeInput,
+  StartNodegroupUpdateInput,
+  StepFailureDetails,
+  StepIdentity,
+  StepUpdateResult,
+  UpdateHandle,
+  UpdateNodegroupsInput,
+  UpdateNodegroupsResult,
+  UpdateOutcome,
+  UpgradeControlPlaneInput,
+  UpgradeControlPlaneResult,
+} from './types';
+
+/** What the composite steps need from eks.ts and health.ts. */
+export interface StepParts {
+  startControlPlane(
+    r: ActivityRuntime,
+    input: StartControlPlaneUpgradeInput,
+    finalVersion?: string,
+  ): Promise<UpdateHandle>;
+  startNodegroup(r: ActivityRuntime, input: StartNodegroupUpdateInput): Promise<UpdateHandle>;
+  pollUntilDone(
+    r: ActivityRuntime,
+    handle: UpdateHandle & { updateId: string },
+    progress: AwaitUpdateProgress,
+    timeoutMs: number | undefined,
+    report: (progress: AwaitUpdateProgress) => void,
+  ): Promise<UpdateOutcome>;
+  runClusterHealth(
+    rt: ActivityRuntime,
+    input: CheckClusterHealthInput,
+    opts: { resumed?: ClusterHealthProgress; report: (progress: ClusterHealthProgress) => void },
+  ): Promise<CheckClusterHealthResult>;
+}
+
+/** An update being waited for, as heartbeated. */
+interface UpdateSlot {
+  updateId?: string;
+  adopted?: boolean;
+  polls?: number;
+  lastStatus?: string;
+  startedAtMs?: number;
+}
+
+/** Heartbeat details of upgradeControlPlane. */
+export interface ControlPlaneProgress extends UpdateSlot {
+  cluster: string;
+  hops: string[];
+  /** The hop being worked on. */
+  index: number;
+  stage: 'update' | 'checks';
+  checks?: ClusterHealthProgress;
+  /** Hops done before `index` (and `index` itself once its update ended). */
+  results: StepUpdateResult[];
+  gates: GateResult[];
+}
+
+/** Heartbeat details of updateNodegroups: one slot per node group of the input. */
+export interface NodegroupsProgress {
+  cluster: string;
+  slots: (UpdateSlot & { nodegroup: string; result?: StepUpdateResult })[];
+}
+
+/**
+ * Whether the step should start nothing new: its cancellation arrived (the workflow asked), or the
+ * workflow, asked directly, says it is paused or aborting. Cancellation reaches an activity only
+ * with a heartbeat's answer (up to a minute with the SDK's heartbeat throttle), so without the
+ * question a pause or abort sent just before a hop ends would let the next hop start. Outside a
+ * worker (no client), or when the question fails, only the cancellation counts.
+ */
+export async function stopRequested(base: ActivityRuntime): Promise<boolean> {
+  if (base.cancelRequested()) return true;
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return false;
+  }
+  try {
+    const execution = ctx.info.workflowExecution;
+    if (!execution) return false;
+    const { workflowId, runId } = execution;
+    return (await ctx.client.workflow.getHandle(workflowId, runId).query(clusterStopRequestedQuery)) === true;
+  } catch (err) {
+    base.log.debug('Could not ask the workflow whether to stop', {
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return base.cancelRequested();
+  }
+}
+
+/** Attempts of the checks between hops before a check that cannot run counts as unhealthy. */
+const CHECK_ATTEMPTS = 3;
+const CHECK_RETRY_MS = 5_000;
+
+export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
+  const identityOf = (input: StepIdentity): StepIdentity => ({
+    campaign: input.campaign,
+    cluster: input.cluster,
+    attempt: input.attempt,
+  });
+
+  /** Waits for `handle`'s update from `slot` (a resumed wait continues its polls and deadline). */
+  async function awaitSlot(
+    r: ActivityRuntime,
+    handle: UpdateHandle & { updateId: string },
+    slot: UpdateSlot,
+    timeoutMs: number | undefined,
+    beat: () => void,
+  ): Promise<void> {
+    const progress: AwaitUpdateProgress = {
+      updateId: handle.updateId,
+      polls: slot.polls ?? 0,
+      ...(slot.lastStatus ? { lastStatus: slot.lastStatus } : {}),
+      startedAtMs: slot.startedAtMs ?? deps.now().getTime(),
+    };
+    slot.startedAtMs = progress.startedAtMs;
+    await parts.pollUntilDone(r, handle, progress, timeoutMs, (p) => {
+      slot.polls = p.polls;
+      if (p.lastStatus) slot.lastStatus = p.lastStatus;
+      beat();
+    });
+  }
+
+  async function upgradeControlPlane(input: UpgradeControlPlaneInput): Promise<UpgradeControlPlaneResult> {
+    const base = activityRuntime(deps.logger);
+    const r = shieldFromCancelRequest(base);
+    const cluster = input.cluster.name;
+    const resumed = isControlPlaneProgress(base.heartbeatDetails, input) ? base.heartbeatDetails : undefined;
+    const progress: ControlPlaneProgress = resumed
+      ? structuredClone(resumed)
+      : { cluster, hops: input.hops, index: 0, stage: 'update', results: [], gates: [] };
+    const beat = (): void => base.heartbeat(structuredClone(progress));
+    if (resumed) r.log.info('Resuming control-plane hops', { cluster, index: resumed.index, stage: resumed.stage });
+    const done = (): string[] => progress.results.map((x) => x.target);
+    const stopped = (): UpgradeControlPlaneResult => ({ hops: progress.results, gates: progress.gates, stopped: true });
+
+    for (; progress.index < input.hops.length; progress.index++) {
+      const to = input.hops[progress.index] as string;
+      if (progress.stage === 'update') {
+        if (!progress.updateId && progress.index > 0 && (await stopRequested(base))) return stopped();
+        let handle: UpdateHandle;
+        if (progress.updateId) {
+          handle = {
+            cluster: input.cluster,
+            updateId: progress.updateId,
+            adopted: progress.adopted ?? false,
+            alreadyAtTarget: false,
+          };
+        } else {
+          try {
+            handle = await parts.startControlPlane(
+              r,
+              { ...identityOf(input), toVersion: to },
+              input.hops[input.hops.length - 1],
+            );
+          } catch (err) {
+            throw withStepContext(err, to, done(), done());
+          }
+          if (handle.updateId) {
+            progress.updateId = handle.updateId;
+            progress.adopted = handle.adopted;
+            beat();
+          }
+        }
+        if (handle.updateId) {
+          try {
+            await awaitSlot(r, { ...handle, updateId: handle.updateId }, progress, input.timeoutMs, beat);
+          } catch (err) {
+            throw withStepContext(err, to, [...done(), to], done());
+          }
+        }
+        progress.results.push(stepResult(to, handle));
+        for (const key of ['updateId', 'adopted', 'polls', 'lastStatus', 'startedAtMs'] as const) delete progress[key];
+        progress.stage = 'checks';
+        beat();
+      }
+      const last = progress.index === input.hops.length - 1;
+      const checks = input.checksBetweenHops;
+      if (checks && (!last || input.checkAfterLastHop)) {
+        if (await stopRequested(base)) return { ...stopped(), uncheckedHop: to };
+        const outcome = await checkBetweenHops(base, { ...checks, cluster: input.cluster }, progress, beat);
+        if (outcome === 'stopped') return { ...stopped(), uncheckedHop: to };
+        progress.gates.push(...outcome.gates);
+        delete progress.checks;
+        if (!outcome.healthy) {
+          beat();
+          return {
+            hops: progress.results,
+            gates: progress.gates,
+            unhealthy: { afterHop: to, failures: outcome.failures },
+          };
+        }
+      }
+      progress.stage = 'update';
+      beat();
+    }
+    r.log.info('Control plane upgraded', { cluster, hops: progress.results.map((x) => x.target) });
+    return { hops: progress.results, gates: progress.gates };
+  }
+
+  /**
+   * The postStep checks after a hop, on the cancellable runtime (they only read). An error is
+   * retried a few times here, then counts as unhealthy, never as a pass; a cancellation the
+   * workflow asked for stops them.
+   */
+  async function checkBetweenHops(
+    base: ActivityRuntime,
+    input: CheckClusterHealthInput,
+    progress: ControlPlaneProgress,
+    beat: () => void,
+  ): Promise<CheckClusterHealthResult | 'stopped'> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await parts.runClusterHealth(base, input, {
+          ...(progress.checks ? { resumed: progress.checks } : {}),
+          report: (p) => {
+            progress.checks = p;
+            beat();
+          },
+        });
+      } catch (err) {
+        if (base.cancelRequested()) return 'stopped';
+        if (err instanceof CancelledFailure || base.signal?.aborted) throw err;
+        const message = err instanceof Error ? err.message : String(err);
+        if (attempt >= CHECK_ATTEMPTS) {
+          return { healthy: false, gates: [], failures: [`health checks: ${message}`] };
+        }
+        base.log.warn('Health checks between hops failed, trying again', {
+          cluster: input.cluster.name,
+          attempt,
+          message,
+        });
+        await base.sleep(CHECK_RETRY_MS * attempt);
+      }
+    }
+  }
+
+  async function updateNodegroups(input: UpdateNodegroupsInput): Promise<UpdateNodegroupsResult> {
+    const base = activityRuntime(deps.logger);
+    const r = shieldFromCancelRequest(base);
+    const cluster = input.cluster.name;
+    const resumed = isNodegroupsProgress(base.heartbeatDetails, input) ? base.heartbeatDetails : undefined;
+    const progress: NodegroupsProgress = resumed
+      ? structuredClone(resumed)
+      : { cluster, slots: input.nodegroups.map((ng) => ({ nodegroup: ng.nodegroup })) };
+    const beat = (): void => base.heartbeat(structuredClone(progress));
+    if (resumed) {
+      r.log.info('Resuming node group updates', {
+        cluster,
+        done: progress.slots.filter((s) => s.result).length,
+        total: progress.slots.length,
+      });
+    }
+    const ended: StepUpdateResult[] = progress.slots.flatMap((s) => (s.result ? [s.result] : []));
+    let failure: { nodegroup: string; err: unknown; reachedIt: boolean } | undefined;
+    let interrupted: unknown;
+    let next = 0;
+    const lanes = Math.max(1, Math.min(input.maxParallel, progress.slots.length));
+    const lane = async (): Promise<void> => {
+      for (let i = next++; i < progress.slots.length; i = next++) {
+        const slot = progress.slots[i] as NodegroupsProgress['slots'][number];
+        const ng = input.nodegroups[i] as UpdateNodegroupsInput['nodegroups'][number];
+        if (slot.result) continue;
+        // No new start after a failure, a stop or an interrupted attempt; updates already started are awaited.
+        // The first pick of each lane follows the workflow's own safe point; later ones ask it again.
+        const firstPick = i < lanes;
+        if (
+          !slot.updateId &&
+          (failure || interrupted || (firstPick ? base.cancelRequested() : await stopRequested(base)))
+        ) {
+          continue;
+        }
+        let handle: UpdateHandle;
+        try {
+          if (slot.updateId) {
+            handle = {
+              cluster: input.cluster,
+              nodegroup: ng.nodegroup,
+              updateId: slot.updateId,
+              adopted: slot.adopted ?? false,
+              alreadyAtTarget: false,
+            };
+          } else {
+            handle = await parts.startNodegroup(r, {
+              ...identityOf(input),
+              nodegroup: ng.nodegroup,
+              ...(ng.version ? { version: ng.version } : {}),
+              ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+              force: input.force,
+            });
+            if (handle.updateId) {
+              slot.updateId = handle.updateId;
+              slot.adopted = handle.adopted;
+              beat();
+            }
+          }
+          if (handle.updateId) {
+            await awaitSlot(r, { ...handle, updateId: handle.updateId }, slot, input.timeoutMs, beat);
+          }
+        } catch (err) {
+          if (isNonRetryable(err)) failure ??= { nodegroup: ng.nodegroup, err, reachedIt: slot.updateId !== undefined };
+          else interrupted ??= err;
+          continue;
+        }
+        slot.result = stepResult(ng.nodegroup, handle);
+        ended.push(slot.result);
+        beat();
+      }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
+
+    if (failure) {
+      const reached = progress.slots.filter((s) => s.updateId !== undefined).map((s) => s.nodegroup);
+      const doneNames = ended.map((x) => x.target);
+      throw withStepContext(failure.err, failure.nodegroup, reached, doneNames);
+    }
+    if (interrupted) throw interrupted;
+    const stopped = ended.length < progress.slots.length;
+    r.log.info('Node groups updated', { cluster, done: ended.length, total: progress.slots.length, stopped });
+    return { results: ended, ...(stopped ? { stopped: true } : {}) };
+  }
+
+  return { upgradeControlPlane, updateNodegroups };
+}
+
+function stepResult(target: string, handle: UpdateHandle): StepUpdateResult {
+  return {
+    target,
+    ...(handle.updateId ? { updateId: handle.updateId } : {}),
+    alreadyAtTarget: handle.alreadyAtTarget,
+    adopted: handle.adopted,
+  };
+}
+
+function isNonRetryable(err: unknown): boolean {
+  return err instanceof ApplicationFailure && err.nonRetryable === true;
+}
+
+/** A non-retryable failure of one resource, with which one it was and what the step changed before it. */
+function withStepContext(err: unknown, failed: string, reached: string[], done: string[]): unknown {
+  if (!(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
+  const own = err.details?.[0];
+  const details: StepFailureDetails = {
+    ...(typeof own === 'object' && own !== null ? (own as Partial<StepFailureDetails>) : {}),
+    failed,
+    reached,
+    done,
+  };
+  return ApplicationFailure.create({
+    type: err.type ?? undefined,
+    message: err.message,
+    nonRetryable: true,
+    details: [details],
+    ...(err.cause ? { cause: err.cause } : {}),
+  });
+}
+
+function isControlPlaneProgress(value: unknown, input: UpgradeControlPlaneInput): value is ControlPlaneProgress {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<ControlPlaneProgress>;
+  return (
+    v.cluster === input.cluster.name &&
+    Array.isArray(v.hops) &&
+    v.hops.join(',') === input.hops.join(',') &&
+    typeof v.index === 'number' &&
+    Array.isArray(v.results) &&
+    Array.isArray(v.gates)
+  );
+}
+
+function isNodegroupsProgress(value: unknown, input: UpdateNodegroupsInput): value is NodegroupsProgress {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<NodegroupsProgress>;
+  return (
+    v.cluster === input.cluster.name &&
+    Array.isArray(v.slots) &&
+    v.slots.length === input.nodegroups.length &&
+    v.slots.every((s, i) => s?.nodegroup === input.nodegroups[i]?.nodegroup)
+  );
+}
