@@ -210,7 +210,8 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
       const last = progress.index === input.hops.length - 1;
       const checks = input.checksBetweenHops;
       if (checks && (!last || input.checkAfterLastHop)) {
-        if (await stopRequested(base)) return { ...stopped(), uncheckedHop: to };
+        // Checks only read: the cancellation alone stops them (no question to the workflow needed).
+        if (base.cancelRequested()) return { ...stopped(), uncheckedHop: to };
         const outcome = await checkBetweenHops(base, { ...checks, cluster: input.cluster }, progress, beat);
         if (outcome === 'stopped') return { ...stopped(), uncheckedHop: to };
         progress.gates.push(...outcome.gates);

@@ -16,8 +16,9 @@
  *
  * A child's own WorkflowExecutionStarted is part of its parent's "child start 2". Signals are
  * counted where they are received, once. Search-attribute upserts and workflow tasks are not
- * billed by these rules and are not counted. Queries do not appear in history; callers add the
- * queries they sent.
+ * billed by these rules and are not counted. Queries do not appear in history: callers add the
+ * queries they sent, and the composite steps' own `stopRequested` queries are read from their
+ * inputs ({@link stopQueries}).
  */
 import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
@@ -261,6 +262,28 @@ export function estimateHeartbeats(
 }
 
 /**
+ * The `stopRequested` queries a composite step sends its workflow (activities/steps.ts): one before
+ * each control-plane hop after the first, and one before each node group that does not start in
+ * the first round of lanes. Read from the activity's input (an upper bound: a step that fails or
+ * stops early asks less; a retried attempt may ask again).
+ */
+export function stopQueries(scheduled: temporal.api.history.v1.IActivityTaskScheduledEventAttributes): number {
+  const type = scheduled.activityType?.name;
+  if (type !== 'upgradeControlPlane' && type !== 'updateNodegroups') return 0;
+  const payload = scheduled.input?.payloads?.[0];
+  const encoding = payload?.metadata?.encoding ? Buffer.from(payload.metadata.encoding).toString('utf8') : '';
+  if (!payload?.data || encoding !== 'json/plain') return 0;
+  const input = JSON.parse(Buffer.from(payload.data).toString('utf8')) as {
+    hops?: unknown[];
+    nodegroups?: unknown[];
+    maxParallel?: number;
+  };
+  if (type === 'upgradeControlPlane') return Math.max(0, (input.hops?.length ?? 0) - 1);
+  const n = input.nodegroups?.length ?? 0;
+  return Math.max(0, n - Math.max(1, Math.min(input.maxParallel ?? 1, n)));
+}
+
+/**
  * Actions of one run (see the module comment). `clientStart`: the run was started by a client
  * (the first campaign run), not as a child or by continue-as-new of a run counted elsewhere.
  */
@@ -295,6 +318,7 @@ export function countActions(run: RunHistory, opts: { clientStart?: boolean } = 
     const s = started.get(id);
     const attempts = s ? Math.max(1, s.attempt) : 1;
     a.activities += attempts;
+    a.queries += stopQueries(attrs);
     const end = closedAt.get(id);
     if (s && end !== undefined) a.heartbeats += estimateHeartbeats(attrs, attempts, end - s.ms);
     else if (s) a.heartbeats += estimateHeartbeats(attrs, attempts, 0);

@@ -535,7 +535,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
         hops.push(stepResultOf(to, handle));
         const last = index === input.hops.length - 1;
         if (input.checksBetweenHops && (!last || input.checkAfterLastHop)) {
-          if (await stopRequested(runtimeOf(ctx))) return { hops, gates, stopped: true, uncheckedHop: to };
+          if (cancelRequested(ctx)) return { hops, gates, stopped: true, uncheckedHop: to };
           const checked: CheckClusterHealthResult = await activities.checkClusterHealth({
             ...input.checksBetweenHops,
             cluster: input.cluster,
