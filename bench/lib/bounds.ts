@@ -117,8 +117,9 @@ export type PickOrder = 'wave-order' | 'campaign';
  * difference to {@link waveBound} is what the picking policy itself loses.
  *
  * `campaign` offers the pending clusters in the campaign's own order (domain/pacing.ts startOrder:
- * bottleneck cap value first, then longest first) with `priorityMs` as the estimate, which is what
- * the campaign knows beforehand (the plan's estimate); `wave-order` offers them in plan order.
+ * bottleneck cap value first, then longest first, over every pending cluster at each pick, as the
+ * campaign calls it) with `priorityMs` as the estimate, which is what the campaign knows
+ * beforehand (the plan's estimate); `wave-order` offers them in plan order.
  */
 export function simulateWave(
   wave: MeasuredWave,
@@ -144,16 +145,19 @@ export function simulateWave(
   let end = 0;
   for (let guard = 0; pending.length > 0 || running.size > 0; guard++) {
     if (guard > 100 * (wave.clusters.length + 10)) throw new Error('simulateWave: no progress');
-    // Leave out clusters a cap blocks already (in-flight counts only grow within one pick), so a
-    // long queue behind full caps costs one lookup each instead of a scan of the running set.
-    let eligible = pending.filter((name) => (keysOf.get(name) ?? []).every((k) => (used.get(k.key) ?? 0) < k.max));
-    if (order === 'campaign') {
-      eligible = startOrder(
-        eligible.map((n) => members.get(n) as FleetMember),
-        (m) => priority(m.name),
-        c.caps,
-      ).map((m) => m.name);
-    }
+    // The campaign orders every pending cluster (startOrder's loads count the cap-blocked ones
+    // too), then picks. Clusters a cap blocks already are left out of the pick (in-flight counts
+    // only grow within one pick, so they would be skipped anyway), so a long queue behind full
+    // caps costs one lookup each instead of a scan of the running set.
+    const offered =
+      order === 'campaign'
+        ? startOrder(
+            pending.map((n) => members.get(n) as FleetMember),
+            (m) => priority(m.name),
+            c.caps,
+          ).map((m) => m.name)
+        : pending;
+    const eligible = offered.filter((name) => (keysOf.get(name) ?? []).every((k) => (used.get(k.key) ?? 0) < k.max));
     const pick = pickNextClusters({
       pending: eligible.map((n) => members.get(n) as FleetMember),
       inFlight: [...running.keys()].map((n) => members.get(n) as FleetMember),
