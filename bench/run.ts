@@ -10,13 +10,13 @@
  *   npm run bench -- --all                 # 50, 500 and 5000
  *   npm run bench -- --scenario 50 --keep  # keep logs and worker.log under .fleetwave/bench/
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { compactJson } from './lib/measured';
-import { consoleReport, markdownSummary } from './lib/report';
-import { runScenario, type ScenarioResult } from './lib/scenario';
+import { consoleReport, writeSummary } from './lib/report';
+import { runScenario } from './lib/scenario';
 import { SCENARIOS } from './scenarios';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,11 +70,7 @@ async function main(): Promise<number> {
     }
   }
 
-  const all: ScenarioResult[] = readdirSync(resultsDir)
-    .filter((f) => /^\d+\.json$/.test(f))
-    .map((f) => JSON.parse(readFileSync(path.join(resultsDir, f), 'utf8')) as ScenarioResult);
-  const command = 'npm run bench (50, 500) and npm run bench -- --scenario 5000';
-  writeFileSync(path.join(resultsDir, 'summary.md'), markdownSummary(all, command));
+  writeSummary(resultsDir);
   log(`wrote ${path.relative(root, resultsDir)}/{${names.join(',')}}.json and summary.md`);
   return failures > 0 ? 1 : 0;
 }

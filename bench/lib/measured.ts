@@ -3,7 +3,14 @@
  * recomputed offline (`npx tsx bench/replay.ts`) without running the stack again: per wave, one
  * compact row per cluster, plus the pacing constraints the campaign ran under.
  */
-import { campaignBound, simulateWave, type BoundConstraints, type MeasuredWave, type WaveBound } from './bounds';
+import {
+  campaignBound,
+  simulateWave,
+  type BoundConstraints,
+  type BoundOptions,
+  type MeasuredWave,
+  type WaveBound,
+} from './bounds';
 
 /** The fixed leading columns of a cluster row; the label values follow, in `labelKeys` order. */
 export const CLUSTER_COLUMNS = ['name', 'durationMs', 'estimateMs', 'startMs'] as const;
@@ -92,6 +99,10 @@ export interface WaveFigures {
   name: string;
   clusters: number;
   boundBy: string;
+  /** How the binding bound was proven (bounds.ts SlotBoundMethod), for parallelism and caps. */
+  boundMethod?: string;
+  /** The binding group: `account=…: 18 clusters, 5 at once`. */
+  boundDetail?: string;
   /** Without soak. */
   boundMs: number;
   /** Every bound considered (bounds.ts MeasuredBoundKind → ms). */
@@ -107,26 +118,34 @@ export interface WaveFigures {
  * Bound and replays of every wave from the measured data: what `npm run bench` reports, and
  * what bench/replay.ts recomputes offline from a saved result.
  */
-export function analyseMeasured(m: MeasuredCampaign): {
+export function analyseMeasured(
+  m: MeasuredCampaign,
+  opts: BoundOptions & { replay?: boolean } = {},
+): {
   waves: WaveFigures[];
   /** Σ over non-empty waves of bound + soak. */
   boundMs: number;
-  /** Σ over non-empty waves of the campaign-order replay + soak. */
+  /** Σ over non-empty waves of the campaign-order replay + soak (NaN without `replay`). */
   policyMs: number;
 } {
   const { waves, estimateMs } = fromMeasuredCampaign(m);
-  const bound = campaignBound(waves, m.constraints);
+  const bound = campaignBound(waves, m.constraints, opts);
+  const replay = opts.replay ?? true;
   const out = waves.map((w, i): WaveFigures => {
     const b = bound.waves[i] as WaveBound;
     return {
       name: w.name,
       clusters: w.clusters.length,
       boundBy: b.boundBy,
+      ...(b.method ? { boundMethod: b.method } : {}),
+      ...(b.detail ? { boundDetail: b.detail } : {}),
       boundMs: b.upgradeMs,
       bounds: b.bounds as Record<string, number>,
       soakMs: w.soakMs,
-      simulatedMs: simulateWave(w, m.constraints, { order: 'campaign', priorityMs: (n) => estimateMs.get(n) ?? 0 }),
-      planOrderMs: simulateWave(w, m.constraints, { order: 'wave-order' }),
+      simulatedMs: replay
+        ? simulateWave(w, m.constraints, { order: 'campaign', priorityMs: (n) => estimateMs.get(n) ?? 0 })
+        : NaN,
+      planOrderMs: replay ? simulateWave(w, m.constraints, { order: 'wave-order' }) : NaN,
     };
   });
   const policyMs = out.reduce((s, w) => s + (w.clusters > 0 ? w.simulatedMs + w.soakMs : 0), 0);

@@ -2,6 +2,8 @@
  * Benchmark figures for humans: the targets with PASS/FAIL next to each figure, per scenario on
  * the console and as one markdown table over every result in bench/results/ (summary.md).
  */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { ScenarioResult } from './scenario';
 
 /** The targets of issue 7, as checks over a result (undefined: does not apply to this scenario). */
@@ -26,6 +28,20 @@ export const TARGETS = {
 
 function s(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** How a slot bound was proven, in words (bench/lib/bounds.ts SlotBoundMethod). */
+const METHODS: Record<string, string> = {
+  longest: 'longest cluster',
+  average: 'Σd / m',
+  pigeonhole: 'pigeonhole',
+  packing: 'packing proof',
+};
+
+/** What binds a wave's bound: `label-cap, account=…: 18 clusters, 5 at once; packing proof`. */
+export function boundLabel(w: ScenarioResult['makespan']['waves'][number]): string {
+  const method = w.boundMethod ? `; ${METHODS[w.boundMethod] ?? w.boundMethod}` : '';
+  return `${w.boundBy}${w.boundDetail ? `, ${w.boundDetail}` : ''}${method}`;
 }
 
 /** Every target check of one result. */
@@ -74,7 +90,7 @@ export function consoleReport(r: ScenarioResult): string {
   ];
   for (const w of r.makespan.waves) {
     lines.push(
-      `     wave ${w.name.padEnd(8)} ${String(w.clusters).padStart(5)} clusters: window ${s(w.windowMs)} vs bound ${s(w.boundMs)} (${w.boundBy}), picking rules at zero overhead ${s(w.simulatedMs)} (in plan order ${s(w.planOrderMs ?? NaN)}); then ${s(w.gapMs)} until the next wave (soak ${s(w.soakMs)})`,
+      `     wave ${w.name.padEnd(8)} ${String(w.clusters).padStart(5)} clusters: window ${s(w.windowMs)} vs bound ${s(w.boundMs)} (${boundLabel(w)}), picking rules at zero overhead ${s(w.simulatedMs)} (in plan order ${s(w.planOrderMs ?? NaN)}); then ${s(w.gapMs)} until the next wave (soak ${s(w.soakMs)})`,
     );
   }
   lines.push(
@@ -188,7 +204,8 @@ export function markdownSummary(results: ScenarioResult[], command: string): str
   ];
   lines.push('', '## Where the time goes', '');
   lines.push(
-    "Per wave: the lower bound from the measured cluster durations (and what binds it), the campaign's own picking",
+    'Per wave: the lower bound from the measured cluster durations (what binds it: the constraint, the group of',
+    "clusters it holds for, and how it was proven; see bench/README.md), the campaign's own picking",
     'rules and start order (domain/pacing.ts) replayed on those durations with zero overhead, the same rules with the',
     'clusters in plan order, the real window (first child started → last child closed), and the time from the',
     "last child's close to the next wave's first child (soak, soak gates, approval) against the soak itself.",
@@ -200,13 +217,39 @@ export function markdownSummary(results: ScenarioResult[], command: string): str
       '',
       `### ${r.setup.clusters.toLocaleString('en-US')} clusters: makespan ${s(r.makespan.ms)}, bound ${s(r.makespan.measuredBoundMs)}; picking rules lose ${s(policyLoss)}, overhead ${s(overhead)} (start-up ${s(r.makespan.startupMs)})`,
       '',
+      ...(r.makespan.measured
+        ? []
+        : [
+            'Written before the per-cluster rows were kept: its bound is the earlier one (longest cluster, Σd / m,',
+            'rate limit, per cap value Σd / cap.max), without the pigeonhole and packing arguments, and cannot be recomputed.',
+            '',
+          ]),
       '| wave | clusters | bound (by) | picking rules, 0 overhead | same in plan order | real window | gap / soak |',
       '|---|---|---|---|---|---|---|',
       ...r.makespan.waves.map(
         (w) =>
-          `| ${w.name} | ${w.clusters} | ${s(w.boundMs)} (${w.boundBy}) | ${s(w.simulatedMs)} | ${s(w.planOrderMs ?? NaN)} | ${s(w.windowMs)} | ${s(w.gapMs)} / ${s(w.soakMs)} |`,
+          `| ${w.name} | ${w.clusters} | ${s(w.boundMs)} (${boundLabel(w)}) | ${s(w.simulatedMs)} | ${s(w.planOrderMs ?? NaN)} | ${s(w.windowMs)} | ${s(w.gapMs)} / ${s(w.soakMs)} |`,
       ),
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** How summary.md says it was made. */
+export const SUMMARY_COMMAND = 'npm run bench (50, 500) and npm run bench -- --scenario 5000';
+
+/** Every bench/results/<clusters>.json in `dir`. */
+export function readResults(dir: string): { file: string; result: ScenarioResult }[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d+\.json$/.test(f))
+    .map((f) => ({
+      file: path.join(dir, f),
+      result: JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as ScenarioResult,
+    }));
+}
+
+/** Regenerates `dir`/summary.md from every result there. */
+export function writeSummary(dir: string): void {
+  const all = readResults(dir).map((r) => r.result);
+  writeFileSync(path.join(dir, 'summary.md'), markdownSummary(all, SUMMARY_COMMAND));
 }

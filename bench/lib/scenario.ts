@@ -90,6 +90,10 @@ export interface ScenarioResult {
       name: string;
       clusters: number;
       boundBy: string;
+      /** How the binding bound was proven (bench/lib/bounds.ts SlotBoundMethod), for parallelism and caps. */
+      boundMethod?: string;
+      /** The binding group: `account=…: 18 clusters, 5 at once`. */
+      boundDetail?: string;
       boundMs: number;
       soakMs: number;
       /** First child start → last child close. */
@@ -404,6 +408,8 @@ function analyse(input: {
       name: w.name,
       clusters: f?.clusters ?? 0,
       boundBy: f?.boundBy ?? 'empty',
+      ...(f?.boundMethod ? { boundMethod: f.boundMethod } : {}),
+      ...(f?.boundDetail ? { boundDetail: f.boundDetail } : {}),
       boundMs: Math.round(f?.boundMs ?? 0),
       soakMs: f?.soakMs ?? 0,
       windowMs: span.first !== undefined && span.last !== undefined ? span.last - span.first : 0,
