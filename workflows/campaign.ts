@@ -121,6 +121,12 @@ const SOAK_BATCHES_IN_FLIGHT = 2;
 const SOAK_PAIRS_AT_ONCE = 20;
 /** Counters (ClustersDone/Failed) are re-published at most this often; state changes publish at once. */
 const COUNTS_PUBLISH_INTERVAL_MS = 5_000;
+/**
+ * ...and only once this share of the planned clusters ended since the last publish: at real EKS
+ * pace clusters end minutes apart, and the interval alone would cost an upsert per cluster. So a
+ * run publishes the counters about 20 times plus once per state change, however slow.
+ */
+const COUNTS_PUBLISH_STEPS = 20;
 /** Slack on top of a gate's own worst case before Temporal times the evaluation out. */
 const GATE_TIMEOUT_MARGIN_MS = 2 * 60_000;
 
@@ -948,8 +954,9 @@ class CampaignRun {
 
   /**
    * Upserts the search attributes that changed. State, wave and approval changes go out at
-   * once; the counters at most every few seconds (and with every state change), so a wave of
-   * many clusters does not cost one upsert per finished cluster.
+   * once; the counters with every state change, otherwise at most every few seconds and once a
+   * twentieth of the clusters ended since the last time, so neither a wave of many clusters nor a
+   * slow campaign costs one upsert per finished cluster.
    */
   private publish(force = false): void {
     const m = this.m;
@@ -968,7 +975,14 @@ class CampaignRun {
     const changed = Object.keys(values).filter((k) => published[k] !== values[k]);
     const counters = new Set<string>([ClustersDoneKey.name, ClustersFailedKey.name]);
     const stateChanged = changed.some((k) => !counters.has(k));
-    const countsDue = force || stateChanged || now - (m.s.publishedCountsAt ?? 0) >= COUNTS_PUBLISH_INTERVAL_MS;
+    const ended = (v: unknown): number => (typeof v === 'number' ? v : 0);
+    const advanced =
+      totals.done + totals.failed - ended(published[ClustersDoneKey.name]) - ended(published[ClustersFailedKey.name]);
+    const countsDue =
+      force ||
+      stateChanged ||
+      (advanced >= Math.max(1, Math.ceil(totals.total / COUNTS_PUBLISH_STEPS)) &&
+        now - (m.s.publishedCountsAt ?? 0) >= COUNTS_PUBLISH_INTERVAL_MS);
     const toSend = changed.filter((k) => !counters.has(k) || countsDue);
     if (toSend.length > 0) {
       const pairs: SearchAttributeUpdatePair[] = [];
