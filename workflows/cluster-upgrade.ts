@@ -105,7 +105,7 @@ import { CampaignNameKey, ClusterNameKey, TargetVersionKey, UpgradeStepKey } fro
 /** Failure types no retry can fix: the workflow branches on them at once. */
 const NON_RETRYABLE: string[] = Object.values(FailureTypes);
 
-/** Preflight (with the Kubernetes baseline), start*, rollback*: seconds each, retried with backoff. */
+/** Preflight (with the Kubernetes baseline) and rollback starts: seconds each, retried with backoff. */
 const quick = proxyLocalActivities<FleetwaveActivities>({
   startToCloseTimeout: '2m',
   scheduleToCloseTimeout: '15m',
@@ -113,7 +113,7 @@ const quick = proxyLocalActivities<FleetwaveActivities>({
 });
 
 /**
- * Waiting for EKS updates (awaitUpdate, updateAddons): node groups of hundreds of nodes take hours.
+ * Waiting for EKS updates (awaitUpdate of a rollback, updateAddons): node groups of hundreds of nodes take hours.
  * The activity polls and heartbeats its progress, so a retried attempt resumes; attempts are
  * unlimited because giving up on a running EKS update would leave the cluster half-changed with
  * nobody watching.
