@@ -39,7 +39,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { checkNodeSkew, compareMinor, toMinor, upgradePath } from '../domain/versions';
 import { activityRuntime, type ActivityRuntime } from './context';
 import { mapLimit, type AwsTarget, type ClusterAccess, type ResolvedDeps } from './deps';
-import { awsCall, awsErrorName, nonRetryable, toActivityFailure } from './failures';
+import { awsCall, awsErrorName, nonRetryable, toActivityFailure, withFailureContext } from './failures';
 import {
   FailureTypes,
   type AddonState,
@@ -479,20 +479,8 @@ function isAddonsProgress(value: unknown, input: UpdateAddonsInput): value is Up
 
 /** A non-retryable failure of one add-on, with which add-on it was and which ones were done before it. */
 function withAddonContext(err: unknown, addon: string, done: AddonUpdateResult[]): unknown {
-  if (!(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
-  const own = err.details?.[0];
-  const details: AddonUpdateFailureDetails = {
-    ...(typeof own === 'object' && own !== null ? (own as Partial<AddonUpdateFailureDetails>) : {}),
-    addon,
-    updated: done.map((x) => x.addon),
-  };
-  return ApplicationFailure.create({
-    type: err.type ?? undefined,
-    message: err.message,
-    nonRetryable: true,
-    details: [details],
-    ...(err.cause ? { cause: err.cause } : {}),
-  });
+  const context: AddonUpdateFailureDetails = { addon, updated: done.map((x) => x.addon) };
+  return withFailureContext(err, { ...context });
 }
 
 function assertOneMinorUp(from: string, to: string, what: string): void {

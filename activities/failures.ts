@@ -202,6 +202,23 @@ export async function awsCall<T>(what: string, call: () => Promise<T>): Promise<
 }
 
 /** A non-retryable failure of one of the contract's types. */
+/**
+ * A non-retryable failure with `context` merged into its first details entry (its type, message
+ * and cause kept): which resource of a multi-resource step failed and what the step changed.
+ * Any other error comes back as it is (a retry will run the step again).
+ */
+export function withFailureContext(err: unknown, context: Record<string, unknown>): unknown {
+  if (!(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
+  const own = err.details?.[0];
+  return ApplicationFailure.create({
+    type: err.type ?? undefined,
+    message: err.message,
+    nonRetryable: true,
+    details: [{ ...(typeof own === 'object' && own !== null ? own : {}), ...context }],
+    ...(err.cause ? { cause: err.cause } : {}),
+  });
+}
+
 export function nonRetryable(type: string, message: string, details?: unknown): ApplicationFailure {
   return ApplicationFailure.create({
     message,

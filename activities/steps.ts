@@ -24,11 +24,13 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { clusterStopRequestedQuery } from '../workflows/definitions';
 import { activityRuntime, shieldFromCancelRequest, type ActivityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
+import { withFailureContext } from './failures';
 import type { AwaitUpdateProgress } from './eks';
 import type { ClusterHealthProgress } from './health';
 import type {
   CheckClusterHealthInput,
   CheckClusterHealthResult,
+  ClusterRef,
   GateResult,
   StartControlPlaneUpgradeInput,
   StartNodegroupUpdateInput,
@@ -173,12 +175,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
         if (!progress.updateId && progress.index > 0 && (await stopRequested(base))) return stopped();
         let handle: UpdateHandle;
         if (progress.updateId) {
-          handle = {
-            cluster: input.cluster,
-            updateId: progress.updateId,
-            adopted: progress.adopted ?? false,
-            alreadyAtTarget: false,
-          };
+          handle = resumedHandle(input.cluster, progress.updateId, progress.adopted);
         } else {
           try {
             handle = await parts.startControlPlane(
@@ -307,13 +304,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
         let handle: UpdateHandle;
         try {
           if (slot.updateId) {
-            handle = {
-              cluster: input.cluster,
-              nodegroup: ng.nodegroup,
-              updateId: slot.updateId,
-              adopted: slot.adopted ?? false,
-              alreadyAtTarget: false,
-            };
+            handle = { ...resumedHandle(input.cluster, slot.updateId, slot.adopted), nodegroup: ng.nodegroup };
           } else {
             handle = await parts.startNodegroup(r, {
               ...identityOf(input),
@@ -357,6 +348,11 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
   return { upgradeControlPlane, updateNodegroups };
 }
 
+/** The handle of an update a previous attempt started (from the heartbeat): waited for, not started again. */
+function resumedHandle(cluster: ClusterRef, updateId: string, adopted?: boolean): UpdateHandle {
+  return { cluster, updateId, adopted: adopted ?? false, alreadyAtTarget: false };
+}
+
 function stepResult(target: string, handle: UpdateHandle): StepUpdateResult {
   return {
     target,
@@ -371,22 +367,9 @@ function isNonRetryable(err: unknown): boolean {
 }
 
 /** A non-retryable failure of one resource, with which one it was and what the step changed before it. */
-function withStepContext(err: unknown, failed: string, reached: string[], done: string[]): unknown {
-  if (!(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
-  const own = err.details?.[0];
-  const details: StepFailureDetails = {
-    ...(typeof own === 'object' && own !== null ? (own as Partial<StepFailureDetails>) : {}),
-    failed,
-    reached,
-    done,
-  };
-  return ApplicationFailure.create({
-    type: err.type ?? undefined,
-    message: err.message,
-    nonRetryable: true,
-    details: [details],
-    ...(err.cause ? { cause: err.cause } : {}),
-  });
+export function withStepContext(err: unknown, failed: string, reached: string[], done: string[]): unknown {
+  const context: StepFailureDetails = { failed, reached, done };
+  return withFailureContext(err, { ...context });
 }
 
 function isControlPlaneProgress(value: unknown, input: UpgradeControlPlaneInput): value is ControlPlaneProgress {

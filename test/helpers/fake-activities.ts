@@ -26,7 +26,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { activityRuntime, type ActivityRuntime } from '../../activities/context';
 import { describeGateFailure } from '../../activities/health';
-import { stopRequested } from '../../activities/steps';
+import { stopRequested, withStepContext } from '../../activities/steps';
 import {
   FailureTypes,
   type AddonState,
@@ -44,7 +44,6 @@ import {
   type NodegroupState,
   type PinnedVersions,
   type StartAddonUpdateInput,
-  type StepFailureDetails,
   type StepUpdateResult,
   type CheckClusterHealthResult,
   type UpdateNodegroupsInput,
@@ -524,13 +523,13 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
         try {
           handle = await (activities as FleetwaveActivities).startControlPlaneUpgrade({ ...input, toVersion: to });
         } catch (err) {
-          throw withStepDetails(err, to, done, done);
+          throw withStepContext(err, to, done, done);
         }
         ctx?.heartbeat({ index });
         try {
           if (handle.updateId) await activities.awaitUpdate({ handle });
         } catch (err) {
-          throw withStepDetails(err, to, [...done, to], done);
+          throw withStepContext(err, to, [...done, to], done);
         }
         hops.push(stepResultOf(to, handle));
         const last = index === input.hops.length - 1;
@@ -581,7 +580,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
         Array.from({ length: Math.max(1, Math.min(input.maxParallel, input.nodegroups.length)) }, lane),
       );
       if (failure) {
-        throw withStepDetails(
+        throw withStepContext(
           failure.err,
           failure.nodegroup,
           reached,
@@ -829,23 +828,6 @@ function stepResultOf(target: string, handle: UpdateHandle): StepUpdateResult {
     alreadyAtTarget: handle.alreadyAtTarget,
     adopted: handle.adopted,
   };
-}
-
-/** What steps.ts adds to a non-retryable failure: the resource that failed and what the step changed. */
-function withStepDetails(err: unknown, failed: string, reached: string[], done: string[]): unknown {
-  if (!(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
-  const details: StepFailureDetails = {
-    ...((err.details?.[0] as object | undefined) ?? {}),
-    failed,
-    reached,
-    done,
-  };
-  return ApplicationFailure.create({
-    type: err.type ?? undefined,
-    message: err.message,
-    nonRetryable: true,
-    details: [details],
-  });
 }
 
 /** Composite update activities: a cancellation their workflow asked for does not interrupt the EKS update in flight. */

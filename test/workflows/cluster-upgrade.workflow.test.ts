@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -642,6 +643,12 @@ describe('clusterUpgradeWorkflow', () => {
         if (call.label === 'awaitUpdate:control-plane:1.30') {
           reached.open();
           await heartbeatUntil(held.promise, 100);
+          // Like an EKS update that outlasts a heartbeat round trip: the cancellation reaches the step before the hop ends.
+          const ctx = Context.current();
+          while (!ctx.cancellationSignal.aborted) {
+            ctx.heartbeat();
+            await new Promise((r) => setTimeout(r, 50));
+          }
         }
       },
       during: async (handle, fakeActivities, cluster) => {
