@@ -16,6 +16,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, FleetwaveError } from './errors';
 import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
+import { codecServerCommand } from './commands/codec-server';
 import { listCommand } from './commands/list';
 import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
@@ -54,6 +55,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   retryCommand,
   listCommand,
   workerCommand,
+  codecServerCommand,
   simCommand,
 ];
 

@@ -183,10 +183,16 @@ async function runDemo(opts: DemoOptions): Promise<number> {
     const workerLog = path.join(opts.dir, 'worker.log');
     if (!opts.keep) rmSync(dbFile, { force: true });
 
+    // The Web UI decodes payloads the codec gzipped (a big fleet) through this server.
+    const { startCodecServer } = await import('../client/codec-server');
+    const codec = await startCodecServer({ port: 0 });
+    started.push({ name: 'codec server', stop: () => codec.stop() });
+
     step('Temporal dev server (finds the Temporal CLI, builds it with Go the first time: several minutes)');
     const server: DevServer = await startDevServer({
       dbFilename: dbFile,
       uiPort: opts.uiPort,
+      uiCodecEndpoint: codec.url,
       // Progress of the starter (CLI build, readiness), not the server's own log lines.
       log: (line) => {
         if (!/^dev-server\[\d+\]/.test(line) && !line.includes('start-dev --ip')) process.stdout.write(`   ${line}\n`);
@@ -194,10 +200,13 @@ async function runDemo(opts: DemoOptions): Promise<number> {
     });
     started.push({ name: 'Temporal dev server', stop: () => server.stop() });
     const uiBase = server.uiUrl ?? `http://127.0.0.1:${opts.uiPort}`;
+    for (const host of ['127.0.0.1', 'localhost']) codec.corsOrigins.add(uiBase.replace('127.0.0.1', host));
     process.env.TEMPORAL_ADDRESS = server.address;
     process.env.TEMPORAL_NAMESPACE = server.namespace;
     process.env.FLEETWAVE_TEMPORAL_UI = uiBase;
-    process.stdout.write(`   gRPC ${server.address}, Web UI ${uiBase}, database ${path.relative(root, dbFile)}\n`);
+    process.stdout.write(
+      `   gRPC ${server.address}, Web UI ${uiBase} (payload codec server ${codec.url}), database ${path.relative(root, dbFile)}\n`,
+    );
 
     step(
       `fleet simulator: ${fleet.clusters.length} clusters from ${path.relative(root, opts.fleet)}, time-scale ${opts.timeScale}`,

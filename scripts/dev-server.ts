@@ -17,6 +17,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; `false` runs headless. Default (or 0): a free port. */
   uiPort?: number | false;
+  /** A codec server the Web UI decodes payloads with (client/codec-server.ts). Default: none. */
+  uiCodecEndpoint?: string;
   /** Namespace to create and wait for. Default: `default`. */
   namespace?: string;
   /** `--dynamic-config-value` entries, e.g. `{ 'limit.historyCount.suggestContinueAsNew': 50 }`. Default: none. */
@@ -96,6 +98,7 @@ async function spawnDevServer(
 
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port)];
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort)]));
+  if (uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   args.push('--namespace', namespace, '--log-level', opts.logLevel ?? 'warn');
   if (opts.dbFilename) args.push('--db-filename', opts.dbFilename);
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {

@@ -104,8 +104,29 @@ describe('docker-compose.yml', () => {
 
   it('has the services a user needs', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['postgresql', 'prometheus', 'simulator', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+      [
+        'codec-server',
+        'postgresql',
+        'prometheus',
+        'simulator',
+        'temporal',
+        'temporal-setup',
+        'temporal-ui',
+        'worker',
+      ].sort(),
     );
+    // The Web UI decodes through the codec server, which allows the UI's origin.
+    expect(service('temporal-ui').environment?.TEMPORAL_CODEC_ENDPOINT).toBe('http://127.0.0.1:8888');
+    expect(publishedPorts(service('codec-server'))).toEqual([{ host: 8888, container: 8888 }]);
+    expect(service('codec-server').command).toEqual([
+      'codec-server',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '8888',
+      '--cors-origin',
+      'http://127.0.0.1:8080',
+    ]);
     expect(service('temporal').environment?.DB).toBe('postgres12');
     expect(service('temporal-ui').environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(publishedPorts(service('temporal-ui'))).toEqual([{ host: 8080, container: 8080 }]);
