@@ -472,7 +472,12 @@ class ClusterUpgrade {
           ),
         );
       } catch (err) {
-        if (isCancellation(err) && this.abortedBy) throw new AbortRequested();
+        if (isCancellation(err)) {
+          if (this.abortedBy) throw new AbortRequested();
+          // Paused before the activity ran (a started one answers `stopped` instead): the next call
+          // after the resume starts or adopts what is needed, and reports hops found done as done.
+          continue;
+        }
         const details = stepFailureDetails(err);
         const detail = describeFailure(err);
         for (const hop of remaining) {
@@ -603,6 +608,7 @@ class ClusterUpgrade {
     const { campaign, cluster, attempt, spec } = this.input;
     const step = (ng: NodegroupPlan): string => `nodegroup ${ng.previous.name}`;
     const reached = (ng: NodegroupPlan): void => {
+      if (this.reversible.some((r) => r.kind === 'nodegroup' && r.step === step(ng))) return;
       this.reversible.push({ kind: 'nodegroup', plan: ng, step: step(ng) });
     };
     let remaining = plan.nodegroups;
@@ -635,7 +641,11 @@ class ClusterUpgrade {
         if (!details) {
           // Which node groups it reached is unknown: roll back all of them (a no-op for those untouched).
           for (const ng of remaining) reached(ng);
-          if (isCancellation(err) && this.abortedBy) throw new AbortRequested();
+          if (isCancellation(err)) {
+            if (this.abortedBy) throw new AbortRequested();
+            // Paused before the activity ran (a started one answers `stopped`): call again after the resume.
+            continue;
+          }
           this.record({ step: 'node-groups', status: 'failed', detail: describeFailure(err) });
           throw new StepFailure('update', `node-groups: ${describeFailure(err)}`);
         }

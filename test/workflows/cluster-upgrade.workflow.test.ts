@@ -27,6 +27,8 @@ import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import {
   createFakeActivities,
   fakeAddonVersion,
+  fakeCluster,
+  fakeNodegroup,
   fakePinned,
   fakeRelease,
   heartbeatUntil,
@@ -681,6 +683,87 @@ describe('clusterUpgradeWorkflow', () => {
     expect(result.steps.filter((s) => s.step.startsWith('checks after')).map((s) => [s.step, s.status])).toEqual([
       ['checks after control-plane 1.29 → 1.30', 'done'],
       ['checks after control-plane 1.30 → 1.31', 'done'],
+    ]);
+  });
+
+  it('a pause that cancels the node-group step before it started holds there, then runs it after the resume', async () => {
+    // One activity slot, held by another cluster's control-plane step: this cluster's node-group
+    // step stays scheduled, not started, when the pause cancels it (the server cancels it at once).
+    const [holder, paused] = [uniqueName(), uniqueName()];
+    const held = latch();
+    const reached = latch();
+    const fake = createFakeActivities({
+      clusters: [
+        { name: holder },
+        // Already at 1.31 with add-ons pinned: only the node groups' AMI release changes.
+        fakeCluster(paused, {
+          version: '1.31',
+          nodegroups: [fakeNodegroup('ng-a', '1.31', { releaseVersion: '1.31.0-20240101' })],
+        }),
+      ],
+      beforeCall: async (call) => {
+        if (call.cluster === holder && call.label === 'awaitUpdate:control-plane:1.31') {
+          reached.open();
+          await heartbeatUntil(held.promise, 100);
+        }
+      },
+    });
+    const spec: Spec = {
+      ...baseSpec(),
+      healthGates: [],
+      kubernetesChecks: { nodesReady: false, kubeletVersionsMatch: false, noNewCrashLoops: false },
+    };
+    const taskQueue = temporal.taskQueue('one-slot');
+    const worker = await Worker.create({
+      connection: temporal.nativeConnection,
+      namespace: temporal.namespace,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: fake.activities,
+      maxConcurrentActivityTaskExecutions: 1,
+      maxHeartbeatThrottleInterval: '200ms',
+    });
+    const input = (name: string): ClusterUpgradeInput => ({
+      campaign: 'test-campaign',
+      cluster: { name, region: 'eu-west-1' },
+      targetVersion: '1.31',
+      pinned: fakePinned(['1.30', '1.31'], '1.31'),
+      spec,
+      attempt: 1,
+    });
+    const { result, trace } = await worker.runUntil(async () => {
+      const first = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
+        workflowId: clusterUpgradeWorkflowId(holder),
+        taskQueue,
+        args: [input(holder)],
+      });
+      await reached.promise;
+      const second = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
+        workflowId: clusterUpgradeWorkflowId(paused),
+        taskQueue,
+        args: [input(paused)],
+      });
+      await waitFor('the node-group step scheduled', async () => {
+        const history = await second.fetchHistory();
+        return (history.events ?? []).some(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateNodegroups',
+        );
+      });
+      await second.signal(clusterPauseSignal);
+      await waitFor('the unstarted step cancelled', async () => {
+        const history = await second.fetchHistory();
+        return (history.events ?? []).some((e) => e.activityTaskCanceledEventAttributes);
+      });
+      expect((await second.query(clusterStatusQuery)).paused).toBe(true);
+      await second.signal(clusterResumeSignal);
+      held.open();
+      await first.result();
+      return { result: await second.result(), trace: fake.eksTrace(paused) };
+    });
+    expect(result.outcome).toBe('upgraded');
+    expect(trace).toEqual([`startNodegroupUpdate:ng-a@1.31/${fakeRelease('1.31')}`, 'awaitUpdate:nodegroup:ng-a']);
+    expect(result.steps.filter((s) => s.step.startsWith('nodegroup')).map((s) => [s.step, s.status])).toEqual([
+      ['nodegroup ng-a', 'done'],
     ]);
   });
 
