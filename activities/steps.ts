@@ -134,6 +134,20 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
     attempt: input.attempt,
   });
 
+  /**
+   * What a composite step starts with: the runtime (`base`: cancellable, for checks and the stop
+   * question; `r`: shielded from a requested cancellation, for EKS calls), the previous attempt's
+   * progress if it is this step's, the progress to work on, and its heartbeat.
+   */
+  function begin<P>(isProgress: (value: unknown) => value is P, initial: () => P) {
+    const base = activityRuntime(deps.logger);
+    const r = shieldFromCancelRequest(base);
+    const resumed = isProgress(base.heartbeatDetails) ? base.heartbeatDetails : undefined;
+    const progress: P = resumed ? structuredClone(resumed) : initial();
+    const beat = (): void => base.heartbeat(structuredClone(progress));
+    return { base, r, resumed, progress, beat };
+  }
+
   /** Waits for `handle`'s update from `slot` (a resumed wait continues its polls and deadline). */
   async function awaitSlot(
     r: ActivityRuntime,
@@ -157,14 +171,11 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
   }
 
   async function upgradeControlPlane(input: UpgradeControlPlaneInput): Promise<UpgradeControlPlaneResult> {
-    const base = activityRuntime(deps.logger);
-    const r = shieldFromCancelRequest(base);
     const cluster = input.cluster.name;
-    const resumed = isControlPlaneProgress(base.heartbeatDetails, input) ? base.heartbeatDetails : undefined;
-    const progress: ControlPlaneProgress = resumed
-      ? structuredClone(resumed)
-      : { cluster, hops: input.hops, index: 0, stage: 'update', results: [], gates: [] };
-    const beat = (): void => base.heartbeat(structuredClone(progress));
+    const { base, r, resumed, progress, beat } = begin(
+      (v): v is ControlPlaneProgress => isControlPlaneProgress(v, input),
+      (): ControlPlaneProgress => ({ cluster, hops: input.hops, index: 0, stage: 'update', results: [], gates: [] }),
+    );
     if (resumed) r.log.info('Resuming control-plane hops', { cluster, index: resumed.index, stage: resumed.stage });
     const done = (): string[] => progress.results.map((x) => x.target);
     const stopped = (): UpgradeControlPlaneResult => ({ hops: progress.results, gates: progress.gates, stopped: true });
@@ -267,14 +278,11 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
   }
 
   async function updateNodegroups(input: UpdateNodegroupsInput): Promise<UpdateNodegroupsResult> {
-    const base = activityRuntime(deps.logger);
-    const r = shieldFromCancelRequest(base);
     const cluster = input.cluster.name;
-    const resumed = isNodegroupsProgress(base.heartbeatDetails, input) ? base.heartbeatDetails : undefined;
-    const progress: NodegroupsProgress = resumed
-      ? structuredClone(resumed)
-      : { cluster, slots: input.nodegroups.map((ng) => ({ nodegroup: ng.nodegroup })) };
-    const beat = (): void => base.heartbeat(structuredClone(progress));
+    const { base, r, resumed, progress, beat } = begin(
+      (v): v is NodegroupsProgress => isNodegroupsProgress(v, input),
+      (): NodegroupsProgress => ({ cluster, slots: input.nodegroups.map((ng) => ({ nodegroup: ng.nodegroup })) }),
+    );
     if (resumed) {
       r.log.info('Resuming node group updates', {
         cluster,
