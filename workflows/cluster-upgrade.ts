@@ -520,9 +520,9 @@ class ClusterUpgrade {
   }
 
   /**
-   * Runs a composite step that a pause or an abort may stop early. The activity finishes the EKS
-   * update in flight and returns `stopped`; a cancellation failure can only come from an abort
-   * (the caller turns it into AbortRequested).
+   * Runs a composite step that a pause or an abort may stop early. A started activity finishes the
+   * EKS update in flight and returns `stopped`; one cancelled before it started fails with a
+   * cancellation (the caller holds after a pause, or turns it into AbortRequested).
    */
   private async stoppableStep<T>(fn: () => Promise<T>): Promise<T> {
     const scope = new CancellationScope();
@@ -584,16 +584,7 @@ class ClusterUpgrade {
     for (const result of outcome.results) {
       const addon = plan.addons.find((a) => a.name === result.addon);
       if (addon) reached(addon);
-      this.record({
-        step: `addon ${result.addon}`,
-        status: result.alreadyAtTarget ? 'skipped' : 'done',
-        ...(result.updateId ? { updateId: result.updateId } : {}),
-        ...(result.alreadyAtTarget
-          ? { detail: 'already at target' }
-          : result.adopted
-            ? { detail: 'adopted an update already started' }
-            : {}),
-      });
+      this.record(updateRecord(`addon ${result.addon}`, result));
     }
   }
 
@@ -1082,7 +1073,7 @@ function checkTimeoutMs(run: CheckRun): number {
   return slowestGateMs + GATE_TIMEOUT_MARGIN_MS + (run.runKubernetesChecks ? KUBERNETES_CHECKS_MS : 0);
 }
 
-/** The step record of a resource a composite step finished: done, or skipped when it was at target already. */
+/** The step record of a resource a multi-resource step finished: done, or skipped when it was at target already. */
 function updateRecord(
   step: string,
   done: { updateId?: string; alreadyAtTarget: boolean; adopted: boolean },
@@ -1099,17 +1090,20 @@ function updateRecord(
   };
 }
 
-/** Which resource failed and what the step changed, from a failed composite step (walks the cause chain). */
-function stepFailureDetails(err: unknown): StepFailureDetails | undefined {
+/** The first details entry of the application failure in the cause chain, if `is` accepts it. */
+function failureDetails<T>(err: unknown, is: (d: Record<string, unknown>) => boolean): T | undefined {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (e instanceof ApplicationFailure) {
-      const d = e.details?.[0] as Partial<StepFailureDetails> | undefined;
-      return d && typeof d.failed === 'string' && Array.isArray(d.reached) && Array.isArray(d.done)
-        ? (d as StepFailureDetails)
-        : undefined;
+      const d = e.details?.[0];
+      return typeof d === 'object' && d !== null && is(d as Record<string, unknown>) ? (d as T) : undefined;
     }
   }
   return undefined;
+}
+
+/** Which resource failed and what the step changed, from a failed composite step. */
+function stepFailureDetails(err: unknown): StepFailureDetails | undefined {
+  return failureDetails(err, (d) => typeof d.failed === 'string' && Array.isArray(d.reached) && Array.isArray(d.done));
 }
 
 function gateTimeoutMs(gate: HealthGateSpec, requiredSuccesses?: number): number {
@@ -1174,15 +1168,7 @@ function describeWhatStays(summary: RollbackSummary): string {
 
 /** Which add-on failed and which were done before it, from a failed updateAddons (walks the cause chain). */
 function addonFailureDetails(err: unknown): AddonUpdateFailureDetails | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (e instanceof ApplicationFailure) {
-      const d = e.details?.[0] as Partial<AddonUpdateFailureDetails> | undefined;
-      return d && typeof d.addon === 'string' && Array.isArray(d.updated)
-        ? (d as AddonUpdateFailureDetails)
-        : undefined;
-    }
-  }
-  return undefined;
+  return failureDetails(err, (d) => typeof d.addon === 'string' && Array.isArray(d.updated));
 }
 
 function describeNodegroup(ng: NodegroupState): string {
