@@ -60,7 +60,7 @@ export interface HealthParts {
   checkKubernetesHealth: (input: KubernetesHealthInput) => Promise<KubernetesHealthResult>;
 }
 
-export function isHealthProgress(value: unknown, input: CheckClusterHealthInput): value is ClusterHealthProgress {
+function isHealthProgress(value: unknown, input: CheckClusterHealthInput): value is ClusterHealthProgress {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<ClusterHealthProgress>;
   return v.cluster === input.cluster.name && v.phase === input.phase && Array.isArray(v.gates);
@@ -78,18 +78,18 @@ export function describeGateFailure(result: GateResult, cluster: string): string
 export function createHealthActivities(deps: ResolvedDeps, parts: HealthParts) {
   async function checkClusterHealth(input: CheckClusterHealthInput): Promise<CheckClusterHealthResult> {
     const rt = activityRuntime(deps.logger);
-    const resumed = isHealthProgress(rt.heartbeatDetails, input) ? rt.heartbeatDetails : undefined;
-    return runClusterHealth(rt, input, { ...(resumed ? { resumed } : {}), report: (p) => rt.heartbeat(p) });
+    return runClusterHealth(rt, input, { resumed: rt.heartbeatDetails, report: (p) => rt.heartbeat(p) });
   }
 
   /**
-   * checkClusterHealth's work on a given runtime, resuming from `resumed`; `report` gets the
-   * progress to heartbeat (a composite step nests it in its own heartbeat details).
+   * checkClusterHealth's work on a given runtime, resuming from `resumed` when it is this phase's
+   * progress; `report` gets the progress to heartbeat (a composite step nests it in its own
+   * heartbeat details).
    */
   async function runClusterHealth(
     rt: ActivityRuntime,
     input: CheckClusterHealthInput,
-    opts: { resumed?: ClusterHealthProgress; report: (progress: ClusterHealthProgress) => void },
+    opts: { resumed?: unknown; report: (progress: ClusterHealthProgress) => void },
   ): Promise<CheckClusterHealthResult> {
     const cluster = input.cluster.name;
     const resumed = opts.resumed && isHealthProgress(opts.resumed, input) ? opts.resumed : undefined;

@@ -63,7 +63,7 @@ export interface StepParts {
   runClusterHealth(
     rt: ActivityRuntime,
     input: CheckClusterHealthInput,
-    opts: { resumed?: ClusterHealthProgress; report: (progress: ClusterHealthProgress) => void },
+    opts: { resumed?: unknown; report: (progress: ClusterHealthProgress) => void },
   ): Promise<CheckClusterHealthResult>;
 }
 
