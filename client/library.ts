@@ -45,13 +45,13 @@ import {
   statusQuery,
   type ApproveResult,
   type CampaignResult,
-  type CampaignState,
   type CampaignStatus,
   type CampaignWorkflowInput,
   type ClusterStatus,
 } from '../workflows/definitions';
 import {
   AwaitingApprovalKey,
+  campaignStartAttributes,
   CampaignNameKey,
   CampaignStateKey,
   ClustersDoneKey,
@@ -256,12 +256,7 @@ export class FleetwaveClient {
         workflowId,
         taskQueue: this.taskQueue,
         args: [workflowInput],
-        typedSearchAttributes: [
-          { key: CampaignNameKey, value: name },
-          { key: CampaignStateKey, value: 'planning' satisfies CampaignState },
-          ...(target ? [{ key: TargetVersionKey, value: target }] : []),
-          { key: ClustersTotalKey, value: clustersTotal },
-        ],
+        typedSearchAttributes: campaignStartAttributes(name, target, clustersTotal),
         staticSummary: campaignSummary(plan, startedBy),
       });
       return { name, workflowId, runId: handle.firstExecutionRunId, clustersTotal, uiUrl: this.uiUrl(name) };

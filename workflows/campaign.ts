@@ -46,6 +46,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -103,6 +104,7 @@ import {
 } from './campaign/state';
 import {
   AwaitingApprovalKey,
+  CAMPAIGN_PUBLISHED_KEYS,
   CampaignNameKey,
   CampaignStateKey,
   ClusterNameKey,
@@ -122,16 +124,24 @@ const SOAK_PAIRS_AT_ONCE = 20;
 /** Counters (ClustersDone/Failed) are re-published at most this often; state changes publish at once. */
 const COUNTS_PUBLISH_INTERVAL_MS = 5_000;
 /**
- * ...and only once this share of the planned clusters ended since the last publish: at real EKS
- * pace clusters end minutes apart, and the interval alone would cost an upsert per cluster. So a
- * run publishes the counters about 20 times plus once per state change, however slow.
+ * ...and only once a tenth of the planned clusters ended since the last publish: at real EKS pace
+ * clusters end minutes apart, and the interval alone would cost an upsert per cluster. So a run
+ * publishes the counters at most 10 times plus once per state change, however slow. The Web UI's
+ * current details (rendered at every workflow task, no history event) show the live counts.
  */
-const COUNTS_PUBLISH_STEPS = 20;
+const COUNTS_PUBLISH_STEPS = 10;
 /** Slack on top of a gate's own worst case before Temporal times the evaluation out. */
 const GATE_TIMEOUT_MARGIN_MS = 2 * 60_000;
 
-const { resolveTargetVersions } = proxyActivities<FleetwaveActivities>({
-  startToCloseTimeout: '5 minutes',
+/**
+ * Pinning versions is a few read-only EKS and SSM calls: a local activity, one marker in the
+ * history instead of an activity's three events and the workflow task that reads its result.
+ * Every retry waits on a workflow timer (localRetryThreshold), so signals such as abort are
+ * handled between attempts instead of waiting for the worker's local backoff.
+ */
+const { resolveTargetVersions } = proxyLocalActivities<FleetwaveActivities>({
+  startToCloseTimeout: '2 minutes',
+  localRetryThreshold: '1 second',
   retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', maximumAttempts: 10 },
 });
 
@@ -155,7 +165,7 @@ const { requestLease } = proxyActivities<LeaseActivities>({
 
 /**
  * Upgrades a fleet in waves. Start it with ID `campaign/<name>` (campaignWorkflowId) and the
- * search attributes CampaignName, CampaignState=planning, TargetVersion, ClustersTotal.
+ * search attributes of campaignStartAttributes (search-attributes.ts).
  */
 export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<CampaignResult> {
   const now = Date.now();
@@ -228,6 +238,8 @@ interface WakeTimer {
 /** The side-effecting half of the campaign: one instance per run. */
 class CampaignRun {
   private wake?: WakeTimer;
+  /** See {@link now}: the end of the version resolution, from its result. */
+  private clockFloorMs = 0;
   private soakScope?: CancellationScope;
   /** Children this run started, by cluster: their attempt and when their handle settles. */
   private readonly children = new Map<string, { attempt: number; settled: Promise<void> }>();
@@ -259,6 +271,17 @@ class CampaignRun {
     return result;
   }
 
+  /**
+   * Workflow time for pacing, never earlier than the end of the version resolution. During a
+   * workflow task the clock stands at the task's start, and the resolution (a local activity)
+   * runs inside the first task; the starts that task issues go out after it. Counted from the
+   * task's start, the rate limit would let the next starts come early by the resolution's run
+   * time. Later tasks start after it, so this is Date.now() from then on.
+   */
+  private now(): number {
+    return Math.max(Date.now(), this.clockFloorMs);
+  }
+
   // -------------------------------------------------------------------------------------
   // Planning
 
@@ -285,6 +308,7 @@ class CampaignRun {
       } else {
         try {
           m.s.pinned = await resolving;
+          this.clockFloorMs = Date.parse(m.s.pinned.resolvedAt) || 0;
         } catch (err) {
           m.fail(`could not resolve target versions: ${describe(err)}`, Date.now());
           m.setPhase('done');
@@ -297,7 +321,7 @@ class CampaignRun {
       return;
     }
     const rate = rateLimitOf(m.spec.pacing);
-    if (rate) m.s.bucket = createBucket(rate, Date.now());
+    if (rate) m.s.bucket = createBucket(rate, this.now());
     m.s.currentWave = 0;
     m.setPhase(m.s.waves.length > 0 && m.s.clusters.length > 0 ? 'window' : 'done');
   }
@@ -385,7 +409,7 @@ class CampaignRun {
    */
   private async startClusters(index: number): Promise<{ at?: number; why: string }> {
     const m = this.m;
-    const now = Date.now();
+    const now = this.now();
     const wave = m.s.waves[index] as WaveRecord;
     const waveSpec = m.waveSpec(index);
     const toStart: ClusterRecord[] = [];
@@ -955,7 +979,7 @@ class CampaignRun {
   /**
    * Upserts the search attributes that changed. State, wave and approval changes go out at
    * once; the counters with every state change, otherwise at most every few seconds and once a
-   * twentieth of the clusters ended since the last time, so neither a wave of many clusters nor a
+   * tenth of the clusters ended since the last time, so neither a wave of many clusters nor a
    * slow campaign costs one upsert per finished cluster.
    */
   private publish(force = false): void {
@@ -965,13 +989,15 @@ class CampaignRun {
     const totals = m.totals();
     const values: Record<string, string | number | boolean> = {
       [CampaignStateKey.name]: state,
-      [CurrentWaveKey.name]: m.currentWave?.name ?? '',
+      [CurrentWaveKey.name]: (m.phase !== 'planning' && m.currentWave?.name) || '',
       [AwaitingApprovalKey.name]: state === 'awaiting-approval',
       [ClustersTotalKey.name]: totals.total,
       [ClustersDoneKey.name]: totals.done,
       [ClustersFailedKey.name]: totals.failed,
     };
-    const published = m.s.publishedAttributes ?? {};
+    // Before the first upsert, what the campaign was started with (campaignStartAttributes): the
+    // client sets every value the planning state has, so the first run upserts nothing until it moves.
+    const published = m.s.publishedAttributes ?? startedWith();
     const changed = Object.keys(values).filter((k) => published[k] !== values[k]);
     const counters = new Set<string>([ClustersDoneKey.name, ClustersFailedKey.name]);
     const stateChanged = changed.some((k) => !counters.has(k));
@@ -1002,6 +1028,17 @@ class CampaignRun {
     }
     setCurrentDetails(renderDetails(m));
   }
+}
+
+/** The campaign's search attributes as the workflow was started with them. */
+function startedWith(): Record<string, string | number | boolean> {
+  const sa = workflowInfo().typedSearchAttributes;
+  const out: Record<string, string | number | boolean> = {};
+  for (const key of CAMPAIGN_PUBLISHED_KEYS) {
+    const value = sa.get(key);
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key.name] = value;
+  }
+  return out;
 }
 
 /** A ClusterUpgradeResult for a child that ended without one. */

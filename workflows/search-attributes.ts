@@ -3,8 +3,9 @@
  * client queries by, and the dev server registers at start. Kept free of Node built-ins
  * because workflow code imports it.
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
+import type { CampaignState } from './definitions';
 
 /** Name of the campaign (also on each cluster-upgrade child, so one query finds both). */
 export const CampaignNameKey = defineSearchAttributeKey('CampaignName', SearchAttributeType.KEYWORD);
@@ -40,3 +41,35 @@ export const SEARCH_ATTRIBUTES: readonly SearchAttributeKey<SearchAttributeType>
   ClusterNameKey,
   UpgradeStepKey,
 ];
+
+/** The attributes the campaign workflow keeps up to date as it runs (workflows/campaign.ts `publish`). */
+export const CAMPAIGN_PUBLISHED_KEYS = [
+  CampaignStateKey,
+  CurrentWaveKey,
+  AwaitingApprovalKey,
+  ClustersTotalKey,
+  ClustersDoneKey,
+  ClustersFailedKey,
+] as const;
+
+/**
+ * The search attributes a campaign workflow is started with: its name and target, and every
+ * published attribute as it stands while planning, so the first run has nothing to upsert until
+ * its state changes (and list queries such as `ClustersFailed = 0` match from the start).
+ */
+export function campaignStartAttributes(
+  name: string,
+  targetVersion: string | undefined,
+  clustersTotal: number,
+): SearchAttributePair[] {
+  return [
+    { key: CampaignNameKey, value: name },
+    { key: CampaignStateKey, value: 'planning' satisfies CampaignState },
+    ...(targetVersion ? [{ key: TargetVersionKey, value: targetVersion }] : []),
+    { key: CurrentWaveKey, value: '' },
+    { key: AwaitingApprovalKey, value: false },
+    { key: ClustersTotalKey, value: clustersTotal },
+    { key: ClustersDoneKey, value: 0 },
+    { key: ClustersFailedKey, value: 0 },
+  ];
+}

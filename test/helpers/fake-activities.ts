@@ -392,11 +392,15 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
   const activities = {
     async resolveTargetVersions(input) {
       await record('resolveTargetVersions', `resolveTargetVersions:${input.minors.join(',')}`, input);
-      return fakePinned(
-        input.minors,
-        input.target.kubernetesVersion,
-        input.addonNames.length ? input.addonNames : DEFAULT_ADDONS,
-      );
+      // Stamped when it returns, as the real activity does (the campaign paces its first starts from it).
+      return {
+        ...fakePinned(
+          input.minors,
+          input.target.kubernetesVersion,
+          input.addonNames.length ? input.addonNames : DEFAULT_ADDONS,
+        ),
+        resolvedAt: new Date().toISOString(),
+      };
     },
 
     async describeCluster(input) {

@@ -21,12 +21,7 @@ import {
   type CampaignStatus,
   type CampaignWorkflowInput,
 } from '../../workflows/definitions';
-import {
-  CampaignNameKey,
-  CampaignStateKey,
-  ClustersTotalKey,
-  TargetVersionKey,
-} from '../../workflows/search-attributes';
+import { campaignStartAttributes } from '../../workflows/search-attributes';
 import type { campaignWorkflow } from '../../workflows/campaign';
 import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import type { TestTemporal } from '../helpers/temporal';
@@ -70,12 +65,7 @@ export async function startCampaign(
     workflowId: campaignWorkflowId(name),
     taskQueue,
     args: [input],
-    typedSearchAttributes: [
-      { key: CampaignNameKey, value: name },
-      { key: CampaignStateKey, value: 'planning' },
-      ...(target ? [{ key: TargetVersionKey, value: target }] : []),
-      { key: ClustersTotalKey, value: fleet.length },
-    ],
+    typedSearchAttributes: campaignStartAttributes(name, target, fleet.length),
     workflowExecutionTimeout: '10 minutes',
   });
 }
