@@ -41,7 +41,17 @@ function replay(file: string, r: ScenarioResult, write: boolean): boolean {
   const classic = analyseMeasured(m, { slots: 'classic', replay: false });
   const now = analyseMeasured(m);
   const rows = [
-    ['wave', 'clusters', 'bound before', 'classic', 'bound now (by)', 'replay', 'plan order', 'real window'],
+    [
+      'wave',
+      'clusters',
+      'bound before',
+      'classic',
+      'bound now (by)',
+      'replay',
+      'clairvoyant',
+      'plan order',
+      'real window',
+    ],
   ];
   now.waves.forEach((w, i) => {
     const real = r.makespan.waves[i];
@@ -52,18 +62,23 @@ function replay(file: string, r: ScenarioResult, write: boolean): boolean {
       s(classic.waves[i]?.boundMs ?? NaN),
       `${s(w.boundMs)} (${boundLabel({ ...w, windowMs: 0, gapMs: 0 })})`,
       s(w.simulatedMs),
+      s(w.clairvoyantMs),
       s(w.planOrderMs),
       real ? s(real.windowMs) : '-',
     ]);
   });
   const policyMs = now.waves.reduce((sum, w) => sum + (w.clusters > 0 ? Math.round(w.simulatedMs) + w.soakMs : 0), 0);
+  const clairvoyantMs = now.waves.reduce(
+    (sum, w) => sum + (w.clusters > 0 ? Math.round(w.clairvoyantMs) + w.soakMs : 0),
+    0,
+  );
   const ratio = (x: number, b: number) => (x / b).toFixed(3);
   process.stdout.write(
     [
       `== ${r.setup.clusters} clusters (${path.relative(root, file)}), run ${r.startedAt.slice(0, 16)}Z: makespan ${s(r.makespan.ms)}`,
       table(rows),
       `   bound + soaks: before ${s(before.boundMs)}, classic ${s(classic.boundMs)}, now ${s(now.boundMs)}`,
-      `   makespan / bound: before ${ratio(r.makespan.ms, before.boundMs)}, now ${ratio(r.makespan.ms, now.boundMs)}; replay + soaks ${s(policyMs)}, replay / bound now ${ratio(policyMs, now.boundMs)}`,
+      `   makespan / bound: before ${ratio(r.makespan.ms, before.boundMs)}, now ${ratio(r.makespan.ms, now.boundMs)}; replay + soaks ${s(policyMs)}, replay / bound now ${ratio(policyMs, now.boundMs)}; clairvoyant + soaks ${s(clairvoyantMs)}, / bound ${ratio(clairvoyantMs, now.boundMs)}`,
       '',
       '',
     ].join('\n'),
@@ -72,6 +87,7 @@ function replay(file: string, r: ScenarioResult, write: boolean): boolean {
   r.makespan.measuredBoundMs = Math.round(now.boundMs);
   r.makespan.ratio = Math.round((r.makespan.ms / now.boundMs) * 1000) / 1000;
   r.makespan.policyMs = policyMs;
+  r.makespan.clairvoyantMs = clairvoyantMs;
   r.makespan.waves = r.makespan.waves.map((w, i) => {
     const f = now.waves[i];
     if (!f) return w;
@@ -84,6 +100,7 @@ function replay(file: string, r: ScenarioResult, write: boolean): boolean {
       boundMs: Math.round(f.boundMs),
       simulatedMs: Math.round(f.simulatedMs),
       planOrderMs: Math.round(f.planOrderMs),
+      clairvoyantMs: Math.round(f.clairvoyantMs),
     };
   });
   writeFileSync(file, `${compactJson(r)}\n`);

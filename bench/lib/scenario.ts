@@ -104,9 +104,13 @@ export interface ScenarioResult {
       simulatedMs: number;
       /** Same rules, clusters offered in plan order (the campaign's order before startOrder). */
       planOrderMs?: number;
+      /** Same rules, every measured duration known in advance (measured.ts WaveFigures.clairvoyantMs). */
+      clairvoyantMs?: number;
     }[];
     /** Σ over waves of simulatedMs + soak: what the picking rules allow with zero overhead. */
     policyMs: number;
+    /** Σ over waves of clairvoyantMs + soak; absent in results written before it. */
+    clairvoyantMs?: number;
     clusterDurationMs: Stats;
     /** Per cluster of each wave: measured duration, plan estimate, start, cap labels (bench/lib/measured.ts); absent in results written before it. */
     measured?: MeasuredCampaign;
@@ -416,6 +420,7 @@ function analyse(input: {
       gapMs: span.last !== undefined ? nextFirst - span.last : 0,
       simulatedMs: Math.round(f?.simulatedMs ?? 0),
       planOrderMs: Math.round(f?.planOrderMs ?? 0),
+      clairvoyantMs: Math.round(f?.clairvoyantMs ?? 0),
     };
   });
   const firstChild = waveSpans.find((s) => s.first !== undefined)?.first ?? firstRun.startMs;
@@ -487,6 +492,7 @@ function analyse(input: {
       measuredBoundMs: Math.round(figures.boundMs),
       ratio: round(makespanMs / figures.boundMs, 3),
       policyMs: waves.reduce((sum, w) => sum + (w.clusters > 0 ? w.simulatedMs + w.soakMs : 0), 0),
+      clairvoyantMs: waves.reduce((sum, w) => sum + (w.clusters > 0 ? w.clairvoyantMs + w.soakMs : 0), 0),
       planEstimateMs: plan.estimate.totalMs,
       planRatio: round(makespanMs / plan.estimate.totalMs, 2),
       startupMs: firstChild - firstRun.startMs,
