@@ -14,6 +14,7 @@ import { TEMPORAL_ENV_VARS } from '../../client/temporal-env';
 import { loadWorkerConfig, WORKER_ENV_VARS } from '../../worker/config';
 import { ensureTool, HELM } from '../../scripts/deploy-tools';
 import { REPO_ROOT } from '../helpers/bundle';
+import { startCli } from '../helpers/cli';
 
 const CHART = path.join(REPO_ROOT, 'deploy/helm/fleetwave-worker');
 /** worker/main.ts gives a drain this much beyond the shutdown grace before it forces shutdown. */
@@ -206,5 +207,77 @@ describe('helm chart deploy/helm/fleetwave-worker', () => {
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
     expect(container.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
     expect(spec.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
+  });
+
+  it('deploys the codec server when asked: its own pods, a Service, and args the real CLI serves with', async () => {
+    expect(render().some((o) => o.metadata.name.endsWith('codec-server'))).toBe(false);
+    const origin = 'https://temporal.example.com';
+    const objects = render({ 'codecServer.enabled': 'true', 'codecServer.corsOrigins[0]': origin });
+    const named = (kind: string, name: string) => {
+      const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+      expect(found, `${kind} ${name}`).toBeDefined();
+      return found as K8sObject;
+    };
+    type DeploymentSpec = {
+      selector: { matchLabels: Record<string, string> };
+      template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+    };
+    const codec = named('Deployment', 'fw-fleetwave-worker-codec-server').spec as DeploymentSpec;
+    const workerSpec = named('Deployment', 'fw-fleetwave-worker').spec as DeploymentSpec;
+    const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+      Object.entries(selector).every(([k, v]) => labels[k] === v);
+    // Each Deployment selects its own pods only.
+    expect(matches(codec.selector.matchLabels, codec.template.metadata.labels)).toBe(true);
+    expect(matches(workerSpec.selector.matchLabels, codec.template.metadata.labels)).toBe(false);
+    expect(matches(codec.selector.matchLabels, workerSpec.template.metadata.labels)).toBe(false);
+    const service = named('Service', 'fw-fleetwave-worker-codec-server').spec as {
+      selector: Record<string, string>;
+      ports: unknown[];
+    };
+    expect(service.selector).toEqual(codec.selector.matchLabels);
+    expect(service.ports).toEqual([{ name: 'codec', port: 8888, targetPort: 'codec', protocol: 'TCP' }]);
+    const container = codec.template.spec.containers[0] as Container;
+    expect(container.ports).toEqual([{ name: 'codec', containerPort: 8888, protocol: 'TCP' }]);
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+    expect(container.env ?? []).toEqual([]);
+    const args = container.args ?? [];
+    expect(args.slice(0, 3)).toEqual(['codec-server', '--host', '0.0.0.0']);
+
+    // The rendered args, run by the real CLI (any free port instead of 8888): it serves the UI's origin.
+    const portAt = args.indexOf('--port') + 1;
+    const cli = startCli([...args.slice(0, portAt), '0', ...args.slice(portAt + 1), '--json'], { timeoutMs: 30_000 });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!cli.stdout().includes('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const { url, corsOrigins } = JSON.parse(cli.stdout()) as { url: string; corsOrigins: string[] };
+      expect(corsOrigins).toEqual([origin]);
+      const res = await fetch(`${url.replace('0.0.0.0', '127.0.0.1')}/decode`, {
+        method: 'POST',
+        headers: { origin },
+        body: JSON.stringify({ payloads: [] }),
+      });
+      expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+      expect(await res.json()).toEqual({ payloads: [] });
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.done;
+    }
+  });
+
+  it('refuses a codec server without a valid Web UI origin, naming the field', () => {
+    const missing = runHelm(['template', 'fw', CHART, '--set', 'codecServer.enabled=true']);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toMatch(/codecServer\.corsOrigins: list the Temporal Web UI origins/);
+    const bad = runHelm([
+      'template',
+      'fw',
+      CHART,
+      '--set',
+      'codecServer.enabled=true',
+      '--set',
+      'codecServer.corsOrigins[0]=temporal.example.com',
+    ]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/codecServer\.corsOrigins: "temporal\.example\.com" is not an origin/);
   });
 });

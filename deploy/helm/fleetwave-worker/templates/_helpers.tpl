@@ -36,6 +36,20 @@ app.kubernetes.io/name: {{ include "fleetwave-worker.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The codec server's labels: its own name, so the worker's selector never matches its pods. */}}
+{{- define "fleetwave-worker.codecServerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "fleetwave-worker.name" . | trunc 49 | trimSuffix "-" }}-codec-server
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "fleetwave-worker.codecServerLabels" -}}
+helm.sh/chart: {{ include "fleetwave-worker.chart" . }}
+{{ include "fleetwave-worker.codecServerSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: codec-server
+{{- end }}
+
 {{- define "fleetwave-worker.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "fleetwave-worker.fullname" .) .Values.serviceAccount.name }}
