@@ -104,6 +104,11 @@ export interface PreflightKubernetes {
   captureBaseline?: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubernetesBaseline>;
 }
 
+/** Just the step identity of a larger input (campaign, cluster, attempt), to derive tokens from. */
+export function stepIdentity(input: StepIdentity): StepIdentity {
+  return { campaign: input.campaign, cluster: input.cluster, attempt: input.attempt };
+}
+
 /**
  * Deterministic, UUID-shaped `clientRequestToken`: sha256 of
  * `fleetwave|campaign|cluster|step|target|attempt`, e.g. step `controlplane`,
@@ -1020,7 +1025,7 @@ export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKu
         polls: resumed.polls,
       });
     }
-    const identity: StepIdentity = { campaign: input.campaign, cluster: input.cluster, attempt: input.attempt };
+    const identity = stepIdentity(input);
 
     for (let index = results.length; index < input.addons.length; index++) {
       const addon = input.addons[index] as { name: string; version: string };

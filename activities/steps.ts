@@ -25,7 +25,7 @@ import { clusterStopRequestedQuery } from '../workflows/definitions';
 import { activityRuntime, shieldFromCancelRequest, type ActivityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
 import { withFailureContext } from './failures';
-import type { AwaitUpdateProgress } from './eks';
+import { stepIdentity, type AwaitUpdateProgress } from './eks';
 import type { ClusterHealthProgress } from './health';
 import type {
   CheckClusterHealthInput,
@@ -35,7 +35,6 @@ import type {
   StartControlPlaneUpgradeInput,
   StartNodegroupUpdateInput,
   StepFailureDetails,
-  StepIdentity,
   StepUpdateResult,
   UpdateHandle,
   UpdateNodegroupsInput,
@@ -128,12 +127,6 @@ const CHECK_ATTEMPTS = 3;
 const CHECK_RETRY_MS = 5_000;
 
 export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
-  const identityOf = (input: StepIdentity): StepIdentity => ({
-    campaign: input.campaign,
-    cluster: input.cluster,
-    attempt: input.attempt,
-  });
-
   /**
    * What a composite step starts with: the runtime (`base`: cancellable, for checks and the stop
    * question; `r`: shielded from a requested cancellation, for EKS calls), the previous attempt's
@@ -191,7 +184,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
           try {
             handle = await parts.startControlPlane(
               r,
-              { ...identityOf(input), toVersion: to },
+              { ...stepIdentity(input), toVersion: to },
               input.hops[input.hops.length - 1],
             );
           } catch (err) {
@@ -315,7 +308,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
             handle = { ...resumedHandle(input.cluster, slot.updateId, slot.adopted), nodegroup: ng.nodegroup };
           } else {
             handle = await parts.startNodegroup(r, {
-              ...identityOf(input),
+              ...stepIdentity(input),
               nodegroup: ng.nodegroup,
               ...(ng.version ? { version: ng.version } : {}),
               ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
