@@ -104,7 +104,6 @@ import {
 } from './campaign/state';
 import {
   AwaitingApprovalKey,
-  CAMPAIGN_PUBLISHED_KEYS,
   CampaignNameKey,
   CampaignStateKey,
   ClusterNameKey,
@@ -238,8 +237,6 @@ interface WakeTimer {
 /** The side-effecting half of the campaign: one instance per run. */
 class CampaignRun {
   private wake?: WakeTimer;
-  /** See {@link now}: the end of the version resolution, from its result. */
-  private clockFloorMs = 0;
   private soakScope?: CancellationScope;
   /** Children this run started, by cluster: their attempt and when their handle settles. */
   private readonly children = new Map<string, { attempt: number; settled: Promise<void> }>();
@@ -279,7 +276,8 @@ class CampaignRun {
    * time. Later tasks start after it, so this is Date.now() from then on.
    */
   private now(): number {
-    return Math.max(Date.now(), this.clockFloorMs);
+    const resolvedAt = this.m.s.pinned ? Date.parse(this.m.s.pinned.resolvedAt) : NaN;
+    return Number.isFinite(resolvedAt) ? Math.max(Date.now(), resolvedAt) : Date.now();
   }
 
   // -------------------------------------------------------------------------------------
@@ -308,7 +306,6 @@ class CampaignRun {
       } else {
         try {
           m.s.pinned = await resolving;
-          this.clockFloorMs = Date.parse(m.s.pinned.resolvedAt) || 0;
         } catch (err) {
           m.fail(`could not resolve target versions: ${describe(err)}`, Date.now());
           m.setPhase('done');
@@ -987,20 +984,20 @@ class CampaignRun {
     const now = Date.now();
     const state = m.campaignState();
     const totals = m.totals();
-    const values: Record<string, string | number | boolean> = {
-      [CampaignStateKey.name]: state,
-      [CurrentWaveKey.name]: (m.phase !== 'planning' && m.currentWave?.name) || '',
-      [AwaitingApprovalKey.name]: state === 'awaiting-approval',
-      [ClustersTotalKey.name]: totals.total,
-      [ClustersDoneKey.name]: totals.done,
-      [ClustersFailedKey.name]: totals.failed,
-    };
+    const current: SearchAttributeUpdatePair[] = [
+      { key: CampaignStateKey, value: state },
+      { key: CurrentWaveKey, value: (m.phase !== 'planning' && m.currentWave?.name) || '' },
+      { key: AwaitingApprovalKey, value: state === 'awaiting-approval' },
+      { key: ClustersTotalKey, value: totals.total },
+      { key: ClustersDoneKey, value: totals.done },
+      { key: ClustersFailedKey, value: totals.failed },
+    ];
     // Before the first upsert, what the campaign was started with (campaignStartAttributes): the
     // client sets every value the planning state has, so the first run upserts nothing until it moves.
-    const published = m.s.publishedAttributes ?? startedWith();
-    const changed = Object.keys(values).filter((k) => published[k] !== values[k]);
+    const published = m.s.publishedAttributes ?? startedWith(current.map((p) => p.key));
+    const changed = current.filter((p) => published[p.key.name] !== p.value);
     const counters = new Set<string>([ClustersDoneKey.name, ClustersFailedKey.name]);
-    const stateChanged = changed.some((k) => !counters.has(k));
+    const stateChanged = changed.some((p) => !counters.has(p.key.name));
     const ended = (v: unknown): number => (typeof v === 'number' ? v : 0);
     const advanced =
       totals.done + totals.failed - ended(published[ClustersDoneKey.name]) - ended(published[ClustersFailedKey.name]);
@@ -1009,32 +1006,22 @@ class CampaignRun {
       stateChanged ||
       (advanced >= Math.max(1, Math.ceil(totals.total / COUNTS_PUBLISH_STEPS)) &&
         now - (m.s.publishedCountsAt ?? 0) >= COUNTS_PUBLISH_INTERVAL_MS);
-    const toSend = changed.filter((k) => !counters.has(k) || countsDue);
+    const toSend = changed.filter((p) => !counters.has(p.key.name) || countsDue);
     if (toSend.length > 0) {
-      const pairs: SearchAttributeUpdatePair[] = [];
-      for (const k of toSend) {
-        const v = values[k];
-        if (k === CampaignStateKey.name) pairs.push({ key: CampaignStateKey, value: v as string });
-        else if (k === CurrentWaveKey.name) pairs.push({ key: CurrentWaveKey, value: v as string });
-        else if (k === AwaitingApprovalKey.name) pairs.push({ key: AwaitingApprovalKey, value: v as boolean });
-        else if (k === ClustersTotalKey.name) pairs.push({ key: ClustersTotalKey, value: v as number });
-        else if (k === ClustersDoneKey.name) pairs.push({ key: ClustersDoneKey, value: v as number });
-        else if (k === ClustersFailedKey.name) pairs.push({ key: ClustersFailedKey, value: v as number });
-        published[k] = v as string | number | boolean;
-      }
-      upsertSearchAttributes(pairs);
+      upsertSearchAttributes(toSend);
+      for (const p of toSend) published[p.key.name] = p.value as string | number | boolean;
       m.s.publishedAttributes = published;
-      if (toSend.some((k) => counters.has(k))) m.s.publishedCountsAt = now;
+      if (toSend.some((p) => counters.has(p.key.name))) m.s.publishedCountsAt = now;
     }
     setCurrentDetails(renderDetails(m));
   }
 }
 
-/** The campaign's search attributes as the workflow was started with them. */
-function startedWith(): Record<string, string | number | boolean> {
+/** These search attributes as the workflow was started with them. */
+function startedWith(keys: readonly SearchAttributeUpdatePair['key'][]): Record<string, string | number | boolean> {
   const sa = workflowInfo().typedSearchAttributes;
   const out: Record<string, string | number | boolean> = {};
-  for (const key of CAMPAIGN_PUBLISHED_KEYS) {
+  for (const key of keys) {
     const value = sa.get(key);
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key.name] = value;
   }

@@ -42,16 +42,6 @@ export const SEARCH_ATTRIBUTES: readonly SearchAttributeKey<SearchAttributeType>
   UpgradeStepKey,
 ];
 
-/** The attributes the campaign workflow keeps up to date as it runs (workflows/campaign.ts `publish`). */
-export const CAMPAIGN_PUBLISHED_KEYS = [
-  CampaignStateKey,
-  CurrentWaveKey,
-  AwaitingApprovalKey,
-  ClustersTotalKey,
-  ClustersDoneKey,
-  ClustersFailedKey,
-] as const;
-
 /**
  * The search attributes a campaign workflow is started with: its name and target, and every
  * published attribute as it stands while planning, so the first run has nothing to upsert until
