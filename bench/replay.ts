@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { sumWithSoaks } from './lib/bounds';
 import { analyseMeasured, compactJson, type MeasuredCampaign } from './lib/measured';
 import { boundLabel, readResults, writeSummary } from './lib/report';
 import type { ScenarioResult } from './lib/scenario';
@@ -67,11 +68,8 @@ function replay(file: string, r: ScenarioResult, write: boolean): boolean {
       real ? s(real.windowMs) : '-',
     ]);
   });
-  const policyMs = now.waves.reduce((sum, w) => sum + (w.clusters > 0 ? Math.round(w.simulatedMs) + w.soakMs : 0), 0);
-  const clairvoyantMs = now.waves.reduce(
-    (sum, w) => sum + (w.clusters > 0 ? Math.round(w.clairvoyantMs) + w.soakMs : 0),
-    0,
-  );
+  const policyMs = sumWithSoaks(now.waves, (w) => Math.round(w.simulatedMs));
+  const clairvoyantMs = sumWithSoaks(now.waves, (w) => Math.round(w.clairvoyantMs));
   const ratio = (x: number, b: number) => (x / b).toFixed(3);
   process.stdout.write(
     [

@@ -397,8 +397,18 @@ export function waveBound(wave: MeasuredWave, c: BoundConstraints, opts: BoundOp
 }
 
 /**
- * The campaign's bound: Σ over non-empty waves of (wave bound + soak). An empty wave is skipped
- * by the campaign (no soak, no approval), so it adds nothing.
+ * Σ over non-empty waves of (a wave's figure + its soak): how a campaign's length adds up from its
+ * waves. An empty wave is skipped by the campaign (no soak, no approval), so it adds nothing.
+ */
+export function sumWithSoaks<W extends { clusters: number; soakMs: number }>(
+  waves: readonly W[],
+  ms: (wave: W) => number,
+): number {
+  return waves.reduce((sum, w) => sum + (w.clusters > 0 ? ms(w) + w.soakMs : 0), 0);
+}
+
+/**
+ * The campaign's bound: Σ over non-empty waves of (wave bound + soak), see {@link sumWithSoaks}.
  */
 export function campaignBound(
   waves: readonly MeasuredWave[],
@@ -406,8 +416,7 @@ export function campaignBound(
   opts: BoundOptions = {},
 ): CampaignBound {
   const out = waves.map((w) => waveBound(w, c, opts));
-  const totalMs = out.reduce((s, w) => s + (w.clusters > 0 ? w.upgradeMs + w.soakMs : 0), 0);
-  return { totalMs, waves: out };
+  return { totalMs: sumWithSoaks(out, (w) => w.upgradeMs), waves: out };
 }
 
 /** How the simulated scheduler orders pending clusters. */

@@ -6,6 +6,7 @@
 import {
   campaignBound,
   simulateWave,
+  sumWithSoaks,
   type BoundConstraints,
   type BoundOptions,
   type MeasuredWave,
@@ -159,13 +160,11 @@ export function analyseMeasured(
         : NaN,
     };
   });
-  const withSoaks = (ms: (w: WaveFigures) => number) =>
-    out.reduce((s, w) => s + (w.clusters > 0 ? ms(w) + w.soakMs : 0), 0);
   return {
     waves: out,
     boundMs: bound.totalMs,
-    policyMs: withSoaks((w) => w.simulatedMs),
-    clairvoyantMs: withSoaks((w) => w.clairvoyantMs),
+    policyMs: sumWithSoaks(out, (w) => w.simulatedMs),
+    clairvoyantMs: sumWithSoaks(out, (w) => w.clairvoyantMs),
   };
 }
 

@@ -9,7 +9,7 @@ import { durationToMs } from '../../domain/duration';
 import type { CampaignPlan } from '../../domain/plan';
 import { generateFleet } from '../../simulator/index';
 import { campaignWorkflowId } from '../../workflows/definitions';
-import type { BoundConstraints } from './bounds';
+import { sumWithSoaks, type BoundConstraints } from './bounds';
 import { benchCampaign, type BenchCampaignOptions } from './campaign';
 import { campaignProgress, driveCampaign } from './driver';
 import {
@@ -491,8 +491,8 @@ function analyse(input: {
       ms: makespanMs,
       measuredBoundMs: Math.round(figures.boundMs),
       ratio: round(makespanMs / figures.boundMs, 3),
-      policyMs: waves.reduce((sum, w) => sum + (w.clusters > 0 ? w.simulatedMs + w.soakMs : 0), 0),
-      clairvoyantMs: waves.reduce((sum, w) => sum + (w.clusters > 0 ? w.clairvoyantMs + w.soakMs : 0), 0),
+      policyMs: sumWithSoaks(waves, (w) => w.simulatedMs),
+      clairvoyantMs: sumWithSoaks(waves, (w) => w.clairvoyantMs),
       planEstimateMs: plan.estimate.totalMs,
       planRatio: round(makespanMs / plan.estimate.totalMs, 2),
       startupMs: firstChild - firstRun.startMs,
