@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HealthGateSpec } from '../../domain/spec';
 import {
@@ -101,6 +101,36 @@ interface Run {
 
 const uniqueName = (): string => `c-${randomUUID().slice(0, 8)}`;
 
+/** The input of one cluster's upgrade to `targetVersion`, with versions pinned for `minors`. */
+function upgradeInput(name: string, spec: Spec, targetVersion: string, minors: string[]): ClusterUpgradeInput {
+  return {
+    campaign: 'test-campaign',
+    cluster: { name, region: 'eu-west-1' },
+    targetVersion,
+    pinned: fakePinned(minors, targetVersion),
+    spec,
+    attempt: 1,
+  };
+}
+
+/** A worker for the cluster-upgrade workflow over fake activities. */
+function upgradeWorker(
+  taskQueue: string,
+  activities: FakeActivities['activities'],
+  options: Partial<WorkerOptions> = {},
+): Promise<Worker> {
+  return Worker.create({
+    connection: temporal.nativeConnection,
+    namespace: temporal.namespace,
+    taskQueue,
+    workflowBundle: bundle,
+    activities,
+    // Pause and abort reach a composite step with its next heartbeat: don't wait the default minute.
+    maxHeartbeatThrottleInterval: '200ms',
+    ...options,
+  });
+}
+
 async function runUpgrade(scenario: Scenario = {}): Promise<Run> {
   const name = uniqueName();
   const fake = createFakeActivities({
@@ -110,24 +140,11 @@ async function runUpgrade(scenario: Scenario = {}): Promise<Run> {
   const targetVersion = scenario.targetVersion ?? '1.31';
   const spec = (scenario.spec ?? ((s) => s))(baseSpec());
   const input: ClusterUpgradeInput = {
-    campaign: 'test-campaign',
-    cluster: { name, region: 'eu-west-1' },
-    targetVersion,
-    pinned: fakePinned(['1.29', '1.30', '1.31', '1.32'], targetVersion),
-    spec,
-    attempt: 1,
+    ...upgradeInput(name, spec, targetVersion, ['1.29', '1.30', '1.31', '1.32']),
     ...(scenario.parentCampaignId ? { parentCampaignId: scenario.parentCampaignId } : {}),
   };
   const taskQueue = temporal.taskQueue('cluster-upgrade');
-  const worker = await Worker.create({
-    connection: temporal.nativeConnection,
-    namespace: temporal.namespace,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: fake.activities,
-    // Pause and abort reach a composite step with its next heartbeat: don't wait the default minute.
-    maxHeartbeatThrottleInterval: '200ms',
-  });
+  const worker = await upgradeWorker(taskQueue, fake.activities);
   return worker.runUntil(async () => {
     const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
       workflowId: clusterUpgradeWorkflowId(name),
@@ -714,23 +731,8 @@ describe('clusterUpgradeWorkflow', () => {
       kubernetesChecks: { nodesReady: false, kubeletVersionsMatch: false, noNewCrashLoops: false },
     };
     const taskQueue = temporal.taskQueue('one-slot');
-    const worker = await Worker.create({
-      connection: temporal.nativeConnection,
-      namespace: temporal.namespace,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: fake.activities,
-      maxConcurrentActivityTaskExecutions: 1,
-      maxHeartbeatThrottleInterval: '200ms',
-    });
-    const input = (name: string): ClusterUpgradeInput => ({
-      campaign: 'test-campaign',
-      cluster: { name, region: 'eu-west-1' },
-      targetVersion: '1.31',
-      pinned: fakePinned(['1.30', '1.31'], '1.31'),
-      spec,
-      attempt: 1,
-    });
+    const worker = await upgradeWorker(taskQueue, fake.activities, { maxConcurrentActivityTaskExecutions: 1 });
+    const input = (name: string): ClusterUpgradeInput => upgradeInput(name, spec, '1.31', ['1.30', '1.31']);
     const { result, trace } = await worker.runUntil(async () => {
       const first = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
         workflowId: clusterUpgradeWorkflowId(holder),
