@@ -201,7 +201,6 @@ export async function awsCall<T>(what: string, call: () => Promise<T>): Promise<
   }
 }
 
-/** A non-retryable failure of one of the contract's types. */
 /**
  * A non-retryable failure with `context` merged into its first details entry (its type, message
  * and cause kept): which resource of a multi-resource step failed and what the step changed.
@@ -219,6 +218,7 @@ export function withFailureContext(err: unknown, context: Record<string, unknown
   });
 }
 
+/** A non-retryable failure of one of the contract's types. */
 export function nonRetryable(type: string, message: string, details?: unknown): ApplicationFailure {
   return ApplicationFailure.create({
     message,
