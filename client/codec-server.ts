@@ -11,11 +11,23 @@
  * TEMPORAL_CODEC_ENDPOINT points the UI at it.
  *
  * It only decompresses: nothing secret passes through it that the Web UI could not already read.
+ * Still, it is a network service, so it defends itself:
+ * - a browser request from an origin not allowed is refused (403), not just left without CORS
+ *   headers: CORS only stops the page from reading the answer, and a `text/plain` POST needs no
+ *   preflight, so the request would otherwise be served;
+ * - `*` allows any origin without credentials (browsers refuse a wildcard with credentials, and a
+ *   server that echoes any origin with credentials would hand them to every site);
+ * - an optional bearer token ({@link CodecServerOptions.authToken}) is required of every request
+ *   but CORS preflights (browsers send no Authorization header on those);
+ * - a request may inflate to at most {@link CodecServerOptions.maxDecodedBytes} in total and carry
+ *   at most {@link CodecServerOptions.maxPayloads} payloads (413 past either), so a small gzip
+ *   bomb costs its budget, not the process's memory.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { LargePayloadCodec } from './payload-codec';
+import { DecodeBudgetExceeded, LargePayloadCodec, decodeWithinBudget, type DecodeBudget } from './payload-codec';
 
 export interface CodecServerOptions {
   /** Default 127.0.0.1. */
@@ -24,9 +36,20 @@ export interface CodecServerOptions {
   port?: number;
   /** Origins allowed to call it from a browser (the Web UI's), e.g. http://127.0.0.1:8233; `*` allows any. */
   corsOrigins?: Iterable<string>;
-  /** Default: fleetwave's {@link LargePayloadCodec}. */
+  /** Default: fleetwave's {@link LargePayloadCodec}, decoded within the request's budget. */
   codec?: PayloadCodec;
+  /** When set, every request but a CORS preflight must carry `Authorization: Bearer <token>`. */
+  authToken?: string;
+  /** Total bytes the payloads of one request may decode to. Default {@link DEFAULT_MAX_DECODED_BYTES}. */
+  maxDecodedBytes?: number;
+  /** Payloads in one request. Default {@link DEFAULT_MAX_PAYLOADS}. */
+  maxPayloads?: number;
 }
+
+/** Default total of decoded bytes per request: a 5,000-cluster campaign's input decodes to a few MiB. */
+export const DEFAULT_MAX_DECODED_BYTES = 32 * 2 ** 20;
+/** Default payloads per request: the Web UI decodes one event's payloads at a time. */
+export const DEFAULT_MAX_PAYLOADS = 1000;
 
 export interface CodecServer {
   /** `http://host:port`: the endpoint to give the Web UI. */
@@ -37,8 +60,8 @@ export interface CodecServer {
   stop(): Promise<void>;
 }
 
-/** Largest request body accepted (a decoded batch of payloads is at most a few MiB in practice). */
-const MAX_BODY_BYTES = 64 * 2 ** 20;
+/** Largest request body accepted: Temporal's own payload limit is 2 MiB, base64 adds a third. */
+const MAX_BODY_BYTES = 16 * 2 ** 20;
 
 /** A request the server refuses, with its HTTP status. */
 class BadRequest extends Error {
@@ -58,6 +81,21 @@ interface JsonPayload {
 export async function startCodecServer(opts: CodecServerOptions = {}): Promise<CodecServer> {
   const codec = opts.codec ?? new LargePayloadCodec();
   const corsOrigins = new Set(opts.corsOrigins ?? []);
+  const budget: DecodeBudget = {
+    maxBytes: opts.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES,
+    maxPayloads: opts.maxPayloads ?? DEFAULT_MAX_PAYLOADS,
+  };
+  const tokenDigest = opts.authToken === undefined ? undefined : sha256(opts.authToken);
+  const decode = async (payloads: Payload[]): Promise<Payload[]> => {
+    if (!opts.codec) return decodeWithinBudget(payloads, budget);
+    if (payloads.length > budget.maxPayloads) {
+      throw new BadRequest(413, `${payloads.length} payloads: at most ${budget.maxPayloads} per request`);
+    }
+    const out = await opts.codec.decode(payloads);
+    const bytes = out.reduce((sum, p) => sum + (p.data?.length ?? 0), 0);
+    if (bytes > budget.maxBytes) throw new BadRequest(413, `decoded data over ${budget.maxBytes} bytes in one request`);
+    return out;
+  };
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
       const status = err instanceof BadRequest ? err.status : 500;
@@ -69,12 +107,21 @@ export async function startCodecServer(opts: CodecServerOptions = {}): Promise<C
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const origin = req.headers.origin;
-    if (origin && (corsOrigins.has('*') || corsOrigins.has(origin))) {
-      res.setHeader('access-control-allow-origin', origin);
-      res.setHeader('access-control-allow-credentials', 'true');
+    res.setHeader('vary', 'origin');
+    if (origin !== undefined) {
+      if (corsOrigins.has(origin)) {
+        res.setHeader('access-control-allow-origin', origin);
+        res.setHeader('access-control-allow-credentials', 'true');
+      } else if (corsOrigins.has('*')) {
+        res.setHeader('access-control-allow-origin', '*');
+      } else {
+        throw new BadRequest(
+          403,
+          `origin ${origin} is not allowed: start the codec server with --cors-origin ${origin}`,
+        );
+      }
       res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
       res.setHeader('access-control-allow-headers', 'content-type, x-namespace, authorization');
-      res.setHeader('vary', 'origin');
     }
     if (req.method === 'OPTIONS') {
       res.writeHead(204);
@@ -85,8 +132,23 @@ export async function startCodecServer(opts: CodecServerOptions = {}): Promise<C
     const operation = path.endsWith('/decode') ? 'decode' : path.endsWith('/encode') ? 'encode' : undefined;
     if (!operation) throw new BadRequest(404, `no such endpoint ${path}: use POST /decode or POST /encode`);
     if (req.method !== 'POST') throw new BadRequest(405, `${req.method ?? 'GET'} ${path}: use POST`);
+    if (tokenDigest && !bearerMatches(req.headers.authorization, tokenDigest)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      throw new BadRequest(401, 'missing or wrong bearer token');
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) throw new BadRequest(413, `request body over ${MAX_BODY_BYTES} bytes`);
     const payloads = parsePayloads(await readBody(req));
-    const out = operation === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
+    if (payloads.length > budget.maxPayloads) {
+      throw new BadRequest(413, `${payloads.length} payloads: at most ${budget.maxPayloads} per request`);
+    }
+    let out: Payload[];
+    try {
+      out = operation === 'decode' ? await decode(payloads) : await codec.encode(payloads);
+    } catch (err) {
+      if (err instanceof DecodeBudgetExceeded) throw new BadRequest(413, err.message);
+      throw err;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ payloads: out.map(toJson) }));
   }
@@ -110,6 +172,16 @@ export async function startCodecServer(opts: CodecServerOptions = {}): Promise<C
         server.close(() => resolve());
       }),
   };
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/** Whether `Authorization: Bearer <token>` carries the token, compared in constant time. */
+function bearerMatches(header: string | undefined, tokenDigest: Buffer): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1] !== undefined && timingSafeEqual(sha256(match[1]), tokenDigest);
 }
 
 async function readBody(req: http.IncomingMessage): Promise<string> {

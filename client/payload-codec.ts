@@ -46,5 +46,52 @@ export class LargePayloadCodec implements PayloadCodec {
   }
 }
 
+/** A decode that would inflate past its budget (bytes or payload count). */
+export class DecodeBudgetExceeded extends Error {}
+
+/** How much one decode call may produce. */
+export interface DecodeBudget {
+  /** Total bytes of the decoded payloads' data. */
+  maxBytes: number;
+  /** Payloads in one call. */
+  maxPayloads: number;
+}
+
+/**
+ * Decodes like {@link LargePayloadCodec.decode}, but never holds more than `budget.maxBytes` of
+ * decoded data: each gzipped payload may inflate only into what is left of the budget, so a
+ * small request built to inflate without end (a "zip bomb") stops at the budget, not at memory.
+ */
+export function decodeWithinBudget(payloads: Payload[], budget: DecodeBudget): Payload[] {
+  if (payloads.length > budget.maxPayloads) {
+    throw new DecodeBudgetExceeded(`${payloads.length} payloads: at most ${budget.maxPayloads} per request`);
+  }
+  let left = budget.maxBytes;
+  return payloads.map((payload, i) => {
+    const encoding = payload.metadata?.encoding;
+    let out = payload;
+    if (encoding && fromUtf8.decode(encoding) === GZIP_ENCODING) {
+      let inner: Buffer;
+      try {
+        inner = gunzipSync(payload.data ?? new Uint8Array(), { maxOutputLength: Math.max(1, left) });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new DecodeBudgetExceeded(`payloads[${i}]: decoded data over ${budget.maxBytes} bytes in one request`);
+        }
+        throw err;
+      }
+      // The budget counts the inflated message, which holds the payload's data and metadata.
+      left -= inner.length;
+      out = PayloadMessage.decode(inner);
+    } else {
+      left -= payload.data?.length ?? 0;
+    }
+    if (left < 0) {
+      throw new DecodeBudgetExceeded(`payloads[${i}]: decoded data over ${budget.maxBytes} bytes in one request`);
+    }
+    return out;
+  });
+}
+
 /** The data converter of every fleetwave client and worker. */
 export const fleetwaveDataConverter: DataConverter = { payloadCodecs: [new LargePayloadCodec()] };

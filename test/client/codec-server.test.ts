@@ -3,6 +3,11 @@
  * real HTTP protocol (protobuf JSON, base64 bytes), CORS for the UI's origin, errors that name the
  * field, and the `fleetwave codec-server` command as users run it.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GZIP_ENCODING, LargePayloadCodec } from '../../client/payload-codec';
 import { startCodecServer, type CodecServer } from '../../client/codec-server';
@@ -89,6 +94,87 @@ describe('codec server', () => {
     expect(other.res.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('refuses a browser request from an origin it does not allow, preflight or simple POST (403)', async () => {
+    const preflight = await fetch(`${server.url}/decode`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.status).toBe(403);
+    // A text/plain POST needs no preflight: without the refusal it would be decoded and answered.
+    const simple = await fetch(`${server.url}/decode`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'text/plain' },
+      body: JSON.stringify({ payloads: [{ metadata: { encoding: b64('json/plain') }, data: b64('{"secret":1}') }] }),
+    });
+    expect(simple.status).toBe(403);
+    const body = (await simple.json()) as { error?: string; payloads?: unknown };
+    expect(body.payloads).toBeUndefined();
+    expect(body.error).toContain('origin http://evil.example is not allowed');
+    // Requests without an Origin header (the CLI, curl) are not browser requests: served.
+    const cli = await post(server, '/decode', { payloads: [] });
+    expect(cli.res.status).toBe(200);
+  });
+
+  it('answers a wildcard origin with * and never with credentials', async () => {
+    const wild = await startCodecServer({ port: 0, corsOrigins: ['*'] });
+    try {
+      const { res } = await post(wild, '/decode', { payloads: [] }, { origin: 'http://any.example' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    } finally {
+      await wild.stop();
+    }
+  });
+
+  it('answers 413 to a small request that would inflate without bound, with memory flat', async () => {
+    // 28 payloads of 10 MiB of zeros each, gzipped as the codec does: about 280 KB that inflate to 280 MiB.
+    const inner = proto.temporal.api.common.v1.Payload.encode({
+      metadata: { encoding: Buffer.from('json/plain') },
+      data: Buffer.alloc(10 * 2 ** 20),
+    }).finish();
+    const bomb = { metadata: { encoding: b64(GZIP_ENCODING) }, data: b64(gzipSync(inner, { level: 9 })) };
+    const body = JSON.stringify({ payloads: Array.from({ length: 28 }, () => bomb) });
+    expect(body.length).toBeLessThan(400_000);
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    const { res, json } = await post(server, '/decode', body);
+    const grown = process.memoryUsage().rss - before;
+    expect(res.status).toBe(413);
+    expect(json.error).toMatch(/decoded data over \d+ bytes in one request/);
+    expect(json.payloads).toBeUndefined();
+    // The default budget is 32 MiB; answering the whole 280 MiB grew the process by over a GiB.
+    expect(grown).toBeLessThan(128 * 2 ** 20);
+  });
+
+  it('answers 413 past the payload count', async () => {
+    const small = { metadata: { encoding: b64('json/plain') }, data: b64('1') };
+    const { res, json } = await post(server, '/decode', { payloads: Array.from({ length: 1001 }, () => small) });
+    expect(res.status).toBe(413);
+    expect(json.error).toBe('1001 payloads: at most 1000 per request');
+  });
+
+  it('requires the bearer token when it has one, except of CORS preflights', async () => {
+    const guarded = await startCodecServer({ port: 0, corsOrigins: [UI], authToken: 's3cret-token' });
+    try {
+      const none = await post(guarded, '/decode', { payloads: [] });
+      expect(none.res.status).toBe(401);
+      expect(none.res.headers.get('www-authenticate')).toBe('Bearer');
+      const wrong = await post(guarded, '/decode', { payloads: [] }, { authorization: 'Bearer s3cret-tokem' });
+      expect(wrong.res.status).toBe(401);
+      const right = await post(guarded, '/decode', { payloads: [] }, { authorization: 'Bearer s3cret-token' });
+      expect(right.res.status).toBe(200);
+      expect(right.json).toEqual({ payloads: [] });
+      const preflight = await fetch(`${guarded.url}/decode`, {
+        method: 'OPTIONS',
+        headers: { origin: UI, 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.status).toBe(204);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('refuses bad requests with the field named', async () => {
     const notJson = await post(server, '/decode', 'nope');
     expect(notJson.res.status).toBe(400);
@@ -125,6 +211,40 @@ describe('fleetwave codec-server', () => {
     const origin = await runCli(['codec-server', '--cors-origin', 'localhost:8233']);
     expect(origin.code).toBe(2);
     expect(origin.stderr).toContain('--cors-origin: "localhost:8233" is not an origin');
+    const missing = await runCli(['codec-server', '--auth-token-file', '/nonexistent/token']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--auth-token-file: cannot read /nonexistent/token: ENOENT');
+    const dir = await runCli(['codec-server', '--auth-token-file', os.tmpdir()]);
+    expect(dir.code).toBe(2);
+    expect(dir.stderr).toContain('is not a regular file');
+    const budget = await runCli(['codec-server', '--max-decoded-mib', '0']);
+    expect(budget.code).toBe(2);
+    expect(budget.stderr).toContain('--max-decoded-mib: must be a whole number from 1 to 1024');
+  });
+
+  it('serves with a token from --auth-token-file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetwave-codec-'));
+    const file = path.join(dir, 'token');
+    fs.writeFileSync(file, 'file-token-123\n');
+    const cli = startCli(['codec-server', '--port', '0', '--json', '--auth-token-file', file], { timeoutMs: 30_000 });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!cli.stdout().includes('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const { url, auth } = JSON.parse(cli.stdout()) as { url: string; auth: string };
+      expect(auth).toBe('bearer');
+      const body = JSON.stringify({ payloads: [] });
+      expect((await fetch(`${url}/decode`, { method: 'POST', body })).status).toBe(401);
+      const ok = await fetch(`${url}/decode`, {
+        method: 'POST',
+        body,
+        headers: { authorization: 'Bearer file-token-123' },
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.done;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
