@@ -61,12 +61,32 @@ function hostPort(url: string): string {
   return new URL(url).host;
 }
 
-/** Host side of `- 'HOST:CONTAINER'`. */
+/** Host and container ports of `- '[ADDRESS:]HOST:CONTAINER'` (ADDRESS may be a `${VAR:-default}`). */
 function publishedPorts(svc: Service): { host: number; container: number }[] {
   return (svc.ports ?? []).map((p) => {
-    const [host, container] = p.split(':').map(Number);
+    const [host, container] = p
+      .replace(/^\$\{[^}]*\}:/, '')
+      .split(':')
+      .slice(-2)
+      .map(Number);
     return { host: host as number, container: container as number };
   });
+}
+
+/** Every published port as compose-go resolves it (its loader interpolates with no environment). */
+function resolvedPorts(composeSpec: string): { service: string; hostIp?: string; port: string }[] {
+  const result = spawnSync(composeSpec, ['-format', 'json', COMPOSE_FILE], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(result.status, result.stderr).toBe(0);
+  const model = JSON.parse(result.stdout) as {
+    services: Record<string, { ports?: { host_ip?: string; published: string }[] }>;
+  };
+  return Object.entries(model.services).flatMap(([service, svc]) =>
+    (svc.ports ?? []).map((p) => ({ service, ...(p.host_ip ? { hostIp: p.host_ip } : {}), port: p.published })),
+  );
 }
 
 describe('docker-compose.yml', () => {
@@ -169,6 +189,16 @@ describe('docker-compose.yml', () => {
         if (condition === 'service_completed_successfully') expect(target?.restart).toBe('no');
       }
     }
+  });
+
+  it('publishes every port on 127.0.0.1 only, unless FLEETWAVE_PUBLISH_ADDRESS opts out', () => {
+    const loopback = resolvedPorts(composeSpec);
+    const declared = Object.values(services).flatMap((svc) => svc.ports ?? []);
+    expect(loopback.length).toBe(declared.length);
+    expect(loopback.filter((p) => p.hostIp !== '127.0.0.1')).toEqual([]);
+    // The one opt-out, the same variable on every port, and the header tells users about it.
+    expect(declared.filter((p) => !p.startsWith('${FLEETWAVE_PUBLISH_ADDRESS:-127.0.0.1}:'))).toEqual([]);
+    expect(fs.readFileSync(COMPOSE_FILE, 'utf8')).toContain('FLEETWAVE_PUBLISH_ADDRESS=0.0.0.0 docker compose up');
   });
 
   it('publishes each host port once', () => {
