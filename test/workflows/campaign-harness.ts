@@ -4,13 +4,11 @@
  * is namespace-wide), a worker per test over the fake activities, and polling helpers.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as protoTypes from '@temporalio/proto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { format, resolveConfig } from 'prettier';
 import type { FleetMember } from '../../domain/fleet';
 import { campaignSchema, type Campaign, type CampaignInput } from '../../domain/spec';
 import type { FleetwaveActivities } from '../../activities/types';
@@ -27,6 +25,7 @@ import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import type { TestTemporal } from '../helpers/temporal';
 import { createChildrenActivities } from '../../activities/children';
 import { fleetwaveDataConverter } from '../../client/payload-codec';
+import { recordHistoryFixture } from './history-fixtures';
 
 /** A short random tag so names never collide between tests or runs on one server. */
 export function uniqueTag(): string {
@@ -256,20 +255,14 @@ export function historyFromJson(json: unknown): ReturnType<typeof protoModule.te
 /** The campaign with a stand-in child that only reports (test/fixtures/campaign-standin-child.ts). */
 export const STANDIN_CHILD_WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/campaign-standin-child.ts');
 
-/** Where the replay test finds recorded campaign histories. */
-export const HISTORIES_DIR = path.join(REPO_ROOT, 'test/fixtures/histories');
+/** Where the replay tests find the histories recorded by the current code. */
+export { HISTORIES_DIR } from '../helpers/history-manifest';
 
 /**
- * Saves the campaign's history as `test/fixtures/histories/campaign-<name>.json` when
- * FLEETWAVE_RECORD_HISTORIES=1 (re-record after a deliberate, patched change to the workflow:
- * `FLEETWAVE_RECORD_HISTORIES=1 npx vitest run test/workflows/campaign`). A no-op otherwise.
+ * Saves the campaign's history as `test/fixtures/histories/campaign-<name>.json` (and its manifest
+ * entry) when FLEETWAVE_RECORD_HISTORIES=1 (re-record after a deliberate, patched change to the
+ * workflow: `FLEETWAVE_RECORD_HISTORIES=1 npx vitest run test/workflows/campaign`). A no-op otherwise.
  */
 export async function recordHistory(handle: Pick<CampaignHandle, 'fetchHistory'>, name: string): Promise<void> {
-  if (process.env.FLEETWAVE_RECORD_HISTORIES !== '1') return;
-  const history = await handle.fetchHistory();
-  await mkdir(HISTORIES_DIR, { recursive: true });
-  // Prettier-formatted, so `npm run lint` (prettier --check .) accepts the recorded files as they are.
-  const file = path.join(HISTORIES_DIR, `campaign-${name}.json`);
-  const text = await format(historyToJson(history), { ...(await resolveConfig(file)), filepath: file });
-  await writeFile(file, text);
+  await recordHistoryFixture(handle, `campaign-${name}`);
 }

@@ -37,6 +37,7 @@ import {
   type RecordedCall,
 } from '../helpers/fake-activities';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import { recordHistoryFixture } from './history-fixtures';
 
 const WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
 
@@ -89,6 +90,8 @@ interface Scenario {
   beforeCall?: (call: RecordedCall) => Promise<void> | void;
   /** Runs against the started workflow before its result is awaited. */
   during?: (handle: WorkflowHandle<typeof clusterUpgradeWorkflow>, fake: FakeActivities, name: string) => Promise<void>;
+  /** With FLEETWAVE_RECORD_HISTORIES=1, the history is saved as test/fixtures/histories/cluster-upgrade-<record>.json. */
+  record?: string;
 }
 
 interface Run {
@@ -164,6 +167,7 @@ async function runUpgrade(scenario: Scenario = {}): Promise<Run> {
     await scenario.during?.(handle, fake, name);
     const result = await handle.result();
     const history = await handle.fetchHistory();
+    if (scenario.record) await recordHistoryFixture(handle, `cluster-upgrade-${scenario.record}`);
     return { name, result, fake, handle, historyEvents: history.events?.length ?? 0 };
   });
 }
@@ -207,7 +211,7 @@ function eventCounts(events: { eventType?: number | null }[]): string {
 
 describe('clusterUpgradeWorkflow', () => {
   it('upgrades control plane, add-ons and node groups, then bakes (happy path, history measured)', async () => {
-    const run = await runUpgrade();
+    const run = await runUpgrade({ record: 'happy-path' });
     const { result, fake, name } = run;
     expect(result.outcome).toBe('upgraded');
     expect(result.finalVersion).toBe('1.31');
@@ -394,6 +398,7 @@ describe('clusterUpgradeWorkflow', () => {
     const { result, fake, name } = await runUpgrade({
       cluster: { behaviour: { failUpdate: { 'nodegroup:ng-b': { at: 'await' } } } },
       spec: (s) => ({ ...s, nodegroups: { maxParallel: 1, force: false } }),
+      record: 'rollback-nodegroup-failed',
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/nodegroup ng-b: EksUpdateFailed/);
@@ -433,6 +438,7 @@ describe('clusterUpgradeWorkflow', () => {
         behaviour: { failGates: [{ gate: 'error-rate', phase: 'bake', message: 'error ratio 0.2 >= 0.01' }] },
       },
       spec: (s) => ({ ...s, rollback: { ...s.rollback, controlPlane: true } }),
+      record: 'rollback-bake-gate',
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toContain('gate error-rate (bake): Failed: error ratio 0.2 >= 0.01');
@@ -585,6 +591,7 @@ describe('clusterUpgradeWorkflow', () => {
   it('is blocked by a PDB that allows no disruption when node groups would be drained, touching nothing', async () => {
     const { result, fake, name } = await runUpgrade({
       cluster: { behaviour: { blockingPdbs: ['payments/ledger-db'] } },
+      record: 'blocked-pdb',
     });
     expect(result.outcome).toBe('blocked');
     expect(result.reason).toBe(
@@ -646,6 +653,7 @@ describe('clusterUpgradeWorkflow', () => {
         expect(fakeActivities.trace(cluster, /^updateAddons/)).toEqual([]);
         await handle.signal(clusterResumeSignal);
       },
+      record: 'pause-resume',
     });
     expect(statusWhilePaused).toEqual({ step: 'control-plane 1.31', paused: true });
     expect(result.outcome).toBe('upgraded');
@@ -785,6 +793,7 @@ describe('clusterUpgradeWorkflow', () => {
         await handle.signal(clusterAbortSignal, { by: 'carol' });
         held.open();
       },
+      record: 'abort-between-hops',
     });
     expect(result.outcome).toBe('aborted');
     expect(fake.eksTrace(name)).toEqual(['startControlPlaneUpgrade:1.30', 'awaitUpdate:control-plane:1.30']);
@@ -847,6 +856,7 @@ describe('clusterUpgradeWorkflow', () => {
         await handle.signal(clusterAbortSignal, { by: 'alice', reason: 'incident in eu-west-1' });
         held.open();
       },
+      record: 'abort',
     });
     expect(result.outcome).toBe('aborted');
     expect(result.reason).toBe('aborted by alice: incident in eu-west-1');

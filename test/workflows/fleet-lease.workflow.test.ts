@@ -23,6 +23,7 @@ import type {
 import { finishSignal, leaseRequesterStateQuery } from '../fixtures/upgrade-test-workflows';
 import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import { getTestTemporal, startDedicatedTestTemporal, type TestTemporal } from '../helpers/temporal';
+import { isRecordingHistories, recordHistoryFixture } from './history-fixtures';
 
 const WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
 
@@ -69,6 +70,17 @@ async function waitFor(what: string, test: () => Promise<boolean>, timeoutMs = 2
 const isGranted = async (h: WorkflowHandle): Promise<boolean> =>
   (await h.query(leaseRequesterStateQuery)).granted.length > 0;
 
+/**
+ * With FLEETWAVE_RECORD_HISTORIES=1: waits for the lease to exit (it does when idle) and saves its
+ * history as test/fixtures/histories/fleet-lease-<name>.json.
+ */
+async function recordLeaseHistory(labelKey: string, labelValue: string, name: string): Promise<void> {
+  if (!isRecordingHistories()) return;
+  const lease = temporal.client.workflow.getHandle(fleetLeaseWorkflowId(labelKey, labelValue));
+  await lease.result();
+  await recordHistoryFixture(lease, `fleet-lease-${name}`);
+}
+
 const leaseStatus = (labelKey: string, labelValue: string, on: TestTemporal = temporal): Promise<FleetLeaseStatus> =>
   on.client.workflow.getHandle(fleetLeaseWorkflowId(labelKey, labelValue)).query(fleetLeaseStatusQuery);
 
@@ -106,6 +118,7 @@ describe('fleetLeaseWorkflow', () => {
       );
       const final = await lease.result();
       expect(final).toMatchObject({ holders: [], queue: [], granted: 2, runs: 1 });
+      await recordLeaseHistory('account', account, 'wait-release-idle-exit');
     });
   });
 
@@ -134,6 +147,7 @@ describe('fleetLeaseWorkflow', () => {
       await Promise.all([a.result(), b.result(), c.result()]);
       // Releasing twice is harmless.
       await lease.signal(releaseLeaseSignal, { requesterWorkflowId: b.workflowId, holder: 'b' }).catch(() => undefined);
+      await recordLeaseHistory('region', region, 'fifo-repeated-requests');
     });
   });
 
@@ -157,6 +171,7 @@ describe('fleetLeaseWorkflow', () => {
       expect((await leaseStatus('account', account)).holders.map((h) => h.holder)).toEqual(['waiting']);
       await waiting.signal(finishSignal);
       await waiting.result();
+      await recordLeaseHistory('account', account, 'liveness-check');
     });
   });
 
