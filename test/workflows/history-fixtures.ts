@@ -15,7 +15,7 @@ import {
   writeManifest,
   type HistoryManifest,
 } from '../helpers/history-manifest';
-import { historyFromJson, historyToJson } from './campaign-harness';
+import { historyFromJson, historyToJson } from './history-json';
 
 /** Whether this run records histories (FLEETWAVE_RECORD_HISTORIES=1). */
 export function isRecordingHistories(): boolean {
