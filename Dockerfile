@@ -2,7 +2,10 @@
 #   docker build -t fleetwave:dev .
 #   docker run --rm fleetwave:dev plan -f examples/campaign.yaml --fleet examples/fleet.yaml
 # TypeScript runs through tsx (a runtime dependency), as `npx fleetwave` does after `npm ci`.
-FROM node:20-slim
+# Node.js 24 (LTS). Pin by digest for reproducible builds:
+#   docker build --build-arg NODE_IMAGE=node:24-slim@sha256:<digest> -t fleetwave:dev .
+ARG NODE_IMAGE=node:24-slim
+FROM ${NODE_IMAGE}
 
 WORKDIR /app
 ENV NODE_ENV=production \
