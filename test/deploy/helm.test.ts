@@ -7,6 +7,8 @@
  * helm is built from the Go module proxy into ~/.cache/fleetwave when missing (scripts/deploy-tools.ts).
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -41,11 +43,25 @@ interface Container {
 }
 interface PodSpec {
   serviceAccountName: string;
+  automountServiceAccountToken?: boolean;
   terminationGracePeriodSeconds: number;
   securityContext: Record<string, unknown>;
   containers: Container[];
   volumes: { name: string; emptyDir?: object; secret?: { secretName: string } }[];
 }
+interface NetworkPolicySpec {
+  podSelector: { matchLabels: Record<string, string> };
+  policyTypes: string[];
+  ingress: { from: unknown[]; ports: { port: number; protocol: string }[] }[];
+}
+type DeploymentSpec = {
+  selector: { matchLabels: Record<string, string> };
+  template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+};
+
+/** Whether a label selector selects pods with these labels. */
+const selects = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 let helm: string;
 
@@ -218,14 +234,9 @@ describe('helm chart deploy/helm/fleetwave-worker', () => {
       expect(found, `${kind} ${name}`).toBeDefined();
       return found as K8sObject;
     };
-    type DeploymentSpec = {
-      selector: { matchLabels: Record<string, string> };
-      template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
-    };
     const codec = named('Deployment', 'fw-fleetwave-worker-codec-server').spec as DeploymentSpec;
     const workerSpec = named('Deployment', 'fw-fleetwave-worker').spec as DeploymentSpec;
-    const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
-      Object.entries(selector).every(([k, v]) => labels[k] === v);
+    const matches = selects;
     // Each Deployment selects its own pods only.
     expect(matches(codec.selector.matchLabels, codec.template.metadata.labels)).toBe(true);
     expect(matches(workerSpec.selector.matchLabels, codec.template.metadata.labels)).toBe(false);
@@ -261,6 +272,107 @@ describe('helm chart deploy/helm/fleetwave-worker', () => {
     } finally {
       cli.child.kill('SIGTERM');
       await cli.done;
+    }
+  });
+
+  it('pins the image by digest when given one, and refuses a malformed digest naming the field', () => {
+    expect(worker(render()).image).toBe('ghcr.io/fleetwave/fleetwave:0.1.0');
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+    const objects = render({ 'image.digest': digest, 'image.tag': 'ignored' });
+    expect(worker(objects).image).toBe(`ghcr.io/fleetwave/fleetwave@${digest}`);
+    const bad = runHelm(['template', 'fw', CHART, '--set', 'image.digest=sha256:abc']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/image\.digest: must be sha256:<64 hex digits>, got "sha256:abc"/);
+  });
+
+  it('mounts no Kubernetes API token in the worker pods unless asked (IRSA and Pod Identity bring their own)', () => {
+    const objects = render({ 'aws.irsa.roleArn': 'arn:aws:iam::123456789012:role/fleetwave-worker' });
+    expect(podSpec(objects).automountServiceAccountToken).toBe(false);
+    expect(
+      (one(objects, 'ServiceAccount') as unknown as { automountServiceAccountToken: boolean })
+        .automountServiceAccountToken,
+    ).toBe(false);
+    expect(podSpec(render({ 'serviceAccount.automountToken': 'true' })).automountServiceAccountToken).toBe(true);
+  });
+
+  it('offers NetworkPolicies: the worker admits only metrics scrapes, the codec server only its port', () => {
+    expect(render().some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+    const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } };
+    const ingressController = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } } };
+    const objects = render({
+      'networkPolicy.enabled': 'true',
+      'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': 'monitoring',
+      'networkPolicy.codecFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': 'ingress',
+      'codecServer.enabled': 'true',
+      'codecServer.corsOrigins[0]': 'https://temporal.example.com',
+    });
+    const policy = (name: string) =>
+      objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)?.spec as NetworkPolicySpec;
+    const deployment = (name: string) =>
+      objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as DeploymentSpec;
+    const workerPods = deployment('fw-fleetwave-worker').template.metadata.labels;
+    const codecPods = deployment('fw-fleetwave-worker-codec-server').template.metadata.labels;
+    const workerPolicy = policy('fw-fleetwave-worker');
+    const codecPolicy = policy('fw-fleetwave-worker-codec-server');
+    // Each policy selects its own pods and not the other's.
+    expect(selects(workerPolicy.podSelector.matchLabels, workerPods)).toBe(true);
+    expect(selects(workerPolicy.podSelector.matchLabels, codecPods)).toBe(false);
+    expect(selects(codecPolicy.podSelector.matchLabels, codecPods)).toBe(true);
+    expect(selects(codecPolicy.podSelector.matchLabels, workerPods)).toBe(false);
+    expect(workerPolicy.policyTypes).toEqual(['Ingress']);
+    expect(workerPolicy.ingress).toEqual([{ from: [monitoring], ports: [{ port: 9464, protocol: 'TCP' }] }]);
+    expect(codecPolicy.ingress).toEqual([{ from: [ingressController], ports: [{ port: 8888, protocol: 'TCP' }] }]);
+    // No peers named: no ingress at all (an empty rule list), never "allow all".
+    const closed = render({ 'networkPolicy.enabled': 'true' });
+    expect((closed.find((o) => o.kind === 'NetworkPolicy')?.spec as NetworkPolicySpec).ingress).toEqual([]);
+  });
+
+  it('gives the codec server a token from a Secret and a decode budget, which the real CLI enforces', async () => {
+    const objects = render({
+      'codecServer.enabled': 'true',
+      'codecServer.corsOrigins[0]': 'https://temporal.example.com',
+      'codecServer.authToken.existingSecret': 'codec-token',
+      'codecServer.maxDecodedMiB': '8',
+    });
+    const codec = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('codec-server'))
+      ?.spec as DeploymentSpec;
+    const container = codec.template.spec.containers[0] as Container;
+    const args = container.args ?? [];
+    expect(args).toContain('--auth-token-file');
+    const tokenPath = args[args.indexOf('--auth-token-file') + 1] as string;
+    expect(tokenPath).toBe('/etc/fleetwave/codec-token/token');
+    expect(args[args.indexOf('--max-decoded-mib') + 1]).toBe('8');
+    expect(container.volumeMounts).toContainEqual({
+      name: 'codec-token',
+      mountPath: '/etc/fleetwave/codec-token',
+      readOnly: true,
+    });
+    expect(codec.template.spec.volumes).toContainEqual({ name: 'codec-token', secret: { secretName: 'codec-token' } });
+
+    // The rendered args, with the Secret's file stood in by a temporary one and any free port.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetwave-helm-codec-'));
+    const file = path.join(dir, 'token');
+    fs.writeFileSync(file, 'helm-token\n');
+    const runArgs = args.map((a) => (a === tokenPath ? file : a));
+    runArgs[runArgs.indexOf('--port') + 1] = '0';
+    const cli = startCli([...runArgs, '--json'], { timeoutMs: 30_000 });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!cli.stdout().includes('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const { url } = JSON.parse(cli.stdout()) as { url: string };
+      const base = url.replace('0.0.0.0', '127.0.0.1');
+      const body = JSON.stringify({ payloads: [] });
+      expect((await fetch(`${base}/decode`, { method: 'POST', body })).status).toBe(401);
+      const ok = await fetch(`${base}/decode`, {
+        method: 'POST',
+        body,
+        headers: { authorization: 'Bearer helm-token' },
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.done;
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -50,6 +50,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/component: codec-server
 {{- end }}
 
+{{/* The image reference: repository@digest when a digest is given (immutable), else repository:tag. */}}
+{{- define "fleetwave-worker.image" -}}
+{{- if .Values.image.digest }}
+{{- if not (regexMatch "^sha256:[a-f0-9]{64}$" .Values.image.digest) }}
+{{- fail (printf "image.digest: must be sha256:<64 hex digits>, got %q" .Values.image.digest) }}
+{{- end }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
 {{- define "fleetwave-worker.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "fleetwave-worker.fullname" .) .Values.serviceAccount.name }}
