@@ -10,6 +10,7 @@
  * Everything here is protocol-free; eks-api.ts, k8s-api.ts and metrics.ts render it.
  */
 import type { ClusterFaults, ClusterInventory } from '../domain/fleet';
+import { compareAddonVersions } from '../domain/versions';
 import {
   AddonCatalogue,
   DURATIONS,
@@ -17,7 +18,6 @@ import {
   PLATFORM_VERSIONS,
   SIM_MINORS,
   amiReleasesOf,
-  compareAddonVersions,
   compareMinor,
   compareReleases,
   deprecatedApiRemovedIn,
