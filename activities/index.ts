@@ -1,7 +1,7 @@
 /**
  * fleetwave's activities: every side effect, one file per external system.
  *
- * - eks.ts        — @aws-sdk/client-eks (+ SSM for AMI releases): describe, resolve, preflight,
+ * - eks/          — @aws-sdk/client-eks (+ SSM for AMI releases): describe, resolve, preflight,
  *                   start / await / roll back updates, read-before-write with idempotency tokens
  * - kubernetes.ts — @kubernetes/client-node with in-process EKS tokens (eks-token.ts)
  * - prometheus.ts — PromQL health gates (assessment in domain/gates.ts)

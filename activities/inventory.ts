@@ -18,7 +18,7 @@ import { clusterInventorySchema, toFleetMember, type ClusterInventory, type Flee
 import { toMinor } from '../domain/versions';
 import { activityRuntime } from './context';
 import { mapLimit, type ResolvedDeps } from './deps';
-import { describeClusterRaw, listAddonNames, listNodegroupNames } from './eks';
+import { describeClusterRaw, listAddonNames, listNodegroupNames } from './eks/read';
 import { awsCall } from './failures';
 import type { DiscoverFleetInput } from './types';
 

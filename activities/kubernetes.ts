@@ -3,7 +3,7 @@
  * made in-process (eks-token.ts) inside a KubeConfig that lives only for one activity call.
  *
  * - captureKubernetesBaseline: pods crash-looping now and PDBs that allow no disruption (preflight
- *   captures the same baseline in its own call, see eks.ts).
+ *   captures the same baseline in its own call, see eks/preflight.ts).
  * - checkKubernetesHealth: all nodes Ready, kubelets of each node group at the expected
  *   minor, no crash-looping workload that was not crash-looping in the baseline.
  * An unreachable API server fails the activity (retryable); it never yields "healthy".
@@ -12,7 +12,7 @@ import { CoreV1Api, PolicyV1Api, type KubeConfig, type V1Node, type V1Pod } from
 import { toMinor } from '../domain/versions';
 import { activityRuntime } from './context';
 import type { ClusterAccess, ResolvedDeps } from './deps';
-import { clusterAccess, describeClusterRaw } from './eks';
+import { clusterAccess, describeClusterRaw } from './eks/read';
 import { toKubernetesFailure } from './failures';
 import type {
   ClusterRef,

@@ -25,7 +25,8 @@ import { clusterStopRequestedQuery } from '../workflows/definitions';
 import { activityRuntime, shieldFromCancelRequest, type ActivityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
 import { withFailureContext } from './failures';
-import { stepIdentity, type AwaitUpdateProgress } from './eks';
+import type { AwaitUpdateProgress } from './eks/await-update';
+import { stepIdentity } from './eks/start';
 import type { ClusterHealthProgress } from './health';
 import type {
   CheckClusterHealthInput,

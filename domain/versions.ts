@@ -146,6 +146,54 @@ export function checkNodeSkew(controlPlane: string, nodeMinor: string): SkewResu
   return { ok: true };
 }
 
+/**
+ * Whether a control plane may go from `from` to `to` in one EKS update: the same minor or the
+ * next one. Refused: unparseable versions, downgrades, and skipping a minor.
+ */
+export function checkMinorStep(from: string, to: string): SkewResult {
+  const fromMinor = toMinor(from);
+  const toMinorVersion = toMinor(to);
+  if (!fromMinor || !toMinorVersion) {
+    return { ok: false, reason: `"${from}" → "${to}" is not a Kubernetes minor version step` };
+  }
+  const distance = minorDistance(fromMinor, toMinorVersion);
+  if (distance < 0) return { ok: false, reason: `${fromMinor} → ${toMinorVersion} is a downgrade` };
+  if (distance > 1) {
+    return {
+      ok: false,
+      reason: `${fromMinor} → ${toMinorVersion} skips a minor; EKS upgrades one minor at a time`,
+    };
+  }
+  return { ok: true };
+}
+
+/**
+ * The first control-plane hop of `path` that would leave kubelets at `nodeMinor` out of skew
+ * ({@link checkNodeSkew}), with the reason; undefined when every hop keeps them in skew.
+ */
+export function firstSkewedHop(
+  path: readonly string[],
+  nodeMinor: string,
+): { hop: string; reason: string } | undefined {
+  for (const hop of path) {
+    const skew = checkNodeSkew(hop, nodeMinor);
+    if (!skew.ok) return { hop, reason: skew.reason };
+  }
+  return undefined;
+}
+
+/** Compares add-on versions such as "v1.18.1-eksbuild.1" numerically, part by part. */
+export function compareAddonVersions(a: string, b: string): number {
+  const parts = (v: string) => (v.match(/\d+/g) ?? []).map(Number);
+  const pa = parts(a);
+  const pb = parts(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? -1) - (pb[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return a.localeCompare(b);
+}
+
 /** What a campaign will do with one cluster's versions. */
 export interface ClusterVersionPlan {
   /** Control-plane hops, e.g. ["1.30", "1.31"]; empty when the control plane is at target or for a patch-only campaign. */
@@ -194,21 +242,20 @@ export function planClusterVersions(member: FleetMember, target: string | undefi
   }
 
   const oldest = toMinor(member.oldestNodeVersion) ?? current;
-  for (const hop of route.path) {
-    const skew = checkNodeSkew(hop, oldest);
-    if (!skew.ok) {
-      const laggards = member.nodegroups
-        .filter((ng) => !checkNodeSkew(hop, ng.version).ok)
-        .map((ng) => `${ng.name} (${ng.version})`);
-      const minimum = `1.${(parseMinor(hop)?.minor ?? 0) - MAX_NODE_SKEW}`;
-      return {
-        path: [],
-        refusal:
-          `control-plane hop to ${hop} would leave node group${laggards.length === 1 ? '' : 's'} ` +
-          `${laggards.join(', ') || oldest} more than ${MAX_NODE_SKEW} minors behind (EKS refuses it); ` +
-          `upgrade node groups to at least ${minimum} first`,
-      };
-    }
+  const skewed = firstSkewedHop(route.path, oldest);
+  if (skewed) {
+    const hop = skewed.hop;
+    const laggards = member.nodegroups
+      .filter((ng) => !checkNodeSkew(hop, ng.version).ok)
+      .map((ng) => `${ng.name} (${ng.version})`);
+    const minimum = `1.${(parseMinor(hop)?.minor ?? 0) - MAX_NODE_SKEW}`;
+    return {
+      path: [],
+      refusal:
+        `control-plane hop to ${hop} would leave node group${laggards.length === 1 ? '' : 's'} ` +
+        `${laggards.join(', ') || oldest} more than ${MAX_NODE_SKEW} minors behind (EKS refuses it); ` +
+        `upgrade node groups to at least ${minimum} first`,
+    };
   }
   return { path: route.path };
 }

@@ -8,6 +8,7 @@
  * with the next minor, as on real EKS in practice, so a control-plane upgrade never leaves an
  * installed default add-on incompatible before the add-on step runs.
  */
+import { compareAddonVersions } from '../domain/versions';
 
 /** Compares "1.29" with "1.31": negative, zero or positive. */
 export function compareMinor(a: string, b: string): number {
@@ -258,18 +259,6 @@ export function addonCompatible(name: string, version: string, minor: string): b
 /** EKS's default version of an add-on for a minor. */
 export function defaultAddonVersion(name: string, minor: string): string | undefined {
   return ADDON_BY_NAME.get(name)?.versions.find((v) => v.defaultFor.includes(minor))?.version;
-}
-
-/** Compares add-on versions such as "v1.18.1-eksbuild.1" numerically, part by part. */
-export function compareAddonVersions(a: string, b: string): number {
-  const parts = (v: string) => (v.match(/\d+/g) ?? []).map(Number);
-  const pa = parts(a);
-  const pb = parts(b);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? -1) - (pb[i] ?? -1);
-    if (d !== 0) return d;
-  }
-  return a.localeCompare(b);
 }
 
 /** True for a minor the simulator can run. */

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AwaitUpdateProgress, UpdateFailureDetails } from '../../activities/eks';
+import type { AwaitUpdateProgress, UpdateFailureDetails } from '../../activities/eks/await-update';
 import { FailureTypes, type ClusterRef, type PinnedVersions, type UpdateHandle } from '../../activities/types';
 import { toFleetMember, clusterInventorySchema } from '../../domain/fleet';
 import { targetSchema } from '../../domain/spec';

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkMinorStep,
   checkNodeSkew,
   compareMinor,
+  firstSkewedHop,
   MAX_HOPS,
   nextMinor,
   parseMinor,
@@ -110,5 +112,22 @@ describe('planClusterVersions', () => {
 
   it('plans an empty path for a patch-only campaign', () => {
     expect(planClusterVersions(member('a', { version: '1.29' }), undefined)).toEqual({ path: [] });
+  });
+});
+
+describe('checkMinorStep', () => {
+  it('allows the same or the next minor, refuses downgrades, skips and non-versions', () => {
+    expect(checkMinorStep('1.30.2-eks-1', '1.31').ok).toBe(true);
+    expect(checkMinorStep('1.31', '1.31').ok).toBe(true);
+    expect(checkMinorStep('1.31', '1.30')).toEqual({ ok: false, reason: '1.31 → 1.30 is a downgrade' });
+    expect(checkMinorStep('1.29', '1.31')).toMatchObject({ ok: false, reason: expect.stringMatching(/skips a minor/) });
+    expect(checkMinorStep('x', '1.31')).toMatchObject({ ok: false, reason: expect.stringMatching(/not a Kubernetes/) });
+  });
+});
+
+describe('firstSkewedHop', () => {
+  it('names the first hop that leaves the nodes out of skew', () => {
+    expect(firstSkewedHop(['1.30', '1.31'], '1.28')).toBeUndefined();
+    expect(firstSkewedHop(['1.31', '1.32', '1.33'], '1.28')).toMatchObject({ hop: '1.32' });
   });
 });

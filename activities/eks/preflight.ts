@@ -1,0 +1,142 @@
+/**
+ * Preflight of one cluster before anything is touched: statuses, the control-plane path and the
+ * node-group skew along it (domain/versions.ts), EKS upgrade insights, add-on compatibility on
+ * every hop, and PDBs that allow no disruption (or the whole Kubernetes baseline when asked).
+ */
+import { ListInsightsCommand, type InsightSummary } from '@aws-sdk/client-eks';
+import { checkNodeSkew, compareMinor, firstSkewedHop, toMinor, upgradePath } from '../../domain/versions';
+import { activityRuntime } from '../context';
+import type { ClusterAccess, ResolvedDeps } from '../deps';
+import type { ClusterRef, KubernetesBaseline, PreflightInput, PreflightResult } from '../types';
+import { UPDATING, clusterAccess, compatibleAddonVersions, listAll, readClusterState } from './read';
+
+/** Preflight needs one Kubernetes fact (PDBs that allow no disruption); kubernetes.ts provides it. */
+export type BlockingPdbLister = (cluster: ClusterRef, access: ClusterAccess) => Promise<string[]>;
+
+/** What preflight asks of kubernetes.ts: the PDB drain risk, or the whole baseline when asked to capture it. */
+export interface PreflightKubernetes {
+  blockingPdbs: BlockingPdbLister;
+  captureBaseline?: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubernetesBaseline>;
+}
+
+/** The preflightCluster activity: blockers and warnings of one cluster towards `input.targetVersion`. */
+export async function preflightCluster(
+  deps: ResolvedDeps,
+  kube: PreflightKubernetes | undefined,
+  input: PreflightInput,
+): Promise<PreflightResult> {
+  const r = activityRuntime(deps.logger);
+  const client = deps.eks(input.cluster);
+  const name = input.cluster.name;
+  const { state, cluster } = await readClusterState(client, name, deps.describeConcurrency, r.signal);
+  const blockers: string[] = [];
+  const warnings: string[] = [];
+
+  if (state.status === UPDATING) warnings.push(`cluster is UPDATING: the first step waits for or adopts that update`);
+  else if (state.status !== 'ACTIVE') blockers.push(`cluster status is ${state.status}, not ACTIVE`);
+  for (const issue of cluster.health?.issues ?? []) warnings.push(`cluster health: ${issue.code}: ${issue.message}`);
+
+  let path: string[] = [];
+  const finalMinor = input.targetVersion ?? toMinor(state.version) ?? state.version;
+  if (input.targetVersion) {
+    const route = upgradePath(state.version, input.targetVersion);
+    if (route.ok) path = route.path;
+    else blockers.push(`version path: ${route.reason}`);
+  }
+
+  for (const ng of state.nodegroups) {
+    if (ng.status !== 'ACTIVE') {
+      (ng.status === UPDATING ? warnings : blockers).push(`node group ${ng.name} is ${ng.status}`);
+    }
+    const now = checkNodeSkew(state.version, ng.version);
+    if (!now.ok) blockers.push(`node group ${ng.name}: ${now.reason}`);
+    const skewed = firstSkewedHop(path, ng.version);
+    if (skewed) {
+      blockers.push(
+        `node group ${ng.name}: control-plane hop to ${skewed.hop}: ${skewed.reason}; upgrade the node group first`,
+      );
+    }
+    if (now.ok && compareMinor(ng.version, state.version) < 0) {
+      warnings.push(`node group ${ng.name} runs ${ng.version}, behind the control plane (${state.version})`);
+    }
+  }
+
+  if (path.length > 0) {
+    const insights = await listAll<InsightSummary>(`ListInsights ${name}`, async (nextToken) => {
+      const out = await client.send(
+        new ListInsightsCommand({
+          clusterName: name,
+          filter: { categories: ['UPGRADE_READINESS'], kubernetesVersions: path },
+          nextToken,
+        }),
+        { abortSignal: r.signal },
+      );
+      return { items: out.insights, nextToken: out.nextToken };
+    });
+    for (const insight of insights) {
+      const status = insight.insightStatus?.status ?? 'UNKNOWN';
+      const text = `insight "${insight.name}" (${insight.kubernetesVersion ?? path.join(',')}): ${status}${
+        insight.insightStatus?.reason ? ` — ${insight.insightStatus.reason}` : ''
+      }`;
+      if (status === 'ERROR') blockers.push(text);
+      else if (status === 'WARNING' || status === 'UNKNOWN') warnings.push(text);
+    }
+  }
+
+  // Add-ons: each hop must find, for every installed add-on, a version compatible with it:
+  // the pinned one where the campaign pins one, otherwise the installed one.
+  const hops = path.length > 0 ? path : [finalMinor];
+  for (const addon of state.addons) {
+    if (addon.status !== 'ACTIVE') {
+      (addon.status === UPDATING ? warnings : blockers).push(`add-on ${addon.name} is ${addon.status}`);
+    }
+    for (const hop of hops) {
+      const pinned = input.pinned.addons[hop]?.[addon.name];
+      const candidate = pinned ?? addon.version;
+      const compatible = await compatibleAddonVersions(client, hop, addon.name, r.signal);
+      if (!compatible.some((v) => v.version === candidate)) {
+        blockers.push(
+          pinned
+            ? `add-on ${addon.name} ${pinned} (pinned) is not compatible with Kubernetes ${hop} in ${input.cluster.region}`
+            : `add-on ${addon.name} ${addon.version} is not compatible with Kubernetes ${hop} and no version is pinned for it`,
+        );
+      } else if (pinned && pinned !== addon.version && !compatible.some((v) => v.version === addon.version)) {
+        warnings.push(
+          `add-on ${addon.name} ${addon.version} (installed) is not listed as compatible with Kubernetes ${hop}: update add-ons right after that hop`,
+        );
+      }
+    }
+  }
+
+  // PDBs that allow no disruption are reported as data: whether they block depends on the plan
+  // (are node groups drained at all? spec.nodegroups.force?), which the caller knows.
+  let blockingPdbs: string[] | undefined;
+  let baseline: KubernetesBaseline | undefined;
+  if (input.captureBaseline && kube?.captureBaseline) {
+    // The baseline must be taken before anything is touched: without it there is no upgrade.
+    baseline = await kube.captureBaseline(input.cluster, clusterAccess(cluster));
+    blockingPdbs = baseline.blockingPdbs;
+  } else if (kube) {
+    try {
+      blockingPdbs = await kube.blockingPdbs(input.cluster, clusterAccess(cluster));
+    } catch (err) {
+      warnings.push(`could not list PodDisruptionBudgets: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  r.log.info('Preflight', {
+    cluster: name,
+    path,
+    blockers: blockers.length,
+    warnings: warnings.length,
+    blockingPdbs: blockingPdbs?.length,
+  });
+  return {
+    state,
+    path,
+    blockers,
+    warnings,
+    ...(blockingPdbs ? { blockingPdbs } : {}),
+    ...(baseline ? { baseline } : {}),
+  };
+}

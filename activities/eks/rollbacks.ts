@@ -1,0 +1,178 @@
+/**
+ * Rollbacks: a node group to its previous launch-template version, an add-on to its previous
+ * version, the control plane to the previous minor. Each is a {@link startIdempotently} plan
+ * that keeps what EKS cannot roll back (an add-on version the control plane's minor does not
+ * support; a control plane under an add-on that needs the newer minor) and says why.
+ */
+import { compareMinor, toMinor } from '../../domain/versions';
+import { activityRuntime } from '../context';
+import type { ResolvedDeps } from '../deps';
+import { nonRetryable } from '../failures';
+import {
+  FailureTypes,
+  type RollbackAddonInput,
+  type RollbackControlPlaneInput,
+  type RollbackNodegroupInput,
+  type UpdateHandle,
+} from '../types';
+import {
+  UPDATING,
+  compatibleAddonVersions,
+  describeAddonRaw,
+  describeClusterRaw,
+  describeNodegroupRaw,
+  listAddonNames,
+} from './read';
+import {
+  clientRequestToken,
+  paramValue,
+  startIdempotently,
+  writeAddonVersion,
+  writeClusterVersion,
+  writeNodegroupVersion,
+} from './start';
+
+/** The rollbackNodegroup activity: back to the previous launch-template version (without one, EKS cannot). */
+export async function rollbackNodegroup(deps: ResolvedDeps, input: RollbackNodegroupInput): Promise<UpdateHandle> {
+  const r = activityRuntime(deps.logger);
+  const client = deps.eks(input.cluster);
+  const name = input.cluster.name;
+  const prev = input.previous;
+  const prevLt = prev.launchTemplate;
+  const ltTarget = prevLt?.version;
+  const token = clientRequestToken(
+    input,
+    `rollback-nodegroup:${input.nodegroup}`,
+    ltTarget ?? `${prev.version}/${prev.releaseVersion ?? ''}`,
+  );
+  return startIdempotently({
+    rt: r,
+    client,
+    cluster: input.cluster,
+    scope: { clusterName: name, nodegroupName: input.nodegroup },
+    what: `roll node group ${input.nodegroup} back to ${ltTarget ? `launch template version ${ltTarget}` : prev.version}`,
+    invalidType: FailureTypes.RollbackNotPossible,
+    read: async () => {
+      const ng = await describeNodegroupRaw(client, name, input.nodegroup, r.signal);
+      const unchanged =
+        ng.version === prev.version &&
+        (prev.releaseVersion === undefined || ng.releaseVersion === prev.releaseVersion) &&
+        (ltTarget === undefined || ng.launchTemplate?.version === ltTarget);
+      if (unchanged) return { atTarget: true, updating: ng.status === UPDATING };
+      if (!ltTarget) {
+        throw nonRetryable(
+          FailureTypes.RollbackNotPossible,
+          `node group ${name}/${input.nodegroup} has no launch template: EKS cannot take it back from ${ng.version}/${ng.releaseVersion} to ${prev.version}/${prev.releaseVersion}`,
+        );
+      }
+      if (ltTarget && ng.launchTemplate?.version === ltTarget)
+        return { atTarget: true, updating: ng.status === UPDATING };
+      return { atTarget: false, updating: ng.status === UPDATING };
+    },
+    matches: (u) => paramValue(u, 'LaunchTemplateVersion') === ltTarget,
+    start: () =>
+      writeNodegroupVersion(
+        client,
+        {
+          clusterName: name,
+          nodegroupName: input.nodegroup,
+          launchTemplate: {
+            ...(prevLt?.id ? { id: prevLt.id } : { name: prevLt?.name }),
+            version: ltTarget,
+          },
+          force: false,
+          clientRequestToken: token,
+        },
+        r.signal,
+      ),
+  });
+}
+
+/** The rollbackAddon activity: back to the previous version, or kept where the control plane's minor does not support it. */
+export async function rollbackAddon(deps: ResolvedDeps, input: RollbackAddonInput): Promise<UpdateHandle> {
+  const r = activityRuntime(deps.logger);
+  const client = deps.eks(input.cluster);
+  const name = input.cluster.name;
+  const token = clientRequestToken(input, `rollback-addon:${input.addon}`, input.previousVersion);
+  let current = '';
+  return startIdempotently({
+    rt: r,
+    client,
+    cluster: input.cluster,
+    scope: { clusterName: name, addonName: input.addon },
+    what: `roll add-on ${input.addon} back to ${input.previousVersion}`,
+    invalidType: FailureTypes.RollbackNotPossible,
+    read: async () => {
+      const a = await describeAddonRaw(client, name, input.addon, r.signal);
+      current = a.addonVersion ?? '';
+      return { atTarget: a.addonVersion === input.previousVersion, updating: a.status === UPDATING };
+    },
+    // EKS refuses an add-on version its control plane's minor does not support. The version it
+    // runs now is supported (it was installed on this minor), so it stays rather than fail.
+    keep: async () => {
+      const c = await describeClusterRaw(client, name, r.signal);
+      const minor = toMinor(c.version ?? '') ?? c.version ?? '';
+      const supported = await compatibleAddonVersions(client, minor, input.addon, r.signal);
+      // An add-on EKS lists no version of is not ours to judge: let UpdateAddon answer.
+      if (supported.length === 0 || supported.some((v) => v.version === input.previousVersion)) return undefined;
+      return {
+        version: current,
+        reason: `${input.addon} stays at ${current}: ${input.previousVersion} is not supported on control plane ${minor}`,
+      };
+    },
+    matches: (u) => paramValue(u, 'AddonVersion') === input.previousVersion,
+    start: () => writeAddonVersion(client, name, input.addon, input.previousVersion, token, r.signal),
+  });
+}
+
+/** The rollbackControlPlane activity: back to the previous minor, or kept while an add-on needs the newer one. */
+export async function rollbackControlPlane(
+  deps: ResolvedDeps,
+  input: RollbackControlPlaneInput,
+): Promise<UpdateHandle> {
+  const r = activityRuntime(deps.logger);
+  const client = deps.eks(input.cluster);
+  const name = input.cluster.name;
+  const to = input.toVersion;
+  const token = clientRequestToken(input, 'rollback-controlplane', to);
+  let current = '';
+  return startIdempotently({
+    rt: r,
+    client,
+    cluster: input.cluster,
+    scope: { clusterName: name },
+    what: `roll control plane back to ${to}`,
+    invalidType: FailureTypes.RollbackNotPossible,
+    // EKS refuses to roll the control plane back while an installed add-on needs the newer minor.
+    keep: async () => {
+      const needsNewer: string[] = [];
+      for (const addonName of await listAddonNames(client, name, r.signal)) {
+        const a = await describeAddonRaw(client, name, addonName, r.signal);
+        const supported = await compatibleAddonVersions(client, to, addonName, r.signal);
+        if (a.addonVersion && supported.length > 0 && !supported.some((v) => v.version === a.addonVersion)) {
+          needsNewer.push(`${addonName} ${a.addonVersion}`);
+        }
+      }
+      if (needsNewer.length === 0) return undefined;
+      return {
+        version: current,
+        reason: `control plane stays at ${current}: add-on ${needsNewer.join(', ')} ${needsNewer.length > 1 ? 'are' : 'is'} not supported on Kubernetes ${to}`,
+      };
+    },
+    read: async () => {
+      const c = await describeClusterRaw(client, name, r.signal);
+      const version = c.version ?? '';
+      current = toMinor(version) ?? version;
+      if (version === to) return { atTarget: true, updating: c.status === UPDATING };
+      if (compareMinor(version, to) !== 1) {
+        throw nonRetryable(
+          FailureTypes.RollbackNotPossible,
+          `control plane of ${name} runs ${version}: EKS rolls back only to the previous minor, not to ${to}`,
+        );
+      }
+      return { atTarget: false, updating: c.status === UPDATING };
+    },
+    matches: (u) => paramValue(u, 'Version') === to,
+    start: () => writeClusterVersion(client, name, to, token, r.signal),
+  });
+}

@@ -1,0 +1,161 @@
+/**
+ * The forward starts: control plane one minor up, an add-on to a version, a node group to a
+ * version or AMI release. Each is a {@link startIdempotently} plan; the rules on versions
+ * (one minor at a time, node skew) come from domain/versions.ts.
+ */
+import { checkMinorStep, checkNodeSkew, compareMinor } from '../../domain/versions';
+import type { ActivityRuntime } from '../context';
+import type { ResolvedDeps } from '../deps';
+import { nonRetryable } from '../failures';
+import {
+  FailureTypes,
+  type StartAddonUpdateInput,
+  type StartControlPlaneUpgradeInput,
+  type StartNodegroupUpdateInput,
+  type UpdateHandle,
+} from '../types';
+import { UPDATING, describeAddonRaw, describeClusterRaw, describeNodegroupRaw } from './read';
+import {
+  clientRequestToken,
+  paramValue,
+  startIdempotently,
+  writeAddonVersion,
+  writeClusterVersion,
+  writeNodegroupVersion,
+} from './start';
+
+/** Fails with a non-retryable EksVersionSkew unless `from` → `to` is one EKS control-plane update. */
+function assertOneMinorUp(from: string, to: string, what: string): void {
+  const step = checkMinorStep(from, to);
+  if (!step.ok) throw nonRetryable(FailureTypes.VersionSkew, `${what}: ${step.reason}`);
+}
+
+/**
+ * `finalVersion`: the hop is one of several towards it (upgradeControlPlane). A control plane
+ * already past the hop but not past `finalVersion` is counted at target: a retry whose last
+ * heartbeat was older than the hops already done must not read them as downgrades.
+ */
+export async function startControlPlane(
+  deps: ResolvedDeps,
+  r: ActivityRuntime,
+  input: StartControlPlaneUpgradeInput,
+  finalVersion?: string,
+): Promise<UpdateHandle> {
+  const client = deps.eks(input.cluster);
+  const name = input.cluster.name;
+  const to = input.toVersion;
+  const token = clientRequestToken(input, 'controlplane', to);
+  return startIdempotently({
+    rt: r,
+    client,
+    cluster: input.cluster,
+    scope: { clusterName: name },
+    what: `control plane → ${to}`,
+    read: async () => {
+      const c = await describeClusterRaw(client, name, r.signal);
+      const version = c.version ?? '';
+      if (version === to) return { atTarget: true, updating: c.status === UPDATING };
+      const passed =
+        finalVersion !== undefined && compareMinor(version, to) > 0 && compareMinor(version, finalVersion) <= 0;
+      if (passed) return { atTarget: true, updating: false };
+      assertOneMinorUp(version, to, `control plane of ${name}`);
+      return { atTarget: false, updating: c.status === UPDATING };
+    },
+    matches: (u) => (u.type === 'VersionUpdate' || u.type === undefined) && paramValue(u, 'Version') === to,
+    start: () => writeClusterVersion(client, name, to, token, r.signal),
+  });
+}
+
+/** Starts an add-on update to `input.version` on the caller's runtime (see startIdempotently). */
+export async function startAddon(
+  deps: ResolvedDeps,
+  r: ActivityRuntime,
+  input: StartAddonUpdateInput,
+): Promise<UpdateHandle> {
+  const client = deps.eks(input.cluster);
+  const name = input.cluster.name;
+  const token = clientRequestToken(input, `addon:${input.addon}`, input.version);
+  return startIdempotently({
+    rt: r,
+    client,
+    cluster: input.cluster,
+    scope: { clusterName: name, addonName: input.addon },
+    what: `add-on ${input.addon} → ${input.version}`,
+    read: async () => {
+      const a = await describeAddonRaw(client, name, input.addon, r.signal);
+      return { atTarget: a.addonVersion === input.version, updating: a.status === UPDATING };
+    },
+    matches: (u) => paramValue(u, 'AddonVersion') === input.version,
+    start: () => writeAddonVersion(client, name, input.addon, input.version, token, r.signal),
+  });
+}
+
+/** Starts a node-group update to a version and/or AMI release on the caller's runtime (see startIdempotently). */
+export async function startNodegroup(
+  deps: ResolvedDeps,
+  r: ActivityRuntime,
+  input: StartNodegroupUpdateInput,
+): Promise<UpdateHandle> {
+  const client = deps.eks(input.cluster);
+  const name = input.cluster.name;
+  const target = [input.version, input.releaseVersion].filter(Boolean).join('/') || 'latest';
+  const token = clientRequestToken(input, `nodegroup:${input.nodegroup}`, target);
+  return startIdempotently({
+    rt: r,
+    client,
+    cluster: input.cluster,
+    scope: { clusterName: name, nodegroupName: input.nodegroup },
+    what: `node group ${input.nodegroup} → ${target}`,
+    // Without a version or release, EKS picks the latest AMI and refuses when the node group runs it already.
+    alreadyDone: (err) =>
+      input.version === undefined &&
+      input.releaseVersion === undefined &&
+      /already (at|on) .*release version/i.test((err as Error).message ?? ''),
+    read: async () => {
+      const ng = await describeNodegroupRaw(client, name, input.nodegroup, r.signal);
+      const versionOk = input.version === undefined || ng.version === input.version;
+      const releaseOk = input.releaseVersion === undefined || ng.releaseVersion === input.releaseVersion;
+      if (versionOk && releaseOk && (input.version !== undefined || input.releaseVersion !== undefined)) {
+        return { atTarget: true, updating: ng.status === UPDATING };
+      }
+      if (input.version !== undefined) {
+        const c = await describeClusterRaw(client, name, r.signal);
+        const skew = checkNodeSkew(c.version ?? '', input.version);
+        if (!skew.ok)
+          throw nonRetryable(
+            FailureTypes.VersionSkew,
+            `node group ${name}/${input.nodegroup} → ${input.version}: ${skew.reason}`,
+          );
+        if (ng.version && compareMinor(input.version, ng.version) < 0) {
+          throw nonRetryable(
+            FailureTypes.VersionSkew,
+            `node group ${name}/${input.nodegroup}: ${ng.version} → ${input.version} is a downgrade`,
+          );
+        }
+      }
+      return { atTarget: false, updating: ng.status === UPDATING };
+    },
+    matches: (u) => {
+      if (u.type && u.type !== 'VersionUpdate') return false;
+      const v = paramValue(u, 'Version');
+      const rel = paramValue(u, 'ReleaseVersion');
+      return (
+        (input.version === undefined || v === undefined || v === input.version) &&
+        (input.releaseVersion === undefined || rel === undefined || rel === input.releaseVersion)
+      );
+    },
+    start: () =>
+      writeNodegroupVersion(
+        client,
+        {
+          clusterName: name,
+          nodegroupName: input.nodegroup,
+          ...(input.version ? { version: input.version } : {}),
+          ...(input.releaseVersion ? { releaseVersion: input.releaseVersion } : {}),
+          force: input.force,
+          clientRequestToken: token,
+        },
+        r.signal,
+      ),
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * The simulated fleet, protocol-free: fleet.ts (the SimFleet clock and update lifecycle),
+ * rules-*.ts (EKS's rules per resource), build.ts (clusters from the inventory), signals.ts
+ * and insights.ts (what a cluster shows from outside), nodes.ts (node names), types.ts, errors.ts.
+ */
+export { EksError } from './errors';
+export { SimFleet } from './fleet';
+export { insightsFor, type InsightModel } from './insights';
+export { instanceId, nodeName } from './nodes';
+export { batchSizeOf } from './rules-nodegroup';
+export {
+  APP_WORKLOADS,
+  apiErrorFraction,
+  crashLoopingPodCount,
+  isDegraded,
+  isUpgradedRelease,
+  workloadSignals,
+} from './signals';
+export type {
+  CallerScope,
+  FleetOptions,
+  LaunchTemplateContent,
+  Mutation,
+  SimAddon,
+  SimClock,
+  SimCluster,
+  SimNodegroup,
+  SimPdb,
+  SimUpdate,
+  Taint,
+  UpdateEffect,
+  UpdateError,
+  UpdateStatus,
+  UpdateType,
+} from './types';

@@ -1,0 +1,143 @@
+/** EKS upgrade insights of a simulated cluster for its next minor. */
+import { type AddonCatalogue, compareMinor, deprecatedApiRemovedIn, isSimMinor, shiftMinor } from '../catalogue';
+import { unit, uuidOf } from '../random';
+import type { SimCluster } from './types';
+
+/** One EKS upgrade insight as the simulator computes it. */
+export interface InsightModel {
+  id: string;
+  name: string;
+  category: 'UPGRADE_READINESS';
+  kubernetesVersion: string;
+  status: 'PASSING' | 'WARNING' | 'ERROR';
+  reason: string;
+  description: string;
+  recommendation: string;
+  lastRefreshTime: number;
+  lastTransitionTime: number;
+  deprecationDetails?: {
+    usage: string;
+    replacedWith: string;
+    stopServingVersion: string;
+    startServingReplacementVersion: string;
+    clientStats: { userAgent: string; numberOfRequestsLast30Days: number; lastRequestTime: number }[];
+  }[];
+  addonCompatibilityDetails?: { name: string; compatibleVersions: string[] }[];
+  resources?: { insightStatus: { status: string; reason: string }; kubernetesResourceUri?: string; arn?: string }[];
+}
+
+/**
+ * Upgrade insights for the next minor, computed from the cluster as it is now (EKS refreshes
+ * them daily; here they are always current): deprecated APIs (ERROR under the insightsError
+ * fault), kubelet version skew (ERROR when a node group would fall more than 3 minors behind),
+ * add-on compatibility (WARNING when an installed add-on does not run on the next minor) and
+ * cluster health (PASSING).
+ */
+export function insightsFor(c: SimCluster, now: number, catalogue: AddonCatalogue): InsightModel[] {
+  const next = shiftMinor(c.version, 1);
+  if (!isSimMinor(next)) return [];
+  const base = { category: 'UPGRADE_READINESS' as const, kubernetesVersion: next, lastRefreshTime: now };
+  const out: InsightModel[] = [];
+
+  const api = deprecatedApiRemovedIn(next);
+  const apiError = c.faults.insightsError === true;
+  out.push({
+    ...base,
+    id: uuidOf(c.name, 'insight', 'deprecated-apis', next),
+    name: `Deprecated APIs removed in Kubernetes v${next}`,
+    status: apiError ? 'ERROR' : 'PASSING',
+    reason: apiError
+      ? `Deprecated API usage detected within last 30 days and your cluster is on Kubernetes v${c.version}.`
+      : 'No deprecated API usage detected within the last 30 days.',
+    description: `Checks for usage of deprecated APIs that are scheduled for removal in Kubernetes v${next}. Upgrading your cluster before migrating to the updated APIs supported by v${next} could cause application impact.`,
+    recommendation: `Update manifests and API clients to use newer Kubernetes APIs if applicable before upgrading to Kubernetes v${next}.`,
+    lastTransitionTime: apiError ? now : c.createdAt,
+    deprecationDetails: [
+      {
+        usage: api.usage,
+        replacedWith: api.replacedWith,
+        stopServingVersion: next,
+        startServingReplacementVersion: api.startServingReplacementVersion,
+        clientStats: apiError
+          ? [
+              {
+                userAgent: 'helm/v3.14.4',
+                numberOfRequestsLast30Days: 1200 + Math.floor(unit(c.name, next) * 5000),
+                lastRequestTime: now - 3600_000,
+              },
+            ]
+          : [],
+      },
+    ],
+    ...(apiError
+      ? {
+          resources: [
+            {
+              insightStatus: { status: 'ERROR', reason: `${api.usage} is removed in v${next}` },
+              kubernetesResourceUri: `${api.usage}/example`,
+            },
+          ],
+        }
+      : {}),
+  });
+
+  const behind = c.nodegroups.filter((ng) => compareMinor(next, ng.version) > 3);
+  out.push({
+    ...base,
+    id: uuidOf(c.name, 'insight', 'kubelet-skew', next),
+    name: 'Kubelet version skew',
+    status: behind.length > 0 ? 'ERROR' : 'PASSING',
+    reason:
+      behind.length > 0
+        ? `Node groups ${behind.map((ng) => `${ng.name} (${ng.version})`).join(', ')} would be more than 3 minor versions behind v${next}.`
+        : 'Node kubelet versions match the cluster control plane version or are within the allowed skew.',
+    description:
+      'Checks for worker nodes whose kubelet version would fall outside the supported skew after the upgrade.',
+    recommendation:
+      'Upgrade your worker nodes to a version within the supported skew of the target control-plane version.',
+    lastTransitionTime: c.createdAt,
+    ...(behind.length > 0
+      ? {
+          resources: behind.map((ng) => ({
+            insightStatus: { status: 'ERROR', reason: `kubelet ${ng.version}` },
+            arn: `arn:aws:eks:${c.region}:${c.account}:nodegroup/${c.name}/${ng.name}/${ng.uid}`,
+          })),
+        }
+      : {}),
+  });
+
+  const incompatible = c.addons.filter(
+    (a) => catalogue.entry(a.name) !== undefined && !catalogue.compatible(a.name, a.version, next),
+  );
+  out.push({
+    ...base,
+    id: uuidOf(c.name, 'insight', 'addon-compatibility', next),
+    name: 'Amazon EKS add-on version compatibility',
+    status: incompatible.length > 0 ? 'WARNING' : 'PASSING',
+    reason:
+      incompatible.length > 0
+        ? `Add-on versions not compatible with v${next}: ${incompatible.map((a) => `${a.name} ${a.version}`).join(', ')}.`
+        : `All installed Amazon EKS add-ons are compatible with Kubernetes v${next}.`,
+    description: `Checks version of installed EKS add-ons to ensure they are compatible with Kubernetes v${next}.`,
+    recommendation: 'Upgrade the add-ons to a version compatible with the next Kubernetes version.',
+    lastTransitionTime: c.createdAt,
+    addonCompatibilityDetails: incompatible.map((a) => ({
+      name: a.name,
+      compatibleVersions: (catalogue.entry(a.name)?.versions ?? [])
+        .filter((v) => v.compatible.includes(next))
+        .map((v) => v.version),
+    })),
+  });
+
+  out.push({
+    ...base,
+    id: uuidOf(c.name, 'insight', 'cluster-health', next),
+    name: 'Cluster health issues',
+    status: 'PASSING',
+    reason: 'No cluster health issues detected.',
+    description: 'Checks for any cluster health issues that prevent a successful upgrade.',
+    recommendation: 'Resolve cluster health issues before upgrading.',
+    lastTransitionTime: c.createdAt,
+  });
+  return out;
+}

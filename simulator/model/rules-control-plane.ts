@@ -1,0 +1,118 @@
+/**
+ * EKS's rules for a control-plane version update: one minor up (node-group skew, upgrade
+ * insights), or back to the previous minor within the rollback window.
+ */
+import { DURATIONS, PLATFORM_VERSIONS, compareMinor, isMinorString, isSimMinor } from '../catalogue';
+import { hexOf } from '../random';
+import { invalidParameter, invalidRequest, inUse } from './errors';
+import { insightsFor } from './insights';
+import type { SimCluster, SimUpdate, UpdateError, UpdateHost } from './types';
+
+/** UpdateClusterVersion's request body. */
+export interface ClusterVersionRequest {
+  version?: string;
+  clientRequestToken: string;
+  force?: boolean;
+}
+
+/** UpdateClusterVersion: one minor up, or back to the previous minor within the rollback window. */
+export function startClusterVersionUpdate(host: UpdateHost, c: SimCluster, req: ClusterVersionRequest): SimUpdate {
+  const key = `UpdateClusterVersion||${req.clientRequestToken}`;
+  const replayed = host.replay(c, key);
+  if (replayed) return replayed;
+  const to = req.version;
+  if (!to || !isMinorString(to)) {
+    throw invalidParameter(`version must be a Kubernetes minor version such as "1.31", not "${to ?? ''}"`, {
+      clusterName: c.name,
+    });
+  }
+  const inProgress = c.active[0];
+  if (inProgress) {
+    throw inUse(`Cluster ${c.name} has an update in progress (${inProgress.type} ${inProgress.id}).`, {
+      clusterName: c.name,
+    });
+  }
+  const from = c.version;
+  const distance = compareMinor(to, from);
+  const rollback = distance === -1;
+  if (distance === 0 || distance > 1 || distance < -1 || !isSimMinor(to)) {
+    throw invalidParameter(`Unsupported Kubernetes minor version update from ${from} to ${to}`, {
+      clusterName: c.name,
+    });
+  }
+  const now = host.now();
+  if (rollback) {
+    const last = c.lastVersionChange;
+    const inWindow =
+      last !== undefined &&
+      last.type === 'VersionUpdate' &&
+      last.from === to &&
+      last.to === from &&
+      now - last.at <= DURATIONS.rollbackWindowMs;
+    if (!inWindow) {
+      throw invalidParameter(
+        `Unsupported Kubernetes minor version update from ${from} to ${to}: a control plane can be rolled back only to the minor it was upgraded from, within 7 days of that upgrade`,
+        { clusterName: c.name },
+      );
+    }
+    const newer = c.nodegroups.find((ng) => compareMinor(ng.version, to) > 0);
+    if (newer) {
+      throw invalidParameter(
+        `Nodegroup ${newer.name} runs Kubernetes ${newer.version}, newer than ${to}; roll the node group back before the control plane`,
+        { clusterName: c.name, nodegroupName: newer.name },
+      );
+    }
+  } else {
+    const behind = c.nodegroups.find((ng) => compareMinor(to, ng.version) > 3);
+    if (behind) {
+      throw invalidRequest(
+        `Nodegroup ${behind.name} runs Kubernetes ${behind.version}: kubelets may be at most 3 minor versions older than the control plane; update the node group before upgrading to ${to}`,
+        { clusterName: c.name, nodegroupName: behind.name },
+      );
+    }
+    if (!req.force) {
+      const blocking = insightsFor(c, now, host.addonCatalogue).filter(
+        (i) => i.kubernetesVersion === to && i.category === 'UPGRADE_READINESS' && i.status === 'ERROR',
+      );
+      if (blocking.length > 0) {
+        throw invalidRequest(
+          `Upgrade insights report ${blocking.length} issue(s) for Kubernetes ${to} (${blocking.map((i) => i.name).join('; ')}); resolve them or pass force to override`,
+          { clusterName: c.name },
+        );
+      }
+    }
+  }
+  const duration = host.slow(
+    c,
+    rollback
+      ? c.rng.between(DURATIONS.rollbackMinMs, DURATIONS.rollbackMaxMs)
+      : c.rng.between(DURATIONS.controlPlaneMinMs, DURATIONS.controlPlaneMaxMs),
+  );
+  let failAt: number | undefined;
+  let failure: UpdateError | undefined;
+  if (!rollback && c.faults.controlPlaneUpdateFails) {
+    // One-shot, as the fault says "the next control-plane update fails": a retry succeeds.
+    delete c.faults.controlPlaneUpdateFails;
+    failAt = now + Math.round(duration * 0.6);
+    failure = {
+      errorCode: 'InsufficientFreeAddresses',
+      errorMessage:
+        'One or more of the subnets associated with your cluster does not have enough available IP addresses for Amazon EKS to perform cluster management operations (simulated fault controlPlaneUpdateFails).',
+      resourceIds: [`subnet-0${hexOf(16, c.name, 'subnet', 0)}`],
+    };
+  }
+  host.integrate(c, now);
+  c.status = 'UPDATING';
+  return host.begin(c, key, req.clientRequestToken, 'UpdateClusterVersion', to, {
+    createdAt: now,
+    type: rollback ? 'VersionRollback' : 'VersionUpdate',
+    params: [
+      { type: 'Version', value: to },
+      { type: 'PlatformVersion', value: PLATFORM_VERSIONS[to] ?? 'eks.1' },
+    ],
+    endsAt: now + duration,
+    ...(failAt !== undefined ? { failAt, failure } : {}),
+    ...(rollback ? { cancellableUntil: now + Math.round(duration * DURATIONS.rollbackCancellableShare) } : {}),
+    effect: { kind: 'control-plane', from, to, rollback },
+  });
+}

@@ -1,0 +1,218 @@
+/** The simulated fleet's data: clusters, node groups, add-ons, updates and their effects. */
+import type { ClusterFaults } from '../../domain/fleet';
+import type { AddonCatalogue } from '../catalogue';
+import type { Rng } from '../random';
+
+export type UpdateStatus = 'InProgress' | 'Failed' | 'Cancelled' | 'Successful';
+export type UpdateType = 'VersionUpdate' | 'VersionRollback' | 'ConfigUpdate' | 'AddonUpdate';
+
+export interface UpdateError {
+  errorCode: string;
+  errorMessage: string;
+  resourceIds: string[];
+}
+
+/** What an update changes when it succeeds. */
+export type UpdateEffect =
+  | { kind: 'control-plane'; from: string; to: string; rollback: boolean }
+  | { kind: 'nodegroup-version'; version: string; releaseVersion: string; launchTemplateVersion: string }
+  | {
+      kind: 'nodegroup-config';
+      maxUnavailable?: number;
+      maxUnavailablePercentage?: number;
+      updateStrategy?: string;
+      minSize?: number;
+      maxSize?: number;
+      desiredSize?: number;
+      addLabels?: Record<string, string>;
+      removeLabels?: string[];
+      addTaints?: Taint[];
+      removeTaints?: Taint[];
+    }
+  | { kind: 'addon'; from: string; to: string };
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
+export interface SimUpdate {
+  id: string;
+  cluster: string;
+  nodegroup?: string;
+  addon?: string;
+  type: UpdateType;
+  params: { type: string; value: string }[];
+  status: UpdateStatus;
+  /** Simulated epoch milliseconds. */
+  createdAt: number;
+  /** When it succeeds, unless `failAt` comes first. */
+  endsAt: number;
+  failAt?: number;
+  failure?: UpdateError;
+  errors: UpdateError[];
+  cancellation?: { status: 'InProgress' | 'Failed' | 'Successful'; reason: string };
+  /** Until when CancelUpdate can still stop it (control-plane rollbacks only). */
+  cancellableUntil?: number;
+  effect: UpdateEffect;
+  /**
+   * Node group version updates: phase boundaries [setupEnd, launchEnd₀, end₀, launchEnd₁, end₁, ...].
+   * In batch k the surge nodes launch until launchEndₖ (NotReady), then the old nodes of the
+   * batch are cordoned and drained until endₖ, when they are terminated.
+   */
+  phases?: Float64Array;
+  batchSize?: number;
+  /** The node group's node count when the update started. */
+  nodeCount?: number;
+  finishedAt?: number;
+}
+
+export interface LaunchTemplateContent {
+  version: string;
+  releaseVersion: string;
+}
+
+export interface SimNodegroup {
+  name: string;
+  index: number;
+  version: string;
+  releaseVersion: string;
+  desiredSize: number;
+  minSize: number;
+  maxSize: number;
+  maxUnavailable?: number;
+  maxUnavailablePercentage?: number;
+  updateStrategy: string;
+  launchTemplate: { name: string; id: string; version: string };
+  /** What each launch-template version carries: the rollback path restores it. */
+  launchTemplateHistory: Map<string, LaunchTemplateContent>;
+  nextLaunchTemplateVersion: number;
+  /** Whether the fleet file declared the launch template (else the simulator made one up). */
+  declaredLaunchTemplate: boolean;
+  /** The release the node group had at start: crash-loop faults compare against it. */
+  originalRelease: string;
+  /** Increments each time the nodes are replaced; part of node names. */
+  generation: number;
+  /** When the nodes of the current generation were created. */
+  nodesSince: number;
+  labels: Record<string, string>;
+  taints: Taint[];
+  status: 'ACTIVE' | 'UPDATING';
+  createdAt: number;
+  modifiedAt: number;
+  active?: SimUpdate;
+  uid: string;
+}
+
+export interface SimAddon {
+  name: string;
+  version: string;
+  status: 'ACTIVE' | 'UPDATING' | 'UPDATE_FAILED';
+  createdAt: number;
+  modifiedAt: number;
+  /** Set when the last successful update went to an older version; clears the degrade fault. */
+  rolledBack: boolean;
+  active?: SimUpdate;
+  uid: string;
+}
+
+export interface SimPdb {
+  name: string;
+  namespace: string;
+  allowedDisruptions: number;
+}
+
+export interface SimCluster {
+  name: string;
+  region: string;
+  account: string;
+  roleArn?: string;
+  labels: Record<string, string>;
+  arn: string;
+  version: string;
+  platformVersion: string;
+  status: 'ACTIVE' | 'UPDATING';
+  createdAt: number;
+  nodegroups: SimNodegroup[];
+  nodegroupByName: Map<string, SimNodegroup>;
+  addons: SimAddon[];
+  addonByName: Map<string, SimAddon>;
+  pdbs: SimPdb[];
+  faults: ClusterFaults;
+  /** Every update, oldest first. */
+  updates: SimUpdate[];
+  /** Updates in progress. */
+  active: SimUpdate[];
+  tokens: Map<string, SimUpdate>;
+  /** The last successful control-plane version change: the rollback window starts there. */
+  lastVersionChange?: { from: string; to: string; type: UpdateType; at: number };
+  /** Durations and update IDs. */
+  rng: Rng;
+  /** Throttling and 5xx draws, separate so that faults do not shift durations. */
+  faultRng: Rng;
+  /** Workload signals of a healthy cluster (deterministic per seed and name). */
+  baseErrorRatio: number;
+  baseLatencyP99: number;
+  degradedErrorRatio: number;
+  /** Simulated API-server background traffic, requests per simulated second. */
+  apiRate: number;
+  counters: { requests: number; errors: number; restarts: number; at: number };
+  /** Pre-rendered `cluster="…",region="…"` for the exposition. */
+  metricLabels: string;
+}
+
+/** One accepted mutating call, as `GET /sim/mutations` lists it. */
+export interface Mutation {
+  seq: number;
+  time: string;
+  operation: string;
+  cluster: string;
+  nodegroup?: string;
+  addon?: string;
+  /** Control-plane version, AMI release, `lt:<version>`, add-on version, or a config summary. */
+  target: string;
+  clientRequestToken: string;
+  updateId: string;
+  updateType: UpdateType;
+}
+
+/** Simulated wall clock in epoch milliseconds. */
+export interface SimClock {
+  now(): number;
+}
+
+/** The caller as the SigV4 scope and access key reveal it. */
+export interface CallerScope {
+  region: string;
+  /** Set for credentials that AssumeRole issued: only that account's clusters are visible. */
+  account?: string;
+}
+
+/** How a fleet is built: the seed of every draw and the simulated clock. */
+export interface FleetOptions {
+  seed: number;
+  clock: SimClock;
+}
+
+/**
+ * What the per-resource rules (rules-*.ts) need from the fleet's update lifecycle: the
+ * simulated clock, token replay, the start of an update, slow-down faults, quiet checks and
+ * the counters brought up to a time.
+ */
+export interface UpdateHost {
+  readonly addonCatalogue: AddonCatalogue;
+  now(): number;
+  replay(c: SimCluster, key: string): SimUpdate | undefined;
+  begin(
+    c: SimCluster,
+    tokenKey: string,
+    token: string,
+    operation: string,
+    target: string,
+    u: Omit<SimUpdate, 'id' | 'cluster' | 'status' | 'errors'>,
+  ): SimUpdate;
+  slow(c: SimCluster, ms: number): number;
+  requireQuiet(c: SimCluster): void;
+  integrate(c: SimCluster, t: number): void;
+}
