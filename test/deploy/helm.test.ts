@@ -307,9 +307,9 @@ describe('helm chart deploy/helm/fleetwave-worker', () => {
       'codecServer.corsOrigins[0]': 'https://temporal.example.com',
     });
     const policy = (name: string) =>
-      objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)?.spec as NetworkPolicySpec;
+      objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)?.spec as unknown as NetworkPolicySpec;
     const deployment = (name: string) =>
-      objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as DeploymentSpec;
+      objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as unknown as DeploymentSpec;
     const workerPods = deployment('fw-fleetwave-worker').template.metadata.labels;
     const codecPods = deployment('fw-fleetwave-worker-codec-server').template.metadata.labels;
     const workerPolicy = policy('fw-fleetwave-worker');
@@ -324,7 +324,7 @@ describe('helm chart deploy/helm/fleetwave-worker', () => {
     expect(codecPolicy.ingress).toEqual([{ from: [ingressController], ports: [{ port: 8888, protocol: 'TCP' }] }]);
     // No peers named: no ingress at all (an empty rule list), never "allow all".
     const closed = render({ 'networkPolicy.enabled': 'true' });
-    expect((closed.find((o) => o.kind === 'NetworkPolicy')?.spec as NetworkPolicySpec).ingress).toEqual([]);
+    expect((closed.find((o) => o.kind === 'NetworkPolicy')?.spec as unknown as NetworkPolicySpec).ingress).toEqual([]);
   });
 
   it('gives the codec server a token from a Secret and a decode budget, which the real CLI enforces', async () => {
@@ -335,7 +335,7 @@ describe('helm chart deploy/helm/fleetwave-worker', () => {
       'codecServer.maxDecodedMiB': '8',
     });
     const codec = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('codec-server'))
-      ?.spec as DeploymentSpec;
+      ?.spec as unknown as DeploymentSpec;
     const container = codec.template.spec.containers[0] as Container;
     const args = container.args ?? [];
     expect(args).toContain('--auth-token-file');
