@@ -3,10 +3,11 @@
  * once, runs each wave as a sliding window of cluster-upgrade children under the pacing
  * rules, soaks and gates the wave, waits for its approval, and promotes to the next wave.
  *
- * The state machine lives in workflows/campaign/state.ts (a plain class, carried across
- * continue-as-new as JSON); this file registers the message handlers and performs the side
- * effects: activities, child starts, signals to children and lease holders, timers, search
- * attributes and the Web UI's current details.
+ * The state machine lives in workflows/campaign/state.ts: a plain class that owns the state
+ * (carried across continue-as-new as JSON) and changes it only through named transitions, with
+ * the promotion rule in workflows/campaign/promotion.ts. This file registers the message
+ * handlers, calls those transitions and performs the side effects: activities, child starts,
+ * signals to children and lease holders, timers, search attributes and the Web UI's current details.
  *
  * Behaviour decisions (why, not what):
  * - Children run with ParentClosePolicy ABANDON. Temporal applies a parent-close policy when

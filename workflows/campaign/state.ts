@@ -907,7 +907,10 @@ export class CampaignMachine {
     return undefined;
   }
 
-  /** Marks a cluster skipped; a skipped failure no longer counts against its wave's budget. Call only after {@link skipRefusal} said yes. */
+  /**
+   * Marks a cluster skipped; a skipped failure does not count against its wave's budget. Call
+   * only after {@link skipRefusal} said yes.
+   */
   applySkip(input: ClusterActionInput, now: number): ClusterStatus {
     const c = this.#cluster(input.cluster);
     const was = c.state;
