@@ -3,18 +3,17 @@
  * terminal, change lines otherwise) and the campaign list. Pure string functions over the
  * contract's types, so they are tested without a terminal or a server.
  */
-import type { CampaignStatus, ClusterState, ClusterStatus, WaveStatus } from '../workflows/definitions';
+import {
+  TERMINAL_CLUSTER_STATES,
+  type CampaignStatus,
+  type ClusterState,
+  type ClusterStatus,
+  type WaveStatus,
+} from '../workflows/definitions';
 import type { CampaignSummary } from './library';
 
 /** Cluster states that count as finished for progress. */
-const FINISHED: readonly ClusterState[] = [
-  'upgraded',
-  'already-at-target',
-  'rolled-back',
-  'failed',
-  'blocked',
-  'skipped',
-];
+const FINISHED = TERMINAL_CLUSTER_STATES;
 /** Cluster states that need a human's look. */
 const TROUBLE: readonly ClusterState[] = ['failed', 'rolled-back', 'blocked'];
 

@@ -3,10 +3,11 @@
  * once, runs each wave as a sliding window of cluster-upgrade children under the pacing
  * rules, soaks and gates the wave, waits for its approval, and promotes to the next wave.
  *
- * The state machine lives in workflows/campaign/state.ts (a plain class, carried across
- * continue-as-new as JSON); this file registers the message handlers and performs the side
- * effects: activities, child starts, signals to children and lease holders, timers, search
- * attributes and the Web UI's current details.
+ * The state machine lives in workflows/campaign/state.ts: a plain class that owns the state
+ * (carried across continue-as-new as JSON) and changes it only through named transitions, with
+ * the promotion rule in workflows/campaign/promotion.ts. This file registers the message
+ * handlers, calls those transitions and performs the side effects: activities, child starts,
+ * signals to children and lease holders, timers, search attributes and the Web UI's current details.
  *
  * Behaviour decisions (why, not what):
  * - Children run with ParentClosePolicy ABANDON. Temporal applies a parent-close policy when
@@ -60,7 +61,7 @@ import type { LeaseActivities } from '../activities/leases';
 import type { ClusterRef, FleetwaveActivities, GateResult } from '../activities/types';
 import { durationToMs, formatDuration } from '../domain/duration';
 import type { FleetMember } from '../domain/fleet';
-import { pickNextClusters, createBucket, rateLimitOf, startOrder, type TokenBucket } from '../domain/pacing';
+import { pickNextClusters, createBucket, rateLimitOf, startOrder } from '../domain/pacing';
 import type { HealthGateSpec } from '../domain/spec';
 import { checkWindow, windowsFor } from '../domain/windows';
 import type { clusterUpgradeWorkflow } from './cluster-upgrade';
@@ -72,7 +73,6 @@ import {
   clusterAbortSignal,
   clusterFinishedSignal,
   clusterPauseSignal,
-  clusterProgressSignal,
   clusterResumeSignal,
   clusterUpgradeWorkflowId,
   fleetLeaseId,
@@ -85,7 +85,6 @@ import {
   retryClusterUpdate,
   skipClusterUpdate,
   statusQuery,
-  type CampaignCarriedState,
   type CampaignResult,
   type CampaignWorkflowInput,
   type ClusterUpgradeInput,
@@ -96,11 +95,10 @@ import { pinRequest, planCampaign, type CampaignPlan } from './campaign/planning
 import {
   CampaignMachine,
   MAX_CHILDREN_IN_FLIGHT,
-  clusterGate,
   iso,
-  type CarriedState,
-  type ClusterRecord,
-  type WaveRecord,
+  type ClusterView,
+  type PendingSignal,
+  type WaveView,
 } from './campaign/state';
 import {
   AwaitingApprovalKey,
@@ -171,7 +169,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   let plan: CampaignPlan | undefined;
   let machine: CampaignMachine;
   if (input.continued) {
-    machine = CampaignMachine.restore(input.campaign, input.fleet, input.continued as unknown as CarriedState);
+    machine = CampaignMachine.restore(input.campaign, input.fleet, input.continued);
   } else {
     plan = planCampaign(input.campaign, input.fleet);
     machine = CampaignMachine.fromPlan(input.campaign, plan.placed, plan, now, input.startedBy);
@@ -220,7 +218,6 @@ function registerHandlers(m: CampaignMachine): void {
     },
   });
   setHandler(statusQuery, () => m.status());
-  setHandler(clusterProgressSignal, (progress) => m.onProgress(progress));
   setHandler(clusterFinishedSignal, (finished) => {
     m.onFinished(finished, Date.now());
   });
@@ -258,11 +255,7 @@ class CampaignRun {
       // The phase getter is re-read here: the awaited step may have moved it (TS narrows it otherwise).
       if ((this.m.phase as string) !== 'done' && this.continueAsNewSuggested()) await this.continueAsNew();
     }
-    const result = this.m.result();
-    this.m.record(Date.now(), {
-      kind: 'completed',
-      detail: `${result.state}: ${result.upgraded.length} upgraded, ${result.rolledBack.length} rolled back, ${result.failed.length} failed, ${result.blocked?.length ?? 0} blocked, ${result.skipped.length} skipped`,
-    });
+    const result = this.m.complete(Date.now());
     this.publish(true);
     await condition(allHandlersFinished);
     return result;
@@ -276,7 +269,8 @@ class CampaignRun {
    * time. Later tasks start after it, so this is Date.now() from then on.
    */
   private now(): number {
-    const resolvedAt = this.m.s.pinned ? Date.parse(this.m.s.pinned.resolvedAt) : NaN;
+    const pinned = this.m.view.pinned;
+    const resolvedAt = pinned ? Date.parse(pinned.resolvedAt) : NaN;
     return Number.isFinite(resolvedAt) ? Math.max(Date.now(), resolvedAt) : Date.now();
   }
 
@@ -305,22 +299,20 @@ class CampaignRun {
         await resolving.catch(() => undefined);
       } else {
         try {
-          m.s.pinned = await resolving;
+          m.pinVersions(await resolving);
         } catch (err) {
           m.fail(`could not resolve target versions: ${describe(err)}`, Date.now());
-          m.setPhase('done');
+          m.finish();
           return;
         }
       }
     }
     if (m.aborting) {
-      m.setPhase('done');
+      m.finish();
       return;
     }
     const rate = rateLimitOf(m.spec.pacing);
-    if (rate) m.s.bucket = createBucket(rate, this.now());
-    m.s.currentWave = 0;
-    m.setPhase(m.s.waves.length > 0 && m.s.clusters.length > 0 ? 'window' : 'done');
+    m.beginWaves(rate ? createBucket(rate, this.now()) : undefined);
   }
 
   // -------------------------------------------------------------------------------------
@@ -328,74 +320,27 @@ class CampaignRun {
 
   private async runWindow(): Promise<void> {
     const m = this.m;
-    const index = m.s.currentWave;
+    const index = m.view.currentWave;
     const wave = m.currentWave;
     if (!wave) {
-      m.setPhase('done');
+      m.finish();
       return;
     }
-    if (!wave.started) {
-      wave.started = true;
-      wave.state = 'running';
-      m.record(Date.now(), {
-        kind: 'wave-started',
-        wave: wave.name,
-        detail: `${m.windowClusters(index).length} clusters`,
-      });
-    }
+    m.startWave(Date.now());
     for (;;) {
       if (m.aborting) return;
-      this.checkBudget(index);
+      m.applyBudgetPolicy(index, Date.now());
       await this.sendPendingSignals();
       let wake: { at?: number; why: string } = { why: 'next start check' };
       if (!m.paused && !m.aborting) wake = await this.startClusters(index);
       if (m.aborting) return;
       if (m.windowDone(index) && !m.paused) {
-        this.endWindow(wave);
+        m.endWindow(Date.now());
         return;
       }
       if (this.continueAsNewSuggested()) return;
       this.publish();
       await this.waitForChange(wake.at, `wave ${wave.name}: ${wake.why}`);
-    }
-  }
-
-  /** The window has nothing left to run: soak it, or skip an empty wave entirely. */
-  private endWindow(wave: WaveRecord): void {
-    const m = this.m;
-    if (m.windowClusters(wave.index).length === 0) {
-      wave.state = 'completed';
-      m.record(Date.now(), { kind: 'wave-completed', wave: wave.name, detail: 'no clusters: skipped' });
-      this.advance();
-      return;
-    }
-    m.setPhase('soak');
-  }
-
-  /** Moves to the next wave, or finishes after the last. */
-  private advance(): void {
-    const m = this.m;
-    if (m.s.currentWave >= m.s.waves.length - 1) {
-      m.setPhase('done');
-      return;
-    }
-    m.s.currentWave += 1;
-    m.setPhase('window');
-  }
-
-  /** Applies the wave's failure budget policy once failures exceed it. */
-  private checkBudget(index: number): void {
-    const m = this.m;
-    const wave = m.s.waves[index];
-    if (!wave || m.aborting || !m.budgetExceeded(index)) return;
-    if (m.paused && m.s.pauseKind === 'budget') return;
-    const failures = m.windowFailures(index);
-    const reason = `wave "${wave.name}" failure budget exceeded: ${failures} failed or rolled back, budget ${wave.failureBudget}`;
-    if (m.waveSpec(index).onBudgetExceeded === 'abort') {
-      m.abort({ by: 'failure budget', reason }, Date.now());
-    } else {
-      wave.state = 'paused-budget-exceeded';
-      m.pause('budget', `${reason}; in-flight clusters finish, resume to go on`, Date.now(), 'failure budget');
     }
   }
 
@@ -407,9 +352,9 @@ class CampaignRun {
   private async startClusters(index: number): Promise<{ at?: number; why: string }> {
     const m = this.m;
     const now = this.now();
-    const wave = m.s.waves[index] as WaveRecord;
+    const wave = m.view.waves[index] as WaveView;
     const waveSpec = m.waveSpec(index);
-    const toStart: ClusterRecord[] = [];
+    const toStart: ClusterView[] = [];
     const leaseRequests: Promise<void>[] = [];
 
     for (const c of m.windowClusters(index)) {
@@ -424,7 +369,7 @@ class CampaignRun {
     const pick = pickNextClusters({
       pending: startOrder(
         candidates.map((c) => m.member(c.name)),
-        (member) => m.clusters.get(member.name)?.estimateMs ?? 0,
+        (member) => m.cluster(member.name)?.estimateMs ?? 0,
         m.spec.pacing.caps,
       ),
       inFlight: occupying.map((c) => m.member(c.name)),
@@ -432,35 +377,34 @@ class CampaignRun {
       maxParallel: waveSpec.maxParallel,
       maxInFlight: Math.min(m.spec.pacing.maxInFlight, MAX_CHILDREN_IN_FLIGHT),
       caps: m.spec.pacing.caps,
-      bucket: m.s.bucket as TokenBucket | undefined,
+      bucket: m.view.bucket,
       nowMs: now,
       windowCheck:
         windows.length === 0
           ? undefined
-          : (member) => checkWindow(windowsFor(member, windows), now, m.clusters.get(member.name)?.estimateMs ?? 0),
+          : (member) => checkWindow(windowsFor(member, windows), now, m.cluster(member.name)?.estimateMs ?? 0),
     });
-    m.s.bucket = pick.bucket;
+    m.updateRateLimit(pick.bucket);
 
     const waits = new Map(pick.waiting.map((w) => [w.cluster, w]));
     for (const c of candidates) {
       const wait = waits.get(c.name);
       if (wait === undefined) continue;
       // Waiting for a free slot is an ordinary queue position; a window, cap or rate limit is worth showing.
-      c.state = wait.kind === 'slots' ? 'pending' : 'waiting';
-      c.waitingFor = wait.kind === 'slots' ? undefined : wait.reason;
+      m.markQueued(c.name, wait);
     }
 
     for (const name of pick.start) {
-      const c = m.clusters.get(name) as ClusterRecord;
+      const c = m.cluster(name) as ClusterView;
       const leases = this.sharedLeasesFor(m.member(name));
       if (leases.length === 0) {
         toStart.push(c);
         continue;
       }
-      c.reserved = true;
-      c.state = 'waiting';
-      c.leases = Object.fromEntries(leases.map((l) => [l.leaseId, 'requested' as const]));
-      c.waitingFor = `fleet-wide lease ${leases.map((l) => l.leaseId).join(', ')}`;
+      m.reserveForLeases(
+        name,
+        leases.map((l) => l.leaseId),
+      );
       for (const lease of leases) leaseRequests.push(this.requestClusterLease(c, lease));
     }
 
@@ -486,7 +430,7 @@ class CampaignRun {
   }
 
   private async requestClusterLease(
-    c: ClusterRecord,
+    c: ClusterView,
     lease: { leaseId: string; labelKey: string; labelValue: string; max: number },
   ): Promise<void> {
     try {
@@ -509,37 +453,23 @@ class CampaignRun {
         ],
       );
     } catch (err) {
-      // The cluster goes back to the queue; the leases it asked for are withdrawn.
-      if (c.reserved) {
-        this.m.giveBackLeases(c);
-        c.state = 'waiting';
-        c.waitingFor = `lease request for ${lease.leaseId} failed: ${describe(err)}`;
-      }
+      this.m.leaseRequestFailed(c.name, lease.leaseId, describe(err));
     }
   }
 
   /** Starts one cluster's child workflow; its completion event (or, after a hand-over, its signal) ends it. */
-  private async startCluster(c: ClusterRecord, wave: WaveRecord): Promise<void> {
+  private async startCluster(c: ClusterView, wave: WaveView): Promise<void> {
     const m = this.m;
     const now = Date.now();
     const member = m.member(c.name);
-    const attempt = c.attempt;
-    c.state = 'upgrading';
-    c.reserved = undefined;
-    c.waitingFor = undefined;
-    c.starts += 1;
-    c.startedAt = iso(now);
-    c.endedAt = undefined;
-    c.reason = undefined;
-    c.step = 'starting';
-    m.record(now, { kind: 'cluster-started', cluster: c.name, wave: wave.name, detail: `attempt ${attempt}` });
+    const attempt = m.markClusterStarted(c.name, wave.name, now);
     const target = m.spec.target.kubernetesVersion;
     const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
     if (member.roleArn) cluster.roleArn = member.roleArn;
     const childInput: ClusterUpgradeInput = {
       campaign: m.name,
       cluster,
-      pinned: m.s.pinned ?? { nodegroupRelease: {}, addons: {}, resolvedAt: iso(now) },
+      pinned: m.view.pinned ?? { nodegroupRelease: {}, addons: {}, resolvedAt: iso(now) },
       spec: {
         healthGates: m.spec.healthGates,
         kubernetesChecks: m.spec.kubernetesChecks,
@@ -566,7 +496,7 @@ class CampaignRun {
           ...(target ? [{ key: TargetVersionKey, value: target }] : []),
         ],
       });
-      if (c.state === 'upgrading' && c.attempt === attempt) c.runId = handle.firstExecutionRunId;
+      m.childRunStarted(c.name, attempt, handle.firstExecutionRunId);
       // This run learns the end from the child's completion event; only a child still running
       // when the campaign continues as new is asked to report by signal (handOverChildren).
       const settled = handle.result().then(
@@ -586,56 +516,36 @@ class CampaignRun {
       );
       this.children.set(c.name, { attempt, settled });
     } catch (err) {
-      if (c.state !== 'upgrading' || c.attempt !== attempt) return;
-      c.state = err instanceof WorkflowExecutionAlreadyStartedError ? 'blocked' : 'failed';
-      c.reason =
-        err instanceof WorkflowExecutionAlreadyStartedError
+      const blocked = err instanceof WorkflowExecutionAlreadyStartedError;
+      m.markStartFailed(
+        c.name,
+        attempt,
+        blocked ? 'blocked' : 'failed',
+        blocked
           ? `being upgraded by another campaign (${clusterUpgradeWorkflowId(c.name)} is running)`
-          : `could not start ${clusterUpgradeWorkflowId(c.name)}: ${describe(err)}`;
-      // It never started: it is not counted as an attempt.
-      c.starts -= 1;
-      c.step = undefined;
-      c.endedAt = iso(Date.now());
-      m.giveBackLeases(c);
-      m.record(Date.now(), {
-        kind: 'cluster-finished',
-        cluster: c.name,
-        wave: wave.name,
-        detail: `${c.state}: ${c.reason}`,
-      });
+          : `could not start ${clusterUpgradeWorkflowId(c.name)}: ${describe(err)}`,
+        wave.name,
+        Date.now(),
+      );
     }
   }
 
   /** Lease releases and pause/resume/abort signals the state asks for. */
   private async sendPendingSignals(): Promise<void> {
     const m = this.m;
-    const sends: Promise<void>[] = [];
     const requester = campaignWorkflowId(m.name);
-    const holdChildren = m.paused && m.s.pauseKind === 'operator';
-    for (const c of m.s.clusters) {
-      if (c.releasePending) {
-        for (const leaseId of c.releasePending) {
-          const eq = leaseId.indexOf('=');
-          const handle = getExternalWorkflowHandle(fleetLeaseWorkflowId(leaseId.slice(0, eq), leaseId.slice(eq + 1)));
-          sends.push(ignoreGone(handle.signal(releaseLeaseSignal, { requesterWorkflowId: requester, holder: c.name })));
-        }
-        c.releasePending = undefined;
+    const sends = m.takePendingSignals().map((p: PendingSignal) => {
+      if (p.kind === 'release-lease') {
+        const eq = p.leaseId.indexOf('=');
+        const handle = getExternalWorkflowHandle(fleetLeaseWorkflowId(p.leaseId.slice(0, eq), p.leaseId.slice(eq + 1)));
+        return ignoreGone(handle.signal(releaseLeaseSignal, { requesterWorkflowId: requester, holder: p.cluster }));
       }
-      if (c.state !== 'upgrading' || !c.runId) continue;
-      const child = getExternalWorkflowHandle(clusterUpgradeWorkflowId(c.name), c.runId);
-      if (m.aborting) {
-        if (!c.childAborted) {
-          c.childAborted = true;
-          sends.push(ignoreGone(child.signal(clusterAbortSignal, { by: 'campaign abort', reason: m.s.abortedReason })));
-        }
-      } else if (holdChildren && !c.childPaused) {
-        c.childPaused = true;
-        sends.push(ignoreGone(child.signal(clusterPauseSignal)));
-      } else if (!holdChildren && c.childPaused) {
-        c.childPaused = false;
-        sends.push(ignoreGone(child.signal(clusterResumeSignal)));
+      const child = getExternalWorkflowHandle(clusterUpgradeWorkflowId(p.cluster), p.runId);
+      if (p.kind === 'abort-child') {
+        return ignoreGone(child.signal(clusterAbortSignal, { by: 'campaign abort', reason: m.view.abortedReason }));
       }
-    }
+      return ignoreGone(child.signal(p.kind === 'pause-child' ? clusterPauseSignal : clusterResumeSignal));
+    });
     await Promise.all(sends);
   }
 
@@ -644,14 +554,9 @@ class CampaignRun {
 
   private async runSoak(): Promise<void> {
     const m = this.m;
-    const wave = m.currentWave as WaveRecord;
+    const wave = m.currentWave as WaveView;
     const soakMs = durationToMs(m.waveSpec(wave.index).soak);
-    if (wave.state !== 'soaking') {
-      wave.state = 'soaking';
-      wave.soakEndsAt = Date.now() + soakMs;
-      wave.soakCursor = 0;
-      wave.soakFailure = undefined;
-    }
+    m.beginSoak(soakMs, Date.now());
     const pairs = this.soakPairs(wave);
     let poolDone = (wave.soakCursor ?? 0) >= pairs.length;
     if (!poolDone) {
@@ -667,7 +572,7 @@ class CampaignRun {
         )
         .finally(() => {
           poolDone = true;
-          m.changes++;
+          m.soakEvaluationsSettled();
         });
     }
     for (;;) {
@@ -685,27 +590,14 @@ class CampaignRun {
     }
     this.soakScope = undefined;
     if (!m.windowDone(wave.index)) {
-      // A retry during the last wave's soak re-opens its window; the soak starts over after it.
-      wave.state = 'running';
-      wave.soakEndsAt = undefined;
-      wave.soakCursor = undefined;
-      m.setPhase('window');
+      m.reopenWindow();
       return;
     }
-    if (wave.soakFailure) {
-      m.record(Date.now(), { kind: 'soak-failed', wave: wave.name, detail: wave.soakFailure });
-      m.pause(
-        'soak-gate',
-        `wave "${wave.name}" soak failed: ${wave.soakFailure}; resume to go on to approval`,
-        Date.now(),
-        'soak gates',
-      );
-    }
-    m.setPhase('approval');
+    m.endSoak(Date.now());
   }
 
   /** Every upgraded cluster of the wave × every soak-phase gate, in a stable order. */
-  private soakPairs(wave: WaveRecord): { cluster: string; gate: HealthGateSpec }[] {
+  private soakPairs(wave: WaveView): { cluster: string; gate: HealthGateSpec }[] {
     const gates = this.m.spec.healthGates.filter((g) => g.phases.includes('soak'));
     if (gates.length === 0) return [];
     const pairs: { cluster: string; gate: HealthGateSpec }[] = [];
@@ -722,7 +614,7 @@ class CampaignRun {
    * continue-as-new. One activity per batch instead of one per pair keeps the soak of a wave of
    * hundreds of clusters to a few history events.
    */
-  private async evaluateSoakGates(wave: WaveRecord, pairs: { cluster: string; gate: HealthGateSpec }[]): Promise<void> {
+  private async evaluateSoakGates(wave: WaveView, pairs: { cluster: string; gate: HealthGateSpec }[]): Promise<void> {
     const running = new Set<Promise<void>>();
     for (;;) {
       while (
@@ -731,9 +623,8 @@ class CampaignRun {
         !this.continueAsNewSuggested() &&
         !this.m.aborting
       ) {
-        const from = wave.soakCursor ?? 0;
-        const batch = pairs.slice(from, from + SOAK_BATCH_PAIRS);
-        wave.soakCursor = from + batch.length;
+        const { from, to } = this.m.claimSoakEvaluations(pairs.length, SOAK_BATCH_PAIRS);
+        const batch = pairs.slice(from, to);
         const p: Promise<void> = this.evaluateSoakBatch(wave, batch).finally(() => running.delete(p));
         running.add(p);
       }
@@ -742,7 +633,7 @@ class CampaignRun {
     }
   }
 
-  private async evaluateSoakBatch(wave: WaveRecord, batch: { cluster: string; gate: HealthGateSpec }[]): Promise<void> {
+  private async evaluateSoakBatch(wave: WaveView, batch: { cluster: string; gate: HealthGateSpec }[]): Promise<void> {
     const m = this.m;
     const items = batch.map((pair) => {
       const member = m.member(pair.cluster);
@@ -781,12 +672,7 @@ class CampaignRun {
     }
     for (const [i, pair] of batch.entries()) {
       const result = results[i];
-      if (!result) continue;
-      m.keepGate(wave, clusterGate(pair.cluster, result));
-      if (result.outcome !== 'Successful' && !wave.soakFailure) {
-        // No data, Inconclusive and Error block promotion just like Failed: never promote on doubt.
-        wave.soakFailure = `gate ${pair.gate.name} on ${pair.cluster} ${result.outcome}: ${result.message}`;
-      }
+      if (result) m.recordSoakResult(wave.index, pair.cluster, pair.gate.name, result);
     }
   }
 
@@ -795,43 +681,26 @@ class CampaignRun {
 
   private async runApproval(): Promise<void> {
     const m = this.m;
-    const wave = m.currentWave as WaveRecord;
+    const wave = m.currentWave as WaveView;
     // A failed soak holds the wave in 'soaking' until a human resumes (resume clears soakFailure).
-    while (m.paused && wave.soakFailure !== undefined) {
+    while (m.promotion().step === 'hold-soak-failed') {
       if (m.aborting || this.continueAsNewSuggested()) return;
       this.publish();
       await this.waitForChange(undefined, `wave ${wave.name}: soak failed, waiting for resume`);
     }
-    if (m.s.currentWave >= m.s.waves.length - 1) {
-      wave.state = 'completed';
-      m.record(Date.now(), { kind: 'wave-completed', wave: wave.name, detail: 'last wave' });
-      m.setPhase('done');
+    if (m.promotion().step === 'complete') {
+      m.completeLastWave(Date.now());
       return;
     }
-    if (m.waveNeedsApproval(wave.index) && wave.state !== 'awaiting-approval') {
-      wave.state = 'awaiting-approval';
-      m.record(Date.now(), {
-        kind: 'wave-completed',
-        wave: wave.name,
-        detail: `awaiting ${m.approvalsNeeded()} approval(s)`,
-      });
-      m.changes++;
-    }
-    while (!m.aborting && (m.paused || (m.waveNeedsApproval(wave.index) && !m.approved()))) {
+    if (m.promotion().approvalRequired) m.awaitApproval(Date.now());
+    while (!m.aborting && m.promotion().step !== 'promote') {
       if (this.continueAsNewSuggested()) return;
       await this.sendPendingSignals();
       this.publish();
       await this.waitForChange(undefined, `wave ${wave.name}: waiting for ${m.paused ? 'resume' : 'approval'}`);
     }
     if (m.aborting) return;
-    wave.state = 'promoted';
-    const next = m.s.waves[wave.index + 1];
-    m.record(Date.now(), {
-      kind: 'promoted',
-      wave: wave.name,
-      detail: `${m.waveNeedsApproval(wave.index) ? `approved by ${wave.approvals.map((a) => a.approver).join(', ')}` : 'automatic'}; next: ${next?.name ?? 'none'}`,
-    });
-    this.advance();
+    m.promote(Date.now());
   }
 
   // -------------------------------------------------------------------------------------
@@ -841,11 +710,7 @@ class CampaignRun {
   private async finishAbort(): Promise<void> {
     const m = this.m;
     this.soakScope?.cancel();
-    const wave = m.currentWave;
-    if (wave && wave.state !== 'aborted') {
-      wave.state = 'aborted';
-      m.changes++;
-    }
+    m.markWaveAborted();
     for (;;) {
       await this.sendPendingSignals();
       if (m.inFlight().length === 0) break;
@@ -853,7 +718,7 @@ class CampaignRun {
       this.publish();
       await this.waitForChange(undefined, `aborting: ${m.inFlight().length} cluster upgrade(s) stopping`);
     }
-    m.setPhase('done');
+    m.finish();
   }
 
   // -------------------------------------------------------------------------------------
@@ -902,7 +767,7 @@ class CampaignRun {
     const m = this.m;
     const watch = async (): Promise<void> => {
       for (;;) {
-        const carried = m.s.clusters.filter((c) => c.state === 'upgrading' && c.runId && !this.children.has(c.name));
+        const carried = m.view.clusters.filter((c) => c.state === 'upgrading' && c.runId && !this.children.has(c.name));
         if (carried.length === 0) return;
         const { unreported, allEnded } = await awaitChildrenEnded.executeWithOptions(
           { summary: `watch ${carried.length} cluster upgrade(s) handed over by the previous run` },
@@ -945,7 +810,7 @@ class CampaignRun {
   private async handOverChildren(): Promise<void> {
     const m = this.m;
     const asks: Promise<void>[] = [];
-    for (const c of m.s.clusters) {
+    for (const c of m.view.clusters) {
       const child = this.children.get(c.name);
       if (!child || c.state !== 'upgrading' || c.attempt !== child.attempt || !c.runId) continue;
       const handle = getExternalWorkflowHandle(clusterUpgradeWorkflowId(c.name), c.runId);
@@ -959,17 +824,14 @@ class CampaignRun {
     const m = this.m;
     await this.handOverChildren();
     this.wake?.scope.cancel();
-    m.record(Date.now(), {
-      kind: 'continued-as-new',
-      detail: `run ${m.s.runs} ended at ${workflowInfo().historyLength} events; ${m.inFlight().length} cluster upgrade(s) in flight`,
-    });
+    m.handOver(Date.now(), workflowInfo().historyLength);
     this.publish(true);
     await condition(allHandlersFinished);
     return continueAsNew<typeof campaignWorkflow>({
       campaign: this.input.campaign,
-      fleet: [...m.members.values()],
+      fleet: m.fleet(),
       ...(this.input.startedBy !== undefined ? { startedBy: this.input.startedBy } : {}),
-      continued: m.toCarried() as unknown as CampaignCarriedState,
+      continued: m.toCarried(),
     });
   }
 
@@ -994,7 +856,7 @@ class CampaignRun {
     ];
     // Before the first upsert, what the campaign was started with (campaignStartAttributes): the
     // client sets every value the planning state has, so the first run upserts nothing until it moves.
-    const published = m.s.publishedAttributes ?? startedWith(current.map((p) => p.key));
+    const published = { ...(m.view.publishedAttributes ?? startedWith(current.map((p) => p.key))) };
     const changed = current.filter((p) => published[p.key.name] !== p.value);
     const counters = new Set<string>([ClustersDoneKey.name, ClustersFailedKey.name]);
     const stateChanged = changed.some((p) => !counters.has(p.key.name));
@@ -1005,13 +867,12 @@ class CampaignRun {
       force ||
       stateChanged ||
       (advanced >= Math.max(1, Math.ceil(totals.total / COUNTS_PUBLISH_STEPS)) &&
-        now - (m.s.publishedCountsAt ?? 0) >= COUNTS_PUBLISH_INTERVAL_MS);
+        now - (m.view.publishedCountsAt ?? 0) >= COUNTS_PUBLISH_INTERVAL_MS);
     const toSend = changed.filter((p) => !counters.has(p.key.name) || countsDue);
     if (toSend.length > 0) {
       upsertSearchAttributes(toSend);
       for (const p of toSend) published[p.key.name] = p.value as string | number | boolean;
-      m.s.publishedAttributes = published;
-      if (toSend.some((p) => counters.has(p.key.name))) m.s.publishedCountsAt = now;
+      m.recordPublished(published, toSend.some((p) => counters.has(p.key.name)) ? now : undefined);
     }
     setCurrentDetails(renderDetails(m));
   }

@@ -9,6 +9,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ClusterRef, GateResult, PinnedVersions } from '../activities/types';
 import type { FleetMember } from '../domain/fleet';
 import type { Campaign } from '../domain/spec';
+import type { CarriedState } from './campaign/state';
 
 /** Default task queue of the worker; override with FLEETWAVE_TASK_QUEUE. */
 export const DEFAULT_TASK_QUEUE = 'fleetwave';
@@ -37,10 +38,8 @@ export interface CampaignWorkflowInput {
   continued?: CampaignCarriedState;
 }
 
-/** Opaque to callers: the campaign's state carried across continue-as-new. */
-export interface CampaignCarriedState {
-  [key: string]: unknown;
-}
+/** The campaign's state carried across continue-as-new (workflows/campaign/state.ts owns its shape). */
+export type CampaignCarriedState = CarriedState;
 
 export type CampaignState =
   | 'planning'
@@ -73,6 +72,16 @@ export type ClusterState =
   | 'failed'
   | 'blocked'
   | 'skipped';
+
+/** Cluster states that need nothing more from their wave's window (finished, one way or another). */
+export const TERMINAL_CLUSTER_STATES: readonly ClusterState[] = [
+  'upgraded',
+  'already-at-target',
+  'rolled-back',
+  'failed',
+  'blocked',
+  'skipped',
+];
 
 export interface Approval {
   wave: string;
@@ -245,14 +254,6 @@ export interface ClusterUpgradeResult {
   steps: ClusterStepRecord[];
   gates: GateResult[];
 }
-
-export interface ClusterProgress {
-  cluster: string;
-  step: string;
-}
-
-/** Children report their current step to the campaign (cheap: one signal per step). */
-export const clusterProgressSignal = defineSignal<[ClusterProgress]>('clusterProgress');
 
 /** What a cluster-upgrade child tells its campaign as its last act. */
 export interface ClusterFinished {

@@ -4,7 +4,7 @@
  * Served by the SDK's metadata query, so rendering it costs no history events.
  */
 import { formatDuration } from '../../domain/duration';
-import { emptyCounts, type CampaignMachine } from './state';
+import type { CampaignMachine } from './state';
 
 /** Clusters listed by name under "in flight" (the rest are counted). */
 const IN_FLIGHT_LISTED = 10;
@@ -19,7 +19,7 @@ const of = (count: number, total: number): string => `${count} of ${total}`;
 export function approvalPrompt(m: CampaignMachine): string | undefined {
   const wave = m.currentWave;
   if (!wave || wave.state !== 'awaiting-approval') return undefined;
-  const next = m.s.waves[wave.index + 1];
+  const next = m.view.waves[wave.index + 1];
   const nextClusters = next ? m.windowClusters(next.index) : [];
   const have = wave.approvals.map((a) => a.approver).join(', ');
   const lines = [
@@ -49,12 +49,12 @@ export function renderDetails(m: CampaignMachine): string {
   const wave = m.currentWave;
   out.push(`### Campaign \`${m.name}\` → ${target}`);
   out.push(
-    `**${m.campaignState()}**${wave ? ` · wave \`${wave.name}\` (${of(wave.index + 1, m.s.waves.length)})` : ''} · run ${m.s.runs}`,
+    `**${m.campaignState()}**${wave ? ` · wave \`${wave.name}\` (${of(wave.index + 1, m.view.waves.length)})` : ''} · run ${m.view.runs}`,
   );
-  if (m.s.pausedReason)
-    out.push(`\n⏸ ${m.s.pausedReason}. Resume: \`fleetwave resume ${m.name}\` (Signal \`resume\`).`);
-  if (m.s.abortedReason) out.push(`\n⏹ aborting: ${m.s.abortedReason}`);
-  if (m.s.failedReason) out.push(`\n✖ ${m.s.failedReason}`);
+  if (m.view.pausedReason)
+    out.push(`\n⏸ ${m.view.pausedReason}. Resume: \`fleetwave resume ${m.name}\` (Signal \`resume\`).`);
+  if (m.view.abortedReason) out.push(`\n⏹ aborting: ${m.view.abortedReason}`);
+  if (m.view.failedReason) out.push(`\n✖ ${m.view.failedReason}`);
   const prompt = approvalPrompt(m);
   if (prompt) out.push(`\n${prompt}`);
   if (wave?.state === 'soaking' && wave.soakEndsAt !== undefined) {
@@ -68,9 +68,8 @@ export function renderDetails(m: CampaignMachine): string {
     '| wave | state | upgraded | failed | rolled back | blocked | skipped | upgrading | waiting | pending | budget |',
   );
   out.push('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const w of m.s.waves) {
-    const counts = emptyCounts();
-    for (const c of m.s.clusters) if (c.wave === w.index) counts[c.state]++;
+  for (const w of m.view.waves) {
+    const counts = m.waveCounts(w.index);
     const upgraded = counts.upgraded + counts['already-at-target'];
     out.push(
       `| ${w.name} | ${w.state} | ${of(upgraded, w.size)} | ${counts.failed} | ${counts['rolled-back']} | ${counts.blocked} | ${counts.skipped} | ${counts.upgrading} | ${counts.waiting} | ${counts.pending} | ${of(m.windowFailures(w.index), w.failureBudget)} |`,
@@ -85,6 +84,6 @@ export function renderDetails(m: CampaignMachine): string {
     const more = inFlight.length > IN_FLIGHT_LISTED ? ` and ${inFlight.length - IN_FLIGHT_LISTED} more` : '';
     out.push(`\nIn flight: ${listed}${more}.`);
   }
-  if (m.s.skippedAtPlan.length > 0) out.push(`\n${m.s.skippedAtPlan.length} cluster(s) skipped at plan time.`);
+  if (m.view.skippedAtPlan.length > 0) out.push(`\n${m.view.skippedAtPlan.length} cluster(s) skipped at plan time.`);
   return out.join('\n');
 }

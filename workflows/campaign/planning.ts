@@ -1,14 +1,17 @@
 /**
  * The campaign's plan on its first run: which clusters go into which wave, each one's
  * estimated duration and control-plane path, each wave's failure budget, and what to ask
- * `resolveTargetVersions` for. Thin glue over domain/ (the same functions `fleetwave plan`
- * uses), so the workflow and the CLI agree on the plan.
+ * `resolveTargetVersions` for. Thin glue over domain/ (the wave assignment, estimate and
+ * budget rule that `fleetwave plan` builds on), so the workflow and the CLI agree on the plan;
+ * the plan's display text (descriptions, warnings) is the CLI's and is not computed here.
  */
 import type { ResolveTargetVersionsInput } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
-import { buildPlan } from '../../domain/plan';
+import { estimateCampaign } from '../../domain/estimate';
+import { failureBudgetCount } from '../../domain/plan';
 import type { Campaign } from '../../domain/spec';
 import { compareMinor } from '../../domain/versions';
+import { assignWaves } from '../../domain/waves';
 import type { InitialPlan } from './state';
 
 /** The plan plus what the workflow needs besides the state machine's input. */
@@ -20,27 +23,30 @@ export interface CampaignPlan extends InitialPlan {
 }
 
 /**
- * Plans the campaign over the fleet it was started with, with domain/plan's buildPlan (the
- * same plan `fleetwave plan` prints). Selected clusters that will not be upgraded (already at
- * target, refused by the version rules, in no wave) become `skippedAtPlan`.
+ * Plans the campaign over the fleet it was started with, with the same wave assignment,
+ * estimate and failure-budget rule as domain/plan's buildPlan (what `fleetwave plan` prints).
+ * Selected clusters that will not be upgraded (already at target, refused by the version rules,
+ * in no wave) become `skippedAtPlan`.
  */
 export function planCampaign(campaign: Campaign, fleet: readonly FleetMember[]): CampaignPlan {
   const spec = campaign.spec;
-  const plan = buildPlan(campaign, fleet);
+  const plan = assignWaves(spec, fleet);
+  const estimate = estimateCampaign(spec, plan, fleet);
   const byName = new Map(fleet.map((m) => [m.name, m]));
   const placed: FleetMember[] = [];
   const paths: Record<string, string[]> = {};
   const waves: InitialPlan['waves'] = plan.waves.map((w) => {
     const waveSpec = spec.waves[w.index];
     if (!waveSpec) throw new Error(`wave ${w.index} has no spec`);
-    const members = w.clusters.map((c) => {
-      const member = byName.get(c.name);
-      if (!member) throw new Error(`planned cluster ${c.name} is not in the fleet`);
+    const members = w.clusters.map((name) => {
+      const member = byName.get(name);
+      if (!member) throw new Error(`planned cluster ${name} is not in the fleet`);
+      const path = plan.paths[name] ?? [];
       placed.push(member);
-      paths[c.name] = c.path;
-      return { member, estimateMs: c.estimateMs, hops: c.path.length };
+      paths[name] = path;
+      return { member, estimateMs: estimate.clusterMs[name] ?? 0, hops: path.length };
     });
-    return { spec: waveSpec, members, failureBudget: w.failureBudget };
+    return { spec: waveSpec, members, failureBudget: failureBudgetCount(waveSpec.failureBudget, members.length) };
   });
   const skippedAtPlan = [
     ...plan.skipped,

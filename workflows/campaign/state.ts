@@ -9,6 +9,7 @@
  */
 import type { GateResult, PinnedVersions } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
+import type { TokenBucket } from '../../domain/pacing';
 import { effectiveApproval } from '../../domain/plan';
 import type { Campaign, WaveSpec } from '../../domain/spec';
 import type {
@@ -21,13 +22,14 @@ import type {
   ClusterActionInput,
   ClusterFinished,
   ClusterGateResult,
-  ClusterProgress,
   ClusterState,
   ClusterStatus,
   OperatorInput,
   WaveState,
   WaveStatus,
 } from '../definitions';
+import { TERMINAL_CLUSTER_STATES } from '../definitions';
+import { decidePromotion, type Promotion } from './promotion';
 
 /** Audit entries kept in state (older ones are dropped and counted). */
 export const AUDIT_KEPT = 200;
@@ -118,8 +120,8 @@ export interface CarriedState {
   aborting: boolean;
   abortedReason?: string;
   failedReason?: string;
-  /** Token bucket of the rate limit (shape owned by domain/pacing). */
-  bucket?: unknown;
+  /** Token bucket of the rate limit (domain/pacing), once the waves began under a rate limit. */
+  bucket?: TokenBucket;
   /** Last values written to the search attributes (so unchanged ones are not re-upserted). */
   publishedAttributes?: Record<string, string | number | boolean>;
   publishedCountsAt?: number;
@@ -135,14 +137,7 @@ export interface InitialPlan {
   skippedAtPlan: { cluster: string; reason: string }[];
 }
 
-const TERMINAL: ReadonlySet<ClusterState> = new Set<ClusterState>([
-  'upgraded',
-  'already-at-target',
-  'rolled-back',
-  'failed',
-  'blocked',
-  'skipped',
-]);
+const TERMINAL: ReadonlySet<ClusterState> = new Set<ClusterState>(TERMINAL_CLUSTER_STATES);
 /** States a wave's failure budget counts. Blocked clusters were never touched: they do not count. */
 const COUNTS_AGAINST_BUDGET: ReadonlySet<ClusterState> = new Set<ClusterState>(['failed', 'rolled-back']);
 const SKIPPABLE: ReadonlySet<ClusterState> = new Set<ClusterState>([
@@ -174,30 +169,55 @@ export function emptyCounts(): Record<ClusterState, number> {
   };
 }
 
+/** A deeply read-only view of plain JSON data: what callers of {@link CampaignMachine} get to read. */
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** A cluster record as callers of the machine see it. */
+export type ClusterView = DeepReadonly<ClusterRecord>;
+/** A wave record as callers of the machine see it. */
+export type WaveView = DeepReadonly<WaveRecord>;
+
+/** A signal the state asks the workflow to send (to a fleet-lease holder or to a cluster's child). */
+export type PendingSignal =
+  | { kind: 'release-lease'; cluster: string; leaseId: string }
+  | { kind: 'abort-child' | 'pause-child' | 'resume-child'; cluster: string; runId: string };
+
+/** Why a picked cluster waits (domain/pacing's `waiting` entries). */
+export interface QueuedWait {
+  kind: string;
+  reason: string;
+}
+
 /**
- * The campaign's state and its transitions. Handlers call the `on*` / `apply*` methods;
- * the workflow's main loop reads the state and performs the side effects. Every mutation
- * bumps {@link changes}, which the main loop's single `condition()` watches.
+ * The campaign's state and its transitions. The state is private: handlers and the workflow's
+ * main loop change it only through the named transitions below and read it through read-only
+ * views. Transitions that may let the main loop make progress bump {@link changes}, which the
+ * main loop's single `condition()` watches.
  */
 export class CampaignMachine {
-  /** Incremented by every mutation that may let the main loop make progress. */
-  changes = 0;
-  readonly clusters: Map<string, ClusterRecord>;
-  readonly members: Map<string, FleetMember>;
+  #changes = 0;
+  readonly #s: CarriedState;
+  readonly #clusters: Map<string, ClusterRecord>;
+  readonly #members: Map<string, FleetMember>;
 
   private constructor(
     readonly campaign: Campaign,
-    readonly s: CarriedState,
-    fleet: FleetMember[],
+    s: CarriedState,
+    fleet: readonly FleetMember[],
   ) {
-    this.clusters = new Map(s.clusters.map((c) => [c.name, c]));
-    this.members = new Map(fleet.filter((m) => this.clusters.has(m.name)).map((m) => [m.name, m]));
+    this.#s = s;
+    this.#clusters = new Map(s.clusters.map((c) => [c.name, c]));
+    this.#members = new Map(fleet.filter((m) => this.#clusters.has(m.name)).map((m) => [m.name, m]));
   }
 
   /** A fresh campaign from its plan (first run). */
   static fromPlan(
     campaign: Campaign,
-    fleet: FleetMember[],
+    fleet: readonly FleetMember[],
     plan: InitialPlan,
     now: number,
     startedBy?: string,
@@ -245,7 +265,7 @@ export class CampaignMachine {
       },
       fleet,
     );
-    machine.record(now, {
+    machine.#record(now, {
       kind: 'started',
       by: startedBy,
       detail: `${clusters.length} clusters in ${waves.length} waves; ${plan.skippedAtPlan.length} already at target`,
@@ -253,10 +273,24 @@ export class CampaignMachine {
     return machine;
   }
 
-  /** The state a previous run carried across continue-as-new. */
-  static restore(campaign: Campaign, fleet: FleetMember[], carried: CarriedState): CampaignMachine {
+  /** The state a previous run carried across continue-as-new (copied: the input stays the caller's). */
+  static restore(campaign: Campaign, fleet: readonly FleetMember[], carried: CarriedState): CampaignMachine {
     if (carried.version !== 1) throw new Error(`unknown carried campaign state version ${String(carried.version)}`);
-    return new CampaignMachine(campaign, { ...carried, runs: carried.runs + 1 }, fleet);
+    const copy = JSON.parse(JSON.stringify(carried)) as CarriedState;
+    return new CampaignMachine(campaign, { ...copy, runs: copy.runs + 1 }, fleet);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Reading
+
+  /** Counts the transitions that may let the main loop make progress. */
+  get changes(): number {
+    return this.#changes;
+  }
+
+  /** The whole state, read-only (live: it reflects later transitions). */
+  get view(): DeepReadonly<CarriedState> {
+    return this.#s;
   }
 
   get name(): string {
@@ -268,19 +302,29 @@ export class CampaignMachine {
   }
 
   get phase(): CampaignPhase {
-    return this.s.phase;
+    return this.#s.phase;
   }
 
-  get currentWave(): WaveRecord | undefined {
-    return this.s.waves[this.s.currentWave];
+  get currentWave(): WaveView | undefined {
+    return this.#s.waves[this.#s.currentWave];
   }
 
   get paused(): boolean {
-    return this.s.paused;
+    return this.#s.paused;
   }
 
   get aborting(): boolean {
-    return this.s.aborting;
+    return this.#s.aborting;
+  }
+
+  /** The members of the campaign's fleet that the plan placed (what continue-as-new carries). */
+  fleet(): FleetMember[] {
+    return [...this.#members.values()];
+  }
+
+  /** A tracked cluster, or undefined. */
+  cluster(name: string): ClusterView | undefined {
+    return this.#clusters.get(name);
   }
 
   /** The spec of wave `index`. */
@@ -292,291 +336,231 @@ export class CampaignMachine {
 
   /** The fleet member of a tracked cluster. */
   member(name: string): FleetMember {
-    const member = this.members.get(name);
+    const member = this.#members.get(name);
     if (!member) throw new Error(`cluster ${name} is not in the campaign's fleet`);
     return member;
   }
 
   /** Clusters whose window is wave `index`, in plan order. */
-  windowClusters(index: number): ClusterRecord[] {
-    return this.s.clusters.filter((c) => c.window === index);
+  windowClusters(index: number): ClusterView[] {
+    return this.#s.clusters.filter((c) => c.window === index);
   }
 
   /** Clusters with a child running now. */
-  inFlight(): ClusterRecord[] {
-    return this.s.clusters.filter((c) => c.state === 'upgrading');
+  inFlight(): ClusterView[] {
+    return this.#s.clusters.filter((c) => c.state === 'upgrading');
   }
 
   /** Clusters holding a slot: upgrading, or reserved while they wait for a lease or a token. */
-  occupying(): ClusterRecord[] {
-    return this.s.clusters.filter((c) => c.state === 'upgrading' || c.reserved);
-  }
-
-  setPhase(phase: CampaignPhase): void {
-    this.s.phase = phase;
-    this.changes++;
+  occupying(): ClusterView[] {
+    return this.#s.clusters.filter((c) => c.state === 'upgrading' || c.reserved);
   }
 
   // -------------------------------------------------------------------------------------
   // Audit trail
 
   /** Appends to the audit trail, dropping the oldest entries beyond {@link AUDIT_KEPT}. */
-  record(now: number, entry: Omit<AuditEntry, 'at'>): void {
+  #record(now: number, entry: Omit<AuditEntry, 'at'>): void {
     const clean: AuditEntry = { at: iso(now), kind: entry.kind };
     if (entry.by !== undefined) clean.by = entry.by;
     if (entry.wave !== undefined) clean.wave = entry.wave;
     if (entry.cluster !== undefined) clean.cluster = entry.cluster;
     if (entry.detail !== undefined) clean.detail = entry.detail;
-    this.s.audit.push(clean);
-    const excess = this.s.audit.length - AUDIT_KEPT;
+    this.#s.audit.push(clean);
+    const excess = this.#s.audit.length - AUDIT_KEPT;
     if (excess > 0) {
-      this.s.audit.splice(0, excess);
-      this.s.auditDropped += excess;
+      this.#s.audit.splice(0, excess);
+      this.#s.auditDropped += excess;
     }
   }
 
   // -------------------------------------------------------------------------------------
-  // Approvals
+  // Planning
 
-  /** Why an approval must be refused, or undefined when it is acceptable. Same rules for Update and Signal. */
-  approvalRefusal(input: ApproveInput): string | undefined {
-    if (!input || typeof input.wave !== 'string' || typeof input.approver !== 'string' || !input.approver.trim()) {
-      return 'an approval needs a wave and an approver';
-    }
-    const wave = this.currentWave;
-    if (this.s.phase !== 'approval' || !wave || wave.state !== 'awaiting-approval') {
-      const state = this.campaignState();
-      return `campaign "${this.name}" is not awaiting approval (state: ${state}${wave ? `, wave "${wave.name}"` : ''})`;
-    }
-    if (input.wave !== wave.name) {
-      return `wave "${input.wave}" is not awaiting approval; wave "${wave.name}" is`;
-    }
-    const users = this.spec.approvers.users;
-    if (users.length > 0 && !users.includes(input.approver)) {
-      return `"${input.approver}" is not an approver of campaign "${this.name}" (approvers: ${users.join(', ')})`;
-    }
-    if (wave.approvals.some((a) => a.approver === input.approver)) {
-      return `"${input.approver}" already approved wave "${wave.name}"`;
-    }
-    return undefined;
+  /** Keeps the versions pinned for the whole campaign (retries reuse them). */
+  pinVersions(pinned: PinnedVersions): void {
+    this.#s.pinned = pinned;
   }
 
-  /** Distinct approvals the awaiting wave needs. */
-  approvalsNeeded(): number {
-    return this.spec.approvers.minApprovals;
+  /** Opens the first wave's window (or finishes a campaign with nothing to upgrade), with the rate limit's bucket. */
+  beginWaves(bucket: TokenBucket | undefined): void {
+    if (bucket) this.#s.bucket = bucket;
+    this.#s.currentWave = 0;
+    this.#setPhase(this.#s.waves.length > 0 && this.#s.clusters.length > 0 ? 'window' : 'done');
   }
 
-  /** Records an accepted approval; call only after {@link approvalRefusal} said yes. */
-  applyApproval(
-    input: ApproveInput,
-    via: Approval['via'],
-    now: number,
-  ): { approvals: number; needed: number; promoted: boolean } {
-    const wave = this.currentWave;
-    if (!wave) throw new Error('no wave awaiting approval');
-    const approval: Approval = { wave: wave.name, approver: input.approver, at: iso(now), via };
-    if (input.comment) approval.comment = input.comment.slice(0, 1000);
-    wave.approvals.push(approval);
-    const needed = this.approvalsNeeded();
-    this.record(now, {
-      kind: 'approval',
-      by: input.approver,
+  /** Marks the campaign failed (e.g. its versions could not be resolved). */
+  fail(reason: string, now: number): void {
+    this.#s.failedReason = reason;
+    this.#record(now, { kind: 'completed', detail: `failed: ${reason}` });
+    this.#changes++;
+  }
+
+  /** Ends the main loop: the campaign failed, aborted, or has nothing left to do. */
+  finish(): void {
+    this.#setPhase('done');
+  }
+
+  #setPhase(phase: CampaignPhase): void {
+    this.#s.phase = phase;
+    this.#changes++;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Window
+
+  /** Starts the current wave's window (once; a later run or a re-opened window does not restart it). */
+  startWave(now: number): void {
+    const wave = this.#s.waves[this.#s.currentWave];
+    if (!wave || wave.started) return;
+    wave.started = true;
+    wave.state = 'running';
+    this.#record(now, {
+      kind: 'wave-started',
       wave: wave.name,
-      detail: `${wave.approvals.length}/${needed} via ${via}${approval.comment ? `: ${approval.comment}` : ''}`,
+      detail: `${this.windowClusters(wave.index).length} clusters`,
     });
-    this.changes++;
-    return { approvals: wave.approvals.length, needed, promoted: wave.approvals.length >= needed };
   }
 
-  /** Records a refused approval that arrived as a Signal (an Update's caller sees the refusal instead). */
-  recordRefusedApproval(input: ApproveInput, reason: string, now: number): void {
-    this.record(now, {
-      kind: 'approval-refused',
-      by: typeof input?.approver === 'string' ? input.approver : undefined,
-      wave: typeof input?.wave === 'string' ? input.wave : undefined,
-      detail: reason,
-    });
-    this.changes++;
-  }
-
-  /** True once the awaiting wave has its quorum. */
-  approved(): boolean {
-    const wave = this.currentWave;
-    return !!wave && wave.approvals.length >= this.approvalsNeeded();
-  }
-
-  // -------------------------------------------------------------------------------------
-  // Pause, resume, abort
-
-  /** Pauses the campaign: no new cluster starts; in-flight children are told to hold after their step (operator pause only). */
-  pause(kind: PauseKind, reason: string, now: number, by?: string): void {
-    if (this.s.aborting || this.s.phase === 'done') return;
-    if (this.s.paused) {
-      // Already paused: keep every reason in view (one resume answers them all). An operator
-      // pause on top of an automatic one makes children hold too.
-      if (kind === 'operator') this.s.pauseKind = 'operator';
-      if (!this.s.pausedReason?.includes(reason)) {
-        this.s.pausedReason = this.s.pausedReason ? `${this.s.pausedReason}; ${reason}` : reason;
-        this.record(now, {
-          kind: kind === 'budget' ? 'budget-exceeded' : 'paused',
-          by,
-          wave: this.currentWave?.name,
-          detail: reason,
-        });
-      }
-      this.changes++;
+  /** The current window has nothing left to run: soak it, or complete an empty wave and move on. */
+  endWindow(now: number): void {
+    const wave = this.#s.waves[this.#s.currentWave];
+    if (!wave) return;
+    if (this.windowClusters(wave.index).length === 0) {
+      wave.state = 'completed';
+      this.#record(now, { kind: 'wave-completed', wave: wave.name, detail: 'no clusters: skipped' });
+      this.#advance();
       return;
     }
-    this.s.paused = true;
-    this.s.pauseKind = kind;
-    this.s.pausedReason = reason;
-    this.record(now, {
-      kind: kind === 'budget' ? 'budget-exceeded' : 'paused',
-      by,
-      wave: this.currentWave?.name,
-      detail: reason,
-    });
-    this.changes++;
+    this.#setPhase('soak');
+  }
+
+  /** Moves to the next wave, or finishes after the last. */
+  #advance(): void {
+    if (this.#s.currentWave >= this.#s.waves.length - 1) {
+      this.#setPhase('done');
+      return;
+    }
+    this.#s.currentWave += 1;
+    this.#setPhase('window');
   }
 
   /**
-   * Resumes. A resume while the failure budget is exceeded acknowledges the failures so far:
-   * the wave pauses again only when a further cluster fails. After a failed soak gate the
-   * human's resume is the decision to go on to the approval step.
+   * Applies window `index`'s failure budget policy once its failures exceed the budget: abort the
+   * campaign, or pause it (once) with the wave marked paused-budget-exceeded.
    */
-  resume(input: OperatorInput, now: number): void {
-    if (!this.s.paused) return;
-    const wave = this.currentWave;
-    if (wave && this.budgetExceeded(wave.index)) wave.acknowledgedFailures = this.windowFailures(wave.index);
-    if (wave?.state === 'paused-budget-exceeded') wave.state = 'running';
-    if (wave) wave.soakFailure = undefined;
-    this.s.paused = false;
-    this.s.pauseKind = undefined;
-    this.s.pausedReason = undefined;
-    this.record(now, { kind: 'resumed', by: input?.by, wave: wave?.name, detail: input?.reason });
-    this.changes++;
-  }
-
-  /** Aborts: no new clusters; in-flight children are told to stop at their next safe point. */
-  abort(input: OperatorInput, now: number): void {
-    if (this.s.aborting || this.s.phase === 'done') return;
-    this.s.aborting = true;
-    this.s.abortedReason = input?.reason ?? (input?.by ? `aborted by ${input.by}` : 'aborted');
-    this.record(now, { kind: 'aborted', by: input?.by, wave: this.currentWave?.name, detail: this.s.abortedReason });
-    for (const c of this.s.clusters) {
-      if (c.reserved || c.leases) this.giveBackLeases(c);
-      if (c.state === 'waiting') {
-        c.state = 'pending';
-        c.waitingFor = undefined;
-      }
+  applyBudgetPolicy(index: number, now: number): 'within-budget' | 'paused' | 'aborted' {
+    const wave = this.#s.waves[index];
+    if (!wave || this.#s.aborting || !this.budgetExceeded(index)) return 'within-budget';
+    if (this.#s.paused && this.#s.pauseKind === 'budget') return 'paused';
+    const failures = this.windowFailures(index);
+    const reason = `wave "${wave.name}" failure budget exceeded: ${failures} failed or rolled back, budget ${wave.failureBudget}`;
+    if (this.waveSpec(index).onBudgetExceeded === 'abort') {
+      this.abort({ by: 'failure budget', reason }, now);
+      return 'aborted';
     }
-    this.changes++;
+    wave.state = 'paused-budget-exceeded';
+    this.pause('budget', `${reason}; in-flight clusters finish, resume to go on`, now, 'failure budget');
+    return 'paused';
   }
 
-  // -------------------------------------------------------------------------------------
-  // Skip and retry
-
-  /** Why skip-cluster must be refused, or undefined. */
-  skipRefusal(input: ClusterActionInput): string | undefined {
-    const c = this.clusterFor(input);
-    if (typeof c === 'string') return c;
-    if (c.state === 'upgrading')
-      return `cluster "${c.name}" is upgrading now; only pending, waiting, failed, rolled-back or blocked clusters can be skipped`;
-    if (!SKIPPABLE.has(c.state))
-      return `cluster "${c.name}" is ${c.state}; only pending, waiting, failed, rolled-back or blocked clusters can be skipped`;
-    return undefined;
+  /** Keeps the rate limit's bucket after a pick took tokens from it. */
+  updateRateLimit(bucket: TokenBucket | undefined): void {
+    this.#s.bucket = bucket;
   }
 
-  /** Marks a cluster skipped; a skipped failure no longer counts against its wave's budget. */
-  applySkip(input: ClusterActionInput, now: number): ClusterStatus {
-    const c = this.clusters.get(input.cluster) as ClusterRecord;
-    const was = c.state;
-    this.giveBackLeases(c);
-    c.state = 'skipped';
-    c.waitingFor = undefined;
-    c.reason = input.reason ? `skipped by ${input.by}: ${input.reason}` : `skipped by ${input.by}`;
-    if (!c.endedAt) c.endedAt = iso(now);
-    this.record(now, {
-      kind: 'skipped',
-      by: input.by,
-      cluster: c.name,
-      wave: this.waveName(c.wave),
-      detail: `was ${was}${input.reason ? `: ${input.reason}` : ''}`,
-    });
-    this.changes++;
-    return this.clusterStatus(c);
+  /** A picked-over cluster waits: for a free slot (an ordinary queue position), or for what `wait` names. */
+  markQueued(cluster: string, wait: QueuedWait): void {
+    const c = this.#cluster(cluster);
+    c.state = wait.kind === 'slots' ? 'pending' : 'waiting';
+    c.waitingFor = wait.kind === 'slots' ? undefined : wait.reason;
   }
 
-  /** Why retry-cluster must be refused, or undefined. */
-  retryRefusal(input: ClusterActionInput): string | undefined {
-    const c = this.clusterFor(input);
-    if (typeof c === 'string') return c;
-    if (!RETRYABLE.has(c.state))
-      return `cluster "${c.name}" is ${c.state}; only failed, rolled-back, blocked or skipped clusters can be retried`;
-    if (!this.s.pinned) return `campaign "${this.name}" has not resolved its versions yet`;
-    return undefined;
+  /** A picked cluster holds its slot while it waits for its fleet-wide leases. */
+  reserveForLeases(cluster: string, leaseIds: readonly string[]): void {
+    const c = this.#cluster(cluster);
+    c.reserved = true;
+    c.state = 'waiting';
+    c.leases = Object.fromEntries(leaseIds.map((id) => [id, 'requested' as const]));
+    c.waitingFor = `fleet-wide lease ${leaseIds.join(', ')}`;
   }
 
-  /**
-   * Puts a cluster back to pending with attempt + 1 and the campaign's pinned versions. It
-   * runs in its own wave's window if that window is still open, else in the current wave's
-   * window, else (the current wave is soaking or awaiting approval) in the next wave's; a retry
-   * during the last wave's soak re-opens that wave's window after the soak.
-   */
-  applyRetry(input: ClusterActionInput, now: number): ClusterStatus {
-    const c = this.clusters.get(input.cluster) as ClusterRecord;
-    const was = c.state;
-    c.state = 'pending';
-    c.attempt += 1;
-    c.reason = undefined;
-    c.step = undefined;
-    c.waitingFor = undefined;
-    c.startedAt = undefined;
-    c.endedAt = undefined;
-    c.window = this.retryWindow(c);
-    this.record(now, {
-      kind: 'retried',
-      by: input.by,
-      cluster: c.name,
-      wave: this.waveName(c.window),
-      detail: `was ${was}; attempt ${c.attempt}${input.reason ? `: ${input.reason}` : ''}`,
-    });
-    this.changes++;
-    return this.clusterStatus(c);
+  /** A lease request failed: the cluster goes back to the queue and withdraws the leases it asked for. */
+  leaseRequestFailed(cluster: string, leaseId: string, error: string): void {
+    const c = this.#cluster(cluster);
+    if (!c.reserved) return;
+    this.#giveBackLeases(c);
+    c.state = 'waiting';
+    c.waitingFor = `lease request for ${leaseId} failed: ${error}`;
   }
 
-  private retryWindow(c: ClusterRecord): number {
-    const current = this.s.currentWave;
-    if (c.wave > current) return c.wave;
-    if (c.wave === current && this.s.phase === 'window') return c.wave;
-    if (this.s.phase === 'window' || this.s.phase === 'planning') return current;
-    const last = this.s.waves.length - 1;
-    return Math.min(current + 1, last);
-  }
-
-  private clusterFor(input: ClusterActionInput): ClusterRecord | string {
-    if (!input || typeof input.cluster !== 'string' || typeof input.by !== 'string' || !input.by.trim()) {
-      return 'a cluster action needs a cluster and who asks (by)';
+  /** A lease holder granted `key` to `cluster`. A grant nobody waits for any more is returned at once. */
+  onLeaseGranted(cluster: string, key: string): void {
+    const c = this.#clusters.get(cluster);
+    if (c?.leases && c.leases[key] === 'requested') {
+      c.leases[key] = 'granted';
+    } else if (c) {
+      c.releasePending = [...(c.releasePending ?? []), key];
     }
-    if (this.s.phase === 'done') return `campaign "${this.name}" has finished`;
-    if (this.s.aborting) return `campaign "${this.name}" is aborting`;
-    const c = this.clusters.get(input.cluster);
-    if (!c) {
-      const atPlan = this.s.skippedAtPlan.find((s) => s.cluster === input.cluster);
-      if (atPlan) return `cluster "${input.cluster}" was skipped at plan time: ${atPlan.reason}`;
-      return `cluster "${input.cluster}" is not part of campaign "${this.name}"`;
+    this.#changes++;
+  }
+
+  /** Moves a cluster's leases to the release list (the main loop signals the lease holders). */
+  #giveBackLeases(c: ClusterRecord): void {
+    if (c.leases) {
+      const keys = Object.keys(c.leases);
+      if (keys.length > 0) c.releasePending = [...(c.releasePending ?? []), ...keys];
     }
-    return c;
+    c.leases = undefined;
+    c.reserved = undefined;
+    this.#changes++;
   }
 
   // -------------------------------------------------------------------------------------
   // Children
 
-  /** A child reported its step. Reports for clusters not upgrading (late, or another attempt's) are ignored. */
-  onProgress(p: ClusterProgress): void {
-    const c = p && this.clusters.get(p.cluster);
-    if (!c || c.state !== 'upgrading' || typeof p.step !== 'string') return;
-    c.step = p.step.slice(0, 200);
+  /** The workflow is about to start the cluster's child (in window `waveName`); returns the attempt it runs. */
+  markClusterStarted(cluster: string, waveName: string, now: number): number {
+    const c = this.#cluster(cluster);
+    c.state = 'upgrading';
+    c.reserved = undefined;
+    c.waitingFor = undefined;
+    c.starts += 1;
+    c.startedAt = iso(now);
+    c.endedAt = undefined;
+    c.reason = undefined;
+    c.step = 'starting';
+    this.#record(now, { kind: 'cluster-started', cluster: c.name, wave: waveName, detail: `attempt ${c.attempt}` });
+    return c.attempt;
+  }
+
+  /** The child of `attempt` started as run `runId` (kept so pause/abort signals reach exactly that run). */
+  childRunStarted(cluster: string, attempt: number, runId: string): void {
+    const c = this.#cluster(cluster);
+    if (c.state === 'upgrading' && c.attempt === attempt) c.runId = runId;
+  }
+
+  /**
+   * The child of `attempt` could not be started: `blocked` when another workflow upgrades the
+   * cluster (nothing was done to it), else failed. It never started, so it is not counted as an attempt.
+   */
+  markStartFailed(
+    cluster: string,
+    attempt: number,
+    outcome: 'blocked' | 'failed',
+    reason: string,
+    waveName: string,
+    now: number,
+  ): void {
+    const c = this.#cluster(cluster);
+    if (c.state !== 'upgrading' || c.attempt !== attempt) return;
+    c.state = outcome;
+    c.reason = reason;
+    c.starts -= 1;
+    c.step = undefined;
+    c.endedAt = iso(now);
+    this.#giveBackLeases(c);
+    this.#record(now, { kind: 'cluster-finished', cluster: c.name, wave: waveName, detail: `${c.state}: ${c.reason}` });
   }
 
   /**
@@ -584,7 +568,7 @@ export class CampaignMachine {
    * comes first wins, the other is ignored). Returns true when the report was applied.
    */
   onFinished(f: ClusterFinished, now: number): boolean {
-    const c = f && this.clusters.get(f.cluster);
+    const c = f && this.#clusters.get(f.cluster);
     if (!c || c.state !== 'upgrading' || f.attempt !== c.attempt || !f.result) return false;
     const { result } = f;
     switch (result.outcome) {
@@ -609,21 +593,111 @@ export class CampaignMachine {
     c.runId = undefined;
     c.childPaused = undefined;
     c.childAborted = undefined;
-    this.giveBackLeases(c);
-    const wave = this.s.waves[c.window];
-    if (wave) for (const gate of result.gates ?? []) this.keepGate(wave, { ...gate, cluster: c.name });
-    this.record(now, {
+    this.#giveBackLeases(c);
+    const wave = this.#s.waves[c.window];
+    if (wave) for (const gate of result.gates ?? []) this.#keepGate(wave, { ...gate, cluster: c.name });
+    this.#record(now, {
       kind: 'cluster-finished',
       cluster: c.name,
       wave: wave?.name,
       detail: `${c.state}${c.reason ? `: ${c.reason}` : ''}`,
     });
-    this.changes++;
+    this.#changes++;
     return true;
   }
 
+  /**
+   * The lease releases and child pause/resume/abort signals the state asks for, in cluster
+   * order; each is marked sent, so it is handed out once.
+   */
+  takePendingSignals(): PendingSignal[] {
+    const out: PendingSignal[] = [];
+    const holdChildren = this.#s.paused && this.#s.pauseKind === 'operator';
+    for (const c of this.#s.clusters) {
+      if (c.releasePending) {
+        for (const leaseId of c.releasePending) out.push({ kind: 'release-lease', cluster: c.name, leaseId });
+        c.releasePending = undefined;
+      }
+      if (c.state !== 'upgrading' || !c.runId) continue;
+      if (this.#s.aborting) {
+        if (!c.childAborted) {
+          c.childAborted = true;
+          out.push({ kind: 'abort-child', cluster: c.name, runId: c.runId });
+        }
+      } else if (holdChildren && !c.childPaused) {
+        c.childPaused = true;
+        out.push({ kind: 'pause-child', cluster: c.name, runId: c.runId });
+      } else if (!holdChildren && c.childPaused) {
+        c.childPaused = false;
+        out.push({ kind: 'resume-child', cluster: c.name, runId: c.runId });
+      }
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Soak
+
+  /** Starts the current wave's soak (once): its end time, a fresh gate cursor and verdict. */
+  beginSoak(soakMs: number, now: number): void {
+    const wave = this.#currentWave();
+    if (wave.state === 'soaking') return;
+    wave.state = 'soaking';
+    wave.soakEndsAt = now + soakMs;
+    wave.soakCursor = 0;
+    wave.soakFailure = undefined;
+  }
+
+  /** Claims the next at most `max` of `total` soak evaluations of the current wave; returns their range. */
+  claimSoakEvaluations(total: number, max: number): { from: number; to: number } {
+    const wave = this.#currentWave();
+    const from = wave.soakCursor ?? 0;
+    const to = Math.min(total, from + max);
+    wave.soakCursor = to;
+    return { from, to };
+  }
+
+  /** Keeps a soak gate result; the first one that is not Successful is the wave's soak failure. */
+  recordSoakResult(waveIndex: number, cluster: string, gateName: string, result: GateResult): void {
+    const wave = this.#wave(waveIndex);
+    this.#keepGate(wave, clusterGate(cluster, result));
+    if (result.outcome !== 'Successful' && !wave.soakFailure) {
+      // No data, Inconclusive and Error block promotion just like Failed: never promote on doubt.
+      wave.soakFailure = `gate ${gateName} on ${cluster} ${result.outcome}: ${result.message}`;
+    }
+  }
+
+  /** The soak evaluations stopped (all done, or stopped for continue-as-new or abort): wake the main loop. */
+  soakEvaluationsSettled(): void {
+    this.#changes++;
+  }
+
+  /** A retry during the last wave's soak re-opens its window; the soak starts over after it. */
+  reopenWindow(): void {
+    const wave = this.#currentWave();
+    wave.state = 'running';
+    wave.soakEndsAt = undefined;
+    wave.soakCursor = undefined;
+    this.#setPhase('window');
+  }
+
+  /** The soak is over: a failed soak gate pauses the campaign before the approval step. */
+  endSoak(now: number): void {
+    const wave = this.#currentWave();
+    if (wave.soakFailure) {
+      this.#record(now, { kind: 'soak-failed', wave: wave.name, detail: wave.soakFailure });
+      this.pause(
+        'soak-gate',
+        `wave "${wave.name}" soak failed: ${wave.soakFailure}; resume to go on to approval`,
+        now,
+        'soak gates',
+      );
+    }
+    this.#setPhase('approval');
+  }
+
   /** Keeps the last result per cluster/gate, evicting successful results first beyond {@link GATES_KEPT_PER_WAVE}. */
-  keepGate(wave: WaveRecord, result: ClusterGateResult): void {
+  #keepGate(wave: WaveRecord, result: ClusterGateResult): void {
     const i = wave.gates.findIndex((g) => g.cluster === result.cluster && g.gate === result.gate);
     if (i >= 0) wave.gates.splice(i, 1);
     wave.gates.push(trimGate(result));
@@ -632,29 +706,307 @@ export class CampaignMachine {
       wave.gates.splice(ok >= 0 ? ok : 0, 1);
       wave.gatesDropped++;
     }
-    this.changes++;
+    this.#changes++;
   }
 
-  /** Moves a cluster's leases to the release list (the main loop signals the lease holders). */
-  giveBackLeases(c: ClusterRecord): void {
-    if (c.leases) {
-      const keys = Object.keys(c.leases);
-      if (keys.length > 0) c.releasePending = [...(c.releasePending ?? []), ...keys];
-    }
-    c.leases = undefined;
-    c.reserved = undefined;
-    this.changes++;
+  // -------------------------------------------------------------------------------------
+  // Approval and promotion
+
+  /** The promotion rule (promotion.ts) applied to wave `index` now. */
+  promotion(index: number = this.#s.currentWave): Promotion {
+    const wave = this.#s.waves[index];
+    return decidePromotion({
+      lastWave: index >= this.#s.waves.length - 1,
+      approval: effectiveApproval(this.spec, index),
+      approvals: wave?.approvals.length ?? 0,
+      approvalsNeeded: this.approvalsNeeded(),
+      paused: this.#s.paused,
+      soakFailed: wave?.soakFailure !== undefined,
+    });
   }
 
-  /** A lease holder granted `key` to `cluster`. A grant nobody waits for any more is returned at once. */
-  onLeaseGranted(cluster: string, key: string): void {
-    const c = this.clusters.get(cluster);
-    if (c?.leases && c.leases[key] === 'requested') {
-      c.leases[key] = 'granted';
-    } else if (c) {
-      c.releasePending = [...(c.releasePending ?? []), key];
+  /** The last wave needs no approval: it completes, and so does the campaign. */
+  completeLastWave(now: number): void {
+    const wave = this.#currentWave();
+    wave.state = 'completed';
+    this.#record(now, { kind: 'wave-completed', wave: wave.name, detail: 'last wave' });
+    this.#setPhase('done');
+  }
+
+  /** The current wave waits for its approvals (once). */
+  awaitApproval(now: number): void {
+    const wave = this.#currentWave();
+    if (wave.state === 'awaiting-approval') return;
+    wave.state = 'awaiting-approval';
+    this.#record(now, {
+      kind: 'wave-completed',
+      wave: wave.name,
+      detail: `awaiting ${this.approvalsNeeded()} approval(s)`,
+    });
+    this.#changes++;
+  }
+
+  /** Promotes the current wave and opens the next wave's window. */
+  promote(now: number): void {
+    const wave = this.#currentWave();
+    wave.state = 'promoted';
+    const next = this.#s.waves[wave.index + 1];
+    this.#record(now, {
+      kind: 'promoted',
+      wave: wave.name,
+      detail: `${this.promotion(wave.index).approvalRequired ? `approved by ${wave.approvals.map((a) => a.approver).join(', ')}` : 'automatic'}; next: ${next?.name ?? 'none'}`,
+    });
+    this.#advance();
+  }
+
+  /** Why an approval must be refused, or undefined when it is acceptable. Same rules for Update and Signal. */
+  approvalRefusal(input: ApproveInput): string | undefined {
+    if (!input || typeof input.wave !== 'string' || typeof input.approver !== 'string' || !input.approver.trim()) {
+      return 'an approval needs a wave and an approver';
     }
-    this.changes++;
+    const wave = this.currentWave;
+    if (this.#s.phase !== 'approval' || !wave || wave.state !== 'awaiting-approval') {
+      const state = this.campaignState();
+      return `campaign "${this.name}" is not awaiting approval (state: ${state}${wave ? `, wave "${wave.name}"` : ''})`;
+    }
+    if (input.wave !== wave.name) {
+      return `wave "${input.wave}" is not awaiting approval; wave "${wave.name}" is`;
+    }
+    const users = this.spec.approvers.users;
+    if (users.length > 0 && !users.includes(input.approver)) {
+      return `"${input.approver}" is not an approver of campaign "${this.name}" (approvers: ${users.join(', ')})`;
+    }
+    if (wave.approvals.some((a) => a.approver === input.approver)) {
+      return `"${input.approver}" already approved wave "${wave.name}"`;
+    }
+    return undefined;
+  }
+
+  /** Distinct approvals a wave that requires approval needs. */
+  approvalsNeeded(): number {
+    return this.spec.approvers.minApprovals;
+  }
+
+  /** Records an accepted approval; call only after {@link approvalRefusal} said yes. */
+  applyApproval(
+    input: ApproveInput,
+    via: Approval['via'],
+    now: number,
+  ): { approvals: number; needed: number; promoted: boolean } {
+    const wave = this.#currentWave();
+    const approval: Approval = { wave: wave.name, approver: input.approver, at: iso(now), via };
+    if (input.comment) approval.comment = input.comment.slice(0, 1000);
+    wave.approvals.push(approval);
+    const needed = this.approvalsNeeded();
+    this.#record(now, {
+      kind: 'approval',
+      by: input.approver,
+      wave: wave.name,
+      detail: `${wave.approvals.length}/${needed} via ${via}${approval.comment ? `: ${approval.comment}` : ''}`,
+    });
+    this.#changes++;
+    return { approvals: wave.approvals.length, needed, promoted: this.promotion(wave.index).approved };
+  }
+
+  /** Records a refused approval that arrived as a Signal (an Update's caller sees the refusal instead). */
+  recordRefusedApproval(input: ApproveInput, reason: string, now: number): void {
+    this.#record(now, {
+      kind: 'approval-refused',
+      by: typeof input?.approver === 'string' ? input.approver : undefined,
+      wave: typeof input?.wave === 'string' ? input.wave : undefined,
+      detail: reason,
+    });
+    this.#changes++;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Pause, resume, abort
+
+  /** Pauses the campaign: no new cluster starts; in-flight children are told to hold after their step (operator pause only). */
+  pause(kind: PauseKind, reason: string, now: number, by?: string): void {
+    const s = this.#s;
+    if (s.aborting || s.phase === 'done') return;
+    if (s.paused) {
+      // Already paused: keep every reason in view (one resume answers them all). An operator
+      // pause on top of an automatic one makes children hold too.
+      if (kind === 'operator') s.pauseKind = 'operator';
+      if (s.pausedReason?.includes(reason)) {
+        this.#changes++;
+        return;
+      }
+      s.pausedReason = s.pausedReason ? `${s.pausedReason}; ${reason}` : reason;
+    } else {
+      s.paused = true;
+      s.pauseKind = kind;
+      s.pausedReason = reason;
+    }
+    this.#record(now, {
+      kind: kind === 'budget' ? 'budget-exceeded' : 'paused',
+      by,
+      wave: this.currentWave?.name,
+      detail: reason,
+    });
+    this.#changes++;
+  }
+
+  /**
+   * Resumes. A resume while the failure budget is exceeded acknowledges the failures so far:
+   * the wave pauses again only when a further cluster fails. After a failed soak gate the
+   * human's resume is the decision to go on to the approval step.
+   */
+  resume(input: OperatorInput, now: number): void {
+    const s = this.#s;
+    if (!s.paused) return;
+    const wave = s.waves[s.currentWave];
+    if (wave && this.budgetExceeded(wave.index)) wave.acknowledgedFailures = this.windowFailures(wave.index);
+    if (wave?.state === 'paused-budget-exceeded') wave.state = 'running';
+    if (wave) wave.soakFailure = undefined;
+    s.paused = false;
+    s.pauseKind = undefined;
+    s.pausedReason = undefined;
+    this.#record(now, { kind: 'resumed', by: input?.by, wave: wave?.name, detail: input?.reason });
+    this.#changes++;
+  }
+
+  /** Aborts: no new clusters; in-flight children are told to stop at their next safe point. */
+  abort(input: OperatorInput, now: number): void {
+    const s = this.#s;
+    if (s.aborting || s.phase === 'done') return;
+    s.aborting = true;
+    s.abortedReason = input?.reason ?? (input?.by ? `aborted by ${input.by}` : 'aborted');
+    this.#record(now, { kind: 'aborted', by: input?.by, wave: this.currentWave?.name, detail: s.abortedReason });
+    for (const c of s.clusters) {
+      if (c.reserved || c.leases) this.#giveBackLeases(c);
+      if (c.state === 'waiting') {
+        c.state = 'pending';
+        c.waitingFor = undefined;
+      }
+    }
+    this.#changes++;
+  }
+
+  /** The abort reached the main loop: the current wave is marked aborted (once). */
+  markWaveAborted(): void {
+    const wave = this.#s.waves[this.#s.currentWave];
+    if (!wave || wave.state === 'aborted') return;
+    wave.state = 'aborted';
+    this.#changes++;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Skip and retry
+
+  /** Why skip-cluster must be refused, or undefined. */
+  skipRefusal(input: ClusterActionInput): string | undefined {
+    const c = this.#clusterFor(input);
+    if (typeof c === 'string') return c;
+    if (c.state === 'upgrading')
+      return `cluster "${c.name}" is upgrading now; only pending, waiting, failed, rolled-back or blocked clusters can be skipped`;
+    if (!SKIPPABLE.has(c.state))
+      return `cluster "${c.name}" is ${c.state}; only pending, waiting, failed, rolled-back or blocked clusters can be skipped`;
+    return undefined;
+  }
+
+  /**
+   * Marks a cluster skipped; a skipped failure does not count against its wave's budget. Call
+   * only after {@link skipRefusal} said yes.
+   */
+  applySkip(input: ClusterActionInput, now: number): ClusterStatus {
+    const c = this.#cluster(input.cluster);
+    const was = c.state;
+    this.#giveBackLeases(c);
+    c.state = 'skipped';
+    c.waitingFor = undefined;
+    c.reason = input.reason ? `skipped by ${input.by}: ${input.reason}` : `skipped by ${input.by}`;
+    if (!c.endedAt) c.endedAt = iso(now);
+    this.#record(now, {
+      kind: 'skipped',
+      by: input.by,
+      cluster: c.name,
+      wave: this.#waveName(c.wave),
+      detail: `was ${was}${input.reason ? `: ${input.reason}` : ''}`,
+    });
+    this.#changes++;
+    return this.clusterStatus(c);
+  }
+
+  /** Why retry-cluster must be refused, or undefined. */
+  retryRefusal(input: ClusterActionInput): string | undefined {
+    const c = this.#clusterFor(input);
+    if (typeof c === 'string') return c;
+    if (!RETRYABLE.has(c.state))
+      return `cluster "${c.name}" is ${c.state}; only failed, rolled-back, blocked or skipped clusters can be retried`;
+    if (!this.#s.pinned) return `campaign "${this.name}" has not resolved its versions yet`;
+    return undefined;
+  }
+
+  /**
+   * Puts a cluster back to pending with attempt + 1 and the campaign's pinned versions. It
+   * runs in its own wave's window if that window is still open, else in the current wave's
+   * window, else (the current wave is soaking or awaiting approval) in the next wave's; a retry
+   * during the last wave's soak re-opens that wave's window after the soak. Call only after
+   * {@link retryRefusal} said yes.
+   */
+  applyRetry(input: ClusterActionInput, now: number): ClusterStatus {
+    const c = this.#cluster(input.cluster);
+    const was = c.state;
+    c.state = 'pending';
+    c.attempt += 1;
+    c.reason = undefined;
+    c.step = undefined;
+    c.waitingFor = undefined;
+    c.startedAt = undefined;
+    c.endedAt = undefined;
+    c.window = this.#retryWindow(c);
+    this.#record(now, {
+      kind: 'retried',
+      by: input.by,
+      cluster: c.name,
+      wave: this.#waveName(c.window),
+      detail: `was ${was}; attempt ${c.attempt}${input.reason ? `: ${input.reason}` : ''}`,
+    });
+    this.#changes++;
+    return this.clusterStatus(c);
+  }
+
+  #retryWindow(c: ClusterRecord): number {
+    const current = this.#s.currentWave;
+    if (c.wave > current) return c.wave;
+    if (c.wave === current && this.#s.phase === 'window') return c.wave;
+    if (this.#s.phase === 'window' || this.#s.phase === 'planning') return current;
+    const last = this.#s.waves.length - 1;
+    return Math.min(current + 1, last);
+  }
+
+  #clusterFor(input: ClusterActionInput): ClusterRecord | string {
+    if (!input || typeof input.cluster !== 'string' || typeof input.by !== 'string' || !input.by.trim()) {
+      return 'a cluster action needs a cluster and who asks (by)';
+    }
+    if (this.#s.phase === 'done') return `campaign "${this.name}" has finished`;
+    if (this.#s.aborting) return `campaign "${this.name}" is aborting`;
+    const c = this.#clusters.get(input.cluster);
+    if (!c) {
+      const atPlan = this.#s.skippedAtPlan.find((s) => s.cluster === input.cluster);
+      if (atPlan) return `cluster "${input.cluster}" was skipped at plan time: ${atPlan.reason}`;
+      return `cluster "${input.cluster}" is not part of campaign "${this.name}"`;
+    }
+    return c;
+  }
+
+  #cluster(name: string): ClusterRecord {
+    const c = this.#clusters.get(name);
+    if (!c) throw new Error(`cluster ${name} is not part of campaign ${this.name}`);
+    return c;
+  }
+
+  #wave(index: number): WaveRecord {
+    const wave = this.#s.waves[index];
+    if (!wave) throw new Error(`no wave ${index}`);
+    return wave;
+  }
+
+  #currentWave(): WaveRecord {
+    return this.#wave(this.#s.currentWave);
   }
 
   // -------------------------------------------------------------------------------------
@@ -663,24 +1015,24 @@ export class CampaignMachine {
   /** Failed or rolled-back clusters of window `index` (what its failure budget counts). */
   windowFailures(index: number): number {
     let n = 0;
-    for (const c of this.s.clusters) if (c.window === index && COUNTS_AGAINST_BUDGET.has(c.state)) n++;
+    for (const c of this.#s.clusters) if (c.window === index && COUNTS_AGAINST_BUDGET.has(c.state)) n++;
     return n;
   }
 
   /** True when window `index` has failures beyond its budget and beyond what a human acknowledged. */
   budgetExceeded(index: number): boolean {
-    const wave = this.s.waves[index];
+    const wave = this.#s.waves[index];
     if (!wave) return false;
     return this.windowFailures(index) > Math.max(wave.failureBudget, wave.acknowledgedFailures);
   }
 
   /** True when every cluster of window `index` is done with (nothing pending, waiting or upgrading). */
   windowDone(index: number): boolean {
-    return this.s.clusters.every((c) => c.window !== index || isTerminal(c.state));
+    return this.#s.clusters.every((c) => c.window !== index || isTerminal(c.state));
   }
 
-  private waveName(index: number): string | undefined {
-    return this.s.waves[index]?.name;
+  #waveName(index: number): string | undefined {
+    return this.#s.waves[index]?.name;
   }
 
   // -------------------------------------------------------------------------------------
@@ -688,9 +1040,9 @@ export class CampaignMachine {
 
   /** The campaign state users see. */
   campaignState(): CampaignState {
-    if (this.s.phase === 'done') return this.result().state;
-    if (this.s.paused) return 'paused';
-    switch (this.s.phase) {
+    if (this.#s.phase === 'done') return this.result().state;
+    if (this.#s.paused) return 'paused';
+    switch (this.#s.phase) {
       case 'planning':
         return 'planning';
       case 'soak':
@@ -706,18 +1058,25 @@ export class CampaignMachine {
   totals(): { done: number; failed: number; total: number } {
     let done = 0;
     let failed = 0;
-    for (const c of this.s.clusters) {
+    for (const c of this.#s.clusters) {
       if (c.state === 'upgraded' || c.state === 'already-at-target') done++;
       else if (c.state === 'failed' || c.state === 'rolled-back' || c.state === 'blocked') failed++;
     }
-    return { done, failed, total: this.s.clusters.length };
+    return { done, failed, total: this.#s.clusters.length };
+  }
+
+  /** Counts per cluster state of the clusters the plan put in wave `index`. */
+  waveCounts(index: number): Record<ClusterState, number> {
+    const counts = emptyCounts();
+    for (const c of this.#s.clusters) if (c.wave === index) counts[c.state]++;
+    return counts;
   }
 
   /** A cluster as the status query shows it. */
-  clusterStatus(c: ClusterRecord): ClusterStatus {
+  clusterStatus(c: ClusterView): ClusterStatus {
     const status: ClusterStatus = {
       name: c.name,
-      wave: this.waveName(c.wave) ?? '',
+      wave: this.#waveName(c.wave) ?? '',
       state: c.state,
       attempts: c.starts,
     };
@@ -726,23 +1085,21 @@ export class CampaignMachine {
     if (c.startedAt) status.startedAt = c.startedAt;
     if (c.endedAt) status.endedAt = c.endedAt;
     if (c.waitingFor) status.waitingFor = c.waitingFor;
-    if (c.window !== c.wave) status.runsInWave = this.waveName(c.window);
+    if (c.window !== c.wave) status.runsInWave = this.#waveName(c.window);
     return status;
   }
 
   /** The statusQuery answer. */
   status(): CampaignStatus {
-    const waves: WaveStatus[] = this.s.waves.map((w) => {
-      const counts = emptyCounts();
-      for (const c of this.s.clusters) if (c.wave === w.index) counts[c.state]++;
+    const waves: WaveStatus[] = this.#s.waves.map((w) => {
       const status: WaveStatus = {
         name: w.name,
         index: w.index,
         state: w.state,
         total: w.size,
-        counts,
+        counts: this.waveCounts(w.index),
         failureBudget: w.failureBudget,
-        approvalsNeeded: this.waveNeedsApproval(w.index) ? this.approvalsNeeded() : 0,
+        approvalsNeeded: this.promotion(w.index).approvalRequired ? this.approvalsNeeded() : 0,
         approvals: w.approvals,
         gates: w.gates,
       };
@@ -755,29 +1112,24 @@ export class CampaignMachine {
       name: this.name,
       state: this.campaignState(),
       waves,
-      clusters: this.s.clusters.map((c) => this.clusterStatus(c)),
-      skippedAtPlan: this.s.skippedAtPlan,
-      audit: this.s.audit,
-      runs: this.s.runs,
+      clusters: this.#s.clusters.map((c) => this.clusterStatus(c)),
+      skippedAtPlan: this.#s.skippedAtPlan,
+      audit: this.#s.audit,
+      runs: this.#s.runs,
     };
     if (this.spec.target.kubernetesVersion) status.targetVersion = this.spec.target.kubernetesVersion;
     if (this.currentWave) status.currentWave = this.currentWave.name;
-    if (this.s.pausedReason) status.pausedReason = this.s.pausedReason;
-    if (this.s.abortedReason) status.abortedReason = this.s.abortedReason;
-    if (this.s.pinned) status.pinned = this.s.pinned;
-    if (this.s.auditDropped) status.auditDropped = this.s.auditDropped;
+    if (this.#s.pausedReason) status.pausedReason = this.#s.pausedReason;
+    if (this.#s.abortedReason) status.abortedReason = this.#s.abortedReason;
+    if (this.#s.pinned) status.pinned = this.#s.pinned;
+    if (this.#s.auditDropped) status.auditDropped = this.#s.auditDropped;
     return status;
-  }
-
-  /** True when wave `index` waits for humans before the next wave (never the last wave). */
-  waveNeedsApproval(index: number): boolean {
-    return effectiveApproval(this.spec, index) === 'required';
   }
 
   /** The workflow's result (also what `campaignState()` says once done). */
   result(): CampaignResult {
     const pick = (...states: ClusterState[]) =>
-      this.s.clusters.filter((c) => states.includes(c.state)).map((c) => c.name);
+      this.#s.clusters.filter((c) => states.includes(c.state)).map((c) => c.name);
     const upgraded = pick('upgraded', 'already-at-target');
     const rolledBack = pick('rolled-back');
     const failed = pick('failed');
@@ -785,12 +1137,12 @@ export class CampaignMachine {
     const skipped = pick('skipped');
     let state: CampaignResult['state'];
     let reason: string | undefined;
-    if (this.s.failedReason) {
+    if (this.#s.failedReason) {
       state = 'failed';
-      reason = this.s.failedReason;
-    } else if (this.s.aborting) {
+      reason = this.#s.failedReason;
+    } else if (this.#s.aborting) {
       state = 'aborted';
-      reason = this.s.abortedReason;
+      reason = this.#s.abortedReason;
     } else if (rolledBack.length + failed.length + blocked.length > 0) {
       state = 'completed-with-failures';
     } else {
@@ -801,16 +1153,36 @@ export class CampaignMachine {
     return result;
   }
 
-  /** Marks the campaign failed (e.g. its versions could not be resolved). */
-  fail(reason: string, now: number): void {
-    this.s.failedReason = reason;
-    this.record(now, { kind: 'completed', detail: `failed: ${reason}` });
-    this.changes++;
+  /** The main loop ended: records the outcome in the audit trail and returns the workflow's result. */
+  complete(now: number): CampaignResult {
+    const result = this.result();
+    this.#record(now, {
+      kind: 'completed',
+      detail: `${result.state}: ${result.upgraded.length} upgraded, ${result.rolledBack.length} rolled back, ${result.failed.length} failed, ${result.blocked?.length ?? 0} blocked, ${result.skipped.length} skipped`,
+    });
+    return result;
   }
 
-  /** The plain-JSON state for the next run. */
+  // -------------------------------------------------------------------------------------
+  // Visibility and continue-as-new
+
+  /** Keeps the search-attribute values just upserted (and when the counters went out, if they did). */
+  recordPublished(attributes: Record<string, string | number | boolean>, countsAt?: number): void {
+    this.#s.publishedAttributes = attributes;
+    if (countsAt !== undefined) this.#s.publishedCountsAt = countsAt;
+  }
+
+  /** The run hands over to a new one: records it in the audit trail. */
+  handOver(now: number, historyLength: number): void {
+    this.#record(now, {
+      kind: 'continued-as-new',
+      detail: `run ${this.#s.runs} ended at ${historyLength} events; ${this.inFlight().length} cluster upgrade(s) in flight`,
+    });
+  }
+
+  /** A plain-JSON copy of the state for the next run. */
   toCarried(): CarriedState {
-    return this.s;
+    return JSON.parse(JSON.stringify(this.#s)) as CarriedState;
   }
 }
 

@@ -1,0 +1,320 @@
+/**
+ * The campaign's state machine and its promotion rule without Temporal: each test drives the
+ * machine through its named transitions (as the workflow's main loop and handlers do) and checks
+ * the status, the counts, the refusals and the budget policy's outcome.
+ */
+import { describe, expect, it } from 'vitest';
+import type { FleetMember } from '../../domain/fleet';
+import { campaignSchema, type Campaign, type CampaignInput } from '../../domain/spec';
+import type { ClusterUpgradeResult } from '../../workflows/definitions';
+import { planCampaign, pinRequest } from '../../workflows/campaign/planning';
+import { decidePromotion, type PromotionFacts } from '../../workflows/campaign/promotion';
+import { AUDIT_KEPT, CampaignMachine, type CarriedState } from '../../workflows/campaign/state';
+
+function member(name: string, version = '1.29', labels: Record<string, string> = {}): FleetMember {
+  return {
+    name,
+    region: 'eu-west-1',
+    account: '123456789012',
+    labels: { region: 'eu-west-1', account: '123456789012', ...labels },
+    version,
+    oldestNodeVersion: version,
+    nodegroups: [{ name: 'ng', version, nodes: 3, maxUnavailable: 1 }],
+    addons: ['vpc-cni', 'coredns'],
+    blockingPdbs: [],
+  };
+}
+
+function makeCampaign(name: string, spec: Partial<CampaignInput['spec']>): Campaign {
+  return campaignSchema.parse({
+    apiVersion: 'fleetwave.io/v1alpha1',
+    kind: 'UpgradeCampaign',
+    metadata: { name },
+    spec: { target: { kubernetesVersion: '1.31' }, bake: '0s', ...spec },
+  });
+}
+
+const T0 = Date.parse('2025-06-01T00:00:00Z');
+const PINNED = { nodegroupRelease: {}, addons: {}, resolvedAt: 'x' };
+
+/** A machine past version resolution, in its first wave's window. */
+function machine(fleet: FleetMember[], spec: Partial<CampaignInput['spec']>) {
+  const campaign = makeCampaign('state', spec);
+  const plan = planCampaign(campaign, fleet);
+  const m = CampaignMachine.fromPlan(campaign, plan.placed, plan, T0, 'tester');
+  m.pinVersions(PINNED);
+  m.beginWaves(undefined);
+  m.startWave(T0);
+  return { m, plan, campaign };
+}
+
+function result(cluster: string, outcome: ClusterUpgradeResult['outcome']): ClusterUpgradeResult {
+  return { cluster, outcome, steps: [{ step: 'done', status: 'done' }], gates: [] };
+}
+
+/** Starts and finishes every cluster of the current window with `outcome`. */
+function runWindow(m: CampaignMachine, outcome: (name: string) => ClusterUpgradeResult['outcome'] = () => 'upgraded') {
+  const wave = m.currentWave;
+  if (!wave) throw new Error('no current wave');
+  for (const c of m.windowClusters(wave.index)) {
+    const attempt = m.markClusterStarted(c.name, wave.name, T0);
+    m.childRunStarted(c.name, attempt, `run-${c.name}`);
+    expect(m.onFinished({ cluster: c.name, attempt, result: result(c.name, outcome(c.name)) }, T0 + 1)).toBe(true);
+  }
+}
+
+/** Ends the current window and its (zero-length) soak. */
+function soak(m: CampaignMachine) {
+  m.endWindow(T0);
+  expect(m.phase).toBe('soak');
+  m.beginSoak(0, T0);
+  m.endSoak(T0);
+  expect(m.phase).toBe('approval');
+}
+
+const twoWaves = {
+  waves: [
+    { name: 'canary', count: 1, approval: 'required' as const },
+    { name: 'rest', failureBudget: 1 },
+  ],
+  approvers: { users: ['alice', 'bob'], minApprovals: 2 },
+};
+
+describe('campaign state machine', () => {
+  it('plans with domain/plan: clusters at target are skipped at plan time, versions pinned for every hop', () => {
+    const fleet = [member('a'), member('b', '1.31'), member('c', '1.30')];
+    const { m, plan, campaign } = machine(fleet, twoWaves);
+    expect(m.status().skippedAtPlan).toEqual([{ cluster: 'b', reason: 'already at target (1.31)' }]);
+    expect(m.status().waves.map((w) => [w.name, w.total, w.approvalsNeeded])).toEqual([
+      ['canary', 1, 2],
+      ['rest', 1, 0],
+    ]);
+    expect(pinRequest(campaign, plan.placed, plan.paths)).toEqual({
+      target: campaign.spec.target,
+      region: 'eu-west-1',
+      minors: ['1.30', '1.31'],
+      addonNames: ['coredns', 'vpc-cni'],
+    });
+  });
+
+  it('runs a wave to approval, validates approvals, and promotes on the quorum', () => {
+    const { m } = machine([member('a'), member('c')], twoWaves);
+    expect(m.approvalRefusal({ wave: 'canary', approver: 'alice' })).toMatch(
+      /is not awaiting approval \(state: running, wave "canary"/,
+    );
+    runWindow(m);
+    expect(m.windowDone(0)).toBe(true);
+    soak(m);
+    expect(m.promotion().step).toBe('await-approval');
+    m.awaitApproval(T0);
+    expect(m.campaignState()).toBe('awaiting-approval');
+    expect(m.approvalRefusal({ wave: 'rest', approver: 'alice' })).toBe(
+      'wave "rest" is not awaiting approval; wave "canary" is',
+    );
+    expect(m.approvalRefusal({ wave: 'canary', approver: 'mallory' })).toBe(
+      '"mallory" is not an approver of campaign "state" (approvers: alice, bob)',
+    );
+    expect(m.applyApproval({ wave: 'canary', approver: 'alice' }, 'update', T0)).toEqual({
+      approvals: 1,
+      needed: 2,
+      promoted: false,
+    });
+    expect(m.approvalRefusal({ wave: 'canary', approver: 'alice' })).toBe('"alice" already approved wave "canary"');
+    expect(m.applyApproval({ wave: 'canary', approver: 'bob' }, 'signal', T0).promoted).toBe(true);
+    expect(m.promotion().step).toBe('promote');
+    m.promote(T0);
+    expect(m.phase).toBe('window');
+    expect(m.currentWave?.name).toBe('rest');
+    expect(m.status().waves[0]?.state).toBe('promoted');
+    expect(m.status().audit.at(-1)).toMatchObject({ kind: 'promoted', detail: 'approved by alice, bob; next: rest' });
+    m.startWave(T0);
+    runWindow(m);
+    soak(m);
+    expect(m.promotion().step).toBe('complete');
+    m.completeLastWave(T0);
+    expect(m.phase).toBe('done');
+    expect(m.result()).toMatchObject({ state: 'completed', upgraded: ['a', 'c'] });
+    expect(m.totals()).toEqual({ done: 2, failed: 0, total: 2 });
+  });
+
+  it('acknowledges the failures so far when resumed past the budget, and pauses again on a further one', () => {
+    const { m } = machine([member('a'), member('c'), member('d'), member('e')], twoWaves);
+    runWindow(m);
+    soak(m);
+    m.awaitApproval(T0);
+    m.applyApproval({ wave: 'canary', approver: 'alice' }, 'update', T0);
+    m.applyApproval({ wave: 'canary', approver: 'bob' }, 'update', T0);
+    m.promote(T0);
+    m.startWave(T0);
+    const rest = m.windowClusters(1).map((c) => c.name);
+    expect(rest).toEqual(['c', 'd', 'e']);
+    expect(m.applyBudgetPolicy(1, T0)).toBe('within-budget');
+    for (const name of rest.slice(0, 2)) {
+      const attempt = m.markClusterStarted(name, 'rest', T0);
+      m.onFinished({ cluster: name, attempt, result: result(name, 'rolled-back') }, T0);
+    }
+    expect(m.budgetExceeded(1)).toBe(true);
+    expect(m.applyBudgetPolicy(1, T0)).toBe('paused');
+    expect(m.campaignState()).toBe('paused');
+    expect(m.status().waves[1]).toMatchObject({ state: 'paused-budget-exceeded', counts: { 'rolled-back': 2 } });
+    expect(m.status().pausedReason).toMatch(/failure budget exceeded: 2 failed or rolled back, budget 1/);
+    const audit = m.status().audit.length;
+    expect(m.applyBudgetPolicy(1, T0)).toBe('paused');
+    expect(m.status().audit).toHaveLength(audit);
+    m.resume({ by: 'oncall' }, T0);
+    expect(m.budgetExceeded(1)).toBe(false);
+    expect(m.status().waves[1]).toMatchObject({ state: 'running', acknowledgedFailures: 2 });
+    const attempt = m.markClusterStarted('e', 'rest', T0);
+    m.onFinished({ cluster: 'e', attempt, result: result('e', 'failed') }, T0);
+    expect(m.budgetExceeded(1)).toBe(true);
+  });
+
+  it('aborts when the wave says so, and hands the children an abort signal once', () => {
+    const { m } = machine([member('a'), member('c'), member('d')], {
+      waves: [{ name: 'all', maxParallel: 3, approval: 'auto', failureBudget: 0, onBudgetExceeded: 'abort' }],
+    });
+    const [a, c] = m.windowClusters(0);
+    if (!a || !c) throw new Error('plan');
+    const attemptA = m.markClusterStarted(a.name, 'all', T0);
+    m.childRunStarted(a.name, attemptA, 'run-a');
+    const attemptC = m.markClusterStarted(c.name, 'all', T0);
+    m.childRunStarted(c.name, attemptC, 'run-c');
+    m.onFinished({ cluster: a.name, attempt: attemptA, result: result(a.name, 'failed') }, T0);
+    expect(m.applyBudgetPolicy(0, T0)).toBe('aborted');
+    expect(m.aborting).toBe(true);
+    expect(m.takePendingSignals()).toEqual([{ kind: 'abort-child', cluster: 'c', runId: 'run-c' }]);
+    expect(m.takePendingSignals()).toEqual([]);
+    expect(m.skipRefusal({ cluster: 'd', by: 'ops' })).toBe('campaign "state" is aborting');
+    m.markWaveAborted();
+    m.onFinished({ cluster: c.name, attempt: attemptC, result: result(c.name, 'aborted') }, T0);
+    m.finish();
+    expect(m.result()).toMatchObject({ state: 'aborted', failed: ['a', 'c'] });
+    expect(m.status().waves[0]?.state).toBe('aborted');
+  });
+
+  it('tells children to hold on an operator pause only, and to go on after resume', () => {
+    const { m } = machine([member('a')], { waves: [{ name: 'all', approval: 'auto' }] });
+    const attempt = m.markClusterStarted('a', 'all', T0);
+    m.childRunStarted('a', attempt, 'run-a');
+    const changes = m.changes;
+    m.pause('operator', 'paused by ops', T0, 'ops');
+    expect(m.changes).toBeGreaterThan(changes);
+    m.pause('operator', 'paused by ops', T0, 'ops');
+    expect(m.status().pausedReason).toBe('paused by ops');
+    expect(m.takePendingSignals()).toEqual([{ kind: 'pause-child', cluster: 'a', runId: 'run-a' }]);
+    m.resume({ by: 'ops' }, T0);
+    expect(m.takePendingSignals()).toEqual([{ kind: 'resume-child', cluster: 'a', runId: 'run-a' }]);
+  });
+
+  it('blocks a cluster another workflow upgrades without counting an attempt or a failure', () => {
+    const { m } = machine([member('a')], { waves: [{ name: 'all', approval: 'auto', failureBudget: 0 }] });
+    const attempt = m.markClusterStarted('a', 'all', T0);
+    m.markStartFailed('a', attempt, 'blocked', 'being upgraded by another campaign', 'all', T0);
+    expect(m.status().clusters[0]).toMatchObject({ state: 'blocked', attempts: 0 });
+    expect(m.budgetExceeded(0)).toBe(false);
+    expect(m.windowDone(0)).toBe(true);
+  });
+
+  it('returns leases of a skipped cluster, and a grant nobody waits for', () => {
+    const { m } = machine([member('a'), member('c')], { waves: [{ name: 'all', approval: 'auto' }] });
+    m.reserveForLeases('a', ['region=eu-west-1']);
+    expect(m.occupying().map((c) => c.name)).toEqual(['a']);
+    expect(m.cluster('a')).toMatchObject({ state: 'waiting', waitingFor: 'fleet-wide lease region=eu-west-1' });
+    m.onLeaseGranted('a', 'region=eu-west-1');
+    expect(m.cluster('a')?.leases).toEqual({ 'region=eu-west-1': 'granted' });
+    expect(m.skipRefusal({ cluster: 'a', by: 'ops' })).toBeUndefined();
+    m.applySkip({ cluster: 'a', by: 'ops' }, T0);
+    m.onLeaseGranted('c', 'account=1');
+    expect(m.takePendingSignals()).toEqual([
+      { kind: 'release-lease', cluster: 'a', leaseId: 'region=eu-west-1' },
+      { kind: 'release-lease', cluster: 'c', leaseId: 'account=1' },
+    ]);
+    expect(m.occupying()).toEqual([]);
+    expect(m.skipRefusal({ cluster: 'a', by: 'ops' })).toMatch(/is skipped; only pending/);
+  });
+
+  it('holds the wave after a failed soak gate until resume, then goes on to approval', () => {
+    const { m } = machine([member('a'), member('c')], twoWaves);
+    runWindow(m);
+    m.endWindow(T0);
+    m.beginSoak(60_000, T0);
+    expect(m.claimSoakEvaluations(3, 2)).toEqual({ from: 0, to: 2 });
+    expect(m.claimSoakEvaluations(3, 2)).toEqual({ from: 2, to: 3 });
+    const gate = { gate: 'errors', phase: 'soak' as const, measurements: 1, successes: 0, failures: 0 };
+    m.recordSoakResult(0, 'a', 'errors', {
+      ...gate,
+      outcome: 'Inconclusive',
+      inconclusive: 1,
+      errors: 0,
+      message: 'no data',
+    });
+    m.endSoak(T0);
+    expect(m.campaignState()).toBe('paused');
+    expect(m.promotion().step).toBe('hold-soak-failed');
+    expect(m.status().waves[0]?.gates).toHaveLength(1);
+    m.resume({ by: 'oncall' }, T0);
+    expect(m.promotion().step).toBe('await-approval');
+  });
+
+  it('runs a retried cluster in the next window while the current wave awaits approval', () => {
+    const { m } = machine([member('a'), member('c')], twoWaves);
+    runWindow(m, () => 'failed');
+    soak(m);
+    m.awaitApproval(T0);
+    expect(m.retryRefusal({ cluster: 'a', by: 'ops' })).toBeUndefined();
+    const status = m.applyRetry({ cluster: 'a', by: 'ops' }, T0);
+    expect(status).toMatchObject({ state: 'pending', wave: 'canary', runsInWave: 'rest' });
+    expect(m.cluster('a')?.attempt).toBe(2);
+    expect(m.retryRefusal({ cluster: 'a', by: 'ops' })).toMatch(/is pending; only failed/);
+  });
+
+  it('keeps the last audit entries, counts the dropped ones, and restores from carried JSON', () => {
+    const { m, campaign, plan } = machine([member('a'), member('c')], twoWaves);
+    for (let i = 0; i < AUDIT_KEPT + 25; i++) m.recordRefusedApproval({ wave: 'x', approver: 'y' }, String(i), T0 + i);
+    const status = m.status();
+    expect(status.audit).toHaveLength(AUDIT_KEPT);
+    expect(status.auditDropped).toBe(27);
+    expect(status.audit.at(-1)?.detail).toBe(String(AUDIT_KEPT + 24));
+    const carried: CarriedState = JSON.parse(JSON.stringify(m.toCarried()));
+    const restored = CampaignMachine.restore(campaign, plan.placed, carried);
+    expect(restored.status()).toEqual({ ...status, runs: 2 });
+    restored.pause('operator', 'x', T0);
+    expect(carried.paused).toBe(false);
+    expect(m.toCarried()).not.toBe(m.toCarried());
+  });
+});
+
+describe('promotion rule', () => {
+  const facts: PromotionFacts = {
+    lastWave: false,
+    approval: 'required',
+    approvals: 0,
+    approvalsNeeded: 2,
+    paused: false,
+    soakFailed: false,
+  };
+
+  it('waits for the quorum, then promotes', () => {
+    expect(decidePromotion(facts)).toEqual({ step: 'await-approval', approvalRequired: true, approved: false });
+    expect(decidePromotion({ ...facts, approvals: 2 })).toEqual({
+      step: 'promote',
+      approvalRequired: true,
+      approved: true,
+    });
+  });
+
+  it('promotes an automatic wave at once, and completes the last wave without approval', () => {
+    expect(decidePromotion({ ...facts, approval: 'auto' }).step).toBe('promote');
+    expect(decidePromotion({ ...facts, lastWave: true })).toEqual({
+      step: 'complete',
+      approvalRequired: false,
+      approved: true,
+    });
+  });
+
+  it('never promotes on a failed soak or while paused', () => {
+    expect(decidePromotion({ ...facts, approvals: 2, paused: true, soakFailed: true }).step).toBe('hold-soak-failed');
+    expect(decidePromotion({ ...facts, lastWave: true, paused: true, soakFailed: true }).step).toBe('hold-soak-failed');
+    expect(decidePromotion({ ...facts, approvals: 2, paused: true }).step).toBe('hold-paused');
+  });
+});
