@@ -89,6 +89,13 @@ import {
   type CheckRun,
 } from './cluster-upgrade/checks';
 import {
+  abortReason,
+  addonsSummary,
+  controlPlaneSummary,
+  nodegroupsSummary,
+  renderUpgradeDetails,
+} from './cluster-upgrade/details';
+import {
   addonStep,
   controlPlaneTimeoutMs,
   describeNodegroup,
@@ -226,8 +233,9 @@ export async function clusterUpgradeWorkflow(input: ClusterUpgradeInput): Promis
 /**
  * Tells the campaign this cluster is done, by workflow ID (no run ID), so the report reaches
  * whichever run of the campaign is current: a campaign that continued as new while this upgrade
- * was in flight no longer holds its child handle (it asked for this report before it did). Awaited (an unawaited signal command is dropped
- * when the workflow completes); a campaign that is gone must not fail the upgrade.
+ * was in flight no longer holds its child handle (it asked for this report before it did).
+ * Awaited (an unawaited signal command is dropped when the workflow completes); a campaign that
+ * is gone must not fail the upgrade.
  */
 async function reportToCampaign(input: ClusterUpgradeInput, result: ClusterUpgradeResult): Promise<void> {
   if (!input.parentCampaignId) return;
@@ -309,7 +317,7 @@ class ClusterUpgrade {
       return this.finish('upgraded');
     } catch (err) {
       if (err instanceof Blocked) return this.finish('blocked', err.message);
-      if (err instanceof AbortRequested) return this.finish('aborted', this.abortReason());
+      if (err instanceof AbortRequested) return this.finish('aborted', abortReason(this.abortedBy));
       if (err instanceof StepFailure) return this.recover(err);
       throw err;
     }
@@ -388,7 +396,7 @@ class ClusterUpgrade {
       await this.checkpoint();
       const final = remaining.at(-1) as HopPlan;
       if (this.step !== `control-plane ${final.to}`) this.setStep(`control-plane ${final.to}`, true);
-      const summary = `control plane ${remaining.map((h, i) => (i === 0 ? `${h.from} → ${h.to}` : h.to)).join(' → ')}`;
+      const summary = controlPlaneSummary(remaining);
       let result: UpgradeControlPlaneResult;
       try {
         result = await this.stoppableStep(() =>
@@ -479,7 +487,7 @@ class ClusterUpgrade {
     await this.checkpoint();
     this.setStep('addons', true);
     const { campaign, cluster, attempt } = this.input;
-    const summary = `add-ons ${plan.addons.map((a) => `${a.name} ${a.from} → ${a.to}`).join(', ')}`;
+    const summary = addonsSummary(plan.addons);
     const reached = (addon: AddonPlan): void => {
       this.reversible.push({ kind: 'addon', plan: addon, step: addonStep(addon) });
     };
@@ -528,9 +536,7 @@ class ClusterUpgrade {
     let remaining = plan.nodegroups;
     while (remaining.length > 0) {
       await this.checkpoint();
-      const summary = `node groups ${remaining
-        .map((ng) => `${ng.previous.name} → ${[ng.minor, ng.releaseVersion].filter(Boolean).join(' / ')}`)
-        .join(', ')}`;
+      const summary = nodegroupsSummary(remaining);
       let result: UpdateNodegroupsResult;
       try {
         result = await this.stoppableStep(() =>
@@ -809,31 +815,19 @@ class ClusterUpgrade {
     };
   }
 
-  private abortReason(): string {
-    const by = this.abortedBy;
-    return `aborted by ${by?.by ?? 'unknown'}${by?.reason ? `: ${by.reason}` : ''}`;
-  }
-
-  /** The Temporal UI's "current details": a short markdown checklist (costs no history events). */
+  /** The Temporal UI's "current details" (costs no history events). */
   private renderDetails(reason?: string): void {
     const { cluster, targetVersion } = this.input;
-    const mark: Record<ClusterStepRecord['status'], string> = {
-      done: '[x]',
-      skipped: '[x] (skipped)',
-      failed: '[ ] **failed**',
-      'rolled-back': '[x] (rolled back)',
-    };
-    const state = this.abortedBy ? ' (aborting)' : this.paused ? ' (paused)' : '';
-    const lines = [
-      `**${cluster.name}** → ${targetVersion ?? 'patch'} · step: **${this.step}**${state}`,
-      ...(reason ? [`> ${reason}`] : []),
-      '',
-      ...this.steps.map(
-        (s) =>
-          `- ${mark[s.status]} ${s.step}${s.updateId ? ` · \`${s.updateId}\`` : ''}${s.detail ? ` · ${s.detail}` : ''}`,
-      ),
-    ];
-    setCurrentDetails(lines.join('\n'));
+    setCurrentDetails(
+      renderUpgradeDetails({
+        cluster: cluster.name,
+        ...(targetVersion ? { targetVersion } : {}),
+        step: this.step,
+        ...(this.abortedBy ? { state: 'aborting' as const } : this.paused ? { state: 'paused' as const } : {}),
+        ...(reason ? { reason } : {}),
+        steps: this.steps,
+      }),
+    );
   }
 }
 

@@ -15,6 +15,13 @@ import type { NodegroupState, PreflightResult } from '../../activities/types';
 import { GATE_TIMEOUT_MARGIN_MS, gateErrorResult, gateWorstCaseMs } from '../../domain/gates';
 import { assessBlockingPdbs } from '../../domain/pdbs';
 import type { CampaignInput } from '../../domain/spec';
+import {
+  abortReason,
+  addonsSummary,
+  controlPlaneSummary,
+  nodegroupsSummary,
+  renderUpgradeDetails,
+} from '../../workflows/cluster-upgrade/details';
 import { KUBERNETES_CHECKS_MS, checkTimeoutMs, checksSummary, verifyRun } from '../../workflows/cluster-upgrade/checks';
 import {
   UPDATE_TIMEOUT_MS,
@@ -283,5 +290,47 @@ describe('describeFailure', () => {
     );
     expect(describeFailure(new Error('same', { cause: new Error('same') }))).toBe('same');
     expect(describeFailure('plain')).toBe('plain');
+  });
+});
+
+describe('Web UI text', () => {
+  it('summarises each composite step by what it changes', () => {
+    expect(
+      controlPlaneSummary([
+        { from: '1.29', to: '1.30' },
+        { from: '1.30', to: '1.31' },
+      ]),
+    ).toBe('control plane 1.29 → 1.30 → 1.31');
+    expect(addonsSummary([{ name: 'vpc-cni', from: 'v1', to: 'v2' }])).toBe('add-ons vpc-cni v1 → v2');
+    expect(
+      nodegroupsSummary([{ previous: nodegroup('workers', '1.30'), minor: '1.31', releaseVersion: '1.31.4' }]),
+    ).toBe('node groups workers → 1.31 / 1.31.4');
+    expect(abortReason({ by: 'alice', reason: 'wrong window' })).toBe('aborted by alice: wrong window');
+    expect(abortReason(undefined)).toBe('aborted by unknown');
+  });
+
+  it('renders the current details as a checklist under the step and the reason', () => {
+    expect(
+      renderUpgradeDetails({
+        cluster: 'alpha',
+        step: 'rollback',
+        state: 'aborting',
+        reason: 'verify: red',
+        steps: [
+          { step: 'preflight', status: 'done' },
+          { step: 'addon vpc-cni', status: 'rolled-back', updateId: 'u1' },
+          { step: 'checks verify', status: 'failed', detail: 'red' },
+        ],
+      }),
+    ).toBe(
+      [
+        '**alpha** → patch · step: **rollback** (aborting)',
+        '> verify: red',
+        '',
+        '- [x] preflight',
+        '- [x] (rolled back) addon vpc-cni · `u1`',
+        '- [ ] **failed** checks verify · red',
+      ].join('\n'),
+    );
   });
 });
