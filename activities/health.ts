@@ -15,6 +15,7 @@
  *   run a decided gate again. The Kubernetes checks heartbeat on a timer while they run.
  */
 import { CancelledFailure } from '@temporalio/common';
+import { gateErrorResult } from '../domain/gates';
 import type { ActivityRuntime } from './context';
 import { activityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
@@ -217,17 +218,11 @@ export function createHealthActivities(deps: ResolvedDeps, parts: HealthParts) {
         } catch (err) {
           if (err instanceof CancelledFailure) throw err;
           const message = err instanceof Error ? err.message : String(err);
-          result = {
-            gate: item.gate.name,
-            phase: input.phase,
-            outcome: 'Error',
-            measurements: 0,
-            successes: 0,
-            failures: 0,
-            inconclusive: 0,
-            errors: 1,
-            message: `gate ${item.gate.name} (${input.phase}) on ${item.cluster.name}: evaluation failed: ${message}`,
-          };
+          result = gateErrorResult(
+            item.gate.name,
+            input.phase,
+            `gate ${item.gate.name} (${input.phase}) on ${item.cluster.name}: evaluation failed: ${message}`,
+          );
         }
         if (!result) continue;
         slot.result = result;

@@ -12,7 +12,13 @@
  *
  * Only a pass counts towards success. "No data", NaN and errors are never a pass: each breaks
  * the streak of successes, so a gate cannot go green while Prometheus is silent.
+ *
+ * It also holds what both workflows need to run gates as activities: a gate's worst-case duration
+ * ({@link gateWorstCaseMs}, with {@link GATE_TIMEOUT_MARGIN_MS} on top) and the result of a gate
+ * that could not be evaluated ({@link gateErrorResult}).
  */
+import { parseDuration } from './duration';
+import type { GatePhase, HealthGateSpec } from './spec';
 
 /** Comparison operators a gate condition may use. */
 export type ComparisonOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
@@ -232,4 +238,49 @@ export function assessMeasurements(measurements: readonly Measurement[], limits:
 export function renderQuery(query: string, cluster: string): string {
   const escaped = cluster.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
   return query.replace(/\{\{\s*cluster\s*\}\}/g, () => escaped);
+}
+
+/** Slack on top of a gate's own worst case before Temporal times out the activity that runs it. */
+export const GATE_TIMEOUT_MARGIN_MS = 2 * 60_000;
+
+/**
+ * How long one gate may run at worst: its initial delay, then measuring until its timeout or
+ * until `requiredSuccesses` passes in a row (default: the gate's consecutiveSuccesses) at one
+ * per interval, whichever is longer. Without the margin.
+ */
+export function gateWorstCaseMs(
+  gate: Pick<HealthGateSpec, 'interval' | 'initialDelay' | 'timeout' | 'consecutiveSuccesses'>,
+  requiredSuccesses?: number,
+): number {
+  const intervalMs = parseDuration(gate.interval) ?? 30_000;
+  const measuringMs = (requiredSuccesses ?? gate.consecutiveSuccesses) * intervalMs;
+  return (parseDuration(gate.initialDelay) ?? 0) + Math.max(parseDuration(gate.timeout) ?? 600_000, measuringMs);
+}
+
+/** A gate result with nothing measured and one error: never a pass. */
+export interface GateErrorResult {
+  gate: string;
+  phase: GatePhase;
+  outcome: 'Error';
+  measurements: 0;
+  successes: 0;
+  failures: 0;
+  inconclusive: 0;
+  errors: 1;
+  message: string;
+}
+
+/** The result of a gate whose evaluation could not run or threw: an Error, which blocks like a failure. */
+export function gateErrorResult(gate: string, phase: GatePhase, message: string): GateErrorResult {
+  return {
+    gate,
+    phase,
+    outcome: 'Error',
+    measurements: 0,
+    successes: 0,
+    failures: 0,
+    inconclusive: 0,
+    errors: 1,
+    message,
+  };
 }

@@ -10,9 +10,10 @@
 import { durationToMs, formatDuration, formatEstimate } from './duration';
 import { estimateCampaign } from './estimate';
 import type { FleetMember } from './fleet';
+import { assessBlockingPdbs } from './pdbs';
 import { describeSelector } from './selector';
 import type { Campaign, CampaignSpec, WaveSpec } from './spec';
-import { assignWaves, listNames, type ClusterNote } from './waves';
+import { assignWaves, type ClusterNote } from './waves';
 import { nominalWindowMs, windowsFor } from './windows';
 
 /** Labels the plan shows per cluster (the rest stay in the fleet file). */
@@ -99,14 +100,13 @@ export function effectiveApproval(
 
 function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: number): string[] {
   const warnings: string[] = [];
-  if (member.blockingPdbs.length > 0 && !spec.target.skipNodegroups) {
-    const pdbs = listNames(member.blockingPdbs, 3);
-    warnings.push(
-      spec.nodegroups.force
-        ? `PDB ${pdbs} allows no disruption: node drains will be forced (spec.nodegroups.force)`
-        : `PDB ${pdbs} allows no disruption: node drains will fail (PodEvictionFailure) unless spec.nodegroups.force`,
-    );
-  }
+  // Preflight decides the same way; a blocker here is the reason the cluster will be blocked.
+  const pdbs = assessBlockingPdbs({
+    pdbs: member.blockingPdbs,
+    drainsNodes: !spec.target.skipNodegroups,
+    force: spec.nodegroups.force,
+  });
+  warnings.push(...pdbs.blockers, ...pdbs.warnings);
   const windows = windowsFor(member, spec.maintenanceWindows);
   if (windows.length > 0) {
     const longest = windows.reduce((max, w) => Math.max(max, nominalWindowMs(w)), 0);

@@ -61,6 +61,7 @@ import type { LeaseActivities } from '../activities/leases';
 import type { ClusterRef, FleetwaveActivities, GateResult } from '../activities/types';
 import { durationToMs, formatDuration } from '../domain/duration';
 import type { FleetMember } from '../domain/fleet';
+import { GATE_TIMEOUT_MARGIN_MS, gateErrorResult, gateWorstCaseMs } from '../domain/gates';
 import { pickNextClusters, createBucket, rateLimitOf, startOrder } from '../domain/pacing';
 import type { HealthGateSpec } from '../domain/spec';
 import { checkWindow, windowsFor } from '../domain/windows';
@@ -100,6 +101,7 @@ import {
   type PendingSignal,
   type WaveView,
 } from './campaign/state';
+import { describeFailure } from './failure-text';
 import {
   AwaitingApprovalKey,
   CampaignNameKey,
@@ -127,8 +129,6 @@ const COUNTS_PUBLISH_INTERVAL_MS = 5_000;
  * current details (rendered at every workflow task, no history event) show the live counts.
  */
 const COUNTS_PUBLISH_STEPS = 10;
-/** Slack on top of a gate's own worst case before Temporal times the evaluation out. */
-const GATE_TIMEOUT_MARGIN_MS = 2 * 60_000;
 
 /**
  * Pinning versions is a few read-only EKS and SSM calls: a local activity, one marker in the
@@ -301,7 +301,7 @@ class CampaignRun {
         try {
           m.pinVersions(await resolving);
         } catch (err) {
-          m.fail(`could not resolve target versions: ${describe(err)}`, Date.now());
+          m.fail(`could not resolve target versions: ${describeFailure(err)}`, Date.now());
           m.finish();
           return;
         }
@@ -453,7 +453,7 @@ class CampaignRun {
         ],
       );
     } catch (err) {
-      this.m.leaseRequestFailed(c.name, lease.leaseId, describe(err));
+      this.m.leaseRequestFailed(c.name, lease.leaseId, describeFailure(err));
     }
   }
 
@@ -508,7 +508,7 @@ class CampaignRun {
             {
               cluster: c.name,
               attempt,
-              result: failedResult(c.name, `cluster-upgrade workflow ended without a result: ${describe(err)}`),
+              result: failedResult(c.name, `cluster-upgrade workflow ended without a result: ${describeFailure(err)}`),
             },
             Date.now(),
           );
@@ -523,7 +523,7 @@ class CampaignRun {
         blocked ? 'blocked' : 'failed',
         blocked
           ? `being upgraded by another campaign (${clusterUpgradeWorkflowId(c.name)} is running)`
-          : `could not start ${clusterUpgradeWorkflowId(c.name)}: ${describe(err)}`,
+          : `could not start ${clusterUpgradeWorkflowId(c.name)}: ${describeFailure(err)}`,
         wave.name,
         Date.now(),
       );
@@ -642,7 +642,7 @@ class CampaignRun {
       return { cluster, gate: pair.gate };
     });
     // The worst case of one pair, times the rounds the batch needs at SOAK_PAIRS_AT_ONCE.
-    const worstPairMs = Math.max(...batch.map((p) => durationToMs(p.gate.initialDelay) + durationToMs(p.gate.timeout)));
+    const worstPairMs = Math.max(...batch.map((p) => gateWorstCaseMs(p.gate)));
     const rounds = Math.ceil(batch.length / SOAK_PAIRS_AT_ONCE);
     const clusters = new Set(batch.map((p) => p.cluster)).size;
     let results: GateResult[];
@@ -658,17 +658,9 @@ class CampaignRun {
       ));
     } catch (err) {
       if (isCancellation(err)) throw err;
-      results = batch.map((pair) => ({
-        gate: pair.gate.name,
-        phase: 'soak',
-        outcome: 'Error',
-        measurements: 0,
-        successes: 0,
-        failures: 0,
-        inconclusive: 0,
-        errors: 1,
-        message: `evaluation failed: ${describe(err)}`,
-      }));
+      results = batch.map((pair) =>
+        gateErrorResult(pair.gate.name, 'soak', `evaluation failed: ${describeFailure(err)}`),
+      );
     }
     for (const [i, pair] of batch.entries()) {
       const result = results[i];
@@ -797,7 +789,8 @@ class CampaignRun {
       }
     };
     void watch().catch((err: unknown) => {
-      if (!isCancellation(err)) log.warn('stopped watching handed-over cluster upgrades', { error: describe(err) });
+      if (!isCancellation(err))
+        log.warn('stopped watching handed-over cluster upgrades', { error: describeFailure(err) });
     });
   }
 
@@ -897,16 +890,6 @@ function failedResult(cluster: string, reason: string): ClusterUpgradeResult {
 /** Signals to workflows that may have closed in the meantime are best effort. */
 function ignoreGone(p: Promise<void>): Promise<void> {
   return p.catch((err: unknown) => {
-    log.warn('signal not delivered', { error: describe(err) });
+    log.warn('signal not delivered', { error: describeFailure(err) });
   });
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    return cause instanceof Error && cause.message && cause.message !== err.message
-      ? `${err.message}: ${cause.message}`
-      : err.message;
-  }
-  return String(err);
 }

@@ -4,7 +4,7 @@
  * Its workflow ID `cluster-upgrade/<cluster>` is the fleet-wide lock: while it runs, no other
  * campaign can start one for the same cluster.
  *
- * History budget (issue: ≤ 60 events per run, whatever the number of hops and node groups). Each
+ * History budget: at most 60 events per run, whatever the number of hops and node groups. Each
  * phase is one activity, and no EKS wait moves into the workflow and no check is skipped:
  * - preflight and the Kubernetes baseline (crash-looping pods, PDBs) are one local activity;
  * - every health-check phase (baseline, verify/bake) is ONE `checkClusterHealth` activity that
@@ -18,10 +18,10 @@
  *   without starting anything twice;
  * - the UpgradeStep search attribute changes only at major steps (control plane, add-ons, node
  *   groups, verify, rollback, outcome); keys the parent set at start are not upserted again.
- * A run with 1 or 2 hops, 3 add-ons, 2 node groups and 2 gates measures 42 events (was 54–57 with
- * a start and an await per hop and node group, and 71 with 2 hops): 5 activities × 3, 1 marker,
- * 5–6 search-attribute upserts, start and completion, 6 workflow tasks × 3. Rollbacks keep a start
- * (local activity) and an await per resource: they are rare, and each is recorded on its own.
+ * A run with 1 or 2 hops, 3 add-ons, 2 node groups and 2 gates measures 42 events: 5 activities
+ * × 3, 1 marker, 5–6 search-attribute upserts, start and completion, 6 workflow tasks × 3.
+ * Rollbacks keep a start (local activity) and an await per resource: they are rare, and each is
+ * recorded on its own.
  *
  * Pause and abort inside a composite step. The workflow cancels the activity and waits for its
  * answer (WAIT_CANCELLATION_COMPLETED); before each new start the activity also asks the workflow
@@ -30,30 +30,13 @@
  * between hops stop at once, and the activity returns what it did (`stopped`). After a resume the
  * workflow runs what is left in a new call (and first the checks the stop skipped).
  *
- * Add-on rollback and the control plane. EKS runs an add-on version only on the control-plane
- * minors it supports, and rolls a control plane back only while nothing installed needs the newer
- * minor. So the rollback goes:
- * 1. node groups back to their snapshot (nodes newer than the control plane would be skew, and
- *    EKS refuses a control-plane rollback under them);
- * 2. add-ons back to their previous versions, newest change first. An add-on whose previous
- *    version the control plane's current minor does not support is KEPT at its new version (which
- *    that minor does support): `rollbackAddon` checks DescribeAddonVersions and answers `kept`.
- *    That is not a rollback failure;
- * 3. only where spec.rollback.controlPlane opts in and nothing failed so far: the last hop of the
- *    control plane. `rollbackControlPlane` keeps it (and says why) when an installed add-on
- *    version is not supported on the previous minor: EKS would refuse;
- * 4. if the control plane did go back, the add-ons kept in step 2 are tried again: their previous
- *    versions ran on that minor before the upgrade.
- * The outcome is `failed` only when a rollback that EKS could do failed (or nothing at all could
- * be rolled back); node groups rolled back with the control plane and some add-ons kept is
- * `rolled-back`, and the reason says what stayed.
+ * Pure decisions live beside this file, in workflows/cluster-upgrade/: what to change (plan.ts),
+ * the health-check rounds (checks.ts), what a step's answer means (step-results.ts) and the
+ * rollback's order and ending (rollback.ts, whose header explains the order).
  */
 import {
   ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
-  TimeoutFailure,
   allHandlersFinished,
   condition,
   getExternalWorkflowHandle,
@@ -68,7 +51,6 @@ import {
 } from '@temporalio/workflow';
 import {
   FailureTypes,
-  type AddonUpdateFailureDetails,
   type CheckClusterHealthInput,
   type CheckClusterHealthResult,
   type ClusterState as EksClusterState,
@@ -76,16 +58,13 @@ import {
   type GateResult,
   type KeptResource,
   type KubernetesBaseline,
-  type NodegroupState,
   type PreflightResult,
-  type StepFailureDetails,
   type UpdateAddonsResult,
   type UpdateHandle,
   type UpdateNodegroupsResult,
   type UpgradeControlPlaneResult,
 } from '../activities/types';
-import { parseDuration } from '../domain/duration';
-import type { GatePhase, HealthGateSpec } from '../domain/spec';
+import { assessBlockingPdbs } from '../domain/pdbs';
 import {
   clusterAbortSignal,
   clusterPauseSignal,
@@ -100,6 +79,59 @@ import {
   type ClusterUpgradeResult,
   type OperatorInput,
 } from './definitions';
+import {
+  checkTimeoutMs,
+  checksSummary,
+  gatesFor,
+  hasChecks,
+  kubernetesChecksApply,
+  verifyRun,
+  type CheckRun,
+} from './cluster-upgrade/checks';
+import {
+  abortReason,
+  addonsSummary,
+  controlPlaneSummary,
+  nodegroupsSummary,
+  renderUpgradeDetails,
+} from './cluster-upgrade/details';
+import {
+  addonStep,
+  controlPlaneTimeoutMs,
+  describeNodegroup,
+  hopStep,
+  isEmptyPlan,
+  nodegroupStep,
+  nodegroupsTimeoutMs,
+  planUpgrade,
+  type AddonPlan,
+  type HopPlan,
+  type NodegroupPlan,
+  type UpgradePlan,
+} from './cluster-upgrade/plan';
+import {
+  RollbackLedger,
+  controlPlaneStays,
+  controlPlaneUndo,
+  endingAfterRollback,
+  endingWithoutRollback,
+  rollbackOrder,
+  type ControlPlaneUndo,
+  type Reversible,
+  type RollbackSummary,
+} from './cluster-upgrade/rollback';
+import {
+  AbortRequested,
+  Blocked,
+  StepFailure,
+  addonFailureDetails,
+  addonsFailure,
+  controlPlaneFailure,
+  nodegroupsFailure,
+  stepFailureDetails,
+  updateRecord,
+} from './cluster-upgrade/step-results';
+import { describeFailure } from './failure-text';
 import { CampaignNameKey, ClusterNameKey, TargetVersionKey, UpgradeStepKey } from './search-attributes';
 
 /** Failure types no retry can fix: the workflow branches on them at once. */
@@ -147,9 +179,6 @@ const steps = proxyActivities<FleetwaveActivities>({
   },
 });
 
-/** How long one EKS update may take inside a composite step (awaitUpdate's own limit). */
-const UPDATE_TIMEOUT_MS = 6 * 3_600_000;
-
 /** Health checks of a phase (checkClusterHealth); startToCloseTimeout is set per call from the gates' own timing. */
 const gates = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '15m',
@@ -162,13 +191,6 @@ const gates = proxyActivities<FleetwaveActivities>({
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 });
-
-/** Slack on top of the slowest gate's own worst-case duration before Temporal times the attempt out. */
-const GATE_TIMEOUT_MARGIN_MS = 2 * 60_000;
-/** What the Kubernetes checks may add after the gates (a few list calls of at most 30 s each). */
-const KUBERNETES_CHECKS_MS = 2 * 60_000;
-/** Names listed in one blocker or warning; the rest are counted. */
-const MAX_LISTED = 5;
 
 /**
  * Upgrades one cluster: preflight → snapshot → baseline → control-plane hops → add-ons → node
@@ -211,8 +233,9 @@ export async function clusterUpgradeWorkflow(input: ClusterUpgradeInput): Promis
 /**
  * Tells the campaign this cluster is done, by workflow ID (no run ID), so the report reaches
  * whichever run of the campaign is current: a campaign that continued as new while this upgrade
- * was in flight no longer holds its child handle (it asked for this report before it did). Awaited (an unawaited signal command is dropped
- * when the workflow completes); a campaign that is gone must not fail the upgrade.
+ * was in flight no longer holds its child handle (it asked for this report before it did).
+ * Awaited (an unawaited signal command is dropped when the workflow completes); a campaign that
+ * is gone must not fail the upgrade.
  */
 async function reportToCampaign(input: ClusterUpgradeInput, result: ClusterUpgradeResult): Promise<void> {
   if (!input.parentCampaignId) return;
@@ -228,88 +251,9 @@ async function reportToCampaign(input: ClusterUpgradeInput, result: ClusterUpgra
   }
 }
 
-// ---------------------------------------------------------------------------------------
-
-/** A step failed: what kind decides which rollback policy applies. */
-class StepFailure extends Error {
-  constructor(
-    readonly kind: 'update' | 'gate' | 'activity',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'StepFailure';
-  }
-}
-
-/** The cluster must not be touched (preflight blockers, unhealthy baseline). */
-class Blocked extends Error {
-  override name = 'Blocked';
-}
-
-/** An operator asked to stop; thrown only at safe points. */
-class AbortRequested extends Error {
-  override name = 'AbortRequested';
-}
-
-interface HopPlan {
-  from: string;
-  to: string;
-}
-
-interface AddonPlan {
-  name: string;
-  from: string;
-  to: string;
-}
-
-interface NodegroupPlan {
-  previous: NodegroupState;
-  /** Kubernetes minor after the update. */
-  minor: string;
-  /** Sent to EKS only when the minor changes (a patch-only campaign keeps it). */
-  version?: string;
-  releaseVersion?: string;
-}
-
-interface UpgradePlan {
-  state: EksClusterState;
-  finalMinor: string;
-  hops: HopPlan[];
-  addons: AddonPlan[];
-  nodegroups: NodegroupPlan[];
-  /** Step records for what the plan leaves alone and why. */
-  skipped: ClusterStepRecord[];
-}
-
 /** What applyUpdate did beyond its record: `kept` when a rollback was not possible. */
 interface Applied {
   kept?: KeptResource;
-}
-
-/** What was changed and can be undone, in the order it was changed. */
-type Reversible =
-  { kind: 'addon'; plan: AddonPlan; step: string } | { kind: 'nodegroup'; plan: NodegroupPlan; step: string };
-
-/** One checkClusterHealth call, without what every call shares (cluster, spec.kubernetesChecks, baseline). */
-interface CheckRun {
-  phase: GatePhase;
-  gates: HealthGateSpec[];
-  requiredSuccessesByGate?: Record<string, number>;
-  runKubernetesChecks: boolean;
-  expectedKubeletMinor?: Record<string, string>;
-}
-
-/** What a rollback left where it is, and why. */
-interface KeptStep {
-  step: string;
-  reason: string;
-}
-
-interface RollbackSummary {
-  undone: number;
-  failures: string[];
-  kept: KeptStep[];
-  controlPlaneStays?: string;
 }
 
 class ClusterUpgrade {
@@ -363,9 +307,7 @@ class ClusterUpgrade {
     this.renderDetails();
     try {
       const plan = await this.preflight();
-      if (plan.hops.length === 0 && plan.addons.length === 0 && plan.nodegroups.length === 0) {
-        return this.finish('already-at-target');
-      }
+      if (isEmptyPlan(plan)) return this.finish('already-at-target');
       await this.checkBaseline();
 
       if (plan.hops.length > 0) await this.upgradeControlPlane(plan);
@@ -375,7 +317,7 @@ class ClusterUpgrade {
       return this.finish('upgraded');
     } catch (err) {
       if (err instanceof Blocked) return this.finish('blocked', err.message);
-      if (err instanceof AbortRequested) return this.finish('aborted', this.abortReason());
+      if (err instanceof AbortRequested) return this.finish('aborted', abortReason(this.abortedBy));
       if (err instanceof StepFailure) return this.recover(err);
       throw err;
     }
@@ -396,7 +338,11 @@ class ClusterUpgrade {
     }
     this.controlPlaneVersion = result.state.version;
     const plan = planUpgrade(this.input, result);
-    const pdbs = assessBlockingPdbs(plan, result.blockingPdbs, spec.nodegroups.force);
+    const pdbs = assessBlockingPdbs({
+      pdbs: result.blockingPdbs,
+      drainsNodes: plan.nodegroups.length > 0,
+      force: spec.nodegroups.force,
+    });
     const blockers = [...result.blockers, ...pdbs.blockers];
     if (blockers.length > 0) {
       this.record({ step: 'preflight', status: 'failed', detail: blockers.join('; ') });
@@ -421,7 +367,7 @@ class ClusterUpgrade {
     try {
       await this.runChecks('baseline', {
         phase: 'baseline',
-        gates: this.gatesFor('baseline'),
+        gates: gatesFor(this.input.spec, 'baseline'),
         runKubernetesChecks: false,
       });
     } catch (err) {
@@ -437,28 +383,27 @@ class ClusterUpgrade {
    * resume the checks that did not run for the last hop done run first, then the remaining hops.
    */
   private async upgradeControlPlane(plan: UpgradePlan): Promise<void> {
-    const { campaign, cluster, attempt } = this.input;
+    const { campaign, cluster, attempt, spec } = this.input;
     const moreSteps = plan.addons.length > 0 || plan.nodegroups.length > 0;
     const checks: CheckRun = {
       phase: 'postStep',
-      gates: this.gatesFor('postStep'),
-      runKubernetesChecks: this.kubernetesChecksApply(),
+      gates: gatesFor(spec, 'postStep'),
+      runKubernetesChecks: kubernetesChecksApply(spec.kubernetesChecks),
     };
-    const wantChecks = checks.gates.length > 0 || checks.runKubernetesChecks;
-    const hopStep = (hop: HopPlan): string => `control-plane ${hop.from} → ${hop.to}`;
+    const wantChecks = hasChecks(checks);
     let remaining = plan.hops;
     while (remaining.length > 0) {
       await this.checkpoint();
       const final = remaining.at(-1) as HopPlan;
       if (this.step !== `control-plane ${final.to}`) this.setStep(`control-plane ${final.to}`, true);
-      const summary = `control plane ${remaining.map((h, i) => (i === 0 ? `${h.from} → ${h.to}` : h.to)).join(' → ')}`;
+      const summary = controlPlaneSummary(remaining);
       let result: UpgradeControlPlaneResult;
       try {
         result = await this.stoppableStep(() =>
           steps.upgradeControlPlane.executeWithOptions(
             {
               summary,
-              startToCloseTimeout: remaining.length * (UPDATE_TIMEOUT_MS + (wantChecks ? checkTimeoutMs(checks) : 0)),
+              startToCloseTimeout: controlPlaneTimeoutMs(remaining.length, wantChecks ? checkTimeoutMs(checks) : 0),
             },
             [
               {
@@ -478,12 +423,9 @@ class ClusterUpgrade {
           // after the resume starts or adopts what is needed, and reports hops found done as done.
           continue;
         }
-        const details = stepFailureDetails(err);
         const detail = describeFailure(err);
-        for (const hop of remaining) {
-          if (details?.done.includes(hop.to)) this.hopDone(hop, { step: hopStep(hop), status: 'done' });
-        }
-        const failed = remaining.find((h) => h.to === details?.failed) ?? (remaining[0] as HopPlan);
+        const { done, failed } = controlPlaneFailure(remaining, stepFailureDetails(err));
+        for (const hop of done) this.hopDone(hop, { step: hopStep(hop), status: 'done' });
         this.record({ step: hopStep(failed), status: 'failed', detail });
         throw new StepFailure('update', `${hopStep(failed)}: ${detail}`);
       }
@@ -545,9 +487,9 @@ class ClusterUpgrade {
     await this.checkpoint();
     this.setStep('addons', true);
     const { campaign, cluster, attempt } = this.input;
-    const summary = `add-ons ${plan.addons.map((a) => `${a.name} ${a.from} → ${a.to}`).join(', ')}`;
+    const summary = addonsSummary(plan.addons);
     const reached = (addon: AddonPlan): void => {
-      this.reversible.push({ kind: 'addon', plan: addon, step: `addon ${addon.name}` });
+      this.reversible.push({ kind: 'addon', plan: addon, step: addonStep(addon) });
     };
     let outcome: UpdateAddonsResult;
     try {
@@ -565,26 +507,15 @@ class ClusterUpgrade {
         this.record({ step: 'addons', status: 'failed', detail });
         throw new StepFailure('update', `addons: ${detail}`);
       }
-      for (const addon of plan.addons) {
-        if (details.updated.includes(addon.name)) {
-          this.record({ step: `addon ${addon.name}`, status: 'done' });
-          reached(addon);
-        } else if (addon.name === details.addon) {
-          this.record({
-            step: `addon ${addon.name}`,
-            status: 'failed',
-            detail,
-            ...(details.updateId ? { updateId: details.updateId } : {}),
-          });
-          reached(addon);
-        }
-      }
-      throw new StepFailure('update', `addon ${details.addon}: ${detail}`);
+      const failed = addonsFailure(plan.addons, details, detail);
+      for (const addon of failed.reached) reached(addon);
+      for (const record of failed.records) this.record(record);
+      throw new StepFailure('update', failed.message);
     }
     for (const result of outcome.results) {
       const addon = plan.addons.find((a) => a.name === result.addon);
       if (addon) reached(addon);
-      this.record(updateRecord(`addon ${result.addon}`, result));
+      this.record(updateRecord(addonStep({ name: result.addon }), result));
     }
   }
 
@@ -597,35 +528,35 @@ class ClusterUpgrade {
     await this.checkpoint();
     this.setStep('node-groups', true);
     const { campaign, cluster, attempt, spec } = this.input;
-    const step = (ng: NodegroupPlan): string => `nodegroup ${ng.previous.name}`;
     const reached = (ng: NodegroupPlan): void => {
-      if (this.reversible.some((r) => r.kind === 'nodegroup' && r.step === step(ng))) return;
-      this.reversible.push({ kind: 'nodegroup', plan: ng, step: step(ng) });
+      const step = nodegroupStep(ng);
+      if (this.reversible.some((r) => r.kind === 'nodegroup' && r.step === step)) return;
+      this.reversible.push({ kind: 'nodegroup', plan: ng, step });
     };
     let remaining = plan.nodegroups;
     while (remaining.length > 0) {
       await this.checkpoint();
-      const summary = `node groups ${remaining
-        .map((ng) => `${ng.previous.name} → ${[ng.minor, ng.releaseVersion].filter(Boolean).join(' / ')}`)
-        .join(', ')}`;
-      const rounds = Math.ceil(remaining.length / Math.max(1, spec.nodegroups.maxParallel));
+      const summary = nodegroupsSummary(remaining);
       let result: UpdateNodegroupsResult;
       try {
         result = await this.stoppableStep(() =>
-          steps.updateNodegroups.executeWithOptions({ summary, startToCloseTimeout: rounds * UPDATE_TIMEOUT_MS }, [
-            {
-              campaign,
-              cluster,
-              attempt,
-              nodegroups: remaining.map((ng) => ({
-                nodegroup: ng.previous.name,
-                ...(ng.version ? { version: ng.version } : {}),
-                ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
-              })),
-              force: spec.nodegroups.force,
-              maxParallel: spec.nodegroups.maxParallel,
-            },
-          ]),
+          steps.updateNodegroups.executeWithOptions(
+            { summary, startToCloseTimeout: nodegroupsTimeoutMs(remaining.length, spec.nodegroups.maxParallel) },
+            [
+              {
+                campaign,
+                cluster,
+                attempt,
+                nodegroups: remaining.map((ng) => ({
+                  nodegroup: ng.previous.name,
+                  ...(ng.version ? { version: ng.version } : {}),
+                  ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+                })),
+                force: spec.nodegroups.force,
+                maxParallel: spec.nodegroups.maxParallel,
+              },
+            ],
+          ),
         );
       } catch (err) {
         const details = stepFailureDetails(err);
@@ -640,102 +571,46 @@ class ClusterUpgrade {
           this.record({ step: 'node-groups', status: 'failed', detail: describeFailure(err) });
           throw new StepFailure('update', `node-groups: ${describeFailure(err)}`);
         }
-        const detail = describeFailure(err);
-        for (const ng of remaining) {
-          const name = ng.previous.name;
-          if (details.reached.includes(name)) reached(ng);
-          if (details.done.includes(name)) this.record({ step: step(ng), status: 'done' });
-          else if (name === details.failed) {
-            this.record({
-              step: step(ng),
-              status: 'failed',
-              detail,
-              ...(details.updateId ? { updateId: details.updateId } : {}),
-            });
-          }
-        }
-        throw new StepFailure('update', `nodegroup ${details.failed}: ${detail}`);
+        const failed = nodegroupsFailure(remaining, details, describeFailure(err));
+        for (const ng of failed.reached) reached(ng);
+        for (const record of failed.records) this.record(record);
+        throw new StepFailure('update', failed.message);
       }
       for (const done of result.results) {
         const ng = remaining.find((n) => n.previous.name === done.target) as NodegroupPlan;
         if (done.updateId) reached(ng);
-        this.record(updateRecord(step(ng), done));
+        this.record(updateRecord(nodegroupStep(ng), done));
       }
       remaining = remaining.filter((ng) => !result.results.some((done) => done.target === ng.previous.name));
       if (!result.stopped) break;
     }
   }
 
-  /**
-   * The final check, one checkClusterHealth call: bake-phase gates with
-   * `max(consecutiveSuccesses, ceil(bake / interval))` passes, postStep-only gates with their own
-   * (reported as phase bake), then the Kubernetes checks with the kubelet minor expected per node
-   * group. It also stands in for the last step's postStep check.
-   */
+  /** The final check, one checkClusterHealth call: see `verifyRun` for what it runs. */
   private async verify(plan: UpgradePlan): Promise<void> {
     await this.checkpoint();
     this.setStep('verify', true);
-    const bakeMs = parseDuration(this.input.spec.bake) ?? 0;
-    const gates: HealthGateSpec[] = [];
-    const requiredSuccessesByGate: Record<string, number> = {};
-    for (const gate of this.input.spec.healthGates) {
-      if (gate.phases.includes('bake')) {
-        const intervalMs = Math.max(1, parseDuration(gate.interval) ?? 30_000);
-        gates.push(gate);
-        requiredSuccessesByGate[gate.name] = Math.max(gate.consecutiveSuccesses, Math.ceil(bakeMs / intervalMs));
-      } else if (gate.phases.includes('postStep')) {
-        gates.push(gate);
-      }
-    }
-    let kubelets: Record<string, string> | undefined;
-    if (!this.input.spec.target.skipNodegroups && plan.state.nodegroups.length > 0) {
-      const planned = new Map(plan.nodegroups.map((ng) => [ng.previous.name, ng.minor]));
-      kubelets = Object.fromEntries(
-        plan.state.nodegroups.map((ng) => [
-          ng.name,
-          planned.get(ng.name) ?? (this.input.targetVersion ? plan.finalMinor : ng.version),
-        ]),
-      );
-    }
-    await this.runChecks('verify', {
-      phase: 'bake',
-      gates,
-      requiredSuccessesByGate,
-      runKubernetesChecks: this.kubernetesChecksApply(kubelets),
-      ...(kubelets ? { expectedKubeletMinor: kubelets } : {}),
-    });
+    await this.runChecks('verify', verifyRun(this.input, plan));
   }
 
   // --- failure and rollback --------------------------------------------------------------
 
   private async recover(failure: StepFailure): Promise<ClusterUpgradeResult> {
-    const { rollback } = this.input.spec;
     const changed = this.reversible.length > 0 || this.hopsDone.length > 0;
-    if (!changed) return this.finish('failed', failure.message);
-    const policy = failure.kind === 'gate' ? 'onGateFailure' : 'onUpdateFailure';
-    if (!rollback[policy]) {
-      return this.finish('failed', `${failure.message}; automatic rollback is off (spec.rollback.${policy})`);
-    }
+    const ending = endingWithoutRollback(failure, changed, this.input.spec.rollback);
+    if (ending) return this.finish(ending.outcome, ending.reason);
     // Rollback runs to its end even if the workflow is cancelled: a half-done rollback is the worst state.
     const summary = await CancellationScope.nonCancellable(() => this.rollBack());
-    const stays = describeWhatStays(summary);
-    if (summary.failures.length > 0) {
-      return this.finish('failed', `${failure.message}; rollback failed: ${summary.failures.join('; ')}${stays}`);
-    }
-    if (summary.undone === 0) {
-      return this.finish('failed', `${failure.message}; nothing could be rolled back${stays}`);
-    }
-    return this.finish('rolled-back', `${failure.message}${stays}`);
+    const after = endingAfterRollback(failure.message, summary);
+    return this.finish(after.outcome, after.reason);
   }
 
-  /** Node groups, add-ons, then (opt-in) the control plane and the add-ons it unblocks: see the module comment. */
+  /** Node groups, add-ons, then (opt-in) the control plane and the add-ons it unblocks: see cluster-upgrade/rollback.ts. */
   private async rollBack(): Promise<RollbackSummary> {
     this.setStep('rollback', true);
     const { campaign, cluster, attempt, spec } = this.input;
-    const failures: string[] = [];
-    const kept = new Map<string, KeptStep>();
-    let undone = 0;
-    const undo = async (entry: Reversible | { kind: 'control-plane'; hop: HopPlan; step: string }): Promise<void> => {
+    const ledger = new RollbackLedger();
+    const undo = async (entry: Reversible | ControlPlaneUndo): Promise<void> => {
       const rollbackStep = `rollback ${entry.step}`;
       try {
         let applied: Applied;
@@ -767,41 +642,26 @@ class ClusterUpgrade {
           );
           if (!applied.kept) this.controlPlaneVersion = entry.hop.from;
         }
-        if (applied.kept) {
-          kept.set(entry.step, { step: entry.step, reason: applied.kept.reason });
-          return;
-        }
-        kept.delete(entry.step);
-        undone++;
-        for (const record of this.steps)
-          if (record.step === entry.step && record.status !== 'skipped') record.status = 'rolled-back';
+        if (applied.kept) ledger.keep(entry.step, applied.kept.reason);
+        else ledger.undid(entry.step, this.steps);
       } catch (err) {
-        failures.push(err instanceof Error ? err.message : String(err));
+        ledger.failed(err instanceof Error ? err.message : String(err));
       }
     };
 
-    const reversed = [...this.reversible].reverse();
-    await inLanes(
-      reversed.filter((e) => e.kind === 'nodegroup'),
-      spec.nodegroups.maxParallel,
-      undo,
-    );
-    const addons = reversed.filter((e) => e.kind === 'addon');
-    for (const entry of addons) await undo(entry);
+    const order = rollbackOrder(this.reversible);
+    await inLanes(order.nodegroups, spec.nodegroups.maxParallel, undo);
+    for (const entry of order.addons) await undo(entry);
 
-    const lastHop = this.hopsDone.at(-1);
-    if (lastHop && spec.rollback.controlPlane && failures.length === 0) {
-      await undo({ kind: 'control-plane', hop: lastHop, step: `control-plane ${lastHop.from} → ${lastHop.to}` });
+    const controlPlane = controlPlaneUndo(this.hopsDone, spec.rollback.controlPlane, ledger.failureCount);
+    if (controlPlane) {
+      await undo(controlPlane);
       // Back on the minor they ran on before the upgrade: add-ons kept for the newer one may go back now.
-      if (this.controlPlaneVersion === lastHop.from) {
-        for (const entry of addons) if (kept.has(entry.step)) await undo(entry);
+      if (this.controlPlaneVersion === controlPlane.hop.from) {
+        for (const entry of order.addons) if (ledger.isKept(entry.step)) await undo(entry);
       }
     }
-    const controlPlaneStays =
-      this.hopsDone.length > 0 && this.controlPlaneVersion !== this.snapshot?.version
-        ? this.controlPlaneVersion
-        : undefined;
-    return { undone, failures, kept: [...kept.values()], ...(controlPlaneStays ? { controlPlaneStays } : {}) };
+    return ledger.summary(controlPlaneStays(this.hopsDone, this.controlPlaneVersion, this.snapshot?.version));
   }
 
   // --- building blocks -------------------------------------------------------------------
@@ -897,16 +757,6 @@ class ClusterUpgrade {
     };
   }
 
-  private gatesFor(phase: GatePhase): HealthGateSpec[] {
-    return this.input.spec.healthGates.filter((g) => g.phases.includes(phase));
-  }
-
-  /** Whether spec.kubernetesChecks asks for anything (kubelet versions only where a minor is expected). */
-  private kubernetesChecksApply(expectedKubeletMinor?: Record<string, string>): boolean {
-    const checks = this.input.spec.kubernetesChecks;
-    return checks.nodesReady || checks.noNewCrashLoops || (checks.kubeletVersionsMatch && !!expectedKubeletMinor);
-  }
-
   /**
    * The first search-attribute upsert: only what the parent did not set at start (a campaign sets
    * CampaignName, ClusterName and TargetVersion; UpgradeStep too, if it starts it at `preflight`).
@@ -965,82 +815,23 @@ class ClusterUpgrade {
     };
   }
 
-  private abortReason(): string {
-    const by = this.abortedBy;
-    return `aborted by ${by?.by ?? 'unknown'}${by?.reason ? `: ${by.reason}` : ''}`;
-  }
-
-  /** The Temporal UI's "current details": a short markdown checklist (costs no history events). */
+  /** The Temporal UI's "current details" (costs no history events). */
   private renderDetails(reason?: string): void {
     const { cluster, targetVersion } = this.input;
-    const mark: Record<ClusterStepRecord['status'], string> = {
-      done: '[x]',
-      skipped: '[x] (skipped)',
-      failed: '[ ] **failed**',
-      'rolled-back': '[x] (rolled back)',
-    };
-    const state = this.abortedBy ? ' (aborting)' : this.paused ? ' (paused)' : '';
-    const lines = [
-      `**${cluster.name}** → ${targetVersion ?? 'patch'} · step: **${this.step}**${state}`,
-      ...(reason ? [`> ${reason}`] : []),
-      '',
-      ...this.steps.map(
-        (s) =>
-          `- ${mark[s.status]} ${s.step}${s.updateId ? ` · \`${s.updateId}\`` : ''}${s.detail ? ` · ${s.detail}` : ''}`,
-      ),
-    ];
-    setCurrentDetails(lines.join('\n'));
+    setCurrentDetails(
+      renderUpgradeDetails({
+        cluster: cluster.name,
+        ...(targetVersion ? { targetVersion } : {}),
+        step: this.step,
+        ...(this.abortedBy ? { state: 'aborting' as const } : this.paused ? { state: 'paused' as const } : {}),
+        ...(reason ? { reason } : {}),
+        steps: this.steps,
+      }),
+    );
   }
 }
 
 // ---------------------------------------------------------------------------------------
-
-/**
- * What this cluster needs, from preflight's view of it: the control-plane hops, the add-ons not at
- * the version pinned for the final minor, and the node groups not at that minor and release.
- * Everything already in place is left alone (read before write).
- */
-function planUpgrade(input: ClusterUpgradeInput, pre: PreflightResult): UpgradePlan {
-  const { state } = pre;
-  const { target } = input.spec;
-  const hops: HopPlan[] = [];
-  let from = state.version;
-  for (const to of pre.path) {
-    hops.push({ from, to });
-    from = to;
-  }
-  const finalMinor = from;
-  const skipped: ClusterStepRecord[] = [];
-
-  const addons: AddonPlan[] = [];
-  if (!target.skipAddons) {
-    const pinned = input.pinned.addons[finalMinor] ?? {};
-    for (const addon of state.addons) {
-      const to = pinned[addon.name];
-      if (to === undefined) {
-        skipped.push({ step: `addon ${addon.name}`, status: 'skipped', detail: `no version pinned for ${finalMinor}` });
-      } else if (to !== addon.version) {
-        addons.push({ name: addon.name, from: addon.version, to });
-      }
-    }
-  }
-
-  const nodegroups: NodegroupPlan[] = [];
-  if (!target.skipNodegroups) {
-    for (const ng of state.nodegroups) {
-      const minor = input.targetVersion ? finalMinor : ng.version;
-      const releaseVersion = input.pinned.nodegroupRelease[minor];
-      if (ng.version === minor && (releaseVersion === undefined || ng.releaseVersion === releaseVersion)) continue;
-      nodegroups.push({
-        previous: ng,
-        minor,
-        ...(input.targetVersion ? { version: minor } : {}),
-        ...(releaseVersion ? { releaseVersion } : {}),
-      });
-    }
-  }
-  return { state, finalMinor, hops, addons, nodegroups, skipped };
-}
 
 /**
  * Runs `fn` over `items` with at most `limit` at once, as a sliding window. After the first
@@ -1062,129 +853,4 @@ async function inLanes<T>(items: readonly T[], limit: number, fn: (item: T) => P
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
   const first = errors.find((e) => e instanceof StepFailure) ?? errors[0];
   if (first !== undefined) throw first;
-}
-
-/** How long one round of checks may take: the slowest gate's own worst case, a margin, the Kubernetes checks. */
-function checkTimeoutMs(run: CheckRun): number {
-  const slowestGateMs = Math.max(
-    0,
-    ...run.gates.map((gate) => gateTimeoutMs(gate, run.requiredSuccessesByGate?.[gate.name])),
-  );
-  return slowestGateMs + GATE_TIMEOUT_MARGIN_MS + (run.runKubernetesChecks ? KUBERNETES_CHECKS_MS : 0);
-}
-
-/** The step record of a resource a multi-resource step finished: done, or skipped when it was at target already. */
-function updateRecord(
-  step: string,
-  done: { updateId?: string; alreadyAtTarget: boolean; adopted: boolean },
-): ClusterStepRecord {
-  return {
-    step,
-    status: done.alreadyAtTarget ? 'skipped' : 'done',
-    ...(done.updateId ? { updateId: done.updateId } : {}),
-    ...(done.alreadyAtTarget
-      ? { detail: 'already at target' }
-      : done.adopted
-        ? { detail: 'adopted an update already started' }
-        : {}),
-  };
-}
-
-/** The first details entry of the application failure in the cause chain, if `is` accepts it. */
-function failureDetails<T>(err: unknown, is: (d: Record<string, unknown>) => boolean): T | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (e instanceof ApplicationFailure) {
-      const d = e.details?.[0];
-      return typeof d === 'object' && d !== null && is(d as Record<string, unknown>) ? (d as T) : undefined;
-    }
-  }
-  return undefined;
-}
-
-/** Which resource failed and what the step changed, from a failed composite step. */
-function stepFailureDetails(err: unknown): StepFailureDetails | undefined {
-  return failureDetails(err, (d) => typeof d.failed === 'string' && Array.isArray(d.reached) && Array.isArray(d.done));
-}
-
-function gateTimeoutMs(gate: HealthGateSpec, requiredSuccesses?: number): number {
-  const interval = parseDuration(gate.interval) ?? 30_000;
-  const measuring = (requiredSuccesses ?? gate.consecutiveSuccesses) * interval;
-  return (parseDuration(gate.initialDelay) ?? 0) + Math.max(parseDuration(gate.timeout) ?? 600_000, measuring);
-}
-
-/** "verify checks (bake): error-rate 10× every 30s, latency 10× every 30s; kubernetes", for the Web UI. */
-function checksSummary(label: string, run: CheckRun): string {
-  const gates = run.gates.map(
-    (g) => `${g.name} ${run.requiredSuccessesByGate?.[g.name] ?? g.consecutiveSuccesses}× every ${g.interval}`,
-  );
-  const parts = [...(gates.length > 0 ? [gates.join(', ')] : []), ...(run.runKubernetesChecks ? ['kubernetes'] : [])];
-  return `${label} checks (${run.phase}): ${parts.join('; ')}`;
-}
-
-/**
- * PDBs that allow no disruption make every node drain fail (PodEvictionFailure after the drain
- * timeout, then a rollback). They block when node groups will be updated without
- * spec.nodegroups.force; with force (pods are evicted regardless) they are a warning; when no node
- * group is updated they do not matter.
- */
-function assessBlockingPdbs(
-  plan: Pick<UpgradePlan, 'nodegroups'>,
-  pdbs: string[] | undefined,
-  force: boolean,
-): { blockers: string[]; warnings: string[] } {
-  if (plan.nodegroups.length === 0 || !pdbs || pdbs.length === 0) return { blockers: [], warnings: [] };
-  const shown = pdbs.slice(0, MAX_LISTED);
-  const more = pdbs.length - shown.length;
-  if (force) {
-    const names = `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
-    const verb = pdbs.length > 1 ? 'allow' : 'allows';
-    return {
-      blockers: [],
-      warnings: [`PDB ${names} ${verb} no disruption: node drains will be forced (spec.nodegroups.force)`],
-    };
-  }
-  return {
-    blockers: [
-      ...shown.map(
-        (pdb) =>
-          `PDB ${pdb} allows no disruption: node drains would fail with PodEvictionFailure; fix the PDB or set spec.nodegroups.force`,
-      ),
-      ...(more > 0 ? [`${more} more PDBs allow no disruption`] : []),
-    ],
-    warnings: [],
-  };
-}
-
-/** "; control plane stays at 1.31; add-ons kept: kube-proxy stays at ..." (empty when nothing stays). */
-function describeWhatStays(summary: RollbackSummary): string {
-  const parts: string[] = [];
-  const controlPlaneKept = summary.kept.find((k) => k.step.startsWith('control-plane'));
-  if (controlPlaneKept) parts.push(controlPlaneKept.reason);
-  else if (summary.controlPlaneStays) parts.push(`control plane stays at ${summary.controlPlaneStays}`);
-  const addons = summary.kept.filter((k) => k.step.startsWith('addon '));
-  if (addons.length > 0) parts.push(`add-ons kept: ${addons.map((k) => k.reason).join('; ')}`);
-  return parts.map((p) => `; ${p}`).join('');
-}
-
-/** Which add-on failed and which were done before it, from a failed updateAddons (walks the cause chain). */
-function addonFailureDetails(err: unknown): AddonUpdateFailureDetails | undefined {
-  return failureDetails(err, (d) => typeof d.addon === 'string' && Array.isArray(d.updated));
-}
-
-function describeNodegroup(ng: NodegroupState): string {
-  const lt = ng.launchTemplate?.version ? `launch template v${ng.launchTemplate.version}` : undefined;
-  return [ng.version, ng.releaseVersion, lt].filter(Boolean).join(' / ');
-}
-
-/**
- * A one-line reason from an activity failure: the application failure type and message where there
- * is one. Walks the cause chain because local activity failures may arrive without the ActivityFailure wrapper.
- */
-function describeFailure(err: unknown): string {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (e instanceof ApplicationFailure) return `${e.type ?? 'Error'}: ${e.message}`;
-    if (e instanceof TimeoutFailure) return `timed out: ${e.message}`;
-    if (!(e instanceof ActivityFailure)) return e.message;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
