@@ -43,6 +43,7 @@ import {
   retryClusterUpdate,
   skipClusterUpdate,
   statusQuery,
+  WorkflowTypes,
   type ApproveResult,
   type CampaignResult,
   type CampaignStatus,
@@ -74,11 +75,6 @@ import {
 } from './errors';
 import { loadTemporalConnectConfig } from './temporal-env';
 import { fleetwaveDataConverter } from './payload-codec';
-
-/** Workflow type name of the campaign workflow (the exported function in workflows/campaign.ts). */
-export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
-/** Workflow type of the per-cluster runs. */
-export const CLUSTER_UPGRADE_WORKFLOW_TYPE = 'clusterUpgradeWorkflow';
 
 /** Default Temporal Web UI of `temporal server start-dev` (and of `npm run demo`). */
 export const DEFAULT_TEMPORAL_UI = 'http://127.0.0.1:8233';
@@ -252,7 +248,7 @@ export class FleetwaveClient {
     const clustersTotal = plannedClusters(plan);
     const workflowInput: CampaignWorkflowInput = { campaign, fleet, startedBy };
     try {
-      const handle = await this.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
+      const handle = await this.client.workflow.start(WorkflowTypes.campaign, {
         workflowId,
         taskQueue: this.taskQueue,
         args: [workflowInput],
@@ -287,7 +283,7 @@ export class FleetwaveClient {
   /** ClusterName → UpgradeStep of the running cluster-upgrade runs of campaign `name`. */
   async liveClusterSteps(name: string): Promise<Map<string, string>> {
     const query =
-      `WorkflowType = '${CLUSTER_UPGRADE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' ` +
+      `WorkflowType = '${WorkflowTypes.clusterUpgrade}' AND ExecutionStatus = 'Running' ` +
       `AND ${CampaignNameKey.name} = '${name}'`;
     const steps = new Map<string, string>();
     for await (const info of this.client.workflow.list({ query })) {
@@ -358,7 +354,7 @@ export class FleetwaveClient {
    * no workflow is queried). `running: true` lists only running ones. Visibility lags a second or so.
    */
   async listCampaigns(opts: { running?: boolean; limit?: number } = {}): Promise<CampaignSummary[]> {
-    let query = `WorkflowType = '${CAMPAIGN_WORKFLOW_TYPE}'`;
+    let query = `WorkflowType = '${WorkflowTypes.campaign}'`;
     if (opts.running) query += ` AND ExecutionStatus = 'Running'`;
     const limit = opts.limit ?? 1000;
     const out: CampaignSummary[] = [];

@@ -85,6 +85,7 @@ import {
   retryClusterUpdate,
   skipClusterUpdate,
   statusQuery,
+  WorkflowTypes,
   type CampaignCarriedState,
   type CampaignResult,
   type CampaignWorkflowInput,
@@ -115,7 +116,7 @@ import {
 } from './search-attributes';
 
 /** Workflow type of the cluster-upgrade child (see workflows/cluster-upgrade.ts). */
-const CHILD_WORKFLOW_TYPE = 'clusterUpgradeWorkflow';
+const CHILD_WORKFLOW_TYPE = WorkflowTypes.clusterUpgrade;
 /** Soak cluster × gate pairs per evaluateHealthGates activity, batches in flight, and pairs measured at once per batch. */
 const SOAK_BATCH_PAIRS = 100;
 const SOAK_BATCHES_IN_FLIGHT = 2;

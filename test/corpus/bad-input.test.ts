@@ -22,7 +22,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../client/cli';
 import type { CampaignPlan } from '../../domain/plan';
-import { campaignWorkflowId } from '../../workflows/definitions';
+import { campaignWorkflowId, WorkflowTypes } from '../../workflows/definitions';
 import { REPO_ROOT } from '../helpers/bundle';
 import { getTestTemporal } from '../helpers/temporal';
 
@@ -262,7 +262,7 @@ describe('dangerous but valid inputs warn', () => {
     // Visibility lags a moment behind a start: wait until the warned campaigns show, then look for bad ones.
     while (Date.now() < deadline) {
       listed = [];
-      for await (const info of client.workflow.list({ query: `WorkflowType = 'campaignWorkflow'` })) {
+      for await (const info of client.workflow.list({ query: `WorkflowType = '${WorkflowTypes.campaign}'` })) {
         listed.push(info.workflowId);
       }
       if (warnNames.every((id) => listed.includes(id))) break;
