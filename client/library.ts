@@ -30,7 +30,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { toFleetMember, fleetSchema, type FleetMember } from '../domain/fleet';
-import { buildPlan, type CampaignPlan } from '../domain/plan';
+import { buildPlan, type PlannedCampaign } from '../domain/plan';
 import { validateCampaign, formatPath, type ValidationIssue } from '../domain/load';
 import type { Campaign, CampaignInput } from '../domain/spec';
 import {
@@ -461,7 +461,7 @@ const FAILED_PRECONDITION = 9;
 export function validateStartInput(input: StartCampaignInput): {
   campaign: Campaign;
   fleet: FleetMember[];
-  plan: CampaignPlan;
+  plan: PlannedCampaign;
 } {
   const campaign = validateCampaign(input.campaign);
   if (!campaign.ok) throw InvalidInputError.fromIssues('campaign', campaign.issues);
@@ -480,7 +480,7 @@ export function validateStartInput(input: StartCampaignInput): {
  * matches nothing, the version rules refuse or skip every selected cluster (the target), or
  * no wave takes any of the upgradable ones (the waves).
  */
-function nothingToUpgrade(campaign: Campaign, plan: CampaignPlan): ValidationIssue {
+function nothingToUpgrade(campaign: Campaign, plan: PlannedCampaign): ValidationIssue {
   const { selected, fleetSize } = plan.campaign;
   if (fleetSize === 0) return { path: 'clusters', message: 'the fleet lists no cluster' };
   if (selected === 0) return { path: 'spec.selector', message: `selects none of the ${fleetSize} fleet clusters` };
@@ -499,7 +499,7 @@ function nothingToUpgrade(campaign: Campaign, plan: CampaignPlan): ValidationIss
   };
 }
 
-function plannedClusters(plan: CampaignPlan): number {
+function plannedClusters(plan: PlannedCampaign): number {
   return plan.waves.reduce((sum, wave) => sum + wave.clusters.length, 0);
 }
 
@@ -524,7 +524,7 @@ function toMembers(fleet: unknown): FleetMember[] {
   return parsed.data.clusters.map(toFleetMember);
 }
 
-function campaignSummary(plan: CampaignPlan, startedBy: string): string {
+function campaignSummary(plan: PlannedCampaign, startedBy: string): string {
   const { campaign, waves, estimate } = plan;
   const clusters = plannedClusters(plan);
   return (

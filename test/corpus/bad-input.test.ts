@@ -21,7 +21,7 @@ import path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../client/cli';
-import type { CampaignPlan } from '../../domain/plan';
+import type { PlannedCampaign } from '../../domain/plan';
 import { campaignWorkflowId, WorkflowTypes } from '../../workflows/definitions';
 import { REPO_ROOT } from '../helpers/bundle';
 import { getTestTemporal } from '../helpers/temporal';
@@ -185,7 +185,7 @@ describe('bad-input corpus', () => {
     const run = await cliInProcess(['plan', '-f', BASE_CAMPAIGN, '--fleet', BASE_FLEET, '--json']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const plan = JSON.parse(run.stdout) as CampaignPlan;
+    const plan = JSON.parse(run.stdout) as PlannedCampaign;
     expect(plan.campaign.toUpgrade).toBe(4);
     expect(plan.warnings).toEqual([]);
     expect([...plan.refused, ...plan.skipped]).toEqual([]);
