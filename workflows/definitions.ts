@@ -263,7 +263,11 @@ export interface ClusterProgress {
   step: string;
 }
 
-/** Children report their current step to the campaign (cheap: one signal per step). */
+/**
+ * Child → campaign: the child's current step. The cluster-upgrade workflow does not send it (the
+ * campaign learns a child's end from its completion event or {@link clusterFinishedSignal}); the
+ * campaign still handles it, and the stand-in child of the campaign tests sends it.
+ */
 export const clusterProgressSignal = defineSignal<[ClusterProgress]>('clusterProgress');
 
 /** What a cluster-upgrade child tells its campaign as its last act. */
