@@ -82,34 +82,32 @@ export interface KubernetesSession {
   listBlockingPdbs(): Promise<string[]>;
 }
 
+/** Every item of a paged list call, page after page (each page is one `call`) until no `_continue` is left. */
+async function listAllPages<T>(
+  what: string,
+  page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
+): Promise<T[]> {
+  const items: T[] = [];
+  let cont: string | undefined;
+  do {
+    const result = await call(what, () => page(cont));
+    items.push(...result.items);
+    cont = result.metadata?._continue || undefined;
+  } while (cont);
+  return items;
+}
+
+/** Paged reads of one cluster's API server: each call under a timeout, its failure classified. */
 export function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSession {
   const core = kc.makeApiClient(CoreV1Api);
   const policy = kc.makeApiClient(PolicyV1Api);
   return {
-    async listNodes() {
-      const nodes: V1Node[] = [];
-      let cont: string | undefined;
-      do {
-        const page = await call(`list nodes of ${clusterName}`, () =>
-          core.listNode({ limit: PAGE_SIZE, _continue: cont }),
-        );
-        nodes.push(...page.items);
-        cont = page.metadata?._continue || undefined;
-      } while (cont);
-      return nodes;
-    },
-    async listPods() {
-      const pods: V1Pod[] = [];
-      let cont: string | undefined;
-      do {
-        const page = await call(`list pods of ${clusterName}`, () =>
-          core.listPodForAllNamespaces({ limit: PAGE_SIZE, _continue: cont }),
-        );
-        pods.push(...page.items);
-        cont = page.metadata?._continue || undefined;
-      } while (cont);
-      return pods;
-    },
+    listNodes: () =>
+      listAllPages(`list nodes of ${clusterName}`, (cont) => core.listNode({ limit: PAGE_SIZE, _continue: cont })),
+    listPods: () =>
+      listAllPages(`list pods of ${clusterName}`, (cont) =>
+        core.listPodForAllNamespaces({ limit: PAGE_SIZE, _continue: cont }),
+      ),
     async listBlockingPdbs() {
       const list = await call(`list PodDisruptionBudgets of ${clusterName}`, () =>
         policy.listPodDisruptionBudgetForAllNamespaces({}),
