@@ -22,7 +22,7 @@ import type {
   KubernetesHealthResult,
 } from './types';
 
-export const NODEGROUP_LABEL = 'eks.amazonaws.com/nodegroup';
+const NODEGROUP_LABEL = 'eks.amazonaws.com/nodegroup';
 const PAGE_SIZE = 500;
 const CALL_TIMEOUT_MS = 30_000;
 /** Names listed in one failure message; the rest are counted, to keep workflow history small. */
@@ -53,7 +53,7 @@ function listNames(names: string[]): string {
 }
 
 /** True when a container of the pod is waiting in CrashLoopBackOff. */
-export function isCrashLooping(pod: V1Pod): boolean {
+function isCrashLooping(pod: V1Pod): boolean {
   const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
   return statuses.some((s) => s.state?.waiting?.reason === 'CrashLoopBackOff');
 }
@@ -76,7 +76,7 @@ function isReady(node: V1Node): boolean {
 }
 
 /** A session against one cluster's API server. */
-export interface KubernetesSession {
+interface KubernetesSession {
   listNodes(): Promise<V1Node[]>;
   listPods(): Promise<V1Pod[]>;
   listBlockingPdbs(): Promise<string[]>;
@@ -98,7 +98,7 @@ async function listAllPages<T>(
 }
 
 /** Paged reads of one cluster's API server: each call under a timeout, its failure classified. */
-export function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSession {
+function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSession {
   const core = kc.makeApiClient(CoreV1Api);
   const policy = kc.makeApiClient(PolicyV1Api);
   return {
