@@ -21,7 +21,7 @@ import { createStepActivities } from './steps';
 import { createInventoryActivities } from './inventory';
 import { createKubernetesActivities } from './kubernetes';
 import { createPrometheusActivities } from './prometheus';
-import type { FleetwaveActivities } from './types';
+import type { ActivityParts, FleetwaveActivities } from './types';
 
 export type { ActivityDeps, AwsTarget, ClusterAccess, PollingOptions } from './deps';
 export type { ActivityLogger } from './context';
@@ -29,8 +29,29 @@ export { createDefaultDeps, type DefaultDepsConfig } from './aws';
 export { FailureTypes } from './types';
 export { ExtraFailureTypes } from './failures';
 
-/** Builds every activity from its clients. Register the result on a worker as it is. */
+/** Builds the activities the workflows call from their clients. Register the result on a worker as it is. */
 export function createActivities(deps: ActivityDeps): FleetwaveActivities {
+  const all = createActivityParts(deps);
+  return {
+    resolveTargetVersions: all.resolveTargetVersions,
+    preflightCluster: all.preflightCluster,
+    awaitUpdate: all.awaitUpdate,
+    updateAddons: all.updateAddons,
+    upgradeControlPlane: all.upgradeControlPlane,
+    updateNodegroups: all.updateNodegroups,
+    rollbackNodegroup: all.rollbackNodegroup,
+    rollbackAddon: all.rollbackAddon,
+    rollbackControlPlane: all.rollbackControlPlane,
+    evaluateHealthGates: all.evaluateHealthGates,
+    checkClusterHealth: all.checkClusterHealth,
+  };
+}
+
+/**
+ * The registered activities together with the single steps they are made of and EKS discovery
+ * ({@link ActivityParts}), for tests that exercise one EKS call, gate or Kubernetes check on its own.
+ */
+export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & ActivityParts {
   const resolved = resolveDeps(deps);
   const kubernetes = createKubernetesActivities(resolved);
   const eks = createEksActivities(resolved, {

@@ -22,7 +22,7 @@ import type {
   KubernetesHealthResult,
 } from './types';
 
-export const NODEGROUP_LABEL = 'eks.amazonaws.com/nodegroup';
+const NODEGROUP_LABEL = 'eks.amazonaws.com/nodegroup';
 const PAGE_SIZE = 500;
 const CALL_TIMEOUT_MS = 30_000;
 /** Names listed in one failure message; the rest are counted, to keep workflow history small. */
@@ -53,7 +53,7 @@ function listNames(names: string[]): string {
 }
 
 /** True when a container of the pod is waiting in CrashLoopBackOff. */
-export function isCrashLooping(pod: V1Pod): boolean {
+function isCrashLooping(pod: V1Pod): boolean {
   const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
   return statuses.some((s) => s.state?.waiting?.reason === 'CrashLoopBackOff');
 }
@@ -76,40 +76,38 @@ function isReady(node: V1Node): boolean {
 }
 
 /** A session against one cluster's API server. */
-export interface KubernetesSession {
+interface KubernetesSession {
   listNodes(): Promise<V1Node[]>;
   listPods(): Promise<V1Pod[]>;
   listBlockingPdbs(): Promise<string[]>;
 }
 
-export function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSession {
+/** Every item of a paged list call, page after page (each page is one `call`) until no `_continue` is left. */
+async function listAllPages<T>(
+  what: string,
+  page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
+): Promise<T[]> {
+  const items: T[] = [];
+  let cont: string | undefined;
+  do {
+    const result = await call(what, () => page(cont));
+    items.push(...result.items);
+    cont = result.metadata?._continue || undefined;
+  } while (cont);
+  return items;
+}
+
+/** Paged reads of one cluster's API server: each call under a timeout, its failure classified. */
+function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSession {
   const core = kc.makeApiClient(CoreV1Api);
   const policy = kc.makeApiClient(PolicyV1Api);
   return {
-    async listNodes() {
-      const nodes: V1Node[] = [];
-      let cont: string | undefined;
-      do {
-        const page = await call(`list nodes of ${clusterName}`, () =>
-          core.listNode({ limit: PAGE_SIZE, _continue: cont }),
-        );
-        nodes.push(...page.items);
-        cont = page.metadata?._continue || undefined;
-      } while (cont);
-      return nodes;
-    },
-    async listPods() {
-      const pods: V1Pod[] = [];
-      let cont: string | undefined;
-      do {
-        const page = await call(`list pods of ${clusterName}`, () =>
-          core.listPodForAllNamespaces({ limit: PAGE_SIZE, _continue: cont }),
-        );
-        pods.push(...page.items);
-        cont = page.metadata?._continue || undefined;
-      } while (cont);
-      return pods;
-    },
+    listNodes: () =>
+      listAllPages(`list nodes of ${clusterName}`, (cont) => core.listNode({ limit: PAGE_SIZE, _continue: cont })),
+    listPods: () =>
+      listAllPages(`list pods of ${clusterName}`, (cont) =>
+        core.listPodForAllNamespaces({ limit: PAGE_SIZE, _continue: cont }),
+      ),
     async listBlockingPdbs() {
       const list = await call(`list PodDisruptionBudgets of ${clusterName}`, () =>
         policy.listPodDisruptionBudgetForAllNamespaces({}),

@@ -10,6 +10,7 @@ import {
   fleetLeaseId,
   fleetLeaseWorkflowId,
   requestLeaseSignal,
+  WorkflowTypes,
   type FleetLeaseInput,
   type LeaseRequest,
 } from '../workflows/definitions';
@@ -71,7 +72,7 @@ export function createLeaseActivities({ client, taskQueue }: LeaseActivitiesDeps
         ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
         ...(livenessCheckIntervalMs !== undefined ? { livenessCheckIntervalMs } : {}),
       };
-      await client.workflow.signalWithStart<typeof fleetLeaseWorkflow, [LeaseRequest]>('fleetLeaseWorkflow', {
+      await client.workflow.signalWithStart<typeof fleetLeaseWorkflow, [LeaseRequest]>(WorkflowTypes.fleetLease, {
         workflowId: leaseWorkflowId,
         taskQueue,
         args: [args],

@@ -1,6 +1,7 @@
 /**
  * The contract between workflows and activities: inputs, results and failure types.
- * Types only — workflows import this module with `import type`.
+ * Types plus the FailureTypes constants, nothing with side effects; workflows import this module
+ * with `import type`.
  *
  * Every activity takes one input object. Nothing secret crosses this boundary: no tokens,
  * credentials or kubeconfigs; activities obtain those themselves from their deps.
@@ -432,21 +433,14 @@ export const FailureTypes = {
 
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 
-/** Every activity, as the worker registers them (see activities/index.ts createActivities). */
+/** The activities the workflows call, as the worker registers them (see activities/index.ts createActivities). */
 export interface FleetwaveActivities {
   resolveTargetVersions(input: ResolveTargetVersionsInput): Promise<PinnedVersions>;
-  describeCluster(input: DescribeClusterInput): Promise<ClusterState>;
   preflightCluster(input: PreflightInput): Promise<PreflightResult>;
-  startControlPlaneUpgrade(input: StartControlPlaneUpgradeInput): Promise<UpdateHandle>;
-  startAddonUpdate(input: StartAddonUpdateInput): Promise<UpdateHandle>;
-  startNodegroupUpdate(input: StartNodegroupUpdateInput): Promise<UpdateHandle>;
   awaitUpdate(input: AwaitUpdateInput): Promise<UpdateOutcome>;
   rollbackNodegroup(input: RollbackNodegroupInput): Promise<UpdateHandle>;
   rollbackAddon(input: RollbackAddonInput): Promise<UpdateHandle>;
   rollbackControlPlane(input: RollbackControlPlaneInput): Promise<UpdateHandle>;
-  captureKubernetesBaseline(input: KubernetesBaselineInput): Promise<KubernetesBaseline>;
-  checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult>;
-  evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
   /** Many cluster × gate pairs in one activity (a wave's soak gates): one activity per batch (history budget). */
   evaluateHealthGates(input: EvaluateHealthGatesInput): Promise<EvaluateHealthGatesResult>;
   /** Every gate of a phase at once, then the Kubernetes checks: one activity per phase (history budget). */
@@ -457,5 +451,21 @@ export interface FleetwaveActivities {
   upgradeControlPlane(input: UpgradeControlPlaneInput): Promise<UpgradeControlPlaneResult>;
   /** Every node group, up to maxParallel at once, in one activity. */
   updateNodegroups(input: UpdateNodegroupsInput): Promise<UpdateNodegroupsResult>;
+}
+
+/**
+ * Single steps the registered activities are made of (a composite step starts and awaits each
+ * EKS update; a health check runs each gate and Kubernetes check), and EKS discovery. No workflow
+ * calls them, so the worker does not register them; tests call them directly through
+ * {@link createActivityParts} in activities/index.ts.
+ */
+export interface ActivityParts {
+  describeCluster(input: DescribeClusterInput): Promise<ClusterState>;
+  startControlPlaneUpgrade(input: StartControlPlaneUpgradeInput): Promise<UpdateHandle>;
+  startAddonUpdate(input: StartAddonUpdateInput): Promise<UpdateHandle>;
+  startNodegroupUpdate(input: StartNodegroupUpdateInput): Promise<UpdateHandle>;
+  captureKubernetesBaseline(input: KubernetesBaselineInput): Promise<KubernetesBaseline>;
+  checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult>;
+  evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
   discoverFleet(input: DiscoverFleetInput): Promise<FleetMember[]>;
 }

@@ -30,7 +30,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { toFleetMember, fleetSchema, type FleetMember } from '../domain/fleet';
-import { buildPlan, type CampaignPlan } from '../domain/plan';
+import { buildPlan, type PlannedCampaign } from '../domain/plan';
 import { validateCampaign, formatPath, type ValidationIssue } from '../domain/load';
 import type { Campaign, CampaignInput } from '../domain/spec';
 import {
@@ -43,6 +43,7 @@ import {
   retryClusterUpdate,
   skipClusterUpdate,
   statusQuery,
+  WorkflowTypes,
   type ApproveResult,
   type CampaignResult,
   type CampaignStatus,
@@ -74,11 +75,6 @@ import {
 } from './errors';
 import { loadTemporalConnectConfig } from './temporal-env';
 import { fleetwaveDataConverter } from './payload-codec';
-
-/** Workflow type name of the campaign workflow (the exported function in workflows/campaign.ts). */
-export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
-/** Workflow type of the per-cluster runs. */
-export const CLUSTER_UPGRADE_WORKFLOW_TYPE = 'clusterUpgradeWorkflow';
 
 /** Default Temporal Web UI of `temporal server start-dev` (and of `npm run demo`). */
 export const DEFAULT_TEMPORAL_UI = 'http://127.0.0.1:8233';
@@ -252,7 +248,7 @@ export class FleetwaveClient {
     const clustersTotal = plannedClusters(plan);
     const workflowInput: CampaignWorkflowInput = { campaign, fleet, startedBy };
     try {
-      const handle = await this.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
+      const handle = await this.client.workflow.start(WorkflowTypes.campaign, {
         workflowId,
         taskQueue: this.taskQueue,
         args: [workflowInput],
@@ -287,7 +283,7 @@ export class FleetwaveClient {
   /** ClusterName → UpgradeStep of the running cluster-upgrade runs of campaign `name`. */
   async liveClusterSteps(name: string): Promise<Map<string, string>> {
     const query =
-      `WorkflowType = '${CLUSTER_UPGRADE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' ` +
+      `WorkflowType = '${WorkflowTypes.clusterUpgrade}' AND ExecutionStatus = 'Running' ` +
       `AND ${CampaignNameKey.name} = '${name}'`;
     const steps = new Map<string, string>();
     for await (const info of this.client.workflow.list({ query })) {
@@ -358,7 +354,7 @@ export class FleetwaveClient {
    * no workflow is queried). `running: true` lists only running ones. Visibility lags a second or so.
    */
   async listCampaigns(opts: { running?: boolean; limit?: number } = {}): Promise<CampaignSummary[]> {
-    let query = `WorkflowType = '${CAMPAIGN_WORKFLOW_TYPE}'`;
+    let query = `WorkflowType = '${WorkflowTypes.campaign}'`;
     if (opts.running) query += ` AND ExecutionStatus = 'Running'`;
     const limit = opts.limit ?? 1000;
     const out: CampaignSummary[] = [];
@@ -465,7 +461,7 @@ const FAILED_PRECONDITION = 9;
 export function validateStartInput(input: StartCampaignInput): {
   campaign: Campaign;
   fleet: FleetMember[];
-  plan: CampaignPlan;
+  plan: PlannedCampaign;
 } {
   const campaign = validateCampaign(input.campaign);
   if (!campaign.ok) throw InvalidInputError.fromIssues('campaign', campaign.issues);
@@ -484,7 +480,7 @@ export function validateStartInput(input: StartCampaignInput): {
  * matches nothing, the version rules refuse or skip every selected cluster (the target), or
  * no wave takes any of the upgradable ones (the waves).
  */
-function nothingToUpgrade(campaign: Campaign, plan: CampaignPlan): ValidationIssue {
+function nothingToUpgrade(campaign: Campaign, plan: PlannedCampaign): ValidationIssue {
   const { selected, fleetSize } = plan.campaign;
   if (fleetSize === 0) return { path: 'clusters', message: 'the fleet lists no cluster' };
   if (selected === 0) return { path: 'spec.selector', message: `selects none of the ${fleetSize} fleet clusters` };
@@ -503,7 +499,7 @@ function nothingToUpgrade(campaign: Campaign, plan: CampaignPlan): ValidationIss
   };
 }
 
-function plannedClusters(plan: CampaignPlan): number {
+function plannedClusters(plan: PlannedCampaign): number {
   return plan.waves.reduce((sum, wave) => sum + wave.clusters.length, 0);
 }
 
@@ -528,7 +524,7 @@ function toMembers(fleet: unknown): FleetMember[] {
   return parsed.data.clusters.map(toFleetMember);
 }
 
-function campaignSummary(plan: CampaignPlan, startedBy: string): string {
+function campaignSummary(plan: PlannedCampaign, startedBy: string): string {
   const { campaign, waves, estimate } = plan;
   const clusters = plannedClusters(plan);
   return (

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { formatEstimate } from '../domain/duration';
 import { toFleetMember, type FleetMember } from '../domain/fleet';
 import { formatIssue, parseCampaign, parseFleet, type ValidationIssue } from '../domain/load';
-import { buildPlan, type CampaignPlan } from '../domain/plan';
+import { buildPlan, type PlannedCampaign } from '../domain/plan';
 import type { Campaign } from '../domain/spec';
 import { InvalidInputError } from './errors';
 import { table } from './format';
@@ -51,7 +51,7 @@ export async function readFleetFile(file: string): Promise<FleetMember[]> {
  * Reads both files and builds the plan. Both files are validated before either error is
  * reported, so one run shows every problem.
  */
-export async function planFromFiles(campaignFile: string, fleetFile: string): Promise<CampaignPlan> {
+export async function planFromFiles(campaignFile: string, fleetFile: string): Promise<PlannedCampaign> {
   const [campaign, fleet] = await Promise.allSettled([readCampaignFile(campaignFile), readFleetFile(fleetFile)]);
   const errors = [campaign, fleet].filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (errors.length > 0) {
@@ -80,7 +80,7 @@ function indent(lines: readonly string[], by = '  '): string[] {
  * The human form of a plan: a header (target, selection, pacing), one table per wave with each
  * cluster's version path and notes, then skips, refusals, warnings and the ETA.
  */
-export function renderPlanText(plan: CampaignPlan): string {
+export function renderPlanText(plan: PlannedCampaign): string {
   const c = plan.campaign;
   const lines: string[] = [];
   lines.push(

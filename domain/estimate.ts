@@ -14,7 +14,7 @@ import { durationToMs, formatDuration } from './duration';
 import type { FleetMember } from './fleet';
 import type { CampaignSpec } from './spec';
 import { compareMinor } from './versions';
-import type { WavePlan } from './waves';
+import type { WaveAssignment } from './waves';
 
 /** The spec fields one cluster's estimate reads. */
 export type ClusterEstimateSpec = Pick<CampaignSpec, 'estimates' | 'nodegroups' | 'bake'> & {
@@ -84,7 +84,7 @@ export function estimateClusterMs(member: FleetMember, path: readonly string[], 
  */
 export function estimateCampaign(
   spec: CampaignEstimateSpec,
-  plan: Pick<WavePlan, 'waves' | 'paths'>,
+  assignment: Pick<WaveAssignment, 'waves' | 'paths'>,
   members: readonly FleetMember[],
 ): CampaignEstimate {
   const byName = new Map(members.map((m) => [m.name, m]));
@@ -92,12 +92,12 @@ export function estimateCampaign(
   const waves: WaveEstimate[] = [];
   let totalMs = 0;
 
-  for (const wave of plan.waves) {
+  for (const wave of assignment.waves) {
     const waveSpec = spec.waves[wave.index];
     const soakMs = waveSpec ? durationToMs(waveSpec.soak) : 0;
     const waveMembers = wave.clusters.map((name) => byName.get(name)).filter((m): m is FleetMember => !!m);
     const times = waveMembers.map((m) => {
-      const ms = estimateClusterMs(m, plan.paths[m.name] ?? [], spec);
+      const ms = estimateClusterMs(m, assignment.paths[m.name] ?? [], spec);
       clusterMs[m.name] = ms;
       return ms;
     });

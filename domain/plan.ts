@@ -49,7 +49,7 @@ export interface PlannedWave {
   estimateMs: number;
 }
 
-export interface CampaignPlan {
+export interface PlannedCampaign {
   campaign: {
     name: string;
     /** Target minor, or undefined for a patch-only campaign. */
@@ -142,7 +142,7 @@ function pick<T extends Record<string, string>>(labels: T): PlannedCluster['labe
 }
 
 /** Builds the plan of a validated campaign over a fleet. Deterministic for a given input. */
-export function buildPlan(campaign: Campaign, members: readonly FleetMember[]): CampaignPlan {
+export function buildPlan(campaign: Campaign, members: readonly FleetMember[]): PlannedCampaign {
   const spec = campaign.spec;
   const waves = assignWaves(spec, members);
   const estimate = estimateCampaign(spec, waves, members);

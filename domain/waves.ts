@@ -24,11 +24,12 @@ import type { CampaignSpec } from './spec';
 import { planClusterVersions } from './versions';
 
 /** The part of the spec wave assignment reads. */
-export type WavePlanningSpec = Pick<CampaignSpec, 'selector' | 'waves'> & {
+export type WaveAssignmentSpec = Pick<CampaignSpec, 'selector' | 'waves'> & {
   target: Pick<CampaignSpec['target'], 'kubernetesVersion'>;
 };
 
-export interface WaveAssignment {
+/** One wave's share of the selected clusters. */
+export interface AssignedWave {
   name: string;
   /** Position in spec.waves, from 0. */
   index: number;
@@ -36,14 +37,16 @@ export interface WaveAssignment {
   clusters: string[];
 }
 
+/** A cluster left out of every wave, and why. */
 export interface ClusterNote {
   cluster: string;
   reason: string;
 }
 
-export interface WavePlan {
+/** What {@link assignWaves} decides: each selected cluster is in one wave or in one of the lists left out. */
+export interface WaveAssignment {
   /** One entry per spec wave, same order, possibly empty. */
-  waves: WaveAssignment[];
+  waves: AssignedWave[];
   /** Members spec.selector does not select. */
   unselected: string[];
   /** Selected, nothing to do (already at target). */
@@ -69,7 +72,7 @@ export function byName<T extends { name: string }>(a: T, b: T): number {
 }
 
 /** How many of `available` a wave takes: count, ceil(percent), or all. */
-function takeCount(wave: WavePlanningSpec['waves'][number], available: number): number {
+function takeCount(wave: WaveAssignmentSpec['waves'][number], available: number): number {
   if (wave.count !== undefined) return Math.min(wave.count, available);
   if (wave.percent !== undefined) {
     // The epsilon keeps 7% of 100 at 7 although 0.07 * 100 is 7.000000000000001 in binary floating point.
@@ -79,7 +82,7 @@ function takeCount(wave: WavePlanningSpec['waves'][number], available: number): 
 }
 
 /** Assigns the selected members of a fleet to the spec's waves. Deterministic for a given input. */
-export function assignWaves(spec: WavePlanningSpec, members: readonly FleetMember[]): WavePlan {
+export function assignWaves(spec: WaveAssignmentSpec, members: readonly FleetMember[]): WaveAssignment {
   const warnings: string[] = [];
   const seen = new Set<string>();
   const unique: FleetMember[] = [];
@@ -115,7 +118,7 @@ export function assignWaves(spec: WavePlanningSpec, members: readonly FleetMembe
     }
   }
 
-  const waves: WaveAssignment[] = [];
+  const waves: AssignedWave[] = [];
   spec.waves.forEach((wave, index) => {
     const candidates = remaining.filter((m) => matchesSelector(m.labels, wave.selector));
     const taken = candidates.slice(0, takeCount(wave, candidates.length));
@@ -139,7 +142,7 @@ export function assignWaves(spec: WavePlanningSpec, members: readonly FleetMembe
   return { waves, unselected, skipped, refused, unplaced, warnings, paths };
 }
 
-function overlapWarnings(spec: WavePlanningSpec, members: readonly FleetMember[], waves: WaveAssignment[]): string[] {
+function overlapWarnings(spec: WaveAssignmentSpec, members: readonly FleetMember[], waves: AssignedWave[]): string[] {
   const byClusterName = new Map(members.map((m) => [m.name, m]));
   const warnings: string[] = [];
   spec.waves.forEach((earlier, i) => {

@@ -86,13 +86,14 @@ import {
   retryClusterUpdate,
   skipClusterUpdate,
   statusQuery,
+  WorkflowTypes,
   type CampaignResult,
   type CampaignWorkflowInput,
   type ClusterUpgradeInput,
   type ClusterUpgradeResult,
 } from './definitions';
 import { renderDetails } from './campaign/details';
-import { pinRequest, planCampaign, type CampaignPlan } from './campaign/planning';
+import { pinRequest, setUpCampaign, type CampaignSetup } from './campaign/planning';
 import {
   CampaignMachine,
   MAX_CHILDREN_IN_FLIGHT,
@@ -115,7 +116,7 @@ import {
 } from './search-attributes';
 
 /** Workflow type of the cluster-upgrade child (see workflows/cluster-upgrade.ts). */
-const CHILD_WORKFLOW_TYPE = 'clusterUpgradeWorkflow';
+const CHILD_WORKFLOW_TYPE = WorkflowTypes.clusterUpgrade;
 /** Soak cluster × gate pairs per evaluateHealthGates activity, batches in flight, and pairs measured at once per batch. */
 const SOAK_BATCH_PAIRS = 100;
 const SOAK_BATCHES_IN_FLIGHT = 2;
@@ -166,12 +167,12 @@ const { requestLease } = proxyActivities<LeaseActivities>({
  */
 export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<CampaignResult> {
   const now = Date.now();
-  let plan: CampaignPlan | undefined;
+  let plan: CampaignSetup | undefined;
   let machine: CampaignMachine;
   if (input.continued) {
     machine = CampaignMachine.restore(input.campaign, input.fleet, input.continued);
   } else {
-    plan = planCampaign(input.campaign, input.fleet);
+    plan = setUpCampaign(input.campaign, input.fleet);
     machine = CampaignMachine.fromPlan(input.campaign, plan.placed, plan, now, input.startedBy);
   }
   registerHandlers(machine);
@@ -241,7 +242,7 @@ class CampaignRun {
   constructor(
     private readonly m: CampaignMachine,
     private readonly input: CampaignWorkflowInput,
-    private readonly plan: CampaignPlan | undefined,
+    private readonly plan: CampaignSetup | undefined,
   ) {}
 
   async run(): Promise<CampaignResult> {

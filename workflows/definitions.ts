@@ -10,6 +10,7 @@ import type { ClusterRef, GateResult, PinnedVersions } from '../activities/types
 import type { FleetMember } from '../domain/fleet';
 import type { Campaign } from '../domain/spec';
 import type { CarriedState } from './campaign/state';
+import type * as registeredWorkflows from './index';
 
 /** Default task queue of the worker; override with FLEETWAVE_TASK_QUEUE. */
 export const DEFAULT_TASK_QUEUE = 'fleetwave';
@@ -23,6 +24,17 @@ export const clusterUpgradeWorkflowId = (cluster: string): string => `cluster-up
 /** `fleet-lease/<key>=<value>`: holder of a fleet-wide cap shared by concurrent campaigns. */
 export const fleetLeaseWorkflowId = (labelKey: string, labelValue: string): string =>
   `fleet-lease/${labelKey}=${labelValue}`;
+
+/**
+ * Workflow type names: each is the name of a workflow function that workflows/index.ts exports
+ * (the worker registers them under these names). Clients, activities and the campaign start
+ * workflows by these names; `satisfies` fails the typecheck if one names no registered workflow.
+ */
+export const WorkflowTypes = {
+  campaign: 'campaignWorkflow',
+  clusterUpgrade: 'clusterUpgradeWorkflow',
+  fleetLease: 'fleetLeaseWorkflow',
+} as const satisfies Record<string, keyof typeof registeredWorkflows>;
 
 // ---------------------------------------------------------------------------------------
 // Campaign workflow

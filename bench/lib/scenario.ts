@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { validateStartInput } from '../../client/library';
 import { durationToMs } from '../../domain/duration';
-import type { CampaignPlan } from '../../domain/plan';
+import type { PlannedCampaign } from '../../domain/plan';
 import { generateFleet } from '../../simulator/index';
 import { campaignWorkflowId } from '../../workflows/definitions';
 import { sumWithSoaks, type BoundConstraints } from './bounds';
@@ -343,7 +343,7 @@ function roundStats(s: Stats, digits = 1): Stats {
 /** Figures from the histories: makespan and its bound, events, actions, approval latency. */
 function analyse(input: {
   def: ScenarioDefinition;
-  plan: CampaignPlan;
+  plan: PlannedCampaign;
   members: Map<string, { labels: Record<string, string> }>;
   histories: Awaited<ReturnType<typeof fetchCampaignHistories>>;
   approvals: Awaited<ReturnType<typeof driveCampaign>>['approvals'];

@@ -1,19 +1,18 @@
 /** `fleetwave resume NAME [--as WHO] [--reason R]`: resumes a paused campaign. */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { CliIO } from '../cli';
-import { withClient } from './support';
+import { campaignSignalCommand } from './support';
 
 /** The `resume` command. */
 export function resumeCommand(io: CliIO): Command {
-  return new Command('resume')
-    .description('resume a paused campaign (also acknowledges an exceeded failure budget)')
-    .argument('<name>', 'campaign name')
-    .option('--as <who>', 'who resumes it (default: your OS user)')
-    .option('--reason <text>', 'why, kept in the audit trail')
-    .action((name: string, opts: { as?: string; reason?: string }) =>
-      withClient(async (fw) => {
-        await fw.resumeCampaign(name, { by: opts.as, reason: opts.reason });
-        io.out(`resume sent to campaign ${name}\n`);
-      }),
-    );
+  return campaignSignalCommand(
+    io,
+    {
+      name: 'resume',
+      description: 'resume a paused campaign (also acknowledges an exceeded failure budget)',
+      as: 'who resumes it (default: your OS user)',
+      reason: 'why, kept in the audit trail',
+    },
+    (fw, name, opts) => fw.resumeCampaign(name, opts),
+  );
 }

@@ -8,7 +8,7 @@
  */
 import { Command } from 'commander';
 import type { CliIO } from '../cli';
-import type { CampaignPlan } from '../../domain/plan';
+import type { PlannedCampaign } from '../../domain/plan';
 import { listNames } from '../../domain/waves';
 import { currentUser, validateStartInput } from '../library';
 import { readCampaignFile, readFleetFile } from '../plan';
@@ -67,7 +67,7 @@ const MAX_CLUSTER_WARNINGS = 10;
  * What the operator should read before the campaign runs: the plan's warnings, its refusals in
  * one line, and per-cluster risks (blocking PDBs, maintenance windows too short to ever start).
  */
-function planWarnings(plan: CampaignPlan): string[] {
+function planWarnings(plan: PlannedCampaign): string[] {
   const lines = [...plan.warnings];
   if (plan.refused.length > 0) {
     lines.push(

@@ -7,10 +7,11 @@
  * error), 2 bad input (usage, invalid spec or fleet, unknown campaign, refused approval / skip /
  * retry), 3 an awaited campaign ended failed or aborted.
  */
-import type { CampaignResult } from '../../workflows/definitions';
+import { Command } from 'commander';
+import type { CampaignResult, ClusterStatus } from '../../workflows/definitions';
 import type { CliIO } from '../cli';
 import { ExitCode, InvalidInputError } from '../errors';
-import { connectTemporal, type FleetwaveClient } from '../library';
+import { connectTemporal, type FleetwaveClient, type OperatorOptions } from '../library';
 
 /** Connects (fast, one-line failure when unreachable), runs `fn`, and always closes the connection. */
 export async function withClient<T>(fn: (fw: FleetwaveClient) => Promise<T>): Promise<T> {
@@ -59,4 +60,61 @@ export function requireText(value: string | undefined, option: string): string {
   const text = value?.trim();
   if (!text) throw new InvalidInputError(`${option}: must not be empty`);
   return text;
+}
+
+/** The words of an operator command: its name, description and the help of `--as` and `--reason`. */
+export interface OperatorCommandText {
+  name: string;
+  description: string;
+  /** Help of `--as <who>`. */
+  as: string;
+  /** Help of `--reason <text>`. */
+  reason: string;
+}
+
+/** `fleetwave <name> NAME [--as WHO] [--reason R]`: `send` signals the campaign, the command says so. */
+export function campaignSignalCommand(
+  io: CliIO,
+  text: OperatorCommandText,
+  send: (fw: FleetwaveClient, name: string, opts: OperatorOptions) => Promise<void>,
+): Command {
+  return new Command(text.name)
+    .description(text.description)
+    .argument('<name>', 'campaign name')
+    .option('--as <who>', text.as)
+    .option('--reason <text>', text.reason)
+    .action((name: string, opts: { as?: string; reason?: string }) =>
+      withClient(async (fw) => {
+        await send(fw, name, { by: opts.as, reason: opts.reason });
+        io.out(`${text.name} sent to campaign ${name}\n`);
+      }),
+    );
+}
+
+/**
+ * `fleetwave <name> NAME --cluster C [--as WHO] [--reason R] [--json]`: `act` sends the campaign an
+ * Update about one cluster and the command prints the cluster's status it answers with (`describe`
+ * adds to the line).
+ */
+export function clusterActionCommand(
+  io: CliIO,
+  text: OperatorCommandText & { cluster: string },
+  act: (fw: FleetwaveClient, name: string, opts: OperatorOptions & { cluster: string }) => Promise<ClusterStatus>,
+  describe: (status: ClusterStatus) => string = () => '',
+): Command {
+  return new Command(text.name)
+    .description(text.description)
+    .argument('<name>', 'campaign name')
+    .requiredOption('--cluster <cluster>', text.cluster)
+    .option('--as <who>', text.as)
+    .option('--reason <text>', text.reason)
+    .option('--json', 'print the cluster status as JSON')
+    .action(async (name: string, opts: { cluster: string; as?: string; reason?: string; json?: boolean }) => {
+      const cluster = requireText(opts.cluster, '--cluster');
+      await withClient(async (fw) => {
+        const status = await act(fw, name, { cluster, by: opts.as, reason: opts.reason });
+        if (opts.json) printJson(io, status);
+        else io.out(`cluster ${status.name} of campaign ${name}: ${status.state}${describe(status)}\n`);
+      });
+    });
 }

@@ -19,7 +19,7 @@ import { clientRequestToken } from '../../activities/eks/start';
 import { compareAddonVersions } from '../../domain/versions';
 import { createEksToken, EKS_TOKEN_PREFIX } from '../../activities/eks-token';
 import { classifyError, toActivityFailure } from '../../activities/failures';
-import { createActivities } from '../../activities/index';
+import { createActivityParts } from '../../activities/index';
 import { classifyQueryResult } from '../../activities/prometheus';
 import { runActivity } from './activity-harness';
 import { FailureTypes, type EvaluateHealthGateInput } from '../../activities/types';
@@ -156,7 +156,7 @@ describe('evaluateHealthGate over a scripted Prometheus', () => {
   const value = (v: string) => () =>
     answer({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, v] }] } });
   const activities = (fetchFn: typeof fetch, prometheusUrl?: string) =>
-    createActivities({
+    createActivityParts({
       eks: () => {
         throw new Error('unused');
       },
@@ -282,7 +282,7 @@ describe('evaluateHealthGates: a batch of cluster × gate pairs in one activity'
     return { fetchFn, queries };
   };
   const activities = (fetchFn: typeof fetch) =>
-    createActivities({
+    createActivityParts({
       eks: () => {
         throw new Error('unused');
       },

@@ -8,8 +8,13 @@ import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterHealthProgress } from '../../activities/health';
 import type { GateProgress } from '../../activities/prometheus';
-import { createActivities, createDefaultDeps } from '../../activities/index';
-import type { CheckClusterHealthInput, EvaluateHealthGateInput, FleetwaveActivities } from '../../activities/types';
+import { createActivityParts, createDefaultDeps } from '../../activities/index';
+import type {
+  ActivityParts,
+  CheckClusterHealthInput,
+  EvaluateHealthGateInput,
+  FleetwaveActivities,
+} from '../../activities/types';
 import { healthGateSchema } from '../../domain/spec';
 import { freePort, prometheusBinary, startPrometheus, type TestPrometheus } from '../helpers/prometheus';
 import { activityEnvironment, recordHeartbeats, retryEnvironment, runActivity } from './activity-harness';
@@ -17,7 +22,7 @@ import { clusterEntry, startSimHarness, TEST_CREDENTIALS, type SimHarness } from
 
 let h: SimHarness;
 let prom: TestPrometheus;
-let activities: FleetwaveActivities;
+let activities: FleetwaveActivities & ActivityParts;
 
 beforeAll(async () => {
   if (!prometheusBinary())
@@ -28,7 +33,7 @@ beforeAll(async () => {
   ]);
   prom = await startPrometheus({ scrapeTargets: [new URL(h.sim.url).host], scrapeInterval: '1s' });
   await prom.waitForQuery('fleetwave_sim_workload_error_ratio{cluster="g-degraded"}');
-  activities = createActivities(
+  activities = createActivityParts(
     createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS, prometheusUrl: prom.url }),
   );
 }, 90_000);
@@ -85,7 +90,7 @@ describe('health gates against a real Prometheus scraping the simulator', () => 
   });
 
   it('is an Error, not a pass, when Prometheus is down', async () => {
-    const down = createActivities(
+    const down = createActivityParts(
       createDefaultDeps({
         endpoint: h.sim.url,
         credentials: TEST_CREDENTIALS,

@@ -5,7 +5,7 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, createDefaultDeps } from '../../activities/index';
+import { createActivityParts, createDefaultDeps } from '../../activities/index';
 import { kubeConfigFor } from '../../activities/aws';
 import { EKS_TOKEN_PREFIX } from '../../activities/eks-token';
 import { FailureTypes } from '../../activities/types';
@@ -51,7 +51,7 @@ describe('EKS token', () => {
 
   it('a token that is not an EKS token is refused, as a non-retryable KubernetesUnauthorized', async () => {
     const deps = createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS });
-    const activities = createActivities({
+    const activities = createActivityParts({
       ...deps,
       kube: async (c, access) => kubeConfigFor(c, access, 'k8s-aws-v1.bm90LWEtdXJs'),
     });

@@ -4,8 +4,8 @@
  * default credential chain never probes instance metadata.
  */
 import type { ClusterInventory } from '../../domain/fleet';
-import { createActivities, createDefaultDeps, type DefaultDepsConfig } from '../../activities/index';
-import type { ClusterRef, FleetwaveActivities } from '../../activities/types';
+import { createActivityParts, createDefaultDeps, type DefaultDepsConfig } from '../../activities/index';
+import type { ActivityParts, ClusterRef, FleetwaveActivities } from '../../activities/types';
 import { startSimulator, type Mutation, type Simulator } from '../../simulator/index';
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDFLEETWAVETEST', secretAccessKey: 'fleetwave-test-secret' };
@@ -13,7 +13,7 @@ export const ACCOUNT = '111122223333';
 
 export interface SimHarness {
   sim: Simulator;
-  activities: FleetwaveActivities;
+  activities: FleetwaveActivities & ActivityParts;
   ref(name: string): ClusterRef;
   /** Mutations the simulator accepted, read over HTTP from GET /sim/mutations. */
   mutations(cluster?: string): Promise<Mutation[]>;
@@ -60,7 +60,7 @@ export async function startSimHarness(
   const regionOf = new Map(clusters.map((c) => [String(c.name), String(c.region ?? 'us-east-1')]));
   return {
     sim,
-    activities: createActivities(deps),
+    activities: createActivityParts(deps),
     ref: (name) => ({ name, region: regionOf.get(name) ?? 'us-east-1', account: ACCOUNT }),
     async mutations(cluster) {
       const res = await fetch(`${sim.url}/sim/mutations${cluster ? `?cluster=${encodeURIComponent(cluster)}` : ''}`);

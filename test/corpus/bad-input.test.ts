@@ -21,8 +21,8 @@ import path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../client/cli';
-import type { CampaignPlan } from '../../domain/plan';
-import { campaignWorkflowId } from '../../workflows/definitions';
+import type { PlannedCampaign } from '../../domain/plan';
+import { campaignWorkflowId, WorkflowTypes } from '../../workflows/definitions';
 import { REPO_ROOT } from '../helpers/bundle';
 import { getTestTemporal } from '../helpers/temporal';
 
@@ -185,7 +185,7 @@ describe('bad-input corpus', () => {
     const run = await cliInProcess(['plan', '-f', BASE_CAMPAIGN, '--fleet', BASE_FLEET, '--json']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const plan = JSON.parse(run.stdout) as CampaignPlan;
+    const plan = JSON.parse(run.stdout) as PlannedCampaign;
     expect(plan.campaign.toUpgrade).toBe(4);
     expect(plan.warnings).toEqual([]);
     expect([...plan.refused, ...plan.skipped]).toEqual([]);
@@ -262,7 +262,7 @@ describe('dangerous but valid inputs warn', () => {
     // Visibility lags a moment behind a start: wait until the warned campaigns show, then look for bad ones.
     while (Date.now() < deadline) {
       listed = [];
-      for await (const info of client.workflow.list({ query: `WorkflowType = 'campaignWorkflow'` })) {
+      for await (const info of client.workflow.list({ query: `WorkflowType = '${WorkflowTypes.campaign}'` })) {
         listed.push(info.workflowId);
       }
       if (warnNames.every((id) => listed.includes(id))) break;

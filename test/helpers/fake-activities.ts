@@ -35,6 +35,7 @@ import {
   type ClusterState,
   type EvaluateHealthGateInput,
   type FailureType,
+  type ActivityParts,
   type FleetwaveActivities,
   type GateOutcome,
   type GateResult,
@@ -123,7 +124,7 @@ export interface RecordedCall {
   seq: number;
   /** `Date.now()` when the call arrived. */
   at: number;
-  name: keyof FleetwaveActivities;
+  name: keyof (FleetwaveActivities & ActivityParts);
   /** Short label, see the module comment. */
   label: string;
   cluster?: string;
@@ -244,7 +245,12 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     return c;
   };
 
-  const record = async (name: keyof FleetwaveActivities, label: string, input: unknown, cluster?: string) => {
+  const record = async (
+    name: keyof (FleetwaveActivities & ActivityParts),
+    label: string,
+    input: unknown,
+    cluster?: string,
+  ) => {
     const call: RecordedCall = { seq: ++seq, at: Date.now(), name, label, input, ...(cluster ? { cluster } : {}) };
     calls.push(call);
     await options.beforeCall?.(call);
@@ -525,7 +531,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
         const done = hops.map((h) => h.target);
         let handle: UpdateHandle;
         try {
-          handle = await (activities as FleetwaveActivities).startControlPlaneUpgrade({ ...input, toVersion: to });
+          handle = await (activities as ActivityParts).startControlPlaneUpgrade({ ...input, toVersion: to });
         } catch (err) {
           throw withStepContext(err, to, done, done);
         }
@@ -779,7 +785,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       await record('discoverFleet', 'discoverFleet', input);
       return [...clusters.values()].filter((c) => input.regions.includes(c.region)).map((c) => toMember(c));
     },
-  } satisfies FleetwaveActivities;
+  } satisfies FleetwaveActivities & ActivityParts;
 
   const toMember = (c: FakeCluster): FleetMember => {
     const nodegroups = c.nodegroups.map((ng) => ({

@@ -23,7 +23,7 @@ import { createLeaseActivities } from '../../activities/leases';
 import { FleetwaveClient } from '../../client/library';
 import type { ClusterInventory } from '../../domain/fleet';
 import { startSimulator, type Simulator } from '../../simulator/index';
-import { approveSignal, campaignWorkflowId, type CampaignStatus } from '../../workflows/definitions';
+import { approveSignal, campaignWorkflowId, WorkflowTypes, type CampaignStatus } from '../../workflows/definitions';
 import { getWorkflowBundle } from '../helpers/bundle';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
 import { describeFindings, scanForSecrets, type Finding } from './secret-scan';
@@ -261,13 +261,13 @@ describe('workflow histories hold no secrets', () => {
     // Our own campaign and its three cluster upgrades are among what was scanned...
     const ours = histories.filter((h) => h.workflowId.includes(TAG) && h.workflowId !== canaryId);
     expect(ours.map((h) => h.workflowType).sort()).toEqual([
-      'campaignWorkflow',
-      'clusterUpgradeWorkflow',
-      'clusterUpgradeWorkflow',
-      'clusterUpgradeWorkflow',
+      WorkflowTypes.campaign,
+      WorkflowTypes.clusterUpgrade,
+      WorkflowTypes.clusterUpgrade,
+      WorkflowTypes.clusterUpgrade,
     ]);
     // ...including the history that holds the refused approval (the Signal's decoded input).
-    const campaignHistory = ours.find((h) => h.workflowType === 'campaignWorkflow') as ScannedHistory;
+    const campaignHistory = ours.find((h) => h.workflowType === WorkflowTypes.campaign) as ScannedHistory;
     expect(campaignHistory.text).toContain('"approver":"mallory"');
     expect(campaignHistory.text).toMatch(/"workflowExecutionSignaledEventAttributes":\{"signalName":"approve"/);
     // The scan reads decoded payloads, not base64: the cluster names are there in clear.

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { FleetMember } from '../../domain/fleet';
 import { campaignSchema, type Campaign, type CampaignInput } from '../../domain/spec';
 import type { ClusterUpgradeResult } from '../../workflows/definitions';
-import { planCampaign, pinRequest } from '../../workflows/campaign/planning';
+import { setUpCampaign, pinRequest } from '../../workflows/campaign/planning';
 import { decidePromotion, type PromotionFacts } from '../../workflows/campaign/promotion';
 import { AUDIT_KEPT, CampaignMachine, type CarriedState } from '../../workflows/campaign/state';
 
@@ -40,7 +40,7 @@ const PINNED = { nodegroupRelease: {}, addons: {}, resolvedAt: 'x' };
 /** A machine past version resolution, in its first wave's window. */
 function machine(fleet: FleetMember[], spec: Partial<CampaignInput['spec']>) {
   const campaign = makeCampaign('state', spec);
-  const plan = planCampaign(campaign, fleet);
+  const plan = setUpCampaign(campaign, fleet);
   const m = CampaignMachine.fromPlan(campaign, plan.placed, plan, T0, 'tester');
   m.pinVersions(PINNED);
   m.beginWaves(undefined);

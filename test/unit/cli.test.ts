@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../client/cli';
-import type { CampaignPlan } from '../../domain/plan';
+import type { PlannedCampaign } from '../../domain/plan';
 
 const run = promisify(execFile);
 
@@ -37,7 +37,7 @@ describe('fleetwave plan', () => {
     const r = await cli('plan', '-f', 'examples/campaign.yaml', '--fleet', 'examples/fleet.yaml', '--json');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const plan = JSON.parse(r.out) as CampaignPlan;
+    const plan = JSON.parse(r.out) as PlannedCampaign;
     expect(plan.waves.length).toBeGreaterThanOrEqual(3);
     expect(plan.campaign.target).toBe('1.31');
     expect(plan.estimate.totalMs).toBeGreaterThan(0);
@@ -102,6 +102,6 @@ describe('fleetwave plan', () => {
       'examples/fleet.yaml',
       '--json',
     ]);
-    expect((JSON.parse(ok.stdout) as CampaignPlan).waves.length).toBeGreaterThanOrEqual(3);
+    expect((JSON.parse(ok.stdout) as PlannedCampaign).waves.length).toBeGreaterThanOrEqual(3);
   });
 });

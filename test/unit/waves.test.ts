@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { FleetMember } from '../../domain/fleet';
 import { matchesSelector } from '../../domain/selector';
 import type { LabelSelector } from '../../domain/spec';
-import { assignWaves, listNames, type WavePlanningSpec } from '../../domain/waves';
+import { assignWaves, listNames, type WaveAssignmentSpec } from '../../domain/waves';
 import { member, rng } from './fixtures';
 
-type WaveInput = WavePlanningSpec['waves'][number];
+type WaveInput = WaveAssignmentSpec['waves'][number];
 
 /** A wave with the schema's defaults, so tests only say what matters. */
 function wave(name: string, extra: Partial<WaveInput> = {}): WaveInput {
@@ -20,7 +20,7 @@ function wave(name: string, extra: Partial<WaveInput> = {}): WaveInput {
   };
 }
 
-function spec(waves: WaveInput[], selector: LabelSelector = {}, target = '1.31'): WavePlanningSpec {
+function spec(waves: WaveInput[], selector: LabelSelector = {}, target = '1.31'): WaveAssignmentSpec {
   return { selector, waves, target: { kubernetesVersion: target } };
 }
 
@@ -122,7 +122,7 @@ describe('assignWaves', () => {
       return { matchExpressions: [{ key: 'env', operator: 'NotIn', values: [pick(r, ENVS)] }] };
     }
 
-    function randomCase(seed: number): { s: WavePlanningSpec; members: FleetMember[] } {
+    function randomCase(seed: number): { s: WaveAssignmentSpec; members: FleetMember[] } {
       const r = rng(seed);
       const n = Math.floor(r() * 40);
       const members = Array.from({ length: n }, (_, i) => {

@@ -15,6 +15,7 @@ import {
   statusQuery,
   type CampaignResult,
   type CampaignStatus,
+  WorkflowTypes,
   type CampaignWorkflowInput,
 } from '../../workflows/definitions';
 import { campaignStartAttributes } from '../../workflows/search-attributes';
@@ -59,7 +60,7 @@ export async function startCampaign(
   const name = campaign.metadata.name;
   const target = campaign.spec.target.kubernetesVersion;
   const input: CampaignWorkflowInput = { campaign, fleet, startedBy };
-  return temporal.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
+  return temporal.client.workflow.start<typeof campaignWorkflow>(WorkflowTypes.campaign, {
     workflowId: campaignWorkflowId(name),
     taskQueue,
     args: [input],

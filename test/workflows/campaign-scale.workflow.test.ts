@@ -3,12 +3,10 @@
  * continue-as-new test runs on a dedicated dev server whose suggestContinueAsNew limit is
  * tiny, so a handful of clusters spans several runs.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterUpgradeWorkflowId, statusQuery } from '../../workflows/definitions';
-import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
+import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fake-activities';
 import {
   getTestTemporal,
@@ -29,11 +27,6 @@ import {
 } from './campaign-harness';
 
 type HistoryEvent = proto.api.history.v1.IHistoryEvent;
-
-/** The real child reports its end by signal once its engineer wires clusterFinishedSignal in. */
-const CHILD_REPORTS_FINISHED = readFileSync(path.join(REPO_ROOT, 'workflows/cluster-upgrade.ts'), 'utf8').includes(
-  'clusterFinishedSignal',
-);
 
 /** Every run of the campaign, following the continue-as-new chain from the first run. */
 async function historiesOfChain(temporal: TestTemporal, handle: CampaignHandle): Promise<HistoryEvent[][]> {
@@ -280,8 +273,7 @@ describe('campaign workflow: continue-as-new', () => {
     },
   );
 
-  // Enabled once workflows/cluster-upgrade.ts sends clusterFinishedSignal (see definitions.ts).
-  it.skipIf(!CHILD_REPORTS_FINISHED)(
+  it(
     'continues as new with upgrades in flight and keeps its state (real cluster-upgrade child)',
     { timeout: 180_000 },
     async () => {

@@ -16,6 +16,7 @@ import {
   clusterStatusQuery,
   clusterUpgradeWorkflowId,
   reportBySignalSignal,
+  WorkflowTypes,
   type ClusterUpgradeInput,
   type ClusterUpgradeResult,
 } from '../../workflows/definitions';
@@ -149,7 +150,7 @@ async function runUpgrade(scenario: Scenario = {}): Promise<Run> {
   const taskQueue = temporal.taskQueue('cluster-upgrade');
   const worker = await upgradeWorker(taskQueue, fake.activities);
   return worker.runUntil(async () => {
-    const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
+    const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
       workflowId: clusterUpgradeWorkflowId(name),
       taskQueue,
       args: [input],
@@ -742,13 +743,13 @@ describe('clusterUpgradeWorkflow', () => {
     const worker = await upgradeWorker(taskQueue, fake.activities, { maxConcurrentActivityTaskExecutions: 1 });
     const input = (name: string): ClusterUpgradeInput => upgradeInput(name, spec, '1.31', ['1.30', '1.31']);
     const { result, trace } = await worker.runUntil(async () => {
-      const first = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
+      const first = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
         workflowId: clusterUpgradeWorkflowId(holder),
         taskQueue,
         args: [input(holder)],
       });
       await reached.promise;
-      const second = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
+      const second = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
         workflowId: clusterUpgradeWorkflowId(paused),
         taskQueue,
         args: [input(paused)],
@@ -896,7 +897,7 @@ describe('clusterUpgradeWorkflow', () => {
       },
       during: async (handle) => {
         await reached.promise;
-        const second = temporal.client.workflow.start<typeof clusterUpgradeWorkflow>('clusterUpgradeWorkflow', {
+        const second = temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
           workflowId: handle.workflowId,
           taskQueue: 'nobody-polls-this',
           args: [{} as ClusterUpgradeInput],

@@ -1,5 +1,5 @@
 /**
- * The campaign's plan on its first run: which clusters go into which wave, each one's
+ * The campaign's setup on its first run: which clusters go into which wave, each one's
  * estimated duration and control-plane path, each wave's failure budget, and what to ask
  * `resolveTargetVersions` for. Thin glue over domain/ (the wave assignment, estimate and
  * budget rule that `fleetwave plan` builds on), so the workflow and the CLI agree on the plan;
@@ -12,10 +12,10 @@ import { failureBudgetCount } from '../../domain/plan';
 import type { Campaign } from '../../domain/spec';
 import { compareMinor } from '../../domain/versions';
 import { assignWaves } from '../../domain/waves';
-import type { InitialPlan } from './state';
+import type { InitialSetup } from './state';
 
-/** The plan plus what the workflow needs besides the state machine's input. */
-export interface CampaignPlan extends InitialPlan {
+/** The machine's initial setup plus what the workflow needs besides it. */
+export interface CampaignSetup extends InitialSetup {
   /** Control-plane hops per placed cluster (empty for a patch-only campaign). */
   paths: Record<string, string[]>;
   /** Placed members, in wave order: what continue-as-new carries as `fleet`. */
@@ -23,25 +23,25 @@ export interface CampaignPlan extends InitialPlan {
 }
 
 /**
- * Plans the campaign over the fleet it was started with, with the same wave assignment,
+ * Sets the campaign up over the fleet it was started with, with the same wave assignment,
  * estimate and failure-budget rule as domain/plan's buildPlan (what `fleetwave plan` prints).
  * Selected clusters that will not be upgraded (already at target, refused by the version rules,
  * in no wave) become `skippedAtPlan`.
  */
-export function planCampaign(campaign: Campaign, fleet: readonly FleetMember[]): CampaignPlan {
+export function setUpCampaign(campaign: Campaign, fleet: readonly FleetMember[]): CampaignSetup {
   const spec = campaign.spec;
-  const plan = assignWaves(spec, fleet);
-  const estimate = estimateCampaign(spec, plan, fleet);
+  const assignment = assignWaves(spec, fleet);
+  const estimate = estimateCampaign(spec, assignment, fleet);
   const byName = new Map(fleet.map((m) => [m.name, m]));
   const placed: FleetMember[] = [];
   const paths: Record<string, string[]> = {};
-  const waves: InitialPlan['waves'] = plan.waves.map((w) => {
+  const waves: InitialSetup['waves'] = assignment.waves.map((w) => {
     const waveSpec = spec.waves[w.index];
     if (!waveSpec) throw new Error(`wave ${w.index} has no spec`);
     const members = w.clusters.map((name) => {
       const member = byName.get(name);
       if (!member) throw new Error(`planned cluster ${name} is not in the fleet`);
-      const path = plan.paths[name] ?? [];
+      const path = assignment.paths[name] ?? [];
       placed.push(member);
       paths[name] = path;
       return { member, estimateMs: estimate.clusterMs[name] ?? 0, hops: path.length };
@@ -49,9 +49,9 @@ export function planCampaign(campaign: Campaign, fleet: readonly FleetMember[]):
     return { spec: waveSpec, members, failureBudget: failureBudgetCount(waveSpec.failureBudget, members.length) };
   });
   const skippedAtPlan = [
-    ...plan.skipped,
-    ...plan.refused.map((r) => ({ cluster: r.cluster, reason: `refused: ${r.reason}` })),
-    ...plan.unplaced.map((cluster) => ({ cluster, reason: 'selected but in no wave' })),
+    ...assignment.skipped,
+    ...assignment.refused.map((r) => ({ cluster: r.cluster, reason: `refused: ${r.reason}` })),
+    ...assignment.unplaced.map((cluster) => ({ cluster, reason: 'selected but in no wave' })),
   ];
   return { waves, skippedAtPlan, paths, placed };
 }

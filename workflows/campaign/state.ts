@@ -128,7 +128,7 @@ export interface CarriedState {
 }
 
 /** What the plan (domain) hands the state machine on the first run. */
-export interface InitialPlan {
+export interface InitialSetup {
   waves: {
     spec: WaveSpec;
     members: { member: FleetMember; estimateMs: number; hops: number }[];
@@ -218,7 +218,7 @@ export class CampaignMachine {
   static fromPlan(
     campaign: Campaign,
     fleet: readonly FleetMember[],
-    plan: InitialPlan,
+    plan: InitialSetup,
     now: number,
     startedBy?: string,
   ): CampaignMachine {
