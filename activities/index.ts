@@ -15,6 +15,7 @@
  */
 import type { ActivityDeps } from './deps';
 import { resolveDeps } from './deps';
+import { createApprovalActivities } from './approvals';
 import { createEksActivities } from './eks';
 import { createHealthActivities } from './health';
 import { createStepActivities } from './steps';
@@ -44,6 +45,8 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     rollbackControlPlane: all.rollbackControlPlane,
     evaluateHealthGates: all.evaluateHealthGates,
     checkClusterHealth: all.checkClusterHealth,
+    verifyAction: all.verifyAction,
+    describeApprovalPolicy: all.describeApprovalPolicy,
   };
 }
 
@@ -65,7 +68,9 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
   });
   const steps = createStepActivities(resolved, { ...eks.parts, runClusterHealth: health.runClusterHealth });
   const inventory = createInventoryActivities(resolved);
+  const approvals = createApprovalActivities();
   return {
+    ...approvals,
     resolveTargetVersions: eks.resolveTargetVersions,
     describeCluster: eks.describeCluster,
     preflightCluster: eks.preflightCluster,

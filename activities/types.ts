@@ -7,6 +7,7 @@
  * credentials or kubeconfigs; activities obtain those themselves from their deps.
  */
 import type { FleetMember } from '../domain/fleet';
+import type { ClaimVerdict, PolicySummary, SignedActionKind, SignedClaim } from '../domain/signed-actions';
 import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
 
 /** Where a cluster lives and how to reach it. */
@@ -434,6 +435,19 @@ export const FailureTypes = {
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 
 /** The activities the workflows call, as the worker registers them (see activities/index.ts createActivities). */
+/** Input of {@link FleetwaveActivities.verifyAction}. */
+export interface VerifyActionInput {
+  /** The action as the operator asked for it. */
+  action: SignedActionKind;
+  /** Who the operator says they are (approver, or `by` of an operator action). */
+  actor: string;
+  /** The claim and its SSHSIG, when the operator signed. */
+  signed?: SignedClaim;
+}
+
+/** Answer of {@link FleetwaveActivities.verifyAction}: the verdict, and the policy it was reached under. */
+export type VerifyActionResult = ClaimVerdict & { policy: PolicySummary };
+
 export interface FleetwaveActivities {
   resolveTargetVersions(input: ResolveTargetVersionsInput): Promise<PinnedVersions>;
   preflightCluster(input: PreflightInput): Promise<PreflightResult>;
@@ -451,6 +465,15 @@ export interface FleetwaveActivities {
   upgradeControlPlane(input: UpgradeControlPlaneInput): Promise<UpgradeControlPlaneResult>;
   /** Every node group, up to maxParallel at once, in one activity. */
   updateNodegroups(input: UpdateNodegroupsInput): Promise<UpdateNodegroupsResult>;
+  /**
+   * Checks an operator action against the worker's fleet approval policy: the SSHSIG over the
+   * claim's canonical text, the key's principal in the policy's allowed_signers, the principal's
+   * groups; or, unsigned, whether the policy allows the action by name only. A local activity:
+   * its answer is recorded in the history, so replay never needs the policy or the keys.
+   */
+  verifyAction(input: VerifyActionInput): Promise<VerifyActionResult>;
+  /** The worker's fleet approval policy, summarised for status and the audit trail. */
+  describeApprovalPolicy(): Promise<PolicySummary>;
 }
 
 /**

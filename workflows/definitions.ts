@@ -9,6 +9,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ClusterRef, GateResult, PinnedVersions } from '../activities/types';
 import type { FleetMember } from '../domain/fleet';
 import type { Campaign } from '../domain/spec';
+import type { SignedClaim } from '../domain/signed-actions';
 import type { CarriedState } from './campaign/state';
 import type * as registeredWorkflows from './index';
 
@@ -201,6 +202,12 @@ export interface ApproveInput {
   wave: string;
   approver: string;
   comment?: string;
+  /**
+   * The approval signed with the approver's SSH key (domain/signed-actions.ts): what the worker's
+   * fleet approval policy checks. Absent: a name-only approval, which only a policy that allows
+   * them (or a worker without one) accepts.
+   */
+  signed?: SignedClaim;
 }
 
 export interface ApproveResult {
@@ -214,6 +221,8 @@ export interface ApproveResult {
 export interface OperatorInput {
   by: string;
   reason?: string;
+  /** The action signed with the operator's SSH key, for actions the fleet policy wants signed. */
+  signed?: SignedClaim;
 }
 
 export interface ClusterActionInput extends OperatorInput {

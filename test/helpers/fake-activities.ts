@@ -22,6 +22,7 @@
  * versions EKS does not run on it. Updating to one is refused; rolling back to one, or rolling the
  * control plane back under one, is `kept` (what the real activities answer after DescribeAddonVersions).
  */
+import { createApprovalActivities } from '../../activities/approvals';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { activityRuntime, type ActivityRuntime } from '../../activities/context';
@@ -780,6 +781,8 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       if (kubernetes && !kubernetes.healthy) failures.push(`kubernetes checks: ${kubernetes.failures.join('; ')}`);
       return { healthy: failures.length === 0, gates, ...(kubernetes ? { kubernetes } : {}), failures };
     },
+
+    ...createApprovalActivities(),
 
     async discoverFleet(input) {
       await record('discoverFleet', 'discoverFleet', input);
