@@ -318,3 +318,27 @@ describe('promotion rule', () => {
     expect(decidePromotion({ ...facts, approvals: 2, paused: true }).step).toBe('hold-paused');
   });
 });
+
+describe('who may write the state', () => {
+  /**
+   * Never called: `tsc --noEmit` (CI's typecheck) fails if any line below stops being an error,
+   * that is if code outside CampaignMachine could write its state.
+   */
+  function writesOutsideTheMachine(m: CampaignMachine): void {
+    // @ts-expect-error the state view is deeply read-only
+    m.view.phase = 'done';
+    // @ts-expect-error wave records read through the machine are read-only
+    m.view.waves[0].state = 'completed';
+    // @ts-expect-error cluster records too
+    m.windowClusters(0)[0].state = 'upgraded';
+    // @ts-expect-error the change counter is counted inside the machine only
+    m.changes += 1;
+  }
+
+  it('keeps its state in #private fields: no own property exposes it', () => {
+    const { m } = machine([member('a'), member('b')], twoWaves);
+    expect(typeof writesOutsideTheMachine).toBe('function');
+    expect(Object.keys(m)).toEqual([]);
+    expect(Object.getOwnPropertyNames(m)).toEqual([]);
+  });
+});
