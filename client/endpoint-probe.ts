@@ -6,6 +6,7 @@
  * merely slow.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 
 /** The HTTP/2 client connection preface and an empty SETTINGS frame. */
 const H2_PREFACE = Buffer.concat([
@@ -13,8 +14,8 @@ const H2_PREFACE = Buffer.concat([
   Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
 ]);
 
-/** What the probe saw: `refused` (nothing listens), `silent` (no answer in time), or what answered. */
-export type EndpointKind = 'refused' | 'silent' | 'http1' | 'tls' | 'http2' | 'other';
+/** What the probe saw: `refused` (nothing listens), `silent` (no answer in time), `closed` (hung up without a word), or what answered. */
+export type EndpointKind = 'refused' | 'silent' | 'closed' | 'http1' | 'tls' | 'http2' | 'other';
 
 /** Connects to host:port, sends the HTTP/2 preface and classifies the first answer within `timeoutMs`. */
 export function probeEndpoint(host: string, port: number, timeoutMs: number): Promise<EndpointKind> {
@@ -39,6 +40,28 @@ export function probeEndpoint(host: string, port: number, timeoutMs: number): Pr
       else done('other');
     });
     socket.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'refused' : 'silent'));
-    socket.on('end', () => done('other'));
+    socket.on('end', () => done('closed'));
+  });
+}
+
+/**
+ * Whether host:port speaks TLS: a TLS handshake gets a TLS answer, an alert included (a server
+ * may refuse the handshake, which still proves it speaks TLS). Certificates are not checked:
+ * nothing is sent after the handshake.
+ */
+export function speaksTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: host.replace(/^\[|\]$/g, ''), port, rejectUnauthorized: false });
+    let settled = false;
+    const done = (yes: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(yes);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('secureConnect', () => done(true));
+    socket.on('error', (err: NodeJS.ErrnoException) => done(/alert|ERR_SSL/i.test(`${err.code} ${err.message}`)));
   });
 }

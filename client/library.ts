@@ -73,7 +73,7 @@ import {
   UpdateRefusedError,
   ExitCode,
 } from './errors';
-import { probeEndpoint } from './endpoint-probe';
+import { probeEndpoint, speaksTls } from './endpoint-probe';
 import { HOST_PORT, loadTemporalConnectConfig } from './temporal-env';
 import { campaignIssuesBeyondSchema } from './campaign-checks';
 import { fleetwaveDataConverter } from './payload-codec';
@@ -144,7 +144,11 @@ async function connectFailure(
   const unreachable = new TemporalUnreachableError(address, addressSource, { cause: err });
   const hostPort = HOST_PORT.exec(address);
   if (!hostPort) return unreachable;
-  const kind = await probeEndpoint(hostPort[1] as string, Number(hostPort[2]), PROBE_TIMEOUT_MS);
+  const host = hostPort[1] as string;
+  const port = Number(hostPort[2]);
+  let kind = await probeEndpoint(host, port, PROBE_TIMEOUT_MS);
+  // A TLS port hangs up on a plain-text preface; a handshake tells it apart.
+  if (kind === 'closed' && (await speaksTls(host, port, PROBE_TIMEOUT_MS))) kind = 'tls';
   const setting = addressSource === 'default' ? 'the default address' : addressSource;
   const notFrontend = (why: string) =>
     new InvalidInputError(
@@ -152,6 +156,7 @@ async function connectFailure(
     );
   if (kind === 'http1') return notFrontend('it answers HTTP/1, Temporal answers gRPC over HTTP/2');
   if (kind === 'other') return notFrontend('it answers, but not in HTTP/2');
+  if (kind === 'closed' && !tls) return notFrontend('it closes the connection without an HTTP/2 answer');
   if (kind === 'tls' && !tls) {
     return new InvalidInputError(
       `${setting}: ${address} answers with TLS, but no TLS is configured; set TEMPORAL_TLS=true (or TEMPORAL_API_KEY, or a profile's tls)`,
