@@ -73,7 +73,9 @@ import {
   UpdateRefusedError,
   ExitCode,
 } from './errors';
-import { loadTemporalConnectConfig } from './temporal-env';
+import { probeEndpoint, speaksTls } from './endpoint-probe';
+import { HOST_PORT, loadTemporalConnectConfig } from './temporal-env';
+import { campaignIssuesBeyondSchema } from './campaign-checks';
 import { fleetwaveDataConverter } from './payload-codec';
 
 /** Default Temporal Web UI of `temporal server start-dev` (and of `npm run demo`). */
@@ -113,7 +115,7 @@ export async function connectTemporal(opts: ConnectOptions = {}): Promise<Fleetw
       connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     });
   } catch (err) {
-    throw new TemporalUnreachableError(config.connection.address, config.addressSource, { cause: err });
+    throw await connectFailure(config.connection.address, config.addressSource, config.connection.tls, err);
   }
   const client = new Client({ connection, namespace: config.namespace, dataConverter: fleetwaveDataConverter });
   return new FleetwaveClient({
@@ -123,6 +125,44 @@ export async function connectTemporal(opts: ConnectOptions = {}): Promise<Fleetw
     uiBase: env.FLEETWAVE_TEMPORAL_UI,
     close: () => connection.close(),
   });
+}
+
+/** How long the probe after a failed connect waits for an answer. */
+const PROBE_TIMEOUT_MS = 1_000;
+
+/**
+ * Why a connect failed, blaming the right thing: an endpoint that answers in another protocol
+ * (an HTTP server, the Web UI port, TLS where the settings say plain text) is a setting to fix
+ * (exit 2, naming where the address came from); anything else is an unreachable server (exit 1).
+ */
+async function connectFailure(
+  address: string,
+  addressSource: string,
+  tls: unknown,
+  err: unknown,
+): Promise<FleetwaveError> {
+  const unreachable = new TemporalUnreachableError(address, addressSource, { cause: err });
+  const hostPort = HOST_PORT.exec(address);
+  if (!hostPort) return unreachable;
+  const host = hostPort[1] as string;
+  const port = Number(hostPort[2]);
+  let kind = await probeEndpoint(host, port, PROBE_TIMEOUT_MS);
+  // A TLS port hangs up on a plain-text preface; a handshake tells it apart.
+  if (kind === 'closed' && (await speaksTls(host, port, PROBE_TIMEOUT_MS))) kind = 'tls';
+  const setting = addressSource === 'default' ? 'the default address' : addressSource;
+  const notFrontend = (why: string) =>
+    new InvalidInputError(
+      `${setting}: ${address} is not a Temporal frontend (${why}); point it at the frontend's gRPC port (7233 by default), not the Web UI or an HTTP API`,
+    );
+  if (kind === 'http1') return notFrontend('it answers HTTP/1, Temporal answers gRPC over HTTP/2');
+  if (kind === 'other') return notFrontend('it answers, but not in HTTP/2');
+  if (kind === 'closed' && !tls) return notFrontend('it closes the connection without an HTTP/2 answer');
+  if (kind === 'tls' && !tls) {
+    return new InvalidInputError(
+      `${setting}: ${address} answers with TLS, but no TLS is configured; set TEMPORAL_TLS=true (or TEMPORAL_API_KEY, or a profile's tls)`,
+    );
+  }
+  return unreachable;
 }
 
 /**
@@ -465,6 +505,8 @@ export function validateStartInput(input: StartCampaignInput): {
 } {
   const campaign = validateCampaign(input.campaign);
   if (!campaign.ok) throw InvalidInputError.fromIssues('campaign', campaign.issues);
+  const beyond = campaignIssuesBeyondSchema(campaign.value);
+  if (beyond.length > 0) throw InvalidInputError.fromIssues('campaign', beyond);
   const fleet = toMembers(input.fleet);
   const plan = buildPlan(campaign.value, fleet);
   if (plannedClusters(plan) === 0) {

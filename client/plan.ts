@@ -1,30 +1,29 @@
 /**
  * Planning from files, for the `plan` command and for scripts: read and validate a campaign and
  * a fleet, build the plan (domain/plan.ts), and render it as text. Nothing here talks to
- * Temporal or AWS; a plan never changes anything.
+ * Temporal; AWS only to check pinned versions (client/version-check.ts). A plan never changes anything.
  */
-import { readFile } from 'node:fs/promises';
 import { formatEstimate } from '../domain/duration';
 import { toFleetMember, type FleetMember } from '../domain/fleet';
 import { formatIssue, parseCampaign, parseFleet, type ValidationIssue } from '../domain/load';
 import { buildPlan, type PlannedCampaign } from '../domain/plan';
 import type { Campaign } from '../domain/spec';
-import { InvalidInputError } from './errors';
+import { ExitCode, FleetwaveError, InvalidInputError } from './errors';
+import { readRegularFile, UnreadableFileError } from './files';
+import { campaignIssuesBeyondSchema } from './campaign-checks';
+import { checkPinnedVersionsLive, hasPinnedVersions } from './version-check';
 import { table } from './format';
 
-/** Reads a UTF-8 file; an unreadable file is bad input naming the file. */
+/** The largest campaign or fleet file read (the YAML parser refuses larger documents too). */
+export const MAX_SPEC_FILE_BYTES = 20 * 1024 * 1024;
+
+/** Reads a UTF-8 regular file, size checked first; an unreadable one is bad input naming the file. */
 async function readText(file: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return await readRegularFile(file, MAX_SPEC_FILE_BYTES);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : `cannot read (${(err as Error).message})`;
-    throw new InvalidInputError(`${file}: ${why}`);
+    if (err instanceof UnreadableFileError) throw new InvalidInputError(err.message);
+    throw err;
   }
 }
 
@@ -37,7 +36,36 @@ function invalid(file: string, issues: ValidationIssue[]): InvalidInputError {
 export async function readCampaignFile(file: string): Promise<Campaign> {
   const parsed = parseCampaign(await readText(file));
   if (!parsed.ok) throw invalid(file, parsed.issues);
+  const issues = campaignIssuesBeyondSchema(parsed.value);
+  if (issues.length > 0) throw invalid(file, issues);
   return parsed.value;
+}
+
+/**
+ * The live check of pinned versions (client/version-check.ts) as `plan` and `start` run it:
+ * issues become bad input naming the campaign file and field. When EKS cannot be asked, `start`
+ * refuses to guess (exit 1, saying why) and `plan`, which may run offline, returns a warning.
+ */
+export async function checkPinnedVersions(
+  file: string,
+  campaign: Campaign,
+  plan: PlannedCampaign,
+  mode: 'start' | 'plan',
+): Promise<string | undefined> {
+  if (!hasPinnedVersions(campaign)) return undefined;
+  let issues: ValidationIssue[];
+  try {
+    issues = await checkPinnedVersionsLive(campaign, plan);
+  } catch (err) {
+    const why = `cannot check the pinned versions against EKS (${err instanceof Error ? err.message : String(err)})`;
+    if (mode === 'plan') return `${why}; they are checked again when the campaign starts`;
+    throw new FleetwaveError(
+      `${file}: spec.target: ${why}; fleetwave start checks them with the worker's AWS settings (FLEETWAVE_AWS_ENDPOINT, AWS_REGION, credentials)`,
+      ExitCode.runtimeFailure,
+    );
+  }
+  if (issues.length > 0) throw invalid(file, issues);
+  return undefined;
 }
 
 /** Reads and validates a fleet YAML file into fleet members. Throws InvalidInputError naming file, path and line. */
@@ -62,10 +90,11 @@ export async function planFromFiles(campaignFile: string, fleetFile: string): Pr
       all.flatMap((e) => e.issues),
     );
   }
-  return buildPlan(
-    (campaign as PromiseFulfilledResult<Campaign>).value,
-    (fleet as PromiseFulfilledResult<FleetMember[]>).value,
-  );
+  const validCampaign = (campaign as PromiseFulfilledResult<Campaign>).value;
+  const plan = buildPlan(validCampaign, (fleet as PromiseFulfilledResult<FleetMember[]>).value);
+  const unchecked = await checkPinnedVersions(campaignFile, validCampaign, plan, 'plan');
+  if (unchecked) plan.warnings.push(unchecked);
+  return plan;
 }
 
 function versionCell(from: string, path: readonly string[]): string {

@@ -5,13 +5,27 @@
  * TEMPORAL_CONFIG_FILE) over the defaults. The CLI, the client library and the worker all
  * read them here, so they always connect to the same place.
  */
-import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  loadClientConfigProfile,
+  toClientOptions,
+  type ClientConfigProfile,
+  type ClientConnectConfig,
+  type ConfigDataSource,
+} from '@temporalio/envconfig';
+import { checkRegularFileSync } from './files';
 
 /** Default Temporal frontend when neither the environment nor a profile names one. */
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
 /** `host:port` or `[v6]:port`; the port is group 2. */
 export const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** The largest temporal.toml read. */
+const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+/** The largest TLS certificate or key file read (a certificate chain is a few KB). */
+const MAX_TLS_FILE_BYTES = 1024 * 1024;
 
 /** Temporal's own variables, read by `@temporalio/envconfig` (documentation and deployment checks). */
 export const TEMPORAL_ENV_VARS = [
@@ -48,9 +62,19 @@ export function loadTemporalConnectConfig(
   env: Record<string, string | undefined>,
   problems: string[],
 ): TemporalConnectConfig | undefined {
-  let loaded: ClientConnectConfig;
+  const overrideEnvVars = definedOnly(env);
+  const configFile = configFilePath(env);
+  if (configFile) {
+    // envconfig reads the file whole and synchronously: a FIFO there would hang the CLI.
+    const refused = checkRegularFileSync(configFile.path, MAX_CONFIG_FILE_BYTES, 'ok');
+    if (refused) {
+      problems.push(`${configFile.name}: ${refused}`);
+      return undefined;
+    }
+  }
+  let profile: ClientConfigProfile;
   try {
-    loaded = loadClientConnectConfig({ overrideEnvVars: definedOnly(env) });
+    profile = loadClientConfigProfile({ overrideEnvVars });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const name = env.TEMPORAL_PROFILE
@@ -61,22 +85,90 @@ export function loadTemporalConnectConfig(
     problems.push(`${name}: ${message}`);
     return undefined;
   }
-  const { connectionOptions } = loaded;
-  const address = connectionOptions.address?.trim() || DEFAULT_TEMPORAL_ADDRESS;
-  if (!HOST_PORT.test(address)) {
-    problems.push(`TEMPORAL_ADDRESS=${JSON.stringify(address)}: must be host:port such as "127.0.0.1:7233"`);
+  const tlsProblems = tlsFileProblems(profile, env, configFile?.path);
+  if (tlsProblems.length > 0) {
+    problems.push(...tlsProblems);
     return undefined;
   }
+  let loaded: ClientConnectConfig;
+  try {
+    loaded = toClientOptions(profile);
+  } catch (err) {
+    problems.push(`TLS settings: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+  const { connectionOptions } = loaded;
+  const address = connectionOptions.address?.trim() || DEFAULT_TEMPORAL_ADDRESS;
   const addressSource = env.TEMPORAL_ADDRESS?.trim()
     ? 'TEMPORAL_ADDRESS'
     : connectionOptions.address
       ? `profile ${env.TEMPORAL_PROFILE || 'default'}`
       : 'default';
+  const hostPort = HOST_PORT.exec(address);
+  if (!hostPort) {
+    problems.push(
+      `${settingName(addressSource)}=${JSON.stringify(address)}: must be host:port such as "127.0.0.1:7233"`,
+    );
+    return undefined;
+  }
+  const port = Number(hostPort[2]);
+  if (port < 1 || port > 65535) {
+    problems.push(`${settingName(addressSource)}=${JSON.stringify(address)}: port ${port} is out of range (1-65535)`);
+    return undefined;
+  }
   return {
     connection: { ...connectionOptions, address },
     namespace: loaded.namespace || 'default',
     addressSource,
   };
+}
+
+/** The variable or profile field an address came from, as messages name it. */
+function settingName(addressSource: string): string {
+  return addressSource === 'TEMPORAL_ADDRESS' || addressSource === 'default'
+    ? 'TEMPORAL_ADDRESS'
+    : `${addressSource} address`;
+}
+
+/** The temporal.toml envconfig would read, and how to name it: TEMPORAL_CONFIG_FILE or its default path. */
+function configFilePath(env: Record<string, string | undefined>): { path: string; name: string } | undefined {
+  if (env.TEMPORAL_CONFIG_FILE !== undefined) {
+    return { path: env.TEMPORAL_CONFIG_FILE, name: `TEMPORAL_CONFIG_FILE=${env.TEMPORAL_CONFIG_FILE}` };
+  }
+  let dir: string | undefined;
+  if (os.platform() === 'win32') dir = env.APPDATA;
+  else if (os.platform() === 'darwin') dir = env.HOME && path.join(env.HOME, 'Library', 'Application Support');
+  else dir = env.XDG_CONFIG_HOME || (env.HOME && path.join(env.HOME, '.config'));
+  if (!dir) return undefined;
+  const file = path.join(dir, 'temporalio', 'temporal.toml');
+  return { path: file, name: file };
+}
+
+/** The TLS files of a profile, each checked before envconfig reads it, named by the variable or profile field that set it. */
+function tlsFileProblems(
+  profile: ClientConfigProfile,
+  env: Record<string, string | undefined>,
+  configFile: string | undefined,
+): string[] {
+  const tls = profile.tls;
+  if (!tls || tls.disabled) return [];
+  const fields: [ConfigDataSource | undefined, string, string][] = [
+    [tls.clientCert, 'TEMPORAL_TLS_CLIENT_CERT_PATH', 'client_cert_path'],
+    [tls.clientKey, 'TEMPORAL_TLS_CLIENT_KEY_PATH', 'client_key_path'],
+    [tls.serverCACert, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', 'server_ca_cert_path'],
+  ];
+  const problems: string[] = [];
+  for (const [source, variable, field] of fields) {
+    if (!source || !('path' in source)) continue;
+    const refused = checkRegularFileSync(source.path, MAX_TLS_FILE_BYTES, 'refuse');
+    if (!refused) continue;
+    const name =
+      env[variable] === source.path
+        ? variable
+        : `profile ${env.TEMPORAL_PROFILE || 'default'} tls.${field}${configFile ? ` (in ${configFile})` : ''}`;
+    problems.push(`${name}=${source.path}: ${refused}`);
+  }
+  return problems;
 }
 
 function definedOnly(env: Record<string, string | undefined>): Record<string, string> {

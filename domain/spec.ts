@@ -284,9 +284,15 @@ export type MaintenanceWindow = z.infer<typeof maintenanceWindowSchema>;
 export const GATE_PHASES = ['baseline', 'postStep', 'bake', 'soak'] as const;
 export type GatePhase = (typeof GATE_PHASES)[number];
 
-export const conditionString = z.string().regex(/^\s*(<=|>=|==|!=|<|>)\s*-?(\d+(\.\d+)?([eE][-+]?\d+)?)\s*$/, {
-  message: 'must be a comparison such as "< 0.01" or ">= 0.99"',
-});
+export const conditionString = z
+  .string()
+  .regex(/^\s*(<=|>=|==|!=|<|>)\s*-?(\d+(\.\d+)?([eE][-+]?\d+)?)\s*$/, {
+    message: 'must be a comparison such as "< 0.01" or ">= 0.99"',
+  })
+  // "< 1e999" is well-formed but reads as Infinity: a threshold no finite value can be measured against.
+  .refine((s) => Number.isFinite(Number(s.replace(/^\s*[<>=!]+\s*/, ''))), {
+    message: 'the threshold must be a finite number',
+  });
 
 export const healthGateSchema = z
   .strictObject({

@@ -28,8 +28,35 @@ function ssmError(code: string, message: string, status = 400): AwsResponse {
   };
 }
 
+/**
+ * A release's own parameters, as AWS names them after the AMI:
+ * `.../1.31/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.31-v20250304/image_id`
+ * and `.../1.31/amazon-linux-2/amazon-eks-node-1.31-v20250304/image_id`.
+ */
+function releaseParameter(name: string, region: string): string | undefined {
+  const m =
+    /^\/aws\/service\/eks\/optimized-ami\/(\d+\.\d+)\/(?:amazon-linux-2023\/x86_64\/standard\/amazon-eks-node-al2023-x86_64-standard|amazon-linux-2\/(amazon-eks-node))-(\d+\.\d+)-v(\d{8})\/(release_version|image_id)$/.exec(
+      name,
+    );
+  if (!m) return undefined;
+  const [, minor, al2, nameMinor, date, leaf] = m as unknown as [
+    string,
+    string,
+    string | undefined,
+    string,
+    string,
+    string,
+  ];
+  if (minor !== nameMinor) return undefined;
+  if (al2 && compareMinor(minor, LAST_AL2_MINOR) > 0) return undefined;
+  const release = amiReleasesOf(minor).find((r) => r.endsWith(`-${date}`));
+  if (!release) return undefined;
+  return leaf === 'release_version' ? release : amiIdOf(release, region);
+}
+
 /** The value of a public EKS AMI parameter, if the simulator publishes it. */
 export function amiParameter(name: string, region: string): string | undefined {
+  if (!name.includes('/recommended/')) return releaseParameter(name, region);
   const m =
     /^\/aws\/service\/eks\/optimized-ami\/(\d+\.\d+)\/(amazon-linux-2|amazon-linux-2023\/x86_64\/standard)\/recommended\/(release_version|image_id)$/.exec(
       name,

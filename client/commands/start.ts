@@ -1,7 +1,7 @@
 /**
  * `fleetwave start -f campaign.yaml --fleet fleet.yaml [--as NAME] [--wait] [--json]`: validates
  * both files and plans the campaign (as `plan` does), prints the plan's warnings (`warning: ...`
- * on stderr), starts `campaign/<name>` and prints its ID and Web UI link. Bad input, or a plan
+ * on stderr), checks pinned versions against EKS (client/version-check.ts), starts `campaign/<name>` and prints its ID and Web UI link. Bad input, or a plan
  * with no cluster to upgrade, starts nothing (exit 2). With `--wait` it then waits for the
  * campaign to close: exit 0 completed, 0 with a warning line for completed-with-failures,
  * 3 failed or aborted.
@@ -11,7 +11,7 @@ import type { CliIO } from '../cli';
 import type { PlannedCampaign } from '../../domain/plan';
 import { listNames } from '../../domain/waves';
 import { currentUser, validateStartInput } from '../library';
-import { readCampaignFile, readFleetFile } from '../plan';
+import { checkPinnedVersions, readCampaignFile, readFleetFile } from '../plan';
 import { exitCodeForResult, printJson, setExitCode, withClient } from './support';
 
 interface StartOptions {
@@ -37,6 +37,7 @@ export function startCommand(io: CliIO): Command {
       const campaign = await readCampaignFile(opts.file);
       const fleet = await readFleetFile(opts.fleet);
       const { plan } = validateStartInput({ campaign, fleet });
+      await checkPinnedVersions(opts.file, campaign, plan, 'start');
       await withClient(async (fw) => {
         // Once connected, so an unreachable Temporal stays a one-line failure.
         for (const warning of planWarnings(plan)) io.err(`warning: ${warning}\n`);
