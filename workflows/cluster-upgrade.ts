@@ -149,10 +149,16 @@ const quick = proxyLocalActivities<FleetwaveActivities>({
  * The activity polls and heartbeats its progress, so a retried attempt resumes; attempts are
  * unlimited because giving up on a running EKS update would leave the cluster half-changed with
  * nobody watching.
+ *
+ * The heartbeat timeout is how long an attempt on a worker that died goes unnoticed before another
+ * worker retries it (test/resilience/two-workers.test.ts measures it). The activity heartbeats after
+ * every DescribeUpdate poll, at most 30 s apart (DEFAULT_POLLING.maxMs), so one minute leaves room
+ * for a slow or retried call. Heartbeats reach the server at most every 48 s (the SDK throttles
+ * them to 0.8 × the timeout), a quarter more than with 2 min (60 s), for half the takeover delay.
  */
 const updates = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '6h',
-  heartbeatTimeout: '2m',
+  heartbeatTimeout: '1m',
   retry: {
     initialInterval: '10s',
     backoffCoefficient: 2,
@@ -169,7 +175,7 @@ const updates = proxyActivities<FleetwaveActivities>({
  */
 const steps = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '6h',
-  heartbeatTimeout: '2m',
+  heartbeatTimeout: '1m',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '10s',

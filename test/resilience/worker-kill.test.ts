@@ -7,7 +7,7 @@
  *
  * The kills land in the last wave, where most clusters are in flight (mid local activity, mid EKS
  * wait, mid gate, mid child start), at seeded random moments 1–6 s apart. Each kill leaves the
- * activities it interrupted to their heartbeat timeout (2 min for EKS waits) before Temporal
+ * activities it interrupted to their heartbeat timeout (1 min for EKS waits) before Temporal
  * retries them elsewhere: killing during the canary too would add that stall twice.
  */
 import { afterAll, describe, expect, it } from 'vitest';
