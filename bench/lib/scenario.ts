@@ -575,9 +575,9 @@ function realHeartbeats(run: RunHistory, timeScale: number): number {
     } else if (e.activityTaskCompletedEventAttributes) {
       const id = String(e.activityTaskCompletedEventAttributes.scheduledEventId);
       const s = startedAt.get(id);
-      // Their heartbeat timeout is 2 min: throttled to min(0.8 × 2 min, 60 s) = 60 s.
+      // Their heartbeat timeout is 1 min: the SDK throttles to min(0.8 × 1 min, 60 s) = 48 s.
       if (EKS_WAITS.has(sched.get(id) ?? '') && s !== undefined)
-        n += 1 + Math.floor(((eventMs(e) - s) * timeScale) / 60_000);
+        n += 1 + Math.floor(((eventMs(e) - s) * timeScale) / 48_000);
     }
   }
   return n;
