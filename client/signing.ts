@@ -143,14 +143,22 @@ function run(
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string; spawnError?: NodeJS.ErrnoException }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env, timeout: SIGN_TIMEOUT_MS });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    // Our own timer rather than spawn's `timeout`, whose timer outlives a spawn that failed.
+    const timer = setTimeout(() => child.kill('SIGKILL'), SIGN_TIMEOUT_MS);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.stdin.on('error', () => undefined); // ssh-keygen may exit before reading (a missing key)
-    child.on('error', (err: NodeJS.ErrnoException) => resolve({ code: null, stdout, stderr, spawnError: err }));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr, spawnError: err });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(input);
   });
 }
