@@ -50,6 +50,8 @@ export interface DefaultDepsConfig {
   polling?: Partial<PollingOptions>;
   gateQueryTimeoutMs?: number;
   describeConcurrency?: number;
+  /** The fleet approval policy file (FLEETWAVE_APPROVAL_POLICY). Default: none. */
+  approvalPolicyFile?: string;
 }
 
 /** Refresh cached credentials this long before they expire. */
@@ -188,5 +190,6 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
     ...(config.polling ? { polling: config.polling } : {}),
     ...(config.gateQueryTimeoutMs !== undefined ? { gateQueryTimeoutMs: config.gateQueryTimeoutMs } : {}),
     ...(config.describeConcurrency !== undefined ? { describeConcurrency: config.describeConcurrency } : {}),
+    ...(config.approvalPolicyFile !== undefined ? { approvalPolicyFile: config.approvalPolicyFile } : {}),
   };
 }

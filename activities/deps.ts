@@ -50,6 +50,11 @@ export interface ActivityDeps {
   describeConcurrency?: number;
   /** Clock (tests). Default `() => new Date()`. */
   now?: () => Date;
+  /**
+   * The fleet approval policy file (FLEETWAVE_APPROVAL_POLICY; activities/approvals.ts): who may
+   * approve and act, with which SSH keys. Default: none (name-only approvals, signatures refused).
+   */
+  approvalPolicyFile?: string;
 }
 
 /** ActivityDeps with every default filled in. */

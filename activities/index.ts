@@ -8,6 +8,7 @@
  * - health.ts     — every gate of a phase plus the Kubernetes checks in one activity
  * - steps.ts      — composite steps: all control-plane hops (with checks between), all node groups
  * - inventory.ts  — EKS discovery into the fleet file's schema
+ * - approvals.ts  — the fleet approval policy: SSHSIG checks of signed operator actions
  * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
  * - failures.ts   — error classification into Temporal failure types
  *
@@ -68,7 +69,11 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
   });
   const steps = createStepActivities(resolved, { ...eks.parts, runClusterHealth: health.runClusterHealth });
   const inventory = createInventoryActivities(resolved);
-  const approvals = createApprovalActivities();
+  const approvals = createApprovalActivities({
+    policyFile: resolved.approvalPolicyFile,
+    now: resolved.now,
+    logger: resolved.logger,
+  });
   return {
     ...approvals,
     resolveTargetVersions: eks.resolveTargetVersions,

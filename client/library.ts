@@ -32,6 +32,7 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@tempo
 import { toFleetMember, fleetSchema, type FleetMember } from '../domain/fleet';
 import { buildPlan, type PlannedCampaign } from '../domain/plan';
 import { validateCampaign, formatPath, type ValidationIssue } from '../domain/load';
+import type { SignedClaim } from '../domain/signed-actions';
 import type { Campaign, CampaignInput } from '../domain/spec';
 import {
   abortSignal,
@@ -44,11 +45,13 @@ import {
   skipClusterUpdate,
   statusQuery,
   WorkflowTypes,
+  type ApproveInput,
   type ApproveResult,
   type CampaignResult,
   type CampaignStatus,
   type CampaignWorkflowInput,
   type ClusterStatus,
+  type OperatorInput,
 } from '../workflows/definitions';
 import {
   AwaitingApprovalKey,
@@ -226,6 +229,8 @@ export interface OperatorOptions {
   /** Default: the OS user. */
   by?: string;
   reason?: string;
+  /** The action signed with the operator's SSH key (client/signing.ts), for a fleet policy that wants it. */
+  signed?: SignedClaim;
 }
 
 /** Options for {@link FleetwaveClient} built around an existing Temporal client (tests, embedding). */
@@ -340,17 +345,31 @@ export class FleetwaveClient {
    */
   async approveWave(
     name: string,
-    approval: { wave: string; approver?: string; comment?: string },
+    approval: { wave: string; approver?: string; comment?: string; signed?: SignedClaim },
   ): Promise<ApproveResult> {
     const handle = this.handle(name);
-    const args = {
+    const args: ApproveInput = {
       wave: approval.wave,
       approver: approval.approver?.trim() || currentUser(),
       ...(approval.comment ? { comment: approval.comment } : {}),
+      ...(approval.signed ? { signed: approval.signed } : {}),
     };
     return this.call(name, 'approval', this.updateTimeoutMs, () =>
       handle.executeUpdate(approveWaveUpdate, { args: [args] }),
     );
+  }
+
+  /**
+   * The run chain of campaign `name`: the first run ID of its newest workflow, the same across
+   * continue-as-new. A signed claim names it, so a signature never counts for another campaign of
+   * the same name.
+   */
+  async campaignRunChain(name: string): Promise<string> {
+    const description = await this.call(name, 'describe', this.queryTimeoutMs, () => this.handle(name).describe());
+    const firstRunId = description.raw.workflowExecutionInfo?.firstRunId;
+    if (!firstRunId)
+      throw new FleetwaveError(`campaign "${name}": Temporal did not report its first run ID`, ExitCode.runtimeFailure);
+    return firstRunId;
   }
 
   /** Pauses the campaign: running cluster steps finish, nothing new starts (a Signal). */
@@ -575,8 +594,12 @@ function campaignSummary(plan: PlannedCampaign, startedBy: string): string {
   );
 }
 
-function operator(opts: OperatorOptions): { by: string; reason?: string } {
-  return { by: opts.by?.trim() || currentUser(), ...(opts.reason ? { reason: opts.reason } : {}) };
+function operator(opts: OperatorOptions): OperatorInput {
+  return {
+    by: opts.by?.trim() || currentUser(),
+    ...(opts.reason ? { reason: opts.reason } : {}),
+    ...(opts.signed ? { signed: opts.signed } : {}),
+  };
 }
 
 /** The OS user, for `startedBy` / `by` when the caller names no one. */

@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { HOST_PORT, loadTemporalConnectConfig, type TemporalConnectConfig } from '../client/temporal-env';
+import { ApprovalPolicyError, loadApprovalPolicy } from '../activities/approvals';
 import { parseDuration } from '../domain/duration';
 import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
 
@@ -104,6 +105,14 @@ export const workerEnvSchema = z.object({
     .describe(
       'A workflow bundle built with `tsx scripts/bundle-workflows.ts --out FILE` (the image has one). Default: bundled at start in a child process (a few seconds).',
     ),
+  FLEETWAVE_APPROVAL_POLICY: z
+    .string()
+    .trim()
+    .min(1, { message: 'must be a file path' })
+    .optional()
+    .describe(
+      'The fleet approval policy (YAML: allowed_signers, groups, which actions need a signature); reloaded when it changes. Default: none (name-only approvals, signatures refused).',
+    ),
 });
 
 /** The names of every variable in {@link workerEnvSchema}. */
@@ -129,6 +138,8 @@ export interface WorkerConfig {
   prometheusUrl?: string;
   /** FLEETWAVE_WORKFLOW_BUNDLE: a prebuilt workflow bundle to load instead of bundling at start. */
   workflowBundlePath?: string;
+  /** FLEETWAVE_APPROVAL_POLICY: the fleet approval policy file, checked here so a bad one stops the start. */
+  approvalPolicyFile?: string;
 }
 
 /** Thrown by {@link loadWorkerConfig}; `problems` holds one line per bad variable. */
@@ -163,6 +174,16 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     );
   }
 
+  const policy = parsed.success ? parsed.data.FLEETWAVE_APPROVAL_POLICY : undefined;
+  if (policy) {
+    try {
+      loadApprovalPolicy(policy);
+    } catch (err) {
+      if (!(err instanceof ApprovalPolicyError)) throw err;
+      for (const line of err.problems) problems.push(`FLEETWAVE_APPROVAL_POLICY=${JSON.stringify(policy)}: ${line}`);
+    }
+  }
+
   if (problems.length > 0 || !parsed.success || !temporal) throw new WorkerConfigError(problems);
   const v = parsed.data;
   return {
@@ -180,5 +201,6 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     },
     prometheusUrl: v.FLEETWAVE_PROMETHEUS_URL,
     ...(v.FLEETWAVE_WORKFLOW_BUNDLE ? { workflowBundlePath: v.FLEETWAVE_WORKFLOW_BUNDLE } : {}),
+    ...(v.FLEETWAVE_APPROVAL_POLICY ? { approvalPolicyFile: v.FLEETWAVE_APPROVAL_POLICY } : {}),
   };
 }

@@ -169,6 +169,7 @@ async function createRealActivities(
     endpoint: config.aws.endpoint,
     eksEndpoint: config.aws.eksEndpoint,
     prometheusUrl: config.prometheusUrl,
+    approvalPolicyFile: config.approvalPolicyFile,
     logger: logger.child({ component: 'activities' }),
   });
   return {

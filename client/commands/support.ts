@@ -8,10 +8,19 @@
  * retry), 3 an awaited campaign ended failed or aborted.
  */
 import { Command } from 'commander';
+import type { ActionClaim, SignedActionKind, SignedClaim } from '../../domain/signed-actions';
 import type { CampaignResult, ClusterStatus } from '../../workflows/definitions';
 import type { CliIO } from '../cli';
 import { ExitCode, InvalidInputError } from '../errors';
-import { connectTemporal, type FleetwaveClient, type OperatorOptions } from '../library';
+import { connectTemporal, currentUser, type FleetwaveClient, type OperatorOptions } from '../library';
+import {
+  claimTimes,
+  signClaim,
+  signingPlan,
+  withSigningOptions,
+  type SigningFlags,
+  type SigningPlan,
+} from '../signing';
 
 /** Connects (fast, one-line failure when unreachable), runs `fn`, and always closes the connection. */
 export async function withClient<T>(fn: (fw: FleetwaveClient) => Promise<T>): Promise<T> {
@@ -62,9 +71,54 @@ export function requireText(value: string | undefined, option: string): string {
   return text;
 }
 
+/**
+ * Signs one operator action on campaign `name` with the key of `plan`: the claim names the
+ * campaign's run chain (looked up through `fw` unless given), the action's own fields, and a
+ * validity window starting now.
+ */
+export async function signOperatorAction(
+  fw: FleetwaveClient | undefined,
+  name: string,
+  plan: SigningPlan,
+  fields: Pick<ActionClaim, 'action' | 'actor' | 'wave' | 'cluster' | 'comment'>,
+  runChain?: string,
+): Promise<SignedClaim> {
+  const chain = runChain ?? (await (fw as FleetwaveClient).campaignRunChain(name));
+  const claim: ActionClaim = {
+    action: fields.action,
+    campaign: name,
+    runChain: chain,
+    ...(fields.wave ? { wave: fields.wave } : {}),
+    ...(fields.cluster ? { cluster: fields.cluster } : {}),
+    actor: fields.actor,
+    ...(fields.comment ? { comment: fields.comment } : {}),
+    ...claimTimes(plan),
+  };
+  return signClaim(claim, plan.keyFile);
+}
+
+/**
+ * The operator input of a command: who (`--as`, else the OS user), why, and, with `--sign-key`,
+ * the action signed. The signing flags are checked before anything is contacted.
+ */
+async function operatorInput(
+  fw: FleetwaveClient,
+  name: string,
+  action: SignedActionKind,
+  plan: SigningPlan | undefined,
+  opts: { as?: string; reason?: string; cluster?: string },
+): Promise<OperatorOptions> {
+  const by = opts.as?.trim() || currentUser();
+  const signed = plan
+    ? await signOperatorAction(fw, name, plan, { action, actor: by, cluster: opts.cluster, comment: opts.reason })
+    : undefined;
+  return { by, reason: opts.reason, ...(signed ? { signed } : {}) };
+}
+
 /** The words of an operator command: its name, description and the help of `--as` and `--reason`. */
 export interface OperatorCommandText {
-  name: string;
+  /** The command's name, which is also the action a signature names. */
+  name: SignedActionKind;
   description: string;
   /** Help of `--as <who>`. */
   as: string;
@@ -78,17 +132,19 @@ export function campaignSignalCommand(
   text: OperatorCommandText,
   send: (fw: FleetwaveClient, name: string, opts: OperatorOptions) => Promise<void>,
 ): Command {
-  return new Command(text.name)
-    .description(text.description)
-    .argument('<name>', 'campaign name')
-    .option('--as <who>', text.as)
-    .option('--reason <text>', text.reason)
-    .action((name: string, opts: { as?: string; reason?: string }) =>
-      withClient(async (fw) => {
-        await send(fw, name, { by: opts.as, reason: opts.reason });
-        io.out(`${text.name} sent to campaign ${name}\n`);
-      }),
-    );
+  return withSigningOptions(
+    new Command(text.name)
+      .description(text.description)
+      .argument('<name>', 'campaign name')
+      .option('--as <who>', text.as)
+      .option('--reason <text>', text.reason),
+  ).action((name: string, opts: { as?: string; reason?: string } & SigningFlags) => {
+    const plan = signingPlan(opts);
+    return withClient(async (fw) => {
+      await send(fw, name, await operatorInput(fw, name, text.name, plan, opts));
+      io.out(`${text.name} sent to campaign ${name}${plan ? ' (signed)' : ''}\n`);
+    });
+  });
 }
 
 /**
@@ -102,19 +158,25 @@ export function clusterActionCommand(
   act: (fw: FleetwaveClient, name: string, opts: OperatorOptions & { cluster: string }) => Promise<ClusterStatus>,
   describe: (status: ClusterStatus) => string = () => '',
 ): Command {
-  return new Command(text.name)
-    .description(text.description)
-    .argument('<name>', 'campaign name')
-    .requiredOption('--cluster <cluster>', text.cluster)
-    .option('--as <who>', text.as)
-    .option('--reason <text>', text.reason)
+  return withSigningOptions(
+    new Command(text.name)
+      .description(text.description)
+      .argument('<name>', 'campaign name')
+      .requiredOption('--cluster <cluster>', text.cluster)
+      .option('--as <who>', text.as)
+      .option('--reason <text>', text.reason),
+  )
     .option('--json', 'print the cluster status as JSON')
-    .action(async (name: string, opts: { cluster: string; as?: string; reason?: string; json?: boolean }) => {
-      const cluster = requireText(opts.cluster, '--cluster');
-      await withClient(async (fw) => {
-        const status = await act(fw, name, { cluster, by: opts.as, reason: opts.reason });
-        if (opts.json) printJson(io, status);
-        else io.out(`cluster ${status.name} of campaign ${name}: ${status.state}${describe(status)}\n`);
-      });
-    });
+    .action(
+      async (name: string, opts: { cluster: string; as?: string; reason?: string; json?: boolean } & SigningFlags) => {
+        const cluster = requireText(opts.cluster, '--cluster');
+        const plan = signingPlan(opts);
+        await withClient(async (fw) => {
+          const input = await operatorInput(fw, name, text.name, plan, { ...opts, cluster });
+          const status = await act(fw, name, { ...input, cluster });
+          if (opts.json) printJson(io, status);
+          else io.out(`cluster ${status.name} of campaign ${name}: ${status.state}${describe(status)}\n`);
+        });
+      },
+    );
 }

@@ -142,4 +142,23 @@ describe('loadWorkerConfig', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('checks FLEETWAVE_APPROVAL_POLICY at start, naming the variable, the file and the field', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetwave-policy-'));
+    try {
+      const file = path.join(dir, 'policy.yaml');
+      fs.writeFileSync(file, 'signers: []\nnameOnlyApprovals: sometimes\n');
+      const [problem, ...rest] = problemsOf({ FLEETWAVE_APPROVAL_POLICY: file });
+      expect(rest).toEqual([]);
+      expect(problem).toMatch(new RegExp(`^FLEETWAVE_APPROVAL_POLICY="${file}": ${file}:2: nameOnlyApprovals: `));
+      expect(problemsOf({ FLEETWAVE_APPROVAL_POLICY: dir })).toEqual([
+        `FLEETWAVE_APPROVAL_POLICY=${JSON.stringify(dir)}: approval policy ${dir}: not a regular file`,
+      ]);
+      fs.writeFileSync(file, 'signers: []\n');
+      expect(loadWorkerConfig({ ...NO_FILE, FLEETWAVE_APPROVAL_POLICY: file }).approvalPolicyFile).toBe(file);
+      expect(loadWorkerConfig(NO_FILE).approvalPolicyFile).toBeUndefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

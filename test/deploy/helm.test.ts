@@ -215,6 +215,28 @@ describe('helm chart deploy/helm/fleetwave-worker', () => {
     expect(podSpec(objects).volumes).toContainEqual({ name: 'temporal-tls', secret: { secretName: 'temporal-mtls' } });
   });
 
+  it('mounts the fleet approval policy from a Secret or ConfigMap, read-only and whole (so updates arrive)', () => {
+    for (const [value, volume] of [
+      [{ 'approvalPolicy.existingSecret': 'fleet-policy' }, { secret: { secretName: 'fleet-policy' } }],
+      [{ 'approvalPolicy.existingConfigMap': 'fleet-policy' }, { configMap: { name: 'fleet-policy' } }],
+    ] as const) {
+      const objects = render(value);
+      const container = worker(objects);
+      expect(envOf(container).FLEETWAVE_APPROVAL_POLICY).toBe('/etc/fleetwave/policy/policy.yaml');
+      const mount = container.volumeMounts.find((m) => m.name === 'approval-policy');
+      expect(mount).toEqual({ name: 'approval-policy', mountPath: '/etc/fleetwave/policy', readOnly: true });
+      expect(podSpec(objects).volumes).toContainEqual({ name: 'approval-policy', ...volume });
+    }
+    expect(envOf(worker(render())).FLEETWAVE_APPROVAL_POLICY).toBeUndefined();
+    const both = runHelm([
+      'template', 'fw', CHART,
+      '--set', 'approvalPolicy.existingSecret=a',
+      '--set', 'approvalPolicy.existingConfigMap=b',
+    ]); // prettier-ignore
+    expect(both.status).not.toBe(0);
+    expect(both.stderr).toContain('approvalPolicy: set existingSecret or existingConfigMap, not both');
+  });
+
   it('runs non-root with a read-only root filesystem and a writable /tmp', () => {
     const objects = render();
     const spec = podSpec(objects);

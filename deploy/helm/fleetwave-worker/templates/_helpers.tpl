@@ -84,4 +84,10 @@ app.kubernetes.io/component: codec-server
 {{- if not .Values.temporal.address }}
 {{- fail "temporal.address: is required (host:port of the Temporal frontend)" }}
 {{- end }}
+{{- if and .Values.approvalPolicy.existingSecret .Values.approvalPolicy.existingConfigMap }}
+{{- fail "approvalPolicy: set existingSecret or existingConfigMap, not both" }}
+{{- end }}
+{{- if not (regexMatch "^[A-Za-z0-9._-]+$" (.Values.approvalPolicy.policyKey | toString)) }}
+{{- fail (printf "approvalPolicy.policyKey: must be a key of the Secret or ConfigMap (letters, digits, ., _, -), got %q" (.Values.approvalPolicy.policyKey | toString)) }}
+{{- end }}
 {{- end }}
