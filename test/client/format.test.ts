@@ -158,7 +158,7 @@ describe('refused approvals', () => {
     const after = status({ audit: [...before.audit, refusal] });
     expect(formatStatus(before)).not.toContain('refused approvals');
     expect(formatStatus(after)).toContain(
-      `refused approvals (1, newest last):\n  2024-10-01T10:05:00.000Z mallory: ${refusal.detail}`,
+      `refused approvals and actions (1, newest last):\n  2024-10-01T10:05:00.000Z mallory: ${refusal.detail}`,
     );
     expect(describeChanges(before, after)).toEqual([`approval refused (mallory): ${refusal.detail}`]);
     expect(describeChanges(after, after)).toEqual([]);
