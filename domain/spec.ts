@@ -418,11 +418,11 @@ export const approversSchema = z
         });
       } else seen.set(user, i);
     });
-    if (a.users.length > 0 && !a.groups?.length && a.minApprovals > a.users.length) {
+    if (a.users.length > 0 && !a.groups?.length && a.minApprovals > seen.size) {
       ctx.addIssue({
         code: 'custom',
         path: ['minApprovals'],
-        message: `must be <= the number of users (${a.users.length})`,
+        message: `must be <= the number of users (${seen.size})`,
       });
     }
   })
