@@ -268,6 +268,7 @@ describe('campaign workflow: approvals and operator actions under the fleet poli
       const resume = sign({ action: 'resume', campaign: name, runChain, actor: 'alice', comment: 'known issue' });
       await handle.signal(resumeSignal, { by: 'alice', reason: 'known issue', signed: resume });
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'signed-resume');
       return { result, status: await handle.query(statusQuery) };
     });
 
@@ -332,6 +333,7 @@ describe('campaign workflow: approvals and operator actions under the fleet poli
       const again = await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'first', approver: 'alice' }] });
       expect(again).toMatchObject({ approvals: 2, needed: 2, promoted: true });
       const result = await resultWithin(handle);
+      await recordHistory(handle, 'approval-expiry');
       return { result, status: await handle.query(statusQuery) };
     });
     expect(result.state).toBe('completed');
