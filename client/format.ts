@@ -3,8 +3,11 @@
  * terminal, change lines otherwise) and the campaign list. Pure string functions over the
  * contract's types, so they are tested without a terminal or a server.
  */
+import type { PolicySummary } from '../domain/signed-actions';
 import {
   TERMINAL_CLUSTER_STATES,
+  type Approval,
+  type AuditEntry,
   type CampaignStatus,
   type ClusterState,
   type ClusterStatus,
@@ -38,6 +41,28 @@ function approvalsCell(wave: WaveStatus): string {
   return `${wave.approvals.length}/${wave.approvalsNeeded}`;
 }
 
+/**
+ * How approvals and operator actions are checked, as `status` prints it: the worker's fleet
+ * approval policy mode, and which actions it wants signed.
+ */
+export function describeApprovalPolicy(policy: PolicySummary): string {
+  const signed = policy.signedActions.length > 0 ? `; signatures required for ${policy.signedActions.join(', ')}` : '';
+  switch (policy.mode) {
+    case 'no-policy':
+      return 'name only (no fleet policy on the worker)';
+    case 'name-only-allowed':
+      return `name only allowed by the fleet policy${signed}`;
+    default:
+      return `signed (fleet policy${signed})`;
+  }
+}
+
+/** How an approval or action was proven: `signed SHA256:…`, `name only`, or nothing for entries from before signed actions. */
+function proofText(entry: Pick<Approval | AuditEntry, 'signed' | 'fingerprint'>): string {
+  if (entry.signed === undefined) return '';
+  return entry.signed ? `signed ${entry.fingerprint ?? '(no fingerprint)'}` : 'name only';
+}
+
 /** Clusters that failed, rolled back or are blocked: what an operator must look at. */
 export function clustersInTrouble(status: CampaignStatus): ClusterStatus[] {
   return status.clusters.filter((c) => TROUBLE.includes(c.state));
@@ -59,6 +84,7 @@ export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
   lines.push(head.join('  ·  '));
   if (status.pausedReason) lines.push(`paused: ${status.pausedReason}`);
   if (status.abortedReason) lines.push(`aborted: ${status.abortedReason}`);
+  if (status.approvalPolicy) lines.push(`approvals: ${describeApprovalPolicy(status.approvalPolicy)}`);
   if (uiUrl) lines.push(`ui: ${uiUrl}`);
   lines.push('');
 
@@ -129,13 +155,20 @@ export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
   if (approvals.length > 0) {
     lines.push('', 'approvals:');
     for (const a of approvals) {
-      lines.push(`  ${a.wave}: ${a.approver} at ${a.at} via ${a.via}${a.comment ? ` — ${a.comment}` : ''}`);
+      const proof = proofText(a);
+      lines.push(
+        `  ${a.wave}: ${a.approver} at ${a.at} via ${a.via}${proof ? `, ${proof}` : ''}` +
+          `${a.expiresAt ? `, counts until ${a.expiresAt}` : ''}${a.comment ? ` — ${a.comment}` : ''}`,
+      );
     }
   }
-  const refused = status.audit.filter((a) => a.kind === 'approval-refused');
+  const refused = status.audit.filter((a) => a.kind === 'approval-refused' || a.kind === 'action-refused');
   if (refused.length > 0) {
-    lines.push('', `refused approvals (${refused.length}, newest last):`);
-    for (const a of refused.slice(-10)) lines.push(`  ${a.at} ${a.by ?? '?'}: ${a.detail ?? ''}`);
+    lines.push('', `refused approvals and actions (${refused.length}, newest last):`);
+    for (const a of refused.slice(-10)) {
+      const proof = a.fingerprint ? ` (${a.fingerprint})` : '';
+      lines.push(`  ${a.at} ${a.by ?? '?'}${proof}: ${a.detail ?? ''}`);
+    }
   }
   if (status.skippedAtPlan.length > 0) {
     lines.push('', `not planned (${status.skippedAtPlan.length}):`);
@@ -206,13 +239,13 @@ export function describeChanges(previous: CampaignStatus | undefined, current: C
       lines.push(`wave ${wave.name}: approved by ${a.approver}${a.comment ? ` (${a.comment})` : ''}`);
     }
   }
-  // A refused approval (a Signal from the Web UI or `temporal workflow signal` gets no answer) shows here.
-  const seenRefusals = new Set(
-    previous?.audit.filter((a) => a.kind === 'approval-refused').map((a) => `${a.at}|${a.by}|${a.detail}`),
-  );
+  // A refused approval or action (a Signal from the Web UI or `temporal workflow signal` gets no answer) shows here.
+  const isRefusal = (a: AuditEntry) => a.kind === 'approval-refused' || a.kind === 'action-refused';
+  const seenRefusals = new Set(previous?.audit.filter(isRefusal).map((a) => `${a.at}|${a.by}|${a.detail}`));
   for (const a of current.audit) {
-    if (a.kind !== 'approval-refused' || seenRefusals.has(`${a.at}|${a.by}|${a.detail}`)) continue;
-    lines.push(`approval refused${a.by ? ` (${a.by})` : ''}: ${a.detail ?? ''}`);
+    if (!isRefusal(a) || seenRefusals.has(`${a.at}|${a.by}|${a.detail}`)) continue;
+    const what = a.kind === 'approval-refused' ? 'approval refused' : 'action refused';
+    lines.push(`${what}${a.by ? ` (${a.by})` : ''}: ${a.detail ?? ''}`);
   }
   const prevClusters = new Map(previous?.clusters.map((c) => [c.name, c]));
   for (const c of current.clusters) {

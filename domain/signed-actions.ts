@@ -140,3 +140,105 @@ export function claimShapeProblem(claim: unknown): string | undefined {
     (Number.isFinite(Date.parse(c.expiresAt as string)) ? undefined : 'claim.expiresAt: not an ISO 8601 time')
   );
 }
+
+/**
+ * How far in the future (by the workflow clock) a claim's issuedAt may lie: operators' clocks
+ * drift a little; a claim issued later than this is refused.
+ */
+export const CLAIM_CLOCK_SKEW_MS = 2 * 60_000;
+
+/** What a signed claim must match: the request it came with and the workflow it reached. */
+export interface ClaimContext {
+  /** The campaign's name (metadata.name). */
+  campaign: string;
+  /** The campaign's `workflowInfo().firstExecutionRunId`. */
+  runChain: string;
+  action: SignedActionKind;
+  /** The wave of an approval (absent for other actions). */
+  wave?: string;
+  /** The cluster of a skip or retry (absent for other actions). */
+  cluster?: string;
+  /** Who the request says acts: the approver, or `by` of an operator action. */
+  actor: string;
+  /** The request's comment or reason. */
+  comment?: string;
+  /** Workflow time, ms since the epoch. */
+  now: number;
+}
+
+/**
+ * Why a claim does not fit its context, or undefined when it does. A verified signature only
+ * proves that its key signed the claim; this proves the claim says what the request asks, here,
+ * now: the same campaign and run chain (a signature for another campaign, or for an earlier
+ * campaign of the same name, never counts), the same action on the same wave or cluster, the
+ * same actor and comment, not expired, not issued in the future beyond {@link CLAIM_CLOCK_SKEW_MS}.
+ *
+ * Decision inputs: the claim's fields and the context's; nothing else.
+ */
+export function claimContextProblem(claim: ActionClaim, context: ClaimContext): string | undefined {
+  const same = (field: string, signed: string | undefined, asked: string | undefined): string | undefined =>
+    (signed || undefined) === (asked || undefined)
+      ? undefined
+      : `the signed claim's ${field} (${quoted(signed)}) is not the request's (${quoted(asked)})`;
+  const problem =
+    same('campaign', claim.campaign, context.campaign) ??
+    same('runChain', claim.runChain, context.runChain) ??
+    same('action', claim.action, context.action) ??
+    same('wave', claim.wave, context.wave) ??
+    same('cluster', claim.cluster, context.cluster) ??
+    same('actor', claim.actor, context.actor) ??
+    same('comment', claim.comment, context.comment);
+  if (problem) return problem;
+  const issuedAt = Date.parse(claim.issuedAt);
+  const expiresAt = Date.parse(claim.expiresAt);
+  if (!Number.isFinite(issuedAt) || !Number.isFinite(expiresAt))
+    return 'the signed claim has no valid issuedAt/expiresAt';
+  if (expiresAt <= issuedAt)
+    return `the signed claim expires (${claim.expiresAt}) before it was issued (${claim.issuedAt})`;
+  if (expiresAt <= context.now) return `the signed claim expired at ${claim.expiresAt}`;
+  if (issuedAt > context.now + CLAIM_CLOCK_SKEW_MS) {
+    return `the signed claim is issued in the future (${claim.issuedAt}); check the signer's clock`;
+  }
+  return undefined;
+}
+
+function quoted(value: string | undefined): string {
+  return value === undefined || value === ''
+    ? 'none'
+    : JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+/** Why a signed claim as carried in a request (claim and armored signature) is malformed, or undefined. */
+export function signedClaimShapeProblem(signed: unknown): string | undefined {
+  if (typeof signed !== 'object' || signed === null) return 'signed: expected { claim, signature }';
+  const s = signed as Record<string, unknown>;
+  if (typeof s.signature !== 'string' || s.signature.length === 0)
+    return 'signed.signature: expected a non-empty string';
+  if (s.signature.length > CLAIM_LIMITS.signature) {
+    return `signed.signature: at most ${CLAIM_LIMITS.signature} characters`;
+  }
+  const problem = claimShapeProblem(s.claim);
+  return problem ? `signed.${problem}` : undefined;
+}
+
+/**
+ * Why a free-text field of a request is unacceptable, or undefined: not a string, empty (when
+ * required) or longer than `max`. Over-long text is refused, never silently truncated: what a
+ * signature covers must be what the audit trail keeps.
+ */
+export function textFieldProblem(path: string, value: unknown, max: number, required: boolean): string | undefined {
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string') return `${path}: expected a string`;
+  if (required && value.trim().length === 0) return `${path}: must not be empty`;
+  if (value.length > max) return `${path}: at most ${max} characters (got ${value.length})`;
+  return undefined;
+}
+
+/**
+ * What identifies a signed claim once it was used: the action, its target, the key that signed
+ * and the issue time. The workflow keeps these until the claims expire, so a claim is used once
+ * (a signed `resume` cannot be sent again to resume the next time the budget is exceeded).
+ */
+export function claimUseKey(claim: ActionClaim, fingerprint: string | undefined): string {
+  return [claim.action, claim.wave ?? claim.cluster ?? '', fingerprint ?? claim.actor, claim.issuedAt].join('|');
+}

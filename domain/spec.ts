@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { CLAIM_LIMITS } from './signed-actions';
 
 export const API_VERSION = 'fleetwave.io/v1alpha1';
 
@@ -386,10 +387,19 @@ export const rollbackSchema = z
 export const approversSchema = z
   .strictObject({
     users: z
-      .array(z.string().min(1).max(128))
+      .array(z.string().min(1).max(CLAIM_LIMITS.actor))
       .max(100)
       .default([])
-      .describe('Who may approve a wave. Empty: anyone. Default: empty.'),
+      .describe(
+        "Who may approve a wave, by principal name. Empty (and no groups): anyone the worker's fleet approval policy accepts. Each name at most once. Default: empty.",
+      ),
+    groups: z
+      .array(z.string().min(1).max(CLAIM_LIMITS.actor))
+      .max(100)
+      .optional()
+      .describe(
+        "Groups of the worker's fleet approval policy whose members may approve, in addition to users. Only narrows what the policy allows; needs a worker with a policy (without one nobody is in a group). Default: none.",
+      ),
     minApprovals: z
       .number()
       .int()
@@ -397,18 +407,34 @@ export const approversSchema = z
       .max(100, { message: 'must be <= 100' })
       .default(1)
       .describe('Distinct approvers a wave needs (N of M). Default: 1.'),
+    expiresAfter: positiveDuration(
+      'An approval older than this (workflow clock) no longer counts toward minApprovals and is dropped, with an audit entry. Default: none (approvals never expire).',
+    ).optional(),
   })
   .default({ users: [], minApprovals: 1 })
   .superRefine((a, ctx) => {
-    if (a.users.length > 0 && a.minApprovals > a.users.length) {
+    const seen = new Map<string, number>();
+    a.users.forEach((user, i) => {
+      const prev = seen.get(user);
+      if (prev !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', i],
+          message: `duplicates spec.approvers.users[${prev}] "${user}" (each approver counts once)`,
+        });
+      } else seen.set(user, i);
+    });
+    if (a.users.length > 0 && !a.groups?.length && a.minApprovals > seen.size) {
       ctx.addIssue({
         code: 'custom',
         path: ['minApprovals'],
-        message: `must be <= the number of users (${a.users.length})`,
+        message: `must be <= the number of users (${seen.size})`,
       });
     }
   })
-  .describe('Who approves promotions and how many must.');
+  .describe(
+    'Who approves promotions and how many must. Who may sign is decided by the fleet approval policy on the worker; the spec can only narrow it.',
+  );
 
 export const nodegroupsSchema = z
   .strictObject({

@@ -87,17 +87,25 @@ import {
   skipClusterUpdate,
   statusQuery,
   WorkflowTypes,
+  type ApproveInput,
+  type ApproveResult,
   type CampaignResult,
   type CampaignWorkflowInput,
+  type ClusterActionInput,
+  type ClusterStatus,
+  type OperatorInput,
   type ClusterUpgradeInput,
   type ClusterUpgradeResult,
 } from './definitions';
+import { checkAction, learnApprovalPolicy, signedActionsEnabled } from './campaign/actions';
 import { renderDetails } from './campaign/details';
 import { pinRequest, setUpCampaign, type CampaignSetup } from './campaign/planning';
+import { approvalShapeProblem, operatorShapeProblem } from './campaign/requests';
 import {
   CampaignMachine,
   MAX_CHILDREN_IN_FLIGHT,
   iso,
+  type ActionProof,
   type ClusterView,
   type PendingSignal,
   type WaveView,
@@ -179,50 +187,183 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
   return new CampaignRun(machine, input, plan).run();
 }
 
-/** Every handler, registered before the first await so no early message is lost. */
+/**
+ * Every handler, registered before the first await so no early message is lost.
+ *
+ * Runs with signed actions (patch `signed-actions`, workflows/campaign/actions.ts) check each
+ * approval and operator action against the worker's fleet policy in the handler and record every
+ * refusal in the audit trail before answering it; Update validators refuse only malformed
+ * requests (workflows/campaign/requests.ts), which leave no trace (a validator writes nothing to
+ * the history). Older runs keep their old path: validators with the state's refusal, handlers
+ * that apply at once.
+ */
 function registerHandlers(m: CampaignMachine): void {
   setHandler(
     approveWaveUpdate,
-    (approval) => {
-      const wave = m.currentWave?.name ?? approval.wave;
-      const { approvals, needed, promoted } = m.applyApproval(approval, 'update', Date.now());
-      return { wave, approvals, needed, promoted };
+    async (approval) => {
+      if (!signedActionsEnabled()) {
+        const wave = m.currentWave?.name ?? approval.wave;
+        const { approvals, needed, promoted } = m.applyApproval(approval, 'update', Date.now());
+        return { wave, approvals, needed, promoted };
+      }
+      const applied = await admitApproval(m, approval, 'update');
+      if (typeof applied === 'string') throw ApplicationFailure.nonRetryable(applied, 'ApprovalRefused');
+      return applied;
     },
     {
       validator: (approval) => {
-        const refusal = m.approvalRefusal(approval);
-        if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'ApprovalRefused');
+        const problem = approvalShapeProblem(approval);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, 'ApprovalRefused');
       },
     },
   );
-  setHandler(approveSignal, (approval) => {
-    const refusal = m.approvalRefusal(approval);
-    if (refusal) m.recordRefusedApproval(approval, refusal, Date.now());
-    else m.applyApproval(approval, 'signal', Date.now());
+  setHandler(approveSignal, async (approval) => {
+    if (!signedActionsEnabled()) {
+      const refusal = m.approvalRefusal(approval);
+      if (refusal) m.recordRefusedApproval(approval, refusal, Date.now());
+      else m.applyApproval(approval, 'signal', Date.now());
+      return;
+    }
+    await admitApproval(m, approval, 'signal');
   });
-  setHandler(pauseSignal, (op) => {
+  const pause = (op: OperatorInput | undefined, proof?: ActionProof): void => {
     const by = op?.by || 'unknown';
-    m.pause('operator', op?.reason ? `paused by ${by}: ${op.reason}` : `paused by ${by}`, Date.now(), by);
+    m.pause('operator', op?.reason ? `paused by ${by}: ${op.reason}` : `paused by ${by}`, Date.now(), by, proof);
+  };
+  setHandler(pauseSignal, async (op) => {
+    if (signedActionsEnabled()) await admitOperatorSignal(m, 'pause', op, (proof) => pause(op, proof));
+    else pause(op);
   });
-  setHandler(resumeSignal, (op) => m.resume(op, Date.now()));
-  setHandler(abortSignal, (op) => m.abort(op, Date.now()));
-  setHandler(skipClusterUpdate, (action) => m.applySkip(action, Date.now()), {
-    validator: (action) => {
-      const refusal = m.skipRefusal(action);
-      if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'SkipRefused');
+  setHandler(resumeSignal, async (op) => {
+    if (signedActionsEnabled()) await admitOperatorSignal(m, 'resume', op, (proof) => m.resume(op, Date.now(), proof));
+    else m.resume(op, Date.now());
+  });
+  setHandler(abortSignal, async (op) => {
+    if (signedActionsEnabled()) await admitOperatorSignal(m, 'abort', op, (proof) => m.abort(op, Date.now(), proof));
+    else m.abort(op, Date.now());
+  });
+  setHandler(
+    skipClusterUpdate,
+    async (action) => {
+      if (!signedActionsEnabled()) return m.applySkip(action, Date.now());
+      return admitClusterAction(m, 'skip', action, 'SkipRefused', (proof) => m.applySkip(action, Date.now(), proof));
     },
-  });
-  setHandler(retryClusterUpdate, (action) => m.applyRetry(action, Date.now()), {
-    validator: (action) => {
-      const refusal = m.retryRefusal(action);
-      if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'RetryRefused');
+    {
+      validator: (action) => {
+        const problem = operatorShapeProblem(action, true);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, 'SkipRefused');
+      },
     },
-  });
+  );
+  setHandler(
+    retryClusterUpdate,
+    async (action) => {
+      if (!signedActionsEnabled()) return m.applyRetry(action, Date.now());
+      return admitClusterAction(m, 'retry', action, 'RetryRefused', (proof) => m.applyRetry(action, Date.now(), proof));
+    },
+    {
+      validator: (action) => {
+        const problem = operatorShapeProblem(action, true);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, 'RetryRefused');
+      },
+    },
+  );
   setHandler(statusQuery, () => m.status());
   setHandler(clusterFinishedSignal, (finished) => {
     m.onFinished(finished, Date.now());
   });
   setHandler(leaseGrantedSignal, (grant) => m.onLeaseGranted(grant.holder, grant.leaseId));
+}
+
+/**
+ * Checks an approval (shape, fleet policy, signed claim, the campaign's own rules) and applies it,
+ * or records the refusal in the audit trail and returns its reason.
+ */
+async function admitApproval(
+  m: CampaignMachine,
+  approval: ApproveInput,
+  via: 'update' | 'signal',
+): Promise<ApproveResult | string> {
+  const refuse = (reason: string, proof?: ActionProof): string => {
+    m.recordRefusedApproval(approval, reason, Date.now(), proof);
+    return reason;
+  };
+  const shape = approvalShapeProblem(approval);
+  if (shape) return refuse(shape);
+  const check = await checkAction(m, {
+    action: 'approve',
+    actor: approval.approver,
+    wave: approval.wave,
+    ...(approval.comment !== undefined ? { comment: approval.comment } : {}),
+    ...(approval.signed ? { signed: approval.signed } : {}),
+  });
+  if (!check.ok) return refuse(check.reason, check.proof);
+  const now = Date.now();
+  m.expireApprovals(now);
+  const refusal = m.approvalRefusal(approval, check.groups);
+  if (refusal) return refuse(refusal, check.proof);
+  if (check.use) m.markClaimUsed(check.use.key, check.use.expiresAt, now);
+  const wave = m.currentWave?.name ?? approval.wave;
+  return { wave, ...m.applyApproval(approval, via, now, check.proof) };
+}
+
+/**
+ * Checks a pause, resume or abort signal and applies it, or records the refusal in the audit
+ * trail (a signal has nobody to answer). The state's refusal and `apply` run in one step, with no
+ * await between them, so no other handler changes the state in between.
+ */
+async function admitOperatorSignal(
+  m: CampaignMachine,
+  action: 'pause' | 'resume' | 'abort',
+  op: OperatorInput | undefined,
+  apply: (proof: ActionProof) => void,
+): Promise<void> {
+  const shape = operatorShapeProblem(op, false);
+  if (shape) {
+    m.recordRefusedAction(action, op, shape, Date.now());
+    return;
+  }
+  const check = await checkAction(m, {
+    action,
+    actor: op?.by || 'unknown',
+    ...(op?.reason !== undefined ? { comment: op.reason } : {}),
+    ...(op?.signed ? { signed: op.signed } : {}),
+  });
+  const refusal = check.ok ? m.operatorRefusal(action) : check.reason;
+  if (refusal || !check.ok) {
+    m.recordRefusedAction(action, op, refusal ?? 'refused', Date.now(), check.proof);
+    return;
+  }
+  if (check.use) m.markClaimUsed(check.use.key, check.use.expiresAt, Date.now());
+  apply(check.proof);
+}
+
+/**
+ * Checks a skip or retry Update and applies it, or records the refusal in the audit trail and
+ * throws it to the caller. The state's refusal and `apply` run in one step.
+ */
+async function admitClusterAction(
+  m: CampaignMachine,
+  action: 'skip' | 'retry',
+  input: ClusterActionInput,
+  failureType: string,
+  apply: (proof: ActionProof) => ClusterStatus,
+): Promise<ClusterStatus> {
+  const check = await checkAction(m, {
+    action,
+    actor: input.by,
+    cluster: input.cluster,
+    ...(input.reason !== undefined ? { comment: input.reason } : {}),
+    ...(input.signed ? { signed: input.signed } : {}),
+  });
+  const refusal = check.ok ? (action === 'skip' ? m.skipRefusal(input) : m.retryRefusal(input)) : check.reason;
+  if (refusal || !check.ok) {
+    const reason = refusal ?? 'refused';
+    m.recordRefusedAction(action, input, reason, Date.now(), check.proof);
+    throw ApplicationFailure.nonRetryable(reason, failureType);
+  }
+  if (check.use) m.markClaimUsed(check.use.key, check.use.expiresAt, Date.now());
+  return apply(check.proof);
 }
 
 /** A timer that wakes the main loop; one at a time, re-armed only for an earlier wake. */
@@ -247,6 +388,7 @@ class CampaignRun {
 
   async run(): Promise<CampaignResult> {
     this.watchHandedOverChildren();
+    await learnApprovalPolicy(this.m);
     while (this.m.phase !== 'done') {
       if (this.m.phase === 'planning') await this.resolveVersions();
       else if (this.m.aborting) await this.finishAbort();
@@ -686,11 +828,15 @@ class CampaignRun {
       return;
     }
     if (m.promotion().approvalRequired) m.awaitApproval(Date.now());
-    while (!m.aborting && m.promotion().step !== 'promote') {
+    // With spec.approvers.expiresAfter, approvals that expired are dropped (and audited) at each
+    // look, and a timer wakes the loop when the next one expires so status stays true.
+    let nextExpiry = m.expireApprovals(Date.now());
+    while (!m.aborting && m.promotion(wave.index, Date.now()).step !== 'promote') {
       if (this.continueAsNewSuggested()) return;
       await this.sendPendingSignals();
       this.publish();
-      await this.waitForChange(undefined, `wave ${wave.name}: waiting for ${m.paused ? 'resume' : 'approval'}`);
+      await this.waitForChange(nextExpiry, `wave ${wave.name}: waiting for ${m.paused ? 'resume' : 'approval'}`);
+      nextExpiry = m.expireApprovals(Date.now());
     }
     if (m.aborting) return;
     m.promote(Date.now());

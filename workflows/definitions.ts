@@ -9,7 +9,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ClusterRef, GateResult, PinnedVersions } from '../activities/types';
 import type { FleetMember } from '../domain/fleet';
 import type { Campaign } from '../domain/spec';
-import type { SignedClaim } from '../domain/signed-actions';
+import type { PolicySummary, SignedClaim } from '../domain/signed-actions';
 import type { CarriedState } from './campaign/state';
 import type * as registeredWorkflows from './index';
 
@@ -103,6 +103,12 @@ export interface Approval {
   /** ISO time from the workflow clock. */
   at: string;
   via: 'update' | 'signal';
+  /** True when a signature was verified against the fleet policy; false for a name-only approval. */
+  signed?: boolean;
+  /** `SHA256:…` fingerprint of the key that signed. */
+  fingerprint?: string;
+  /** When it stops counting (spec.approvers.expiresAfter), ISO time. */
+  expiresAt?: string;
 }
 
 export interface AuditEntry {
@@ -114,6 +120,8 @@ export interface AuditEntry {
     | 'cluster-finished'
     | 'approval'
     | 'approval-refused'
+    | 'approval-expired'
+    | 'action-refused'
     | 'paused'
     | 'resumed'
     | 'aborted'
@@ -129,6 +137,13 @@ export interface AuditEntry {
   wave?: string;
   cluster?: string;
   detail?: string;
+  /**
+   * For approvals and operator actions: true when the fleet policy verified a signature, false
+   * when it let the action pass by name only. Absent for the campaign's own entries.
+   */
+  signed?: boolean;
+  /** `SHA256:…` fingerprint of the key whose signature was verified. */
+  fingerprint?: string;
 }
 
 export interface ClusterStatus {
@@ -184,6 +199,11 @@ export interface CampaignStatus {
   runs: number;
   /** Audit entries dropped because only the most recent ones are kept. */
   auditDropped?: number;
+  /**
+   * How the worker's fleet approval policy treats approvals and operator actions (asked at the
+   * campaign's start, updated with every verdict). Absent for campaigns started before signed actions.
+   */
+  approvalPolicy?: PolicySummary;
 }
 
 export interface CampaignResult {

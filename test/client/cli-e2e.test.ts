@@ -4,7 +4,7 @@
  * with a real worker process is cli-simulator.test.ts). Each `fleetwave` call is a real process.
  *
  * 1. start --wait (in the background) → status --json → approve refused (wrong wave, not an
- *    approver) exit 2 with the reason → approve wave 1 exit 0 → wave 2 refused, then approved, by
+ *    approver) exit 2 with the reason and audited → approve wave 1 exit 0 → wave 2 refused, then approved, by
  *    the real Temporal CLI (`temporal workflow signal`, the command README.md documents) → watch
  *    and --wait exit 0 on completion, status --json lists both approvals and the refusal.
  * 2. start --wait → abort → --wait and watch exit 3.
@@ -206,13 +206,17 @@ describe('fleetwave CLI end to end (fake activities)', () => {
           30_000,
           "mallory's refused signal in the audit trail",
         );
+        // The refused Updates above are in the audit trail too (the CLI also got their reasons).
         expect(afterRefusal.audit.filter((e) => e.kind === 'approval-refused')).toEqual([
+          expect.objectContaining({ by: 'alice', wave: 'staging', detail: expect.stringMatching(/staging/) }),
+          expect.objectContaining({ by: 'mallory', wave: 'canary', detail: expect.stringMatching(/not an approver/) }),
           {
             at: expect.any(String),
             kind: 'approval-refused',
             by: 'mallory',
             wave: 'staging',
             detail: `"mallory" is not an approver of campaign "${name}" (approvers: alice, bob)`,
+            signed: false,
           },
         ]);
         expect(afterRefusal.state).toBe('awaiting-approval');
@@ -252,7 +256,9 @@ describe('fleetwave CLI end to end (fake activities)', () => {
           ['rest', []],
         ]);
         expect(finalStatus.audit.filter((e) => e.kind === 'approval' || e.kind === 'approval-refused')).toEqual([
-          expect.objectContaining({ kind: 'approval', by: 'alice', wave: 'canary' }),
+          expect.objectContaining({ kind: 'approval-refused', by: 'alice', wave: 'staging' }),
+          expect.objectContaining({ kind: 'approval-refused', by: 'mallory', wave: 'canary' }),
+          expect.objectContaining({ kind: 'approval', by: 'alice', wave: 'canary', signed: false }),
           expect.objectContaining({ kind: 'approval-refused', by: 'mallory', wave: 'staging' }),
           expect.objectContaining({ kind: 'approval', by: 'bob', wave: 'staging' }),
         ]);

@@ -8,6 +8,7 @@ import type { CliIO } from '../../client/cli';
 import { exitCodeForResult } from '../../client/commands/support';
 import { InvalidInputError } from '../../client/errors';
 import {
+  describeApprovalPolicy,
   describeChanges,
   formatCampaignList,
   formatStatus,
@@ -158,10 +159,78 @@ describe('refused approvals', () => {
     const after = status({ audit: [...before.audit, refusal] });
     expect(formatStatus(before)).not.toContain('refused approvals');
     expect(formatStatus(after)).toContain(
-      `refused approvals (1, newest last):\n  2024-10-01T10:05:00.000Z mallory: ${refusal.detail}`,
+      `refused approvals and actions (1, newest last):\n  2024-10-01T10:05:00.000Z mallory: ${refusal.detail}`,
     );
     expect(describeChanges(before, after)).toEqual([`approval refused (mallory): ${refusal.detail}`]);
     expect(describeChanges(after, after)).toEqual([]);
+  });
+});
+
+describe('approval policy and proofs', () => {
+  it("prints the policy mode, each approval's key, and refused actions with their fingerprint", () => {
+    expect(describeApprovalPolicy({ mode: 'no-policy', signedActions: [] })).toBe(
+      'name only (no fleet policy on the worker)',
+    );
+    expect(describeApprovalPolicy({ mode: 'name-only-allowed', signedActions: ['resume'] })).toBe(
+      'name only allowed by the fleet policy; signatures required for resume',
+    );
+    expect(describeApprovalPolicy({ mode: 'signed', signedActions: ['approve', 'skip'] })).toBe(
+      'signed (fleet policy; signatures required for approve, skip)',
+    );
+    const base = status();
+    const signedStatus = status({
+      approvalPolicy: { mode: 'signed', signedActions: ['approve'] },
+      waves: base.waves.map((w, i) =>
+        i === 0
+          ? {
+              ...w,
+              approvals: [
+                {
+                  wave: w.name,
+                  approver: 'alice',
+                  at: '2024-10-01T10:00:00.000Z',
+                  via: 'update' as const,
+                  signed: true,
+                  fingerprint: 'SHA256:abc',
+                  expiresAt: '2024-10-01T14:00:00.000Z',
+                },
+                {
+                  wave: w.name,
+                  approver: 'bob',
+                  at: '2024-10-01T10:01:00.000Z',
+                  via: 'signal' as const,
+                  signed: false,
+                },
+              ],
+            }
+          : w,
+      ),
+      audit: [
+        ...base.audit,
+        {
+          at: '2024-10-01T10:02:00.000Z',
+          kind: 'action-refused' as const,
+          by: 'alice',
+          cluster: 'c1',
+          detail: 'resume refused: campaign "k8s-131" is not paused',
+          signed: true,
+          fingerprint: 'SHA256:abc',
+        },
+      ],
+    });
+    const text = formatStatus(signedStatus);
+    expect(text).toContain('approvals: signed (fleet policy; signatures required for approve)\n');
+    expect(text).toContain(
+      `alice at 2024-10-01T10:00:00.000Z via update, signed SHA256:abc, counts until 2024-10-01T14:00:00.000Z`,
+    );
+    expect(text).toContain('bob at 2024-10-01T10:01:00.000Z via signal, name only');
+    expect(text).toContain(
+      '2024-10-01T10:02:00.000Z alice (SHA256:abc): resume refused: campaign "k8s-131" is not paused',
+    );
+    expect(formatStatus(status())).not.toContain('approvals: ');
+    expect(describeChanges(base, signedStatus)).toContain(
+      'action refused (alice): resume refused: campaign "k8s-131" is not paused',
+    );
   });
 });
 

@@ -115,14 +115,19 @@ describe('campaign workflow: history cost', () => {
         `(${events.length} events, ${names.length} clusters, maxParallel 4)\n  ${breakdown(events)}`,
     );
     expect(perCluster).toBeLessThanOrEqual(12);
-    // The first workflow task resolves the versions in place (a local activity: one marker) and
-    // starts the first children; it upserts nothing, since the start set every published attribute.
+    // The first workflow task records the signed-actions patch (a marker, and Temporal's upsert
+    // of TemporalChangeVersion that comes with every patch), asks the worker for its approval
+    // policy and resolves the versions in place (local activities: one marker each), and starts
+    // the first children; it upserts nothing else, since the start set every published attribute.
     const firstTask = events.slice(
       3,
       events.findIndex((e) => Number(e.eventType) === 31),
     );
     expect(firstTask.map((e) => EVENT_NAMES[Number(e.eventType)] ?? String(e.eventType))).toEqual([
       'WorkflowTaskCompleted',
+      'MarkerRecorded',
+      'UpsertWorkflowSearchAttributes',
+      'MarkerRecorded',
       'MarkerRecorded',
       ...names.slice(0, 4).map(() => 'StartChildWorkflowExecutionInitiated'),
     ]);

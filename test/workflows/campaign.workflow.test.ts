@@ -149,11 +149,18 @@ describe('campaign workflow: waves and approvals', () => {
     });
 
     expect(result.state).toBe('completed');
+    // Refused Updates are audited like refused Signals (the Update's caller also got the reason).
     const refused = status.audit.filter((a) => a.kind === 'approval-refused');
     expect(refused.map((a) => [a.by, a.detail])).toEqual([
+      ['alice', expect.stringMatching(/is not awaiting approval/)],
+      ['alice', 'wave "second" is not awaiting approval; wave "first" is'],
+      ['mallory', expect.stringMatching(/"mallory" is not an approver/)],
       ['bob', '"bob" already approved wave "first"'],
       ['eve', expect.stringMatching(/"eve" is not an approver/)],
     ]);
+    // A worker without a fleet policy lets name-only approvals through, and says so.
+    expect(status.approvalPolicy).toEqual({ mode: 'no-policy', signedActions: [] });
+    expect(status.waves[0]?.approvals.map((a) => a.signed)).toEqual([false, false]);
     expect(status.waves[0]?.approvals.map((a) => `${a.approver}/${a.via}`)).toEqual(['bob/signal', 'carol/update']);
   });
 });

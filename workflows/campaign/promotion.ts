@@ -4,7 +4,9 @@
  * the state machine's answers (status query, approval Update), so they never disagree.
  *
  * Decision inputs: whether the wave is the last, its effective approval rule, the approvals it
- * has and needs, whether the campaign is paused, and the soak gates' verdict. The failure budget
+ * has in force ({@link approvalsInForce}: an approval older than spec.approvers.expiresAfter by
+ * the workflow clock no longer counts) and needs, whether the campaign is paused, and the soak
+ * gates' verdict. The failure budget
  * is not an input: a wave past its budget pauses (or aborts) before its soak, so it arrives here
  * as `paused`.
  */
@@ -15,7 +17,7 @@ export interface PromotionFacts {
   lastWave: boolean;
   /** Effective approval rule of the wave (domain/plan's effectiveApproval). */
   approval: 'required' | 'auto';
-  /** Distinct approvals the wave has. */
+  /** Distinct approvals the wave has in force (see {@link approvalsInForce}). */
   approvals: number;
   /** Distinct approvals a wave that requires approval needs (spec.approvers.minApprovals). */
   approvalsNeeded: number;
@@ -58,4 +60,18 @@ export function decidePromotion(f: PromotionFacts): Promotion {
   else if (!approved) step = 'await-approval';
   else step = 'promote';
   return { step, approvalRequired, approved };
+}
+
+/**
+ * The approvals that still count at `now` (workflow time, ms): all of them when approvals do not
+ * expire (`expiresAfterMs` undefined) or when no time is given, else those given less than
+ * `expiresAfterMs` ago.
+ */
+export function approvalsInForce<A extends { at: string }>(
+  approvals: readonly A[],
+  expiresAfterMs: number | undefined,
+  now: number | undefined,
+): A[] {
+  if (expiresAfterMs === undefined || now === undefined) return [...approvals];
+  return approvals.filter((a) => Date.parse(a.at) + expiresAfterMs > now);
 }

@@ -9,8 +9,10 @@
  */
 import type { GateResult, PinnedVersions } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
+import { durationToMs } from '../../domain/duration';
 import type { TokenBucket } from '../../domain/pacing';
 import { effectiveApproval } from '../../domain/plan';
+import type { PolicySummary, SignedActionKind } from '../../domain/signed-actions';
 import type { Campaign, WaveSpec } from '../../domain/spec';
 import type {
   Approval,
@@ -29,7 +31,7 @@ import type {
   WaveStatus,
 } from '../definitions';
 import { TERMINAL_CLUSTER_STATES } from '../definitions';
-import { decidePromotion, type Promotion } from './promotion';
+import { approvalsInForce, decidePromotion, type Promotion } from './promotion';
 
 /** Audit entries kept in state (older ones are dropped and counted). */
 export const AUDIT_KEPT = 200;
@@ -37,6 +39,8 @@ export const AUDIT_KEPT = 200;
 export const GATES_KEPT_PER_WAVE = 200;
 /** Upper bound on children in flight at once, whatever the spec says (Temporal's pending-child limit is 2,000). */
 export const MAX_CHILDREN_IN_FLIGHT = 500;
+/** Signed claims remembered as used until they expire (a claim counts once); beyond this, new ones are refused. */
+export const USED_CLAIMS_KEPT = 200;
 
 /** Where the campaign's main loop is. */
 export type CampaignPhase = 'planning' | 'window' | 'soak' | 'approval' | 'done';
@@ -125,6 +129,18 @@ export interface CarriedState {
   /** Last values written to the search attributes (so unchanged ones are not re-upserted). */
   publishedAttributes?: Record<string, string | number | boolean>;
   publishedCountsAt?: number;
+  /** The worker's fleet approval policy, as its last answer described it (absent before signed actions). */
+  approvalPolicy?: PolicySummary;
+  /** Signed claims already used (domain/signed-actions claimUseKey), kept until they expire. */
+  usedClaims?: { key: string; expiresAt: number }[];
+}
+
+/** How an approval or operator action was proven: what the audit trail and status show. */
+export interface ActionProof {
+  /** True when the fleet policy verified a signature; false for a name-only action it allows. */
+  signed: boolean;
+  /** `SHA256:…` fingerprint of the key that signed. */
+  fingerprint?: string;
 }
 
 /** What the plan (domain) hands the state machine on the first run. */
@@ -366,6 +382,8 @@ export class CampaignMachine {
     if (entry.wave !== undefined) clean.wave = entry.wave;
     if (entry.cluster !== undefined) clean.cluster = entry.cluster;
     if (entry.detail !== undefined) clean.detail = entry.detail;
+    if (entry.signed !== undefined) clean.signed = entry.signed;
+    if (entry.fingerprint !== undefined) clean.fingerprint = entry.fingerprint;
     this.#s.audit.push(clean);
     const excess = this.#s.audit.length - AUDIT_KEPT;
     if (excess > 0) {
@@ -712,17 +730,52 @@ export class CampaignMachine {
   // -------------------------------------------------------------------------------------
   // Approval and promotion
 
-  /** The promotion rule (promotion.ts) applied to wave `index` now. */
-  promotion(index: number = this.#s.currentWave): Promotion {
+  /**
+   * The promotion rule (promotion.ts) applied to wave `index`. With `now` (workflow time), only
+   * the approvals still in force count; without it, every approval the wave has.
+   */
+  promotion(index: number = this.#s.currentWave, now?: number): Promotion {
     const wave = this.#s.waves[index];
     return decidePromotion({
       lastWave: index >= this.#s.waves.length - 1,
       approval: effectiveApproval(this.spec, index),
-      approvals: wave?.approvals.length ?? 0,
+      approvals: approvalsInForce(wave?.approvals ?? [], this.#approvalLifetimeMs(), now).length,
       approvalsNeeded: this.approvalsNeeded(),
       paused: this.#s.paused,
       soakFailed: wave?.soakFailure !== undefined,
     });
+  }
+
+  /** spec.approvers.expiresAfter in ms, or undefined when approvals do not expire. */
+  #approvalLifetimeMs(): number | undefined {
+    const after = this.spec.approvers.expiresAfter;
+    return after === undefined ? undefined : durationToMs(after);
+  }
+
+  /**
+   * Drops the current wave's approvals that expired by `now` (spec.approvers.expiresAfter), each
+   * with an `approval-expired` audit entry, so status lists only approvals that count and the
+   * approver may approve again. Returns when the next one expires (workflow ms), if any does.
+   */
+  expireApprovals(now: number): number | undefined {
+    const lifetime = this.#approvalLifetimeMs();
+    const wave = this.#s.waves[this.#s.currentWave];
+    if (lifetime === undefined || !wave || wave.approvals.length === 0) return undefined;
+    const kept = approvalsInForce(wave.approvals, lifetime, now);
+    if (kept.length < wave.approvals.length) {
+      for (const a of wave.approvals) {
+        if (kept.includes(a)) continue;
+        this.#record(now, {
+          kind: 'approval-expired',
+          by: a.approver,
+          wave: wave.name,
+          detail: `approval of ${a.at} expired after ${this.spec.approvers.expiresAfter}`,
+        });
+      }
+      wave.approvals = kept;
+      this.#changes++;
+    }
+    return kept.length > 0 ? Math.min(...kept.map((a) => Date.parse(a.at) + lifetime)) : undefined;
   }
 
   /** The last wave needs no approval: it completes, and so does the campaign. */
@@ -759,8 +812,12 @@ export class CampaignMachine {
     this.#advance();
   }
 
-  /** Why an approval must be refused, or undefined when it is acceptable. Same rules for Update and Signal. */
-  approvalRefusal(input: ApproveInput): string | undefined {
+  /**
+   * Why an approval must be refused, or undefined when it is acceptable. Same rules for Update and
+   * Signal. `groups` are the fleet policy's groups of the verified approver: with
+   * spec.approvers.groups, a member of one of them may approve besides the listed users.
+   */
+  approvalRefusal(input: ApproveInput, groups: readonly string[] = []): string | undefined {
     if (!input || typeof input.wave !== 'string' || typeof input.approver !== 'string' || !input.approver.trim()) {
       return 'an approval needs a wave and an approver';
     }
@@ -773,8 +830,14 @@ export class CampaignMachine {
       return `wave "${input.wave}" is not awaiting approval; wave "${wave.name}" is`;
     }
     const users = this.spec.approvers.users;
-    if (users.length > 0 && !users.includes(input.approver)) {
-      return `"${input.approver}" is not an approver of campaign "${this.name}" (approvers: ${users.join(', ')})`;
+    const allowedGroups = this.spec.approvers.groups ?? [];
+    const listed = users.includes(input.approver) || groups.some((g) => allowedGroups.includes(g));
+    if ((users.length > 0 || allowedGroups.length > 0) && !listed) {
+      const who =
+        allowedGroups.length > 0
+          ? `${users.join(', ') || 'no users'}; groups: ${allowedGroups.join(', ')}`
+          : users.join(', ');
+      return `"${input.approver}" is not an approver of campaign "${this.name}" (approvers: ${who})`;
     }
     if (wave.approvals.some((a) => a.approver === input.approver)) {
       return `"${input.approver}" already approved wave "${wave.name}"`;
@@ -792,10 +855,17 @@ export class CampaignMachine {
     input: ApproveInput,
     via: Approval['via'],
     now: number,
+    proof?: ActionProof,
   ): { approvals: number; needed: number; promoted: boolean } {
     const wave = this.#currentWave();
     const approval: Approval = { wave: wave.name, approver: input.approver, at: iso(now), via };
     if (input.comment) approval.comment = input.comment.slice(0, 1000);
+    if (proof) {
+      approval.signed = proof.signed;
+      if (proof.fingerprint) approval.fingerprint = proof.fingerprint;
+    }
+    const lifetime = this.#approvalLifetimeMs();
+    if (lifetime !== undefined) approval.expiresAt = iso(now + lifetime);
     wave.approvals.push(approval);
     const needed = this.approvalsNeeded();
     this.#record(now, {
@@ -803,27 +873,84 @@ export class CampaignMachine {
       by: input.approver,
       wave: wave.name,
       detail: `${wave.approvals.length}/${needed} via ${via}${approval.comment ? `: ${approval.comment}` : ''}`,
+      ...proof,
     });
     this.#changes++;
-    return { approvals: wave.approvals.length, needed, promoted: this.promotion(wave.index).approved };
+    const approvals = approvalsInForce(wave.approvals, lifetime, now).length;
+    return { approvals, needed, promoted: this.promotion(wave.index, now).approved };
   }
 
-  /** Records a refused approval that arrived as a Signal (an Update's caller sees the refusal instead). */
-  recordRefusedApproval(input: ApproveInput, reason: string, now: number): void {
+  /**
+   * Records a refused approval: every refusal of a Signal, and, for campaigns with signed actions,
+   * every refusal of an Update that passed its validator (the caller also gets the reason). The
+   * strings recorded are bounded, whatever the request carried.
+   */
+  recordRefusedApproval(input: ApproveInput, reason: string, now: number, proof?: ActionProof): void {
     this.#record(now, {
       kind: 'approval-refused',
-      by: typeof input?.approver === 'string' ? input.approver : undefined,
-      wave: typeof input?.wave === 'string' ? input.wave : undefined,
-      detail: reason,
+      by: typeof input?.approver === 'string' ? bounded(input.approver, 128) : undefined,
+      wave: typeof input?.wave === 'string' ? bounded(input.wave, 253) : undefined,
+      detail: bounded(reason, 1000),
+      ...proof,
     });
     this.#changes++;
+  }
+
+  /** Records a refused operator action (pause, resume, abort, skip, retry), with why. */
+  recordRefusedAction(
+    action: SignedActionKind,
+    input: Partial<ClusterActionInput> | undefined,
+    reason: string,
+    now: number,
+    proof?: ActionProof,
+  ): void {
+    this.#record(now, {
+      kind: 'action-refused',
+      by: typeof input?.by === 'string' ? bounded(input.by, 128) : undefined,
+      wave: this.currentWave?.name,
+      cluster: typeof input?.cluster === 'string' ? bounded(input.cluster, 253) : undefined,
+      detail: bounded(`${action} refused: ${reason}`, 1000),
+      ...proof,
+    });
+    this.#changes++;
+  }
+
+  /** The worker's fleet approval policy as its latest answer described it. */
+  noteApprovalPolicy(policy: PolicySummary): void {
+    this.#s.approvalPolicy = { mode: policy.mode, signedActions: [...policy.signedActions] };
+  }
+
+  /** True when the signed claim identified by `key` was already used. */
+  claimUsed(key: string): boolean {
+    return (this.#s.usedClaims ?? []).some((c) => c.key === key);
+  }
+
+  /**
+   * Why a signed claim cannot be remembered as used now, or undefined. Claims are kept until they
+   * expire; at most {@link USED_CLAIMS_KEPT} at once, beyond which new signed actions are refused
+   * (only holders of policy keys can fill the list).
+   */
+  claimRefusal(key: string, now: number): string | undefined {
+    if (this.claimUsed(key)) return 'this signed claim was already used; sign a new one';
+    const live = (this.#s.usedClaims ?? []).filter((c) => c.expiresAt > now);
+    if (live.length >= USED_CLAIMS_KEPT) {
+      return `${USED_CLAIMS_KEPT} signed claims are still valid; sign claims with a shorter expiry or wait until ${iso(Math.min(...live.map((c) => c.expiresAt)))}`;
+    }
+    return undefined;
+  }
+
+  /** Remembers a signed claim as used until it expires (and forgets the expired ones). */
+  markClaimUsed(key: string, expiresAt: number, now: number): void {
+    const live = (this.#s.usedClaims ?? []).filter((c) => c.expiresAt > now);
+    live.push({ key, expiresAt });
+    this.#s.usedClaims = live;
   }
 
   // -------------------------------------------------------------------------------------
   // Pause, resume, abort
 
   /** Pauses the campaign: no new cluster starts; in-flight children are told to hold after their step (operator pause only). */
-  pause(kind: PauseKind, reason: string, now: number, by?: string): void {
+  pause(kind: PauseKind, reason: string, now: number, by?: string, proof?: ActionProof): void {
     const s = this.#s;
     if (s.aborting || s.phase === 'done') return;
     if (s.paused) {
@@ -845,6 +972,7 @@ export class CampaignMachine {
       by,
       wave: this.currentWave?.name,
       detail: reason,
+      ...proof,
     });
     this.#changes++;
   }
@@ -854,7 +982,7 @@ export class CampaignMachine {
    * the wave pauses again only when a further cluster fails. After a failed soak gate the
    * human's resume is the decision to go on to the approval step.
    */
-  resume(input: OperatorInput, now: number): void {
+  resume(input: OperatorInput, now: number, proof?: ActionProof): void {
     const s = this.#s;
     if (!s.paused) return;
     const wave = s.waves[s.currentWave];
@@ -864,17 +992,35 @@ export class CampaignMachine {
     s.paused = false;
     s.pauseKind = undefined;
     s.pausedReason = undefined;
-    this.#record(now, { kind: 'resumed', by: input?.by, wave: wave?.name, detail: input?.reason });
+    this.#record(now, { kind: 'resumed', by: input?.by, wave: wave?.name, detail: input?.reason, ...proof });
     this.#changes++;
   }
 
+  /**
+   * Why an operator's pause, resume or abort would change nothing, or undefined. Campaigns with
+   * signed actions record such a request as refused; older runs ignore it silently.
+   */
+  operatorRefusal(action: 'pause' | 'resume' | 'abort'): string | undefined {
+    const s = this.#s;
+    if (s.phase === 'done') return `campaign "${this.name}" has finished`;
+    if (s.aborting) return `campaign "${this.name}" is aborting`;
+    if (action === 'resume' && !s.paused) return `campaign "${this.name}" is not paused`;
+    return undefined;
+  }
+
   /** Aborts: no new clusters; in-flight children are told to stop at their next safe point. */
-  abort(input: OperatorInput, now: number): void {
+  abort(input: OperatorInput, now: number, proof?: ActionProof): void {
     const s = this.#s;
     if (s.aborting || s.phase === 'done') return;
     s.aborting = true;
     s.abortedReason = input?.reason ?? (input?.by ? `aborted by ${input.by}` : 'aborted');
-    this.#record(now, { kind: 'aborted', by: input?.by, wave: this.currentWave?.name, detail: s.abortedReason });
+    this.#record(now, {
+      kind: 'aborted',
+      by: input?.by,
+      wave: this.currentWave?.name,
+      detail: s.abortedReason,
+      ...proof,
+    });
     for (const c of s.clusters) {
       if (c.reserved || c.leases) this.#giveBackLeases(c);
       if (c.state === 'waiting') {
@@ -911,7 +1057,7 @@ export class CampaignMachine {
    * Marks a cluster skipped; a skipped failure does not count against its wave's budget. Call
    * only after {@link skipRefusal} said yes.
    */
-  applySkip(input: ClusterActionInput, now: number): ClusterStatus {
+  applySkip(input: ClusterActionInput, now: number, proof?: ActionProof): ClusterStatus {
     const c = this.#cluster(input.cluster);
     const was = c.state;
     this.#giveBackLeases(c);
@@ -925,6 +1071,7 @@ export class CampaignMachine {
       cluster: c.name,
       wave: this.#waveName(c.wave),
       detail: `was ${was}${input.reason ? `: ${input.reason}` : ''}`,
+      ...proof,
     });
     this.#changes++;
     return this.clusterStatus(c);
@@ -947,7 +1094,7 @@ export class CampaignMachine {
    * during the last wave's soak re-opens that wave's window after the soak. Call only after
    * {@link retryRefusal} said yes.
    */
-  applyRetry(input: ClusterActionInput, now: number): ClusterStatus {
+  applyRetry(input: ClusterActionInput, now: number, proof?: ActionProof): ClusterStatus {
     const c = this.#cluster(input.cluster);
     const was = c.state;
     c.state = 'pending';
@@ -964,6 +1111,7 @@ export class CampaignMachine {
       cluster: c.name,
       wave: this.#waveName(c.window),
       detail: `was ${was}; attempt ${c.attempt}${input.reason ? `: ${input.reason}` : ''}`,
+      ...proof,
     });
     this.#changes++;
     return this.clusterStatus(c);
@@ -1117,6 +1265,7 @@ export class CampaignMachine {
       audit: this.#s.audit,
       runs: this.#s.runs,
     };
+    if (this.#s.approvalPolicy) status.approvalPolicy = this.#s.approvalPolicy;
     if (this.spec.target.kubernetesVersion) status.targetVersion = this.spec.target.kubernetesVersion;
     if (this.currentWave) status.currentWave = this.currentWave.name;
     if (this.#s.pausedReason) status.pausedReason = this.#s.pausedReason;
@@ -1189,6 +1338,11 @@ export class CampaignMachine {
 /** ISO time of a workflow-clock instant. */
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** `text`, shortened to `max` characters with an ellipsis (for what the audit trail keeps of a refused request). */
+function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 function trimGate(g: ClusterGateResult): ClusterGateResult {
