@@ -318,8 +318,14 @@ export function verifySignedAction(policy: ApprovalPolicy, input: VerifyActionIn
     return refuse(`signature is for namespace '${sig.namespace}', not '${SIGNATURE_NAMESPACE}'`);
   }
   const fingerprint = keyFingerprint(sig.publicKey);
+  const refuseKey = (reason: string): VerifyActionResult => ({
+    ok: false,
+    reason,
+    fingerprint,
+    policy: policy.summary,
+  });
   if (!verifySshsig(sig, new TextEncoder().encode(canonicalClaimText(claim)))) {
-    return refuse(
+    return refuseKey(
       `signature by key ${fingerprint} does not match the claim (the claim was changed after signing, or signed by another key)`,
     );
   }
@@ -329,7 +335,7 @@ export function verifySignedAction(policy: ApprovalPolicy, input: VerifyActionIn
   const where = `allowed_signers (${policy.signersFile})`;
   if (forActor.length === 0) {
     const others = lines.length > 0 ? ` (it is listed for ${lines.map((s) => s.principals).join(', ')})` : '';
-    return refuse(`key ${fingerprint} is not listed for ${claim.actor} in ${where}${others}`);
+    return refuseKey(`key ${fingerprint} is not listed for ${claim.actor} in ${where}${others}`);
   }
   const problems: string[] = [];
   for (const line of forActor) {
@@ -350,7 +356,7 @@ export function verifySignedAction(policy: ApprovalPolicy, input: VerifyActionIn
       };
     }
   }
-  return refuse(`key ${fingerprint} of ${claim.actor} is not valid now in ${where}: ${problems.join('; ')}`);
+  return refuseKey(`key ${fingerprint} of ${claim.actor} is not valid now in ${where}: ${problems.join('; ')}`);
 }
 
 function groupsOf(policy: ApprovalPolicy, principal: string): string[] {

@@ -79,7 +79,12 @@ export type ClaimVerdict =
       /** The fleet policy's groups the principal belongs to. */
       groups: string[];
     }
-  | { ok: false; reason: string };
+  | {
+      ok: false;
+      reason: string;
+      /** `SHA256:…` fingerprint of the key the refused signature names (not verified), when it could be read. */
+      fingerprint?: string;
+    };
 
 /** How the worker's fleet policy treats approvals and operator actions, for status and audit. */
 export interface PolicySummary {

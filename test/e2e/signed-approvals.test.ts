@@ -340,11 +340,17 @@ describe.skipIf(process.env.FLEETWAVE_TEST_TEMPORAL === 'off')(
           by: 'alice',
           wave: 'canary',
           detail: expect.stringContaining(`key ${mallory.fingerprint} is not listed for alice`),
+          // The refused key is audited by its fingerprint, unverified (signed: false).
+          signed: false,
+          fingerprint: mallory.fingerprint,
         }),
         expect.objectContaining({
           by: 'alice',
           wave: 'canary',
           detail: expect.stringContaining(`key ${eve.fingerprint} is not listed for alice`),
+          // The refused key is audited by its fingerprint, unverified (signed: false).
+          signed: false,
+          fingerprint: eve.fingerprint,
         }),
         expect.objectContaining({
           by: 'alice',

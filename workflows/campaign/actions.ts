@@ -89,7 +89,14 @@ export async function checkAction(m: CampaignMachine, request: ActionRequest): P
     return { ok: false, reason: `could not check it against the fleet approval policy: ${describeFailure(err)}` };
   }
   m.noteApprovalPolicy(verdict.policy);
-  if (!verdict.ok) return { ok: false, reason: verdict.reason };
+  if (!verdict.ok) {
+    // A refused signature is audited with the key it names, so a forgery attempt shows which key was used.
+    return {
+      ok: false,
+      reason: verdict.reason,
+      ...(verdict.fingerprint ? { proof: { signed: false, fingerprint: verdict.fingerprint } } : {}),
+    };
+  }
   const proof: ActionProof = { signed: verdict.signed };
   if (verdict.fingerprint) proof.fingerprint = verdict.fingerprint;
   if (verdict.principal !== request.actor) {

@@ -139,7 +139,7 @@ export interface CarriedState {
 export interface ActionProof {
   /** True when the fleet policy verified a signature; false for a name-only action it allows. */
   signed: boolean;
-  /** `SHA256:…` fingerprint of the key that signed. */
+  /** `SHA256:…` fingerprint of the key that signed; on a refusal, of the key the signature names. */
   fingerprint?: string;
 }
 
