@@ -88,9 +88,6 @@ export async function startCodecServer(opts: CodecServerOptions = {}): Promise<C
   const tokenDigest = opts.authToken === undefined ? undefined : sha256(opts.authToken);
   const decode = async (payloads: Payload[]): Promise<Payload[]> => {
     if (!opts.codec) return decodeWithinBudget(payloads, budget);
-    if (payloads.length > budget.maxPayloads) {
-      throw new BadRequest(413, `${payloads.length} payloads: at most ${budget.maxPayloads} per request`);
-    }
     const out = await opts.codec.decode(payloads);
     const bytes = out.reduce((sum, p) => sum + (p.data?.length ?? 0), 0);
     if (bytes > budget.maxBytes) throw new BadRequest(413, `decoded data over ${budget.maxBytes} bytes in one request`);
