@@ -3,8 +3,8 @@
  * client/codec-server.ts), so payloads gzipped for size read as JSON there. Runs until SIGINT or
  * SIGTERM (exit 0); a bad option exits 2, a port in use 1.
  */
-import fs from 'node:fs';
 import { Command } from 'commander';
+import { readRegularFile, UnreadableFileError } from '../files';
 import type { CliIO } from '../cli';
 import { FleetwaveError, ExitCode, InvalidInputError } from '../errors';
 import { printJson } from './support';
@@ -25,21 +25,16 @@ interface CodecServerOptions {
 /** A token file is a few dozen bytes; anything larger is not one. */
 const MAX_TOKEN_FILE_BYTES = 4096;
 
-/** The bearer token in `file`: a regular file, read only after its size is checked, trimmed, not empty. */
-function readTokenFile(file: string): string {
-  let stat: fs.Stats;
+/** The bearer token in `file` (read as the CLI reads every file: regular, size-checked), trimmed, one word. */
+async function readTokenFile(file: string): Promise<string> {
+  let text: string;
   try {
-    stat = fs.statSync(file);
+    text = await readRegularFile(file, MAX_TOKEN_FILE_BYTES);
   } catch (err) {
-    throw new InvalidInputError(
-      `--auth-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-    );
+    if (err instanceof UnreadableFileError) throw new InvalidInputError(`--auth-token-file: ${err.message}`);
+    throw err;
   }
-  if (!stat.isFile()) throw new InvalidInputError(`--auth-token-file: ${file} is not a regular file`);
-  if (stat.size > MAX_TOKEN_FILE_BYTES) {
-    throw new InvalidInputError(`--auth-token-file: ${file} has ${stat.size} bytes; a token file has at most 4096`);
-  }
-  const token = fs.readFileSync(file, 'utf8').trim();
+  const token = text.trim();
   if (!token || /\s/.test(token)) {
     throw new InvalidInputError(
       `--auth-token-file: ${file} must hold one token (no spaces), got ${token ? 'several words' : 'nothing'}`,
@@ -87,7 +82,7 @@ export function codecServerCommand(io: CliIO): Command {
       }
       const maxDecodedMib = wholeNumber('--max-decoded-mib', opts.maxDecodedMib, 1, 1024);
       const maxPayloads = wholeNumber('--max-payloads', opts.maxPayloads, 1, 100_000);
-      const authToken = opts.authTokenFile === undefined ? undefined : readTokenFile(opts.authTokenFile);
+      const authToken = opts.authTokenFile === undefined ? undefined : await readTokenFile(opts.authTokenFile);
       const { startCodecServer } = await import('../codec-server');
       let server: Awaited<ReturnType<typeof startCodecServer>>;
       try {

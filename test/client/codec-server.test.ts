@@ -213,10 +213,10 @@ describe('fleetwave codec-server', () => {
     expect(origin.stderr).toContain('--cors-origin: "localhost:8233" is not an origin');
     const missing = await runCli(['codec-server', '--auth-token-file', '/nonexistent/token']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('--auth-token-file: cannot read /nonexistent/token: ENOENT');
+    expect(missing.stderr).toContain('--auth-token-file: /nonexistent/token: no such file');
     const dir = await runCli(['codec-server', '--auth-token-file', os.tmpdir()]);
     expect(dir.code).toBe(2);
-    expect(dir.stderr).toContain('is not a regular file');
+    expect(dir.stderr).toContain(`--auth-token-file: ${os.tmpdir()}: is a directory, not a file`);
     const budget = await runCli(['codec-server', '--max-decoded-mib', '0']);
     expect(budget.code).toBe(2);
     expect(budget.stderr).toContain('--max-decoded-mib: must be a whole number from 1 to 1024');
