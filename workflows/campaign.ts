@@ -46,6 +46,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -163,6 +164,9 @@ const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
   heartbeatTimeout: '2 minutes',
   retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
+
+/** See `changedWhileAwaiting` and docs/versioning.md. */
+const WAKE_ON_CHANGE_WHILE_AWAITING_PATCH = 'wake-on-change-while-awaiting';
 
 const { requestLease } = proxyActivities<LeaseActivities>({
   startToCloseTimeout: '1 minute',
@@ -551,7 +555,12 @@ class CampaignRun {
       for (const lease of leases) leaseRequests.push(this.requestClusterLease(c, lease));
     }
 
-    await Promise.all([...toStart.map((c) => this.startCluster(c, wave)), ...leaseRequests]);
+    const starting = [...toStart.map((c) => this.startCluster(c, wave)), ...leaseRequests];
+    // A lease grant, a child's end or a signal that arrives while the starts and requests are
+    // awaited has already counted its change: look again now rather than wait for the next one.
+    const before = m.changes;
+    await Promise.all(starting);
+    if (this.changedWhileAwaiting(before)) return { at: now, why: 'a change while starting clusters' };
     const kinds = new Set(pick.waiting.map((w) => w.kind));
     const why = [kinds.has('window') ? 'maintenance window' : '', kinds.has('rate-limit') ? 'rate limit' : '']
       .filter(Boolean)
@@ -723,7 +732,9 @@ class CampaignRun {
         this.soakScope?.cancel();
         return;
       }
+      const before = m.changes;
       await this.sendPendingSignals();
+      if (this.changedWhileAwaiting(before)) continue;
       const timeUp = Date.now() >= (wave.soakEndsAt ?? 0);
       if (poolDone && (wave.soakCursor ?? 0) < pairs.length) return; // stopped for continue-as-new
       if (poolDone && timeUp) break;
@@ -833,9 +844,12 @@ class CampaignRun {
     let nextExpiry = m.expireApprovals(Date.now());
     while (!m.aborting && m.promotion(wave.index, Date.now()).step !== 'promote') {
       if (this.continueAsNewSuggested()) return;
+      const before = m.changes;
       await this.sendPendingSignals();
       this.publish();
-      await this.waitForChange(nextExpiry, `wave ${wave.name}: waiting for ${m.paused ? 'resume' : 'approval'}`);
+      if (!this.changedWhileAwaiting(before)) {
+        await this.waitForChange(nextExpiry, `wave ${wave.name}: waiting for ${m.paused ? 'resume' : 'approval'}`);
+      }
       nextExpiry = m.expireApprovals(Date.now());
     }
     if (m.aborting) return;
@@ -891,6 +905,17 @@ class CampaignRun {
     if (wakeAt !== undefined && wakeAt <= now) return;
     await condition(() => this.m.changes !== seen || (timer !== undefined && timer.fired));
     if (this.wake?.fired) this.wake = undefined;
+  }
+
+  /**
+   * True when a handler changed the state while the loop awaited something of its own (a start,
+   * a lease request, a signal it sent): the change is already counted, so `waitForChange` would
+   * miss it and sleep until the next one. Older runs did (a lease granted during the request
+   * could deadlock the wave), hence the patch; it is asked only when there was such a change, so
+   * histories without one carry no marker.
+   */
+  private changedWhileAwaiting(before: number): boolean {
+    return this.m.changes !== before && patched(WAKE_ON_CHANGE_WHILE_AWAITING_PATCH);
   }
 
   private continueAsNewSuggested(): boolean {

@@ -167,6 +167,45 @@ describe('campaign workflow: pacing', () => {
     spans.slice(1).forEach((span, i) => expect(span.from).toBeGreaterThanOrEqual((spans[i] as { to: number }).to));
   });
 
+  // The lease grants at once (nobody else holds it), so its grant signal reaches the campaign while
+  // the requestLease activity is still running. Before the fix the campaign counted that change
+  // before it began to wait and then waited for the next one, which never came: a deadlock.
+  it('starts a cluster whose lease is granted before the request activity returns', { timeout: 150_000 }, async () => {
+    const tag = uniqueTag();
+    const names = ['g1', 'g2'].map((n) => `lg-${tag}-${n}`);
+    const account = '109876543210';
+    const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n, { account })) });
+    const taskQueue = temporal.taskQueue('campaign');
+    const leases = createLeaseActivities({ client: temporal.client, taskQueue });
+    const activities = {
+      ...fake.activities,
+      ...leases,
+      // The signal-with-start happens first; the activity reports back only after the grant has landed.
+      requestLease: async (input: Parameters<typeof leases.requestLease>[0]) => {
+        const result = await leases.requestLease(input);
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        return result;
+      },
+    };
+    const spec = {
+      waves: [{ name: 'all', maxParallel: 2, approval: 'auto' as const }],
+      pacing: { maxInFlight: 10, sharedCaps: [{ labelKey: 'account', max: 1 }] },
+    };
+    const result = await withWorker(temporal, taskQueue, activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        makeCampaign(`lg-${tag}`, spec),
+        names.map((n) => fake.member(n)),
+      );
+      const result = await resultWithin(handle, 45_000);
+      await recordHistory(handle, 'lease-granted-early');
+      return result;
+    });
+    expect(result.state).toBe('completed');
+    expect([...result.upgraded].sort()).toEqual(names);
+  });
+
   it(
     'defers a cluster whose maintenance window is closed and starts it when the window opens',
     { timeout: 150_000 },
