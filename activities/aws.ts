@@ -47,6 +47,8 @@ export interface DefaultDepsConfig {
   fetch?: typeof fetch;
   /** For use outside an activity context; Temporal-style (`info(msg, meta)`) or pino-style. */
   logger?: ActivityLogger | PinoLikeLogger;
+  /** Spacing of the waits' looks (domain/waits.ts); `timeScale` when the fleet is an accelerated simulator. */
+  waits?: ActivityDeps['waits'];
   polling?: Partial<PollingOptions>;
   gateQueryTimeoutMs?: number;
   describeConcurrency?: number;
@@ -188,6 +190,7 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
     ...(config.fetch ? { fetch: config.fetch } : {}),
     ...(config.logger ? { logger: toActivityLogger(config.logger) } : {}),
     ...(config.polling ? { polling: config.polling } : {}),
+    ...(config.waits ? { waits: config.waits } : {}),
     ...(config.gateQueryTimeoutMs !== undefined ? { gateQueryTimeoutMs: config.gateQueryTimeoutMs } : {}),
     ...(config.describeConcurrency !== undefined ? { describeConcurrency: config.describeConcurrency } : {}),
     ...(config.approvalPolicyFile !== undefined ? { approvalPolicyFile: config.approvalPolicyFile } : {}),

@@ -32,6 +32,8 @@ export interface ActivityRuntime {
    * worker shutdown, a timeout or the workflow being gone.
    */
   cancelRequested(): boolean;
+  /** Inside a Temporal activity: a wait may end the attempt and let the server run the next (activities/waiting.ts). */
+  canPark: boolean;
   log: ActivityLogger;
 }
 
@@ -57,6 +59,7 @@ export function activityRuntime(fallbackLogger?: ActivityLogger): ActivityRuntim
         ctx.cancellationSignal.aborted &&
         (ctx.cancellationDetails?.cancelRequested === true ||
           (ctx.cancellationSignal.reason as { message?: unknown } | undefined)?.message === 'CANCELLED'),
+      canPark: true,
       log: ctx.log,
     };
   }
@@ -67,6 +70,7 @@ export function activityRuntime(fallbackLogger?: ActivityLogger): ActivityRuntim
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     signal: undefined,
     cancelRequested: () => false,
+    canPark: false,
     log: fallbackLogger ?? silentLogger,
   };
 }

@@ -5,6 +5,7 @@
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_WAIT_SCHEDULE, type WaitSchedule } from '../domain/waits';
 import type { ActivityLogger } from './context';
 import type { ClusterRef } from './types';
 
@@ -18,7 +19,17 @@ export interface ClusterAccess {
   certificateAuthority?: string;
 }
 
-/** Backoff of awaitUpdate's DescribeUpdate polls. */
+/** How the waiting activities space their looks (domain/waits.ts), and whether they park between them. */
+export interface WaitOptions extends WaitSchedule {
+  /**
+   * End the attempt between looks (activities/waiting.ts) instead of sleeping in it. Default true;
+   * false keeps one attempt polling with {@link PollingOptions} (scripts that call the activity
+   * functions outside a worker, and tests of the in-attempt loop).
+   */
+  park: boolean;
+}
+
+/** Backoff of the DescribeUpdate polls inside one attempt (when waits do not park). */
 export interface PollingOptions {
   /** First delay between polls. Default 1 s. */
   initialMs: number;
@@ -44,6 +55,8 @@ export interface ActivityDeps {
   /** Used outside an activity context only; inside, the worker's activity logger is used. */
   logger?: ActivityLogger;
   polling?: Partial<PollingOptions>;
+  /** Spacing of the looks of every wait; `timeScale` for an accelerated simulator. Default {@link DEFAULT_WAIT_SCHEDULE}, parking. */
+  waits?: Partial<WaitOptions>;
   /** Timeout of one Prometheus query. Default: min(gate interval, 30 s), at least 1 s. */
   gateQueryTimeoutMs?: number;
   /** Concurrent Describe calls (discovery, describing node groups/add-ons). Default 4. */
@@ -58,8 +71,12 @@ export interface ActivityDeps {
 }
 
 /** ActivityDeps with every default filled in. */
-export interface ResolvedDeps extends Omit<ActivityDeps, 'polling' | 'now' | 'fetch' | 'describeConcurrency'> {
+export interface ResolvedDeps extends Omit<
+  ActivityDeps,
+  'polling' | 'waits' | 'now' | 'fetch' | 'describeConcurrency'
+> {
   polling: PollingOptions;
+  waits: WaitOptions;
   now: () => Date;
   fetch: typeof fetch;
   describeConcurrency: number;
@@ -76,6 +93,7 @@ export function resolveDeps(deps: ActivityDeps): ResolvedDeps {
   return {
     ...deps,
     polling: { ...DEFAULT_POLLING, ...deps.polling },
+    waits: { ...DEFAULT_WAIT_SCHEDULE, park: true, ...deps.waits },
     now: deps.now ?? (() => new Date()),
     fetch: deps.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args)),
     describeConcurrency: Math.max(1, deps.describeConcurrency ?? 4),

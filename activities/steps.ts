@@ -25,6 +25,7 @@ import { clusterStopRequestedQuery } from '../workflows/definitions';
 import { activityRuntime, shieldFromCancelRequest, type ActivityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
 import { withFailureContext } from './failures';
+import { LookLater, park, parks, sooner } from './waiting';
 import type { AwaitUpdateProgress } from './eks/await-update';
 import { stepIdentity } from './eks/start';
 import type { ClusterHealthProgress } from './health';
@@ -138,8 +139,14 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
     const r = shieldFromCancelRequest(base);
     const resumed = isProgress(base.heartbeatDetails) ? base.heartbeatDetails : undefined;
     const progress: P = resumed ? structuredClone(resumed) : initial();
-    const beat = (): void => base.heartbeat(structuredClone(progress));
-    return { base, r, resumed, progress, beat };
+    // A parking attempt records its progress once, when it ends (activities/waiting.ts); the
+    // checks between hops, which run for minutes inside one attempt, heartbeat as they go.
+    const keepAlive = (): void => base.heartbeat(structuredClone(progress));
+    const beat = (): void => {
+      if (!parks(deps, base)) keepAlive();
+    };
+    const parkFor = (later: LookLater) => park(base, later, progress, resumed);
+    return { base, r, resumed, progress, beat, keepAlive, parkFor };
   }
 
   /** Waits for `handle`'s update from `slot` (a resumed wait continues its polls and deadline). */
@@ -166,7 +173,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
 
   async function upgradeControlPlane(input: UpgradeControlPlaneInput): Promise<UpgradeControlPlaneResult> {
     const cluster = input.cluster.name;
-    const { base, r, resumed, progress, beat } = begin(
+    const { base, r, resumed, progress, beat, keepAlive, parkFor } = begin(
       (v): v is ControlPlaneProgress => isControlPlaneProgress(v, input),
       (): ControlPlaneProgress => ({ cluster, hops: input.hops, index: 0, stage: 'update', results: [], gates: [] }),
     );
@@ -201,6 +208,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
           try {
             await awaitSlot(r, { ...handle, updateId: handle.updateId }, progress, input.timeoutMs, beat);
           } catch (err) {
+            if (err instanceof LookLater) throw parkFor(err);
             throw withStepContext(err, to, [...done(), to], done());
           }
         }
@@ -214,7 +222,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
       if (checks && (!last || input.checkAfterLastHop)) {
         // Checks only read: the cancellation alone stops them (no question to the workflow needed).
         if (base.cancelRequested()) return { ...stopped(), uncheckedHop: to };
-        const outcome = await checkBetweenHops(base, { ...checks, cluster: input.cluster }, progress, beat);
+        const outcome = await checkBetweenHops(base, { ...checks, cluster: input.cluster }, progress, keepAlive);
         if (outcome === 'stopped') return { ...stopped(), uncheckedHop: to };
         progress.gates.push(...outcome.gates);
         delete progress.checks;
@@ -273,7 +281,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
 
   async function updateNodegroups(input: UpdateNodegroupsInput): Promise<UpdateNodegroupsResult> {
     const cluster = input.cluster.name;
-    const { base, r, resumed, progress, beat } = begin(
+    const { base, r, resumed, progress, beat, parkFor } = begin(
       (v): v is NodegroupsProgress => isNodegroupsProgress(v, input),
       (): NodegroupsProgress => ({ cluster, slots: input.nodegroups.map((ng) => ({ nodegroup: ng.nodegroup })) }),
     );
@@ -287,6 +295,8 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
     const ended: StepUpdateResult[] = progress.slots.flatMap((s) => (s.result ? [s.result] : []));
     let failure: { nodegroup: string; err: unknown; reachedIt: boolean } | undefined;
     let interrupted: unknown;
+    // Node groups still updating: the attempt ends at the soonest next look, once every lane has looked.
+    let later: LookLater | undefined;
     let next = 0;
     const lanes = Math.max(1, Math.min(input.maxParallel, progress.slots.length));
     const lane = async (): Promise<void> => {
@@ -325,6 +335,10 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
             await awaitSlot(r, { ...handle, updateId: handle.updateId }, slot, input.timeoutMs, beat);
           }
         } catch (err) {
+          if (err instanceof LookLater) {
+            later = sooner(later, err);
+            continue;
+          }
           if (isNonRetryable(err)) failure ??= { nodegroup: ng.nodegroup, err, reachedIt: slot.updateId !== undefined };
           else interrupted ??= err;
           continue;
@@ -342,6 +356,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
       throw withStepContext(failure.err, failure.nodegroup, reached, doneNames);
     }
     if (interrupted) throw interrupted;
+    if (later) throw parkFor(later);
     const stopped = ended.length < progress.slots.length;
     r.log.info('Node groups updated', { cluster, done: ended.length, total: progress.slots.length, stopped });
     return { results: ended, ...(stopped ? { stopped: true } : {}) };

@@ -434,6 +434,14 @@ export const FailureTypes = {
 
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 
+/**
+ * The type of the retryable failure that ends an attempt of a waiting activity until its next look
+ * (activities/waiting.ts). Not in {@link FailureTypes}: those are never retried. A workflow sees it
+ * only when it cancelled the activity while an attempt ran (the server does not retry a
+ * cancelled activity), and treats it as that cancellation.
+ */
+export const STILL_WAITING_FAILURE = 'FleetwaveStillWaiting';
+
 /** The activities the workflows call, as the worker registers them (see activities/index.ts createActivities). */
 /** Input of {@link FleetwaveActivities.verifyAction}. */
 export interface VerifyActionInput {

@@ -240,6 +240,7 @@ async function runDemo(opts: DemoOptions): Promise<number> {
         simulatorUrl: sim.url,
         metricsAddress: `127.0.0.1:${metricsPort}`,
         ...(prom ? { prometheusUrl: prom.url } : {}),
+        timeScale: opts.timeScale,
       }),
       workerLog,
     );

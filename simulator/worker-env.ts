@@ -8,6 +8,8 @@ export interface SimulatorWorkerEnvOptions {
   /** `host:port` of the worker's metrics endpoint. */
   metricsAddress: string;
   prometheusUrl?: string;
+  /** The simulator's time scale: the worker's waits look that much more often (FLEETWAVE_WAIT_TIME_SCALE). */
+  timeScale?: number;
 }
 
 export function simulatorWorkerEnv(o: SimulatorWorkerEnvOptions): Record<string, string> {
@@ -23,5 +25,6 @@ export function simulatorWorkerEnv(o: SimulatorWorkerEnvOptions): Record<string,
     FLEETWAVE_METRICS_ADDRESS: o.metricsAddress,
     FLEETWAVE_SHUTDOWN_GRACE: '5s',
     ...(o.prometheusUrl ? { FLEETWAVE_PROMETHEUS_URL: o.prometheusUrl } : {}),
+    ...(o.timeScale && o.timeScale > 1 ? { FLEETWAVE_WAIT_TIME_SCALE: String(o.timeScale) } : {}),
   };
 }

@@ -75,6 +75,16 @@ export const workerEnvSchema = z.object({
     .describe(
       'How long running activities get to finish after SIGTERM/SIGINT before they are cancelled. Default: "30s".',
     ),
+  FLEETWAVE_WAIT_TIME_SCALE: z
+    .string()
+    .trim()
+    .refine((s) => /^\d+(\.\d+)?$/.test(s) && Number(s) >= 1 && Number(s) <= 100_000, {
+      message: 'must be a number from 1 to 100000',
+    })
+    .default('1')
+    .describe(
+      "Divides every delay between the looks of a wait (domain/waits.ts): set it to the simulator's --time-scale when the fleet is an accelerated simulator. Default: 1 (real EKS).",
+    ),
   LOG_LEVEL: z
     .string()
     .trim()
@@ -128,6 +138,8 @@ export interface WorkerConfig {
   metricsAddress?: string;
   shutdownGraceMs: number;
   logLevel: LogLevelName;
+  /** FLEETWAVE_WAIT_TIME_SCALE: divides the delays between the looks of every wait (1 against real EKS). */
+  waitTimeScale: number;
   aws: {
     region?: string;
     /** Endpoint for every AWS service (FLEETWAVE_AWS_ENDPOINT: the simulator). */
@@ -194,6 +206,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     metricsAddress: v.FLEETWAVE_METRICS_ADDRESS || undefined,
     shutdownGraceMs: parseDuration(v.FLEETWAVE_SHUTDOWN_GRACE) as number,
     logLevel: v.LOG_LEVEL,
+    waitTimeScale: Number(v.FLEETWAVE_WAIT_TIME_SCALE),
     aws: {
       region: v.AWS_REGION,
       endpoint: v.FLEETWAVE_AWS_ENDPOINT,

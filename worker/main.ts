@@ -171,6 +171,7 @@ async function createRealActivities(
     prometheusUrl: config.prometheusUrl,
     approvalPolicyFile: config.approvalPolicyFile,
     logger: logger.child({ component: 'activities' }),
+    waits: { timeScale: config.waitTimeScale },
   });
   return {
     ...createActivities(deps),

@@ -130,6 +130,7 @@ import {
   nodegroupsFailure,
   stepFailureDetails,
   updateRecord,
+  stoppedWhileWaiting,
 } from './cluster-upgrade/step-results';
 import { describeFailure } from './failure-text';
 import { CampaignNameKey, ClusterNameKey, TargetVersionKey, UpgradeStepKey } from './search-attributes';
@@ -146,15 +147,15 @@ const quick = proxyLocalActivities<FleetwaveActivities>({
 
 /**
  * Waiting for EKS updates (awaitUpdate of a rollback, updateAddons): node groups of hundreds of nodes take hours.
- * The activity polls and heartbeats its progress, so a retried attempt resumes; attempts are
- * unlimited because giving up on a running EKS update would leave the cluster half-changed with
- * nobody watching.
+ * Each attempt looks once and, while EKS is still working, ends with a retryable
+ * FleetwaveStillWaiting failure whose nextRetryDelay is the next look (activities/waiting.ts,
+ * docs/architecture.md "Waiting"): no worker holds the wait between looks, and the looks are not in
+ * this history. Attempts are unlimited because giving up on a running EKS update would leave the
+ * cluster half-changed with nobody watching; the activity's own deadline (`timeoutMs`) ends it.
  *
- * The heartbeat timeout is how long an attempt on a worker that died goes unnoticed before another
- * worker retries it (test/resilience/two-workers.test.ts measures it). The activity heartbeats after
- * every DescribeUpdate poll, at most 30 s apart (DEFAULT_POLLING.maxMs), so one minute leaves room
- * for a slow or retried call. Heartbeats reach the server at most every 48 s (the SDK throttles
- * them to 0.8 × the timeout), a quarter more than with 2 min (60 s), for half the takeover delay.
+ * The heartbeat timeout only bounds an attempt that runs for long (the checks between hops
+ * heartbeat as they go): an attempt on a worker that died is retried elsewhere after at most a
+ * minute (test/resilience/two-workers.test.ts measures it). A parked wait is on no worker at all.
  */
 const updates = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '6h',
@@ -169,9 +170,12 @@ const updates = proxyActivities<FleetwaveActivities>({
 
 /**
  * The composite steps (upgradeControlPlane, updateNodegroups): like `updates`, and pause and abort
- * cancel them. The activity then awaits the EKS update in flight, starts nothing new and returns
- * what it did (`stopped`); the workflow waits for that answer (WAIT_CANCELLATION_COMPLETED).
- * startToCloseTimeout is set per call from the number of updates.
+ * cancel them. Between looks the server cancels at once (nothing runs); an attempt that is running
+ * ends as it would (a look is seconds) and the server does not retry it. Either way the workflow
+ * holds at once: the EKS update in flight goes on in EKS (it cannot be stopped) and the next call,
+ * after a resume, adopts it or finds it done. An attempt that runs the checks between hops learns of
+ * the cancellation from its heartbeat, stops them and returns `stopped`. startToCloseTimeout is set
+ * per call from the number of updates.
  */
 const steps = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '6h',
@@ -423,7 +427,7 @@ class ClusterUpgrade {
           ),
         );
       } catch (err) {
-        if (isCancellation(err)) {
+        if (isCancellation(err) || stoppedWhileWaiting(err)) {
           if (this.abortedBy) throw new AbortRequested();
           // Paused before the activity ran (a started one answers `stopped` instead): the next call
           // after the resume starts or adopts what is needed, and reports hops found done as done.
@@ -569,7 +573,7 @@ class ClusterUpgrade {
         if (!details) {
           // Which node groups it reached is unknown: roll back all of them (a no-op for those untouched).
           for (const ng of remaining) reached(ng);
-          if (isCancellation(err)) {
+          if (isCancellation(err) || stoppedWhileWaiting(err)) {
             if (this.abortedBy) throw new AbortRequested();
             // Paused before the activity ran (a started one answers `stopped`): call again after the resume.
             continue;

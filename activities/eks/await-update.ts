@@ -5,9 +5,11 @@
  */
 import type { Update } from '@aws-sdk/client-eks';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { nextLookDelayMs, type WaitKind } from '../../domain/waits';
 import { activityRuntime, type ActivityRuntime } from '../context';
 import type { ResolvedDeps } from '../deps';
 import { toActivityFailure, withFailureContext } from '../failures';
+import { LookLater, park, parks } from '../waiting';
 import {
   FailureTypes,
   type AddonUpdateFailureDetails,
@@ -142,9 +144,15 @@ export async function pollUntilDone(
         details: [{ ...progress }],
       });
     }
+    const remainingMs = timeoutMs === undefined ? Infinity : Math.max(0, timeoutMs - elapsed);
+    if (parks(deps, r)) {
+      // Ends the attempt: the server runs the next one at the next look (activities/waiting.ts).
+      const kind: WaitKind = h.addon ? 'addon' : h.nodegroup ? 'nodegroup' : 'control-plane';
+      const delay = Math.min(nextLookDelayMs(kind, elapsed, deps.waits), Math.max(1, remainingMs));
+      throw new LookLater(delay, `EKS update ${updateId} of ${scopeLabel(scope)} ${progress.lastStatus ?? 'unknown'}`);
+    }
     const delay = Math.min(maxMs, initialMs * Math.pow(factor, Math.max(0, progress.polls - 1)));
-    const remaining = timeoutMs === undefined ? delay : Math.max(0, timeoutMs - elapsed);
-    await r.sleep(Math.max(1, Math.min(delay, remaining)));
+    await r.sleep(Math.max(1, Math.min(delay, remainingMs)));
   }
 }
 
@@ -158,8 +166,16 @@ export async function awaitUpdate(deps: ResolvedDeps, input: AwaitUpdateInput): 
   const progress: AwaitUpdateProgress = resumed
     ? { ...resumed }
     : { updateId, polls: 0, startedAtMs: deps.now().getTime() };
-  if (resumed) r.log.info('Resuming wait for EKS update', { cluster: h.cluster.name, updateId, polls: resumed.polls });
-  return pollUntilDone(deps, r, { ...h, updateId }, progress, input.timeoutMs, (p) => r.heartbeat(p));
+  if (resumed) r.log.debug('Resuming wait for EKS update', { cluster: h.cluster.name, updateId, polls: resumed.polls });
+  try {
+    return await pollUntilDone(deps, r, { ...h, updateId }, progress, input.timeoutMs, (p) => {
+      if (!parks(deps, r)) r.heartbeat(p);
+    });
+  } catch (err) {
+    // The deadline and the first look are what the next attempt needs; the poll count is only shown.
+    if (err instanceof LookLater) throw park(r, err, progress, resumed);
+    throw err;
+  }
 }
 
 /**
@@ -218,18 +234,27 @@ export async function updateAddons(deps: ResolvedDeps, input: UpdateAddonsInput)
         ...(continuing?.lastStatus ? { lastStatus: continuing.lastStatus } : {}),
         startedAtMs: continuing?.startedAtMs ?? deps.now().getTime(),
       };
-      const beat = (p: AwaitUpdateProgress): void =>
-        r.heartbeat({ index, ...p, adopted: handle.adopted, results: [...results] } satisfies UpdateAddonsProgress);
+      const current = (p: AwaitUpdateProgress): UpdateAddonsProgress => ({
+        index,
+        ...p,
+        adopted: handle.adopted,
+        results: [...results],
+      });
+      const beat = (p: AwaitUpdateProgress): void => {
+        if (!parks(deps, r)) r.heartbeat(current(p));
+      };
       // Before the first poll: from here on a retry waits for this update instead of starting one.
       beat(progress);
       try {
         await pollUntilDone(deps, r, { ...handle, updateId: handle.updateId }, progress, input.timeoutMs, beat);
       } catch (err) {
+        if (err instanceof LookLater) throw park(r, err, current(progress), resumed);
         throw failed(err);
       }
     }
     results.push(result);
-    r.heartbeat({ index: index + 1, polls: 0, results: [...results] } satisfies UpdateAddonsProgress);
+    if (!parks(deps, r))
+      r.heartbeat({ index: index + 1, polls: 0, results: [...results] } satisfies UpdateAddonsProgress);
   }
   r.log.info('Add-ons updated', {
     cluster: input.cluster.name,

@@ -149,6 +149,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         simulatorUrl: sim.url,
         metricsAddress: `127.0.0.1:${metricsPort}`,
         ...(prometheusUrl ? { prometheusUrl } : {}),
+        timeScale: opts.timeScale,
       }),
       ...opts.workerEnv,
     };

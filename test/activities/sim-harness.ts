@@ -55,6 +55,8 @@ export async function startSimHarness(
     region: 'us-east-1',
     credentials: TEST_CREDENTIALS,
     polling: { initialMs: 100, maxMs: 400 },
+    // Most tests here drive one attempt to its end (the in-attempt loop); test/activities/parked-waits.test.ts parks.
+    waits: { timeScale: opts.timeScale ?? 1200, park: false },
     ...opts.deps,
   });
   const regionOf = new Map(clusters.map((c) => [String(c.name), String(c.region ?? 'us-east-1')]));

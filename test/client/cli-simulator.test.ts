@@ -51,6 +51,7 @@ beforeAll(async () => {
     TEMPORAL_NAMESPACE: temporal.namespace,
     FLEETWAVE_TASK_QUEUE: temporal.taskQueue('cli-sim'),
     FLEETWAVE_AWS_ENDPOINT: simulator.url,
+    FLEETWAVE_WAIT_TIME_SCALE: '600',
     FLEETWAVE_METRICS_ADDRESS: metricsAddress,
     FLEETWAVE_SHUTDOWN_GRACE: '5s',
     LOG_LEVEL: 'info',

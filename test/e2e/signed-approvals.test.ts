@@ -145,6 +145,7 @@ describe.skipIf(process.env.FLEETWAVE_TEST_TEMPORAL === 'off')(
         TEMPORAL_NAMESPACE: temporal.namespace,
         FLEETWAVE_TASK_QUEUE: temporal.taskQueue('signed-e2e'),
         FLEETWAVE_AWS_ENDPOINT: simulator.url,
+        FLEETWAVE_WAIT_TIME_SCALE: '600',
         FLEETWAVE_METRICS_ADDRESS: `127.0.0.1:${await findFreePort()}`,
         FLEETWAVE_SHUTDOWN_GRACE: '5s',
         FLEETWAVE_APPROVAL_POLICY: policyFile,

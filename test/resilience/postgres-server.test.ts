@@ -57,6 +57,7 @@ describe('production topology: Temporal server on PostgreSQL', () => {
         simulatorUrl: sim.url,
         metricsAddress: `127.0.0.1:${await findFreePort()}`,
         prometheusUrl: prom.url,
+        timeScale: TIME_SCALE,
       }),
       logFile: path.join(dir, 'worker.log'),
     });

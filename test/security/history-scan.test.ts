@@ -194,6 +194,7 @@ describe('workflow histories hold no secrets', () => {
             region: 'us-east-1',
             credentials: WORKER_CREDENTIALS,
             polling: { initialMs: 100, maxMs: 500 },
+            waits: { timeScale: 600 },
           }),
         ),
         ...createLeaseActivities({ client: temporal.client, taskQueue }),

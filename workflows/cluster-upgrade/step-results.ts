@@ -4,8 +4,8 @@
  * application failure whose details say which resource failed and what the step changed before;
  * the readers here find those details in the cause chain. Pure: unit-tested without Temporal.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import type { AddonUpdateFailureDetails, StepFailureDetails } from '../../activities/types';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { STILL_WAITING_FAILURE, type AddonUpdateFailureDetails, type StepFailureDetails } from '../../activities/types';
 import type { ClusterStepRecord } from '../definitions';
 import { addonStep, nodegroupStep, type AddonPlan, type HopPlan, type NodegroupPlan } from './plan';
 
@@ -28,6 +28,19 @@ export class Blocked extends Error {
 /** An operator asked to stop; thrown only at safe points. */
 export class AbortRequested extends Error {
   override name = 'AbortRequested';
+}
+
+/**
+ * A waiting step that the workflow cancelled while one of its attempts ran: the server does not
+ * retry a cancelled activity, so that attempt's "still waiting" answer ends it instead of a
+ * cancellation (activities/waiting.ts). It means the same as the cancellation.
+ */
+export function stoppedWhileWaiting(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === STILL_WAITING_FAILURE
+  );
 }
 
 /** The step record of a resource a multi-resource step finished: done, or skipped when it was at target already. */

@@ -1,0 +1,84 @@
+/**
+ * When to look again at something slow that fleetwave waits for: an EKS update (control-plane hop,
+ * node group, add-on) or the children a campaign handed over. Pure: the activities that wait
+ * (activities/waiting.ts, activities/eks/await-update.ts) ask it for the delay before their next
+ * look, and end their attempt until then (docs/architecture.md, "Waiting").
+ *
+ * The schedule is geometric: after a first look at the earliest time the thing usually ends, each
+ * look comes `growth` times as long after the start as the one before, between `minMs` and
+ * `maxMs` apart. So a wait of duration T costs about log(T / first) / log(growth) looks, and its
+ * end is noticed at most (growth - 1) × T (and never more than `maxMs`) late.
+ */
+
+/** What is being waited for: each has its own first look. */
+export type WaitKind = 'control-plane' | 'nodegroup' | 'addon' | 'children';
+
+/**
+ * First look after a start (or after adopting an update already running). Typical durations as
+ * EKS users report them and as the simulator draws them (simulator/catalogue.ts DURATIONS): a
+ * control-plane hop 10–25 min, a node group a few minutes per batch after 1–2 min of setup, an
+ * add-on 40–90 s. Looking before the earliest of these only costs an action.
+ */
+export const FIRST_LOOK_MS: Readonly<Record<WaitKind, number>> = {
+  'control-plane': 8 * 60_000,
+  nodegroup: 3 * 60_000,
+  addon: 40_000,
+  children: 60_000,
+};
+
+/** The schedule's knobs, in real (wall-clock) milliseconds. */
+export interface WaitSchedule {
+  /** Shortest delay between two looks. */
+  minMs: number;
+  /** Longest delay between two looks: the most an end can go unnoticed. */
+  maxMs: number;
+  /** Each look comes at `growth` × the time waited so far. */
+  growth: number;
+  /**
+   * Simulated seconds per real second when the fleet is the simulator running faster than EKS
+   * (`fleetwave sim --time-scale N`): every delay is divided by it. 1 against real EKS.
+   */
+  timeScale: number;
+}
+
+/**
+ * Defaults against real EKS: looks at least 30 s and at most 4 min apart, each at 1.5 × the time
+ * waited so far. Over the simulator's duration ranges that is about 4 looks per control-plane hop,
+ * 7 per node-group wait of 6–30 min and 2–3 per add-on, each end noticed about 2 min late on
+ * average (`npx tsx scripts/wait-schedule.ts` prints the table for any schedule).
+ */
+export const DEFAULT_WAIT_SCHEDULE: WaitSchedule = {
+  minMs: 30_000,
+  maxMs: 4 * 60_000,
+  growth: 1.5,
+  timeScale: 1,
+};
+
+/** The fastest a scaled schedule may look: below this, timer and task latency dominate anyway. */
+const FLOOR_MS = 20;
+
+/**
+ * The delay before the next look, given how long this thing has been waited for (`elapsedMs`,
+ * wall clock, from the moment it was started or adopted).
+ */
+export function nextLookDelayMs(kind: WaitKind, elapsedMs: number, schedule: WaitSchedule): number {
+  const scale = schedule.timeScale > 0 ? schedule.timeScale : 1;
+  const first = FIRST_LOOK_MS[kind] / scale;
+  const min = schedule.minMs / scale;
+  const max = Math.max(min, schedule.maxMs / scale);
+  const elapsed = Math.max(0, elapsedMs);
+  const delay =
+    elapsed < first ? Math.max(first - elapsed, min) : Math.min(max, Math.max(min, elapsed * (schedule.growth - 1)));
+  return Math.max(FLOOR_MS, Math.round(Math.min(delay, Math.max(max, first))));
+}
+
+/** How many looks a wait of `durationMs` costs with `schedule` (the first look included). */
+export function looksFor(kind: WaitKind, durationMs: number, schedule: WaitSchedule): number {
+  let t = 0;
+  let looks = 0;
+  do {
+    t += nextLookDelayMs(kind, t, schedule);
+    looks++;
+  } while (t < durationMs && looks < 10_000);
+  return looks;
+}

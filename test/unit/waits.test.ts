@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_WAIT_SCHEDULE, FIRST_LOOK_MS, looksFor, nextLookDelayMs, type WaitSchedule } from '../../domain/waits';
+
+const s: WaitSchedule = { minMs: 30_000, maxMs: 240_000, growth: 1.5, timeScale: 1 };
+const min = 60_000;
+
+describe('the wait schedule', () => {
+  it('looks first when the thing can have ended, counting time already waited', () => {
+    expect(nextLookDelayMs('control-plane', 0, s)).toBe(FIRST_LOOK_MS['control-plane']);
+    expect(nextLookDelayMs('control-plane', 3 * min, s)).toBe(FIRST_LOOK_MS['control-plane'] - 3 * min);
+    expect(nextLookDelayMs('addon', 0, s)).toBe(FIRST_LOOK_MS.addon);
+    // Never sooner than minMs, even just before the first look.
+    expect(nextLookDelayMs('control-plane', FIRST_LOOK_MS['control-plane'] - 1_000, s)).toBe(30_000);
+  });
+
+  it('then looks at growth × the time waited, between minMs and maxMs apart', () => {
+    expect(nextLookDelayMs('control-plane', 8 * min, s)).toBe(4 * min);
+    expect(nextLookDelayMs('nodegroup', 4 * min, s)).toBe(2 * min);
+    expect(nextLookDelayMs('nodegroup', 60 * min, s)).toBe(s.maxMs);
+    expect(nextLookDelayMs('addon', 41_000, s)).toBe(30_000);
+  });
+
+  it('divides every delay by the time scale, down to a floor', () => {
+    const fast = { ...s, timeScale: 1200 };
+    expect(nextLookDelayMs('control-plane', 0, fast)).toBe(Math.round(FIRST_LOOK_MS['control-plane'] / 1200));
+    expect(nextLookDelayMs('nodegroup', 60 * min, fast)).toBe(s.maxMs / 1200);
+    expect(nextLookDelayMs('addon', 10 * min, { ...s, timeScale: 100_000 })).toBe(20);
+  });
+
+  it('costs a few looks per wait, growing with the log of its length', () => {
+    expect(looksFor('control-plane', 10 * min, DEFAULT_WAIT_SCHEDULE)).toBe(2);
+    // 8, 12, then 4 min apart (the cap): 16, 20, 24, 28.
+    expect(looksFor('control-plane', 25 * min, DEFAULT_WAIT_SCHEDULE)).toBe(6);
+    const hour = looksFor('nodegroup', 60 * min, DEFAULT_WAIT_SCHEDULE);
+    const twoHours = looksFor('nodegroup', 120 * min, DEFAULT_WAIT_SCHEDULE);
+    // Past the cap, one look per maxMs.
+    expect(twoHours - hour).toBe(15);
+  });
+});
