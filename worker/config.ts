@@ -54,7 +54,9 @@ export const workerEnvSchema = z.object({
     .describe(`Task queue the worker polls. Default: "${DEFAULT_TASK_QUEUE}".`),
   FLEETWAVE_MAX_CONCURRENT_ACTIVITIES: positiveInt(10_000)
     .default(100)
-    .describe('Activities executed at once (most are long, heartbeating EKS waits). Default: 100.'),
+    .describe(
+      'Activities executed at once (EKS waits park between looks and hold no slot; health gates run for their windows). Default: 100.',
+    ),
   FLEETWAVE_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(10_000)
     .pipe(z.number().min(2, { message: 'must be >= 2 (the SDK needs 2 with a sticky cache)' }))
     .default(40)
