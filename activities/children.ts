@@ -4,13 +4,18 @@
  * continue-as-new report by signal instead (workflows/definitions.ts reportBySignalSignal). A
  * child that ends without running its code to the end (terminated by an operator, timed out,
  * cancelled, failed) sends no signal, and without this watch the campaign would wait for it for
- * ever. One activity per run watches every handed-over child: it polls DescribeWorkflowExecution,
- * heartbeats in between, and returns as soon as one of them ended that way, or when all ended.
+ * ever. One activity per run watches every handed-over child: each attempt describes them once
+ * (DescribeWorkflowExecution) and returns as soon as one of them ended that way, or when all ended;
+ * otherwise it parks until its next look, as every fleetwave wait does (activities/waiting.ts).
  *
  * Workflows import this module with `import type` only.
  */
+import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { DEFAULT_WAIT_SCHEDULE, nextLookDelayMs } from '../domain/waits';
 import { activityRuntime } from './context';
+import type { WaitOptions } from './deps';
+import { LookLater, stillWaiting } from './waiting';
 
 export interface WatchedChild {
   workflowId: string;
@@ -19,7 +24,7 @@ export interface WatchedChild {
 
 export interface AwaitChildrenEndedInput {
   children: WatchedChild[];
-  /** Between two rounds of DescribeWorkflowExecution. Default 30 s. */
+  /** Between two rounds of DescribeWorkflowExecution. Default: the wait schedule (domain/waits.ts). */
   pollIntervalMs?: number;
 }
 
@@ -39,8 +44,6 @@ export interface ChildrenActivities {
   awaitChildrenEnded(input: AwaitChildrenEndedInput): Promise<AwaitChildrenEndedResult>;
 }
 
-const DEFAULT_POLL_MS = 30_000;
-
 /** A workflow run's description, or undefined when the server has no such workflow (any more). */
 export async function describeIfFound(
   client: Client,
@@ -57,12 +60,16 @@ export async function describeIfFound(
 
 export function createChildrenActivities({
   client,
-  pollIntervalMs: defaultPollMs = DEFAULT_POLL_MS,
+  pollIntervalMs: defaultPollMs,
+  waits,
 }: {
   client: Client;
   /** Default for {@link AwaitChildrenEndedInput.pollIntervalMs} (tests use less). */
   pollIntervalMs?: number;
+  /** The wait schedule (`timeScale` for an accelerated simulator); parks by default. */
+  waits?: Partial<WaitOptions>;
 }): ChildrenActivities {
+  const schedule: WaitOptions = { ...DEFAULT_WAIT_SCHEDULE, park: true, ...waits };
   /** The status of one run: RUNNING, COMPLETED, TERMINATED, ... or NOT_FOUND. */
   const statusOf = async (child: WatchedChild): Promise<string> =>
     (await describeIfFound(client, child.workflowId, child.runId))?.status.name ?? 'NOT_FOUND';
@@ -80,8 +87,16 @@ export function createChildrenActivities({
           if (unreported.length > 0) rt.log.warn('Cluster upgrades ended without reporting', { unreported });
           return { unreported, allEnded };
         }
-        rt.heartbeat({ running: statuses.filter((s) => s.status === 'RUNNING').length });
-        await rt.sleep(pollIntervalMs ?? defaultPollMs);
+        const running = statuses.filter((s) => s.status === 'RUNNING').length;
+        const fixed = pollIntervalMs ?? defaultPollMs;
+        if (schedule.park && rt.canPark) {
+          // The first attempt's schedule time: how long this watch has been waiting, across attempts.
+          const elapsed = Date.now() - Context.current().info.scheduledTimestampMs;
+          const delay = fixed ?? nextLookDelayMs('children', elapsed, schedule);
+          throw stillWaiting(new LookLater(delay, `${running} handed-over cluster upgrade(s) still running`));
+        }
+        rt.heartbeat({ running });
+        await rt.sleep(fixed ?? nextLookDelayMs('children', 0, schedule));
       }
     },
   };

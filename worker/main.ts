@@ -176,7 +176,7 @@ async function createRealActivities(
   return {
     ...createActivities(deps),
     ...createLeaseActivities({ client, taskQueue: config.taskQueue }),
-    ...createChildrenActivities({ client }),
+    ...createChildrenActivities({ client, waits: { timeScale: config.waitTimeScale } }),
   };
 }
 

@@ -158,7 +158,7 @@ const { evaluateHealthGates } = proxyActivities<FleetwaveActivities>({
   retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3 },
 });
 
-/** Watches children handed over by an earlier run (activities/children.ts): long, heartbeating, retried for ever. */
+/** Watches children handed over by an earlier run (activities/children.ts): parks between looks, retried for ever. */
 const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
   startToCloseTimeout: '30 days',
   heartbeatTimeout: '2 minutes',
