@@ -15,8 +15,9 @@
  *   npm run bench:real-pace                          # 3 clusters at real pace: 40–60 minutes
  *   npm run bench:real-pace -- --time-scale 60       # the same, compressed: about a minute
  *   npm run bench:real-pace -- --clusters 5 --json --out bench/results/x   # x.json and x.md
+ *   npm run bench:real-pace -- --report bench/results/real-pace.json       # the table again, no run
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -54,6 +55,7 @@ interface Options {
   json: boolean;
   out: string;
   keep: boolean;
+  report?: string;
 }
 
 /** One wave of every cluster at once, approval auto, no soak; gates measured every 30 s (real). */
@@ -269,9 +271,16 @@ async function main(): Promise<number> {
     .option('--time-scale <n>', 'simulated seconds per real second (1 = real EKS durations)', '1')
     .option('--json', 'print the result as JSON instead of the markdown table', false)
     .option('--out <base>', 'write <base>.json and <base>.md', 'bench/results/real-pace')
-    .option('--keep', 'keep logs under .fleetwave/bench/real-pace', false);
+    .option('--keep', 'keep logs under .fleetwave/bench/real-pace', false)
+    .option('--report <json>', 'no run: print the markdown of a saved result (and rewrite its .md)');
   program.parse(process.argv);
   const opts = program.opts<Options>();
+  if (opts.report) {
+    const md = markdown(JSON.parse(readFileSync(opts.report, 'utf8')) as Parameters<typeof markdown>[0]);
+    writeFileSync(opts.report.replace(/\.json$/, '.md'), md);
+    process.stdout.write(md);
+    return 0;
+  }
   const n = Number(opts.clusters);
   const timeScale = Number(opts.timeScale);
   if (!Number.isInteger(n) || n < 1 || !(timeScale >= 1)) throw new Error('--clusters ≥ 1 and --time-scale ≥ 1');
@@ -504,19 +513,20 @@ function markdown(r: {
     '',
   ];
   const p = r.probe;
+  if (r.setup.timeScale !== 1) lines.push(`Wall-clock times; ×${r.setup.timeScale} for simulated EKS time.`, '');
   if (!p) lines.push('The probe did not finish (see the log).');
   else
     lines.push(
-      '| | after the signal |',
+      '| | time |',
       '|---|---:|',
-      `| pause sent, into the control-plane hop | ${sec(p.pause.sentAfterActivityStartMs)} |`,
-      `| clusterStatus query says paused | ${sec(p.pause.statusPausedMs)} |`,
-      `| campaign state paused | ${sec(p.pause.campaignPausedMs)} |`,
-      `| upgradeControlPlane activity ended | ${sec(p.pause.activityStoppedMs)} |`,
-      `| abort sent, into the node group rollout | ${sec(p.abort.sentAfterActivityStartMs)} |`,
-      `| updateNodegroups activity ended | ${sec(p.abort.activityStoppedMs)} |`,
-      `| cluster-upgrade closed (${p.abort.childCloseStatus ?? '?'}) | ${sec(p.abort.childClosedMs)} |`,
-      `| campaign closed (${p.abort.campaignState ?? '?'}) | ${sec(p.abort.campaignClosedMs)} |`,
+      `| pause sent, this far into the control-plane hop | ${sec(p.pause.sentAfterActivityStartMs)} |`,
+      `| → clusterStatus query says paused, after the signal | ${sec(p.pause.statusPausedMs)} |`,
+      `| → campaign state paused, after the signal | ${sec(p.pause.campaignPausedMs)} |`,
+      `| → upgradeControlPlane activity ended, after the signal | ${sec(p.pause.activityStoppedMs)} |`,
+      `| abort sent, this far into the node group rollout | ${sec(p.abort.sentAfterActivityStartMs)} |`,
+      `| → updateNodegroups activity ended, after the signal | ${sec(p.abort.activityStoppedMs)} |`,
+      `| → cluster-upgrade closed (${p.abort.childCloseStatus ?? '?'}), after the signal | ${sec(p.abort.childClosedMs)} |`,
+      `| → campaign closed (${p.abort.campaignState ?? '?'}), after the signal | ${sec(p.abort.campaignClosedMs)} |`,
     );
   return `${lines.join('\n')}\n`;
 }
