@@ -23,6 +23,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** `--dynamic-config-value` entries, e.g. `{ 'limit.historyCount.suggestContinueAsNew': 50 }`. Default: none. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** Port of the server's Prometheus `/metrics` endpoint. Default: one the CLI picks at random (not reported). */
+  metricsPort?: number;
   /** Server log level. Default: `warn`. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'never';
   /** How long to wait for the frontend to answer. Default: 60 s (first start on 2 cores is slow). */
@@ -42,6 +44,8 @@ export interface DevServer {
   namespace: string;
   port: number;
   uiPort?: number;
+  /** `http://127.0.0.1:<port>/metrics`, when started with `metricsPort`. */
+  metricsUrl?: string;
   pid: number;
   cliPath: string;
   args: string[];
@@ -101,6 +105,7 @@ async function spawnDevServer(
   if (uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   args.push('--namespace', namespace, '--log-level', opts.logLevel ?? 'warn');
   if (opts.dbFilename) args.push('--db-filename', opts.dbFilename);
+  if (opts.metricsPort) args.push('--metrics-port', String(opts.metricsPort));
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
@@ -161,6 +166,7 @@ async function spawnDevServer(
     namespace,
     port,
     uiPort,
+    ...(opts.metricsPort ? { metricsUrl: `http://127.0.0.1:${opts.metricsPort}/metrics` } : {}),
     pid: child.pid ?? -1,
     cliPath,
     args,

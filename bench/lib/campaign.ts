@@ -40,6 +40,8 @@ export interface BenchCampaignOptions {
   promGates?: boolean;
   /** Seconds between gate measurements (wall clock). Default 1. */
   gateIntervalSec?: number;
+  /** How long a gate may take to pass (spec duration). Default "1m". */
+  gateTimeout?: string;
   /** More health gates (spec shape), after the two standard ones. Default: none. */
   extraGates?: Record<string, unknown>[];
   /** Label selector of the campaign. Default: every cluster. */
@@ -61,6 +63,7 @@ export function compressed(realMs: number, timeScale: number): string {
 /** The campaign document (validated later by the client, like a YAML file). */
 export function benchCampaign(o: BenchCampaignOptions): CampaignInput {
   const interval = `${o.gateIntervalSec ?? 1}s`;
+  const timeout = o.gateTimeout ?? '1m';
   const gates =
     (o.promGates ?? true)
       ? [
@@ -73,7 +76,7 @@ export function benchCampaign(o: BenchCampaignOptions): CampaignInput {
             failureLimit: 0,
             inconclusiveLimit: 3,
             consecutiveErrorLimit: 4,
-            timeout: '1m',
+            timeout,
           },
           {
             name: 'workload-latency-p99',
@@ -82,7 +85,7 @@ export function benchCampaign(o: BenchCampaignOptions): CampaignInput {
             interval,
             consecutiveSuccesses: 1,
             failureLimit: 0,
-            timeout: '1m',
+            timeout,
             phases: ['bake', 'soak'],
           },
         ]

@@ -34,6 +34,8 @@ export interface StackOptions {
   persistent?: boolean;
   /** `--dynamic-config-value` entries for the dev server. Default: none. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** Serve the dev server's own Prometheus metrics (`server.metricsUrl`). Default: false. */
+  serverMetrics?: boolean;
   /** Start Prometheus (needs the binary). Default: true. */
   prometheus?: boolean;
   /** Prometheus scrape interval. Default "1s". */
@@ -89,8 +91,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     const dbFilename = opts.persistent ? path.join(opts.dir, 'temporal.db') : undefined;
     const port = await findFreePort();
+    const metricsPort = opts.serverMetrics ? await findFreePort() : undefined;
     const serverOptions = {
       port,
+      ...(metricsPort ? { metricsPort } : {}),
       uiPort: false as const,
       ...(dbFilename ? { dbFilename } : {}),
       ...(opts.dynamicConfig ? { dynamicConfig: opts.dynamicConfig } : {}),
@@ -142,12 +146,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
     const prometheusUrl = prom?.url;
 
-    const metricsPort = await findFreePort();
+    const workerMetricsPort = await findFreePort();
     const workerEnv: Record<string, string> = {
       ...simulatorWorkerEnv({
         temporal: server,
         simulatorUrl: sim.url,
-        metricsAddress: `127.0.0.1:${metricsPort}`,
+        metricsAddress: `127.0.0.1:${workerMetricsPort}`,
         ...(prometheusUrl ? { prometheusUrl } : {}),
         timeScale: opts.timeScale,
       }),
