@@ -22,7 +22,7 @@ export type WaitKind = 'control-plane' | 'nodegroup' | 'addon' | 'children';
 export const FIRST_LOOK_MS: Readonly<Record<WaitKind, number>> = {
   'control-plane': 8 * 60_000,
   nodegroup: 3 * 60_000,
-  addon: 40_000,
+  addon: 60_000,
   children: 60_000,
 };
 
@@ -43,9 +43,10 @@ export interface WaitSchedule {
 
 /**
  * Defaults against real EKS: looks at least 30 s and at most 4 min apart, each at 1.5 × the time
- * waited so far. Over the simulator's duration ranges that is about 4 looks per control-plane hop,
- * 7 per node-group wait of 6–30 min and 2–3 per add-on, each end noticed about 2 min late on
- * average (`npx tsx scripts/wait-schedule.ts` prints the table for any schedule).
+ * waited so far. Over the simulator's duration ranges that is about 4 looks per control-plane hop
+ * (10–25 min), 6 per node-group wait of 4–30 min and 1–2 per add-on, the ends of hops and node
+ * groups noticed about 2 min late on average, of add-ons 13 s (`npx tsx scripts/wait-schedule.ts`
+ * prints the table for any schedule).
  */
 export const DEFAULT_WAIT_SCHEDULE: WaitSchedule = {
   minMs: 30_000,
