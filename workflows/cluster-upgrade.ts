@@ -159,6 +159,8 @@ const quick = proxyLocalActivities<FleetwaveActivities>({
  */
 const updates = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '6h',
+  // The attempts park between looks: this bounds the whole wait, as startToClose did for one long attempt.
+  scheduleToCloseTimeout: '6h',
   heartbeatTimeout: '1m',
   retry: {
     initialInterval: '10s',
@@ -413,7 +415,9 @@ class ClusterUpgrade {
           steps.upgradeControlPlane.executeWithOptions(
             {
               summary,
+              // Per attempt and, the attempts being looks that park in between, for all of them.
               startToCloseTimeout: controlPlaneTimeoutMs(remaining.length, wantChecks ? checkTimeoutMs(checks) : 0),
+              scheduleToCloseTimeout: controlPlaneTimeoutMs(remaining.length, wantChecks ? checkTimeoutMs(checks) : 0),
             },
             [
               {
@@ -551,7 +555,11 @@ class ClusterUpgrade {
       try {
         result = await this.stoppableStep(() =>
           steps.updateNodegroups.executeWithOptions(
-            { summary, startToCloseTimeout: nodegroupsTimeoutMs(remaining.length, spec.nodegroups.maxParallel) },
+            {
+              summary,
+              startToCloseTimeout: nodegroupsTimeoutMs(remaining.length, spec.nodegroups.maxParallel),
+              scheduleToCloseTimeout: nodegroupsTimeoutMs(remaining.length, spec.nodegroups.maxParallel),
+            },
             [
               {
                 campaign,
