@@ -17,7 +17,6 @@ import {
   countActions,
   emptyActions,
   eventBreakdown,
-  eventMs,
   fetchCampaignHistories,
   summarize,
   withQueries,
@@ -28,6 +27,7 @@ import { checkExactlyOnce, checkFinalStates, checkPromotions, duplicateSteps } f
 import { analyseMeasured, toMeasuredCampaign, type MeasuredCampaign } from './measured';
 import { ProcessSampler } from './proc';
 import { campaignTimeline, refillDelays } from './timeline';
+import { HEARTBEAT_OPERATIONS, requestDelta, scrapeFrontendRequests, sumOperations } from './server-metrics';
 import { startStack } from './stack';
 
 /** A scenario: fleet size and seed, time scale, and the campaign's shape. */
@@ -135,8 +135,13 @@ export interface ScenarioResult {
     perCluster: number;
     campaign: ActionCounts;
     clusters: ActionCounts;
-    /** Heartbeats of the EKS waits (awaitUpdate and the composite steps) had they taken real (uncompressed) time. */
-    heartbeatsAtRealSpeedPerCluster: number;
+    /**
+     * Heartbeats per cluster, counted by the server (`total.heartbeats` is that count; `campaign` and
+     * `clusters` keep the histories' estimate). The waits park between looks and heartbeat only
+     * when their progress changed, so this no longer grows with the time scale; the gates still
+     * heartbeat while they sample, for their (compressed) windows.
+     */
+    heartbeatsPerCluster: number;
   };
   worker: {
     cpuSecondsTotal: number;
@@ -201,10 +206,14 @@ export async function runScenario(
     scrapeInterval: def.scrapeInterval ?? '1s',
     workerEnv,
     ...(def.dynamicConfig ? { dynamicConfig: def.dynamicConfig } : {}),
+    // Heartbeats leave no history event: they are read from the server's own request counters.
+    serverMetrics: true,
     log,
   });
   const serverSampler = new ProcessSampler(stack.server.pid);
+  const metricsUrl = stack.server.metricsUrl as string;
   try {
+    const requestsBefore = await scrapeFrontendRequests(metricsUrl, stack.server.namespace);
     const t0 = Date.now();
     const started = await stack.client.startCampaign({ campaign: validated, fleet, startedBy: 'npm run bench' });
     log(`${def.name}: campaign ${started.workflowId} started`);
@@ -238,6 +247,7 @@ export async function runScenario(
       clearTimeout(timer);
     });
     const t1 = drive.endedMs;
+    const requests = requestDelta(requestsBefore, await scrapeFrontendRequests(metricsUrl, stack.server.namespace));
     stack.worker.sampler.sample();
     serverSampler.sample();
     log(`${def.name}: ${drive.result.state} in ${((t1 - t0) / 1000).toFixed(1)} s; reading histories`);
@@ -261,6 +271,7 @@ export async function runScenario(
       histories,
       approvals: drive.approvals,
       queries: drive.queries + 1,
+      heartbeats: sumOperations(requests, HEARTBEAT_OPERATIONS),
     });
     const workerCpuTotal = stack.worker.sampler.sample().cpuSeconds;
     return {
@@ -348,6 +359,8 @@ function analyse(input: {
   histories: Awaited<ReturnType<typeof fetchCampaignHistories>>;
   approvals: Awaited<ReturnType<typeof driveCampaign>>['approvals'];
   queries: number;
+  /** Heartbeats the server counted during the campaign. */
+  heartbeats: number;
 }): Pick<ScenarioResult, 'makespan' | 'history' | 'actions' | 'approvals' | 'reaction'> {
   const { def, plan, histories, approvals } = input;
   const { campaignRuns, clusterRuns, childStartedMs } = histories;
@@ -444,12 +457,14 @@ function analyse(input: {
   });
   campaignActions = withQueries(campaignActions, input.queries);
   let clusterActions = emptyActions();
-  let realSpeedHeartbeats = 0;
-  for (const run of clusterRuns) {
-    clusterActions = addActions(clusterActions, countActions(run));
-    realSpeedHeartbeats += realHeartbeats(run, def.timeScale);
-  }
-  const total = addActions(campaignActions, clusterActions);
+  for (const run of clusterRuns) clusterActions = addActions(clusterActions, countActions(run));
+  const estimated = addActions(campaignActions, clusterActions);
+  // The histories' estimate of heartbeats gives way to what the server counted.
+  const total = {
+    ...estimated,
+    heartbeats: input.heartbeats,
+    total: estimated.total - estimated.heartbeats + input.heartbeats,
+  };
 
   // Approval latency: promoting approval returned → first child start after it.
   const timeline = campaignTimeline(campaignRuns);
@@ -532,7 +547,7 @@ function analyse(input: {
       perCluster: round(total.total / Math.max(1, planned), 1),
       campaign: campaignActions,
       clusters: clusterActions,
-      heartbeatsAtRealSpeedPerCluster: round(realSpeedHeartbeats / Math.max(1, planned), 1),
+      heartbeatsPerCluster: round(input.heartbeats / Math.max(1, planned), 1),
     },
     reaction: {
       closeToLearnedMs: roundStats(summarize(closeToLearned), 0),
@@ -552,33 +567,4 @@ function resultText(run: RunHistory): string {
   const done = run.events.at(-1)?.workflowExecutionCompletedEventAttributes;
   const data = done?.result?.payloads?.[0]?.data;
   return data ? Buffer.from(data).toString('utf8') : '';
-}
-
-/** Activities that wait for EKS updates (their heartbeats scale with the time scale; gates do not). */
-const EKS_WAITS: ReadonlySet<string> = new Set([
-  'awaitUpdate',
-  'updateAddons',
-  'upgradeControlPlane',
-  'updateNodegroups',
-]);
-
-/** Heartbeats of the EKS waits had each lasted `timeScale` times longer (gates do not scale). */
-function realHeartbeats(run: RunHistory, timeScale: number): number {
-  let n = 0;
-  const sched = new Map<string, string>();
-  const startedAt = new Map<string, number>();
-  for (const e of run.events) {
-    if (e.activityTaskScheduledEventAttributes) {
-      sched.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
-    } else if (e.activityTaskStartedEventAttributes) {
-      startedAt.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), eventMs(e));
-    } else if (e.activityTaskCompletedEventAttributes) {
-      const id = String(e.activityTaskCompletedEventAttributes.scheduledEventId);
-      const s = startedAt.get(id);
-      // Their heartbeat timeout is 1 min: the SDK throttles to min(0.8 × 1 min, 60 s) = 48 s.
-      if (EKS_WAITS.has(sched.get(id) ?? '') && s !== undefined)
-        n += 1 + Math.floor(((eventMs(e) - s) * timeScale) / 48_000);
-    }
-  }
-  return n;
 }
