@@ -42,6 +42,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -134,6 +135,9 @@ import {
 } from './cluster-upgrade/step-results';
 import { describeFailure } from './failure-text';
 import { CampaignNameKey, ClusterNameKey, TargetVersionKey, UpgradeStepKey } from './search-attributes';
+
+/** See `ClusterUpgrade.stopAddons` and docs/versioning.md. */
+const STOPPABLE_ADDONS_PATCH = 'stoppable-addons';
 
 /** Failure types no retry can fix: the workflow branches on them at once. */
 const NON_RETRYABLE: string[] = Object.values(FailureTypes);
@@ -284,13 +288,25 @@ class ClusterUpgrade {
   private checks?: CancellationScope;
   /** The running composite step, cancelled by a pause or an abort: it finishes the EKS update in flight and stops. */
   private stoppable?: CancellationScope;
+  /** The add-on step: shielded from a cancellation of the workflow, stopped by a pause or an abort (`stopAddons`). */
+  private addonsScope?: CancellationScope;
 
   constructor(private readonly input: ClusterUpgradeInput) {}
 
   pause(): void {
     this.paused = true;
     this.stoppable?.cancel();
+    this.stopAddons();
     this.renderDetails();
+  }
+
+  /**
+   * A pause or an abort during the add-on step stops it between looks, as the other steps stop.
+   * Runs of older releases ran it to its end: the patch is asked only here, when that matters, so
+   * histories without such a pause carry no marker.
+   */
+  private stopAddons(): void {
+    if (this.addonsScope && patched(STOPPABLE_ADDONS_PATCH)) this.addonsScope.cancel();
   }
 
   resume(): void {
@@ -302,6 +318,7 @@ class ClusterUpgrade {
     this.abortedBy ??= by;
     this.checks?.cancel();
     this.stoppable?.cancel();
+    this.stopAddons();
     this.renderDetails();
   }
 
@@ -505,32 +522,54 @@ class ClusterUpgrade {
     const reached = (addon: AddonPlan): void => {
       this.reversible.push({ kind: 'addon', plan: addon, step: addonStep(addon) });
     };
-    let outcome: UpdateAddonsResult;
-    try {
-      outcome = await CancellationScope.nonCancellable(() =>
-        updates.updateAddons.executeWithOptions({ summary }, [
-          { campaign, cluster, attempt, addons: plan.addons.map((a) => ({ name: a.name, version: a.to })) },
-        ]),
-      );
-    } catch (err) {
-      const details = addonFailureDetails(err);
-      const detail = describeFailure(err);
-      if (!details) {
-        // Which add-ons it reached is unknown: roll back all of them (a no-op for those untouched).
-        for (const addon of plan.addons) reached(addon);
-        this.record({ step: 'addons', status: 'failed', detail });
-        throw new StepFailure('update', `addons: ${detail}`);
+    let outcome: UpdateAddonsResult | undefined;
+    while (!outcome) {
+      await this.checkpoint();
+      try {
+        // Not cancelled with the workflow (as before), only by `stopAddons`: a cancellable scope
+        // inside a non-cancellable one.
+        outcome = await CancellationScope.nonCancellable(() => {
+          const scope = new CancellationScope();
+          this.addonsScope = scope;
+          return scope.run(() =>
+            updates.updateAddons.executeWithOptions({ summary }, [
+              { campaign, cluster, attempt, addons: plan.addons.map((a) => ({ name: a.name, version: a.to })) },
+            ]),
+          );
+        });
+      } catch (err) {
+        // Paused or aborted: the add-on in flight goes on in EKS; after a resume the same call
+        // finds the add-ons done (at target) and adopts the one still updating.
+        if (isCancellation(err) || stoppedWhileWaiting(err)) {
+          if (this.abortedBy) throw new AbortRequested();
+          continue;
+        }
+        this.failAddons(plan, err, reached);
+      } finally {
+        this.addonsScope = undefined;
       }
-      const failed = addonsFailure(plan.addons, details, detail);
-      for (const addon of failed.reached) reached(addon);
-      for (const record of failed.records) this.record(record);
-      throw new StepFailure('update', failed.message);
     }
     for (const result of outcome.results) {
       const addon = plan.addons.find((a) => a.name === result.addon);
       if (addon) reached(addon);
       this.record(updateRecord(addonStep({ name: result.addon }), result));
     }
+  }
+
+  /** The add-on step failed: what it reached is rolled back (see `updateAddons`). */
+  private failAddons(plan: UpgradePlan, err: unknown, reached: (addon: AddonPlan) => void): never {
+    const details = addonFailureDetails(err);
+    const detail = describeFailure(err);
+    if (!details) {
+      // Which add-ons it reached is unknown: roll back all of them (a no-op for those untouched).
+      for (const addon of plan.addons) reached(addon);
+      this.record({ step: 'addons', status: 'failed', detail });
+      throw new StepFailure('update', `addons: ${detail}`);
+    }
+    const failed = addonsFailure(plan.addons, details, detail);
+    for (const addon of failed.reached) reached(addon);
+    for (const record of failed.records) this.record(record);
+    throw new StepFailure('update', failed.message);
   }
 
   /**

@@ -842,6 +842,47 @@ describe('clusterUpgradeWorkflow', () => {
     ]);
   });
 
+  it('pauses during the add-on step: the step stops at once and runs again after the resume', async () => {
+    const held = latch();
+    const reached = latch();
+    let holds = 0;
+    let whilePaused: { step: string; paused: boolean; calls: number; changed: number } | undefined;
+    const { result, fake, name } = await runUpgrade({
+      beforeCall: async (call) => {
+        // The first add-on call stands for a look that waits on EKS; a pause cancels it.
+        if (call.name === 'updateAddons' && holds++ === 0) {
+          reached.open();
+          await heartbeatUntil(held.promise, 100);
+        }
+      },
+      during: async (handle, fakeActivities, cluster) => {
+        await reached.promise;
+        await handle.signal(clusterPauseSignal);
+        await waitFor('the cancellation of the add-on step', async () => {
+          const history = await handle.fetchHistory();
+          return (history.events ?? []).some((e) => e.activityTaskCancelRequestedEventAttributes);
+        });
+        await new Promise((r) => setTimeout(r, 1500));
+        const status = await handle.query(clusterStatusQuery);
+        whilePaused = {
+          step: status.step,
+          paused: status.paused,
+          calls: fakeActivities.trace(cluster, /^updateAddons/).length,
+          changed: fakeActivities.trace(cluster, /^(startAddonUpdate|updateNodegroups)/).length,
+        };
+        held.open();
+        await handle.signal(clusterResumeSignal);
+      },
+      record: 'pause-addons',
+    });
+    // Held at once in the add-on step: nothing more was called while paused.
+    expect(whilePaused).toEqual({ step: 'addons', paused: true, calls: 1, changed: 0 });
+    expect(result.outcome).toBe('upgraded');
+    // After the resume, the same call again, which updated every add-on.
+    expect(fake.trace(name, /^updateAddons/)).toEqual([updateAddonsTo('1.31'), updateAddonsTo('1.31')]);
+    expect(fake.cluster(name).addons.map((a) => a.version)).toEqual(addonsAt('1.31').map((a) => a.version));
+  });
+
   it('aborts at the next safe point: a started EKS update is awaited, nothing after it starts', async () => {
     const held = latch();
     const reached = latch();
