@@ -3,14 +3,20 @@
  * directory and log per test, a small generated fleet, and a compressed campaign in two or three
  * waves. The chaos itself lives in each test.
  */
+import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { validateStartInput } from '../../client/library';
 import type { Fleet } from '../../domain/fleet';
 import type { Campaign } from '../../domain/spec';
 import { generateFleet } from '../../simulator/index';
 import { benchCampaign, type BenchCampaignOptions, type BenchWave } from '../../bench/lib/campaign';
+import { startStack, type Stack } from '../../bench/lib/stack';
+import { startWorkerProcess, type WorkerProcess } from '../../bench/lib/worker-process';
+import { findFreePort } from '../../scripts/dev-server';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -67,3 +73,35 @@ export function approversOf(campaign: Campaign): string[] {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The SDK's default worker identity: `<pid>@<hostname>`. */
+export const identityOf = (pid: number) => `${pid}@${os.hostname()}`;
+
+/**
+ * A stack with two `fleetwave worker` processes on one task queue: `stack.worker` (the one a test
+ * kills) and a survivor. Both load one prebuilt workflow bundle, as an image does: bundling twice
+ * would cost a minute of CPU.
+ */
+export async function startTwoWorkers(opts: {
+  fleet: Fleet;
+  seed: number;
+  dir: string;
+  log: (line: string) => void;
+}): Promise<{ stack: Stack; survivor: WorkerProcess; victimId: string; survivorId: string }> {
+  const bundle = path.join(opts.dir, 'workflow-bundle.js');
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/bundle-workflows.ts', '--out', bundle], {
+    cwd: root,
+  });
+  const stack = await startStack({ ...opts, timeScale: TIME_SCALE, workerEnv: { FLEETWAVE_WORKFLOW_BUNDLE: bundle } });
+  const survivor = await startWorkerProcess({
+    env: { ...stack.workerEnv, FLEETWAVE_METRICS_ADDRESS: `127.0.0.1:${await findFreePort()}` },
+    logFile: path.join(opts.dir, 'worker-survivor.log'),
+  }).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
+  const victimId = identityOf(stack.worker.pid);
+  const survivorId = identityOf(survivor.pid);
+  opts.log(`workers: victim ${victimId}, survivor ${survivorId}`);
+  return { stack, survivor, victimId, survivorId };
+}

@@ -14,27 +14,19 @@
  * The latencies (signal → the workflow holds or ends; SIGKILL → the survivor's first look) are
  * printed. Bounds asserted are the timeouts that make them, not speed targets.
  */
-import { execFile } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../../bench/lib/stack';
+import type { Stack } from '../../bench/lib/stack';
 import { describeOutcome, verifyCampaigns, NO_VIOLATIONS } from '../../bench/lib/verify';
-import { startWorkerProcess, type WorkerProcess } from '../../bench/lib/worker-process';
-import { findFreePort } from '../../scripts/dev-server';
+import type { WorkerProcess } from '../../bench/lib/worker-process';
 import {
   campaignWorkflowId,
   clusterStatusQuery,
   clusterUpgradeWorkflowId,
   type CampaignResult,
 } from '../../workflows/definitions';
-import { sleep, smallFleet, testCampaign, testWorkspace, TIME_SCALE } from './harness';
+import { sleep, smallFleet, startTwoWorkers, testCampaign, testWorkspace } from './harness';
 
 const SEED = 4_242;
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const execFileAsync = promisify(execFile);
-const identityOf = (pid: number) => `${pid}@${os.hostname()}`;
 /** Hops 40 times slower than EKS's 10–25 min: 20–50 s at ×1200, long enough to act in the middle. */
 const SLOW = 40;
 
@@ -59,10 +51,6 @@ describe('resilience: pause, abort and a killed worker during the longest wait',
 
   it('holds, ends and moves the wait to another worker without waiting for the hop', async () => {
     const { dir, log } = testWorkspace('long-wait');
-    const bundle = path.join(dir, 'workflow-bundle.js');
-    await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/bundle-workflows.ts', '--out', bundle], {
-      cwd: root,
-    });
     // Four clusters one minor below the target: three paused and resumed, one aborted.
     const fleet = smallFleet(40, SEED, (f) => {
       const picked = f.clusters.filter((c) => c.version === '1.31').slice(0, 4);
@@ -84,21 +72,10 @@ describe('resilience: pause, abort and a killed worker during the longest wait',
     const aborted = campaignFor('long-wait-aborted', 'aborted');
     const clustersOf = (group: string) => fleet.clusters.filter((c) => c.labels.group === group).map((c) => c.name);
 
-    stack = await startStack({
-      fleet,
-      timeScale: TIME_SCALE,
-      seed: SEED,
-      dir,
-      log,
-      workerEnv: { FLEETWAVE_WORKFLOW_BUNDLE: bundle },
-    });
-    const s = stack;
-    survivor = await startWorkerProcess({
-      env: { ...s.workerEnv, FLEETWAVE_METRICS_ADDRESS: `127.0.0.1:${await findFreePort()}` },
-      logFile: path.join(dir, 'worker-survivor.log'),
-    });
-    const victimId = identityOf(s.worker.pid);
-    const survivorId = identityOf(survivor.pid);
+    const started2 = await startTwoWorkers({ fleet, seed: SEED, dir, log });
+    ({ stack, survivor } = started2);
+    const { victimId, survivorId } = started2;
+    const s = started2.stack;
 
     const pending = async (cluster: string): Promise<Pending[]> => {
       const d = await s.client.client.workflow

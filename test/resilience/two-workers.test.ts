@@ -16,31 +16,29 @@
  * The takeover delays (SIGKILL → the survivor starting the activity's next attempt, or the
  * workflow's next workflow task) are read from the histories and printed.
  */
-import { execFile } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { campaignProgress, driveCampaign } from '../../bench/lib/driver';
 import { eventMs, type RunHistory } from '../../bench/lib/histories';
-import { findFreePort } from '../../scripts/dev-server';
-import { startStack, type Stack } from '../../bench/lib/stack';
+import type { Stack } from '../../bench/lib/stack';
 import { describeNotUpgraded, describeOutcome, verifyCampaigns, NO_VIOLATIONS } from '../../bench/lib/verify';
-import { startWorkerProcess, type WorkerProcess } from '../../bench/lib/worker-process';
+import type { WorkerProcess } from '../../bench/lib/worker-process';
 import { WorkflowTypes } from '../../workflows/definitions';
-import { approversOf, canaryThenRest, sleep, smallFleet, testCampaign, testWorkspace, TIME_SCALE } from './harness';
+import {
+  approversOf,
+  canaryThenRest,
+  sleep,
+  smallFleet,
+  startTwoWorkers,
+  testCampaign,
+  testWorkspace,
+} from './harness';
 
 const SEED = 7_331;
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const execFileAsync = promisify(execFile);
 
 /** The longest heartbeat timeout of the activities in flight, plus the largest first retry interval and slack. */
 const ACTIVITY_TAKEOVER_LIMIT_MS = 60_000 + 10_000 + 15_000;
 /** Sticky schedule-to-start or workflow task timeout (10 s each), plus slack for 2 busy cores. */
 const WORKFLOW_TASK_TAKEOVER_LIMIT_MS = 10_000 + 10_000;
-
-/** The SDK's default worker identity: `<pid>@<hostname>`. */
-const identityOf = (pid: number) => `${pid}@${os.hostname()}`;
 
 describe('resilience: two workers, one killed with SIGKILL', () => {
   let stack: Stack | undefined;
@@ -53,32 +51,16 @@ describe('resilience: two workers, one killed with SIGKILL', () => {
   it('finishes the campaign on the survivor with exactly one mutation per step', async () => {
     const { dir, log } = testWorkspace('two-workers');
     // Both workers load one prebuilt bundle (as an image does): bundling twice would cost a minute of CPU.
-    const bundle = path.join(dir, 'workflow-bundle.js');
-    await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/bundle-workflows.ts', '--out', bundle], {
-      cwd: root,
-    });
     const fleet = smallFleet(16, SEED);
     const { campaign, planned } = testCampaign(fleet, {
       name: 'resilience-two-workers',
       waves: canaryThenRest(2, 6),
       maxInFlight: 6,
     });
-    stack = await startStack({
-      fleet,
-      timeScale: TIME_SCALE,
-      seed: SEED,
-      dir,
-      log,
-      workerEnv: { FLEETWAVE_WORKFLOW_BUNDLE: bundle },
-    });
-    const s = stack;
-    survivor = await startWorkerProcess({
-      env: { ...s.workerEnv, FLEETWAVE_METRICS_ADDRESS: `127.0.0.1:${await findFreePort()}` },
-      logFile: path.join(dir, 'worker-survivor.log'),
-    });
-    const victimId = identityOf(s.worker.pid);
-    const survivorId = identityOf(survivor.pid);
-    log(`workers: victim ${victimId}, survivor ${survivorId}`);
+    const started2 = await startTwoWorkers({ fleet, seed: SEED, dir, log });
+    ({ stack, survivor } = started2);
+    const { victimId, survivorId } = started2;
+    const s = started2.stack;
 
     const name = campaign.metadata.name;
     const started = await s.client.startCampaign({ campaign, fleet, startedBy: 'resilience test' });
