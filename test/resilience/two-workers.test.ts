@@ -6,7 +6,8 @@
  *
  * - an activity running on the dead worker: until its heartbeat timeout (1 min for the EKS steps
  *   and the health checks, counted from its last heartbeat that reached the server), then the
- *   retry policy's first interval (5–10 s);
+ *   retry policy's first interval (5–10 s). EKS waits park between looks (activities/waiting.ts)
+ *   and are on no worker then: the survivor simply takes their next look;
  * - a workflow task for a workflow cached on the dead worker (its sticky queue): the worker's
  *   sticky schedule-to-start timeout (10 s), unless the server already knows that the sticky
  *   poller is gone;
@@ -119,8 +120,10 @@ describe('resilience: two workers, one killed with SIGKILL', () => {
     expect(['completed', 'completed-with-failures']).toContain(result.state);
     expect(v.violations).toEqual(NO_VIOLATIONS);
     expect(status?.clusters.filter((c) => c.state === 'upgraded').length).toBeGreaterThan(planned / 2);
-    // The steps the victim was running were taken over by the survivor, within their bound.
-    expect(activities.length).toBeGreaterThan(0);
+    // The steps the victim was running were taken over by the survivor, within their bound. An EKS
+    // wait parks between looks, so the victim rarely holds one when it dies (its looks last
+    // milliseconds): what it held may be only workflow tasks and a gate's checks.
+    expect(activities.length + tasks.length).toBeGreaterThan(0);
     for (const t of activities) {
       expect(t.identity, `${t.workflowId} ${t.what}`).toBe(survivorId);
       expect(t.delayMs, `${t.workflowId} ${t.what}`).toBeLessThan(ACTIVITY_TAKEOVER_LIMIT_MS);
