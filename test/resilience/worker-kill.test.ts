@@ -7,8 +7,9 @@
  *
  * The kills land in the last wave, where most clusters are in flight (mid local activity, mid EKS
  * wait, mid gate, mid child start), at seeded random moments 1–6 s apart. Each kill leaves the
- * activities it interrupted to their heartbeat timeout (1 min for EKS waits) before Temporal
- * retries them elsewhere: killing during the canary too would add that stall twice.
+ * activities it interrupted (a look in progress, a gate's checks) to their heartbeat timeout
+ * (1 min) before Temporal retries them elsewhere; waits parked between looks lose nothing.
+ * Killing during the canary too would add that stall twice.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { campaignProgress, driveCampaign } from '../../bench/lib/driver';
