@@ -36,6 +36,8 @@ describe('loadWorkerConfig', () => {
       metricsAddress: '127.0.0.1:9464',
       shutdownGraceMs: 30_000,
       logLevel: 'info',
+      waitTimeScale: 1,
+      heapSemiSpaceMb: 16,
       aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
       prometheusUrl: undefined,
     });
@@ -56,6 +58,8 @@ describe('loadWorkerConfig', () => {
       AWS_ENDPOINT_URL_EKS: 'http://127.0.0.1:9100',
       FLEETWAVE_AWS_ENDPOINT: 'http://simulator:9000',
       FLEETWAVE_PROMETHEUS_URL: 'http://prometheus:9090',
+      FLEETWAVE_WAIT_TIME_SCALE: '1200',
+      FLEETWAVE_HEAP_SEMI_SPACE_MB: '0',
     });
     expect(config).toMatchObject({
       temporal: { connection: { address: 'temporal:7233' }, namespace: 'fleet', addressSource: 'TEMPORAL_ADDRESS' },
@@ -66,6 +70,8 @@ describe('loadWorkerConfig', () => {
       logLevel: 'debug',
       aws: { region: 'eu-west-1', endpoint: 'http://simulator:9000', eksEndpoint: 'http://127.0.0.1:9100' },
       prometheusUrl: 'http://prometheus:9090',
+      waitTimeScale: 1200,
+      heapSemiSpaceMb: 0,
     });
     expect(config.metricsAddress).toBeUndefined();
   });
@@ -80,15 +86,20 @@ describe('loadWorkerConfig', () => {
         AWS_REGION: 'Europe',
         FLEETWAVE_PROMETHEUS_URL: 'prometheus:9090',
         TEMPORAL_ADDRESS: 'http://temporal:7233',
+        FLEETWAVE_HEAP_SEMI_SPACE_MB: '16MB',
       }),
     ).toEqual([
       'FLEETWAVE_TASK_QUEUE=" ": must not be empty',
       'FLEETWAVE_MAX_CONCURRENT_ACTIVITIES="0": must be >= 1',
       'FLEETWAVE_MAX_CONCURRENT_WORKFLOW_TASKS="1": must be >= 2 (the SDK needs 2 with a sticky cache)',
       'FLEETWAVE_METRICS_ADDRESS="0.0.0.0:99999": must be host:port such as "0.0.0.0:9464", or empty to disable metrics',
+      'FLEETWAVE_HEAP_SEMI_SPACE_MB="16MB": must be a whole number of MiB (0 leaves V8 its own limit)',
       'AWS_REGION="Europe": must be an AWS region such as "us-east-1"',
       'FLEETWAVE_PROMETHEUS_URL="prometheus:9090": must be an http(s) URL such as "http://127.0.0.1:9000"',
       'TEMPORAL_ADDRESS="http://temporal:7233": must be host:port such as "127.0.0.1:7233"',
+    ]);
+    expect(problemsOf({ FLEETWAVE_HEAP_SEMI_SPACE_MB: '4096' })).toEqual([
+      'FLEETWAVE_HEAP_SEMI_SPACE_MB="4096": must be <= 1024',
     ]);
   });
 
