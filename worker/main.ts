@@ -8,7 +8,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import v8 from 'node:v8';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
@@ -23,6 +22,7 @@ import { TemporalUnreachableError } from '../client/errors';
 import { fleetwaveDataConverter } from '../client/payload-codec';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
 import { createLogger, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
+import { applyToNewThreads, restartWithStartSettings } from './start-settings';
 
 /** The workflows entry point the worker bundles at start. */
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -73,9 +73,7 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
   }
 
   // Before Worker.create starts the workflow thread: its heap is sized from V8's flags when it starts.
-  if (config.heapSemiSpaceMb > 0 && !semiSpaceFlagGiven()) {
-    v8.setFlagsFromString(`${SEMI_SPACE_FLAG}=${config.heapSemiSpaceMb}`);
-  }
+  applyToNewThreads(config);
 
   const { address } = config.temporal.connection;
   let connection: NativeConnection;
@@ -107,7 +105,11 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
         address,
         metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'disabled',
         shutdownGraceMs: config.shutdownGraceMs,
-        heapSemiSpaceMb: config.heapSemiSpaceMb || 'V8 default',
+        heap: {
+          semiSpaceMb: config.heapSemiSpaceMb,
+          oldSpaceMb: config.heapOldSpaceMb,
+          mallocArenaMax: process.env.MALLOC_ARENA_MAX,
+        },
       },
       'worker ready',
     );
@@ -187,31 +189,6 @@ async function createRealActivities(
   };
 }
 
-const SEMI_SPACE_FLAG = '--max-semi-space-size';
-
-/** Whether this process was started with a semi-space limit of its own (command line or NODE_OPTIONS). */
-function semiSpaceFlagGiven(): boolean {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  return given.some((arg) => arg === SEMI_SPACE_FLAG || arg.startsWith(`${SEMI_SPACE_FLAG}=`));
-}
-
-/**
- * V8 sizes the main thread's heap when the process starts, so FLEETWAVE_HEAP_SEMI_SPACE_MB reaches
- * the main thread only through a new start: the process replaces itself (execve: the same PID,
- * arguments and environment, nothing run yet) with the flag added. A limit given on the command line
- * or in NODE_OPTIONS is left alone. Node.js without process.execve (22.12 to 22.14) keeps V8's limit
- * on the main thread; the workflow thread gets FLEETWAVE_HEAP_SEMI_SPACE_MB either way (runWorker).
- */
-function restartWithSemiSpaceLimit(config: WorkerConfig): void {
-  const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-  if (config.heapSemiSpaceMb === 0 || semiSpaceFlagGiven() || typeof execve !== 'function') return;
-  execve(
-    process.execPath,
-    [process.execPath, `${SEMI_SPACE_FLAG}=${config.heapSemiSpaceMb}`, ...process.execArgv, ...process.argv.slice(1)],
-    process.env,
-  );
-}
-
 /**
  * Entry point of `fleetwave worker`: reads the environment, runs the worker, and returns the exit
  * code (0 after a clean drain, 1 when Temporal is unreachable or the worker failed, 2 for bad
@@ -231,7 +208,8 @@ export async function workerMain(
     }
     throw err;
   }
-  if (env === process.env) restartWithSemiSpaceLimit(config);
+  // Only a worker configured by this process's own environment restarts with it.
+  if (env === process.env) restartWithStartSettings(config);
   try {
     await runWorker(config);
     return 0;
