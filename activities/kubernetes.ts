@@ -1,19 +1,29 @@
 /**
- * Kubernetes-native checks through @kubernetes/client-node, authenticated with an EKS token
- * made in-process (eks-token.ts) inside a KubeConfig that lives only for one activity call.
+ * Kubernetes-native checks, authenticated with an EKS token made in-process (eks-token.ts) inside
+ * a KubeConfig held in memory only.
  *
  * - captureKubernetesBaseline: pods crash-looping now and PDBs that allow no disruption (preflight
  *   captures the same baseline in its own call, see eks/preflight.ts).
  * - checkKubernetesHealth: all nodes Ready, kubelets of each node group at the expected
  *   minor, no crash-looping workload that was not crash-looping in the baseline.
  * An unreachable API server fails the activity (retryable); it never yields "healthy".
+ *
+ * The reads are plain GETs of the list endpoints, parsed as JSON: @kubernetes/client-node's typed
+ * clients run every item of a list through their model serializer and open a new connection per
+ * request, which made the pod lists most of a health check's CPU. Connections are kept alive by
+ * Node's global agents (pooled per host and TLS options). A cluster's endpoint and KubeConfig are
+ * reused for a few minutes ({@link SESSION_REUSE_MS}), so checks in a row cost no DescribeCluster
+ * and no new token; any failure drops them.
  */
-import { CoreV1Api, PolicyV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
 import { toMinor } from '../domain/versions';
 import { activityRuntime } from './context';
 import type { ClusterAccess, ResolvedDeps } from './deps';
 import { clusterAccess, describeClusterRaw } from './eks/read';
-import { toKubernetesFailure } from './failures';
+import { ExtraFailureTypes, toKubernetesFailure } from './failures';
 import type {
   ClusterRef,
   KubernetesBaseline,
@@ -27,6 +37,41 @@ const PAGE_SIZE = 500;
 const CALL_TIMEOUT_MS = 30_000;
 /** Names listed in one failure message; the rest are counted, to keep workflow history small. */
 const MAX_NAMES = 10;
+/**
+ * How long a cluster's endpoint and KubeConfig (its EKS token) are reused. EKS accepts a token for
+ * 15 minutes, and the credentials that signed it had at least 5 minutes left (aws.ts refreshes them
+ * 5 minutes before they expire), so a token younger than 4 minutes is always still good.
+ */
+export const SESSION_REUSE_MS = 4 * 60_000;
+/** Sessions kept at most (the oldest goes first): one per cluster being checked. */
+const MAX_SESSIONS = 1_000;
+
+/** The fields of the API objects these checks read, as the API server writes them (JSON). */
+interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  ownerReferences?: { controller?: boolean; kind?: string; name?: string }[];
+}
+interface ContainerStatus {
+  state?: { waiting?: { reason?: string } };
+}
+interface Pod {
+  metadata?: ObjectMeta;
+  status?: { containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] };
+}
+interface Node {
+  metadata?: ObjectMeta;
+  status?: { conditions?: { type?: string; status?: string }[]; nodeInfo?: { kubeletVersion?: string } };
+}
+interface PodDisruptionBudget {
+  metadata?: ObjectMeta;
+  status?: { disruptionsAllowed?: number; expectedPods?: number };
+}
+interface List<T> {
+  items?: T[];
+  metadata?: { continue?: string };
+}
 
 function withTimeout<T>(what: string, promise: Promise<T>, ms = CALL_TIMEOUT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -39,12 +84,56 @@ function withTimeout<T>(what: string, promise: Promise<T>, ms = CALL_TIMEOUT_MS)
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/** One call under a timeout (the request is abandoned when it passes), its failure classified. */
+async function call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abandon = new AbortController();
   try {
-    return await withTimeout(what, fn());
+    return await withTimeout(what, fn(abandon.signal));
   } catch (err) {
+    abandon.abort();
     throw toKubernetesFailure(err, what);
   }
+}
+
+/**
+ * GET `path` on the cluster's API server as JSON. An HTTP error rejects with `code` set to the
+ * status (as client-node's ApiException has it), so toKubernetesFailure classifies both alike.
+ */
+async function getJson<T>(kc: KubeConfig, path: string, signal: AbortSignal): Promise<T> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('the KubeConfig names no cluster server');
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  // KubeConfig makes a new agent per request; the global ones keep connections alive. A proxy
+  // needs the agent KubeConfig made for it.
+  if (!kc.getCurrentCluster()?.proxyUrl) delete opts.agent;
+  const url = new URL(`${server.replace(/\/+$/, '')}${path}`);
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise<T>((resolve, reject) => {
+    const req = request(
+      url,
+      { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, signal },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            reject(Object.assign(new Error(`HTTP ${status}`), { code: status }));
+            return;
+          }
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function listNames(names: string[]): string {
@@ -53,12 +142,12 @@ function listNames(names: string[]): string {
 }
 
 /** True when a container of the pod is waiting in CrashLoopBackOff. */
-function isCrashLooping(pod: V1Pod): boolean {
+function isCrashLooping(pod: Pod): boolean {
   const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
   return statuses.some((s) => s.state?.waiting?.reason === 'CrashLoopBackOff');
 }
 
-function podKey(pod: V1Pod): string {
+function podKey(pod: Pod): string {
   return `${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? '?'}`;
 }
 
@@ -66,53 +155,45 @@ function podKey(pod: V1Pod): string {
  * The workload a pod belongs to, `namespace/Kind/name` of its controller, or undefined for a
  * bare pod. Node replacement reschedules pods under new names; the workload stays the same.
  */
-function workloadKey(pod: V1Pod): string | undefined {
+function workloadKey(pod: Pod): string | undefined {
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller) ?? pod.metadata?.ownerReferences?.[0];
   return owner ? `${pod.metadata?.namespace ?? 'default'}/${owner.kind}/${owner.name}` : undefined;
 }
 
-function isReady(node: V1Node): boolean {
+function isReady(node: Node): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
 /** A session against one cluster's API server. */
 interface KubernetesSession {
-  listNodes(): Promise<V1Node[]>;
-  listPods(): Promise<V1Pod[]>;
+  listNodes(): Promise<Node[]>;
+  listPods(): Promise<Pod[]>;
   listBlockingPdbs(): Promise<string[]>;
 }
 
-/** Every item of a paged list call, page after page (each page is one `call`) until no `_continue` is left. */
-async function listAllPages<T>(
-  what: string,
-  page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
-): Promise<T[]> {
+/** Every item of a paged list, page after page (each page is one `call`) until no `continue` is left. */
+async function listAllPages<T>(what: string, kc: KubeConfig, path: string): Promise<T[]> {
   const items: T[] = [];
   let cont: string | undefined;
   do {
-    const result = await call(what, () => page(cont));
-    items.push(...result.items);
-    cont = result.metadata?._continue || undefined;
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(cont ? { continue: cont } : {}) });
+    const page = await call(what, (signal) => getJson<List<T>>(kc, `${path}?${query.toString()}`, signal));
+    items.push(...(page.items ?? []));
+    cont = page.metadata?.continue || undefined;
   } while (cont);
   return items;
 }
 
 /** Paged reads of one cluster's API server: each call under a timeout, its failure classified. */
 function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSession {
-  const core = kc.makeApiClient(CoreV1Api);
-  const policy = kc.makeApiClient(PolicyV1Api);
   return {
-    listNodes: () =>
-      listAllPages(`list nodes of ${clusterName}`, (cont) => core.listNode({ limit: PAGE_SIZE, _continue: cont })),
-    listPods: () =>
-      listAllPages(`list pods of ${clusterName}`, (cont) =>
-        core.listPodForAllNamespaces({ limit: PAGE_SIZE, _continue: cont }),
-      ),
+    listNodes: () => listAllPages<Node>(`list nodes of ${clusterName}`, kc, '/api/v1/nodes'),
+    listPods: () => listAllPages<Pod>(`list pods of ${clusterName}`, kc, '/api/v1/pods'),
     async listBlockingPdbs() {
-      const list = await call(`list PodDisruptionBudgets of ${clusterName}`, () =>
-        policy.listPodDisruptionBudgetForAllNamespaces({}),
+      const list = await call(`list PodDisruptionBudgets of ${clusterName}`, (signal) =>
+        getJson<List<PodDisruptionBudget>>(kc, '/apis/policy/v1/poddisruptionbudgets', signal),
       );
-      return list.items
+      return (list.items ?? [])
         .filter((pdb) => pdb.status?.disruptionsAllowed === 0 && pdb.status?.expectedPods !== 0)
         .map((pdb) => `${pdb.metadata?.namespace ?? 'default'}/${pdb.metadata?.name ?? '?'}`)
         .sort();
@@ -124,7 +205,24 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
 export function createKubernetesActivities(deps: ResolvedDeps) {
   const rt = () => activityRuntime(deps.logger);
 
-  async function session(cluster: ClusterRef, access?: ClusterAccess): Promise<KubernetesSession> {
+  /** Recent sessions by cluster, region and role: the endpoint, the KubeConfig, and until when they are reused. */
+  const recent = new Map<string, { access: ClusterAccess; kc: KubeConfig; until: number }>();
+
+  /**
+   * A session against the cluster's API server: a recent one for the same cluster (and the same
+   * endpoint, when the caller knows it), otherwise a new one from DescribeCluster and a fresh token.
+   */
+  async function openSession(
+    cluster: ClusterRef,
+    access: ClusterAccess | undefined,
+  ): Promise<{ key: string; kc: KubeConfig; reused: boolean }> {
+    const key = `${cluster.name}|${cluster.region}|${cluster.roleArn ?? ''}`;
+    const now = Date.now();
+    const known = recent.get(key);
+    if (known && known.until > now && (!access || sameAccess(access, known.access))) {
+      return { key, kc: known.kc, reused: true };
+    }
+    recent.delete(key);
     const where = access ?? clusterAccess(await describeClusterRaw(deps.eks(cluster), cluster.name));
     let kc: KubeConfig;
     try {
@@ -132,7 +230,43 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     } catch (err) {
       throw toKubernetesFailure(err, `credentials for ${cluster.name}`);
     }
-    return kubernetesSession(kc, cluster.name);
+    if (recent.size >= MAX_SESSIONS) recent.delete(recent.keys().next().value as string);
+    recent.set(key, { access: where, kc, until: now + SESSION_REUSE_MS });
+    return { key, kc, reused: false };
+  }
+
+  /**
+   * The cluster's reads. A failed read forgets the session, so the next one describes the cluster
+   * and signs anew; a reused session whose token is refused is retried once with a fresh one, so
+   * reuse never turns a good cluster into a KubernetesUnauthorized failure.
+   */
+  async function session(cluster: ClusterRef, access?: ClusterAccess): Promise<KubernetesSession> {
+    const first = await openSession(cluster, access);
+    // Reads run side by side (captureBaseline): the ones refused together share one fresh session.
+    let fresh: ReturnType<typeof openSession> | undefined;
+    const read =
+      <R>(pick: (s: KubernetesSession) => Promise<R>) =>
+      async (): Promise<R> => {
+        const used = fresh ? await fresh : first;
+        try {
+          return await pick(kubernetesSession(used.kc, cluster.name));
+        } catch (err) {
+          recent.delete(used.key);
+          const refused = err instanceof ApplicationFailure && err.type === ExtraFailureTypes.KubernetesUnauthorized;
+          if (used !== first || !first.reused || !refused) throw err;
+          fresh ??= openSession(cluster, access);
+          const again = await fresh;
+          return pick(kubernetesSession(again.kc, cluster.name)).catch((e: unknown) => {
+            recent.delete(again.key);
+            throw e;
+          });
+        }
+      };
+    return {
+      listNodes: read((s) => s.listNodes()),
+      listPods: read((s) => s.listPods()),
+      listBlockingPdbs: read((s) => s.listBlockingPdbs()),
+    };
   }
 
   /** PDBs that allow no disruption (preflight's drain risk). */
@@ -216,4 +350,8 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
   }
 
   return { captureKubernetesBaseline, checkKubernetesHealth, blockingPdbs, captureBaseline };
+}
+
+function sameAccess(a: ClusterAccess, b: ClusterAccess): boolean {
+  return a.endpoint === b.endpoint && a.certificateAuthority === b.certificateAuthority;
 }

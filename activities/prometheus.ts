@@ -147,7 +147,12 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     try {
       res = await deps.fetch(`${base}/api/v1/query`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        // A gate's answer is a few hundred bytes: gzip would cost both sides more than it saves.
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          'accept-encoding': 'identity',
+        },
         body: new URLSearchParams({ query, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }).toString(),
         signal: AbortSignal.any(signals),
       });

@@ -17,6 +17,13 @@ import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
 /** Where the worker listens for Prometheus scrapes unless FLEETWAVE_METRICS_ADDRESS says otherwise. */
 export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 
+/** FLEETWAVE_HEAP_SEMI_SPACE_MB unless set: a 32 MiB young generation per thread (see the variable). */
+export const DEFAULT_HEAP_SEMI_SPACE_MB = 16;
+/** FLEETWAVE_HEAP_OLD_SPACE_MB unless set (see the variable). */
+export const DEFAULT_HEAP_OLD_SPACE_MB = 1536;
+/** MALLOC_ARENA_MAX unless set (see the variable). */
+export const DEFAULT_MALLOC_ARENA_MAX = 2;
+
 /** Log levels accepted by LOG_LEVEL (lower case, pino's names). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -32,6 +39,20 @@ const positiveInt = (max: number) =>
         .number()
         .int()
         .min(1, { message: 'must be >= 1' })
+        .max(max, { message: `must be <= ${max}` }),
+    );
+
+/** A size in MiB; 0 is allowed (it means "leave the runtime's own"). */
+const megabytes = (max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: 'must be a whole number of MiB (0 leaves the runtime its own)' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
         .max(max, { message: `must be <= ${max}` }),
     );
 
@@ -87,6 +108,26 @@ export const workerEnvSchema = z.object({
     .describe(
       "Divides every delay between the looks of a wait (domain/waits.ts): set it to the simulator's --time-scale when the fleet is an accelerated simulator. Default: 1 (real EKS).",
     ),
+  FLEETWAVE_HEAP_SEMI_SPACE_MB: megabytes(1024)
+    .default(DEFAULT_HEAP_SEMI_SPACE_MB)
+    .describe(
+      `Largest V8 semi-space, in MiB, of the worker's main thread and its workflow thread (each young generation is two of them; V8 alone grows them to 64 MiB on a large machine, resident memory that holds only short-lived garbage). Applied at start (worker/start-settings.ts) unless --max-semi-space-size is on the command line or in NODE_OPTIONS; 0 leaves V8's own. Default: ${DEFAULT_HEAP_SEMI_SPACE_MB}.`,
+    ),
+  FLEETWAVE_HEAP_OLD_SPACE_MB: megabytes(65_536)
+    .default(DEFAULT_HEAP_OLD_SPACE_MB)
+    .describe(
+      `V8's old-generation limit, in MiB, of each of the worker's threads (--max-old-space-size). A smaller limit makes V8 collect sooner (on a large machine it lets the old generation grow to four times its live data first). Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB; 0 leaves V8's own (a share of the machine's memory). Default: ${DEFAULT_HEAP_OLD_SPACE_MB}.`,
+    ),
+  MALLOC_ARENA_MAX: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().max(1024, { message: 'must be <= 1024' }))
+    .default(DEFAULT_MALLOC_ARENA_MAX)
+    .describe(
+      `glibc's malloc arenas for the worker process (glibc reads it at start; when it is not set the worker restarts itself with it, worker/start-settings.ts). Without it the worker's threads may use eight per core, each holding freed memory. 0 leaves glibc's own. Default: ${DEFAULT_MALLOC_ARENA_MAX}.`,
+    ),
   LOG_LEVEL: z
     .string()
     .trim()
@@ -140,6 +181,12 @@ export interface WorkerConfig {
   metricsAddress?: string;
   shutdownGraceMs: number;
   logLevel: LogLevelName;
+  /** FLEETWAVE_HEAP_SEMI_SPACE_MB: V8's --max-semi-space-size for the worker's threads; 0 leaves V8's own. */
+  heapSemiSpaceMb: number;
+  /** FLEETWAVE_HEAP_OLD_SPACE_MB: V8's --max-old-space-size for the worker's threads; 0 leaves V8's own. */
+  heapOldSpaceMb: number;
+  /** MALLOC_ARENA_MAX the worker starts with when the variable is not set; 0 leaves glibc's own. */
+  mallocArenaMax: number;
   /** FLEETWAVE_WAIT_TIME_SCALE: divides the delays between the looks of every wait (1 against real EKS). */
   waitTimeScale: number;
   aws: {
@@ -209,6 +256,9 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     shutdownGraceMs: parseDuration(v.FLEETWAVE_SHUTDOWN_GRACE) as number,
     logLevel: v.LOG_LEVEL,
     waitTimeScale: Number(v.FLEETWAVE_WAIT_TIME_SCALE),
+    heapSemiSpaceMb: v.FLEETWAVE_HEAP_SEMI_SPACE_MB,
+    heapOldSpaceMb: v.FLEETWAVE_HEAP_OLD_SPACE_MB,
+    mallocArenaMax: v.MALLOC_ARENA_MAX,
     aws: {
       region: v.AWS_REGION,
       endpoint: v.FLEETWAVE_AWS_ENDPOINT,

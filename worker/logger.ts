@@ -1,10 +1,12 @@
 /**
  * JSON logs on stdout (pino), and an adapter that makes the same logger the Temporal SDK's
  * runtime logger, so the SDK's own lines (worker state, workflow and activity logs, forwarded
- * Core logs) come out as the same JSON, filtered by the same LOG_LEVEL.
+ * Core logs) come out as the same JSON, filtered by the same LOG_LEVEL. An attempt that parks a
+ * wait is logged at debug, not as the SDK's "Activity failed" warning.
  */
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import pino from 'pino';
+import { STILL_WAITING_FAILURE } from '../activities/types';
 import type { LogLevelName } from './config';
 
 /** The pino logger the worker process writes with. */
@@ -54,7 +56,7 @@ export class PinoTemporalLogger implements Logger {
   constructor(private readonly logger: ProcessLogger) {}
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const method = PINO_LEVEL[level] ?? 'info';
+    const method = isStillWaiting(message, meta) ? 'debug' : (PINO_LEVEL[level] ?? 'info');
     if (!this.logger.isLevelEnabled(method)) return;
     const fields = meta ? plainFields(meta) : undefined;
     if (fields) this.logger[method](fields, message);
@@ -80,6 +82,17 @@ export class PinoTemporalLogger implements Logger {
   error(message: string, meta?: LogMetadata): void {
     this.log('ERROR', message, meta);
   }
+}
+
+/**
+ * The SDK's "Activity failed" warning for an attempt that ended with FleetwaveStillWaiting: that is
+ * how a wait parks until its next look (activities/waiting.ts), not a failure. At warn it was a
+ * line of about 2 KB with a stack per look, most of the worker's log and a good part of its CPU.
+ */
+function isStillWaiting(message: string, meta: LogMetadata | undefined): boolean {
+  if (message !== 'Activity failed' || !meta) return false;
+  const error = meta.error as { type?: unknown } | undefined;
+  return error?.type === STILL_WAITING_FAILURE;
 }
 
 function plainFields(meta: LogMetadata): Record<string, unknown> | undefined {

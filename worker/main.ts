@@ -22,6 +22,7 @@ import { TemporalUnreachableError } from '../client/errors';
 import { fleetwaveDataConverter } from '../client/payload-codec';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
 import { createLogger, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
+import { applyToNewThreads, restartWithStartSettings } from './start-settings';
 
 /** The workflows entry point the worker bundles at start. */
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,6 +72,9 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
     });
   }
 
+  // Before Worker.create starts the workflow thread: its heap is sized from V8's flags when it starts.
+  applyToNewThreads(config);
+
   const { address } = config.temporal.connection;
   let connection: NativeConnection;
   try {
@@ -101,6 +105,11 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
         address,
         metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'disabled',
         shutdownGraceMs: config.shutdownGraceMs,
+        heap: {
+          semiSpaceMb: config.heapSemiSpaceMb,
+          oldSpaceMb: config.heapOldSpaceMb,
+          mallocArenaMax: process.env.MALLOC_ARENA_MAX,
+        },
       },
       'worker ready',
     );
@@ -199,6 +208,8 @@ export async function workerMain(
     }
     throw err;
   }
+  // Only a worker configured by this process's own environment restarts with it.
+  if (env === process.env) restartWithStartSettings(config);
   try {
     await runWorker(config);
     return 0;

@@ -174,13 +174,31 @@ export function clusterAccess(cluster: Cluster): ClusterAccess {
   };
 }
 
+/**
+ * How long the add-on versions EKS lists for a minor are reused. Preflight reads them for every
+ * add-on of every hop of every cluster (more than five calls a cluster, the same few answers across
+ * a fleet); EKS adds versions with its releases, weeks apart.
+ */
+export const ADDON_VERSIONS_REUSE_MS = 5 * 60_000;
+
+/** Answers of DescribeAddonVersions per client (region and role) and `minor|addon`, with when they were read. */
+const addonVersionsRead = new WeakMap<EKSClient, Map<string, { atMs: number; infos: AddonInfo[] }>>();
+
 async function addonVersionsFor(
   client: EKSClient,
   minor: string,
   addonName: string,
   signal?: AbortSignal,
 ): Promise<AddonInfo[]> {
-  return listAll(`DescribeAddonVersions ${addonName} for ${minor}`, async (nextToken) => {
+  let read = addonVersionsRead.get(client);
+  if (!read) {
+    read = new Map();
+    addonVersionsRead.set(client, read);
+  }
+  const key = `${minor}|${addonName}`;
+  const known = read.get(key);
+  if (known && Date.now() - known.atMs < ADDON_VERSIONS_REUSE_MS) return known.infos;
+  const infos = await listAll(`DescribeAddonVersions ${addonName} for ${minor}`, async (nextToken) => {
     const out = await client.send(
       new DescribeAddonVersionsCommand({ kubernetesVersion: minor, addonName, nextToken }),
       {
@@ -189,6 +207,8 @@ async function addonVersionsFor(
     );
     return { items: out.addons, nextToken: out.nextToken };
   });
+  read.set(key, { atMs: Date.now(), infos });
+  return infos;
 }
 
 /** Versions of an add-on compatible with a minor, newest first, with EKS's default flag. */

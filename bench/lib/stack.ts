@@ -11,7 +11,7 @@
  *   await stack.stopPrometheus(); await stack.startPrometheus();   // same port
  *   await stack.stop();
  */
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { connectTemporal, type FleetwaveClient } from '../../client/library';
 import type { Fleet } from '../../domain/fleet';
@@ -107,15 +107,21 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     log(`temporal dev server ${server.address} (${dbFilename ?? 'in memory'}) in ${server.startupMs} ms`);
 
     const simResponses = new Map<number, number>();
+    // Profiling aid: every request the simulator answers, one line each, appended to this file.
+    const simLogFile = process.env.FLEETWAVE_BENCH_SIM_LOG;
+    const simLog = simLogFile ? createWriteStream(simLogFile, { flags: 'a' }) : undefined;
+    if (simLog) stops.push({ name: 'simulator log', stop: () => new Promise((resolve) => simLog.end(resolve)) });
     const sim = await startSimulator({
       fleet: opts.fleet,
       port: 0,
       timeScale: opts.timeScale,
       seed: opts.seed ?? 1,
       // One line per request: `<method> <path> <status> <ms>ms`.
-      ...(opts.countSimResponses
+      ...(opts.countSimResponses || simLog
         ? {
             log: (line: string) => {
+              simLog?.write(`${line}\n`);
+              if (!opts.countSimResponses) return;
               const status = Number(/ (\d{3}) [\d.]+ms$/.exec(line)?.[1]);
               if (status) simResponses.set(status, (simResponses.get(status) ?? 0) + 1);
             },

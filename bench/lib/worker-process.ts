@@ -99,8 +99,17 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
   };
 }
 
+/**
+ * Node.js flags for the worker process only (not the bench, not the bundler it starts), from
+ * FLEETWAVE_BENCH_WORKER_NODE_OPTIONS, split on whitespace: profiling a run, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof --heapsnapshot-signal=SIGUSR2` (bench/README.md, "Profiling the worker").
+ */
+function workerNodeFlags(): string[] {
+  return (process.env.FLEETWAVE_BENCH_WORKER_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+}
+
 async function launch(opts: WorkerProcessOptions, log: WriteStream, samplers: ProcessSampler[]): Promise<Running> {
-  const child = spawn(process.execPath, [path.join(root, 'bin/fleetwave.mjs'), 'worker'], {
+  const child = spawn(process.execPath, [...workerNodeFlags(), path.join(root, 'bin/fleetwave.mjs'), 'worker'], {
     cwd: root,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,12 +10,15 @@ import {
   ResourceNotFoundException,
   ServerException,
   EKSServiceException,
+  type DescribeAddonVersionsCommand,
+  type EKSClient,
 } from '@aws-sdk/client-eks';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { kubeConfigFor } from '../../activities/aws';
 import { clientRequestToken } from '../../activities/eks/start';
+import { compatibleAddonVersions } from '../../activities/eks/read';
 import { compareAddonVersions } from '../../domain/versions';
 import { createEksToken, EKS_TOKEN_PREFIX } from '../../activities/eks-token';
 import { classifyError, toActivityFailure } from '../../activities/failures';
@@ -50,6 +53,26 @@ describe('compareAddonVersions', () => {
       compareAddonVersions,
     );
     expect(sorted).toEqual(['v1.18.2-eksbuild.3', 'v1.18.2-eksbuild.12', 'v1.18.10-eksbuild.1', 'v1.19.0-eksbuild.1']);
+  });
+});
+
+describe('compatibleAddonVersions', () => {
+  it('asks EKS once per client, minor and add-on while the answer is recent', async () => {
+    const asked: string[] = [];
+    const client = {
+      send: async (command: DescribeAddonVersionsCommand) => {
+        const { kubernetesVersion, addonName } = command.input;
+        asked.push(`${kubernetesVersion} ${addonName}`);
+        const compatibilities = [{ clusterVersion: kubernetesVersion, defaultVersion: true }];
+        return { addons: [{ addonName, addonVersions: [{ addonVersion: 'v1.0.0-eksbuild.1', compatibilities }] }] };
+      },
+    } as unknown as EKSClient;
+    const once = await compatibleAddonVersions(client, '1.31', 'coredns');
+    expect(await compatibleAddonVersions(client, '1.31', 'coredns')).toEqual(once);
+    expect(once).toEqual([{ version: 'v1.0.0-eksbuild.1', isDefault: true }]);
+    await compatibleAddonVersions(client, '1.32', 'coredns');
+    await compatibleAddonVersions(client, '1.31', 'vpc-cni');
+    expect(asked).toEqual(['1.31 coredns', '1.32 coredns', '1.31 vpc-cni']);
   });
 });
 

@@ -2,6 +2,8 @@
  * Kubernetes activities against the simulator's per-cluster Kubernetes API, with EKS bearer
  * tokens made in-process and checked by the simulator with aws-iam-authenticator's rules.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +129,75 @@ describe('Kubernetes health', () => {
     expect(await runActivity(h.activities.checkKubernetesHealth, { cluster, checks })).toMatchObject({
       healthy: false,
     });
+  });
+});
+
+describe('sessions', () => {
+  /** Activities whose `kube` counts the KubeConfigs it makes, with a refused token while `refuse` is set. */
+  function counted() {
+    const deps = createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS });
+    const state = { made: 0, refuse: false };
+    const activities = createActivityParts({
+      ...deps,
+      kube: async (c, access) => {
+        state.made++;
+        return state.refuse ? kubeConfigFor(c, access, 'k8s-aws-v1.bm90LWEtdXJs') : deps.kube(c, access);
+      },
+    });
+    return { activities, state };
+  }
+
+  it('reuses a cluster endpoint and token for checks in a row', async () => {
+    const { activities, state } = counted();
+    const cluster = h.ref('k-alpha');
+    await runActivity(activities.captureKubernetesBaseline, { cluster });
+    expect(await runActivity(activities.checkKubernetesHealth, { cluster, checks })).toMatchObject({ healthy: true });
+    expect(await runActivity(activities.checkKubernetesHealth, { cluster, checks })).toMatchObject({ healthy: true });
+    expect(state.made).toBe(1);
+  });
+
+  it('forgets a session whose read failed, and signs anew for the next check', async () => {
+    const { activities, state } = counted();
+    const cluster = h.ref('k-alpha');
+    state.refuse = true;
+    const err = await runActivity(activities.checkKubernetesHealth, { cluster, checks }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'KubernetesUnauthorized', nonRetryable: true });
+    state.refuse = false;
+    expect(await runActivity(activities.checkKubernetesHealth, { cluster, checks })).toMatchObject({ healthy: true });
+    expect(state.made).toBe(2);
+  });
+
+  it('retries a reused session whose token is refused once, with a fresh token', async () => {
+    // An API server that takes the first token for one check only, then refuses it.
+    const seen = new Map<string, number>();
+    const server = http.createServer((req, res) => {
+      const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      const uses = (seen.get(token) ?? 0) + 1;
+      seen.set(token, uses);
+      if (token === 'first' && uses > 2) {
+        res.writeHead(401).end('{"kind":"Status","code":401}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const deps = createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS });
+      const tokens = ['first', 'second'];
+      const activities = createActivityParts({
+        ...deps,
+        kube: async (c) => kubeConfigFor(c, { endpoint: `http://127.0.0.1:${port}` }, tokens.shift() ?? 'none'),
+      });
+      const cluster = h.ref('k-alpha');
+      const input = { cluster, checks, baseline: { crashLoopingPods: [], blockingPdbs: [] } };
+      expect(await runActivity(activities.checkKubernetesHealth, input)).toMatchObject({ healthy: true });
+      expect(await runActivity(activities.checkKubernetesHealth, input)).toMatchObject({ healthy: true });
+      expect(tokens).toEqual([]);
+      expect(seen.get('first')).toBe(3);
+    } finally {
+      server.close();
+    }
   });
 });
 

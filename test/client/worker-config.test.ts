@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig, WorkerConfigError } from '../../worker/config';
+import { missingStartSettings } from '../../worker/start-settings';
 
 /** No config file unless a test writes one. */
 const NO_FILE = { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
@@ -37,6 +38,9 @@ describe('loadWorkerConfig', () => {
       shutdownGraceMs: 30_000,
       logLevel: 'info',
       waitTimeScale: 1,
+      heapSemiSpaceMb: 16,
+      heapOldSpaceMb: 1536,
+      mallocArenaMax: 2,
       aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
       prometheusUrl: undefined,
     });
@@ -58,6 +62,9 @@ describe('loadWorkerConfig', () => {
       FLEETWAVE_AWS_ENDPOINT: 'http://simulator:9000',
       FLEETWAVE_PROMETHEUS_URL: 'http://prometheus:9090',
       FLEETWAVE_WAIT_TIME_SCALE: '1200',
+      FLEETWAVE_HEAP_SEMI_SPACE_MB: '0',
+      FLEETWAVE_HEAP_OLD_SPACE_MB: '4096',
+      MALLOC_ARENA_MAX: '8',
     });
     expect(config).toMatchObject({
       temporal: { connection: { address: 'temporal:7233' }, namespace: 'fleet', addressSource: 'TEMPORAL_ADDRESS' },
@@ -69,6 +76,9 @@ describe('loadWorkerConfig', () => {
       aws: { region: 'eu-west-1', endpoint: 'http://simulator:9000', eksEndpoint: 'http://127.0.0.1:9100' },
       prometheusUrl: 'http://prometheus:9090',
       waitTimeScale: 1200,
+      heapSemiSpaceMb: 0,
+      heapOldSpaceMb: 4096,
+      mallocArenaMax: 8,
     });
     expect(config.metricsAddress).toBeUndefined();
   });
@@ -84,6 +94,7 @@ describe('loadWorkerConfig', () => {
         FLEETWAVE_PROMETHEUS_URL: 'prometheus:9090',
         TEMPORAL_ADDRESS: 'http://temporal:7233',
         FLEETWAVE_WAIT_TIME_SCALE: '0.5',
+        FLEETWAVE_HEAP_SEMI_SPACE_MB: '16MB',
       }),
     ).toEqual([
       'FLEETWAVE_TASK_QUEUE=" ": must not be empty',
@@ -91,9 +102,17 @@ describe('loadWorkerConfig', () => {
       'FLEETWAVE_MAX_CONCURRENT_WORKFLOW_TASKS="1": must be >= 2 (the SDK needs 2 with a sticky cache)',
       'FLEETWAVE_METRICS_ADDRESS="0.0.0.0:99999": must be host:port such as "0.0.0.0:9464", or empty to disable metrics',
       'FLEETWAVE_WAIT_TIME_SCALE="0.5": must be a number from 1 to 100000',
+      'FLEETWAVE_HEAP_SEMI_SPACE_MB="16MB": must be a whole number of MiB (0 leaves the runtime its own)',
       'AWS_REGION="Europe": must be an AWS region such as "us-east-1"',
       'FLEETWAVE_PROMETHEUS_URL="prometheus:9090": must be an http(s) URL such as "http://127.0.0.1:9000"',
       'TEMPORAL_ADDRESS="http://temporal:7233": must be host:port such as "127.0.0.1:7233"',
+    ]);
+    expect(
+      problemsOf({ FLEETWAVE_HEAP_SEMI_SPACE_MB: '4096', FLEETWAVE_HEAP_OLD_SPACE_MB: '-1', MALLOC_ARENA_MAX: 'two' }),
+    ).toEqual([
+      'FLEETWAVE_HEAP_SEMI_SPACE_MB="4096": must be <= 1024',
+      'FLEETWAVE_HEAP_OLD_SPACE_MB="-1": must be a whole number of MiB (0 leaves the runtime its own)',
+      'MALLOC_ARENA_MAX="two": must be a whole number',
     ]);
   });
 
@@ -165,5 +184,32 @@ describe('loadWorkerConfig', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('missingStartSettings', () => {
+  const config = loadWorkerConfig(NO_FILE);
+
+  it('asks for the heap flags and MALLOC_ARENA_MAX a plain start lacks', () => {
+    expect(missingStartSettings(config, [], {})).toEqual({
+      missingFlags: ['--max-semi-space-size=16', '--max-old-space-size=1536'],
+      missingEnv: { MALLOC_ARENA_MAX: '2' },
+    });
+  });
+
+  it('leaves alone what the command line, NODE_OPTIONS or the environment already set, and what is 0', () => {
+    expect(
+      missingStartSettings(config, ['--max-semi-space-size=64'], {
+        NODE_OPTIONS: '--enable-source-maps --max-old-space-size=4096',
+        MALLOC_ARENA_MAX: '4',
+      }),
+    ).toEqual({ missingFlags: [], missingEnv: {} });
+    const off = loadWorkerConfig({
+      ...NO_FILE,
+      FLEETWAVE_HEAP_SEMI_SPACE_MB: '0',
+      FLEETWAVE_HEAP_OLD_SPACE_MB: '0',
+      MALLOC_ARENA_MAX: '0',
+    });
+    expect(missingStartSettings(off, [], {})).toEqual({ missingFlags: [], missingEnv: {} });
   });
 });
