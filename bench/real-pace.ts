@@ -114,8 +114,9 @@ async function pendingActivity(
   if (!a) return undefined;
   const t = a.lastStartedTime;
   return {
-    // PENDING_ACTIVITY_STATE_STARTED = 2, CANCEL_REQUESTED = 3.
-    started: a.state === 2 || a.state === 3,
+    // PENDING_ACTIVITY_STATE_STARTED = 2, CANCEL_REQUESTED = 3. A wait that parks between looks is
+    // SCHEDULED (1) most of the time: past its first attempt it has started all the same.
+    started: a.state === 2 || a.state === 3 || (a.attempt ?? 1) >= 2,
     startedMs: t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : Date.now(),
     state: a.state ?? 0,
   };
