@@ -6,9 +6,12 @@
  *   npx tsx bench/profile-summary.ts /tmp/prof/*.cpuprofile            # top 30 by self time
  *   npx tsx bench/profile-summary.ts --top 50 --from 20 FILE           # skip the first 20 s (start-up)
  *
- * Prints, per file: self time by function (name, file, line), by package (node_modules/<name>,
- * the project's own folders, node:internal, V8's pseudo-nodes such as "(garbage collector)"), and
- * the functions with the most inclusive time (a frame counted once per sample however deep it recurs).
+ * Prints, per file: self time by package (node_modules/<name>, the project's own folders,
+ * node:internal, V8's pseudo-nodes such as "(garbage collector)"), the same with Node.js's own
+ * frames charged to the package that called them (a socket write to the HTTP client that made the
+ * request), by function (name, file, line), and the functions with the most inclusive time (a
+ * frame counted once per sample however deep it recurs). `--callers REGEX` adds who called the
+ * matching functions.
  * Time the Rust core spends in its own threads is not in these profiles; /proc/<pid>/task shows it.
  */
 import { readFileSync } from 'node:fs';
@@ -72,7 +75,7 @@ function summarise(
   fromS: number,
   toS: number,
   callersOf?: RegExp,
-): { totalMs: number; self: Tally; pkg: Tally; incl: Tally; callers: Tally } {
+): { totalMs: number; self: Tally; pkg: Tally; charged: Tally; incl: Tally; callers: Tally } {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -80,6 +83,7 @@ function summarise(
 
   const self: Tally = new Map();
   const pkg: Tally = new Map();
+  const charged: Tally = new Map();
   const incl: Tally = new Map();
   const callers: Tally = new Map();
   let totalMs = 0;
@@ -98,6 +102,7 @@ function summarise(
     totalMs += ms;
     add(self, `${f.functionName || '(anonymous)'} ${location(f.url, f.lineNumber)}`, ms);
     add(pkg, packageOf(f), ms);
+    add(charged, chargedPackage(node.id, byId, parent), ms);
     if (callersOf?.test(f.functionName)) add(callers, stackOf(node.id, byId, parent), ms);
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
@@ -109,7 +114,27 @@ function summarise(
       add(incl, key, ms);
     }
   }
-  return { totalMs, self, pkg, incl, callers };
+  return { totalMs, self, pkg, charged, incl, callers };
+}
+
+/** Node's own frames (HTTP, streams, crypto) and native code, charged to whoever called them. */
+const NODE_OWN = new Set(['node:internal', '(native)', '(program)']);
+
+/**
+ * The package of the nearest frame at or above a sample that is not Node.js's own: a socket write
+ * belongs to the client that made the request. Callbacks with nothing but Node.js above them (a
+ * socket's data event, a timer) are "(node: I/O and timers)".
+ */
+function chargedPackage(id: number, byId: Map<number, ProfileNode>, parent: Map<number, number>): string {
+  const own = packageOf((byId.get(id) as ProfileNode).callFrame);
+  if (own.startsWith('(') && own !== '(native)') return own;
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const cf = (byId.get(at) as ProfileNode).callFrame;
+    if (cf.functionName === '(root)') break;
+    const pkg = packageOf(cf);
+    if (!NODE_OWN.has(pkg)) return pkg;
+  }
+  return '(node: I/O and timers)';
 }
 
 /** The nearest frames of the project or a dependency above a sample, innermost first, skipping node's own. */
@@ -148,9 +173,15 @@ function main(): void {
   const opts = program.opts<{ top: string; from: string; to: string; inclusive: string; callers?: string }>();
   const callersOf = opts.callers ? new RegExp(opts.callers) : undefined;
   for (const file of program.args) {
-    const { totalMs, self, pkg, incl, callers } = summarise(file, Number(opts.from), Number(opts.to), callersOf);
+    const { totalMs, self, pkg, charged, incl, callers } = summarise(
+      file,
+      Number(opts.from),
+      Number(opts.to),
+      callersOf,
+    );
     process.stdout.write(`\n== ${file}: ${(totalMs / 1000).toFixed(1)} s on CPU (idle excluded)\n`);
     printTop('self time by package', pkg, totalMs, Number(opts.top));
+    printTop("self time by package, Node.js's own frames charged to their caller", charged, totalMs, Number(opts.top));
     printTop('self time by function', self, totalMs, Number(opts.top));
     printTop('inclusive time by function', incl, totalMs, Number(opts.inclusive));
     if (callersOf) printTop(`self time of /${opts.callers}/ by caller`, callers, totalMs, Number(opts.top));

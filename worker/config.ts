@@ -21,8 +21,6 @@ export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 export const DEFAULT_HEAP_SEMI_SPACE_MB = 16;
 /** FLEETWAVE_HEAP_OLD_SPACE_MB unless set (see the variable). */
 export const DEFAULT_HEAP_OLD_SPACE_MB = 1536;
-/** MALLOC_ARENA_MAX unless set (see the variable). */
-export const DEFAULT_MALLOC_ARENA_MAX = 2;
 
 /** Log levels accepted by LOG_LEVEL (lower case, pino's names). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
@@ -118,16 +116,6 @@ export const workerEnvSchema = z.object({
     .describe(
       `V8's old-generation limit, in MiB, of each of the worker's threads (--max-old-space-size). A smaller limit makes V8 collect sooner (on a large machine it lets the old generation grow to four times its live data first). Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB; 0 leaves V8's own (a share of the machine's memory). Default: ${DEFAULT_HEAP_OLD_SPACE_MB}.`,
     ),
-  MALLOC_ARENA_MAX: z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: 'must be a whole number' })
-    .transform(Number)
-    .pipe(z.number().int().max(1024, { message: 'must be <= 1024' }))
-    .default(DEFAULT_MALLOC_ARENA_MAX)
-    .describe(
-      `glibc's malloc arenas for the worker process (glibc reads it at start; when it is not set the worker restarts itself with it, worker/start-settings.ts). Without it the worker's threads may use eight per core, each holding freed memory. 0 leaves glibc's own. Default: ${DEFAULT_MALLOC_ARENA_MAX}.`,
-    ),
   LOG_LEVEL: z
     .string()
     .trim()
@@ -185,8 +173,6 @@ export interface WorkerConfig {
   heapSemiSpaceMb: number;
   /** FLEETWAVE_HEAP_OLD_SPACE_MB: V8's --max-old-space-size for the worker's threads; 0 leaves V8's own. */
   heapOldSpaceMb: number;
-  /** MALLOC_ARENA_MAX the worker starts with when the variable is not set; 0 leaves glibc's own. */
-  mallocArenaMax: number;
   /** FLEETWAVE_WAIT_TIME_SCALE: divides the delays between the looks of every wait (1 against real EKS). */
   waitTimeScale: number;
   aws: {
@@ -258,7 +244,6 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     waitTimeScale: Number(v.FLEETWAVE_WAIT_TIME_SCALE),
     heapSemiSpaceMb: v.FLEETWAVE_HEAP_SEMI_SPACE_MB,
     heapOldSpaceMb: v.FLEETWAVE_HEAP_OLD_SPACE_MB,
-    mallocArenaMax: v.MALLOC_ARENA_MAX,
     aws: {
       region: v.AWS_REGION,
       endpoint: v.FLEETWAVE_AWS_ENDPOINT,

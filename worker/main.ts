@@ -22,7 +22,7 @@ import { TemporalUnreachableError } from '../client/errors';
 import { fleetwaveDataConverter } from '../client/payload-codec';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
 import { createLogger, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
-import { applyToNewThreads, restartWithStartSettings } from './start-settings';
+import { applyToNewThreads, restartWithHeapFlags } from './start-settings';
 
 /** The workflows entry point the worker bundles at start. */
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -108,7 +108,6 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
         heap: {
           semiSpaceMb: config.heapSemiSpaceMb,
           oldSpaceMb: config.heapOldSpaceMb,
-          mallocArenaMax: process.env.MALLOC_ARENA_MAX,
         },
       },
       'worker ready',
@@ -209,7 +208,7 @@ export async function workerMain(
     throw err;
   }
   // Only a worker configured by this process's own environment restarts with it.
-  if (env === process.env) restartWithStartSettings(config);
+  if (env === process.env) restartWithHeapFlags(config);
   try {
     await runWorker(config);
     return 0;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig, WorkerConfigError } from '../../worker/config';
-import { missingStartSettings } from '../../worker/start-settings';
+import { missingHeapFlags } from '../../worker/start-settings';
 
 /** No config file unless a test writes one. */
 const NO_FILE = { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
@@ -40,7 +40,6 @@ describe('loadWorkerConfig', () => {
       waitTimeScale: 1,
       heapSemiSpaceMb: 16,
       heapOldSpaceMb: 1536,
-      mallocArenaMax: 2,
       aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
       prometheusUrl: undefined,
     });
@@ -64,7 +63,6 @@ describe('loadWorkerConfig', () => {
       FLEETWAVE_WAIT_TIME_SCALE: '1200',
       FLEETWAVE_HEAP_SEMI_SPACE_MB: '0',
       FLEETWAVE_HEAP_OLD_SPACE_MB: '4096',
-      MALLOC_ARENA_MAX: '8',
     });
     expect(config).toMatchObject({
       temporal: { connection: { address: 'temporal:7233' }, namespace: 'fleet', addressSource: 'TEMPORAL_ADDRESS' },
@@ -78,7 +76,6 @@ describe('loadWorkerConfig', () => {
       waitTimeScale: 1200,
       heapSemiSpaceMb: 0,
       heapOldSpaceMb: 4096,
-      mallocArenaMax: 8,
     });
     expect(config.metricsAddress).toBeUndefined();
   });
@@ -107,12 +104,9 @@ describe('loadWorkerConfig', () => {
       'FLEETWAVE_PROMETHEUS_URL="prometheus:9090": must be an http(s) URL such as "http://127.0.0.1:9000"',
       'TEMPORAL_ADDRESS="http://temporal:7233": must be host:port such as "127.0.0.1:7233"',
     ]);
-    expect(
-      problemsOf({ FLEETWAVE_HEAP_SEMI_SPACE_MB: '4096', FLEETWAVE_HEAP_OLD_SPACE_MB: '-1', MALLOC_ARENA_MAX: 'two' }),
-    ).toEqual([
+    expect(problemsOf({ FLEETWAVE_HEAP_SEMI_SPACE_MB: '4096', FLEETWAVE_HEAP_OLD_SPACE_MB: '-1' })).toEqual([
       'FLEETWAVE_HEAP_SEMI_SPACE_MB="4096": must be <= 1024',
       'FLEETWAVE_HEAP_OLD_SPACE_MB="-1": must be a whole number of MiB (0 leaves the runtime its own)',
-      'MALLOC_ARENA_MAX="two": must be a whole number',
     ]);
   });
 
@@ -187,29 +181,23 @@ describe('loadWorkerConfig', () => {
   });
 });
 
-describe('missingStartSettings', () => {
+describe('missingHeapFlags', () => {
   const config = loadWorkerConfig(NO_FILE);
 
-  it('asks for the heap flags and MALLOC_ARENA_MAX a plain start lacks', () => {
-    expect(missingStartSettings(config, [], {})).toEqual({
-      missingFlags: ['--max-semi-space-size=16', '--max-old-space-size=1536'],
-      missingEnv: { MALLOC_ARENA_MAX: '2' },
-    });
+  it('asks for the heap flags a plain start lacks', () => {
+    expect(missingHeapFlags(config, [], {})).toEqual(['--max-semi-space-size=16', '--max-old-space-size=1536']);
   });
 
-  it('leaves alone what the command line, NODE_OPTIONS or the environment already set, and what is 0', () => {
+  it('leaves alone what the command line or NODE_OPTIONS already set, and what is 0', () => {
     expect(
-      missingStartSettings(config, ['--max-semi-space-size=64'], {
+      missingHeapFlags(config, ['--max-semi-space-size=64'], {
         NODE_OPTIONS: '--enable-source-maps --max-old-space-size=4096',
-        MALLOC_ARENA_MAX: '4',
       }),
-    ).toEqual({ missingFlags: [], missingEnv: {} });
-    const off = loadWorkerConfig({
-      ...NO_FILE,
-      FLEETWAVE_HEAP_SEMI_SPACE_MB: '0',
-      FLEETWAVE_HEAP_OLD_SPACE_MB: '0',
-      MALLOC_ARENA_MAX: '0',
-    });
-    expect(missingStartSettings(off, [], {})).toEqual({ missingFlags: [], missingEnv: {} });
+    ).toEqual([]);
+    expect(missingHeapFlags(config, [], { NODE_OPTIONS: '--max-old-space-size=4096' })).toEqual([
+      '--max-semi-space-size=16',
+    ]);
+    const off = loadWorkerConfig({ ...NO_FILE, FLEETWAVE_HEAP_SEMI_SPACE_MB: '0', FLEETWAVE_HEAP_OLD_SPACE_MB: '0' });
+    expect(missingHeapFlags(off, [], {})).toEqual([]);
   });
 });
