@@ -15,7 +15,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription }
 import { DEFAULT_WAIT_SCHEDULE, nextLookDelayMs } from '../domain/waits';
 import { activityRuntime } from './context';
 import type { WaitOptions } from './deps';
-import { LookLater, stillWaiting } from './waiting';
+import { LookLater, parks, stillWaiting } from './waiting';
 
 export interface WatchedChild {
   workflowId: string;
@@ -89,7 +89,7 @@ export function createChildrenActivities({
         }
         const running = statuses.filter((s) => s.status === 'RUNNING').length;
         const fixed = pollIntervalMs ?? defaultPollMs;
-        if (schedule.park && rt.canPark) {
+        if (parks({ waits: schedule }, rt)) {
           // The first attempt's schedule time: how long this watch has been waiting, across attempts.
           const elapsed = Date.now() - Context.current().info.scheduledTimestampMs;
           const delay = fixed ?? nextLookDelayMs('children', elapsed, schedule);

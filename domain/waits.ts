@@ -73,13 +73,20 @@ export function nextLookDelayMs(kind: WaitKind, elapsedMs: number, schedule: Wai
   return Math.max(FLOOR_MS, Math.round(Math.min(delay, Math.max(max, first))));
 }
 
-/** How many looks a wait of `durationMs` costs with `schedule` (the first look included). */
-export function looksFor(kind: WaitKind, durationMs: number, schedule: WaitSchedule): number {
+/**
+ * What a wait of `durationMs` costs with `schedule`: its looks (the first included) and how long
+ * after its end the look that sees it done comes.
+ */
+export function walkWait(
+  kind: WaitKind,
+  durationMs: number,
+  schedule: WaitSchedule,
+): { looks: number; lateMs: number } {
   let t = 0;
   let looks = 0;
   do {
     t += nextLookDelayMs(kind, t, schedule);
     looks++;
   } while (t < durationMs && looks < 10_000);
-  return looks;
+  return { looks, lateMs: t - durationMs };
 }

@@ -6,7 +6,7 @@
  *   npx tsx scripts/wait-schedule.ts [--growth 1.5] [--max 4m] [--min 30s]
  */
 import { parseDuration } from '../domain/duration';
-import { DEFAULT_WAIT_SCHEDULE, nextLookDelayMs, type WaitKind, type WaitSchedule } from '../domain/waits';
+import { DEFAULT_WAIT_SCHEDULE, walkWait, type WaitKind, type WaitSchedule } from '../domain/waits';
 import { DURATIONS } from '../simulator/catalogue';
 
 const args = process.argv.slice(2);
@@ -27,17 +27,6 @@ const schedule: WaitSchedule = {
   minMs: ms('min', DEFAULT_WAIT_SCHEDULE.minMs),
 };
 
-/** Looks and lateness of one wait of `durationMs`. */
-function walk(kind: WaitKind, durationMs: number): { looks: number; lateMs: number } {
-  let t = 0;
-  let looks = 0;
-  while (t < durationMs) {
-    t += nextLookDelayMs(kind, t, schedule);
-    looks++;
-  }
-  return { looks, lateMs: t - durationMs };
-}
-
 const ranges: [string, WaitKind, number, number][] = [
   ['control-plane hop', 'control-plane', DURATIONS.controlPlaneMinMs, DURATIONS.controlPlaneMaxMs],
   // Setup plus one to four batches of launch and drain.
@@ -57,7 +46,7 @@ for (const [label, kind, lo, hi] of ranges) {
   let late = 0;
   const n = 200;
   for (let i = 0; i < n; i++) {
-    const w = walk(kind, lo + ((hi - lo) * (i + 0.5)) / n);
+    const w = walkWait(kind, lo + ((hi - lo) * (i + 0.5)) / n, schedule);
     looks += w.looks;
     late += w.lateMs;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_WAIT_SCHEDULE, FIRST_LOOK_MS, looksFor, nextLookDelayMs, type WaitSchedule } from '../../domain/waits';
+import { DEFAULT_WAIT_SCHEDULE, FIRST_LOOK_MS, walkWait, nextLookDelayMs, type WaitSchedule } from '../../domain/waits';
 
 const s: WaitSchedule = { minMs: 30_000, maxMs: 240_000, growth: 1.5, timeScale: 1 };
 const min = 60_000;
@@ -28,11 +28,11 @@ describe('the wait schedule', () => {
   });
 
   it('costs a few looks per wait, growing with the log of its length', () => {
-    expect(looksFor('control-plane', 10 * min, DEFAULT_WAIT_SCHEDULE)).toBe(2);
+    expect(walkWait('control-plane', 10 * min, DEFAULT_WAIT_SCHEDULE).looks).toBe(2);
     // 8, 12, then 4 min apart (the cap): 16, 20, 24, 28.
-    expect(looksFor('control-plane', 25 * min, DEFAULT_WAIT_SCHEDULE)).toBe(6);
-    const hour = looksFor('nodegroup', 60 * min, DEFAULT_WAIT_SCHEDULE);
-    const twoHours = looksFor('nodegroup', 120 * min, DEFAULT_WAIT_SCHEDULE);
+    expect(walkWait('control-plane', 25 * min, DEFAULT_WAIT_SCHEDULE).looks).toBe(6);
+    const hour = walkWait('nodegroup', 60 * min, DEFAULT_WAIT_SCHEDULE).looks;
+    const twoHours = walkWait('nodegroup', 120 * min, DEFAULT_WAIT_SCHEDULE).looks;
     // Past the cap, one look per maxMs.
     expect(twoHours - hour).toBe(15);
   });
