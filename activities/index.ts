@@ -83,7 +83,7 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
     startAddonUpdate: eks.startAddonUpdate,
     startNodegroupUpdate: eks.startNodegroupUpdate,
     awaitUpdate: eks.awaitUpdate,
-    updateAddons: eks.updateAddons,
+    updateAddons: steps.updateAddons,
     upgradeControlPlane: steps.upgradeControlPlane,
     updateNodegroups: steps.updateNodegroups,
     rollbackNodegroup: eks.rollbackNodegroup,

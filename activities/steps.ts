@@ -20,24 +20,30 @@
  * workflow rolls back exactly those.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import { clusterStopRequestedQuery } from '../workflows/definitions';
 import { activityRuntime, shieldFromCancelRequest, type ActivityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
 import { withFailureContext } from './failures';
-import { LookLater, park, parks, sooner } from './waiting';
+import { runSlots, stepResult, type ResourceSlot, type UpdateSlot } from './slots';
+import { keepProgress, LookLater, park, parks } from './waiting';
 import type { AwaitUpdateProgress } from './eks/await-update';
 import { stepIdentity } from './eks/start';
 import type { ClusterHealthProgress } from './health';
 import type {
+  AddonUpdateFailureDetails,
+  AddonUpdateResult,
   CheckClusterHealthInput,
   CheckClusterHealthResult,
   ClusterRef,
   GateResult,
+  StartAddonUpdateInput,
   StartControlPlaneUpgradeInput,
   StartNodegroupUpdateInput,
   StepFailureDetails,
   StepUpdateResult,
+  UpdateAddonsInput,
+  UpdateAddonsResult,
   UpdateHandle,
   UpdateNodegroupsInput,
   UpdateNodegroupsResult,
@@ -54,6 +60,7 @@ export interface StepParts {
     finalVersion?: string,
   ): Promise<UpdateHandle>;
   startNodegroup(r: ActivityRuntime, input: StartNodegroupUpdateInput): Promise<UpdateHandle>;
+  startAddon(r: ActivityRuntime, input: StartAddonUpdateInput): Promise<UpdateHandle>;
   pollUntilDone(
     r: ActivityRuntime,
     handle: UpdateHandle & { updateId: string },
@@ -66,15 +73,6 @@ export interface StepParts {
     input: CheckClusterHealthInput,
     opts: { resumed?: unknown; report: (progress: ClusterHealthProgress) => void },
   ): Promise<CheckClusterHealthResult>;
-}
-
-/** An update being waited for, as heartbeated. */
-interface UpdateSlot {
-  updateId?: string;
-  adopted?: boolean;
-  polls?: number;
-  lastStatus?: string;
-  startedAtMs?: number;
 }
 
 /** Heartbeat details of upgradeControlPlane. */
@@ -90,11 +88,13 @@ export interface ControlPlaneProgress extends UpdateSlot {
   gates: GateResult[];
 }
 
-/** Heartbeat details of updateNodegroups: one slot per node group of the input. */
-export interface NodegroupsProgress {
+/** Heartbeat details of updateNodegroups and updateAddons: one slot per resource of the input, in its order. */
+export interface SlotsProgress {
   cluster: string;
-  slots: (UpdateSlot & { nodegroup: string; result?: StepUpdateResult })[];
+  slots: ResourceSlot[];
 }
+export type NodegroupsProgress = SlotsProgress;
+export type AddonsProgress = SlotsProgress;
 
 /**
  * Whether the step should start nothing new: its cancellation arrived (the workflow asked), or the
@@ -131,12 +131,13 @@ const CHECK_RETRY_MS = 5_000;
 export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
   /**
    * What a composite step starts with: the runtime (`base`: cancellable, for checks and the stop
-   * question; `r`: shielded from a requested cancellation, for EKS calls), the previous attempt's
+   * question; `r`: shielded from a requested cancellation, for EKS calls, unless `shield` is
+   * false), the previous attempt's
    * progress if it is this step's, the progress to work on, and its heartbeat.
    */
-  function begin<P>(isProgress: (value: unknown) => value is P, initial: () => P) {
+  function begin<P>(isProgress: (value: unknown) => value is P, initial: () => P, opts: { shield?: boolean } = {}) {
     const base = activityRuntime(deps.logger);
-    const r = shieldFromCancelRequest(base);
+    const r = opts.shield === false ? base : shieldFromCancelRequest(base);
     const resumed = isProgress(base.heartbeatDetails) ? base.heartbeatDetails : undefined;
     const progress: P = resumed ? structuredClone(resumed) : initial();
     // A parking attempt records its progress once, when it ends (activities/waiting.ts); the
@@ -279,12 +280,55 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
     }
   }
 
+  /**
+   * Runs the step's slots for one attempt (activities/slots.ts) and ends it: parked while updates
+   * run, with the failure once nothing is in flight, with a retryable error after keeping the
+   * progress it made, or normally when every slot it could start has ended.
+   */
+  async function runStepSlots(
+    step: ReturnType<typeof begin<{ slots: ResourceSlot[] }>>,
+    opts: {
+      cluster: ClusterRef;
+      maxParallel: number;
+      timeoutMs: number | undefined;
+      stopStarting: (firstPick: boolean) => Promise<boolean>;
+      start: (index: number, r: ActivityRuntime) => Promise<UpdateHandle>;
+      scope: (name: string) => Partial<UpdateHandle>;
+      fail: (err: unknown, failed: ResourceSlot) => unknown;
+    },
+  ): Promise<void> {
+    const { base, r, progress, beat, resumed } = step;
+    const outcome = await runSlots({
+      base,
+      slots: progress.slots,
+      maxParallel: opts.maxParallel,
+      stopStarting: opts.stopStarting,
+      start: (index) => opts.start(index, r),
+      resumed: (slot) => resumedHandle(opts.cluster, slot.updateId, slot.adopted),
+      wait: (handle, slot) =>
+        awaitSlot(r, { ...handle, ...opts.scope(slot.name), updateId: handle.updateId }, slot, opts.timeoutMs, beat),
+      beat,
+    });
+    if (outcome.interrupted) {
+      if (parks(deps, base)) keepProgress(base, progress, resumed);
+      throw outcome.interrupted;
+    }
+    if (outcome.later) throw step.parkFor(outcome.later);
+    if (outcome.failure) throw opts.fail(outcome.failure.err, outcome.failure.slot);
+  }
+
   async function updateNodegroups(input: UpdateNodegroupsInput): Promise<UpdateNodegroupsResult> {
     const cluster = input.cluster.name;
-    const { base, r, resumed, progress, beat, parkFor } = begin(
-      (v): v is NodegroupsProgress => isNodegroupsProgress(v, input),
-      (): NodegroupsProgress => ({ cluster, slots: input.nodegroups.map((ng) => ({ nodegroup: ng.nodegroup })) }),
+    const step = begin(
+      (v): v is NodegroupsProgress =>
+        isSlotsProgress(
+          v,
+          cluster,
+          input.nodegroups.map((ng) => ng.nodegroup),
+        ),
+      (): NodegroupsProgress => ({ cluster, slots: input.nodegroups.map((ng) => ({ name: ng.nodegroup })) }),
     );
+    const { base, r, resumed, progress } = step;
     if (resumed) {
       r.log.info('Resuming node group updates', {
         cluster,
@@ -292,95 +336,97 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
         total: progress.slots.length,
       });
     }
-    const ended: StepUpdateResult[] = progress.slots.flatMap((s) => (s.result ? [s.result] : []));
-    let failure: { nodegroup: string; err: unknown; reachedIt: boolean } | undefined;
-    let interrupted: unknown;
-    // Node groups still updating: the attempt ends at the soonest next look, once every lane has looked.
-    let later: LookLater | undefined;
-    let next = 0;
-    const lanes = Math.max(1, Math.min(input.maxParallel, progress.slots.length));
-    const lane = async (): Promise<void> => {
-      for (let i = next++; i < progress.slots.length; i = next++) {
-        const slot = progress.slots[i] as NodegroupsProgress['slots'][number];
+    await runStepSlots(step, {
+      cluster: input.cluster,
+      maxParallel: input.maxParallel,
+      timeoutMs: input.timeoutMs,
+      stopStarting: async (firstPick) => (firstPick ? base.cancelRequested() : stopRequested(base)),
+      start: (i, rt) => {
         const ng = input.nodegroups[i] as UpdateNodegroupsInput['nodegroups'][number];
-        if (slot.result) continue;
-        // No new start after a failure, a stop or an interrupted attempt; updates already started are awaited.
-        // The first pick of each lane follows the workflow's own safe point; later ones ask it again.
-        const firstPick = i < lanes;
-        if (
-          !slot.updateId &&
-          (failure || interrupted || (firstPick ? base.cancelRequested() : await stopRequested(base)))
-        ) {
-          continue;
-        }
-        let handle: UpdateHandle;
-        try {
-          if (slot.updateId) {
-            handle = { ...resumedHandle(input.cluster, slot.updateId, slot.adopted), nodegroup: ng.nodegroup };
-          } else {
-            handle = await parts.startNodegroup(r, {
-              ...stepIdentity(input),
-              nodegroup: ng.nodegroup,
-              ...(ng.version ? { version: ng.version } : {}),
-              ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
-              force: input.force,
-            });
-            if (handle.updateId) {
-              slot.updateId = handle.updateId;
-              slot.adopted = handle.adopted;
-              beat();
-            }
-          }
-          if (handle.updateId) {
-            await awaitSlot(r, { ...handle, updateId: handle.updateId }, slot, input.timeoutMs, beat);
-          }
-        } catch (err) {
-          if (err instanceof LookLater) {
-            later = sooner(later, err);
-            continue;
-          }
-          if (isNonRetryable(err)) failure ??= { nodegroup: ng.nodegroup, err, reachedIt: slot.updateId !== undefined };
-          else interrupted ??= err;
-          continue;
-        }
-        slot.result = stepResult(ng.nodegroup, handle);
-        ended.push(slot.result);
-        beat();
-      }
-    };
-    await Promise.all(Array.from({ length: lanes }, lane));
-
-    if (failure) {
-      const reached = progress.slots.filter((s) => s.updateId !== undefined).map((s) => s.nodegroup);
-      const doneNames = ended.map((x) => x.target);
-      throw withStepContext(failure.err, failure.nodegroup, reached, doneNames);
-    }
-    if (interrupted) throw interrupted;
-    if (later) throw parkFor(later);
-    const stopped = ended.length < progress.slots.length;
-    r.log.info('Node groups updated', { cluster, done: ended.length, total: progress.slots.length, stopped });
-    return { results: ended, ...(stopped ? { stopped: true } : {}) };
+        return parts.startNodegroup(rt, {
+          ...stepIdentity(input),
+          nodegroup: ng.nodegroup,
+          ...(ng.version ? { version: ng.version } : {}),
+          ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+          force: input.force,
+        });
+      },
+      scope: (nodegroup) => ({ nodegroup }),
+      fail: (err, failed) => withStepContext(err, failed.name, reachedNames(progress), doneNames(progress)),
+    });
+    const results = progress.slots.flatMap((s) => (s.result ? [s.result] : []));
+    const stopped = results.length < progress.slots.length;
+    r.log.info('Node groups updated', { cluster, done: results.length, total: progress.slots.length, stopped });
+    return { results, ...(stopped ? { stopped: true } : {}) };
   }
 
-  return { upgradeControlPlane, updateNodegroups };
+  /**
+   * Every add-on of a cluster at once, each started and awaited as a node group is. Add-ons are
+   * separate EKS resources, updated independently (UpdateAddon refuses only while the control
+   * plane updates, or while the same add-on does), so one wait covers them all: an attempt looks at
+   * each add-on still updating and parks until the soonest next look.
+   *
+   * Not stopped in between (the updates are started together): the workflow cancels the activity,
+   * which ends the attempt; after a resume the same call finds the add-ons done (at target) or
+   * adopts the updates still running.
+   */
+  async function updateAddons(input: UpdateAddonsInput): Promise<UpdateAddonsResult> {
+    const cluster = input.cluster.name;
+    const names = input.addons.map((a) => a.name);
+    const step = begin(
+      (v): v is AddonsProgress => isSlotsProgress(v, cluster, names),
+      (): AddonsProgress => ({ cluster, slots: names.map((name) => ({ name })) }),
+      { shield: false },
+    );
+    const { r, resumed, progress } = step;
+    if (resumed)
+      r.log.info('Resuming add-on updates', { cluster, done: doneNames(progress).length, total: names.length });
+    await runStepSlots(step, {
+      cluster: input.cluster,
+      maxParallel: input.addons.length,
+      timeoutMs: input.timeoutMs,
+      stopStarting: async () => false,
+      start: (i, rt) => {
+        const addon = input.addons[i] as UpdateAddonsInput['addons'][number];
+        return parts.startAddon(rt, { ...stepIdentity(input), addon: addon.name, version: addon.version });
+      },
+      scope: (addon) => ({ addon }),
+      fail: (err, failed) => {
+        const otherFailures = progress.slots
+          .filter((s) => s.failed && s !== failed)
+          .map((s) => ({ addon: s.name, message: s.failed?.message ?? '' }));
+        const context: AddonUpdateFailureDetails = {
+          addon: failed.name,
+          updated: doneNames(progress),
+          reached: reachedNames(progress),
+          ...(otherFailures.length ? { otherFailures } : {}),
+        };
+        return withFailureContext(err, { ...context });
+      },
+    });
+    const results: AddonUpdateResult[] = progress.slots.map((s) => {
+      const done = s.result as StepUpdateResult;
+      return {
+        addon: s.name,
+        ...(done.updateId ? { updateId: done.updateId } : {}),
+        alreadyAtTarget: done.alreadyAtTarget,
+        adopted: done.adopted,
+      };
+    });
+    r.log.info('Add-ons updated', {
+      cluster,
+      updated: results.filter((x) => !x.alreadyAtTarget).length,
+      atTarget: results.filter((x) => x.alreadyAtTarget).length,
+    });
+    return { results };
+  }
+
+  return { upgradeControlPlane, updateNodegroups, updateAddons };
 }
 
 /** The handle of an update a previous attempt started (from the heartbeat): waited for, not started again. */
 function resumedHandle(cluster: ClusterRef, updateId: string, adopted?: boolean): UpdateHandle {
   return { cluster, updateId, adopted: adopted ?? false, alreadyAtTarget: false };
-}
-
-function stepResult(target: string, handle: UpdateHandle): StepUpdateResult {
-  return {
-    target,
-    ...(handle.updateId ? { updateId: handle.updateId } : {}),
-    alreadyAtTarget: handle.alreadyAtTarget,
-    adopted: handle.adopted,
-  };
-}
-
-function isNonRetryable(err: unknown): boolean {
-  return err instanceof ApplicationFailure && err.nonRetryable === true;
 }
 
 /** A non-retryable failure of one resource, with which one it was and what the step changed before it. */
@@ -402,13 +448,23 @@ function isControlPlaneProgress(value: unknown, input: UpgradeControlPlaneInput)
   );
 }
 
-function isNodegroupsProgress(value: unknown, input: UpdateNodegroupsInput): value is NodegroupsProgress {
+function isSlotsProgress(value: unknown, cluster: string, names: readonly string[]): value is SlotsProgress {
   if (typeof value !== 'object' || value === null) return false;
-  const v = value as Partial<NodegroupsProgress>;
+  const v = value as Partial<SlotsProgress>;
   return (
-    v.cluster === input.cluster.name &&
+    v.cluster === cluster &&
     Array.isArray(v.slots) &&
-    v.slots.length === input.nodegroups.length &&
-    v.slots.every((s, i) => s?.nodegroup === input.nodegroups[i]?.nodegroup)
+    v.slots.length === names.length &&
+    v.slots.every((s, i) => s?.name === names[i])
   );
+}
+
+/** Resources the step started or adopted an update of, in input order. */
+function reachedNames(progress: SlotsProgress): string[] {
+  return progress.slots.filter((s) => s.updateId !== undefined).map((s) => s.name);
+}
+
+/** Resources whose update ended Successful (or that were at target), in input order. */
+function doneNames(progress: SlotsProgress): string[] {
+  return progress.slots.filter((s) => s.result).map((s) => s.name);
 }

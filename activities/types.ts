@@ -171,7 +171,7 @@ export interface KeptResource {
 }
 
 export interface UpdateAddonsInput extends StepIdentity {
-  /** Updated one after the other, in this order. */
+  /** Updated together (activities/steps.ts, updateAddons); results come in this order. */
   addons: { name: string; version: string }[];
   /** Give up waiting for one add-on's update after this long (awaitUpdate's own deadline). */
   timeoutMs?: number;
@@ -193,33 +193,22 @@ export interface UpdateAddonsResult {
 
 /**
  * Details of a non-retryable failure of updateAddons (EksUpdateFailed, and refusals at start),
- * next to the update's own details where there are some: which add-on failed and which ones were
- * already updated, so the workflow rolls back exactly those (and the failed one).
+ * next to the update's own details where there are some: which add-on failed, which ones were
+ * updated and which ones the step reached, so the workflow rolls back exactly those (and the
+ * failed one). The step fails only once no add-on update is in flight.
  */
 export interface AddonUpdateFailureDetails {
+  /** The first add-on of the input that failed. */
   addon: string;
-  /** Add-ons of the input done before it, in order (updated, adopted or found at target). */
+  /** Add-ons of the input done, in order (updated, adopted or found at target). */
   updated: string[];
+  /** Add-ons the step started or adopted an update of, in order (absent from releases that updated one at a time). */
+  reached?: string[];
+  /** Other add-ons whose update failed too. */
+  otherFailures?: { addon: string; message: string }[];
   updateId?: string;
   status?: string;
   errors?: { errorCode?: string; errorMessage?: string; resourceIds?: string[] }[];
-}
-
-/** Heartbeat details of updateAddons: a retried attempt resumes at `index` without starting anything twice. */
-export interface UpdateAddonsProgress {
-  /** Index of the add-on being worked on. */
-  index: number;
-  /** Its update, once started or adopted. */
-  updateId?: string;
-  /** That update was adopted rather than started by this step. */
-  adopted?: boolean;
-  /** DescribeUpdate polls of that update so far. */
-  polls: number;
-  lastStatus?: string;
-  /** When waiting for that update began (epoch ms): the per-add-on deadline spans attempts. */
-  startedAtMs?: number;
-  /** Results of the add-ons before `index`. */
-  results: AddonUpdateResult[];
 }
 
 /** What happened to one resource a composite step (upgradeControlPlane, updateNodegroups) worked on. */
@@ -272,7 +261,7 @@ export interface UpdateNodegroupsInput extends StepIdentity {
 }
 
 export interface UpdateNodegroupsResult {
-  /** Node groups done, in the order they ended. */
+  /** Node groups done, in input order. */
   results: StepUpdateResult[];
   /** The workflow cancelled the activity (pause, abort): updates in flight were awaited, no new one started. */
   stopped?: boolean;
@@ -467,7 +456,7 @@ export interface FleetwaveActivities {
   evaluateHealthGates(input: EvaluateHealthGatesInput): Promise<EvaluateHealthGatesResult>;
   /** Every gate of a phase at once, then the Kubernetes checks: one activity per phase (history budget). */
   checkClusterHealth(input: CheckClusterHealthInput): Promise<CheckClusterHealthResult>;
-  /** Add-ons one after the other, each started idempotently and awaited: one activity for the add-on step. */
+  /** Every add-on started idempotently, all at once, and awaited as one wait: one activity for the add-on step. */
   updateAddons(input: UpdateAddonsInput): Promise<UpdateAddonsResult>;
   /** Every control-plane hop, with the postStep checks between hops, in one activity. */
   upgradeControlPlane(input: UpgradeControlPlaneInput): Promise<UpgradeControlPlaneResult>;

@@ -54,10 +54,14 @@ function formatDelay(ms: number): string {
   return `${Math.round(ms / 60_000)} min`;
 }
 
-/** Progress as it matters to the next attempt: poll counts and the last status seen are only shown. */
+/**
+ * Progress as it matters to the next attempt: poll counts and the last status seen are only shown,
+ * and a slot's `result` (activities/slots.ts: its update seen Successful, or found at target) is
+ * found again by the next attempt with one read, so it is worth no heartbeat of its own.
+ */
 function essential(progress: unknown): string {
   return JSON.stringify(progress ?? null, (key, value: unknown) =>
-    key === 'polls' || key === 'lastStatus' ? undefined : value,
+    key === 'polls' || key === 'lastStatus' || key === 'result' ? undefined : value,
   );
 }
 
@@ -67,6 +71,14 @@ function essential(progress: unknown): string {
  * An attempt that only looked and saw the same thing running costs one action, not two.
  */
 export function park(r: ActivityRuntime, later: LookLater, progress: unknown, resumed: unknown): ApplicationFailure {
-  if (essential(progress) !== essential(resumed)) r.heartbeat(structuredClone(progress));
+  keepProgress(r, progress, resumed);
   return stillWaiting(later);
+}
+
+/**
+ * Records `progress` in the heartbeat when it differs from what this attempt started from
+ * (`resumed`) in more than poll counts: before an attempt ends parked, or with a retryable error.
+ */
+export function keepProgress(r: ActivityRuntime, progress: unknown, resumed: unknown): void {
+  if (essential(progress) !== essential(resumed)) r.heartbeat(structuredClone(progress));
 }

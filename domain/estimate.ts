@@ -46,8 +46,8 @@ export interface CampaignEstimate {
 }
 
 /**
- * Lower bound of one cluster's upgrade: hops × controlPlaneHop + add-ons × addon + node
- * groups + bake. Node groups replace ceil(nodes / maxUnavailable) batches of nodeBatch each;
+ * Lower bound of one cluster's upgrade: hops × controlPlaneHop + addon (the add-ons are updated
+ * together, activities/steps.ts) + node groups + bake. Node groups replace ceil(nodes / maxUnavailable) batches of nodeBatch each;
  * up to spec.nodegroups.maxParallel groups run at once, so their part is at least
  * max(longest group, all groups / maxParallel).
  *
@@ -61,7 +61,7 @@ export function estimateClusterMs(member: FleetMember, path: readonly string[], 
   const target = spec.target.kubernetesVersion;
 
   let total = path.length * hopMs;
-  if (!spec.target.skipAddons) total += member.addons.length * addonMs;
+  if (!spec.target.skipAddons && member.addons.length > 0) total += addonMs;
   if (!spec.target.skipNodegroups) {
     const groupMs = member.nodegroups
       .filter((ng) => target === undefined || compareMinor(ng.version, target) < 0)

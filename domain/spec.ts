@@ -456,7 +456,9 @@ export const nodegroupsSchema = z
 export const estimatesSchema = z
   .strictObject({
     controlPlaneHop: positiveDuration('Assumed duration of one control-plane hop. Default: "20m".').default('20m'),
-    addon: positiveDuration('Assumed duration of one add-on update. Default: "2m".').default('2m'),
+    addon: positiveDuration(
+      'Assumed duration of one add-on update, and of the add-on step (the add-ons of a cluster are updated together). Default: "2m".',
+    ).default('2m'),
     nodeBatch: positiveDuration('Assumed duration of replacing one batch of nodes. Default: "5m".').default('5m'),
   })
   .default({ controlPlaneHop: '20m', addon: '2m', nodeBatch: '5m' })

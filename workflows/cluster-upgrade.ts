@@ -12,7 +12,7 @@
  * - all control-plane hops are ONE `upgradeControlPlane` activity (activities/steps.ts): each hop
  *   started idempotently (read before write, deterministic token) and awaited, then the postStep
  *   checks, before the next hop;
- * - all add-ons are ONE `updateAddons` activity, one after the other;
+ * - all add-ons are ONE `updateAddons` activity, started together and awaited as one wait;
  * - all node groups are ONE `updateNodegroups` activity, up to spec.nodegroups.maxParallel at once;
  * - their heartbeats name the resource and update they are on, so a retried attempt resumes there
  *   without starting anything twice;
@@ -508,10 +508,10 @@ class ClusterUpgrade {
   }
 
   /**
-   * Every add-on in one activity, one after the other. Rollback covers each add-on the step reached
-   * (done, adopted, found at target, or the one that failed): preflight saw them at their previous
-   * versions, and this workflow holds the cluster's lock, so a version change since is ours, maybe
-   * from an attempt whose heartbeat was lost. Rolling back an add-on that is still at its previous
+   * Every add-on in one activity, started together and awaited as one wait. Rollback covers each
+   * add-on the step reached (done, adopted, found at target, started, or failed): preflight saw
+   * them at their previous versions, and this workflow holds the cluster's lock, so a version
+   * change since is ours, maybe from an attempt whose heartbeat was lost. Rolling back an add-on that is still at its previous
    * version changes nothing (read before write).
    */
   private async updateAddons(plan: UpgradePlan): Promise<void> {
@@ -538,8 +538,8 @@ class ClusterUpgrade {
           );
         });
       } catch (err) {
-        // Paused or aborted: the add-on in flight goes on in EKS; after a resume the same call
-        // finds the add-ons done (at target) and adopts the one still updating.
+        // Paused or aborted: the add-ons in flight go on in EKS; after a resume the same call
+        // finds them done (at target) or adopts the updates still running.
         if (isCancellation(err) || stoppedWhileWaiting(err)) {
           if (this.abortedBy) throw new AbortRequested();
           continue;

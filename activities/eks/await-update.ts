@@ -1,28 +1,17 @@
 /**
- * Waiting for EKS updates: awaitUpdate polls one update until it ends, heartbeating its progress
- * so a retried attempt continues the same wait; updateAddons starts and waits for a list of
- * add-ons in one activity.
+ * Waiting for EKS updates: awaitUpdate polls one update until it ends, recording its progress so a
+ * retried attempt continues the same wait; pollUntilDone is that wait, also used by the composite
+ * steps (activities/steps.ts).
  */
 import type { Update } from '@aws-sdk/client-eks';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { nextLookDelayMs, type WaitKind } from '../../domain/waits';
 import { activityRuntime, type ActivityRuntime } from '../context';
 import type { ResolvedDeps } from '../deps';
-import { toActivityFailure, withFailureContext } from '../failures';
+import { toActivityFailure } from '../failures';
 import { LookLater, park, parks } from '../waiting';
-import {
-  FailureTypes,
-  type AddonUpdateFailureDetails,
-  type AddonUpdateResult,
-  type AwaitUpdateInput,
-  type UpdateAddonsInput,
-  type UpdateAddonsProgress,
-  type UpdateAddonsResult,
-  type UpdateHandle,
-  type UpdateOutcome,
-} from '../types';
-import { describeUpdate, scopeLabel, stepIdentity, type UpdateScope } from './start';
-import { startAddon } from './updates';
+import { FailureTypes, type AwaitUpdateInput, type UpdateHandle, type UpdateOutcome } from '../types';
+import { describeUpdate, scopeLabel, type UpdateScope } from './start';
 
 /** Heartbeat details of awaitUpdate: enough for a retried attempt to continue. */
 export interface AwaitUpdateProgress {
@@ -70,24 +59,6 @@ function isProgress(value: unknown, updateId: string): value is AwaitUpdateProgr
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<AwaitUpdateProgress>;
   return v.updateId === updateId && typeof v.polls === 'number' && typeof v.startedAtMs === 'number';
-}
-
-function isAddonsProgress(value: unknown, input: UpdateAddonsInput): value is UpdateAddonsProgress {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Partial<UpdateAddonsProgress>;
-  if (typeof v.index !== 'number' || typeof v.polls !== 'number' || !Array.isArray(v.results)) return false;
-  // Only progress of this very list: the results so far name its first add-ons, in order.
-  return (
-    v.index === v.results.length &&
-    v.index <= input.addons.length &&
-    v.results.every((x, i) => x?.addon === input.addons[i]?.name)
-  );
-}
-
-/** A non-retryable failure of one add-on, with which add-on it was and which ones were done before it. */
-function withAddonContext(err: unknown, addon: string, done: AddonUpdateResult[]): unknown {
-  const context: AddonUpdateFailureDetails = { addon, updated: done.map((x) => x.addon) };
-  return withFailureContext(err, { ...context });
 }
 
 /**
@@ -176,90 +147,4 @@ export async function awaitUpdate(deps: ResolvedDeps, input: AwaitUpdateInput): 
     if (err instanceof LookLater) throw park(r, err, progress, resumed);
     throw err;
   }
-}
-
-/**
- * Add-ons one after the other, each as startAddonUpdate then awaitUpdate would do it, in one
- * activity (the workflow's history pays for one activity instead of two per add-on). The
- * heartbeat ({@link UpdateAddonsProgress}) names the add-on being worked on and its update as
- * soon as it is started, so a retried attempt waits for that update instead of starting
- * anything; the start itself is idempotent anyway (read-before-write, deterministic token).
- * A non-retryable failure keeps its type (EksUpdateFailed, EksInvalidRequest...) and gains
- * {@link AddonUpdateFailureDetails}: the add-on that failed and those already updated.
- */
-export async function updateAddons(deps: ResolvedDeps, input: UpdateAddonsInput): Promise<UpdateAddonsResult> {
-  const r = activityRuntime(deps.logger);
-  const resumed = isAddonsProgress(r.heartbeatDetails, input) ? r.heartbeatDetails : undefined;
-  const results: AddonUpdateResult[] = resumed ? resumed.results.map((x) => ({ ...x })) : [];
-  if (resumed) {
-    r.log.info('Resuming add-on updates', {
-      cluster: input.cluster.name,
-      index: resumed.index,
-      updateId: resumed.updateId,
-      polls: resumed.polls,
-    });
-  }
-  const identity = stepIdentity(input);
-
-  for (let index = results.length; index < input.addons.length; index++) {
-    const addon = input.addons[index] as { name: string; version: string };
-    const failed = (err: unknown) => withAddonContext(err, addon.name, results);
-    const continuing = resumed?.index === index && resumed.updateId ? resumed : undefined;
-    let handle: UpdateHandle;
-    if (continuing?.updateId) {
-      handle = {
-        cluster: input.cluster,
-        addon: addon.name,
-        updateId: continuing.updateId,
-        adopted: continuing.adopted ?? false,
-        alreadyAtTarget: false,
-      };
-    } else {
-      try {
-        handle = await startAddon(deps, r, { ...identity, addon: addon.name, version: addon.version });
-      } catch (err) {
-        throw failed(err);
-      }
-    }
-    const result: AddonUpdateResult = {
-      addon: addon.name,
-      ...(handle.updateId ? { updateId: handle.updateId } : {}),
-      alreadyAtTarget: handle.alreadyAtTarget,
-      adopted: handle.adopted,
-    };
-    if (handle.updateId) {
-      const progress: AwaitUpdateProgress = {
-        updateId: handle.updateId,
-        polls: continuing?.polls ?? 0,
-        ...(continuing?.lastStatus ? { lastStatus: continuing.lastStatus } : {}),
-        startedAtMs: continuing?.startedAtMs ?? deps.now().getTime(),
-      };
-      const current = (p: AwaitUpdateProgress): UpdateAddonsProgress => ({
-        index,
-        ...p,
-        adopted: handle.adopted,
-        results: [...results],
-      });
-      const beat = (p: AwaitUpdateProgress): void => {
-        if (!parks(deps, r)) r.heartbeat(current(p));
-      };
-      // Before the first poll: from here on a retry waits for this update instead of starting one.
-      beat(progress);
-      try {
-        await pollUntilDone(deps, r, { ...handle, updateId: handle.updateId }, progress, input.timeoutMs, beat);
-      } catch (err) {
-        if (err instanceof LookLater) throw park(r, err, current(progress), resumed);
-        throw failed(err);
-      }
-    }
-    results.push(result);
-    if (!parks(deps, r))
-      r.heartbeat({ index: index + 1, polls: 0, results: [...results] } satisfies UpdateAddonsProgress);
-  }
-  r.log.info('Add-ons updated', {
-    cluster: input.cluster.name,
-    updated: results.filter((x) => !x.alreadyAtTarget).length,
-    atTarget: results.filter((x) => x.alreadyAtTarget).length,
-  });
-  return { results };
 }

@@ -1,12 +1,12 @@
 /**
  * EKS activities through @aws-sdk/client-eks: describe, resolve pinned versions, preflight (with
  * the Kubernetes baseline when asked), start (control plane, add-on, node group), await an update,
- * update all add-ons in one call, and roll back, or keep what EKS cannot roll back and say why.
+ * and roll back, or keep what EKS cannot roll back and say why. Updating every add-on of a cluster
+ * is a composite step (activities/steps.ts) built on the starts and the wait from here.
  *
  * One module per idea: read.ts (describe and list), start.ts (read-before-write starts, request
  * tokens and the EKS writes), pinning.ts, preflight.ts, updates.ts (forward starts),
- * await-update.ts (polling and updateAddons), rollbacks.ts. This file builds the activities
- * from their dependencies.
+ * await-update.ts (polling), rollbacks.ts. This file builds the activities from their dependencies.
  */
 import { activityRuntime, type ActivityRuntime } from '../context';
 import type { ResolvedDeps } from '../deps';
@@ -21,10 +21,9 @@ import type {
   StartAddonUpdateInput,
   StartControlPlaneUpgradeInput,
   StartNodegroupUpdateInput,
-  UpdateAddonsInput,
   UpdateHandle,
 } from '../types';
-import { awaitUpdate, pollUntilDone, updateAddons, type AwaitUpdateProgress } from './await-update';
+import { awaitUpdate, pollUntilDone, type AwaitUpdateProgress } from './await-update';
 import { resolveTargetVersions } from './pinning';
 import { preflightCluster, type BlockingPdbLister, type PreflightKubernetes } from './preflight';
 import { describeCluster } from './read';
@@ -51,7 +50,6 @@ export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKu
     startAddonUpdate: async (input: StartAddonUpdateInput) => startAddon(deps, rt(), input),
     startNodegroupUpdate: async (input: StartNodegroupUpdateInput) => startNodegroup(deps, rt(), input),
     awaitUpdate: async (input: AwaitUpdateInput) => awaitUpdate(deps, input),
-    updateAddons: async (input: UpdateAddonsInput) => updateAddons(deps, input),
     rollbackNodegroup: async (input: RollbackNodegroupInput) => rollbackNodegroup(deps, input),
     rollbackAddon: async (input: RollbackAddonInput) => rollbackAddon(deps, input),
     rollbackControlPlane: async (input: RollbackControlPlaneInput) => rollbackControlPlane(deps, input),
@@ -60,6 +58,7 @@ export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKu
       startControlPlane: async (r: ActivityRuntime, input: StartControlPlaneUpgradeInput, finalVersion?: string) =>
         startControlPlane(deps, r, input, finalVersion),
       startNodegroup: async (r: ActivityRuntime, input: StartNodegroupUpdateInput) => startNodegroup(deps, r, input),
+      startAddon: async (r: ActivityRuntime, input: StartAddonUpdateInput) => startAddon(deps, r, input),
       pollUntilDone: async (
         r: ActivityRuntime,
         handle: UpdateHandle & { updateId: string },

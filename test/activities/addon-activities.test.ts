@@ -1,6 +1,7 @@
 /**
- * Add-on activities against the fleet simulator: updateAddons (every add-on in one activity,
- * retry-safe by its heartbeat and by idempotent starts) and the rollbacks EKS cannot do (an add-on
+ * Add-on activities against the fleet simulator: updateAddons (every add-on of a cluster started
+ * together in one activity, retry-safe by its heartbeat and by idempotent starts; a failure ends
+ * the step only once no add-on update is in flight) and the rollbacks EKS cannot do (an add-on
  * version the control plane's minor does not support; a control plane under an add-on that needs
  * the newer minor), which are `kept`, not failed.
  */
@@ -11,9 +12,9 @@ import {
   type AddonUpdateFailureDetails,
   type ClusterRef,
   type UpdateAddonsInput,
-  type UpdateAddonsProgress,
   type UpdateHandle,
 } from '../../activities/types';
+import type { AddonsProgress } from '../../activities/steps';
 import { defaultAddonVersion } from '../../simulator/index';
 import { activityEnvironment, recordHeartbeats, retryEnvironment, runActivity } from './activity-harness';
 import { clusterEntry, startSimHarness, type SimHarness } from './sim-harness';
@@ -46,6 +47,7 @@ beforeAll(async () => {
       ],
       faults: { addonUpdateFails: true },
     }),
+    clusterEntry('ad-fail-both', { ...at130, faults: { addonUpdateFails: true } }),
     // coredns v1.10.1 runs on 1.28 and 1.29 only.
     clusterEntry('ad-keep', {
       addons: [
@@ -92,31 +94,37 @@ const addonMutations = async (cluster: string) =>
   (await h.mutations(cluster)).filter((m) => m.operation === 'UpdateAddon').map((m) => [m.addon, m.target]);
 
 describe('updateAddons', () => {
-  it('resumes from its heartbeat at the add-on it was on, starting nothing twice', async () => {
+  it('starts every add-on at once and resumes from its heartbeat, starting nothing twice', async () => {
     const cluster = h.ref('ad-resume');
     const input = addonsTo130(cluster);
     const first = activityEnvironment();
-    const beats = recordHeartbeats(first) as UpdateAddonsProgress[];
+    const beats = recordHeartbeats(first) as AddonsProgress[];
     const attempt1 = runActivity(A().updateAddons, input, first);
-    // Interrupted while waiting for the second add-on's update.
-    while (!beats.some((b) => b.index === 1 && b.updateId && b.polls >= 1)) await new Promise((r) => setTimeout(r, 20));
+    // Interrupted while waiting for both updates: they run at the same time, not one after the other.
+    const bothPolled = (b: AddonsProgress) => b.slots.every((s) => s.updateId && (s.polls ?? 0) >= 1);
+    while (!beats.some(bothPolled)) await new Promise((r) => setTimeout(r, 20));
     first.cancel();
     await expect(attempt1).rejects.toBeInstanceOf(CancelledFailure);
-    const last = beats.at(-1) as UpdateAddonsProgress;
-    expect(last).toMatchObject({ index: 1, results: [{ addon: 'vpc-cni', alreadyAtTarget: false, adopted: false }] });
-    expect(last.results[0]?.updateId).toBeTruthy();
+    const last = beats.at(-1) as AddonsProgress;
+    expect(last.slots.map((s) => [s.name, Boolean(s.updateId), s.result])).toEqual([
+      ['vpc-cni', true, undefined],
+      ['kube-proxy', true, undefined],
+    ]);
 
     h.sim.advance(3_600_000);
     const second = retryEnvironment(last);
-    const beats2 = recordHeartbeats(second) as UpdateAddonsProgress[];
+    const beats2 = recordHeartbeats(second) as AddonsProgress[];
     const { results } = await runActivity(A().updateAddons, input, second);
     expect(results).toEqual([
-      last.results[0],
-      { addon: 'kube-proxy', updateId: last.updateId, alreadyAtTarget: false, adopted: false },
+      { addon: 'vpc-cni', updateId: last.slots[0]?.updateId, alreadyAtTarget: false, adopted: false },
+      { addon: 'kube-proxy', updateId: last.slots[1]?.updateId, alreadyAtTarget: false, adopted: false },
     ]);
-    // The retry went straight to polling the update it had started, counting on from its polls.
-    expect(beats2[0]).toMatchObject({ index: 1, updateId: last.updateId, polls: last.polls });
-    expect(beats2[1]).toMatchObject({ index: 1, updateId: last.updateId, polls: last.polls + 1 });
+    // The retry went straight to polling the updates it had started, counting on from their polls.
+    const end = beats2.at(-1) as AddonsProgress;
+    for (const [i, slot] of last.slots.entries()) {
+      expect(end.slots[i]?.updateId).toBe(slot.updateId);
+      expect(end.slots[i]?.polls).toBe((slot.polls ?? 0) + 1);
+    }
     expect(await addonMutations('ad-resume')).toEqual([
       ['vpc-cni', VPC_CNI_130],
       ['kube-proxy', KUBE_PROXY_130],
@@ -162,10 +170,37 @@ describe('updateAddons', () => {
     expect(failure.message).toContain('ad-fail/kube-proxy');
     const details = failure.details?.[0] as AddonUpdateFailureDetails;
     // vpc-cni was at the version already: done, nothing started.
-    expect(details).toMatchObject({ addon: 'kube-proxy', updated: ['vpc-cni'], status: 'Failed' });
+    expect(details).toMatchObject({
+      addon: 'kube-proxy',
+      updated: ['vpc-cni'],
+      reached: ['kube-proxy'],
+      status: 'Failed',
+    });
+    expect(details.otherFailures).toBeUndefined();
     expect(details.updateId).toBeTruthy();
     expect(details.errors?.[0]?.errorCode).toBe('ConfigurationConflict');
     expect(await addonMutations('ad-fail')).toEqual([['kube-proxy', KUBE_PROXY_130]]);
+  });
+
+  it('fails only once every add-on update in flight has ended, naming the first failed and the others', async () => {
+    const cluster = h.ref('ad-fail-both');
+    const err = await runActivity(A().updateAddons, addonsTo130(cluster)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const failure = err as ApplicationFailure;
+    expect(failure).toMatchObject({ type: FailureTypes.UpdateFailed, nonRetryable: true });
+    const details = failure.details?.[0] as AddonUpdateFailureDetails;
+    expect(details).toMatchObject({ addon: 'vpc-cni', updated: [], reached: ['vpc-cni', 'kube-proxy'] });
+    expect(details.otherFailures?.map((f) => f.addon)).toEqual(['kube-proxy']);
+    expect(details.otherFailures?.[0]?.message).toContain('ad-fail-both/kube-proxy');
+    // Both updates had ended (failed) when the step failed: none is left running for the rollback to meet.
+    const state = await runActivity(A().describeCluster, { cluster });
+    expect(state.addons.map((a) => a.status)).toEqual(['UPDATE_FAILED', 'UPDATE_FAILED']);
+    expect(await addonMutations('ad-fail-both')).toEqual([
+      ['vpc-cni', VPC_CNI_130],
+      ['kube-proxy', KUBE_PROXY_130],
+    ]);
   });
 });
 

@@ -52,7 +52,6 @@ import {
   type UpdateNodegroupsResult,
   type UpgradeControlPlaneInput,
   type UpgradeControlPlaneResult,
-  type UpdateAddonsProgress,
   type UpdateHandle,
   type UpdateOutcome,
 } from '../../activities/types';
@@ -60,6 +59,15 @@ import type { FleetMember } from '../../domain/fleet';
 import type { GatePhase } from '../../domain/spec';
 
 /** Which resource an update or rollback touches: `control-plane`, `control-plane:1.31`, `addon:vpc-cni`, `nodegroup:ng-a`. */
+
+/** The fake updateAddons's own heartbeat: the add-on it is on and the results before it. */
+interface FakeAddonsProgress {
+  index: number;
+  updateId?: string;
+  polls: number;
+  results: AddonUpdateResult[];
+}
+
 export type FakeTarget = 'control-plane' | `control-plane:${string}` | `addon:${string}` | `nodegroup:${string}`;
 
 export interface FakeFailure {
@@ -477,7 +485,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       const label = `updateAddons:${input.addons.map((a) => `${a.name}@${a.version}`).join(',')}`;
       await record('updateAddons', label, input, input.cluster.name);
       const ctx = activityContext();
-      const resumed = ctx?.info.heartbeatDetails as UpdateAddonsProgress | undefined;
+      const resumed = ctx?.info.heartbeatDetails as FakeAddonsProgress | undefined;
       const results: AddonUpdateResult[] = resumed?.results ? [...resumed.results] : [];
       for (let index = results.length; index < input.addons.length; index++) {
         const addon = input.addons[index] as { name: string; version: string };

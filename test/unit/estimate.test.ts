@@ -18,31 +18,33 @@ describe('estimateClusterMs', () => {
   const base = campaign({ waves: [{ name: 'all' }] }).spec;
 
   it('adds hops, add-ons, node batches and bake', () => {
-    // 2 hops × 20m + 3 add-ons × 2m + (3 + 3 batches) × 5m one group at a time + bake 5m
-    expect(estimateClusterMs(twoGroups('x'), ['1.30', '1.31'], base)).toBe((40 + 6 + 30 + 5) * MIN);
+    // 2 hops × 20m + 2m for the 3 add-ons updated together + (3 + 3 batches) × 5m one group at a time + bake 5m
+    expect(estimateClusterMs(twoGroups('x'), ['1.30', '1.31'], base)).toBe((40 + 2 + 30 + 5) * MIN);
+    const noAddons = { ...twoGroups('n'), addons: [] };
+    expect(estimateClusterMs(noAddons, ['1.30', '1.31'], base)).toBe((40 + 30 + 5) * MIN);
   });
 
   it('runs node groups in parallel up to nodegroups.maxParallel: max(longest, total / parallel)', () => {
     const spec = { ...base, nodegroups: { ...base.nodegroups, maxParallel: 2 } };
-    expect(estimateClusterMs(twoGroups('x'), ['1.30', '1.31'], spec)).toBe((40 + 6 + 15 + 5) * MIN);
+    expect(estimateClusterMs(twoGroups('x'), ['1.30', '1.31'], spec)).toBe((40 + 2 + 15 + 5) * MIN);
     const uneven = member('y', { nodegroups: [{ nodes: 10 }, { nodes: 1 }, { nodes: 1 }] });
     // longest 50m beats (50 + 5 + 5) / 2 = 30m
     expect(estimateClusterMs(uneven, [], { ...spec, target: { ...spec.target, kubernetesVersion: undefined } })).toBe(
-      (6 + 50 + 5) * MIN,
+      (2 + 50 + 5) * MIN,
     );
   });
 
   it('counts only node groups below the target, and honours skipAddons / skipNodegroups', () => {
     const atTarget = member('z', { version: '1.31', nodegroups: [{ version: '1.31' }, { version: '1.30', nodes: 2 }] });
-    expect(estimateClusterMs(atTarget, [], base)).toBe((6 + 10 + 5) * MIN);
+    expect(estimateClusterMs(atTarget, [], base)).toBe((2 + 10 + 5) * MIN);
     const skipAll = { ...base, target: { ...base.target, skipAddons: true, skipNodegroups: true } };
     expect(estimateClusterMs(twoGroups('x'), ['1.30'], skipAll)).toBe((20 + 5) * MIN);
   });
 });
 
 describe('estimateCampaign', () => {
-  const fleet = ['c1', 'c2', 'c3', 'c4'].map((n) => twoGroups(n)); // 81m each
-  const each = 81 * MIN;
+  const fleet = ['c1', 'c2', 'c3', 'c4'].map((n) => twoGroups(n)); // 77m each
+  const each = 77 * MIN;
 
   function estimate(spec: Parameters<typeof campaign>[0]) {
     const c = campaign(spec);

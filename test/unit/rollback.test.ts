@@ -201,6 +201,28 @@ describe('step results', () => {
     expect(failed.message).toBe('addon coredns: UpdateFailed: no');
   });
 
+  it('a failed add-ons step that ran them together: rollback covers every add-on reached, records the other failures', () => {
+    const addons = [addon('vpc-cni'), addon('coredns'), addon('kube-proxy'), addon('aws-ebs-csi-driver')];
+    const failed = addonsFailure(
+      addons,
+      {
+        addon: 'coredns',
+        updated: ['vpc-cni'],
+        reached: ['coredns', 'kube-proxy', 'aws-ebs-csi-driver'],
+        otherFailures: [{ addon: 'kube-proxy', message: 'EKS update u5 ended Failed' }],
+        updateId: 'u3',
+      },
+      'UpdateFailed: no',
+    );
+    // aws-ebs-csi-driver was started and is rolled back, though its update neither failed nor is counted done.
+    expect(failed.reached.map((a) => a.name)).toEqual(['vpc-cni', 'coredns', 'kube-proxy', 'aws-ebs-csi-driver']);
+    expect(failed.records).toEqual([
+      { step: 'addon vpc-cni', status: 'done' },
+      { step: 'addon coredns', status: 'failed', detail: 'UpdateFailed: no', updateId: 'u3' },
+      { step: 'addon kube-proxy', status: 'failed', detail: 'EKS update u5 ended Failed' },
+    ]);
+  });
+
   it('a failed node-groups step: rollback covers every node group reached, records the done and the failed', () => {
     const groups = [ng('a'), ng('b'), ng('c'), ng('d')];
     const failed = nodegroupsFailure(

@@ -103,8 +103,10 @@ export interface FailedStep<T> {
 }
 
 /**
- * A failed updateAddons whose details say where it stopped: the add-ons updated before it and the
- * one that failed are records, and all of them are reached (the failed one may be half-changed).
+ * A failed updateAddons whose details say where it stopped: the add-ons done, the one that failed
+ * and any other that failed with it are records, and every add-on the step reached is rolled back
+ * (a failed one may be half-changed). Details from releases that updated one add-on at a time name
+ * no `reached`: there the failed one is the only add-on reached besides those done.
  */
 export function addonsFailure(
   addons: readonly AddonPlan[],
@@ -113,6 +115,7 @@ export function addonsFailure(
 ): FailedStep<AddonPlan> {
   const records: ClusterStepRecord[] = [];
   const reached: AddonPlan[] = [];
+  const others = new Map((details.otherFailures ?? []).map((f) => [f.addon, f.message]));
   for (const addon of addons) {
     if (details.updated.includes(addon.name)) {
       records.push({ step: addonStep(addon), status: 'done' });
@@ -124,6 +127,11 @@ export function addonsFailure(
         detail,
         ...(details.updateId ? { updateId: details.updateId } : {}),
       });
+      reached.push(addon);
+    } else if (others.has(addon.name)) {
+      records.push({ step: addonStep(addon), status: 'failed', detail: others.get(addon.name) ?? '' });
+      reached.push(addon);
+    } else if (details.reached?.includes(addon.name)) {
       reached.push(addon);
     }
   }
