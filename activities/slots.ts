@@ -23,6 +23,8 @@ export interface UpdateSlot {
   polls?: number;
   lastStatus?: string;
   startedAtMs?: number;
+  /** The first look at the update, where its start knew better than the kind (UpdateHandle.firstLookMs). */
+  firstLookMs?: number;
 }
 
 /** A failure kept in the heartbeat until the updates still in flight have ended. */
@@ -93,6 +95,7 @@ export async function runSlots(run: SlotsRun): Promise<SlotsOutcome> {
           if (handle.updateId) {
             slot.updateId = handle.updateId;
             slot.adopted = handle.adopted;
+            if (handle.firstLookMs !== undefined) slot.firstLookMs = handle.firstLookMs;
             run.beat();
           }
         }

@@ -163,6 +163,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
       polls: slot.polls ?? 0,
       ...(slot.lastStatus ? { lastStatus: slot.lastStatus } : {}),
       startedAtMs: slot.startedAtMs ?? deps.now().getTime(),
+      ...(slot.firstLookMs !== undefined ? { firstLookMs: slot.firstLookMs } : {}),
     };
     slot.startedAtMs = progress.startedAtMs;
     await parts.pollUntilDone(r, handle, progress, timeoutMs, (p) => {

@@ -154,6 +154,8 @@ export interface UpdateHandle {
   adopted: boolean;
   /** The resource was already at the requested version: nothing was started. */
   alreadyAtTarget: boolean;
+  /** When to look first at the update (domain/waits.ts), where the start knows better than its kind. */
+  firstLookMs?: number;
   /**
    * Rollbacks only: EKS cannot take the resource back from where it is now, so it stays (nothing
    * was started). E.g. the previous add-on version is not supported on the control plane's

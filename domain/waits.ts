@@ -26,6 +26,35 @@ export const FIRST_LOOK_MS: Readonly<Record<WaitKind, number>> = {
   children: 60_000,
 };
 
+/**
+ * A node-group update replaces its nodes in batches of `maxUnavailable`: per batch, new nodes are
+ * launched and must be Ready before the old ones are cordoned and drained (EKS User Guide,
+ * "Understand each phase of node updates"). Each batch takes minutes, so the first look at a
+ * node group comes 2 minutes later per batch after the first, up to
+ * {@link NODEGROUP_FIRST_LOOK_CAP_MS}: an update that fails early (a drain a PodDisruptionBudget
+ * blocks fails after 15 minutes) is still seen within minutes of failing.
+ */
+export const NODEGROUP_BATCH_LOOK_MS = 2 * 60_000;
+export const NODEGROUP_FIRST_LOOK_CAP_MS = 8 * 60_000;
+
+/** Batches of a node-group update: `desired` nodes, `maxUnavailable` (or a percentage of them) at a time. */
+export function nodegroupBatches(desired: number, maxUnavailable?: number, maxUnavailablePercentage?: number): number {
+  const nodes = Math.max(1, Math.floor(desired));
+  const perBatch =
+    maxUnavailable !== undefined
+      ? maxUnavailable
+      : maxUnavailablePercentage !== undefined
+        ? Math.floor((nodes * maxUnavailablePercentage) / 100)
+        : 1;
+  return Math.ceil(nodes / Math.max(1, Math.min(100, perBatch)));
+}
+
+/** The first look at a node-group update of `batches` batches (see {@link NODEGROUP_BATCH_LOOK_MS}). */
+export function nodegroupFirstLookMs(batches: number): number {
+  const extra = Math.max(0, Math.floor(batches) - 1) * NODEGROUP_BATCH_LOOK_MS;
+  return Math.min(NODEGROUP_FIRST_LOOK_CAP_MS, FIRST_LOOK_MS.nodegroup + extra);
+}
+
 /** The schedule's knobs, in real (wall-clock) milliseconds. */
 export interface WaitSchedule {
   /** Shortest delay between two looks. */
@@ -44,9 +73,9 @@ export interface WaitSchedule {
 /**
  * Defaults against real EKS: looks at least 30 s and at most 4 min apart, each at 1.5 × the time
  * waited so far. Over the simulator's duration ranges that is about 4 looks per control-plane hop
- * (10–25 min), 6 per node-group wait of 4–30 min and 1–2 per add-on, the ends of hops and node
- * groups noticed about 2 min late on average, of add-ons 13 s (`npx tsx scripts/wait-schedule.ts`
- * prints the table for any schedule).
+ * (10–25 min), 3.4–4.9 per node group of 1–4 batches (its first look from its batches) and 1–2
+ * for a cluster's add-ons, the ends of hops and node groups noticed about 2 min late on average,
+ * of add-ons 13 s (`npx tsx scripts/wait-schedule.ts` prints the table for any schedule).
  */
 export const DEFAULT_WAIT_SCHEDULE: WaitSchedule = {
   minMs: 30_000,
@@ -60,11 +89,17 @@ const FLOOR_MS = 20;
 
 /**
  * The delay before the next look, given how long this thing has been waited for (`elapsedMs`,
- * wall clock, from the moment it was started or adopted).
+ * wall clock, from the moment it was started or adopted). `firstLookMs` replaces the kind's first
+ * look where the wait knows better (a node group's batches: {@link nodegroupFirstLookMs}).
  */
-export function nextLookDelayMs(kind: WaitKind, elapsedMs: number, schedule: WaitSchedule): number {
+export function nextLookDelayMs(
+  kind: WaitKind,
+  elapsedMs: number,
+  schedule: WaitSchedule,
+  firstLookMs: number = FIRST_LOOK_MS[kind],
+): number {
   const scale = schedule.timeScale > 0 ? schedule.timeScale : 1;
-  const first = FIRST_LOOK_MS[kind] / scale;
+  const first = firstLookMs / scale;
   const min = schedule.minMs / scale;
   const max = Math.max(min, schedule.maxMs / scale);
   const elapsed = Math.max(0, elapsedMs);
@@ -81,11 +116,12 @@ export function walkWait(
   kind: WaitKind,
   durationMs: number,
   schedule: WaitSchedule,
+  firstLookMs?: number,
 ): { looks: number; lateMs: number } {
   let t = 0;
   let looks = 0;
   do {
-    t += nextLookDelayMs(kind, t, schedule);
+    t += nextLookDelayMs(kind, t, schedule, firstLookMs);
     looks++;
   } while (t < durationMs && looks < 10_000);
   return { looks, lateMs: t - durationMs };

@@ -6,7 +6,14 @@
  *   npx tsx scripts/wait-schedule.ts [--growth 1.5] [--max 4m] [--min 30s]
  */
 import { parseDuration } from '../domain/duration';
-import { DEFAULT_WAIT_SCHEDULE, walkWait, type WaitKind, type WaitSchedule } from '../domain/waits';
+import {
+  DEFAULT_WAIT_SCHEDULE,
+  FIRST_LOOK_MS,
+  nodegroupFirstLookMs,
+  walkWait,
+  type WaitKind,
+  type WaitSchedule,
+} from '../domain/waits';
 import { DURATIONS } from '../simulator/catalogue';
 
 const args = process.argv.slice(2);
@@ -27,30 +34,36 @@ const schedule: WaitSchedule = {
   minMs: ms('min', DEFAULT_WAIT_SCHEDULE.minMs),
 };
 
-const ranges: [string, WaitKind, number, number][] = [
+/** Setup plus `batches` batches of launch and drain, as the simulator draws them. */
+const nodegroup = (batches: number): [string, WaitKind, number, number, number] => [
+  `node group (${batches} batch${batches > 1 ? 'es' : ''})`,
+  'nodegroup',
+  DURATIONS.nodegroupSetupMinMs + batches * (DURATIONS.batchLaunchMinMs + DURATIONS.batchDrainMinMs),
+  DURATIONS.nodegroupSetupMaxMs + batches * (DURATIONS.batchLaunchMaxMs + DURATIONS.batchDrainMaxMs),
+  nodegroupFirstLookMs(batches),
+];
+const ranges: [string, WaitKind, number, number, number?][] = [
   ['control-plane hop', 'control-plane', DURATIONS.controlPlaneMinMs, DURATIONS.controlPlaneMaxMs],
-  // Setup plus one to four batches of launch and drain.
-  [
-    'node group (1–4 batches)',
-    'nodegroup',
-    DURATIONS.nodegroupSetupMinMs + DURATIONS.batchLaunchMinMs + DURATIONS.batchDrainMinMs,
-    DURATIONS.nodegroupSetupMaxMs + 4 * (DURATIONS.batchLaunchMaxMs + DURATIONS.batchDrainMaxMs),
-  ],
-  ['add-on', 'addon', DURATIONS.addonMinMs, DURATIONS.addonMaxMs],
+  nodegroup(1),
+  nodegroup(2),
+  nodegroup(3),
+  nodegroup(4),
+  ["add-on (all of a cluster's in one wait)", 'addon', DURATIONS.addonMinMs, DURATIONS.addonMaxMs],
 ];
 console.log(`schedule: growth ${schedule.growth}, looks ${schedule.minMs / 1000}–${schedule.maxMs / 1000} s apart\n`);
-console.log('| wait | duration range | looks (mean) | noticed late (mean) |');
-console.log('|---|---|---|---|');
-for (const [label, kind, lo, hi] of ranges) {
+console.log('| wait | duration range | first look | looks (mean) | noticed late (mean) |');
+console.log('|---|---|---|---|---|');
+for (const [label, kind, lo, hi, first] of ranges) {
   let looks = 0;
   let late = 0;
   const n = 200;
   for (let i = 0; i < n; i++) {
-    const w = walkWait(kind, lo + ((hi - lo) * (i + 0.5)) / n, schedule);
+    const w = walkWait(kind, lo + ((hi - lo) * (i + 0.5)) / n, schedule, first);
     looks += w.looks;
     late += w.lateMs;
   }
+  const firstMs = first ?? FIRST_LOOK_MS[kind];
   console.log(
-    `| ${label} | ${Math.round(lo / 1000)}–${Math.round(hi / 1000)} s | ${(looks / n).toFixed(1)} | ${(late / n / 1000).toFixed(0)} s |`,
+    `| ${label} | ${Math.round(lo / 1000)}–${Math.round(hi / 1000)} s | ${Math.round(firstMs / 1000)} s | ${(looks / n).toFixed(1)} | ${(late / n / 1000).toFixed(0)} s |`,
   );
 }

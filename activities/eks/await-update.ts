@@ -20,6 +20,8 @@ export interface AwaitUpdateProgress {
   lastStatus?: string;
   /** When the first attempt started polling (epoch ms): awaitUpdate's own deadline spans attempts. */
   startedAtMs: number;
+  /** The first look, where the start knew better than the update's kind (a node group's batches). */
+  firstLookMs?: number;
 }
 
 /** Details of an `EksUpdateFailed` failure. */
@@ -119,7 +121,10 @@ export async function pollUntilDone(
     if (parks(deps, r)) {
       // Ends the attempt: the server runs the next one at the next look (activities/waiting.ts).
       const kind: WaitKind = h.addon ? 'addon' : h.nodegroup ? 'nodegroup' : 'control-plane';
-      const delay = Math.min(nextLookDelayMs(kind, elapsed, deps.waits), Math.max(1, remainingMs));
+      const delay = Math.min(
+        nextLookDelayMs(kind, elapsed, deps.waits, progress.firstLookMs),
+        Math.max(1, remainingMs),
+      );
       throw new LookLater(delay, `EKS update ${updateId} of ${scopeLabel(scope)} ${progress.lastStatus ?? 'unknown'}`);
     }
     const delay = Math.min(maxMs, initialMs * Math.pow(factor, Math.max(0, progress.polls - 1)));
@@ -136,7 +141,12 @@ export async function awaitUpdate(deps: ResolvedDeps, input: AwaitUpdateInput): 
   const resumed = isProgress(r.heartbeatDetails, updateId) ? r.heartbeatDetails : undefined;
   const progress: AwaitUpdateProgress = resumed
     ? { ...resumed }
-    : { updateId, polls: 0, startedAtMs: deps.now().getTime() };
+    : {
+        updateId,
+        polls: 0,
+        startedAtMs: deps.now().getTime(),
+        ...(h.firstLookMs !== undefined ? { firstLookMs: h.firstLookMs } : {}),
+      };
   if (resumed) r.log.debug('Resuming wait for EKS update', { cluster: h.cluster.name, updateId, polls: resumed.polls });
   try {
     return await pollUntilDone(deps, r, { ...h, updateId }, progress, input.timeoutMs, (p) => {

@@ -4,6 +4,7 @@
  * (one minor at a time, node skew) come from domain/versions.ts.
  */
 import { checkMinorStep, checkNodeSkew, compareMinor } from '../../domain/versions';
+import { nodegroupBatches, nodegroupFirstLookMs } from '../../domain/waits';
 import type { ActivityRuntime } from '../context';
 import type { ResolvedDeps } from '../deps';
 import { nonRetryable } from '../failures';
@@ -100,7 +101,9 @@ export async function startNodegroup(
   const name = input.cluster.name;
   const target = [input.version, input.releaseVersion].filter(Boolean).join('/') || 'latest';
   const token = clientRequestToken(input, `nodegroup:${input.nodegroup}`, target);
-  return startIdempotently({
+  // Batches of the update as the node group is sized now: when to look first (domain/waits.ts).
+  let firstLookMs: number | undefined;
+  const handle = await startIdempotently({
     rt: r,
     client,
     cluster: input.cluster,
@@ -113,6 +116,13 @@ export async function startNodegroup(
       /already (at|on) .*release version/i.test((err as Error).message ?? ''),
     read: async () => {
       const ng = await describeNodegroupRaw(client, name, input.nodegroup, r.signal);
+      firstLookMs = nodegroupFirstLookMs(
+        nodegroupBatches(
+          ng.scalingConfig?.desiredSize ?? 1,
+          ng.updateConfig?.maxUnavailable,
+          ng.updateConfig?.maxUnavailablePercentage,
+        ),
+      );
       const versionOk = input.version === undefined || ng.version === input.version;
       const releaseOk = input.releaseVersion === undefined || ng.releaseVersion === input.releaseVersion;
       if (versionOk && releaseOk && (input.version !== undefined || input.releaseVersion !== undefined)) {
@@ -158,4 +168,5 @@ export async function startNodegroup(
         r.signal,
       ),
   });
+  return handle.updateId && firstLookMs !== undefined ? { ...handle, firstLookMs } : handle;
 }

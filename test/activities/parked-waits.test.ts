@@ -18,7 +18,7 @@ import {
   type UpdateNodegroupsInput,
   type UpgradeControlPlaneInput,
 } from '../../activities/types';
-import { FIRST_LOOK_MS } from '../../domain/waits';
+import { FIRST_LOOK_MS, nodegroupFirstLookMs } from '../../domain/waits';
 import { defaultAddonVersion, latestRelease } from '../../simulator/index';
 import { activityEnvironment, recordHeartbeats } from './activity-harness';
 import { clusterEntry, startSimHarness, type SimHarness } from './sim-harness';
@@ -161,6 +161,8 @@ describe('a parked wait (one look per attempt)', () => {
       },
     });
     expect(startedByAttempt[0]).toBe(2);
+    // Three nodes one at a time: three batches, so the first look comes later than the kind's.
+    expect(run.delays[0]).toBeGreaterThan((nodegroupFirstLookMs(3) / TIME_SCALE) * 0.9);
     expect(run.result.results.map((x) => x.target).sort()).toEqual(['ng-a', 'ng-b', 'ng-c']);
     expect(run.result.stopped).toBeUndefined();
     expect((await operations('pk-ng', 'UpdateNodegroupVersion')).sort()).toEqual(['ng-a', 'ng-b', 'ng-c']);
