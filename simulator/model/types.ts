@@ -97,6 +97,8 @@ export interface SimNodegroup {
   /** When the nodes of the current generation were created. */
   nodesSince: number;
   labels: Record<string, string>;
+  /** AWS resource tags (TagResource), not Kubernetes labels. */
+  tags: Record<string, string>;
   taints: Taint[];
   status: 'ACTIVE' | 'UPDATING';
   createdAt: number;
@@ -113,6 +115,8 @@ export interface SimAddon {
   modifiedAt: number;
   /** Set when the last successful update went to an older version; clears the degrade fault. */
   rolledBack: boolean;
+  /** AWS resource tags (TagResource). */
+  tags: Record<string, string>;
   active?: SimUpdate;
   uid: string;
 }
@@ -128,6 +132,7 @@ export interface SimCluster {
   region: string;
   account: string;
   roleArn?: string;
+  /** The fleet file's labels, which are also the cluster's AWS tags (TagResource / UntagResource change them). */
   labels: Record<string, string>;
   arn: string;
   version: string;
