@@ -105,7 +105,7 @@ function renderUpdate(u: SimUpdate) {
   };
 }
 
-function renderCluster(c: SimCluster, baseUrl: string) {
+function renderCluster(c: SimCluster, baseUrl: string, status: SimCluster['status']) {
   const vpc = `vpc-0${hexOf(16, c.name, 'vpc')}`;
   return {
     name: c.name,
@@ -123,14 +123,29 @@ function renderCluster(c: SimCluster, baseUrl: string) {
       endpointPrivateAccess: true,
       publicAccessCidrs: ['0.0.0.0/0'],
     },
-    kubernetesNetworkConfig: { serviceIpv4Cidr: '172.20.0.0/16', ipFamily: 'ipv4' },
+    kubernetesNetworkConfig: {
+      serviceIpv4Cidr: '172.20.0.0/16',
+      ipFamily: 'ipv4',
+      ...(c.autoMode ? { elasticLoadBalancing: { enabled: true } } : {}),
+    },
+    // Auto Mode turns on its compute, block storage and load balancing capabilities together.
+    ...(c.autoMode
+      ? {
+          computeConfig: {
+            enabled: true,
+            nodePools: ['general-purpose', 'system'],
+            nodeRoleArn: `arn:aws:iam::${c.account}:role/${c.name}-auto-node-role`,
+          },
+          storageConfig: { blockStorage: { enabled: true } },
+        }
+      : {}),
     logging: {
       clusterLogging: [{ types: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'], enabled: false }],
     },
     identity: {
       oidc: { issuer: `https://oidc.eks.${c.region}.amazonaws.com/id/${hexOf(32, c.name, 'oidc').toUpperCase()}` },
     },
-    status: c.status,
+    status,
     certificateAuthority: { data: FAKE_CA_DATA },
     platformVersion: c.platformVersion,
     tags: { ...c.labels },
@@ -396,7 +411,7 @@ export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, new
   const c = fleet.cluster(s[1] as string, scope);
   const sub = s[2];
 
-  if (s.length === 2 && method === 'GET') return ok({ cluster: renderCluster(c, baseUrl) });
+  if (s.length === 2 && method === 'GET') return ok({ cluster: renderCluster(c, baseUrl, fleet.clusterStatus(c)) });
 
   if (sub === 'updates') {
     if (s.length === 3 && method === 'POST') {
@@ -404,6 +419,7 @@ export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, new
         version: str(body.version),
         clientRequestToken: token,
         force: body.force === true,
+        ...(body.rollbackConfig !== undefined ? { rollbackConfig: objectBody(body.rollbackConfig) } : {}),
       });
       return ok({ update: renderUpdate(u) });
     }

@@ -102,7 +102,7 @@ export function clusterState(fleet: SimFleet, c: SimCluster): ClusterState {
     labels: { ...c.labels },
     version: c.version,
     platformVersion: c.platformVersion,
-    status: c.status,
+    status: fleet.clusterStatus(c),
     nodegroups: c.nodegroups.map((ng) => ({
       name: ng.name,
       version: ng.version,

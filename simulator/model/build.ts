@@ -88,6 +88,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number): 
     ...(inv.roleArn ? { roleArn: inv.roleArn } : {}),
     labels: { ...inv.labels },
     arn: `arn:aws:eks:${inv.region}:${inv.account}:cluster/${name}`,
+    autoMode: inv.autoMode ?? false,
     version: inv.version,
     platformVersion: PLATFORM_VERSIONS[inv.version] ?? 'eks.1',
     status: 'ACTIVE',

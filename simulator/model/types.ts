@@ -53,7 +53,10 @@ export interface SimUpdate {
   failure?: UpdateError;
   errors: UpdateError[];
   cancellation?: { status: 'InProgress' | 'Failed' | 'Successful'; reason: string };
-  /** Until when CancelUpdate can still stop it (control-plane rollbacks only). */
+  /**
+   * Auto Mode control-plane rollbacks: the end of the node rollback, until which the cluster
+   * stays ACTIVE and CancelUpdate can stop the update; the control plane rolls back after it.
+   */
   cancellableUntil?: number;
   effect: UpdateEffect;
   /**
@@ -135,6 +138,8 @@ export interface SimCluster {
   /** The fleet file's labels, which are also the cluster's AWS tags (TagResource / UntagResource change them). */
   labels: Record<string, string>;
   arn: string;
+  /** EKS Auto Mode: a VersionRollback rolls the Auto Mode nodes back first (cancellable), then the control plane. */
+  autoMode: boolean;
   version: string;
   platformVersion: string;
   status: 'ACTIVE' | 'UPDATING';

@@ -177,8 +177,7 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     expect(Date.parse(mutations[0]?.time ?? '')).not.toBeNaN();
   });
 
-  it('rolls the control plane back to the previous minor within the window (VersionRollback), cancellable before it begins', async () => {
-    // A slower clock: the cancellable head of a rollback lasts seconds, not milliseconds.
+  it('rolls the control plane back to the previous minor within the window (VersionRollback); CancelUpdate refuses it without Auto Mode', async () => {
     const { sim, eks } = await start({ timeScale: 60 });
     const up = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }));
     sim.advance(30 * MINUTE);
@@ -188,25 +187,19 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
 
     const rollback = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30' }));
     expect(rollback.update).toMatchObject({ type: 'VersionRollback', status: 'InProgress' });
-    const cancelled = await eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: rollback.update?.id }));
-    expect(cancelled.update).toMatchObject({ status: 'Cancelled', cancellation: { status: 'Successful' } });
+    // Without Auto Mode there is no node rollback phase: the control plane rolls back at once.
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.status).toBe('UPDATING');
+    await expect(
+      eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: rollback.update?.id })),
+    ).rejects.toMatchObject({ name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } });
+    sim.advance(25 * MINUTE);
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: rollback.update?.id }))).update?.status,
+    ).toBe('Successful');
     expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster).toMatchObject({
       status: 'ACTIVE',
-      version: '1.31',
+      version: '1.30',
     });
-
-    const again = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30' }));
-    sim.advance(5 * MINUTE);
-    const late = await eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: again.update?.id }));
-    expect(late.update).toMatchObject({ status: 'InProgress', cancellation: { status: 'Failed' } });
-    sim.advance(20 * MINUTE);
-    expect(
-      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: again.update?.id }))).update?.status,
-    ).toBe('Successful');
-    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.version).toBe('1.30');
-    expect(await errorName(eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: again.update?.id })))).toBe(
-      'InvalidRequestException',
-    );
     // No second rollback: 1.30 was not reached by an upgrade from 1.29.
     expect(await errorName(eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.29' })))).toBe(
       'InvalidParameterException',
@@ -224,13 +217,82 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     expect(sim.mutations().map((m) => [m.operation, m.updateType])).toEqual([
       ['UpdateClusterVersion', 'VersionUpdate'],
       ['UpdateClusterVersion', 'VersionRollback'],
-      ['CancelUpdate', 'VersionRollback'],
-      ['UpdateClusterVersion', 'VersionRollback'],
       ['UpdateClusterVersion', 'VersionUpdate'],
     ]);
   });
 
-  it('refuses to roll the control plane back below a node group', async () => {
+  it('rolls an Auto Mode cluster back nodes first (ACTIVE, cancellable), then the control plane (UPDATING); rollbackConfig bounds the node phase', async () => {
+    const fleet = testFleet().map((c) => (c.name === 'alpha' ? { ...c, autoMode: true } : c));
+    const { sim, eks } = await start({ timeScale: 60, fleet });
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.computeConfig).toMatchObject({
+      enabled: true,
+    });
+    const up = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }));
+    sim.advance(30 * MINUTE);
+    expect((await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: up.update?.id }))).update?.status).toBe(
+      'Successful',
+    );
+    expect(
+      await errorName(
+        eks.send(
+          new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30', rollbackConfig: { timeoutMinutes: 60 } }),
+        ),
+      ),
+    ).toBe('InvalidParameterException');
+
+    const rollback = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30' }));
+    expect(rollback.update).toMatchObject({ type: 'VersionRollback', status: 'InProgress' });
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.status).toBe('ACTIVE');
+    const cancelled = await eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: rollback.update?.id }));
+    expect(cancelled.update).toMatchObject({ status: 'Cancelled', cancellation: { status: 'Successful' } });
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster).toMatchObject({
+      status: 'ACTIVE',
+      version: '1.31',
+    });
+
+    const again = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30' }));
+    sim.advance(5 * MINUTE);
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.status).toBe('UPDATING');
+    const late = await eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: again.update?.id }));
+    expect(late.update).toMatchObject({ status: 'InProgress', cancellation: { status: 'Failed' } });
+    sim.advance(20 * MINUTE);
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: again.update?.id }))).update?.status,
+    ).toBe('Successful');
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.version).toBe('1.30');
+    expect(await errorName(eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: again.update?.id })))).toBe(
+      'InvalidRequestException',
+    );
+
+    // Nodes that take longer than rollbackConfig.timeoutMinutes fail the rollback; the control plane stays.
+    const up2 = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }));
+    sim.advance(30 * MINUTE);
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: up2.update?.id }))).update?.status,
+    ).toBe('Successful');
+    sim.injectFaults('alpha', { slowFactor: 100 });
+    const slow = await eks.send(
+      new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30', rollbackConfig: { timeoutMinutes: 120 } }),
+    );
+    sim.advance(121 * MINUTE);
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: slow.update?.id }))).update,
+    ).toMatchObject({ status: 'Failed', errors: [{ errorCode: 'Unknown' }] });
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster).toMatchObject({
+      status: 'ACTIVE',
+      version: '1.31',
+    });
+    expect(sim.mutations().map((m) => [m.operation, m.updateType])).toEqual([
+      ['UpdateClusterVersion', 'VersionUpdate'],
+      ['UpdateClusterVersion', 'VersionRollback'],
+      ['CancelUpdate', 'VersionRollback'],
+      ['UpdateClusterVersion', 'VersionRollback'],
+      ['UpdateClusterVersion', 'VersionUpdate'],
+      ['UpdateClusterVersion', 'VersionRollback'],
+    ]);
+  });
+
+  it('refuses to roll the control plane back below a node group unless forced (a rollback readiness insight)', async () => {
     const { sim } = await start({ timeScale: 60 });
     const beta = eksClient(sim, 'eu-west-1');
     await beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.32' }));
@@ -242,9 +304,11 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     );
     expect(nodegroup).toMatchObject({ version: '1.32', status: 'ACTIVE' });
     await expect(beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.31' }))).rejects.toMatchObject({
-      name: 'InvalidParameterException',
+      name: 'InvalidRequestException',
       nodegroupName: 'general',
     });
+    const forced = await beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.31', force: true }));
+    expect(forced.update).toMatchObject({ type: 'VersionRollback', status: 'InProgress' });
   });
 
   it('updates a node group in batches; never newer than the control plane, never back by releaseVersion', async () => {
