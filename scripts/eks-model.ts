@@ -108,7 +108,9 @@ export async function ensureEksModel(opts: { env?: Env; log?: (line: string) => 
     if (extract.code !== 0) throw new Error(`extracting the EKS model from ${wheel} failed:\n${extract.output}`);
     JSON.parse(fs.readFileSync(partial, 'utf8'));
     fs.renameSync(partial, target);
-    log(`eks-model: ${extract.output.trim()} from ${wheel} -> ${target} in ${Math.round((Date.now() - started) / 1000)}s`);
+    log(
+      `eks-model: ${extract.output.trim()} from ${wheel} -> ${target} in ${Math.round((Date.now() - started) / 1000)}s`,
+    );
     return target;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
