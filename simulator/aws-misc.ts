@@ -111,7 +111,7 @@ let publishedCache: string[] | undefined;
 
 /**
  * GetParametersByPath over the public EKS AMI parameters, as the Systems Manager API reference
- * describes it: the parameters one level under `Path` (every level with `Recursive`), sorted by
+ * (docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html) describes it: the parameters one level under `Path` (every level with `Recursive`), sorted by
  * name, at most `MaxResults` (1–10, default 10) per page with a `NextToken`. `ParameterFilters`
  * supports `Type` (all of these are `String`); `Label` and `KeyId` match nothing here.
  */

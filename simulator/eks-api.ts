@@ -290,7 +290,8 @@ const legacyStatus = (v: string) => v.toLowerCase().replace('_', '-');
 const daySeconds = (day: string) => Date.parse(`${day}T00:00:00Z`) / 1000;
 
 /**
- * DescribeClusterVersions from the release calendar (catalogue.ts VERSION_CALENDAR), newest first.
+ * DescribeClusterVersions (docs.aws.amazon.com/eks/latest/APIReference/API_DescribeClusterVersions.html)
+ * from the release calendar (catalogue.ts VERSION_CALENDAR), newest first.
  * Without `includeAll`, versions past the end of extended support are left out unless a filter
  * names them (`clusterVersions`, or `versionStatus=UNSUPPORTED`); the API reference does not say
  * what the default omits, and this is what its "Include all available versions" flag implies.

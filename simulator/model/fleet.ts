@@ -277,7 +277,8 @@ export class SimFleet implements UpdateHost {
   }
 
   /**
-   * CancelUpdate, as the API reference documents it: best effort, "supported for VersionRollback
+   * CancelUpdate, as the API reference (docs.aws.amazon.com/eks/latest/APIReference/API_CancelUpdate.html)
+   * and "Rollback EKS Auto Mode clusters" (docs.aws.amazon.com/eks/latest/userguide/rollback-automode.html) document it: best effort, "supported for VersionRollback
    * update types on EKS Auto Mode clusters when nodes are rolling back"; once the control plane
    * rollback has begun the cancellation fails (the update answers `cancellation.status: Failed`).
    * Any other update, or a rollback of a cluster without Auto Mode → InvalidRequestException.

@@ -3,11 +3,11 @@
  * add-on ARNs. A cluster's tags are its fleet-file labels, so tagging a cluster changes the labels
  * DescribeCluster and /sim/state report.
  *
- * Sources: the EKS API reference for TagResource / UntagResource / ListTagsForResource (errors:
- * BadRequestException and NotFoundException only, as the service model lists them) and
- * "Organize Amazon EKS resources with tags" (docs.aws.amazon.com/eks/latest/userguide/eks-using-tags.html):
- * at most 50 tags per resource, keys 1–128 characters, values up to 256, the `aws:` prefix
- * reserved for AWS in keys and values.
+ * Sources: the EKS API reference for TagResource / UntagResource / ListTagsForResource
+ * (docs.aws.amazon.com/eks/latest/APIReference/API_TagResource.html; errors: BadRequestException
+ * and NotFoundException only, as the service model lists them) and its TagMap documentation: at
+ * most 50 tags per resource, keys 1–128 characters, values up to 256, the `aws:` prefix reserved
+ * for AWS in keys and values.
  */
 import { EksError } from './errors';
 import type { CallerScope, SimCluster } from './types';
