@@ -95,6 +95,12 @@ export const clusterInventorySchema = z.strictObject({
     .describe('Role to assume for this cluster (per-account access). Default: the worker credentials.'),
   labels: z.record(z.string().min(1), z.string()).default({}).describe('Labels for selectors (env, team, tier...).'),
   version: minorVersion.describe('Control-plane minor version.'),
+  autoMode: z
+    .boolean()
+    .optional()
+    .describe(
+      'EKS Auto Mode (simulator): DescribeCluster reports computeConfig enabled, and a control-plane rollback first rolls the Auto Mode nodes back, when CancelUpdate can stop it. Default: false.',
+    ),
   nodegroups: z.array(nodegroupInventorySchema).default([]),
   addons: z.array(addonInventorySchema).default([]),
   pdbs: z

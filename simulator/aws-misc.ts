@@ -1,14 +1,15 @@
 /**
  * The two other AWS APIs fleetwave calls, on the simulator's port:
- * - SSM GetParameter / GetParameters (awsJson1_1, `x-amz-target: AmazonSSM.*`) for the public
- *   EKS optimized AMI parameters, which is how "latest release for a minor" is resolved;
+ * - SSM GetParameter / GetParameters / GetParametersByPath (awsJson1_1, `x-amz-target: AmazonSSM.*`)
+ *   for the public EKS optimized AMI parameters, which is how "latest release for a minor" is
+ *   resolved and how the AWS CLI lists AMI releases;
  * - STS AssumeRole and GetCallerIdentity (awsQuery, form body, XML answers), so that per-account
  *   `roleArn` works against the simulator through `AWS_ENDPOINT_URL_STS` / an endpoint override.
  *
  * Credentials that AssumeRole issues encode the role's account in their access key ID
  * (`ASIASIM<account><8 hex>`), which the EKS API uses to show only that account's clusters.
  */
-import { LAST_AL2_MINOR, amiReleasesOf, compareMinor, latestRelease } from './catalogue';
+import { LAST_AL2_MINOR, OLDER_MINORS, SIM_MINORS, amiReleasesOf, compareMinor, latestRelease } from './catalogue';
 import { hexOf, uuidOf } from './random';
 import { amiIdOf } from './workloads';
 
@@ -85,6 +86,85 @@ function parameter(name: string, region: string) {
   };
 }
 
+const AMI_ROOT = '/aws/service/eks/optimized-ami';
+
+/** Every public EKS AMI parameter name the simulator publishes, sorted. */
+function publishedNames(): string[] {
+  const names: string[] = [];
+  for (const minor of [...OLDER_MINORS, ...SIM_MINORS]) {
+    const dates = amiReleasesOf(minor).map((r) => r.slice(r.lastIndexOf('-') + 1));
+    const al2023 = `${AMI_ROOT}/${minor}/amazon-linux-2023/x86_64/standard`;
+    const dirs = [
+      `${al2023}/recommended`,
+      ...dates.map((d) => `${al2023}/amazon-eks-node-al2023-x86_64-standard-${minor}-v${d}`),
+    ];
+    if (compareMinor(minor, LAST_AL2_MINOR) <= 0) {
+      const al2 = `${AMI_ROOT}/${minor}/amazon-linux-2`;
+      dirs.push(`${al2}/recommended`, ...dates.map((d) => `${al2}/amazon-eks-node-${minor}-v${d}`));
+    }
+    for (const dir of dirs) names.push(`${dir}/image_id`, `${dir}/release_version`);
+  }
+  return [...new Set(names)].sort();
+}
+
+let publishedCache: string[] | undefined;
+
+/**
+ * GetParametersByPath over the public EKS AMI parameters, as the Systems Manager API reference
+ * (docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html) describes it: the parameters one level under `Path` (every level with `Recursive`), sorted by
+ * name, at most `MaxResults` (1–10, default 10) per page with a `NextToken`. `ParameterFilters`
+ * supports `Type` (all of these are `String`); `Label` and `KeyId` match nothing here.
+ */
+function getParametersByPath(input: Record<string, unknown>, region: string): AwsResponse {
+  const rawPath = typeof input.Path === 'string' ? input.Path.trim() : '';
+  if (!rawPath.startsWith('/')) return ssmError('ValidationException', 'Path must start with a forward slash (/).');
+  const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') : rawPath;
+  const prefix = path === '/' ? '/' : `${path}/`;
+  const max = input.MaxResults ?? 10;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 10) {
+    return ssmError(
+      'ValidationException',
+      `1 validation error detected: Value '${String(max)}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10`,
+    );
+  }
+  const filters = Array.isArray(input.ParameterFilters) ? (input.ParameterFilters as Record<string, unknown>[]) : [];
+  let typeOk = true;
+  for (const f of filters) {
+    if (f.Key === 'Type') {
+      const values = Array.isArray(f.Values) ? f.Values : [];
+      typeOk &&= values.includes('String');
+    } else if (f.Key === 'Label' || f.Key === 'KeyId') typeOk = false;
+    else
+      return ssmError(
+        'InvalidFilterKey',
+        `The following filter key is not valid for GetParametersByPath: ${String(f.Key)}`,
+      );
+  }
+  publishedCache ??= publishedNames();
+  const matching = typeOk
+    ? publishedCache.filter(
+        (n) => n.startsWith(prefix) && (input.Recursive === true || !n.slice(prefix.length).includes('/')),
+      )
+    : [];
+  let offset = 0;
+  if (typeof input.NextToken === 'string' && input.NextToken !== '') {
+    const m = /^p:(\d+)$/.exec(Buffer.from(input.NextToken, 'base64url').toString('utf8'));
+    if (!m) return ssmError('InvalidNextToken', 'The specified token is not valid.');
+    offset = Number(m[1]);
+  }
+  const page = matching.slice(offset, offset + max);
+  const end = offset + page.length;
+  const parameters = page.map((n) => parameter(n, region)).filter((p) => p !== undefined);
+  return {
+    status: 200,
+    body: JSON.stringify({
+      Parameters: parameters,
+      ...(end < matching.length ? { NextToken: Buffer.from(`p:${end}`).toString('base64url') } : {}),
+    }),
+    headers: { 'content-type': JSON_11 },
+  };
+}
+
 /** Answers an awsJson1_1 SSM call (`x-amz-target: AmazonSSM.<Operation>`). */
 export function handleSsm(target: string, body: unknown, region: string): AwsResponse {
   const input = (body ?? {}) as Record<string, unknown>;
@@ -105,6 +185,7 @@ export function handleSsm(target: string, body: unknown, region: string): AwsRes
       headers: { 'content-type': JSON_11 },
     };
   }
+  if (operation === 'GetParametersByPath') return getParametersByPath(input, region);
   return ssmError('UnknownOperationException', `The simulator does not implement AmazonSSM.${operation}.`);
 }
 

@@ -90,6 +90,116 @@ export const PLATFORM_VERSIONS: Readonly<Record<string, string>> = {
   '1.33': 'eks.4',
 };
 
+/** One row of AWS's Kubernetes release calendar for EKS (dates are UTC days, `YYYY-MM-DD`). */
+export interface VersionCalendarEntry {
+  minor: string;
+  upstreamRelease: string;
+  eksRelease: string;
+  endOfStandardSupport: string;
+  endOfExtendedSupport: string;
+}
+
+/**
+ * "Amazon EKS Kubernetes release calendar" in "Understand the Kubernetes version lifecycle on EKS"
+ * (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar):
+ * rows 1.27–1.33 as the page lists them now, rows 1.23–1.26 as it listed them in April 2024
+ * (awsdocs/amazon-eks-user-guide, doc_source/kubernetes-versions.md) before they were dropped.
+ * DescribeClusterVersions answers from this table, one place for every minor the simulator runs;
+ * the support status is the simulated clock against these dates.
+ */
+export const VERSION_CALENDAR: readonly VersionCalendarEntry[] = [
+  {
+    minor: '1.33',
+    upstreamRelease: '2025-04-23',
+    eksRelease: '2025-05-29',
+    endOfStandardSupport: '2026-07-29',
+    endOfExtendedSupport: '2027-07-29',
+  },
+  {
+    minor: '1.32',
+    upstreamRelease: '2024-12-11',
+    eksRelease: '2025-01-23',
+    endOfStandardSupport: '2026-03-23',
+    endOfExtendedSupport: '2027-03-23',
+  },
+  {
+    minor: '1.31',
+    upstreamRelease: '2024-08-13',
+    eksRelease: '2024-09-26',
+    endOfStandardSupport: '2025-11-26',
+    endOfExtendedSupport: '2026-11-26',
+  },
+  {
+    minor: '1.30',
+    upstreamRelease: '2024-04-17',
+    eksRelease: '2024-05-23',
+    endOfStandardSupport: '2025-07-23',
+    endOfExtendedSupport: '2026-07-23',
+  },
+  {
+    minor: '1.29',
+    upstreamRelease: '2023-12-13',
+    eksRelease: '2024-01-23',
+    endOfStandardSupport: '2025-03-23',
+    endOfExtendedSupport: '2026-03-23',
+  },
+  {
+    minor: '1.28',
+    upstreamRelease: '2023-08-15',
+    eksRelease: '2023-09-26',
+    endOfStandardSupport: '2024-11-26',
+    endOfExtendedSupport: '2025-11-26',
+  },
+  {
+    minor: '1.27',
+    upstreamRelease: '2023-04-11',
+    eksRelease: '2023-05-24',
+    endOfStandardSupport: '2024-07-24',
+    endOfExtendedSupport: '2025-07-24',
+  },
+  {
+    minor: '1.26',
+    upstreamRelease: '2022-12-09',
+    eksRelease: '2023-04-11',
+    endOfStandardSupport: '2024-06-11',
+    endOfExtendedSupport: '2025-06-11',
+  },
+  {
+    minor: '1.25',
+    upstreamRelease: '2022-08-23',
+    eksRelease: '2023-02-22',
+    endOfStandardSupport: '2024-05-01',
+    endOfExtendedSupport: '2025-05-01',
+  },
+  {
+    minor: '1.24',
+    upstreamRelease: '2022-05-03',
+    eksRelease: '2022-11-15',
+    endOfStandardSupport: '2024-01-31',
+    endOfExtendedSupport: '2025-01-31',
+  },
+  {
+    minor: '1.23',
+    upstreamRelease: '2021-12-07',
+    eksRelease: '2022-08-11',
+    endOfStandardSupport: '2023-10-11',
+    endOfExtendedSupport: '2024-10-11',
+  },
+];
+
+export type VersionSupport = 'STANDARD_SUPPORT' | 'EXTENDED_SUPPORT' | 'UNSUPPORTED';
+
+/**
+ * A minor's support status at `now` (epoch ms). Standard support ends, and extended support
+ * begins, at the start of the end-of-standard-support day (UTC), when extended-support billing
+ * starts per the calendar's note; extended support ends at the start of its end day.
+ */
+export function versionSupportAt(entry: VersionCalendarEntry, now: number): VersionSupport {
+  if (now < Date.parse(`${entry.endOfStandardSupport}T00:00:00Z`)) return 'STANDARD_SUPPORT';
+  if (now < Date.parse(`${entry.endOfExtendedSupport}T00:00:00Z`)) return 'EXTENDED_SUPPORT';
+  return 'UNSUPPORTED';
+}
+
 /** The Kubernetes patch version the control plane of a minor serves (`/version`). */
 export const CONTROL_PLANE_PATCH: Readonly<Record<string, string>> = {
   '1.23': '1.23.17',

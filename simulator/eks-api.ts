@@ -4,7 +4,16 @@
  * the SigV4 credential scope, so one port serves every region; credentials issued by the
  * simulated STS AssumeRole see only their account's clusters.
  */
-import { compareMinor, isMinorString, type AddonCatalogue } from './catalogue';
+import {
+  CONTROL_PLANE_PATCH,
+  PLATFORM_VERSIONS,
+  SIM_MINORS,
+  VERSION_CALENDAR,
+  compareMinor,
+  isMinorString,
+  versionSupportAt,
+  type AddonCatalogue,
+} from './catalogue';
 import {
   EksError,
   insightsFor,
@@ -16,6 +25,7 @@ import {
   type SimNodegroup,
   type SimUpdate,
 } from './model';
+import { tagResource, tagTarget, untagResource } from './model/tags';
 import { hexOf } from './random';
 import { instanceTypeOf } from './workloads';
 
@@ -95,7 +105,7 @@ function renderUpdate(u: SimUpdate) {
   };
 }
 
-function renderCluster(c: SimCluster, baseUrl: string) {
+function renderCluster(c: SimCluster, baseUrl: string, status: SimCluster['status']) {
   const vpc = `vpc-0${hexOf(16, c.name, 'vpc')}`;
   return {
     name: c.name,
@@ -113,14 +123,29 @@ function renderCluster(c: SimCluster, baseUrl: string) {
       endpointPrivateAccess: true,
       publicAccessCidrs: ['0.0.0.0/0'],
     },
-    kubernetesNetworkConfig: { serviceIpv4Cidr: '172.20.0.0/16', ipFamily: 'ipv4' },
+    kubernetesNetworkConfig: {
+      serviceIpv4Cidr: '172.20.0.0/16',
+      ipFamily: 'ipv4',
+      ...(c.autoMode ? { elasticLoadBalancing: { enabled: true } } : {}),
+    },
+    // Auto Mode turns on its compute, block storage and load balancing capabilities together.
+    ...(c.autoMode
+      ? {
+          computeConfig: {
+            enabled: true,
+            nodePools: ['general-purpose', 'system'],
+            nodeRoleArn: `arn:aws:iam::${c.account}:role/${c.name}-auto-node-role`,
+          },
+          storageConfig: { blockStorage: { enabled: true } },
+        }
+      : {}),
     logging: {
       clusterLogging: [{ types: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'], enabled: false }],
     },
     identity: {
       oidc: { issuer: `https://oidc.eks.${c.region}.amazonaws.com/id/${hexOf(32, c.name, 'oidc').toUpperCase()}` },
     },
-    status: c.status,
+    status,
     certificateAuthority: { data: FAKE_CA_DATA },
     platformVersion: c.platformVersion,
     tags: { ...c.labels },
@@ -161,7 +186,7 @@ function renderNodegroup(c: SimCluster, ng: SimNodegroup) {
       updateStrategy: ng.updateStrategy,
     },
     launchTemplate: { ...ng.launchTemplate },
-    tags: {},
+    tags: { ...ng.tags },
   };
 }
 
@@ -175,7 +200,7 @@ function renderAddon(c: SimCluster, a: SimAddon) {
     addonArn: `arn:aws:eks:${c.region}:${c.account}:addon/${c.name}/${a.name}/${a.uid}`,
     createdAt: seconds(a.createdAt),
     modifiedAt: seconds(a.modifiedAt),
-    tags: {},
+    tags: { ...a.tags },
   };
 }
 
@@ -259,6 +284,71 @@ function describeAddonVersions(catalogue: AddonCatalogue, query: URLSearchParams
   return { addons: page, ...(nextToken ? { nextToken } : {}) };
 }
 
+const VERSION_STATUSES = ['UNSUPPORTED', 'STANDARD_SUPPORT', 'EXTENDED_SUPPORT'] as const;
+/** The deprecated `status` field and filter spell the same statuses in lower case with dashes. */
+const legacyStatus = (v: string) => v.toLowerCase().replace('_', '-');
+const daySeconds = (day: string) => Date.parse(`${day}T00:00:00Z`) / 1000;
+
+/**
+ * DescribeClusterVersions (docs.aws.amazon.com/eks/latest/APIReference/API_DescribeClusterVersions.html)
+ * from the release calendar (catalogue.ts VERSION_CALENDAR), newest first.
+ * Without `includeAll`, versions past the end of extended support are left out unless a filter
+ * names them (`clusterVersions`, or `versionStatus=UNSUPPORTED`); the API reference does not say
+ * what the default omits, and this is what its "Include all available versions" flag implies.
+ * The default version is the newest minor the simulator upgrades to.
+ */
+function describeClusterVersions(query: URLSearchParams, now: number) {
+  const bool = (name: string) => {
+    const v = query.get(name);
+    if (v === null) return undefined;
+    if (v !== 'true' && v !== 'false') throw badRequest(`${name} must be true or false`);
+    return v === 'true';
+  };
+  const includeAll = bool('includeAll') ?? false;
+  const defaultOnly = bool('defaultOnly') ?? false;
+  const clusterType = query.get('clusterType');
+  const wanted = query.getAll('clusterVersions');
+  let versionStatus = query.get('versionStatus') ?? undefined;
+  const legacy = query.get('status');
+  if (versionStatus !== undefined && !(VERSION_STATUSES as readonly string[]).includes(versionStatus))
+    throw badRequest(`versionStatus must be one of ${VERSION_STATUSES.join(', ')}`);
+  if (legacy !== null) {
+    const match = VERSION_STATUSES.find((v) => legacyStatus(v) === legacy);
+    if (!match) throw badRequest(`status must be one of ${VERSION_STATUSES.map(legacyStatus).join(', ')}`);
+    versionStatus ??= match;
+  }
+  const defaultMinor = SIM_MINORS[SIM_MINORS.length - 1];
+  const rows = VERSION_CALENDAR.map((e) => ({ e, support: versionSupportAt(e, now) })).filter(
+    ({ e, support }) =>
+      (clusterType === null || clusterType === 'eks') &&
+      (wanted.length === 0 || wanted.includes(e.minor)) &&
+      (!defaultOnly || e.minor === defaultMinor) &&
+      (versionStatus === undefined || support === versionStatus) &&
+      (includeAll || support !== 'UNSUPPORTED' || wanted.length > 0 || versionStatus === 'UNSUPPORTED'),
+  );
+  const { page, nextToken } = paginate(
+    rows,
+    { maxResults: query.get('maxResults'), nextToken: query.get('nextToken') },
+    100,
+    100,
+  );
+  return {
+    clusterVersions: page.map(({ e, support }) => ({
+      clusterVersion: e.minor,
+      clusterType: 'eks',
+      defaultPlatformVersion: PLATFORM_VERSIONS[e.minor] ?? 'eks.1',
+      defaultVersion: e.minor === defaultMinor,
+      releaseDate: daySeconds(e.eksRelease),
+      endOfStandardSupportDate: daySeconds(e.endOfStandardSupport),
+      endOfExtendedSupportDate: daySeconds(e.endOfExtendedSupport),
+      status: legacyStatus(support),
+      versionStatus: support,
+      kubernetesPatchVersion: CONTROL_PLANE_PATCH[e.minor] ?? `${e.minor}.0`,
+    })),
+    ...(nextToken ? { nextToken } : {}),
+  };
+}
+
 function objectBody(body: unknown): Record<string, unknown> {
   return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
 }
@@ -290,20 +380,21 @@ export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, new
   if (s[0] === 'addons' && s[1] === 'supported-versions' && s.length === 2 && method === 'GET') {
     return ok(describeAddonVersions(fleet.addonCatalogue, query));
   }
-  if (s[0] === 'tags' && s.length === 2 && method === 'GET') {
-    const arn = s[1] as string;
-    const match = /^arn:aws[a-z-]*:eks:([^:]+):(\d{12}):(cluster|nodegroup|addon)\/([^/]+)(?:\/([^/]+))?/.exec(arn);
-    if (!match) throw new EksError('BadRequestException', 400, `Invalid ARN: ${arn}`);
-    const [, region, account, kind, clusterName, child] = match;
-    if (region !== scope.region || (scope.account !== undefined && scope.account !== account)) {
-      throw new EksError('NotFoundException', 404, `Resource not found: ${arn}`);
+  if (s[0] === 'cluster-versions' && s.length === 1 && method === 'GET') {
+    return ok(describeClusterVersions(query, fleet.now()));
+  }
+  if (s[0] === 'tags' && s.length === 2) {
+    const target = tagTarget(s[1] as string, scope, (name) => fleet.byName.get(name));
+    fleet.settle(target.cluster);
+    if (method === 'GET') return ok({ tags: { ...target.tags } });
+    if (method === 'POST') {
+      tagResource(target, objectBody(body.tags));
+      return ok({});
     }
-    const c = fleet.cluster(clusterName as string, scope);
-    if (c.account !== account) throw new EksError('NotFoundException', 404, `Resource not found: ${arn}`);
-    if (kind === 'cluster') return ok({ tags: { ...c.labels } });
-    if (kind === 'nodegroup') fleet.nodegroup(c, child ?? '');
-    else fleet.addon(c, child ?? '');
-    return ok({ tags: {} });
+    if (method === 'DELETE') {
+      untagResource(target, query.getAll('tagKeys'));
+      return ok({});
+    }
   }
   if (s[0] !== 'clusters')
     throw new EksError('UnknownOperationException', 404, `No EKS operation for ${method} /${s.join('/')}`);
@@ -321,7 +412,7 @@ export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, new
   const c = fleet.cluster(s[1] as string, scope);
   const sub = s[2];
 
-  if (s.length === 2 && method === 'GET') return ok({ cluster: renderCluster(c, baseUrl) });
+  if (s.length === 2 && method === 'GET') return ok({ cluster: renderCluster(c, baseUrl, fleet.clusterStatus(c)) });
 
   if (sub === 'updates') {
     if (s.length === 3 && method === 'POST') {
@@ -329,6 +420,7 @@ export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, new
         version: str(body.version),
         clientRequestToken: token,
         force: body.force === true,
+        ...(body.rollbackConfig !== undefined ? { rollbackConfig: objectBody(body.rollbackConfig) } : {}),
       });
       return ok({ update: renderUpdate(u) });
     }

@@ -47,6 +47,8 @@ export interface ClusterState {
   name: string;
   region: string;
   account: string;
+  /** The fleet-file labels: the cluster's AWS tags, as TagResource / UntagResource leave them. */
+  labels: Record<string, string>;
   version: string;
   platformVersion: string;
   status: string;
@@ -97,9 +99,10 @@ export function clusterState(fleet: SimFleet, c: SimCluster): ClusterState {
     name: c.name,
     region: c.region,
     account: c.account,
+    labels: { ...c.labels },
     version: c.version,
     platformVersion: c.platformVersion,
-    status: c.status,
+    status: fleet.clusterStatus(c),
     nodegroups: c.nodegroups.map((ng) => ({
       name: ng.name,
       version: ng.version,

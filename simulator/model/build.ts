@@ -62,6 +62,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number): 
       generation: 0,
       nodesSince: now - Math.floor(unit(seed, name, ngInv.name, 'nodes') * 20 + 1) * 86_400_000,
       labels: {},
+      tags: {},
       taints: [],
       status: 'ACTIVE',
       createdAt: ngCreated,
@@ -76,6 +77,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number): 
     createdAt,
     modifiedAt: createdAt,
     rolledBack: false,
+    tags: {},
     uid: uuidOf(seed, name, a.name),
   }));
   const baseErrorRatio = 0.001 + 0.003 * unit(seed, name, 'error-ratio');
@@ -86,6 +88,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number): 
     ...(inv.roleArn ? { roleArn: inv.roleArn } : {}),
     labels: { ...inv.labels },
     arn: `arn:aws:eks:${inv.region}:${inv.account}:cluster/${name}`,
+    autoMode: inv.autoMode ?? false,
     version: inv.version,
     platformVersion: PLATFORM_VERSIONS[inv.version] ?? 'eks.1',
     status: 'ACTIVE',

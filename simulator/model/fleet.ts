@@ -277,8 +277,11 @@ export class SimFleet implements UpdateHost {
   }
 
   /**
-   * CancelUpdate, as EKS documents it: best effort, only for VersionRollback updates, and only
-   * before the rollback of the control plane itself has begun.
+   * CancelUpdate, as the API reference (docs.aws.amazon.com/eks/latest/APIReference/API_CancelUpdate.html)
+   * and "Rollback EKS Auto Mode clusters" (docs.aws.amazon.com/eks/latest/userguide/rollback-automode.html) document it: best effort, "supported for VersionRollback
+   * update types on EKS Auto Mode clusters when nodes are rolling back"; once the control plane
+   * rollback has begun the cancellation fails (the update answers `cancellation.status: Failed`).
+   * Any other update, or a rollback of a cluster without Auto Mode → InvalidRequestException.
    */
   cancelUpdate(c: SimCluster, updateId: string, clientRequestToken: string): SimUpdate {
     const u = c.updates.find((x) => x.id === updateId && !x.nodegroup && !x.addon);
@@ -298,6 +301,12 @@ export class SimFleet implements UpdateHost {
         clusterName: c.name,
       });
     }
+    if (!c.autoMode) {
+      throw invalidRequest(
+        `Update ${updateId} cannot be cancelled: CancelUpdate supports VersionRollback updates of EKS Auto Mode clusters only, while their nodes roll back.`,
+        { clusterName: c.name },
+      );
+    }
     const now = this.now();
     c.tokens.set(key, u);
     if (u.cancellableUntil !== undefined && now < u.cancellableUntil) {
@@ -306,7 +315,8 @@ export class SimFleet implements UpdateHost {
       u.finishedAt = now;
       u.cancellation = {
         status: 'Successful',
-        reason: 'Cancelled by request before the control plane rollback began.',
+        reason:
+          'Cancelled by request while the Auto Mode nodes were rolling back; the control plane stays at its version.',
       };
       c.active.splice(c.active.indexOf(u), 1);
       c.status = 'ACTIVE';
@@ -324,6 +334,15 @@ export class SimFleet implements UpdateHost {
       u.cancellation = { status: 'Failed', reason: 'The control plane rollback has already begun.' };
     }
     return u;
+  }
+
+  /**
+   * The status DescribeCluster shows: an Auto Mode cluster stays ACTIVE while its nodes roll back
+   * and turns UPDATING when the control plane rollback begins.
+   */
+  clusterStatus(c: SimCluster, now = this.now()): SimCluster['status'] {
+    const nodeRollback = c.active.find((u) => u.cancellableUntil !== undefined && now < u.cancellableUntil);
+    return nodeRollback ? 'ACTIVE' : c.status;
   }
 
   /** An update by ID within its scope: EKS finds node-group and add-on updates only with their name. */

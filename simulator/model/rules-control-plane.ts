@@ -1,6 +1,12 @@
 /**
  * EKS's rules for a control-plane version update: one minor up (node-group skew, upgrade
  * insights), or back to the previous minor within the rollback window.
+ *
+ * Sources: the UpdateClusterVersion API reference and "Update existing cluster to new Kubernetes
+ * version" (docs.aws.amazon.com/eks/latest/userguide/update-cluster.html) for upgrades; "Rollback
+ * cluster to previous Kubernetes version" (docs.aws.amazon.com/eks/latest/userguide/rollback-cluster.html)
+ * and "Rollback EKS Auto Mode clusters" (.../rollback-automode.html) for VersionRollback,
+ * `rollbackConfig` and what CancelUpdate can stop.
  */
 import { DURATIONS, PLATFORM_VERSIONS, compareMinor, isMinorString, isSimMinor } from '../catalogue';
 import { hexOf } from '../random';
@@ -13,7 +19,12 @@ export interface ClusterVersionRequest {
   version?: string;
   clientRequestToken: string;
   force?: boolean;
+  /** Bounds an Auto Mode cluster's node rollback; accepted and unused elsewhere, as documented. */
+  rollbackConfig?: { timeoutMinutes?: unknown };
 }
+
+/** rollbackConfig.timeoutMinutes: 120 (2 hours) to 10080 (7 days), default 720, per the service model. */
+const ROLLBACK_TIMEOUT = { minMinutes: 120, maxMinutes: 10_080, defaultMinutes: 720 };
 
 /** UpdateClusterVersion: one minor up, or back to the previous minor within the rollback window. */
 export function startClusterVersionUpdate(host: UpdateHost, c: SimCluster, req: ClusterVersionRequest): SimUpdate {
@@ -25,6 +36,18 @@ export function startClusterVersionUpdate(host: UpdateHost, c: SimCluster, req: 
     throw invalidParameter(`version must be a Kubernetes minor version such as "1.31", not "${to ?? ''}"`, {
       clusterName: c.name,
     });
+  }
+  const timeoutMinutes = req.rollbackConfig?.timeoutMinutes ?? ROLLBACK_TIMEOUT.defaultMinutes;
+  if (
+    typeof timeoutMinutes !== 'number' ||
+    !Number.isInteger(timeoutMinutes) ||
+    timeoutMinutes < ROLLBACK_TIMEOUT.minMinutes ||
+    timeoutMinutes > ROLLBACK_TIMEOUT.maxMinutes
+  ) {
+    throw invalidParameter(
+      `rollbackConfig.timeoutMinutes must be between ${ROLLBACK_TIMEOUT.minMinutes} and ${ROLLBACK_TIMEOUT.maxMinutes}, not ${String(timeoutMinutes)}`,
+      { clusterName: c.name },
+    );
   }
   const inProgress = c.active[0];
   if (inProgress) {
@@ -55,10 +78,12 @@ export function startClusterVersionUpdate(host: UpdateHost, c: SimCluster, req: 
         { clusterName: c.name },
       );
     }
+    // A kubelet newer than the target is the "kubelet version skew" rollback readiness insight in
+    // ERROR: it blocks the rollback unless `force`, which bypasses insight checks (not the window).
     const newer = c.nodegroups.find((ng) => compareMinor(ng.version, to) > 0);
-    if (newer) {
-      throw invalidParameter(
-        `Nodegroup ${newer.name} runs Kubernetes ${newer.version}, newer than ${to}; roll the node group back before the control plane`,
+    if (newer && !req.force) {
+      throw invalidRequest(
+        `Rollback readiness: node group ${newer.name} runs Kubernetes ${newer.version}, newer than ${to}; roll the node group back first (UpdateNodegroupVersion) or pass force to override`,
         { clusterName: c.name, nodegroupName: newer.name },
       );
     }
@@ -90,6 +115,17 @@ export function startClusterVersionUpdate(host: UpdateHost, c: SimCluster, req: 
   );
   let failAt: number | undefined;
   let failure: UpdateError | undefined;
+  // Auto Mode: the nodes roll back first, with the cluster ACTIVE, and only that phase can be
+  // cancelled; it fails the update when it outlasts rollbackConfig.timeoutMinutes.
+  const nodePhase = rollback && c.autoMode ? Math.round(duration * DURATIONS.rollbackCancellableShare) : undefined;
+  if (nodePhase !== undefined && nodePhase > timeoutMinutes * 60_000) {
+    failAt = now + timeoutMinutes * 60_000;
+    failure = {
+      errorCode: 'Unknown',
+      errorMessage: `The Auto Mode nodes did not finish rolling back to ${to} within rollbackConfig.timeoutMinutes (${timeoutMinutes}); the control plane stays at ${from}.`,
+      resourceIds: [],
+    };
+  }
   if (!rollback && c.faults.controlPlaneUpdateFails) {
     // One-shot, as the fault says "the next control-plane update fails": a retry succeeds.
     delete c.faults.controlPlaneUpdateFails;
@@ -112,7 +148,7 @@ export function startClusterVersionUpdate(host: UpdateHost, c: SimCluster, req: 
     ],
     endsAt: now + duration,
     ...(failAt !== undefined ? { failAt, failure } : {}),
-    ...(rollback ? { cancellableUntil: now + Math.round(duration * DURATIONS.rollbackCancellableShare) } : {}),
+    ...(nodePhase !== undefined ? { cancellableUntil: now + nodePhase } : {}),
     effect: { kind: 'control-plane', from, to, rollback },
   });
 }

@@ -53,7 +53,10 @@ export interface SimUpdate {
   failure?: UpdateError;
   errors: UpdateError[];
   cancellation?: { status: 'InProgress' | 'Failed' | 'Successful'; reason: string };
-  /** Until when CancelUpdate can still stop it (control-plane rollbacks only). */
+  /**
+   * Auto Mode control-plane rollbacks: the end of the node rollback, until which the cluster
+   * stays ACTIVE and CancelUpdate can stop the update; the control plane rolls back after it.
+   */
   cancellableUntil?: number;
   effect: UpdateEffect;
   /**
@@ -97,6 +100,8 @@ export interface SimNodegroup {
   /** When the nodes of the current generation were created. */
   nodesSince: number;
   labels: Record<string, string>;
+  /** AWS resource tags (TagResource), not Kubernetes labels. */
+  tags: Record<string, string>;
   taints: Taint[];
   status: 'ACTIVE' | 'UPDATING';
   createdAt: number;
@@ -113,6 +118,8 @@ export interface SimAddon {
   modifiedAt: number;
   /** Set when the last successful update went to an older version; clears the degrade fault. */
   rolledBack: boolean;
+  /** AWS resource tags (TagResource). */
+  tags: Record<string, string>;
   active?: SimUpdate;
   uid: string;
 }
@@ -128,8 +135,11 @@ export interface SimCluster {
   region: string;
   account: string;
   roleArn?: string;
+  /** The fleet file's labels, which are also the cluster's AWS tags (TagResource / UntagResource change them). */
   labels: Record<string, string>;
   arn: string;
+  /** EKS Auto Mode: a VersionRollback rolls the Auto Mode nodes back first (cancellable), then the control plane. */
+  autoMode: boolean;
   version: string;
   platformVersion: string;
   status: 'ACTIVE' | 'UPDATING';

@@ -3,7 +3,12 @@
  * simulator's port, with the unmodified @aws-sdk/client-ssm, client-sts and credential providers.
  */
 import { ListClustersCommand, DescribeClusterCommand } from '@aws-sdk/client-eks';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  GetParameterCommand,
+  GetParametersByPathCommand,
+  SSMClient,
+  paginateGetParametersByPath,
+} from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,6 +48,54 @@ describe('simulated SSM and STS', () => {
     });
     expect(await errorName(get('/aws/service/eks/optimized-ami/1.40/amazon-linux-2/recommended/release_version'))).toBe(
       'ParameterNotFound',
+    );
+  });
+
+  it('lists AMI releases with GetParametersByPath: one level, or every level with Recursive, 10 a page', async () => {
+    sim = await startSimulator({ fleet: testFleet(), port: 0 });
+    const ssm = new SSMClient({ endpoint: sim.url, region: 'us-east-1', credentials });
+    const root = '/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard';
+    // One level under the family: no parameter lives there directly, only the AMI directories.
+    expect((await ssm.send(new GetParametersByPathCommand({ Path: root }))).Parameters).toEqual([]);
+    const recommended = await ssm.send(new GetParametersByPathCommand({ Path: `${root}/recommended/` }));
+    expect(
+      recommended.Parameters?.map((p) => [p.Name?.slice(root.length), p.Value?.replace(/^ami-.*/, 'ami')]),
+    ).toEqual([
+      ['/recommended/image_id', 'ami'],
+      ['/recommended/release_version', '1.31.5-20250304'],
+    ]);
+
+    // What `aws ssm get-parameters-by-path --recursive` pages through: every release of the minor.
+    const names: string[] = [];
+    let pages = 0;
+    for await (const page of paginateGetParametersByPath({ client: ssm }, { Path: root, Recursive: true })) {
+      pages++;
+      expect(page.Parameters?.length).toBeLessThanOrEqual(10);
+      names.push(...(page.Parameters ?? []).map((p) => p.Name as string));
+    }
+    expect(pages).toBe(1);
+    const releases = names.filter((n) => n.endsWith('/release_version')).map((n) => n.slice(root.length + 1));
+    expect(releases).toEqual([
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250123/release_version',
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250212/release_version',
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250304/release_version',
+      'recommended/release_version',
+    ]);
+    const all: string[] = [];
+    for await (const page of paginateGetParametersByPath(
+      { client: ssm, pageSize: 10 },
+      { Path: '/aws/service/eks/optimized-ami', Recursive: true },
+    ))
+      all.push(...(page.Parameters ?? []).map((p) => p.Name as string));
+    expect(all.length).toBeGreaterThan(100);
+    expect(all).toEqual([...all].sort());
+    expect(all.filter((n) => n.includes('/1.33/amazon-linux-2/'))).toEqual([]);
+
+    expect(await errorName(ssm.send(new GetParametersByPathCommand({ Path: root, MaxResults: 11 })))).toBe(
+      'ValidationException',
+    );
+    expect(await errorName(ssm.send(new GetParametersByPathCommand({ Path: root, NextToken: 'nope' })))).toBe(
+      'InvalidNextToken',
     );
   });
 

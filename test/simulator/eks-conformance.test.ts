@@ -8,6 +8,7 @@ import {
   DescribeAddonCommand,
   DescribeAddonVersionsCommand,
   DescribeClusterCommand,
+  DescribeClusterVersionsCommand,
   DescribeInsightCommand,
   DescribeNodegroupCommand,
   DescribeUpdateCommand,
@@ -17,6 +18,8 @@ import {
   ListNodegroupsCommand,
   ListTagsForResourceCommand,
   ListUpdatesCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
   UpdateAddonCommand,
   UpdateClusterVersionCommand,
   UpdateNodegroupConfigCommand,
@@ -81,6 +84,102 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     await expect(missing).rejects.toMatchObject({ name: 'ResourceNotFoundException', clusterName: 'nope' });
     // beta lives in eu-west-1: not visible from a us-east-1 scope, as on AWS.
     expect(await errorName(eks.send(new DescribeClusterCommand({ name: 'beta' })))).toBe('ResourceNotFoundException');
+  });
+
+  it('tags clusters (their fleet labels), node groups and add-ons; NotFoundException for an ARN it does not know', async () => {
+    const { sim, eks } = await start();
+    const arn = 'arn:aws:eks:us-east-1:111111111111:cluster/alpha';
+    await eks.send(new TagResourceCommand({ resourceArn: arn, tags: { tier: 'gold', team: 'billing' } }));
+    await eks.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: ['env', 'absent'] }));
+    const labels = { team: 'billing', tier: 'gold' };
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.tags).toEqual(labels);
+    expect((await eks.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags).toEqual(labels);
+    expect(sim.state().clusters.find((c) => c.name === 'alpha')?.labels).toEqual(labels);
+
+    const { nodegroup } = await eks.send(
+      new DescribeNodegroupCommand({ clusterName: 'alpha', nodegroupName: 'general' }),
+    );
+    await eks.send(new TagResourceCommand({ resourceArn: nodegroup?.nodegroupArn, tags: { owner: 'sre' } }));
+    expect(
+      (await eks.send(new DescribeNodegroupCommand({ clusterName: 'alpha', nodegroupName: 'general' }))).nodegroup
+        ?.tags,
+    ).toEqual({ owner: 'sre' });
+    expect((await eks.send(new ListTagsForResourceCommand({ resourceArn: nodegroup?.nodegroupArn }))).tags).toEqual({
+      owner: 'sre',
+    });
+
+    const tag = (resourceArn: string, tags: Record<string, string>) =>
+      errorName(eks.send(new TagResourceCommand({ resourceArn, tags })));
+    expect(await tag(arn, { 'aws:owner': 'x' })).toBe('BadRequestException');
+    expect(await tag(arn, { ['k'.repeat(129)]: 'x' })).toBe('BadRequestException');
+    expect(await tag(arn, Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`k${i}`, 'v'])))).toBe(
+      'BadRequestException',
+    );
+    expect(await tag('arn:aws:eks:us-east-1:111111111111:cluster/nope', { a: 'b' })).toBe('NotFoundException');
+    // beta lives in eu-west-1: from a us-east-1 scope its ARN names nothing.
+    expect(await tag('arn:aws:eks:eu-west-1:222222222222:cluster/beta', { a: 'b' })).toBe('NotFoundException');
+    expect(
+      await errorName(
+        eks.send(
+          new ListTagsForResourceCommand({ resourceArn: 'arn:aws:eks:us-east-1:111111111111:addon/alpha/nope/x' }),
+        ),
+      ),
+    ).toBe('NotFoundException');
+    expect(sim.state().clusters.find((c) => c.name === 'alpha')?.labels).toEqual(labels);
+  });
+
+  it('describes the Kubernetes versions with the dates of the EKS release calendar and the status at simulated time', async () => {
+    const { eks } = await start({ startTime: new Date('2025-12-01T00:00:00Z') });
+    const { clusterVersions } = await eks.send(new DescribeClusterVersionsCommand({}));
+    expect(clusterVersions?.map((v) => [v.clusterVersion, v.versionStatus])).toEqual([
+      ['1.33', 'STANDARD_SUPPORT'],
+      ['1.32', 'STANDARD_SUPPORT'],
+      ['1.31', 'EXTENDED_SUPPORT'],
+      ['1.30', 'EXTENDED_SUPPORT'],
+      ['1.29', 'EXTENDED_SUPPORT'],
+    ]);
+    expect(clusterVersions?.[2]).toMatchObject({
+      clusterType: 'eks',
+      status: 'extended-support',
+      defaultVersion: false,
+      releaseDate: new Date('2024-09-26T00:00:00Z'),
+      endOfStandardSupportDate: new Date('2025-11-26T00:00:00Z'),
+      endOfExtendedSupportDate: new Date('2026-11-26T00:00:00Z'),
+      kubernetesPatchVersion: '1.31.5',
+    });
+    const all = await eks.send(new DescribeClusterVersionsCommand({ includeAll: true }));
+    expect(all.clusterVersions?.map((v) => v.clusterVersion)).toEqual([
+      '1.33',
+      '1.32',
+      '1.31',
+      '1.30',
+      '1.29',
+      '1.28',
+      '1.27',
+      '1.26',
+      '1.25',
+      '1.24',
+      '1.23',
+    ]);
+    const old = await eks.send(new DescribeClusterVersionsCommand({ clusterVersions: ['1.23'] }));
+    expect(old.clusterVersions).toMatchObject([{ clusterVersion: '1.23', versionStatus: 'UNSUPPORTED' }]);
+    expect(
+      (await eks.send(new DescribeClusterVersionsCommand({ defaultOnly: true }))).clusterVersions?.map(
+        (v) => v.clusterVersion,
+      ),
+    ).toEqual(['1.33']);
+    const page = await eks.send(
+      new DescribeClusterVersionsCommand({ versionStatus: 'EXTENDED_SUPPORT', maxResults: 2 }),
+    );
+    expect(page.clusterVersions?.map((v) => v.clusterVersion)).toEqual(['1.31', '1.30']);
+    const next = await eks.send(
+      new DescribeClusterVersionsCommand({
+        versionStatus: 'EXTENDED_SUPPORT',
+        maxResults: 2,
+        nextToken: page.nextToken,
+      }),
+    );
+    expect(next.clusterVersions?.map((v) => v.clusterVersion)).toEqual(['1.29']);
   });
 
   it('upgrades the control plane one minor: UPDATING while in progress, ResourceInUse for a second update, then ACTIVE', async () => {
@@ -177,8 +276,7 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     expect(Date.parse(mutations[0]?.time ?? '')).not.toBeNaN();
   });
 
-  it('rolls the control plane back to the previous minor within the window (VersionRollback), cancellable before it begins', async () => {
-    // A slower clock: the cancellable head of a rollback lasts seconds, not milliseconds.
+  it('rolls the control plane back to the previous minor within the window (VersionRollback); CancelUpdate refuses it without Auto Mode', async () => {
     const { sim, eks } = await start({ timeScale: 60 });
     const up = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }));
     sim.advance(30 * MINUTE);
@@ -188,25 +286,19 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
 
     const rollback = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30' }));
     expect(rollback.update).toMatchObject({ type: 'VersionRollback', status: 'InProgress' });
-    const cancelled = await eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: rollback.update?.id }));
-    expect(cancelled.update).toMatchObject({ status: 'Cancelled', cancellation: { status: 'Successful' } });
+    // Without Auto Mode there is no node rollback phase: the control plane rolls back at once.
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.status).toBe('UPDATING');
+    await expect(
+      eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: rollback.update?.id })),
+    ).rejects.toMatchObject({ name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } });
+    sim.advance(25 * MINUTE);
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: rollback.update?.id }))).update?.status,
+    ).toBe('Successful');
     expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster).toMatchObject({
       status: 'ACTIVE',
-      version: '1.31',
+      version: '1.30',
     });
-
-    const again = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30' }));
-    sim.advance(5 * MINUTE);
-    const late = await eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: again.update?.id }));
-    expect(late.update).toMatchObject({ status: 'InProgress', cancellation: { status: 'Failed' } });
-    sim.advance(20 * MINUTE);
-    expect(
-      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: again.update?.id }))).update?.status,
-    ).toBe('Successful');
-    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.version).toBe('1.30');
-    expect(await errorName(eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: again.update?.id })))).toBe(
-      'InvalidRequestException',
-    );
     // No second rollback: 1.30 was not reached by an upgrade from 1.29.
     expect(await errorName(eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.29' })))).toBe(
       'InvalidParameterException',
@@ -224,13 +316,82 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     expect(sim.mutations().map((m) => [m.operation, m.updateType])).toEqual([
       ['UpdateClusterVersion', 'VersionUpdate'],
       ['UpdateClusterVersion', 'VersionRollback'],
-      ['CancelUpdate', 'VersionRollback'],
-      ['UpdateClusterVersion', 'VersionRollback'],
       ['UpdateClusterVersion', 'VersionUpdate'],
     ]);
   });
 
-  it('refuses to roll the control plane back below a node group', async () => {
+  it('rolls an Auto Mode cluster back nodes first (ACTIVE, cancellable), then the control plane (UPDATING); rollbackConfig bounds the node phase', async () => {
+    const fleet = testFleet().map((c) => (c.name === 'alpha' ? { ...c, autoMode: true } : c));
+    const { sim, eks } = await start({ timeScale: 60, fleet });
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.computeConfig).toMatchObject({
+      enabled: true,
+    });
+    const up = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }));
+    sim.advance(30 * MINUTE);
+    expect((await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: up.update?.id }))).update?.status).toBe(
+      'Successful',
+    );
+    expect(
+      await errorName(
+        eks.send(
+          new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30', rollbackConfig: { timeoutMinutes: 60 } }),
+        ),
+      ),
+    ).toBe('InvalidParameterException');
+
+    const rollback = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30' }));
+    expect(rollback.update).toMatchObject({ type: 'VersionRollback', status: 'InProgress' });
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.status).toBe('ACTIVE');
+    const cancelled = await eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: rollback.update?.id }));
+    expect(cancelled.update).toMatchObject({ status: 'Cancelled', cancellation: { status: 'Successful' } });
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster).toMatchObject({
+      status: 'ACTIVE',
+      version: '1.31',
+    });
+
+    const again = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30' }));
+    sim.advance(5 * MINUTE);
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.status).toBe('UPDATING');
+    const late = await eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: again.update?.id }));
+    expect(late.update).toMatchObject({ status: 'InProgress', cancellation: { status: 'Failed' } });
+    sim.advance(20 * MINUTE);
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: again.update?.id }))).update?.status,
+    ).toBe('Successful');
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster?.version).toBe('1.30');
+    expect(await errorName(eks.send(new CancelUpdateCommand({ name: 'alpha', updateId: again.update?.id })))).toBe(
+      'InvalidRequestException',
+    );
+
+    // Nodes that take longer than rollbackConfig.timeoutMinutes fail the rollback; the control plane stays.
+    const up2 = await eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }));
+    sim.advance(30 * MINUTE);
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: up2.update?.id }))).update?.status,
+    ).toBe('Successful');
+    sim.injectFaults('alpha', { slowFactor: 100 });
+    const slow = await eks.send(
+      new UpdateClusterVersionCommand({ name: 'alpha', version: '1.30', rollbackConfig: { timeoutMinutes: 120 } }),
+    );
+    sim.advance(121 * MINUTE);
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'alpha', updateId: slow.update?.id }))).update,
+    ).toMatchObject({ status: 'Failed', errors: [{ errorCode: 'Unknown' }] });
+    expect((await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster).toMatchObject({
+      status: 'ACTIVE',
+      version: '1.31',
+    });
+    expect(sim.mutations().map((m) => [m.operation, m.updateType])).toEqual([
+      ['UpdateClusterVersion', 'VersionUpdate'],
+      ['UpdateClusterVersion', 'VersionRollback'],
+      ['CancelUpdate', 'VersionRollback'],
+      ['UpdateClusterVersion', 'VersionRollback'],
+      ['UpdateClusterVersion', 'VersionUpdate'],
+      ['UpdateClusterVersion', 'VersionRollback'],
+    ]);
+  });
+
+  it('refuses to roll the control plane back below a node group unless forced (a rollback readiness insight)', async () => {
     const { sim } = await start({ timeScale: 60 });
     const beta = eksClient(sim, 'eu-west-1');
     await beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.32' }));
@@ -242,9 +403,11 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     );
     expect(nodegroup).toMatchObject({ version: '1.32', status: 'ACTIVE' });
     await expect(beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.31' }))).rejects.toMatchObject({
-      name: 'InvalidParameterException',
+      name: 'InvalidRequestException',
       nodegroupName: 'general',
     });
+    const forced = await beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.31', force: true }));
+    expect(forced.update).toMatchObject({ type: 'VersionRollback', status: 'InProgress' });
   });
 
   it('updates a node group in batches; never newer than the control plane, never back by releaseVersion', async () => {
