@@ -1,6 +1,6 @@
 /**
- * A read-only Kubernetes API per simulated cluster, at `/k8s/<cluster>` (the `endpoint` that
- * DescribeCluster returns): nodes, pods, PodDisruptionBudgets, namespaces, `/version` and
+ * The Kubernetes API of each simulated cluster, at its own HTTPS endpoint (the `endpoint` that
+ * DescribeCluster returns, k8s-endpoints.ts): nodes, pods, PodDisruptionBudgets, namespaces, `/version` and
  * metrics.k8s.io node metrics, with `limit`/`continue` paging, label selectors and the field
  * selectors client code uses. Every call needs an EKS bearer token that passes the format
  * checks of aws-iam-authenticator (signatures are not verified: there is no STS to ask).
@@ -409,8 +409,7 @@ const POD_FIELDS = Object.keys(podFields({ name: '', namespace: '', nodeName: ''
 const NODE_FIELDS = ['metadata.name', 'spec.unschedulable'];
 
 /**
- * Answers one Kubernetes API call for `/k8s/<cluster>/<rest>`. `rest` is the path after the
- * cluster prefix, beginning with `/`.
+ * Answers one Kubernetes API call to the cluster's endpoint; `rest` is the request path.
  */
 export function handleKubernetes(
   fleet: SimFleet,
