@@ -444,7 +444,27 @@ export async function handleKubernetesRequest(
     const c = fleet.byName.get(clusterName);
     if (!c) throw new Error(`no simulated cluster named "${clusterName}"`);
     c.counters.requests += 1;
-    const answer = handleKubernetes(fleet, c, method, url.pathname, url.searchParams, req.headers.authorization);
+    const body = method === 'GET' || method === 'HEAD' ? '' : await readBody(req);
+    const answer = handleKubernetes(fleet, c, {
+      method,
+      path: url.pathname,
+      query: url.searchParams,
+      authorization: req.headers.authorization,
+      accept: req.headers.accept,
+      contentType: req.headers['content-type'],
+      body,
+      serverAddress: req.headers.host ?? `${req.socket.localAddress ?? '127.0.0.1'}:${req.socket.localPort ?? 0}`,
+    });
+    if ('watch' in answer) {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+      res.flushHeaders();
+      const stop = answer.watch(
+        (event) => res.write(`${JSON.stringify(event)}\n`),
+        () => res.end(),
+      );
+      res.once('close', stop);
+      return;
+    }
     if (typeof answer.body === 'string')
       send(res, answer.status, answer.body, { 'content-type': 'text/plain; charset=utf-8' });
     else sendJson(res, answer.status, answer.body);
