@@ -9,9 +9,17 @@ import { CONTROL_PLANE_PATCH } from './catalogue';
 import type { SimCluster, SimFleet } from './model';
 import { hash32, hexOf, unit, uuidOf } from './random';
 import { discovery } from './k8s-discovery';
-import { clusterNodes, clusterPods, deletePod, evictionBlockedBy, kubernetesState, setCordon } from './k8s-state';
+import {
+  clusterNodes,
+  clusterPdbs,
+  clusterPods,
+  deletePod,
+  evictionBlockedBy,
+  kubernetesState,
+  setCordon,
+} from './k8s-state';
 import { toTable, wantsTable } from './k8s-tables';
-import { amiIdOf, instanceTypeOf, kubeletVersionOf, pdbsOf, type NodeView, type PodView } from './workloads';
+import { amiIdOf, instanceTypeOf, kubeletVersionOf, type NodeView, type PodView } from './workloads';
 
 export interface K8sResponse {
   status: number;
@@ -582,7 +590,7 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
           : undefined
       : undefined;
   if (pdbPath) {
-    const items = pdbsOf(c)
+    const items = clusterPdbs(c)
       .filter((p) => pdbPath.namespace === undefined || p.namespace === pdbPath.namespace)
       .filter((p) => pdbPath.name === undefined || p.name === pdbPath.name)
       .map((p) => ({
@@ -599,8 +607,8 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
         spec: { maxUnavailable: p.maxUnavailable, selector: { matchLabels: { app: p.name } } },
         status: {
           observedGeneration: 1,
-          currentHealthy: p.expectedPods,
-          desiredHealthy: Math.max(0, p.expectedPods - p.maxUnavailable),
+          currentHealthy: p.currentHealthy,
+          desiredHealthy: p.desiredHealthy,
           disruptionsAllowed: p.disruptionsAllowed,
           expectedPods: p.expectedPods,
           conditions: [
@@ -800,7 +808,7 @@ function write(c: SimCluster, now: number, s: string[], req: K8sRequest): K8sRes
               causes: [
                 {
                   reason: 'DisruptionBudget',
-                  message: `The disruption budget ${pdb.name} needs ${Math.max(0, pdb.expectedPods - pdb.maxUnavailable)} healthy pods and has ${pdb.expectedPods} currently`,
+                  message: `The disruption budget ${pdb.name} needs ${pdb.desiredHealthy} healthy pods and has ${pdb.currentHealthy} currently`,
                 },
               ],
             },

@@ -65,10 +65,34 @@ export function deletePod(c: SimCluster, pod: PodView): void {
 }
 
 /**
+ * PodDisruptionBudgets as clients see them: each pod of a budget that a client deleted or evicted
+ * is one healthy pod fewer (no controller replaces it here), and the budget allows
+ * `currentHealthy - desiredHealthy` disruptions, as the disruption controller computes it.
+ * The simulator's PDBs select `app=<name>` in their namespace.
+ */
+export function clusterPdbs(c: SimCluster): PdbView[] {
+  const { deletedPods } = kubernetesState(c);
+  return pdbsOf(c).map((p) => {
+    if (deletedPods.size === 0) return p;
+    const prefix = `${p.namespace}/${p.name}-`;
+    const gone = [...deletedPods].filter((key) => key.startsWith(prefix)).length;
+    const currentHealthy = Math.max(0, p.currentHealthy - gone);
+    return {
+      ...p,
+      currentHealthy,
+      disruptionsAllowed: Math.max(0, Math.min(p.disruptionsAllowed, currentHealthy - p.desiredHealthy)),
+    };
+  });
+}
+
+/**
  * The PodDisruptionBudget that forbids evicting `pod` now, if any: one in the pod's namespace
- * whose selector matches it and that allows no disruption (the eviction subresource's rule,
- * kubernetes pkg/registry/core/pod/storage/eviction.go). The simulator's PDBs select `app=<name>`.
+ * whose selector matches it and that allows no disruption (`checkAndDecrement` in kubernetes
+ * pkg/registry/core/pod/storage/eviction.go). An allowed eviction deletes the pod, which lowers
+ * the budget's healthy count ({@link clusterPdbs}): the API server's decrement.
  */
 export function evictionBlockedBy(c: SimCluster, pod: PodView): PdbView | undefined {
-  return pdbsOf(c).find((p) => p.namespace === pod.namespace && pod.labels.app === p.name && p.disruptionsAllowed <= 0);
+  return clusterPdbs(c).find(
+    (p) => p.namespace === pod.namespace && pod.labels.app === p.name && p.disruptionsAllowed <= 0,
+  );
 }
