@@ -220,7 +220,10 @@ describe('sessions', () => {
       const tokens = ['first', 'second'];
       const activities = createActivityParts({
         ...deps,
-        kube: async (c) => kubeConfigFor(c, { endpoint: `http://127.0.0.1:${port}` }, tokens.shift() ?? 'none'),
+        kube: async (c) =>
+          kubeConfigFor(c, { endpoint: `http://127.0.0.1:${port}` }, tokens.shift() ?? 'none', {
+            allowPlainHttp: true,
+          }),
       });
       const cluster = h.ref('k-alpha');
       const input = { cluster, checks, baseline: { crashLoopingPods: [], blockingPdbs: [] } };
