@@ -10,6 +10,7 @@ import { EKSClient } from '@aws-sdk/client-eks';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { ActivityLogger } from './context';
 import type { ActivityDeps, AwsTarget, ClusterAccess, PollingOptions } from './deps';
@@ -98,17 +99,33 @@ export function toActivityLogger(logger: ActivityLogger | PinoLikeLogger | undef
   };
 }
 
-/** A KubeConfig in memory for one cluster, with a bearer token. TLS is verified against the cluster CA. */
-export function kubeConfigFor(cluster: ClusterRef, access: ClusterAccess, token: string): KubeConfig {
-  const kc = new KubeConfig();
+/**
+ * A KubeConfig in memory for one cluster, with a bearer token. TLS is always verified against the
+ * cluster CA from DescribeCluster. A plain-HTTP endpoint would carry the token in clear text: it is
+ * refused (non-retryable) unless `allowPlainHttp` is set, which only tests with a bare HTTP server do.
+ */
+export function kubeConfigFor(
+  cluster: ClusterRef,
+  access: ClusterAccess,
+  token: string,
+  options: { allowPlainHttp?: boolean } = {},
+): KubeConfig {
   const plainHttp = access.endpoint.startsWith('http://');
+  if (plainHttp && !options.allowPlainHttp) {
+    throw ApplicationFailure.create({
+      message: `the Kubernetes endpoint of ${cluster.name} is not HTTPS (${access.endpoint}): an EKS token is never sent in clear text`,
+      type: 'KubernetesInsecureEndpoint',
+      nonRetryable: true,
+    });
+  }
+  const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [
       {
         name: cluster.name,
         server: access.endpoint,
         ...(access.certificateAuthority ? { caData: access.certificateAuthority } : {}),
-        // Only a plain-HTTP endpoint (the simulator) has no TLS to verify; HTTPS always verifies.
+        // No TLS to verify on a plain-HTTP endpoint (tests only, see above); HTTPS always verifies.
         skipTLSVerify: plainHttp,
       },
     ],

@@ -15,7 +15,7 @@ export type AwsTarget = Pick<ClusterRef, 'region' | 'roleArn'>;
 /** How to reach a cluster's Kubernetes API, from DescribeCluster. Not secret. */
 export interface ClusterAccess {
   endpoint: string;
-  /** Base64 PEM of the cluster CA (`certificateAuthority.data`); absent for plain-HTTP endpoints. */
+  /** Base64 PEM of the cluster CA (`certificateAuthority.data`), which the API server's certificate must verify against. */
   certificateAuthority?: string;
 }
 

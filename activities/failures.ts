@@ -20,6 +20,7 @@ import { FailureTypes } from './types';
 export const ExtraFailureTypes = {
   AccessDenied: 'AwsAccessDenied',
   KubernetesUnauthorized: 'KubernetesUnauthorized',
+  KubernetesUntrustedCertificate: 'KubernetesUntrustedCertificate',
   NetworkError: 'NetworkError',
 } as const;
 
@@ -245,5 +246,31 @@ export function toKubernetesFailure(err: unknown, what: string): ApplicationFail
     });
   }
   const message = `${what}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE_CODES.has(code)) {
+    // The API server's certificate does not verify against the CA DescribeCluster gave. Retrying
+    // with the same CA changes nothing, and a certificate that no longer matches the cluster's CA
+    // may be an interception: a person has to look. (A session reused with a CA that was current
+    // minutes ago is retried once with a fresh DescribeCluster before this surfaces.)
+    return ApplicationFailure.create({
+      message: `${message} (the certificate of the API server is not signed by the cluster's CA from DescribeCluster)`,
+      type: ExtraFailureTypes.KubernetesUntrustedCertificate,
+      nonRetryable: true,
+    });
+  }
   return ApplicationFailure.create({ message, type: ExtraFailureTypes.NetworkError, nonRetryable: false });
 }
+
+/** Node's TLS verification failures (OpenSSL's X509_V_ERR names), as `err.code`. */
+const UNTRUSTED_CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);

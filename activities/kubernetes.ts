@@ -237,8 +237,9 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
 
   /**
    * The cluster's reads. A failed read forgets the session, so the next one describes the cluster
-   * and signs anew; a reused session whose token is refused is retried once with a fresh one, so
-   * reuse never turns a good cluster into a KubernetesUnauthorized failure.
+   * and signs anew; a reused session whose token is refused, or whose CA no longer verifies the
+   * server, is retried once with a fresh one, so reuse never turns a good cluster into a
+   * KubernetesUnauthorized or KubernetesUntrustedCertificate failure.
    */
   async function session(cluster: ClusterRef, access?: ClusterAccess): Promise<KubernetesSession> {
     const first = await openSession(cluster, access);
@@ -252,7 +253,11 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
           return await pick(kubernetesSession(used.kc, cluster.name));
         } catch (err) {
           recent.delete(used.key);
-          const refused = err instanceof ApplicationFailure && err.type === ExtraFailureTypes.KubernetesUnauthorized;
+          // A refused token, or a certificate the remembered CA does not verify: ask again once.
+          const refused =
+            err instanceof ApplicationFailure &&
+            (err.type === ExtraFailureTypes.KubernetesUnauthorized ||
+              err.type === ExtraFailureTypes.KubernetesUntrustedCertificate);
           if (used !== first || !first.reused || !refused) throw err;
           fresh ??= openSession(cluster, access);
           const again = await fresh;

@@ -44,20 +44,13 @@ export interface JsonResponse {
   headers?: Record<string, string>;
 }
 
-/** Some PEM certificate for `certificateAuthority.data`: the endpoint is plain HTTP, nobody verifies it. */
-const FAKE_CA_PEM = `-----BEGIN CERTIFICATE-----
-MIIBfjCCASWgAwIBAgIUQw4jTCN8azJ4zai4TllT1N/xUOEwCgYIKoZIzj0EAwIw
-FTETMBEGA1UEAwwKa3ViZXJuZXRlczAeFw0yNjExMjYxNzI5NTFaFw0zNjExMjMx
-NzI5NTFaMBUxEzARBgNVBAMMCmt1YmVybmV0ZXMwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAAQV2ygTxedQTmUMSZt6tzenVXAhfTGnwbXCVFHYqFS5Z+bAMZ655TC0
-/DLQDzNav1MIOmD5dcCMlYet49ZpSArOo1MwUTAdBgNVHQ4EFgQU4CA1FnMTO8fN
-cSXDjsFRxufSyYEwHwYDVR0jBBgwFoAU4CA1FnMTO8fNcSXDjsFRxufSyYEwDwYD
-VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiAFGSmLLKrW2bzW4ZbsATL4
-1lvXBv3KvfyrAmBW0hHGVAIgT5D3kNXydD9J1zMBu6GBBPP7MXORvVQ6Tu0g5A5V
-19c=
------END CERTIFICATE-----
-`;
-const FAKE_CA_DATA = Buffer.from(FAKE_CA_PEM).toString('base64');
+/** Where a cluster's Kubernetes API is, as DescribeCluster reports it. */
+export interface KubernetesAccess {
+  /** `https://host:port` of the cluster's API server (its port is open before DescribeCluster answers). */
+  endpointOf(cluster: string): string;
+  /** base64 of the PEM of the CA that signed the API server's certificate. */
+  caData: string;
+}
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -105,14 +98,14 @@ function renderUpdate(u: SimUpdate) {
   };
 }
 
-function renderCluster(c: SimCluster, baseUrl: string, status: SimCluster['status']) {
+function renderCluster(c: SimCluster, k8s: KubernetesAccess, status: SimCluster['status']) {
   const vpc = `vpc-0${hexOf(16, c.name, 'vpc')}`;
   return {
     name: c.name,
     arn: c.arn,
     createdAt: seconds(c.createdAt),
     version: c.version,
-    endpoint: `${baseUrl}/k8s/${encodeURIComponent(c.name)}`,
+    endpoint: k8s.endpointOf(c.name),
     roleArn: `arn:aws:iam::${c.account}:role/${c.name}-cluster-role`,
     resourcesVpcConfig: {
       subnetIds: [0, 1, 2].map((i) => `subnet-0${hexOf(16, c.name, 'subnet', i)}`),
@@ -146,7 +139,7 @@ function renderCluster(c: SimCluster, baseUrl: string, status: SimCluster['statu
       oidc: { issuer: `https://oidc.eks.${c.region}.amazonaws.com/id/${hexOf(32, c.name, 'oidc').toUpperCase()}` },
     },
     status,
-    certificateAuthority: { data: FAKE_CA_DATA },
+    certificateAuthority: { data: k8s.caData },
     platformVersion: c.platformVersion,
     tags: { ...c.labels },
     health: { issues: [] },
@@ -371,7 +364,12 @@ export function targetClusterName(segments: string[]): string | undefined {
  * Answers one EKS call. `clientRequestToken` is always present on the SDK's mutating calls;
  * a request without one (curl) gets a fresh token, so it is never a replay.
  */
-export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, newToken: () => string): JsonResponse {
+export function handleEks(
+  fleet: SimFleet,
+  req: EksRequest,
+  k8s: KubernetesAccess,
+  newToken: () => string,
+): JsonResponse {
   const { method, segments: s, query, scope } = req;
   const body = objectBody(req.body);
   const token = str(body.clientRequestToken) ?? newToken();
@@ -412,7 +410,7 @@ export function handleEks(fleet: SimFleet, req: EksRequest, baseUrl: string, new
   const c = fleet.cluster(s[1] as string, scope);
   const sub = s[2];
 
-  if (s.length === 2 && method === 'GET') return ok({ cluster: renderCluster(c, baseUrl, fleet.clusterStatus(c)) });
+  if (s.length === 2 && method === 'GET') return ok({ cluster: renderCluster(c, k8s, fleet.clusterStatus(c)) });
 
   if (sub === 'updates') {
     if (s.length === 3 && method === 'POST') {

@@ -16,7 +16,17 @@ import { fleetSchema, type ClusterFaults, type ClusterInventory, type Fleet } fr
 import { API_VERSION } from '../domain/spec';
 import { SimSts } from './aws-misc';
 import { SimFleet, type Mutation, type SimClock } from './model';
-import { applyFaults, fleetState, handleRequest, type ClusterState, type ServerContext, type SimState } from './server';
+import { KubernetesEndpoints } from './k8s-endpoints';
+import {
+  applyFaults,
+  fleetState,
+  handleKubernetesRequest,
+  handleRequest,
+  type ClusterState,
+  type ServerContext,
+  type SimState,
+} from './server';
+import { createSimulatorTls } from './tls';
 
 export { generateFleet, type GenerateOptions } from './generate';
 export type { ClusterState, Mutation, SimState };
@@ -43,8 +53,9 @@ export interface SimulatorOptions {
   /** Seeds every duration, ID and per-cluster signal. Default 1. */
   seed?: number;
   /**
-   * Base URL that DescribeCluster's `endpoint` points at, when clients reach the simulator by
-   * another address than `http://<host>:<port>` (a container network). Default: `url`.
+   * Base URL of the simulator when clients reach it by another address than `http://<host>:<port>`
+   * (a container network): its host is the host of every cluster's Kubernetes endpoint, and is
+   * in their certificate. Default: `url`.
    */
   advertiseUrl?: string;
   /** Simulated time at start. Default: the wall clock at start. */
@@ -77,8 +88,12 @@ export interface Simulator {
   now(): Date;
   /** Moves simulated time forward (rollback windows, long rollouts) without waiting. */
   advance(ms: number): void;
-  /** The cluster's Kubernetes API endpoint, as DescribeCluster returns it. */
-  kubernetesEndpoint(cluster: string): string;
+  /** The cluster's Kubernetes API endpoint, as DescribeCluster returns it (its port opens on first use). */
+  kubernetesEndpoint(cluster: string): Promise<string>;
+  /** `certificateAuthority.data` as DescribeCluster returns it: base64 of the CA's PEM. */
+  readonly certificateAuthority: string;
+  /** PEM of the CA that signed every cluster endpoint's certificate. */
+  readonly caPem: string;
 }
 
 /** Simulated time = start + elapsed monotonic time × timeScale + manual advances. */
@@ -123,11 +138,20 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   let fleet = build();
   let url = '';
   const sts = new SimSts();
+  const advertiseHost = opts.advertiseUrl ? new URL(opts.advertiseUrl).hostname.replace(/^\[|\]$/g, '') : host;
+  const tls = createSimulatorTls([host, advertiseHost]);
+  // The per-cluster ports listen where the main port does; the advertised host names them.
+  const endpoints = new KubernetesEndpoints(
+    host,
+    advertiseHost === '0.0.0.0' || advertiseHost === '::' ? '127.0.0.1' : advertiseHost,
+    tls,
+    (cluster, req, res) => void handleKubernetesRequest(ctx, cluster, req, res),
+  );
 
   const ctx: ServerContext = {
     fleet: () => fleet,
     sts,
-    baseUrl: () => (opts.advertiseUrl ?? url).replace(/\/+$/, ''),
+    endpoints,
     timeScale,
     seed,
     reset: () => {
@@ -157,11 +181,15 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     timeScale,
     seed,
     clusterCount: inventory.length,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    stop: async () => {
+      await Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+        endpoints.close(),
+      ]);
+    },
     reset: () => ctx.reset(),
     injectFaults: (cluster, faults) => {
       const result = applyFaults(fleet, cluster, faults);
@@ -175,7 +203,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     mutations: () => fleet.mutations.map((m) => ({ ...m })),
     now: () => new Date(fleet.now()),
     advance: (ms) => clock.advance(ms),
-    kubernetesEndpoint: (cluster) => `${ctx.baseUrl()}/k8s/${encodeURIComponent(cluster)}`,
+    kubernetesEndpoint: (cluster) => {
+      if (!fleet.byName.has(cluster)) return Promise.reject(new Error(`no cluster named "${cluster}"`));
+      return endpoints.open(cluster);
+    },
+    certificateAuthority: tls.caData,
+    caPem: tls.caPem,
   };
 }
 

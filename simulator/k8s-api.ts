@@ -1,6 +1,6 @@
 /**
- * A read-only Kubernetes API per simulated cluster, at `/k8s/<cluster>` (the `endpoint` that
- * DescribeCluster returns): nodes, pods, PodDisruptionBudgets, namespaces, `/version` and
+ * The Kubernetes API of each simulated cluster, at its own HTTPS endpoint (the `endpoint` that
+ * DescribeCluster returns, k8s-endpoints.ts): nodes, pods, PodDisruptionBudgets, namespaces, `/version` and
  * metrics.k8s.io node metrics, with `limit`/`continue` paging, label selectors and the field
  * selectors client code uses. Every call needs an EKS bearer token that passes the format
  * checks of aws-iam-authenticator (signatures are not verified: there is no STS to ask).
@@ -8,20 +8,41 @@
 import { CONTROL_PLANE_PATCH } from './catalogue';
 import type { SimCluster, SimFleet } from './model';
 import { hash32, hexOf, unit, uuidOf } from './random';
+import { discovery } from './k8s-discovery';
 import {
-  amiIdOf,
-  instanceTypeOf,
-  kubeletVersionOf,
-  nodesOf,
-  pdbsOf,
-  podsOf,
-  type NodeView,
-  type PodView,
-} from './workloads';
+  clusterNodes,
+  clusterPdbs,
+  clusterPods,
+  deletePod,
+  evictionBlockedBy,
+  kubernetesState,
+  setCordon,
+} from './k8s-state';
+import { toTable, wantsTable } from './k8s-tables';
+import { amiIdOf, instanceTypeOf, kubeletVersionOf, type NodeView, type PodView } from './workloads';
 
 export interface K8sResponse {
   status: number;
   body: unknown;
+}
+
+/** A watch stream: `watch` begins sending events (`end` closes the stream) and returns the function that stops it. */
+export interface K8sWatch {
+  status: 200;
+  watch: (send: (event: unknown) => void, end: () => void) => () => void;
+}
+
+/** One request to a cluster's endpoint, its body already read. */
+export interface K8sRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  authorization?: string | undefined;
+  accept?: string | undefined;
+  contentType?: string | undefined;
+  body: string;
+  /** `host:port` the client reached (discovery's serverAddressByClientCIDRs). */
+  serverAddress: string;
 }
 
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -226,7 +247,7 @@ function renderNode(c: SimCluster, n: NodeView, now: number) {
     metadata: {
       name: n.name,
       uid: uuidOf(c.name, 'node', n.name, n.generation),
-      resourceVersion: String(1000 + (hash32(n.name, n.generation) % 100000)),
+      resourceVersion: String(1000 + (hash32(n.name, n.generation, n.cordoned ? 1 : 0, n.ready ? 1 : 0) % 100000)),
       creationTimestamp: iso(n.createdAt),
       labels: {
         'beta.kubernetes.io/arch': 'amd64',
@@ -408,49 +429,86 @@ function podFields(p: PodView): Record<string, string> {
 const POD_FIELDS = Object.keys(podFields({ name: '', namespace: '', nodeName: '', ip: '' } as PodView));
 const NODE_FIELDS = ['metadata.name', 'spec.unschedulable'];
 
+/** The health endpoints EKS serves without a token. */
+const ANONYMOUS_PATHS = new Set(['healthz', 'livez', 'readyz']);
+
+function versionOf(c: SimCluster) {
+  const patch = CONTROL_PLANE_PATCH[c.version] ?? `${c.version}.0`;
+  const [major, minor] = c.version.split('.');
+  return {
+    major,
+    minor: `${minor}+`,
+    gitVersion: `v${patch}-eks-${hexOf(7, 'apiserver', patch)}`,
+    gitCommit: hexOf(40, 'commit', patch),
+    gitTreeState: 'clean',
+    buildDate: '2025-01-24T04:21:05Z',
+    goVersion: 'go1.23.5',
+    compiler: 'gc',
+    platform: 'linux/amd64',
+  };
+}
+
 /**
- * Answers one Kubernetes API call for `/k8s/<cluster>/<rest>`. `rest` is the path after the
- * cluster prefix, beginning with `/`.
+ * `/version` without a token: the default RBAC role system:public-info-viewer grants it to
+ * system:unauthenticated, but "Starting with Amazon EKS 1.32, anonymous authentication is
+ * restricted to the following API server health check endpoints: /healthz, /livez, /readyz"
+ * (userguide/kubernetes-versions-standard.html, Kubernetes 1.32, "Anonymous authentication changes").
  */
-export function handleKubernetes(
-  fleet: SimFleet,
-  c: SimCluster,
-  method: string,
-  rest: string,
-  query: URLSearchParams,
-  authorization: string | undefined,
-): K8sResponse {
-  const why = rejectToken(authorization);
-  if (why) return status(401, 'Unauthorized', 'Unauthorized');
-  if (method !== 'GET')
-    return status(405, 'MethodNotAllowed', `the simulator's Kubernetes API is read-only (${method} ${rest})`);
+function versionIsAnonymous(c: SimCluster): boolean {
+  const [major, minor] = c.version.split('.').map(Number) as [number, number];
+  return major === 1 && minor < 32;
+}
+
+/**
+ * Answers one Kubernetes API call to the cluster's endpoint. Health endpoints (and `/version`
+ * before 1.32) need no token; everything else needs an EKS bearer token. A GET answers a
+ * `meta.k8s.io/v1` Table when the Accept header asks for one; errors are `Status` objects.
+ */
+export function handleKubernetes(fleet: SimFleet, c: SimCluster, req: K8sRequest): K8sResponse | K8sWatch {
+  const { method, query } = req;
+  const s = req.path.split('/').filter(Boolean).map(decodeURIComponent);
+  const path = s.join('/');
+  if (ANONYMOUS_PATHS.has(path) && method === 'GET') return { status: 200, body: 'ok' };
+  const anonymousVersion = path === 'version' && method === 'GET' && versionIsAnonymous(c);
+  if (!anonymousVersion && rejectToken(req.authorization)) return status(401, 'Unauthorized', 'Unauthorized');
+  if (path === 'version') {
+    return method === 'GET' ? { status: 200, body: versionOf(c) } : notAllowed(method, req.path);
+  }
+  const doc = discovery(s, req.serverAddress);
+  if (doc !== undefined) return method === 'GET' ? { status: 200, body: doc } : notAllowed(method, req.path);
+
   fleet.settle(c);
   const now = fleet.now();
-  const rv = String(Math.floor(now / 1000));
-  const s = rest.split('/').filter(Boolean).map(decodeURIComponent);
-  const path = s.join('/');
-
-  if (path === 'version') {
-    const patch = CONTROL_PLANE_PATCH[c.version] ?? `${c.version}.0`;
-    const [major, minor] = c.version.split('.');
-    return {
-      status: 200,
-      body: {
-        major,
-        minor: `${minor}+`,
-        gitVersion: `v${patch}-eks-${hexOf(7, 'apiserver', patch)}`,
-        gitCommit: hexOf(40, 'commit', patch),
-        gitTreeState: 'clean',
-        buildDate: '2025-01-24T04:21:05Z',
-        goVersion: 'go1.23.5',
-        compiler: 'gc',
-        platform: 'linux/amd64',
-      },
-    };
+  if (method === 'GET') {
+    if (query.get('watch') === '1' || query.get('watch') === 'true') return watchRequest(c, fleet, s, req);
+    const answer = read(c, now, s, query);
+    if (answer.status !== 200 || !wantsTable(req.accept)) return answer;
+    return { status: 200, body: asTable(answer.body, now) };
   }
-  if (path === 'healthz' || path === 'readyz' || path === 'livez') return { status: 200, body: 'ok' };
+  return write(c, now, s, req);
+}
 
-  const nodeList = () => nodesOf(c, now);
+function notAllowed(method: string, path: string): K8sResponse {
+  return status(
+    405,
+    'MethodNotAllowed',
+    `the server does not allow this method on the requested resource (${method} ${path})`,
+  );
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- rendered API objects, read by field name */
+function asTable(body: any, now: number): unknown {
+  if (typeof body.kind === 'string' && body.kind.endsWith('List') && Array.isArray(body.items)) {
+    return toTable(body.kind.slice(0, -'List'.length), body.items, now, body.metadata);
+  }
+  return toTable(body.kind, [body], now, { resourceVersion: body.metadata?.resourceVersion });
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** GET of a served resource. */
+function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): K8sResponse {
+  const rv = String(Math.floor(now / 1000));
+  const nodeList = () => clusterNodes(c, now);
   if (s[0] === 'api' && s[1] === 'v1' && s[2] === 'nodes') {
     const nodes = nodeList();
     if (s.length === 4) {
@@ -482,7 +540,7 @@ export function handleKubernetes(
           : undefined
       : undefined;
   if (podsPath) {
-    const pods = podsOf(c, nodeList(), now).filter(
+    const pods = clusterPods(c, nodeList(), now).filter(
       (p) => podsPath.namespace === undefined || p.namespace === podsPath.namespace,
     );
     if (podsPath.name !== undefined) {
@@ -532,7 +590,7 @@ export function handleKubernetes(
           : undefined
       : undefined;
   if (pdbPath) {
-    const items = pdbsOf(c)
+    const items = clusterPdbs(c)
       .filter((p) => pdbPath.namespace === undefined || p.namespace === pdbPath.namespace)
       .filter((p) => pdbPath.name === undefined || p.name === pdbPath.name)
       .map((p) => ({
@@ -549,8 +607,8 @@ export function handleKubernetes(
         spec: { maxUnavailable: p.maxUnavailable, selector: { matchLabels: { app: p.name } } },
         status: {
           observedGeneration: 1,
-          currentHealthy: p.expectedPods,
-          desiredHealthy: Math.max(0, p.expectedPods - p.maxUnavailable),
+          currentHealthy: p.currentHealthy,
+          desiredHealthy: p.desiredHealthy,
           disruptionsAllowed: p.disruptionsAllowed,
           expectedPods: p.expectedPods,
           conditions: [
@@ -601,5 +659,305 @@ export function handleKubernetes(
     if (s.length === 4) return listResponse('NodeMetricsList', 'metrics.k8s.io/v1beta1', items, query, rv);
   }
 
+  if (s[0] === 'apis' && s[1] === 'apps' && s[2] === 'v1') {
+    const dsPath =
+      s[3] === 'daemonsets' && s.length === 4
+        ? { namespace: undefined, name: undefined }
+        : s[3] === 'namespaces' && s[5] === 'daemonsets' && (s.length === 6 || s.length === 7)
+          ? { namespace: s[4], name: s[6] }
+          : undefined;
+    if (dsPath) {
+      const items = daemonSets(c, nodeList())
+        .filter((d) => dsPath.namespace === undefined || d.metadata.namespace === dsPath.namespace)
+        .filter((d) => dsPath.name === undefined || d.metadata.name === dsPath.name);
+      if (dsPath.name !== undefined) {
+        return items[0]
+          ? { status: 200, body: items[0] }
+          : status(404, 'NotFound', `daemonsets.apps "${dsPath.name}" not found`);
+      }
+      return listResponse('DaemonSetList', 'apps/v1', items, query, rv);
+    }
+  }
+
   return status(404, 'NotFound', 'the server could not find the requested resource');
+}
+
+/** The DaemonSets whose pods workloads.ts places on every node, in kube-system. */
+function daemonSets(c: SimCluster, nodes: readonly NodeView[]) {
+  const names = ['aws-node', 'kube-proxy', ...(c.addonByName.has('aws-ebs-csi-driver') ? ['ebs-csi-node'] : [])];
+  const ready = nodes.filter((n) => n.ready).length;
+  return names.map((name) => ({
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: {
+      name,
+      namespace: 'kube-system',
+      uid: uuidOf(c.name, 'kube-system', name),
+      resourceVersion: String(4000 + (hash32(c.name, name, nodes.length, ready) % 100000)),
+      creationTimestamp: iso(c.createdAt),
+      generation: 1,
+    },
+    spec: {
+      selector: { matchLabels: { 'k8s-app': name } },
+      template: { metadata: { labels: { 'k8s-app': name } }, spec: { nodeSelector: { 'kubernetes.io/os': 'linux' } } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%', maxSurge: 0 } },
+    },
+    status: {
+      currentNumberScheduled: nodes.length,
+      desiredNumberScheduled: nodes.length,
+      numberMisscheduled: 0,
+      numberReady: ready,
+      numberAvailable: ready,
+      updatedNumberScheduled: nodes.length,
+      observedGeneration: 1,
+    },
+  }));
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return text.trim() ? (JSON.parse(text) as unknown) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The `spec.unschedulable` a node patch sets (null lifts it), or an error. Merge and
+ * strategic-merge patches (`{"spec":{"unschedulable":true}}`, kubectl cordon; `null` or `false`,
+ * uncordon) and JSON patches on `/spec/unschedulable`; the simulator changes no other field.
+ */
+function unschedulableFrom(contentType: string | undefined, body: unknown): boolean | K8sResponse {
+  const type = (contentType ?? '').split(';')[0]?.trim();
+  const onlyUnschedulable = status(
+    422,
+    'Invalid',
+    'the simulator patches only spec.unschedulable of a node (kubectl cordon / uncordon)',
+  );
+  if (type === 'application/merge-patch+json' || type === 'application/strategic-merge-patch+json') {
+    if (!isObject(body)) return status(400, 'BadRequest', 'the patch is not a JSON object');
+    const { spec, ...rest } = body;
+    const others = Object.keys(rest).filter((k) => k !== 'metadata' || Object.keys(rest.metadata ?? {}).length > 0);
+    if (others.length > 0 || !isObject(spec)) return onlyUnschedulable;
+    const { unschedulable, ...otherSpec } = spec;
+    if (Object.keys(otherSpec).length > 0 || !('unschedulable' in spec)) return onlyUnschedulable;
+    return unschedulable === true;
+  }
+  if (type === 'application/json-patch+json') {
+    if (!Array.isArray(body)) return status(400, 'BadRequest', 'a JSON patch is an array of operations');
+    let value: boolean | undefined;
+    for (const op of body as unknown[]) {
+      if (!isObject(op) || op.path !== '/spec/unschedulable') return onlyUnschedulable;
+      if (op.op === 'remove') value = false;
+      else if (op.op === 'add' || op.op === 'replace') value = op.value === true;
+      else if (op.op !== 'test') return onlyUnschedulable;
+    }
+    return value ?? onlyUnschedulable;
+  }
+  return status(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+  );
+}
+
+/** PATCH of a node (cordon), DELETE of a pod, POST of an eviction or a SelfSubjectReview. */
+function write(c: SimCluster, now: number, s: string[], req: K8sRequest): K8sResponse {
+  const { method } = req;
+  const body = parseBody(req.body);
+  const dryRun =
+    req.query.getAll('dryRun').includes('All') ||
+    (isObject(body) && isObject(body.deleteOptions) && Array.isArray(body.deleteOptions.dryRun)
+      ? body.deleteOptions.dryRun.includes('All')
+      : false);
+
+  if (s[0] === 'api' && s[1] === 'v1' && s[2] === 'nodes' && s.length === 4) {
+    if (method !== 'PATCH') return notAllowed(method, req.path);
+    const node = clusterNodes(c, now).find((n) => n.name === s[3]);
+    if (!node) return status(404, 'NotFound', `nodes "${s[3]}" not found`);
+    const unschedulable = unschedulableFrom(req.contentType, body);
+    if (typeof unschedulable !== 'boolean') return unschedulable;
+    if (!dryRun) setCordon(c, node.name, unschedulable);
+    return { status: 200, body: renderNode(c, { ...node, cordoned: unschedulable }, now) };
+  }
+
+  const podPath = s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s[4] === 'pods' && s.length >= 6;
+  if (podPath && (s.length === 6 || (s.length === 7 && s[6] === 'eviction'))) {
+    const eviction = s.length === 7;
+    if (eviction ? method !== 'POST' : method !== 'DELETE') return notAllowed(method, req.path);
+    const nodes = clusterNodes(c, now);
+    const pod = clusterPods(c, nodes, now).find((p) => p.namespace === s[3] && p.name === s[5]);
+    if (!pod) return status(404, 'NotFound', `pods "${s[5]}" not found`);
+    if (eviction) {
+      const pdb = evictionBlockedBy(c, pod);
+      if (pdb) {
+        // kubernetes pkg/registry/core/pod/storage/eviction.go: NewTooManyRequests and a
+        // DisruptionBudget cause naming the budget's desired and current healthy pods.
+        return {
+          status: 429,
+          body: {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: "Cannot evict pod as it would violate the pod's disruption budget.",
+            reason: 'TooManyRequests',
+            details: {
+              causes: [
+                {
+                  reason: 'DisruptionBudget',
+                  message: `The disruption budget ${pdb.name} needs ${pdb.desiredHealthy} healthy pods and has ${pdb.currentHealthy} currently`,
+                },
+              ],
+            },
+            code: 429,
+          },
+        };
+      }
+    }
+    if (!dryRun) deletePod(c, pod);
+    return eviction
+      ? { status: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } }
+      : { status: 200, body: renderPod(c, pod, now) };
+  }
+
+  if (s.join('/') === 'apis/authentication.k8s.io/v1/selfsubjectreviews') {
+    if (method !== 'POST') return notAllowed(method, req.path);
+    const caller = callerOf(req.authorization);
+    return {
+      status: 201,
+      body: {
+        kind: 'SelfSubjectReview',
+        apiVersion: 'authentication.k8s.io/v1',
+        metadata: { creationTimestamp: null },
+        status: {
+          userInfo: {
+            username: `arn:aws:sts::${c.account}:assumed-role/fleetwave-simulator/${caller}`,
+            uid: `aws-iam-authenticator:${c.account}:${caller}`,
+            groups: ['system:authenticated'],
+            extra: {
+              accessKeyId: [caller],
+              arn: [`arn:aws:sts::${c.account}:assumed-role/fleetwave-simulator/${caller}`],
+            },
+          },
+        },
+      },
+    };
+  }
+
+  if (read(c, now, s, new URLSearchParams()).status === 200) return notAllowed(method, req.path);
+  return status(404, 'NotFound', 'the server could not find the requested resource');
+}
+
+/** The access key that signed the token (the simulator's stand-in for the caller's identity). */
+function callerOf(authorization: string | undefined): string {
+  try {
+    const url = new URL(Buffer.from((authorization ?? '').slice('Bearer k8s-aws-v1.'.length), 'base64url').toString());
+    return (url.searchParams.get('X-Amz-Credential') ?? 'unknown').split('/')[0] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const WATCH_TICK_MS = 1_000;
+const BOOKMARK_EVERY_TICKS = 10;
+
+/**
+ * `watch=1` on nodes: ADDED for every node first unless the client names a resourceVersion to
+ * start from (it has just listed), then ADDED / MODIFIED / DELETED as nodes change, whether a
+ * client cordoned one (at once) or a node-group update moved on (looked at every second), and a
+ * BOOKMARK every ten seconds when `allowWatchBookmarks=true`. Events carry Tables when the
+ * Accept header asks for them, as kubectl get -w does. Other resources are not watchable here.
+ */
+function watchRequest(c: SimCluster, fleet: SimFleet, s: string[], req: K8sRequest): K8sResponse | K8sWatch {
+  if (!(s[0] === 'api' && s[1] === 'v1' && s[2] === 'nodes' && s.length === 3)) {
+    return status(405, 'MethodNotAllowed', 'the simulator serves watch on nodes only');
+  }
+  const labels = parseLabelSelector(req.query.get('labelSelector'));
+  if (typeof labels === 'string') return status(400, 'BadRequest', labels);
+  const fields = parseFieldSelector(req.query.get('fieldSelector'), NODE_FIELDS);
+  if (typeof fields === 'string') return status(400, 'BadRequest', fields);
+  const table = wantsTable(req.accept);
+  const from = req.query.get('resourceVersion');
+  const bookmarks = req.query.get('allowWatchBookmarks') === 'true';
+  const timeoutSeconds = Number(req.query.get('timeoutSeconds') ?? '0');
+  return {
+    status: 200,
+    watch: (send, end) => {
+      const state = kubernetesState(c);
+      let events = 0;
+      const seen = new Map<string, string>();
+      const snapshot = () => {
+        fleet.settle(c);
+        const now = fleet.now();
+        const nodes = clusterNodes(c, now)
+          .map((n) => renderNode(c, n, now))
+          .filter(
+            (n) =>
+              labels(n.metadata.labels) &&
+              fields({ 'metadata.name': n.metadata.name, 'spec.unschedulable': String(n.spec.unschedulable === true) }),
+          );
+        return { now, nodes };
+      };
+      const digest = (n: ReturnType<typeof renderNode>) =>
+        JSON.stringify([
+          n.spec.unschedulable === true,
+          n.status.conditions.map((x) => x.status),
+          n.status.nodeInfo.kubeletVersion,
+          n.metadata.labels,
+        ]);
+      const revision = (now: number) => String(Math.floor(now / 1000) * 1000 + (++events % 1000));
+      const emit = (type: string, n: ReturnType<typeof renderNode>, now: number) => {
+        n.metadata.resourceVersion = revision(now);
+        send({ type, object: table ? toTable('Node', [n], now, { resourceVersion: n.metadata.resourceVersion }) : n });
+      };
+      const look = () => {
+        const { now, nodes } = snapshot();
+        const names = new Set<string>();
+        for (const n of nodes) {
+          names.add(n.metadata.name);
+          const d = digest(n);
+          const before = seen.get(n.metadata.name);
+          if (before === d) continue;
+          seen.set(n.metadata.name, d);
+          emit(before === undefined ? 'ADDED' : 'MODIFIED', n, now);
+        }
+        for (const [name] of seen) {
+          if (names.has(name)) continue;
+          seen.delete(name);
+          const gone = { apiVersion: 'v1', kind: 'Node', metadata: { name, resourceVersion: revision(now) } };
+          send({ type: 'DELETED', object: table ? toTable('Node', [gone], now, {}) : gone });
+        }
+      };
+      if (from && from !== '0') {
+        for (const n of snapshot().nodes) seen.set(n.metadata.name, digest(n));
+      }
+      look();
+      let ticks = 0;
+      const timer = setInterval(() => {
+        look();
+        if (bookmarks && ++ticks % BOOKMARK_EVERY_TICKS === 0) {
+          send({
+            type: 'BOOKMARK',
+            object: { kind: 'Node', apiVersion: 'v1', metadata: { resourceVersion: revision(fleet.now()) } },
+          });
+        }
+      }, WATCH_TICK_MS);
+      timer.unref();
+      state.listeners.add(look);
+      const stop = () => {
+        clearInterval(timer);
+        state.listeners.delete(look);
+      };
+      if (timeoutSeconds > 0) {
+        setTimeout(() => {
+          stop();
+          end();
+        }, timeoutSeconds * 1000).unref();
+      }
+      return stop;
+    },
+  };
 }

@@ -4,10 +4,12 @@
  *
  * - `GET /metrics`                      Prometheus exposition
  * - `/sim/...`                          state, mutations, faults, reset, clock (tests, operators)
- * - `/k8s/<cluster>/...`                Kubernetes API of one cluster (EKS bearer token required)
  * - `POST /` + `x-amz-target: AmazonSSM.*`  SSM (awsJson1_1)
  * - `POST /` with a form body           STS (awsQuery)
  * - anything else                       EKS REST-JSON (SigV4 scope gives the region)
+ *
+ * Each cluster's Kubernetes API has an HTTPS port of its own (k8s-endpoints.ts), served by
+ * {@link handleKubernetesRequest}.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,6 +17,7 @@ import { faultSchema } from '../domain/fleet';
 import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
 import { handleEks, targetClusterName } from './eks-api';
 import { handleKubernetes } from './k8s-api';
+import type { KubernetesEndpoints } from './k8s-endpoints';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
 import {
   EksError,
@@ -33,8 +36,8 @@ const MAX_BODY_BYTES = 5 * 1024 * 1024;
 export interface ServerContext {
   fleet(): SimFleet;
   sts: SimSts;
-  /** Base URL that DescribeCluster endpoints point at. */
-  baseUrl(): string;
+  /** The clusters' HTTPS Kubernetes endpoints. */
+  endpoints: KubernetesEndpoints;
   timeScale: number;
   seed: number;
   reset(): void;
@@ -254,38 +257,6 @@ async function route(
     return;
   }
 
-  if (path.startsWith('/k8s/')) {
-    const rest = path.slice('/k8s/'.length);
-    const slash = rest.indexOf('/');
-    const name = decodeURIComponent(slash === -1 ? rest : rest.slice(0, slash));
-    const c = fleet.byName.get(name);
-    if (!c) {
-      sendJson(res, 404, {
-        kind: 'Status',
-        apiVersion: 'v1',
-        metadata: {},
-        status: 'Failure',
-        message: `no simulated cluster named "${name}"`,
-        reason: 'NotFound',
-        code: 404,
-      });
-      return;
-    }
-    c.counters.requests += 1;
-    const answer = handleKubernetes(
-      fleet,
-      c,
-      method,
-      slash === -1 ? '/' : rest.slice(slash),
-      url.searchParams,
-      req.headers.authorization,
-    );
-    if (typeof answer.body === 'string')
-      send(res, answer.status, answer.body, { 'content-type': 'text/plain; charset=utf-8' });
-    else sendJson(res, answer.status, answer.body);
-    return;
-  }
-
   const scope = sigv4Scope(req.headers.authorization);
 
   if (path === '/' && method === 'POST') {
@@ -322,7 +293,6 @@ async function route(
         '/sim/faults',
         '/sim/reset',
         '/sim/advance',
-        '/k8s/<cluster>',
         'EKS REST-JSON',
         'SSM',
         'STS',
@@ -360,6 +330,9 @@ async function route(
       else throw new EksError('ServerException', 500, 'An internal error occurred (simulated fault serverErrorRate)');
     }
   }
+  // DescribeCluster names the cluster's Kubernetes endpoint: its port opens on first use.
+  if (target && segments.length === 2 && method === 'GET') await ctx.endpoints.open(target.name);
+  const endpoints = ctx.endpoints;
   const answer = handleEks(
     fleet,
     {
@@ -372,7 +345,10 @@ async function route(
         ...(accountOfAccessKey(scope.accessKeyId) ? { account: accountOfAccessKey(scope.accessKeyId) } : {}),
       },
     },
-    ctx.baseUrl(),
+    {
+      endpointOf: (name) => endpoints.endpointOf(name) ?? '',
+      caData: endpoints.tls.caData,
+    },
     randomUUID,
   );
   if (failAfterApplying) {
@@ -451,4 +427,65 @@ async function routeSim(
     return;
   }
   sendJson(res, 404, { error: `no simulator endpoint ${method} ${path}` });
+}
+
+/** Handles one request to a cluster's Kubernetes endpoint; never throws. */
+export async function handleKubernetesRequest(
+  ctx: ServerContext,
+  clusterName: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  const url = new URL(req.url ?? '/', 'https://cluster');
+  try {
+    const fleet = ctx.fleet();
+    const c = fleet.byName.get(clusterName);
+    if (!c) throw new Error(`no simulated cluster named "${clusterName}"`);
+    c.counters.requests += 1;
+    const body = method === 'GET' || method === 'HEAD' ? '' : await readBody(req);
+    const answer = handleKubernetes(fleet, c, {
+      method,
+      path: url.pathname,
+      query: url.searchParams,
+      authorization: req.headers.authorization,
+      accept: req.headers.accept,
+      contentType: req.headers['content-type'],
+      body,
+      serverAddress: req.headers.host ?? `${req.socket.localAddress ?? '127.0.0.1'}:${req.socket.localPort ?? 0}`,
+    });
+    if ('watch' in answer) {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+      res.flushHeaders();
+      const stop = answer.watch(
+        (event) => res.write(`${JSON.stringify(event)}\n`),
+        () => res.end(),
+      );
+      res.once('close', stop);
+      return;
+    }
+    if (typeof answer.body === 'string')
+      send(res, answer.status, answer.body, { 'content-type': 'text/plain; charset=utf-8' });
+    else sendJson(res, answer.status, answer.body);
+  } catch (err) {
+    process.stderr.write(
+      `simulator: ${clusterName} ${method} ${url.pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    if (!res.headersSent)
+      sendJson(res, 500, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: 'internal simulator error',
+        reason: 'InternalError',
+        code: 500,
+      });
+    else res.destroy();
+  } finally {
+    ctx.log?.(
+      `[${clusterName}] ${method} ${url.pathname}${url.search} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`,
+    );
+  }
 }

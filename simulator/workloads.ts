@@ -248,6 +248,10 @@ export interface PdbView {
   namespace: string;
   maxUnavailable: number;
   expectedPods: number;
+  /** Pods of the budget that are up: all of them, unless clients evicted some (k8s-state.ts). */
+  currentHealthy: number;
+  /** Healthy pods the budget requires: expected less maxUnavailable. */
+  desiredHealthy: number;
   disruptionsAllowed: number;
   createdAt: number;
 }
@@ -260,6 +264,8 @@ export function pdbsOf(c: SimCluster): PdbView[] {
     namespace: p.namespace,
     maxUnavailable: p.allowedDisruptions,
     expectedPods: expected,
+    currentHealthy: expected,
+    desiredHealthy: Math.max(0, expected - p.allowedDisruptions),
     disruptionsAllowed: Math.min(p.allowedDisruptions, expected),
     createdAt: c.createdAt + 3600_000,
   }));

@@ -426,7 +426,11 @@ describe('kubeConfigFor', () => {
     );
     expect(https.getCurrentCluster()).toMatchObject({ skipTLSVerify: false, caData: 'Y2E=' });
     expect(https.getCurrentUser()?.token).toBe('k8s-aws-v1.x');
-    const http = kubeConfigFor(cluster, { endpoint: 'http://127.0.0.1:1/k8s/a' }, 't');
+    // A plain-HTTP endpoint would carry the token in clear text: refused unless a test asks for it.
+    expect(() => kubeConfigFor(cluster, { endpoint: 'http://127.0.0.1:1' }, 't')).toThrow(
+      expect.objectContaining({ type: 'KubernetesInsecureEndpoint', nonRetryable: true }),
+    );
+    const http = kubeConfigFor(cluster, { endpoint: 'http://127.0.0.1:1' }, 't', { allowPlainHttp: true });
     expect(http.getCurrentCluster()?.skipTLSVerify).toBe(true);
   });
 });

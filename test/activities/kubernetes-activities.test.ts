@@ -11,7 +11,9 @@ import { createActivityParts, createDefaultDeps } from '../../activities/index';
 import { kubeConfigFor } from '../../activities/aws';
 import { EKS_TOKEN_PREFIX } from '../../activities/eks-token';
 import { FailureTypes } from '../../activities/types';
+import type { ClusterAccess } from '../../activities/deps';
 import { latestRelease } from '../../simulator/index';
+import { createSimulatorTls } from '../../simulator/tls';
 import { capturingEnvironment, recordHeartbeats, runActivity } from './activity-harness';
 import { clusterEntry, startSimHarness, TEST_CREDENTIALS, type SimHarness } from './sim-harness';
 
@@ -39,7 +41,10 @@ describe('EKS token', () => {
   it('is accepted by the simulated API server and has the aws-iam-authenticator shape', async () => {
     const deps = createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS });
     const cluster = h.ref('k-alpha');
-    const kc = await deps.kube(cluster, { endpoint: h.sim.kubernetesEndpoint('k-alpha') });
+    const kc = await deps.kube(cluster, {
+      endpoint: await h.sim.kubernetesEndpoint('k-alpha'),
+      certificateAuthority: h.sim.certificateAuthority,
+    });
     const nodes = await kc.makeApiClient(CoreV1Api).listNode();
     expect(nodes.items).toHaveLength(3);
 
@@ -63,6 +68,34 @@ describe('EKS token', () => {
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err).toMatchObject({ type: 'KubernetesUnauthorized', nonRetryable: true });
     expect((err as Error).message).not.toContain('k8s-aws-v1');
+  });
+
+  it('verifies the API server against the CA from DescribeCluster: another CA fails, non-retryable', async () => {
+    const deps = createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS });
+    const cluster = { cluster: h.ref('k-alpha') };
+    // The CA DescribeCluster returns: the endpoint is HTTPS and its certificate verifies.
+    const access: ClusterAccess[] = [];
+    const good = createActivityParts({
+      ...deps,
+      kube: async (c, a) => {
+        access.push(a);
+        return deps.kube(c, a);
+      },
+    });
+    expect(await runActivity(good.captureKubernetesBaseline, cluster)).toMatchObject({ blockingPdbs: ['data/db'] });
+    expect(access[0]?.endpoint).toMatch(/^https:\/\//);
+    expect(access[0]?.certificateAuthority).toBe(h.sim.certificateAuthority);
+
+    // A CA of another simulator run: the same endpoint, a certificate it did not sign.
+    const otherCa = createSimulatorTls([]).caData;
+    const tampered = createActivityParts({
+      ...deps,
+      kube: async (c, a) => deps.kube(c, { ...a, certificateAuthority: otherCa }),
+    });
+    const err = await runActivity(tampered.captureKubernetesBaseline, cluster).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'KubernetesUntrustedCertificate', nonRetryable: true });
+    expect((err as Error).message).toContain("not signed by the cluster's CA");
   });
 
   it('works through an assumed role for a cluster in another account', async () => {
@@ -187,7 +220,10 @@ describe('sessions', () => {
       const tokens = ['first', 'second'];
       const activities = createActivityParts({
         ...deps,
-        kube: async (c) => kubeConfigFor(c, { endpoint: `http://127.0.0.1:${port}` }, tokens.shift() ?? 'none'),
+        kube: async (c) =>
+          kubeConfigFor(c, { endpoint: `http://127.0.0.1:${port}` }, tokens.shift() ?? 'none', {
+            allowPlainHttp: true,
+          }),
       });
       const cluster = h.ref('k-alpha');
       const input = { cluster, checks, baseline: { crashLoopingPods: [], blockingPdbs: [] } };

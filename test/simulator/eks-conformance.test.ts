@@ -70,12 +70,13 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
       arn: 'arn:aws:eks:us-east-1:111111111111:cluster/alpha',
       version: '1.30',
       status: 'ACTIVE',
-      endpoint: `${sim.url}/k8s/alpha`,
+      endpoint: await sim.kubernetesEndpoint('alpha'),
       tags: { env: 'prod', team: 'payments' },
     });
     expect(cluster?.createdAt).toBeInstanceOf(Date);
     expect(cluster?.platformVersion).toMatch(/^eks\.\d+$/);
-    expect(Buffer.from(cluster?.certificateAuthority?.data ?? '', 'base64').toString()).toContain('BEGIN CERTIFICATE');
+    expect(cluster?.endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(Buffer.from(cluster?.certificateAuthority?.data ?? '', 'base64').toString()).toBe(sim.caPem);
 
     const tags = await eks.send(new ListTagsForResourceCommand({ resourceArn: cluster?.arn }));
     expect(tags.tags).toEqual({ env: 'prod', team: 'payments' });

@@ -5,6 +5,7 @@
 import { DescribeUpdateCommand, EKSClient, type Update } from '@aws-sdk/client-eks';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { KubeConfig } from '@kubernetes/client-node';
+import { request } from 'node:https';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { ClusterInventory } from '../../domain/fleet';
@@ -100,11 +101,11 @@ export async function eksToken(cluster: string, region = 'us-east-1', signingDat
   return 'k8s-aws-v1.' + Buffer.from(`https://${hostname}/?${query}`).toString('base64url');
 }
 
-/** A KubeConfig in memory for a simulated cluster (optionally with DescribeCluster's CA, as production passes it). */
-export function kubeConfig(server: string, token: string, caData?: string): KubeConfig {
+/** A KubeConfig in memory for a simulated cluster, trusting the CA DescribeCluster returns (base64 PEM). */
+export function kubeConfig(server: string, token: string, caData: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'sim', server, skipTLSVerify: true, ...(caData ? { caData } : {}) }],
+    clusters: [{ name: 'sim', server, skipTLSVerify: false, caData }],
     users: [{ name: 'sim', token }],
     contexts: [{ name: 'sim', cluster: 'sim', user: 'sim' }],
     currentContext: 'sim',
@@ -154,4 +155,32 @@ export async function errorName(promise: Promise<unknown>): Promise<string> {
     return (err as Error).name;
   }
   return 'no error';
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json(): unknown;
+}
+
+/** One HTTPS request to a cluster endpoint, trusting `caPem` (fetch has no per-call CA). */
+export function rawKubernetes(
+  url: string,
+  caPem: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, ca: caPem }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as unknown });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }

@@ -1,0 +1,259 @@
+/**
+ * kubectl against simulated clusters, with a kubeconfig written the way `aws eks update-kubeconfig`
+ * writes it: the HTTPS endpoint and `certificate-authority-data` from DescribeCluster, and an
+ * exec plugin (client.authentication.k8s.io/v1beta1) that prints an ExecCredential holding an EKS
+ * token made by activities/eks-token.ts. Nothing here skips TLS verification. The expectations
+ * are kubectl's own output: its table headers, its cordon and drain messages.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeClusterCommand } from '@aws-sdk/client-eks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEksToken } from '../../activities/eks-token';
+import { startSimulator, type Simulator } from '../../simulator/index';
+import { credentials, eksClient, testFleet, waitFor } from './helpers';
+
+const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
+const CLUSTERS = ['alpha', 'blocked'] as const;
+
+let sim: Simulator;
+let dir: string;
+let commands = 0;
+
+/** The kubeconfig `aws eks update-kubeconfig --name <cluster>` writes, with our token printer as the exec command. */
+function kubeconfigEntry(arn: string, endpoint: string, caData: string, cluster: string, region: string) {
+  return {
+    cluster: `- cluster:\n    certificate-authority-data: ${caData}\n    server: ${endpoint}\n  name: ${arn}`,
+    context: `- context:\n    cluster: ${arn}\n    user: ${arn}\n  name: ${cluster}`,
+    user: [
+      `- name: ${arn}`,
+      '  user:',
+      '    exec:',
+      '      apiVersion: client.authentication.k8s.io/v1beta1',
+      `      args: [--region, ${region}, eks, get-token, --cluster-name, ${cluster}, --output, json]`,
+      `      command: ${join(dir, 'eks-get-token')}`,
+      '      interactiveMode: Never',
+    ].join('\n'),
+  };
+}
+
+beforeAll(async () => {
+  if (!existsSync(KUBECTL))
+    throw new Error(`kubectl not found at ${KUBECTL} (.ci/run installs it; KUBECTL=<path> to use another)`);
+  sim = await startSimulator({ fleet: testFleet(), port: 0, timeScale: 60 });
+  dir = mkdtempSync(join(tmpdir(), 'fleetwave-kubectl-'));
+  const entries = [];
+  for (const name of CLUSTERS) {
+    const { cluster } = await eksClient(sim).send(new DescribeClusterCommand({ name }));
+    const region = cluster?.arn?.split(':')[3] ?? 'us-east-1';
+    const { token, expiresAt } = await createEksToken({ clusterName: name, region, credentials });
+    // What `aws eks get-token --output json` prints.
+    const credential = {
+      kind: 'ExecCredential',
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      spec: {},
+      status: { expirationTimestamp: expiresAt.toISOString(), token },
+    };
+    writeFileSync(join(dir, `${name}.json`), JSON.stringify(credential));
+    entries.push(
+      kubeconfigEntry(
+        cluster?.arn as string,
+        cluster?.endpoint as string,
+        cluster?.certificateAuthority?.data as string,
+        name,
+        region,
+      ),
+    );
+  }
+  // The exec plugin: prints the credential of the cluster named after --cluster-name.
+  const plugin = join(dir, 'eks-get-token');
+  writeFileSync(
+    plugin,
+    `#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --cluster-name ] && name="$2"; shift; done\nexec cat "${dir}/$name.json"\n`,
+  );
+  chmodSync(plugin, 0o755);
+  writeFileSync(
+    join(dir, 'config'),
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'preferences: {}',
+      `current-context: alpha`,
+      'clusters:',
+      ...entries.map((e) => e.cluster),
+      'contexts:',
+      ...entries.map((e) => e.context),
+      'users:',
+      ...entries.map((e) => e.user),
+      '',
+    ].join('\n'),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  console.log(`kubectl: ${commands} commands run against the simulator`);
+  await sim?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function kubectl(...args: string[]): Promise<Run> {
+  commands += 1;
+  return new Promise((resolve) => {
+    execFile(
+      KUBECTL,
+      args,
+      { env: { ...process.env, KUBECONFIG: join(dir, 'config'), HOME: dir }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const run = await kubectl(...args);
+  expect(run.stderr.replace(/^Warning: .*\n/gm, '')).toBe('');
+  expect(run.code).toBe(0);
+  return run.stdout;
+}
+
+const columns = (line: string | undefined) => (line ?? '').trim().split(/\s{2,}/);
+const rowsOf = (out: string) => out.trim().split('\n').slice(1).map(columns);
+
+describe('kubectl against a simulated cluster', () => {
+  it('get nodes prints the server-side Table: NAME STATUS ROLES AGE VERSION', async () => {
+    const out = await ok('get', 'nodes');
+    expect(columns(out.split('\n')[0])).toEqual(['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION']);
+    const rows = rowsOf(out);
+    expect(rows).toHaveLength(5);
+    for (const [name, status, roles, age, version] of rows) {
+      expect(name).toMatch(/^ip-[\d-]+\.ec2\.internal$/);
+      expect(status).toBe('Ready');
+      expect(roles).toBe('<none>');
+      expect(age).toMatch(/^\d+[smhdy]/);
+      expect(version).toMatch(/^v1\.(29|30)\.\d+-eks-[0-9a-f]{7}$/);
+    }
+    const wide = await ok('get', 'nodes', '-o', 'wide');
+    expect(columns(wide.split('\n')[0])).toEqual([
+      'NAME',
+      'STATUS',
+      'ROLES',
+      'AGE',
+      'VERSION',
+      'INTERNAL-IP',
+      'EXTERNAL-IP',
+      'OS-IMAGE',
+      'KERNEL-VERSION',
+      'CONTAINER-RUNTIME',
+    ]);
+  });
+
+  it('get pods -A and get pdb -A print every namespace', async () => {
+    const pods = await ok('get', 'pods', '-A');
+    expect(columns(pods.split('\n')[0])).toEqual(['NAMESPACE', 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']);
+    const rows = rowsOf(pods);
+    expect(
+      rows.some(([ns, name, ready]) => ns === 'kube-system' && name?.startsWith('aws-node-') && ready === '2/2'),
+    ).toBe(true);
+    expect(rows.every(([, , , status]) => status === 'Running')).toBe(true);
+
+    const pdbs = await ok('get', 'pdb', '-A');
+    expect(columns(pdbs.split('\n')[0])).toEqual([
+      'NAMESPACE',
+      'NAME',
+      'MIN AVAILABLE',
+      'MAX UNAVAILABLE',
+      'ALLOWED DISRUPTIONS',
+      'AGE',
+    ]);
+    expect(rowsOf(pdbs)[0]?.slice(0, 5)).toEqual(['payments', 'api', 'N/A', '1', '1']);
+  });
+
+  it('api-resources, get --raw /version and auth whoami go through discovery and the token', async () => {
+    const resources = await ok('api-resources');
+    for (const line of [
+      /^nodes\s+no\s+v1\s+false\s+Node$/m,
+      /^pods\s+po\s+v1\s+true\s+Pod$/m,
+      /^poddisruptionbudgets\s+pdb\s+policy\/v1\s+true\s+PodDisruptionBudget$/m,
+      /^daemonsets\s+ds\s+apps\/v1\s+true\s+DaemonSet$/m,
+    ]) {
+      expect(resources).toMatch(line);
+    }
+    const version = JSON.parse(await ok('get', '--raw', '/version')) as { gitVersion: string };
+    expect(version.gitVersion).toMatch(/^v1\.30\.\d+-eks-/);
+    expect(await ok('auth', 'whoami')).toMatch(/Username\s+arn:aws:sts::111111111111:assumed-role\//);
+  });
+
+  it('cordon and uncordon patch spec.unschedulable', async () => {
+    const node = rowsOf(await ok('get', 'nodes'))[0]?.[0] as string;
+    expect(await ok('cordon', node)).toBe(`node/${node} cordoned\n`);
+    expect(await ok('get', 'node', node, '-o', 'jsonpath={.spec.unschedulable}')).toBe('true');
+    expect(rowsOf(await ok('get', 'node', node))[0]?.[1]).toBe('Ready,SchedulingDisabled');
+    expect(await ok('uncordon', node)).toBe(`node/${node} uncordoned\n`);
+    expect(rowsOf(await ok('get', 'node', node))[0]?.[1]).toBe('Ready');
+  });
+
+  it('drain --dry-run=server evicts nothing and leaves the node schedulable', async () => {
+    const node = rowsOf(await ok('get', 'nodes'))[1]?.[0] as string;
+    const before = await ok('get', 'pods', '-A', '--field-selector', `spec.nodeName=${node}`, '-o', 'name');
+    const out = await ok('drain', node, '--ignore-daemonsets', '--dry-run=server');
+    expect(out).toContain(`node/${node} cordoned (server dry run)`);
+    expect(out).toMatch(/evicting pod default\/web-\S+ \(server dry run\)/);
+    expect(out).toContain(`node/${node} drained (server dry run)`);
+    expect(await ok('get', 'pods', '-A', '--field-selector', `spec.nodeName=${node}`, '-o', 'name')).toBe(before);
+    expect(rowsOf(await ok('get', 'node', node))[0]?.[1]).toBe('Ready');
+  });
+
+  it('a PodDisruptionBudget that allows no disruption blocks kubectl drain (429 from the eviction)', async () => {
+    const node = await ok(
+      '--context',
+      'blocked',
+      'get',
+      'pods',
+      '-n',
+      'data',
+      '-o',
+      'jsonpath={.items[0].spec.nodeName}',
+    );
+    const run = await kubectl('--context', 'blocked', 'drain', node, '--ignore-daemonsets', '--timeout=2s');
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("Cannot evict pod as it would violate the pod's disruption budget.");
+    expect(run.stderr).toContain('global timeout reached: 2s');
+    // The drain cordoned the node and evicted what the budget allows; the guarded pod stays.
+    expect(await ok('--context', 'blocked', 'get', 'pods', '-n', 'data', '-o', 'name')).toMatch(/^pod\/db-/);
+    await ok('--context', 'blocked', 'uncordon', node);
+  });
+
+  it('get nodes -w prints a row when a node changes', async () => {
+    const node = rowsOf(await ok('get', 'nodes'))[2]?.[0] as string;
+    commands += 1;
+    const watch = spawn(KUBECTL, ['get', 'nodes', '-w'], {
+      env: { ...process.env, KUBECONFIG: join(dir, 'config'), HOME: dir },
+    });
+    let out = '';
+    watch.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      await waitFor('the initial listing', () => (out.trim().split('\n').length >= 6 ? true : undefined));
+      await ok('cordon', node);
+      const changed = await waitFor('a watch event for the cordoned node', () =>
+        out
+          .split('\n')
+          .slice(6)
+          .find((line) => line.startsWith(node) && line.includes('SchedulingDisabled')),
+      );
+      expect(columns(changed)[1]).toBe('Ready,SchedulingDisabled');
+    } finally {
+      watch.kill();
+      await ok('uncordon', node);
+    }
+  });
+});
