@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { fleetSchema, type ClusterFaults, type ClusterInventory, type Fleet } from '../domain/fleet';
 import { API_VERSION } from '../domain/spec';
 import { SimSts } from './aws-misc';
-import { SimFleet, type Mutation, type SimClock } from './model';
+import { clusterPdbs } from './k8s-state';
+import { SimFleet, type Mutation, type SimClock, type SimCluster } from './model';
 import { KubernetesEndpoints } from './k8s-endpoints';
 import {
   applyFaults,
@@ -134,7 +135,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const seed = opts.seed ?? 1;
   const host = opts.host ?? '127.0.0.1';
   let clock = new ScaledClock(opts.startTime?.getTime() ?? Date.now(), timeScale);
-  const build = () => new SimFleet(inventory, { seed, clock });
+  // A drain during a node-group update meets the budgets as the cluster's Eviction API answers them.
+  const blockingPdb = (c: SimCluster) => clusterPdbs(c).find((p) => p.currentHealthy > 0 && p.disruptionsAllowed <= 0);
+  const build = () => new SimFleet(inventory, { seed, clock, blockingPdb });
   let fleet = build();
   let url = '';
   const sts = new SimSts();

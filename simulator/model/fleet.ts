@@ -59,6 +59,11 @@ export class SimFleet implements UpdateHost {
     }
   }
 
+  blockingPdb(c: SimCluster): { namespace: string; name: string } | undefined {
+    if (this.opts.blockingPdb) return this.opts.blockingPdb(c);
+    return c.pdbs.find((p) => p.allowedDisruptions === 0);
+  }
+
   /** Simulated now, in whole milliseconds (durations are whole milliseconds too, so they survive ISO rendering). */
   now(): number {
     return Math.floor(this.opts.clock.now());

@@ -165,7 +165,11 @@ export function startNodegroupVersionUpdate(
   const batchSize = batchSizeOf(ng);
   const batches = n === 0 ? 0 : Math.ceil(n / batchSize);
   const fault = forward ? c.faults.nodegroupUpdateFails : undefined;
-  const pdbBlocks = !req.force && n > 0 && c.pdbs.some((p) => p.allowedDisruptions === 0);
+  // EKS drains the old nodes with the Eviction API, so a budget that refuses an eviction now
+  // blocks the drain as it blocks `kubectl drain` (EKS User Guide, "Understand each phase of node
+  // updates", upgrade phase: PodEvictionFailure after 15 minutes unless force).
+  const blocking = !req.force && n > 0 ? host.blockingPdb(c) : undefined;
+  const pdbBlocks = blocking !== undefined;
   const setupEnd = now + host.slow(c, c.rng.between(DURATIONS.nodegroupSetupMinMs, DURATIONS.nodegroupSetupMaxMs));
   let failAt: number | undefined;
   let failure: UpdateError | undefined;
@@ -185,7 +189,6 @@ export function startNodegroupVersionUpdate(
     if (fault === 'PodEvictionFailure' || pdbBlocks) {
       failAt = launchEnd + DURATIONS.drainTimeoutMs;
       phases = [setupEnd, launchEnd, failAt];
-      const blocking = c.pdbs.find((p) => p.allowedDisruptions === 0);
       failure = {
         errorCode: 'PodEvictionFailure',
         errorMessage:

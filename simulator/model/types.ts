@@ -203,6 +203,12 @@ export interface CallerScope {
 export interface FleetOptions {
   seed: number;
   clock: SimClock;
+  /**
+   * The PodDisruptionBudget that forbids evicting a pod now, as the cluster's Kubernetes API
+   * answers an eviction (simulator/k8s-state.ts, given by the server, which knows the pods clients
+   * deleted or evicted). Without it, a budget of the fleet file that allows no disruption.
+   */
+  blockingPdb?: (c: SimCluster) => { namespace: string; name: string } | undefined;
 }
 
 /**
@@ -223,6 +229,8 @@ export interface UpdateHost {
     u: Omit<SimUpdate, 'id' | 'cluster' | 'status' | 'errors'>,
   ): SimUpdate;
   slow(c: SimCluster, ms: number): number;
+  /** The budget that blocks a drain of the cluster's nodes now (FleetOptions.blockingPdb). */
+  blockingPdb(c: SimCluster): { namespace: string; name: string } | undefined;
   requireQuiet(c: SimCluster): void;
   integrate(c: SimCluster, t: number): void;
 }

@@ -3,7 +3,7 @@
  * anonymous health endpoints, discovery, Tables, Status objects on errors, cordon patches,
  * evictions under PodDisruptionBudgets, and watch streams (through @kubernetes/client-node's Watch).
  */
-import { DescribeClusterCommand } from '@aws-sdk/client-eks';
+import { DescribeClusterCommand, DescribeUpdateCommand, UpdateNodegroupVersionCommand } from '@aws-sdk/client-eks';
 import { Watch, type V1Node } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index';
@@ -200,6 +200,30 @@ describe('simulated Kubernetes API surface', () => {
       metadata: { name: web },
     });
     expect((await call(`/api/v1/namespaces/default/pods/${web}`)).status).toBe(404);
+  });
+
+  it('a node-group update meets the budgets as the Eviction API answers them: one eviction left none, so the drain fails', async () => {
+    sim = await startSimulator({ fleet: testFleet(), port: 0, timeScale: 60 });
+    const { call } = await cluster(sim, 'alpha');
+    const eks = eksClient(sim);
+    const pod = ((await call('/api/v1/namespaces/payments/pods')).json() as { items: { metadata: { name: string } }[] })
+      .items[0]?.metadata.name as string;
+    // The fleet file's budget allows one disruption: a client's eviction spends it.
+    const evicted = await call(`/api/v1/namespaces/payments/pods/${pod}/eviction`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: 'payments' } },
+    });
+    expect(evicted.status).toBe(201);
+    const ng = { clusterName: 'alpha', nodegroupName: 'general' };
+    const started = await eks.send(new UpdateNodegroupVersionCommand(ng));
+    sim.advance(60 * 60_000);
+    const { update } = await eks.send(
+      new DescribeUpdateCommand({ name: 'alpha', nodegroupName: 'general', updateId: started.update?.id as string }),
+    );
+    expect(update?.status).toBe('Failed');
+    expect(update?.errors?.[0]?.errorCode).toBe('PodEvictionFailure');
+    expect(update?.errors?.[0]?.errorMessage).toContain('payments/api');
   });
 
   it('streams node watch events: ADDED for each node, MODIFIED on cordon, through client-node Watch', async () => {
