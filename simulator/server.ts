@@ -13,6 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { faultSchema } from '../domain/fleet';
 import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
 import { handleEks, targetClusterName } from './eks-api';
@@ -166,9 +168,22 @@ export function applyFaults(fleet: SimFleet, clusterName: string, patch: unknown
   return targets.length === 1 ? { ...(targets[0] as SimCluster).faults } : { clusters: targets.length };
 }
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string>): void {
+function send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string>): void {
   res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
   res.end(body);
+}
+
+const gzipAsync = promisify(gzip);
+
+/** Whether an Accept-Encoding header takes gzip (and does not refuse it with q=0). */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
+  return value.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -248,7 +263,19 @@ async function route(
   const fleet = ctx.fleet();
 
   if (path === '/metrics' && method === 'GET') {
-    send(res, 200, renderMetrics(fleet), { 'content-type': METRICS_CONTENT_TYPE });
+    const body = renderMetrics(fleet);
+    // Prometheus asks for gzip (its scrape sends Accept-Encoding: gzip) and a real exporter's
+    // promhttp handler answers with it; level 1 keeps a 5,000-cluster page fast to compress.
+    if (acceptsGzip(req.headers['accept-encoding'])) {
+      const zipped = await gzipAsync(body, { level: 1 });
+      send(res, 200, zipped, {
+        'content-type': METRICS_CONTENT_TYPE,
+        'content-encoding': 'gzip',
+        vary: 'Accept-Encoding',
+      });
+      return;
+    }
+    send(res, 200, body, { 'content-type': METRICS_CONTENT_TYPE, vary: 'Accept-Encoding' });
     return;
   }
 

@@ -7,11 +7,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateFleet, METRIC_NAMES, startSimulator, type Simulator } from '../../simulator/index';
+import { acceptsGzip } from '../../simulator/server';
 import { testFleet, waitFor } from './helpers';
 
 function findBinary(name: string): string | undefined {
@@ -91,6 +94,32 @@ describe('simulator /metrics with real Prometheus', () => {
     const { code, output } = await run(promtoolBin ?? 'promtool', ['check', 'metrics'], text);
     expect(output).toBe('');
     expect(code).toBe(0);
+  });
+
+  it('answers gzip when the scraper asks for it (Prometheus does), the same page as without', async () => {
+    expect(acceptsGzip('gzip')).toBe(true);
+    expect(acceptsGzip('identity, gzip;q=0.5')).toBe(true);
+    expect(acceptsGzip('gzip;q=0, identity')).toBe(false);
+    expect(acceptsGzip(undefined)).toBe(false);
+    sim = await startSimulator({ fleet: testFleet(), port: 0, timeScale: 600 });
+    const url = new URL(`${sim.url}/metrics`);
+    const raw = (encoding: string) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        const req = httpGet(url, { headers: { 'accept-encoding': encoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+      });
+    const zipped = await raw('gzip');
+    const plain = await raw('identity');
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    // The same series (values move with the simulated clock between the two scrapes).
+    const series = (text: string) => text.split('\n').map((l) => (l.startsWith('#') ? l : l.replace(/ [^ ]+$/, '')));
+    expect(series(gunzipSync(zipped.body).toString('utf8'))).toEqual(series(plain.body.toString('utf8')));
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 3);
   });
 
   it.skipIf(skip(prometheusBin))(
