@@ -23,7 +23,7 @@ import { TemporalUnreachableError } from '../client/errors';
 import { fleetwaveDataConverter } from '../client/payload-codec';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
 import { createLogger, dropBelowLevel, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
-import { applyToNewThreads, missingHeapFlags, restartWithHeapFlags } from './start-settings';
+import { applyToNewThreads, missingStartSettings, restartWithStartSettings } from './start-settings';
 
 /** The workflows entry point the worker bundles at start. */
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,11 +77,11 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
   // workerMain restarted the process with these unless this Node.js has no process.execve: then
   // the main thread keeps V8's own sizes (a 4 GiB limit, and an old generation let grow to four
   // times its live data): a third of the worker's peak RSS at 5,000 clusters (bench/README.md).
-  const notOnMainThread = missingHeapFlags(config);
-  if (notOnMainThread.length > 0 && (opts.installRuntime ?? true)) {
+  const notApplied = missingStartSettings(config);
+  if (notApplied.length > 0 && (opts.installRuntime ?? true)) {
     logger.warn(
-      { flags: notOnMainThread },
-      'heap settings not applied to the main thread (no process.execve before Node.js 22.15): put the flags in NODE_OPTIONS',
+      { settings: notApplied },
+      'start settings not applied (no process.execve before Node.js 22.15): put the flags in NODE_OPTIONS, the rest in the environment',
     );
   }
   // Before Worker.create starts the workflow thread: its heap is sized from V8's flags when it starts.
@@ -122,6 +122,7 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
           oldSpaceMb: config.heapOldSpaceMb,
           mainThreadLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
         },
+        mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? 'glibc default',
       },
       'worker ready',
     );
@@ -221,7 +222,7 @@ export async function workerMain(
     throw err;
   }
   // Only a worker configured by this process's own environment restarts with it.
-  if (env === process.env) restartWithHeapFlags(config);
+  if (env === process.env) restartWithStartSettings(config);
   try {
     await runWorker(config);
     return 0;
