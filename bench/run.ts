@@ -51,6 +51,13 @@ async function main(): Promise<number> {
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s`;
   const log = (line: string) => process.stdout.write(`[${elapsed()}] ${line}\n`);
+  // The worker applies its heap settings to its main thread by restarting itself with process.execve
+  // (worker/start-settings.ts): without it the worker keeps V8's 4 GiB defaults there.
+  if (typeof (process as { execve?: unknown }).execve !== 'function') {
+    log(
+      `warning: Node.js ${process.version} has no process.execve: the worker's heap settings cannot reach its main thread, so its RSS is not what a supported Node.js gives (bench/README.md, "Profiling the worker")`,
+    );
+  }
   let failures = 0;
   for (const name of names) {
     const def = SCENARIOS[name];

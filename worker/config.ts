@@ -116,6 +116,16 @@ export const workerEnvSchema = z.object({
     .describe(
       `V8's old-generation limit, in MiB, of each of the worker's threads (--max-old-space-size). A smaller limit makes V8 collect sooner (on a large machine it lets the old generation grow to four times its live data first). Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB; 0 leaves V8's own (a share of the machine's memory). Default: ${DEFAULT_HEAP_OLD_SPACE_MB}.`,
     ),
+  FLEETWAVE_MALLOC_ARENA_MAX: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: 'must be a whole number (0 leaves glibc its own)' })
+    .transform(Number)
+    .pipe(z.number().int().max(1024, { message: 'must be <= 1024' }))
+    .default(0)
+    .describe(
+      "glibc's MALLOC_ARENA_MAX for the worker process: how many malloc arenas its threads (Temporal's Rust core, V8's helpers, the workflow thread) share. glibc keeps up to 8 per core and returns little of their free memory to the system. Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB (glibc reads it when a process starts) unless MALLOC_ARENA_MAX is set; 0 leaves glibc's own. Default: 0.",
+    ),
   LOG_LEVEL: z
     .string()
     .trim()
@@ -173,6 +183,8 @@ export interface WorkerConfig {
   heapSemiSpaceMb: number;
   /** FLEETWAVE_HEAP_OLD_SPACE_MB: V8's --max-old-space-size for the worker's threads; 0 leaves V8's own. */
   heapOldSpaceMb: number;
+  /** FLEETWAVE_MALLOC_ARENA_MAX: glibc's MALLOC_ARENA_MAX for the worker process; 0 leaves glibc's own. */
+  mallocArenaMax: number;
   /** FLEETWAVE_WAIT_TIME_SCALE: divides the delays between the looks of every wait (1 against real EKS). */
   waitTimeScale: number;
   aws: {
@@ -244,6 +256,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     waitTimeScale: Number(v.FLEETWAVE_WAIT_TIME_SCALE),
     heapSemiSpaceMb: v.FLEETWAVE_HEAP_SEMI_SPACE_MB,
     heapOldSpaceMb: v.FLEETWAVE_HEAP_OLD_SPACE_MB,
+    mallocArenaMax: v.FLEETWAVE_MALLOC_ARENA_MAX,
     aws: {
       region: v.AWS_REGION,
       endpoint: v.FLEETWAVE_AWS_ENDPOINT,

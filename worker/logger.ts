@@ -7,7 +7,7 @@
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import pino from 'pino';
 import { STILL_WAITING_FAILURE } from '../activities/types';
-import type { LogLevelName } from './config';
+import { LOG_LEVELS, type LogLevelName } from './config';
 
 /** The pino logger the worker process writes with. */
 export type ProcessLogger = pino.Logger;
@@ -56,7 +56,7 @@ export class PinoTemporalLogger implements Logger {
   constructor(private readonly logger: ProcessLogger) {}
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const method = isStillWaiting(message, meta) ? 'debug' : (PINO_LEVEL[level] ?? 'info');
+    const method = pinoLevel(level, message, meta);
     if (!this.logger.isLevelEnabled(method)) return;
     const fields = meta ? plainFields(meta) : undefined;
     if (fields) this.logger[method](fields, message);
@@ -82,6 +82,29 @@ export class PinoTemporalLogger implements Logger {
   error(message: string, meta?: LogMetadata): void {
     this.log('ERROR', message, meta);
   }
+}
+
+/** The pino level a Temporal log line is written at. */
+function pinoLevel(level: LogLevel, message: string, meta: LogMetadata | undefined): LogLevelName {
+  return isStillWaiting(message, meta) ? 'debug' : (PINO_LEVEL[level] ?? 'info');
+}
+
+/**
+ * Makes the Temporal runtime's own logger drop what pino would drop, before it queues it.
+ *
+ * With `forward` logging the runtime logs through a collector that takes every level, TRACE
+ * included: each call from the SDK (a workflow task, an activity attempt, its start and end) is
+ * timestamped by a native call, queued and sorted, and handed to {@link PinoTemporalLogger} 100 ms
+ * later, which then drops most of it at LOG_LEVEL info. Pass `Runtime.install(...).logger`: its
+ * levels go through `log`, so wrapping that one method filters them all. Core's own lines come from
+ * Rust, filtered by the runtime's filter string, and are not affected.
+ */
+export function dropBelowLevel(sdkLogger: Logger, level: LogLevelName): void {
+  const threshold = LOG_LEVELS.indexOf(level);
+  const log = sdkLogger.log.bind(sdkLogger);
+  sdkLogger.log = (lvl, message, meta) => {
+    if (LOG_LEVELS.indexOf(pinoLevel(lvl, message, meta)) >= threshold) log(lvl, message, meta);
+  };
 }
 
 /**

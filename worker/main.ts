@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
 import {
@@ -21,8 +22,8 @@ import {
 import { TemporalUnreachableError } from '../client/errors';
 import { fleetwaveDataConverter } from '../client/payload-codec';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
-import { createLogger, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
-import { applyToNewThreads, restartWithHeapFlags } from './start-settings';
+import { createLogger, dropBelowLevel, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
+import { applyToNewThreads, missingStartSettings, restartWithStartSettings } from './start-settings';
 
 /** The workflows entry point the worker bundles at start. */
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,7 +61,7 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   if (opts.installRuntime ?? true) {
     // First thing that touches the runtime: later calls would create a default one.
-    Runtime.install({
+    const runtime = Runtime.install({
       logger: new PinoTemporalLogger(logger),
       telemetryOptions: {
         logging: {
@@ -70,8 +71,19 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
         ...(config.metricsAddress ? { metrics: { prometheus: { bindAddress: config.metricsAddress } } } : {}),
       },
     });
+    dropBelowLevel(runtime.logger, config.logLevel);
   }
 
+  // workerMain restarted the process with these unless this Node.js has no process.execve: then
+  // the main thread keeps V8's own sizes (a 4 GiB limit, and an old generation let grow to four
+  // times its live data): a third of the worker's peak RSS at 5,000 clusters (bench/README.md).
+  const notApplied = missingStartSettings(config);
+  if (notApplied.length > 0 && (opts.installRuntime ?? true)) {
+    logger.warn(
+      { settings: notApplied },
+      'start settings not applied (no process.execve before Node.js 22.15): put the flags in NODE_OPTIONS, the rest in the environment',
+    );
+  }
   // Before Worker.create starts the workflow thread: its heap is sized from V8's flags when it starts.
   applyToNewThreads(config);
 
@@ -108,7 +120,9 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
         heap: {
           semiSpaceMb: config.heapSemiSpaceMb,
           oldSpaceMb: config.heapOldSpaceMb,
+          mainThreadLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
         },
+        mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? 'glibc default',
       },
       'worker ready',
     );
@@ -208,7 +222,7 @@ export async function workerMain(
     throw err;
   }
   // Only a worker configured by this process's own environment restarts with it.
-  if (env === process.env) restartWithHeapFlags(config);
+  if (env === process.env) restartWithStartSettings(config);
   try {
     await runWorker(config);
     return 0;

@@ -1,6 +1,7 @@
 /**
  * Heap sizes the worker's V8 threads can take only when they start (FLEETWAVE_HEAP_SEMI_SPACE_MB,
- * FLEETWAVE_HEAP_OLD_SPACE_MB).
+ * FLEETWAVE_HEAP_OLD_SPACE_MB), and glibc's malloc arenas, read when the process starts
+ * (FLEETWAVE_MALLOC_ARENA_MAX).
  *
  * Left to itself V8 sizes its heaps from the machine, not the worker: on a host with a few GiB
  * free it takes a 4 GiB heap limit, grows each young generation to 128 MiB and lets the old
@@ -10,7 +11,8 @@
  *
  * V8 sizes a thread's heap when the thread starts, so the worker applies missing flags to its main
  * thread by replacing itself (execve: the same PID, arguments and environment, nothing run yet)
- * with the flags added. A flag already on the command line or in NODE_OPTIONS is left alone.
+ * with the flags added, and MALLOC_ARENA_MAX to its environment. A flag already on the command line
+ * or in NODE_OPTIONS, and a MALLOC_ARENA_MAX already set, are left alone.
  * Without process.execve (Node.js 22.12 to 22.14) the main thread keeps V8's own sizes; the
  * workflow thread, started later, gets the flags either way ({@link applyToNewThreads}).
  */
@@ -46,15 +48,32 @@ export function missingHeapFlags(
     .map(([name, mb]) => `${name}=${mb}`);
 }
 
+/** The malloc settings of `config` (as environment variables) that `env` does not already set. */
+export function missingMallocEnv(config: WorkerConfig, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return config.mallocArenaMax > 0 && env.MALLOC_ARENA_MAX === undefined
+    ? { MALLOC_ARENA_MAX: String(config.mallocArenaMax) }
+    : {};
+}
+
+/** What this process runs without, as `--flag=value` and `NAME=value`: for a warning when it cannot restart. */
+export function missingStartSettings(config: WorkerConfig): string[] {
+  const env = Object.entries(missingMallocEnv(config)).map(([name, value]) => `${name}=${value}`);
+  return [...missingHeapFlags(config), ...env];
+}
+
 /**
- * Replaces this process with itself started with the missing heap flags; returns only when none is
- * missing or the platform cannot (no process.execve).
+ * Replaces this process with itself started with the missing heap flags and malloc settings;
+ * returns only when none is missing or the platform cannot (no process.execve).
  */
-export function restartWithHeapFlags(config: WorkerConfig): void {
+export function restartWithStartSettings(config: WorkerConfig): void {
   const missing = missingHeapFlags(config);
+  const env = missingMallocEnv(config);
   const execve = (process as { execve?: Execve }).execve;
-  if (missing.length === 0 || typeof execve !== 'function') return;
-  execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  if ((missing.length === 0 && Object.keys(env).length === 0) || typeof execve !== 'function') return;
+  execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], {
+    ...process.env,
+    ...env,
+  });
 }
 
 /**

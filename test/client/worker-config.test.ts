@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig, WorkerConfigError } from '../../worker/config';
-import { missingHeapFlags } from '../../worker/start-settings';
+import { missingHeapFlags, missingMallocEnv } from '../../worker/start-settings';
 
 /** No config file unless a test writes one. */
 const NO_FILE = { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
@@ -40,6 +40,7 @@ describe('loadWorkerConfig', () => {
       waitTimeScale: 1,
       heapSemiSpaceMb: 16,
       heapOldSpaceMb: 1536,
+      mallocArenaMax: 0,
       aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
       prometheusUrl: undefined,
     });
@@ -63,6 +64,7 @@ describe('loadWorkerConfig', () => {
       FLEETWAVE_WAIT_TIME_SCALE: '1200',
       FLEETWAVE_HEAP_SEMI_SPACE_MB: '0',
       FLEETWAVE_HEAP_OLD_SPACE_MB: '4096',
+      FLEETWAVE_MALLOC_ARENA_MAX: '2',
     });
     expect(config).toMatchObject({
       temporal: { connection: { address: 'temporal:7233' }, namespace: 'fleet', addressSource: 'TEMPORAL_ADDRESS' },
@@ -76,6 +78,7 @@ describe('loadWorkerConfig', () => {
       waitTimeScale: 1200,
       heapSemiSpaceMb: 0,
       heapOldSpaceMb: 4096,
+      mallocArenaMax: 2,
     });
     expect(config.metricsAddress).toBeUndefined();
   });
@@ -104,9 +107,16 @@ describe('loadWorkerConfig', () => {
       'FLEETWAVE_PROMETHEUS_URL="prometheus:9090": must be an http(s) URL such as "http://127.0.0.1:9000"',
       'TEMPORAL_ADDRESS="http://temporal:7233": must be host:port such as "127.0.0.1:7233"',
     ]);
-    expect(problemsOf({ FLEETWAVE_HEAP_SEMI_SPACE_MB: '4096', FLEETWAVE_HEAP_OLD_SPACE_MB: '-1' })).toEqual([
+    expect(
+      problemsOf({
+        FLEETWAVE_HEAP_SEMI_SPACE_MB: '4096',
+        FLEETWAVE_HEAP_OLD_SPACE_MB: '-1',
+        FLEETWAVE_MALLOC_ARENA_MAX: 'two',
+      }),
+    ).toEqual([
       'FLEETWAVE_HEAP_SEMI_SPACE_MB="4096": must be <= 1024',
       'FLEETWAVE_HEAP_OLD_SPACE_MB="-1": must be a whole number of MiB (0 leaves the runtime its own)',
+      'FLEETWAVE_MALLOC_ARENA_MAX="two": must be a whole number (0 leaves glibc its own)',
     ]);
   });
 
@@ -199,5 +209,14 @@ describe('missingHeapFlags', () => {
     ]);
     const off = loadWorkerConfig({ ...NO_FILE, FLEETWAVE_HEAP_SEMI_SPACE_MB: '0', FLEETWAVE_HEAP_OLD_SPACE_MB: '0' });
     expect(missingHeapFlags(off, [], {})).toEqual([]);
+  });
+});
+
+describe('missingMallocEnv', () => {
+  it('asks for MALLOC_ARENA_MAX only when configured and not already in the environment', () => {
+    expect(missingMallocEnv(loadWorkerConfig(NO_FILE), {})).toEqual({});
+    const two = loadWorkerConfig({ ...NO_FILE, FLEETWAVE_MALLOC_ARENA_MAX: '2' });
+    expect(missingMallocEnv(two, {})).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(missingMallocEnv(two, { MALLOC_ARENA_MAX: '8' })).toEqual({});
   });
 });
