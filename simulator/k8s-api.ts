@@ -660,6 +660,32 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
   }
 
   if (s[0] === 'apis' && s[1] === 'apps' && s[2] === 'v1') {
+    for (const [resource, kind, objects] of [
+      ['deployments', 'Deployment', () => deployments(c, clusterPods(c, nodeList(), now))],
+      // The simulated workloads have no StatefulSet; the resource is served, its list is empty.
+      ['statefulsets', 'StatefulSet', () => []],
+    ] as const) {
+      const answer = namespacedRead(s, 3, resource, 'apps', kind, 'apps/v1', objects, query, rv);
+      if (answer) return answer;
+    }
+  }
+
+  if (s[0] === 'apis' && s[1] === 'coordination.k8s.io' && s[2] === 'v1') {
+    const answer = namespacedRead(
+      s,
+      3,
+      'leases',
+      'coordination.k8s.io',
+      'Lease',
+      'coordination.k8s.io/v1',
+      () => nodeLeases(c, nodeList(), now),
+      query,
+      rv,
+    );
+    if (answer) return answer;
+  }
+
+  if (s[0] === 'apis' && s[1] === 'apps' && s[2] === 'v1') {
     const dsPath =
       s[3] === 'daemonsets' && s.length === 4
         ? { namespace: undefined, name: undefined }
@@ -680,6 +706,118 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
   }
 
   return status(404, 'NotFound', 'the server could not find the requested resource');
+}
+
+/**
+ * GET of a namespaced resource at `s[from]`: the list across namespaces (`<resource>`), in one
+ * namespace (`namespaces/<ns>/<resource>`), or one object (`.../<resource>/<name>`); undefined
+ * when the path is not this resource.
+ */
+function namespacedRead(
+  s: string[],
+  from: number,
+  resource: string,
+  group: string,
+  kind: string,
+  apiVersion: string,
+  objects: () => readonly { metadata: { name: string; namespace: string } }[],
+  query: URLSearchParams,
+  rv: string,
+): K8sResponse | undefined {
+  const rest = s.slice(from);
+  const path =
+    rest[0] === resource && rest.length === 1
+      ? { namespace: undefined, name: undefined }
+      : rest[0] === 'namespaces' && rest[2] === resource && (rest.length === 3 || rest.length === 4)
+        ? { namespace: rest[1], name: rest[3] }
+        : undefined;
+  if (!path) return undefined;
+  const items = objects()
+    .filter((o) => path.namespace === undefined || o.metadata.namespace === path.namespace)
+    .filter((o) => path.name === undefined || o.metadata.name === path.name);
+  if (path.name !== undefined) {
+    return items[0]
+      ? { status: 200, body: items[0] }
+      : status(404, 'NotFound', `${resource}.${group} "${path.name}" not found`);
+  }
+  return listResponse(`${kind}List`, apiVersion, [...items], query, rv);
+}
+
+/**
+ * The Deployments behind the ReplicaSet pods workloads.ts places (coredns, the applications,
+ * one replica per node group for each PodDisruptionBudget's workload): one per owner, its
+ * replicas the pods there are now, ready those on a Ready node and not crash-looping.
+ */
+function deployments(c: SimCluster, pods: readonly PodView[]) {
+  const byOwner = new Map<string, { namespace: string; name: string; pods: PodView[] }>();
+  for (const p of pods) {
+    if (p.ownerKind !== 'ReplicaSet') continue;
+    const name = p.ownerName.slice(0, p.ownerName.lastIndexOf('-'));
+    const key = `${p.namespace}/${name}`;
+    const entry = byOwner.get(key) ?? { namespace: p.namespace, name, pods: [] };
+    entry.pods.push(p);
+    byOwner.set(key, entry);
+  }
+  return [...byOwner.values()].map(({ namespace, name, pods: owned }) => {
+    const ready = owned.filter((p) => !p.crashLooping).length;
+    const labels = owned[0]?.labels ?? {};
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name,
+        namespace,
+        uid: uuidOf(c.name, 'deployment', namespace, name),
+        resourceVersion: String(5000 + (hash32(c.name, namespace, name, owned.length, ready) % 100000)),
+        creationTimestamp: iso(c.createdAt),
+        generation: 1,
+        labels,
+      },
+      spec: {
+        replicas: owned.length,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: { containers: (owned[0]?.containers ?? []).map((n) => ({ name: n })) },
+        },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } },
+      },
+      status: {
+        observedGeneration: 1,
+        replicas: owned.length,
+        updatedReplicas: owned.length,
+        readyReplicas: ready,
+        availableReplicas: ready,
+        ...(owned.length > ready ? { unavailableReplicas: owned.length - ready } : {}),
+      },
+    };
+  });
+}
+
+/**
+ * Node heartbeats as the kubelet writes them: one Lease per node in kube-node-lease, renewed
+ * every 10 s while the node is Ready (Kubernetes "Leases", node heartbeats: lease duration 40 s).
+ */
+function nodeLeases(c: SimCluster, nodes: readonly NodeView[], now: number) {
+  return nodes.map((n) => ({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: {
+      name: n.name,
+      namespace: 'kube-node-lease',
+      uid: uuidOf(c.name, 'kube-node-lease', n.name),
+      resourceVersion: String(Math.floor(now / 10_000)),
+      creationTimestamp: iso(n.createdAt),
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'Node', name: n.name, uid: uuidOf(c.name, 'node', n.name, n.generation) },
+      ],
+    },
+    spec: {
+      holderIdentity: n.name,
+      leaseDurationSeconds: 40,
+      renewTime: iso(n.ready ? now - (now % 10_000) : n.createdAt),
+    },
+  }));
 }
 
 /** The DaemonSets whose pods workloads.ts places on every node, in kube-system. */

@@ -16,7 +16,8 @@ interface Column {
 }
 
 /** The kinds the simulator prints; anything else gets the default table. */
-export type TableKind = 'Node' | 'Pod' | 'PodDisruptionBudget' | 'Namespace' | 'DaemonSet';
+export type TableKind =
+  'Node' | 'Pod' | 'PodDisruptionBudget' | 'Namespace' | 'DaemonSet' | 'Deployment' | 'StatefulSet' | 'Lease';
 
 const AGE: Column = {
   name: 'Age',
@@ -103,6 +104,24 @@ const COLUMNS: Record<TableKind, Column[]> = {
     },
     AGE,
   ],
+  Deployment: [
+    NAME,
+    { name: 'Ready', type: 'string', description: 'Number of the pod with ready state' },
+    {
+      name: 'Up-to-date',
+      type: 'integer',
+      description:
+        'Total number of non-terminated pods targeted by this deployment that have the desired template spec.',
+    },
+    {
+      name: 'Available',
+      type: 'integer',
+      description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.',
+    },
+    AGE,
+  ],
+  StatefulSet: [NAME, { name: 'Ready', type: 'string', description: 'Number of the pod with ready state' }, AGE],
+  Lease: [NAME, { name: 'Holder', type: 'string', description: 'The holder identity of the lease.' }, AGE],
 };
 
 const DEFAULT_COLUMNS: Column[] = [NAME, { name: 'Created At', type: 'date', description: AGE.description }];
@@ -234,6 +253,18 @@ function cellsOf(kind: TableKind | undefined, o: Obj, now: number): unknown[] {
       return [o.metadata.name, o.status.phase, age(o, now)];
     case 'DaemonSet':
       return daemonSetCells(o, now);
+    case 'Deployment':
+      return [
+        o.metadata.name,
+        `${o.status.readyReplicas ?? 0}/${o.spec.replicas ?? 0}`,
+        o.status.updatedReplicas ?? 0,
+        o.status.availableReplicas ?? 0,
+        age(o, now),
+      ];
+    case 'StatefulSet':
+      return [o.metadata.name, `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`, age(o, now)];
+    case 'Lease':
+      return [o.metadata.name, o.spec.holderIdentity ?? '', age(o, now)];
     default:
       return [o.metadata.name, o.metadata.creationTimestamp];
   }

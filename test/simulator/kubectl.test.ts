@@ -178,6 +178,21 @@ describe('kubectl against a simulated cluster', () => {
     expect(rowsOf(pdbs)[0]?.slice(0, 5)).toEqual(['payments', 'api', 'N/A', '1', '1']);
   });
 
+  it('get deployments, statefulsets and node leases: the workloads behind the pods, and the kubelet heartbeats', async () => {
+    const deploys = await ok('get', 'deployments', '-A');
+    expect(columns(deploys.split('\n')[0])).toEqual(['NAMESPACE', 'NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE']);
+    const rows = rowsOf(deploys);
+    expect(rows.find(([ns, name]) => ns === 'kube-system' && name === 'coredns')?.[2]).toBe('2/2');
+    expect(rows.some(([ns, name]) => ns === 'payments' && name === 'api')).toBe(true);
+    // No StatefulSet in the simulated workloads: served, and empty.
+    const sts = await kubectl('get', 'statefulsets', '-A');
+    expect([sts.code, sts.stderr.trim()]).toEqual([0, 'No resources found']);
+    const leases = rowsOf(await ok('get', 'leases', '-n', 'kube-node-lease'));
+    const nodes = rowsOf(await ok('get', 'nodes')).map((r) => r[0]);
+    expect(leases.map((r) => r[0]).sort()).toEqual([...nodes].sort());
+    expect(leases.every(([name, holder]) => holder === name)).toBe(true);
+  });
+
   it('api-resources, get --raw /version and auth whoami go through discovery and the token', async () => {
     const resources = await ok('api-resources');
     for (const line of [
@@ -185,6 +200,9 @@ describe('kubectl against a simulated cluster', () => {
       /^pods\s+po\s+v1\s+true\s+Pod$/m,
       /^poddisruptionbudgets\s+pdb\s+policy\/v1\s+true\s+PodDisruptionBudget$/m,
       /^daemonsets\s+ds\s+apps\/v1\s+true\s+DaemonSet$/m,
+      /^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m,
+      /^statefulsets\s+sts\s+apps\/v1\s+true\s+StatefulSet$/m,
+      /^leases\s+coordination\.k8s\.io\/v1\s+true\s+Lease$/m,
     ]) {
       expect(resources).toMatch(line);
     }

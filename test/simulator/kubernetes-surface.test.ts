@@ -66,7 +66,13 @@ describe('simulated Kubernetes API surface', () => {
       groups: { name: string; preferredVersion: { groupVersion: string } }[];
     };
     const served = groups.groups.map((g) => g.preferredVersion.groupVersion);
-    expect(served).toEqual(['apps/v1', 'authentication.k8s.io/v1', 'policy/v1', 'metrics.k8s.io/v1beta1']);
+    expect(served).toEqual([
+      'apps/v1',
+      'coordination.k8s.io/v1',
+      'authentication.k8s.io/v1',
+      'policy/v1',
+      'metrics.k8s.io/v1beta1',
+    ]);
     for (const gv of ['v1', ...served]) {
       const list = (await call(gv === 'v1' ? '/api/v1' : `/apis/${gv}`)).json() as {
         kind: string;
