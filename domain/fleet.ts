@@ -5,6 +5,7 @@
  * discovery agree.
  */
 import { z } from 'zod';
+import { AMI_TYPES } from './node-models';
 import { API_VERSION, minorVersion } from './spec';
 import { compareMinor } from './versions';
 
@@ -33,10 +34,55 @@ export const nodegroupInventorySchema = z.strictObject({
     .max(100)
     .default(1)
     .describe('Nodes replaced per batch. Default: 1.'),
-  launchTemplate: z
-    .strictObject({ name: z.string().min(1), version: z.string().min(1) })
+  amiType: z
+    .enum(AMI_TYPES)
     .optional()
-    .describe('Launch template, if the node group uses one (rollback points it back at the previous version).'),
+    .describe(
+      'EKS amiType (AL2023_x86_64_STANDARD, BOTTLEROCKET_ARM_64, WINDOWS_CORE_2022_x86_64, ...). CUSTOM when the launch template names its own AMI (launchTemplate.imageId). Default: AL2023_x86_64_STANDARD, or CUSTOM with launchTemplate.imageId.',
+    ),
+  launchTemplate: z
+    .strictObject({
+      name: z.string().min(1),
+      version: z.string().min(1),
+      imageId: z
+        .string()
+        .regex(/^ami-[0-9a-f]{8,17}$/, { message: 'must be an AMI ID such as "ami-0123456789abcdef0"' })
+        .optional()
+        .describe('The custom AMI this launch-template version names (the node group then has amiType CUSTOM).'),
+    })
+    .optional()
+    .describe('Launch template, if the node group uses one.'),
+});
+
+export const nodePoolInventorySchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: 'must be a Kubernetes object name' }),
+  nodes: z.number().int().min(0).max(1000).default(2).describe('Nodes (NodeClaims) the pool runs now. Default: 2.'),
+  budgetNodes: z
+    .string()
+    .regex(/^(\d+|\d+%)$/, { message: 'must be a count or a percentage such as "10%"' })
+    .default('10%')
+    .describe('The NodePool disruption budget (spec.disruption.budgets[0].nodes). Default: "10%".'),
+});
+
+export const selfManagedGroupInventorySchema = z.strictObject({
+  name: z.string().min(1).max(255).describe('Auto Scaling group name.'),
+  version: minorVersion.optional().describe('Kubelet minor of its nodes. Default: the cluster version.'),
+  nodes: z.number().int().min(0).max(1000).default(3).describe('Instances. Default: 3.'),
+  amiType: z
+    .enum(AMI_TYPES)
+    .optional()
+    .describe('The AMI family its launch template uses, as an EKS amiType. Default: AL2023_x86_64_STANDARD.'),
+});
+
+export const fargateProfileInventorySchema = z.strictObject({
+  name: z.string().min(1).max(100).describe('Fargate profile name.'),
+  pods: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(2)
+    .describe('Pods running on Fargate under this profile. Default: 2.'),
 });
 
 export const addonInventorySchema = z.strictObject({
@@ -102,6 +148,23 @@ export const clusterInventorySchema = z.strictObject({
       'EKS Auto Mode (simulator): DescribeCluster reports computeConfig enabled, and a control-plane rollback first rolls the Auto Mode nodes back, when CancelUpdate can stop it. Default: false.',
     ),
   nodegroups: z.array(nodegroupInventorySchema).default([]),
+  nodePools: z
+    .array(nodePoolInventorySchema)
+    .optional()
+    .describe(
+      'Custom NodePools (karpenter.sh/v1): Auto Mode pools on an autoMode cluster, Karpenter pools where karpenter is set. The built-in Auto Mode pools (system, general-purpose) are implied. Default: none.',
+    ),
+  karpenter: z
+    .strictObject({
+      version: z.string().regex(/^\d+\.\d+\.\d+$/, { message: 'must be a Karpenter version such as "1.5.0"' }),
+    })
+    .optional()
+    .describe('A self-installed Karpenter controller and its version. Default: none.'),
+  selfManagedGroups: z
+    .array(selfManagedGroupInventorySchema)
+    .optional()
+    .describe('Self-managed node groups (Auto Scaling groups whose nodes join the cluster). Default: none.'),
+  fargateProfiles: z.array(fargateProfileInventorySchema).optional().describe('Fargate profiles. Default: none.'),
   addons: z.array(addonInventorySchema).default([]),
   pdbs: z
     .array(pdbInventorySchema)
