@@ -7,6 +7,7 @@
  * credentials or kubeconfigs; activities obtain those themselves from their deps.
  */
 import type { FleetMember } from '../domain/fleet';
+import type { AmiType, Architecture } from '../domain/node-models';
 import type { ClaimVerdict, PolicySummary, SignedActionKind, SignedClaim } from '../domain/signed-actions';
 import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
 
@@ -26,8 +27,15 @@ export interface ClusterRef {
 export interface PinnedVersions {
   /** Target minor, absent for a patch-only campaign. */
   kubernetesVersion?: string;
-  /** Node group AMI release version per Kubernetes minor. */
+  /**
+   * Node group AMI release version per Kubernetes minor: the AL2023 x86_64 standard AMI of the
+   * first region. Kept for campaigns pinned before per-family pins ({@link amis}) existed.
+   */
   nodegroupRelease: Record<string, string>;
+  /** AMI release version per region, EKS amiType and Kubernetes minor, for the families in use. */
+  amis?: Record<string, Partial<Record<AmiType, Record<string, string>>>>;
+  /** Custom AMI ID per region, architecture and Kubernetes minor (spec.target.customAmis). */
+  customAmis?: Record<string, Partial<Record<Architecture, Record<string, string>>>>;
   /** Add-on name → version, per Kubernetes minor. */
   addons: Record<string, Record<string, string>>;
   /** When they were resolved (ISO time, from the activity). */
@@ -51,6 +59,24 @@ export interface NodegroupState {
   status: string;
   launchTemplate?: { name?: string; id?: string; version?: string };
   desiredSize?: number;
+  /** EKS amiType (CUSTOM: the launch template names the AMI). Absent in histories before node models. */
+  amiType?: AmiType;
+  /** CUSTOM node groups: the AMI the current launch-template version names, and its architecture. */
+  imageId?: string;
+  arch?: Architecture;
+}
+
+/** Node models of a cluster besides managed node groups, as preflight detects them. */
+export interface NodeModelsState {
+  /** DescribeCluster computeConfig.enabled. */
+  autoMode: boolean;
+  /** Custom NodePools (karpenter.sh/v1) and whether they belong to Auto Mode or a Karpenter install. */
+  nodePools: { name: string; autoMode: boolean; nodes: number }[];
+  /** Karpenter controller version, when one is installed. */
+  karpenterVersion?: string;
+  /** Nodes of self-managed groups (no EKS node group, not Fargate, not Karpenter or Auto Mode). */
+  selfManagedNodes: number;
+  fargateProfiles: string[];
 }
 
 export interface AddonState {
@@ -67,6 +93,8 @@ export interface ClusterState {
   status: string;
   nodegroups: NodegroupState[];
   addons: AddonState[];
+  /** Absent in histories before node models. */
+  nodeModels?: NodeModelsState;
 }
 
 export interface DescribeClusterInput {
