@@ -123,13 +123,14 @@ export function generateFleet(opts: GenerateOptions): Fleet {
               [rng.int(21, 40), 1],
             ] as const);
       const withLaunchTemplate = rng.next() < 0.5;
-      const ltVersion = withLaunchTemplate ? String(rng.int(1, 6)) : undefined;
       const common = {
         name: ngNames[j] as string,
         version: ngVersion,
         nodes,
         maxUnavailable: nodes >= 10 ? rng.int(2, 4) : 1,
       };
+      // Drawn after maxUnavailable, in the order the fleet always drew them.
+      const ltVersion = withLaunchTemplate ? String(rng.int(1, 6)) : undefined;
       if (amiType === 'CUSTOM') {
         // The older of the two owned images of its minor, so a newer one exists to roll to.
         const imageId = ownedImageId(region, account, `acme-eks-${ngVersion}-x86_64-20250115`);
