@@ -19,6 +19,11 @@ export interface GenerateOptions {
   count: number;
   /** Default 1. */
   seed?: number;
+  /**
+   * Mix AMI families and custom-AMI launch templates into the node groups. Default true; false
+   * gives every node group the default AL2023 x86_64 AMI, with the fleet otherwise the same.
+   */
+  mixFamilies?: boolean;
 }
 
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-1', 'ap-northeast-1'] as const;
@@ -111,7 +116,8 @@ export function generateFleet(opts: GenerateOptions): Fleet {
       const releases = AMI_RELEASES[ngVersion] ?? [];
       // Most node groups are one or two releases behind, so a patch campaign has work to do.
       const releaseIndex = Math.min(releases.length - 1, rng.int(0, releases.length - 2));
-      const amiType = amiTypeFor(seed, name, ngNames[j] as string);
+      const amiType: AmiType =
+        opts.mixFamilies === false ? 'AL2023_x86_64_STANDARD' : amiTypeFor(seed, name, ngNames[j] as string);
       const familyReleases = amiType === 'CUSTOM' ? [] : releasesOf(amiType, ngVersion);
       const releaseVersion = familyReleases[Math.min(familyReleases.length - 1, releaseIndex)] as string;
       const nodes =

@@ -172,6 +172,15 @@ describe('generateFleet', () => {
     }
     expect(new Set(a.clusters.map((c) => c.region)).size).toBeGreaterThan(3);
     expect(a.clusters.some((c) => c.pdbs.some((p) => p.allowedDisruptions === 0))).toBe(true);
+
+    // Without the mix: every node group on the default AMI, everything else the same.
+    const plain = generateFleet({ count: 300, seed: 4, mixFamilies: false });
+    expect(plain.clusters.flatMap((c) => c.nodegroups).every((ng) => !ng.amiType && !ng.launchTemplate?.imageId)).toBe(
+      true,
+    );
+    expect(plain.clusters.map((c) => [c.name, c.version, c.nodegroups.map((ng) => ng.nodes)])).toEqual(
+      a.clusters.map((c) => [c.name, c.version, c.nodegroups.map((ng) => ng.nodes)]),
+    );
   });
 });
 
