@@ -63,6 +63,9 @@ export interface ClusterState {
     name: string;
     version: string;
     releaseVersion: string;
+    /** EKS amiType; CUSTOM when the launch template names the image (`imageId`). */
+    amiType: string;
+    imageId?: string;
     status: string;
     launchTemplateName: string;
     launchTemplateVersion: string;
@@ -114,6 +117,8 @@ export function clusterState(fleet: SimFleet, c: SimCluster): ClusterState {
       name: ng.name,
       version: ng.version,
       releaseVersion: ng.releaseVersion,
+      amiType: ng.amiType,
+      ...(ng.imageId ? { imageId: ng.imageId } : {}),
       status: ng.status,
       launchTemplateName: ng.launchTemplate.name,
       launchTemplateVersion: ng.launchTemplate.version,
