@@ -216,7 +216,8 @@ function listResponse(
 }
 
 function capacityOf(type: string): { cpu: string; memory: string; pods: string; cores: number; memKi: number } {
-  switch (type) {
+  // Graviton sizes (m6g.large, …) have the capacity of their Intel twins.
+  switch (type.replace(/g\./, 'i.')) {
     case 'm6i.xlarge':
     case 'c6i.xlarge':
       return { cpu: '4', memory: '15896988Ki', pods: '58', cores: 4, memKi: 15896988 };
