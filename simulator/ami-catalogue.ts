@@ -100,6 +100,15 @@ export function releaseMinorOf(amiType: AmiType, release: string): string | unde
   return undefined;
 }
 
+/**
+ * Whether a fleet file may declare `release` for a node group of this type at `minor`: Amazon Linux
+ * and Windows releases of that minor (any build date), or any Bottlerocket OS version.
+ */
+export function isReleaseOf(amiType: AmiType, release: string, minor: string): boolean {
+  if (amiTypeInfo(amiType).family === 'bottlerocket') return /^\d+\.\d+\.\d+-[0-9a-f]{8}$/.test(release);
+  return releaseMinorOf(amiType, release) === minor;
+}
+
 /** The Kubernetes patch an AMI's kubelet runs ("1.31.5"): Amazon Linux from its release, others from the matching Linux build. */
 export function kubernetesPatchOf(amiType: AmiType, minor: string, release: string): string {
   const family = amiTypeInfo(amiType).family;
