@@ -9,7 +9,7 @@ import type { CustomAmisSpec } from '../../domain/spec';
 import { LAST_AL2_MINOR, amiTypeInfo, type AmiType, type Architecture } from '../../domain/node-models';
 import { compareMinor, toMinor } from '../../domain/versions';
 import { activityRuntime } from '../context';
-import type { AwsTarget, ResolvedDeps } from '../deps';
+import { mapLimit, type AwsTarget, type ResolvedDeps } from '../deps';
 import { describeImage, ec2Client, newestImage } from '../ec2';
 import { awsErrorName, nonRetryable, toActivityFailure } from '../failures';
 import { FailureTypes, type PinnedVersions, type ResolveTargetVersionsInput } from '../types';
@@ -176,25 +176,31 @@ async function pinAmiReleases(
   release: string,
   signal?: AbortSignal,
 ): Promise<NonNullable<PinnedVersions['amis']>> {
+  const lookups: { region: string; amiType: AmiType; minor: string }[] = [];
   const out: NonNullable<PinnedVersions['amis']> = {};
   for (const region of Object.keys(needs).sort()) {
     const perType: Partial<Record<AmiType, Record<string, string>>> = {};
-    const types = Object.keys(needs[region] ?? {}).sort() as AmiType[];
-    for (const amiType of types) {
+    for (const amiType of (Object.keys(needs[region] ?? {}) as AmiType[]).sort()) {
       if (amiType === 'CUSTOM') continue;
       const perMinor: Record<string, string> = {};
       for (const minor of [...new Set(needs[region]?.[amiType] ?? [])].sort(compareMinor)) {
         if (release !== 'latest' && takesPinnedRelease(amiType)) {
           // A pinned release covers its own minor; node groups of other minors are left alone (as before per-family pins).
           if (toMinor(release) === minor) perMinor[minor] = release;
-        } else {
-          perMinor[minor] = await latestAmiTypeRelease(deps, { region }, amiType, minor, signal);
-        }
+        } else lookups.push({ region, amiType, minor });
       }
       perType[amiType] = perMinor;
     }
     out[region] = perType;
   }
+  // A fleet in many regions with many AMI types asks SSM a few hundred times: a few at once.
+  const found = await mapLimit(lookups, deps.describeConcurrency, (l) =>
+    latestAmiTypeRelease(deps, { region: l.region }, l.amiType, l.minor, signal),
+  );
+  lookups.forEach((l, i) => {
+    const perMinor = out[l.region]?.[l.amiType];
+    if (perMinor) perMinor[l.minor] = found[i] as string;
+  });
   return out;
 }
 
