@@ -90,13 +90,22 @@ describe('custom AMIs and Windows releases (simulator)', () => {
     const byPattern = await runActivity(
       h.activities.resolveTargetVersions,
       request(
-        { kubernetesVersion: '1.32', customAmis: { namePattern: 'acme-eks-{minor}-{arch}-*' } },
+        { kubernetesVersion: '1.32', customAmis: { namePattern: 'acme-eks-{minor}-{arch}-2025*' } },
         { [REGION]: { CUSTOM: ['1.32'], AL2023_x86_64_STANDARD: ['1.32'] } },
       ),
     );
     expect(byPattern.customAmis).toEqual({
       [REGION]: { x86_64: { '1.32': owned('1.32', 'x86_64') }, arm64: { '1.32': owned('1.32', 'arm64') } },
     });
+    // The image the fleet file's launch templates name matches a broader pattern and is newer than the owned ones.
+    const broader = await runActivity(
+      h.activities.resolveTargetVersions,
+      request(
+        { kubernetesVersion: '1.32', customAmis: { namePattern: 'acme-eks-{minor}-{arch}-*' } },
+        { [REGION]: { CUSTOM: ['1.32'] } },
+      ),
+    );
+    expect(broader.customAmis?.[REGION]?.x86_64).toEqual({ '1.32': FLEET_IMAGE });
     expect(byPattern.amis?.[REGION]).toEqual({
       AL2023_x86_64_STANDARD: { '1.32': latestReleaseOf('AL2023_x86_64_STANDARD', '1.32') },
     });
