@@ -5,7 +5,7 @@
  * discovery agree.
  */
 import { z } from 'zod';
-import { AMI_TYPES, LAST_AL2_MINOR, amiTypeInfo } from './node-models';
+import { AMI_TYPES, DEFAULT_AMI_TYPE, LAST_AL2_MINOR, amiTypeInfo, type AmiType } from './node-models';
 import { API_VERSION, minorVersion } from './spec';
 import { compareMinor } from './versions';
 
@@ -272,10 +272,24 @@ export interface FleetMember {
   version: string;
   /** Lowest kubelet minor across node groups; equals `version` when there are none. */
   oldestNodeVersion: string;
-  nodegroups: { name: string; version: string; nodes: number; maxUnavailable: number }[];
+  /**
+   * `amiType`: how EKS gets the node group its AMI (CUSTOM: the launch template names one). Absent
+   * in campaigns started before AMI types were carried; read as the AL2023 x86_64 standard AMI.
+   */
+  nodegroups: { name: string; version: string; nodes: number; maxUnavailable: number; amiType?: AmiType }[];
   addons: string[];
   /** PDBs that allow no disruption: a drain risk the plan reports. */
   blockingPdbs: string[];
+}
+
+/**
+ * A node group's amiType as the fleet file gives it: its own, else CUSTOM when its launch template
+ * names an image, else what EKS gives a node group created without one.
+ */
+export function nodegroupAmiType(
+  ng: Pick<ClusterInventory['nodegroups'][number], 'amiType' | 'launchTemplate'>,
+): AmiType {
+  return ng.amiType ?? (ng.launchTemplate?.imageId ? 'CUSTOM' : DEFAULT_AMI_TYPE);
 }
 
 /** Projects a validated inventory entry onto what planning and workflows need. */
@@ -285,6 +299,7 @@ export function toFleetMember(c: ClusterInventory): FleetMember {
     version: ng.version ?? c.version,
     nodes: ng.nodes,
     maxUnavailable: ng.maxUnavailable,
+    amiType: nodegroupAmiType(ng),
   }));
   const oldestNodeVersion = nodegroups.reduce(
     (oldest, ng) => (compareMinor(ng.version, oldest) < 0 ? ng.version : oldest),

@@ -8,6 +8,7 @@ import { checkNodeSkew, compareMinor, firstSkewedHop, toMinor, upgradePath } fro
 import { activityRuntime } from '../context';
 import type { ClusterAccess, ResolvedDeps } from '../deps';
 import type { ClusterRef, KubernetesBaseline, PreflightInput, PreflightResult } from '../types';
+import { nodegroupAmiFindings } from './preflight-amis';
 import { UPDATING, clusterAccess, compatibleAddonVersions, listAll, readClusterState } from './read';
 
 /** Preflight needs one Kubernetes fact (PDBs that allow no disruption); kubernetes.ts provides it. */
@@ -60,6 +61,10 @@ export async function preflightCluster(
       warnings.push(`node group ${ng.name} runs ${ng.version}, behind the control plane (${state.version})`);
     }
   }
+
+  const amiFindings = nodegroupAmiFindings(state, input);
+  blockers.push(...amiFindings.blockers);
+  warnings.push(...amiFindings.warnings);
 
   if (path.length > 0) {
     const insights = await listAll<InsightSummary>(`ListInsights ${name}`, async (nextToken) => {

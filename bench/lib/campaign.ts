@@ -96,7 +96,13 @@ export function benchCampaign(o: BenchCampaignOptions): CampaignInput {
     kind: 'UpgradeCampaign',
     metadata: { name: o.name },
     spec: {
-      target: { kubernetesVersion: o.targetVersion, nodegroupRelease: 'latest', addons: 'default' },
+      target: {
+        kubernetesVersion: o.targetVersion,
+        nodegroupRelease: 'latest',
+        addons: 'default',
+        // Generated fleets have custom-AMI node groups; the simulator's accounts own images named so.
+        customAmis: { namePattern: 'acme-eks-{minor}-{arch}-*', owners: ['self'] },
+      },
       ...(o.selector ? { selector: o.selector } : {}),
       waves: o.waves.map((w) => ({
         name: w.name,
