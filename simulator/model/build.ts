@@ -9,6 +9,7 @@ import {
   releaseMinor,
 } from '../catalogue';
 import { createRng, hash32, hexOf, unit, uuidOf } from '../random';
+import { buildNodePools } from './automode';
 import type { SimCluster, SimNodegroup, SimAddon } from './types';
 
 const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -89,6 +90,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number): 
     labels: { ...inv.labels },
     arn: `arn:aws:eks:${inv.region}:${inv.account}:cluster/${name}`,
     autoMode: inv.autoMode ?? false,
+    nodePools: buildNodePools(inv, seed, now),
     version: inv.version,
     platformVersion: PLATFORM_VERSIONS[inv.version] ?? 'eks.1',
     status: 'ACTIVE',
