@@ -95,10 +95,16 @@ export function createAutoModeActivities(deps: ResolvedDeps) {
     }
   }
 
+  /** The cluster's NodePools; none when the API server does not serve them (no Karpenter, no Auto Mode). */
   async function listNodePools(api: CustomObjectsApi, cluster: string): Promise<Obj[]> {
-    const list = await read(`list NodePools of ${cluster}`, () =>
-      api.listClusterCustomObject({ ...KARPENTER, plural: 'nodepools' }),
-    );
+    const list = await read(`list NodePools of ${cluster}`, async () => {
+      try {
+        return await api.listClusterCustomObject({ ...KARPENTER, plural: 'nodepools' });
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 404) return { items: [] };
+        throw err;
+      }
+    });
     return (list?.items ?? []) as Obj[];
   }
 
