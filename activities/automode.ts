@@ -3,8 +3,9 @@
  * while the control plane bakes.
  *
  * - awaitAutoModeNodes: after the control plane moved, EKS replaces every NodeClaim on the old
- *   minor (Drifted) at the pace of its NodePool's disruption budgets ("Update existing cluster to
- *   new Kubernetes version", docs.aws.amazon.com/eks/latest/userguide/update-cluster.html). The
+ *   minor (Drifted) at the pace of its NodePool's disruption budgets ("Update the Kubernetes Version
+ *   of an EKS Auto Mode cluster", docs.aws.amazon.com/eks/latest/userguide/auto-upgrade.html,
+ *   which does not say how soon: the wait has its own deadline). The
  *   activity counts the NodeClaims whose node is Ready on the target minor, and waits as every wait
  *   does (activities/waiting.ts): one look per attempt, parked in between, the count in the
  *   heartbeat ("12/20 on 1.31") whenever it changed.

@@ -2,8 +2,8 @@
  * NodePools and NodeClaims (karpenter.sh/v1) of EKS Auto Mode clusters and of clusters with a
  * self-installed Karpenter.
  *
- * Auto Mode ("Update existing cluster to new Kubernetes version", docs.aws.amazon.com/eks/latest/
- * userguide/update-cluster.html, and "Rollback EKS Auto Mode clusters", .../rollback-automode.html):
+ * Auto Mode ("Update the Kubernetes Version of an EKS Auto Mode cluster", docs.aws.amazon.com/eks/
+ * latest/userguide/auto-upgrade.html, and "Rollback EKS Auto Mode clusters", .../rollback-automode.html):
  * after the control plane moves, the nodes follow it; NodeClaims on the old minor are Drifted and
  * replaced at the pace the NodePool's disruption budgets allow for reason Drifted (budget rules in
  * budget-schedule.ts). A VersionRollback first rolls the nodes back to the target minor, during the
