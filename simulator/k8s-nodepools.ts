@@ -51,12 +51,13 @@ function nodeNameOf(c: SimCluster, claim: SimNodeClaim): string {
   return `ip-10-200-${(n >> 8) & 255}-${n & 255 || 1}.${c.region}.compute.internal`;
 }
 
-function nodeLabels(c: SimCluster, claim: SimNodeClaim, name: string): Record<string, string> {
+function nodeLabels(c: SimCluster, claim: SimNodeClaim, name: string, now: number): Record<string, string> {
   const zone = zoneOf(c, claim);
   return {
     'karpenter.sh/nodepool': claim.pool,
     'karpenter.sh/capacity-type': 'on-demand',
-    'karpenter.sh/initialized': 'true',
+    // Karpenter marks a node initialized once it is Ready (karpenter.sh/docs/concepts/nodeclaims/).
+    ...(now >= claim.readyAt ? { 'karpenter.sh/initialized': 'true' } : {}),
     'karpenter.sh/registered': 'true',
     ...(c.nodePools?.mode === 'auto'
       ? { 'eks.amazonaws.com/compute-type': 'auto', 'eks.amazonaws.com/nodeclass': 'default' }
@@ -87,7 +88,7 @@ export function nodeClaimNodes(c: SimCluster, now: number): Json[] {
         uid: uuidOf(c.name, 'node', claim.instanceId),
         resourceVersion: String(2000 + (Number.parseInt(claim.instanceId.slice(-4), 16) % 10000) + (ready ? 1 : 0)),
         creationTimestamp: iso(claim.createdAt),
-        labels: nodeLabels(c, claim, name),
+        labels: nodeLabels(c, claim, name, now),
         annotations: { 'karpenter.sh/nodepool-hash-version': 'v3' },
         finalizers: ['karpenter.sh/termination'],
       },
@@ -218,7 +219,7 @@ function renderNodeClaim(c: SimCluster, claim: SimNodeClaim, now: number): Json 
       resourceVersion: String(3000 + (drifted ? 1 : 0) + (ready ? 2 : 0) + (claim.replacedAt !== undefined ? 4 : 0)),
       generation: 1,
       creationTimestamp: iso(claim.createdAt),
-      labels: nodeLabels(c, claim, name),
+      labels: nodeLabels(c, claim, name, now),
       annotations: { 'karpenter.sh/nodepool-hash': hexOf(16, claim.pool, pool?.generation ?? 1) },
       ownerReferences: pool
         ? [
