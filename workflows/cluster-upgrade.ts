@@ -20,6 +20,10 @@
  *   groups, verify, rollback, outcome); keys the parent set at start are not upserted again.
  * A run with 1 or 2 hops, 3 add-ons, 2 node groups and 2 gates measures 42 events: 5 activities
  * × 3, 1 marker, 5–6 search-attribute upserts, start and completion, 6 workflow tasks × 3.
+ * An EKS Auto Mode cluster adds one wait for its nodes and the checks after it (57 events recorded
+ * with 1 hop, 3 add-ons, 2 node groups and 1 gate); a control-plane bake on such a cluster adds the
+ * NodePool hold and release (local activities) and the bake (68): over the budget, by the two
+ * patch markers and the extra steps.
  * Rollbacks keep a start (local activity) and an await per resource: they are rare, and each is
  * recorded on its own.
  *

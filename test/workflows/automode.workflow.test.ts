@@ -23,6 +23,7 @@ import {
   type FakeClusterInit,
 } from '../helpers/fake-activities';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import { recordHistoryFixture } from './history-fixtures';
 
 const WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
 
@@ -67,6 +68,7 @@ const baseSpec = (): Spec => ({
 async function runUpgrade(
   cluster: Omit<FakeClusterInit, 'name'>,
   spec: (s: Spec) => Spec = (s) => s,
+  record?: string,
 ): Promise<{ name: string; result: ClusterUpgradeResult; fake: FakeActivities }> {
   const name = `am-${randomUUID().slice(0, 8)}`;
   const fake = createFakeActivities({ clusters: [{ name, ...cluster }] });
@@ -88,11 +90,14 @@ async function runUpgrade(
     maxHeartbeatThrottleInterval: '200ms',
   });
   return worker.runUntil(async () => {
-    const result = await temporal.client.workflow.execute<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
+    const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
       workflowId: clusterUpgradeWorkflowId(name),
       taskQueue,
       args: [input],
     });
+    const result = await handle.result();
+    // With FLEETWAVE_RECORD_HISTORIES=1: test/fixtures/histories/cluster-upgrade-<record>.json.
+    if (record) await recordHistoryFixture(handle, `cluster-upgrade-${record}`);
     return { name, result, fake };
   });
 }
@@ -102,7 +107,7 @@ const steps = (r: ClusterUpgradeResult) => r.steps.map((s) => s.step);
 
 describe('clusterUpgradeWorkflow on EKS Auto Mode', () => {
   it('follows the nodes after the control plane (counts in the step), then add-ons and node groups', async () => {
-    const { result, fake, name } = await runUpgrade({ behaviour: AUTO });
+    const { result, fake, name } = await runUpgrade({ behaviour: AUTO }, undefined, 'auto-mode-nodes');
     expect(result.outcome).toBe('upgraded');
     const trace = fake.trace(name, /^(startControlPlane|awaitAutoModeNodes|updateAddons|holdNodePools|release)/);
     expect(trace[0]).toBe('startControlPlaneUpgrade:1.31');
@@ -123,10 +128,11 @@ describe('clusterUpgradeWorkflow on EKS Auto Mode', () => {
 
 describe('control-plane bake', () => {
   it('holds the custom NodePools through the hops and the bake, releases them, then the nodes follow', async () => {
-    const { result, fake, name } = await runUpgrade({ behaviour: AUTO }, (s) => ({
-      ...s,
-      rollback: { ...s.rollback, controlPlaneBake: '10m' },
-    }));
+    const { result, fake, name } = await runUpgrade(
+      { behaviour: AUTO },
+      (s) => ({ ...s, rollback: { ...s.rollback, controlPlaneBake: '10m' } }),
+      'control-plane-bake-hold',
+    );
     expect(result.outcome).toBe('upgraded');
     const trace = fake.trace(
       name,
@@ -153,6 +159,7 @@ describe('control-plane bake', () => {
     const { result, fake, name } = await runUpgrade(
       { behaviour: { ...AUTO, failGates: [{ gate: 'error-rate', phase: 'bake', message: 'error ratio 0.2' }] } },
       (s) => ({ ...s, rollback: { ...s.rollback, controlPlaneBake: '10m' } }),
+      'control-plane-bake-rollback',
     );
     expect(result.outcome).toBe('rolled-back');
     expect(result.finalVersion).toBe('1.30');

@@ -9,7 +9,15 @@ import type { ReleaseNodePoolHoldsInput } from '../../activities/types';
 import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fake-activities';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { makeCampaign, resultWithin, startCampaign, uniqueTag, waitForStatus, withWorker } from './campaign-harness';
+import {
+  makeCampaign,
+  recordHistory,
+  resultWithin,
+  startCampaign,
+  uniqueTag,
+  waitForStatus,
+  withWorker,
+} from './campaign-harness';
 
 describe('campaign workflow: Auto Mode holds', () => {
   let temporal: TestTemporal;
@@ -59,7 +67,9 @@ describe('campaign workflow: Auto Mode holds', () => {
       await temporal.client.workflow.getHandle(clusterUpgradeWorkflowId(name)).terminate('operator gave up');
       release();
       await waitForStatus(handle, (s) => s.clusters.some((c) => c.state === 'failed'), 30_000, 'the cluster failed');
-      return { result: await resultWithin(handle), status: await handle.query(statusQuery) };
+      const result = await resultWithin(handle);
+      await recordHistory(handle, 'release-holds-of-terminated');
+      return { result, status: await handle.query(statusQuery) };
     });
     const holds = fake.calls.filter((c) => c.cluster === name && c.name === 'holdNodePools');
     const releases = fake.calls.filter((c) => c.cluster === name && c.name === 'releaseNodePoolHolds');
