@@ -9,7 +9,7 @@ import { CONTROL_PLANE_PATCH } from './catalogue';
 import type { SimCluster, SimFleet } from './model';
 import { hash32, hexOf, unit, uuidOf } from './random';
 import { discovery, nodePoolGroups } from './k8s-discovery';
-import { nodeClaimNodes, readNodePools, writeNodePools } from './k8s-nodepools';
+import { karpenterDeployments, nodeClaimNodes, readNodePools, writeNodePools } from './k8s-nodepools';
 import {
   clusterNodes,
   clusterPdbs,
@@ -665,7 +665,11 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
 
   if (s[0] === 'apis' && s[1] === 'apps' && s[2] === 'v1') {
     for (const [resource, kind, objects] of [
-      ['deployments', 'Deployment', () => deployments(c, clusterPods(c, nodeList(), now))],
+      [
+        'deployments',
+        'Deployment',
+        () => [...deployments(c, clusterPods(c, nodeList(), now)), ...karpenterDeployments(c)],
+      ],
       // The simulated workloads have no StatefulSet; the resource is served, its list is empty.
       ['statefulsets', 'StatefulSet', () => []],
     ] as const) {

@@ -502,4 +502,39 @@ export function writeNodePools(
   writeNodePool(state, pool, update);
   return { status: 200, body: renderNodePool(c, pool) };
 }
+/**
+ * A self-installed Karpenter's controller: `kube-system/karpenter`, two replicas of the chart's
+ * image at the fleet file's version (what `kubectl get deploy -n kube-system karpenter -o
+ * jsonpath='{..image}'` reads to tell the version). Its pods are not among the simulated pods.
+ */
+export function karpenterDeployments(c: SimCluster): Json[] {
+  const version = c.nodePools?.karpenterVersion;
+  if (c.nodePools?.mode !== 'karpenter' || !version) return [];
+  const labels = { 'app.kubernetes.io/name': 'karpenter', 'app.kubernetes.io/instance': 'karpenter' };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'karpenter',
+        namespace: 'kube-system',
+        uid: uuidOf(c.name, 'deployment', 'kube-system', 'karpenter'),
+        resourceVersion: '4242',
+        creationTimestamp: iso(c.createdAt),
+        generation: 1,
+        labels: { ...labels, 'app.kubernetes.io/version': version, 'helm.sh/chart': `karpenter-${version}` },
+      },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: { containers: [{ name: 'controller', image: `public.ecr.aws/karpenter/controller:${version}` }] },
+        },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      },
+      status: { observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 },
+    },
+  ];
+}
 /* eslint-enable @typescript-eslint/no-explicit-any */

@@ -252,6 +252,8 @@ describe('self-installed Karpenter', () => {
     expect(pools.map((p) => p.metadata.name)).toEqual(['default']);
     expect(pools[0].spec.template.spec.nodeClassRef.kind).toBe('EC2NodeClass');
     expect(h.get('/apis/karpenter.k8s.aws/v1/ec2nodeclasses').items).toHaveLength(1);
+    const karpenter = h.get('/apis/apps/v1/namespaces/kube-system/deployments/karpenter');
+    expect(karpenter.spec.template.spec.containers[0].image).toBe('public.ecr.aws/karpenter/controller:1.5.0');
     h.upgrade('1.31');
     h.advance(60 * MINUTE);
     expect(h.onMinor('default', '1.30')).toBe(2);
