@@ -197,16 +197,19 @@ export function createAutoModeActivities(deps: ResolvedDeps) {
         const existing = parseHold(pool.metadata.annotations);
         // Read before write: this workflow's hold is already there (a retried attempt).
         if (existing?.workflowId === input.workflowId && existing.runId === input.runId) return;
-        const now = deps.now().getTime();
+        // The schedule is read by the cluster's clock; an accelerated simulator runs `timeScale`
+        // times faster than the worker's, so the hold must last that much longer there.
+        const now = (deps.clusterClock ?? deps.now)().getTime();
+        const forMs = input.forMs * Math.max(1, deps.waits.timeScale);
         const budgets: NodePoolBudget[] | undefined = existing ? existing.budgets : pool.spec?.disruption?.budgets;
         const record: HoldRecord = {
           workflowId: input.workflowId,
           runId: input.runId,
           since: new Date(now).toISOString(),
-          until: new Date(now + input.forMs).toISOString(),
+          until: new Date(now + forMs).toISOString(),
           ...(budgets ? { budgets } : {}),
         };
-        const hold = holdBudget(now, input.forMs);
+        const hold = holdBudget(now, forMs);
         await patchNodePool(api, pool, [
           ...(pool.metadata.annotations ? [] : [{ op: 'add', path: '/metadata/annotations', value: {} }]),
           { op: 'add', path: `/metadata/annotations/${escapeKey(HOLD_ANNOTATION)}`, value: JSON.stringify(record) },
