@@ -5,10 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HealthGateSpec } from '../../domain/spec';
 import {
+  clusterAbortSignal,
   clusterUpgradeWorkflowId,
   WorkflowTypes,
   type ClusterUpgradeInput,
@@ -19,8 +21,10 @@ import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import {
   createFakeActivities,
   fakePinned,
+  heartbeatUntil,
   type FakeActivities,
   type FakeClusterInit,
+  type RecordedCall,
 } from '../helpers/fake-activities';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
 import { recordHistoryFixture } from './history-fixtures';
@@ -69,9 +73,16 @@ async function runUpgrade(
   cluster: Omit<FakeClusterInit, 'name'>,
   spec: (s: Spec) => Spec = (s) => s,
   record?: string,
+  hooks: {
+    beforeCall?: (call: RecordedCall) => Promise<void> | void;
+    during?: (handle: WorkflowHandle<typeof clusterUpgradeWorkflow>) => Promise<void>;
+  } = {},
 ): Promise<{ name: string; result: ClusterUpgradeResult; fake: FakeActivities }> {
   const name = `am-${randomUUID().slice(0, 8)}`;
-  const fake = createFakeActivities({ clusters: [{ name, ...cluster }] });
+  const fake = createFakeActivities({
+    clusters: [{ name, ...cluster }],
+    ...(hooks.beforeCall ? { beforeCall: hooks.beforeCall } : {}),
+  });
   const input: ClusterUpgradeInput = {
     campaign: 'test-campaign',
     cluster: { name, region: 'eu-west-1' },
@@ -95,6 +106,7 @@ async function runUpgrade(
       taskQueue,
       args: [input],
     });
+    await hooks.during?.(handle);
     const result = await handle.result();
     // With FLEETWAVE_RECORD_HISTORIES=1: test/fixtures/histories/cluster-upgrade-<record>.json.
     if (record) await recordHistoryFixture(handle, `cluster-upgrade-${record}`);
@@ -171,6 +183,37 @@ describe('control-plane bake', () => {
     const model = fake.cluster(name);
     expect(model.version).toBe('1.30');
     expect(model.nodegroups.every((n) => n.version === '1.30')).toBe(true);
+  });
+
+  it('an abort during the bake releases the holds before the workflow ends', async () => {
+    let bakeStarted = false;
+    const { result, fake, name } = await runUpgrade(
+      { behaviour: AUTO },
+      (s) => ({ ...s, rollback: { ...s.rollback, controlPlaneBake: '10m' } }),
+      undefined,
+      {
+        beforeCall: (call) => {
+          if (call.label !== 'checkClusterHealth:bake') return undefined;
+          bakeStarted = true;
+          // Held until the abort cancels it (gates only read, so an abort stops them at once).
+          return heartbeatUntil(new Promise(() => undefined));
+        },
+        during: async (handle) => {
+          const deadline = Date.now() + 20_000;
+          while (!bakeStarted) {
+            if (Date.now() > deadline) throw new Error('the bake did not start');
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          await handle.signal(clusterAbortSignal, { by: 'carol' });
+        },
+      },
+    );
+    expect(result.outcome).toBe('aborted');
+    expect(fake.trace(name, /^(holdNodePools|releaseNodePoolHolds|awaitAutoModeNodes|updateAddons)/)).toEqual([
+      'holdNodePools',
+      'releaseNodePoolHolds',
+    ]);
+    expect(result.steps.find((s) => s.step === 'release NodePools')).toMatchObject({ status: 'done' });
   });
 
   it('without Auto Mode, bakes the control plane and holds nothing', async () => {
