@@ -435,8 +435,8 @@ class ClusterUpgrade {
   private async controlPlaneStep(plan: UpgradePlan): Promise<void> {
     const bakeMs = this.controlPlaneBakeMs();
     this.autoMode = this.autoModeNodes();
-    if (bakeMs > 0 && this.autoMode) await this.holdNodePools(plan.hops.length * HOLD_PER_HOP_MS + bakeMs);
     try {
+      if (bakeMs > 0 && this.autoMode) await this.holdNodePools(plan.hops.length * HOLD_PER_HOP_MS + bakeMs);
       await this.upgradeControlPlane(plan);
       if (bakeMs > 0) await this.bakeControlPlane(bakeMs);
     } finally {
