@@ -70,6 +70,11 @@ export interface ActivityDeps {
   /** Clock (tests). Default `() => new Date()`. */
   now?: () => Date;
   /**
+   * The clusters' clock, for what is written into them as a time (a NodePool hold's UTC schedule,
+   * activities/automode.ts): an accelerated simulator's clock in tests. Default: `now`.
+   */
+  clusterClock?: () => Date;
+  /**
    * The fleet approval policy file (FLEETWAVE_APPROVAL_POLICY; activities/approvals.ts): who may
    * approve and act, with which SSH keys. Default: none (name-only approvals, signatures refused).
    */

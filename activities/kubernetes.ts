@@ -164,6 +164,17 @@ function isReady(node: Node): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+/**
+ * A node Karpenter (or EKS Auto Mode) is still launching: it has joined, not yet been initialized
+ * (Karpenter sets `karpenter.sh/initialized` once it is Ready, karpenter.sh/docs/concepts/nodeclaims/).
+ * The replacement of a drifted node goes through this state while the old node still serves, so
+ * it is not a failure; a node stuck there is Karpenter's to replace.
+ */
+function isLaunching(node: Node): boolean {
+  const labels = node.metadata?.labels ?? {};
+  return labels['karpenter.sh/nodepool'] !== undefined && labels['karpenter.sh/initialized'] !== 'true';
+}
+
 /** A session against one cluster's API server. */
 interface KubernetesSession {
   listNodes(): Promise<Node[]>;
@@ -309,7 +320,7 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     const ready = nodes.filter(isReady);
 
     if (checks.nodesReady) {
-      const notReady = nodes.filter((n) => !isReady(n)).map((n) => n.metadata?.name ?? '?');
+      const notReady = nodes.filter((n) => !isReady(n) && !isLaunching(n)).map((n) => n.metadata?.name ?? '?');
       if (notReady.length > 0)
         failures.push(`${notReady.length} of ${nodes.length} nodes not Ready: ${listNames(notReady)}`);
     }

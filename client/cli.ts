@@ -20,6 +20,7 @@ import { codecServerCommand } from './commands/codec-server';
 import { listCommand } from './commands/list';
 import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
+import { releaseHoldsCommand } from './commands/release-holds';
 import { resumeCommand } from './commands/resume';
 import { simCommand } from './commands/sim';
 import { retryCommand } from './commands/retry';
@@ -53,6 +54,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   abortCommand,
   skipCommand,
   retryCommand,
+  releaseHoldsCommand,
   listCommand,
   workerCommand,
   codecServerCommand,

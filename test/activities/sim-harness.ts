@@ -4,7 +4,12 @@
  * default credential chain never probes instance metadata.
  */
 import type { ClusterInventory } from '../../domain/fleet';
-import { createActivityParts, createDefaultDeps, type DefaultDepsConfig } from '../../activities/index';
+import {
+  createActivityParts,
+  createDefaultDeps,
+  type ActivityDeps,
+  type DefaultDepsConfig,
+} from '../../activities/index';
 import type { ActivityParts, ClusterRef, FleetwaveActivities } from '../../activities/types';
 import { startSimulator, type Mutation, type Simulator } from '../../simulator/index';
 
@@ -14,6 +19,8 @@ export const ACCOUNT = '111122223333';
 export interface SimHarness {
   sim: Simulator;
   activities: FleetwaveActivities & ActivityParts;
+  /** The clients the activities use (for a command that builds its own activities). */
+  deps: ActivityDeps;
   ref(name: string): ClusterRef;
   /** Mutations the simulator accepted, read over HTTP from GET /sim/mutations. */
   mutations(cluster?: string): Promise<Mutation[]>;
@@ -63,6 +70,7 @@ export async function startSimHarness(
   return {
     sim,
     activities: createActivityParts(deps),
+    deps,
     ref: (name) => ({ name, region: regionOf.get(name) ?? 'us-east-1', account: ACCOUNT }),
     async mutations(cluster) {
       const res = await fetch(`${sim.url}/sim/mutations${cluster ? `?cluster=${encodeURIComponent(cluster)}` : ''}`);

@@ -12,11 +12,12 @@ import { join } from 'node:path';
 import { DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEksToken } from '../../activities/eks-token';
+import { clusterInventorySchema } from '../../domain/fleet';
 import { startSimulator, type Simulator } from '../../simulator/index';
 import { credentials, eksClient, testFleet, waitFor } from './helpers';
 
 const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
-const CLUSTERS = ['alpha', 'blocked'] as const;
+const CLUSTERS = ['alpha', 'blocked', 'auto'] as const;
 
 let sim: Simulator;
 let dir: string;
@@ -42,7 +43,15 @@ function kubeconfigEntry(arn: string, endpoint: string, caData: string, cluster:
 beforeAll(async () => {
   if (!existsSync(KUBECTL))
     throw new Error(`kubectl not found at ${KUBECTL} (.ci/run installs it; KUBECTL=<path> to use another)`);
-  sim = await startSimulator({ fleet: testFleet(), port: 0, timeScale: 60 });
+  const auto = clusterInventorySchema.parse({
+    name: 'auto',
+    region: 'us-east-1',
+    account: '111111111111',
+    version: '1.30',
+    autoMode: true,
+    nodePools: [{ name: 'web', nodes: 3 }],
+  });
+  sim = await startSimulator({ fleet: [...testFleet(), auto], port: 0, timeScale: 60 });
   dir = mkdtempSync(join(tmpdir(), 'fleetwave-kubectl-'));
   const entries = [];
   for (const name of CLUSTERS) {
@@ -191,6 +200,53 @@ describe('kubectl against a simulated cluster', () => {
     const nodes = rowsOf(await ok('get', 'nodes')).map((r) => r[0]);
     expect(leases.map((r) => r[0]).sort()).toEqual([...nodes].sort());
     expect(leases.every(([name, holder]) => holder === name)).toBe(true);
+  });
+
+  it('get nodepools,nodeclaims on an Auto Mode cluster, and patch a NodePool the ways kubectl sends', async () => {
+    const out = await ok('--context', 'auto', 'get', 'nodepools,nodeclaims');
+    const [pools, claims] = out.trim().split('\n\n');
+    expect(columns(pools?.split('\n')[0])).toEqual(['NAME', 'NODECLASS', 'NODES', 'READY', 'AGE']);
+    expect(rowsOf(pools ?? '').map((r) => r.slice(0, 4))).toEqual([
+      ['nodepool.karpenter.sh/general-purpose', 'default', '2', 'True'],
+      ['nodepool.karpenter.sh/system', 'default', '1', 'True'],
+      ['nodepool.karpenter.sh/web', 'default', '3', 'True'],
+    ]);
+    expect(columns(claims?.split('\n')[0])).toEqual(['NAME', 'TYPE', 'CAPACITY', 'ZONE', 'NODE', 'READY', 'AGE']);
+    expect(rowsOf(claims ?? '')).toHaveLength(6);
+    const wide = await ok('--context', 'auto', 'get', 'nodeclaims', '-o', 'wide');
+    expect(columns(wide.split('\n')[0]).slice(7)).toEqual(['IMAGEID', 'ID', 'NODEPOOL', 'NODECLASS', 'DRIFTED']);
+    const nodes = await ok('--context', 'auto', 'get', 'nodes', '-l', 'eks.amazonaws.com/compute-type=auto');
+    expect(rowsOf(nodes)).toHaveLength(6);
+
+    const budgets = () =>
+      ok('--context', 'auto', 'get', 'nodepool', 'web', '-o', 'jsonpath={.spec.disruption.budgets}');
+    await ok(
+      '--context',
+      'auto',
+      'patch',
+      'nodepool',
+      'web',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"disruption":{"budgets":[{"nodes":"1"}]}}}',
+    );
+    expect(JSON.parse(await budgets())).toEqual([{ nodes: '1' }]);
+    await ok(
+      '--context',
+      'auto',
+      'patch',
+      'nodepool',
+      'web',
+      '--type',
+      'json',
+      '-p',
+      '[{"op":"add","path":"/spec/disruption/budgets/-","value":{"nodes":"0","reasons":["Drifted"]}}]',
+    );
+    expect(JSON.parse(await budgets())).toEqual([{ nodes: '1' }, { nodes: '0', reasons: ['Drifted'] }]);
+    const strategic = await kubectl('--context', 'auto', 'patch', 'nodepool', 'web', '-p', '{"metadata":{}}');
+    expect(strategic.code).not.toBe(0);
+    expect(strategic.stderr).toContain('strategic merge patch is not supported');
   });
 
   it('api-resources, get --raw /version and auth whoami go through discovery and the token', async () => {
