@@ -6,6 +6,7 @@
  * Credentials never leave this module except inside SDK clients and the in-memory
  * KubeConfig of one activity call.
  */
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
@@ -30,7 +31,7 @@ export interface DefaultDepsConfig {
   /** Region for STS when assuming roles without a cluster region. Default: AWS_REGION, else us-east-1. */
   region?: string;
   /**
-   * Endpoint for every AWS service fleetwave calls (EKS, SSM, STS): the simulator's URL.
+   * Endpoint for every AWS service fleetwave calls (EKS, SSM, EC2, STS): the simulator's URL.
    * Default: the real AWS endpoints (and the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables).
    */
   endpoint?: string;
@@ -146,6 +147,7 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
   const credentialCache = new Map<string, AwsCredentialIdentityProvider>();
   const eksCache = new Map<string, EKSClient>();
   const ssmCache = new Map<string, SSMClient>();
+  const ec2Cache = new Map<string, EC2Client>();
 
   const credentialsFor = (target: AwsTarget): AwsCredentialIdentityProvider => {
     if (!target.roleArn) return base;
@@ -191,6 +193,19 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
           ...(endpoint ? { endpoint } : {}),
         });
         ssmCache.set(key(target), client);
+      }
+      return client;
+    },
+    ec2: (target) => {
+      let client = ec2Cache.get(key(target));
+      if (!client) {
+        client = new EC2Client({
+          region: target.region || defaultRegion,
+          credentials: credentialsFor(target),
+          maxAttempts,
+          ...(endpoint ? { endpoint } : {}),
+        });
+        ec2Cache.set(key(target), client);
       }
       return client;
     },

@@ -2,6 +2,7 @@
  * What the activities are built from. Production wiring is `createDefaultDeps` (aws.ts);
  * tests point the same real clients at the simulator.
  */
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -46,6 +47,11 @@ export interface ActivityDeps {
   eks: (target: AwsTarget) => EKSClient;
   /** SSM client for a region (AMI release lookup for nodegroupRelease "latest"). */
   ssm?: (target: AwsTarget) => SSMClient;
+  /**
+   * EC2 client for a region and role: the launch-template versions and images of node groups whose
+   * launch template names a custom AMI. Without it preflight reports those node groups' images as unknown.
+   */
+  ec2?: (target: AwsTarget) => EC2Client;
   /** A KubeConfig for the cluster with a fresh EKS token, built in memory. */
   kube: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubeConfig>;
   /** Prometheus base URL for health gates (`http://prometheus:9090`). Without it every gate is an Error, never a pass. */
