@@ -48,8 +48,8 @@ export interface ActivityDeps {
   /** SSM client for a region (AMI release lookup for nodegroupRelease "latest"). */
   ssm?: (target: AwsTarget) => SSMClient;
   /**
-   * EC2 client for a region and role: the launch-template versions and images of node groups whose
-   * launch template names a custom AMI. Without it preflight reports those node groups' images as unknown.
+   * EC2 client for a region and role: Windows AMI names (release versions), custom AMIs by name
+   * pattern, and the launch-template versions of node groups with a custom AMI.
    */
   ec2?: (target: AwsTarget) => EC2Client;
   /** A KubeConfig for the cluster with a fresh EKS token, built in memory. */

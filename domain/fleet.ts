@@ -5,7 +5,7 @@
  * discovery agree.
  */
 import { z } from 'zod';
-import { AMI_TYPES } from './node-models';
+import { AMI_TYPES, DEFAULT_AMI_TYPE, type AmiType, type NodeModelsSummary } from './node-models';
 import { API_VERSION, minorVersion } from './spec';
 import { compareMinor } from './versions';
 
@@ -219,10 +219,38 @@ export interface FleetMember {
   version: string;
   /** Lowest kubelet minor across node groups; equals `version` when there are none. */
   oldestNodeVersion: string;
-  nodegroups: { name: string; version: string; nodes: number; maxUnavailable: number }[];
+  /**
+   * `amiType`: how EKS gets the node group its AMI (CUSTOM: the launch template names one). Absent
+   * in campaigns started before AMI types were carried; read as the AL2023 x86_64 standard AMI.
+   */
+  nodegroups: { name: string; version: string; nodes: number; maxUnavailable: number; amiType?: AmiType }[];
   addons: string[];
   /** PDBs that allow no disruption: a drain risk the plan reports. */
   blockingPdbs: string[];
+  /** Node models besides managed node groups (Auto Mode, NodePools, Karpenter, self-managed, Fargate); absent when none. */
+  nodeModels?: NodeModelsSummary;
+}
+
+/** The cluster-level node models of an inventory entry, as counts; undefined when it has none. */
+export function nodeModelsSummary(c: ClusterInventory): NodeModelsSummary | undefined {
+  const summary: NodeModelsSummary = {
+    ...(c.autoMode ? { autoMode: true as const } : {}),
+    ...(c.nodePools?.length ? { nodePools: c.nodePools.length } : {}),
+    ...(c.karpenter ? { karpenter: c.karpenter.version } : {}),
+    ...(c.selfManagedGroups?.length ? { selfManagedGroups: c.selfManagedGroups.length } : {}),
+    ...(c.fargateProfiles?.length ? { fargateProfiles: c.fargateProfiles.length } : {}),
+  };
+  return Object.keys(summary).length > 0 ? summary : undefined;
+}
+
+/**
+ * A node group's amiType as the fleet file gives it: its own, else CUSTOM when its launch template
+ * names an image, else what EKS gives a node group created without one.
+ */
+export function nodegroupAmiType(
+  ng: Pick<ClusterInventory['nodegroups'][number], 'amiType' | 'launchTemplate'>,
+): AmiType {
+  return ng.amiType ?? (ng.launchTemplate?.imageId ? 'CUSTOM' : DEFAULT_AMI_TYPE);
 }
 
 /** Projects a validated inventory entry onto what planning and workflows need. */
@@ -232,7 +260,9 @@ export function toFleetMember(c: ClusterInventory): FleetMember {
     version: ng.version ?? c.version,
     nodes: ng.nodes,
     maxUnavailable: ng.maxUnavailable,
+    amiType: nodegroupAmiType(ng),
   }));
+  const nodeModels = nodeModelsSummary(c);
   const oldestNodeVersion = nodegroups.reduce(
     (oldest, ng) => (compareMinor(ng.version, oldest) < 0 ? ng.version : oldest),
     c.version,
@@ -248,5 +278,6 @@ export function toFleetMember(c: ClusterInventory): FleetMember {
     nodegroups,
     addons: c.addons.map((a) => a.name),
     blockingPdbs: c.pdbs.filter((p) => p.allowedDisruptions === 0).map((p) => `${p.namespace}/${p.name}`),
+    ...(nodeModels ? { nodeModels } : {}),
   };
 }

@@ -137,3 +137,28 @@ export function nodegroupReversibility(ng: {
 export function irreversibleNodegroupReason(name: string, at: string, rule: NodegroupReversibility): string {
   return `node group ${name} stays at ${at}: ${rule.why} (${rule.source.title})`;
 }
+
+/**
+ * A fleet member's node group: its amiType (absent: EKS's default). A CUSTOM node group always has
+ * a launch template (EKS requires one to name the AMI), so the rule sees one.
+ */
+export function memberNodegroupReversibility(ng: { amiType?: AmiType | undefined }): NodegroupReversibility {
+  return nodegroupReversibility({ amiType: ng.amiType, launchTemplate: ng.amiType === 'CUSTOM' ? {} : undefined });
+}
+
+/**
+ * A cluster's node models besides managed node groups, as counts: what a workflow input carries
+ * for each of 5,000 clusters. Each field is absent when the cluster has none of that model.
+ */
+export interface NodeModelsSummary {
+  /** EKS Auto Mode: its nodes follow the control plane. */
+  autoMode?: true;
+  /** Custom NodePools (Auto Mode's, or Karpenter's where `karpenter` is set). */
+  nodePools?: number;
+  /** Version of a self-installed Karpenter controller. */
+  karpenter?: string;
+  /** Self-managed node groups (Auto Scaling groups). */
+  selfManagedGroups?: number;
+  /** Fargate profiles. */
+  fargateProfiles?: number;
+}
