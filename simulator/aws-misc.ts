@@ -9,9 +9,9 @@
  * Credentials that AssumeRole issues encode the role's account in their access key ID
  * (`ASIASIM<account><8 hex>`), which the EKS API uses to show only that account's clusters.
  */
-import { LAST_AL2_MINOR, OLDER_MINORS, SIM_MINORS, amiReleasesOf, compareMinor, latestRelease } from './catalogue';
+import { amiTypeInfo, type AmiType } from '../domain/node-models';
+import { ALL_MINORS, OPTIMIZED_AMI_TYPES, amiImageIdOf, amiNameOf, releasesOf } from './ami-catalogue';
 import { hexOf, uuidOf } from './random';
-import { amiIdOf } from './workloads';
 
 export interface AwsResponse {
   status: number;
@@ -29,47 +29,100 @@ function ssmError(code: string, message: string, status = 400): AwsResponse {
   };
 }
 
-/**
- * A release's own parameters, as AWS names them after the AMI:
- * `.../1.31/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.31-v20250304/image_id`
- * and `.../1.31/amazon-linux-2/amazon-eks-node-1.31-v20250304/image_id`.
- */
-function releaseParameter(name: string, region: string): string | undefined {
-  const m =
-    /^\/aws\/service\/eks\/optimized-ami\/(\d+\.\d+)\/(?:amazon-linux-2023\/x86_64\/standard\/amazon-eks-node-al2023-x86_64-standard|amazon-linux-2\/(amazon-eks-node))-(\d+\.\d+)-v(\d{8})\/(release_version|image_id)$/.exec(
-      name,
-    );
-  if (!m) return undefined;
-  const [, minor, al2, nameMinor, date, leaf] = m as unknown as [
-    string,
-    string,
-    string | undefined,
-    string,
-    string,
-    string,
-  ];
-  if (minor !== nameMinor) return undefined;
-  if (al2 && compareMinor(minor, LAST_AL2_MINOR) > 0) return undefined;
-  const release = amiReleasesOf(minor).find((r) => r.endsWith(`-${date}`));
-  if (!release) return undefined;
-  return leaf === 'release_version' ? release : amiIdOf(release, region);
+const AMI_ROOT = '/aws/service/eks/optimized-ami';
+
+/** What a published parameter names: one leaf of one AMI release, or the `recommended` JSON. */
+interface ParameterSpec {
+  amiType: Exclude<AmiType, 'CUSTOM'>;
+  minor: string;
+  release: string;
+  leaf: 'image_id' | 'release_version' | 'image_name' | 'image_version' | 'recommended';
 }
 
-/** The value of a public EKS AMI parameter, if the simulator publishes it. */
+/** The parameter directory of an Amazon Linux AMI type: `.../<minor>/amazon-linux-2023/arm64/nvidia`, `.../amazon-linux-2-gpu`. */
+function amazonLinuxDir(amiType: AmiType, minor: string): string {
+  const { family, arch = 'x86_64' } = amiTypeInfo(amiType);
+  if (family === 'al2023') {
+    const variant = amiType.endsWith('_NVIDIA') ? 'nvidia' : amiType.endsWith('_NEURON') ? 'neuron' : 'standard';
+    return `${AMI_ROOT}/${minor}/amazon-linux-2023/${arch}/${variant}`;
+  }
+  const suffix = amiType === 'AL2_ARM_64' ? '-arm64' : amiType === 'AL2_x86_64_GPU' ? '-gpu' : '';
+  return `${AMI_ROOT}/${minor}/amazon-linux-2${suffix}`;
+}
+
+/**
+ * Every public AMI parameter the simulator publishes, by name, as each family documents them:
+ * - Amazon Linux: `<dir>/recommended/{image_id,image_name,release_version}`, `<dir>/recommended`
+ *   (a JSON value) and each release's own `<dir>/<AMI name>/{image_id,release_version}`
+ *   (userguide/retrieve-ami-id.html; Systems Manager user guide, "Calling the EKS optimized AMI public parameter");
+ * - Bottlerocket: `/aws/service/bottlerocket/aws-k8s-<minor>[-nvidia|-fips]/<x86_64|arm64>/latest/{image_id,image_version}`
+ *   (userguide/retrieve-ami-id-bottlerocket.html);
+ * - Windows: `/aws/service/ami-windows-latest/Windows_Server-<2019|2022|2025>-English-<Core|Full>-EKS_Optimized-<minor>/image_id`
+ *   (userguide/retrieve-windows-ami-id.html).
+ */
+function publishedParameters(): Map<string, ParameterSpec> {
+  const out = new Map<string, ParameterSpec>();
+  for (const amiType of OPTIMIZED_AMI_TYPES) {
+    const { family, arch = 'x86_64' } = amiTypeInfo(amiType);
+    for (const minor of ALL_MINORS) {
+      const releases = releasesOf(amiType, minor);
+      const latest = releases[releases.length - 1];
+      if (latest === undefined) continue;
+      const spec = (release: string, leaf: ParameterSpec['leaf']): ParameterSpec => ({ amiType, minor, release, leaf });
+      if (family === 'al2' || family === 'al2023') {
+        const dir = amazonLinuxDir(amiType, minor);
+        out.set(`${dir}/recommended`, spec(latest, 'recommended'));
+        for (const leaf of ['image_id', 'image_name', 'release_version'] as const) {
+          out.set(`${dir}/recommended/${leaf}`, spec(latest, leaf));
+        }
+        for (const release of releases) {
+          const own = `${dir}/${amiNameOf(amiType, minor, release)}`;
+          out.set(`${own}/image_id`, spec(release, 'image_id'));
+          out.set(`${own}/release_version`, spec(release, 'release_version'));
+        }
+      } else if (family === 'bottlerocket') {
+        const flavour = amiType.endsWith('_NVIDIA') ? '-nvidia' : amiType.endsWith('_FIPS') ? '-fips' : '';
+        const dir = `/aws/service/bottlerocket/aws-k8s-${minor}${flavour}/${arch}/latest`;
+        out.set(`${dir}/image_id`, spec(latest, 'image_id'));
+        out.set(`${dir}/image_version`, spec(latest, 'image_version'));
+      } else {
+        const [, edition = 'CORE', year = '2022'] = /^WINDOWS_(CORE|FULL)_(\d{4})_/.exec(amiType) ?? [];
+        const name = `Windows_Server-${year}-English-${edition === 'CORE' ? 'Core' : 'Full'}-EKS_Optimized-${minor}`;
+        out.set(`/aws/service/ami-windows-latest/${name}/image_id`, spec(latest, 'image_id'));
+      }
+    }
+  }
+  return out;
+}
+
+let publishedCache: Map<string, ParameterSpec> | undefined;
+let publishedNamesCache: string[] | undefined;
+
+function published(): Map<string, ParameterSpec> {
+  publishedCache ??= publishedParameters();
+  return publishedCache;
+}
+
+/** The value of a public AMI parameter in a region, if the simulator publishes it. */
 export function amiParameter(name: string, region: string): string | undefined {
-  if (!name.includes('/recommended/')) return releaseParameter(name, region);
-  const m =
-    /^\/aws\/service\/eks\/optimized-ami\/(\d+\.\d+)\/(amazon-linux-2|amazon-linux-2023\/x86_64\/standard)\/recommended\/(release_version|image_id)$/.exec(
-      name,
-    );
-  if (!m) return undefined;
-  const [, minor, family, leaf] = m as unknown as [string, string, string, string];
-  if (amiReleasesOf(minor).length === 0) return undefined;
-  // Amazon Linux 2 AMIs are not published after 1.32, as on AWS.
-  if (family === 'amazon-linux-2' && compareMinor(minor, LAST_AL2_MINOR) > 0) return undefined;
-  const release = latestRelease(minor);
-  if (!release) return undefined;
-  return leaf === 'release_version' ? release : amiIdOf(release, region);
+  const spec = published().get(name);
+  if (!spec) return undefined;
+  const imageId = amiImageIdOf(spec.amiType, spec.minor, spec.release, region);
+  switch (spec.leaf) {
+    case 'image_id':
+      return imageId;
+    case 'image_name':
+      return amiNameOf(spec.amiType, spec.minor, spec.release);
+    case 'recommended':
+      return JSON.stringify({
+        schema_version: '3',
+        image_id: imageId,
+        image_name: amiNameOf(spec.amiType, spec.minor, spec.release),
+        release_version: spec.release,
+      });
+    default:
+      return spec.release;
+  }
 }
 
 function parameter(name: string, region: string) {
@@ -85,29 +138,6 @@ function parameter(name: string, region: string) {
     DataType: name.endsWith('image_id') ? 'aws:ec2:image' : 'text',
   };
 }
-
-const AMI_ROOT = '/aws/service/eks/optimized-ami';
-
-/** Every public EKS AMI parameter name the simulator publishes, sorted. */
-function publishedNames(): string[] {
-  const names: string[] = [];
-  for (const minor of [...OLDER_MINORS, ...SIM_MINORS]) {
-    const dates = amiReleasesOf(minor).map((r) => r.slice(r.lastIndexOf('-') + 1));
-    const al2023 = `${AMI_ROOT}/${minor}/amazon-linux-2023/x86_64/standard`;
-    const dirs = [
-      `${al2023}/recommended`,
-      ...dates.map((d) => `${al2023}/amazon-eks-node-al2023-x86_64-standard-${minor}-v${d}`),
-    ];
-    if (compareMinor(minor, LAST_AL2_MINOR) <= 0) {
-      const al2 = `${AMI_ROOT}/${minor}/amazon-linux-2`;
-      dirs.push(`${al2}/recommended`, ...dates.map((d) => `${al2}/amazon-eks-node-${minor}-v${d}`));
-    }
-    for (const dir of dirs) names.push(`${dir}/image_id`, `${dir}/release_version`);
-  }
-  return [...new Set(names)].sort();
-}
-
-let publishedCache: string[] | undefined;
 
 /**
  * GetParametersByPath over the public EKS AMI parameters, as the Systems Manager API reference
@@ -140,9 +170,9 @@ function getParametersByPath(input: Record<string, unknown>, region: string): Aw
         `The following filter key is not valid for GetParametersByPath: ${String(f.Key)}`,
       );
   }
-  publishedCache ??= publishedNames();
+  publishedNamesCache ??= [...published().keys()].sort();
   const matching = typeOk
-    ? publishedCache.filter(
+    ? publishedNamesCache.filter(
         (n) => n.startsWith(prefix) && (input.Recursive === true || !n.slice(prefix.length).includes('/')),
       )
     : [];

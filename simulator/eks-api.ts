@@ -160,9 +160,9 @@ function renderNodegroup(c: SimCluster, ng: SimNodegroup) {
     status: ng.status,
     capacityType: 'ON_DEMAND',
     scalingConfig: { minSize: ng.minSize, maxSize: ng.maxSize, desiredSize: ng.desiredSize },
-    instanceTypes: [instanceTypeOf(c, ng)],
+    instanceTypes: [instanceTypeOf(c, ng.name, ng.arch)],
     subnets: [0, 1, 2].map((i) => `subnet-0${hexOf(16, c.name, 'subnet', i)}`),
-    amiType: 'AL2023_x86_64_STANDARD',
+    amiType: ng.amiType,
     nodeRole: `arn:aws:iam::${c.account}:role/${c.name}-node-role`,
     labels: { ...ng.labels },
     taints: ng.taints.map((t) => ({

@@ -19,7 +19,8 @@ import {
   setCordon,
 } from './k8s-state';
 import { toTable, wantsTable } from './k8s-tables';
-import { amiIdOf, instanceTypeOf, kubeletVersionOf, type NodeView, type PodView } from './workloads';
+import { amiTypeInfo } from '../domain/node-models';
+import { instanceTypeOf, type NodeView, type PodView } from './workloads';
 
 export interface K8sResponse {
   status: number;
@@ -227,20 +228,42 @@ function capacityOf(type: string): { cpu: string; memory: string; pods: string; 
 }
 
 function renderNode(c: SimCluster, n: NodeView, now: number) {
-  const type = instanceTypeOf(c, n.nodegroup);
+  const type = n.kind === 'fargate' ? 'fargate' : instanceTypeOf(c, n.group, n.arch);
   const cap = capacityOf(type);
-  const date = n.releaseVersion.split('-')[1] ?? '';
   const heartbeat = iso(now - (now % 40_000));
+  const os = osOf(n);
   const taints = [
-    ...n.nodegroup.taints.map((t) => ({
+    ...(n.nodegroup?.taints ?? []).map((t) => ({
       key: t.key,
       ...(t.value !== undefined ? { value: t.value } : {}),
       effect: t.effect,
     })),
+    ...(n.kind === 'fargate'
+      ? [{ key: 'eks.amazonaws.com/compute-type', value: 'fargate', effect: 'NoSchedule' }]
+      : []),
     ...(n.cordoned ? [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule', timeAdded: iso(now) }] : []),
     ...(!n.ready ? [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] : []),
   ];
-  const ip = n.name.replace(/^ip-/, '').split('.')[0]?.replace(/-/g, '.') ?? '10.0.0.1';
+  const ip =
+    n.name
+      .replace(/^(fargate-)?ip-/, '')
+      .split('.')[0]
+      ?.replace(/-/g, '.') ?? '10.0.0.1';
+  const goArch = n.arch === 'arm64' ? 'arm64' : 'amd64';
+  // What EKS adds to the kubelet's own labels: managed node groups (userguide/managed-node-groups.html)
+  // and Fargate (userguide/fargate-pod-configuration.html); a self-managed node has only the kubelet's.
+  const eksLabels: Record<string, string> =
+    n.kind === 'managed' && n.nodegroup
+      ? {
+          'eks.amazonaws.com/capacityType': 'ON_DEMAND',
+          'eks.amazonaws.com/nodegroup': n.nodegroup.name,
+          'eks.amazonaws.com/nodegroup-image': n.imageId,
+          'eks.amazonaws.com/sourceLaunchTemplateId': n.nodegroup.launchTemplate.id,
+          'eks.amazonaws.com/sourceLaunchTemplateVersion': n.launchTemplateVersion,
+        }
+      : n.kind === 'fargate'
+        ? { 'eks.amazonaws.com/compute-type': 'fargate', 'eks.amazonaws.com/fargate-profile': n.group }
+        : {};
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -250,24 +273,21 @@ function renderNode(c: SimCluster, n: NodeView, now: number) {
       resourceVersion: String(1000 + (hash32(n.name, n.generation, n.cordoned ? 1 : 0, n.ready ? 1 : 0) % 100000)),
       creationTimestamp: iso(n.createdAt),
       labels: {
-        'beta.kubernetes.io/arch': 'amd64',
+        'beta.kubernetes.io/arch': goArch,
         'beta.kubernetes.io/instance-type': type,
-        'beta.kubernetes.io/os': 'linux',
-        'eks.amazonaws.com/capacityType': 'ON_DEMAND',
-        'eks.amazonaws.com/nodegroup': n.nodegroup.name,
-        'eks.amazonaws.com/nodegroup-image': amiIdOf(n.releaseVersion, c.region),
-        'eks.amazonaws.com/sourceLaunchTemplateId': n.nodegroup.launchTemplate.id,
-        'eks.amazonaws.com/sourceLaunchTemplateVersion': n.launchTemplateVersion,
+        'beta.kubernetes.io/os': os.os,
+        ...eksLabels,
         'failure-domain.beta.kubernetes.io/region': c.region,
         'failure-domain.beta.kubernetes.io/zone': n.zone,
         'k8s.io/cloud-provider-aws': hexOf(32, c.name, 'cloud-provider'),
-        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/arch': goArch,
         'kubernetes.io/hostname': n.name,
-        'kubernetes.io/os': 'linux',
+        'kubernetes.io/os': os.os,
         'node.kubernetes.io/instance-type': type,
+        ...(os.windowsBuild ? { 'node.kubernetes.io/windows-build': os.windowsBuild } : {}),
         'topology.kubernetes.io/region': c.region,
         'topology.kubernetes.io/zone': n.zone,
-        ...n.nodegroup.labels,
+        ...(n.nodegroup?.labels ?? {}),
       },
       annotations: {
         'alpha.kubernetes.io/provided-node-ip': ip,
@@ -276,7 +296,10 @@ function renderNode(c: SimCluster, n: NodeView, now: number) {
       },
     },
     spec: {
-      providerID: `aws:///${n.zone}/${n.instanceId}`,
+      providerID:
+        n.kind === 'fargate'
+          ? `aws:///${n.zone}/${hexOf(10, n.name, 'fargate')}/${n.name}`
+          : `aws:///${n.zone}/${n.instanceId}`,
       ...(n.cordoned ? { unschedulable: true } : {}),
       ...(taints.length > 0 ? { taints } : {}),
     },
@@ -325,16 +348,38 @@ function renderNode(c: SimCluster, n: NodeView, now: number) {
         machineID: hexOf(32, n.instanceId, 'machine'),
         systemUUID: `ec2${hexOf(29, n.instanceId, 'uuid')}`,
         bootID: uuidOf(n.instanceId, 'boot'),
-        kernelVersion: '6.1.127-135.201.amzn2023.x86_64',
-        osImage: `Amazon Linux 2023.6.${date}`,
+        kernelVersion: os.kernel,
+        osImage: os.image,
         containerRuntimeVersion: 'containerd://1.7.25',
-        kubeletVersion: kubeletVersionOf(n.releaseVersion),
-        kubeProxyVersion: kubeletVersionOf(n.releaseVersion),
-        operatingSystem: 'linux',
-        architecture: 'amd64',
+        kubeletVersion: n.kubeletVersion,
+        kubeProxyVersion: n.kubeletVersion,
+        operatingSystem: os.os,
+        architecture: goArch,
       },
     },
   };
+}
+
+const WINDOWS_BUILDS: Record<string, string> = { '2019': '10.0.17763', '2022': '10.0.20348', '2025': '10.0.26100' };
+
+/** The operating system a node reports (nodeInfo, kubernetes.io/os), per AMI family. */
+function osOf(n: NodeView): { os: 'linux' | 'windows'; image: string; kernel: string; windowsBuild?: string } {
+  const family = amiTypeInfo(n.amiType).family;
+  const cpu = n.arch === 'arm64' ? 'aarch64' : 'x86_64';
+  const date = n.releaseVersion.split('-')[1] ?? '';
+  if (family === 'windows') {
+    const year = /_(\d{4})_/.exec(n.amiType)?.[1] ?? '2022';
+    const build = WINDOWS_BUILDS[year] ?? '10.0.20348';
+    return { os: 'windows', image: `Windows Server ${year} Datacenter`, kernel: `${build}.3207`, windowsBuild: build };
+  }
+  if (family === 'bottlerocket') {
+    const os = n.releaseVersion.split('-')[0] ?? '';
+    return { os: 'linux', image: `Bottlerocket OS ${os} (aws-k8s-${n.version})`, kernel: '6.1.128' };
+  }
+  if (family === 'al2') return { os: 'linux', image: 'Amazon Linux 2', kernel: `5.10.234-225.895.amzn2.${cpu}` };
+  if (family === 'custom')
+    return { os: 'linux', image: 'Amazon Linux 2023.6.20250115', kernel: `6.1.127-135.201.amzn2023.${cpu}` };
+  return { os: 'linux', image: `Amazon Linux 2023.6.${date}`, kernel: `6.1.127-135.201.amzn2023.${cpu}` };
 }
 
 function renderPod(c: SimCluster, p: PodView, now: number) {
@@ -636,14 +681,17 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
     const items = nodeList()
       .filter((n) => n.ready)
       .map((n) => {
-        const cap = capacityOf(instanceTypeOf(c, n.nodegroup));
+        const cap = capacityOf(n.kind === 'fargate' ? 'fargate' : instanceTypeOf(c, n.group, n.arch));
         const cpuShare = 0.1 + 0.5 * unit(n.name, bucket, 'cpu');
         const memShare = 0.3 + 0.4 * unit(n.name, bucket, 'mem');
         return {
           metadata: {
             name: n.name,
             creationTimestamp: iso(now),
-            labels: { 'eks.amazonaws.com/nodegroup': n.nodegroup.name, 'kubernetes.io/hostname': n.name },
+            labels: {
+              ...(n.nodegroup ? { 'eks.amazonaws.com/nodegroup': n.nodegroup.name } : {}),
+              'kubernetes.io/hostname': n.name,
+            },
           },
           timestamp: iso(now - 10_000),
           window: '10.062s',

@@ -4,9 +4,12 @@
  * PodDisruptionBudgets. Nothing is stored per node or pod, so a 5,000-cluster fleet costs memory
  * only for the clusters, and a listing is a pure function of the state and the simulated time.
  */
-import { DURATIONS, releaseKubernetesVersion } from './catalogue';
+import { amiTypeInfo, type AmiType, type Architecture } from '../domain/node-models';
+import { amiImageIdOf, kubernetesPatchOf, releasesOf } from './ami-catalogue';
+import { DURATIONS, latestRelease, releaseKubernetesVersion } from './catalogue';
 import {
   APP_WORKLOADS,
+  fargateNodeName,
   instanceId,
   isUpgradedRelease,
   nodeName,
@@ -18,7 +21,17 @@ import { hash32, hexOf, podSuffix, unit } from './random';
 
 export interface NodeView {
   name: string;
-  nodegroup: SimNodegroup;
+  /** The managed node group; undefined for self-managed and Fargate nodes. */
+  nodegroup?: SimNodegroup;
+  /** Who runs the node: a managed node group, a self-managed group (an Auto Scaling group), or Fargate. */
+  kind: 'managed' | 'self-managed' | 'fargate';
+  /** The managed or self-managed group's name, or the Fargate profile's. */
+  group: string;
+  amiType: AmiType;
+  arch: Architecture;
+  /** The AMI the instance runs (the public one of its release, or the custom one). */
+  imageId: string;
+  kubeletVersion: string;
   index: number;
   generation: number;
   /** Kubelet minor. */
@@ -91,9 +104,15 @@ export function nodesOf(c: SimCluster, now: number): NodeView[] {
   for (const ng of c.nodegroups) {
     const u = ng.active;
     const pos = rolloutPosition(u, now);
+    const oldImage = nodeImage(c, ng.amiType, ng.version, ng.releaseVersion, ng.imageId);
     const old = (index: number, cordoned: boolean): NodeView => ({
       name: nodeName(c, ng, ng.generation, index),
       nodegroup: ng,
+      kind: 'managed',
+      group: ng.name,
+      amiType: ng.amiType,
+      arch: ng.arch,
+      ...oldImage,
       index,
       generation: ng.generation,
       version: ng.version,
@@ -114,9 +133,15 @@ export function nodesOf(c: SimCluster, now: number): NodeView[] {
     const phases = u.phases;
     const n = u.nodeCount ?? ng.desiredSize;
     const m = u.batchSize ?? 1;
+    const freshImage = nodeImage(c, ng.amiType, effect.version, effect.releaseVersion, effect.imageId);
     const fresh = (index: number, batch: number, ready: boolean, launching: boolean): NodeView => ({
       name: nodeName(c, ng, ng.generation + 1, index),
       nodegroup: ng,
+      kind: 'managed',
+      group: ng.name,
+      amiType: ng.amiType,
+      arch: ng.arch,
+      ...freshImage,
       index,
       generation: ng.generation + 1,
       version: effect.version,
@@ -139,7 +164,95 @@ export function nodesOf(c: SimCluster, now: number): NodeView[] {
       } else out.push(old(i, false));
     }
   }
+  selfManagedNodes(c, out);
+  fargateNodes(c, out);
   return out;
+}
+
+/**
+ * Nodes of self-managed groups: kubelet labels only, as a node an Auto Scaling group launched
+ * carries (no eks.amazonaws.com/* label; its group shows only in the EC2 instance's
+ * `aws:autoscaling:groupName` tag). They run the oldest AMI release of their family and minor.
+ */
+function selfManagedNodes(c: SimCluster, out: NodeView[]): void {
+  c.selfManagedGroups.forEach((g, j) => {
+    const slot = { index: c.nodegroups.length + j };
+    const release = releasesOf(g.amiType, g.version)[0] ?? latestRelease(g.version) ?? `${g.version}.0-00000000`;
+    const image = nodeImage(c, g.amiType, g.version, release);
+    const arch = amiTypeInfo(g.amiType).arch ?? 'x86_64';
+    const since = c.createdAt + 86_400_000;
+    for (let i = 0; i < g.nodes; i++) {
+      out.push({
+        name: nodeName(c, slot, 0, i),
+        kind: 'self-managed',
+        group: g.name,
+        amiType: g.amiType,
+        arch,
+        ...image,
+        index: i,
+        generation: 0,
+        version: g.version,
+        releaseVersion: release,
+        launchTemplateVersion: '',
+        createdAt: since,
+        ready: true,
+        cordoned: false,
+        launching: false,
+        zone: zoneOf(c, i),
+        instanceId: instanceId(c.name, `self-managed/${g.name}`, 0, i),
+      });
+    }
+  });
+}
+
+/**
+ * One node per Fargate pod, `fargate-ip-…`, labelled eks.amazonaws.com/compute-type=fargate. A
+ * pod keeps the kubelet of the minor it started on until it is recreated (userguide/fargate-pod-patching.html).
+ */
+function fargateNodes(c: SimCluster, out: NodeView[]): void {
+  c.fargateProfiles.forEach((f, j) => {
+    const release = latestRelease(f.version) ?? `${f.version}.0-00000000`;
+    for (let i = 0; i < f.pods; i++) {
+      out.push({
+        name: fargateNodeName(c, j, i),
+        kind: 'fargate',
+        group: f.name,
+        amiType: 'AL2023_x86_64_STANDARD',
+        arch: 'x86_64',
+        imageId: '',
+        kubeletVersion: `v${releaseKubernetesVersion(release)}-eks-${hexOf(7, 'fargate', f.version)}`,
+        index: i,
+        generation: 0,
+        version: f.version,
+        releaseVersion: release,
+        launchTemplateVersion: '',
+        createdAt: f.createdAt,
+        ready: true,
+        cordoned: false,
+        launching: false,
+        zone: zoneOf(c, i),
+        instanceId: '',
+      });
+    }
+  });
+}
+
+/** The AMI a node runs and its kubelet version: "v1.31.5-eks-1a2b3c4", the patch from the release. */
+export function nodeImage(
+  c: SimCluster,
+  amiType: AmiType,
+  minor: string,
+  release: string,
+  customImageId?: string,
+): { imageId: string; kubeletVersion: string } {
+  if (amiType === 'CUSTOM') {
+    const id = customImageId ?? release;
+    return { imageId: id, kubeletVersion: kubeletVersionOf(latestRelease(minor) ?? `${minor}.0-00000000`, id) };
+  }
+  return {
+    imageId: amiImageIdOf(amiType, minor, release, c.region),
+    kubeletVersion: `v${kubernetesPatchOf(amiType, minor, release)}-eks-${hexOf(7, 'kubelet', release)}`,
+  };
 }
 
 export interface PodView {
@@ -190,6 +303,19 @@ export function podsOf(c: SimCluster, nodes: readonly NodeView[], now: number): 
   };
   for (const node of nodes) {
     let k = 0;
+    if (node.kind === 'fargate') {
+      // A Fargate node runs exactly the one pod it was made for, and no DaemonSet pods.
+      const deployment = `fargate-${node.group.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
+      const rs = `${deployment}-${podSuffix(10, c.name, 'default', deployment)}`;
+      out.push({
+        ...base(node, k++, `${rs}-${podSuffix(5, c.name, node.name, deployment)}`, 'default'),
+        labels: { app: deployment, 'eks.amazonaws.com/fargate-profile': node.group },
+        ownerKind: 'ReplicaSet',
+        ownerName: rs,
+        containers: ['app'],
+      });
+      continue;
+    }
     const daemon = (ds: string, containers: string[], labels: Record<string, string>) => {
       const name = `${ds}-${podSuffix(5, c.name, node.name, ds)}`;
       out.push({ ...base(node, k++, name, 'kube-system'), labels, ownerKind: 'DaemonSet', ownerName: ds, containers });
@@ -216,7 +342,12 @@ export function podsOf(c: SimCluster, nodes: readonly NodeView[], now: number): 
         ownerName: rs,
         containers,
       };
-      if (app && c.faults.crashLoopAfterUpgrade && isUpgradedRelease(node.nodegroup, node.releaseVersion)) {
+      if (
+        app &&
+        c.faults.crashLoopAfterUpgrade &&
+        node.nodegroup &&
+        isUpgradedRelease(node.nodegroup, node.releaseVersion)
+      ) {
         pod.crashLooping = true;
         pod.restartCount += 1 + Math.floor(Math.max(0, now - node.createdAt) / DURATIONS.crashLoopPeriodMs);
       }
@@ -234,7 +365,8 @@ export function podsOf(c: SimCluster, nodes: readonly NodeView[], now: number): 
     }
     for (const wl of APP_WORKLOADS) replica(wl, 'default', { app: wl }, [wl], true);
     for (const pdb of c.pdbs) {
-      const key = `${pdb.namespace}/${pdb.name}/${node.nodegroup.name}`;
+      if (node.kind !== 'managed') continue;
+      const key = `${pdb.namespace}/${pdb.name}/${node.group}`;
       if (pdbPlaced.has(key)) continue;
       pdbPlaced.add(key);
       replica(pdb.name, pdb.namespace, { app: pdb.name }, [pdb.name], true);
@@ -272,8 +404,8 @@ export function pdbsOf(c: SimCluster): PdbView[] {
 }
 
 /** The kubelet version string of an AMI release: "1.31.4-20250123" → "v1.31.4-eks-1a2b3c4". */
-export function kubeletVersionOf(release: string): string {
-  return `v${releaseKubernetesVersion(release)}-eks-${hexOf(7, 'kubelet', release)}`;
+export function kubeletVersionOf(release: string, build: string = release): string {
+  return `v${releaseKubernetesVersion(release)}-eks-${hexOf(7, 'kubelet', build)}`;
 }
 
 /** The AMI ID an AMI release resolves to in a region. */
@@ -284,6 +416,8 @@ export function amiIdOf(release: string, region: string): string {
 const INSTANCE_TYPES = ['m6i.large', 'm6i.xlarge', 'c6i.xlarge', 'r6i.large'] as const;
 
 /** The instance type of a node group (deterministic by name). */
-export function instanceTypeOf(c: SimCluster, ng: SimNodegroup): string {
-  return INSTANCE_TYPES[Number.parseInt(hexOf(2, c.name, ng.name, 'type'), 16) % INSTANCE_TYPES.length] as string;
+export function instanceTypeOf(c: SimCluster, group: string, arch: Architecture = 'x86_64'): string {
+  const type = INSTANCE_TYPES[Number.parseInt(hexOf(2, c.name, group, 'type'), 16) % INSTANCE_TYPES.length] as string;
+  // Graviton instances for arm64 AMIs (m6i → m6g, …).
+  return arch === 'arm64' ? type.replace('i.', 'g.') : type;
 }

@@ -16,6 +16,7 @@ import { AddonCatalogue, DURATIONS, PLATFORM_VERSIONS } from '../catalogue';
 import { uuidFrom } from '../random';
 import { invalidRequest, inUse, notFound } from './errors';
 import { buildCluster } from './build';
+import { Ec2State } from './ec2';
 import { startAddonUpdate, type AddonUpdateRequest } from './rules-addon';
 import { startClusterVersionUpdate, type ClusterVersionRequest } from './rules-control-plane';
 import {
@@ -44,6 +45,8 @@ export class SimFleet implements UpdateHost {
   readonly mutations: Mutation[] = [];
   /** The add-on table plus the versions this fleet installs. */
   readonly addonCatalogue = new AddonCatalogue();
+  /** Launch templates and custom AMIs (the EC2 API's state). */
+  readonly ec2 = new Ec2State();
   private seq = 0;
 
   constructor(
@@ -51,8 +54,9 @@ export class SimFleet implements UpdateHost {
     private readonly opts: FleetOptions,
   ) {
     const now = opts.clock.now();
+    for (const inv of inventory) this.ec2.addAccount(inv.region, inv.account);
     for (const inv of inventory) {
-      const c = buildCluster(inv, opts.seed, now);
+      const c = buildCluster(inv, opts.seed, now, this.ec2);
       for (const a of c.addons) this.addonCatalogue.learn(a.name, a.version, c.version);
       this.clusters.push(c);
       this.byName.set(c.name, c);
@@ -169,6 +173,7 @@ export class SimFleet implements UpdateHost {
           ng.version = effect.version;
           ng.releaseVersion = effect.releaseVersion;
           ng.launchTemplate.version = effect.launchTemplateVersion;
+          if (effect.imageId !== undefined) ng.imageId = effect.imageId;
           if (ng.desiredSize > 0) {
             ng.generation++;
             ng.nodesSince = at;

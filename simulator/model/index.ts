@@ -4,9 +4,10 @@
  * and insights.ts (what a cluster shows from outside), nodes.ts (node names), types.ts, errors.ts.
  */
 export { EksError } from './errors';
+export { Ec2State, OWNED_IMAGE_DATES, ownedImageId } from './ec2';
 export { SimFleet } from './fleet';
 export { insightsFor, type InsightModel } from './insights';
-export { instanceId, nodeName } from './nodes';
+export { fargateNodeName, instanceId, nodeName } from './nodes';
 export { batchSizeOf } from './rules-nodegroup';
 export {
   APP_WORKLOADS,
@@ -19,7 +20,9 @@ export {
 export type {
   CallerScope,
   FleetOptions,
-  LaunchTemplateContent,
+  LaunchTemplateVersion,
+  SimLaunchTemplate,
+  SimImage,
   Mutation,
   SimAddon,
   SimClock,

@@ -13,9 +13,16 @@ export function instanceId(cluster: string, nodegroup: string, generation: numbe
  * the generation one half of it, so old and new nodes of a rolling update never collide.
  * (Host part from 1, so no address ends in .0.)
  */
-export function nodeName(c: SimCluster, ng: SimNodegroup, generation: number, index: number): string {
+export function nodeName(c: SimCluster, ng: Pick<SimNodegroup, 'index'>, generation: number, index: number): string {
   const second = hash32(c.name) % 256;
   const counter = ((ng.index % 16) * 4096 + (generation % 2) * 2048 + (index % 2047) + 1) % 65536;
   const region = c.region === 'us-east-1' ? 'ec2' : `${c.region}.compute`;
   return `ip-10-${second}-${counter >> 8}-${counter & 255}.${region}.internal`;
+}
+
+/** A Fargate pod's node, `fargate-ip-10-A-X-Y.<region>.compute.internal`, in a /16 of its own per profile slot. */
+export function fargateNodeName(c: SimCluster, slot: number, index: number): string {
+  const second = (hash32(c.name) + 128) % 256;
+  const counter = ((slot % 16) * 4096 + (index % 4095) + 1) % 65536;
+  return `fargate-ip-10-${second}-${counter >> 8}-${counter & 255}.${c.region}.compute.internal`;
 }

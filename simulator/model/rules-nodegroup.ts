@@ -3,7 +3,8 @@
  * batches, with the node-group faults), a launch-template version (the rollback path), and
  * configuration (update strategy, scaling, labels, taints).
  */
-import { DURATIONS, amiReleasesOf, compareMinor, compareReleases, isMinorString, releaseMinor } from '../catalogue';
+import { compareReleasesOf, releaseMinorOf, releasesOf } from '../ami-catalogue';
+import { DURATIONS, compareMinor, isMinorString } from '../catalogue';
 import { invalidParameter, inUse } from './errors';
 import { instanceId, nodeName } from './nodes';
 import type { SimCluster, SimNodegroup, SimUpdate, UpdateEffect, UpdateError, Taint, UpdateHost } from './types';
@@ -47,8 +48,9 @@ function openNodegroupWrite(
 }
 
 /**
- * UpdateNodegroupVersion: forward to a version/release (a new launch-template version is
- * created for it), or to an existing launch-template version (the rollback path).
+ * UpdateNodegroupVersion, per how the node group gets its AMI (resolveVersionTarget): EKS's
+ * AMI by `version`/`releaseVersion`, forward only; a custom AMI by launch-template version,
+ * either way.
  */
 export function startNodegroupVersionUpdate(
   host: UpdateHost,
@@ -59,112 +61,17 @@ export function startNodegroupVersionUpdate(
   const { key, extra, replayed } = openNodegroupWrite(host, c, ng, 'UpdateNodegroupVersion', req.clientRequestToken);
   if (replayed) return replayed;
 
-  const lt = req.launchTemplate;
-  if (lt && ((lt.name && lt.name !== ng.launchTemplate.name) || (lt.id && lt.id !== ng.launchTemplate.id))) {
-    throw invalidParameter(
-      `You must specify the same launch template ID or name that was used to create the node group (${ng.launchTemplate.name}, ${ng.launchTemplate.id}).`,
-      extra,
-    );
-  }
-  let ltVersion = lt?.version;
-  if (ltVersion === '$Latest') ltVersion = String(ng.nextLaunchTemplateVersion - 1);
-  if (ltVersion === '$Default') ltVersion = ng.launchTemplate.version;
-
-  let version: string;
-  let releaseVersion: string;
-  let targetLt: string;
-  let forward: boolean;
-  let target: string;
-  if (ltVersion !== undefined && ltVersion !== ng.launchTemplate.version) {
-    const content = ng.launchTemplateHistory.get(ltVersion);
-    if (!content) {
-      throw invalidParameter(`Launch template ${ng.launchTemplate.name} has no version ${ltVersion}.`, extra);
-    }
-    if (req.version !== undefined && req.version !== content.version) {
-      throw invalidParameter(
-        `Launch template version ${ltVersion} carries Kubernetes ${content.version}, not the requested ${req.version}.`,
-        extra,
-      );
-    }
-    if (req.releaseVersion !== undefined && req.releaseVersion !== content.releaseVersion) {
-      throw invalidParameter(
-        `Launch template version ${ltVersion} carries release ${content.releaseVersion}, not the requested ${req.releaseVersion}.`,
-        extra,
-      );
-    }
-    if (compareMinor(content.version, c.version) > 0) {
-      throw invalidParameter(
-        `Launch template version ${ltVersion} carries Kubernetes ${content.version}, newer than the cluster (${c.version}).`,
-        extra,
-      );
-    }
-    version = content.version;
-    releaseVersion = content.releaseVersion;
-    targetLt = ltVersion;
-    forward = compareReleases(releaseVersion, ng.releaseVersion) > 0;
-    target = `lt:${ltVersion}`;
-  } else {
-    if (req.version !== undefined && !isMinorString(req.version)) {
-      throw invalidParameter(`version must be a Kubernetes minor version such as "1.31", not "${req.version}"`, extra);
-    }
-    const releaseMinorVersion = req.releaseVersion ? releaseMinor(req.releaseVersion) : undefined;
-    if (req.releaseVersion !== undefined && !releaseMinorVersion) {
-      throw invalidParameter(
-        `releaseVersion "${req.releaseVersion}" is not an EKS optimized AMI release version`,
-        extra,
-      );
-    }
-    version = req.version ?? releaseMinorVersion ?? c.version;
-    if (releaseMinorVersion && releaseMinorVersion !== version) {
-      throw invalidParameter(
-        `Requested release version ${req.releaseVersion} is not valid for kubernetes version ${version}.`,
-        extra,
-      );
-    }
-    if (compareMinor(version, c.version) > 0) {
-      throw invalidParameter(
-        `Requested Nodegroup version ${version} is newer than the cluster's Kubernetes version ${c.version}; node groups can never be newer than the control plane.`,
-        extra,
-      );
-    }
-    if (compareMinor(version, ng.version) < 0) {
-      throw invalidParameter(
-        `Requested Nodegroup version ${version} is older than its current version ${ng.version}; EKS cannot downgrade a node group (point it back at a previous launch template version instead).`,
-        extra,
-      );
-    }
-    const releases = amiReleasesOf(version);
-    if (releases.length === 0) throw invalidParameter(`Kubernetes version ${version} is not supported.`, extra);
-    releaseVersion = req.releaseVersion ?? releases[releases.length - 1] ?? '';
-    if (!releases.includes(releaseVersion)) {
-      throw invalidParameter(
-        `Requested release version ${releaseVersion} is not valid for kubernetes version ${version}.`,
-        extra,
-      );
-    }
-    const order = compareReleases(releaseVersion, ng.releaseVersion);
-    if (order < 0) {
-      throw invalidParameter(
-        `Requested release version ${releaseVersion} is older than the node group's current release ${ng.releaseVersion}; EKS cannot go back to an older AMI release (point the node group back at a previous launch template version instead).`,
-        extra,
-      );
-    }
-    if (order === 0) {
-      throw invalidParameter(`Nodegroup ${ng.name} is already at release version ${releaseVersion}.`, extra);
-    }
-    // EKS writes the new AMI into a new launch-template version; keeping what each version
-    // carries is what makes "point the node group back at the previous version" a rollback.
-    targetLt = String(ng.nextLaunchTemplateVersion++);
-    ng.launchTemplateHistory.set(targetLt, { version, releaseVersion });
-    forward = true;
-    target = releaseVersion;
-  }
+  const goal = resolveVersionTarget(host, c, ng, req, extra);
+  const { version, releaseVersion, forward, target } = goal;
+  const targetLt = goal.launchTemplateVersion;
 
   const now = host.now();
   const n = ng.desiredSize;
   const batchSize = batchSizeOf(ng);
   const batches = n === 0 ? 0 : Math.ceil(n / batchSize);
-  const fault = forward ? c.faults.nodegroupUpdateFails : undefined;
+  // A custom AMI whose kubelet is newer than the control plane: EKS cannot know the AMI's
+  // Kubernetes version, so it accepts the update and the instances never join.
+  const fault = goal.kubeletTooNew ? 'NodeCreationFailure' : forward ? c.faults.nodegroupUpdateFails : undefined;
   // EKS drains the old nodes with the Eviction API, so a budget that refuses an eviction now
   // blocks the drain as it blocks `kubectl drain` (EKS User Guide, "Understand each phase of node
   // updates", upgrade phase: PodEvictionFailure after 15 minutes unless force).
@@ -181,7 +88,9 @@ export function startNodegroupVersionUpdate(
     phases = [setupEnd, failAt];
     failure = {
       errorCode: 'NodeCreationFailure',
-      errorMessage: 'Instances failed to join the kubernetes cluster (simulated fault nodegroupUpdateFails).',
+      errorMessage: goal.kubeletTooNew
+        ? `Instances failed to join the kubernetes cluster (the AMI ${goal.imageId ?? ''} runs Kubernetes ${version}, newer than the control plane ${c.version}).`
+        : 'Instances failed to join the kubernetes cluster (simulated fault nodegroupUpdateFails).',
       resourceIds: surgeInstanceIds(c, ng, Math.min(batchSize, n)),
     };
   } else {
@@ -230,10 +139,165 @@ export function startNodegroupVersionUpdate(
     phases: Float64Array.from(phases),
     batchSize,
     nodeCount: n,
-    effect: { kind: 'nodegroup-version', version, releaseVersion, launchTemplateVersion: targetLt },
+    effect: {
+      kind: 'nodegroup-version',
+      version,
+      releaseVersion,
+      launchTemplateVersion: targetLt,
+      ...(goal.imageId !== undefined ? { imageId: goal.imageId } : {}),
+    },
   });
   ng.active = update;
   return update;
+}
+
+/** What an UpdateNodegroupVersion asks for, once resolved against the node group and its launch template. */
+interface VersionTarget {
+  version: string;
+  releaseVersion: string;
+  launchTemplateVersion: string;
+  /** The custom AMI the target launch-template version names (CUSTOM node groups). */
+  imageId?: string;
+  /** Whether the nodegroupUpdateFails fault applies: forward updates only, never a way back. */
+  forward: boolean;
+  /** The mutation log's target: the AMI release, or `lt:<version>`. */
+  target: string;
+  kubeletTooNew?: boolean;
+}
+
+/**
+ * The one place the node-group rollback rule lives (fidelity table, "Node-group rollback"):
+ *
+ * - A node group whose launch template names a custom AMI (amiType CUSTOM) moves by
+ *   launch-template version only; `version` and `releaseVersion` are refused ("If you specify
+ *   launchTemplate, and your launch template uses a custom AMI, then don't specify version, or
+ *   the node group update will fail", API reference). Its Kubernetes minor and AMI become those of
+ *   the image the version names, forward or back (userguide/launch-templates.html).
+ * - Otherwise EKS picks the AMI from `version`/`releaseVersion`, forward only ("You cannot roll
+ *   back a node group to an earlier Kubernetes version or AMI version"); a release of another
+ *   family is not valid for the minor. EKS keeps its own copy of a customer launch template, so
+ *   the customer's template gets no new version, and pointing the node group at another
+ *   version of it changes neither the Kubernetes version nor the AMI.
+ */
+function resolveVersionTarget(
+  host: UpdateHost,
+  c: SimCluster,
+  ng: SimNodegroup,
+  req: NodegroupVersionRequest,
+  extra: Record<string, string>,
+): VersionTarget {
+  const lt = req.launchTemplate;
+  if (lt && ((lt.name && lt.name !== ng.launchTemplate.name) || (lt.id && lt.id !== ng.launchTemplate.id))) {
+    throw invalidParameter(
+      `You must specify the same launch template ID or name that was used to create the node group (${ng.launchTemplate.name}, ${ng.launchTemplate.id}).`,
+      extra,
+    );
+  }
+  let ltNumber: number | undefined;
+  if (lt?.version !== undefined) {
+    const raw = lt.version;
+    ltNumber =
+      raw === '$Latest' ? ng.template.latestVersion : raw === '$Default' ? ng.template.defaultVersion : Number(raw);
+    if (!Number.isInteger(ltNumber) || !ng.template.versions.has(ltNumber)) {
+      throw invalidParameter(`Launch template ${ng.launchTemplate.name} has no version ${raw}.`, extra);
+    }
+  }
+  const current = Number(ng.launchTemplate.version);
+  const ltChanges = ltNumber !== undefined && ltNumber !== current;
+  const named = ltNumber !== undefined ? ng.template.versions.get(ltNumber) : undefined;
+
+  if (ng.amiType === 'CUSTOM') {
+    if (req.version !== undefined || req.releaseVersion !== undefined) {
+      throw invalidParameter(
+        `Nodegroup ${ng.name} uses a custom AMI in its launch template: update it by launch template version, without version or releaseVersion.`,
+        extra,
+      );
+    }
+    if (!lt || ltNumber === undefined) {
+      throw invalidParameter(
+        `Nodegroup ${ng.name} uses a custom AMI: specify the launch template version that names the new AMI.`,
+        extra,
+      );
+    }
+    if (!ltChanges) {
+      throw invalidParameter(`Nodegroup ${ng.name} is already at launch template version ${ltNumber}.`, extra);
+    }
+    const imageId = named?.imageId;
+    if (!imageId) {
+      throw invalidParameter(
+        `Launch template ${ng.launchTemplate.name} version ${ltNumber} names no AMI; a node group created with a custom AMI must keep one.`,
+        extra,
+      );
+    }
+    const image = host.ec2.customImage(c.region, imageId);
+    if (!image) throw invalidParameter(`The image id '[${imageId}]' does not exist`, extra);
+    return {
+      version: image.minor,
+      releaseVersion: imageId,
+      launchTemplateVersion: String(ltNumber),
+      imageId,
+      forward: ltNumber > current,
+      target: `lt:${ltNumber}`,
+      ...(compareMinor(image.minor, c.version) > 0 ? { kubeletTooNew: true } : {}),
+    };
+  }
+
+  if (named?.imageId) {
+    throw invalidParameter(
+      `Launch template ${ng.launchTemplate.name} version ${ltNumber} names an AMI; node group ${ng.name} uses the ${ng.amiType} AMI that EKS chooses.`,
+      extra,
+    );
+  }
+  const launchTemplateVersion = ltNumber !== undefined ? String(ltNumber) : ng.launchTemplate.version;
+  if (ltChanges && req.version === undefined && req.releaseVersion === undefined) {
+    // Another launch-template version alone: the nodes are replaced, on the same version and AMI.
+    return {
+      version: ng.version,
+      releaseVersion: ng.releaseVersion,
+      launchTemplateVersion,
+      forward: (ltNumber ?? 0) > current,
+      target: `lt:${ltNumber}`,
+    };
+  }
+  if (req.version !== undefined && !isMinorString(req.version)) {
+    throw invalidParameter(`version must be a Kubernetes minor version such as "1.31", not "${req.version}"`, extra);
+  }
+  const pinnedMinor = req.releaseVersion !== undefined ? releaseMinorOf(ng.amiType, req.releaseVersion) : undefined;
+  const version = req.version ?? pinnedMinor ?? (req.releaseVersion !== undefined ? ng.version : c.version);
+  if (compareMinor(version, c.version) > 0) {
+    throw invalidParameter(
+      `Requested Nodegroup version ${version} is newer than the cluster's Kubernetes version ${c.version}; node groups can never be newer than the control plane.`,
+      extra,
+    );
+  }
+  if (compareMinor(version, ng.version) < 0) {
+    throw invalidParameter(
+      `Requested Nodegroup version ${version} is older than its current version ${ng.version}; EKS cannot roll a node group back to an earlier Kubernetes version.`,
+      extra,
+    );
+  }
+  const releases = releasesOf(ng.amiType, version);
+  if (releases.length === 0) {
+    throw invalidParameter(`Amazon EKS publishes no ${ng.amiType} AMI for Kubernetes version ${version}.`, extra);
+  }
+  const releaseVersion = req.releaseVersion ?? releases[releases.length - 1] ?? '';
+  if (!releases.includes(releaseVersion)) {
+    throw invalidParameter(
+      `Requested release version ${releaseVersion} is not valid for kubernetes version ${version}.`,
+      extra,
+    );
+  }
+  const order = version === ng.version ? compareReleasesOf(ng.amiType, releaseVersion, ng.releaseVersion) : 1;
+  if (order < 0) {
+    throw invalidParameter(
+      `Requested release version ${releaseVersion} is older than the node group's current release ${ng.releaseVersion}; EKS cannot roll a node group back to an earlier AMI version.`,
+      extra,
+    );
+  }
+  if (order === 0 && !ltChanges) {
+    throw invalidParameter(`Nodegroup ${ng.name} is already at release version ${releaseVersion}.`, extra);
+  }
+  return { version, releaseVersion, launchTemplateVersion, forward: true, target: releaseVersion };
 }
 
 /** UpdateNodegroupConfig: update strategy, maxUnavailable, scaling, labels and taints. */

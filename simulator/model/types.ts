@@ -1,7 +1,9 @@
 /** The simulated fleet's data: clusters, node groups, add-ons, updates and their effects. */
 import type { ClusterFaults } from '../../domain/fleet';
+import type { AmiType, Architecture } from '../../domain/node-models';
 import type { AddonCatalogue } from '../catalogue';
 import type { Rng } from '../random';
+import type { Ec2State } from './ec2';
 
 export type UpdateStatus = 'InProgress' | 'Failed' | 'Cancelled' | 'Successful';
 export type UpdateType = 'VersionUpdate' | 'VersionRollback' | 'ConfigUpdate' | 'AddonUpdate';
@@ -15,7 +17,14 @@ export interface UpdateError {
 /** What an update changes when it succeeds. */
 export type UpdateEffect =
   | { kind: 'control-plane'; from: string; to: string; rollback: boolean }
-  | { kind: 'nodegroup-version'; version: string; releaseVersion: string; launchTemplateVersion: string }
+  | {
+      kind: 'nodegroup-version';
+      version: string;
+      releaseVersion: string;
+      launchTemplateVersion: string;
+      /** The custom AMI the new launch-template version names (CUSTOM node groups). */
+      imageId?: string;
+    }
   | {
       kind: 'nodegroup-config';
       maxUnavailable?: number;
@@ -71,9 +80,38 @@ export interface SimUpdate {
   finishedAt?: number;
 }
 
-export interface LaunchTemplateContent {
-  version: string;
-  releaseVersion: string;
+/** One version of an EC2 launch template: only the field node groups care about, the AMI it names. */
+export interface LaunchTemplateVersion {
+  number: number;
+  imageId?: string;
+  description?: string;
+  createdAt: number;
+}
+
+/** An EC2 launch template (ec2-api.ts serves it; node groups point at one of its versions). */
+export interface SimLaunchTemplate {
+  id: string;
+  name: string;
+  region: string;
+  account: string;
+  createdAt: number;
+  versions: Map<number, LaunchTemplateVersion>;
+  defaultVersion: number;
+  latestVersion: number;
+  /** CreateLaunchTemplateVersion ClientToken → the version it created. */
+  tokens: Map<string, number>;
+}
+
+/** A custom (account-owned) AMI: its Kubernetes minor is what a node on it runs. */
+export interface SimImage {
+  imageId: string;
+  name: string;
+  region: string;
+  owner: string;
+  arch: Architecture;
+  minor: string;
+  createdAt: number;
+  tags: Record<string, string>;
 }
 
 export interface SimNodegroup {
@@ -87,10 +125,15 @@ export interface SimNodegroup {
   maxUnavailable?: number;
   maxUnavailablePercentage?: number;
   updateStrategy: string;
+  /** EKS amiType: the fleet's, or CUSTOM when the launch template names its own AMI. */
+  amiType: AmiType;
+  /** CPU architecture of the nodes (from the amiType, or the custom image). */
+  arch: Architecture;
+  /** The custom AMI the nodes run (CUSTOM only); DescribeNodegroup reports it as releaseVersion. */
+  imageId?: string;
   launchTemplate: { name: string; id: string; version: string };
-  /** What each launch-template version carries: the rollback path restores it. */
-  launchTemplateHistory: Map<string, LaunchTemplateContent>;
-  nextLaunchTemplateVersion: number;
+  /** The EC2 launch template behind `launchTemplate`. */
+  template: SimLaunchTemplate;
   /** Whether the fleet file declared the launch template (else the simulator made one up). */
   declaredLaunchTemplate: boolean;
   /** The release the node group had at start: crash-loop faults compare against it. */
@@ -146,6 +189,11 @@ export interface SimCluster {
   createdAt: number;
   nodegroups: SimNodegroup[];
   nodegroupByName: Map<string, SimNodegroup>;
+  /** Self-managed node groups (Auto Scaling groups): nodes in the Kubernetes API, unknown to EKS. */
+  selfManagedGroups: { name: string; version: string; nodes: number; amiType: AmiType }[];
+  /** Fargate profiles and the pods each runs (one Fargate node per pod). */
+  /** Fargate profiles: pods keep the kubelet of the minor they started on (`version`) until recreated. */
+  fargateProfiles: { name: string; pods: number; version: string; createdAt: number }[];
   addons: SimAddon[];
   addonByName: Map<string, SimAddon>;
   pdbs: SimPdb[];
@@ -218,6 +266,8 @@ export interface FleetOptions {
  */
 export interface UpdateHost {
   readonly addonCatalogue: AddonCatalogue;
+  /** Launch templates and custom AMIs: what a launch-template version names. */
+  readonly ec2: Ec2State;
   now(): number;
   replay(c: SimCluster, key: string): SimUpdate | undefined;
   begin(

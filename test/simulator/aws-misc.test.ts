@@ -5,6 +5,7 @@
 import { ListClustersCommand, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import {
   GetParameterCommand,
+  GetParametersCommand,
   GetParametersByPathCommand,
   SSMClient,
   paginateGetParametersByPath,
@@ -55,13 +56,21 @@ describe('simulated SSM and STS', () => {
     sim = await startSimulator({ fleet: testFleet(), port: 0 });
     const ssm = new SSMClient({ endpoint: sim.url, region: 'us-east-1', credentials });
     const root = '/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard';
-    // One level under the family: no parameter lives there directly, only the AMI directories.
-    expect((await ssm.send(new GetParametersByPathCommand({ Path: root }))).Parameters).toEqual([]);
+    // One level under the family: the `recommended` parameter, whose value is JSON, and the AMI directories.
+    const top = (await ssm.send(new GetParametersByPathCommand({ Path: root }))).Parameters ?? [];
+    expect(top.map((p) => p.Name?.slice(root.length))).toEqual(['/recommended']);
+    expect(JSON.parse(top[0]?.Value ?? '{}')).toEqual({
+      schema_version: '3',
+      image_id: expect.stringMatching(/^ami-0[0-9a-f]{16}$/),
+      image_name: 'amazon-eks-node-al2023-x86_64-standard-1.31-v20250304',
+      release_version: '1.31.5-20250304',
+    });
     const recommended = await ssm.send(new GetParametersByPathCommand({ Path: `${root}/recommended/` }));
     expect(
       recommended.Parameters?.map((p) => [p.Name?.slice(root.length), p.Value?.replace(/^ami-.*/, 'ami')]),
     ).toEqual([
       ['/recommended/image_id', 'ami'],
+      ['/recommended/image_name', 'amazon-eks-node-al2023-x86_64-standard-1.31-v20250304'],
       ['/recommended/release_version', '1.31.5-20250304'],
     ]);
 
@@ -97,6 +106,62 @@ describe('simulated SSM and STS', () => {
     expect(await errorName(ssm.send(new GetParametersByPathCommand({ Path: root, NextToken: 'nope' })))).toBe(
       'InvalidNextToken',
     );
+  });
+
+  it('publishes every AMI family per region: AL2023 variants, AL2 variants, Bottlerocket, Windows', async () => {
+    sim = await startSimulator({ fleet: testFleet(), port: 0 });
+    const east = new SSMClient({ endpoint: sim.url, region: 'us-east-1', credentials });
+    const west = new SSMClient({ endpoint: sim.url, region: 'eu-west-1', credentials });
+    const value = async (ssm: SSMClient, Name: string) =>
+      (await ssm.send(new GetParameterCommand({ Name }))).Parameter?.Value;
+    const al = '/aws/service/eks/optimized-ami/1.32';
+    for (const dir of [
+      'amazon-linux-2023/x86_64/standard',
+      'amazon-linux-2023/arm64/standard',
+      'amazon-linux-2023/x86_64/nvidia',
+      'amazon-linux-2023/arm64/nvidia',
+      'amazon-linux-2023/x86_64/neuron',
+      'amazon-linux-2',
+      'amazon-linux-2-arm64',
+      'amazon-linux-2-gpu',
+    ]) {
+      expect(await value(east, `${al}/${dir}/recommended/release_version`)).toBe('1.32.1-20250304');
+    }
+    // Neuron is x86_64 only; AL2 ends with 1.32.
+    expect(await errorName(value(east, `${al}/amazon-linux-2023/arm64/neuron/recommended/release_version`))).toBe(
+      'ParameterNotFound',
+    );
+    expect(
+      await errorName(value(east, '/aws/service/eks/optimized-ami/1.33/amazon-linux-2-arm64/recommended/image_id')),
+    ).toBe('ParameterNotFound');
+    // Image IDs differ per region and per family; release versions do not differ per region.
+    const arm = `${al}/amazon-linux-2023/arm64/standard/recommended/image_id`;
+    const x86 = `${al}/amazon-linux-2023/x86_64/standard/recommended/image_id`;
+    expect(await value(east, arm)).toMatch(/^ami-0[0-9a-f]{16}$/);
+    expect(await value(east, arm)).not.toBe(await value(west, arm));
+    expect(await value(east, arm)).not.toBe(await value(east, x86));
+
+    const br = '/aws/service/bottlerocket/aws-k8s-1.31';
+    expect(await value(east, `${br}/x86_64/latest/image_version`)).toBe('1.34.0-18d04e52');
+    expect(await value(east, `${br}-nvidia/arm64/latest/image_version`)).toBe('1.34.0-18d04e52');
+    expect(await value(east, `${br}-fips/x86_64/latest/image_id`)).toMatch(/^ami-0[0-9a-f]{16}$/);
+    expect(await errorName(value(east, `${br}/x86_64/latest/release_version`))).toBe('ParameterNotFound');
+
+    const win = '/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id';
+    expect(await value(west, win)).toMatch(/^ami-0[0-9a-f]{16}$/);
+    expect(
+      await value(west, '/aws/service/ami-windows-latest/Windows_Server-2025-English-Full-EKS_Optimized-1.33/image_id'),
+    ).toMatch(/^ami-/);
+
+    // GetParameters answers the names it does not know in InvalidParameters, as SSM does.
+    const both = await east.send(new GetParametersCommand({ Names: [win, `${br}/x86_64/latest/nope`] }));
+    expect(both.Parameters?.map((p) => p.Name)).toEqual([win]);
+    expect(both.InvalidParameters).toEqual([`${br}/x86_64/latest/nope`]);
+
+    const latest: string[] = [];
+    for await (const page of paginateGetParametersByPath({ client: east }, { Path: `${br}/arm64`, Recursive: true }))
+      latest.push(...(page.Parameters ?? []).map((p) => p.Name as string));
+    expect(latest).toEqual([`${br}/arm64/latest/image_id`, `${br}/arm64/latest/image_version`]);
   });
 
   it('assumes roles with fake credentials that see only their account, and tells who is calling', async () => {

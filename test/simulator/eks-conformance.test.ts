@@ -455,7 +455,8 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
       expect.arrayContaining([
         { type: 'Version', value: '1.30' },
         { type: 'ReleaseVersion', value: '1.30.9-20250212' },
-        { type: 'LaunchTemplateVersion', value: '2' },
+        // EKS keeps its own copy of the template: a release update writes no version of the customer's.
+        { type: 'LaunchTemplateVersion', value: '1' },
       ]),
     );
     expect(
@@ -473,7 +474,7 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     expect(after).toMatchObject({
       status: 'ACTIVE',
       releaseVersion: '1.30.9-20250212',
-      launchTemplate: { version: '2' },
+      launchTemplate: { version: '1' },
     });
 
     const back = eks.send(
@@ -494,21 +495,22 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     expect((await eks.send(new ListUpdatesCommand({ name: 'alpha' }))).updateIds).toEqual([]);
   });
 
-  it('rolls a node group back by pointing it at its previous launch-template version', async () => {
+  it('moves a node group on an EKS AMI to another launch-template version without changing its version or AMI', async () => {
     const { eks } = await start();
     const ng = { clusterName: 'alpha', nodegroupName: 'templated' };
     const forward = await eks.send(new UpdateNodegroupVersionCommand({ ...ng }));
     expect(forward.update?.params).toContainEqual({ type: 'ReleaseVersion', value: '1.30.9-20250304' });
-    expect(forward.update?.params).toContainEqual({ type: 'LaunchTemplateVersion', value: '5' });
+    expect(forward.update?.params).toContainEqual({ type: 'LaunchTemplateVersion', value: '4' });
     await awaitUpdate(eks, { name: 'alpha', nodegroupName: 'templated' }, forward.update?.id as string);
     expect((await eks.send(new DescribeNodegroupCommand(ng))).nodegroup).toMatchObject({
+      amiType: 'AL2023_x86_64_STANDARD',
       releaseVersion: '1.30.9-20250304',
-      launchTemplate: { name: 'alpha-templated', version: '5' },
+      launchTemplate: { name: 'alpha-templated', version: '4' },
     });
 
     expect(
       await errorName(
-        eks.send(new UpdateNodegroupVersionCommand({ ...ng, launchTemplate: { name: 'other', version: '4' } })),
+        eks.send(new UpdateNodegroupVersionCommand({ ...ng, launchTemplate: { name: 'other', version: '3' } })),
       ),
     ).toBe('InvalidParameterException');
     expect(
@@ -518,24 +520,37 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
         ),
       ),
     ).toBe('InvalidParameterException');
+    // Back by release is refused, with or without the launch template.
+    expect(
+      await errorName(
+        eks.send(
+          new UpdateNodegroupVersionCommand({
+            ...ng,
+            releaseVersion: '1.30.8-20250116',
+            launchTemplate: { name: 'alpha-templated', version: '3' },
+          }),
+        ),
+      ),
+    ).toBe('InvalidParameterException');
 
+    // An earlier launch-template version replaces the nodes, on the same Kubernetes version and AMI.
     const back = await eks.send(
       new UpdateNodegroupVersionCommand({
         ...ng,
-        launchTemplate: { name: 'alpha-templated', version: '4' },
+        launchTemplate: { name: 'alpha-templated', version: '3' },
         clientRequestToken: 'rb-1',
       }),
     );
-    expect(back.update?.params).toContainEqual({ type: 'LaunchTemplateVersion', value: '4' });
+    expect(back.update?.params).toContainEqual({ type: 'LaunchTemplateVersion', value: '3' });
     expect(
       (await awaitUpdate(eks, { name: 'alpha', nodegroupName: 'templated' }, back.update?.id as string)).status,
     ).toBe('Successful');
     expect((await eks.send(new DescribeNodegroupCommand(ng))).nodegroup).toMatchObject({
       version: '1.30',
-      releaseVersion: '1.30.8-20250116',
-      launchTemplate: { name: 'alpha-templated', version: '4' },
+      releaseVersion: '1.30.9-20250304',
+      launchTemplate: { name: 'alpha-templated', version: '3' },
     });
-    expect(sim?.mutations().map((m) => m.target)).toEqual(['1.30.9-20250304', 'lt:4']);
+    expect(sim?.mutations().map((m) => m.target)).toEqual(['1.30.9-20250304', 'lt:3']);
   });
 
   it('fails a node group update with PodEvictionFailure when a PDB blocks the drain, and succeeds with force', async () => {
