@@ -9,6 +9,7 @@
  * - steps.ts      — composite steps: all control-plane hops (with checks between), all node groups
  * - inventory.ts  — EKS discovery into the fleet file's schema
  * - approvals.ts  — the fleet approval policy: SSHSIG checks of signed operator actions
+ * - automode.ts   — EKS Auto Mode: NodeClaims following the control plane, NodePool holds
  * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
  * - failures.ts   — error classification into Temporal failure types
  *
@@ -17,6 +18,7 @@
 import type { ActivityDeps } from './deps';
 import { resolveDeps } from './deps';
 import { createApprovalActivities } from './approvals';
+import { createAutoModeActivities } from './automode';
 import { createEksActivities } from './eks';
 import { createHealthActivities } from './health';
 import { createStepActivities } from './steps';
@@ -48,6 +50,9 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     checkClusterHealth: all.checkClusterHealth,
     verifyAction: all.verifyAction,
     describeApprovalPolicy: all.describeApprovalPolicy,
+    awaitAutoModeNodes: all.awaitAutoModeNodes,
+    holdNodePools: all.holdNodePools,
+    releaseNodePoolHolds: all.releaseNodePoolHolds,
   };
 }
 
@@ -75,8 +80,10 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
     now: resolved.now,
     logger: resolved.logger,
   });
+  const autoMode = createAutoModeActivities(resolved);
   return {
     ...approvals,
+    ...autoMode,
     resolveTargetVersions: eks.resolveTargetVersions,
     describeCluster: eks.describeCluster,
     preflightCluster: eks.preflightCluster,

@@ -9,6 +9,7 @@
 import type { FleetMember } from '../domain/fleet';
 import type { AmiType, Architecture } from '../domain/node-models';
 import type { ClaimVerdict, PolicySummary, SignedActionKind, SignedClaim } from '../domain/signed-actions';
+import type { NodeClaimCount } from '../domain/nodepool-hold';
 import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
 
 /** Where a cluster lives and how to reach it. */
@@ -475,6 +476,51 @@ export interface VerifyActionInput {
 /** Answer of {@link FleetwaveActivities.verifyAction}: the verdict, and the policy it was reached under. */
 export type VerifyActionResult = ClaimVerdict & { policy: PolicySummary };
 
+// --- EKS Auto Mode nodes (activities/automode.ts) ---
+
+/** Input of awaitAutoModeNodes. */
+export interface AwaitAutoModeNodesInput {
+  cluster: ClusterRef;
+  /** The minor every NodeClaim must run. */
+  targetVersion: string;
+  /** Gives up after this long (wall clock, across attempts). */
+  timeoutMs: number;
+}
+
+/** Heartbeat details of awaitAutoModeNodes. */
+export interface AutoModeNodesProgress extends NodeClaimCount {
+  cluster: string;
+  startedAtMs: number;
+}
+
+export type AwaitAutoModeNodesResult = NodeClaimCount;
+
+/** Input of holdNodePools. */
+export interface HoldNodePoolsInput {
+  cluster: ClusterRef;
+  workflowId: string;
+  runId: string;
+  /** How long the hold is meant for: its budget stays active this long plus a margin. */
+  forMs: number;
+}
+
+export interface HoldNodePoolsResult {
+  held: string[];
+  /** Built-in pools, which EKS owns: their nodes are not held. */
+  builtIn: string[];
+}
+
+/** Input of releaseNodePoolHolds. */
+export interface ReleaseNodePoolHoldsInput {
+  cluster: ClusterRef;
+  /** Release only this workflow's holds; absent: every fleetwave hold on the cluster. */
+  workflowId?: string;
+}
+
+export interface ReleaseNodePoolHoldsResult {
+  released: string[];
+}
+
 export interface FleetwaveActivities {
   resolveTargetVersions(input: ResolveTargetVersionsInput): Promise<PinnedVersions>;
   preflightCluster(input: PreflightInput): Promise<PreflightResult>;
@@ -501,6 +547,12 @@ export interface FleetwaveActivities {
   verifyAction(input: VerifyActionInput): Promise<VerifyActionResult>;
   /** The worker's fleet approval policy, summarised for status and the audit trail. */
   describeApprovalPolicy(): Promise<PolicySummary>;
+  /** Auto Mode: every NodeClaim on the target minor, one parked wait (activities/automode.ts). */
+  awaitAutoModeNodes(input: AwaitAutoModeNodesInput): Promise<AwaitAutoModeNodesResult>;
+  /** Auto Mode: a zero Drifted budget on each custom NodePool while the control plane bakes. */
+  holdNodePools(input: HoldNodePoolsInput): Promise<HoldNodePoolsResult>;
+  /** Removes fleetwave's NodePool holds (one workflow's, or all) and restores the recorded budgets. */
+  releaseNodePoolHolds(input: ReleaseNodePoolHoldsInput): Promise<ReleaseNodePoolHoldsResult>;
 }
 
 /**

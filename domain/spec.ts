@@ -378,6 +378,9 @@ export const rollbackSchema = z
       .boolean()
       .default(false)
       .describe('Also roll the control plane back (EKS VersionRollback) where EKS allows it. Default: false.'),
+    controlPlaneBake: positiveDuration(
+      "After the last control-plane hop and before add-ons and nodes move, the cluster's bake-phase and postStep gates must pass for this long, so a rollback then needs the control plane only (EKS's rollback best practice). On an EKS Auto Mode cluster the custom NodePools' drift is held meanwhile; the built-in NodePools cannot be held. Default: none.",
+    ).optional(),
   })
   .default({ onGateFailure: true, onUpdateFailure: true, controlPlane: false })
   .describe(

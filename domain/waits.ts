@@ -11,7 +11,7 @@
  */
 
 /** What is being waited for: each has its own first look. */
-export type WaitKind = 'control-plane' | 'nodegroup' | 'addon' | 'children';
+export type WaitKind = 'control-plane' | 'nodegroup' | 'addon' | 'children' | 'nodepools';
 
 /**
  * First look after a start (or after adopting an update already running). Typical durations as
@@ -24,6 +24,9 @@ export const FIRST_LOOK_MS: Readonly<Record<WaitKind, number>> = {
   nodegroup: 3 * 60_000,
   addon: 60_000,
   children: 60_000,
+  // Auto Mode nodes after a control-plane hop: each NodeClaim replacement takes minutes, a pool's
+  // budget (10% by default) paces them.
+  nodepools: 5 * 60_000,
 };
 
 /**

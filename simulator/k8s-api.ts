@@ -8,7 +8,8 @@
 import { CONTROL_PLANE_PATCH } from './catalogue';
 import type { SimCluster, SimFleet } from './model';
 import { hash32, hexOf, unit, uuidOf } from './random';
-import { discovery } from './k8s-discovery';
+import { discovery, nodePoolGroups } from './k8s-discovery';
+import { nodeClaimNodes, readNodePools, writeNodePools } from './k8s-nodepools';
 import {
   clusterNodes,
   clusterPdbs,
@@ -519,7 +520,7 @@ export function handleKubernetes(fleet: SimFleet, c: SimCluster, req: K8sRequest
   if (path === 'version') {
     return method === 'GET' ? { status: 200, body: versionOf(c) } : notAllowed(method, req.path);
   }
-  const doc = discovery(s, req.serverAddress);
+  const doc = discovery(s, req.serverAddress, nodePoolGroups(c.nodePools?.mode));
   if (doc !== undefined) return method === 'GET' ? { status: 200, body: doc } : notAllowed(method, req.path);
 
   fleet.settle(c);
@@ -558,6 +559,8 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
     const nodes = nodeList();
     if (s.length === 4) {
       const n = nodes.find((x) => x.name === s[3]);
+      const claimed = n ? undefined : nodeClaimNodes(c, now).find((x) => x.metadata.name === s[3]);
+      if (claimed) return { status: 200, body: claimed };
       return n ? { status: 200, body: renderNode(c, n, now) } : status(404, 'NotFound', `nodes "${s[3]}" not found`);
     }
     if (s.length === 3) {
@@ -565,16 +568,17 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
       if (typeof labels === 'string') return status(400, 'BadRequest', labels);
       const fields = parseFieldSelector(query.get('fieldSelector'), NODE_FIELDS);
       if (typeof fields === 'string') return status(400, 'BadRequest', fields);
-      const items = nodes
-        .map((n) => renderNode(c, n, now))
-        .filter(
-          (n) =>
-            labels(n.metadata.labels) &&
-            fields({ 'metadata.name': n.metadata.name, 'spec.unschedulable': String(n.spec.unschedulable === true) }),
-        );
+      const items = [...nodes.map((n) => renderNode(c, n, now)), ...nodeClaimNodes(c, now)].filter(
+        (n) =>
+          labels(n.metadata.labels) &&
+          fields({ 'metadata.name': n.metadata.name, 'spec.unschedulable': String(n.spec.unschedulable === true) }),
+      );
       return listResponse('NodeList', 'v1', items, query, rv);
     }
   }
+
+  const karpenter = readNodePools(c, now, s);
+  if (karpenter) return karpenter;
 
   const podsPath =
     s[0] === 'api' && s[1] === 'v1'
@@ -958,6 +962,9 @@ function write(c: SimCluster, now: number, s: string[], req: K8sRequest): K8sRes
     (isObject(body) && isObject(body.deleteOptions) && Array.isArray(body.deleteOptions.dryRun)
       ? body.deleteOptions.dryRun.includes('All')
       : false);
+
+  const karpenter = writeNodePools(c, now, s, { method, contentType: req.contentType, body: req.body, dryRun });
+  if (karpenter) return karpenter;
 
   if (s[0] === 'api' && s[1] === 'v1' && s[2] === 'nodes' && s.length === 4) {
     if (method !== 'PATCH') return notAllowed(method, req.path);

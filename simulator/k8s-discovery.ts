@@ -18,7 +18,7 @@ interface Resource {
   version?: string;
 }
 
-interface GroupVersion {
+export interface GroupVersion {
   group: string;
   version: string;
   resources: Resource[];
@@ -140,8 +140,64 @@ export const SERVED: GroupVersion[] = [
   },
 ];
 
+/**
+ * The custom resources of a cluster with NodePools (k8s-nodepools.ts): Karpenter's CRDs, with the
+ * NodeClass kind of Auto Mode or of a self-installed Karpenter.
+ */
+export function nodePoolGroups(mode: 'auto' | 'karpenter' | undefined): GroupVersion[] {
+  if (!mode) return [];
+  const categories = ['karpenter'];
+  return [
+    {
+      group: 'karpenter.sh',
+      version: 'v1',
+      resources: [
+        {
+          name: 'nodeclaims',
+          singularName: 'nodeclaim',
+          namespaced: false,
+          kind: 'NodeClaim',
+          verbs: READ,
+          categories,
+        },
+        {
+          name: 'nodepools',
+          singularName: 'nodepool',
+          namespaced: false,
+          kind: 'NodePool',
+          verbs: ['get', 'list', 'patch', 'update'],
+          categories,
+        },
+      ],
+    },
+    mode === 'auto'
+      ? {
+          group: 'eks.amazonaws.com',
+          version: 'v1',
+          resources: [
+            { name: 'nodeclasses', singularName: 'nodeclass', namespaced: false, kind: 'NodeClass', verbs: READ },
+          ],
+        }
+      : {
+          group: 'karpenter.k8s.aws',
+          version: 'v1',
+          resources: [
+            {
+              name: 'ec2nodeclasses',
+              singularName: 'ec2nodeclass',
+              namespaced: false,
+              kind: 'EC2NodeClass',
+              verbs: READ,
+              categories,
+            },
+          ],
+        },
+  ];
+}
+
 /** The discovery document at `path` (segments), or undefined when it is not one. */
-export function discovery(s: readonly string[], serverAddress: string): unknown {
+export function discovery(s: readonly string[], serverAddress: string, extra: readonly GroupVersion[] = []): unknown {
+  const served = extra.length > 0 ? [...SERVED, ...extra] : SERVED;
   if (s.length === 1 && s[0] === 'api') {
     return {
       kind: 'APIVersions',
@@ -153,20 +209,22 @@ export function discovery(s: readonly string[], serverAddress: string): unknown 
     return {
       kind: 'APIGroupList',
       apiVersion: 'v1',
-      groups: SERVED.filter((g) => g.group !== '').map((g) => {
-        const gv = { groupVersion: `${g.group}/${g.version}`, version: g.version };
-        return { name: g.group, versions: [gv], preferredVersion: gv };
-      }),
+      groups: served
+        .filter((g) => g.group !== '')
+        .map((g) => {
+          const gv = { groupVersion: `${g.group}/${g.version}`, version: g.version };
+          return { name: g.group, versions: [gv], preferredVersion: gv };
+        }),
     };
   }
   const gv =
     s.length === 2 && s[0] === 'api'
-      ? SERVED.find((g) => g.group === '' && g.version === s[1])
+      ? served.find((g) => g.group === '' && g.version === s[1])
       : s.length === 3 && s[0] === 'apis'
-        ? SERVED.find((g) => g.group === s[1] && g.version === s[2])
+        ? served.find((g) => g.group === s[1] && g.version === s[2])
         : undefined;
   if (s.length === 2 && s[0] === 'apis') {
-    const g = SERVED.find((x) => x.group === s[1]);
+    const g = served.find((x) => x.group === s[1]);
     if (!g) return undefined;
     const version = { groupVersion: `${g.group}/${g.version}`, version: g.version };
     return { kind: 'APIGroup', apiVersion: 'v1', name: g.group, versions: [version], preferredVersion: version };

@@ -17,7 +17,16 @@ interface Column {
 
 /** The kinds the simulator prints; anything else gets the default table. */
 export type TableKind =
-  'Node' | 'Pod' | 'PodDisruptionBudget' | 'Namespace' | 'DaemonSet' | 'Deployment' | 'StatefulSet' | 'Lease';
+  | 'Node'
+  | 'Pod'
+  | 'PodDisruptionBudget'
+  | 'Namespace'
+  | 'DaemonSet'
+  | 'Deployment'
+  | 'StatefulSet'
+  | 'Lease'
+  | 'NodePool'
+  | 'NodeClaim';
 
 const AGE: Column = {
   name: 'Age',
@@ -122,6 +131,32 @@ const COLUMNS: Record<TableKind, Column[]> = {
   ],
   StatefulSet: [NAME, { name: 'Ready', type: 'string', description: 'Number of the pod with ready state' }, AGE],
   Lease: [NAME, { name: 'Holder', type: 'string', description: 'The holder identity of the lease.' }, AGE],
+  // Custom resources print their CRD's additionalPrinterColumns (karpenter.sh_nodepools.yaml and
+  // karpenter.sh_nodeclaims.yaml of Karpenter v1).
+  NodePool: [
+    NAME,
+    { name: 'NodeClass', type: 'string', description: '.spec.template.spec.nodeClassRef.name' },
+    { name: 'Nodes', type: 'string', description: '.status.resources.nodes' },
+    { name: 'Ready', type: 'string', description: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Age', type: 'date', description: '.metadata.creationTimestamp' },
+    { name: 'Weight', type: 'integer', priority: 1, description: '.spec.weight' },
+    { name: 'CPU', type: 'string', priority: 1, description: '.status.resources.cpu' },
+    { name: 'Memory', type: 'string', priority: 1, description: '.status.resources.memory' },
+  ],
+  NodeClaim: [
+    NAME,
+    { name: 'Type', type: 'string', description: '.metadata.labels.node\\.kubernetes\\.io/instance-type' },
+    { name: 'Capacity', type: 'string', description: '.metadata.labels.karpenter\\.sh/capacity-type' },
+    { name: 'Zone', type: 'string', description: '.metadata.labels.topology\\.kubernetes\\.io/zone' },
+    { name: 'Node', type: 'string', description: '.status.nodeName' },
+    { name: 'Ready', type: 'string', description: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Age', type: 'date', description: '.metadata.creationTimestamp' },
+    { name: 'ImageID', type: 'string', priority: 1, description: '.status.imageID' },
+    { name: 'ID', type: 'string', priority: 1, description: '.status.providerID' },
+    { name: 'NodePool', type: 'string', priority: 1, description: '.metadata.labels.karpenter\\.sh/nodepool' },
+    { name: 'NodeClass', type: 'string', priority: 1, description: '.spec.nodeClassRef.name' },
+    { name: 'Drifted', type: 'string', priority: 1, description: '.status.conditions[?(@.type=="Drifted")].status' },
+  ],
 };
 
 const DEFAULT_COLUMNS: Column[] = [NAME, { name: 'Created At', type: 'date', description: AGE.description }];
@@ -241,6 +276,11 @@ function daemonSetCells(d: Obj, now: number): unknown[] {
   ];
 }
 
+function conditionOf(o: Obj, type: string): unknown {
+  const found = (o.status?.conditions as Obj[] | undefined)?.find((x) => x.type === type);
+  return found ? found.status : null;
+}
+
 function cellsOf(kind: TableKind | undefined, o: Obj, now: number): unknown[] {
   switch (kind) {
     case 'Node':
@@ -265,6 +305,34 @@ function cellsOf(kind: TableKind | undefined, o: Obj, now: number): unknown[] {
       return [o.metadata.name, `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`, age(o, now)];
     case 'Lease':
       return [o.metadata.name, o.spec.holderIdentity ?? '', age(o, now)];
+    case 'NodePool':
+      return [
+        o.metadata.name,
+        o.spec.template.spec.nodeClassRef?.name ?? null,
+        o.status?.resources?.nodes ?? null,
+        conditionOf(o, 'Ready'),
+        o.metadata.creationTimestamp,
+        o.spec.weight ?? null,
+        o.status?.resources?.cpu ?? null,
+        o.status?.resources?.memory ?? null,
+      ];
+    case 'NodeClaim': {
+      const l = o.metadata.labels ?? {};
+      return [
+        o.metadata.name,
+        l['node.kubernetes.io/instance-type'] ?? null,
+        l['karpenter.sh/capacity-type'] ?? null,
+        l['topology.kubernetes.io/zone'] ?? null,
+        o.status?.nodeName ?? null,
+        conditionOf(o, 'Ready'),
+        o.metadata.creationTimestamp,
+        o.status?.imageID ?? null,
+        o.status?.providerID ?? null,
+        l['karpenter.sh/nodepool'] ?? null,
+        o.spec?.nodeClassRef?.name ?? null,
+        conditionOf(o, 'Drifted'),
+      ];
+    }
     default:
       return [o.metadata.name, o.metadata.creationTimestamp];
   }

@@ -56,7 +56,12 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError, type SearchAttributeUpdatePair } from '@temporalio/common';
+import {
+  ChildWorkflowFailure,
+  TerminatedFailure,
+  WorkflowExecutionAlreadyStartedError,
+  type SearchAttributeUpdatePair,
+} from '@temporalio/common';
 import type { ChildrenActivities } from '../activities/children';
 import type { LeaseActivities } from '../activities/leases';
 import type { ClusterRef, FleetwaveActivities, GateResult } from '../activities/types';
@@ -167,6 +172,14 @@ const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
 
 /** See `changedWhileAwaiting` and docs/versioning.md. */
 const WAKE_ON_CHANGE_WHILE_AWAITING_PATCH = 'wake-on-change-while-awaiting';
+/** See `releaseHoldsOfTerminated` and docs/versioning.md. */
+const RELEASE_HOLDS_OF_TERMINATED_PATCH = 'release-holds-of-terminated';
+
+/** A terminated cluster upgrade cannot release its NodePool holds itself: the campaign does (activities/automode.ts). */
+const { releaseNodePoolHolds } = proxyActivities<FleetwaveActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+});
 
 const { requestLease } = proxyActivities<LeaseActivities>({
   startToCloseTimeout: '1 minute',
@@ -616,8 +629,7 @@ class CampaignRun {
     const member = m.member(c.name);
     const attempt = m.markClusterStarted(c.name, wave.name, now);
     const target = m.spec.target.kubernetesVersion;
-    const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
-    if (member.roleArn) cluster.roleArn = member.roleArn;
+    const cluster = this.clusterRef(member.name);
     const childInput: ClusterUpgradeInput = {
       campaign: m.name,
       cluster,
@@ -655,12 +667,16 @@ class CampaignRun {
         (result) => {
           m.onFinished({ cluster: c.name, attempt, result }, Date.now());
         },
-        (err: unknown) => {
+        async (err: unknown) => {
+          const released = await this.releaseHoldsOfTerminated(cluster, err);
           m.onFinished(
             {
               cluster: c.name,
               attempt,
-              result: failedResult(c.name, `cluster-upgrade workflow ended without a result: ${describeFailure(err)}`),
+              result: failedResult(
+                c.name,
+                `cluster-upgrade workflow ended without a result: ${describeFailure(err)}${released}`,
+              ),
             },
             Date.now(),
           );
@@ -680,6 +696,37 @@ class CampaignRun {
         Date.now(),
       );
     }
+  }
+
+  /**
+   * A cluster upgrade that was terminated ran no cleanup: NodePools it held during a control-plane
+   * bake stay held (until the hold's own schedule ends). Only campaigns with a control-plane bake
+   * hold anything, so only they ask the patch, and only for a terminated child: other histories
+   * carry no marker. `err` is the child's failure; absent when the watch of handed-over children
+   * saw it terminated. Returns what to add to the cluster's reason.
+   */
+  private async releaseHoldsOfTerminated(cluster: ClusterRef, err?: unknown): Promise<string> {
+    const terminated =
+      err === undefined || (err instanceof ChildWorkflowFailure && err.cause instanceof TerminatedFailure);
+    if (!terminated || !this.m.spec.rollback.controlPlaneBake || !patched(RELEASE_HOLDS_OF_TERMINATED_PATCH)) return '';
+    try {
+      const { released } = await CancellationScope.nonCancellable(() =>
+        releaseNodePoolHolds.executeWithOptions({ summary: `release NodePool holds of ${cluster.name}` }, [
+          { cluster, workflowId: clusterUpgradeWorkflowId(cluster.name) },
+        ]),
+      );
+      return released.length > 0 ? `; NodePool holds released: ${released.join(', ')}` : '';
+    } catch (releaseErr) {
+      return `; NodePool holds may remain (${describeFailure(releaseErr)}): run \`fleetwave release-holds --cluster ${cluster.name}\``;
+    }
+  }
+
+  /** Where a fleet member lives and how to reach it. */
+  private clusterRef(name: string): ClusterRef {
+    const member = this.m.member(name);
+    const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
+    if (member.roleArn) cluster.roleArn = member.roleArn;
+    return cluster;
   }
 
   /** Lease releases and pause/resume/abort signals the state asks for. */
@@ -948,11 +995,13 @@ class CampaignRun {
           const c = carried.find((x) => clusterUpgradeWorkflowId(x.name) === u.workflowId && x.runId === u.runId);
           if (!c || c.state !== 'upgrading') continue;
           const how = u.status.toLowerCase().replace(/_/g, ' ');
+          const released =
+            u.status === 'TERMINATED' ? await this.releaseHoldsOfTerminated(this.clusterRef(c.name)) : '';
           m.onFinished(
             {
               cluster: c.name,
               attempt: c.attempt,
-              result: failedResult(c.name, `cluster-upgrade workflow ${how} without reporting its result`),
+              result: failedResult(c.name, `cluster-upgrade workflow ${how} without reporting its result${released}`),
             },
             Date.now(),
           );

@@ -65,6 +65,8 @@ import {
   type UpdateNodegroupsResult,
   type UpgradeControlPlaneResult,
 } from '../activities/types';
+import { describeNodeClaimCount } from '../domain/nodepool-hold';
+import { parseDuration } from '../domain/duration';
 import { assessBlockingPdbs } from '../domain/pdbs';
 import {
   clusterAbortSignal,
@@ -83,6 +85,7 @@ import {
 import {
   checkTimeoutMs,
   checksSummary,
+  controlPlaneBakeRun,
   gatesFor,
   hasChecks,
   kubernetesChecksApply,
@@ -138,6 +141,15 @@ import { CampaignNameKey, ClusterNameKey, TargetVersionKey, UpgradeStepKey } fro
 
 /** See `ClusterUpgrade.stopAddons` and docs/versioning.md. */
 const STOPPABLE_ADDONS_PATCH = 'stoppable-addons';
+/** See `ClusterUpgrade.autoModeNodes` and docs/versioning.md. */
+const AUTO_MODE_NODES_PATCH = 'auto-mode-nodes';
+/** See `ClusterUpgrade.controlPlaneBakeMs` and docs/versioning.md. */
+const CONTROL_PLANE_BAKE_PATCH = 'control-plane-bake';
+
+/** The Auto Mode nodes' wait gives up after this long: EKS paces them by the NodePools' budgets. */
+const AUTO_MODE_NODES_TIMEOUT_MS = 6 * 3600_000;
+/** What one control-plane hop may take, for how long a NodePool hold must last (simulator and EKS: 10–25 min). */
+const HOLD_PER_HOP_MS = 30 * 60_000;
 
 /** Failure types no retry can fix: the workflow branches on them at once. */
 const NON_RETRYABLE: string[] = Object.values(FailureTypes);
@@ -290,6 +302,10 @@ class ClusterUpgrade {
   private stoppable?: CancellationScope;
   /** The add-on step: shielded from a cancellation of the workflow, stopped by a pause or an abort (`stopAddons`). */
   private addonsScope?: CancellationScope;
+  /** Custom NodePools may carry this run's hold: every exit path releases it (`releaseNodePoolHolds`). */
+  private holdingNodePools = false;
+  /** An Auto Mode cluster whose nodes this run follows (`autoModeNodes`). */
+  private autoMode = false;
 
   constructor(private readonly input: ClusterUpgradeInput) {}
 
@@ -339,7 +355,7 @@ class ClusterUpgrade {
       if (isEmptyPlan(plan)) return this.finish('already-at-target');
       await this.checkBaseline();
 
-      if (plan.hops.length > 0) await this.upgradeControlPlane(plan);
+      if (plan.hops.length > 0) await this.controlPlaneStep(plan);
       if (plan.addons.length > 0) await this.updateAddons(plan);
       if (plan.nodegroups.length > 0) await this.updateNodegroups(plan);
       await this.verify(plan);
@@ -402,6 +418,150 @@ class ClusterUpgrade {
     } catch (err) {
       if (err instanceof StepFailure && err.kind === 'gate') throw new Blocked(err.message);
       throw err;
+    }
+  }
+
+  /**
+   * The control plane's hops, then the control-plane bake when the spec asks for one, then the Auto
+   * Mode nodes when the cluster has them. On an Auto Mode cluster with a bake, the custom NodePools
+   * are held from before the first hop (their nodes would start drifting the moment the last hop
+   * ends) until the bake is over, whatever the bake's outcome: a zero budget would block the
+   * VersionRollback a failed bake leads to.
+   */
+  private async controlPlaneStep(plan: UpgradePlan): Promise<void> {
+    const bakeMs = this.controlPlaneBakeMs();
+    this.autoMode = this.autoModeNodes();
+    if (bakeMs > 0 && this.autoMode) await this.holdNodePools(plan.hops.length * HOLD_PER_HOP_MS + bakeMs);
+    try {
+      await this.upgradeControlPlane(plan);
+      if (bakeMs > 0) await this.bakeControlPlane(bakeMs);
+    } finally {
+      if (this.holdingNodePools) await this.releaseNodePoolHolds();
+    }
+    if (this.autoMode) await this.awaitAutoModeNodes(plan);
+  }
+
+  /**
+   * spec.rollback.controlPlaneBake in milliseconds, 0 without one. Runs of older releases had no
+   * bake: the patch is asked only when the spec has one, so other histories carry no marker.
+   */
+  private controlPlaneBakeMs(): number {
+    const bake = this.input.spec.rollback.controlPlaneBake;
+    if (!bake) return 0;
+    return patched(CONTROL_PLANE_BAKE_PATCH) ? (parseDuration(bake) ?? 0) : 0;
+  }
+
+  /**
+   * Whether the cluster is an EKS Auto Mode cluster (preflight: DescribeCluster computeConfig) whose
+   * nodes this run follows. Asked only for such clusters, so the others carry no marker.
+   */
+  private autoModeNodes(): boolean {
+    if (this.snapshot?.nodeModels?.autoMode !== true) return false;
+    return patched(AUTO_MODE_NODES_PATCH);
+  }
+
+  /** Bake-phase and postStep gates for the bake's length, before add-ons and nodes (checks.ts). */
+  private async bakeControlPlane(bakeMs: number): Promise<void> {
+    await this.checkpoint();
+    this.setStep('control-plane bake', true);
+    await this.runChecks('control-plane bake', controlPlaneBakeRun(this.input.spec, bakeMs));
+  }
+
+  /** A zero Drifted budget on each custom NodePool; the built-in ones are EKS's and move anyway. */
+  private async holdNodePools(forMs: number): Promise<void> {
+    await this.checkpoint();
+    const { cluster } = this.input;
+    const { workflowId, runId } = workflowInfo();
+    // Set before the call: a hold placed by an attempt whose answer was lost is released too.
+    this.holdingNodePools = true;
+    try {
+      const held = await quick.holdNodePools.executeWithOptions({ summary: `hold NodePools of ${cluster.name}` }, [
+        { cluster, workflowId, runId, forMs },
+      ]);
+      const builtIn =
+        held.builtIn.length > 0
+          ? `; built-in ${held.builtIn.join(', ')} cannot be held (EKS owns them): their nodes move during the bake`
+          : '';
+      this.record({
+        step: 'hold NodePools',
+        status: 'done',
+        detail: `${held.held.length > 0 ? `held ${held.held.join(', ')}` : 'no custom NodePool to hold'}${builtIn}`,
+      });
+    } catch (err) {
+      this.record({ step: 'hold NodePools', status: 'failed', detail: describeFailure(err) });
+      throw new StepFailure('activity', `hold NodePools: ${describeFailure(err)}`);
+    }
+  }
+
+  /**
+   * Releases this run's NodePool holds, on every exit path of the bake (completion, failure, abort,
+   * cancellation: not cancellable). A release that fails is recorded with the recovery command; the
+   * hold's own schedule ends it at the latest.
+   */
+  private async releaseNodePoolHolds(): Promise<void> {
+    const { cluster } = this.input;
+    const { workflowId } = workflowInfo();
+    try {
+      const released = await CancellationScope.nonCancellable(() =>
+        quick.releaseNodePoolHolds.executeWithOptions({ summary: `release NodePool holds of ${cluster.name}` }, [
+          { cluster, workflowId },
+        ]),
+      );
+      this.holdingNodePools = false;
+      this.record({
+        step: 'release NodePools',
+        status: 'done',
+        ...(released.released.length > 0 ? { detail: `released ${released.released.join(', ')}` } : {}),
+      });
+    } catch (err) {
+      this.record({
+        step: 'release NodePools',
+        status: 'failed',
+        detail: `${describeFailure(err)}; run \`fleetwave release-holds --cluster ${cluster.name}\``,
+      });
+    }
+  }
+
+  /**
+   * Auto Mode: EKS replaces the nodes on the old minor under the NodePools' budgets; one parked wait
+   * until every NodeClaim runs the control plane's minor, then the postStep checks when more steps
+   * follow (verify covers the last step). A pause or an abort stops the wait (it changes nothing).
+   */
+  private async awaitAutoModeNodes(plan: UpgradePlan): Promise<void> {
+    const { cluster, spec } = this.input;
+    const target = this.controlPlaneVersion as string;
+    const step = `auto-mode nodes ${target}`;
+    for (;;) {
+      await this.checkpoint();
+      if (this.step !== step) this.setStep(step, true);
+      try {
+        const count = await this.stoppableStep(() =>
+          steps.awaitAutoModeNodes.executeWithOptions(
+            {
+              summary: `Auto Mode nodes → ${target}`,
+              startToCloseTimeout: AUTO_MODE_NODES_TIMEOUT_MS + 10 * 60_000,
+              scheduleToCloseTimeout: AUTO_MODE_NODES_TIMEOUT_MS + 10 * 60_000,
+            },
+            [{ cluster, targetVersion: target, timeoutMs: AUTO_MODE_NODES_TIMEOUT_MS }],
+          ),
+        );
+        this.record({ step, status: 'done', detail: describeNodeClaimCount(count) });
+        break;
+      } catch (err) {
+        if (isCancellation(err) || stoppedWhileWaiting(err)) {
+          if (this.abortedBy) throw new AbortRequested();
+          continue;
+        }
+        this.record({ step, status: 'failed', detail: describeFailure(err) });
+        throw new StepFailure('update', `${step}: ${describeFailure(err)}`);
+      }
+    }
+    if (plan.addons.length > 0 || plan.nodegroups.length > 0) {
+      await this.runChecks(`after ${step}`, {
+        phase: 'postStep',
+        gates: gatesFor(spec, 'postStep'),
+        runKubernetesChecks: kubernetesChecksApply(spec.kubernetesChecks),
+      });
     }
   }
 
@@ -656,6 +816,14 @@ class ClusterUpgrade {
     const changed = this.reversible.length > 0 || this.hopsDone.length > 0;
     const ending = endingWithoutRollback(failure, changed, this.input.spec.rollback);
     if (ending) return this.finish(ending.outcome, ending.reason);
+    if (this.autoMode && this.hopsDone.length > 0 && !this.input.spec.rollback.controlPlane) {
+      this.record({
+        step: 'rollback auto-mode nodes',
+        status: 'skipped',
+        detail:
+          'Auto Mode nodes roll back only with the control plane (VersionRollback), which spec.rollback.controlPlane does not allow',
+      });
+    }
     // Rollback runs to its end even if the workflow is cancelled: a half-done rollback is the worst state.
     const summary = await CancellationScope.nonCancellable(() => this.rollBack());
     const after = endingAfterRollback(failure.message, summary);
@@ -691,7 +859,7 @@ class ClusterUpgrade {
         } else {
           applied = await this.applyUpdate(
             rollbackStep,
-            `roll back control plane ${entry.hop.to} → ${entry.hop.from}`,
+            `roll back control plane ${entry.hop.to} → ${entry.hop.from}${this.autoMode ? ' (EKS rolls the Auto Mode nodes back first)' : ''}`,
             (summary) =>
               quick.rollbackControlPlane.executeWithOptions({ summary }, [
                 { campaign, cluster, attempt, toVersion: entry.hop.from },

@@ -220,6 +220,10 @@ export async function readClusterState(
       status: cluster.status ?? 'UNKNOWN',
       nodegroups,
       addons,
+      // Auto Mode as DescribeCluster reports it; the other node models are detected elsewhere.
+      ...(cluster.computeConfig?.enabled
+        ? { nodeModels: { autoMode: true, nodePools: [], selfManagedNodes: 0, fargateProfiles: [] } }
+        : {}),
     },
   };
 }

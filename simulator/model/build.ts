@@ -4,6 +4,7 @@ import { DEFAULT_AMI_TYPE, amiTypeInfo, type AmiType } from '../../domain/node-m
 import { isReleaseOf, releasesOf } from '../ami-catalogue';
 import { OLDER_MINORS, PLATFORM_VERSIONS, SIM_MINORS, isRunnableMinor } from '../catalogue';
 import { createRng, hash32, hexOf, unit, uuidOf } from '../random';
+import { buildNodePools } from './automode';
 import type { Ec2State } from './ec2';
 import type { LaunchTemplateVersion, SimCluster, SimNodegroup, SimAddon } from './types';
 
@@ -125,6 +126,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
     labels: { ...inv.labels },
     arn: `arn:aws:eks:${inv.region}:${inv.account}:cluster/${name}`,
     autoMode: inv.autoMode ?? false,
+    nodePools: buildNodePools(inv, seed, now),
     version: inv.version,
     platformVersion: PLATFORM_VERSIONS[inv.version] ?? 'eks.1',
     status: 'ACTIVE',

@@ -15,6 +15,7 @@ import { compareAddonVersions } from '../../domain/versions';
 import { AddonCatalogue, DURATIONS, PLATFORM_VERSIONS } from '../catalogue';
 import { uuidFrom } from '../random';
 import { invalidRequest, inUse, notFound } from './errors';
+import { advanceNodePools } from './automode';
 import { buildCluster } from './build';
 import { Ec2State } from './ec2';
 import { startAddonUpdate, type AddonUpdateRequest } from './rules-addon';
@@ -116,9 +117,12 @@ export class SimFleet implements UpdateHost {
       }
       if (!next || nextAt > now) break;
       this.integrate(c, nextAt);
+      // Nodes follow the control plane from the moment it changes, not from the next read.
+      advanceNodePools(c, nextAt);
       this.finish(c, next, nextAt);
     }
     this.integrate(c, now);
+    advanceNodePools(c, now);
   }
 
   settleAll(now = this.now()): void {

@@ -3,6 +3,7 @@ import type { ClusterFaults } from '../../domain/fleet';
 import type { AmiType, Architecture } from '../../domain/node-models';
 import type { AddonCatalogue } from '../catalogue';
 import type { Rng } from '../random';
+import type { NodePoolState } from './automode';
 import type { Ec2State } from './ec2';
 
 export type UpdateStatus = 'InProgress' | 'Failed' | 'Cancelled' | 'Successful';
@@ -183,6 +184,8 @@ export interface SimCluster {
   arn: string;
   /** EKS Auto Mode: a VersionRollback rolls the Auto Mode nodes back first (cancellable), then the control plane. */
   autoMode: boolean;
+  /** karpenter.sh NodePools and NodeClaims: Auto Mode's, or a self-installed Karpenter's (automode.ts). */
+  nodePools?: NodePoolState;
   version: string;
   platformVersion: string;
   status: 'ACTIVE' | 'UPDATING';

@@ -91,6 +91,8 @@ export interface FakeGateFailure {
 }
 
 export interface FakeClusterBehaviour {
+  /** EKS Auto Mode (DescribeCluster computeConfig.enabled) with these custom NodePools. */
+  autoMode?: { nodePools: string[] };
   /** Preflight blockers (the cluster must not be touched). */
   blockers?: string[];
   warnings?: string[];
@@ -286,6 +288,16 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     status: 'ACTIVE',
     nodegroups: structuredClone(c.nodegroups),
     addons: structuredClone(c.addons),
+    ...(c.behaviour.autoMode
+      ? {
+          nodeModels: {
+            autoMode: true,
+            nodePools: c.behaviour.autoMode.nodePools.map((name) => ({ name, autoMode: true, nodes: 2 })),
+            selfManagedNodes: 0,
+            fargateProfiles: [],
+          },
+        }
+      : {}),
   });
 
   /** Starts (or adopts, by token) an update; a `start` failure throws before anything changes. */
@@ -791,6 +803,23 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     },
 
     ...createApprovalActivities(),
+
+    async awaitAutoModeNodes(input) {
+      await record('awaitAutoModeNodes', `awaitAutoModeNodes:${input.targetVersion}`, input, input.cluster.name);
+      const total = (model(input.cluster.name).behaviour.autoMode?.nodePools.length ?? 0) * 2 + 3;
+      return { onTarget: total, total, target: input.targetVersion };
+    },
+
+    async holdNodePools(input) {
+      await record('holdNodePools', 'holdNodePools', input, input.cluster.name);
+      const pools = model(input.cluster.name).behaviour.autoMode?.nodePools ?? [];
+      return { held: [...pools], builtIn: ['general-purpose', 'system'] };
+    },
+
+    async releaseNodePoolHolds(input) {
+      await record('releaseNodePoolHolds', 'releaseNodePoolHolds', input, input.cluster.name);
+      return { released: [...(model(input.cluster.name).behaviour.autoMode?.nodePools ?? [])] };
+    },
 
     async discoverFleet(input) {
       await record('discoverFleet', 'discoverFleet', input);

@@ -79,6 +79,32 @@ export function verifyRun(input: ClusterUpgradeInput, plan: UpgradePlan): CheckR
   };
 }
 
+/**
+ * The control-plane bake (spec.rollback.controlPlaneBake): after the last hop, before add-ons and
+ * nodes, every bake-phase and postStep gate passes for the bake's length
+ * (`max(consecutiveSuccesses, ceil(bake / interval))` passes, as verify counts the final bake), then
+ * the Kubernetes checks without kubelet expectations (nodes are still on the previous minor).
+ */
+export function controlPlaneBakeRun(
+  spec: Pick<CampaignSpec, 'healthGates' | 'kubernetesChecks'>,
+  bakeMs: number,
+): CheckRun {
+  const gates: HealthGateSpec[] = [];
+  const requiredSuccessesByGate: Record<string, number> = {};
+  for (const gate of spec.healthGates) {
+    if (!gate.phases.includes('bake') && !gate.phases.includes('postStep')) continue;
+    const intervalMs = Math.max(1, parseDuration(gate.interval) ?? 30_000);
+    gates.push(gate);
+    requiredSuccessesByGate[gate.name] = Math.max(gate.consecutiveSuccesses, Math.ceil(bakeMs / intervalMs));
+  }
+  return {
+    phase: 'bake',
+    gates,
+    requiredSuccessesByGate,
+    runKubernetesChecks: kubernetesChecksApply(spec.kubernetesChecks),
+  };
+}
+
 /** How long one round of checks may take: the slowest gate's own worst case, a margin, the Kubernetes checks. */
 export function checkTimeoutMs(run: CheckRun): number {
   const slowestGateMs = Math.max(
