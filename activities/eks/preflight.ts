@@ -108,14 +108,19 @@ export async function preflightCluster(
   const name = input.cluster.name;
   const read = await readClusterState(client, name, deps.describeConcurrency, r.signal);
   const cluster = read.cluster;
-  const state: ClusterState = {
-    ...read.state,
-    nodegroups: deps.ec2
-      ? await withCustomAmis(deps.ec2(input.cluster), name, read.state.nodegroups, r.signal)
-      : read.state.nodegroups,
-  };
   const blockers: string[] = [];
   const warnings: string[] = [];
+  // The image a custom-AMI node group runs informs the plan; EC2 refusing to say (a role without
+  // ec2:Describe*) is a warning, not a reason to stop the upgrade.
+  let nodegroups = read.state.nodegroups;
+  if (deps.ec2) {
+    try {
+      nodegroups = await withCustomAmis(deps.ec2(input.cluster), name, nodegroups, r.signal);
+    } catch (err) {
+      warnings.push(`could not read custom AMIs from EC2: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const state: ClusterState = { ...read.state, nodegroups };
 
   if (state.status === UPDATING) warnings.push(`cluster is UPDATING: the first step waits for or adopts that update`);
   else if (state.status !== 'ACTIVE') blockers.push(`cluster status is ${state.status}, not ACTIVE`);
