@@ -426,7 +426,7 @@ describe('clusterUpgradeWorkflow', () => {
     expect(model.version).toBe('1.31');
     expect(model.nodegroups.map((n) => [n.name, n.version, n.launchTemplate?.version])).toEqual([
       ['ng-a', '1.30', '1'],
-      ['ng-b', '1.30', undefined],
+      ['ng-b', '1.30', '1'],
     ]);
     expect(model.addons.map(({ name: n, version }) => ({ name: n, version }))).toEqual(addonsAt('1.30'));
     expect(result.steps.find((s) => s.step === 'nodegroup ng-a')?.status).toBe('rolled-back');
@@ -455,6 +455,43 @@ describe('clusterUpgradeWorkflow', () => {
     const model = fake.cluster(name);
     expect(model.version).toBe('1.30');
     expect(model.nodegroups.every((n) => n.version === '1.30' && n.releaseVersion === fakeRelease('1.30'))).toBe(true);
+  });
+
+  it('keeps node groups whose AMI EKS picks, and the control plane above them, and says what stayed', async () => {
+    const { result, fake, name } = await runUpgrade({
+      cluster: {
+        nodegroups: [
+          fakeNodegroup('std', '1.30', { amiType: 'BOTTLEROCKET_ARM_64' }),
+          fakeNodegroup('golden', '1.30', { amiType: 'CUSTOM', launchTemplate: { name: 'golden-lt', version: '1' } }),
+        ],
+        behaviour: { failGates: [{ gate: 'error-rate', phase: 'bake', message: 'error ratio 0.2 >= 0.01' }] },
+      },
+      spec: (s) => ({ ...s, rollback: { ...s.rollback, controlPlane: true } }),
+    });
+    // The custom AMI and the add-ons went back: rolled back as far as EKS allows, and no further.
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.finalVersion).toBe('1.31');
+    expect(result.reason).toContain(
+      '; control plane stays at 1.31: node group std 1.31 runs a kubelet newer than Kubernetes 1.30; node groups kept: node group std stays at 1.31',
+    );
+    expect(result.reason).toContain('EKS picks its BOTTLEROCKET_ARM_64 AMI');
+    expect(result.reason).toContain('(Amazon EKS API Reference: UpdateNodegroupVersion)');
+    const model = fake.cluster(name);
+    expect(model.version).toBe('1.31');
+    expect(model.nodegroups.map((n) => [n.name, n.version])).toEqual([
+      ['std', '1.31'],
+      ['golden', '1.30'],
+    ]);
+    // Nothing was started for the kept node group or the kept control plane.
+    expect(fake.eksTrace(name).filter((l) => l.startsWith('awaitUpdate:rollback'))).not.toContain(
+      'awaitUpdate:rollback-nodegroup:std',
+    );
+    expect(fake.eksTrace(name)).not.toContain('awaitUpdate:rollback-control-plane:1.30');
+    const steps = Object.fromEntries(result.steps.map((st) => [st.step, st]));
+    expect(steps['nodegroup std']?.status).toBe('done');
+    expect(steps['nodegroup golden']?.status).toBe('rolled-back');
+    expect(steps['rollback nodegroup std']).toMatchObject({ status: 'skipped' });
+    expect(steps['rollback nodegroup std']?.detail).toMatch(/^kept: node group std stays at 1\.31/);
   });
 
   it('fails (needs attention) when the rollback itself fails, with both reasons', async () => {
