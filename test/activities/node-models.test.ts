@@ -29,7 +29,11 @@ beforeAll(async () => {
       fargateProfiles: [{ name: 'batch', pods: 2 }],
       selfManagedGroups: [{ name: 'legacy-asg', nodes: 2 }],
     }),
-    clusterEntry('auto', { autoMode: true, nodegroups: [], nodePools: [{ name: 'web', nodes: 2, budgetNodes: '10%' }] }),
+    clusterEntry('auto', {
+      autoMode: true,
+      nodegroups: [],
+      nodePools: [{ name: 'web', nodes: 2, budgetNodes: '10%' }],
+    }),
   ]);
 }, 60_000);
 
