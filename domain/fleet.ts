@@ -5,7 +5,14 @@
  * discovery agree.
  */
 import { z } from 'zod';
-import { AMI_TYPES, DEFAULT_AMI_TYPE, type AmiType, type NodeModelsSummary } from './node-models';
+import {
+  AMI_TYPES,
+  DEFAULT_AMI_TYPE,
+  LAST_AL2_MINOR,
+  amiTypeInfo,
+  type AmiType,
+  type NodeModelsSummary,
+} from './node-models';
 import { API_VERSION, minorVersion } from './spec';
 import { compareMinor } from './versions';
 
@@ -193,11 +200,64 @@ export const fleetSchema = z
         });
       } else seen.set(c.name, i);
       c.nodegroups.forEach((ng, j) => {
+        const at = ['clusters', i, 'nodegroups', j];
         if (ng.version && compareMinor(ng.version, c.version) > 0) {
           ctx.addIssue({
             code: 'custom',
-            path: ['clusters', i, 'nodegroups', j, 'version'],
+            path: [...at, 'version'],
             message: `is newer than the control plane (${c.version})`,
+          });
+        }
+        // EKS reports amiType CUSTOM exactly when the launch template names its own AMI.
+        const imageId = ng.launchTemplate?.imageId;
+        if (ng.amiType === 'CUSTOM' && !imageId) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'launchTemplate', 'imageId'],
+            message: 'is required with amiType CUSTOM (the launch template names the AMI)',
+          });
+        }
+        if (imageId && ng.amiType !== undefined && ng.amiType !== 'CUSTOM') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'amiType'],
+            message: `must be CUSTOM (or left out) when launchTemplate.imageId names a custom AMI, not ${ng.amiType}`,
+          });
+        }
+        if (imageId && ng.releaseVersion !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'releaseVersion'],
+            message: 'must be left out for a custom AMI: EKS reports the image ID as its release',
+          });
+        }
+        const minor = ng.version ?? c.version;
+        if (ng.amiType && amiTypeInfo(ng.amiType).family === 'al2' && compareMinor(minor, LAST_AL2_MINOR) > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'amiType'],
+            message: `EKS publishes no Amazon Linux 2 AMI after Kubernetes ${LAST_AL2_MINOR}: use an AL2023 amiType for ${minor}`,
+          });
+        }
+      });
+      (c.selfManagedGroups ?? []).forEach((g, j) => {
+        const at = ['clusters', i, 'selfManagedGroups', j];
+        if (g.version && compareMinor(g.version, c.version) > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'version'],
+            message: `is newer than the control plane (${c.version})`,
+          });
+        }
+        if (
+          g.amiType &&
+          amiTypeInfo(g.amiType).family === 'al2' &&
+          compareMinor(g.version ?? c.version, LAST_AL2_MINOR) > 0
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'amiType'],
+            message: `EKS publishes no Amazon Linux 2 AMI after Kubernetes ${LAST_AL2_MINOR}`,
           });
         }
       });

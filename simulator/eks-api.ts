@@ -26,7 +26,7 @@ import {
   type SimUpdate,
 } from './model';
 import { tagResource, tagTarget, untagResource } from './model/tags';
-import { hexOf } from './random';
+import { hexOf, uuidOf } from './random';
 import { instanceTypeOf } from './workloads';
 
 export interface EksRequest {
@@ -180,6 +180,22 @@ function renderNodegroup(c: SimCluster, ng: SimNodegroup) {
     },
     launchTemplate: { ...ng.launchTemplate },
     tags: { ...ng.tags },
+  };
+}
+
+/** A Fargate profile: one selector, the default namespace and a label naming the profile, which its pods carry. */
+function renderFargateProfile(c: SimCluster, f: SimCluster['fargateProfiles'][number]) {
+  return {
+    fargateProfileName: f.name,
+    fargateProfileArn: `arn:aws:eks:${c.region}:${c.account}:fargateprofile/${c.name}/${f.name}/${uuidOf(c.name, 'fargate', f.name)}`,
+    clusterName: c.name,
+    createdAt: seconds(f.createdAt),
+    podExecutionRoleArn: `arn:aws:iam::${c.account}:role/${c.name}-fargate-pod-execution`,
+    subnets: [0, 1].map((i) => `subnet-0${hexOf(16, c.name, 'subnet', i)}`),
+    selectors: [{ namespace: 'default', labels: { 'eks.amazonaws.com/fargate-profile': f.name } }],
+    status: 'ACTIVE',
+    tags: {},
+    health: { issues: [] },
   };
 }
 
@@ -440,6 +456,28 @@ export function handleEks(
       return ok({ update: renderUpdate(fleet.findUpdate(c, s[3] as string, scopeOf())) });
     if (s.length === 5 && s[4] === 'cancel-update' && method === 'POST') {
       return ok({ update: renderUpdate(fleet.cancelUpdate(c, s[3] as string, token)) });
+    }
+  }
+
+  if (sub === 'fargate-profiles' && method === 'GET') {
+    if (s.length === 3) {
+      const { page, nextToken } = paginate(
+        c.fargateProfiles.map((f) => f.name),
+        { maxResults: query.get('maxResults'), nextToken: query.get('nextToken') },
+        100,
+        100,
+      );
+      return ok({ fargateProfileNames: page, ...(nextToken ? { nextToken } : {}) });
+    }
+    if (s.length === 4) {
+      const f = c.fargateProfiles.find((p) => p.name === s[3]);
+      if (!f) {
+        throw new EksError('ResourceNotFoundException', 404, `No Fargate Profile found with name: ${s[3] as string}.`, {
+          clusterName: c.name,
+          fargateProfileName: s[3] as string,
+        });
+      }
+      return ok({ fargateProfile: renderFargateProfile(c, f) });
     }
   }
 

@@ -3,17 +3,27 @@
  * plausible spread of environments, regions, accounts, teams and tiers, mostly on recent
  * minors with some node groups one minor behind, AMI releases that are not all current, add-on
  * versions that are EKS defaults or one step older, a few PodDisruptionBudgets that block
- * drains, and no faults. The same count and seed give the same fleet.
+ * drains, and no faults. Node groups mix AMI families (mostly AL2023 x86_64, some Graviton,
+ * Bottlerocket, NVIDIA, Windows and AL2, a few custom-AMI launch templates). The same count and
+ * seed give the same fleet.
  */
 import { API_VERSION } from '../domain/spec';
 import type { ClusterInventory, Fleet } from '../domain/fleet';
+import type { AmiType } from '../domain/node-models';
+import { releasesOf } from './ami-catalogue';
 import { AMI_RELEASES, ADDONS, SIM_MINORS, defaultAddonVersion, compareMinor, shiftMinor } from './catalogue';
-import { createRng, hash32, type Rng } from './random';
+import { ownedImageId } from './model';
+import { createRng, hash32, unit, type Rng } from './random';
 
 export interface GenerateOptions {
   count: number;
   /** Default 1. */
   seed?: number;
+  /**
+   * Mix AMI families and custom-AMI launch templates into the node groups. Default true; false
+   * gives every node group the default AL2023 x86_64 AMI, with the fleet otherwise the same.
+   */
+  mixFamilies?: boolean;
 }
 
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-1', 'ap-northeast-1'] as const;
@@ -35,6 +45,32 @@ function weighted<T>(rng: Rng, entries: readonly (readonly [T, number])[]): T {
     if (x < 0) return v;
   }
   return (entries[entries.length - 1] as readonly [T, number])[0];
+}
+
+/** Shares of node groups per AMI type (CUSTOM: a launch template naming an owned image). */
+const AMI_MIX: readonly (readonly [AmiType, number])[] = [
+  ['AL2023_x86_64_STANDARD', 62],
+  ['AL2023_ARM_64_STANDARD', 12],
+  ['BOTTLEROCKET_x86_64', 5],
+  ['BOTTLEROCKET_ARM_64', 4],
+  ['AL2023_x86_64_NVIDIA', 4],
+  ['AL2_x86_64', 4],
+  ['WINDOWS_CORE_2022_x86_64', 3],
+  ['CUSTOM', 6],
+];
+
+/**
+ * The AMI type of a generated node group, from a draw of its own so that the rest of the fleet
+ * (and the benchmarks built on it) stays what it was before families were mixed in.
+ */
+function amiTypeFor(seed: number, cluster: string, nodegroup: string): AmiType {
+  const total = AMI_MIX.reduce((sum, [, w]) => sum + w, 0);
+  let x = unit(seed, cluster, nodegroup, 'ami-type') * total;
+  for (const [t, w] of AMI_MIX) {
+    x -= w;
+    if (x < 0) return t;
+  }
+  return 'AL2023_x86_64_STANDARD';
 }
 
 /** A fleet of `count` generated clusters, deterministic for the seed. */
@@ -79,7 +115,11 @@ export function generateFleet(opts: GenerateOptions): Fleet {
       const ngVersion = behind ? shiftMinor(version, -1) : version;
       const releases = AMI_RELEASES[ngVersion] ?? [];
       // Most node groups are one or two releases behind, so a patch campaign has work to do.
-      const releaseVersion = releases[Math.min(releases.length - 1, rng.int(0, releases.length - 2))] as string;
+      const releaseIndex = Math.min(releases.length - 1, rng.int(0, releases.length - 2));
+      const amiType: AmiType =
+        opts.mixFamilies === false ? 'AL2023_x86_64_STANDARD' : amiTypeFor(seed, name, ngNames[j] as string);
+      const familyReleases = amiType === 'CUSTOM' ? [] : releasesOf(amiType, ngVersion);
+      const releaseVersion = familyReleases[Math.min(familyReleases.length - 1, releaseIndex)] as string;
       const nodes =
         j === 0
           ? rng.int(2, 4)
@@ -89,14 +129,28 @@ export function generateFleet(opts: GenerateOptions): Fleet {
               [rng.int(21, 40), 1],
             ] as const);
       const withLaunchTemplate = rng.next() < 0.5;
-      return {
+      const common = {
         name: ngNames[j] as string,
         version: ngVersion,
-        releaseVersion,
         nodes,
         maxUnavailable: nodes >= 10 ? rng.int(2, 4) : 1,
-        ...(withLaunchTemplate
-          ? { launchTemplate: { name: `${name}-${ngNames[j]}-lt`, version: String(rng.int(1, 6)) } }
+      };
+      // Drawn after maxUnavailable, in the order the fleet always drew them.
+      const ltVersion = withLaunchTemplate ? String(rng.int(1, 6)) : undefined;
+      if (amiType === 'CUSTOM') {
+        // The older of the two owned images of its minor, so a newer one exists to roll to.
+        const imageId = ownedImageId(region, account, `acme-eks-${ngVersion}-x86_64-20250115`);
+        return {
+          ...common,
+          launchTemplate: { name: `${name}-${ngNames[j]}-lt`, version: ltVersion ?? '1', imageId },
+        };
+      }
+      return {
+        ...common,
+        releaseVersion,
+        ...(amiType !== 'AL2023_x86_64_STANDARD' ? { amiType } : {}),
+        ...(ltVersion !== undefined
+          ? { launchTemplate: { name: `${name}-${ngNames[j]}-lt`, version: ltVersion } }
           : {}),
       };
     });

@@ -5,6 +5,7 @@
  * - `GET /metrics`                      Prometheus exposition
  * - `/sim/...`                          state, mutations, faults, reset, clock (tests, operators)
  * - `POST /` + `x-amz-target: AmazonSSM.*`  SSM (awsJson1_1)
+ * - `POST /` signed for `ec2`              EC2 (Query protocol: launch templates and AMIs)
  * - `POST /` with a form body           STS (awsQuery)
  * - anything else                       EKS REST-JSON (SigV4 scope gives the region)
  *
@@ -17,6 +18,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { faultSchema } from '../domain/fleet';
 import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
+import { SimEc2 } from './ec2-api';
 import { handleEks, targetClusterName } from './eks-api';
 import { handleKubernetes } from './k8s-api';
 import type { KubernetesEndpoints } from './k8s-endpoints';
@@ -61,6 +63,9 @@ export interface ClusterState {
     name: string;
     version: string;
     releaseVersion: string;
+    /** EKS amiType; CUSTOM when the launch template names the image (`imageId`). */
+    amiType: string;
+    imageId?: string;
     status: string;
     launchTemplateName: string;
     launchTemplateVersion: string;
@@ -112,6 +117,8 @@ export function clusterState(fleet: SimFleet, c: SimCluster): ClusterState {
       name: ng.name,
       version: ng.version,
       releaseVersion: ng.releaseVersion,
+      amiType: ng.amiType,
+      ...(ng.imageId ? { imageId: ng.imageId } : {}),
       status: ng.status,
       launchTemplateName: ng.launchTemplate.name,
       launchTemplateVersion: ng.launchTemplate.version,
@@ -208,10 +215,12 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** `Credential=AKID/20250101/us-west-2/eks/aws4_request` → access key and region. */
-function sigv4Scope(authorization: string | undefined): { accessKeyId: string; region: string } | undefined {
-  const m = /Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/[^/,\s]+\/aws4_request/.exec(authorization ?? '');
-  return m ? { accessKeyId: m[1] as string, region: m[2] as string } : undefined;
+/** `Credential=AKID/20250101/us-west-2/eks/aws4_request` → access key, region and service. */
+function sigv4Scope(
+  authorization: string | undefined,
+): { accessKeyId: string; region: string; service: string } | undefined {
+  const m = /Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/.exec(authorization ?? '');
+  return m ? { accessKeyId: m[1] as string, region: m[2] as string, service: m[3] as string } : undefined;
 }
 
 function parseJson(text: string): unknown {
@@ -300,6 +309,16 @@ async function route(
         return;
       }
       const answer = handleSsm(target, body, scope?.region ?? 'us-east-1');
+      send(res, answer.status, answer.body, { ...answer.headers, 'x-amzn-requestid': randomUUID() });
+      return;
+    }
+    if (scope?.service === 'ec2') {
+      const answer = new SimEc2(() => fleet.ec2).handle(
+        new URLSearchParams(text),
+        scope.region,
+        accountOfAccessKey(scope.accessKeyId),
+        fleet.now(),
+      );
       send(res, answer.status, answer.body, { ...answer.headers, 'x-amzn-requestid': randomUUID() });
       return;
     }

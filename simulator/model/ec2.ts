@@ -97,7 +97,10 @@ export class Ec2State {
         }
       }
     }
-    for (const image of this.declaredImages.values()) if (image.region === region) byId.set(image.imageId, image);
+    // A fleet file may name one of the owned images; the owned one, with its name and tag, wins.
+    for (const image of this.declaredImages.values()) {
+      if (image.region === region && !byId.has(image.imageId)) byId.set(image.imageId, image);
+    }
     this.imagesByRegion.set(region, byId);
     return byId;
   }

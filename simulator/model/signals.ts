@@ -1,5 +1,6 @@
 /** What a simulated cluster shows from outside: API errors, crash-looping pods, workload signals. */
-import { compareMinor, compareReleases } from '../catalogue';
+import { compareReleasesOf } from '../ami-catalogue';
+import { compareMinor } from '../catalogue';
 import type { SimCluster, SimNodegroup } from './types';
 
 /** Application Deployments with one pod per node (the pods a crash-loop fault breaks). */
@@ -14,7 +15,9 @@ export function apiErrorFraction(c: SimCluster): number {
 
 /** Whether the node group's nodes run a newer AMI than the one it started with (crash-loop fault). */
 export function isUpgradedRelease(ng: SimNodegroup, release: string): boolean {
-  return compareReleases(release, ng.originalRelease) > 0;
+  // A custom AMI's release is its image ID: any other image than the first one counts.
+  if (ng.amiType === 'CUSTOM') return release !== ng.originalRelease;
+  return compareReleasesOf(ng.amiType, release, ng.originalRelease) > 0;
 }
 
 /** Application pods crash-looping now (approximated from the node groups' settled releases). */

@@ -9,12 +9,14 @@ import {
   UpdateNodegroupVersionCommand,
   type EKSClient,
 } from '@aws-sdk/client-eks';
+import { CreateLaunchTemplateVersionCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseFleet } from '../../domain/load';
 import { startSimulator, type Simulator } from '../../simulator/index';
-import { awaitUpdate, eksClient } from './helpers';
+import { awaitUpdate, credentials, eksClient } from './helpers';
 
-const FLEET = `
+/** The fleet; `customAmi` gives canary's node group a launch template that names its own AMI. */
+const fleetYaml = (customAmi: boolean) => `
 apiVersion: fleetwave.io/v1alpha1
 kind: Fleet
 clusters:
@@ -24,7 +26,11 @@ clusters:
     labels: { env: prod }
     version: "1.31"
     nodegroups:
-      - { name: general, version: "1.30", nodes: 3, maxUnavailable: 1 }
+      - name: general
+        version: "1.30"
+        nodes: 3
+        maxUnavailable: 1
+        ${customAmi ? 'launchTemplate: { name: canary-general, version: "1", imageId: ami-0c0ffee0c0ffee001 }' : ''}
     addons:
       - { name: coredns, version: v1.11.4-eksbuild.2 }
     faults:
@@ -63,7 +69,7 @@ async function updateAndWait(
 
 describe('degrade-after-upgrade fault', () => {
   it('raises the error ratio after UpdateNodegroupVersion completes and lowers it after the rollback', async () => {
-    const parsed = parseFleet(FLEET);
+    const parsed = parseFleet(fleetYaml(true));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     sim = await startSimulator({ fleet: parsed.value, port: 0, timeScale: 1500, seed: 5 });
     const eks = eksClient(sim, 'us-west-2');
@@ -74,7 +80,21 @@ describe('degrade-after-upgrade fault', () => {
     expect(healthy).toBeLessThan(0.004);
     const bystander = await errorRatio(sim, 'bystander');
 
-    const { update } = await eks.send(new UpdateNodegroupVersionCommand({ ...ng, version: '1.31' }));
+    // A custom-AMI node group moves by launch-template version: version 2 names a 1.31 image.
+    const ec2 = new EC2Client({ endpoint: sim.url, region: 'us-west-2', credentials });
+    const images = await ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['acme-eks-1.31-x86_64-*'] }] }),
+    );
+    await ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateName: 'canary-general',
+        SourceVersion: '1',
+        LaunchTemplateData: { ImageId: images.Images?.[0]?.ImageId },
+      }),
+    );
+    const { update } = await eks.send(
+      new UpdateNodegroupVersionCommand({ ...ng, launchTemplate: { name: 'canary-general', version: '2' } }),
+    );
     // While nodes are still being replaced, not every node runs 1.31 yet.
     expect(await errorRatio(sim, 'canary')).toBe(healthy);
     expect((await awaitUpdate(eks, { name: 'canary', nodegroupName: 'general' }, update?.id as string)).status).toBe(
@@ -95,7 +115,7 @@ describe('degrade-after-upgrade fault', () => {
   });
 
   it('also recovers when an add-on is rolled back, and degrades again when it is upgraded', async () => {
-    const parsed = parseFleet(FLEET);
+    const parsed = parseFleet(fleetYaml(false));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     sim = await startSimulator({ fleet: parsed.value, port: 0, timeScale: 1500, seed: 5 });
     const eks = eksClient(sim, 'us-west-2');

@@ -14,6 +14,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { fleetSchema } from '../../domain/fleet';
 import { formatIssue, parseFleet } from '../../domain/load';
+import { DEFAULT_AMI_TYPE } from '../../domain/node-models';
+import { releasesOf } from '../../simulator/ami-catalogue';
 import { ADDONS, AMI_RELEASES, SIM_MINORS, compareReleases } from '../../simulator/catalogue';
 import { parseSimulatorArgs } from '../../simulator/cli';
 import { generateFleet, startSimulator } from '../../simulator/index';
@@ -110,6 +112,31 @@ describe('fleet files beyond the catalogue', () => {
     bad[0]!.nodegroups[0]!.releaseVersion = '1.31.4-20250123';
     await expect(startSimulator({ fleet: bad, port: 0 })).rejects.toThrow(/not a release of Kubernetes 1\.30/);
   });
+
+  it('refuses node-model combinations EKS does not have, naming the path', () => {
+    const fleet = (ng: Record<string, unknown>, version = '1.33') => ({
+      apiVersion: 'fleetwave.io/v1alpha1',
+      kind: 'Fleet',
+      clusters: [
+        { name: 'a', region: 'us-east-1', account: '111111111111', version, nodegroups: [{ name: 'ng', ...ng }] },
+      ],
+    });
+    const issues = (f: unknown) =>
+      fleetSchema.safeParse(f).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+    expect(issues(fleet({ amiType: 'AL2_ARM_64' }))).toEqual([
+      expect.stringMatching(
+        /^clusters\.0\.nodegroups\.0\.amiType: EKS publishes no Amazon Linux 2 AMI after Kubernetes 1\.32/,
+      ),
+    ]);
+    expect(issues(fleet({ amiType: 'AL2_ARM_64' }, '1.32'))).toEqual([]);
+    expect(issues(fleet({ amiType: 'CUSTOM' }))).toEqual([
+      expect.stringMatching(/^clusters\.0\.nodegroups\.0\.launchTemplate\.imageId: is required/),
+    ]);
+    const lt = { name: 'lt', version: '1', imageId: 'ami-0123456789abcdef0' };
+    expect(issues(fleet({ launchTemplate: lt }))).toEqual([]);
+    expect(issues(fleet({ amiType: 'BOTTLEROCKET_x86_64', launchTemplate: lt }))).toHaveLength(1);
+    expect(issues(fleet({ releaseVersion: '1.33.0-20250519', launchTemplate: lt }))).toHaveLength(1);
+  });
 });
 
 describe('generateFleet', () => {
@@ -123,10 +150,37 @@ describe('generateFleet', () => {
     for (const c of a.clusters) {
       expect(SIM_MINORS).toContain(c.version);
       expect(c.labels).toMatchObject({ env: expect.any(String), team: expect.any(String), tier: expect.any(String) });
-      for (const ng of c.nodegroups) expect(AMI_RELEASES[ng.version ?? c.version]).toContain(ng.releaseVersion);
+      for (const ng of c.nodegroups) {
+        if (ng.launchTemplate?.imageId) expect(ng.releaseVersion).toBeUndefined();
+        else expect(releasesOf(ng.amiType ?? DEFAULT_AMI_TYPE, ng.version ?? c.version)).toContain(ng.releaseVersion);
+      }
+    }
+    // A mix of AMI families, mostly AL2023 x86_64, and a few custom-AMI launch templates.
+    const types = a.clusters.flatMap((c) =>
+      c.nodegroups.map((ng) => (ng.launchTemplate?.imageId ? 'CUSTOM' : (ng.amiType ?? DEFAULT_AMI_TYPE))),
+    );
+    const share = (t: string) => types.filter((x) => x === t).length / types.length;
+    expect(share('AL2023_x86_64_STANDARD')).toBeGreaterThan(0.5);
+    for (const t of [
+      'AL2023_ARM_64_STANDARD',
+      'BOTTLEROCKET_ARM_64',
+      'AL2023_x86_64_NVIDIA',
+      'WINDOWS_CORE_2022_x86_64',
+      'CUSTOM',
+    ]) {
+      expect(share(t), t).toBeGreaterThan(0);
     }
     expect(new Set(a.clusters.map((c) => c.region)).size).toBeGreaterThan(3);
     expect(a.clusters.some((c) => c.pdbs.some((p) => p.allowedDisruptions === 0))).toBe(true);
+
+    // Without the mix: every node group on the default AMI, everything else the same.
+    const plain = generateFleet({ count: 300, seed: 4, mixFamilies: false });
+    expect(plain.clusters.flatMap((c) => c.nodegroups).every((ng) => !ng.amiType && !ng.launchTemplate?.imageId)).toBe(
+      true,
+    );
+    expect(plain.clusters.map((c) => [c.name, c.version, c.nodegroups.map((ng) => ng.nodes)])).toEqual(
+      a.clusters.map((c) => [c.name, c.version, c.nodegroups.map((ng) => ng.nodes)]),
+    );
   });
 });
 

@@ -18,6 +18,8 @@ import {
   ListClustersCommand,
   ListInsightsCommand,
   ListNodegroupsCommand,
+  ListFargateProfilesCommand,
+  DescribeFargateProfileCommand,
   ListTagsForResourceCommand,
   ListUpdatesCommand,
   TagResourceCommand,
@@ -48,11 +50,13 @@ const SERVED = [
   'DescribeAddonVersions',
   'DescribeCluster',
   'DescribeClusterVersions',
+  'DescribeFargateProfile',
   'DescribeInsight',
   'DescribeNodegroup',
   'DescribeUpdate',
   'ListAddons',
   'ListClusters',
+  'ListFargateProfiles',
   'ListInsights',
   'ListNodegroups',
   'ListTagsForResource',
@@ -158,7 +162,9 @@ describe(`simulated EKS against the EKS service model (botocore ${BOTOCORE_VERSI
   });
 
   it('answers every operation it serves, successes and errors, as the model describes', async () => {
-    const fleet = testFleet().map((c) => (c.name === 'alpha' ? { ...c, autoMode: true } : c));
+    const fleet = testFleet().map((c) =>
+      c.name === 'alpha' ? { ...c, autoMode: true, fargateProfiles: [{ name: 'batch', pods: 1 }] } : c,
+    );
     sim = await startSimulator({ fleet, port: 0, timeScale: 60, seed: 5 });
     const raw: RawResponse[] = [];
     const eks = eksClient(sim);
@@ -224,6 +230,14 @@ describe(`simulated EKS against the EKS service model (botocore ${BOTOCORE_VERSI
     await call(
       eks,
       new DescribeNodegroupCommand({ clusterName: 'alpha', nodegroupName: 'nope' }),
+      'ResourceNotFoundException',
+    );
+    await call(eks, new ListFargateProfilesCommand({ clusterName: 'alpha' }));
+    await call(eks, new ListFargateProfilesCommand({ clusterName: 'nope' }), 'ResourceNotFoundException');
+    await call(eks, new DescribeFargateProfileCommand({ clusterName: 'alpha', fargateProfileName: 'batch' }));
+    await call(
+      eks,
+      new DescribeFargateProfileCommand({ clusterName: 'alpha', fargateProfileName: 'nope' }),
       'ResourceNotFoundException',
     );
     await call(eks, new ListAddonsCommand({ clusterName: 'alpha' }));
