@@ -248,26 +248,34 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         .sort();
     },
     async readNodeModels() {
-      const [nodes, pools, karpenter] = await Promise.all([
+      const [nodes, pools] = await Promise.all([
         listAllPages<Node>(`list nodes of ${clusterName}`, kc, '/api/v1/nodes'),
         call(`list NodePools of ${clusterName}`, (signal) =>
           getIfPresent<List<NodePool>>(kc, '/apis/karpenter.sh/v1/nodepools', signal),
         ),
-        call(`read Deployment kube-system/karpenter of ${clusterName}`, (signal) =>
-          getIfPresent<Deployment>(kc, '/apis/apps/v1/namespaces/kube-system/deployments/karpenter', signal),
-        ),
       ]);
-      // NodeClaims are counted only where NodePools exist: most clusters have none and pay nothing.
-      const claims =
-        (pools?.items ?? []).length > 0
-          ? await listAllPages<{ metadata?: ObjectMeta }>(
+      // NodeClaims and the controller are read only where NodePools exist: most clusters have none
+      // and pay one call; a Karpenter controller is looked for only beside Karpenter's own pools.
+      const poolItems = pools?.items ?? [];
+      const karpenterPools = poolItems.some(
+        (p) => p.spec?.template?.spec?.nodeClassRef?.group !== AUTO_MODE_NODECLASS_GROUP,
+      );
+      const [claims, karpenter] = await Promise.all([
+        poolItems.length > 0
+          ? listAllPages<{ metadata?: ObjectMeta }>(
               `list NodeClaims of ${clusterName}`,
               kc,
               '/apis/karpenter.sh/v1/nodeclaims',
             )
-          : [];
+          : [],
+        karpenterPools
+          ? call(`read Deployment kube-system/karpenter of ${clusterName}`, (signal) =>
+              getIfPresent<Deployment>(kc, '/apis/apps/v1/namespaces/kube-system/deployments/karpenter', signal),
+            )
+          : undefined,
+      ]);
       const claimsOf = (pool: string) => claims.filter((c) => c.metadata?.labels?.[NODEPOOL_LABEL] === pool).length;
-      const nodePools = (pools?.items ?? [])
+      const nodePools = poolItems
         .map((p) => ({
           name: p.metadata?.name ?? '?',
           autoMode: p.spec?.template?.spec?.nodeClassRef?.group === AUTO_MODE_NODECLASS_GROUP,
