@@ -133,6 +133,12 @@ export function nodegroupReversibility(ng: {
   };
 }
 
+/**
+ * How a rollback's ending names the node groups it kept ("; node groups kept: node group a stays
+ * at ..."): the cluster-upgrade workflow writes it, `fleetwave status` looks for it.
+ */
+export const NODEGROUPS_KEPT = 'node groups kept: ';
+
 /** "stays at the new version: <why> (<source title>)": the reason a rollback gives for a node group it keeps. */
 export function irreversibleNodegroupReason(name: string, at: string, rule: NodegroupReversibility): string {
   return `node group ${name} stays at ${at}: ${rule.why} (${rule.source.title})`;

@@ -24,6 +24,7 @@
  * `rolled-back`, and the reason says what stays, node group by node group: a rollback that did
  * not happen is never reported as one.
  */
+import { NODEGROUPS_KEPT } from '../../domain/node-models';
 import type { CampaignSpec } from '../../domain/spec';
 import type { ClusterStepRecord } from '../definitions';
 import { hopStep, type AddonPlan, type HopPlan, type NodegroupPlan } from './plan';
@@ -174,7 +175,7 @@ export function describeWhatStays(summary: RollbackSummary): string {
   if (controlPlaneKept) parts.push(controlPlaneKept.reason);
   else if (summary.controlPlaneStays) parts.push(`control plane stays at ${summary.controlPlaneStays}`);
   const nodegroups = summary.kept.filter((k) => k.step.startsWith('nodegroup '));
-  if (nodegroups.length > 0) parts.push(`node groups kept: ${nodegroups.map((k) => k.reason).join('; ')}`);
+  if (nodegroups.length > 0) parts.push(`${NODEGROUPS_KEPT}${nodegroups.map((k) => k.reason).join('; ')}`);
   const addons = summary.kept.filter((k) => k.step.startsWith('addon '));
   if (addons.length > 0) parts.push(`add-ons kept: ${addons.map((k) => k.reason).join('; ')}`);
   return parts.map((p) => `; ${p}`).join('');
