@@ -349,6 +349,7 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
           nodegroup: ng.nodegroup,
           ...(ng.version ? { version: ng.version } : {}),
           ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+          ...(ng.imageId ? { imageId: ng.imageId } : {}),
           force: input.force,
         });
       },

@@ -51,6 +51,12 @@ export interface ResolveTargetVersionsInput {
   minors: string[];
   /** Add-ons installed somewhere in the selected fleet. */
   addonNames: string[];
+  /**
+   * The node groups' needs: per region, per EKS amiType in use there, the minors its node groups
+   * will run (CUSTOM: custom AMIs from spec.target.customAmis). Absent in campaigns started before
+   * per-family pins: then only `nodegroupRelease` is resolved, for `region`, as before.
+   */
+  amis?: Record<string, Partial<Record<AmiType, string[]>>>;
 }
 
 export interface NodegroupState {
@@ -155,6 +161,11 @@ export interface StartNodegroupUpdateInput extends StepIdentity {
   /** Kubernetes minor for the node group (absent: keep its minor, patch only). */
   version?: string;
   releaseVersion?: string;
+  /**
+   * CUSTOM node groups: the AMI to move to. A new launch-template version naming it is created
+   * from the current one, and the node group moves to it (no version or releaseVersion then).
+   */
+  imageId?: string;
   force: boolean;
 }
 
@@ -284,7 +295,7 @@ export interface UpgradeControlPlaneResult {
 
 /** Node groups of one cluster in one activity, up to `maxParallel` at once. */
 export interface UpdateNodegroupsInput extends StepIdentity {
-  nodegroups: { nodegroup: string; version?: string; releaseVersion?: string }[];
+  nodegroups: { nodegroup: string; version?: string; releaseVersion?: string; imageId?: string }[];
   force: boolean;
   maxParallel: number;
   /** Give up waiting for one node group's update after this long. */

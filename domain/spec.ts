@@ -101,6 +101,44 @@ const countOrPercent = z.union([
   percentString,
 ]);
 
+const amiId = z
+  .string()
+  .regex(/^ami-[0-9a-f]{8,17}$/, { message: 'must be an AMI ID such as "ami-0123456789abcdef0"' });
+
+/** spec.target.customAmis: where CUSTOM node groups get their image from. */
+export const customAmisSchema = z.union([
+  z.strictObject({
+    images: z
+      .record(
+        z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: 'must be an AWS region such as "us-east-1"' }),
+        z.strictObject({
+          x86_64: amiId.optional().describe('AMI for x86_64 node groups.'),
+          arm64: amiId.optional().describe('AMI for arm64 (Graviton) node groups.'),
+        }),
+      )
+      .describe(
+        'AMI per region and architecture, built for the target minor (in a patch-only campaign: for the minor the node groups run). AMI IDs are per region.',
+      ),
+  }),
+  z.strictObject({
+    namePattern: z
+      .string()
+      .min(1)
+      .max(128)
+      .refine((p) => p.includes('{minor}'), { message: 'must contain {minor}' })
+      .describe(
+        'EC2 image name pattern with {minor} (e.g. 1.31) and {arch} (x86_64 or arm64) placeholders and EC2 wildcards (* and ?), e.g. "my-eks-node-{minor}-{arch}-*". The newest available image by CreationDate matching it, per region, architecture and minor.',
+      ),
+    owners: z
+      .array(z.string().min(1))
+      .min(1)
+      .default(['self'])
+      .describe('Image owners to search (account IDs, "self", "amazon"). Default: ["self"].'),
+  }),
+]);
+
+export type CustomAmisSpec = z.output<typeof customAmisSchema>;
+
 export const targetSchema = z
   .strictObject({
     kubernetesVersion: minorVersion
@@ -113,7 +151,12 @@ export const targetSchema = z
       .min(1)
       .default('latest')
       .describe(
-        'Node group AMI release version: "latest" (resolved once at campaign start and pinned for every wave) or a pinned release such as "1.31.0-20241024". Default: "latest".',
+        'Node group AMI release version: "latest" (resolved once at campaign start, per region and per amiType in use, and pinned for every wave) or a pinned Amazon Linux release such as "1.31.0-20241024". A pinned release applies to the Amazon Linux amiTypes (AL2_*, AL2023_*), which share release versions; Bottlerocket and Windows node groups take "latest" of their own family, since their releases are numbered differently; CUSTOM node groups take spec.target.customAmis. Default: "latest".',
+      ),
+    customAmis: customAmisSchema
+      .optional()
+      .describe(
+        'AMIs for node groups whose launch template names its own AMI (amiType CUSTOM): either `images` (per region and architecture) or `namePattern` (+ `owners`). Resolved once at campaign start; each such node group gets a new launch-template version with only the image changed. Default: none (a cluster with a CUSTOM node group is then refused at preflight).',
       ),
     addons: z
       .union([z.enum(['default', 'latest']), z.record(z.string().min(1), z.string().min(1))])

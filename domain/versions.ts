@@ -7,6 +7,7 @@
  * these rules so a plan never promises what EKS will refuse.
  */
 import type { FleetMember } from './fleet';
+import { LAST_AL2_MINOR, amiTypeInfo, type AmiType } from './node-models';
 
 /** Minors fleetwave knows how to reach (EKS standard and extended support, plus what is next). */
 export const SUPPORTED_MINORS: readonly string[] = [
@@ -212,7 +213,8 @@ export interface ClusterVersionPlan {
  *   whose control plane is at target but whose node groups lag is not skipped: the node
  *   groups still need their upgrade, with an empty control-plane path.)
  * - refusal: unparseable or unsupported versions, downgrade, a chain longer than MAX_HOPS,
- *   node groups newer than the control plane, or the skew rule below.
+ *   node groups newer than the control plane, node groups whose AMI family ends before the
+ *   target ({@link nodegroupsWithoutAmi}), or the skew rule below.
  *
  * Skew rule (the simplest one that is always correct): node groups are upgraded once, after
  * the last control-plane hop, so every hop h needs `oldestNodeVersion >= h - 3`. If the
@@ -234,6 +236,9 @@ export function planClusterVersions(member: FleetMember, target: string | undefi
 
   const route = upgradePath(current, target);
   if (!route.ok) return { path: [], refusal: route.reason };
+
+  const noAmi = nodegroupsWithoutAmi(member.nodegroups, target)[0];
+  if (noAmi) return { path: [], refusal: noAmi };
 
   if (route.path.length === 0) {
     const lagging = member.nodegroups.filter((ng) => compareMinor(ng.version, current) < 0);
@@ -262,4 +267,25 @@ export function planClusterVersions(member: FleetMember, target: string | undefi
 
 function supportedRange(): string {
   return `${SUPPORTED_MINORS[0]}–${SUPPORTED_MINORS[SUPPORTED_MINORS.length - 1]}`;
+}
+
+/**
+ * Node groups that cannot follow the control plane to `minor` because their AMI family publishes
+ * nothing for it, one reason each: Amazon Linux 2 AMIs end with {@link LAST_AL2_MINOR}
+ * (docs.aws.amazon.com/eks/latest/userguide/al2023.html). EKS sets a node group's amiType only
+ * when it creates it (CreateNodegroup; UpdateNodegroupConfig and UpdateNodegroupVersion take
+ * none), so the way out is a new node group. Node groups without a known amiType pass.
+ */
+export function nodegroupsWithoutAmi(
+  nodegroups: readonly { name: string; amiType?: AmiType }[],
+  minor: string,
+): string[] {
+  if (compareMinor(minor, LAST_AL2_MINOR) <= 0) return [];
+  return nodegroups
+    .filter((ng) => ng.amiType !== undefined && amiTypeInfo(ng.amiType).family === 'al2')
+    .map(
+      (ng) =>
+        `node group ${ng.name} (${ng.amiType}): Amazon Linux 2 AMIs end with Kubernetes ${LAST_AL2_MINOR}, so it cannot follow the control plane to ${minor}; ` +
+        `create a node group with an AL2023 or Bottlerocket amiType, move the workloads to it and delete ${ng.name} (EKS cannot change a node group's amiType), then upgrade`,
+    );
 }

@@ -769,6 +769,7 @@ class ClusterUpgrade {
                   nodegroup: ng.previous.name,
                   ...(ng.version ? { version: ng.version } : {}),
                   ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+                  ...(ng.imageId ? { imageId: ng.imageId } : {}),
                 })),
                 force: spec.nodegroups.force,
                 maxParallel: spec.nodegroups.maxParallel,

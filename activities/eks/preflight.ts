@@ -28,6 +28,7 @@ import {
   readClusterState,
   withCustomAmis,
 } from './read';
+import { nodegroupAmiFindings } from './preflight-amis';
 
 /** Preflight needs one Kubernetes fact (PDBs that allow no disruption); kubernetes.ts provides it. */
 export type BlockingPdbLister = (cluster: ClusterRef, access: ClusterAccess) => Promise<string[]>;
@@ -150,6 +151,10 @@ export async function preflightCluster(
       warnings.push(`node group ${ng.name} runs ${ng.version}, behind the control plane (${state.version})`);
     }
   }
+
+  const amiFindings = nodegroupAmiFindings(state, input);
+  blockers.push(...amiFindings.blockers);
+  warnings.push(...amiFindings.warnings);
 
   if (path.length > 0) {
     const insights = await listAll<InsightSummary>(`ListInsights ${name}`, async (nextToken) => {

@@ -1,12 +1,19 @@
 /**
  * The forward starts: control plane one minor up, an add-on to a version, a node group to a
- * version or AMI release. Each is a {@link startIdempotently} plan; the rules on versions
+ * version or AMI release, or to a new launch-template version naming its custom AMI. Each is a {@link startIdempotently} plan; the rules on versions
  * (one minor at a time, node skew) come from domain/versions.ts.
  */
 import { checkMinorStep, checkNodeSkew, compareMinor } from '../../domain/versions';
 import { nodegroupBatches, nodegroupFirstLookMs } from '../../domain/waits';
 import type { ActivityRuntime } from '../context';
 import type { ResolvedDeps } from '../deps';
+import {
+  createImageVersion,
+  describeLaunchTemplateVersion,
+  ec2Client,
+  launchTemplateVersionsAfter,
+  type LaunchTemplateRef,
+} from '../ec2';
 import { nonRetryable } from '../failures';
 import {
   FailureTypes,
@@ -91,12 +98,17 @@ export async function startAddon(
   });
 }
 
-/** Starts a node-group update to a version and/or AMI release on the caller's runtime (see startIdempotently). */
+/**
+ * Starts a node-group update on the caller's runtime (see startIdempotently): to a version and/or
+ * AMI release, or for a node group whose launch template names a custom AMI (`imageId`), to a new
+ * launch-template version naming that image.
+ */
 export async function startNodegroup(
   deps: ResolvedDeps,
   r: ActivityRuntime,
   input: StartNodegroupUpdateInput,
 ): Promise<UpdateHandle> {
+  if (input.imageId !== undefined) return startCustomAmiNodegroup(deps, r, { ...input, imageId: input.imageId });
   const client = deps.eks(input.cluster);
   const name = input.cluster.name;
   const target = [input.version, input.releaseVersion].filter(Boolean).join('/') || 'latest';
@@ -167,6 +179,114 @@ export async function startNodegroup(
         },
         r.signal,
       ),
+  });
+  return handle.updateId && firstLookMs !== undefined ? { ...handle, firstLookMs } : handle;
+}
+
+/** Marks the launch-template versions fleetwave creates, so a later attempt finds and reuses its own. */
+function versionDescription(imageId: string): string {
+  return `fleetwave: image ${imageId}`;
+}
+
+/**
+ * A node group whose launch template names a custom AMI moves to a new image the way EKS documents
+ * it (UpdateNodegroupVersion API reference): a new launch-template version naming the image, then
+ * UpdateNodegroupVersion to that version, with no `version` or `releaseVersion` (EKS refuses them
+ * with a custom AMI). One new version per step, however often it runs:
+ * - the read finds the node group's current version and image (at target → nothing to do), and
+ *   the versions after it that fleetwave created for this image; the newest of those is reused;
+ * - otherwise CreateLaunchTemplateVersion from the current version with only ImageId changed and a
+ *   ClientToken derived from the step, which EC2 answers with the first call's version;
+ * - an update in progress towards a version naming the image is adopted.
+ */
+async function startCustomAmiNodegroup(
+  deps: ResolvedDeps,
+  r: ActivityRuntime,
+  input: StartNodegroupUpdateInput & { imageId: string },
+): Promise<UpdateHandle> {
+  const client = deps.eks(input.cluster);
+  const ec2 = ec2Client(deps, input.cluster, `node group ${input.nodegroup} with a custom AMI`);
+  const name = input.cluster.name;
+  const imageId = input.imageId;
+  const token = clientRequestToken(input, `nodegroup:${input.nodegroup}`, imageId);
+  const versionToken = clientRequestToken(input, `launch-template:${input.nodegroup}`, imageId);
+  let template: LaunchTemplateRef = {};
+  let sourceVersion = '';
+  // Versions after the node group's own that fleetwave created naming the image, oldest first.
+  let ours: string[] = [];
+  let firstLookMs: number | undefined;
+  const handle = await startIdempotently({
+    rt: r,
+    client,
+    cluster: input.cluster,
+    scope: { clusterName: name, nodegroupName: input.nodegroup },
+    what: `node group ${input.nodegroup} → image ${imageId}`,
+    read: async () => {
+      const ng = await describeNodegroupRaw(client, name, input.nodegroup, r.signal);
+      firstLookMs = nodegroupFirstLookMs(
+        nodegroupBatches(
+          ng.scalingConfig?.desiredSize ?? 1,
+          ng.updateConfig?.maxUnavailable,
+          ng.updateConfig?.maxUnavailablePercentage,
+        ),
+      );
+      const lt = ng.launchTemplate;
+      if (!lt?.version || !(lt.id || lt.name)) {
+        throw nonRetryable(
+          FailureTypes.InvalidRequest,
+          `node group ${name}/${input.nodegroup} has no launch template: a custom AMI can only come from one`,
+        );
+      }
+      template = lt.id ? { id: lt.id } : { name: lt.name };
+      sourceVersion = lt.version;
+      const current = await describeLaunchTemplateVersion(ec2, template, lt.version, r.signal);
+      const updating = ng.status === UPDATING;
+      if (current.LaunchTemplateData?.ImageId === imageId) {
+        if (!updating) return { atTarget: true, updating };
+        // Moving to this version now: adopt that update rather than report a step not yet done.
+        ours = [lt.version];
+        return { atTarget: false, updating };
+      }
+      const after = await launchTemplateVersionsAfter(ec2, template, lt.version, r.signal);
+      ours = after
+        .filter(
+          (v) => v.LaunchTemplateData?.ImageId === imageId && v.VersionDescription === versionDescription(imageId),
+        )
+        .map((v) => String(v.VersionNumber));
+      return { atTarget: false, updating };
+    },
+    matches: (u) => {
+      if (u.type && u.type !== 'VersionUpdate') return false;
+      const version = paramValue(u, 'LaunchTemplateVersion');
+      return version !== undefined ? ours.includes(version) : ours.length > 0;
+    },
+    start: async () => {
+      let version = ours[ours.length - 1];
+      if (version === undefined) {
+        const created = await createImageVersion(ec2, template, sourceVersion, imageId, versionToken, r.signal, {
+          description: versionDescription(imageId),
+        });
+        version = String(created.VersionNumber);
+        r.log.info('Created launch-template version', {
+          cluster: name,
+          nodegroup: input.nodegroup,
+          from: sourceVersion,
+          version,
+          imageId,
+        });
+      }
+      return writeNodegroupVersion(
+        client,
+        {
+          clusterName: name,
+          nodegroupName: input.nodegroup,
+          launchTemplate: { ...template, version },
+          force: input.force,
+          clientRequestToken: token,
+        },
+        r.signal,
+      );
+    },
   });
   return handle.updateId && firstLookMs !== undefined ? { ...handle, firstLookMs } : handle;
 }

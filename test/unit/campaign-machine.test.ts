@@ -94,6 +94,8 @@ describe('campaign state machine', () => {
       region: 'eu-west-1',
       minors: ['1.30', '1.31'],
       addonNames: ['coredns', 'vpc-cni'],
+      // Node groups end at the target minor; members without an amiType count as EKS's default.
+      amis: { 'eu-west-1': { AL2023_x86_64_STANDARD: ['1.31'] } },
     });
   });
 

@@ -7,12 +7,29 @@
  */
 import type { ResolveTargetVersionsInput } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
+import { DEFAULT_AMI_TYPE, type AmiType } from '../../domain/node-models';
 import { estimateCampaign } from '../../domain/estimate';
 import { failureBudgetCount } from '../../domain/plan';
 import type { Campaign } from '../../domain/spec';
 import { compareMinor } from '../../domain/versions';
 import { assignWaves } from '../../domain/waves';
 import type { InitialSetup } from './state';
+
+/** Regions, amiTypes and minors in a stable order, so the request reads the same for the same fleet. */
+function sortedNeeds(
+  needs: NonNullable<ResolveTargetVersionsInput['amis']>,
+): NonNullable<ResolveTargetVersionsInput['amis']> {
+  const out: NonNullable<ResolveTargetVersionsInput['amis']> = {};
+  for (const region of Object.keys(needs).sort()) {
+    const perType: Partial<Record<AmiType, string[]>> = {};
+    const types = needs[region] ?? {};
+    for (const amiType of (Object.keys(types) as AmiType[]).sort()) {
+      perType[amiType] = [...(types[amiType] ?? [])].sort(compareMinor);
+    }
+    out[region] = perType;
+  }
+  return out;
+}
 
 /** The machine's initial setup plus what the workflow needs besides it. */
 export interface CampaignSetup extends InitialSetup {
@@ -58,8 +75,9 @@ export function setUpCampaign(campaign: Campaign, fleet: readonly FleetMember[])
 
 /**
  * What to pin, asked once per campaign: the minors of every hop for an upgrade (plus the
- * current minors when the campaign only patches), every add-on installed somewhere in the
- * selection, in the region of the first planned cluster.
+ * current minors when the campaign only patches) and every add-on installed somewhere in the
+ * selection, in the region of the first planned cluster; and for the node groups, per region the
+ * amiTypes in use there and the minors they will run.
  */
 export function pinRequest(
   campaign: Campaign,
@@ -71,7 +89,16 @@ export function pinRequest(
   const target = campaign.spec.target.kubernetesVersion;
   const minors = new Set<string>();
   const addons = new Set<string>();
+  const amis: NonNullable<ResolveTargetVersionsInput['amis']> = {};
   for (const m of placed) {
+    const perType = (amis[m.region] ??= {});
+    for (const ng of m.nodegroups) {
+      // Node groups end at the target minor (after the last hop), or stay on their own in a patch-only campaign.
+      const minor = target ?? ng.version;
+      const amiType = ng.amiType ?? DEFAULT_AMI_TYPE;
+      const needed = (perType[amiType] ??= []);
+      if (!needed.includes(minor)) needed.push(minor);
+    }
     if (target) {
       for (const hop of paths[m.name] ?? []) minors.add(hop);
       // Node groups lagging a control plane already at target still need the target's release.
@@ -87,5 +114,6 @@ export function pinRequest(
     region: first.region,
     minors: [...minors].sort(compareMinor),
     addonNames: [...addons].sort(),
+    amis: sortedNeeds(amis),
   };
 }

@@ -19,7 +19,7 @@ export function addonsSummary(addons: readonly AddonPlan[]): string {
 /** "node groups workers → 1.31 / 1.31.4-20250101, ...": the node groups one updateNodegroups call updates. */
 export function nodegroupsSummary(nodegroups: readonly NodegroupPlan[]): string {
   return `node groups ${nodegroups
-    .map((ng) => `${ng.previous.name} → ${[ng.minor, ng.releaseVersion].filter(Boolean).join(' / ')}`)
+    .map((ng) => `${ng.previous.name} → ${[ng.minor, ng.releaseVersion, ng.imageId].filter(Boolean).join(' / ')}`)
     .join(', ')}`;
 }
 

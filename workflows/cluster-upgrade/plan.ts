@@ -3,11 +3,18 @@
  * long its composite steps may take. Pure: unit-tested without Temporal.
  *
  * Decision inputs of {@link planUpgrade}: the version path preflight found, the cluster's add-ons
- * and node groups as they are, the versions the campaign pinned per minor, and the spec's
- * target (skipAddons, skipNodegroups). Everything already in place is left alone (read before
+ * and node groups as they are (with each node group's amiType and, for a custom AMI, its image and
+ * architecture), the versions the campaign pinned per minor (AMIs also per region and amiType),
+ * and the spec's target (skipAddons, skipNodegroups). Everything already in place is left alone (read before
  * write).
  */
-import type { NodegroupState, PreflightResult, ClusterState as EksClusterState } from '../../activities/types';
+import type {
+  NodegroupState,
+  PinnedVersions,
+  PreflightResult,
+  ClusterState as EksClusterState,
+} from '../../activities/types';
+import { DEFAULT_AMI_TYPE } from '../../domain/node-models';
 import type { ClusterStepRecord, ClusterUpgradeInput } from '../definitions';
 
 /** One control-plane hop: one minor version up. */
@@ -28,9 +35,15 @@ export interface NodegroupPlan {
   previous: NodegroupState;
   /** Kubernetes minor after the update. */
   minor: string;
-  /** Sent to EKS only when the minor changes (a patch-only campaign keeps it). */
+  /** Sent to EKS only when the minor changes (a patch-only campaign keeps it); never for a custom AMI. */
   version?: string;
+  /** The release pinned for the node group's amiType, region and minor. */
   releaseVersion?: string;
+  /**
+   * CUSTOM node groups: the AMI pinned for their region, architecture and minor. The update is a
+   * new launch-template version naming it; `previous.launchTemplate.version` is the way back.
+   */
+  imageId?: string;
 }
 
 /** The whole upgrade of one cluster, in the order the workflow runs it. */
@@ -80,7 +93,16 @@ export function planUpgrade(input: ClusterUpgradeInput, pre: PreflightResult): U
   if (!target.skipNodegroups) {
     for (const ng of state.nodegroups) {
       const minor = input.targetVersion ? finalMinor : ng.version;
-      const releaseVersion = input.pinned.nodegroupRelease[minor];
+      const pin = nodegroupPin(input.pinned, input.cluster.region, ng, minor);
+      if (pin.kind === 'image') {
+        if (pin.imageId === undefined) {
+          skipped.push({ step: nodegroupStep({ previous: ng }), status: 'skipped', detail: pin.missing });
+        } else if (ng.imageId !== pin.imageId) {
+          nodegroups.push({ previous: ng, minor, imageId: pin.imageId });
+        }
+        continue;
+      }
+      const releaseVersion = pin.releaseVersion;
       if (ng.version === minor && (releaseVersion === undefined || ng.releaseVersion === releaseVersion)) continue;
       nodegroups.push({
         previous: ng,
@@ -91,6 +113,34 @@ export function planUpgrade(input: ClusterUpgradeInput, pre: PreflightResult): U
     }
   }
   return { state, finalMinor, hops, addons, nodegroups, skipped };
+}
+
+/** What the campaign pinned for one node group: an AMI release, or (CUSTOM) an image or why there is none. */
+export type NodegroupPin =
+  | { kind: 'release'; releaseVersion?: string }
+  | { kind: 'image'; imageId: string; missing?: undefined }
+  | { kind: 'image'; imageId?: undefined; missing: string };
+
+/**
+ * What the campaign pinned for one node group at `minor`:
+ * - a CUSTOM node group: the image of its region and architecture (`missing` says why there is none);
+ * - any other: the release of its amiType and region. Campaigns pinned before per-family pins
+ *   (no `amis`) read `nodegroupRelease`, as they did; a node group whose amiType is not known
+ *   (a state read before node models) counts as the AL2023 x86_64 standard type EKS defaults to.
+ * No release pinned: the node group moves to `minor` with the newest release EKS has, or stays
+ * where it is when its minor does not change.
+ */
+export function nodegroupPin(pinned: PinnedVersions, region: string, ng: NodegroupState, minor: string): NodegroupPin {
+  if (ng.amiType === 'CUSTOM') {
+    const imageId = ng.arch ? pinned.customAmis?.[region]?.[ng.arch]?.[minor] : undefined;
+    if (imageId) return { kind: 'image', imageId };
+    return {
+      kind: 'image',
+      missing: `no custom AMI pinned for ${region} ${ng.arch ?? '(architecture unknown)'} Kubernetes ${minor} (spec.target.customAmis)`,
+    };
+  }
+  if (!pinned.amis) return { kind: 'release', releaseVersion: pinned.nodegroupRelease[minor] };
+  return { kind: 'release', releaseVersion: pinned.amis[region]?.[ng.amiType ?? DEFAULT_AMI_TYPE]?.[minor] };
 }
 
 /** Whether the plan changes nothing: the cluster is already at its target. */
@@ -109,7 +159,7 @@ export function addonStep(addon: Pick<AddonPlan, 'name'>): string {
 }
 
 /** The step name of a node group: "nodegroup workers". */
-export function nodegroupStep(ng: NodegroupPlan): string {
+export function nodegroupStep(ng: Pick<NodegroupPlan, 'previous'>): string {
   return `nodegroup ${ng.previous.name}`;
 }
 
@@ -126,8 +176,10 @@ export function nodegroupsTimeoutMs(nodegroupsLeft: number, maxParallel: number)
   return Math.ceil(nodegroupsLeft / Math.max(1, maxParallel)) * UPDATE_TIMEOUT_MS;
 }
 
-/** A node group's version as the UI shows it: "1.30 / 1.30.4-20240917 / launch template v3". */
+/** A node group's version as the UI shows it: "1.30 / 1.30.4-20240917 / launch template v3" (custom AMI: its image). */
 export function describeNodegroup(ng: NodegroupState): string {
   const lt = ng.launchTemplate?.version ? `launch template v${ng.launchTemplate.version}` : undefined;
-  return [ng.version, ng.releaseVersion, lt].filter(Boolean).join(' / ');
+  return [ng.version, ng.releaseVersion, ng.amiType === 'CUSTOM' ? ng.imageId : undefined, lt]
+    .filter(Boolean)
+    .join(' / ');
 }
