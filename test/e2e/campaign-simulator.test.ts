@@ -62,6 +62,9 @@ describe('e2e: campaign through the real activities, the fleet simulator and Pro
     // degraded cluster can pass its bake (seen: 4 of 8 degraded clusters counted upgraded).
     // Four measurements a second apart are sure to see the degraded error ratio.
     doc.spec.bake = '4s';
+    // The generated fleet has node groups whose launch template names a custom AMI: the simulator's
+    // own images (acme-eks-<minor>-<arch>-<date>) serve them, as a team's image pipeline would.
+    doc.spec.target.customAmis = { namePattern: 'acme-eks-{minor}-{arch}-*', owners: ['self'] };
 
     // Plan first (faults are ignored by planning), then inject the fault into one middle-wave cluster.
     const { plan } = validateStartInput({ campaign: doc, fleet });
