@@ -201,8 +201,8 @@ export function fakeCluster(name: string, init: Omit<FakeClusterInit, 'name'> = 
     name,
     version,
     nodegroups: init.nodegroups ?? [
-      fakeNodegroup('ng-a', version, { amiType: 'CUSTOM', launchTemplate: { name: `${name}-ng-a`, version: '1' } }),
-      fakeNodegroup('ng-b', version, { amiType: 'CUSTOM', launchTemplate: { name: `${name}-ng-b`, version: '1' } }),
+      fakeNodegroup('ng-a', version, { launchTemplate: { name: `${name}-ng-a`, version: '1' } }),
+      fakeNodegroup('ng-b', version),
     ],
     addons:
       init.addons ?? DEFAULT_ADDONS.map((a) => ({ name: a, version: fakeAddonVersion(a, version), status: 'ACTIVE' })),
