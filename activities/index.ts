@@ -66,6 +66,7 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
   const eks = createEksActivities(resolved, {
     blockingPdbs: kubernetes.blockingPdbs,
     captureBaseline: kubernetes.captureBaseline,
+    nodeModels: kubernetes.nodeModels,
   });
   const prometheus = createPrometheusActivities(resolved);
   const health = createHealthActivities(resolved, {

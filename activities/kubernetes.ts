@@ -4,6 +4,8 @@
  *
  * - captureKubernetesBaseline: pods crash-looping now and PDBs that allow no disruption (preflight
  *   captures the same baseline in its own call, see eks/preflight.ts).
+ * - nodeModels (for preflight): custom NodePools and their NodeClaims, the Karpenter controller's
+ *   version, and the nodes of self-managed groups and Fargate, from the node labels.
  * - checkKubernetesHealth: all nodes Ready, kubelets of each node group at the expected
  *   minor, no crash-looping workload that was not crash-looping in the baseline.
  * An unreachable API server fails the activity (retryable); it never yields "healthy".
@@ -180,6 +182,53 @@ interface KubernetesSession {
   listNodes(): Promise<Node[]>;
   listPods(): Promise<Pod[]>;
   listBlockingPdbs(): Promise<string[]>;
+  readNodeModels(): Promise<KubernetesNodeModels>;
+}
+
+/** The node models the cluster's own API shows (preflight adds what EKS says: Auto Mode, Fargate profiles). */
+export interface KubernetesNodeModels {
+  /** Custom NodePools (karpenter.sh/v1) with their NodeClaims; Auto Mode's built-in pools left out. */
+  nodePools: { name: string; autoMode: boolean; nodes: number }[];
+  /** The tag of the Karpenter controller image (Deployment kube-system/karpenter), when one runs. */
+  karpenterVersion?: string;
+  /** Nodes no EKS node group, Fargate, Auto Mode or Karpenter owns: self-managed groups. */
+  selfManagedNodes: number;
+  /** Nodes Fargate runs (a pod each). */
+  fargateNodes: number;
+}
+
+interface NodePool {
+  metadata?: ObjectMeta;
+  spec?: { template?: { spec?: { nodeClassRef?: { group?: string } } } };
+}
+interface Deployment {
+  spec?: { template?: { spec?: { containers?: { name?: string; image?: string }[] } } };
+}
+
+/** Labels that say who owns a node (EKS documents the compute-type and node-group ones; Karpenter its own). */
+const COMPUTE_TYPE_LABEL = 'eks.amazonaws.com/compute-type';
+const NODEPOOL_LABEL = 'karpenter.sh/nodepool';
+/** Auto Mode's own NodePools (computeConfig.nodePools), which nobody may change: not the cluster owner's. */
+const AUTO_MODE_BUILT_IN_POOLS = new Set(['system', 'general-purpose']);
+/** NodeClasses of EKS Auto Mode belong to this API group; a self-installed Karpenter's to karpenter.k8s.aws. */
+const AUTO_MODE_NODECLASS_GROUP = 'eks.amazonaws.com';
+
+/** GET that answers undefined for 404: an API group or object the cluster does not have. */
+async function getIfPresent<T>(kc: KubeConfig, path: string, signal: AbortSignal): Promise<T | undefined> {
+  try {
+    return await getJson<T>(kc, path, signal);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** "1.5.0" from "public.ecr.aws/karpenter/controller:1.5.0@sha256:..." (undefined without a tag). */
+export function imageTag(image: string): string | undefined {
+  const withoutDigest = image.split('@')[0] ?? '';
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.lastIndexOf(':');
+  return colon > lastSlash ? withoutDigest.slice(colon + 1).replace(/^v/, '') : undefined;
 }
 
 /** Every item of a paged list, page after page (each page is one `call`) until no `continue` is left. */
@@ -208,6 +257,56 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         .filter((pdb) => pdb.status?.disruptionsAllowed === 0 && pdb.status?.expectedPods !== 0)
         .map((pdb) => `${pdb.metadata?.namespace ?? 'default'}/${pdb.metadata?.name ?? '?'}`)
         .sort();
+    },
+    async readNodeModels() {
+      const [nodes, pools] = await Promise.all([
+        listAllPages<Node>(`list nodes of ${clusterName}`, kc, '/api/v1/nodes'),
+        call(`list NodePools of ${clusterName}`, (signal) =>
+          getIfPresent<List<NodePool>>(kc, '/apis/karpenter.sh/v1/nodepools', signal),
+        ),
+      ]);
+      // NodeClaims and the controller are read only where NodePools exist: most clusters have none
+      // and pay one call; a Karpenter controller is looked for only beside Karpenter's own pools.
+      const poolItems = pools?.items ?? [];
+      const karpenterPools = poolItems.some(
+        (p) => p.spec?.template?.spec?.nodeClassRef?.group !== AUTO_MODE_NODECLASS_GROUP,
+      );
+      const [claims, karpenter] = await Promise.all([
+        poolItems.length > 0
+          ? listAllPages<{ metadata?: ObjectMeta }>(
+              `list NodeClaims of ${clusterName}`,
+              kc,
+              '/apis/karpenter.sh/v1/nodeclaims',
+            )
+          : [],
+        karpenterPools
+          ? call(`read Deployment kube-system/karpenter of ${clusterName}`, (signal) =>
+              getIfPresent<Deployment>(kc, '/apis/apps/v1/namespaces/kube-system/deployments/karpenter', signal),
+            )
+          : undefined,
+      ]);
+      const claimsOf = (pool: string) => claims.filter((c) => c.metadata?.labels?.[NODEPOOL_LABEL] === pool).length;
+      const nodePools = poolItems
+        .map((p) => ({
+          name: p.metadata?.name ?? '?',
+          autoMode: p.spec?.template?.spec?.nodeClassRef?.group === AUTO_MODE_NODECLASS_GROUP,
+        }))
+        .filter((p) => !(p.autoMode && AUTO_MODE_BUILT_IN_POOLS.has(p.name)))
+        .map((p) => ({ ...p, nodes: claimsOf(p.name) }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const controller =
+        karpenter?.spec?.template?.spec?.containers?.find((c) => c.name === 'controller') ??
+        karpenter?.spec?.template?.spec?.containers?.[0];
+      const karpenterVersion = controller?.image ? imageTag(controller.image) : undefined;
+      let selfManagedNodes = 0;
+      let fargateNodes = 0;
+      for (const node of nodes) {
+        const labels = node.metadata?.labels ?? {};
+        const computeType = labels[COMPUTE_TYPE_LABEL];
+        if (computeType === 'fargate') fargateNodes++;
+        else if (!labels[NODEGROUP_LABEL] && !labels[NODEPOOL_LABEL] && computeType !== 'auto') selfManagedNodes++;
+      }
+      return { nodePools, ...(karpenterVersion ? { karpenterVersion } : {}), selfManagedNodes, fargateNodes };
     },
   };
 }
@@ -282,6 +381,7 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
       listNodes: read((s) => s.listNodes()),
       listPods: read((s) => s.listPods()),
       listBlockingPdbs: read((s) => s.listBlockingPdbs()),
+      readNodeModels: read((s) => s.readNodeModels()),
     };
   }
 
@@ -365,7 +465,12 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     return result;
   }
 
-  return { captureKubernetesBaseline, checkKubernetesHealth, blockingPdbs, captureBaseline };
+  /** Node models the cluster's API shows (preflight passes the access it already has). */
+  async function nodeModels(cluster: ClusterRef, access?: ClusterAccess): Promise<KubernetesNodeModels> {
+    return (await session(cluster, access)).readNodeModels();
+  }
+
+  return { captureKubernetesBaseline, checkKubernetesHealth, blockingPdbs, captureBaseline, nodeModels };
 }
 
 function sameAccess(a: ClusterAccess, b: ClusterAccess): boolean {

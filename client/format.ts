@@ -3,6 +3,7 @@
  * terminal, change lines otherwise) and the campaign list. Pure string functions over the
  * contract's types, so they are tested without a terminal or a server.
  */
+import { NODEGROUPS_KEPT } from '../domain/node-models';
 import type { PolicySummary } from '../domain/signed-actions';
 import {
   TERMINAL_CLUSTER_STATES,
@@ -124,6 +125,15 @@ export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
           ...trouble.map((c) => [c.name, c.wave, c.state, c.step ?? '', c.reason ?? '']),
         ]),
       ),
+    );
+  }
+
+  // A rollback that left node groups at the new version is not a full rollback: say so on its own line.
+  const keptNodegroups = trouble.filter((c) => c.reason?.includes(NODEGROUPS_KEPT));
+  if (keptNodegroups.length > 0) {
+    const listed = keptNodegroups.slice(0, 20).map((c) => c.name);
+    lines.push(
+      `node groups left at the new version (EKS cannot roll them back) in ${keptNodegroups.length} cluster(s): ${listed.join(', ')}${keptNodegroups.length > 20 ? ` … and ${keptNodegroups.length - 20} more` : ''}`,
     );
   }
 

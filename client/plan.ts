@@ -6,7 +6,8 @@
 import { formatEstimate } from '../domain/duration';
 import { toFleetMember, type FleetMember } from '../domain/fleet';
 import { formatIssue, parseCampaign, parseFleet, type ValidationIssue } from '../domain/load';
-import { buildPlan, type PlannedCampaign } from '../domain/plan';
+import { DEFAULT_AMI_TYPE, memberNodegroupReversibility } from '../domain/node-models';
+import { buildPlan, type PlannedCampaign, type PlannedNodeModel } from '../domain/plan';
 import type { Campaign } from '../domain/spec';
 import { ExitCode, FleetwaveError, InvalidInputError } from './errors';
 import { readRegularFile, UnreadableFileError } from './files';
@@ -101,13 +102,87 @@ function versionCell(from: string, path: readonly string[]): string {
   return path.length === 0 ? `${from} (nodes/add-ons only)` : [from, ...path].join(' → ');
 }
 
+/** What the NODES column says of a model not upgraded now. */
+const LATER_NAMES: Record<string, string> = {
+  karpenter: 'Karpenter',
+  'self-managed': 'self-managed',
+  fargate: 'Fargate',
+};
+
+/**
+ * One cell per cluster: "AL2023_x86_64_STANDARD×2 no undo, CUSTOM×1 undo · Auto Mode · later: Fargate".
+ * `undo`/`no undo` is the node-group rollback rule (domain/node-models.ts); the plan's header says why.
+ */
+export function nodeModelsCell(models: readonly PlannedNodeModel[]): string {
+  const parts: string[] = [];
+  const managed = models.filter((m) => m.model === 'managed');
+  if (managed.length > 0) {
+    parts.push(
+      managed
+        .map(
+          (m) =>
+            `${m.amiType ?? '?'}×${m.count}${m.reversible === undefined ? '' : m.reversible ? ' undo' : ' no undo'}`,
+        )
+        .join(', '),
+    );
+  }
+  const auto = models.find((m) => m.model === 'auto-mode');
+  if (auto) {
+    parts.push(
+      auto.action === 'follows the control plane'
+        ? `Auto Mode follows${auto.reversible ? ' undo' : ' no undo'}`
+        : 'Auto Mode',
+    );
+  }
+  const later = models.filter((m) => LATER_NAMES[m.model]).map((m) => LATER_NAMES[m.model] as string);
+  if (later.length > 0) parts.push(`later: ${later.join(', ')}`);
+  return parts.join(' · ');
+}
+
+/** The plan's node-model lines: fleet-wide totals, what fleetwave does to each model, what can be undone. */
+export function nodeModelLines(plan: PlannedCampaign): string[] {
+  const t = plan.nodeModels;
+  const lines: string[] = [];
+  const nodegroupsUntouched = plan.campaign.nodegroupRelease === 'untouched';
+  if (t.managed.length > 0) {
+    lines.push(
+      `managed node groups: ${t.managed.map((m) => `${m.nodegroups} ${m.amiType} (${m.clusters} cluster${m.clusters === 1 ? '' : 's'})`).join(', ')}` +
+        (nodegroupsUntouched ? ': untouched' : ': upgraded'),
+    );
+    if (!nodegroupsUntouched) {
+      const reversible = t.managed.filter((m) => m.reversible).reduce((n, m) => n + m.nodegroups, 0);
+      const rule = memberNodegroupReversibility({ amiType: DEFAULT_AMI_TYPE });
+      const undo = [
+        `${t.irreversibleNodegroupSteps} node-group step${t.irreversibleNodegroupSteps === 1 ? '' : 's'} cannot be undone (EKS picks the AMI and cannot roll a node group back: ${rule.source.title})`,
+      ];
+      if (reversible > 0) undo.push(`${reversible} can (custom AMI: previous launch-template version)`);
+      lines.push(`node-group rollback: ${undo.join('; ')}`);
+    }
+  }
+  const c = t.clusters;
+  if (c.autoMode > 0) {
+    lines.push(
+      `EKS Auto Mode: ${c.autoMode} cluster${c.autoMode === 1 ? '' : 's'}; nodes follow the control plane under their NodePools' disruption budgets`,
+    );
+  }
+  const later = [
+    c.karpenter > 0 ? `Karpenter on ${c.karpenter}` : '',
+    c.selfManaged > 0 ? `self-managed groups on ${c.selfManaged}` : '',
+    c.fargate > 0 ? `Fargate on ${c.fargate}` : '',
+  ].filter(Boolean);
+  if (later.length > 0)
+    lines.push(`detected, not upgraded (upgraded in a later release): ${later.join(', ')} cluster(s)`);
+  return lines;
+}
+
 function indent(lines: readonly string[], by = '  '): string[] {
   return lines.map((l) => `${by}${l}`);
 }
 
 /**
- * The human form of a plan: a header (target, selection, pacing), one table per wave with each
- * cluster's version path and notes, then skips, refusals, warnings and the ETA.
+ * The human form of a plan: a header (target, selection, pacing, node models and what can be
+ * undone), one table per wave with each cluster's version path, node models and notes, then
+ * skips, refusals, warnings and the ETA.
  */
 export function renderPlanText(plan: PlannedCampaign): string {
   const c = plan.campaign;
@@ -126,6 +201,8 @@ export function renderPlanText(plan: PlannedCampaign): string {
   lines.push(`pacing: ${pacing.join('; ')}`);
   const approvers = c.approvers.users.length > 0 ? c.approvers.users.join(', ') : 'anyone';
   lines.push(`approvals: ${c.approvers.minApprovals} of ${approvers}`);
+  const models = nodeModelLines(plan);
+  if (models.length > 0) lines.push('node models of the clusters to upgrade:', ...indent(models));
 
   plan.waves.forEach((wave, i) => {
     lines.push('');
@@ -138,7 +215,7 @@ export function renderPlanText(plan: PlannedCampaign): string {
       lines.push('  (no clusters)');
       return;
     }
-    const rows = [['CLUSTER', 'REGION', 'ACCOUNT', 'ENV', 'VERSION', 'ETA', 'NOTES']];
+    const rows = [['CLUSTER', 'REGION', 'ACCOUNT', 'ENV', 'VERSION', 'ETA', 'NODES', 'NOTES']];
     for (const cl of wave.clusters) {
       rows.push([
         cl.name,
@@ -147,6 +224,7 @@ export function renderPlanText(plan: PlannedCampaign): string {
         cl.labels.env ?? '',
         versionCell(cl.from, cl.path),
         formatEstimate(cl.estimateMs),
+        nodeModelsCell(cl.nodeModels),
         (cl.warnings ?? []).join('; '),
       ]);
     }

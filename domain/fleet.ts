@@ -5,7 +5,14 @@
  * discovery agree.
  */
 import { z } from 'zod';
-import { AMI_TYPES, DEFAULT_AMI_TYPE, LAST_AL2_MINOR, amiTypeInfo, type AmiType } from './node-models';
+import {
+  AMI_TYPES,
+  DEFAULT_AMI_TYPE,
+  LAST_AL2_MINOR,
+  amiTypeInfo,
+  type AmiType,
+  type NodeModelsSummary,
+} from './node-models';
 import { API_VERSION, minorVersion } from './spec';
 import { compareMinor } from './versions';
 
@@ -280,6 +287,20 @@ export interface FleetMember {
   addons: string[];
   /** PDBs that allow no disruption: a drain risk the plan reports. */
   blockingPdbs: string[];
+  /** Node models besides managed node groups (Auto Mode, NodePools, Karpenter, self-managed, Fargate); absent when none. */
+  nodeModels?: NodeModelsSummary;
+}
+
+/** The cluster-level node models of an inventory entry, as counts; undefined when it has none. */
+export function nodeModelsSummary(c: ClusterInventory): NodeModelsSummary | undefined {
+  const summary: NodeModelsSummary = {
+    ...(c.autoMode ? { autoMode: true as const } : {}),
+    ...(c.nodePools?.length ? { nodePools: c.nodePools.length } : {}),
+    ...(c.karpenter ? { karpenter: c.karpenter.version } : {}),
+    ...(c.selfManagedGroups?.length ? { selfManagedGroups: c.selfManagedGroups.length } : {}),
+    ...(c.fargateProfiles?.length ? { fargateProfiles: c.fargateProfiles.length } : {}),
+  };
+  return Object.keys(summary).length > 0 ? summary : undefined;
 }
 
 /**
@@ -301,6 +322,7 @@ export function toFleetMember(c: ClusterInventory): FleetMember {
     maxUnavailable: ng.maxUnavailable,
     amiType: nodegroupAmiType(ng),
   }));
+  const nodeModels = nodeModelsSummary(c);
   const oldestNodeVersion = nodegroups.reduce(
     (oldest, ng) => (compareMinor(ng.version, oldest) < 0 ? ng.version : oldest),
     c.version,
@@ -316,5 +338,6 @@ export function toFleetMember(c: ClusterInventory): FleetMember {
     nodegroups,
     addons: c.addons.map((a) => a.name),
     blockingPdbs: c.pdbs.filter((p) => p.allowedDisruptions === 0).map((p) => `${p.namespace}/${p.name}`),
+    ...(nodeModels ? { nodeModels } : {}),
   };
 }

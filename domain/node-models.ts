@@ -62,3 +62,109 @@ export function amiTypeInfo(amiType: AmiType): { family: AmiFamily; arch?: Archi
  * last version for which Amazon EKS will release AL2 AMIs"), awslabs/amazon-eks-ami#2545.
  */
 export const LAST_AL2_MINOR = '1.32';
+
+/**
+ * Whether a managed node group's step can be undone, and how. This is the one place fleetwave
+ * decides it: the plan, preflight, the approval details and `rollbackNodegroup` all ask here.
+ *
+ * The sources disagree. The UpdateNodegroupVersion API reference says "You cannot roll back a
+ * node group to an earlier Kubernetes version or AMI version". The newer version-rollback guide
+ * (userguide/rollback-cluster.html) says managed node groups "must roll back separately using
+ * the UpdateNodegroupVersion API", without saying that EKS accepts an earlier version. The
+ * launch-template page (userguide/launch-templates.html) makes a launch-template version the way
+ * a custom AMI is chosen, forward or back. So fleetwave promises only what every source allows:
+ * - amiType CUSTOM (the launch template names the AMI): reversible, by pointing the node group
+ *   back at its previous launch-template version, which names the previous image;
+ * - every other amiType, with or without a launch template: not reversible. EKS picks the AMI
+ *   from `version`/`releaseVersion`, which cannot go back, and an earlier launch-template version
+ *   without an image changes neither.
+ * Once someone confirms on a real account that EKS accepts an earlier version, change it here.
+ */
+export interface NodegroupReversibility {
+  reversible: boolean;
+  /** How the step is undone, when it can be. */
+  how?: 'previous launch-template version';
+  /** One line for humans, naming the node group's AMI source. */
+  why: string;
+  /** The document the answer follows. */
+  source: { title: string; url: string };
+}
+
+/** The documents {@link nodegroupReversibility} follows. */
+export const NODEGROUP_ROLLBACK_SOURCES = {
+  apiReference: {
+    title: 'Amazon EKS API Reference: UpdateNodegroupVersion',
+    url: 'https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupVersion.html',
+  },
+  launchTemplates: {
+    title: 'Amazon EKS User Guide: Customize managed nodes with launch templates',
+    url: 'https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html',
+  },
+} as const;
+
+/**
+ * The rule of the module comment above for one node group. `amiType` absent means EKS's default
+ * (a node group read before node models, or a fleet file that names none); `launchTemplate` is
+ * whether it was created with one.
+ */
+export function nodegroupReversibility(ng: {
+  amiType?: AmiType | undefined;
+  launchTemplate?: object | undefined;
+}): NodegroupReversibility {
+  const amiType = ng.amiType ?? DEFAULT_AMI_TYPE;
+  if (amiType === 'CUSTOM' && ng.launchTemplate) {
+    return {
+      reversible: true,
+      how: 'previous launch-template version',
+      why: 'its launch template names a custom AMI: the previous launch-template version names the previous image',
+      source: NODEGROUP_ROLLBACK_SOURCES.launchTemplates,
+    };
+  }
+  const picked =
+    amiType === 'CUSTOM' ? 'it names a custom AMI without a launch template' : `EKS picks its ${amiType} AMI`;
+  return {
+    reversible: false,
+    why: `${picked}, and EKS cannot roll a node group back to an earlier Kubernetes or AMI version${
+      ng.launchTemplate && amiType !== 'CUSTOM'
+        ? ' (an earlier launch-template version without an image changes neither)'
+        : ''
+    }`,
+    source: NODEGROUP_ROLLBACK_SOURCES.apiReference,
+  };
+}
+
+/**
+ * How a rollback's ending names the node groups it kept ("; node groups kept: node group a stays
+ * at ..."): the cluster-upgrade workflow writes it, `fleetwave status` looks for it.
+ */
+export const NODEGROUPS_KEPT = 'node groups kept: ';
+
+/** "stays at the new version: <why> (<source title>)": the reason a rollback gives for a node group it keeps. */
+export function irreversibleNodegroupReason(name: string, at: string, rule: NodegroupReversibility): string {
+  return `node group ${name} stays at ${at}: ${rule.why} (${rule.source.title})`;
+}
+
+/**
+ * A fleet member's node group: its amiType (absent: EKS's default). A CUSTOM node group always has
+ * a launch template (EKS requires one to name the AMI), so the rule sees one.
+ */
+export function memberNodegroupReversibility(ng: { amiType?: AmiType | undefined }): NodegroupReversibility {
+  return nodegroupReversibility({ amiType: ng.amiType, launchTemplate: ng.amiType === 'CUSTOM' ? {} : undefined });
+}
+
+/**
+ * A cluster's node models besides managed node groups, as counts: what a workflow input carries
+ * for each of 5,000 clusters. Each field is absent when the cluster has none of that model.
+ */
+export interface NodeModelsSummary {
+  /** EKS Auto Mode: its nodes follow the control plane. */
+  autoMode?: true;
+  /** Custom NodePools (Auto Mode's, or Karpenter's where `karpenter` is set). */
+  nodePools?: number;
+  /** Version of a self-installed Karpenter controller. */
+  karpenter?: string;
+  /** Self-managed node groups (Auto Scaling groups). */
+  selfManagedGroups?: number;
+  /** Fargate profiles. */
+  fargateProfiles?: number;
+}

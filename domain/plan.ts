@@ -5,11 +5,13 @@
  * Decision inputs: the validated campaign (every default filled in) and the fleet members.
  * Everything is derived from assignWaves (selection, skips, refusals, waves, warnings) and
  * estimateCampaign (ETA); this module adds the per-wave policy as it will apply (resolved
- * failure budget, effective approval) and the risks it can see per cluster.
+ * failure budget, effective approval), the risks it can see per cluster, and each cluster's node
+ * models with what the campaign does to them and whether that can be undone.
  */
 import { durationToMs, formatDuration, formatEstimate } from './duration';
 import { estimateCampaign } from './estimate';
 import type { FleetMember } from './fleet';
+import { DEFAULT_AMI_TYPE, memberNodegroupReversibility, type AmiType } from './node-models';
 import { assessBlockingPdbs } from './pdbs';
 import { describeSelector } from './selector';
 import type { Campaign, CampaignSpec, WaveSpec } from './spec';
@@ -30,6 +32,38 @@ export interface PlannedCluster {
   estimateMs: number;
   /** Risks seen at plan time (blocking PDBs, windows too short); absent when none. */
   warnings?: string[];
+  /** Its node models, what the campaign does to each, and whether that can be undone. */
+  nodeModels: PlannedNodeModel[];
+}
+
+/** What the campaign does to a node model of a cluster. */
+export type NodeModelAction =
+  'upgrade' | 'untouched' | 'follows the control plane' | 'detected only (upgraded in a later release)';
+
+/** One node model of a cluster: managed node groups of one amiType, Auto Mode, Karpenter, self-managed groups, Fargate. */
+export interface PlannedNodeModel {
+  model: 'managed' | 'auto-mode' | 'karpenter' | 'self-managed' | 'fargate';
+  /** Managed node groups: their EKS amiType. */
+  amiType?: AmiType;
+  /** Karpenter: the controller's version. */
+  version?: string;
+  /** Node groups, custom NodePools, Auto Scaling groups or Fargate profiles. */
+  count: number;
+  action: NodeModelAction;
+  /** Whether the campaign's change can be undone; absent when it changes nothing. */
+  reversible?: boolean;
+  /** How it is undone, or why it cannot be (domain/node-models.ts for node groups). */
+  rollback?: string;
+}
+
+/** Fleet-wide totals over the clusters to upgrade: what `plan` prints for any fleet size. */
+export interface PlannedNodeModelTotals {
+  /** Managed node groups per amiType, and whether their step can be undone. */
+  managed: { amiType: AmiType; nodegroups: number; clusters: number; reversible: boolean }[];
+  /** Node-group steps that cannot be undone (0 when node groups are untouched). */
+  irreversibleNodegroupSteps: number;
+  /** Clusters per other node model. */
+  clusters: { autoMode: number; karpenter: number; selfManaged: number; fargate: number };
 }
 
 export interface PlannedWave {
@@ -74,6 +108,7 @@ export interface PlannedCampaign {
   unplaced: string[];
   warnings: string[];
   estimate: { totalMs: number; human: string; assumptions: string[] };
+  nodeModels: PlannedNodeModelTotals;
 }
 
 /**
@@ -132,6 +167,91 @@ function gateWarnings(spec: CampaignSpec): string[] {
     );
 }
 
+/**
+ * A cluster's node models and what the campaign does to each. Managed node groups are upgraded
+ * (unless spec.target.skipNodegroups) and undone only as domain/node-models.ts allows; Auto Mode
+ * nodes follow the control plane and go back with its rollback (spec.rollback.controlPlane);
+ * Karpenter, self-managed groups and Fargate are detected and left alone.
+ */
+export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: number): PlannedNodeModel[] {
+  const out: PlannedNodeModel[] = [];
+  const byType = new Map<AmiType, number>();
+  for (const ng of member.nodegroups) {
+    const amiType = ng.amiType ?? DEFAULT_AMI_TYPE;
+    byType.set(amiType, (byType.get(amiType) ?? 0) + 1);
+  }
+  for (const [amiType, count] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
+    if (spec.target.skipNodegroups) {
+      out.push({ model: 'managed', amiType, count, action: 'untouched' });
+      continue;
+    }
+    const rule = memberNodegroupReversibility({ amiType });
+    out.push({
+      model: 'managed',
+      amiType,
+      count,
+      action: 'upgrade',
+      reversible: rule.reversible,
+      rollback: rule.how ?? `not possible: ${rule.why}`,
+    });
+  }
+  const m = member.nodeModels;
+  if (m?.autoMode) {
+    out.push({
+      model: 'auto-mode',
+      count: m.nodePools ?? 0,
+      ...(hops > 0
+        ? {
+            action: 'follows the control plane' as const,
+            reversible: spec.rollback.controlPlane,
+            rollback: spec.rollback.controlPlane
+              ? "with the control plane's VersionRollback"
+              : 'not by fleetwave: spec.rollback.controlPlane is off',
+          }
+        : { action: 'untouched' as const }),
+    });
+  }
+  const later = 'detected only (upgraded in a later release)' as const;
+  if (m?.karpenter !== undefined) {
+    out.push({ model: 'karpenter', version: m.karpenter, count: m.autoMode ? 0 : (m.nodePools ?? 0), action: later });
+  }
+  if (m?.selfManagedGroups) out.push({ model: 'self-managed', count: m.selfManagedGroups, action: later });
+  if (m?.fargateProfiles) out.push({ model: 'fargate', count: m.fargateProfiles, action: later });
+  return out;
+}
+
+/** Fleet-wide node-model totals over the planned clusters. */
+export function nodeModelTotals(clusters: readonly Pick<PlannedCluster, 'nodeModels'>[]): PlannedNodeModelTotals {
+  const managed = new Map<AmiType, { nodegroups: number; clusters: number; reversible: boolean }>();
+  const totals: PlannedNodeModelTotals = {
+    managed: [],
+    irreversibleNodegroupSteps: 0,
+    clusters: { autoMode: 0, karpenter: 0, selfManaged: 0, fargate: 0 },
+  };
+  for (const cluster of clusters) {
+    for (const model of cluster.nodeModels) {
+      if (model.model === 'managed' && model.amiType) {
+        const entry = managed.get(model.amiType) ?? {
+          nodegroups: 0,
+          clusters: 0,
+          reversible: memberNodegroupReversibility({ amiType: model.amiType }).reversible,
+        };
+        entry.nodegroups += model.count;
+        entry.clusters++;
+        managed.set(model.amiType, entry);
+        if (model.reversible === false) totals.irreversibleNodegroupSteps += model.count;
+      } else if (model.model === 'auto-mode') totals.clusters.autoMode++;
+      else if (model.model === 'karpenter') totals.clusters.karpenter++;
+      else if (model.model === 'self-managed') totals.clusters.selfManaged++;
+      else if (model.model === 'fargate') totals.clusters.fargate++;
+    }
+  }
+  totals.managed = [...managed]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([amiType, entry]) => ({ amiType, ...entry }));
+  return totals;
+}
+
 function pick<T extends Record<string, string>>(labels: T): PlannedCluster['labels'] {
   const out: PlannedCluster['labels'] = {};
   for (const key of SHOWN_LABELS) {
@@ -155,13 +275,15 @@ export function buildPlan(campaign: Campaign, members: readonly FleetMember[]): 
       const member = byName.get(name) as FleetMember;
       const estimateMs = estimate.clusterMs[name] ?? 0;
       const notes = clusterWarnings(member, spec, estimateMs);
+      const path = waves.paths[name] ?? [];
       return {
         name,
         from: member.version,
-        path: waves.paths[name] ?? [],
+        path,
         labels: pick(member.labels),
         estimateMs,
         ...(notes.length > 0 ? { warnings: notes } : {}),
+        nodeModels: planNodeModels(member, spec, path.length),
       };
     });
     const budget = failureBudgetCount(waveSpec?.failureBudget ?? 0, clusters.length);
@@ -218,5 +340,6 @@ export function buildPlan(campaign: Campaign, members: readonly FleetMember[]): 
     unplaced: waves.unplaced,
     warnings,
     estimate: { totalMs: estimate.totalMs, human: formatEstimate(estimate.totalMs), assumptions: estimate.assumptions },
+    nodeModels: nodeModelTotals(plannedWaves.flatMap((w) => w.clusters)),
   };
 }

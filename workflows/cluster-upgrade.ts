@@ -233,7 +233,8 @@ const gates = proxyActivities<FleetwaveActivities>({
  *   will be drained without spec.nodegroups.force) or a failing baseline gate; nothing was touched.
  * - `upgraded`: every step done and the verify/bake gates passed.
  * - `rolled-back`: a step or gate failed and the rollback undid what EKS can undo (the reason
- *   says what stays: the control plane, add-ons kept at versions their minor needs).
+ *   says what stays: node groups whose AMI EKS picks (domain/node-models.ts), the control plane,
+ *   add-ons kept at versions their minor needs).
  * - `failed`: needs attention: rollback off, nothing could be rolled back, a possible rollback
  *   failed, or preflight or baseline could not run.
  * - `aborted`: abort signal (or workflow cancellation) at a safe point; no rollback.

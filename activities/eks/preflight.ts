@@ -1,23 +1,101 @@
 /**
  * Preflight of one cluster before anything is touched: statuses, the control-plane path and the
  * node-group skew along it (domain/versions.ts), EKS upgrade insights, add-on compatibility on
- * every hop, and PDBs that allow no disruption (or the whole Kubernetes baseline when asked).
+ * every hop, and PDBs that allow no disruption (or the whole Kubernetes baseline when asked, and
+ * with it the cluster's node models: Auto Mode, NodePools, Karpenter, self-managed nodes and
+ * Fargate). Custom-AMI node groups get the image and architecture their launch template names.
  */
-import { ListInsightsCommand, type InsightSummary } from '@aws-sdk/client-eks';
+import { ListInsightsCommand, type Cluster, type EKSClient, type InsightSummary } from '@aws-sdk/client-eks';
+import { DEFAULT_AMI_TYPE, nodegroupReversibility } from '../../domain/node-models';
 import { checkNodeSkew, compareMinor, firstSkewedHop, toMinor, upgradePath } from '../../domain/versions';
 import { activityRuntime } from '../context';
 import type { ClusterAccess, ResolvedDeps } from '../deps';
-import type { ClusterRef, KubernetesBaseline, PreflightInput, PreflightResult } from '../types';
+import type { KubernetesNodeModels } from '../kubernetes';
+import type {
+  ClusterRef,
+  ClusterState,
+  KubernetesBaseline,
+  NodeModelsState,
+  PreflightInput,
+  PreflightResult,
+} from '../types';
+import {
+  UPDATING,
+  clusterAccess,
+  compatibleAddonVersions,
+  listAll,
+  listFargateProfileNames,
+  readClusterState,
+  withCustomAmis,
+} from './read';
 import { nodegroupAmiFindings } from './preflight-amis';
-import { UPDATING, clusterAccess, compatibleAddonVersions, listAll, readClusterState } from './read';
 
 /** Preflight needs one Kubernetes fact (PDBs that allow no disruption); kubernetes.ts provides it. */
 export type BlockingPdbLister = (cluster: ClusterRef, access: ClusterAccess) => Promise<string[]>;
 
-/** What preflight asks of kubernetes.ts: the PDB drain risk, or the whole baseline when asked to capture it. */
+/**
+ * What preflight asks of kubernetes.ts: the PDB drain risk, or the whole baseline when asked to
+ * capture it, and then also the node models the cluster's API shows.
+ */
 export interface PreflightKubernetes {
   blockingPdbs: BlockingPdbLister;
   captureBaseline?: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubernetesBaseline>;
+  nodeModels?: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubernetesNodeModels>;
+}
+
+/**
+ * The cluster's node models besides managed node groups: Auto Mode from DescribeCluster (no extra
+ * call), the rest from the Kubernetes API, which the baseline talks to anyway. ListFargateProfiles
+ * is asked only when Fargate runs nodes: a profile without pods has nothing to upgrade, and the
+ * bench counts preflight's EKS calls.
+ */
+async function detectNodeModels(
+  client: EKSClient,
+  name: string,
+  cluster: Cluster,
+  fromKubernetes: KubernetesNodeModels | undefined,
+  signal?: AbortSignal,
+): Promise<NodeModelsState> {
+  const fargateProfiles =
+    (fromKubernetes?.fargateNodes ?? 0) > 0 ? await listFargateProfileNames(client, name, signal) : [];
+  return {
+    autoMode: cluster.computeConfig?.enabled === true,
+    nodePools: fromKubernetes?.nodePools ?? [],
+    ...(fromKubernetes?.karpenterVersion ? { karpenterVersion: fromKubernetes.karpenterVersion } : {}),
+    selfManagedNodes: fromKubernetes?.selfManagedNodes ?? 0,
+    fargateProfiles: [...fargateProfiles].sort(),
+  };
+}
+
+/** Preflight's lines about node models: which node-group steps cannot be undone, what fleetwave leaves alone. */
+export function nodeModelWarnings(state: ClusterState): string[] {
+  const warnings: string[] = [];
+  const irreversible = state.nodegroups.filter((ng) => !nodegroupReversibility(ng).reversible);
+  if (irreversible.length > 0) {
+    const rule = nodegroupReversibility(irreversible[0] ?? {});
+    warnings.push(
+      `node group${irreversible.length > 1 ? 's' : ''} ${irreversible.map((ng) => `${ng.name} (${ng.amiType ?? DEFAULT_AMI_TYPE})`).join(', ')}: an upgrade cannot be rolled back, EKS picks the AMI (${rule.source.title})`,
+    );
+  }
+  for (const ng of state.nodegroups) {
+    if (ng.amiType === 'CUSTOM' && !ng.imageId)
+      warnings.push(
+        `node group ${ng.name}: custom AMI of launch template version ${ng.launchTemplate?.version ?? '?'} not read`,
+      );
+  }
+  const m = state.nodeModels;
+  if (!m) return warnings;
+  const later: string[] = [];
+  const karpenterPools = m.nodePools.filter((p) => !p.autoMode);
+  if (karpenterPools.length > 0 || m.karpenterVersion)
+    later.push(
+      `Karpenter${m.karpenterVersion ? ` ${m.karpenterVersion}` : ''} (${karpenterPools.length} NodePool${karpenterPools.length === 1 ? '' : 's'})`,
+    );
+  if (m.selfManagedNodes > 0)
+    later.push(`${m.selfManagedNodes} self-managed node${m.selfManagedNodes === 1 ? '' : 's'}`);
+  if (m.fargateProfiles.length > 0) later.push(`Fargate profiles ${m.fargateProfiles.join(', ')}`);
+  if (later.length > 0) warnings.push(`detected, not upgraded by fleetwave: ${later.join('; ')}`);
+  return warnings;
 }
 
 /** The preflightCluster activity: blockers and warnings of one cluster towards `input.targetVersion`. */
@@ -29,9 +107,21 @@ export async function preflightCluster(
   const r = activityRuntime(deps.logger);
   const client = deps.eks(input.cluster);
   const name = input.cluster.name;
-  const { state, cluster } = await readClusterState(client, name, deps.describeConcurrency, r.signal);
+  const read = await readClusterState(client, name, deps.describeConcurrency, r.signal);
+  const cluster = read.cluster;
   const blockers: string[] = [];
   const warnings: string[] = [];
+  // The image a custom-AMI node group runs informs the plan; EC2 refusing to say (a role without
+  // ec2:Describe*) is a warning, not a reason to stop the upgrade.
+  let nodegroups = read.state.nodegroups;
+  if (deps.ec2) {
+    try {
+      nodegroups = await withCustomAmis(deps.ec2(input.cluster), name, nodegroups, r.signal);
+    } catch (err) {
+      warnings.push(`could not read custom AMIs from EC2: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const state: ClusterState = { ...read.state, nodegroups };
 
   if (state.status === UPDATING) warnings.push(`cluster is UPDATING: the first step waits for or adopts that update`);
   else if (state.status !== 'ACTIVE') blockers.push(`cluster status is ${state.status}, not ACTIVE`);
@@ -119,8 +209,18 @@ export async function preflightCluster(
   let baseline: KubernetesBaseline | undefined;
   if (input.captureBaseline && kube?.captureBaseline) {
     // The baseline must be taken before anything is touched: without it there is no upgrade.
-    baseline = await kube.captureBaseline(input.cluster, clusterAccess(cluster));
+    const access = clusterAccess(cluster);
+    // Node models inform; unlike the baseline they never stop an upgrade (a role may not read NodePools).
+    const [captured, fromKubernetes] = await Promise.all([
+      kube.captureBaseline(input.cluster, access),
+      kube.nodeModels?.(input.cluster, access).catch((err: unknown) => {
+        warnings.push(`could not read node models: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      }),
+    ]);
+    baseline = captured;
     blockingPdbs = baseline.blockingPdbs;
+    state.nodeModels = await detectNodeModels(client, name, cluster, fromKubernetes, r.signal);
   } else if (kube) {
     try {
       blockingPdbs = await kube.blockingPdbs(input.cluster, clusterAccess(cluster));
@@ -128,6 +228,8 @@ export async function preflightCluster(
       warnings.push(`could not list PodDisruptionBudgets: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+
+  warnings.push(...nodeModelWarnings(state));
 
   r.log.info('Preflight', {
     cluster: name,

@@ -8,12 +8,15 @@ import {
   DescribeClusterCommand,
   DescribeNodegroupCommand,
   ListAddonsCommand,
+  ListFargateProfilesCommand,
   ListNodegroupsCommand,
   type AddonInfo,
   type Cluster,
   type EKSClient,
 } from '@aws-sdk/client-eks';
+import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ApplicationFailure } from '@temporalio/common';
+import { AMI_TYPES, type AmiType, type Architecture } from '../../domain/node-models';
 import { compareAddonVersions } from '../../domain/versions';
 import { activityRuntime } from '../context';
 import { mapLimit, type ClusterAccess, type ResolvedDeps } from '../deps';
@@ -46,6 +49,7 @@ function nodegroupState(ng: NonNullable<Awaited<ReturnType<typeof describeNodegr
         }
       : {}),
     ...(ng.scalingConfig?.desiredSize !== undefined ? { desiredSize: ng.scalingConfig.desiredSize } : {}),
+    ...(ng.amiType && (AMI_TYPES as readonly string[]).includes(ng.amiType) ? { amiType: ng.amiType as AmiType } : {}),
   };
 }
 
@@ -124,6 +128,67 @@ export async function listAddonNames(client: EKSClient, clusterName: string, sig
   return listAll(`ListAddons ${clusterName}`, async (nextToken) => {
     const out = await client.send(new ListAddonsCommand({ clusterName, nextToken }), { abortSignal: signal });
     return { items: out.addons, nextToken: out.nextToken };
+  });
+}
+
+/** Names of a cluster's Fargate profiles, every page. */
+export async function listFargateProfileNames(
+  client: EKSClient,
+  clusterName: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  return listAll(`ListFargateProfiles ${clusterName}`, async (nextToken) => {
+    const out = await client.send(new ListFargateProfilesCommand({ clusterName, nextToken }), { abortSignal: signal });
+    return { items: out.fargateProfileNames, nextToken: out.nextToken };
+  });
+}
+
+/**
+ * The image each CUSTOM node group's launch-template version names, and its architecture: one
+ * DescribeLaunchTemplateVersions per node group, one DescribeImages for all their images. Node
+ * groups whose AMI EKS picks cost nothing here. Returns the node groups with `imageId`/`arch` set
+ * where EC2 answered; a launch-template version without an image keeps them unset.
+ */
+export async function withCustomAmis(
+  ec2: EC2Client,
+  clusterName: string,
+  nodegroups: NodegroupState[],
+  signal?: AbortSignal,
+): Promise<NodegroupState[]> {
+  const custom = nodegroups.filter((ng) => ng.amiType === 'CUSTOM' && ng.launchTemplate?.version);
+  if (custom.length === 0) return nodegroups;
+  const images = new Map<string, string>();
+  for (const ng of custom) {
+    const lt = ng.launchTemplate ?? {};
+    const out = await awsCall(`DescribeLaunchTemplateVersions ${clusterName}/${ng.name}`, () =>
+      ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({
+          ...(lt.id ? { LaunchTemplateId: lt.id } : { LaunchTemplateName: lt.name }),
+          Versions: [lt.version ?? ''],
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    const imageId = out.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.ImageId;
+    if (imageId) images.set(ng.name, imageId);
+  }
+  const ids = [...new Set(images.values())];
+  const arch = new Map<string, Architecture>();
+  if (ids.length > 0) {
+    const out = await awsCall(`DescribeImages ${clusterName}`, () =>
+      ec2.send(new DescribeImagesCommand({ ImageIds: ids }), { abortSignal: signal }),
+    );
+    for (const image of out.Images ?? []) {
+      // EC2 also knows i386 and arm64_mac, which EKS nodes do not run: those stay unknown.
+      if (image.ImageId && (image.Architecture === 'x86_64' || image.Architecture === 'arm64'))
+        arch.set(image.ImageId, image.Architecture);
+    }
+  }
+  return nodegroups.map((ng) => {
+    const imageId = images.get(ng.name);
+    if (!imageId) return ng;
+    const a = arch.get(imageId);
+    return { ...ng, imageId, ...(a ? { arch: a } : {}) };
   });
 }
 

@@ -1,9 +1,11 @@
 /**
  * Rollbacks: a node group to its previous launch-template version, an add-on to its previous
  * version, the control plane to the previous minor. Each is a {@link startIdempotently} plan
- * that keeps what EKS cannot roll back (an add-on version the control plane's minor does not
- * support; a control plane under an add-on that needs the newer minor) and says why.
+ * that keeps what EKS cannot roll back (a node group whose AMI EKS picks; an add-on version the
+ * control plane's minor does not support; a control plane under an add-on that needs the newer
+ * minor or under node groups that stay on it) and says why.
  */
+import { irreversibleNodegroupReason, nodegroupReversibility, type AmiType } from '../../domain/node-models';
 import { compareMinor, toMinor } from '../../domain/versions';
 import { activityRuntime } from '../context';
 import type { ResolvedDeps } from '../deps';
@@ -22,6 +24,7 @@ import {
   describeClusterRaw,
   describeNodegroupRaw,
   listAddonNames,
+  listNodegroupNames,
 } from './read';
 import {
   clientRequestToken,
@@ -32,7 +35,13 @@ import {
   writeNodegroupVersion,
 } from './start';
 
-/** The rollbackNodegroup activity: back to the previous launch-template version (without one, EKS cannot). */
+/**
+ * The rollbackNodegroup activity, as domain/node-models.ts `nodegroupReversibility` allows: a
+ * node group whose launch template names a custom AMI goes back to its previous launch-template
+ * version; any other node group that changed is kept at its new version (nothing is sent), and
+ * the reason cites the rule. The rule is judged on what EKS reports now (DescribeNodegroup
+ * amiType and launch template), so snapshots taken before node models were read judge the same.
+ */
 export async function rollbackNodegroup(deps: ResolvedDeps, input: RollbackNodegroupInput): Promise<UpdateHandle> {
   const r = activityRuntime(deps.logger);
   const client = deps.eks(input.cluster);
@@ -45,6 +54,12 @@ export async function rollbackNodegroup(deps: ResolvedDeps, input: RollbackNodeg
     `rollback-nodegroup:${input.nodegroup}`,
     ltTarget ?? `${prev.version}/${prev.releaseVersion ?? ''}`,
   );
+  let now: Awaited<ReturnType<typeof describeNodegroupRaw>> | undefined;
+  const rule = () =>
+    nodegroupReversibility({
+      amiType: (now?.amiType as AmiType | undefined) ?? prev.amiType,
+      launchTemplate: now?.launchTemplate ?? prevLt,
+    });
   return startIdempotently({
     rt: r,
     client,
@@ -54,22 +69,32 @@ export async function rollbackNodegroup(deps: ResolvedDeps, input: RollbackNodeg
     invalidType: FailureTypes.RollbackNotPossible,
     read: async () => {
       const ng = await describeNodegroupRaw(client, name, input.nodegroup, r.signal);
+      now = ng;
       const unchanged =
         ng.version === prev.version &&
         (prev.releaseVersion === undefined || ng.releaseVersion === prev.releaseVersion) &&
         (ltTarget === undefined || ng.launchTemplate?.version === ltTarget);
       if (unchanged) return { atTarget: true, updating: ng.status === UPDATING };
-      if (!ltTarget) {
-        throw nonRetryable(
-          FailureTypes.RollbackNotPossible,
-          `node group ${name}/${input.nodegroup} has no launch template: EKS cannot take it back from ${ng.version}/${ng.releaseVersion} to ${prev.version}/${prev.releaseVersion}`,
-        );
-      }
-      if (ltTarget && ng.launchTemplate?.version === ltTarget)
+      if (rule().reversible && ng.launchTemplate?.version === ltTarget)
         return { atTarget: true, updating: ng.status === UPDATING };
       return { atTarget: false, updating: ng.status === UPDATING };
     },
-    matches: (u) => paramValue(u, 'LaunchTemplateVersion') === ltTarget,
+    keep: async () => {
+      const at = `${now?.version ?? ''}${now?.releaseVersion ? ` (${now.releaseVersion})` : ''}`;
+      const decided = rule();
+      if (!decided.reversible) {
+        return { version: at, reason: irreversibleNodegroupReason(input.nodegroup, at, decided) };
+      }
+      if (!ltTarget) {
+        return {
+          version: at,
+          reason: `node group ${input.nodegroup} stays at ${at}: no previous launch-template version was recorded to go back to`,
+        };
+      }
+      return undefined;
+    },
+    // Only the launch-template path is a rollback: an update without one is the forward step still running.
+    matches: (u) => ltTarget !== undefined && paramValue(u, 'LaunchTemplateVersion') === ltTarget,
     start: () =>
       writeNodegroupVersion(
         client,
@@ -143,8 +168,20 @@ export async function rollbackControlPlane(
     scope: { clusterName: name },
     what: `roll control plane back to ${to}`,
     invalidType: FailureTypes.RollbackNotPossible,
-    // EKS refuses to roll the control plane back while an installed add-on needs the newer minor.
+    // EKS refuses to roll the control plane back while an installed add-on needs the newer minor,
+    // or under node groups that stay on it (a kubelet may not be newer than its API server).
     keep: async () => {
+      const newerNodes: string[] = [];
+      for (const ngName of await listNodegroupNames(client, name, r.signal)) {
+        const ng = await describeNodegroupRaw(client, name, ngName, r.signal);
+        if (ng.version && compareMinor(ng.version, to) > 0) newerNodes.push(`${ngName} ${ng.version}`);
+      }
+      if (newerNodes.length > 0) {
+        return {
+          version: current,
+          reason: `control plane stays at ${current}: node group ${newerNodes.join(', ')} ${newerNodes.length > 1 ? 'run' : 'runs'} a kubelet newer than Kubernetes ${to}`,
+        };
+      }
       const needsNewer: string[] = [];
       for (const addonName of await listAddonNames(client, name, r.signal)) {
         const a = await describeAddonRaw(client, name, addonName, r.signal);

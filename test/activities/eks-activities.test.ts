@@ -38,6 +38,17 @@ beforeAll(async () => {
       version: '1.30',
       addons: [],
     }),
+    clusterEntry('kappa', {
+      nodegroups: [
+        {
+          name: 'custom',
+          nodes: 2,
+          maxUnavailable: 1,
+          amiType: 'CUSTOM',
+          launchTemplate: { name: 'kap-lt', version: '5', imageId: 'ami-0123456789abcdef0' },
+        },
+      ],
+    }),
     clusterEntry('theta', { faults: { slowFactor: 50 } }),
     clusterEntry('iota', { faults: { throttleRate: 1 } }),
   ]);
@@ -242,7 +253,7 @@ describe('EKS activities against the simulator', () => {
     expect(rollback).toMatchObject({ alreadyAtTarget: true });
   });
 
-  it('rolls back a node group, an add-on and the control plane, each retry-safe', async () => {
+  it('keeps a node group whose AMI EKS picks (the rule, no mutation), rolls the add-on back, and keeps the control plane above it', async () => {
     const cluster = h.ref('epsilon');
     const before = await runActivity(A().describeCluster, { cluster });
     const previousNg = before.nodegroups[0]!;
@@ -262,40 +273,58 @@ describe('EKS activities against the simulator', () => {
     );
     const upgraded = await runActivity(A().describeCluster, { cluster });
     expect(upgraded.nodegroups[0]).toMatchObject({ version: '1.30' });
-    expect(upgraded.nodegroups[0]?.launchTemplate?.version).not.toBe('3');
     const count = (await h.mutations('epsilon')).length;
 
+    // A launch template without a custom AMI: EKS picks the AMI, so the node group stays, retry after retry.
     const ngBack = { ...step(cluster), nodegroup: 'general', previous: previousNg };
-    const r1 = await runActivity(A().rollbackNodegroup, ngBack);
-    const r2 = await runActivity(A().rollbackNodegroup, ngBack);
-    expect(r2.updateId).toBe(r1.updateId);
-    await awaitDone(r1);
+    for (let i = 0; i < 2; i++) {
+      const kept = await runActivity(A().rollbackNodegroup, ngBack);
+      expect(kept.updateId).toBeUndefined();
+      expect(kept.alreadyAtTarget).toBe(false);
+      expect(kept.kept?.reason).toMatch(
+        /^node group general stays at 1\.30 \(.+\): EKS picks its AL2023_x86_64_STANDARD AMI, and EKS cannot roll a node group back to an earlier Kubernetes or AMI version .*\(Amazon EKS API Reference: UpdateNodegroupVersion\)$/,
+      );
+    }
     const addonBack = { ...step(cluster), addon: 'vpc-cni', previousVersion: previousCni };
     const a1 = await runActivity(A().rollbackAddon, addonBack);
     await runActivity(A().rollbackAddon, addonBack);
     await awaitDone(a1);
-    const cpBack = { ...step(cluster), toVersion: '1.29' };
-    const c1 = await runActivity(A().rollbackControlPlane, cpBack);
-    const c2 = await runActivity(A().rollbackControlPlane, cpBack);
-    expect(c2.updateId).toBe(c1.updateId);
-    await awaitDone(c1);
+    // A kubelet may not be newer than its API server: the control plane stays with the node group.
+    const cp = await runActivity(A().rollbackControlPlane, { ...step(cluster), toVersion: '1.29' });
+    expect(cp.kept?.reason).toBe(
+      'control plane stays at 1.30: node group general 1.30 runs a kubelet newer than Kubernetes 1.29',
+    );
 
     const after = await runActivity(A().describeCluster, { cluster });
-    expect(after.version).toBe('1.29');
-    expect(after.nodegroups[0]).toMatchObject({
-      version: '1.29',
-      releaseVersion: previousNg.releaseVersion,
-      launchTemplate: { name: 'eps-lt', version: '3' },
-    });
+    expect(after.version).toBe('1.30');
+    expect(after.nodegroups[0]).toMatchObject({ version: '1.30' });
     expect(after.addons.find((a) => a.name === 'vpc-cni')?.version).toBe(previousCni);
     const rollbacks = (await h.mutations('epsilon')).slice(count);
     expect(rollbacks.map((m) => [m.operation, m.updateType, m.target])).toEqual([
-      ['UpdateNodegroupVersion', 'VersionUpdate', 'lt:3'],
       ['UpdateAddon', 'AddonUpdate', previousCni],
-      ['UpdateClusterVersion', 'VersionRollback', '1.29'],
     ]);
-    // Done: a rerun of any rollback is a no-op.
-    expect(await runActivity(A().rollbackControlPlane, cpBack)).toMatchObject({ alreadyAtTarget: true });
+  });
+
+  it('rolls a custom-AMI node group back to its previous launch-template version, retry-safe', async () => {
+    const cluster = h.ref('kappa');
+    const now = await runActivity(A().describeCluster, { cluster });
+    expect(now.nodegroups[0]).toMatchObject({ amiType: 'CUSTOM', launchTemplate: { name: 'kap-lt', version: '5' } });
+    // As the snapshot of a forward step that moved the template from version 4 to 5 recorded it.
+    const previous = { ...now.nodegroups[0]!, launchTemplate: { name: 'kap-lt', version: '4' } };
+    const count = (await h.mutations('kappa')).length;
+
+    const ngBack = { ...step(cluster), nodegroup: 'custom', previous };
+    const r1 = await runActivity(A().rollbackNodegroup, ngBack);
+    const r2 = await runActivity(A().rollbackNodegroup, ngBack);
+    expect(r1.kept).toBeUndefined();
+    expect(r1.updateId).toBeTruthy();
+    expect(r2.updateId).toBe(r1.updateId);
+    await awaitDone(r1);
+
+    const after = await runActivity(A().describeCluster, { cluster });
+    expect(after.nodegroups[0]).toMatchObject({ amiType: 'CUSTOM', launchTemplate: { name: 'kap-lt', version: '4' } });
+    const rollbacks = (await h.mutations('kappa')).slice(count);
+    expect(rollbacks.map((m) => [m.operation, m.target])).toEqual([['UpdateNodegroupVersion', 'lt:4']]);
     expect(await runActivity(A().rollbackNodegroup, ngBack)).toMatchObject({ alreadyAtTarget: true });
   });
 
@@ -411,6 +440,16 @@ describe('EKS activities against the simulator', () => {
       nodegroups: expected.nodegroups,
     });
     const all = await runActivity(A().discoverFleet, { regions: ['us-east-1'] });
-    expect(all.map((m) => m.name)).toEqual(['alpha', 'beta', 'delta', 'epsilon', 'gamma', 'iota', 'theta', 'zeta']);
+    expect(all.map((m) => m.name)).toEqual([
+      'alpha',
+      'beta',
+      'delta',
+      'epsilon',
+      'gamma',
+      'iota',
+      'kappa',
+      'theta',
+      'zeta',
+    ]);
   });
 });

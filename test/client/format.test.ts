@@ -111,6 +111,21 @@ describe('formatStatus', () => {
   });
 });
 
+describe('formatStatus after a partial rollback', () => {
+  it('names the clusters whose node groups stayed at the new version, with each reason in the table', () => {
+    const reason =
+      'gate error-ratio failed; control plane stays at 1.31: node group std 1.31 runs a kubelet newer than Kubernetes 1.30; node groups kept: node group std stays at 1.31 (1.31.2-20250101): EKS picks its BOTTLEROCKET_ARM_64 AMI';
+    const s = status();
+    const text = formatStatus({
+      ...s,
+      clusters: s.clusters.map((c) => (c.name === 'c2' ? { ...c, reason } : c)),
+    });
+    expect(text).toContain(`  c2       canary  rolled-back  bake  ${reason}`);
+    expect(text).toContain('node groups left at the new version (EKS cannot roll them back) in 1 cluster(s): c2\n');
+    expect(formatStatus(s)).not.toContain('node groups left at the new version');
+  });
+});
+
 describe('watch output', () => {
   it('draws a progress bar per wave and the clusters in flight or in trouble', () => {
     const s = status({

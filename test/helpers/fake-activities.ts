@@ -21,6 +21,8 @@
  * Add-on compatibility: `behaviour.unsupportedAddonVersions` lists, per control-plane minor, add-on
  * versions EKS does not run on it. Updating to one is refused; rolling back to one, or rolling the
  * control plane back under one, is `kept` (what the real activities answer after DescribeAddonVersions).
+ * Node-group rollback follows domain/node-models.ts as the real activity does: a node group whose
+ * AMI EKS picks (no amiType CUSTOM with a launch template) is `kept` at its new version.
  */
 import { createApprovalActivities } from '../../activities/approvals';
 import { Context } from '@temporalio/activity';
@@ -56,6 +58,8 @@ import {
   type UpdateOutcome,
 } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
+import { irreversibleNodegroupReason, nodegroupReversibility } from '../../domain/node-models';
+import { compareMinor } from '../../domain/versions';
 import type { GatePhase } from '../../domain/spec';
 
 /** Which resource an update or rollback touches: `control-plane`, `control-plane:1.31`, `addon:vpc-cni`, `nodegroup:ng-a`. */
@@ -668,15 +672,30 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       const ng = c.nodegroups.find((n) => n.name === input.nodegroup);
       if (!ng) throw ApplicationFailure.nonRetryable(`no node group ${input.nodegroup}`, FailureTypes.NotFound);
       const prev = input.previous;
+      const atPrevious =
+        ng.version === prev.version &&
+        ng.releaseVersion === prev.releaseVersion &&
+        ng.launchTemplate?.version === prev.launchTemplate?.version;
+      const token = tokenOf(input, `rollback-nodegroup:${input.nodegroup}`);
+      // The rule the real activity follows (domain/node-models.ts): only a custom AMI goes back.
+      const rule = nodegroupReversibility(ng);
+      if (!atPrevious && !rule.reversible && !tokens.has(token)) {
+        const at = `${ng.version}${ng.releaseVersion ? ` (${ng.releaseVersion})` : ''}`;
+        return {
+          cluster: { name: c.name, region: c.region },
+          nodegroup: input.nodegroup,
+          adopted: false,
+          alreadyAtTarget: false,
+          kept: { version: at, reason: irreversibleNodegroupReason(input.nodegroup, at, rule) },
+        };
+      }
       return startUpdate(
         c.name,
-        tokenOf(input, `rollback-nodegroup:${input.nodegroup}`),
+        token,
         `rollback-nodegroup:${input.nodegroup}`,
         failureFor(c.behaviour.failRollback, [`nodegroup:${input.nodegroup}`]),
         FailureTypes.RollbackNotPossible,
-        ng.version === prev.version &&
-          ng.releaseVersion === prev.releaseVersion &&
-          ng.launchTemplate?.version === prev.launchTemplate?.version,
+        atPrevious,
         () => {
           ng.version = prev.version;
           if (prev.releaseVersion) ng.releaseVersion = prev.releaseVersion;
@@ -724,6 +743,18 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       await record('rollbackControlPlane', `rollbackControlPlane:${input.toVersion}`, input, input.cluster.name);
       const c = model(input.cluster.name);
       const token = tokenOf(input, `rollback-control-plane:${input.toVersion}`);
+      const newerNodes = c.nodegroups.filter((ng) => compareMinor(ng.version, input.toVersion) > 0);
+      if (c.version !== input.toVersion && !tokens.has(token) && newerNodes.length > 0) {
+        return {
+          cluster: { name: c.name, region: c.region },
+          adopted: false,
+          alreadyAtTarget: false,
+          kept: {
+            version: c.version,
+            reason: `control plane stays at ${c.version}: node group ${newerNodes.map((ng) => `${ng.name} ${ng.version}`).join(', ')} ${newerNodes.length > 1 ? 'run' : 'runs'} a kubelet newer than Kubernetes ${input.toVersion}`,
+          },
+        };
+      }
       const needsNewer = c.addons.filter((a) => unsupported(c, a.version, input.toVersion));
       if (c.version !== input.toVersion && !tokens.has(token) && needsNewer.length > 0) {
         const names = needsNewer.map((a) => `${a.name} ${a.version}`).join(', ');

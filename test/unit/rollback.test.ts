@@ -140,6 +140,24 @@ describe('RollbackLedger and the ending', () => {
     });
   });
 
+  it('says which node groups stayed at their new version, and fails when nothing else was undone', () => {
+    const ledger = new RollbackLedger();
+    ledger.keep('nodegroup std', 'node group std stays at 1.31: EKS picks its AL2023_x86_64_STANDARD AMI');
+    ledger.undid('nodegroup custom', []);
+    ledger.keep('control-plane 1.30 → 1.31', 'control plane stays at 1.31: node group std 1.31 runs a kubelet newer');
+    expect(endingAfterRollback('verify: red', ledger.summary('1.31'))).toEqual({
+      outcome: 'rolled-back',
+      reason:
+        'verify: red; control plane stays at 1.31: node group std 1.31 runs a kubelet newer; node groups kept: node group std stays at 1.31: EKS picks its AL2023_x86_64_STANDARD AMI',
+    });
+    const nothing = new RollbackLedger();
+    nothing.keep('nodegroup std', 'node group std stays at 1.31: rule');
+    expect(endingAfterRollback('x', nothing.summary()).outcome).toBe('failed');
+    expect(endingAfterRollback('x', nothing.summary()).reason).toBe(
+      'x; nothing could be rolled back; node groups kept: node group std stays at 1.31: rule',
+    );
+  });
+
   it('describes nothing when nothing stays', () => {
     expect(describeWhatStays({ undone: 1, failures: [], kept: [] })).toBe('');
   });

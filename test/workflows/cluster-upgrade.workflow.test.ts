@@ -403,14 +403,14 @@ describe('clusterUpgradeWorkflow', () => {
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/nodegroup ng-b: EksUpdateFailed/);
-    expect(result.reason).toContain('control plane stays at 1.31');
+    expect(result.reason).toContain('control plane stays at 1.31; node groups kept: node group ng-a stays at 1.31');
     const eks = fake.eksTrace(name);
     const firstRollback = eks.findIndex((l) => l.startsWith('rollback'));
     expect(eks.slice(firstRollback)).toEqual([
       // ng-b's failed update changed nothing: its rollback finds it at the snapshot and needs no wait.
       'rollbackNodegroup:ng-b',
+      // ng-a's AMI is EKS's (its launch template names none): it stays, and nothing is started.
       'rollbackNodegroup:ng-a',
-      'awaitUpdate:rollback-nodegroup:ng-a',
       `rollbackAddon:kube-proxy@${fakeAddonVersion('kube-proxy', '1.30')}`,
       'awaitUpdate:rollback-addon:kube-proxy',
       `rollbackAddon:coredns@${fakeAddonVersion('coredns', '1.30')}`,
@@ -425,15 +425,18 @@ describe('clusterUpgradeWorkflow', () => {
     const model = fake.cluster(name);
     expect(model.version).toBe('1.31');
     expect(model.nodegroups.map((n) => [n.name, n.version, n.launchTemplate?.version])).toEqual([
-      ['ng-a', '1.30', '1'],
+      ['ng-a', '1.31', '2'],
       ['ng-b', '1.30', undefined],
     ]);
     expect(model.addons.map(({ name: n, version }) => ({ name: n, version }))).toEqual(addonsAt('1.30'));
-    expect(result.steps.find((s) => s.step === 'nodegroup ng-a')?.status).toBe('rolled-back');
+    expect(result.steps.find((s) => s.step === 'nodegroup ng-a')?.status).toBe('done');
+    expect(result.steps.find((s) => s.step === 'rollback nodegroup ng-a')?.detail).toMatch(
+      /^kept: node group ng-a stays at 1\.31 .*EKS picks its AL2023_x86_64_STANDARD AMI/,
+    );
     expect(result.steps.find((s) => s.step === 'addon coredns')?.status).toBe('rolled-back');
   });
 
-  it('rolls back after a bake gate fails, including the last control-plane hop when the spec opts in', async () => {
+  it('rolls back after a bake gate fails as far as EKS allows: node groups and the control plane above them stay', async () => {
     const { result, fake, name } = await runUpgrade({
       cluster: {
         behaviour: { failGates: [{ gate: 'error-rate', phase: 'bake', message: 'error ratio 0.2 >= 0.01' }] },
@@ -443,7 +446,13 @@ describe('clusterUpgradeWorkflow', () => {
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toContain('gate error-rate (bake): Failed: error ratio 0.2 >= 0.01');
-    expect(result.finalVersion).toBe('1.30');
+    // EKS picks both node groups' AMIs: they stay at 1.31, and so does the control plane above them.
+    expect(result.finalVersion).toBe('1.31');
+    expect(result.reason).toContain(
+      '; control plane stays at 1.31: node group ng-a 1.31, ng-b 1.31 run a kubelet newer than Kubernetes 1.30; node groups kept: ',
+    );
+    expect(result.reason).toContain('node group ng-a stays at 1.31');
+    expect(result.reason).toContain('node group ng-b stays at 1.31');
     const rollbacks = fake.eksTrace(name).filter((l) => l.startsWith('rollback'));
     expect(rollbacks.slice(0, 2).sort()).toEqual(['rollbackNodegroup:ng-a', 'rollbackNodegroup:ng-b']);
     expect(rollbacks.slice(2)).toEqual([
@@ -452,9 +461,14 @@ describe('clusterUpgradeWorkflow', () => {
       `rollbackAddon:vpc-cni@${fakeAddonVersion('vpc-cni', '1.30')}`,
       'rollbackControlPlane:1.30',
     ]);
+    expect(fake.eksTrace(name).filter((l) => l.startsWith('awaitUpdate:rollback-'))).toEqual([
+      'awaitUpdate:rollback-addon:kube-proxy',
+      'awaitUpdate:rollback-addon:coredns',
+      'awaitUpdate:rollback-addon:vpc-cni',
+    ]);
     const model = fake.cluster(name);
-    expect(model.version).toBe('1.30');
-    expect(model.nodegroups.every((n) => n.version === '1.30' && n.releaseVersion === fakeRelease('1.30'))).toBe(true);
+    expect(model.version).toBe('1.31');
+    expect(model.nodegroups.every((n) => n.version === '1.31' && n.releaseVersion === fakeRelease('1.31'))).toBe(true);
   });
 
   it('fails (needs attention) when the rollback itself fails, with both reasons', async () => {
@@ -505,14 +519,14 @@ describe('clusterUpgradeWorkflow', () => {
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/^nodegroup ng-b: EksUpdateFailed/);
+    expect(result.reason).toContain('; control plane stays at 1.31; node groups kept: node group ng-a stays at 1.31');
     expect(result.reason).toContain(
-      `; control plane stays at 1.31; add-ons kept: kube-proxy stays at ${kubeProxyAfter}: ${kubeProxyBefore} is not supported on control plane 1.31`,
+      `; add-ons kept: kube-proxy stays at ${kubeProxyAfter}: ${kubeProxyBefore} is not supported on control plane 1.31`,
     );
     const rollbacks = fake.eksTrace(name).filter((l) => /^(rollback|awaitUpdate:rollback)/.test(l));
     expect(rollbacks).toEqual([
       'rollbackNodegroup:ng-b',
       'rollbackNodegroup:ng-a',
-      'awaitUpdate:rollback-nodegroup:ng-a',
       `rollbackAddon:kube-proxy@${kubeProxyBefore}`,
       `rollbackAddon:coredns@${fakeAddonVersion('coredns', '1.30')}`,
       'awaitUpdate:rollback-addon:coredns',
@@ -521,7 +535,10 @@ describe('clusterUpgradeWorkflow', () => {
     ]);
     const model = fake.cluster(name);
     expect(model.version).toBe('1.31');
-    expect(model.nodegroups.every((n) => n.version === '1.30')).toBe(true);
+    expect(model.nodegroups.map((n) => [n.name, n.version])).toEqual([
+      ['ng-a', '1.31'],
+      ['ng-b', '1.30'],
+    ]);
     expect(Object.fromEntries(model.addons.map((a) => [a.name, a.version]))).toEqual({
       'vpc-cni': fakeAddonVersion('vpc-cni', '1.30'),
       coredns: fakeAddonVersion('coredns', '1.30'),
@@ -543,13 +560,18 @@ describe('clusterUpgradeWorkflow', () => {
           unsupportedAddonVersions: { '1.31': [kubeProxyBefore] },
         },
       },
-      spec: (s) => ({ ...s, rollback: { ...s.rollback, controlPlane: true } }),
+      // Node groups left alone: what is tested here is the control plane and the add-ons.
+      spec: (s) => ({
+        ...s,
+        target: { ...s.target, skipNodegroups: true },
+        rollback: { ...s.rollback, controlPlane: true },
+      }),
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe('verify: gate latency (bake): Failed: gate Failed');
     expect(result.finalVersion).toBe('1.30');
     const rollbacks = fake.eksTrace(name).filter((l) => l.startsWith('rollback'));
-    expect(rollbacks.slice(2)).toEqual([
+    expect(rollbacks).toEqual([
       `rollbackAddon:kube-proxy@${kubeProxyBefore}`,
       `rollbackAddon:coredns@${fakeAddonVersion('coredns', '1.30')}`,
       `rollbackAddon:vpc-cni@${fakeAddonVersion('vpc-cni', '1.30')}`,
@@ -573,7 +595,12 @@ describe('clusterUpgradeWorkflow', () => {
           unsupportedAddonVersions: { '1.31': [kubeProxyBefore], '1.30': [kubeProxyAfter] },
         },
       },
-      spec: (s) => ({ ...s, rollback: { ...s.rollback, controlPlane: true } }),
+      // Node groups left alone: what is tested here is the control plane and the add-ons.
+      spec: (s) => ({
+        ...s,
+        target: { ...s.target, skipNodegroups: true },
+        rollback: { ...s.rollback, controlPlane: true },
+      }),
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.finalVersion).toBe('1.31');

@@ -4,6 +4,7 @@
  * Served by the SDK's metadata query, so rendering it costs no history events.
  */
 import { formatDuration } from '../../domain/duration';
+import { NODEGROUP_ROLLBACK_SOURCES, memberNodegroupReversibility } from '../../domain/node-models';
 import type { CampaignMachine } from './state';
 
 /** Clusters listed by name under "in flight" (the rest are counted). */
@@ -15,7 +16,10 @@ const IN_FLIGHT_LISTED = 10;
  */
 const of = (count: number, total: number): string => `${count} of ${total}`;
 
-/** What approving the awaiting wave does next, including the point of no return when there is one. */
+/**
+ * What approving the awaiting wave does next, including the point of no return when there is one
+ * and, per cluster, how many of its node-group steps cannot be undone.
+ */
 export function approvalPrompt(m: CampaignMachine): string | undefined {
   const wave = m.currentWave;
   if (!wave || wave.state !== 'awaiting-approval') return undefined;
@@ -36,10 +40,35 @@ export function approvalPrompt(m: CampaignMachine): string | undefined {
       `⚠️ **Point of no return:** wave \`${next.name}\` moves the control plane of ${hops} cluster(s) to ${m.spec.target.kubernetesVersion ?? 'the target'}, and spec.rollback.controlPlane is off: those hops cannot be rolled back.`,
     );
   }
+  const undoable = next && !m.spec.target.skipNodegroups ? irreversibleNodegroupSteps(m, nextClusters) : [];
+  if (undoable.length > 0) {
+    const steps = undoable.reduce((n, c) => n + c.steps, 0);
+    const listed = undoable
+      .slice(0, IN_FLIGHT_LISTED)
+      .map((c) => `\`${c.name}\` ${c.steps}`)
+      .join(', ');
+    const more = undoable.length > IN_FLIGHT_LISTED ? ` and ${undoable.length - IN_FLIGHT_LISTED} more cluster(s)` : '';
+    lines.push(
+      `⚠️ **Node groups that cannot be rolled back:** wave \`${next?.name ?? ''}\` has ${steps} node-group step(s) EKS cannot undo (it picks their AMI; ${NODEGROUP_ROLLBACK_SOURCES.apiReference.title}): ${listed}${more}.`,
+    );
+  }
   lines.push(
     `Approve: \`fleetwave approve ${m.name} --wave ${wave.name}\` (Update \`approveWave\`) or Signal \`approve\` with \`{"wave":"${wave.name}","approver":"<you>"}\`.`,
   );
   return lines.join('\n');
+}
+
+/** Per cluster of a wave, the node-group steps domain/node-models.ts says cannot be undone (clusters with none left out). */
+export function irreversibleNodegroupSteps(
+  m: CampaignMachine,
+  clusters: readonly { name: string }[],
+): { name: string; steps: number }[] {
+  return clusters
+    .map((c) => ({
+      name: c.name,
+      steps: m.member(c.name).nodegroups.filter((ng) => !memberNodegroupReversibility(ng).reversible).length,
+    }))
+    .filter((c) => c.steps > 0);
 }
 
 /** The markdown shown as the workflow's current details. */

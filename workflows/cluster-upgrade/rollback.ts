@@ -6,7 +6,10 @@
  * EKS runs an add-on version only on the control-plane minors it supports, and rolls a control
  * plane back only while nothing installed needs the newer minor. So the rollback goes:
  * 1. node groups back to their snapshot (nodes newer than the control plane would be skew, and
- *    EKS refuses a control-plane rollback under them), newest change first;
+ *    EKS refuses a control-plane rollback under them), newest change first, as far as
+ *    domain/node-models.ts `nodegroupReversibility` allows: `rollbackNodegroup` answers `kept`
+ *    for a node group whose AMI EKS picks (it stays at its new version; not a failure), and the
+ *    control plane then stays too when such a node group runs the newer minor;
  * 2. add-ons back to their previous versions, newest change first. An add-on whose previous
  *    version the control plane's current minor does not support is KEPT at its new version (which
  *    that minor does support): `rollbackAddon` checks DescribeAddonVersions and answers `kept`.
@@ -18,8 +21,10 @@
  *    versions ran on that minor before the upgrade.
  * The outcome is `failed` only when a rollback that EKS could do failed (or nothing at all could
  * be rolled back); node groups rolled back with the control plane and some add-ons kept is
- * `rolled-back`, and the reason says what stays.
+ * `rolled-back`, and the reason says what stays, node group by node group: a rollback that did
+ * not happen is never reported as one.
  */
+import { NODEGROUPS_KEPT } from '../../domain/node-models';
 import type { CampaignSpec } from '../../domain/spec';
 import type { ClusterStepRecord } from '../definitions';
 import { hopStep, type AddonPlan, type HopPlan, type NodegroupPlan } from './plan';
@@ -160,12 +165,17 @@ export class RollbackLedger {
   }
 }
 
-/** "; control plane stays at 1.31; add-ons kept: kube-proxy stays at ..." (empty when nothing stays). */
+/**
+ * "; control plane stays at 1.31; node groups kept: node group a stays at ...; add-ons kept:
+ * kube-proxy stays at ..." (empty when nothing stays).
+ */
 export function describeWhatStays(summary: RollbackSummary): string {
   const parts: string[] = [];
   const controlPlaneKept = summary.kept.find((k) => k.step.startsWith('control-plane'));
   if (controlPlaneKept) parts.push(controlPlaneKept.reason);
   else if (summary.controlPlaneStays) parts.push(`control plane stays at ${summary.controlPlaneStays}`);
+  const nodegroups = summary.kept.filter((k) => k.step.startsWith('nodegroup '));
+  if (nodegroups.length > 0) parts.push(`${NODEGROUPS_KEPT}${nodegroups.map((k) => k.reason).join('; ')}`);
   const addons = summary.kept.filter((k) => k.step.startsWith('addon '));
   if (addons.length > 0) parts.push(`add-ons kept: ${addons.map((k) => k.reason).join('; ')}`);
   return parts.map((p) => `; ${p}`).join('');
