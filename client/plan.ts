@@ -12,6 +12,7 @@ import type { Campaign } from '../domain/spec';
 import { ExitCode, FleetwaveError, InvalidInputError } from './errors';
 import { readRegularFile, UnreadableFileError } from './files';
 import { campaignIssuesBeyondSchema } from './campaign-checks';
+import { findCurrentClusters } from './current-check';
 import { checkPinnedVersionsLive, hasPinnedVersions } from './version-check';
 import { table } from './format';
 
@@ -92,8 +93,23 @@ export async function planFromFiles(campaignFile: string, fleetFile: string): Pr
     );
   }
   const validCampaign = (campaign as PromiseFulfilledResult<Campaign>).value;
-  const plan = buildPlan(validCampaign, (fleet as PromiseFulfilledResult<FleetMember[]>).value);
+  const members = (fleet as PromiseFulfilledResult<FleetMember[]>).value;
+  let plan = buildPlan(validCampaign, members);
   const unchecked = await checkPinnedVersions(campaignFile, validCampaign, plan, 'plan');
+  if (!validCampaign.spec.target.kubernetesVersion && plan.waves.some((w) => w.clusters.length > 0)) {
+    // Patch-only: which clusters are already current depends on today's releases; ask EKS and SSM.
+    try {
+      const inventory = parseFleet(await readText(fleetFile));
+      const current = inventory.ok
+        ? await findCurrentClusters(validCampaign, inventory.value.clusters, plan)
+        : new Map();
+      if (current.size > 0) plan = buildPlan(validCampaign, members, current);
+    } catch (err) {
+      plan.warnings.push(
+        `cannot tell which clusters are already current without EKS and SSM (${err instanceof Error ? err.message : String(err)}); every selected cluster is planned, and each one's preflight skips it if it has nothing to do`,
+      );
+    }
+  }
   if (unchecked) plan.warnings.push(unchecked);
   return plan;
 }

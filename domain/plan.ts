@@ -262,9 +262,13 @@ function pick<T extends Record<string, string>>(labels: T): PlannedCluster['labe
 }
 
 /** Builds the plan of a validated campaign over a fleet. Deterministic for a given input. */
-export function buildPlan(campaign: Campaign, members: readonly FleetMember[]): PlannedCampaign {
+export function buildPlan(
+  campaign: Campaign,
+  members: readonly FleetMember[],
+  current?: ReadonlyMap<string, string>,
+): PlannedCampaign {
   const spec = campaign.spec;
-  const waves = assignWaves(spec, members);
+  const waves = assignWaves(spec, members, current);
   const estimate = estimateCampaign(spec, waves, members);
   const byName = new Map(members.map((m) => [m.name, m]));
   const warnings = [...waves.warnings, ...gateWarnings(spec)];

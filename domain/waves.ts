@@ -81,8 +81,16 @@ function takeCount(wave: WaveAssignmentSpec['waves'][number], available: number)
   return available;
 }
 
-/** Assigns the selected members of a fleet to the spec's waves. Deterministic for a given input. */
-export function assignWaves(spec: WaveAssignmentSpec, members: readonly FleetMember[]): WaveAssignment {
+/**
+ * Assigns the selected members of a fleet to the spec's waves. Deterministic for a given input.
+ * `current`: clusters known to need nothing (a patch-only campaign's plan asked EKS), skipped with
+ * the reason given.
+ */
+export function assignWaves(
+  spec: WaveAssignmentSpec,
+  members: readonly FleetMember[],
+  current?: ReadonlyMap<string, string>,
+): WaveAssignment {
   const warnings: string[] = [];
   const seen = new Set<string>();
   const unique: FleetMember[] = [];
@@ -112,6 +120,7 @@ export function assignWaves(spec: WaveAssignmentSpec, members: readonly FleetMem
     const versions = planClusterVersions(m, spec.target.kubernetesVersion);
     if (versions.refusal !== undefined) refused.push({ cluster: m.name, reason: versions.refusal });
     else if (versions.skip !== undefined) skipped.push({ cluster: m.name, reason: versions.skip });
+    else if (current?.has(m.name)) skipped.push({ cluster: m.name, reason: current.get(m.name) as string });
     else {
       paths[m.name] = versions.path;
       remaining.push(m);

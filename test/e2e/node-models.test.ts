@@ -21,8 +21,11 @@ import { benchCampaign } from '../../bench/lib/campaign';
 import { driveCampaign } from '../../bench/lib/driver';
 import { startStack, type Stack } from '../../bench/lib/stack';
 import { verifyCampaigns, NO_VIOLATIONS } from '../../bench/lib/verify';
+import { createDefaultDeps } from '../../activities/aws';
+import { findCurrentClusters } from '../../client/current-check';
 import { validateStartInput } from '../../client/library';
-import { fleetSchema, type Fleet } from '../../domain/fleet';
+import { buildPlan } from '../../domain/plan';
+import { fleetSchema, toFleetMember, type Fleet } from '../../domain/fleet';
 import { amiTypeInfo, type AmiType } from '../../domain/node-models';
 import { API_VERSION } from '../../domain/spec';
 import { releasesOf } from '../../simulator/ami-catalogue';
@@ -33,6 +36,7 @@ import { approversOf, testWorkspace, TIME_SCALE } from '../resilience/harness';
 const TARGET = '1.32';
 const HOUR = 3_600_000;
 const BAD = 'nm-euw1-custom';
+const PLAN_CREDENTIALS = { accessKeyId: 'AKIDNODEMODELSPLAN', secretAccessKey: 'node-models-plan-secret' };
 
 const ng = (name: string, amiType: AmiType, extra: Record<string, unknown> = {}) => ({
   name,
@@ -240,6 +244,16 @@ describe('e2e: node models (AMI families, custom AMI, Auto Mode) through the rea
     delete (patchDoc.spec.target as { kubernetesVersion?: string }).kubernetesVersion;
     patchDoc.spec.selector = { matchLabels: { env: 'patch' } };
     const patch = validateStartInput({ campaign: patchDoc, fleet });
+    // `fleetwave plan` asks EKS and SSM what is newest today and skips the cluster already there.
+    const currentNow = await findCurrentClusters(patch.campaign, fleet.clusters, patch.plan, {
+      deps: createDefaultDeps({ endpoint: s.sim.url, region: 'us-east-1', credentials: PLAN_CREDENTIALS }),
+    });
+    const patchPlan = buildPlan(patch.campaign, fleet.clusters.map(toFleetMember), currentNow);
+    log(`patch plan with live pins: skipped ${JSON.stringify(patchPlan.skipped)}`);
+    expect(patchPlan.waves.map((w) => w.clusters.map((c) => c.name))).toEqual([['nm-patch-behind']]);
+    expect(patchPlan.skipped).toEqual([
+      { cluster: 'nm-patch-current', reason: expect.stringMatching(/^already current/) as unknown },
+    ]);
     log(
       `patch plan: ${JSON.stringify(patch.plan.waves.map((w) => w.clusters.map((c) => c.name)))} skipped ${JSON.stringify(patch.plan.skipped)}`,
     );
