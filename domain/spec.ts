@@ -427,7 +427,7 @@ export const rollbackSchema = z
   })
   .default({ onGateFailure: true, onUpdateFailure: true, controlPlane: false })
   .describe(
-    'Automatic rollback: node groups to their previous launch template / release, add-ons to their previous version.',
+    'Automatic rollback: add-ons to their previous version, custom-AMI node groups to their previous launch-template version; node groups whose AMI EKS picks stay (EKS cannot roll them back; domain/node-models.ts).',
   );
 
 export const approversSchema = z
