@@ -175,6 +175,15 @@ export function nodeModelLines(plan: PlannedCampaign): string[] {
       lines.push(`node-group rollback: ${undo.join('; ')}`);
     }
   }
+  const bake = plan.controlPlaneBake;
+  if (bake) {
+    const clean = plan.waves.reduce((n, w) => n + w.clusters.filter((cl) => cl.cleanRollbackPath).length, 0);
+    lines.push(
+      bake.rollsBack
+        ? `control-plane bake ${bake.duration}: ${clean} cluster${clean === 1 ? '' : 's'} keep a clean rollback path (gates before add-ons and nodes move; a failure rolls back the control plane alone)`
+        : `control-plane bake ${bake.duration}: gates before add-ons and nodes move, but spec.rollback.controlPlane is off, so a failure rolls nothing back`,
+    );
+  }
   const c = t.clusters;
   if (c.autoMode > 0) {
     lines.push(

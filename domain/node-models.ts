@@ -168,3 +168,17 @@ export interface NodeModelsSummary {
   /** Fargate profiles. */
   fargateProfiles?: number;
 }
+
+/**
+ * Whether a cluster keeps the clean rollback path EKS's rollback best practice describes: its
+ * control plane moves (hops), then bakes under gates (spec.rollback.controlPlaneBake) while add-ons
+ * and nodes are still on the previous minor, and the spec lets fleetwave roll the control plane
+ * back (spec.rollback.controlPlane). A failed bake then undoes the control plane alone, with no
+ * node rollback, which EKS does not offer for node groups whose AMI it picks.
+ */
+export function keepsCleanRollbackPath(
+  spec: { rollback: { controlPlane: boolean; controlPlaneBake?: string } },
+  hops: number,
+): boolean {
+  return hops > 0 && spec.rollback.controlPlane && spec.rollback.controlPlaneBake !== undefined;
+}

@@ -11,7 +11,7 @@
 import { durationToMs, formatDuration, formatEstimate } from './duration';
 import { estimateCampaign } from './estimate';
 import type { FleetMember } from './fleet';
-import { DEFAULT_AMI_TYPE, memberNodegroupReversibility, type AmiType } from './node-models';
+import { DEFAULT_AMI_TYPE, keepsCleanRollbackPath, memberNodegroupReversibility, type AmiType } from './node-models';
 import { assessBlockingPdbs } from './pdbs';
 import { describeSelector } from './selector';
 import type { Campaign, CampaignSpec, WaveSpec } from './spec';
@@ -34,6 +34,8 @@ export interface PlannedCluster {
   warnings?: string[];
   /** Its node models, what the campaign does to each, and whether that can be undone. */
   nodeModels: PlannedNodeModel[];
+  /** True when a control-plane bake keeps its clean rollback path ({@link keepsCleanRollbackPath}). */
+  cleanRollbackPath?: boolean;
 }
 
 /** What the campaign does to a node model of a cluster. */
@@ -109,6 +111,8 @@ export interface PlannedCampaign {
   warnings: string[];
   estimate: { totalMs: number; human: string; assumptions: string[] };
   nodeModels: PlannedNodeModelTotals;
+  /** spec.rollback.controlPlaneBake, when set, and whether a failed bake rolls the control plane back. */
+  controlPlaneBake?: { duration: string; rollsBack: boolean };
 }
 
 /**
@@ -288,6 +292,7 @@ export function buildPlan(
         estimateMs,
         ...(notes.length > 0 ? { warnings: notes } : {}),
         nodeModels: planNodeModels(member, spec, path.length),
+        ...(keepsCleanRollbackPath(spec, path.length) ? { cleanRollbackPath: true } : {}),
       };
     });
     const budget = failureBudgetCount(waveSpec?.failureBudget ?? 0, clusters.length);
@@ -345,5 +350,8 @@ export function buildPlan(
     warnings,
     estimate: { totalMs: estimate.totalMs, human: formatEstimate(estimate.totalMs), assumptions: estimate.assumptions },
     nodeModels: nodeModelTotals(plannedWaves.flatMap((w) => w.clusters)),
+    ...(spec.rollback.controlPlaneBake
+      ? { controlPlaneBake: { duration: spec.rollback.controlPlaneBake, rollsBack: spec.rollback.controlPlane } }
+      : {}),
   };
 }

@@ -81,4 +81,15 @@ describe('approval details', () => {
     });
     expect(approvalPrompt(m)).not.toContain('cannot be rolled back:');
   });
+
+  it('name the clusters of the next wave that keep a clean rollback path through a control-plane bake', () => {
+    const fleet = [member('a', [undefined]), member('b', [undefined]), member('c', [undefined])];
+    const clean = awaiting(fleet, { rollback: { controlPlane: true, controlPlaneBake: '30m' } });
+    expect(approvalPrompt(clean)).toContain(
+      'Clean rollback path: 2 cluster(s) of wave `rest` bake their control plane for 30m before add-ons and nodes move; a failed bake rolls back the control plane alone.',
+    );
+    const off = awaiting(fleet, { rollback: { controlPlaneBake: '30m' } });
+    expect(approvalPrompt(off)).toContain('but spec.rollback.controlPlane is off, so a failed bake rolls nothing back');
+    expect(approvalPrompt(awaiting(fleet))).not.toContain('rollback path');
+  });
 });

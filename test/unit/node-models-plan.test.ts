@@ -110,4 +110,22 @@ describe('node models in the plan', () => {
       'detected, not upgraded (upgraded in a later release): Karpenter on 1, self-managed groups on 1, Fargate on 1 cluster(s)',
     );
   });
+
+  it('marks the clusters a control-plane bake keeps on a clean rollback path, and says so in the header', () => {
+    const baked = buildPlan(
+      campaign({ waves: twoWaves, rollback: { controlPlane: true, controlPlaneBake: '30m' } }),
+      fleet(),
+    );
+    const clusters = baked.waves.flatMap((w) => w.clusters);
+    expect(clusters.filter((c) => c.cleanRollbackPath).map((c) => c.name)).toEqual(
+      clusters.filter((c) => c.path.length > 0).map((c) => c.name),
+    );
+    expect(clusters.some((c) => c.cleanRollbackPath)).toBe(true);
+    expect(nodeModelLines(baked)).toContainEqual(
+      expect.stringMatching(/^control-plane bake 30m: \d+ clusters? keeps? a clean rollback path/),
+    );
+    const noRollback = buildPlan(campaign({ waves: twoWaves, rollback: { controlPlaneBake: '30m' } }), fleet());
+    expect(noRollback.waves.flatMap((w) => w.clusters).some((c) => c.cleanRollbackPath)).toBe(false);
+    expect(nodeModelLines(noRollback)).toContainEqual(expect.stringMatching(/spec.rollback.controlPlane is off/));
+  });
 });

@@ -4,7 +4,11 @@
  * Served by the SDK's metadata query, so rendering it costs no history events.
  */
 import { formatDuration } from '../../domain/duration';
-import { NODEGROUP_ROLLBACK_SOURCES, memberNodegroupReversibility } from '../../domain/node-models';
+import {
+  NODEGROUP_ROLLBACK_SOURCES,
+  keepsCleanRollbackPath,
+  memberNodegroupReversibility,
+} from '../../domain/node-models';
 import type { CampaignMachine } from './state';
 
 /** Clusters listed by name under "in flight" (the rest are counted). */
@@ -38,6 +42,15 @@ export function approvalPrompt(m: CampaignMachine): string | undefined {
   if (next && hops > 0 && !m.spec.rollback.controlPlane) {
     lines.push(
       `⚠️ **Point of no return:** wave \`${next.name}\` moves the control plane of ${hops} cluster(s) to ${m.spec.target.kubernetesVersion ?? 'the target'}, and spec.rollback.controlPlane is off: those hops cannot be rolled back.`,
+    );
+  }
+  const bake = m.spec.rollback.controlPlaneBake;
+  if (next && hops > 0 && bake) {
+    const clean = nextClusters.filter((c) => keepsCleanRollbackPath(m.spec, c.hops)).length;
+    lines.push(
+      clean > 0
+        ? `Clean rollback path: ${clean} cluster(s) of wave \`${next.name}\` bake their control plane for ${bake} before add-ons and nodes move; a failed bake rolls back the control plane alone.`
+        : `Control-plane bake ${bake}: gates before add-ons and nodes move, but spec.rollback.controlPlane is off, so a failed bake rolls nothing back.`,
     );
   }
   const undoable = next && !m.spec.target.skipNodegroups ? irreversibleNodegroupSteps(m, nextClusters) : [];
