@@ -65,22 +65,20 @@ export function isCurrent(campaign: Campaign, c: ClusterInventory, pinned: Pinne
 }
 
 /**
- * For a patch-only campaign: the planned clusters that are already current, each with its reason,
- * resolved live. Rejects when EKS or SSM cannot be asked; resolves to an empty map for a campaign
- * with a target version (its plan already skips clusters at the target).
+ * The versions the campaign would pin if it started now, for the planned clusters: the same
+ * `resolveTargetVersions` call the campaign makes at start (every region, amiType and minor in
+ * use), with the CLI's AWS settings. Rejects when EKS or SSM cannot be asked.
  */
-export async function findCurrentClusters(
+export async function resolvePinsLive(
   campaign: Campaign,
   fleet: readonly ClusterInventory[],
   plan: PlannedCampaign,
   opts: CurrentCheckOptions = {},
-): Promise<Map<string, string>> {
-  const current = new Map<string, string>();
-  if (campaign.spec.target.kubernetesVersion) return current;
+): Promise<PinnedVersions | undefined> {
   const planned = new Set(plan.waves.flatMap((w) => w.clusters.map((c) => c.name)));
   const inventory = fleet.filter((c) => planned.has(c.name));
-  const request = pinRequest(campaign, inventory.map(toFleetMember), {});
-  if (!request) return current;
+  const request = pinRequest(campaign, inventory.map(toFleetMember), plannedPaths(plan));
+  if (!request) return undefined;
   const env = opts.env ?? process.env;
   const deps =
     opts.deps ??
@@ -90,14 +88,34 @@ export async function findCurrentClusters(
       maxAttempts: 2,
     });
   const timeout = AbortSignal.timeout(LIVE_CHECK_TIMEOUT_MS);
-  const pinned = await Promise.race([
+  return Promise.race([
     resolveTargetVersions(resolveDeps(deps), request),
     new Promise<never>((_, reject) =>
       timeout.addEventListener('abort', () => reject(new Error('timed out asking EKS and SSM')), { once: true }),
     ),
   ]);
-  for (const c of inventory) {
-    if (isCurrent(campaign, c, pinned)) {
+}
+
+function plannedPaths(plan: PlannedCampaign): Record<string, string[]> {
+  return Object.fromEntries(plan.waves.flatMap((w) => w.clusters.map((c) => [c.name, c.path])));
+}
+
+/**
+ * For a patch-only campaign: the planned clusters that are already current with these pins, each
+ * with its reason. Empty for a campaign with a target version (its plan already skips clusters at
+ * the target).
+ */
+export function findCurrentClusters(
+  campaign: Campaign,
+  fleet: readonly ClusterInventory[],
+  plan: PlannedCampaign,
+  pinned: PinnedVersions,
+): Map<string, string> {
+  const current = new Map<string, string>();
+  if (campaign.spec.target.kubernetesVersion) return current;
+  const planned = new Set(plan.waves.flatMap((w) => w.clusters.map((c) => c.name)));
+  for (const c of fleet) {
+    if (planned.has(c.name) && isCurrent(campaign, c, pinned)) {
       current.set(
         c.name,
         'already current: node AMIs at the newest release of their family, add-ons at the pinned versions',
@@ -105,4 +123,27 @@ export async function findCurrentClusters(
     }
   }
   return current;
+}
+
+/** The pins as plan lines, one per region: "us-east-1: AL2023_x86_64_STANDARD 1.31 1.31.5-20250304, ...". */
+export function describePins(pinned: PinnedVersions): string[] {
+  const regions = new Set([...Object.keys(pinned.amis ?? {}), ...Object.keys(pinned.customAmis ?? {})]);
+  return [...regions].sort().map((region) => {
+    const parts: string[] = [];
+    for (const [amiType, byMinor] of Object.entries(pinned.amis?.[region] ?? {}).sort(([a], [b]) => a.localeCompare(b)))
+      parts.push(
+        `${amiType} ${Object.entries(byMinor ?? {})
+          .map(([minor, release]) => `${minor} ${release}`)
+          .join(', ')}`,
+      );
+    for (const [arch, byMinor] of Object.entries(pinned.customAmis?.[region] ?? {}).sort(([a], [b]) =>
+      a.localeCompare(b),
+    ))
+      parts.push(
+        `custom ${arch} ${Object.entries(byMinor ?? {})
+          .map(([minor, ami]) => `${minor} ${ami}`)
+          .join(', ')}`,
+      );
+    return `${region}: ${parts.join('; ')}`;
+  });
 }

@@ -12,7 +12,7 @@ import type { Campaign } from '../domain/spec';
 import { ExitCode, FleetwaveError, InvalidInputError } from './errors';
 import { readRegularFile, UnreadableFileError } from './files';
 import { campaignIssuesBeyondSchema } from './campaign-checks';
-import { findCurrentClusters } from './current-check';
+import { describePins, findCurrentClusters, resolvePinsLive } from './current-check';
 import { checkPinnedVersionsLive, hasPinnedVersions } from './version-check';
 import { table } from './format';
 
@@ -96,18 +96,25 @@ export async function planFromFiles(campaignFile: string, fleetFile: string): Pr
   const members = (fleet as PromiseFulfilledResult<FleetMember[]>).value;
   let plan = buildPlan(validCampaign, members);
   const unchecked = await checkPinnedVersions(campaignFile, validCampaign, plan, 'plan');
-  if (!validCampaign.spec.target.kubernetesVersion && plan.waves.some((w) => w.clusters.length > 0)) {
-    // Patch-only: which clusters are already current depends on today's releases; ask EKS and SSM.
+  if (plan.waves.some((w) => w.clusters.length > 0)) {
+    // What "latest" and "default" are today, per region and AMI family: shown, and for a
+    // patch-only campaign used to skip the clusters already current. The campaign pins again at start.
+    const patchOnly = !validCampaign.spec.target.kubernetesVersion;
     try {
       const inventory = parseFleet(await readText(fleetFile));
-      const current = inventory.ok
-        ? await findCurrentClusters(validCampaign, inventory.value.clusters, plan)
-        : new Map();
+      const clusters = inventory.ok ? inventory.value.clusters : [];
+      const pinned = await resolvePinsLive(validCampaign, clusters, plan);
+      const current = pinned && patchOnly ? findCurrentClusters(validCampaign, clusters, plan, pinned) : new Map();
       if (current.size > 0) plan = buildPlan(validCampaign, members, current);
+      if (pinned) plan.amiPins = { regions: describePins(pinned) };
     } catch (err) {
-      plan.warnings.push(
-        `cannot tell which clusters are already current without EKS and SSM (${err instanceof Error ? err.message : String(err)}); every selected cluster is planned, and each one's preflight skips it if it has nothing to do`,
-      );
+      const why = err instanceof Error ? err.message : String(err);
+      plan.amiPins = { unavailable: why };
+      if (patchOnly) {
+        plan.warnings.push(
+          `cannot tell which clusters are already current without EKS and SSM (${why}); every selected cluster is planned, and each one's preflight skips it if it has nothing to do`,
+        );
+      }
     }
   }
   if (unchecked) plan.warnings.push(unchecked);
@@ -174,6 +181,12 @@ export function nodeModelLines(plan: PlannedCampaign): string[] {
       if (reversible > 0) undo.push(`${reversible} can (custom AMI: previous launch-template version)`);
       lines.push(`node-group rollback: ${undo.join('; ')}`);
     }
+  }
+  if (plan.amiPins?.regions) {
+    lines.push('AMI pins (what EKS and SSM publish now; the campaign pins them again when it starts):');
+    lines.push(...plan.amiPins.regions.map((r) => `  ${r}`));
+  } else if (plan.amiPins?.unavailable) {
+    lines.push(`AMI pins: resolved when the campaign starts, per region and amiType (EKS and SSM not reachable now)`);
   }
   const bake = plan.controlPlaneBake;
   if (bake) {

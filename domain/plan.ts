@@ -111,6 +111,11 @@ export interface PlannedCampaign {
   warnings: string[];
   estimate: { totalMs: number; human: string; assumptions: string[] };
   nodeModels: PlannedNodeModelTotals;
+  /**
+   * The AMI pins as EKS and SSM publish them now, one line per region (`fleetwave plan` asks when
+   * it can reach them), or why they could not be asked. Absent from plans built without AWS.
+   */
+  amiPins?: { regions?: string[]; unavailable?: string };
   /** spec.rollback.controlPlaneBake, when set, and whether a failed bake rolls the control plane back. */
   controlPlaneBake?: { duration: string; rollsBack: boolean };
 }

@@ -22,7 +22,7 @@ import { driveCampaign } from '../../bench/lib/driver';
 import { startStack, type Stack } from '../../bench/lib/stack';
 import { verifyCampaigns, NO_VIOLATIONS } from '../../bench/lib/verify';
 import { createDefaultDeps } from '../../activities/aws';
-import { findCurrentClusters } from '../../client/current-check';
+import { describePins, findCurrentClusters, resolvePinsLive } from '../../client/current-check';
 import { validateStartInput } from '../../client/library';
 import { buildPlan } from '../../domain/plan';
 import { fleetSchema, toFleetMember, type Fleet } from '../../domain/fleet';
@@ -245,9 +245,12 @@ describe('e2e: node models (AMI families, custom AMI, Auto Mode) through the rea
     patchDoc.spec.selector = { matchLabels: { env: 'patch' } };
     const patch = validateStartInput({ campaign: patchDoc, fleet });
     // `fleetwave plan` asks EKS and SSM what is newest today and skips the cluster already there.
-    const currentNow = await findCurrentClusters(patch.campaign, fleet.clusters, patch.plan, {
+    const livePins = await resolvePinsLive(patch.campaign, fleet.clusters, patch.plan, {
       deps: createDefaultDeps({ endpoint: s.sim.url, region: 'us-east-1', credentials: PLAN_CREDENTIALS }),
     });
+    if (!livePins) throw new Error('no pins resolved');
+    log(`live pins: ${describePins(livePins).join(' | ')}`);
+    const currentNow = findCurrentClusters(patch.campaign, fleet.clusters, patch.plan, livePins);
     const patchPlan = buildPlan(patch.campaign, fleet.clusters.map(toFleetMember), currentNow);
     log(`patch plan with live pins: skipped ${JSON.stringify(patchPlan.skipped)}`);
     expect(patchPlan.waves.map((w) => w.clusters.map((c) => c.name))).toEqual([['nm-patch-behind']]);
