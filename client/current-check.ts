@@ -12,8 +12,6 @@
  * needing work: the plan never skips a cluster it cannot show to be current. At run time each
  * cluster's preflight decides again from what EKS reports.
  */
-import { createDefaultDeps } from '../activities/aws';
-import type { ActivityDeps } from '../activities/deps';
 import { resolveDeps } from '../activities/deps';
 import { resolveTargetVersions } from '../activities/eks/pinning';
 import type { ClusterState, PinnedVersions } from '../activities/types';
@@ -25,14 +23,10 @@ import type { Campaign } from '../domain/spec';
 import { pinRequest } from '../workflows/campaign/planning';
 import { isEmptyPlan, planUpgrade } from '../workflows/cluster-upgrade/plan';
 import type { ClusterUpgradeInput } from '../workflows/definitions';
-import { LIVE_CHECK_TIMEOUT_MS } from './version-check';
+import { cliAwsDeps, LIVE_CHECK_TIMEOUT_MS, type LiveCheckOptions } from './version-check';
 
-export interface CurrentCheckOptions {
-  /** Environment for the AWS settings. Default: `process.env`. */
-  env?: Record<string, string | undefined>;
-  /** Clients to use instead of those built from the environment (tests, embedding). */
-  deps?: ActivityDeps;
-}
+/** Where the live resolution asks: the environment's AWS settings, or the clients given. */
+export type CurrentCheckOptions = Pick<LiveCheckOptions, 'env' | 'deps'>;
 
 /** The cluster as its preflight would see it, from the fleet file (versions it does not list stay unknown). */
 function stateFromInventory(c: ClusterInventory): ClusterState {
@@ -79,14 +73,7 @@ export async function resolvePinsLive(
   const inventory = fleet.filter((c) => planned.has(c.name));
   const request = pinRequest(campaign, inventory.map(toFleetMember), plannedPaths(plan));
   if (!request) return undefined;
-  const env = opts.env ?? process.env;
-  const deps =
-    opts.deps ??
-    createDefaultDeps({
-      endpoint: env.FLEETWAVE_AWS_ENDPOINT || undefined,
-      eksEndpoint: env.AWS_ENDPOINT_URL_EKS || undefined,
-      maxAttempts: 2,
-    });
+  const deps = cliAwsDeps(opts);
   const timeout = AbortSignal.timeout(LIVE_CHECK_TIMEOUT_MS);
   return Promise.race([
     resolveTargetVersions(resolveDeps(deps), request),

@@ -66,6 +66,21 @@ export interface LiveCheckOptions {
 }
 
 /**
+ * The AWS clients the CLI asks with before a campaign starts: the given ones, or clients built from
+ * the worker's AWS settings in the environment (FLEETWAVE_AWS_ENDPOINT, AWS_ENDPOINT_URL_EKS, the
+ * default credential chain), with two attempts per call.
+ */
+export function cliAwsDeps(opts: Pick<LiveCheckOptions, 'env' | 'deps'>): ActivityDeps {
+  if (opts.deps) return opts.deps;
+  const env = opts.env ?? process.env;
+  return createDefaultDeps({
+    endpoint: env.FLEETWAVE_AWS_ENDPOINT || undefined,
+    eksEndpoint: env.AWS_ENDPOINT_URL_EKS || undefined,
+    maxAttempts: 2,
+  });
+}
+
+/**
  * Asks EKS and SSM whether every pinned version exists for the minors it applies to. Resolves to
  * one issue per pin that does not; rejects when EKS or SSM cannot be asked (credentials, network,
  * timeout), which the caller reports as such.
@@ -79,14 +94,7 @@ export async function checkPinnedVersionsLive(
   if (!first || !hasPinnedVersions(campaign)) return [];
   const region = first.labels.region;
   if (!region) return [];
-  const env = opts.env ?? process.env;
-  const deps =
-    opts.deps ??
-    createDefaultDeps({
-      endpoint: env.FLEETWAVE_AWS_ENDPOINT || undefined,
-      eksEndpoint: env.AWS_ENDPOINT_URL_EKS || undefined,
-      maxAttempts: 2,
-    });
+  const deps = cliAwsDeps(opts);
   const signal = AbortSignal.timeout(opts.timeoutMs ?? LIVE_CHECK_TIMEOUT_MS);
   const t = campaign.spec.target;
   const minors = pinnedMinors(campaign, plan);

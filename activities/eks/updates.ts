@@ -98,6 +98,17 @@ export async function startAddon(
   });
 }
 
+/** When a node group update is first looked at: after the setup and first batches its size and update config imply. */
+function firstLookOf(ng: Awaited<ReturnType<typeof describeNodegroupRaw>>): number {
+  return nodegroupFirstLookMs(
+    nodegroupBatches(
+      ng.scalingConfig?.desiredSize ?? 1,
+      ng.updateConfig?.maxUnavailable,
+      ng.updateConfig?.maxUnavailablePercentage,
+    ),
+  );
+}
+
 /**
  * Starts a node-group update on the caller's runtime (see startIdempotently): to a version and/or
  * AMI release, or for a node group whose launch template names a custom AMI (`imageId`), to a new
@@ -128,13 +139,7 @@ export async function startNodegroup(
       /already (at|on) .*release version/i.test((err as Error).message ?? ''),
     read: async () => {
       const ng = await describeNodegroupRaw(client, name, input.nodegroup, r.signal);
-      firstLookMs = nodegroupFirstLookMs(
-        nodegroupBatches(
-          ng.scalingConfig?.desiredSize ?? 1,
-          ng.updateConfig?.maxUnavailable,
-          ng.updateConfig?.maxUnavailablePercentage,
-        ),
-      );
+      firstLookMs = firstLookOf(ng);
       const versionOk = input.version === undefined || ng.version === input.version;
       const releaseOk = input.releaseVersion === undefined || ng.releaseVersion === input.releaseVersion;
       if (versionOk && releaseOk && (input.version !== undefined || input.releaseVersion !== undefined)) {
@@ -223,13 +228,7 @@ async function startCustomAmiNodegroup(
     what: `node group ${input.nodegroup} → image ${imageId}`,
     read: async () => {
       const ng = await describeNodegroupRaw(client, name, input.nodegroup, r.signal);
-      firstLookMs = nodegroupFirstLookMs(
-        nodegroupBatches(
-          ng.scalingConfig?.desiredSize ?? 1,
-          ng.updateConfig?.maxUnavailable,
-          ng.updateConfig?.maxUnavailablePercentage,
-        ),
-      );
+      firstLookMs = firstLookOf(ng);
       const lt = ng.launchTemplate;
       if (!lt?.version || !(lt.id || lt.name)) {
         throw nonRetryable(
