@@ -13,12 +13,19 @@ import {
   type AmiType,
   type NodeModelsSummary,
 } from './node-models';
-import { API_VERSION, minorVersion } from './spec';
+import { API_VERSION, OWNER_TOOLS, minorVersion } from './spec';
 import { compareMinor } from './versions';
 
 const clusterName = z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, {
   message: 'must be an EKS cluster name (letters, digits, - and _, at most 100, starting alphanumeric)',
 });
+
+const managedBy = z
+  .enum(OWNER_TOOLS)
+  .optional()
+  .describe(
+    'The tool that owns it (simulator: the annotations, labels or tags that tool sets); fleetwave then changes it only under spec.nodes.allowOwnedBy. Default: none.',
+  );
 
 export const nodegroupInventorySchema = z.strictObject({
   name: z
@@ -47,6 +54,7 @@ export const nodegroupInventorySchema = z.strictObject({
     .describe(
       'EKS amiType (AL2023_x86_64_STANDARD, BOTTLEROCKET_ARM_64, WINDOWS_CORE_2022_x86_64, ...). CUSTOM when the launch template names its own AMI (launchTemplate.imageId). Default: AL2023_x86_64_STANDARD, or CUSTOM with launchTemplate.imageId.',
     ),
+  managedBy,
   launchTemplate: z
     .strictObject({
       name: z.string().min(1),
@@ -69,6 +77,7 @@ export const nodePoolInventorySchema = z.strictObject({
     .regex(/^(\d+|\d+%)$/, { message: 'must be a count or a percentage such as "10%"' })
     .default('10%')
     .describe('The NodePool disruption budget (spec.disruption.budgets[0].nodes). Default: "10%".'),
+  managedBy,
 });
 
 export const selfManagedGroupInventorySchema = z.strictObject({
@@ -79,6 +88,7 @@ export const selfManagedGroupInventorySchema = z.strictObject({
     .enum(AMI_TYPES)
     .optional()
     .describe('The AMI family its launch template uses, as an EKS amiType. Default: AL2023_x86_64_STANDARD.'),
+  managedBy,
 });
 
 export const fargateProfileInventorySchema = z.strictObject({

@@ -499,6 +499,73 @@ export const nodegroupsSchema = z
   .default({ maxParallel: 1, force: false })
   .describe('How node groups are updated.');
 
+/** Tools whose next sync or apply reverts a change fleetwave makes to what they own. */
+export const OWNER_TOOLS = ['argocd', 'flux', 'helm', 'terraform'] as const;
+export type OwnerTool = (typeof OWNER_TOOLS)[number];
+
+export const nodesSchema = z
+  .strictObject({
+    karpenter: z
+      .strictObject({
+        budget: z
+          .string()
+          .regex(/^(\d+|\d+%)$/, { message: 'must be a count or a percentage such as "10%"' })
+          .default('10%')
+          .describe(
+            'Nodes of one NodePool that Karpenter may disrupt at once for drift during the node step (a Drifted budget). Default: "10%".',
+          ),
+        pdbTimeout: positiveDuration(
+          'The node step fails when evictions stay blocked by a PodDisruptionBudget this long. Default: "30m".',
+        ).default('30m'),
+        timeout: positiveDuration(
+          'The node step fails when not every NodeClaim runs the pinned AMI after this long. Default: "6h".',
+        ).default('6h'),
+      })
+      .default({ budget: '10%', pdbTimeout: '30m', timeout: '6h' })
+      .describe('Karpenter: AMI pin, drift hold and release (self-installed Karpenter only; Auto Mode is EKS\'s).'),
+    selfManaged: z
+      .strictObject({
+        minHealthyPercentage: z
+          .number()
+          .int()
+          .min(0)
+          .max(100)
+          .default(90)
+          .describe('Instance refresh MinHealthyPercentage. Default: 90.'),
+        checkpoints: z
+          .array(z.number().int().min(1).max(100))
+          .max(10)
+          .default([50, 100])
+          .describe(
+            'Instance refresh CheckpointPercentages; at each one fleetwave checks Kubernetes readiness. Default: [50, 100].',
+          ),
+        drainTimeout: positiveDuration(
+          'Drain of one node before its instance terminates; a PodDisruptionBudget blocking longer fails the step. Default: "15m".',
+        ).default('15m'),
+      })
+      .default({ minHealthyPercentage: 90, checkpoints: [50, 100], drainTimeout: '15m' })
+      .describe('Self-managed node groups (Auto Scaling groups): instance refresh with fleetwave\'s own drains.'),
+    fargate: z
+      .enum(['report', 'restart'])
+      .default('report')
+      .describe(
+        'Fargate pods keep their kubelet until recreated. report: list the pods still on an old kubelet; restart: restart their owners in the node step (PDBs honoured). Default: report.',
+      ),
+    allowOwnedBy: z
+      .array(z.enum(OWNER_TOOLS))
+      .default([])
+      .describe(
+        'Change NodePools, EC2NodeClasses and node groups that these tools own (their next sync may revert it). Default: none (preflight refuses, naming the owner).',
+      ),
+  })
+  .default({
+    karpenter: { budget: '10%', pdbTimeout: '30m', timeout: '6h' },
+    selfManaged: { minHealthyPercentage: 90, checkpoints: [50, 100], drainTimeout: '15m' },
+    fargate: 'report',
+    allowOwnedBy: [],
+  })
+  .describe('Node models besides managed node groups: Karpenter, self-managed groups, Fargate; and ownership.');
+
 export const estimatesSchema = z
   .strictObject({
     controlPlaneHop: positiveDuration('Assumed duration of one control-plane hop. Default: "20m".').default('20m'),
@@ -526,6 +593,7 @@ export const campaignSpecSchema = z
     rollback: rollbackSchema,
     approvers: approversSchema,
     nodegroups: nodegroupsSchema,
+    nodes: nodesSchema,
     bake: durationString(
       'After its last step, a cluster must pass its bake-phase gates for this long before it counts as done. Default: "5m".',
     ).default('5m'),
