@@ -13,9 +13,9 @@
  * edit default NodePools"): nothing documents an admission refusal, so a write is accepted and
  * EKS's controller restores the managed spec; the simulator restores it at once.
  *
- * Self-installed Karpenter: the same objects with EC2NodeClass references; Karpenter's own
- * upgrade is not modelled, and its nodes do not drift on a control-plane upgrade (its alias pin
- * decides that, karpenter.sh/docs/tasks/managing-amis/).
+ * Self-installed Karpenter: the same objects with EC2NodeClass references; its controller
+ * (drift by AMI, budgets, expiry, drains honouring PDBs) is model/karpenter.ts. Karpenter's own
+ * upgrade is not modelled.
  *
  * Time advances lazily, as for updates (fleet.ts): a read replays replacements up to "now".
  */
