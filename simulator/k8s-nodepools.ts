@@ -17,6 +17,7 @@ import { invalidBudgets, type DisruptionBudget } from './model/budget-schedule';
 import { isDrifted, writeNodePool, type NodePoolState, type SimNodeClaim, type SimNodePool } from './model/automode';
 import {
   DEFAULT_EXPIRE_AFTER,
+  DRAIN_MS,
   controllerWorks,
   invalidAmiSelectorTerms,
   karpenterNodeName,
@@ -744,7 +745,7 @@ function deleteNodeClaim(c: SimCluster, state: NodePoolState, now: number, name:
       start: now,
     };
     state.disruptions.push(record);
-    claim.disruption = { reason: 'Deleted', since: now, drainAt: now + 60_000, record };
+    claim.disruption = { reason: 'Deleted', since: now, drainAt: now + DRAIN_MS, record };
     state.advancedTo = Math.min(state.advancedTo, now);
   }
   const body = renderNodeClaim(c, claim, now);

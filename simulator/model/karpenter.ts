@@ -512,7 +512,10 @@ function step(
       const room = allowedDisruptions(p.budgets, 'Drifted', p.nodes, t) - inFlight;
       for (const old of drifted.slice(0, Math.max(0, room)))
         startDisruption(c, state, old, 'Drifted', t, t + LAUNCH_MS + DRAIN_MS);
-      if (drifted.length > Math.max(0, room)) next = Math.min(next, Math.floor(t / 60_000) * 60_000 + 60_000);
+      // Held: only a scheduled budget changes with time; look again at the next minute then.
+      if (drifted.length > Math.max(0, room) && p.budgets.some((b) => b.schedule !== undefined)) {
+        next = Math.min(next, Math.floor(t / 60_000) * 60_000 + 60_000);
+      }
     }
     // 4. Launches for the pool's missing nodes (pods pending after a disruption, or pre-spun replacements).
     const live = state.claims.filter((x) => x.pool === p.name && !x.disruption).length;

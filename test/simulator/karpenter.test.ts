@@ -25,7 +25,7 @@ import {
   type ClusterState,
   type Simulator,
 } from '../../simulator/index';
-import { credentials, eksClient, eksToken, errorName, kubeConfig } from './helpers';
+import { credentials, eksClient, eksToken, errorName, kubeConfig, rawKubernetes } from './helpers';
 
 const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
 const MINUTE = 60_000;
@@ -193,6 +193,56 @@ describe('drift after a terms patch', () => {
     expect(maxConcurrent(state('held'), 'default')).toBe(1);
   });
 
+  it('kubectl: patch the terms, and a deleted NodeClaim comes back with the new AMI while the rest are held', async () => {
+    const { api, sim: s, state } = await start([cluster('cli', {})]);
+    const k = await api('cli');
+    const run = (...args: string[]) => kubectl('cli', k.endpoint, k.caData, args);
+    expect(await run('get', 'ec2nodeclasses')).toMatch(/^NAME\s+READY\s+AGE\ndefault\s+True\s+/);
+    await run(
+      'patch',
+      'nodepool',
+      'default',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { disruption: { budgets: [{ nodes: '0', reasons: ['Drifted'] }] } } }),
+    );
+    await run(
+      'patch',
+      'ec2nodeclass',
+      'default',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { amiSelectorTerms: [{ alias: 'al2023@v20250212' }] } }),
+    );
+    const target = (await k.nodeClass()).status.amis.find((a: Json) => a.requirements[0].values[0] === 'amd64').id;
+    const before = await k.claims();
+    await run('delete', 'nodeclaim', before[0].metadata.name, '--wait=false');
+    s.advance(HOUR);
+    const after = await k.claims();
+    expect(after).toHaveLength(6);
+    const fresh = after.filter((x) => !before.some((b) => b.metadata.name === x.metadata.name));
+    expect(imageIds(fresh)).toEqual([target]);
+    // The other five are still Drifted and held.
+    expect(after.filter((x) => condition(x, 'Drifted')?.status === 'True')).toHaveLength(5);
+    expect(state('cli').karpenter?.disruptions.map((d) => d.reason)).toEqual(['Deleted']);
+  });
+
+  it('PUT with a stale resourceVersion is refused with 409', async () => {
+    const { api } = await start([cluster('conflict', {})]);
+    const k = await api('conflict');
+    const nc = await k.nodeClass();
+    await k.mergeNodeClass({ metadata: { labels: { team: 'a' } } });
+    const raw = await fetchRaw('conflict', k, 'PUT', '/apis/karpenter.k8s.aws/v1/ec2nodeclasses/default', nc);
+    expect(raw.status).toBe(409);
+    const fresh = await k.nodeClass();
+    fresh.spec.amiSelectorTerms = [{ alias: 'al2023@v20250212' }];
+    const ok = await fetchRaw('conflict', k, 'PUT', '/apis/karpenter.k8s.aws/v1/ec2nodeclasses/default', fresh);
+    expect(ok.status).toBe(200);
+    expect((ok.json() as Json).spec.amiSelectorTerms).toEqual([{ alias: 'al2023@v20250212' }]);
+  });
+
   it('a PodDisruptionBudget that allows no disruption blocks the drain: the replacement comes up, the old node stays', async () => {
     const {
       api,
@@ -270,7 +320,7 @@ describe('the hop', () => {
     expect((await k.claims()).some((x) => condition(x, 'Drifted'))).toBe(false);
     // A node that goes away (kubectl delete nodeclaim) is not replaced.
     const victim = (await k.claims())[0].metadata.name as string;
-    await kubectl(s, 'trap', k.endpoint, k.caData, ['delete', 'nodeclaim', victim, '--wait=false']);
+    await kubectl('trap', k.endpoint, k.caData, ['delete', 'nodeclaim', victim, '--wait=false']);
     s.advance(HOUR);
     expect(await k.claims()).toHaveLength(5);
   });
@@ -282,7 +332,7 @@ describe('the hop', () => {
     const k = await api('old');
     await hop(s, eks, 'old', '1.33');
     const claims = await k.claims();
-    await kubectl(s, 'old', k.endpoint, k.caData, ['delete', 'nodeclaim', claims[0].metadata.name, '--wait=false']);
+    await kubectl('old', k.endpoint, k.caData, ['delete', 'nodeclaim', claims[0].metadata.name, '--wait=false']);
     s.advance(HOUR);
     // The deleted claim is not even drained (the controller does not run), and nothing new launches.
     const after = await k.claims();
@@ -324,8 +374,23 @@ describe('ownership markers', () => {
   });
 });
 
+/** One request through Node's HTTPS client, trusting the cluster's CA. */
+async function fetchRaw(
+  name: string,
+  k: { endpoint: string; caData: string },
+  method: string,
+  path: string,
+  body: Json,
+) {
+  return rawKubernetes(`${k.endpoint}${path}`, Buffer.from(k.caData, 'base64').toString('utf8'), {
+    method,
+    headers: { authorization: `Bearer ${await eksToken(name)}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
 /** Runs kubectl against one cluster with a kubeconfig holding a bearer token. */
-async function kubectl(s: Simulator, name: string, endpoint: string, caData: string, args: string[]): Promise<string> {
+async function kubectl(name: string, endpoint: string, caData: string, args: string[]): Promise<string> {
   if (!existsSync(KUBECTL)) throw new Error(`kubectl not found at ${KUBECTL}`);
   const dir = mkdtempSync(join(tmpdir(), 'fleetwave-karpenter-'));
   dirs.push(dir);
@@ -341,7 +406,6 @@ async function kubectl(s: Simulator, name: string, endpoint: string, caData: str
       `users:\n- name: ${name}\n  user:\n    token: ${await eksToken(name)}`,
     ].join('\n'),
   );
-  void s;
   const { stdout } = await promisify(execFile)(KUBECTL, ['--kubeconfig', config, ...args], { timeout: 30_000 });
   return stdout;
 }
