@@ -299,7 +299,8 @@ function renderNodeClaim(c: SimCluster, claim: SimNodeClaim, now: number): Json 
               },
             ]
           : []),
-        ...(claim.disruption
+        // Karpenter sets DisruptionReason for the disruptions it decides, not for a user's delete.
+        ...(claim.disruption && claim.disruption.reason !== 'Deleted'
           ? [
               {
                 type: 'DisruptionReason',
