@@ -18,7 +18,6 @@ import { isDrifted, writeNodePool, type NodePoolState, type SimNodeClaim, type S
 import {
   DEFAULT_EXPIRE_AFTER,
   DRAIN_MS,
-  controllerWorks,
   invalidAmiSelectorTerms,
   karpenterNodeName,
   nodeClassOf,
@@ -220,7 +219,13 @@ function renderNodePool(c: SimCluster, p: SimNodePool): Json {
         pods: String(claims.length * 29),
       },
       conditions: [
-        { type: 'Ready', status: 'True', reason: 'Ready', message: '', lastTransitionTime: iso(p.createdAt) },
+        {
+          type: 'Ready',
+          status: classReady ? 'True' : 'False',
+          reason: classReady ? 'Ready' : 'UnhealthyDependents',
+          message: classReady ? '' : 'NodeClassReady=False',
+          lastTransitionTime: iso(p.createdAt),
+        },
         {
           type: 'NodeClassReady',
           status: classReady ? 'True' : 'False',
@@ -356,7 +361,6 @@ const renderTerm = (t: AmiSelectorTerm): Json => ({
 function renderEc2NodeClass(c: SimCluster, nc: SimNodeClass): Json {
   const amis = resolvedAmisOf(c, nc);
   const ok = amis.length > 0;
-  const running = controllerWorks(c);
   const cond = (type: string, good: boolean, reason: string, message = '') => ({
     type,
     status: good ? 'True' : 'False',
@@ -396,7 +400,7 @@ function renderEc2NodeClass(c: SimCluster, nc: SimNodeClass): Json {
       },
     },
     status: {
-      // A stopped controller (compatibility matrix) does not refresh status: the AMIs stay as they were.
+      // A stopped controller (compatibility matrix) does not refresh status: resolvedAmisOf keeps its last minor.
       amis: amis.map((a) => ({
         id: a.id,
         name: a.name,
@@ -409,12 +413,8 @@ function renderEc2NodeClass(c: SimCluster, nc: SimNodeClass): Json {
         cond('SecurityGroupsReady', true, 'SecurityGroupsReady'),
         cond('InstanceProfileReady', true, 'InstanceProfileReady'),
         cond('ValidationSucceeded', true, 'ValidationSucceeded'),
-        cond(
-          'Ready',
-          ok && running,
-          ok ? (running ? 'Ready' : 'ControllerNotRunning') : 'AMIsNotReady',
-          ok ? '' : 'AMIsReady=False',
-        ),
+        // The root condition of operatorpkg's status: False with UnhealthyDependents naming the false ones.
+        cond('Ready', ok, ok ? 'Ready' : 'UnhealthyDependents', ok ? '' : 'AMIsReady=False'),
       ],
     },
   };

@@ -91,6 +91,8 @@ export interface NodePoolState {
   nodeClasses: SimNodeClass[];
   /** Karpenter: every disruption, oldest first (the event log of model/karpenter.ts). */
   disruptions: DisruptionRecord[];
+  /** Karpenter: the cluster minor its controller last ran at (its status stays as of then while stopped). */
+  observedMinor?: string;
   /** Karpenter: the custom images of the cluster's region (EC2 state), for id, tag and name terms. */
   customImages?: () => ReadonlyMap<string, SimImage>;
 }
@@ -172,6 +174,7 @@ export function buildNodePools(
     launches: 0,
     nodeClasses,
     disruptions: [],
+    observedMinor: inv.version,
     ...(customImages ? { customImages } : {}),
   };
   // The nodes running now were launched with what the NodeClass resolved then; a selector that

@@ -329,11 +329,15 @@ export function nodeClassOf(state: NodePoolState, name: string): SimNodeClass | 
   return state.nodeClasses.find((n) => n.name === name);
 }
 
-/** What a NodeClass resolves to now, for the cluster's current minor. */
+/**
+ * What a NodeClass resolves to now: at the cluster's current minor, or, while the controller is
+ * stopped (see advanceKarpenter), at the last minor it ran at — nobody refreshes the status then.
+ */
 export function resolvedAmisOf(c: SimCluster, nc: SimNodeClass): ResolvedAmi[] {
   const state = c.nodePools;
   const images = state?.customImages?.() ?? new Map<string, SimImage>();
-  return resolveAmis(nc.amiSelectorTerms, c.version, c.region, c.account, images);
+  const minor = controllerWorks(c) ? c.version : (state?.observedMinor ?? c.version);
+  return resolveAmis(nc.amiSelectorTerms, minor, c.region, c.account, images);
 }
 
 /**
@@ -470,6 +474,7 @@ function step(
 ): number {
   let next = Infinity;
   if (!controllerWorks(c)) return next;
+  state.observedMinor = c.version;
   // 1. Drains.
   const pdb = () => blockingPdb?.(c) ?? c.pdbs.find((p) => p.allowedDisruptions === 0);
   for (const claim of [...state.claims]) {
