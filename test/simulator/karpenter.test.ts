@@ -131,6 +131,34 @@ describe('EC2NodeClass amiSelectorTerms and status.amis', () => {
     expect(new Set(imageIds(await k.claims()))).toEqual(new Set([amd64]));
   });
 
+  it('selects custom AMIs by tags, public ones by name and owner, and one by id', async () => {
+    const { api } = await start([cluster('select', {})]);
+    const k = await api('select');
+    await k.mergeNodeClass({ spec: { amiSelectorTerms: [{ tags: { 'kubernetes-version': '1.31' } }] } });
+    const byTag = await k.nodeClass();
+    const tagged = byTag.status.amis.map((a: Json) => a.name as string);
+    expect([...tagged].sort()).toEqual([
+      'acme-eks-1.31-arm64-20250115',
+      'acme-eks-1.31-arm64-20250301',
+      'acme-eks-1.31-x86_64-20250115',
+      'acme-eks-1.31-x86_64-20250301',
+    ]);
+    // Newest first: the nodes drift to the newest x86_64 image.
+    expect(tagged.slice(0, 2).every((n: string) => n.endsWith('20250301'))).toBe(true);
+    await k.mergeNodeClass({
+      spec: { amiSelectorTerms: [{ name: 'amazon-eks-node-al2023-x86_64-standard-1.31-*', owner: 'amazon' }] },
+    });
+    const byName = await k.nodeClass();
+    expect(byName.status.amis.map((a: Json) => a.name)).toEqual([
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250304',
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250212',
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250123',
+    ]);
+    const oldest = byName.status.amis[2].id as string;
+    await k.mergeNodeClass({ spec: { amiSelectorTerms: [{ id: oldest }] } });
+    expect(amiIds(await k.nodeClass())).toEqual([oldest]);
+  });
+
   it('validates terms as the CRD does', async () => {
     const { api } = await start([cluster('valid', {})]);
     const k = await api('valid');
