@@ -20,7 +20,7 @@
  * Time advances lazily, as for updates (fleet.ts): a read replays replacements up to "now".
  */
 import type { ClusterInventory } from '../../domain/fleet';
-import { hexOf, podSuffix, uuidOf } from '../random';
+import { hexOf, podSuffix, unit, uuidOf } from '../random';
 import { allowedDisruptions, type DisruptionBudget } from './budget-schedule';
 import {
   advanceKarpenter,
@@ -188,7 +188,12 @@ export function buildNodePools(
   }
   for (const p of pools) {
     for (let i = 0; i < p.nodes; i++) {
-      const claim = launch(state, inv.name, p, initialAmi?.minor ?? inv.version, createdAt + i * 60_000, seed);
+      // Karpenter nodes have come and gone (expiry, consolidation): their ages spread over 3 to 20
+      // days, so that expireAfter does not replace a whole pool at one instant.
+      const at = auto
+        ? createdAt + i * 60_000
+        : now - Math.floor((3 + 17 * unit(seed, inv.name, p.name, i)) * 86_400_000);
+      const claim = launch(state, inv.name, p, initialAmi?.minor ?? inv.version, at, seed);
       if (initialAmi) claim.imageId = initialAmi.id;
     }
   }
