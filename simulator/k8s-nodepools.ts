@@ -351,6 +351,7 @@ const renderTerm = (t: AmiSelectorTerm): Json => ({
   ...(t.tags !== undefined ? { tags: { ...t.tags } } : {}),
   ...(t.name !== undefined ? { name: t.name } : {}),
   ...(t.owner !== undefined ? { owner: t.owner } : {}),
+  ...(t.ssmParameter !== undefined ? { ssmParameter: t.ssmParameter } : {}),
 });
 
 /**
@@ -714,6 +715,7 @@ function writeEc2NodeClass(
     ...(isObject(t.tags) ? { tags: stringMap(t.tags) } : {}),
     ...(typeof t.name === 'string' ? { name: t.name } : {}),
     ...(typeof t.owner === 'string' ? { owner: t.owner } : {}),
+    ...(typeof t.ssmParameter === 'string' ? { ssmParameter: t.ssmParameter } : {}),
   }));
   const specChanged = JSON.stringify(amiSelectorTerms) !== JSON.stringify(nc.amiSelectorTerms);
   const updated: SimNodeClass = {

@@ -77,6 +77,8 @@ export interface AmiSelectorTerm {
   tags?: Record<string, string>;
   name?: string;
   owner?: string;
+  /** An SSM parameter whose value is an AMI id (Karpenter v1.1+; the simulator's public parameters). */
+  ssmParameter?: string;
 }
 
 /** A karpenter.k8s.aws/v1 EC2NodeClass. */
@@ -289,6 +291,12 @@ export function resolveAmis(
         const ami = id ? fromPublic(id) : undefined;
         if (ami) found.set(ami.id, ami);
       }
+      continue;
+    }
+    if (term.ssmParameter !== undefined) {
+      const id = amiParameter(term.ssmParameter, region);
+      const ami = id ? fromPublic(id) : undefined;
+      if (ami) found.set(ami.id, ami);
       continue;
     }
     if (term.id !== undefined) {

@@ -157,6 +157,9 @@ describe('EC2NodeClass amiSelectorTerms and status.amis', () => {
     const oldest = byName.status.amis[2].id as string;
     await k.mergeNodeClass({ spec: { amiSelectorTerms: [{ id: oldest }] } });
     expect(amiIds(await k.nodeClass())).toEqual([oldest]);
+    const recommended = '/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id';
+    await k.mergeNodeClass({ spec: { amiSelectorTerms: [{ ssmParameter: recommended }] } });
+    expect(amiIds(await k.nodeClass())).toEqual([byName.status.amis[0].id]);
   });
 
   it('validates terms as the CRD does', async () => {
