@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { detectOwner, ownedRefusal } from '../../domain/ownership';
+
+describe('detectOwner (the marks each tool leaves)', () => {
+  it('nothing recognised: undefined', () => {
+    expect(detectOwner({})).toBeUndefined();
+    expect(
+      detectOwner({ labels: { 'app.kubernetes.io/name': 'karpenter' }, tags: { team: 'platform', env: 'prod' } }),
+    ).toBeUndefined();
+    expect(detectOwner({ tags: { Terraform: 'false' } })).toBeUndefined();
+    expect(detectOwner({ managers: ['kubectl-client-side-apply', 'karpenter'] })).toBeUndefined();
+  });
+
+  it('Argo CD annotation tracking wins over every other mark', () => {
+    expect(
+      detectOwner({
+        annotations: {
+          'argocd.argoproj.io/tracking-id': 'nodes:karpenter.sh/NodePool:/default',
+          'meta.helm.sh/release-name': 'nodes',
+        },
+        labels: { 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/instance': 'nodes' },
+      }),
+    ).toEqual({
+      tool: 'argocd',
+      evidence: 'annotation argocd.argoproj.io/tracking-id=nodes:karpenter.sh/NodePool:/default',
+    });
+  });
+
+  it('Flux labels, kustomize or helm controller, before the Helm marks a HelmRelease also leaves', () => {
+    expect(detectOwner({ labels: { 'kustomize.toolkit.fluxcd.io/name': 'infra' } })).toEqual({
+      tool: 'flux',
+      evidence: 'label kustomize.toolkit.fluxcd.io/name=infra',
+    });
+    expect(
+      detectOwner({
+        labels: { 'helm.toolkit.fluxcd.io/name': 'karpenter-pools', 'app.kubernetes.io/managed-by': 'Helm' },
+        annotations: { 'meta.helm.sh/release-name': 'karpenter-pools' },
+      })?.tool,
+    ).toBe('flux');
+  });
+
+  it('Helm: the release annotation helm install writes, or the managed-by label alone', () => {
+    expect(
+      detectOwner({
+        labels: { 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/instance': 'pools' },
+        annotations: { 'meta.helm.sh/release-name': 'pools', 'meta.helm.sh/release-namespace': 'karpenter' },
+      }),
+    ).toEqual({ tool: 'helm', evidence: 'annotation meta.helm.sh/release-name=pools' });
+    expect(detectOwner({ labels: { 'app.kubernetes.io/managed-by': 'Helm' } })).toEqual({
+      tool: 'helm',
+      evidence: 'label app.kubernetes.io/managed-by=Helm',
+    });
+  });
+
+  it('Argo CD label tracking: the instance label without a Helm release annotation (helm template leaves managed-by)', () => {
+    expect(detectOwner({ labels: { 'app.kubernetes.io/instance': 'nodes' } })).toEqual({
+      tool: 'argocd',
+      evidence: 'label app.kubernetes.io/instance=nodes (Argo CD label tracking)',
+    });
+    expect(
+      detectOwner({ labels: { 'app.kubernetes.io/instance': 'nodes', 'app.kubernetes.io/managed-by': 'Helm' } })?.tool,
+    ).toBe('argocd');
+  });
+
+  it('Terraform: the tag conventions, a managed-by label, or the Kubernetes provider’s field manager', () => {
+    expect(detectOwner({ tags: { Terraform: 'true' } })).toEqual({ tool: 'terraform', evidence: 'tag Terraform=true' });
+    expect(detectOwner({ tags: { ManagedBy: 'Terraform' } })?.evidence).toBe('tag ManagedBy=Terraform');
+    expect(detectOwner({ tags: { 'managed-by': 'terraform-cloud' } })?.tool).toBe('terraform');
+    expect(detectOwner({ labels: { 'app.kubernetes.io/managed-by': 'terraform' } })?.tool).toBe('terraform');
+    expect(detectOwner({ managers: ['karpenter', 'Terraform'] })).toEqual({
+      tool: 'terraform',
+      evidence: 'field manager Terraform',
+    });
+  });
+
+  it('the refusal names the tool, the evidence and the fix', () => {
+    const text = ownedRefusal('node group ng-1', { tool: 'terraform', evidence: 'tag Terraform=true' });
+    expect(text).toContain('node group ng-1 is owned by terraform (tag Terraform=true)');
+    expect(text).toContain('spec.nodes.allowOwnedBy: [terraform]');
+  });
+});
