@@ -18,6 +18,9 @@
  *   as in the terraform-aws-modules examples, `ManagedBy = "terraform"`), which is what is
  *   recognised. On Kubernetes objects the hashicorp/kubernetes provider applies as field manager
  *   `Terraform` (its `defaultFieldManagerName`), visible in `metadata.managedFields`.
+ * - AWS resources (an EKS node group) carry no mark of a GitOps tool either: a `ManagedBy`-style tag
+ *   naming the tool (`ManagedBy = "argocd"`) is the only evidence there is, and is recognised for
+ *   every tool.
  * - Argo CD's label tracking (the default before 3.0, still a choice) writes
  *   `app.kubernetes.io/instance`. Helm charts set that label too (Argo CD's resource-tracking page
  *   names the clash), so it counts for Argo CD only without Helm's release annotation: Argo CD
@@ -71,12 +74,31 @@ export function detectOwner(marks: OwnershipMarks): Ownership | undefined {
   const terraform = terraformMark(labels, tags, marks.managers ?? []);
   if (terraform !== undefined) return { tool: 'terraform', evidence: terraform };
 
+  const tagged = ownerTag(tags);
+  if (tagged !== undefined) return tagged;
+
   const instance = labels[INSTANCE_LABEL];
   if (instance !== undefined) {
     return { tool: 'argocd', evidence: `label ${INSTANCE_LABEL}=${instance} (Argo CD label tracking)` };
   }
   if (labels[MANAGED_BY_LABEL]?.toLowerCase() === 'helm') {
     return { tool: 'helm', evidence: `label ${MANAGED_BY_LABEL}=${labels[MANAGED_BY_LABEL]}` };
+  }
+  return undefined;
+}
+
+/** Tool names as teams write them in an owner tag's value. */
+const TOOL_NAMES: [RegExp, OwnerTool][] = [
+  [/^argo[-_ ]?cd\b|^argo$/, 'argocd'],
+  [/^flux(cd)?\b/, 'flux'],
+  [/^helm\b/, 'helm'],
+];
+
+function ownerTag(tags: Record<string, string>): Ownership | undefined {
+  for (const [key, value] of Object.entries(tags)) {
+    if (!OWNER_TAG_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''))) continue;
+    const tool = TOOL_NAMES.find(([pattern]) => pattern.test(value.toLowerCase()))?.[1];
+    if (tool) return { tool, evidence: `tag ${key}=${value}` };
   }
   return undefined;
 }
@@ -104,4 +126,32 @@ export function ownedRefusal(what: string, owner: Ownership): string {
     `${what} is owned by ${owner.tool} (${owner.evidence}); its next sync would revert fleetwave's change. ` +
     `Change it through ${owner.tool}, or let fleetwave change it with spec.nodes.allowOwnedBy: [${owner.tool}]`
   );
+}
+
+/** Something the campaign would change, and the tool that owns it. */
+export interface OwnedChange {
+  /** What it is, as the refusal names it: `node group ng-1`, `NodePool default`, `EC2NodeClass default`. */
+  what: string;
+  owner: Ownership;
+}
+
+/**
+ * Preflight's verdict on owned objects the campaign would change: a blocker for each whose tool
+ * `allowOwnedBy` does not name, a warning for each it does (the tool's next sync may still revert
+ * the change). Objects the campaign leaves alone never appear here: the caller passes only changes.
+ */
+export function assessOwnership(
+  changes: readonly OwnedChange[],
+  allowOwnedBy: readonly OwnerTool[] = [],
+): { blockers: string[]; warnings: string[] } {
+  const blockers: string[] = [];
+  const warnings: string[] = [];
+  for (const { what, owner } of changes) {
+    if (allowOwnedBy.includes(owner.tool)) {
+      warnings.push(
+        `${what} is owned by ${owner.tool} (${owner.evidence}), changed under spec.nodes.allowOwnedBy: its next sync may revert the change unless its source is changed too`,
+      );
+    } else blockers.push(ownedRefusal(what, owner));
+  }
+  return { blockers, warnings };
 }

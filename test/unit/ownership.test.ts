@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectOwner, ownedRefusal } from '../../domain/ownership';
+import { assessOwnership, detectOwner, ownedRefusal } from '../../domain/ownership';
 
 describe('detectOwner (the marks each tool leaves)', () => {
   it('nothing recognised: undefined', () => {
@@ -73,9 +73,53 @@ describe('detectOwner (the marks each tool leaves)', () => {
     });
   });
 
+  it('an owner tag naming a GitOps tool (what an AWS resource can carry)', () => {
+    expect(detectOwner({ tags: { ManagedBy: 'argocd' } })).toEqual({
+      tool: 'argocd',
+      evidence: 'tag ManagedBy=argocd',
+    });
+    expect(detectOwner({ tags: { 'managed-by': 'Argo-CD' } })?.tool).toBe('argocd');
+    expect(detectOwner({ tags: { managed_by: 'fluxcd' } })?.tool).toBe('flux');
+    expect(detectOwner({ tags: { ManagedBy: 'platform-team' } })).toBeUndefined();
+  });
+
   it('the refusal names the tool, the evidence and the fix', () => {
     const text = ownedRefusal('node group ng-1', { tool: 'terraform', evidence: 'tag Terraform=true' });
     expect(text).toContain('node group ng-1 is owned by terraform (tag Terraform=true)');
     expect(text).toContain('spec.nodes.allowOwnedBy: [terraform]');
+  });
+});
+
+describe('assessOwnership (preflight)', () => {
+  const argo = { tool: 'argocd' as const, evidence: 'annotation argocd.argoproj.io/tracking-id=nodes:x' };
+  const tf = { tool: 'terraform' as const, evidence: 'tag Terraform=true' };
+
+  it('blocks each owned change, naming tool, evidence and fix', () => {
+    const out = assessOwnership([
+      { what: 'NodePool default', owner: argo },
+      { what: 'node group ng-1', owner: tf },
+    ]);
+    expect(out.warnings).toEqual([]);
+    expect(out.blockers).toHaveLength(2);
+    expect(out.blockers[0]).toContain('NodePool default is owned by argocd');
+    expect(out.blockers[1]).toContain('spec.nodes.allowOwnedBy: [terraform]');
+  });
+
+  it('allowOwnedBy lets the named tool through with a warning, and only that tool', () => {
+    const out = assessOwnership(
+      [
+        { what: 'NodePool default', owner: argo },
+        { what: 'node group ng-1', owner: tf },
+      ],
+      ['terraform'],
+    );
+    expect(out.blockers).toEqual([expect.stringContaining('NodePool default is owned by argocd')]);
+    expect(out.warnings).toEqual([
+      expect.stringContaining('node group ng-1 is owned by terraform (tag Terraform=true)'),
+    ]);
+  });
+
+  it('nothing changed, nothing said', () => {
+    expect(assessOwnership([], [])).toEqual({ blockers: [], warnings: [] });
   });
 });
