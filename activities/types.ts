@@ -10,6 +10,7 @@ import type { FleetMember } from '../domain/fleet';
 import type { AmiType, Architecture } from '../domain/node-models';
 import type { ClaimVerdict, PolicySummary, SignedActionKind, SignedClaim } from '../domain/signed-actions';
 import type { NodeClaimCount } from '../domain/nodepool-hold';
+import type { Ownership } from '../domain/ownership';
 import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
 
 /** Where a cluster lives and how to reach it. */
@@ -71,6 +72,8 @@ export interface NodegroupState {
   /** CUSTOM node groups: the AMI the current launch-template version names, and its architecture. */
   imageId?: string;
   arch?: Architecture;
+  /** The tool that owns it, from its EKS tags (domain/ownership.ts); absent when none is recognised. */
+  owner?: Ownership;
 }
 
 /** Node models of a cluster besides managed node groups, as preflight detects them. */
@@ -78,7 +81,9 @@ export interface NodeModelsState {
   /** DescribeCluster computeConfig.enabled. */
   autoMode: boolean;
   /** Custom NodePools (karpenter.sh/v1) and whether they belong to Auto Mode or a Karpenter install. */
-  nodePools: { name: string; autoMode: boolean; nodes: number }[];
+  nodePools: { name: string; autoMode: boolean; nodes: number; owner?: Ownership }[];
+  /** EC2NodeClasses (karpenter.k8s.aws) of a self-installed Karpenter that a tool owns; absent when none. */
+  ownedNodeClasses?: { name: string; owner: Ownership }[];
   /** Karpenter controller version, when one is installed. */
   karpenterVersion?: string;
   /** Nodes of self-managed groups (no EKS node group, not Fargate, not Karpenter or Auto Mode). */

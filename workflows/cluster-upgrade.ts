@@ -71,6 +71,7 @@ import {
 } from '../activities/types';
 import { describeNodeClaimCount } from '../domain/nodepool-hold';
 import { parseDuration } from '../domain/duration';
+import { assessOwnership } from '../domain/ownership';
 import { assessBlockingPdbs } from '../domain/pdbs';
 import {
   clusterAbortSignal,
@@ -111,6 +112,7 @@ import {
   isEmptyPlan,
   nodegroupStep,
   nodegroupsTimeoutMs,
+  ownedChanges,
   planUpgrade,
   type AddonPlan,
   type HopPlan,
@@ -393,14 +395,17 @@ class ClusterUpgrade {
       drainsNodes: plan.nodegroups.length > 0,
       force: spec.nodegroups.force,
     });
-    const blockers = [...result.blockers, ...pdbs.blockers];
+    // Objects a GitOps or IaC tool owns: refused unless spec.nodes.allowOwnedBy names the tool.
+    // Histories before ownership have no owner in their preflight result, so nothing changes there.
+    const owned = assessOwnership(ownedChanges(plan), spec.nodes?.allowOwnedBy);
+    const blockers = [...result.blockers, ...pdbs.blockers, ...owned.blockers];
     if (blockers.length > 0) {
       this.record({ step: 'preflight', status: 'failed', detail: blockers.join('; ') });
       throw new Blocked(`preflight: ${blockers.join('; ')}`);
     }
     this.snapshot = result.state;
     if (result.baseline) this.baseline = result.baseline;
-    const allWarnings = [...result.warnings, ...pdbs.warnings];
+    const allWarnings = [...result.warnings, ...pdbs.warnings, ...owned.warnings];
     const warnings = allWarnings.length > 0 ? `warnings: ${allWarnings.join('; ')}` : undefined;
     this.record({ step: 'preflight', status: 'done', ...(warnings ? { detail: warnings } : {}) });
     this.steps.push(...plan.skipped);

@@ -61,6 +61,7 @@ async function detectNodeModels(
   return {
     autoMode: cluster.computeConfig?.enabled === true,
     nodePools: fromKubernetes?.nodePools ?? [],
+    ...(fromKubernetes?.ownedNodeClasses ? { ownedNodeClasses: fromKubernetes.ownedNodeClasses } : {}),
     ...(fromKubernetes?.karpenterVersion ? { karpenterVersion: fromKubernetes.karpenterVersion } : {}),
     selfManagedNodes: fromKubernetes?.selfManagedNodes ?? 0,
     fargateProfiles: [...fargateProfiles].sort(),
