@@ -262,7 +262,9 @@ export function renderPlanText(plan: PlannedCampaign): string {
         cl.labels.env ?? '',
         versionCell(cl.from, cl.path),
         formatEstimate(cl.estimateMs),
-        nodeModelsCell(cl.nodeModels),
+        [nodeModelsCell(cl.nodeModels), ...(cl.owners ? [`owned: ${cl.owners.join(', ')}`] : [])]
+          .filter(Boolean)
+          .join(' · '),
         (cl.warnings ?? []).join('; '),
       ]);
     }

@@ -12,6 +12,7 @@ import { durationToMs, formatDuration, formatEstimate } from './duration';
 import { estimateCampaign } from './estimate';
 import type { FleetMember } from './fleet';
 import { DEFAULT_AMI_TYPE, keepsCleanRollbackPath, memberNodegroupReversibility, type AmiType } from './node-models';
+import { assessOwnership } from './ownership';
 import { assessBlockingPdbs } from './pdbs';
 import { describeSelector } from './selector';
 import type { Campaign, CampaignSpec, WaveSpec } from './spec';
@@ -34,6 +35,8 @@ export interface PlannedCluster {
   warnings?: string[];
   /** Its node models, what the campaign does to each, and whether that can be undone. */
   nodeModels: PlannedNodeModel[];
+  /** What the fleet file says a tool owns (`managedBy`), e.g. "node group ng-1: argocd"; absent when nothing. */
+  owners?: string[];
   /** True when a control-plane bake keeps its clean rollback path ({@link keepsCleanRollbackPath}). */
   cleanRollbackPath?: boolean;
 }
@@ -142,7 +145,7 @@ export function effectiveApproval(
   return spec.waves[index]?.approval ?? 'required';
 }
 
-function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: number): string[] {
+function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: number, hops: number): string[] {
   const warnings: string[] = [];
   // Preflight decides the same way; a blocker here is the reason the cluster will be blocked.
   const pdbs = assessBlockingPdbs({
@@ -151,6 +154,22 @@ function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: nu
     force: spec.nodegroups.force,
   });
   warnings.push(...pdbs.blockers, ...pdbs.warnings);
+  // What the fleet file says a tool owns, where the campaign would change it: preflight reads the
+  // real marks (tags, annotations) and refuses the same way.
+  const owned = assessOwnership(
+    (member.owners ?? [])
+      .filter((o) =>
+        o.kind === 'node group'
+          ? !spec.target.skipNodegroups
+          : o.kind === 'NodePool'
+            ? hops > 0 && member.nodeModels?.karpenter !== undefined && !member.nodeModels.autoMode
+            : false,
+      )
+      .map((o) => ({ what: `${o.kind} ${o.name}`, owner: { tool: o.tool, evidence: 'fleet file managedBy' } })),
+    // Absent in campaigns started before spec.nodes.
+    (spec as Partial<CampaignSpec>).nodes?.allowOwnedBy,
+  );
+  warnings.push(...owned.blockers, ...owned.warnings);
   const windows = windowsFor(member, spec.maintenanceWindows);
   if (windows.length > 0) {
     const longest = windows.reduce((max, w) => Math.max(max, nominalWindowMs(w)), 0);
@@ -287,8 +306,8 @@ export function buildPlan(
     const clusters: PlannedCluster[] = assigned.clusters.map((name) => {
       const member = byName.get(name) as FleetMember;
       const estimateMs = estimate.clusterMs[name] ?? 0;
-      const notes = clusterWarnings(member, spec, estimateMs);
       const path = waves.paths[name] ?? [];
+      const notes = clusterWarnings(member, spec, estimateMs, path.length);
       return {
         name,
         from: member.version,
@@ -297,6 +316,7 @@ export function buildPlan(
         estimateMs,
         ...(notes.length > 0 ? { warnings: notes } : {}),
         nodeModels: planNodeModels(member, spec, path.length),
+        ...(member.owners ? { owners: member.owners.map((o) => `${o.kind} ${o.name}: ${o.tool}`) } : {}),
         ...(keepsCleanRollbackPath(spec, path.length) ? { cleanRollbackPath: true } : {}),
       };
     });

@@ -123,3 +123,44 @@ describe('assessOwnership (preflight)', () => {
     expect(assessOwnership([], [])).toEqual({ blockers: [], warnings: [] });
   });
 });
+
+describe('plan shows what the fleet file says a tool owns', () => {
+  it('lists owners and warns where the campaign would change them', async () => {
+    const { buildPlan } = await import('../../domain/plan');
+    const { toFleetMember, clusterInventorySchema } = await import('../../domain/fleet');
+    const { campaignSchema } = await import('../../domain/spec');
+    const member = toFleetMember(
+      clusterInventorySchema.parse({
+        name: 'c1',
+        region: 'us-east-1',
+        account: '111122223333',
+        version: '1.29',
+        nodegroups: [{ name: 'ng-1', nodes: 2, maxUnavailable: 1, managedBy: 'terraform' }],
+        karpenter: { version: '1.5.0' },
+        nodePools: [{ name: 'default', nodes: 2, managedBy: 'argocd' }],
+      }),
+    );
+    const campaign = (allowOwnedBy: string[]) =>
+      campaignSchema.parse({
+        apiVersion: 'fleetwave.io/v1alpha1',
+        kind: 'UpgradeCampaign',
+        metadata: { name: 'own' },
+        spec: {
+          target: { kubernetesVersion: '1.30' },
+          waves: [{ name: 'all', selector: {} }],
+          nodes: { allowOwnedBy },
+        },
+      });
+    const cluster = buildPlan(campaign([]), [member]).waves[0]?.clusters[0];
+    expect(cluster?.owners).toEqual(['node group ng-1: terraform', 'NodePool default: argocd']);
+    expect(cluster?.warnings).toEqual([
+      expect.stringContaining('node group ng-1 is owned by terraform (fleet file managedBy)'),
+      expect.stringContaining('NodePool default is owned by argocd (fleet file managedBy)'),
+    ]);
+    const allowed = buildPlan(campaign(['terraform']), [member]).waves[0]?.clusters[0];
+    expect(allowed?.warnings).toEqual([
+      expect.stringContaining('NodePool default is owned by argocd'),
+      expect.stringMatching(/^node group ng-1 is owned by terraform .*changed under spec\.nodes\.allowOwnedBy/),
+    ]);
+  });
+});
