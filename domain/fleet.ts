@@ -100,6 +100,11 @@ export const fargateProfileInventorySchema = z.strictObject({
     .max(1000)
     .default(2)
     .describe('Pods running on Fargate under this profile. Default: 2.'),
+  version: minorVersion
+    .optional()
+    .describe(
+      'Kubelet minor its pods started on (a Fargate pod keeps it until recreated). Default: the cluster version.',
+    ),
 });
 
 export const addonInventorySchema = z.strictObject({
@@ -268,6 +273,15 @@ export const fleetSchema = z
             code: 'custom',
             path: [...at, 'amiType'],
             message: `EKS publishes no Amazon Linux 2 AMI after Kubernetes ${LAST_AL2_MINOR}`,
+          });
+        }
+      });
+      (c.fargateProfiles ?? []).forEach((f, j) => {
+        if (f.version && compareMinor(f.version, c.version) > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clusters', i, 'fargateProfiles', j, 'version'],
+            message: `is newer than the control plane (${c.version})`,
           });
         }
       });

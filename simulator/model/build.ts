@@ -143,8 +143,9 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
     fargateProfiles: (inv.fargateProfiles ?? []).map((f) => ({
       name: f.name,
       pods: f.pods,
-      version: inv.version,
+      version: f.version ?? inv.version,
       createdAt: createdAt + Math.floor(unit(seed, name, f.name, 'fargate') * 10) * 86_400_000,
+      generation: 0,
     })),
     addons,
     addonByName: new Map(addons.map((a) => [a.name, a])),
