@@ -511,6 +511,60 @@ export interface AutoModeNodesProgress extends NodeClaimCount {
 
 export type AwaitAutoModeNodesResult = NodeClaimCount;
 
+// --- Fargate pods (activities/fargate.ts) ---
+
+/** Input of settleFargatePods. */
+export interface SettleFargatePodsInput {
+  cluster: ClusterRef;
+  /** The control plane's minor: a Fargate pod on an older kubelet is old. */
+  targetVersion: string;
+  /** report: list the old pods; restart: restart their owners and wait until none is left. */
+  mode: 'report' | 'restart';
+  /**
+   * This run's restart marker, the `kubectl.kubernetes.io/restartedAt` value it writes (RFC 3339, as
+   * kubectl writes it): an owner whose template already carries it is not restarted again.
+   */
+  marker: string;
+  /** restart: gives up after this long (wall clock, across attempts). */
+  timeoutMs: number;
+  /** restart: fails when a PodDisruptionBudget keeps an owner from being restarted this long. */
+  pdbTimeoutMs: number;
+}
+
+/** The old Fargate pods of one owner. */
+export interface FargateOwnerPods {
+  /** `namespace/Kind/name` of the pods' owner (the Deployment behind their ReplicaSet), or `namespace/Pod/name` for a bare pod. */
+  owner: string;
+  /** The Fargate profile their pods run under. */
+  profile: string;
+  /** Pods of the owner still on an old kubelet. */
+  pods: number;
+  /** The oldest kubelet minor among them. */
+  oldest: string;
+}
+
+/** Answer of settleFargatePods. */
+export interface SettleFargatePodsResult {
+  /** Pods running on Fargate. */
+  total: number;
+  /** Old pods per owner (after a restart: those left, from owners fleetwave cannot restart). */
+  old: FargateOwnerPods[];
+  /** Owners restarted by this run (`namespace/Kind/name`), including those an earlier attempt restarted. */
+  restarted: string[];
+}
+
+/** Heartbeat details of settleFargatePods. */
+export interface FargatePodsProgress {
+  cluster: string;
+  target: string;
+  marker: string;
+  startedAtMs: number;
+  restarted: string[];
+  /** Owners a PodDisruptionBudget holds back, with the budget and since when (ms). */
+  blocked: Record<string, { pdb: string; sinceMs: number }>;
+  oldPods: number;
+}
+
 /** Input of holdNodePools. */
 export interface HoldNodePoolsInput {
   cluster: ClusterRef;
@@ -565,6 +619,8 @@ export interface FleetwaveActivities {
   describeApprovalPolicy(): Promise<PolicySummary>;
   /** Auto Mode: every NodeClaim on the target minor, one parked wait (activities/automode.ts). */
   awaitAutoModeNodes(input: AwaitAutoModeNodesInput): Promise<AwaitAutoModeNodesResult>;
+  /** Fargate pods on an old kubelet: reported, or their owners restarted and awaited (activities/fargate.ts). */
+  settleFargatePods(input: SettleFargatePodsInput): Promise<SettleFargatePodsResult>;
   /** Auto Mode: a zero Drifted budget on each custom NodePool while the control plane bakes. */
   holdNodePools(input: HoldNodePoolsInput): Promise<HoldNodePoolsResult>;
   /** Removes fleetwave's NodePool holds (one workflow's, or all) and restores the recorded budgets. */
