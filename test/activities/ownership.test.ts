@@ -27,6 +27,16 @@ beforeAll(async () => {
         { name: 'free', nodes: 1, maxUnavailable: 1 },
       ],
     }),
+    clusterEntry('karp-markers', {
+      nodegroups: [],
+      karpenter: { version: '1.5.0', managedBy: 'terraform' },
+      nodePools: [
+        { name: 'argo', nodes: 1, budgetNodes: '10%', managedBy: 'argocd' },
+        { name: 'flux', nodes: 1, budgetNodes: '10%', managedBy: 'flux' },
+        { name: 'helm', nodes: 1, budgetNodes: '10%', managedBy: 'helm' },
+        { name: 'plain', nodes: 1, budgetNodes: '10%' },
+      ],
+    }),
     clusterEntry('karp-owned', {
       nodegroups: [],
       karpenter: { version: '1.5.0' },
@@ -125,5 +135,22 @@ describe('ownership at preflight', () => {
       expect.stringContaining('NodePool default is owned by argocd'),
     ]);
     expect(verdict('karp-owned', after, ['argocd']).blockers).toEqual([]);
+  });
+
+  it('the owner markers each tool leaves on NodePools and the EC2NodeClass (simulator fleet file managedBy)', async () => {
+    const result = await preflight('karp-markers');
+    const owners = Object.fromEntries(
+      (result.state.nodeModels?.nodePools ?? []).map((p) => [p.name, p.owner?.tool ?? 'none']),
+    );
+    expect(owners).toEqual({ argo: 'argocd', flux: 'flux', helm: 'helm', plain: 'none' });
+    expect(result.state.nodeModels?.ownedNodeClasses).toEqual([
+      { name: 'default', owner: { tool: 'terraform', evidence: 'field manager Terraform' } },
+    ]);
+    const { blockers } = verdict('karp-markers', result, ['helm']);
+    expect(blockers.map((b) => b.split(' is owned by')[0])).toEqual([
+      'NodePool argo',
+      'NodePool flux',
+      'EC2NodeClass default',
+    ]);
   });
 });
