@@ -43,7 +43,7 @@ export interface PlannedCluster {
 
 /** What the campaign does to a node model of a cluster. */
 export type NodeModelAction =
-  'upgrade' | 'untouched' | 'follows the control plane' | 'detected only (upgraded in a later release)';
+  'upgrade' | 'untouched' | 'follows the control plane' | 'reported' | 'detected only (upgraded in a later release)';
 
 /** One node model of a cluster: managed node groups of one amiType, Auto Mode, Karpenter, self-managed groups, Fargate. */
 export interface PlannedNodeModel {
@@ -244,8 +244,26 @@ export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: nu
     out.push({ model: 'karpenter', version: m.karpenter, count: m.autoMode ? 0 : (m.nodePools ?? 0), action: later });
   }
   if (m?.selfManagedGroups) out.push({ model: 'self-managed', count: m.selfManagedGroups, action: later });
-  if (m?.fargateProfiles) out.push({ model: 'fargate', count: m.fargateProfiles, action: later });
+  if (m?.fargateProfiles) out.push(planFargate(m.fargateProfiles, spec, hops));
   return out;
+}
+
+/**
+ * Fargate pods keep their kubelet until recreated: after a hop, spec.nodes.fargate `restart` restarts
+ * their owners in the node step (not undone: the pods stay on the new kubelet), `report` lists them.
+ */
+function planFargate(count: number, spec: CampaignSpec, hops: number): PlannedNodeModel {
+  if (hops === 0) return { model: 'fargate', count, action: 'untouched' };
+  // Absent in campaigns started before spec.nodes: report.
+  if ((spec as Partial<CampaignSpec>).nodes?.fargate !== 'restart')
+    return { model: 'fargate', count, action: 'reported' };
+  return {
+    model: 'fargate',
+    count,
+    action: 'upgrade',
+    reversible: false,
+    rollback: 'not undone: restarted pods keep the new kubelet',
+  };
 }
 
 /** Fleet-wide node-model totals over the planned clusters. */

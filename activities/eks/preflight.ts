@@ -94,8 +94,11 @@ export function nodeModelWarnings(state: ClusterState): string[] {
     );
   if (m.selfManagedNodes > 0)
     later.push(`${m.selfManagedNodes} self-managed node${m.selfManagedNodes === 1 ? '' : 's'}`);
-  if (m.fargateProfiles.length > 0) later.push(`Fargate profiles ${m.fargateProfiles.join(', ')}`);
   if (later.length > 0) warnings.push(`detected, not upgraded by fleetwave: ${later.join('; ')}`);
+  if (m.fargateProfiles.length > 0)
+    warnings.push(
+      `Fargate profiles ${m.fargateProfiles.join(', ')}: pods keep their kubelet until recreated; after a hop they are reported, or restarted under spec.nodes.fargate: restart`,
+    );
   return warnings;
 }
 
