@@ -21,6 +21,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import { detectOwner, type Ownership } from '../domain/ownership';
 import { toMinor } from '../domain/versions';
 import { activityRuntime } from './context';
 import type { ClusterAccess, ResolvedDeps } from './deps';
@@ -53,6 +54,8 @@ interface ObjectMeta {
   name?: string;
   namespace?: string;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  managedFields?: { manager?: string }[];
   ownerReferences?: { controller?: boolean; kind?: string; name?: string }[];
 }
 interface ContainerStatus {
@@ -188,7 +191,9 @@ interface KubernetesSession {
 /** The node models the cluster's own API shows (preflight adds what EKS says: Auto Mode, Fargate profiles). */
 export interface KubernetesNodeModels {
   /** Custom NodePools (karpenter.sh/v1) with their NodeClaims; Auto Mode's built-in pools left out. */
-  nodePools: { name: string; autoMode: boolean; nodes: number }[];
+  nodePools: { name: string; autoMode: boolean; nodes: number; owner?: Ownership }[];
+  /** EC2NodeClasses of a self-installed Karpenter that a GitOps or IaC tool owns (domain/ownership.ts). */
+  ownedNodeClasses?: { name: string; owner: Ownership }[];
   /** The tag of the Karpenter controller image (Deployment kube-system/karpenter), when one runs. */
   karpenterVersion?: string;
   /** Nodes no EKS node group, Fargate, Auto Mode or Karpenter owns: self-managed groups. */
@@ -212,6 +217,16 @@ const NODEPOOL_LABEL = 'karpenter.sh/nodepool';
 const AUTO_MODE_BUILT_IN_POOLS = new Set(['system', 'general-purpose']);
 /** NodeClasses of EKS Auto Mode belong to this API group; a self-installed Karpenter's to karpenter.k8s.aws. */
 const AUTO_MODE_NODECLASS_GROUP = 'eks.amazonaws.com';
+
+/** The tool that owns an object, from its labels, annotations and field managers. */
+function ownerOf(meta: ObjectMeta | undefined): Ownership | undefined {
+  if (!meta) return undefined;
+  return detectOwner({
+    ...(meta.labels ? { labels: meta.labels } : {}),
+    ...(meta.annotations ? { annotations: meta.annotations } : {}),
+    managers: (meta.managedFields ?? []).map((f) => f.manager ?? '').filter(Boolean),
+  });
+}
 
 /** GET that answers undefined for 404: an API group or object the cluster does not have. */
 async function getIfPresent<T>(kc: KubeConfig, path: string, signal: AbortSignal): Promise<T | undefined> {
@@ -271,7 +286,7 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
       const karpenterPools = poolItems.some(
         (p) => p.spec?.template?.spec?.nodeClassRef?.group !== AUTO_MODE_NODECLASS_GROUP,
       );
-      const [claims, karpenter] = await Promise.all([
+      const [claims, karpenter, nodeClasses] = await Promise.all([
         poolItems.length > 0
           ? listAllPages<{ metadata?: ObjectMeta }>(
               `list NodeClaims of ${clusterName}`,
@@ -284,20 +299,31 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
               getIfPresent<Deployment>(kc, '/apis/apps/v1/namespaces/kube-system/deployments/karpenter', signal),
             )
           : undefined,
+        // A self-installed Karpenter's EC2NodeClasses: what the AMI pin changes, so their owners matter.
+        karpenterPools
+          ? call(`list EC2NodeClasses of ${clusterName}`, (signal) =>
+              getIfPresent<List<{ metadata?: ObjectMeta }>>(kc, '/apis/karpenter.k8s.aws/v1/ec2nodeclasses', signal),
+            )
+          : undefined,
       ]);
       const claimsOf = (pool: string) => claims.filter((c) => c.metadata?.labels?.[NODEPOOL_LABEL] === pool).length;
       const nodePools = poolItems
         .map((p) => ({
           name: p.metadata?.name ?? '?',
           autoMode: p.spec?.template?.spec?.nodeClassRef?.group === AUTO_MODE_NODECLASS_GROUP,
+          owner: ownerOf(p.metadata),
         }))
         .filter((p) => !(p.autoMode && AUTO_MODE_BUILT_IN_POOLS.has(p.name)))
-        .map((p) => ({ ...p, nodes: claimsOf(p.name) }))
+        .map(({ owner, ...p }) => ({ ...p, nodes: claimsOf(p.name), ...(owner ? { owner } : {}) }))
         .sort((a, b) => a.name.localeCompare(b.name));
       const controller =
         karpenter?.spec?.template?.spec?.containers?.find((c) => c.name === 'controller') ??
         karpenter?.spec?.template?.spec?.containers?.[0];
       const karpenterVersion = controller?.image ? imageTag(controller.image) : undefined;
+      const ownedNodeClasses = (nodeClasses?.items ?? [])
+        .map((nc) => ({ name: nc.metadata?.name ?? '?', owner: ownerOf(nc.metadata) }))
+        .filter((nc): nc is { name: string; owner: Ownership } => nc.owner !== undefined)
+        .sort((a, b) => a.name.localeCompare(b.name));
       let selfManagedNodes = 0;
       let fargateNodes = 0;
       for (const node of nodes) {
@@ -306,7 +332,13 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         if (computeType === 'fargate') fargateNodes++;
         else if (!labels[NODEGROUP_LABEL] && !labels[NODEPOOL_LABEL] && computeType !== 'auto') selfManagedNodes++;
       }
-      return { nodePools, ...(karpenterVersion ? { karpenterVersion } : {}), selfManagedNodes, fargateNodes };
+      return {
+        nodePools,
+        ...(ownedNodeClasses.length > 0 ? { ownedNodeClasses } : {}),
+        ...(karpenterVersion ? { karpenterVersion } : {}),
+        selfManagedNodes,
+        fargateNodes,
+      };
     },
   };
 }

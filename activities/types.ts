@@ -10,6 +10,7 @@ import type { FleetMember } from '../domain/fleet';
 import type { AmiType, Architecture } from '../domain/node-models';
 import type { ClaimVerdict, PolicySummary, SignedActionKind, SignedClaim } from '../domain/signed-actions';
 import type { NodeClaimCount } from '../domain/nodepool-hold';
+import type { Ownership } from '../domain/ownership';
 import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
 
 /** Where a cluster lives and how to reach it. */
@@ -71,6 +72,8 @@ export interface NodegroupState {
   /** CUSTOM node groups: the AMI the current launch-template version names, and its architecture. */
   imageId?: string;
   arch?: Architecture;
+  /** The tool that owns it, from its EKS tags (domain/ownership.ts); absent when none is recognised. */
+  owner?: Ownership;
 }
 
 /** Node models of a cluster besides managed node groups, as preflight detects them. */
@@ -78,7 +81,9 @@ export interface NodeModelsState {
   /** DescribeCluster computeConfig.enabled. */
   autoMode: boolean;
   /** Custom NodePools (karpenter.sh/v1) and whether they belong to Auto Mode or a Karpenter install. */
-  nodePools: { name: string; autoMode: boolean; nodes: number }[];
+  nodePools: { name: string; autoMode: boolean; nodes: number; owner?: Ownership }[];
+  /** EC2NodeClasses (karpenter.k8s.aws) of a self-installed Karpenter that a tool owns; absent when none. */
+  ownedNodeClasses?: { name: string; owner: Ownership }[];
   /** Karpenter controller version, when one is installed. */
   karpenterVersion?: string;
   /** Nodes of self-managed groups (no EKS node group, not Fargate, not Karpenter or Auto Mode). */
@@ -506,6 +511,60 @@ export interface AutoModeNodesProgress extends NodeClaimCount {
 
 export type AwaitAutoModeNodesResult = NodeClaimCount;
 
+// --- Fargate pods (activities/fargate.ts) ---
+
+/** Input of settleFargatePods. */
+export interface SettleFargatePodsInput {
+  cluster: ClusterRef;
+  /** The control plane's minor: a Fargate pod on an older kubelet is old. */
+  targetVersion: string;
+  /** report: list the old pods; restart: restart their owners and wait until none is left. */
+  mode: 'report' | 'restart';
+  /**
+   * This run's restart marker, the `kubectl.kubernetes.io/restartedAt` value it writes (RFC 3339, as
+   * kubectl writes it): an owner whose template already carries it is not restarted again.
+   */
+  marker: string;
+  /** restart: gives up after this long (wall clock, across attempts). */
+  timeoutMs: number;
+  /** restart: fails when a PodDisruptionBudget keeps an owner from being restarted this long. */
+  pdbTimeoutMs: number;
+}
+
+/** The old Fargate pods of one owner. */
+export interface FargateOwnerPods {
+  /** `namespace/Kind/name` of the pods' owner (the Deployment behind their ReplicaSet), or `namespace/Pod/name` for a bare pod. */
+  owner: string;
+  /** The Fargate profile their pods run under. */
+  profile: string;
+  /** Pods of the owner still on an old kubelet. */
+  pods: number;
+  /** The oldest kubelet minor among them. */
+  oldest: string;
+}
+
+/** Answer of settleFargatePods. */
+export interface SettleFargatePodsResult {
+  /** Pods running on Fargate. */
+  total: number;
+  /** Old pods per owner (after a restart: those left, from owners fleetwave cannot restart). */
+  old: FargateOwnerPods[];
+  /** Owners restarted by this run (`namespace/Kind/name`), including those an earlier attempt restarted. */
+  restarted: string[];
+}
+
+/** Heartbeat details of settleFargatePods. */
+export interface FargatePodsProgress {
+  cluster: string;
+  target: string;
+  marker: string;
+  startedAtMs: number;
+  restarted: string[];
+  /** Owners a PodDisruptionBudget holds back, with the budget and since when (ms). */
+  blocked: Record<string, { pdb: string; sinceMs: number }>;
+  oldPods: number;
+}
+
 /** Input of holdNodePools. */
 export interface HoldNodePoolsInput {
   cluster: ClusterRef;
@@ -560,6 +619,8 @@ export interface FleetwaveActivities {
   describeApprovalPolicy(): Promise<PolicySummary>;
   /** Auto Mode: every NodeClaim on the target minor, one parked wait (activities/automode.ts). */
   awaitAutoModeNodes(input: AwaitAutoModeNodesInput): Promise<AwaitAutoModeNodesResult>;
+  /** Fargate pods on an old kubelet: reported, or their owners restarted and awaited (activities/fargate.ts). */
+  settleFargatePods(input: SettleFargatePodsInput): Promise<SettleFargatePodsResult>;
   /** Auto Mode: a zero Drifted budget on each custom NodePool while the control plane bakes. */
   holdNodePools(input: HoldNodePoolsInput): Promise<HoldNodePoolsResult>;
   /** Removes fleetwave's NodePool holds (one workflow's, or all) and restores the recorded budgets. */

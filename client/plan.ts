@@ -157,7 +157,16 @@ export function nodeModelsCell(models: readonly PlannedNodeModel[]): string {
         : 'Auto Mode',
     );
   }
-  const later = models.filter((m) => LATER_NAMES[m.model]).map((m) => LATER_NAMES[m.model] as string);
+  const fargate = models.find(
+    (m) => m.model === 'fargate' && m.action !== 'detected only (upgraded in a later release)',
+  );
+  if (fargate)
+    parts.push(
+      `Fargate ${fargate.action === 'upgrade' ? 'restart' : fargate.action === 'reported' ? 'report' : 'untouched'}`,
+    );
+  const later = models
+    .filter((m) => LATER_NAMES[m.model] && m.action === 'detected only (upgraded in a later release)')
+    .map((m) => LATER_NAMES[m.model] as string);
   if (later.length > 0) parts.push(`later: ${later.join(', ')}`);
   return parts.join(' · ');
 }
@@ -206,8 +215,15 @@ export function nodeModelLines(plan: PlannedCampaign): string[] {
   const later = [
     c.karpenter > 0 ? `Karpenter on ${c.karpenter}` : '',
     c.selfManaged > 0 ? `self-managed groups on ${c.selfManaged}` : '',
-    c.fargate > 0 ? `Fargate on ${c.fargate}` : '',
   ].filter(Boolean);
+  if (c.fargate > 0) {
+    const restart = plan.waves.some((w) =>
+      w.clusters.some((cl) => cl.nodeModels.some((m) => m.model === 'fargate' && m.action === 'upgrade')),
+    );
+    lines.push(
+      `Fargate: ${c.fargate} cluster${c.fargate === 1 ? '' : 's'}; pods keep their kubelet until recreated: ${restart ? 'their owners are restarted in the node step (spec.nodes.fargate: restart)' : 'those on an old kubelet after the hop are reported (spec.nodes.fargate: report)'}`,
+    );
+  }
   if (later.length > 0)
     lines.push(`detected, not upgraded (upgraded in a later release): ${later.join(', ')} cluster(s)`);
   return lines;
@@ -262,7 +278,9 @@ export function renderPlanText(plan: PlannedCampaign): string {
         cl.labels.env ?? '',
         versionCell(cl.from, cl.path),
         formatEstimate(cl.estimateMs),
-        nodeModelsCell(cl.nodeModels),
+        [nodeModelsCell(cl.nodeModels), ...(cl.owners ? [`owned: ${cl.owners.join(', ')}`] : [])]
+          .filter(Boolean)
+          .join(' · '),
         (cl.warnings ?? []).join('; '),
       ]);
     }

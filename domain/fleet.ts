@@ -13,7 +13,7 @@ import {
   type AmiType,
   type NodeModelsSummary,
 } from './node-models';
-import { API_VERSION, OWNER_TOOLS, minorVersion } from './spec';
+import { API_VERSION, OWNER_TOOLS, minorVersion, type OwnerTool } from './spec';
 import { compareMinor } from './versions';
 
 const clusterName = z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, {
@@ -107,6 +107,11 @@ export const fargateProfileInventorySchema = z.strictObject({
     .max(1000)
     .default(2)
     .describe('Pods running on Fargate under this profile. Default: 2.'),
+  version: minorVersion
+    .optional()
+    .describe(
+      'Kubelet minor its pods started on (a Fargate pod keeps it until recreated). Default: the cluster version.',
+    ),
 });
 
 export const addonInventorySchema = z.strictObject({
@@ -298,6 +303,15 @@ export const fleetSchema = z
           });
         }
       });
+      (c.fargateProfiles ?? []).forEach((f, j) => {
+        if (f.version && compareMinor(f.version, c.version) > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clusters', i, 'fargateProfiles', j, 'version'],
+            message: `is newer than the control plane (${c.version})`,
+          });
+        }
+      });
     });
   });
 
@@ -326,6 +340,15 @@ export interface FleetMember {
   blockingPdbs: string[];
   /** Node models besides managed node groups (Auto Mode, NodePools, Karpenter, self-managed, Fargate); absent when none. */
   nodeModels?: NodeModelsSummary;
+  /** What the fleet file says a tool owns (`managedBy`); absent when nothing. */
+  owners?: MemberOwner[];
+}
+
+/** A node group, NodePool or self-managed group of a member and the tool that owns it (fleet file `managedBy`). */
+export interface MemberOwner {
+  kind: 'node group' | 'NodePool' | 'self-managed group';
+  name: string;
+  tool: OwnerTool;
 }
 
 /** The cluster-level node models of an inventory entry, as counts; undefined when it has none. */
@@ -360,6 +383,15 @@ export function toFleetMember(c: ClusterInventory): FleetMember {
     amiType: nodegroupAmiType(ng),
   }));
   const nodeModels = nodeModelsSummary(c);
+  const owners: MemberOwner[] = [
+    ...c.nodegroups.map((x) => ({ kind: 'node group' as const, name: x.name, tool: x.managedBy })),
+    ...(c.nodePools ?? []).map((x) => ({ kind: 'NodePool' as const, name: x.name, tool: x.managedBy })),
+    ...(c.selfManagedGroups ?? []).map((x) => ({
+      kind: 'self-managed group' as const,
+      name: x.name,
+      tool: x.managedBy,
+    })),
+  ].filter((o): o is MemberOwner => o.tool !== undefined);
   const oldestNodeVersion = nodegroups.reduce(
     (oldest, ng) => (compareMinor(ng.version, oldest) < 0 ? ng.version : oldest),
     c.version,
@@ -376,5 +408,6 @@ export function toFleetMember(c: ClusterInventory): FleetMember {
     addons: c.addons.map((a) => a.name),
     blockingPdbs: c.pdbs.filter((p) => p.allowedDisruptions === 0).map((p) => `${p.namespace}/${p.name}`),
     ...(nodeModels ? { nodeModels } : {}),
+    ...(owners.length > 0 ? { owners } : {}),
   };
 }

@@ -12,6 +12,7 @@ import { durationToMs, formatDuration, formatEstimate } from './duration';
 import { estimateCampaign } from './estimate';
 import type { FleetMember } from './fleet';
 import { DEFAULT_AMI_TYPE, keepsCleanRollbackPath, memberNodegroupReversibility, type AmiType } from './node-models';
+import { assessOwnership } from './ownership';
 import { assessBlockingPdbs } from './pdbs';
 import { describeSelector } from './selector';
 import type { Campaign, CampaignSpec, WaveSpec } from './spec';
@@ -34,13 +35,15 @@ export interface PlannedCluster {
   warnings?: string[];
   /** Its node models, what the campaign does to each, and whether that can be undone. */
   nodeModels: PlannedNodeModel[];
+  /** What the fleet file says a tool owns (`managedBy`), e.g. "node group ng-1: argocd"; absent when nothing. */
+  owners?: string[];
   /** True when a control-plane bake keeps its clean rollback path ({@link keepsCleanRollbackPath}). */
   cleanRollbackPath?: boolean;
 }
 
 /** What the campaign does to a node model of a cluster. */
 export type NodeModelAction =
-  'upgrade' | 'untouched' | 'follows the control plane' | 'detected only (upgraded in a later release)';
+  'upgrade' | 'untouched' | 'follows the control plane' | 'reported' | 'detected only (upgraded in a later release)';
 
 /** One node model of a cluster: managed node groups of one amiType, Auto Mode, Karpenter, self-managed groups, Fargate. */
 export interface PlannedNodeModel {
@@ -142,7 +145,7 @@ export function effectiveApproval(
   return spec.waves[index]?.approval ?? 'required';
 }
 
-function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: number): string[] {
+function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: number, hops: number): string[] {
   const warnings: string[] = [];
   // Preflight decides the same way; a blocker here is the reason the cluster will be blocked.
   const pdbs = assessBlockingPdbs({
@@ -151,6 +154,22 @@ function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: nu
     force: spec.nodegroups.force,
   });
   warnings.push(...pdbs.blockers, ...pdbs.warnings);
+  // What the fleet file says a tool owns, where the campaign would change it: preflight reads the
+  // real marks (tags, annotations) and refuses the same way.
+  const owned = assessOwnership(
+    (member.owners ?? [])
+      .filter((o) =>
+        o.kind === 'node group'
+          ? !spec.target.skipNodegroups
+          : o.kind === 'NodePool'
+            ? hops > 0 && member.nodeModels?.karpenter !== undefined && !member.nodeModels.autoMode
+            : false,
+      )
+      .map((o) => ({ what: `${o.kind} ${o.name}`, owner: { tool: o.tool, evidence: 'fleet file managedBy' } })),
+    // Absent in campaigns started before spec.nodes.
+    (spec as Partial<CampaignSpec>).nodes?.allowOwnedBy,
+  );
+  warnings.push(...owned.blockers, ...owned.warnings);
   const windows = windowsFor(member, spec.maintenanceWindows);
   if (windows.length > 0) {
     const longest = windows.reduce((max, w) => Math.max(max, nominalWindowMs(w)), 0);
@@ -225,8 +244,26 @@ export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: nu
     out.push({ model: 'karpenter', version: m.karpenter, count: m.autoMode ? 0 : (m.nodePools ?? 0), action: later });
   }
   if (m?.selfManagedGroups) out.push({ model: 'self-managed', count: m.selfManagedGroups, action: later });
-  if (m?.fargateProfiles) out.push({ model: 'fargate', count: m.fargateProfiles, action: later });
+  if (m?.fargateProfiles) out.push(planFargate(m.fargateProfiles, spec, hops));
   return out;
+}
+
+/**
+ * Fargate pods keep their kubelet until recreated: after a hop, spec.nodes.fargate `restart` restarts
+ * their owners in the node step (not undone: the pods stay on the new kubelet), `report` lists them.
+ */
+function planFargate(count: number, spec: CampaignSpec, hops: number): PlannedNodeModel {
+  if (hops === 0) return { model: 'fargate', count, action: 'untouched' };
+  // Absent in campaigns started before spec.nodes: report.
+  if ((spec as Partial<CampaignSpec>).nodes?.fargate !== 'restart')
+    return { model: 'fargate', count, action: 'reported' };
+  return {
+    model: 'fargate',
+    count,
+    action: 'upgrade',
+    reversible: false,
+    rollback: 'not undone: restarted pods keep the new kubelet',
+  };
 }
 
 /** Fleet-wide node-model totals over the planned clusters. */
@@ -287,8 +324,8 @@ export function buildPlan(
     const clusters: PlannedCluster[] = assigned.clusters.map((name) => {
       const member = byName.get(name) as FleetMember;
       const estimateMs = estimate.clusterMs[name] ?? 0;
-      const notes = clusterWarnings(member, spec, estimateMs);
       const path = waves.paths[name] ?? [];
+      const notes = clusterWarnings(member, spec, estimateMs, path.length);
       return {
         name,
         from: member.version,
@@ -297,6 +334,7 @@ export function buildPlan(
         estimateMs,
         ...(notes.length > 0 ? { warnings: notes } : {}),
         nodeModels: planNodeModels(member, spec, path.length),
+        ...(member.owners ? { owners: member.owners.map((o) => `${o.kind} ${o.name}: ${o.tool}`) } : {}),
         ...(keepsCleanRollbackPath(spec, path.length) ? { cleanRollbackPath: true } : {}),
       };
     });

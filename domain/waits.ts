@@ -11,7 +11,7 @@
  */
 
 /** What is being waited for: each has its own first look. */
-export type WaitKind = 'control-plane' | 'nodegroup' | 'addon' | 'children' | 'nodepools';
+export type WaitKind = 'control-plane' | 'nodegroup' | 'addon' | 'children' | 'nodepools' | 'fargate';
 
 /**
  * First look after a start (or after adopting an update already running). Typical durations as
@@ -27,6 +27,9 @@ export const FIRST_LOOK_MS: Readonly<Record<WaitKind, number>> = {
   // Auto Mode nodes after a control-plane hop: each NodeClaim replacement takes minutes, a pool's
   // budget (10% by default) paces them.
   nodepools: 5 * 60_000,
+  // Fargate pods after a rollout restart: a new pod gets its own node and starts in about a minute,
+  // one pod at a time under the usual rolling-update settings.
+  fargate: 60_000,
 };
 
 /**

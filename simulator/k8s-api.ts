@@ -9,6 +9,7 @@ import { CONTROL_PLANE_PATCH } from './catalogue';
 import type { SimCluster, SimFleet } from './model';
 import { hash32, hexOf, unit, uuidOf } from './random';
 import { discovery, nodePoolGroups } from './k8s-discovery';
+import { decorateFargateDeployment, patchDeployment } from './k8s-fargate';
 import { karpenterDeployments, nodeClaimNodes, readNodePools, writeNodePools } from './k8s-nodepools';
 import {
   clusterNodes,
@@ -17,6 +18,7 @@ import {
   deletePod,
   evictionBlockedBy,
   kubernetesState,
+  noteChange,
   setCordon,
 } from './k8s-state';
 import { toTable, wantsTable } from './k8s-tables';
@@ -717,7 +719,10 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
       [
         'deployments',
         'Deployment',
-        () => [...deployments(c, clusterPods(c, nodeList(), now)), ...karpenterDeployments(c)],
+        () => [
+          ...deployments(c, clusterPods(c, nodeList(), now)).map((d) => decorateFargateDeployment(c, d, now)),
+          ...karpenterDeployments(c),
+        ],
       ],
       // The simulated workloads have no StatefulSet; the resource is served, its list is empty.
       ['statefulsets', 'StatefulSet', () => []],
@@ -1019,6 +1024,26 @@ function write(c: SimCluster, now: number, s: string[], req: K8sRequest): K8sRes
     return eviction
       ? { status: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } }
       : { status: 200, body: renderPod(c, pod, now) };
+  }
+
+  const deployment = patchDeployment(
+    c,
+    now,
+    s,
+    { method, contentType: req.contentType, body, dryRun },
+    (namespace, name) => {
+      const found = read(
+        c,
+        now,
+        ['apis', 'apps', 'v1', 'namespaces', namespace, 'deployments', name],
+        new URLSearchParams(),
+      );
+      return found.status === 200 ? found.body : undefined;
+    },
+  );
+  if (deployment) {
+    if (deployment.status === 200 && !dryRun) noteChange(c);
+    return deployment;
   }
 
   if (s.join('/') === 'apis/authentication.k8s.io/v1/selfsubjectreviews') {

@@ -86,7 +86,7 @@ export const SERVED: GroupVersion[] = [
         singularName: 'deployment',
         namespaced: true,
         kind: 'Deployment',
-        verbs: READ,
+        verbs: ['get', 'list', 'patch'],
         shortNames: ['deploy'],
         categories: ['all'],
       },

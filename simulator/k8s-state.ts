@@ -47,6 +47,11 @@ export function clusterPods(c: SimCluster, nodes: readonly NodeView[], now: numb
   return deletedPods.size === 0 ? pods : pods.filter((p) => !deletedPods.has(`${p.namespace}/${p.name}`));
 }
 
+/** Tells the cluster's watchers that something clients see changed (a write outside this module). */
+export function noteChange(c: SimCluster): number {
+  return changed(c);
+}
+
 function changed(c: SimCluster): number {
   const s = kubernetesState(c);
   s.revision += 1;

@@ -10,6 +10,7 @@ import { DURATIONS, latestRelease, releaseKubernetesVersion } from './catalogue'
 import {
   APP_WORKLOADS,
   fargateNodeName,
+  fargatePodPhase,
   instanceId,
   isUpgradedRelease,
   nodeName,
@@ -165,7 +166,7 @@ export function nodesOf(c: SimCluster, now: number): NodeView[] {
     }
   }
   selfManagedNodes(c, out);
-  fargateNodes(c, out);
+  fargateNodes(c, out, now);
   return out;
 }
 
@@ -207,34 +208,57 @@ function selfManagedNodes(c: SimCluster, out: NodeView[]): void {
 
 /**
  * One node per Fargate pod, `fargate-ip-…`, labelled eks.amazonaws.com/compute-type=fargate. A
- * pod keeps the kubelet of the minor it started on until it is recreated (userguide/fargate-pod-patching.html).
+ * pod keeps the kubelet of the minor it started on until it is recreated (userguide/fargate-pod-patching.html);
+ * a rollout restart replaces them one at a time (model/fargate.ts), the new node not Ready until its pod starts.
  */
-function fargateNodes(c: SimCluster, out: NodeView[]): void {
+function fargateNodes(c: SimCluster, out: NodeView[], now: number): void {
   c.fargateProfiles.forEach((f, j) => {
-    const release = latestRelease(f.version) ?? `${f.version}.0-00000000`;
-    for (let i = 0; i < f.pods; i++) {
-      out.push({
-        name: fargateNodeName(c, j, i),
+    const node = (index: number, generation: number, version: string, createdAt: number, ready: boolean): NodeView => {
+      const release = latestRelease(version) ?? `${version}.0-00000000`;
+      return {
+        name: fargateNodeName(c, j, index, generation),
         kind: 'fargate',
         group: f.name,
         amiType: 'AL2023_x86_64_STANDARD',
         arch: 'x86_64',
         imageId: '',
-        kubeletVersion: `v${releaseKubernetesVersion(release)}-eks-${hexOf(7, 'fargate', f.version)}`,
-        index: i,
-        generation: 0,
-        version: f.version,
+        kubeletVersion: `v${releaseKubernetesVersion(release)}-eks-${hexOf(7, 'fargate', version)}`,
+        index,
+        generation,
+        version,
         releaseVersion: release,
         launchTemplateVersion: '',
-        createdAt: f.createdAt,
-        ready: true,
+        createdAt,
+        ready,
         cordoned: false,
-        launching: false,
-        zone: zoneOf(c, i),
+        launching: !ready,
+        zone: zoneOf(c, index),
         instanceId: '',
-      });
+      };
+    };
+    for (let i = 0; i < f.pods; i++) {
+      const at = fargatePodPhase(f, i, now);
+      if (at.phase !== 'new') out.push(node(i, f.generation, f.version, f.createdAt, true));
+      if (at.phase !== 'old' && f.rollout) {
+        out.push(node(i, f.generation + 1, f.rollout.version, at.since, at.phase === 'new'));
+      }
     }
   });
+}
+
+/** The Deployment whose pods a Fargate profile runs, in `default`. */
+export function fargateDeploymentName(profile: string): string {
+  return `fargate-${profile.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
+}
+
+/**
+ * The pod-template hash of a Fargate Deployment's generation: the ReplicaSet's name suffix and its
+ * pods' `pod-template-hash` label, as the Deployment controller names them.
+ */
+export function fargateTemplateHash(c: SimCluster, deployment: string, generation: number): string {
+  return generation === 0
+    ? podSuffix(10, c.name, 'default', deployment)
+    : podSuffix(10, c.name, 'default', deployment, 'template', generation);
 }
 
 /** The AMI a node runs and its kubelet version: "v1.31.5-eks-1a2b3c4", the patch from the release. */
@@ -305,11 +329,12 @@ export function podsOf(c: SimCluster, nodes: readonly NodeView[], now: number): 
     let k = 0;
     if (node.kind === 'fargate') {
       // A Fargate node runs exactly the one pod it was made for, and no DaemonSet pods.
-      const deployment = `fargate-${node.group.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
-      const rs = `${deployment}-${podSuffix(10, c.name, 'default', deployment)}`;
+      const deployment = fargateDeploymentName(node.group);
+      const hash = fargateTemplateHash(c, deployment, node.generation);
+      const rs = `${deployment}-${hash}`;
       out.push({
         ...base(node, k++, `${rs}-${podSuffix(5, c.name, node.name, deployment)}`, 'default'),
-        labels: { app: deployment, 'eks.amazonaws.com/fargate-profile': node.group },
+        labels: { app: deployment, 'eks.amazonaws.com/fargate-profile': node.group, 'pod-template-hash': hash },
         ownerKind: 'ReplicaSet',
         ownerName: rs,
         containers: ['app'],

@@ -24,6 +24,9 @@
  * with 1 hop, 3 add-ons, 2 node groups and 1 gate); a control-plane bake on such a cluster adds the
  * NodePool hold and release (local activities) and the bake (68): over the budget, by the two
  * patch markers and the extra steps.
+ * A cluster with Fargate pods adds, after a hop, one `settleFargatePods` behind a patch marker: 4
+ * events under `spec.nodes.fargate: report` (a local activity), 9 under `restart` (a parked wait);
+ * 36 → 40 / 45 measured by test/workflows/fargate.workflow.test.ts. Without Fargate pods, none.
  * Rollbacks keep a start (local activity) and an await per resource: they are rare, and each is
  * recorded on its own.
  *
@@ -71,6 +74,7 @@ import {
 } from '../activities/types';
 import { describeNodeClaimCount } from '../domain/nodepool-hold';
 import { parseDuration } from '../domain/duration';
+import { assessOwnership } from '../domain/ownership';
 import { assessBlockingPdbs } from '../domain/pdbs';
 import {
   clusterAbortSignal,
@@ -111,6 +115,7 @@ import {
   isEmptyPlan,
   nodegroupStep,
   nodegroupsTimeoutMs,
+  ownedChanges,
   planUpgrade,
   type AddonPlan,
   type HopPlan,
@@ -135,6 +140,7 @@ import {
   addonFailureDetails,
   addonsFailure,
   controlPlaneFailure,
+  fargateRecord,
   nodegroupsFailure,
   stepFailureDetails,
   updateRecord,
@@ -149,6 +155,13 @@ const STOPPABLE_ADDONS_PATCH = 'stoppable-addons';
 const AUTO_MODE_NODES_PATCH = 'auto-mode-nodes';
 /** See `ClusterUpgrade.controlPlaneBakeMs` and docs/versioning.md. */
 const CONTROL_PLANE_BAKE_PATCH = 'control-plane-bake';
+
+/** See `ClusterUpgrade.fargatePods` and docs/versioning.md. */
+const FARGATE_PODS_PATCH = 'fargate-pods';
+/** A Fargate restart gives up after this long: each owner replaces its pods at about a minute each. */
+const FARGATE_PODS_TIMEOUT_MS = 2 * 3600_000;
+/** A PodDisruptionBudget may keep a Fargate owner from its restart this long (as spec.nodes.karpenter.pdbTimeout's default). */
+const FARGATE_PDB_TIMEOUT_MS = 30 * 60_000;
 
 /** The Auto Mode nodes' wait gives up after this long: EKS paces them by the NodePools' budgets. */
 const AUTO_MODE_NODES_TIMEOUT_MS = 6 * 3600_000;
@@ -363,6 +376,7 @@ class ClusterUpgrade {
       if (plan.hops.length > 0) await this.controlPlaneStep(plan);
       if (plan.addons.length > 0) await this.updateAddons(plan);
       if (plan.nodegroups.length > 0) await this.updateNodegroups(plan);
+      if (plan.hops.length > 0 && this.fargateRuns()) await this.fargatePods();
       await this.verify(plan);
       return this.finish('upgraded');
     } catch (err) {
@@ -393,14 +407,17 @@ class ClusterUpgrade {
       drainsNodes: plan.nodegroups.length > 0,
       force: spec.nodegroups.force,
     });
-    const blockers = [...result.blockers, ...pdbs.blockers];
+    // Objects a GitOps or IaC tool owns: refused unless spec.nodes.allowOwnedBy names the tool.
+    // Histories before ownership have no owner in their preflight result, so nothing changes there.
+    const owned = assessOwnership(ownedChanges(plan), spec.nodes?.allowOwnedBy);
+    const blockers = [...result.blockers, ...pdbs.blockers, ...owned.blockers];
     if (blockers.length > 0) {
       this.record({ step: 'preflight', status: 'failed', detail: blockers.join('; ') });
       throw new Blocked(`preflight: ${blockers.join('; ')}`);
     }
     this.snapshot = result.state;
     if (result.baseline) this.baseline = result.baseline;
-    const allWarnings = [...result.warnings, ...pdbs.warnings];
+    const allWarnings = [...result.warnings, ...pdbs.warnings, ...owned.warnings];
     const warnings = allWarnings.length > 0 ? `warnings: ${allWarnings.join('; ')}` : undefined;
     this.record({ step: 'preflight', status: 'done', ...(warnings ? { detail: warnings } : {}) });
     this.steps.push(...plan.skipped);
@@ -806,6 +823,64 @@ class ClusterUpgrade {
       }
       remaining = remaining.filter((ng) => !result.results.some((done) => done.target === ng.previous.name));
       if (!result.stopped) break;
+    }
+  }
+
+  /**
+   * Whether preflight saw pods on Fargate and this run looks after them. Asked only for such
+   * clusters, so the others carry no marker and no extra event.
+   */
+  private fargateRuns(): boolean {
+    if ((this.snapshot?.nodeModels?.fargateProfiles.length ?? 0) === 0) return false;
+    return patched(FARGATE_PODS_PATCH);
+  }
+
+  /**
+   * Fargate pods keep the kubelet they started with until recreated. `spec.nodes.fargate: report`
+   * (the default) lists those on an old kubelet in one read (a local activity); `restart` restarts
+   * their owners and waits, a parked wait like the others, and a PodDisruptionBudget that holds an
+   * owner back past its timeout fails the step naming it. A pause or an abort stops the wait.
+   */
+  private async fargatePods(): Promise<void> {
+    const { cluster, spec } = this.input;
+    const target = this.controlPlaneVersion as string;
+    const mode = spec.nodes?.fargate ?? 'report';
+    const step = 'fargate pods';
+    const input = {
+      cluster,
+      targetVersion: target,
+      mode,
+      marker: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      timeoutMs: FARGATE_PODS_TIMEOUT_MS,
+      pdbTimeoutMs: FARGATE_PDB_TIMEOUT_MS,
+    };
+    for (;;) {
+      await this.checkpoint();
+      if (this.step !== step) this.setStep(step, true);
+      try {
+        const result =
+          mode === 'report'
+            ? await quick.settleFargatePods.executeWithOptions({ summary: `Fargate pods → ${target}` }, [input])
+            : await this.stoppableStep(() =>
+                steps.settleFargatePods.executeWithOptions(
+                  {
+                    summary: `restart Fargate pods → ${target}`,
+                    startToCloseTimeout: FARGATE_PODS_TIMEOUT_MS + 10 * 60_000,
+                    scheduleToCloseTimeout: FARGATE_PODS_TIMEOUT_MS + 10 * 60_000,
+                  },
+                  [input],
+                ),
+              );
+        this.record(fargateRecord(step, target, mode, result));
+        return;
+      } catch (err) {
+        if (isCancellation(err) || stoppedWhileWaiting(err)) {
+          if (this.abortedBy) throw new AbortRequested();
+          continue;
+        }
+        this.record({ step, status: 'failed', detail: describeFailure(err) });
+        throw new StepFailure('update', `${step}: ${describeFailure(err)}`);
+      }
     }
   }
 

@@ -61,6 +61,7 @@ async function detectNodeModels(
   return {
     autoMode: cluster.computeConfig?.enabled === true,
     nodePools: fromKubernetes?.nodePools ?? [],
+    ...(fromKubernetes?.ownedNodeClasses ? { ownedNodeClasses: fromKubernetes.ownedNodeClasses } : {}),
     ...(fromKubernetes?.karpenterVersion ? { karpenterVersion: fromKubernetes.karpenterVersion } : {}),
     selfManagedNodes: fromKubernetes?.selfManagedNodes ?? 0,
     fargateProfiles: [...fargateProfiles].sort(),
@@ -93,8 +94,11 @@ export function nodeModelWarnings(state: ClusterState): string[] {
     );
   if (m.selfManagedNodes > 0)
     later.push(`${m.selfManagedNodes} self-managed node${m.selfManagedNodes === 1 ? '' : 's'}`);
-  if (m.fargateProfiles.length > 0) later.push(`Fargate profiles ${m.fargateProfiles.join(', ')}`);
   if (later.length > 0) warnings.push(`detected, not upgraded by fleetwave: ${later.join('; ')}`);
+  if (m.fargateProfiles.length > 0)
+    warnings.push(
+      `Fargate profiles ${m.fargateProfiles.join(', ')}: pods keep their kubelet until recreated; after a hop they are reported, or restarted under spec.nodes.fargate: restart`,
+    );
   return warnings;
 }
 

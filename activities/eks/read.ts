@@ -17,6 +17,7 @@ import {
 import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ApplicationFailure } from '@temporalio/common';
 import { AMI_TYPES, type AmiType, type Architecture } from '../../domain/node-models';
+import { detectOwner } from '../../domain/ownership';
 import { compareAddonVersions } from '../../domain/versions';
 import { activityRuntime } from '../context';
 import { mapLimit, type ClusterAccess, type ResolvedDeps } from '../deps';
@@ -34,6 +35,7 @@ export const UPDATING = 'UPDATING';
 
 function nodegroupState(ng: NonNullable<Awaited<ReturnType<typeof describeNodegroupRaw>>>): NodegroupState {
   const lt = ng.launchTemplate;
+  const owner = ng.tags ? detectOwner({ tags: ng.tags }) : undefined;
   return {
     name: ng.nodegroupName ?? '',
     version: ng.version ?? '',
@@ -50,6 +52,7 @@ function nodegroupState(ng: NonNullable<Awaited<ReturnType<typeof describeNodegr
       : {}),
     ...(ng.scalingConfig?.desiredSize !== undefined ? { desiredSize: ng.scalingConfig.desiredSize } : {}),
     ...(ng.amiType && (AMI_TYPES as readonly string[]).includes(ng.amiType) ? { amiType: ng.amiType as AmiType } : {}),
+    ...(owner ? { owner } : {}),
   };
 }
 

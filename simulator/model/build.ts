@@ -1,5 +1,6 @@
 /** Building the simulated clusters from the fleet inventory. */
 import type { ClusterInventory } from '../../domain/fleet';
+import type { OwnerTool } from '../../domain/spec';
 import { DEFAULT_AMI_TYPE, amiTypeInfo, type AmiType } from '../../domain/node-models';
 import { isReleaseOf, releasesOf } from '../ami-catalogue';
 import { OLDER_MINORS, PLATFORM_VERSIONS, SIM_MINORS, isRunnableMinor } from '../catalogue';
@@ -99,7 +100,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
       generation: 0,
       nodesSince: now - Math.floor(unit(seed, name, ngInv.name, 'nodes') * 20 + 1) * 86_400_000,
       labels: {},
-      tags: {},
+      tags: ngInv.managedBy ? ownerTags(ngInv.managedBy) : {},
       taints: [],
       status: 'ACTIVE',
       createdAt: ngCreated,
@@ -142,8 +143,9 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
     fargateProfiles: (inv.fargateProfiles ?? []).map((f) => ({
       name: f.name,
       pods: f.pods,
-      version: inv.version,
+      version: f.version ?? inv.version,
       createdAt: createdAt + Math.floor(unit(seed, name, f.name, 'fargate') * 10) * 86_400_000,
+      generation: 0,
     })),
     addons,
     addonByName: new Map(addons.map((a) => [a.name, a])),
@@ -167,4 +169,16 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
     metricLabels: `cluster="${escapeLabel(name)}",region="${escapeLabel(inv.region)}"`,
   };
   return c;
+}
+
+/**
+ * The AWS tags a node group owned by `tool` carries. EKS sets no tag naming who created a node
+ * group, and neither Terraform nor a GitOps tool tags it by itself: these are the conventions teams
+ * configure. Terraform as the terraform-aws-modules examples tag everything (`Terraform = "true"`,
+ * github.com/terraform-aws-modules/terraform-aws-eks, examples), the others as a `ManagedBy` tag,
+ * which is what a node group created through a GitOps tool (with ACK or Crossplane doing the AWS
+ * calls) carries when its manifests add one.
+ */
+export function ownerTags(tool: OwnerTool): Record<string, string> {
+  return tool === 'terraform' ? { Terraform: 'true', Environment: 'fleet' } : { ManagedBy: tool };
 }

@@ -8,6 +8,7 @@ export { Ec2State, OWNED_IMAGE_DATES, ownedImageId } from './ec2';
 export { SimFleet } from './fleet';
 export { insightsFor, type InsightModel } from './insights';
 export { fargateNodeName, instanceId, nodeName } from './nodes';
+export { FARGATE_POD_START_MS, fargatePodPhase, fargateRolloutEnd, restartFargate } from './fargate';
 export { batchSizeOf } from './rules-nodegroup';
 export {
   APP_WORKLOADS,
@@ -27,6 +28,7 @@ export type {
   SimAddon,
   SimClock,
   SimCluster,
+  SimFargateProfile,
   SimNodegroup,
   SimPdb,
   SimUpdate,

@@ -20,9 +20,13 @@ export function nodeName(c: SimCluster, ng: Pick<SimNodegroup, 'index'>, generat
   return `ip-10-${second}-${counter >> 8}-${counter & 255}.${region}.internal`;
 }
 
-/** A Fargate pod's node, `fargate-ip-10-A-X-Y.<region>.compute.internal`, in a /16 of its own per profile slot. */
-export function fargateNodeName(c: SimCluster, slot: number, index: number): string {
+/**
+ * A Fargate pod's node, `fargate-ip-10-A-X-Y.<region>.compute.internal`, in a /16 of its own per
+ * profile slot; the parity of the pod-template generation picks one half of the slot, so the node
+ * of a restarted pod never takes the name of the one it replaces.
+ */
+export function fargateNodeName(c: SimCluster, slot: number, index: number, generation = 0): string {
   const second = (hash32(c.name) + 128) % 256;
-  const counter = ((slot % 16) * 4096 + (index % 4095) + 1) % 65536;
+  const counter = ((slot % 16) * 4096 + (generation % 2) * 2048 + (index % 2047) + 1) % 65536;
   return `fargate-ip-10-${second}-${counter >> 8}-${counter & 255}.${c.region}.compute.internal`;
 }

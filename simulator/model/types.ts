@@ -174,6 +174,25 @@ export interface SimPdb {
   allowedDisruptions: number;
 }
 
+/**
+ * A Fargate profile and the Deployment whose pods it runs (one Fargate node per pod). A rollout
+ * restart (`restartedAt`, the pod template's annotation) replaces the pods one at a time on new
+ * nodes of the control plane's minor at that moment (`rollout.version`).
+ */
+export interface SimFargateProfile {
+  name: string;
+  pods: number;
+  /** The minor the current pods started on. */
+  version: string;
+  createdAt: number;
+  /** Pod-template generation: 0 as built, one more per rollout restart. */
+  generation: number;
+  /** `kubectl.kubernetes.io/restartedAt` of the pod template, once a client restarted it. */
+  restartedAt?: string;
+  /** The rollout of generation `generation + 1`, while it may still run (ended when every pod is replaced). */
+  rollout?: { startedAt: number; version: string };
+}
+
 export interface SimCluster {
   name: string;
   region: string;
@@ -194,9 +213,8 @@ export interface SimCluster {
   nodegroupByName: Map<string, SimNodegroup>;
   /** Self-managed node groups (Auto Scaling groups): nodes in the Kubernetes API, unknown to EKS. */
   selfManagedGroups: { name: string; version: string; nodes: number; amiType: AmiType }[];
-  /** Fargate profiles and the pods each runs (one Fargate node per pod). */
   /** Fargate profiles: pods keep the kubelet of the minor they started on (`version`) until recreated. */
-  fargateProfiles: { name: string; pods: number; version: string; createdAt: number }[];
+  fargateProfiles: SimFargateProfile[];
   addons: SimAddon[];
   addonByName: Map<string, SimAddon>;
   pdbs: SimPdb[];

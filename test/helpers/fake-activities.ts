@@ -97,6 +97,13 @@ export interface FakeGateFailure {
 export interface FakeClusterBehaviour {
   /** EKS Auto Mode (DescribeCluster computeConfig.enabled) with these custom NodePools. */
   autoMode?: { nodePools: string[] };
+  /**
+   * Fargate profiles, each running `pods` pods of one Deployment (`default/Deployment/fargate-<name>`)
+   * that started on the cluster's minor: after a hop they are old until restarted. `blockedBy` names a
+   * PDB that keeps settleFargatePods (restart) from restarting them: the fake then fails as the real
+   * activity does past its PDB timeout.
+   */
+  fargate?: { profiles: { name: string; pods: number }[]; blockedBy?: string };
   /** Preflight blockers (the cluster must not be touched). */
   blockers?: string[];
   warnings?: string[];
@@ -292,6 +299,16 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     status: 'ACTIVE',
     nodegroups: structuredClone(c.nodegroups),
     addons: structuredClone(c.addons),
+    ...(c.behaviour.fargate && !c.behaviour.autoMode
+      ? {
+          nodeModels: {
+            autoMode: false,
+            nodePools: [],
+            selfManagedNodes: 0,
+            fargateProfiles: c.behaviour.fargate.profiles.map((p) => p.name),
+          },
+        }
+      : {}),
     ...(c.behaviour.autoMode
       ? {
           nodeModels: {
@@ -839,6 +856,32 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       await record('awaitAutoModeNodes', `awaitAutoModeNodes:${input.targetVersion}`, input, input.cluster.name);
       const total = (model(input.cluster.name).behaviour.autoMode?.nodePools.length ?? 0) * 2 + 3;
       return { onTarget: total, total, target: input.targetVersion };
+    },
+
+    async settleFargatePods(input) {
+      await record(
+        'settleFargatePods',
+        `settleFargatePods:${input.mode}:${input.targetVersion}`,
+        input,
+        input.cluster.name,
+      );
+      const fargate = model(input.cluster.name).behaviour.fargate ?? { profiles: [] };
+      const total = fargate.profiles.reduce((n, p) => n + p.pods, 0);
+      const owners = fargate.profiles.map((p) => ({
+        owner: `default/Deployment/fargate-${p.name}`,
+        profile: p.name,
+        pods: p.pods,
+        oldest: input.targetVersion === '1.31' ? '1.30' : '1.29',
+      }));
+      if (input.mode === 'report') return { total, old: owners, restarted: [] };
+      if (fargate.blockedBy) {
+        throw ApplicationFailure.create({
+          type: 'FargatePdbBlocked',
+          nonRetryable: true,
+          message: `PodDisruptionBudget ${fargate.blockedBy} allowed no disruption of ${owners[0]?.owner ?? '?'} (Fargate profile ${owners[0]?.profile ?? '?'}) for 30 min`,
+        });
+      }
+      return { total, old: [], restarted: owners.map((o) => o.owner) };
     },
 
     async holdNodePools(input) {

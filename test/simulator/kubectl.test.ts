@@ -17,7 +17,7 @@ import { startSimulator, type Simulator } from '../../simulator/index';
 import { credentials, eksClient, testFleet, waitFor } from './helpers';
 
 const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
-const CLUSTERS = ['alpha', 'blocked', 'auto'] as const;
+const CLUSTERS = ['alpha', 'blocked', 'auto', 'fargate'] as const;
 
 let sim: Simulator;
 let dir: string;
@@ -51,7 +51,16 @@ beforeAll(async () => {
     autoMode: true,
     nodePools: [{ name: 'web', nodes: 3 }],
   });
-  sim = await startSimulator({ fleet: [...testFleet(), auto], port: 0, timeScale: 60 });
+  // Fargate pods that started on 1.29 under a 1.30 control plane (their kubelet stays until recreated).
+  const fargate = clusterInventorySchema.parse({
+    name: 'fargate',
+    region: 'us-east-1',
+    account: '111111111111',
+    version: '1.30',
+    nodegroups: [],
+    fargateProfiles: [{ name: 'batch', pods: 3, version: '1.29' }],
+  });
+  sim = await startSimulator({ fleet: [...testFleet(), auto, fargate], port: 0, timeScale: 60 });
   dir = mkdtempSync(join(tmpdir(), 'fleetwave-kubectl-'));
   const entries = [];
   for (const name of CLUSTERS) {
@@ -329,5 +338,46 @@ describe('kubectl against a simulated cluster', () => {
       watch.kill();
       await ok('uncordon', node);
     }
+  });
+
+  it('rollout restart of a Fargate Deployment recreates its pods one at a time on the control plane’s minor', async () => {
+    const ctx = ['--context', 'fargate'];
+    const before = rowsOf(await ok(...ctx, 'get', 'nodes'));
+    expect(before).toHaveLength(3);
+    for (const [name, , , , version] of before) {
+      expect(name).toMatch(/^fargate-ip-/);
+      expect(version).toMatch(/^v1\.29\./);
+    }
+    expect(await ok(...ctx, 'rollout', 'restart', 'deployment/fargate-batch', '-n', 'default')).toBe(
+      'deployment.apps/fargate-batch restarted\n',
+    );
+    const annotation = await ok(
+      ...ctx,
+      'get',
+      'deployment',
+      'fargate-batch',
+      '-n',
+      'default',
+      '-o',
+      'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}',
+    );
+    expect(annotation).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // One pod at a time (maxSurge 1, maxUnavailable 0): never more than one extra node.
+    let most = 0;
+    const after = await waitFor(
+      'every Fargate pod on a 1.30 kubelet',
+      async () => {
+        const rows = rowsOf(await ok(...ctx, 'get', 'nodes'));
+        most = Math.max(most, rows.length);
+        return rows.length === 3 && rows.every((r) => r[4]?.startsWith('v1.30.')) ? rows : undefined;
+      },
+      30_000,
+    );
+    expect(most).toBeLessThanOrEqual(4);
+    expect(after.map((r) => r[0]).filter((n) => before.some((b) => b[0] === n))).toEqual([]);
+    // A Deployment other than a Fargate profile's is not restarted by the simulator, and says so.
+    const other = await kubectl('rollout', 'restart', 'deployment/coredns', '-n', 'kube-system');
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain('restarts only the Deployments of Fargate profiles');
   });
 });

@@ -45,7 +45,7 @@ describe('node models in the plan', () => {
         reversible: true,
         rollback: 'previous launch-template version',
       },
-      { model: 'fargate', count: 1, action: 'detected only (upgraded in a later release)' },
+      { model: 'fargate', count: 1, action: 'reported' },
     ]);
     expect(byName.get('auto')).toEqual([
       {
@@ -97,7 +97,7 @@ describe('node models in the plan', () => {
     );
     expect(cells).toEqual({
       std: 'AL2023_ARM_64_STANDARD×1 no undo, AL2023_x86_64_STANDARD×1 no undo',
-      custom: 'AL2023_x86_64_NVIDIA×1 no undo, CUSTOM×1 undo · later: Fargate',
+      custom: 'AL2023_x86_64_NVIDIA×1 no undo, CUSTOM×1 undo · Fargate report',
       auto: 'Auto Mode follows no undo',
       karp: 'BOTTLEROCKET_ARM_64×1 no undo · later: Karpenter, self-managed',
     });
@@ -107,7 +107,10 @@ describe('node models in the plan', () => {
       'node-group rollback: 4 node-group steps cannot be undone (EKS picks the AMI and cannot roll a node group back: Amazon EKS API Reference: UpdateNodegroupVersion); 1 can (custom AMI: previous launch-template version)',
     );
     expect(text).toContain(
-      'detected, not upgraded (upgraded in a later release): Karpenter on 1, self-managed groups on 1, Fargate on 1 cluster(s)',
+      'detected, not upgraded (upgraded in a later release): Karpenter on 1, self-managed groups on 1 cluster(s)',
+    );
+    expect(text).toContain(
+      'Fargate: 1 cluster; pods keep their kubelet until recreated: those on an old kubelet after the hop are reported (spec.nodes.fargate: report)',
     );
   });
 

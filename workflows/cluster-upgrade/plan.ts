@@ -15,6 +15,7 @@ import type {
   ClusterState as EksClusterState,
 } from '../../activities/types';
 import { DEFAULT_AMI_TYPE } from '../../domain/node-models';
+import type { OwnedChange } from '../../domain/ownership';
 import type { ClusterStepRecord, ClusterUpgradeInput } from '../definitions';
 
 /** One control-plane hop: one minor version up. */
@@ -182,4 +183,26 @@ export function describeNodegroup(ng: NodegroupState): string {
   return [ng.version, ng.releaseVersion, ng.amiType === 'CUSTOM' ? ng.imageId : undefined, lt]
     .filter(Boolean)
     .join(' / ');
+}
+
+/**
+ * What the plan would change that a GitOps or IaC tool owns (domain/ownership.ts decides what
+ * preflight says about it): the node groups it updates, and a self-installed Karpenter's NodePools
+ * and EC2NodeClasses when the control plane moves (their nodes drift to the new minor's AMI, which
+ * the node-model step steers through them). Auto Mode's pools are EKS's and never listed.
+ */
+export function ownedChanges(plan: Pick<UpgradePlan, 'state' | 'hops' | 'nodegroups'>): OwnedChange[] {
+  const changes: OwnedChange[] = [];
+  for (const ng of plan.nodegroups) {
+    if (ng.previous.owner) changes.push({ what: `node group ${ng.previous.name}`, owner: ng.previous.owner });
+  }
+  const models = plan.state.nodeModels;
+  const karpenterPools = models?.nodePools.filter((p) => !p.autoMode) ?? [];
+  if (plan.hops.length > 0 && karpenterPools.length > 0) {
+    for (const pool of karpenterPools) {
+      if (pool.owner) changes.push({ what: `NodePool ${pool.name}`, owner: pool.owner });
+    }
+    for (const nc of models?.ownedNodeClasses ?? []) changes.push({ what: `EC2NodeClass ${nc.name}`, owner: nc.owner });
+  }
+  return changes;
 }

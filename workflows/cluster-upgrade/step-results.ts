@@ -5,7 +5,12 @@
  * the readers here find those details in the cause chain. Pure: unit-tested without Temporal.
  */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { STILL_WAITING_FAILURE, type AddonUpdateFailureDetails, type StepFailureDetails } from '../../activities/types';
+import {
+  STILL_WAITING_FAILURE,
+  type AddonUpdateFailureDetails,
+  type SettleFargatePodsResult,
+  type StepFailureDetails,
+} from '../../activities/types';
 import type { ClusterStepRecord } from '../definitions';
 import { addonStep, nodegroupStep, type AddonPlan, type HopPlan, type NodegroupPlan } from './plan';
 
@@ -164,4 +169,37 @@ export function nodegroupsFailure(
     }
   }
   return { records, reached, message: `nodegroup ${details.failed}: ${detail}` };
+}
+
+/**
+ * The step record of the Fargate pods: under `report`, how many pods still run an old kubelet and
+ * whose they are, with the two ways to move them (skipped: fleetwave changed nothing); under
+ * `restart`, the owners restarted, and any pods left whose owner fleetwave cannot restart.
+ */
+export function fargateRecord(
+  step: string,
+  target: string,
+  mode: 'report' | 'restart',
+  result: SettleFargatePodsResult,
+): ClusterStepRecord {
+  const oldPods = result.old.reduce((n, o) => n + o.pods, 0);
+  const owners = result.old.map((o) => `${o.owner} (profile ${o.profile}): ${o.pods} on ${o.oldest}`).join(', ');
+  if (mode === 'report') {
+    return oldPods === 0
+      ? { step, status: 'done', detail: `all ${result.total} Fargate pods on ${target}` }
+      : {
+          step,
+          status: 'skipped',
+          detail: `${oldPods} of ${result.total} Fargate pods still on an old kubelet (control plane ${target}): ${owners}; restart their owners (kubectl rollout restart) or set spec.nodes.fargate: restart`,
+        };
+  }
+  const restarted = `restarted ${result.restarted.length} owner${result.restarted.length === 1 ? '' : 's'}${result.restarted.length > 0 ? ` (${result.restarted.join(', ')})` : ''}`;
+  return {
+    step,
+    status: 'done',
+    detail:
+      oldPods === 0
+        ? `${restarted}; all ${result.total} Fargate pods on ${target}`
+        : `${restarted}; ${oldPods} pods left on an old kubelet whose owner fleetwave does not restart: ${owners}`,
+  };
 }
