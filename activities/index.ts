@@ -10,6 +10,7 @@
  * - inventory.ts  — EKS discovery into the fleet file's schema
  * - approvals.ts  — the fleet approval policy: SSHSIG checks of signed operator actions
  * - automode.ts   — EKS Auto Mode: NodeClaims following the control plane, NodePool holds
+ * - self-managed.ts — self-managed node groups: launch-template version, instance refresh, own drains
  * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
  * - failures.ts   — error classification into Temporal failure types
  *
@@ -25,6 +26,7 @@ import { createStepActivities } from './steps';
 import { createInventoryActivities } from './inventory';
 import { createKubernetesActivities } from './kubernetes';
 import { createPrometheusActivities } from './prometheus';
+import { createSelfManagedActivities } from './self-managed';
 import type { ActivityParts, FleetwaveActivities } from './types';
 
 export type { ActivityDeps, AwsTarget, ClusterAccess, PollingOptions } from './deps';
@@ -53,6 +55,9 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     awaitAutoModeNodes: all.awaitAutoModeNodes,
     holdNodePools: all.holdNodePools,
     releaseNodePoolHolds: all.releaseNodePoolHolds,
+    startSelfManagedRefresh: all.startSelfManagedRefresh,
+    awaitSelfManagedRefresh: all.awaitSelfManagedRefresh,
+    rollbackSelfManagedGroup: all.rollbackSelfManagedGroup,
   };
 }
 
@@ -81,9 +86,11 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
     logger: resolved.logger,
   });
   const autoMode = createAutoModeActivities(resolved);
+  const selfManaged = createSelfManagedActivities(resolved);
   return {
     ...approvals,
     ...autoMode,
+    ...selfManaged,
     resolveTargetVersions: eks.resolveTargetVersions,
     describeCluster: eks.describeCluster,
     preflightCluster: eks.preflightCluster,

@@ -564,6 +564,12 @@ export interface FleetwaveActivities {
   holdNodePools(input: HoldNodePoolsInput): Promise<HoldNodePoolsResult>;
   /** Removes fleetwave's NodePool holds (one workflow's, or all) and restores the recorded budgets. */
   releaseNodePoolHolds(input: ReleaseNodePoolHoldsInput): Promise<ReleaseNodePoolHoldsResult>;
+  /** Self-managed node groups: launch-template version, fleetwave's hook, and an instance refresh (activities/self-managed.ts). */
+  startSelfManagedRefresh(input: StartSelfManagedRefreshInput): Promise<SelfManagedRefreshHandle>;
+  /** Waits for a self-managed group's refresh, draining each node before its instance terminates. */
+  awaitSelfManagedRefresh(input: AwaitSelfManagedRefreshInput): Promise<SelfManagedRefreshResult>;
+  /** Undoes a self-managed group's refresh: RollbackInstanceRefresh where AWS allows it, else forward. */
+  rollbackSelfManagedGroup(input: RollbackSelfManagedGroupInput): Promise<RollbackSelfManagedGroupResult>;
 }
 
 /**
@@ -581,4 +587,82 @@ export interface ActivityParts {
   checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult>;
   evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
   discoverFleet(input: DiscoverFleetInput): Promise<FleetMember[]>;
+  readSelfManagedGroups(input: { cluster: ClusterRef }): Promise<SelfManagedGroupState[]>;
+}
+
+/** A self-managed node group's Auto Scaling group as preflight and the node step read it. */
+export interface SelfManagedGroupState {
+  name: string;
+  launchTemplate: { id: string; name: string; version: string };
+  /** The image of the group's launch-template version; `resolve:ssm:…` when it names a parameter. */
+  imageId: string;
+  instances: number;
+  /** Owner tags (`ManagedBy`, `Terraform`, …) as `key=value`. */
+  tags: Record<string, string>;
+}
+
+/** Input of startSelfManagedRefresh. */
+export interface StartSelfManagedRefreshInput {
+  cluster: ClusterRef;
+  group: string;
+  /** The AMI the group's instances must run (the pinned one of its amiType and the target minor). */
+  imageId: string;
+  minHealthyPercentage: number;
+  checkpoints: number[];
+  /** Heartbeat timeout of fleetwave's termination hook (seconds, 30–7200): how long an undrained instance waits. */
+  hookTimeoutS: number;
+  /** Makes the launch-template version's ClientToken: the same for every attempt of one step. */
+  workflowId: string;
+}
+
+export interface SelfManagedRefreshHandle {
+  group: string;
+  /** Absent when every instance already runs the image (nothing started). */
+  refreshId?: string;
+  fromVersion: string;
+  toVersion: string;
+  imageId: string;
+}
+
+/** Input of awaitSelfManagedRefresh. */
+export interface AwaitSelfManagedRefreshInput {
+  cluster: ClusterRef;
+  handle: SelfManagedRefreshHandle;
+  /** A PodDisruptionBudget blocking one node's drain longer than this fails the step. */
+  drainTimeoutMs: number;
+  /** The whole refresh gives up after this long. */
+  timeoutMs: number;
+}
+
+/** Heartbeat details of awaitSelfManagedRefresh. */
+export interface SelfManagedRefreshProgress {
+  refreshId: string;
+  startedAtMs: number;
+  /** Instances drained and let go (CompleteLifecycleAction CONTINUE). */
+  drained: string[];
+  /** Instances whose drain is blocked: since when, and by which PodDisruptionBudget. */
+  blocked: Record<string, { sinceMs: number; pdb: string }>;
+}
+
+export interface SelfManagedRefreshResult {
+  group: string;
+  refreshId?: string;
+  status: string;
+  /** Instances fleetwave drained and let terminate. */
+  replaced: string[];
+  toVersion: string;
+}
+
+/** Input of rollbackSelfManagedGroup. */
+export interface RollbackSelfManagedGroupInput {
+  cluster: ClusterRef;
+  handle: SelfManagedRefreshHandle;
+  minHealthyPercentage: number;
+}
+
+export interface RollbackSelfManagedGroupResult {
+  group: string;
+  /** `rollback`: RollbackInstanceRefresh (the refresh was still active); `forward`: a new refresh to the previous version. */
+  how: 'rollback' | 'forward' | 'none';
+  refreshId?: string;
 }

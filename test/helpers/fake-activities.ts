@@ -852,6 +852,48 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       return { released: [...(model(input.cluster.name).behaviour.autoMode?.nodePools ?? [])] };
     },
 
+    async readSelfManagedGroups(input) {
+      await record('readSelfManagedGroups', 'readSelfManagedGroups', input, input.cluster.name);
+      return [];
+    },
+
+    async startSelfManagedRefresh(input) {
+      await record('startSelfManagedRefresh', `startSelfManagedRefresh:${input.group}`, input, input.cluster.name);
+      return {
+        group: input.group,
+        refreshId: `refresh-${input.group}`,
+        fromVersion: '1',
+        toVersion: '2',
+        imageId: input.imageId,
+      };
+    },
+
+    async awaitSelfManagedRefresh(input) {
+      await record(
+        'awaitSelfManagedRefresh',
+        `awaitSelfManagedRefresh:${input.handle.group}`,
+        input,
+        input.cluster.name,
+      );
+      return {
+        group: input.handle.group,
+        ...(input.handle.refreshId ? { refreshId: input.handle.refreshId } : {}),
+        status: 'Successful',
+        replaced: [],
+        toVersion: input.handle.toVersion,
+      };
+    },
+
+    async rollbackSelfManagedGroup(input) {
+      await record(
+        'rollbackSelfManagedGroup',
+        `rollbackSelfManagedGroup:${input.handle.group}`,
+        input,
+        input.cluster.name,
+      );
+      return { group: input.handle.group, how: 'forward' };
+    },
+
     async discoverFleet(input) {
       await record('discoverFleet', 'discoverFleet', input);
       return [...clusters.values()].filter((c) => input.regions.includes(c.region)).map((c) => toMember(c));

@@ -1,0 +1,92 @@
+/**
+ * Self-managed node groups (EC2 Auto Scaling groups): the pure rules fleetwave's node step and
+ * `fleetwave plan` share.
+ *
+ * - Which groups belong to a cluster: the `kubernetes.io/cluster/<name>` tag (value `owned` or
+ *   `shared`), which EKS's self-managed node CloudFormation templates and eksctl put on the group,
+ *   or `eks:cluster-name`; groups with `eks:nodegroup-name` are the Auto Scaling groups of EKS
+ *   managed node groups and are EKS's to change (userguide/launch-workers.html,
+ *   userguide/managed-node-groups.html).
+ * - How a refresh is undone: RollbackInstanceRefresh only while the refresh is active, started with
+ *   a desired configuration, the group on a numbered launch-template version, and the previous
+ *   version naming an AMI ID rather than an SSM parameter
+ *   (autoscaling/ec2/userguide/instance-refresh-rollback.html); otherwise a new refresh forward to
+ *   the previous version.
+ */
+import { amiTypeInfo, type AmiType } from './node-models';
+
+/** Whether an Auto Scaling group with these tags is a self-managed node group of `cluster`. */
+export function isSelfManagedGroupOf(cluster: string, tags: Record<string, string>): boolean {
+  if (tags['eks:nodegroup-name'] !== undefined) return false;
+  const k8s = tags[`kubernetes.io/cluster/${cluster}`];
+  return k8s === 'owned' || k8s === 'shared' || tags['eks:cluster-name'] === cluster;
+}
+
+/** What a rollback of a self-managed group's refresh can do, as DescribeInstanceRefreshes shows it. */
+export interface RefreshView {
+  status: string;
+  hasDesiredConfiguration: boolean;
+  /** The group's launch-template version: a number, `$Latest` or `$Default`. */
+  groupVersion: string;
+  /** The image of the version the group ran before the refresh. */
+  previousImageId: string;
+}
+
+export type SelfManagedRollbackPath = { how: 'rollback' } | { how: 'forward'; reason: string };
+
+const ROLLBACK_STATUSES = ['Pending', 'InProgress', 'Baking'];
+
+/** RollbackInstanceRefresh where AWS allows it, or else a forward refresh to the previous version (and why). */
+export function selfManagedRollbackPath(r: RefreshView): SelfManagedRollbackPath {
+  if (!ROLLBACK_STATUSES.includes(r.status)) {
+    return { how: 'forward', reason: `the instance refresh is ${r.status}; only an active one can be rolled back` };
+  }
+  if (!r.hasDesiredConfiguration) {
+    return { how: 'forward', reason: 'the instance refresh was started without a desired configuration' };
+  }
+  if (r.groupVersion === '$Latest' || r.groupVersion === '$Default') {
+    return { how: 'forward', reason: `the group uses launch-template version ${r.groupVersion}` };
+  }
+  if (r.previousImageId.startsWith('resolve:ssm:')) {
+    return { how: 'forward', reason: 'the previous launch-template version names an SSM parameter, not an AMI ID' };
+  }
+  return { how: 'rollback' };
+}
+
+/**
+ * The public EKS optimized AMI's name for a release of `amiType` on `minor`, as EKS and Bottlerocket
+ * name them (userguide/eks-optimized-ami.html, retrieve-ami-id.html, retrieve-ami-id-bottlerocket.html):
+ * what DescribeImages finds the pinned release's AMI ID by. Undefined for Windows and custom AMIs.
+ */
+export function eksAmiName(amiType: AmiType, minor: string, release: string): string | undefined {
+  const { family, arch = 'x86_64' } = amiTypeInfo(amiType);
+  const date = release.slice(release.lastIndexOf('-') + 1);
+  if (family === 'al2023') {
+    const variant = amiType.endsWith('_NVIDIA') ? 'nvidia' : amiType.endsWith('_NEURON') ? 'neuron' : 'standard';
+    return `amazon-eks-node-al2023-${arch}-${variant}-${minor}-v${date}`;
+  }
+  if (family === 'al2') {
+    const prefix =
+      amiType === 'AL2_ARM_64'
+        ? 'amazon-eks-arm64-node'
+        : amiType === 'AL2_x86_64_GPU'
+          ? 'amazon-eks-gpu-node'
+          : 'amazon-eks-node';
+    return `${prefix}-${minor}-v${date}`;
+  }
+  if (family === 'bottlerocket') {
+    const flavour = amiType.endsWith('_NVIDIA') ? '-nvidia' : amiType.endsWith('_FIPS') ? '-fips' : '';
+    return `bottlerocket-aws-k8s-${minor}${flavour}-${arch === 'arm64' ? 'aarch64' : 'x86_64'}-v${release}`;
+  }
+  return undefined;
+}
+
+/**
+ * The PodDisruptionBudget named in a 429 from the Eviction API: the API server's DisruptionBudget
+ * cause says "The disruption budget <name> needs <n> healthy pods and has <m> currently"
+ * (kubernetes pkg/registry/core/pod/storage/eviction.go).
+ */
+export function pdbOfEvictionRefusal(body: unknown): string | undefined {
+  const text = typeof body === 'string' ? body : JSON.stringify(body ?? '');
+  return /disruption budget ([a-z0-9.-]+)/i.exec(text)?.[1];
+}
