@@ -55,8 +55,8 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     awaitAutoModeNodes: all.awaitAutoModeNodes,
     holdNodePools: all.holdNodePools,
     releaseNodePoolHolds: all.releaseNodePoolHolds,
-    startSelfManagedRefresh: all.startSelfManagedRefresh,
-    awaitSelfManagedRefresh: all.awaitSelfManagedRefresh,
+    startSelfManagedRefreshes: all.startSelfManagedRefreshes,
+    awaitSelfManagedRefreshes: all.awaitSelfManagedRefreshes,
     rollbackSelfManagedGroup: all.rollbackSelfManagedGroup,
   };
 }

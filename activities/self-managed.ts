@@ -38,19 +38,30 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateVersionCommand,
+  DescribeImagesCommand,
   DescribeLaunchTemplateVersionsCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
-import { isSelfManagedGroupOf, pdbOfEvictionRefusal, selfManagedRollbackPath } from '../domain/self-managed';
+import {
+  amiTypeOfEksAmiName,
+  eksAmiName,
+  isSelfManagedGroupOf,
+  pdbOfEvictionRefusal,
+  selfManagedRollbackPath,
+} from '../domain/self-managed';
 import { nextLookDelayMs } from '../domain/waits';
 import { activityRuntime } from './context';
 import type { AwsTarget, ResolvedDeps } from './deps';
+import { latestAmiTypeRelease } from './eks/pinning';
 import { clusterAccess, describeClusterRaw } from './eks/read';
 import { nonRetryable, toKubernetesFailure } from './failures';
 import type {
   AwaitSelfManagedRefreshInput,
+  AwaitSelfManagedRefreshResult,
+  SelfManagedGroupProgress,
+  StartSelfManagedRefreshesInput,
   ClusterRef,
   RollbackSelfManagedGroupInput,
   RollbackSelfManagedGroupResult,
@@ -82,6 +93,10 @@ function nodeOfInstance(nodes: V1Node[], instanceId: string): V1Node | undefined
 
 function isReady(n: V1Node | undefined): boolean {
   return (n?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function replacedSoFar(p: SelfManagedRefreshProgress): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(p.groups).map(([g, v]) => [g, v.drained]));
 }
 
 function tagsOf(g: AutoScalingGroup): Record<string, string> {
@@ -155,6 +170,61 @@ export function createSelfManagedActivities(deps: ResolvedDeps) {
       });
     }
     return out;
+  }
+
+  /**
+   * The node step's start for every self-managed group of the cluster: each group's family from
+   * the public AMI it runs, the release pinned at campaign start for that family and the target
+   * minor (or, when the campaign pinned none for it, the newest one now), that release's AMI, and
+   * {@link startSelfManagedRefresh}.
+   */
+  async function startSelfManagedRefreshes(input: StartSelfManagedRefreshesInput): Promise<SelfManagedRefreshHandle[]> {
+    const r = activityRuntime(deps.logger);
+    const { cluster, targetVersion } = input;
+    const handles: SelfManagedRefreshHandle[] = [];
+    for (const group of await readSelfManagedGroups({ cluster })) {
+      if (group.instances === 0) continue;
+      const current = await ec2(cluster).send(new DescribeImagesCommand({ ImageIds: [group.imageId] }));
+      const amiType = amiTypeOfEksAmiName(current.Images?.[0]?.Name ?? '');
+      if (!amiType) {
+        throw nonRetryable(
+          'SelfManagedUnsupported',
+          `self-managed group ${group.name}: its image ${group.imageId || '(none)'} is not an EKS optimized or Bottlerocket AMI; fleetwave refreshes only those`,
+        );
+      }
+      let release = input.pinned.amis?.[cluster.region]?.[amiType]?.[targetVersion];
+      if (!release) {
+        release = await latestAmiTypeRelease(deps, cluster, amiType, targetVersion, r.signal);
+        r.log.warn('Self-managed group family not pinned at campaign start: newest release used', {
+          group: group.name,
+          amiType,
+          release,
+        });
+      }
+      const name = eksAmiName(amiType, targetVersion, release) ?? '';
+      const images = await ec2(cluster).send(
+        new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: [name] }] }),
+      );
+      const imageId = images.Images?.[0]?.ImageId;
+      if (!imageId) {
+        throw nonRetryable(
+          'SelfManagedAmiNotFound',
+          `no AMI named ${name} in ${cluster.region} (${amiType} ${release})`,
+        );
+      }
+      handles.push(
+        await startSelfManagedRefresh({
+          cluster,
+          group: group.name,
+          imageId,
+          minHealthyPercentage: input.minHealthyPercentage,
+          checkpoints: input.checkpoints,
+          hookTimeoutS: input.hookTimeoutS,
+          workflowId: input.workflowId,
+        }),
+      );
+    }
+    return handles;
   }
 
   /** The newest refresh of a group, if any. */
@@ -316,105 +386,53 @@ export function createSelfManagedActivities(deps: ResolvedDeps) {
   }
 
   /**
-   * Waits for a group's refresh, draining each instance that waits on fleetwave's hook and
-   * checking that the new nodes are Ready before letting the next one go. Parks between looks.
+   * Waits for the refreshes of a cluster's self-managed groups together, draining each instance
+   * that waits on fleetwave's hook and checking that the new nodes are Ready before letting the
+   * next one go. One look per attempt, parked in between (activities/waiting.ts).
    */
-  async function awaitSelfManagedRefresh(input: AwaitSelfManagedRefreshInput): Promise<SelfManagedRefreshResult> {
+  async function awaitSelfManagedRefreshes(
+    input: AwaitSelfManagedRefreshInput,
+  ): Promise<AwaitSelfManagedRefreshResult> {
     const r = activityRuntime(deps.logger);
-    const { handle, cluster } = input;
-    if (!handle.refreshId)
-      return { group: handle.group, status: 'Successful', replaced: [], toVersion: handle.toVersion };
+    const { cluster } = input;
+    const handles = input.handles.filter((h) => h.refreshId);
     const details = r.heartbeatDetails as SelfManagedRefreshProgress | undefined;
-    const resumed = details?.refreshId === handle.refreshId ? details : undefined;
+    const key = handles.map((h) => h.refreshId).join(',');
+    const resumed = details?.key === key ? details : undefined;
     const progress: SelfManagedRefreshProgress = resumed
       ? structuredClone(resumed)
-      : { refreshId: handle.refreshId, startedAtMs: deps.now().getTime(), drained: [], blocked: {} };
+      : { key, startedAtMs: deps.now().getTime(), groups: {} };
+    const done = new Map<string, SelfManagedRefreshResult>();
+    for (const h of input.handles) {
+      if (!h.refreshId)
+        done.set(h.group, { group: h.group, status: 'Successful', replaced: [], toVersion: h.toVersion });
+    }
     const client = autoScaling(cluster);
-    const core = (await kubeConfig(cluster)).makeApiClient(CoreV1Api);
+    const core = handles.length > 0 ? (await kubeConfig(cluster)).makeApiClient(CoreV1Api) : undefined;
     for (;;) {
-      const refresh = await latestRefresh(cluster, handle.group, handle.refreshId);
-      const status = refresh?.Status ?? 'Unknown';
-      const g = await describeGroup(cluster, handle.group);
-      const nodes = (await core.listNode()).items;
-      if (status === 'Successful') {
-        const notReady = (g.Instances ?? []).filter((i) => !isReady(nodeOfInstance(nodes, i.InstanceId ?? '')));
-        if (notReady.length === 0) {
-          r.log.info('Self-managed group refreshed', { group: handle.group, replaced: progress.drained.length });
-          return {
-            group: handle.group,
-            refreshId: handle.refreshId,
-            status,
-            replaced: progress.drained,
-            toVersion: handle.toVersion,
-          };
-        }
-      } else if (!ACTIVE.includes(status)) {
-        throw nonRetryable(
-          SelfManagedFailureTypes.RefreshFailed,
-          `instance refresh ${handle.refreshId} of ${handle.group} ended ${status}${refresh?.StatusReason ? `: ${refresh.StatusReason}` : ''}`,
-          { group: handle.group, status, replaced: progress.drained },
-        );
+      const summary: string[] = [];
+      for (const handle of handles) {
+        if (done.has(handle.group) || !core) continue;
+        const group = (progress.groups[handle.group] ??= { drained: [], blocked: {} });
+        const look = await lookAt(input, handle, group, client, core);
+        if (typeof look === 'string') summary.push(look);
+        else done.set(handle.group, look);
       }
-      const now = deps.now().getTime();
-      // The checkpoint check: every instance already on the new version has a Ready node.
-      const fresh = (g.Instances ?? []).filter(
-        (i) => i.LaunchTemplate?.Version === handle.toVersion && i.LifecycleState === 'InService',
-      );
-      const unready = fresh.filter((i) => !isReady(nodeOfInstance(nodes, i.InstanceId ?? '')));
-      for (const i of g.Instances ?? []) {
-        if (i.LifecycleState !== 'Terminating:Wait' || !i.InstanceId || progress.drained.includes(i.InstanceId))
-          continue;
-        const id = i.InstanceId;
-        const node = nodeOfInstance(nodes, id);
-        const waited = now - (progress.blocked[id]?.sinceMs ?? now);
-        if (unready.length > 0) {
-          progress.blocked[id] ??= { sinceMs: now, pdb: '' };
-          if (waited > input.drainTimeoutMs) {
-            await cancel(cluster, handle.group);
-            throw nonRetryable(
-              SelfManagedFailureTypes.NodesNotReady,
-              `${handle.group}: the nodes of ${unready.map((u) => u.InstanceId).join(', ')} are not Ready in Kubernetes; instance refresh cancelled before ${id} was drained`,
-              { group: handle.group, replaced: progress.drained },
-            );
-          }
-          await heartbeatAction(client, handle.group, id);
-          continue;
-        }
-        const result = node ? await drain(core, node) : { left: 0 };
-        if (result.left > 0) {
-          const entry = (progress.blocked[id] ??= { sinceMs: now, pdb: result.pdb ?? '' });
-          if (result.pdb) entry.pdb = result.pdb;
-          if (now - entry.sinceMs > input.drainTimeoutMs) {
-            await cancel(cluster, handle.group);
-            const pdb = entry.pdb || 'a PodDisruptionBudget';
-            throw nonRetryable(
-              SelfManagedFailureTypes.DrainBlocked,
-              `${handle.group}: draining ${node?.metadata?.name ?? id} (${id}) is blocked by PodDisruptionBudget ${pdb} for more than ${Math.round(input.drainTimeoutMs / 60_000)} min; instance refresh cancelled and the lifecycle action left incomplete, so ${id} stays in Terminating:Wait until the ${DRAIN_HOOK} hook times out (AWS then terminates it)`,
-              { group: handle.group, instance: id, pdb, replaced: progress.drained },
-            );
-          }
-          await heartbeatAction(client, handle.group, id);
-          continue;
-        }
-        await client.send(
-          new CompleteLifecycleActionCommand({
-            AutoScalingGroupName: handle.group,
-            LifecycleHookName: DRAIN_HOOK,
-            InstanceId: id,
-            LifecycleActionResult: 'CONTINUE',
-          }),
-        );
-        delete progress.blocked[id];
-        progress.drained.push(id);
-        r.log.info('Self-managed node drained', { group: handle.group, instance: id, node: node?.metadata?.name });
+      if (done.size === input.handles.length) {
+        const groups = input.handles.map((h) => done.get(h.group) as SelfManagedRefreshResult);
+        r.log.info('Self-managed groups refreshed', {
+          cluster: cluster.name,
+          groups: groups.map((g) => `${g.group}: ${g.replaced.length} replaced`),
+        });
+        return { groups };
       }
       const elapsed = deps.now().getTime() - progress.startedAtMs;
       if (elapsed > input.timeoutMs) {
-        await cancel(cluster, handle.group);
+        for (const h of handles) if (!done.has(h.group)) await cancel(cluster, h.group);
         throw nonRetryable(
           SelfManagedFailureTypes.RefreshFailed,
-          `instance refresh ${handle.refreshId} of ${handle.group} did not finish in ${Math.round(input.timeoutMs / 60_000)} min (${refresh?.PercentageComplete ?? 0}%)`,
-          { group: handle.group, replaced: progress.drained },
+          `self-managed groups of ${cluster.name} did not finish in ${Math.round(input.timeoutMs / 60_000)} min: ${summary.join('; ')}`,
+          { replaced: replacedSoFar(progress) },
         );
       }
       // Look at least once a (cluster) minute: a waiting instance's hook must be heartbeaten well within its timeout.
@@ -422,14 +440,98 @@ export function createSelfManagedActivities(deps: ResolvedDeps) {
         nextLookDelayMs('nodegroup', elapsed, deps.waits),
         60_000 / Math.max(1, deps.waits.timeScale),
       );
-      const later = new LookLater(
-        delay,
-        `${handle.group}: ${refresh?.PercentageComplete ?? 0}% (${status}), ${progress.drained.length} drained`,
-      );
+      const later = new LookLater(delay, summary.join('; '));
       if (parks(deps, r)) throw park(r, later, progress, resumed);
       r.heartbeat(structuredClone(progress));
       await r.sleep(delay);
     }
+  }
+
+  /** One look at one group: its result when done, or a line of progress. */
+  async function lookAt(
+    input: AwaitSelfManagedRefreshInput,
+    handle: SelfManagedRefreshHandle,
+    progress: SelfManagedGroupProgress,
+    client: AutoScalingClient,
+    core: CoreV1Api,
+  ): Promise<SelfManagedRefreshResult | string> {
+    const r = activityRuntime(deps.logger);
+    const { cluster } = input;
+    const refresh = await latestRefresh(cluster, handle.group, handle.refreshId);
+    const status = refresh?.Status ?? 'Unknown';
+    const g = await describeGroup(cluster, handle.group);
+    const nodes = (await core.listNode()).items;
+    const success = handle.rollback ? 'RollbackSuccessful' : 'Successful';
+    if (status === success) {
+      const notReady = (g.Instances ?? []).filter((i) => !isReady(nodeOfInstance(nodes, i.InstanceId ?? '')));
+      if (notReady.length === 0) {
+        return {
+          group: handle.group,
+          ...(handle.refreshId ? { refreshId: handle.refreshId } : {}),
+          status,
+          replaced: progress.drained,
+          toVersion: handle.toVersion,
+        };
+      }
+    } else if (!ACTIVE.includes(status)) {
+      throw nonRetryable(
+        SelfManagedFailureTypes.RefreshFailed,
+        `instance refresh ${handle.refreshId ?? ''} of ${handle.group} ended ${status}${refresh?.StatusReason ? `: ${refresh.StatusReason}` : ''}`,
+        { group: handle.group, status, replaced: progress.drained },
+      );
+    }
+    const now = deps.now().getTime();
+    // The checkpoint check: every instance already on the new version has a Ready node.
+    const fresh = (g.Instances ?? []).filter(
+      (i) => i.LaunchTemplate?.Version === handle.toVersion && i.LifecycleState === 'InService',
+    );
+    const unready = fresh.filter((i) => !isReady(nodeOfInstance(nodes, i.InstanceId ?? '')));
+    for (const i of g.Instances ?? []) {
+      if (i.LifecycleState !== 'Terminating:Wait' || !i.InstanceId || progress.drained.includes(i.InstanceId)) continue;
+      const id = i.InstanceId;
+      const node = nodeOfInstance(nodes, id);
+      if (unready.length > 0) {
+        const entry = (progress.blocked[id] ??= { sinceMs: now, pdb: '' });
+        if (now - entry.sinceMs > input.drainTimeoutMs) {
+          await cancel(cluster, handle.group);
+          throw nonRetryable(
+            SelfManagedFailureTypes.NodesNotReady,
+            `${handle.group}: the nodes of ${unready.map((u) => u.InstanceId).join(', ')} are not Ready in Kubernetes; instance refresh cancelled before ${id} was drained`,
+            { group: handle.group, replaced: progress.drained },
+          );
+        }
+        await heartbeatAction(client, handle.group, id);
+        continue;
+      }
+      const result = node ? await drain(core, node) : { left: 0 };
+      if (result.left > 0) {
+        const entry = (progress.blocked[id] ??= { sinceMs: now, pdb: result.pdb ?? '' });
+        if (result.pdb) entry.pdb = result.pdb;
+        if (now - entry.sinceMs > input.drainTimeoutMs) {
+          await cancel(cluster, handle.group);
+          const pdb = entry.pdb || 'a PodDisruptionBudget';
+          throw nonRetryable(
+            SelfManagedFailureTypes.DrainBlocked,
+            `${handle.group}: draining ${node?.metadata?.name ?? id} (${id}) is blocked by PodDisruptionBudget ${pdb} for more than ${Math.round(input.drainTimeoutMs / 60_000)} min; instance refresh cancelled and the lifecycle action left incomplete, so ${id} stays in Terminating:Wait until the ${DRAIN_HOOK} hook times out (AWS then terminates it)`,
+            { group: handle.group, instance: id, pdb, replaced: progress.drained },
+          );
+        }
+        await heartbeatAction(client, handle.group, id);
+        continue;
+      }
+      await client.send(
+        new CompleteLifecycleActionCommand({
+          AutoScalingGroupName: handle.group,
+          LifecycleHookName: DRAIN_HOOK,
+          InstanceId: id,
+          LifecycleActionResult: 'CONTINUE',
+        }),
+      );
+      delete progress.blocked[id];
+      progress.drained.push(id);
+      r.log.info('Self-managed node drained', { group: handle.group, instance: id, node: node?.metadata?.name });
+    }
+    return `${handle.group}: ${refresh?.PercentageComplete ?? 0}% (${status}), ${progress.drained.length} drained`;
   }
 
   async function heartbeatAction(client: AutoScalingClient, group: string, instanceId: string): Promise<void> {
@@ -503,5 +605,11 @@ export function createSelfManagedActivities(deps: ResolvedDeps) {
     };
   }
 
-  return { readSelfManagedGroups, startSelfManagedRefresh, awaitSelfManagedRefresh, rollbackSelfManagedGroup };
+  return {
+    readSelfManagedGroups,
+    startSelfManagedRefresh,
+    startSelfManagedRefreshes,
+    awaitSelfManagedRefreshes,
+    rollbackSelfManagedGroup,
+  };
 }

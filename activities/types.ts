@@ -565,9 +565,9 @@ export interface FleetwaveActivities {
   /** Removes fleetwave's NodePool holds (one workflow's, or all) and restores the recorded budgets. */
   releaseNodePoolHolds(input: ReleaseNodePoolHoldsInput): Promise<ReleaseNodePoolHoldsResult>;
   /** Self-managed node groups: launch-template version, fleetwave's hook, and an instance refresh (activities/self-managed.ts). */
-  startSelfManagedRefresh(input: StartSelfManagedRefreshInput): Promise<SelfManagedRefreshHandle>;
-  /** Waits for a self-managed group's refresh, draining each node before its instance terminates. */
-  awaitSelfManagedRefresh(input: AwaitSelfManagedRefreshInput): Promise<SelfManagedRefreshResult>;
+  startSelfManagedRefreshes(input: StartSelfManagedRefreshesInput): Promise<SelfManagedRefreshHandle[]>;
+  /** Waits for the self-managed groups' refreshes, draining each node before its instance terminates. */
+  awaitSelfManagedRefreshes(input: AwaitSelfManagedRefreshInput): Promise<AwaitSelfManagedRefreshResult>;
   /** Undoes a self-managed group's refresh: RollbackInstanceRefresh where AWS allows it, else forward. */
   rollbackSelfManagedGroup(input: RollbackSelfManagedGroupInput): Promise<RollbackSelfManagedGroupResult>;
 }
@@ -588,6 +588,7 @@ export interface ActivityParts {
   evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
   discoverFleet(input: DiscoverFleetInput): Promise<FleetMember[]>;
   readSelfManagedGroups(input: { cluster: ClusterRef }): Promise<SelfManagedGroupState[]>;
+  startSelfManagedRefresh(input: StartSelfManagedRefreshInput): Promise<SelfManagedRefreshHandle>;
 }
 
 /** A self-managed node group's Auto Scaling group as preflight and the node step read it. */
@@ -622,26 +623,50 @@ export interface SelfManagedRefreshHandle {
   fromVersion: string;
   toVersion: string;
   imageId: string;
+  /** A rollback's refresh (RollbackInstanceRefresh): it ends RollbackSuccessful. */
+  rollback?: boolean;
 }
 
-/** Input of awaitSelfManagedRefresh. */
+/** Input of startSelfManagedRefreshes: every self-managed group of a cluster to the target minor's pinned AMI. */
+export interface StartSelfManagedRefreshesInput {
+  cluster: ClusterRef;
+  /** The minor the groups' nodes must run (the control plane's, after its hops). */
+  targetVersion: string;
+  pinned: PinnedVersions;
+  minHealthyPercentage: number;
+  checkpoints: number[];
+  hookTimeoutS: number;
+  workflowId: string;
+}
+
+/** Input of awaitSelfManagedRefreshes. */
 export interface AwaitSelfManagedRefreshInput {
   cluster: ClusterRef;
-  handle: SelfManagedRefreshHandle;
+  handles: SelfManagedRefreshHandle[];
   /** A PodDisruptionBudget blocking one node's drain longer than this fails the step. */
   drainTimeoutMs: number;
   /** The whole refresh gives up after this long. */
   timeoutMs: number;
 }
 
-/** Heartbeat details of awaitSelfManagedRefresh. */
-export interface SelfManagedRefreshProgress {
-  refreshId: string;
-  startedAtMs: number;
+/** One group's part of awaitSelfManagedRefreshes' heartbeat. */
+export interface SelfManagedGroupProgress {
   /** Instances drained and let go (CompleteLifecycleAction CONTINUE). */
   drained: string[];
   /** Instances whose drain is blocked: since when, and by which PodDisruptionBudget. */
   blocked: Record<string, { sinceMs: number; pdb: string }>;
+}
+
+/** Heartbeat details of awaitSelfManagedRefreshes. */
+export interface SelfManagedRefreshProgress {
+  /** The refresh IDs waited for, joined: a different set starts afresh. */
+  key: string;
+  startedAtMs: number;
+  groups: Record<string, SelfManagedGroupProgress>;
+}
+
+export interface AwaitSelfManagedRefreshResult {
+  groups: SelfManagedRefreshResult[];
 }
 
 export interface SelfManagedRefreshResult {

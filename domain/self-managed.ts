@@ -13,7 +13,7 @@
  *   (autoscaling/ec2/userguide/instance-refresh-rollback.html); otherwise a new refresh forward to
  *   the previous version.
  */
-import { amiTypeInfo, type AmiType } from './node-models';
+import { AMI_TYPES, amiTypeInfo, type AmiType } from './node-models';
 
 /** Whether an Auto Scaling group with these tags is a self-managed node group of `cluster`. */
 export function isSelfManagedGroupOf(cluster: string, tags: Record<string, string>): boolean {
@@ -89,4 +89,27 @@ export function eksAmiName(amiType: AmiType, minor: string, release: string): st
 export function pdbOfEvictionRefusal(body: unknown): string | undefined {
   const text = typeof body === 'string' ? body : JSON.stringify(body ?? '');
   return /disruption budget ([a-z0-9.-]+)/i.exec(text)?.[1];
+}
+
+/**
+ * The EKS amiType of a public EKS optimized or Bottlerocket AMI, from its name (the inverse of
+ * {@link eksAmiName}): how a self-managed group's family is told from the image it runs.
+ * Undefined for any other image (custom AMIs, Windows).
+ */
+export function amiTypeOfEksAmiName(name: string): AmiType | undefined {
+  const arch = (a: string) => (a === 'x86_64' ? 'x86_64' : 'ARM_64');
+  let m = /^amazon-eks-node-al2023-(x86_64|arm64)-(standard|nvidia|neuron)-\d+\.\d+-v/.exec(name);
+  if (m) return known(`AL2023_${arch(m[1] as string)}_${(m[2] as string).toUpperCase()}`);
+  m = /^amazon-eks-(arm64-|gpu-)?node-\d+\.\d+-v/.exec(name);
+  if (m) return m[1] === 'arm64-' ? 'AL2_ARM_64' : m[1] === 'gpu-' ? 'AL2_x86_64_GPU' : 'AL2_x86_64';
+  m = /^bottlerocket-aws-k8s-\d+\.\d+(-nvidia|-fips)?-(x86_64|aarch64)-v/.exec(name);
+  if (m)
+    return known(
+      `BOTTLEROCKET_${m[2] === 'aarch64' ? 'ARM_64' : 'x86_64'}${(m[1] ?? '').replace('-', '_').toUpperCase()}`,
+    );
+  return undefined;
+}
+
+function known(t: string): AmiType | undefined {
+  return (AMI_TYPES as readonly string[]).includes(t) ? (t as AmiType) : undefined;
 }

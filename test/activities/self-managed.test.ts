@@ -48,14 +48,16 @@ describe('self-managed node groups (instance refresh with fleetwave drains)', ()
     const again = await a.startSelfManagedRefresh({ cluster: ref, group: 'workers', imageId: AMI_131, ...START });
     expect(again).toEqual(handle);
 
-    const result = await a.awaitSelfManagedRefresh({
+    const {
+      groups: [result],
+    } = await a.awaitSelfManagedRefreshes({
       cluster: ref,
-      handle,
+      handles: [handle],
       drainTimeoutMs: 5_000,
       timeoutMs: 120_000,
     });
     expect(result).toMatchObject({ group: 'workers', status: 'Successful', toVersion: '2' });
-    expect(result.replaced).toHaveLength(3);
+    expect(result?.replaced).toHaveLength(3);
 
     const asg = findCluster(h.sim.state('legacy'), 'legacy')?.autoScalingGroups?.[0];
     expect(asg?.launchTemplateVersion).toBe('2');
@@ -76,13 +78,41 @@ describe('self-managed node groups (instance refresh with fleetwave drains)', ()
     expect(done.refreshId).toBeUndefined();
   });
 
+  it('startSelfManagedRefreshes finds each group, tells its family from its AMI, and starts it on the pinned release', async () => {
+    h = await startSimHarness([cluster([])]);
+    const a = h.activities;
+    const ref = h.ref('legacy');
+    const release = releasesOf('AL2023_x86_64_STANDARD', '1.31')[0] ?? '';
+    const handles = await a.startSelfManagedRefreshes({
+      cluster: ref,
+      targetVersion: '1.31',
+      pinned: {
+        nodegroupRelease: {},
+        amis: { 'us-east-1': { AL2023_x86_64_STANDARD: { '1.31': release } } },
+        addons: {},
+        resolvedAt: new Date(0).toISOString(),
+      },
+      ...START,
+    });
+    expect(handles).toEqual([
+      expect.objectContaining({ group: 'workers', imageId: AMI_131, fromVersion: '1', toVersion: '2' }),
+    ]);
+    const { groups } = await a.awaitSelfManagedRefreshes({
+      cluster: ref,
+      handles,
+      drainTimeoutMs: 5_000,
+      timeoutMs: 120_000,
+    });
+    expect(groups[0]?.replaced).toHaveLength(3);
+  });
+
   it('a PodDisruptionBudget allowing no disruption fails the step, names the budget, terminates nothing undrained', async () => {
     h = await startSimHarness([cluster([{ name: 'payments-api', namespace: 'payments', allowedDisruptions: 0 }])]);
     const a = h.activities;
     const ref = h.ref('legacy');
     const handle = await a.startSelfManagedRefresh({ cluster: ref, group: 'workers', imageId: AMI_131, ...START });
     const err = await a
-      .awaitSelfManagedRefresh({ cluster: ref, handle, drainTimeoutMs: 1_500, timeoutMs: 120_000 })
+      .awaitSelfManagedRefreshes({ cluster: ref, handles: [handle], drainTimeoutMs: 1_500, timeoutMs: 120_000 })
       .then(
         () => undefined,
         (e: unknown) => e,
@@ -120,7 +150,7 @@ describe('self-managed node groups (instance refresh with fleetwave drains)', ()
       ...START,
       checkpoints: [],
     });
-    await a.awaitSelfManagedRefresh({ cluster: ref, handle: next, drainTimeoutMs: 5_000, timeoutMs: 120_000 });
+    await a.awaitSelfManagedRefreshes({ cluster: ref, handles: [next], drainTimeoutMs: 5_000, timeoutMs: 120_000 });
     const forward = await a.rollbackSelfManagedGroup({ cluster: ref, handle: next, minHealthyPercentage: 90 });
     expect(forward.how).toBe('forward');
     const refreshes = findCluster(h.sim.state('legacy'), 'legacy')?.autoScalingGroups?.[0]?.refreshes ?? [];
