@@ -15,6 +15,13 @@
  */
 import { AMI_TYPES, amiTypeInfo, type AmiType } from './node-models';
 
+/** spec.nodes.selfManaged's defaults, for histories started before spec.nodes existed. */
+export const SELF_MANAGED_DEFAULTS: { minHealthyPercentage: number; checkpoints: number[]; drainTimeout: string } = {
+  minHealthyPercentage: 90,
+  checkpoints: [50, 100],
+  drainTimeout: '15m',
+};
+
 /** Whether an Auto Scaling group with these tags is a self-managed node group of `cluster`. */
 export function isSelfManagedGroupOf(cluster: string, tags: Record<string, string>): boolean {
   if (tags['eks:nodegroup-name'] !== undefined) return false;
