@@ -5,7 +5,7 @@
  * - Which groups belong to a cluster: the `kubernetes.io/cluster/<name>` tag (value `owned` or
  *   `shared`), which EKS's self-managed node CloudFormation templates and eksctl put on the group,
  *   or `eks:cluster-name`; groups with `eks:nodegroup-name` are the Auto Scaling groups of EKS
- *   managed node groups and are EKS's to change (userguide/launch-workers.html,
+ *   managed node groups and are EKS's to change (userguide/worker.html,
  *   userguide/managed-node-groups.html).
  * - How a refresh is undone: RollbackInstanceRefresh only while the refresh is active, started with
  *   a desired configuration, the group on a numbered launch-template version, and the previous

@@ -175,9 +175,8 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
 /**
  * The Auto Scaling group of a self-managed group: a launch template of its own at version 1 naming
  * the oldest EKS optimized AMI of its family and minor, instances launched from it, and the tags
- * the usual tools set. `kubernetes.io/cluster/<name>=owned` is the tag EKS's node CloudFormation
- * template and eksctl put on self-managed node groups (and the Cluster Autoscaler's auto-discovery
- * reads); the owner tool's tag follows domain/ownership.ts: `Terraform=true` (the
+ * the usual tools set. `kubernetes.io/cluster/<name>=owned` is the tag self-managed nodes must carry
+ * (EKS userguide/worker.html; the guides' CloudFormation templates add it); the owner tool's tag follows domain/ownership.ts: `Terraform=true` (the
  * terraform-aws-modules examples) or `ManagedBy=<tool>`.
  */
 function buildAsg(
