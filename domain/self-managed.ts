@@ -39,6 +39,10 @@ export interface RefreshView {
   previousImageId: string;
 }
 
+/** How a self-managed group's refresh is undone, as `fleetwave plan` says it. */
+export const SELF_MANAGED_ROLLBACK =
+  'RollbackInstanceRefresh while the refresh is still active; after it has ended, a refresh forward to the previous launch-template version';
+
 export type SelfManagedRollbackPath = { how: 'rollback' } | { how: 'forward'; reason: string };
 
 const ROLLBACK_STATUSES = ['Pending', 'InProgress', 'Baking'];

@@ -91,8 +91,6 @@ export function nodeModelWarnings(state: ClusterState): string[] {
     later.push(
       `Karpenter${m.karpenterVersion ? ` ${m.karpenterVersion}` : ''} (${karpenterPools.length} NodePool${karpenterPools.length === 1 ? '' : 's'})`,
     );
-  if (m.selfManagedNodes > 0)
-    later.push(`${m.selfManagedNodes} self-managed node${m.selfManagedNodes === 1 ? '' : 's'}`);
   if (m.fargateProfiles.length > 0) later.push(`Fargate profiles ${m.fargateProfiles.join(', ')}`);
   if (later.length > 0) warnings.push(`detected, not upgraded by fleetwave: ${later.join('; ')}`);
   return warnings;
