@@ -22,7 +22,10 @@ describe('node models in the plan', () => {
       ['std', undefined],
       ['custom', { fargateProfiles: 1 }],
       ['auto', { autoMode: true, nodePools: 1 }],
-      ['karp', { nodePools: 1, karpenter: '1.5.0', selfManagedGroups: 1 }],
+      [
+        'karp',
+        { nodePools: 1, karpenter: '1.5.0', selfManagedGroups: 1, selfManagedAmiTypes: ['AL2023_x86_64_STANDARD'] },
+      ],
     ]);
   });
 
