@@ -6,6 +6,7 @@
  * Credentials never leave this module except inside SDK clients and the in-memory
  * KubeConfig of one activity call.
  */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -148,6 +149,7 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
   const eksCache = new Map<string, EKSClient>();
   const ssmCache = new Map<string, SSMClient>();
   const ec2Cache = new Map<string, EC2Client>();
+  const autoScalingCache = new Map<string, AutoScalingClient>();
 
   const credentialsFor = (target: AwsTarget): AwsCredentialIdentityProvider => {
     if (!target.roleArn) return base;
@@ -206,6 +208,19 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
           ...(endpoint ? { endpoint } : {}),
         });
         ec2Cache.set(key(target), client);
+      }
+      return client;
+    },
+    autoScaling: (target) => {
+      let client = autoScalingCache.get(key(target));
+      if (!client) {
+        client = new AutoScalingClient({
+          region: target.region || defaultRegion,
+          credentials: credentialsFor(target),
+          maxAttempts,
+          ...(endpoint ? { endpoint } : {}),
+        });
+        autoScalingCache.set(key(target), client);
       }
       return client;
     },

@@ -2,6 +2,7 @@
  * What the activities are built from. Production wiring is `createDefaultDeps` (aws.ts);
  * tests point the same real clients at the simulator.
  */
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -52,6 +53,8 @@ export interface ActivityDeps {
    * pattern, and the launch-template versions of node groups with a custom AMI.
    */
   ec2?: (target: AwsTarget) => EC2Client;
+  /** EC2 Auto Scaling client for a region and role: self-managed node groups (activities/self-managed.ts). */
+  autoScaling?: (target: AwsTarget) => AutoScalingClient;
   /** A KubeConfig for the cluster with a fresh EKS token, built in memory. */
   kube: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubeConfig>;
   /** Prometheus base URL for health gates (`http://prometheus:9090`). Without it every gate is an Error, never a pass. */

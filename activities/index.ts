@@ -11,6 +11,7 @@
  * - approvals.ts  — the fleet approval policy: SSHSIG checks of signed operator actions
  * - automode.ts   — EKS Auto Mode: NodeClaims following the control plane, NodePool holds
  * - fargate.ts    — Fargate pods on an old kubelet: reported, or their owners restarted
+ * - self-managed.ts — self-managed node groups: launch-template version, instance refresh, own drains
  * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
  * - failures.ts   — error classification into Temporal failure types
  *
@@ -27,6 +28,7 @@ import { createStepActivities } from './steps';
 import { createInventoryActivities } from './inventory';
 import { createKubernetesActivities } from './kubernetes';
 import { createPrometheusActivities } from './prometheus';
+import { createSelfManagedActivities } from './self-managed';
 import type { ActivityParts, FleetwaveActivities } from './types';
 
 export type { ActivityDeps, AwsTarget, ClusterAccess, PollingOptions } from './deps';
@@ -56,6 +58,9 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     holdNodePools: all.holdNodePools,
     releaseNodePoolHolds: all.releaseNodePoolHolds,
     settleFargatePods: all.settleFargatePods,
+    startSelfManagedRefreshes: all.startSelfManagedRefreshes,
+    awaitSelfManagedRefreshes: all.awaitSelfManagedRefreshes,
+    rollbackSelfManagedGroup: all.rollbackSelfManagedGroup,
   };
 }
 
@@ -85,10 +90,12 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
   });
   const autoMode = createAutoModeActivities(resolved);
   const fargate = createFargateActivities(resolved);
+  const selfManaged = createSelfManagedActivities(resolved);
   return {
     ...approvals,
     ...autoMode,
     ...fargate,
+    ...selfManaged,
     resolveTargetVersions: eks.resolveTargetVersions,
     describeCluster: eks.describeCluster,
     preflightCluster: eks.preflightCluster,

@@ -625,6 +625,12 @@ export interface FleetwaveActivities {
   holdNodePools(input: HoldNodePoolsInput): Promise<HoldNodePoolsResult>;
   /** Removes fleetwave's NodePool holds (one workflow's, or all) and restores the recorded budgets. */
   releaseNodePoolHolds(input: ReleaseNodePoolHoldsInput): Promise<ReleaseNodePoolHoldsResult>;
+  /** Self-managed node groups: launch-template version, fleetwave's hook, and an instance refresh (activities/self-managed.ts). */
+  startSelfManagedRefreshes(input: StartSelfManagedRefreshesInput): Promise<SelfManagedRefreshHandle[]>;
+  /** Waits for the self-managed groups' refreshes, draining each node before its instance terminates. */
+  awaitSelfManagedRefreshes(input: AwaitSelfManagedRefreshInput): Promise<AwaitSelfManagedRefreshResult>;
+  /** Undoes a self-managed group's refresh: RollbackInstanceRefresh where AWS allows it, else forward. */
+  rollbackSelfManagedGroup(input: RollbackSelfManagedGroupInput): Promise<RollbackSelfManagedGroupResult>;
 }
 
 /**
@@ -642,4 +648,107 @@ export interface ActivityParts {
   checkKubernetesHealth(input: KubernetesHealthInput): Promise<KubernetesHealthResult>;
   evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult>;
   discoverFleet(input: DiscoverFleetInput): Promise<FleetMember[]>;
+  readSelfManagedGroups(input: { cluster: ClusterRef }): Promise<SelfManagedGroupState[]>;
+  startSelfManagedRefresh(input: StartSelfManagedRefreshInput): Promise<SelfManagedRefreshHandle>;
+}
+
+/** A self-managed node group's Auto Scaling group as preflight and the node step read it. */
+export interface SelfManagedGroupState {
+  name: string;
+  launchTemplate: { id: string; name: string; version: string };
+  /** The image of the group's launch-template version; `resolve:ssm:…` when it names a parameter. */
+  imageId: string;
+  instances: number;
+  /** Owner tags (`ManagedBy`, `Terraform`, …) as `key=value`. */
+  tags: Record<string, string>;
+}
+
+/** Input of startSelfManagedRefresh. */
+export interface StartSelfManagedRefreshInput {
+  cluster: ClusterRef;
+  group: string;
+  /** The AMI the group's instances must run (the pinned one of its amiType and the target minor). */
+  imageId: string;
+  minHealthyPercentage: number;
+  checkpoints: number[];
+  /** Heartbeat timeout of fleetwave's termination hook (seconds, 30–7200): how long an undrained instance waits. */
+  hookTimeoutS: number;
+  /** Makes the launch-template version's ClientToken: the same for every attempt of one step. */
+  workflowId: string;
+}
+
+export interface SelfManagedRefreshHandle {
+  group: string;
+  /** Absent when every instance already runs the image (nothing started). */
+  refreshId?: string;
+  fromVersion: string;
+  toVersion: string;
+  imageId: string;
+  /** A rollback's refresh (RollbackInstanceRefresh): it ends RollbackSuccessful. */
+  rollback?: boolean;
+}
+
+/** Input of startSelfManagedRefreshes: every self-managed group of a cluster to the target minor's pinned AMI. */
+export interface StartSelfManagedRefreshesInput {
+  cluster: ClusterRef;
+  /** The minor the groups' nodes must run (the control plane's, after its hops). */
+  targetVersion: string;
+  pinned: PinnedVersions;
+  minHealthyPercentage: number;
+  checkpoints: number[];
+  hookTimeoutS: number;
+  workflowId: string;
+}
+
+/** Input of awaitSelfManagedRefreshes. */
+export interface AwaitSelfManagedRefreshInput {
+  cluster: ClusterRef;
+  handles: SelfManagedRefreshHandle[];
+  /** A PodDisruptionBudget blocking one node's drain longer than this fails the step. */
+  drainTimeoutMs: number;
+  /** The whole refresh gives up after this long. */
+  timeoutMs: number;
+}
+
+/** One group's part of awaitSelfManagedRefreshes' heartbeat. */
+export interface SelfManagedGroupProgress {
+  /** Instances drained and let go (CompleteLifecycleAction CONTINUE). */
+  drained: string[];
+  /** Instances whose drain is blocked: since when, and by which PodDisruptionBudget. */
+  blocked: Record<string, { sinceMs: number; pdb: string }>;
+}
+
+/** Heartbeat details of awaitSelfManagedRefreshes. */
+export interface SelfManagedRefreshProgress {
+  /** The refresh IDs waited for, joined: a different set starts afresh. */
+  key: string;
+  startedAtMs: number;
+  groups: Record<string, SelfManagedGroupProgress>;
+}
+
+export interface AwaitSelfManagedRefreshResult {
+  groups: SelfManagedRefreshResult[];
+}
+
+export interface SelfManagedRefreshResult {
+  group: string;
+  refreshId?: string;
+  status: string;
+  /** Instances fleetwave drained and let terminate. */
+  replaced: string[];
+  toVersion: string;
+}
+
+/** Input of rollbackSelfManagedGroup. */
+export interface RollbackSelfManagedGroupInput {
+  cluster: ClusterRef;
+  handle: SelfManagedRefreshHandle;
+  minHealthyPercentage: number;
+}
+
+export interface RollbackSelfManagedGroupResult {
+  group: string;
+  /** `rollback`: RollbackInstanceRefresh (the refresh was still active); `forward`: a new refresh to the previous version. */
+  how: 'rollback' | 'forward' | 'none';
+  refreshId?: string;
 }

@@ -8,6 +8,7 @@ import { toFleetMember, type FleetMember } from '../domain/fleet';
 import { formatIssue, parseCampaign, parseFleet, type ValidationIssue } from '../domain/load';
 import { DEFAULT_AMI_TYPE, memberNodegroupReversibility } from '../domain/node-models';
 import { buildPlan, type PlannedCampaign, type PlannedNodeModel } from '../domain/plan';
+import { SELF_MANAGED_ROLLBACK } from '../domain/self-managed';
 import type { Campaign } from '../domain/spec';
 import { ExitCode, FleetwaveError, InvalidInputError } from './errors';
 import { readRegularFile, UnreadableFileError } from './files';
@@ -128,7 +129,6 @@ function versionCell(from: string, path: readonly string[]): string {
 /** What the NODES column says of a model not upgraded now. */
 const LATER_NAMES: Record<string, string> = {
   karpenter: 'Karpenter',
-  'self-managed': 'self-managed',
   fargate: 'Fargate',
 };
 
@@ -155,6 +155,14 @@ export function nodeModelsCell(models: readonly PlannedNodeModel[]): string {
       auto.action === 'follows the control plane'
         ? `Auto Mode follows${auto.reversible ? ' undo' : ' no undo'}`
         : 'Auto Mode',
+    );
+  }
+  const selfManaged = models.find((m) => m.model === 'self-managed');
+  if (selfManaged) {
+    parts.push(
+      selfManaged.action === 'instance refresh with drains'
+        ? `self-managed×${selfManaged.count} refresh undo`
+        : `self-managed×${selfManaged.count}`,
     );
   }
   const fargate = models.find(
@@ -212,9 +220,16 @@ export function nodeModelLines(plan: PlannedCampaign): string[] {
       `EKS Auto Mode: ${c.autoMode} cluster${c.autoMode === 1 ? '' : 's'}; nodes follow the control plane under their NodePools' disruption budgets`,
     );
   }
+  if (c.selfManaged > 0) {
+    lines.push(
+      `self-managed groups: ${c.selfManaged} cluster${c.selfManaged === 1 ? '' : 's'}` +
+        (nodegroupsUntouched
+          ? ': untouched'
+          : `; instance refresh to the pinned AMI, fleetwave drains each node first (PDBs honoured); rollback: ${SELF_MANAGED_ROLLBACK}`),
+    );
+  }
   const later = [
     c.karpenter > 0 ? `Karpenter on ${c.karpenter}` : '',
-    c.selfManaged > 0 ? `self-managed groups on ${c.selfManaged}` : '',
   ].filter(Boolean);
   if (c.fargate > 0) {
     const restart = plan.waves.some((w) =>

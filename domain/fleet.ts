@@ -357,7 +357,12 @@ export function nodeModelsSummary(c: ClusterInventory): NodeModelsSummary | unde
     ...(c.autoMode ? { autoMode: true as const } : {}),
     ...(c.nodePools?.length ? { nodePools: c.nodePools.length } : {}),
     ...(c.karpenter ? { karpenter: c.karpenter.version } : {}),
-    ...(c.selfManagedGroups?.length ? { selfManagedGroups: c.selfManagedGroups.length } : {}),
+    ...(c.selfManagedGroups?.length
+      ? {
+          selfManagedGroups: c.selfManagedGroups.length,
+          selfManagedAmiTypes: [...new Set(c.selfManagedGroups.map((g) => g.amiType ?? DEFAULT_AMI_TYPE))].sort(),
+        }
+      : {}),
     ...(c.fargateProfiles?.length ? { fargateProfiles: c.fargateProfiles.length } : {}),
   };
   return Object.keys(summary).length > 0 ? summary : undefined;

@@ -165,6 +165,8 @@ export interface NodeModelsSummary {
   karpenter?: string;
   /** Self-managed node groups (Auto Scaling groups). */
   selfManagedGroups?: number;
+  /** Their AMI families (the campaign pins a release of each for the target minor). */
+  selfManagedAmiTypes?: AmiType[];
   /** Fargate profiles. */
   fargateProfiles?: number;
 }

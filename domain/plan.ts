@@ -15,6 +15,7 @@ import { DEFAULT_AMI_TYPE, keepsCleanRollbackPath, memberNodegroupReversibility,
 import { assessOwnership } from './ownership';
 import { assessBlockingPdbs } from './pdbs';
 import { describeSelector } from './selector';
+import { SELF_MANAGED_ROLLBACK } from './self-managed';
 import type { Campaign, CampaignSpec, WaveSpec } from './spec';
 import { assignWaves, type ClusterNote } from './waves';
 import { nominalWindowMs, windowsFor } from './windows';
@@ -43,7 +44,12 @@ export interface PlannedCluster {
 
 /** What the campaign does to a node model of a cluster. */
 export type NodeModelAction =
-  'upgrade' | 'untouched' | 'follows the control plane' | 'reported' | 'detected only (upgraded in a later release)';
+  | 'upgrade'
+  | 'untouched'
+  | 'follows the control plane'
+  | 'reported'
+  | 'instance refresh with drains'
+  | 'detected only (upgraded in a later release)';
 
 /** One node model of a cluster: managed node groups of one amiType, Auto Mode, Karpenter, self-managed groups, Fargate. */
 export interface PlannedNodeModel {
@@ -199,7 +205,9 @@ function gateWarnings(spec: CampaignSpec): string[] {
  * A cluster's node models and what the campaign does to each. Managed node groups are upgraded
  * (unless spec.target.skipNodegroups) and undone only as domain/node-models.ts allows; Auto Mode
  * nodes follow the control plane and go back with its rollback (spec.rollback.controlPlane);
- * Karpenter, self-managed groups and Fargate are detected and left alone.
+ * self-managed groups get an instance refresh with fleetwave's drains when the campaign moves nodes
+ * to a new minor (domain/self-managed.ts says how it is undone); Karpenter and Fargate are
+ * detected and left alone.
  */
 export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: number): PlannedNodeModel[] {
   const out: PlannedNodeModel[] = [];
@@ -243,7 +251,19 @@ export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: nu
   if (m?.karpenter !== undefined) {
     out.push({ model: 'karpenter', version: m.karpenter, count: m.autoMode ? 0 : (m.nodePools ?? 0), action: later });
   }
-  if (m?.selfManagedGroups) out.push({ model: 'self-managed', count: m.selfManagedGroups, action: later });
+  if (m?.selfManagedGroups) {
+    out.push(
+      hops > 0 && !spec.target.skipNodegroups
+        ? {
+            model: 'self-managed',
+            count: m.selfManagedGroups,
+            action: 'instance refresh with drains',
+            reversible: true,
+            rollback: SELF_MANAGED_ROLLBACK,
+          }
+        : { model: 'self-managed', count: m.selfManagedGroups, action: 'untouched' },
+    );
+  }
   if (m?.fargateProfiles) out.push(planFargate(m.fargateProfiles, spec, hops));
   return out;
 }

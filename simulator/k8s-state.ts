@@ -5,7 +5,8 @@
  * of the cluster's nodes are told after every change.
  */
 import type { SimCluster } from './model';
-import { nodesOf, pdbsOf, podsOf, type NodeView, type PdbView, type PodView } from './workloads';
+import { setAsgNodeProbe } from './model/asg';
+import { asgNodeName, nodesOf, pdbsOf, podsOf, type NodeView, type PdbView, type PodView } from './workloads';
 
 interface KubernetesState {
   /** Cordons set or lifted by clients, by node name (they win over the rollout's own cordon). */
@@ -101,3 +102,15 @@ export function evictionBlockedBy(c: SimCluster, pod: PodView): PdbView | undefi
     (p) => p.namespace === pod.namespace && pod.labels.app === p.name && p.disruptionsAllowed <= 0,
   );
 }
+
+// What an Auto Scaling group's instance leaves behind as it stops: whether its node was cordoned
+// and how many pods other than DaemonSet pods were still on it (the simulator's drain record).
+setAsgNodeProbe((c, asg, instance, at) => {
+  const node = asgNodeName(c, asg, instance);
+  const nodes = clusterNodes(c, at);
+  const view = nodes.find((n) => n.name === node);
+  const podsLeft = view
+    ? clusterPods(c, nodes, at).filter((p) => p.nodeName === node && p.ownerKind !== 'DaemonSet').length
+    : 0;
+  return { node, cordoned: view?.cordoned ?? false, podsLeft };
+});

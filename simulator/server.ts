@@ -6,6 +6,7 @@
  * - `/sim/...`                          state, mutations, faults, reset, clock (tests, operators)
  * - `POST /` + `x-amz-target: AmazonSSM.*`  SSM (awsJson1_1)
  * - `POST /` signed for `ec2`              EC2 (Query protocol: launch templates and AMIs)
+ * - `POST /` signed for `autoscaling`      EC2 Auto Scaling (Query protocol: self-managed node groups)
  * - `POST /` with a form body           STS (awsQuery)
  * - anything else                       EKS REST-JSON (SigV4 scope gives the region)
  *
@@ -18,6 +19,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { faultSchema } from '../domain/fleet';
 import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
+import { SimAutoScaling } from './autoscaling-api';
 import { SimEc2 } from './ec2-api';
 import { handleEks, targetClusterName } from './eks-api';
 import { handleKubernetes } from './k8s-api';
@@ -32,6 +34,7 @@ import {
   type SimFleet,
   type SimUpdate,
 } from './model';
+import { advanceAsg, type AsgTermination } from './model/asg';
 import { rolloutPosition } from './workloads';
 import type { NodePoolState } from './model/automode';
 import { karpenterNodeName } from './model/karpenter';
@@ -84,6 +87,17 @@ export interface ClusterState {
     willFail: boolean;
     /** Node group version updates: the batch being replaced (0-based) and its phase. */
     rollout?: { batch: number; batches: number; phase: 'setup' | 'launch' | 'drain' };
+  }[];
+  /**
+   * Self-managed groups' Auto Scaling groups: instances, refreshes, and every termination with
+   * whether its node was cordoned and how many pods (not DaemonSet's) were still on it. Absent when none.
+   */
+  autoScalingGroups?: {
+    name: string;
+    launchTemplateVersion: string;
+    instances: { id: string; state: string; launchTemplateVersion: number; imageId: string }[];
+    refreshes: { id: string; status: string }[];
+    terminations: AsgTermination[];
   }[];
   faults: Record<string, unknown>;
   workload: { errorRatio: number; latencyP99Seconds: number; degraded: boolean };
@@ -179,6 +193,25 @@ export function clusterState(fleet: SimFleet, c: SimCluster): ClusterState {
       willFail: u.failAt !== undefined,
       ...(u.effect.kind === 'nodegroup-version' ? { rollout: rolloutOf(u, fleet.now()) } : {}),
     })),
+    ...(c.asgs.length > 0
+      ? {
+          autoScalingGroups: c.asgs.map((asg) => {
+            advanceAsg(c, asg, fleet.now());
+            return {
+              name: asg.name,
+              launchTemplateVersion: asg.version,
+              instances: asg.instances.map((i) => ({
+                id: i.id,
+                state: i.state,
+                launchTemplateVersion: i.ltVersion,
+                imageId: i.imageId,
+              })),
+              refreshes: asg.refreshes.map((r) => ({ id: r.id, status: r.status })),
+              terminations: asg.terminations.map((t) => ({ ...t })),
+            };
+          }),
+        }
+      : {}),
     faults: { ...c.faults },
     workload: { errorRatio: signals.errorRatio, latencyP99Seconds: signals.latencyP99, degraded: isDegraded(c) },
     ...(c.nodePools?.mode === 'karpenter' ? { karpenter: karpenterState(c, fleet.now()) } : {}),
@@ -359,6 +392,16 @@ async function route(
     }
     if (scope?.service === 'ec2') {
       const answer = new SimEc2(() => fleet.ec2).handle(
+        new URLSearchParams(text),
+        scope.region,
+        accountOfAccessKey(scope.accessKeyId),
+        fleet.now(),
+      );
+      send(res, answer.status, answer.body, { ...answer.headers, 'x-amzn-requestid': randomUUID() });
+      return;
+    }
+    if (scope?.service === 'autoscaling') {
+      const answer = new SimAutoScaling(() => fleet).handle(
         new URLSearchParams(text),
         scope.region,
         accountOfAccessKey(scope.accessKeyId),

@@ -5,7 +5,8 @@
  * only for the clusters, and a listing is a pure function of the state and the simulated time.
  */
 import { amiTypeInfo, type AmiType, type Architecture } from '../domain/node-models';
-import { amiImageIdOf, kubernetesPatchOf, releasesOf } from './ami-catalogue';
+import { amiImageIdOf, kubernetesPatchOf, publicAmis, releasesOf } from './ami-catalogue';
+import { ASG_NODE_JOIN_MS, ASG_NODE_READY_MS, advanceAsg, type AsgInstance, type SimAsg } from './model/asg';
 import { DURATIONS, latestRelease, releaseKubernetesVersion } from './catalogue';
 import {
   APP_WORKLOADS,
@@ -165,45 +166,56 @@ export function nodesOf(c: SimCluster, now: number): NodeView[] {
       } else out.push(old(i, false));
     }
   }
-  selfManagedNodes(c, out);
+  selfManagedNodes(c, now, out);
   fargateNodes(c, out, now);
   return out;
 }
 
 /**
- * Nodes of self-managed groups: kubelet labels only, as a node an Auto Scaling group launched
- * carries (no eks.amazonaws.com/* label; its group shows only in the EC2 instance's
- * `aws:autoscaling:groupName` tag). They run the oldest AMI release of their family and minor.
+ * Nodes of self-managed groups: one per instance of the group's Auto Scaling group that has
+ * registered (from ASG_NODE_JOIN_MS after launch, Ready from ASG_NODE_READY_MS) until it is
+ * terminated. Kubelet labels only, as a node an Auto Scaling group launched carries (no
+ * eks.amazonaws.com/* label; its group shows only in the EC2 instance's `aws:autoscaling:groupName`
+ * tag). The kubelet is the one of the instance's AMI.
  */
-function selfManagedNodes(c: SimCluster, out: NodeView[]): void {
-  c.selfManagedGroups.forEach((g, j) => {
-    const slot = { index: c.nodegroups.length + j };
-    const release = releasesOf(g.amiType, g.version)[0] ?? latestRelease(g.version) ?? `${g.version}.0-00000000`;
-    const image = nodeImage(c, g.amiType, g.version, release);
+function selfManagedNodes(c: SimCluster, now: number, out: NodeView[]): void {
+  c.asgs.forEach((asg, j) => {
+    advanceAsg(c, asg, now);
+    const g = c.selfManagedGroups[j];
+    if (!g) return;
     const arch = amiTypeInfo(g.amiType).arch ?? 'x86_64';
-    const since = c.createdAt + 86_400_000;
-    for (let i = 0; i < g.nodes; i++) {
+    for (const i of asg.instances) {
+      if (i.state === 'Terminated' || now < i.launchedAt + ASG_NODE_JOIN_MS) continue;
+      const ami = publicAmis(c.region).get(i.imageId);
+      const minor = ami?.minor ?? g.version;
+      const release = ami?.release ?? releasesOf(g.amiType, minor)[0] ?? latestRelease(minor) ?? `${minor}.0-00000000`;
+      const image = nodeImage(c, g.amiType, minor, release, i.imageId || undefined);
       out.push({
-        name: nodeName(c, slot, 0, i),
+        name: asgNodeName(c, asg, i),
         kind: 'self-managed',
         group: g.name,
         amiType: g.amiType,
         arch,
         ...image,
-        index: i,
+        index: i.seq,
         generation: 0,
-        version: g.version,
+        version: minor,
         releaseVersion: release,
-        launchTemplateVersion: '',
-        createdAt: since,
-        ready: true,
+        launchTemplateVersion: String(i.ltVersion),
+        createdAt: i.launchedAt + ASG_NODE_JOIN_MS,
+        ready: now >= i.launchedAt + ASG_NODE_READY_MS,
         cordoned: false,
-        launching: false,
-        zone: zoneOf(c, i),
-        instanceId: instanceId(c.name, `self-managed/${g.name}`, 0, i),
+        launching: now < i.launchedAt + ASG_NODE_READY_MS,
+        zone: zoneOf(c, i.seq),
+        instanceId: i.id,
       });
     }
   });
+}
+
+/** The node name of an Auto Scaling group's instance: its launch order picks the address. */
+export function asgNodeName(c: SimCluster, asg: SimAsg, i: AsgInstance): string {
+  return nodeName(c, { index: asg.slot }, Math.floor(i.seq / 2047), i.seq % 2047);
 }
 
 /**
@@ -390,7 +402,6 @@ export function podsOf(c: SimCluster, nodes: readonly NodeView[], now: number): 
     }
     for (const wl of APP_WORKLOADS) replica(wl, 'default', { app: wl }, [wl], true);
     for (const pdb of c.pdbs) {
-      if (node.kind !== 'managed') continue;
       const key = `${pdb.namespace}/${pdb.name}/${node.group}`;
       if (pdbPlaced.has(key)) continue;
       pdbPlaced.add(key);
@@ -415,7 +426,8 @@ export interface PdbView {
 
 /** PodDisruptionBudgets with the replica count the pod layout gives them. */
 export function pdbsOf(c: SimCluster): PdbView[] {
-  const expected = c.nodegroups.filter((ng) => ng.desiredSize > 0).length;
+  const expected =
+    c.nodegroups.filter((ng) => ng.desiredSize > 0).length + c.selfManagedGroups.filter((g) => g.nodes > 0).length;
   return c.pdbs.map((p) => ({
     name: p.name,
     namespace: p.namespace,

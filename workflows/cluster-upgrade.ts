@@ -27,6 +27,8 @@
  * A cluster with Fargate pods adds, after a hop, one `settleFargatePods` behind a patch marker: 4
  * events under `spec.nodes.fargate: report` (a local activity), 9 under `restart` (a parked wait);
  * 36 → 40 / 45 measured by test/workflows/fargate.workflow.test.ts. Without Fargate pods, none.
+ * A cluster with self-managed node groups adds a patch marker, one local start and one parked wait
+ * for all its groups (52 events recorded with 1 hop, its add-ons and node groups, and one group).
  * Rollbacks keep a start (local activity) and an await per resource: they are rare, and each is
  * recorded on its own.
  *
@@ -67,6 +69,7 @@ import {
   type KeptResource,
   type KubernetesBaseline,
   type PreflightResult,
+  type SelfManagedRefreshHandle,
   type UpdateAddonsResult,
   type UpdateHandle,
   type UpdateNodegroupsResult,
@@ -75,6 +78,7 @@ import {
 import { describeNodeClaimCount } from '../domain/nodepool-hold';
 import { parseDuration } from '../domain/duration';
 import { assessOwnership } from '../domain/ownership';
+import { SELF_MANAGED_DEFAULTS } from '../domain/self-managed';
 import { assessBlockingPdbs } from '../domain/pdbs';
 import {
   clusterAbortSignal,
@@ -155,6 +159,10 @@ const STOPPABLE_ADDONS_PATCH = 'stoppable-addons';
 const AUTO_MODE_NODES_PATCH = 'auto-mode-nodes';
 /** See `ClusterUpgrade.controlPlaneBakeMs` and docs/versioning.md. */
 const CONTROL_PLANE_BAKE_PATCH = 'control-plane-bake';
+/** See `ClusterUpgrade.selfManagedGroups` and docs/versioning.md. */
+const SELF_MANAGED_GROUPS_PATCH = 'self-managed-groups';
+/** The self-managed groups' wait gives up after this long (every group's instance refresh, with drains). */
+const SELF_MANAGED_TIMEOUT_MS = 6 * 3600_000;
 
 /** See `ClusterUpgrade.fargatePods` and docs/versioning.md. */
 const FARGATE_PODS_PATCH = 'fargate-pods';
@@ -324,6 +332,8 @@ class ClusterUpgrade {
   private holdingNodePools = false;
   /** An Auto Mode cluster whose nodes this run follows (`autoModeNodes`). */
   private autoMode = false;
+  /** The instance refreshes this run started on self-managed groups: what a rollback undoes. */
+  private selfManagedHandles: SelfManagedRefreshHandle[] = [];
 
   constructor(private readonly input: ClusterUpgradeInput) {}
 
@@ -376,6 +386,7 @@ class ClusterUpgrade {
       if (plan.hops.length > 0) await this.controlPlaneStep(plan);
       if (plan.addons.length > 0) await this.updateAddons(plan);
       if (plan.nodegroups.length > 0) await this.updateNodegroups(plan);
+      if (this.selfManagedGroups()) await this.updateSelfManagedGroups();
       if (plan.hops.length > 0 && this.fargateRuns()) await this.fargatePods();
       await this.verify(plan);
       return this.finish('upgraded');
@@ -884,6 +895,149 @@ class ClusterUpgrade {
     }
   }
 
+  /**
+   * Self-managed node groups follow the control plane. Asked only when preflight saw self-managed
+   * nodes and the campaign has a target minor with node groups in it, so other clusters' histories
+   * carry no marker and no extra event.
+   */
+  private selfManagedGroups(): boolean {
+    if ((this.snapshot?.nodeModels?.selfManagedNodes ?? 0) === 0) return false;
+    if (!this.input.targetVersion || this.input.spec.target.skipNodegroups) return false;
+    return patched(SELF_MANAGED_GROUPS_PATCH);
+  }
+
+  /**
+   * Every self-managed group of the cluster: a launch-template version with the pinned AMI, an
+   * instance refresh and fleetwave's termination hook (one local activity for these writes), then
+   * ONE parked wait that drains each node before its instance terminates and checks the new nodes
+   * are Ready (activities/self-managed.ts). A pause or an abort stops the wait; the refreshes go on
+   * in AWS, held by the hook, and the wait takes them up again after a resume.
+   */
+  private async updateSelfManagedGroups(): Promise<void> {
+    await this.checkpoint();
+    const { cluster, pinned, spec } = this.input;
+    const target = this.controlPlaneVersion ?? (this.input.targetVersion as string);
+    const settings = spec.nodes?.selfManaged ?? SELF_MANAGED_DEFAULTS;
+    const drainTimeoutMs = parseDuration(settings.drainTimeout) ?? 15 * 60_000;
+    const step = 'self-managed groups';
+    this.setStep(step, true);
+    let handles: SelfManagedRefreshHandle[];
+    try {
+      handles = await quick.startSelfManagedRefreshes.executeWithOptions(
+        { summary: `self-managed groups → ${target}` },
+        [
+          {
+            cluster,
+            targetVersion: target,
+            pinned,
+            minHealthyPercentage: settings.minHealthyPercentage,
+            checkpoints: settings.checkpoints,
+            // The hook holds an undrained instance this long: the drain timeout and a margin, within AWS's 7200 s.
+            hookTimeoutS: Math.min(7200, Math.ceil(drainTimeoutMs / 1000) + 600),
+            workflowId: workflowInfo().workflowId,
+          },
+        ],
+      );
+    } catch (err) {
+      this.record({ step, status: 'failed', detail: describeFailure(err) });
+      throw new StepFailure('update', `${step}: ${describeFailure(err)}`);
+    }
+    this.selfManagedHandles = handles.filter((h) => h.refreshId);
+    for (const h of handles) {
+      if (!h.refreshId)
+        this.record({ step: `self-managed ${h.group}`, status: 'skipped', detail: `already on ${h.imageId}` });
+    }
+    if (this.selfManagedHandles.length === 0) return;
+    for (;;) {
+      await this.checkpoint();
+      try {
+        const result = await this.stoppableStep(() =>
+          steps.awaitSelfManagedRefreshes.executeWithOptions(
+            {
+              summary: `self-managed groups ${this.selfManagedHandles.map((h) => h.group).join(', ')} → ${target}`,
+              startToCloseTimeout: SELF_MANAGED_TIMEOUT_MS + 10 * 60_000,
+              scheduleToCloseTimeout: SELF_MANAGED_TIMEOUT_MS + 10 * 60_000,
+            },
+            [{ cluster, handles: this.selfManagedHandles, drainTimeoutMs, timeoutMs: SELF_MANAGED_TIMEOUT_MS }],
+          ),
+        );
+        for (const g of result.groups) {
+          this.record({
+            step: `self-managed ${g.group}`,
+            status: 'done',
+            detail: `${g.replaced.length} instance${g.replaced.length === 1 ? '' : 's'} drained and replaced (launch-template version ${g.toVersion})`,
+          });
+        }
+        return;
+      } catch (err) {
+        if (isCancellation(err) || stoppedWhileWaiting(err)) {
+          if (this.abortedBy) throw new AbortRequested();
+          continue;
+        }
+        this.record({ step, status: 'failed', detail: describeFailure(err) });
+        throw new StepFailure('update', `${step}: ${describeFailure(err)}`);
+      }
+    }
+  }
+
+  /**
+   * Undoes the self-managed groups' refreshes: RollbackInstanceRefresh while a refresh is still
+   * active (where AWS allows it), otherwise a refresh forward to the previous launch-template
+   * version; then the same drained wait. `fleetwave plan` says which applies.
+   */
+  private async rollBackSelfManagedGroups(ledger: RollbackLedger): Promise<void> {
+    const { cluster, spec } = this.input;
+    const settings = spec.nodes?.selfManaged ?? SELF_MANAGED_DEFAULTS;
+    const back: SelfManagedRefreshHandle[] = [];
+    for (const handle of this.selfManagedHandles) {
+      const step = `rollback self-managed ${handle.group}`;
+      try {
+        const done = await quick.rollbackSelfManagedGroup.executeWithOptions(
+          { summary: `roll back self-managed group ${handle.group} → launch-template version ${handle.fromVersion}` },
+          [{ cluster, handle, minHealthyPercentage: settings.minHealthyPercentage }],
+        );
+        this.record({
+          step,
+          status: 'done',
+          detail:
+            done.how === 'rollback'
+              ? `RollbackInstanceRefresh of ${handle.refreshId ?? ''}`
+              : `instance refresh forward to launch-template version ${handle.fromVersion}`,
+        });
+        if (done.refreshId) {
+          back.push({
+            group: handle.group,
+            refreshId: done.refreshId,
+            fromVersion: handle.toVersion,
+            toVersion: handle.fromVersion,
+            imageId: '',
+            ...(done.how === 'rollback' ? { rollback: true } : {}),
+          });
+        }
+        ledger.undid(`self-managed ${handle.group}`, this.steps);
+      } catch (err) {
+        this.record({ step, status: 'failed', detail: describeFailure(err) });
+        ledger.failed(`${step}: ${describeFailure(err)}`);
+      }
+    }
+    if (back.length === 0) return;
+    try {
+      await updates.awaitSelfManagedRefreshes.executeWithOptions(
+        { summary: `self-managed groups back: ${back.map((h) => h.group).join(', ')}` },
+        [
+          {
+            cluster,
+            handles: back,
+            drainTimeoutMs: parseDuration(settings.drainTimeout) ?? 15 * 60_000,
+            timeoutMs: SELF_MANAGED_TIMEOUT_MS,
+          },
+        ],
+      );
+    } catch (err) {
+      ledger.failed(`rollback self-managed groups: ${describeFailure(err)}`);
+    }
+  }
+
   /** The final check, one checkClusterHealth call: see `verifyRun` for what it runs. */
   private async verify(plan: UpgradePlan): Promise<void> {
     await this.checkpoint();
@@ -894,7 +1048,7 @@ class ClusterUpgrade {
   // --- failure and rollback --------------------------------------------------------------
 
   private async recover(failure: StepFailure): Promise<ClusterUpgradeResult> {
-    const changed = this.reversible.length > 0 || this.hopsDone.length > 0;
+    const changed = this.reversible.length > 0 || this.hopsDone.length > 0 || this.selfManagedHandles.length > 0;
     const ending = endingWithoutRollback(failure, changed, this.input.spec.rollback);
     if (ending) return this.finish(ending.outcome, ending.reason);
     if (this.autoMode && this.hopsDone.length > 0 && !this.input.spec.rollback.controlPlane) {
@@ -955,6 +1109,7 @@ class ClusterUpgrade {
       }
     };
 
+    await this.rollBackSelfManagedGroups(ledger);
     const order = rollbackOrder(this.reversible);
     await inLanes(order.nodegroups, spec.nodegroups.maxParallel, undo);
     for (const entry of order.addons) await undo(entry);

@@ -92,8 +92,6 @@ export function nodeModelWarnings(state: ClusterState): string[] {
     later.push(
       `Karpenter${m.karpenterVersion ? ` ${m.karpenterVersion}` : ''} (${karpenterPools.length} NodePool${karpenterPools.length === 1 ? '' : 's'})`,
     );
-  if (m.selfManagedNodes > 0)
-    later.push(`${m.selfManagedNodes} self-managed node${m.selfManagedNodes === 1 ? '' : 's'}`);
   if (later.length > 0) warnings.push(`detected, not upgraded by fleetwave: ${later.join('; ')}`);
   if (m.fargateProfiles.length > 0)
     warnings.push(

@@ -2,9 +2,10 @@
 import type { ClusterInventory } from '../../domain/fleet';
 import type { OwnerTool } from '../../domain/spec';
 import { DEFAULT_AMI_TYPE, amiTypeInfo, type AmiType } from '../../domain/node-models';
-import { isReleaseOf, releasesOf } from '../ami-catalogue';
+import { amiImageIdOf, isReleaseOf, releasesOf } from '../ami-catalogue';
 import { OLDER_MINORS, PLATFORM_VERSIONS, SIM_MINORS, isRunnableMinor } from '../catalogue';
 import { createRng, hash32, hexOf, unit, uuidOf } from '../random';
+import { launchInstance, type SimAsg } from './asg';
 import { buildNodePools } from './automode';
 import type { Ec2State } from './ec2';
 import type { LaunchTemplateVersion, SimCluster, SimNodegroup, SimAddon } from './types';
@@ -140,6 +141,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
       nodes: g.nodes,
       amiType: g.amiType ?? DEFAULT_AMI_TYPE,
     })),
+    asgs: [],
     fargateProfiles: (inv.fargateProfiles ?? []).map((f) => ({
       name: f.name,
       pods: f.pods,
@@ -168,6 +170,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
     },
     metricLabels: `cluster="${escapeLabel(name)}",region="${escapeLabel(inv.region)}"`,
   };
+  c.asgs = c.selfManagedGroups.map((g, j) => buildAsg(c, inv, g, j, seed, ec2));
   return c;
 }
 
@@ -181,4 +184,69 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
  */
 export function ownerTags(tool: OwnerTool): Record<string, string> {
   return tool === 'terraform' ? { Terraform: 'true', Environment: 'fleet' } : { ManagedBy: tool };
+}
+
+/**
+ * The Auto Scaling group of a self-managed group: a launch template of its own at version 1 naming
+ * the oldest EKS optimized AMI of its family and minor, instances launched from it, and the tags
+ * the usual tools set. `kubernetes.io/cluster/<name>=owned` is the tag self-managed nodes must carry
+ * (EKS userguide/worker.html; the guides' CloudFormation templates add it); the owner tool's tag follows domain/ownership.ts: `Terraform=true` (the
+ * terraform-aws-modules examples) or `ManagedBy=<tool>`.
+ */
+function buildAsg(
+  c: SimCluster,
+  inv: ClusterInventory,
+  g: SimCluster['selfManagedGroups'][number],
+  j: number,
+  seed: number,
+  ec2: Ec2State,
+): SimAsg {
+  const managedBy = inv.selfManagedGroups?.[j]?.managedBy;
+  const release = releasesOf(g.amiType, g.version)[0] ?? '';
+  const imageId = g.amiType === 'CUSTOM' ? '' : amiImageIdOf(g.amiType, g.version, release, c.region);
+  const ltCreated = c.createdAt + 86_400_000;
+  const template = {
+    id: `lt-0${hexOf(16, seed, c.name, 'asg', g.name, 'lt')}`,
+    name: `${c.name}-${g.name}`,
+    region: c.region,
+    account: c.account,
+    createdAt: ltCreated,
+    versions: new Map<number, LaunchTemplateVersion>([[1, { number: 1, imageId, createdAt: ltCreated }]]),
+    defaultVersion: 1,
+    latestVersion: 1,
+    tokens: new Map<string, number>(),
+  };
+  ec2.addTemplate(template);
+  const tags: Record<string, string> = {
+    Name: `${c.name}-${g.name}`,
+    [`kubernetes.io/cluster/${c.name}`]: 'owned',
+    ...(managedBy ? ownerTags(managedBy) : {}),
+  };
+  const asg: SimAsg = {
+    name: g.name,
+    arn: `arn:aws:autoscaling:${c.region}:${c.account}:autoScalingGroup:${uuidOf(seed, c.name, 'asg', g.name)}:autoScalingGroupName/${g.name}`,
+    cluster: c.name,
+    region: c.region,
+    account: c.account,
+    slot: c.nodegroups.length + j,
+    amiType: g.amiType,
+    createdAt: ltCreated,
+    desired: g.nodes,
+    min: Math.min(g.nodes, 1),
+    max: Math.max(g.nodes * 2, 1),
+    healthCheckGracePeriod: 60,
+    template,
+    version: '1',
+    tags,
+    instances: [],
+    nextSeq: 0,
+    hooks: new Map(),
+    refreshes: [],
+    terminations: [],
+  };
+  for (let i = 0; i < g.nodes; i++) {
+    const instance = launchInstance(asg, 1, ltCreated);
+    instance.state = 'InService';
+  }
+  return asg;
 }

@@ -1,4 +1,5 @@
 /** The simulated fleet's data: clusters, node groups, add-ons, updates and their effects. */
+import type { SimAsg } from './asg';
 import type { ClusterFaults } from '../../domain/fleet';
 import type { AmiType, Architecture } from '../../domain/node-models';
 import type { AddonCatalogue } from '../catalogue';
@@ -213,6 +214,8 @@ export interface SimCluster {
   nodegroupByName: Map<string, SimNodegroup>;
   /** Self-managed node groups (Auto Scaling groups): nodes in the Kubernetes API, unknown to EKS. */
   selfManagedGroups: { name: string; version: string; nodes: number; amiType: AmiType }[];
+  /** The Auto Scaling groups behind them, one per self-managed group (asg.ts). */
+  asgs: SimAsg[];
   /** Fargate profiles: pods keep the kubelet of the minor they started on (`version`) until recreated. */
   fargateProfiles: SimFargateProfile[];
   addons: SimAddon[];

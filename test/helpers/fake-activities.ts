@@ -118,6 +118,11 @@ export interface FakeClusterBehaviour {
   unsupportedAddonVersions?: Record<string, string[]>;
   /** Extra labels for inventory (discoverFleet / toMember). */
   labels?: Record<string, string>;
+  /**
+   * Self-managed node groups (Auto Scaling groups) by name; `blockedBy` fails the refresh's wait
+   * with SelfManagedDrainBlocked naming that PDB; `refreshEnded` makes rollback go forward.
+   */
+  selfManaged?: { groups: string[]; blockedBy?: string; refreshEnded?: boolean };
 }
 
 export interface FakeClusterInit {
@@ -299,13 +304,13 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     status: 'ACTIVE',
     nodegroups: structuredClone(c.nodegroups),
     addons: structuredClone(c.addons),
-    ...(c.behaviour.fargate && !c.behaviour.autoMode
+    ...((c.behaviour.fargate || c.behaviour.selfManaged) && !c.behaviour.autoMode
       ? {
           nodeModels: {
             autoMode: false,
             nodePools: [],
-            selfManagedNodes: 0,
-            fargateProfiles: c.behaviour.fargate.profiles.map((p) => p.name),
+            selfManagedNodes: (c.behaviour.selfManaged?.groups.length ?? 0) * 3,
+            fargateProfiles: c.behaviour.fargate?.profiles.map((p) => p.name) ?? [],
           },
         }
       : {}),
@@ -893,6 +898,77 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     async releaseNodePoolHolds(input) {
       await record('releaseNodePoolHolds', 'releaseNodePoolHolds', input, input.cluster.name);
       return { released: [...(model(input.cluster.name).behaviour.autoMode?.nodePools ?? [])] };
+    },
+
+    async readSelfManagedGroups(input) {
+      await record('readSelfManagedGroups', 'readSelfManagedGroups', input, input.cluster.name);
+      return [];
+    },
+
+    async startSelfManagedRefresh(input) {
+      await record('startSelfManagedRefresh', `startSelfManagedRefresh:${input.group}`, input, input.cluster.name);
+      return {
+        group: input.group,
+        refreshId: `refresh-${input.group}`,
+        fromVersion: '1',
+        toVersion: '2',
+        imageId: input.imageId,
+      };
+    },
+
+    async startSelfManagedRefreshes(input) {
+      await record(
+        'startSelfManagedRefreshes',
+        `startSelfManagedRefreshes:${input.targetVersion}`,
+        input,
+        input.cluster.name,
+      );
+      return (model(input.cluster.name).behaviour.selfManaged?.groups ?? []).map((group) => ({
+        group,
+        refreshId: `refresh-${group}`,
+        fromVersion: '1',
+        toVersion: '2',
+        imageId: `ami-${input.targetVersion.replace('.', '')}`,
+      }));
+    },
+
+    async awaitSelfManagedRefreshes(input) {
+      const handles = input.handles.map((h) => h.group).join(',');
+      await record('awaitSelfManagedRefreshes', `awaitSelfManagedRefreshes:${handles}`, input, input.cluster.name);
+      const blockedBy = model(input.cluster.name).behaviour.selfManaged?.blockedBy;
+      const first = input.handles[0];
+      if (blockedBy && first && !first.rollback) {
+        throw ApplicationFailure.create({
+          type: 'SelfManagedDrainBlocked',
+          nonRetryable: true,
+          message: `${first.group}: draining ip-10-0-0-1 (i-0abc) is blocked by PodDisruptionBudget ${blockedBy} for more than 15 min`,
+          details: [{ group: first.group, instance: 'i-0abc', pdb: blockedBy, replaced: [] }],
+        });
+      }
+      return {
+        groups: input.handles.map((h) => ({
+          group: h.group,
+          ...(h.refreshId ? { refreshId: h.refreshId } : {}),
+          status: h.rollback ? 'RollbackSuccessful' : 'Successful',
+          replaced: ['i-01', 'i-02', 'i-03'],
+          toVersion: h.toVersion,
+        })),
+      };
+    },
+
+    async rollbackSelfManagedGroup(input) {
+      await record(
+        'rollbackSelfManagedGroup',
+        `rollbackSelfManagedGroup:${input.handle.group}`,
+        input,
+        input.cluster.name,
+      );
+      const ended = model(input.cluster.name).behaviour.selfManaged?.refreshEnded === true;
+      return {
+        group: input.handle.group,
+        how: ended ? 'forward' : 'rollback',
+        refreshId: `rollback-${input.handle.group}`,
+      };
     },
 
     async discoverFleet(input) {

@@ -22,7 +22,10 @@ describe('node models in the plan', () => {
       ['std', undefined],
       ['custom', { fargateProfiles: 1 }],
       ['auto', { autoMode: true, nodePools: 1 }],
-      ['karp', { nodePools: 1, karpenter: '1.5.0', selfManagedGroups: 1 }],
+      [
+        'karp',
+        { nodePools: 1, karpenter: '1.5.0', selfManagedGroups: 1, selfManagedAmiTypes: ['AL2023_x86_64_STANDARD'] },
+      ],
     ]);
   });
 
@@ -59,7 +62,7 @@ describe('node models in the plan', () => {
     expect(byName.get('karp')?.map((m) => [m.model, m.action])).toEqual([
       ['managed', 'upgrade'],
       ['karpenter', 'detected only (upgraded in a later release)'],
-      ['self-managed', 'detected only (upgraded in a later release)'],
+      ['self-managed', 'instance refresh with drains'],
     ]);
     expect(plan.nodeModels).toEqual({
       managed: [
@@ -99,7 +102,7 @@ describe('node models in the plan', () => {
       std: 'AL2023_ARM_64_STANDARD×1 no undo, AL2023_x86_64_STANDARD×1 no undo',
       custom: 'AL2023_x86_64_NVIDIA×1 no undo, CUSTOM×1 undo · Fargate report',
       auto: 'Auto Mode follows no undo',
-      karp: 'BOTTLEROCKET_ARM_64×1 no undo · later: Karpenter, self-managed',
+      karp: 'BOTTLEROCKET_ARM_64×1 no undo · self-managed×1 refresh undo · later: Karpenter',
     });
     const text = renderPlanText(plan);
     expect(text).toContain('node models of the clusters to upgrade:');
@@ -107,10 +110,13 @@ describe('node models in the plan', () => {
       'node-group rollback: 4 node-group steps cannot be undone (EKS picks the AMI and cannot roll a node group back: Amazon EKS API Reference: UpdateNodegroupVersion); 1 can (custom AMI: previous launch-template version)',
     );
     expect(text).toContain(
-      'detected, not upgraded (upgraded in a later release): Karpenter on 1, self-managed groups on 1 cluster(s)',
+      'detected, not upgraded (upgraded in a later release): Karpenter on 1 cluster(s)',
     );
     expect(text).toContain(
       'Fargate: 1 cluster; pods keep their kubelet until recreated: those on an old kubelet after the hop are reported (spec.nodes.fargate: report)',
+    );
+    expect(text).toContain(
+      'self-managed groups: 1 cluster; instance refresh to the pinned AMI, fleetwave drains each node first (PDBs honoured); rollback: RollbackInstanceRefresh while the refresh is still active; after it has ended, a refresh forward to the previous launch-template version',
     );
   });
 

@@ -99,6 +99,11 @@ export function pinRequest(
       const needed = (perType[amiType] ??= []);
       if (!needed.includes(minor)) needed.push(minor);
     }
+    // Self-managed groups move to the target minor in the node step (activities/self-managed.ts).
+    for (const amiType of target ? (m.nodeModels?.selfManagedAmiTypes ?? []) : []) {
+      const needed = (perType[amiType] ??= []);
+      if (!needed.includes(target as string)) needed.push(target as string);
+    }
     if (target) {
       for (const hop of paths[m.name] ?? []) minors.add(hop);
       // Node groups lagging a control plane already at target still need the target's release.
