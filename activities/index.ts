@@ -10,6 +10,7 @@
  * - inventory.ts  — EKS discovery into the fleet file's schema
  * - approvals.ts  — the fleet approval policy: SSHSIG checks of signed operator actions
  * - automode.ts   — EKS Auto Mode: NodeClaims following the control plane, NodePool holds
+ * - karpenter.ts  — a self-installed Karpenter: EC2NodeClass pins, drift holds, the drift step
  * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
  * - failures.ts   — error classification into Temporal failure types
  *
@@ -20,6 +21,7 @@ import { resolveDeps } from './deps';
 import { createApprovalActivities } from './approvals';
 import { createAutoModeActivities } from './automode';
 import { createEksActivities } from './eks';
+import { createKarpenterActivities } from './karpenter';
 import { createHealthActivities } from './health';
 import { createStepActivities } from './steps';
 import { createInventoryActivities } from './inventory';
@@ -53,6 +55,9 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     awaitAutoModeNodes: all.awaitAutoModeNodes,
     holdNodePools: all.holdNodePools,
     releaseNodePoolHolds: all.releaseNodePoolHolds,
+    holdKarpenterNodes: all.holdKarpenterNodes,
+    driftKarpenterNodes: all.driftKarpenterNodes,
+    releaseKarpenterHolds: all.releaseKarpenterHolds,
   };
 }
 
@@ -81,9 +86,11 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
     logger: resolved.logger,
   });
   const autoMode = createAutoModeActivities(resolved);
+  const karpenter = createKarpenterActivities(resolved, autoMode);
   return {
     ...approvals,
     ...autoMode,
+    ...karpenter,
     resolveTargetVersions: eks.resolveTargetVersions,
     describeCluster: eks.describeCluster,
     preflightCluster: eks.preflightCluster,

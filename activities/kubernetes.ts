@@ -22,6 +22,7 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { toMinor } from '../domain/versions';
+import type { AmiSelectorTerm, NodeClassState } from '../domain/karpenter';
 import { activityRuntime } from './context';
 import type { ClusterAccess, ResolvedDeps } from './deps';
 import { clusterAccess, describeClusterRaw } from './eks/read';
@@ -191,6 +192,8 @@ export interface KubernetesNodeModels {
   nodePools: { name: string; autoMode: boolean; nodes: number }[];
   /** The tag of the Karpenter controller image (Deployment kube-system/karpenter), when one runs. */
   karpenterVersion?: string;
+  /** EC2NodeClasses (karpenter.k8s.aws/v1) of a self-installed Karpenter: their AMI terms and resolved AMIs. */
+  nodeClasses?: NodeClassState[];
   /** Nodes no EKS node group, Fargate, Auto Mode or Karpenter owns: self-managed groups. */
   selfManagedNodes: number;
   /** Nodes Fargate runs (a pod each). */
@@ -200,6 +203,11 @@ export interface KubernetesNodeModels {
 interface NodePool {
   metadata?: ObjectMeta;
   spec?: { template?: { spec?: { nodeClassRef?: { group?: string } } } };
+}
+interface EC2NodeClass {
+  metadata?: ObjectMeta;
+  spec?: { amiSelectorTerms?: AmiSelectorTerm[] };
+  status?: { amis?: { id?: string }[] };
 }
 interface Deployment {
   spec?: { template?: { spec?: { containers?: { name?: string; image?: string }[] } } };
@@ -271,7 +279,7 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
       const karpenterPools = poolItems.some(
         (p) => p.spec?.template?.spec?.nodeClassRef?.group !== AUTO_MODE_NODECLASS_GROUP,
       );
-      const [claims, karpenter] = await Promise.all([
+      const [claims, karpenter, nodeClasses] = await Promise.all([
         poolItems.length > 0
           ? listAllPages<{ metadata?: ObjectMeta }>(
               `list NodeClaims of ${clusterName}`,
@@ -282,6 +290,11 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         karpenterPools
           ? call(`read Deployment kube-system/karpenter of ${clusterName}`, (signal) =>
               getIfPresent<Deployment>(kc, '/apis/apps/v1/namespaces/kube-system/deployments/karpenter', signal),
+            )
+          : undefined,
+        karpenterPools
+          ? call(`list EC2NodeClasses of ${clusterName}`, (signal) =>
+              getIfPresent<List<EC2NodeClass>>(kc, '/apis/karpenter.k8s.aws/v1/ec2nodeclasses', signal),
             )
           : undefined,
       ]);
@@ -306,7 +319,20 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         if (computeType === 'fargate') fargateNodes++;
         else if (!labels[NODEGROUP_LABEL] && !labels[NODEPOOL_LABEL] && computeType !== 'auto') selfManagedNodes++;
       }
-      return { nodePools, ...(karpenterVersion ? { karpenterVersion } : {}), selfManagedNodes, fargateNodes };
+      const classes: NodeClassState[] = (nodeClasses?.items ?? [])
+        .map((nc) => ({
+          name: nc.metadata?.name ?? '?',
+          terms: nc.spec?.amiSelectorTerms ?? [],
+          amis: (nc.status?.amis ?? []).map((a) => a.id ?? '').filter((id) => id !== ''),
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      return {
+        nodePools,
+        ...(karpenterVersion ? { karpenterVersion } : {}),
+        ...(classes.length > 0 ? { nodeClasses: classes } : {}),
+        selfManagedNodes,
+        fargateNodes,
+      };
     },
   };
 }
