@@ -19,7 +19,7 @@
  * the object differs from what it should be (read before write): a retried attempt writes nothing
  * twice.
  */
-import { CoreV1Api, CustomObjectsApi, PolicyV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, PolicyV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   PIN_ANNOTATION,
@@ -156,6 +156,7 @@ export function createKarpenterActivities(deps: ResolvedDeps, holds: NodePoolHol
     const api = (await access.kubeConfig(input.cluster)).makeApiClient(CustomObjectsApi);
     const pinned: { nodeClass: string; amis: string[] }[] = [];
     const unresolved: string[] = [];
+    const sinceMs = (deps.clusterClock ?? deps.now)().getTime();
     for (const nc of await listNodeClasses(api, input.cluster.name)) {
       const name = nc.metadata.name as string;
       const amis = ((nc.status?.amis ?? []) as Obj[]).map((a) => a.id as string).filter(Boolean);
@@ -164,7 +165,7 @@ export function createKarpenterActivities(deps: ResolvedDeps, holds: NodePoolHol
         unresolved.push(name);
         continue;
       }
-      const now = (deps.clusterClock ?? deps.now)().toISOString();
+      const now = new Date(sinceMs).toISOString();
       await pinNodeClass(
         api,
         input.cluster.name,
@@ -185,7 +186,7 @@ export function createKarpenterActivities(deps: ResolvedDeps, holds: NodePoolHol
     }
     const held = await holds.holdNodePools(input);
     r.log.info('Karpenter pinned and held', { cluster: input.cluster.name, pinned, held: held.held });
-    return { pinned, unresolved, held: held.held };
+    return { pinned, unresolved, held: held.held, sinceMs };
   }
 
   /** The node step's setup: the target terms, the pools held by this run, and their Drifted budget. */

@@ -4,7 +4,7 @@
  * guarded by the resourceVersion it was computed from (a concurrent writer, such as a GitOps sync,
  * makes it fail and the change read again), and the retry around it.
  */
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { ResolvedDeps } from './deps';
 import { clusterAccess, describeClusterRaw } from './eks/read';
 import { toKubernetesFailure } from './failures';

@@ -552,6 +552,8 @@ export interface HoldKarpenterNodesResult {
   /** EC2NodeClasses without resolved AMIs (status.amis empty): left alone. */
   unresolved: string[];
   held: string[];
+  /** When the hold was placed, by the cluster's clock (ms). */
+  sinceMs: number;
 }
 
 /** Input of driftKarpenterNodes: the node step of one cluster. */

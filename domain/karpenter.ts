@@ -271,3 +271,24 @@ export interface KarpenterDriftCount {
 export function describeDriftCount(c: KarpenterDriftCount): string {
   return `${c.onTarget}/${c.total} on the target AMI, ${c.drifted} drifted, ${c.replaced} replaced`;
 }
+
+/**
+ * The terms a release leaves on the EC2NodeClasses, by how the upgrade ended:
+ * - a rollback that took the control plane back (or found no hop done): the user's own terms, which
+ *   resolve to the old minor's AMIs again;
+ * - a rollback that leaves the control plane on the new minor: the AMIs pinned before the hop, so
+ *   the nodes drift back to them;
+ * - any other ending once the node step set the target: the target terms stay (its nodes are on
+ *   them or drifting there);
+ * - any other ending before: the user's own terms (the hold ends; Karpenter does what the user's
+ *   NodeClass and budgets say, as without fleetwave).
+ */
+export function termsOnExit(e: {
+  rolledBack: boolean;
+  hopsDone: boolean;
+  controlPlaneBack: boolean;
+  nodeStepStarted: boolean;
+}): TermsOnRelease {
+  if (e.rolledBack) return !e.hopsDone || e.controlPlaneBack ? 'original' : 'pinned';
+  return e.nodeStepStarted ? 'keep' : 'original';
+}

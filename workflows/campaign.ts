@@ -641,6 +641,7 @@ class CampaignRun {
         nodegroups: m.spec.nodegroups,
         bake: m.spec.bake,
         target: m.spec.target,
+        ...(m.spec.nodes ? { nodes: m.spec.nodes } : {}),
       },
       attempt,
       parentCampaignId: campaignWorkflowId(m.name),

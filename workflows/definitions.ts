@@ -271,7 +271,10 @@ export interface ClusterUpgradeInput {
   /** Target minor (absent: patch only). */
   targetVersion?: string;
   pinned: PinnedVersions;
-  spec: Pick<Campaign['spec'], 'healthGates' | 'kubernetesChecks' | 'rollback' | 'nodegroups' | 'bake' | 'target'>;
+  /** `nodes` is absent in the inputs of older histories: its defaults apply. */
+  spec: Pick<Campaign['spec'], 'healthGates' | 'kubernetesChecks' | 'rollback' | 'nodegroups' | 'bake' | 'target'> & {
+    nodes?: Campaign['spec']['nodes'];
+  };
   /** 1 on the first try; an operator's retry increments it (fresh idempotency tokens). */
   attempt: number;
   /** Campaign workflow to report the result to by signal, when it asks (reportBySignalSignal). */

@@ -881,7 +881,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     async holdKarpenterNodes(input) {
       await record('holdKarpenterNodes', 'holdKarpenterNodes', input, input.cluster.name);
       const k = model(input.cluster.name).behaviour.karpenter;
-      if (!k) return { pinned: [], unresolved: [], held: [] };
+      if (!k) return { pinned: [], unresolved: [], held: [], sinceMs: Date.now() };
       for (const nc of k.nodeClasses) {
         const pinned = [...new Set(nc.amis)].sort().map((id) => ({ id }));
         k.pins[nc.name] ??= { workflowId: input.workflowId, original: nc.terms, pinned };
@@ -892,6 +892,7 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
         pinned: k.nodeClasses.map((nc) => ({ nodeClass: nc.name, amis: nc.amis })),
         unresolved: [],
         held: [...k.nodePools],
+        sinceMs: Date.now(),
       };
     },
 
