@@ -24,6 +24,9 @@
  * with 1 hop, 3 add-ons, 2 node groups and 1 gate); a control-plane bake on such a cluster adds the
  * NodePool hold and release (local activities) and the bake (68): over the budget, by the two
  * patch markers and the extra steps.
+ * A self-installed Karpenter adds its pin and hold and its release (local activities), the drift
+ * step (one parked wait) with its search-attribute upsert, and a patch marker: 53 events recorded
+ * with 1 hop, 3 add-ons, 2 node groups and 1 gate. A cluster without Karpenter gets none of them.
  * Rollbacks keep a start (local activity) and an await per resource: they are rare, and each is
  * recorded on its own.
  *
@@ -385,7 +388,8 @@ class ClusterUpgrade {
     } catch (err) {
       if (err instanceof Blocked) return this.finish('blocked', err.message);
       if (err instanceof AbortRequested) return this.finish('aborted', abortReason(this.abortedBy));
-      if (err instanceof StepFailure) return this.recover(err);
+      // Awaited here, so that the release below comes after the rollback.
+      if (err instanceof StepFailure) return await this.recover(err);
       throw err;
     } finally {
       // Whatever the ending (a rollback released them already with its own terms).
