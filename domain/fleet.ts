@@ -77,6 +77,13 @@ export const nodePoolInventorySchema = z.strictObject({
     .regex(/^(\d+|\d+%)$/, { message: 'must be a count or a percentage such as "10%"' })
     .default('10%')
     .describe('The NodePool disruption budget (spec.disruption.budgets[0].nodes). Default: "10%".'),
+  expireAfter: z
+    .string()
+    .regex(/^(Never|(\d+(h|m|s))+)$/, { message: 'must be a duration such as "720h" or "Never"' })
+    .optional()
+    .describe(
+      'spec.template.spec.expireAfter of a Karpenter NodePool: nodes older than this are replaced regardless of budgets. Default: "720h".',
+    ),
   managedBy,
 });
 
@@ -174,6 +181,26 @@ export const clusterInventorySchema = z.strictObject({
   karpenter: z
     .strictObject({
       version: z.string().regex(/^\d+\.\d+\.\d+$/, { message: 'must be a Karpenter version such as "1.5.0"' }),
+      amiSelector: z
+        .union([
+          z.strictObject({
+            alias: z.string().regex(/^(al2|al2023|bottlerocket|windows2019|windows2022)@(latest|v[0-9][0-9.a-z-]*)$/, {
+              message: 'must be an alias such as "al2023@latest" or "al2023@v20250304"',
+            }),
+          }),
+          z.strictObject({
+            id: z
+              .string()
+              .regex(/^ami-[0-9a-f]{8,17}$/, { message: 'must be an AMI ID such as "ami-0123456789abcdef0"' }),
+          }),
+        ])
+        .optional()
+        .describe(
+          'The EC2NodeClass amiSelectorTerms (one term): an alias such as "al2023@v20250304", or an AMI id. Default: { alias: "al2023@latest" }.',
+        ),
+      managedBy: managedBy.describe(
+        'The tool that owns the EC2NodeClass (simulator: the annotations or labels that tool sets). Default: none.',
+      ),
     })
     .optional()
     .describe('A self-installed Karpenter controller and its version. Default: none.'),

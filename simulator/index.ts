@@ -41,6 +41,12 @@ export {
   oldestRelease,
 } from './catalogue';
 export { METRIC_NAMES } from './metrics';
+export {
+  KARPENTER_COMPATIBILITY_SOURCE,
+  KARPENTER_MIN_VERSION_FOR_MINOR,
+  aliasParameters,
+  karpenterSupportsMinor,
+} from './model/karpenter';
 
 export interface SimulatorOptions {
   /** The fleet: a parsed fleet file, or inventory entries (validated here either way). */

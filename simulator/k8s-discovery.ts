@@ -157,7 +157,8 @@ export function nodePoolGroups(mode: 'auto' | 'karpenter' | undefined): GroupVer
           singularName: 'nodeclaim',
           namespaced: false,
           kind: 'NodeClaim',
-          verbs: READ,
+          // Deleting a NodeClaim is how users disrupt a Karpenter node by hand.
+          verbs: mode === 'karpenter' ? [...READ, 'delete'] : READ,
           categories,
         },
         {
@@ -187,7 +188,7 @@ export function nodePoolGroups(mode: 'auto' | 'karpenter' | undefined): GroupVer
               singularName: 'ec2nodeclass',
               namespaced: false,
               kind: 'EC2NodeClass',
-              verbs: READ,
+              verbs: ['get', 'list', 'patch', 'update'],
               categories,
             },
           ],

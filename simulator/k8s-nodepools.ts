@@ -14,7 +14,18 @@
 import { CONTROL_PLANE_PATCH } from './catalogue';
 import type { SimCluster } from './model';
 import { invalidBudgets, type DisruptionBudget } from './model/budget-schedule';
-import { isDrifted, writeNodePool, type SimNodeClaim, type SimNodePool } from './model/automode';
+import { isDrifted, writeNodePool, type NodePoolState, type SimNodeClaim, type SimNodePool } from './model/automode';
+import {
+  DEFAULT_EXPIRE_AFTER,
+  controllerWorks,
+  invalidAmiSelectorTerms,
+  karpenterNodeName,
+  nodeClassOf,
+  parseExpireAfter,
+  resolvedAmisOf,
+  type AmiSelectorTerm,
+  type SimNodeClass,
+} from './model/karpenter';
 import { hexOf, uuidOf } from './random';
 
 interface Answer {
@@ -47,8 +58,27 @@ function kubeletOf(minor: string, salt: string): string {
 /** The Node name of a NodeClaim: Auto Mode names nodes by instance ID; Karpenter by private DNS. */
 function nodeNameOf(c: SimCluster, claim: SimNodeClaim): string {
   if (c.nodePools?.mode === 'auto') return claim.instanceId;
-  const n = Number.parseInt(claim.instanceId.slice(3, 9), 16);
-  return `ip-10-200-${(n >> 8) & 255}-${n & 255 || 1}.${c.region}.compute.internal`;
+  return karpenterNodeName(c.region, claim);
+}
+
+/** Being deleted: an Auto Mode replacement, or a Karpenter disruption. */
+const terminating = (claim: SimNodeClaim) => claim.replacedAt !== undefined || claim.disruption !== undefined;
+
+/** `metadata.managedFields` of an object a tool applied server-side (Terraform's kubernetes_manifest). */
+function managedFields(manager: string | undefined, apiVersion: string, at: number): Json {
+  if (!manager) return {};
+  return {
+    managedFields: [
+      {
+        manager,
+        operation: 'Apply',
+        apiVersion,
+        time: iso(at),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:spec': {} },
+      },
+    ],
+  };
 }
 
 function nodeLabels(c: SimCluster, claim: SimNodeClaim, name: string, now: number): Record<string, string> {
@@ -97,7 +127,7 @@ export function nodeClaimNodes(c: SimCluster, now: number): Json[] {
         ...(claim.pool === 'system' && auto
           ? { taints: [{ key: 'CriticalAddonsOnly', value: 'true', effect: 'NoSchedule' }] }
           : {}),
-        ...(claim.replacedAt !== undefined
+        ...(terminating(claim)
           ? { taints: [{ key: 'karpenter.sh/disrupted', effect: 'NoSchedule' }], unschedulable: true }
           : {}),
       },
@@ -144,6 +174,9 @@ function renderBudgets(budgets: readonly DisruptionBudget[]): Json[] {
 
 function renderNodePool(c: SimCluster, p: SimNodePool): Json {
   const claims = c.nodePools?.claims.filter((x) => x.pool === p.name) ?? [];
+  const karpenter = c.nodePools?.mode === 'karpenter';
+  const nc = karpenter && c.nodePools ? nodeClassOf(c.nodePools, p.nodeClassRef.name) : undefined;
+  const classReady = !karpenter || (nc !== undefined && resolvedAmisOf(c, nc).length > 0);
   return {
     apiVersion: 'karpenter.sh/v1',
     kind: 'NodePool',
@@ -155,6 +188,7 @@ function renderNodePool(c: SimCluster, p: SimNodePool): Json {
       creationTimestamp: iso(p.createdAt),
       labels: { ...p.labels },
       annotations: { 'karpenter.sh/nodepool-hash': hexOf(16, p.name, p.generation), ...p.annotations },
+      ...managedFields(p.fieldManager, 'karpenter.sh/v1', p.createdAt),
     },
     spec: {
       template: {
@@ -165,7 +199,7 @@ function renderNodePool(c: SimCluster, p: SimNodePool): Json {
             { key: 'karpenter.sh/capacity-type', operator: 'In', values: ['on-demand'] },
             { key: 'kubernetes.io/arch', operator: 'In', values: ['amd64'] },
           ],
-          expireAfter: '336h',
+          expireAfter: karpenter ? (p.expireAfter ?? DEFAULT_EXPIRE_AFTER) : '336h',
           ...(p.name === 'system' && p.builtIn
             ? { taints: [{ key: 'CriticalAddonsOnly', value: 'true', effect: 'NoSchedule' }] }
             : {}),
@@ -188,9 +222,9 @@ function renderNodePool(c: SimCluster, p: SimNodePool): Json {
         { type: 'Ready', status: 'True', reason: 'Ready', message: '', lastTransitionTime: iso(p.createdAt) },
         {
           type: 'NodeClassReady',
-          status: 'True',
-          reason: 'NodeClassReady',
-          message: '',
+          status: classReady ? 'True' : 'False',
+          reason: classReady ? 'NodeClassReady' : 'NodeClassNotReady',
+          message: classReady ? '' : `EC2NodeClass "${p.nodeClassRef.name}" is not ready`,
           lastTransitionTime: iso(p.createdAt),
         },
       ],
@@ -216,7 +250,7 @@ function renderNodeClaim(c: SimCluster, claim: SimNodeClaim, now: number): Json 
     metadata: {
       name: claim.name,
       uid: uuidOf(c.name, 'nodeclaim', claim.instanceId),
-      resourceVersion: String(3000 + (drifted ? 1 : 0) + (ready ? 2 : 0) + (claim.replacedAt !== undefined ? 4 : 0)),
+      resourceVersion: String(3000 + (drifted ? 1 : 0) + (ready ? 2 : 0) + (terminating(claim) ? 4 : 0)),
       generation: 1,
       creationTimestamp: iso(claim.createdAt),
       labels: nodeLabels(c, claim, name, now),
@@ -234,16 +268,17 @@ function renderNodeClaim(c: SimCluster, claim: SimNodeClaim, now: number): Json 
         : [],
       finalizers: ['karpenter.sh/termination'],
       ...(claim.replacedAt !== undefined ? { deletionTimestamp: iso(now) } : {}),
+      ...(claim.disruption ? { deletionTimestamp: iso(claim.disruption.since), deletionGracePeriodSeconds: 0 } : {}),
     },
     spec: {
       nodeClassRef: pool ? { ...pool.nodeClassRef } : undefined,
       requirements: [{ key: 'karpenter.sh/nodepool', operator: 'In', values: [claim.pool] }],
-      expireAfter: '336h',
+      expireAfter: c.nodePools?.mode === 'karpenter' ? (pool?.expireAfter ?? DEFAULT_EXPIRE_AFTER) : '336h',
     },
     status: {
       providerID: `aws:///${zoneOf(c, claim)}/${claim.instanceId}`,
       nodeName: name,
-      imageID: `ami-0${hexOf(16, 'automode', claim.version, c.region)}`,
+      imageID: claim.imageId ?? `ami-0${hexOf(16, 'automode', claim.version, c.region)}`,
       capacity: { cpu: '2', memory: '7910400Ki', pods: '29' },
       allocatable: { cpu: '1930m', memory: '7353400Ki', pods: '29' },
       conditions: [
@@ -252,7 +287,27 @@ function renderNodeClaim(c: SimCluster, claim: SimNodeClaim, now: number): Json 
         cond('Initialized', ready, ready ? 'Initialized' : 'NotInitialized'),
         cond('Ready', ready, ready ? 'Ready' : 'NotReady'),
         ...(drifted
-          ? [{ type: 'Drifted', status: 'True', reason: 'NodeClassDrift', message: '', lastTransitionTime: iso(now) }]
+          ? [
+              {
+                type: 'Drifted',
+                status: 'True',
+                // Karpenter's AWS provider names AMI drift AMIDrift (pkg/cloudprovider/drift.go).
+                reason: c.nodePools?.mode === 'karpenter' ? 'AMIDrift' : 'NodeClassDrift',
+                message: '',
+                lastTransitionTime: iso(now),
+              },
+            ]
+          : []),
+        ...(claim.disruption
+          ? [
+              {
+                type: 'DisruptionReason',
+                status: 'True',
+                reason: claim.disruption.reason,
+                message: '',
+                lastTransitionTime: iso(claim.disruption.since),
+              },
+            ]
           : []),
       ],
     },
@@ -261,9 +316,13 @@ function renderNodeClaim(c: SimCluster, claim: SimNodeClaim, now: number): Json 
 
 function renderNodeClass(c: SimCluster): Json {
   const auto = c.nodePools?.mode === 'auto';
+  if (!auto) {
+    const nc = c.nodePools?.nodeClasses[0];
+    return nc ? renderEc2NodeClass(c, nc) : undefined;
+  }
   return {
-    apiVersion: auto ? 'eks.amazonaws.com/v1' : 'karpenter.k8s.aws/v1',
-    kind: auto ? 'NodeClass' : 'EC2NodeClass',
+    apiVersion: 'eks.amazonaws.com/v1',
+    kind: 'NodeClass',
     metadata: {
       name: 'default',
       uid: uuidOf(c.name, 'nodeclass', 'default'),
@@ -271,13 +330,91 @@ function renderNodeClass(c: SimCluster): Json {
       generation: 1,
       creationTimestamp: iso(c.createdAt),
     },
-    spec: auto
-      ? {
-          role: `${c.name}-auto-node-role`,
-          subnetSelectorTerms: [{ tags: { 'kubernetes.io/role/internal-elb': '1' } }],
-        }
-      : { role: `KarpenterNodeRole-${c.name}`, amiSelectorTerms: [{ alias: 'al2023@latest' }] },
+    spec: {
+      role: `${c.name}-auto-node-role`,
+      subnetSelectorTerms: [{ tags: { 'kubernetes.io/role/internal-elb': '1' } }],
+    },
     status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: '' }] },
+  };
+}
+
+const renderTerm = (t: AmiSelectorTerm): Json => ({
+  ...(t.alias !== undefined ? { alias: t.alias } : {}),
+  ...(t.id !== undefined ? { id: t.id } : {}),
+  ...(t.tags !== undefined ? { tags: { ...t.tags } } : {}),
+  ...(t.name !== undefined ? { name: t.name } : {}),
+  ...(t.owner !== undefined ? { owner: t.owner } : {}),
+});
+
+/**
+ * A karpenter.k8s.aws/v1 EC2NodeClass: spec.amiSelectorTerms as stored, status.amis as Karpenter
+ * resolves them at the cluster's minor now (karpenter.sh/docs/concepts/nodeclasses/, "status.amis"
+ * and "status.conditions": AMIsReady False with AMINotFound when nothing matches, and then Ready False).
+ */
+function renderEc2NodeClass(c: SimCluster, nc: SimNodeClass): Json {
+  const amis = resolvedAmisOf(c, nc);
+  const ok = amis.length > 0;
+  const running = controllerWorks(c);
+  const cond = (type: string, good: boolean, reason: string, message = '') => ({
+    type,
+    status: good ? 'True' : 'False',
+    reason,
+    message,
+    lastTransitionTime: iso(nc.createdAt),
+    observedGeneration: nc.generation,
+  });
+  return {
+    apiVersion: 'karpenter.k8s.aws/v1',
+    kind: 'EC2NodeClass',
+    metadata: {
+      name: nc.name,
+      uid: nc.uid,
+      resourceVersion: String(nc.resourceVersion),
+      generation: nc.generation,
+      creationTimestamp: iso(nc.createdAt),
+      labels: { ...nc.labels },
+      annotations: {
+        'karpenter.k8s.aws/ec2nodeclass-hash': hexOf(16, nc.name, nc.generation),
+        'karpenter.k8s.aws/ec2nodeclass-hash-version': 'v4',
+        ...nc.annotations,
+      },
+      ...managedFields(nc.fieldManager, 'karpenter.k8s.aws/v1', nc.createdAt),
+      finalizers: ['karpenter.k8s.aws/termination'],
+    },
+    spec: {
+      role: `KarpenterNodeRole-${c.name}`,
+      amiSelectorTerms: nc.amiSelectorTerms.map(renderTerm),
+      subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': c.name } }],
+      securityGroupSelectorTerms: [{ tags: { 'karpenter.sh/discovery': c.name } }],
+      metadataOptions: {
+        httpEndpoint: 'enabled',
+        httpProtocolIPv6: 'disabled',
+        httpPutResponseHopLimit: 1,
+        httpTokens: 'required',
+      },
+    },
+    status: {
+      // A stopped controller (compatibility matrix) does not refresh status: the AMIs stay as they were.
+      amis: amis.map((a) => ({
+        id: a.id,
+        name: a.name,
+        requirements: [{ key: 'kubernetes.io/arch', operator: 'In', values: [a.arch] }],
+      })),
+      instanceProfile: `${c.name}_${hexOf(19, c.name, 'instance-profile')}`,
+      conditions: [
+        cond('AMIsReady', ok, ok ? 'AMIsReady' : 'AMINotFound', ok ? '' : 'AMISelector did not match any AMIs'),
+        cond('SubnetsReady', true, 'SubnetsReady'),
+        cond('SecurityGroupsReady', true, 'SecurityGroupsReady'),
+        cond('InstanceProfileReady', true, 'InstanceProfileReady'),
+        cond('ValidationSucceeded', true, 'ValidationSucceeded'),
+        cond(
+          'Ready',
+          ok && running,
+          ok ? (running ? 'Ready' : 'ControllerNotRunning') : 'AMIsNotReady',
+          ok ? '' : 'AMIsReady=False',
+        ),
+      ],
+    },
   };
 }
 
@@ -323,6 +460,12 @@ export function readNodePools(c: SimCluster, now: number, s: readonly string[]):
       state.claims.map((x) => renderNodeClaim(c, x, now)),
       'NodeClaim',
     );
+  if (state.mode === 'karpenter') {
+    return one(
+      state.nodeClasses.map((n) => renderEc2NodeClass(c, n)),
+      'EC2NodeClass',
+    );
+  }
   const nc = renderNodeClass(c);
   return one([nc], nc.kind);
 }
@@ -419,7 +562,64 @@ export function jsonPatch(doc: Json, ops: unknown): Json | string {
   return root;
 }
 
-/** PATCH or PUT of a NodePool, or undefined when the path is not one. */
+/**
+ * The next object of a PATCH (merge or JSON patch) or PUT (optimistic concurrency on
+ * metadata.resourceVersion), or the refusal the API server gives.
+ */
+function nextObject(
+  current: Json,
+  resource: string,
+  req: { method: string; contentType?: string | undefined; body: string },
+): { next: Json } | Answer {
+  let body: Json;
+  try {
+    body = JSON.parse(req.body);
+  } catch {
+    return failure(400, 'BadRequest', 'the request body is not JSON');
+  }
+  const type = (req.contentType ?? '').split(';')[0]?.trim();
+  const name = current.metadata.name as string;
+  if (req.method === 'PUT') {
+    if (!isObject(body) || !isObject(body.metadata) || body.metadata.name !== name) {
+      return failure(400, 'BadRequest', 'the object name does not match the request');
+    }
+    if (
+      body.metadata.resourceVersion !== undefined &&
+      body.metadata.resourceVersion !== current.metadata.resourceVersion
+    ) {
+      return failure(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+    return { next: body };
+  }
+  if (type === 'application/merge-patch+json') return { next: mergePatch(current, body) };
+  if (type === 'application/json-patch+json') {
+    const next = jsonPatch(current, body);
+    return typeof next === 'string' ? failure(422, 'Invalid', next) : { next };
+  }
+  if (type === 'application/strategic-merge-patch+json') {
+    return failure(415, 'UnsupportedMediaType', 'strategic merge patch is not supported for custom resources');
+  }
+  return failure(
+    415,
+    'UnsupportedMediaType',
+    'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json',
+  );
+}
+
+const stringMap = (m: Json): Record<string, string> =>
+  Object.fromEntries(Object.entries(isObject(m) ? m : {}).filter(([, v]) => typeof v === 'string')) as Record<
+    string,
+    string
+  >;
+
+/**
+ * PATCH or PUT of a NodePool or an EC2NodeClass, DELETE of a NodeClaim (Karpenter), or undefined
+ * when the path is none of them.
+ */
 export function writeNodePools(
   c: SimCluster,
   now: number,
@@ -434,56 +634,34 @@ export function writeNodePools(
     'MethodNotAllowed',
     `the server does not allow this method on the requested resource (${req.method})`,
   );
-  if (r.plural !== 'nodepools' || r.name === undefined) return methodNotAllowed;
+  if (r.name === undefined) return methodNotAllowed;
+  if (r.plural === 'nodeclaims' && req.method === 'DELETE' && state.mode === 'karpenter') {
+    return deleteNodeClaim(c, state, now, r.name, req.dryRun);
+  }
   if (req.method !== 'PATCH' && req.method !== 'PUT') return methodNotAllowed;
+  if (r.plural === 'ec2nodeclasses') return writeEc2NodeClass(c, state, r.name, req);
+  if (r.plural !== 'nodepools') return methodNotAllowed;
   const pool = state.pools.find((p) => p.name === r.name);
   if (!pool) return failure(404, 'NotFound', `nodepools.karpenter.sh "${r.name}" not found`);
-  let body: Json;
-  try {
-    body = JSON.parse(req.body);
-  } catch {
-    return failure(400, 'BadRequest', 'the request body is not JSON');
-  }
   const current = renderNodePool(c, pool);
-  let next: Json;
-  const type = (req.contentType ?? '').split(';')[0]?.trim();
-  if (req.method === 'PUT') {
-    if (!isObject(body) || !isObject(body.metadata) || body.metadata.name !== pool.name) {
-      return failure(400, 'BadRequest', 'the object name does not match the request');
-    }
-    if (
-      body.metadata.resourceVersion !== undefined &&
-      body.metadata.resourceVersion !== current.metadata.resourceVersion
-    ) {
-      return failure(
-        409,
-        'Conflict',
-        `Operation cannot be fulfilled on nodepools.karpenter.sh "${pool.name}": the object has been modified; please apply your changes to the latest version and try again`,
-      );
-    }
-    next = body;
-  } else if (type === 'application/merge-patch+json') {
-    next = mergePatch(current, body);
-  } else if (type === 'application/json-patch+json') {
-    next = jsonPatch(current, body);
-    if (typeof next === 'string') return failure(422, 'Invalid', next);
-  } else if (type === 'application/strategic-merge-patch+json') {
-    return failure(415, 'UnsupportedMediaType', 'strategic merge patch is not supported for custom resources');
-  } else {
-    return failure(
-      415,
-      'UnsupportedMediaType',
-      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json',
-    );
-  }
+  const patched = nextObject(current, 'nodepools.karpenter.sh', req);
+  if (!('next' in patched)) return patched;
+  const next = patched.next;
   const budgets = next?.spec?.disruption?.budgets ?? [{ nodes: '10%' }];
   const invalid = invalidBudgets(budgets);
   if (invalid) return failure(422, 'Invalid', `NodePool.karpenter.sh "${pool.name}" is invalid: ${invalid}`);
-  const stringMap = (m: Json): Record<string, string> =>
-    Object.fromEntries(Object.entries(isObject(m) ? m : {}).filter(([, v]) => typeof v === 'string')) as Record<
-      string,
-      string
-    >;
+  const expireAfter: unknown = next?.spec?.template?.spec?.expireAfter;
+  if (
+    state.mode === 'karpenter' &&
+    expireAfter !== undefined &&
+    (typeof expireAfter !== 'string' || (expireAfter !== 'Never' && parseExpireAfter(expireAfter) === undefined))
+  ) {
+    return failure(
+      422,
+      'Invalid',
+      `NodePool.karpenter.sh "${pool.name}" is invalid: spec.template.spec.expireAfter: Invalid value: must be a duration such as "720h" or "Never"`,
+    );
+  }
   const annotations = stringMap(next?.metadata?.annotations);
   delete annotations['karpenter.sh/nodepool-hash'];
   const update = {
@@ -494,14 +672,86 @@ export function writeNodePools(
     })),
     annotations,
     labels: stringMap(next?.metadata?.labels),
+    ...(typeof expireAfter === 'string' ? { expireAfter } : {}),
   };
   if (req.dryRun) {
     const copy = { ...pool, budgets: update.budgets, annotations, labels: update.labels };
+    if (state.mode === 'karpenter') copy.expireAfter = update.expireAfter ?? DEFAULT_EXPIRE_AFTER;
     return { status: 200, body: renderNodePool(c, copy) };
   }
   writeNodePool(state, pool, update);
   return { status: 200, body: renderNodePool(c, pool) };
 }
+
+/**
+ * PATCH or PUT of an EC2NodeClass: metadata.labels, metadata.annotations and spec.amiSelectorTerms
+ * are stored (validated as the CRD validates them); the rest of the spec is fixed. `generation`
+ * moves when the spec changes, `resourceVersion` on every write.
+ */
+function writeEc2NodeClass(
+  c: SimCluster,
+  state: NodePoolState,
+  name: string,
+  req: { method: string; contentType?: string | undefined; body: string; dryRun: boolean },
+): Answer {
+  const nc = nodeClassOf(state, name);
+  if (!nc) return failure(404, 'NotFound', `ec2nodeclasses.karpenter.k8s.aws "${name}" not found`);
+  const current = renderEc2NodeClass(c, nc);
+  const patched = nextObject(current, 'ec2nodeclasses.karpenter.k8s.aws', req);
+  if (!('next' in patched)) return patched;
+  const next = patched.next;
+  const terms: unknown = next?.spec?.amiSelectorTerms;
+  const invalid = invalidAmiSelectorTerms(terms);
+  if (invalid) return failure(422, 'Invalid', `EC2NodeClass.karpenter.k8s.aws "${name}" is invalid: ${invalid}`);
+  const annotations = stringMap(next?.metadata?.annotations);
+  delete annotations['karpenter.k8s.aws/ec2nodeclass-hash'];
+  delete annotations['karpenter.k8s.aws/ec2nodeclass-hash-version'];
+  const amiSelectorTerms: AmiSelectorTerm[] = (terms as Json[]).map((t) => ({
+    ...(typeof t.alias === 'string' ? { alias: t.alias } : {}),
+    ...(typeof t.id === 'string' ? { id: t.id } : {}),
+    ...(isObject(t.tags) ? { tags: stringMap(t.tags) } : {}),
+    ...(typeof t.name === 'string' ? { name: t.name } : {}),
+    ...(typeof t.owner === 'string' ? { owner: t.owner } : {}),
+  }));
+  const specChanged = JSON.stringify(amiSelectorTerms) !== JSON.stringify(nc.amiSelectorTerms);
+  const updated: SimNodeClass = {
+    ...nc,
+    amiSelectorTerms,
+    annotations,
+    labels: stringMap(next?.metadata?.labels),
+    generation: nc.generation + (specChanged ? 1 : 0),
+    resourceVersion: nc.resourceVersion + 1,
+  };
+  if (req.dryRun) return { status: 200, body: renderEc2NodeClass(c, updated) };
+  Object.assign(nc, updated);
+  return { status: 200, body: renderEc2NodeClass(c, nc) };
+}
+
+/**
+ * DELETE of a NodeClaim: Karpenter's termination finalizer drains the node (PDBs honoured) and the
+ * pool's pending pods bring a replacement with the NodeClass's current AMI (karpenter.sh/docs/
+ * concepts/disruption/, "Manual Methods": deleting a NodeClaim; not rate-limited by budgets).
+ */
+function deleteNodeClaim(c: SimCluster, state: NodePoolState, now: number, name: string, dryRun: boolean): Answer {
+  const claim = state.claims.find((x) => x.name === name);
+  if (!claim) return failure(404, 'NotFound', `nodeclaims.karpenter.sh "${name}" not found`);
+  if (!dryRun && !claim.disruption) {
+    const record = {
+      pool: claim.pool,
+      nodeClaim: claim.name,
+      node: karpenterNodeName(c.region, claim),
+      reason: 'Deleted' as const,
+      start: now,
+    };
+    state.disruptions.push(record);
+    claim.disruption = { reason: 'Deleted', since: now, drainAt: now + 60_000, record };
+    state.advancedTo = Math.min(state.advancedTo, now);
+  }
+  const body = renderNodeClaim(c, claim, now);
+  if (dryRun) body.metadata.deletionTimestamp = iso(now);
+  return { status: 200, body };
+}
+
 /**
  * A self-installed Karpenter's controller: `kube-system/karpenter`, two replicas of the chart's
  * image at the fleet file's version (what `kubectl get deploy -n kube-system karpenter -o

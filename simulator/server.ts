@@ -33,6 +33,8 @@ import {
   type SimUpdate,
 } from './model';
 import { rolloutPosition } from './workloads';
+import type { NodePoolState } from './model/automode';
+import { karpenterNodeName } from './model/karpenter';
 
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -85,6 +87,23 @@ export interface ClusterState {
   }[];
   faults: Record<string, unknown>;
   workload: { errorRatio: number; latencyP99Seconds: number; degraded: boolean };
+  /**
+   * A self-installed Karpenter: its NodeClaims now and every disruption so far (model/karpenter.ts),
+   * times as ISO strings; absent on other clusters.
+   */
+  karpenter?: {
+    version: string;
+    nodeClaims: { name: string; pool: string; node: string; imageId: string; ready: boolean; terminating: boolean }[];
+    disruptions: {
+      pool: string;
+      nodeClaim: string;
+      node: string;
+      reason: string;
+      start: string;
+      end?: string;
+      blockedBy?: string;
+    }[];
+  };
 }
 
 export interface SimState {
@@ -93,6 +112,31 @@ export interface SimState {
   timeScale: number;
   seed: number;
   clusters: ClusterState[];
+}
+
+function karpenterState(c: SimCluster, now: number): NonNullable<ClusterState['karpenter']> {
+  const state = c.nodePools as NodePoolState;
+  const iso = (t: number) => new Date(t).toISOString();
+  return {
+    version: state.karpenterVersion ?? '',
+    nodeClaims: state.claims.map((x) => ({
+      name: x.name,
+      pool: x.pool,
+      node: karpenterNodeName(c.region, x),
+      imageId: x.imageId ?? '',
+      ready: now >= x.readyAt,
+      terminating: x.disruption !== undefined,
+    })),
+    disruptions: state.disruptions.map((d) => ({
+      pool: d.pool,
+      nodeClaim: d.nodeClaim,
+      node: d.node,
+      reason: d.reason,
+      start: iso(d.start),
+      ...(d.end !== undefined ? { end: iso(d.end) } : {}),
+      ...(d.blockedBy ? { blockedBy: d.blockedBy } : {}),
+    })),
+  };
 }
 
 function rolloutOf(u: SimUpdate, now: number): { batch: number; batches: number; phase: 'setup' | 'launch' | 'drain' } {
@@ -137,6 +181,7 @@ export function clusterState(fleet: SimFleet, c: SimCluster): ClusterState {
     })),
     faults: { ...c.faults },
     workload: { errorRatio: signals.errorRatio, latencyP99Seconds: signals.latencyP99, degraded: isDegraded(c) },
+    ...(c.nodePools?.mode === 'karpenter' ? { karpenter: karpenterState(c, fleet.now()) } : {}),
   };
 }
 

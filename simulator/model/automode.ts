@@ -13,16 +13,29 @@
  * edit default NodePools"): nothing documents an admission refusal, so a write is accepted and
  * EKS's controller restores the managed spec; the simulator restores it at once.
  *
- * Self-installed Karpenter: the same objects with EC2NodeClass references; Karpenter's own
- * upgrade is not modelled, and its nodes do not drift on a control-plane upgrade (its alias pin
- * decides that, karpenter.sh/docs/tasks/managing-amis/).
+ * Self-installed Karpenter: the same objects with EC2NodeClass references; its controller
+ * (drift by AMI, budgets, expiry, drains honouring PDBs) is model/karpenter.ts. Karpenter's own
+ * upgrade is not modelled.
  *
  * Time advances lazily, as for updates (fleet.ts): a read replays replacements up to "now".
  */
 import type { ClusterInventory } from '../../domain/fleet';
 import { hexOf, podSuffix, uuidOf } from '../random';
 import { allowedDisruptions, type DisruptionBudget } from './budget-schedule';
-import type { SimCluster } from './types';
+import {
+  advanceKarpenter,
+  controllerWorks,
+  resolvedAmisOf,
+  ownerMarkers,
+  resolveAmis,
+  type AmiSelectorTerm,
+  type BlockingPdb,
+  type ClaimDisruption,
+  type DisruptionRecord,
+  type ResolvedAmi,
+  type SimNodeClass,
+} from './karpenter';
+import type { SimCluster, SimImage } from './types';
 
 /** The NodePools EKS creates on an Auto Mode cluster (computeConfig.nodePools). */
 export const BUILT_IN_NODE_POOLS = ['general-purpose', 'system'] as const;
@@ -39,6 +52,10 @@ export interface SimNodePool {
   labels: Record<string, string>;
   /** NodeClaims the pool keeps (its workload needs them). */
   nodes: number;
+  /** spec.template.spec.expireAfter (Karpenter pools; absent: the CRD default, DEFAULT_EXPIRE_AFTER). */
+  expireAfter?: string;
+  /** `metadata.managedFields[].manager` of the tool that applied it server-side (Terraform). */
+  fieldManager?: string;
   uid: string;
   createdAt: number;
   generation: number;
@@ -56,6 +73,10 @@ export interface SimNodeClaim {
   instanceId: string;
   /** Set while it is being replaced: it is deleted (and its replacement Ready) at this time. */
   replacedAt?: number;
+  /** Karpenter: the AMI it launched with (status.imageID). */
+  imageId?: string;
+  /** Karpenter: set once it is being disrupted (deletionTimestamp, karpenter.sh/disrupted taint). */
+  disruption?: ClaimDisruption;
 }
 
 export interface NodePoolState {
@@ -66,10 +87,21 @@ export interface NodePoolState {
   /** Replacements have been replayed up to here. */
   advancedTo: number;
   launches: number;
+  /** Karpenter: the EC2NodeClasses (Auto Mode: none; its NodeClass is EKS's). */
+  nodeClasses: SimNodeClass[];
+  /** Karpenter: every disruption, oldest first (the event log of model/karpenter.ts). */
+  disruptions: DisruptionRecord[];
+  /** Karpenter: the custom images of the cluster's region (EC2 state), for id, tag and name terms. */
+  customImages?: () => ReadonlyMap<string, SimImage>;
 }
 
 /** The NodePools of a cluster from its inventory, or undefined when it has none. */
-export function buildNodePools(inv: ClusterInventory, seed: number, now: number): NodePoolState | undefined {
+export function buildNodePools(
+  inv: ClusterInventory,
+  seed: number,
+  now: number,
+  customImages?: () => ReadonlyMap<string, SimImage>,
+): NodePoolState | undefined {
   const auto = inv.autoMode === true;
   if (!auto && !inv.karpenter) return undefined;
   const mode = auto ? 'auto' : 'karpenter';
@@ -77,23 +109,60 @@ export function buildNodePools(inv: ClusterInventory, seed: number, now: number)
     ? { group: 'eks.amazonaws.com', kind: 'NodeClass', name: 'default' }
     : { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'default' };
   const createdAt = now - 20 * 86_400_000;
-  const pool = (name: string, builtIn: boolean, nodes: number, budget: string): SimNodePool => ({
-    name,
-    builtIn,
-    nodeClassRef,
-    budgets: [{ nodes: budget }],
-    annotations: {},
-    labels: builtIn ? { 'app.kubernetes.io/managed-by': 'eks' } : {},
-    nodes,
-    uid: uuidOf(seed, inv.name, 'nodepool', name),
-    createdAt,
-    generation: 1,
-    resourceVersion: 1,
-  });
+  const pool = (
+    name: string,
+    builtIn: boolean,
+    nodes: number,
+    budget: string,
+    extra: { managedBy?: string; expireAfter?: string } = {},
+  ): SimNodePool => {
+    const owner = ownerMarkers(auto ? undefined : extra.managedBy, { group: 'karpenter.sh', kind: 'NodePool', name });
+    return {
+      name,
+      builtIn,
+      nodeClassRef,
+      budgets: [{ nodes: budget }],
+      annotations: owner.annotations,
+      labels: builtIn ? { 'app.kubernetes.io/managed-by': 'eks' } : owner.labels,
+      nodes,
+      ...(!auto && extra.expireAfter ? { expireAfter: extra.expireAfter } : {}),
+      ...(owner.fieldManager ? { fieldManager: owner.fieldManager } : {}),
+      uid: uuidOf(seed, inv.name, 'nodepool', name),
+      createdAt,
+      generation: 1,
+      resourceVersion: 1,
+    };
+  };
   const pools = [
     ...(auto ? [pool('general-purpose', true, 2, '10%'), pool('system', true, 1, '10%')] : []),
-    ...(inv.nodePools ?? []).map((p) => pool(p.name, false, p.nodes, p.budgetNodes)),
+    ...(inv.nodePools ?? []).map((p) =>
+      pool(p.name, false, p.nodes, p.budgetNodes, {
+        ...(p.managedBy ? { managedBy: p.managedBy } : {}),
+        ...(p.expireAfter ? { expireAfter: p.expireAfter } : {}),
+      }),
+    ),
   ];
+  const nodeClasses: SimNodeClass[] = [];
+  if (!auto && inv.karpenter) {
+    const sel = inv.karpenter.amiSelector;
+    const terms: AmiSelectorTerm[] = [sel && 'id' in sel ? { id: sel.id } : { alias: sel?.alias ?? 'al2023@latest' }];
+    const owner = ownerMarkers(inv.karpenter.managedBy, {
+      group: 'karpenter.k8s.aws',
+      kind: 'EC2NodeClass',
+      name: 'default',
+    });
+    nodeClasses.push({
+      name: 'default',
+      amiSelectorTerms: terms,
+      annotations: owner.annotations,
+      labels: owner.labels,
+      ...(owner.fieldManager ? { fieldManager: owner.fieldManager } : {}),
+      uid: uuidOf(seed, inv.name, 'ec2nodeclass', 'default'),
+      createdAt,
+      generation: 1,
+      resourceVersion: 1,
+    });
+  }
   const state: NodePoolState = {
     mode,
     ...(inv.karpenter ? { karpenterVersion: inv.karpenter.version } : {}),
@@ -101,9 +170,24 @@ export function buildNodePools(inv: ClusterInventory, seed: number, now: number)
     claims: [],
     advancedTo: now,
     launches: 0,
+    nodeClasses,
+    disruptions: [],
+    ...(customImages ? { customImages } : {}),
   };
+  // The nodes running now were launched with what the NodeClass resolved then; a selector that
+  // resolves nothing at this minor leaves them on the minor's newest AL2023 AMI.
+  let initialAmi: ResolvedAmi | undefined;
+  if (!auto && nodeClasses[0]) {
+    const images = customImages?.() ?? new Map<string, SimImage>();
+    const at = (terms: AmiSelectorTerm[]) =>
+      resolveAmis(terms, inv.version, inv.region, inv.account, images).find((a) => a.arch === 'amd64');
+    initialAmi = at(nodeClasses[0].amiSelectorTerms) ?? at([{ alias: 'al2023@latest' }]);
+  }
   for (const p of pools) {
-    for (let i = 0; i < p.nodes; i++) launch(state, inv.name, p, inv.version, createdAt + i * 60_000, seed);
+    for (let i = 0; i < p.nodes; i++) {
+      const claim = launch(state, inv.name, p, initialAmi?.minor ?? inv.version, createdAt + i * 60_000, seed);
+      if (initialAmi) claim.imageId = initialAmi.id;
+    }
   }
   return state;
 }
@@ -146,8 +230,16 @@ export function nodeTarget(c: SimCluster, t: number): { version: string; rollbac
  * reason Drifted. A rollback's node phase replaces the rest of each pool evenly before it ends, as
  * rules-control-plane.ts plans it.
  */
-export function advanceNodePools(c: SimCluster, now: number): void {
+export function advanceNodePools(c: SimCluster, now: number, blockingPdb?: BlockingPdb): void {
   const state = c.nodePools;
+  if (state?.mode === 'karpenter' && now > state.advancedTo) {
+    advanceKarpenter(c, now, blockingPdb, (st, p, at, ami, version) => {
+      const claim = launch(st, c.name, p, version, at);
+      claim.imageId = ami.id;
+      return claim;
+    });
+    return;
+  }
   if (!state || state.mode !== 'auto' || now <= state.advancedTo) {
     if (state) state.advancedTo = Math.max(state.advancedTo, now);
     return;
@@ -202,6 +294,14 @@ function finishReplacements(c: SimCluster, state: NodePoolState, t: number): voi
 /** Whether a NodeClaim is Drifted at `now` (its minor is not the one its nodes are driven to). */
 export function isDrifted(c: SimCluster, claim: SimNodeClaim, now: number): boolean {
   const state = c.nodePools;
+  if (state?.mode === 'karpenter') {
+    // Karpenter: its AMI is not among its NodeClass's resolved AMIs (nothing resolved: no drift).
+    const pool = state.pools.find((p) => p.name === claim.pool);
+    const nc = pool ? state.nodeClasses.find((n) => n.name === pool.nodeClassRef.name) : undefined;
+    if (!nc || claim.imageId === undefined || !controllerWorks(c)) return false;
+    const amis = resolvedAmisOf(c, nc);
+    return amis.length > 0 && !amis.some((a) => a.id === claim.imageId);
+  }
   return state?.mode === 'auto' && claim.version !== nodeTarget(c, now).version;
 }
 
@@ -212,7 +312,12 @@ export function isDrifted(c: SimCluster, claim: SimNodeClaim, now: number): bool
 export function writeNodePool(
   state: NodePoolState,
   pool: SimNodePool,
-  next: { budgets: DisruptionBudget[]; annotations: Record<string, string>; labels: Record<string, string> },
+  next: {
+    budgets: DisruptionBudget[];
+    annotations: Record<string, string>;
+    labels: Record<string, string>;
+    expireAfter?: string;
+  },
 ): void {
   pool.generation++;
   pool.resourceVersion++;
@@ -220,4 +325,8 @@ export function writeNodePool(
   pool.budgets = next.budgets;
   pool.annotations = next.annotations;
   pool.labels = next.labels;
+  if (state.mode === 'karpenter') {
+    if (next.expireAfter === undefined) delete pool.expireAfter;
+    else pool.expireAfter = next.expireAfter;
+  }
 }

@@ -126,7 +126,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
     labels: { ...inv.labels },
     arn: `arn:aws:eks:${inv.region}:${inv.account}:cluster/${name}`,
     autoMode: inv.autoMode ?? false,
-    nodePools: buildNodePools(inv, seed, now),
+    nodePools: buildNodePools(inv, seed, now, () => ec2.customImages(inv.region)),
     version: inv.version,
     platformVersion: PLATFORM_VERSIONS[inv.version] ?? 'eks.1',
     status: 'ACTIVE',

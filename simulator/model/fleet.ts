@@ -118,11 +118,11 @@ export class SimFleet implements UpdateHost {
       if (!next || nextAt > now) break;
       this.integrate(c, nextAt);
       // Nodes follow the control plane from the moment it changes, not from the next read.
-      advanceNodePools(c, nextAt);
+      advanceNodePools(c, nextAt, (x) => this.blockingPdb(x));
       this.finish(c, next, nextAt);
     }
     this.integrate(c, now);
-    advanceNodePools(c, now);
+    advanceNodePools(c, now, (x) => this.blockingPdb(x));
   }
 
   settleAll(now = this.now()): void {
