@@ -189,27 +189,13 @@ export function createKarpenterActivities(deps: ResolvedDeps, holds: NodePoolHol
     return { pinned, unresolved, held: held.held, sinceMs };
   }
 
-  /** The node step's setup: the target terms, the pools held by this run, and their Drifted budget. */
+  /**
+   * The node step's setup: the pools held by this run (a patch-only campaign placed no hold before),
+   * their Drifted budget, then the target terms. Budgets first: nodes start drifting the moment the
+   * terms change, and must find the step's budget in place.
+   */
   async function releaseDrift(api: CustomObjectsApi, input: DriftKarpenterNodesInput): Promise<void> {
     const now = (deps.clusterClock ?? deps.now)().toISOString();
-    for (const plan of input.nodeClasses) {
-      await pinNodeClass(
-        api,
-        input.cluster.name,
-        plan.name,
-        (existing, current) =>
-          existing?.workflowId === input.workflowId
-            ? existing
-            : {
-                workflowId: input.workflowId,
-                runId: input.runId,
-                since: now,
-                original: existing ? existing.original : (current.spec?.amiSelectorTerms ?? []),
-              },
-        () => plan.to,
-      );
-    }
-    // A patch-only campaign placed no hold before: this places the record that the release restores from.
     await holds.holdNodePools({
       cluster: input.cluster,
       workflowId: input.workflowId,
@@ -226,6 +212,23 @@ export function createKarpenterActivities(deps: ResolvedDeps, holds: NodePoolHol
         if (sameJson(fresh.spec?.disruption?.budgets, want)) return;
         await patchNodePool(api, fresh, [{ op: 'add', path: '/spec/disruption/budgets', value: want }]);
       });
+    }
+    for (const plan of input.nodeClasses) {
+      await pinNodeClass(
+        api,
+        input.cluster.name,
+        plan.name,
+        (existing, current) =>
+          existing?.workflowId === input.workflowId
+            ? existing
+            : {
+                workflowId: input.workflowId,
+                runId: input.runId,
+                since: now,
+                original: existing ? existing.original : (current.spec?.amiSelectorTerms ?? []),
+              },
+        () => plan.to,
+      );
     }
   }
 
