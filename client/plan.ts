@@ -157,7 +157,11 @@ export function nodeModelsCell(models: readonly PlannedNodeModel[]): string {
         : 'Auto Mode',
     );
   }
-  const later = models.filter((m) => LATER_NAMES[m.model]).map((m) => LATER_NAMES[m.model] as string);
+  const karpenter = models.find((m) => m.model === 'karpenter' && m.action === 'pinned, held, drifted');
+  if (karpenter) parts.push(`Karpenter ${karpenter.version ?? ''} drift undo`.replace('  ', ' '));
+  const later = models
+    .filter((m) => LATER_NAMES[m.model] && m.action === 'detected only (upgraded in a later release)')
+    .map((m) => LATER_NAMES[m.model] as string);
   if (later.length > 0) parts.push(`later: ${later.join(', ')}`);
   return parts.join(' · ');
 }
@@ -203,8 +207,21 @@ export function nodeModelLines(plan: PlannedCampaign): string[] {
       `EKS Auto Mode: ${c.autoMode} cluster${c.autoMode === 1 ? '' : 's'}; nodes follow the control plane under their NodePools' disruption budgets`,
     );
   }
+  const karpenterDrifted = plan.waves.reduce(
+    (n, w) =>
+      n +
+      w.clusters.filter((cl) =>
+        cl.nodeModels.some((m) => m.model === 'karpenter' && m.action === 'pinned, held, drifted'),
+      ).length,
+    0,
+  );
+  if (karpenterDrifted > 0) {
+    lines.push(
+      `Karpenter: ${karpenterDrifted} cluster${karpenterDrifted === 1 ? '' : 's'}; EC2NodeClasses pinned to the current AMIs and drift held over the hop, then drifted to the pinned AMIs under spec.nodes.karpenter.budget; rollback restores the terms and budgets`,
+    );
+  }
   const later = [
-    c.karpenter > 0 ? `Karpenter on ${c.karpenter}` : '',
+    c.karpenter > karpenterDrifted ? `Karpenter on ${c.karpenter - karpenterDrifted}` : '',
     c.selfManaged > 0 ? `self-managed groups on ${c.selfManaged}` : '',
     c.fargate > 0 ? `Fargate on ${c.fargate}` : '',
   ].filter(Boolean);

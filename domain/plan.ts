@@ -12,6 +12,7 @@ import { durationToMs, formatDuration, formatEstimate } from './duration';
 import { estimateCampaign } from './estimate';
 import type { FleetMember } from './fleet';
 import { DEFAULT_AMI_TYPE, keepsCleanRollbackPath, memberNodegroupReversibility, type AmiType } from './node-models';
+import { karpenterSupports } from './karpenter';
 import { assessBlockingPdbs } from './pdbs';
 import { describeSelector } from './selector';
 import type { Campaign, CampaignSpec, WaveSpec } from './spec';
@@ -40,7 +41,11 @@ export interface PlannedCluster {
 
 /** What the campaign does to a node model of a cluster. */
 export type NodeModelAction =
-  'upgrade' | 'untouched' | 'follows the control plane' | 'detected only (upgraded in a later release)';
+  | 'upgrade'
+  | 'untouched'
+  | 'follows the control plane'
+  | 'pinned, held, drifted'
+  | 'detected only (upgraded in a later release)';
 
 /** One node model of a cluster: managed node groups of one amiType, Auto Mode, Karpenter, self-managed groups, Fargate. */
 export interface PlannedNodeModel {
@@ -142,8 +147,20 @@ export function effectiveApproval(
   return spec.waves[index]?.approval ?? 'required';
 }
 
-function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: number): string[] {
+function clusterWarnings(
+  member: FleetMember,
+  spec: CampaignSpec,
+  estimateMs: number,
+  path: readonly string[],
+): string[] {
   const warnings: string[] = [];
+  // Preflight refuses the same way (activities/eks/preflight-karpenter.ts); a pinned alias version
+  // needs the EC2NodeClass and SSM, which only preflight reads.
+  const m = member.nodeModels;
+  if (m?.karpenter !== undefined && !m.autoMode && path.length > 0) {
+    const supported = karpenterSupports(m.karpenter, path);
+    if (!supported.ok) warnings.push(`preflight will block: ${supported.reason}`);
+  }
   // Preflight decides the same way; a blocker here is the reason the cluster will be blocked.
   const pdbs = assessBlockingPdbs({
     pdbs: member.blockingPdbs,
@@ -180,7 +197,8 @@ function gateWarnings(spec: CampaignSpec): string[] {
  * A cluster's node models and what the campaign does to each. Managed node groups are upgraded
  * (unless spec.target.skipNodegroups) and undone only as domain/node-models.ts allows; Auto Mode
  * nodes follow the control plane and go back with its rollback (spec.rollback.controlPlane);
- * Karpenter, self-managed groups and Fargate are detected and left alone.
+ * a self-installed Karpenter's EC2NodeClasses are pinned and its nodes drifted in the node step;
+ * self-managed groups and Fargate are detected and left alone.
  */
 export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: number): PlannedNodeModel[] {
   const out: PlannedNodeModel[] = [];
@@ -222,7 +240,19 @@ export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: nu
   }
   const later = 'detected only (upgraded in a later release)' as const;
   if (m?.karpenter !== undefined) {
-    out.push({ model: 'karpenter', version: m.karpenter, count: m.autoMode ? 0 : (m.nodePools ?? 0), action: later });
+    out.push(
+      m.autoMode
+        ? { model: 'karpenter', version: m.karpenter, count: 0, action: later }
+        : {
+            model: 'karpenter',
+            version: m.karpenter,
+            count: m.nodePools ?? 0,
+            // The AMI pin moves on every campaign (a patch-only one too); the node step can be undone.
+            action: 'pinned, held, drifted',
+            reversible: true,
+            rollback: "the previous EC2NodeClass terms and the NodePools' budgets",
+          },
+    );
   }
   if (m?.selfManagedGroups) out.push({ model: 'self-managed', count: m.selfManagedGroups, action: later });
   if (m?.fargateProfiles) out.push({ model: 'fargate', count: m.fargateProfiles, action: later });
@@ -287,8 +317,8 @@ export function buildPlan(
     const clusters: PlannedCluster[] = assigned.clusters.map((name) => {
       const member = byName.get(name) as FleetMember;
       const estimateMs = estimate.clusterMs[name] ?? 0;
-      const notes = clusterWarnings(member, spec, estimateMs);
       const path = waves.paths[name] ?? [];
+      const notes = clusterWarnings(member, spec, estimateMs, path);
       return {
         name,
         from: member.version,
