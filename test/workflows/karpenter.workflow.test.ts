@@ -242,6 +242,33 @@ describe('clusterUpgradeWorkflow with a self-installed Karpenter', () => {
     expect(k.budgets).toEqual({ default: 'user', gpu: 'user' });
   });
 
+  it('an abort during the drift step stops the wait and releases the hold, the target terms kept', async () => {
+    const k = karpenter();
+    let driftStarted = false;
+    const { result, fake, name } = await runUpgrade(
+      { behaviour: { karpenter: k } },
+      {
+        beforeCall: (call) => {
+          if (call.name !== 'driftKarpenterNodes') return undefined;
+          driftStarted = true;
+          return heartbeatUntil(new Promise(() => undefined));
+        },
+        during: async (handle) => {
+          const deadline = Date.now() + 20_000;
+          while (!driftStarted) {
+            if (Date.now() > deadline) throw new Error('the drift step did not start');
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          await handle.signal(clusterAbortSignal, { by: 'carol' });
+        },
+      },
+    );
+    expect(result.outcome).toBe('aborted');
+    expect(fake.trace(name, /^releaseKarpenter/)).toEqual(['releaseKarpenterHolds:keep']);
+    expect(k.budgets).toEqual({ default: 'user', gpu: 'user' });
+    expect(k.pins).toEqual({});
+  });
+
   it('a patch-only campaign only moves the pin: no hold, the drift step, the target terms kept', async () => {
     const k = karpenter();
     const { result, fake, name } = await runUpgrade(
