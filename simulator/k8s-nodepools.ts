@@ -17,7 +17,7 @@ import { invalidBudgets, type DisruptionBudget } from './model/budget-schedule';
 import { isDrifted, writeNodePool, type NodePoolState, type SimNodeClaim, type SimNodePool } from './model/automode';
 import {
   DEFAULT_EXPIRE_AFTER,
-  controllerWorks,
+  DRAIN_MS,
   invalidAmiSelectorTerms,
   karpenterNodeName,
   nodeClassOf,
@@ -219,7 +219,13 @@ function renderNodePool(c: SimCluster, p: SimNodePool): Json {
         pods: String(claims.length * 29),
       },
       conditions: [
-        { type: 'Ready', status: 'True', reason: 'Ready', message: '', lastTransitionTime: iso(p.createdAt) },
+        {
+          type: 'Ready',
+          status: classReady ? 'True' : 'False',
+          reason: classReady ? 'Ready' : 'UnhealthyDependents',
+          message: classReady ? '' : 'NodeClassReady=False',
+          lastTransitionTime: iso(p.createdAt),
+        },
         {
           type: 'NodeClassReady',
           status: classReady ? 'True' : 'False',
@@ -298,7 +304,8 @@ function renderNodeClaim(c: SimCluster, claim: SimNodeClaim, now: number): Json 
               },
             ]
           : []),
-        ...(claim.disruption
+        // Karpenter sets DisruptionReason for the disruptions it decides, not for a user's delete.
+        ...(claim.disruption && claim.disruption.reason !== 'Deleted'
           ? [
               {
                 type: 'DisruptionReason',
@@ -344,6 +351,7 @@ const renderTerm = (t: AmiSelectorTerm): Json => ({
   ...(t.tags !== undefined ? { tags: { ...t.tags } } : {}),
   ...(t.name !== undefined ? { name: t.name } : {}),
   ...(t.owner !== undefined ? { owner: t.owner } : {}),
+  ...(t.ssmParameter !== undefined ? { ssmParameter: t.ssmParameter } : {}),
 });
 
 /**
@@ -354,7 +362,6 @@ const renderTerm = (t: AmiSelectorTerm): Json => ({
 function renderEc2NodeClass(c: SimCluster, nc: SimNodeClass): Json {
   const amis = resolvedAmisOf(c, nc);
   const ok = amis.length > 0;
-  const running = controllerWorks(c);
   const cond = (type: string, good: boolean, reason: string, message = '') => ({
     type,
     status: good ? 'True' : 'False',
@@ -394,7 +401,7 @@ function renderEc2NodeClass(c: SimCluster, nc: SimNodeClass): Json {
       },
     },
     status: {
-      // A stopped controller (compatibility matrix) does not refresh status: the AMIs stay as they were.
+      // A stopped controller (compatibility matrix) does not refresh status: resolvedAmisOf keeps its last minor.
       amis: amis.map((a) => ({
         id: a.id,
         name: a.name,
@@ -407,12 +414,8 @@ function renderEc2NodeClass(c: SimCluster, nc: SimNodeClass): Json {
         cond('SecurityGroupsReady', true, 'SecurityGroupsReady'),
         cond('InstanceProfileReady', true, 'InstanceProfileReady'),
         cond('ValidationSucceeded', true, 'ValidationSucceeded'),
-        cond(
-          'Ready',
-          ok && running,
-          ok ? (running ? 'Ready' : 'ControllerNotRunning') : 'AMIsNotReady',
-          ok ? '' : 'AMIsReady=False',
-        ),
+        // The root condition of operatorpkg's status: False with UnhealthyDependents naming the false ones.
+        cond('Ready', ok, ok ? 'Ready' : 'UnhealthyDependents', ok ? '' : 'AMIsReady=False'),
       ],
     },
   };
@@ -712,6 +715,7 @@ function writeEc2NodeClass(
     ...(isObject(t.tags) ? { tags: stringMap(t.tags) } : {}),
     ...(typeof t.name === 'string' ? { name: t.name } : {}),
     ...(typeof t.owner === 'string' ? { owner: t.owner } : {}),
+    ...(typeof t.ssmParameter === 'string' ? { ssmParameter: t.ssmParameter } : {}),
   }));
   const specChanged = JSON.stringify(amiSelectorTerms) !== JSON.stringify(nc.amiSelectorTerms);
   const updated: SimNodeClass = {
@@ -744,7 +748,7 @@ function deleteNodeClaim(c: SimCluster, state: NodePoolState, now: number, name:
       start: now,
     };
     state.disruptions.push(record);
-    claim.disruption = { reason: 'Deleted', since: now, drainAt: now + 60_000, record };
+    claim.disruption = { reason: 'Deleted', since: now, drainAt: now + DRAIN_MS, record };
     state.advancedTo = Math.min(state.advancedTo, now);
   }
   const body = renderNodeClaim(c, claim, now);

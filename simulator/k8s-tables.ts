@@ -26,7 +26,8 @@ export type TableKind =
   | 'StatefulSet'
   | 'Lease'
   | 'NodePool'
-  | 'NodeClaim';
+  | 'NodeClaim'
+  | 'EC2NodeClass';
 
 const AGE: Column = {
   name: 'Age',
@@ -156,6 +157,13 @@ const COLUMNS: Record<TableKind, Column[]> = {
     { name: 'NodePool', type: 'string', priority: 1, description: '.metadata.labels.karpenter\\.sh/nodepool' },
     { name: 'NodeClass', type: 'string', priority: 1, description: '.spec.nodeClassRef.name' },
     { name: 'Drifted', type: 'string', priority: 1, description: '.status.conditions[?(@.type=="Drifted")].status' },
+  ],
+  // karpenter.k8s.aws_ec2nodeclasses.yaml of Karpenter v1.
+  EC2NodeClass: [
+    NAME,
+    { name: 'Ready', type: 'string', description: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Age', type: 'date', description: '.metadata.creationTimestamp' },
+    { name: 'Role', type: 'string', priority: 1, description: '.spec.role' },
   ],
 };
 
@@ -316,6 +324,8 @@ function cellsOf(kind: TableKind | undefined, o: Obj, now: number): unknown[] {
         o.status?.resources?.cpu ?? null,
         o.status?.resources?.memory ?? null,
       ];
+    case 'EC2NodeClass':
+      return [o.metadata.name, conditionOf(o, 'Ready'), o.metadata.creationTimestamp, o.spec.role ?? null];
     case 'NodeClaim': {
       const l = o.metadata.labels ?? {};
       return [

@@ -20,7 +20,7 @@
  * Time advances lazily, as for updates (fleet.ts): a read replays replacements up to "now".
  */
 import type { ClusterInventory } from '../../domain/fleet';
-import { hexOf, podSuffix, uuidOf } from '../random';
+import { hexOf, podSuffix, unit, uuidOf } from '../random';
 import { allowedDisruptions, type DisruptionBudget } from './budget-schedule';
 import {
   advanceKarpenter,
@@ -91,6 +91,8 @@ export interface NodePoolState {
   nodeClasses: SimNodeClass[];
   /** Karpenter: every disruption, oldest first (the event log of model/karpenter.ts). */
   disruptions: DisruptionRecord[];
+  /** Karpenter: the cluster minor its controller last ran at (its status stays as of then while stopped). */
+  observedMinor?: string;
   /** Karpenter: the custom images of the cluster's region (EC2 state), for id, tag and name terms. */
   customImages?: () => ReadonlyMap<string, SimImage>;
 }
@@ -172,6 +174,7 @@ export function buildNodePools(
     launches: 0,
     nodeClasses,
     disruptions: [],
+    observedMinor: inv.version,
     ...(customImages ? { customImages } : {}),
   };
   // The nodes running now were launched with what the NodeClass resolved then; a selector that
@@ -185,7 +188,12 @@ export function buildNodePools(
   }
   for (const p of pools) {
     for (let i = 0; i < p.nodes; i++) {
-      const claim = launch(state, inv.name, p, initialAmi?.minor ?? inv.version, createdAt + i * 60_000, seed);
+      // Karpenter nodes have come and gone (expiry, consolidation): their ages spread over 3 to 20
+      // days, so that expireAfter does not replace a whole pool at one instant.
+      const at = auto
+        ? createdAt + i * 60_000
+        : now - Math.floor((3 + 17 * unit(seed, inv.name, p.name, i)) * 86_400_000);
+      const claim = launch(state, inv.name, p, initialAmi?.minor ?? inv.version, at, seed);
       if (initialAmi) claim.imageId = initialAmi.id;
     }
   }

@@ -77,6 +77,8 @@ export interface AmiSelectorTerm {
   tags?: Record<string, string>;
   name?: string;
   owner?: string;
+  /** An SSM parameter whose value is an AMI id (Karpenter v1.1+; the simulator's public parameters). */
+  ssmParameter?: string;
 }
 
 /** A karpenter.k8s.aws/v1 EC2NodeClass. */
@@ -291,6 +293,12 @@ export function resolveAmis(
       }
       continue;
     }
+    if (term.ssmParameter !== undefined) {
+      const id = amiParameter(term.ssmParameter, region);
+      const ami = id ? fromPublic(id) : undefined;
+      if (ami) found.set(ami.id, ami);
+      continue;
+    }
     if (term.id !== undefined) {
       const custom = customImages.get(term.id);
       const ami = fromPublic(term.id) ?? (custom && (custom.owner === account ? fromCustom(custom) : undefined));
@@ -329,11 +337,15 @@ export function nodeClassOf(state: NodePoolState, name: string): SimNodeClass | 
   return state.nodeClasses.find((n) => n.name === name);
 }
 
-/** What a NodeClass resolves to now, for the cluster's current minor. */
+/**
+ * What a NodeClass resolves to now: at the cluster's current minor, or, while the controller is
+ * stopped (see advanceKarpenter), at the last minor it ran at — nobody refreshes the status then.
+ */
 export function resolvedAmisOf(c: SimCluster, nc: SimNodeClass): ResolvedAmi[] {
   const state = c.nodePools;
   const images = state?.customImages?.() ?? new Map<string, SimImage>();
-  return resolveAmis(nc.amiSelectorTerms, c.version, c.region, c.account, images);
+  const minor = controllerWorks(c) ? c.version : (state?.observedMinor ?? c.version);
+  return resolveAmis(nc.amiSelectorTerms, minor, c.region, c.account, images);
 }
 
 /**
@@ -470,6 +482,7 @@ function step(
 ): number {
   let next = Infinity;
   if (!controllerWorks(c)) return next;
+  state.observedMinor = c.version;
   // 1. Drains.
   const pdb = () => blockingPdb?.(c) ?? c.pdbs.find((p) => p.allowedDisruptions === 0);
   for (const claim of [...state.claims]) {
@@ -512,7 +525,10 @@ function step(
       const room = allowedDisruptions(p.budgets, 'Drifted', p.nodes, t) - inFlight;
       for (const old of drifted.slice(0, Math.max(0, room)))
         startDisruption(c, state, old, 'Drifted', t, t + LAUNCH_MS + DRAIN_MS);
-      if (drifted.length > Math.max(0, room)) next = Math.min(next, Math.floor(t / 60_000) * 60_000 + 60_000);
+      // Held: only a scheduled budget changes with time; look again at the next minute then.
+      if (drifted.length > Math.max(0, room) && p.budgets.some((b) => b.schedule !== undefined)) {
+        next = Math.min(next, Math.floor(t / 60_000) * 60_000 + 60_000);
+      }
     }
     // 4. Launches for the pool's missing nodes (pods pending after a disruption, or pre-spun replacements).
     const live = state.claims.filter((x) => x.pool === p.name && !x.disruption).length;

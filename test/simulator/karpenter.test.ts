@@ -25,7 +25,7 @@ import {
   type ClusterState,
   type Simulator,
 } from '../../simulator/index';
-import { credentials, eksClient, eksToken, errorName, kubeConfig } from './helpers';
+import { credentials, eksClient, eksToken, errorName, kubeConfig, rawKubernetes } from './helpers';
 
 const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
 const MINUTE = 60_000;
@@ -131,6 +131,37 @@ describe('EC2NodeClass amiSelectorTerms and status.amis', () => {
     expect(new Set(imageIds(await k.claims()))).toEqual(new Set([amd64]));
   });
 
+  it('selects custom AMIs by tags, public ones by name and owner, and one by id', async () => {
+    const { api } = await start([cluster('select', {})]);
+    const k = await api('select');
+    await k.mergeNodeClass({ spec: { amiSelectorTerms: [{ tags: { 'kubernetes-version': '1.31' } }] } });
+    const byTag = await k.nodeClass();
+    const tagged = byTag.status.amis.map((a: Json) => a.name as string);
+    expect([...tagged].sort()).toEqual([
+      'acme-eks-1.31-arm64-20250115',
+      'acme-eks-1.31-arm64-20250301',
+      'acme-eks-1.31-x86_64-20250115',
+      'acme-eks-1.31-x86_64-20250301',
+    ]);
+    // Newest first: the nodes drift to the newest x86_64 image.
+    expect(tagged.slice(0, 2).every((n: string) => n.endsWith('20250301'))).toBe(true);
+    await k.mergeNodeClass({
+      spec: { amiSelectorTerms: [{ name: 'amazon-eks-node-al2023-x86_64-standard-1.31-*', owner: 'amazon' }] },
+    });
+    const byName = await k.nodeClass();
+    expect(byName.status.amis.map((a: Json) => a.name)).toEqual([
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250304',
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250212',
+      'amazon-eks-node-al2023-x86_64-standard-1.31-v20250123',
+    ]);
+    const oldest = byName.status.amis[2].id as string;
+    await k.mergeNodeClass({ spec: { amiSelectorTerms: [{ id: oldest }] } });
+    expect(amiIds(await k.nodeClass())).toEqual([oldest]);
+    const recommended = '/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id';
+    await k.mergeNodeClass({ spec: { amiSelectorTerms: [{ ssmParameter: recommended }] } });
+    expect(amiIds(await k.nodeClass())).toEqual([byName.status.amis[0].id]);
+  });
+
   it('validates terms as the CRD does', async () => {
     const { api } = await start([cluster('valid', {})]);
     const k = await api('valid');
@@ -191,6 +222,56 @@ describe('drift after a terms patch', () => {
     for (let i = 0; i < 40; i++) s.advance(5 * MINUTE);
     expect((await k.claims()).some((x) => condition(x, 'Drifted'))).toBe(false);
     expect(maxConcurrent(state('held'), 'default')).toBe(1);
+  });
+
+  it('kubectl: patch the terms, and a deleted NodeClaim comes back with the new AMI while the rest are held', async () => {
+    const { api, sim: s, state } = await start([cluster('cli', {})]);
+    const k = await api('cli');
+    const run = (...args: string[]) => kubectl('cli', k.endpoint, k.caData, args);
+    expect(await run('get', 'ec2nodeclasses')).toMatch(/^NAME\s+READY\s+AGE\ndefault\s+True\s+/);
+    await run(
+      'patch',
+      'nodepool',
+      'default',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { disruption: { budgets: [{ nodes: '0', reasons: ['Drifted'] }] } } }),
+    );
+    await run(
+      'patch',
+      'ec2nodeclass',
+      'default',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { amiSelectorTerms: [{ alias: 'al2023@v20250212' }] } }),
+    );
+    const target = (await k.nodeClass()).status.amis.find((a: Json) => a.requirements[0].values[0] === 'amd64').id;
+    const before = await k.claims();
+    await run('delete', 'nodeclaim', before[0].metadata.name, '--wait=false');
+    s.advance(HOUR);
+    const after = await k.claims();
+    expect(after).toHaveLength(6);
+    const fresh = after.filter((x) => !before.some((b) => b.metadata.name === x.metadata.name));
+    expect(imageIds(fresh)).toEqual([target]);
+    // The other five are still Drifted and held.
+    expect(after.filter((x) => condition(x, 'Drifted')?.status === 'True')).toHaveLength(5);
+    expect(state('cli').karpenter?.disruptions.map((d) => d.reason)).toEqual(['Deleted']);
+  });
+
+  it('PUT with a stale resourceVersion is refused with 409', async () => {
+    const { api } = await start([cluster('conflict', {})]);
+    const k = await api('conflict');
+    const nc = await k.nodeClass();
+    await k.mergeNodeClass({ metadata: { labels: { team: 'a' } } });
+    const raw = await fetchRaw('conflict', k, 'PUT', '/apis/karpenter.k8s.aws/v1/ec2nodeclasses/default', nc);
+    expect(raw.status).toBe(409);
+    const fresh = await k.nodeClass();
+    fresh.spec.amiSelectorTerms = [{ alias: 'al2023@v20250212' }];
+    const ok = await fetchRaw('conflict', k, 'PUT', '/apis/karpenter.k8s.aws/v1/ec2nodeclasses/default', fresh);
+    expect(ok.status).toBe(200);
+    expect((ok.json() as Json).spec.amiSelectorTerms).toEqual([{ alias: 'al2023@v20250212' }]);
   });
 
   it('a PodDisruptionBudget that allows no disruption blocks the drain: the replacement comes up, the old node stays', async () => {
@@ -270,7 +351,7 @@ describe('the hop', () => {
     expect((await k.claims()).some((x) => condition(x, 'Drifted'))).toBe(false);
     // A node that goes away (kubectl delete nodeclaim) is not replaced.
     const victim = (await k.claims())[0].metadata.name as string;
-    await kubectl(s, 'trap', k.endpoint, k.caData, ['delete', 'nodeclaim', victim, '--wait=false']);
+    await kubectl('trap', k.endpoint, k.caData, ['delete', 'nodeclaim', victim, '--wait=false']);
     s.advance(HOUR);
     expect(await k.claims()).toHaveLength(5);
   });
@@ -282,12 +363,17 @@ describe('the hop', () => {
     const k = await api('old');
     await hop(s, eks, 'old', '1.33');
     const claims = await k.claims();
-    await kubectl(s, 'old', k.endpoint, k.caData, ['delete', 'nodeclaim', claims[0].metadata.name, '--wait=false']);
+    await kubectl('old', k.endpoint, k.caData, ['delete', 'nodeclaim', claims[0].metadata.name, '--wait=false']);
     s.advance(HOUR);
     // The deleted claim is not even drained (the controller does not run), and nothing new launches.
     const after = await k.claims();
     expect(after.map((x) => x.metadata.name).sort()).toEqual(claims.map((x) => x.metadata.name).sort());
-    expect(condition(await k.nodeClass(), 'Ready').status).toBe('False');
+    // Nobody refreshes the EC2NodeClass status: it still shows the 1.32 AMIs.
+    const nc = await k.nodeClass();
+    expect(condition(nc, 'Ready').status).toBe('True');
+    expect(nc.status.amis.map((a: Json) => a.name as string)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/-1\.32-v/)]),
+    );
   });
 });
 
@@ -324,8 +410,23 @@ describe('ownership markers', () => {
   });
 });
 
+/** One request through Node's HTTPS client, trusting the cluster's CA. */
+async function fetchRaw(
+  name: string,
+  k: { endpoint: string; caData: string },
+  method: string,
+  path: string,
+  body: Json,
+) {
+  return rawKubernetes(`${k.endpoint}${path}`, Buffer.from(k.caData, 'base64').toString('utf8'), {
+    method,
+    headers: { authorization: `Bearer ${await eksToken(name)}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
 /** Runs kubectl against one cluster with a kubeconfig holding a bearer token. */
-async function kubectl(s: Simulator, name: string, endpoint: string, caData: string, args: string[]): Promise<string> {
+async function kubectl(name: string, endpoint: string, caData: string, args: string[]): Promise<string> {
   if (!existsSync(KUBECTL)) throw new Error(`kubectl not found at ${KUBECTL}`);
   const dir = mkdtempSync(join(tmpdir(), 'fleetwave-karpenter-'));
   dirs.push(dir);
@@ -341,7 +442,6 @@ async function kubectl(s: Simulator, name: string, endpoint: string, caData: str
       `users:\n- name: ${name}\n  user:\n    token: ${await eksToken(name)}`,
     ].join('\n'),
   );
-  void s;
   const { stdout } = await promisify(execFile)(KUBECTL, ['--kubeconfig', config, ...args], { timeout: 30_000 });
   return stdout;
 }
