@@ -16,7 +16,7 @@
  *   releases only the holds of the workflow it is given, or every hold when none is given (the
  *   recovery command).
  */
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   BUILT_IN_NODE_POOLS,
@@ -32,14 +32,12 @@ import { toMinor } from '../domain/versions';
 import { nextLookDelayMs } from '../domain/waits';
 import { activityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
-import { clusterAccess, describeClusterRaw } from './eks/read';
-import { toKubernetesFailure } from './failures';
+import { KARPENTER, createKarpenterAccess, escapeKey } from './nodepools';
 import { LookLater, park, parks } from './waiting';
 import type {
   AutoModeNodesProgress,
   AwaitAutoModeNodesInput,
   AwaitAutoModeNodesResult,
-  ClusterRef,
   HoldNodePoolsInput,
   HoldNodePoolsResult,
   ReleaseNodePoolHoldsInput,
@@ -48,9 +46,6 @@ import type {
 
 /** The Auto Mode wait gives up after this long unless the workflow says otherwise. */
 export const AUTO_MODE_NODES_TIMEOUT_MS = 6 * 3600_000;
-
-const KARPENTER = { group: 'karpenter.sh', version: 'v1' } as const;
-const WRITE_ATTEMPTS = 3;
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects, read by field name */
 type Obj = any;
@@ -79,58 +74,7 @@ export function countNodeClaims(claims: Obj[], nodes: Obj[], target: string): No
 }
 
 export function createAutoModeActivities(deps: ResolvedDeps) {
-  async function kubeConfig(cluster: ClusterRef): Promise<KubeConfig> {
-    const access = clusterAccess(await describeClusterRaw(deps.eks(cluster), cluster.name));
-    try {
-      return await deps.kube(cluster, access);
-    } catch (err) {
-      throw toKubernetesFailure(err, `credentials for ${cluster.name}`);
-    }
-  }
-
-  async function read<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toKubernetesFailure(err, what);
-    }
-  }
-
-  /** The cluster's NodePools; none when the API server does not serve them (no Karpenter, no Auto Mode). */
-  async function listNodePools(api: CustomObjectsApi, cluster: string): Promise<Obj[]> {
-    const list = await read(`list NodePools of ${cluster}`, async () => {
-      try {
-        return await api.listClusterCustomObject({ ...KARPENTER, plural: 'nodepools' });
-      } catch (err) {
-        if ((err as { code?: unknown }).code === 404) return { items: [] };
-        throw err;
-      }
-    });
-    return (list?.items ?? []) as Obj[];
-  }
-
-  /** A JSON patch of one NodePool, guarded by the resourceVersion it was computed from. */
-  async function patchNodePool(api: CustomObjectsApi, pool: Obj, ops: Obj[]): Promise<void> {
-    const guarded = [{ op: 'test', path: '/metadata/resourceVersion', value: pool.metadata.resourceVersion }, ...ops];
-    await api.patchClusterCustomObject(
-      { ...KARPENTER, plural: 'nodepools', name: pool.metadata.name, body: guarded },
-      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-    );
-  }
-
-  /** Runs `change` on fresh reads until its patch lands (a concurrent writer makes it read again). */
-  async function withRetries(cluster: string, what: string, change: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await change();
-        return;
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (attempt < WRITE_ATTEMPTS && (code === 409 || code === 422)) continue;
-        throw toKubernetesFailure(err, `${what} of ${cluster}`);
-      }
-    }
-  }
+  const { kubeConfig, read, listNodePools, patchNodePool, withRetries } = createKarpenterAccess(deps);
 
   async function awaitAutoModeNodes(input: AwaitAutoModeNodesInput): Promise<AwaitAutoModeNodesResult> {
     const r = activityRuntime(deps.logger);
@@ -251,11 +195,6 @@ export function createAutoModeActivities(deps: ResolvedDeps) {
 /** A built-in pool of Auto Mode references the EKS NodeClass (a Karpenter pool may share the name). */
 function isAutoModePool(pool: Obj): boolean {
   return pool?.spec?.template?.spec?.nodeClassRef?.group === 'eks.amazonaws.com';
-}
-
-/** RFC 6901: `~` and `/` in a key. */
-function escapeKey(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /* eslint-enable @typescript-eslint/no-explicit-any */

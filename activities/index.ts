@@ -12,6 +12,7 @@
  * - automode.ts   — EKS Auto Mode: NodeClaims following the control plane, NodePool holds
  * - fargate.ts    — Fargate pods on an old kubelet: reported, or their owners restarted
  * - self-managed.ts — self-managed node groups: launch-template version, instance refresh, own drains
+ * - karpenter.ts  — a self-installed Karpenter: EC2NodeClass pins, drift holds, the drift step
  * - aws.ts        — createDefaultDeps: credentials, assumed roles, endpoints, client caches
  * - failures.ts   — error classification into Temporal failure types
  *
@@ -23,6 +24,7 @@ import { createApprovalActivities } from './approvals';
 import { createAutoModeActivities } from './automode';
 import { createEksActivities } from './eks';
 import { createFargateActivities } from './fargate';
+import { createKarpenterActivities } from './karpenter';
 import { createHealthActivities } from './health';
 import { createStepActivities } from './steps';
 import { createInventoryActivities } from './inventory';
@@ -61,6 +63,9 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     startSelfManagedRefreshes: all.startSelfManagedRefreshes,
     awaitSelfManagedRefreshes: all.awaitSelfManagedRefreshes,
     rollbackSelfManagedGroup: all.rollbackSelfManagedGroup,
+    holdKarpenterNodes: all.holdKarpenterNodes,
+    driftKarpenterNodes: all.driftKarpenterNodes,
+    releaseKarpenterHolds: all.releaseKarpenterHolds,
   };
 }
 
@@ -91,11 +96,13 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
   const autoMode = createAutoModeActivities(resolved);
   const fargate = createFargateActivities(resolved);
   const selfManaged = createSelfManagedActivities(resolved);
+  const karpenter = createKarpenterActivities(resolved, autoMode);
   return {
     ...approvals,
     ...autoMode,
     ...fargate,
     ...selfManaged,
+    ...karpenter,
     resolveTargetVersions: eks.resolveTargetVersions,
     describeCluster: eks.describeCluster,
     preflightCluster: eks.preflightCluster,

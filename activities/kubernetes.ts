@@ -23,6 +23,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { detectOwner, type Ownership } from '../domain/ownership';
 import { toMinor } from '../domain/versions';
+import type { AmiSelectorTerm, NodeClassState } from '../domain/karpenter';
 import { activityRuntime } from './context';
 import type { ClusterAccess, ResolvedDeps } from './deps';
 import { clusterAccess, describeClusterRaw } from './eks/read';
@@ -196,6 +197,8 @@ export interface KubernetesNodeModels {
   ownedNodeClasses?: { name: string; owner: Ownership }[];
   /** The tag of the Karpenter controller image (Deployment kube-system/karpenter), when one runs. */
   karpenterVersion?: string;
+  /** EC2NodeClasses (karpenter.k8s.aws/v1) of a self-installed Karpenter: their AMI terms and resolved AMIs. */
+  nodeClasses?: NodeClassState[];
   /** Nodes no EKS node group, Fargate, Auto Mode or Karpenter owns: self-managed groups. */
   selfManagedNodes: number;
   /** Nodes Fargate runs (a pod each). */
@@ -205,6 +208,11 @@ export interface KubernetesNodeModels {
 interface NodePool {
   metadata?: ObjectMeta;
   spec?: { template?: { spec?: { nodeClassRef?: { group?: string } } } };
+}
+interface EC2NodeClass {
+  metadata?: ObjectMeta;
+  spec?: { amiSelectorTerms?: AmiSelectorTerm[] };
+  status?: { amis?: { id?: string }[] };
 }
 interface Deployment {
   spec?: { template?: { spec?: { containers?: { name?: string; image?: string }[] } } };
@@ -299,10 +307,10 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
               getIfPresent<Deployment>(kc, '/apis/apps/v1/namespaces/kube-system/deployments/karpenter', signal),
             )
           : undefined,
-        // A self-installed Karpenter's EC2NodeClasses: what the AMI pin changes, so their owners matter.
+        // A self-installed Karpenter's EC2NodeClasses: what the AMI pin changes (terms, resolved AMIs, owners).
         karpenterPools
           ? call(`list EC2NodeClasses of ${clusterName}`, (signal) =>
-              getIfPresent<List<{ metadata?: ObjectMeta }>>(kc, '/apis/karpenter.k8s.aws/v1/ec2nodeclasses', signal),
+              getIfPresent<List<EC2NodeClass>>(kc, '/apis/karpenter.k8s.aws/v1/ec2nodeclasses', signal),
             )
           : undefined,
       ]);
@@ -332,10 +340,18 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         if (computeType === 'fargate') fargateNodes++;
         else if (!labels[NODEGROUP_LABEL] && !labels[NODEPOOL_LABEL] && computeType !== 'auto') selfManagedNodes++;
       }
+      const classes: NodeClassState[] = (nodeClasses?.items ?? [])
+        .map((nc) => ({
+          name: nc.metadata?.name ?? '?',
+          terms: nc.spec?.amiSelectorTerms ?? [],
+          amis: (nc.status?.amis ?? []).map((a) => a.id ?? '').filter((id) => id !== ''),
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name));
       return {
         nodePools,
         ...(ownedNodeClasses.length > 0 ? { ownedNodeClasses } : {}),
         ...(karpenterVersion ? { karpenterVersion } : {}),
+        ...(classes.length > 0 ? { nodeClasses: classes } : {}),
         selfManagedNodes,
         fargateNodes,
       };

@@ -11,6 +11,13 @@ import type { AmiType, Architecture } from '../domain/node-models';
 import type { ClaimVerdict, PolicySummary, SignedActionKind, SignedClaim } from '../domain/signed-actions';
 import type { NodeClaimCount } from '../domain/nodepool-hold';
 import type { Ownership } from '../domain/ownership';
+import type {
+  AmiSelectorTerm,
+  KarpenterDriftCount,
+  NodeClassState,
+  NodeClassTermsPlan,
+  TermsOnRelease,
+} from '../domain/karpenter';
 import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
 
 /** Where a cluster lives and how to reach it. */
@@ -86,6 +93,8 @@ export interface NodeModelsState {
   ownedNodeClasses?: { name: string; owner: Ownership }[];
   /** Karpenter controller version, when one is installed. */
   karpenterVersion?: string;
+  /** A self-installed Karpenter's EC2NodeClasses (absent in histories before the Karpenter node step). */
+  nodeClasses?: NodeClassState[];
   /** Nodes of self-managed groups (no EKS node group, not Fargate, not Karpenter or Auto Mode). */
   selfManagedNodes: number;
   fargateProfiles: string[];
@@ -591,6 +600,71 @@ export interface ReleaseNodePoolHoldsResult {
   released: string[];
 }
 
+// --- A self-installed Karpenter's nodes (activities/karpenter.ts) ---
+
+/** Input of holdKarpenterNodes: as holdNodePools (the NodePools are held the same way). */
+export type HoldKarpenterNodesInput = HoldNodePoolsInput;
+
+export interface HoldKarpenterNodesResult {
+  /** EC2NodeClasses pinned to the AMI ids they resolve for the current minor. */
+  pinned: { nodeClass: string; amis: string[] }[];
+  /** EC2NodeClasses without resolved AMIs (status.amis empty): left alone. */
+  unresolved: string[];
+  held: string[];
+  /** When the hold was placed, by the cluster's clock (ms). */
+  sinceMs: number;
+}
+
+/** Input of driftKarpenterNodes: the node step of one cluster. */
+export interface DriftKarpenterNodesInput {
+  cluster: ClusterRef;
+  workflowId: string;
+  runId: string;
+  /** The terms each EC2NodeClass gets (domain/karpenter.ts targetTerms). */
+  nodeClasses: NodeClassTermsPlan[];
+  /** spec.nodes.karpenter.budget: the Drifted budget of each NodePool during the step. */
+  budget: string;
+  pdbTimeoutMs: number;
+  timeoutMs: number;
+  /** When the hold was placed (cluster clock, ms): NodeClaims launched since are reported. */
+  holdSinceMs?: number;
+}
+
+/** Heartbeat details of driftKarpenterNodes. */
+export interface KarpenterDriftProgress extends KarpenterDriftCount {
+  cluster: string;
+  startedAtMs: number;
+  /** The step's start by the cluster's clock (NodeClaim creation times are the cluster's). */
+  clusterStartedAtMs: number;
+  /** Terms and budgets set: later attempts only look. */
+  configured: boolean;
+  lastChangeAtMs: number;
+  /** The NodeClaims of the last look, and whether they had drifted. */
+  claims: { name: string; drifted: boolean }[];
+  /** NodeClaims that went away without having drifted (expired, consolidated, deleted). */
+  gone: string[];
+}
+
+export interface DriftKarpenterNodesResult extends KarpenterDriftCount {
+  goneWithoutDrift: string[];
+  /** NodeClaims launched while the pools were held (on the pinned AMIs of the previous minor). */
+  launchedDuringHold: number;
+}
+
+/** Input of releaseKarpenterHolds. */
+export interface ReleaseKarpenterHoldsInput {
+  cluster: ClusterRef;
+  /** Release only this workflow's holds and pins; absent: every fleetwave hold and pin on the cluster. */
+  workflowId?: string;
+  terms: TermsOnRelease;
+}
+
+export interface ReleaseKarpenterHoldsResult {
+  nodeClasses: { nodeClass: string; terms: AmiSelectorTerm[] }[];
+  /** NodePools whose budgets were restored. */
+  released: string[];
+}
+
 export interface FleetwaveActivities {
   resolveTargetVersions(input: ResolveTargetVersionsInput): Promise<PinnedVersions>;
   preflightCluster(input: PreflightInput): Promise<PreflightResult>;
@@ -631,6 +705,12 @@ export interface FleetwaveActivities {
   awaitSelfManagedRefreshes(input: AwaitSelfManagedRefreshInput): Promise<AwaitSelfManagedRefreshResult>;
   /** Undoes a self-managed group's refresh: RollbackInstanceRefresh where AWS allows it, else forward. */
   rollbackSelfManagedGroup(input: RollbackSelfManagedGroupInput): Promise<RollbackSelfManagedGroupResult>;
+  /** Karpenter: EC2NodeClasses pinned to the current minor's AMIs and NodePools held, before the hops. */
+  holdKarpenterNodes(input: HoldKarpenterNodesInput): Promise<HoldKarpenterNodesResult>;
+  /** Karpenter: the target terms, drift under the spec's budget, one parked wait until every NodeClaim runs them. */
+  driftKarpenterNodes(input: DriftKarpenterNodesInput): Promise<DriftKarpenterNodesResult>;
+  /** Karpenter: budgets restored and pins removed (terms kept, back to the pinned AMIs, or the user's). */
+  releaseKarpenterHolds(input: ReleaseKarpenterHoldsInput): Promise<ReleaseKarpenterHoldsResult>;
 }
 
 /**

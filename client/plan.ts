@@ -157,6 +157,8 @@ export function nodeModelsCell(models: readonly PlannedNodeModel[]): string {
         : 'Auto Mode',
     );
   }
+  const karpenter = models.find((m) => m.model === 'karpenter' && m.action === 'pinned, held, drifted');
+  if (karpenter) parts.push(`Karpenter ${karpenter.version ?? ''} drift undo`.replace('  ', ' '));
   const selfManaged = models.find((m) => m.model === 'self-managed');
   if (selfManaged) {
     parts.push(
@@ -228,8 +230,21 @@ export function nodeModelLines(plan: PlannedCampaign): string[] {
           : `; instance refresh to the pinned AMI, fleetwave drains each node first (PDBs honoured); rollback: ${SELF_MANAGED_ROLLBACK}`),
     );
   }
+  const karpenterDrifted = plan.waves.reduce(
+    (n, w) =>
+      n +
+      w.clusters.filter((cl) =>
+        cl.nodeModels.some((m) => m.model === 'karpenter' && m.action === 'pinned, held, drifted'),
+      ).length,
+    0,
+  );
+  if (karpenterDrifted > 0) {
+    lines.push(
+      `Karpenter: ${karpenterDrifted} cluster${karpenterDrifted === 1 ? '' : 's'}; EC2NodeClasses pinned to the current AMIs and drift held over the hop, then drifted to the pinned AMIs under spec.nodes.karpenter.budget; rollback restores the terms and budgets`,
+    );
+  }
   const later = [
-    c.karpenter > 0 ? `Karpenter on ${c.karpenter}` : '',
+    c.karpenter > karpenterDrifted ? `Karpenter on ${c.karpenter - karpenterDrifted}` : '',
   ].filter(Boolean);
   if (c.fargate > 0) {
     const restart = plan.waves.some((w) =>

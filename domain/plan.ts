@@ -13,6 +13,7 @@ import { estimateCampaign } from './estimate';
 import type { FleetMember } from './fleet';
 import { DEFAULT_AMI_TYPE, keepsCleanRollbackPath, memberNodegroupReversibility, type AmiType } from './node-models';
 import { assessOwnership } from './ownership';
+import { karpenterSupports } from './karpenter';
 import { assessBlockingPdbs } from './pdbs';
 import { describeSelector } from './selector';
 import { SELF_MANAGED_ROLLBACK } from './self-managed';
@@ -49,6 +50,7 @@ export type NodeModelAction =
   | 'follows the control plane'
   | 'reported'
   | 'instance refresh with drains'
+  | 'pinned, held, drifted'
   | 'detected only (upgraded in a later release)';
 
 /** One node model of a cluster: managed node groups of one amiType, Auto Mode, Karpenter, self-managed groups, Fargate. */
@@ -151,8 +153,20 @@ export function effectiveApproval(
   return spec.waves[index]?.approval ?? 'required';
 }
 
-function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: number, hops: number): string[] {
+function clusterWarnings(
+  member: FleetMember,
+  spec: CampaignSpec,
+  estimateMs: number,
+  path: readonly string[],
+): string[] {
   const warnings: string[] = [];
+  // Preflight refuses the same way (activities/eks/preflight-karpenter.ts); a pinned alias version
+  // needs the EC2NodeClass and SSM, which only preflight reads.
+  const m = member.nodeModels;
+  if (m?.karpenter !== undefined && !m.autoMode && path.length > 0) {
+    const supported = karpenterSupports(m.karpenter, path);
+    if (!supported.ok) warnings.push(`preflight will block: ${supported.reason}`);
+  }
   // Preflight decides the same way; a blocker here is the reason the cluster will be blocked.
   const pdbs = assessBlockingPdbs({
     pdbs: member.blockingPdbs,
@@ -168,7 +182,7 @@ function clusterWarnings(member: FleetMember, spec: CampaignSpec, estimateMs: nu
         o.kind === 'node group'
           ? !spec.target.skipNodegroups
           : o.kind === 'NodePool'
-            ? hops > 0 && member.nodeModels?.karpenter !== undefined && !member.nodeModels.autoMode
+            ? path.length > 0 && member.nodeModels?.karpenter !== undefined && !member.nodeModels.autoMode
             : false,
       )
       .map((o) => ({ what: `${o.kind} ${o.name}`, owner: { tool: o.tool, evidence: 'fleet file managedBy' } })),
@@ -205,9 +219,10 @@ function gateWarnings(spec: CampaignSpec): string[] {
  * A cluster's node models and what the campaign does to each. Managed node groups are upgraded
  * (unless spec.target.skipNodegroups) and undone only as domain/node-models.ts allows; Auto Mode
  * nodes follow the control plane and go back with its rollback (spec.rollback.controlPlane);
+ * a self-installed Karpenter's EC2NodeClasses are pinned and its nodes drifted in the node step;
  * self-managed groups get an instance refresh with fleetwave's drains when the campaign moves nodes
- * to a new minor (domain/self-managed.ts says how it is undone); Karpenter and Fargate are
- * detected and left alone.
+ * to a new minor (domain/self-managed.ts says how it is undone); Fargate pods on an old kubelet are
+ * reported, or their owners restarted (spec.nodes.fargate).
  */
 export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: number): PlannedNodeModel[] {
   const out: PlannedNodeModel[] = [];
@@ -249,7 +264,19 @@ export function planNodeModels(member: FleetMember, spec: CampaignSpec, hops: nu
   }
   const later = 'detected only (upgraded in a later release)' as const;
   if (m?.karpenter !== undefined) {
-    out.push({ model: 'karpenter', version: m.karpenter, count: m.autoMode ? 0 : (m.nodePools ?? 0), action: later });
+    out.push(
+      m.autoMode
+        ? { model: 'karpenter', version: m.karpenter, count: 0, action: later }
+        : {
+            model: 'karpenter',
+            version: m.karpenter,
+            count: m.nodePools ?? 0,
+            // The AMI pin moves on every campaign (a patch-only one too); the node step can be undone.
+            action: 'pinned, held, drifted',
+            reversible: true,
+            rollback: "the previous EC2NodeClass terms and the NodePools' budgets",
+          },
+    );
   }
   if (m?.selfManagedGroups) {
     out.push(
@@ -345,7 +372,7 @@ export function buildPlan(
       const member = byName.get(name) as FleetMember;
       const estimateMs = estimate.clusterMs[name] ?? 0;
       const path = waves.paths[name] ?? [];
-      const notes = clusterWarnings(member, spec, estimateMs, path.length);
+      const notes = clusterWarnings(member, spec, estimateMs, path);
       return {
         name,
         from: member.version,

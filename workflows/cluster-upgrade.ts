@@ -29,6 +29,9 @@
  * 36 → 40 / 45 measured by test/workflows/fargate.workflow.test.ts. Without Fargate pods, none.
  * A cluster with self-managed node groups adds a patch marker, one local start and one parked wait
  * for all its groups (52 events recorded with 1 hop, its add-ons and node groups, and one group).
+ * A self-installed Karpenter adds its pin and hold and its release (local activities), the drift
+ * step (one parked wait) with its search-attribute upsert, and a patch marker: 53 events recorded
+ * with 1 hop, 3 add-ons, 2 node groups and 1 gate. A cluster without Karpenter gets none of them.
  * Rollbacks keep a start (local activity) and an await per resource: they are rare, and each is
  * recorded on its own.
  *
@@ -76,6 +79,13 @@ import {
   type UpgradeControlPlaneResult,
 } from '../activities/types';
 import { describeNodeClaimCount } from '../domain/nodepool-hold';
+import {
+  describeDriftCount,
+  targetTerms,
+  termsOnExit,
+  type NodeClassTermsPlan,
+  type TermsOnRelease,
+} from '../domain/karpenter';
 import { parseDuration } from '../domain/duration';
 import { assessOwnership } from '../domain/ownership';
 import { SELF_MANAGED_DEFAULTS } from '../domain/self-managed';
@@ -170,6 +180,8 @@ const FARGATE_PODS_PATCH = 'fargate-pods';
 const FARGATE_PODS_TIMEOUT_MS = 2 * 3600_000;
 /** A PodDisruptionBudget may keep a Fargate owner from its restart this long (as spec.nodes.karpenter.pdbTimeout's default). */
 const FARGATE_PDB_TIMEOUT_MS = 30 * 60_000;
+/** See `ClusterUpgrade.planKarpenter` and docs/versioning.md. */
+const KARPENTER_NODES_PATCH = 'karpenter-nodes';
 
 /** The Auto Mode nodes' wait gives up after this long: EKS paces them by the NodePools' budgets. */
 const AUTO_MODE_NODES_TIMEOUT_MS = 6 * 3600_000;
@@ -334,6 +346,13 @@ class ClusterUpgrade {
   private autoMode = false;
   /** The instance refreshes this run started on self-managed groups: what a rollback undoes. */
   private selfManagedHandles: SelfManagedRefreshHandle[] = [];
+  /** A self-installed Karpenter's EC2NodeClasses and the terms the node step sets (`planKarpenter`). */
+  private karpenter?: NodeClassTermsPlan[];
+  /** EC2NodeClasses or NodePools may carry this run's pin or hold: every exit path releases them. */
+  private holdingKarpenter = false;
+  private karpenterStepStarted = false;
+  /** When the Karpenter hold was placed (the cluster's clock): NodeClaims launched since are reported. */
+  private karpenterHoldSinceMs?: number;
 
   constructor(private readonly input: ClusterUpgradeInput) {}
 
@@ -380,12 +399,13 @@ class ClusterUpgrade {
     this.renderDetails();
     try {
       const plan = await this.preflight();
-      if (isEmptyPlan(plan)) return this.finish('already-at-target');
+      if (isEmptyPlan(plan) && !this.karpenter) return this.finish('already-at-target');
       await this.checkBaseline();
 
       if (plan.hops.length > 0) await this.controlPlaneStep(plan);
       if (plan.addons.length > 0) await this.updateAddons(plan);
       if (plan.nodegroups.length > 0) await this.updateNodegroups(plan);
+      if (this.karpenter) await this.driftKarpenterNodes(this.karpenter);
       if (this.selfManagedGroups()) await this.updateSelfManagedGroups();
       if (plan.hops.length > 0 && this.fargateRuns()) await this.fargatePods();
       await this.verify(plan);
@@ -393,8 +413,22 @@ class ClusterUpgrade {
     } catch (err) {
       if (err instanceof Blocked) return this.finish('blocked', err.message);
       if (err instanceof AbortRequested) return this.finish('aborted', abortReason(this.abortedBy));
-      if (err instanceof StepFailure) return this.recover(err);
+      // Awaited here, so that the release below comes after the rollback.
+      if (err instanceof StepFailure) return await this.recover(err);
       throw err;
+    } finally {
+      // Whatever the ending (a rollback released them already with its own terms).
+      if (this.holdingKarpenter) {
+        await this.releaseKarpenter(
+          'release Karpenter',
+          termsOnExit({
+            rolledBack: false,
+            hopsDone: this.hopsDone.length > 0,
+            controlPlaneBack: false,
+            nodeStepStarted: this.karpenterStepStarted,
+          }),
+        );
+      }
     }
   }
 
@@ -432,7 +466,24 @@ class ClusterUpgrade {
     const warnings = allWarnings.length > 0 ? `warnings: ${allWarnings.join('; ')}` : undefined;
     this.record({ step: 'preflight', status: 'done', ...(warnings ? { detail: warnings } : {}) });
     this.steps.push(...plan.skipped);
+    this.karpenter = this.planKarpenter(plan);
     return plan;
+  }
+
+  /**
+   * The EC2NodeClasses of a self-installed Karpenter (not Auto Mode) and the terms the node step
+   * sets on them, when there is something to do: a hop (the AMIs follow the minor) or terms the
+   * campaign's pin changes (a patch-only campaign). Asked only for such clusters, so the others
+   * carry no marker.
+   */
+  private planKarpenter(plan: UpgradePlan): NodeClassTermsPlan[] | undefined {
+    const models = this.snapshot?.nodeModels;
+    if (!models || models.autoMode || !models.nodeClasses || models.nodeClasses.length === 0) return undefined;
+    const { cluster, pinned } = this.input;
+    const terms = targetTerms(models.nodeClasses, pinned.amis?.[cluster.region], plan.finalMinor);
+    const moves = terms.some((t) => JSON.stringify(t.from) !== JSON.stringify(t.to));
+    if (plan.hops.length === 0 && !moves) return undefined;
+    return patched(KARPENTER_NODES_PATCH) ? terms : undefined;
   }
 
   /**
@@ -464,6 +515,7 @@ class ClusterUpgrade {
   private async controlPlaneStep(plan: UpgradePlan): Promise<void> {
     const bakeMs = this.controlPlaneBakeMs();
     this.autoMode = this.autoModeNodes();
+    if (this.karpenter) await this.holdKarpenter(plan, bakeMs);
     try {
       if (bakeMs > 0 && this.autoMode) await this.holdNodePools(plan.hops.length * HOLD_PER_HOP_MS + bakeMs);
       await this.upgradeControlPlane(plan);
@@ -595,6 +647,140 @@ class ClusterUpgrade {
         gates: gatesFor(spec, 'postStep'),
         runKubernetesChecks: kubernetesChecksApply(spec.kubernetesChecks),
       });
+    }
+  }
+
+  /**
+   * Before the first hop: each EC2NodeClass pinned to the AMIs it resolves for the current minor and
+   * drift held on the NodePools, until the node step (one local activity). Set before the call: a
+   * hold placed by an attempt whose answer was lost is released too.
+   */
+  private async holdKarpenter(plan: UpgradePlan, bakeMs: number): Promise<void> {
+    await this.checkpoint();
+    const { cluster, spec } = this.input;
+    const { workflowId, runId } = workflowInfo();
+    const forMs =
+      plan.hops.length * HOLD_PER_HOP_MS +
+      bakeMs +
+      (plan.addons.length > 0 ? HOLD_PER_HOP_MS : 0) +
+      (plan.nodegroups.length > 0 ? nodegroupsTimeoutMs(plan.nodegroups.length, spec.nodegroups.maxParallel) : 0);
+    this.holdingKarpenter = true;
+    try {
+      const held = await quick.holdKarpenterNodes.executeWithOptions(
+        { summary: `pin EC2NodeClasses and hold NodePools of ${cluster.name}` },
+        [{ cluster, workflowId, runId, forMs }],
+      );
+      this.karpenterHoldSinceMs = held.sinceMs;
+      const pinned = held.pinned.map((p) => `${p.nodeClass} → ${p.amis.join(', ')}`).join('; ');
+      this.record({
+        step: 'hold Karpenter',
+        status: 'done',
+        detail: `pinned ${pinned || 'no EC2NodeClass'}; held ${held.held.join(', ') || 'no NodePool'}${
+          held.unresolved.length > 0 ? `; ${held.unresolved.join(', ')} resolve no AMI: left alone` : ''
+        }`,
+      });
+    } catch (err) {
+      this.record({ step: 'hold Karpenter', status: 'failed', detail: describeFailure(err) });
+      throw new StepFailure('activity', `hold Karpenter: ${describeFailure(err)}`);
+    }
+  }
+
+  /**
+   * The Karpenter node step, beside the managed node groups: the target terms, drift released under
+   * spec.nodes.karpenter.budget, and one parked wait until every NodeClaim runs the target AMIs. A
+   * pause or an abort stops the wait (Karpenter goes on under the budgets until the release).
+   */
+  private async driftKarpenterNodes(nodeClasses: NodeClassTermsPlan[]): Promise<void> {
+    const { cluster, spec } = this.input;
+    const karpenter = spec.nodes?.karpenter ?? { budget: '10%', pdbTimeout: '30m', timeout: '6h' };
+    const timeoutMs = parseDuration(karpenter.timeout) ?? 6 * 3600_000;
+    const pdbTimeoutMs = parseDuration(karpenter.pdbTimeout) ?? 30 * 60_000;
+    const { workflowId, runId } = workflowInfo();
+    const step = 'karpenter nodes';
+    for (;;) {
+      await this.checkpoint();
+      if (this.step !== step) this.setStep(step, true);
+      this.holdingKarpenter = true;
+      this.karpenterStepStarted = true;
+      try {
+        const result = await this.stoppableStep(() =>
+          steps.driftKarpenterNodes.executeWithOptions(
+            {
+              summary: `Karpenter nodes → ${nodeClasses.map((n) => n.name).join(', ')}`,
+              startToCloseTimeout: timeoutMs + 10 * 60_000,
+              scheduleToCloseTimeout: timeoutMs + 10 * 60_000,
+            },
+            [
+              {
+                cluster,
+                workflowId,
+                runId,
+                nodeClasses,
+                budget: karpenter.budget,
+                pdbTimeoutMs,
+                timeoutMs,
+                ...(this.karpenterHoldSinceMs !== undefined ? { holdSinceMs: this.karpenterHoldSinceMs } : {}),
+              },
+            ],
+          ),
+        );
+        const outside = [
+          result.launchedDuringHold > 0 ? `${result.launchedDuringHold} launched while held` : '',
+          result.goneWithoutDrift.length > 0
+            ? `${result.goneWithoutDrift.length} gone without drift (expired, consolidated or deleted): ${result.goneWithoutDrift.join(', ')}`
+            : '',
+        ].filter(Boolean);
+        this.record({
+          step,
+          status: 'done',
+          detail: `${describeDriftCount(result)}${outside.length > 0 ? `; outside the step: ${outside.join('; ')}` : ''}`,
+        });
+        return;
+      } catch (err) {
+        if (isCancellation(err) || stoppedWhileWaiting(err)) {
+          if (this.abortedBy) throw new AbortRequested();
+          continue;
+        }
+        this.record({ step, status: 'failed', detail: describeFailure(err) });
+        throw new StepFailure('update', `${step}: ${describeFailure(err)}`);
+      }
+    }
+  }
+
+  /**
+   * Releases this run's Karpenter pins and holds (not cancellable): budgets restored byte for byte,
+   * the terms as `terms` says. A release that fails is recorded with the recovery command.
+   */
+  private async releaseKarpenter(step: string, terms: TermsOnRelease): Promise<boolean> {
+    const { cluster } = this.input;
+    const { workflowId } = workflowInfo();
+    try {
+      const released = await CancellationScope.nonCancellable(() =>
+        quick.releaseKarpenterHolds.executeWithOptions({ summary: `release Karpenter holds of ${cluster.name}` }, [
+          { cluster, workflowId, terms },
+        ]),
+      );
+      this.holdingKarpenter = false;
+      const classes = released.nodeClasses.map((n) => n.nodeClass);
+      this.record({
+        step,
+        status: 'done',
+        detail: `budgets restored on ${released.released.join(', ') || 'no NodePool'}; EC2NodeClass terms ${
+          terms === 'keep'
+            ? 'kept at the target'
+            : terms === 'pinned'
+              ? "back to the previous minor's AMIs"
+              : 'restored'
+        }${classes.length > 0 ? ` (${classes.join(', ')})` : ''}`,
+      });
+      return true;
+    } catch (err) {
+      this.record({
+        step,
+        status: 'failed',
+        detail: `${describeFailure(err)}; run \`fleetwave release-holds --cluster ${cluster.name}\``,
+      });
+      return false;
     }
   }
 
@@ -1121,6 +1307,16 @@ class ClusterUpgrade {
       if (this.controlPlaneVersion === controlPlane.hop.from) {
         for (const entry of order.addons) if (ledger.isKept(entry.step)) await undo(entry);
       }
+    }
+    if (this.holdingKarpenter) {
+      const terms = termsOnExit({
+        rolledBack: true,
+        hopsDone: this.hopsDone.length > 0,
+        controlPlaneBack: this.controlPlaneVersion === this.snapshot?.version,
+        nodeStepStarted: this.karpenterStepStarted,
+      });
+      const released = await this.releaseKarpenter('rollback karpenter', terms);
+      if (!released) ledger.failed('rollback karpenter: the EC2NodeClasses and NodePools were not restored');
     }
     return ledger.summary(controlPlaneStays(this.hopsDone, this.controlPlaneVersion, this.snapshot?.version));
   }

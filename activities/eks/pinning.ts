@@ -75,7 +75,7 @@ export function amiReleaseSource(amiType: AmiType, minor: string): AmiReleaseSou
 }
 
 /** One SSM parameter's value; undefined when it does not exist (ParameterNotFound). */
-async function ssmValue(deps: ResolvedDeps, target: AwsTarget, name: string, signal?: AbortSignal) {
+export async function ssmValue(deps: ResolvedDeps, target: AwsTarget, name: string, signal?: AbortSignal) {
   if (!deps.ssm) {
     throw nonRetryable(
       FailureTypes.InvalidRequest,

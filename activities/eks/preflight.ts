@@ -29,6 +29,7 @@ import {
   withCustomAmis,
 } from './read';
 import { nodegroupAmiFindings } from './preflight-amis';
+import { karpenterFindings } from './preflight-karpenter';
 
 /** Preflight needs one Kubernetes fact (PDBs that allow no disruption); kubernetes.ts provides it. */
 export type BlockingPdbLister = (cluster: ClusterRef, access: ClusterAccess) => Promise<string[]>;
@@ -63,6 +64,7 @@ async function detectNodeModels(
     nodePools: fromKubernetes?.nodePools ?? [],
     ...(fromKubernetes?.ownedNodeClasses ? { ownedNodeClasses: fromKubernetes.ownedNodeClasses } : {}),
     ...(fromKubernetes?.karpenterVersion ? { karpenterVersion: fromKubernetes.karpenterVersion } : {}),
+    ...(fromKubernetes?.nodeClasses ? { nodeClasses: fromKubernetes.nodeClasses } : {}),
     selfManagedNodes: fromKubernetes?.selfManagedNodes ?? 0,
     fargateProfiles: [...fargateProfiles].sort(),
   };
@@ -88,7 +90,8 @@ export function nodeModelWarnings(state: ClusterState): string[] {
   if (!m) return warnings;
   const later: string[] = [];
   const karpenterPools = m.nodePools.filter((p) => !p.autoMode);
-  if (karpenterPools.length > 0 || m.karpenterVersion)
+  // A self-installed Karpenter's nodes are upgraded by the Karpenter node step (its EC2NodeClasses pinned and drifted).
+  if (karpenterPools.length > 0 && m.autoMode)
     later.push(
       `Karpenter${m.karpenterVersion ? ` ${m.karpenterVersion}` : ''} (${karpenterPools.length} NodePool${karpenterPools.length === 1 ? '' : 's'})`,
     );
@@ -232,6 +235,9 @@ export async function preflightCluster(
   }
 
   warnings.push(...nodeModelWarnings(state));
+  const karpenter = await karpenterFindings(deps, input.cluster, state, path, finalMinor, r.signal);
+  blockers.push(...karpenter.blockers);
+  warnings.push(...karpenter.warnings);
 
   r.log.info('Preflight', {
     cluster: name,

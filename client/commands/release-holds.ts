@@ -1,7 +1,10 @@
 /**
  * `fleetwave release-holds --cluster NAME (--fleet fleet.yaml | --region R [--role-arn ARN])
- * [--workflow-id ID] [--json]`: removes the NodePool holds fleetwave placed on an EKS Auto Mode
- * cluster during a control-plane bake and restores the budgets they recorded.
+ * [--workflow-id ID] [--terms original|pinned|keep] [--json]`: removes the NodePool holds fleetwave
+ * placed (an EKS Auto Mode cluster during a control-plane bake, a self-installed Karpenter during an
+ * upgrade) and restores the budgets they recorded; on Karpenter's EC2NodeClasses it removes the AMI
+ * pin and restores the user's own terms (`--terms original`, the default), the AMIs pinned before the
+ * hop (`pinned`), or leaves the terms as they are (`keep`).
  *
  * The cluster-upgrade workflow releases its holds on every exit path, and the campaign releases
  * those of an upgrade that was terminated; this is for a hold left behind anyway (the campaign
@@ -23,8 +26,11 @@ interface ReleaseHoldsOptions {
   region?: string;
   roleArn?: string;
   workflowId?: string;
+  terms: string;
   json?: boolean;
 }
+
+const TERMS = ['original', 'pinned', 'keep'] as const;
 
 const MAX_FLEET_BYTES = 64 * 1024 * 1024;
 
@@ -55,8 +61,15 @@ export function releaseHoldsCommand(io: CliIO, deps?: ActivityDeps): Command {
     .option('--region <region>', "the cluster's AWS region (without --fleet)")
     .option('--role-arn <arn>', 'role to assume for the cluster (without --fleet)')
     .option('--workflow-id <id>', "release only this workflow's holds (default: every fleetwave hold)")
+    .option(
+      '--terms <original|pinned|keep>',
+      "Karpenter EC2NodeClasses: restore the user's terms, the AMIs pinned before the hop, or keep the terms as they are",
+      'original',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: ReleaseHoldsOptions) => {
+      const terms = TERMS.find((t) => t === opts.terms);
+      if (!terms) throw new InvalidInputError(`--terms must be one of ${TERMS.join(', ')}`);
       const cluster = await clusterRef(opts);
       const activities = createActivityParts(
         deps ??
@@ -65,12 +78,22 @@ export function releaseHoldsCommand(io: CliIO, deps?: ActivityDeps): Command {
             eksEndpoint: process.env.AWS_ENDPOINT_URL_EKS || undefined,
           }),
       );
-      const { released } = await activities.releaseNodePoolHolds({
+      // NodePools of Auto Mode and Karpenter alike, and Karpenter's EC2NodeClass pins (none elsewhere).
+      const { released, nodeClasses } = await activities.releaseKarpenterHolds({
         cluster,
+        terms,
         ...(opts.workflowId ? { workflowId: opts.workflowId } : {}),
       });
-      if (opts.json) io.out(`${JSON.stringify({ cluster: cluster.name, released })}\n`);
-      else if (released.length === 0) io.out(`${cluster.name}: no NodePool held by fleetwave\n`);
-      else io.out(`${cluster.name}: released ${released.join(', ')}\n`);
+      const unpinned = nodeClasses.map((n) => n.nodeClass);
+      if (opts.json)
+        io.out(
+          `${JSON.stringify({ cluster: cluster.name, released, ...(nodeClasses.length > 0 ? { nodeClasses } : {}) })}\n`,
+        );
+      else if (released.length === 0 && unpinned.length === 0)
+        io.out(`${cluster.name}: no NodePool held and no EC2NodeClass pinned by fleetwave\n`);
+      else
+        io.out(
+          `${cluster.name}: released ${released.join(', ') || 'no NodePool'}${unpinned.length > 0 ? `; EC2NodeClass pins removed (${terms} terms): ${unpinned.join(', ')}` : ''}\n`,
+        );
     });
 }

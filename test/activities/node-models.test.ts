@@ -56,7 +56,9 @@ describe('preflight detects node models', () => {
       captureBaseline: true,
     });
     expect(result.state.nodeModels?.nodePools).toEqual([{ name: 'default', autoMode: false, nodes: 3 }]);
-    expect(result.warnings.some((w) => w.startsWith('detected, not upgraded by fleetwave: Karpenter'))).toBe(true);
+    // A self-installed Karpenter is upgraded by the Karpenter node step: no longer "detected, not upgraded".
+    expect(result.warnings.some((w) => w.startsWith('detected, not upgraded by fleetwave: Karpenter'))).toBe(false);
+    expect(result.state.nodeModels?.nodeClasses?.map((nc) => nc.name)).toEqual(['default']);
   });
 
   it('reads the Karpenter version from its controller image tag', () => {

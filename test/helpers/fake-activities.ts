@@ -58,6 +58,7 @@ import {
   type UpdateOutcome,
 } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
+import type { AmiSelectorTerm, NodeClassState } from '../../domain/karpenter';
 import { irreversibleNodegroupReason, nodegroupReversibility } from '../../domain/node-models';
 import { compareMinor } from '../../domain/versions';
 import type { GatePhase } from '../../domain/spec';
@@ -94,6 +95,19 @@ export interface FakeGateFailure {
   message?: string;
 }
 
+/** A self-installed Karpenter: its version, NodePools and EC2NodeClasses; `nodeClasses` and `budgets` change as a cluster would. */
+export interface FakeKarpenter {
+  version: string;
+  nodePools: string[];
+  nodeClasses: NodeClassState[];
+  /** Each NodePool's budgets as a label: "user" (the user's own), "held", "drift <budget>". */
+  budgets: Record<string, string>;
+  /** EC2NodeClass → pin record (the user's terms and the pinned AMIs), while pinned. */
+  pins: Record<string, { workflowId: string; original: AmiSelectorTerm[]; pinned?: AmiSelectorTerm[] }>;
+  /** The drift step fails with this message (nonRetryable). */
+  failDrift?: string;
+}
+
 export interface FakeClusterBehaviour {
   /** EKS Auto Mode (DescribeCluster computeConfig.enabled) with these custom NodePools. */
   autoMode?: { nodePools: string[] };
@@ -104,6 +118,7 @@ export interface FakeClusterBehaviour {
    * activity does past its PDB timeout.
    */
   fargate?: { profiles: { name: string; pods: number }[]; blockedBy?: string };
+  karpenter?: FakeKarpenter;
   /** Preflight blockers (the cluster must not be touched). */
   blockers?: string[];
   warnings?: string[];
@@ -323,7 +338,18 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
             fargateProfiles: [],
           },
         }
-      : {}),
+      : c.behaviour.karpenter
+        ? {
+            nodeModels: {
+              autoMode: false,
+              nodePools: c.behaviour.karpenter.nodePools.map((name) => ({ name, autoMode: false, nodes: 3 })),
+              karpenterVersion: c.behaviour.karpenter.version,
+              nodeClasses: structuredClone(c.behaviour.karpenter.nodeClasses),
+              selfManagedNodes: 0,
+              fargateProfiles: [],
+            },
+          }
+        : {}),
   });
 
   /** Starts (or adopts, by token) an update; a `start` failure throws before anything changes. */
@@ -969,6 +995,57 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
         how: ended ? 'forward' : 'rollback',
         refreshId: `rollback-${input.handle.group}`,
       };
+    async holdKarpenterNodes(input) {
+      await record('holdKarpenterNodes', 'holdKarpenterNodes', input, input.cluster.name);
+      const k = model(input.cluster.name).behaviour.karpenter;
+      if (!k) return { pinned: [], unresolved: [], held: [], sinceMs: Date.now() };
+      for (const nc of k.nodeClasses) {
+        const pinned = [...new Set(nc.amis)].sort().map((id) => ({ id }));
+        k.pins[nc.name] ??= { workflowId: input.workflowId, original: nc.terms, pinned };
+        nc.terms = pinned;
+      }
+      for (const pool of k.nodePools) k.budgets[pool] = 'held';
+      return {
+        pinned: k.nodeClasses.map((nc) => ({ nodeClass: nc.name, amis: nc.amis })),
+        unresolved: [],
+        held: [...k.nodePools],
+        sinceMs: Date.now(),
+      };
+    },
+
+    async driftKarpenterNodes(input) {
+      await record('driftKarpenterNodes', 'driftKarpenterNodes', input, input.cluster.name);
+      const k = model(input.cluster.name).behaviour.karpenter;
+      if (!k) throw ApplicationFailure.nonRetryable('no Karpenter', FailureTypes.NotFound);
+      for (const plan of input.nodeClasses) {
+        const nc = k.nodeClasses.find((n) => n.name === plan.name);
+        if (!nc) continue;
+        k.pins[nc.name] ??= { workflowId: input.workflowId, original: nc.terms };
+        nc.terms = structuredClone(plan.to);
+      }
+      for (const pool of k.nodePools) k.budgets[pool] = `drift ${input.budget}`;
+      if (k.failDrift)
+        throw ApplicationFailure.create({ type: 'KarpenterDriftBlocked', message: k.failDrift, nonRetryable: true });
+      const total = k.nodePools.length * 3;
+      return { onTarget: total, drifted: 0, replaced: total, total, goneWithoutDrift: [], launchedDuringHold: 0 };
+    },
+
+    async releaseKarpenterHolds(input) {
+      await record('releaseKarpenterHolds', `releaseKarpenterHolds:${input.terms}`, input, input.cluster.name);
+      const k = model(input.cluster.name).behaviour.karpenter;
+      if (!k) return { nodeClasses: [], released: [] };
+      const nodeClasses: { nodeClass: string; terms: AmiSelectorTerm[] }[] = [];
+      for (const nc of k.nodeClasses) {
+        const pin = k.pins[nc.name];
+        if (!pin || (input.workflowId !== undefined && pin.workflowId !== input.workflowId)) continue;
+        if (input.terms === 'original') nc.terms = pin.original;
+        else if (input.terms === 'pinned') nc.terms = pin.pinned ?? pin.original;
+        delete k.pins[nc.name];
+        nodeClasses.push({ nodeClass: nc.name, terms: nc.terms });
+      }
+      const released = k.nodePools.filter((p) => k.budgets[p] !== 'user');
+      for (const pool of k.nodePools) k.budgets[pool] = 'user';
+      return { nodeClasses, released };
     },
 
     async discoverFleet(input) {

@@ -61,7 +61,7 @@ describe('node models in the plan', () => {
     ]);
     expect(byName.get('karp')?.map((m) => [m.model, m.action])).toEqual([
       ['managed', 'upgrade'],
-      ['karpenter', 'detected only (upgraded in a later release)'],
+      ['karpenter', 'pinned, held, drifted'],
       ['self-managed', 'instance refresh with drains'],
     ]);
     expect(plan.nodeModels).toEqual({
@@ -102,7 +102,7 @@ describe('node models in the plan', () => {
       std: 'AL2023_ARM_64_STANDARD×1 no undo, AL2023_x86_64_STANDARD×1 no undo',
       custom: 'AL2023_x86_64_NVIDIA×1 no undo, CUSTOM×1 undo · Fargate report',
       auto: 'Auto Mode follows no undo',
-      karp: 'BOTTLEROCKET_ARM_64×1 no undo · self-managed×1 refresh undo · later: Karpenter',
+      karp: 'BOTTLEROCKET_ARM_64×1 no undo · self-managed×1 refresh undo · Karpenter 1.5.0 drift undo',
     });
     const text = renderPlanText(plan);
     expect(text).toContain('node models of the clusters to upgrade:');
@@ -110,13 +110,24 @@ describe('node models in the plan', () => {
       'node-group rollback: 4 node-group steps cannot be undone (EKS picks the AMI and cannot roll a node group back: Amazon EKS API Reference: UpdateNodegroupVersion); 1 can (custom AMI: previous launch-template version)',
     );
     expect(text).toContain(
-      'detected, not upgraded (upgraded in a later release): Karpenter on 1 cluster(s)',
-    );
-    expect(text).toContain(
       'Fargate: 1 cluster; pods keep their kubelet until recreated: those on an old kubelet after the hop are reported (spec.nodes.fargate: report)',
     );
     expect(text).toContain(
       'self-managed groups: 1 cluster; instance refresh to the pinned AMI, fleetwave drains each node first (PDBs honoured); rollback: RollbackInstanceRefresh while the refresh is still active; after it has ended, a refresh forward to the previous launch-template version',
+    );
+    expect(text).toContain(
+      'Karpenter: 1 cluster; EC2NodeClasses pinned to the current AMIs and drift held over the hop',
+    );
+  });
+
+  it('warns offline that preflight will block a Karpenter controller too old for the path', () => {
+    const members = fleet().map((m) =>
+      m.name === 'karp' ? { ...m, nodeModels: { ...m.nodeModels, karpenter: '1.2.0' } } : m,
+    );
+    const plan = buildPlan(campaign({ waves: twoWaves, target: { kubernetesVersion: '1.33' } }), members);
+    const karp = plan.waves.flatMap((w) => w.clusters).find((c) => c.name === 'karp');
+    expect(karp?.warnings ?? []).toContain(
+      'preflight will block: Karpenter 1.2.0 does not support Kubernetes 1.33: upgrade the Karpenter controller to 1.5.0 or later first (https://karpenter.sh/docs/upgrading/compatibility/)',
     );
   });
 
