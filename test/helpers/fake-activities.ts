@@ -995,6 +995,8 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
         how: ended ? 'forward' : 'rollback',
         refreshId: `rollback-${input.handle.group}`,
       };
+    },
+
     async holdKarpenterNodes(input) {
       await record('holdKarpenterNodes', 'holdKarpenterNodes', input, input.cluster.name);
       const k = model(input.cluster.name).behaviour.karpenter;

@@ -102,7 +102,7 @@ describe('node models in the plan', () => {
       std: 'AL2023_ARM_64_STANDARD×1 no undo, AL2023_x86_64_STANDARD×1 no undo',
       custom: 'AL2023_x86_64_NVIDIA×1 no undo, CUSTOM×1 undo · Fargate report',
       auto: 'Auto Mode follows no undo',
-      karp: 'BOTTLEROCKET_ARM_64×1 no undo · self-managed×1 refresh undo · Karpenter 1.5.0 drift undo',
+      karp: 'BOTTLEROCKET_ARM_64×1 no undo · Karpenter 1.5.0 drift undo · self-managed×1 refresh undo',
     });
     const text = renderPlanText(plan);
     expect(text).toContain('node models of the clusters to upgrade:');
