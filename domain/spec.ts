@@ -522,7 +522,7 @@ export const nodesSchema = z
         ).default('6h'),
       })
       .default({ budget: '10%', pdbTimeout: '30m', timeout: '6h' })
-      .describe('Karpenter: AMI pin, drift hold and release (self-installed Karpenter only; Auto Mode is EKS\'s).'),
+      .describe("Karpenter: AMI pin, drift hold and release (self-installed Karpenter only; Auto Mode is EKS's)."),
     selfManaged: z
       .strictObject({
         minHealthyPercentage: z
@@ -544,7 +544,7 @@ export const nodesSchema = z
         ).default('15m'),
       })
       .default({ minHealthyPercentage: 90, checkpoints: [50, 100], drainTimeout: '15m' })
-      .describe('Self-managed node groups (Auto Scaling groups): instance refresh with fleetwave\'s own drains.'),
+      .describe("Self-managed node groups (Auto Scaling groups): instance refresh with fleetwave's own drains."),
     fargate: z
       .enum(['report', 'restart'])
       .default('report')
@@ -598,6 +598,9 @@ export const campaignSpecSchema = z
       'After its last step, a cluster must pass its bake-phase gates for this long before it counts as done. Default: "5m".',
     ).default('5m'),
     estimates: estimatesSchema,
+    watchAfterPromotion: durationString(
+      'After a wave is promoted, its clusters stay watched by the soak-phase gates for this long while the next waves run; a failure then pauses the campaign and proposes `fleetwave rollback --wave` (nothing is undone automatically). "0s" turns it off. Default: "1h". Campaigns started before this field existed are not watched.',
+    ).default('1h'),
   })
   .superRefine((spec, ctx) => {
     const seen = new Map<string, number>();
