@@ -354,11 +354,21 @@ export interface KubernetesBaseline {
    * crash-looping before the upgrade: node replacement reschedules pods under new names.
    */
   crashLoopingWorkloads?: string[];
+  /**
+   * namespace/Kind/name of the workloads short of desired, or with pods stuck Pending, before the
+   * upgrade (domain/workload-health.ts): the workloadsAvailable check leaves them out.
+   */
+  shortWorkloads?: string[];
 }
+
+/** The spec's Kubernetes checks; workloadsAvailable is absent from campaigns started before it existed (off). */
+export type KubernetesChecks = Omit<CampaignSpec['kubernetesChecks'], 'workloadsAvailable'> & {
+  workloadsAvailable?: boolean;
+};
 
 export interface KubernetesHealthInput {
   cluster: ClusterRef;
-  checks: CampaignSpec['kubernetesChecks'];
+  checks: KubernetesChecks;
   /** Node group → minor every node of it must run (kubeletVersionsMatch). */
   expectedKubeletMinor?: Record<string, string>;
   baseline?: KubernetesBaseline;
@@ -401,7 +411,7 @@ export interface CheckClusterHealthInput {
   requiredSuccesses?: number;
   /** Per gate name; wins over `requiredSuccesses` (bake gates of different intervals need different counts). */
   requiredSuccessesByGate?: Record<string, number>;
-  checks: CampaignSpec['kubernetesChecks'];
+  checks: KubernetesChecks;
   /** Node group → minor every node of it must run (kubeletVersionsMatch). */
   expectedKubeletMinor?: Record<string, string>;
   baseline?: KubernetesBaseline;

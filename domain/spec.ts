@@ -406,8 +406,14 @@ export const kubernetesChecksSchema = z
       .boolean()
       .default(true)
       .describe('No pod crash-looping that was not crash-looping in the baseline. Default: true.'),
+    workloadsAvailable: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Every Deployment and StatefulSet has its replicas available and every DaemonSet its desired pods available, and no pod is stuck Pending (unschedulable, or Pending 5 minutes), leaving out workloads already short in the baseline. Default: true (campaigns started before it existed: off).',
+      ),
   })
-  .default({ nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true })
+  .default({ nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true, workloadsAvailable: true })
   .describe('Kubernetes-native checks; they need no Prometheus.');
 
 export const rollbackSchema = z

@@ -7,7 +7,7 @@
  */
 import type { Reversible } from './cluster-upgrade/rollback';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ClusterRef, GateResult, PinnedVersions } from '../activities/types';
+import type { ClusterRef, GateResult, KubernetesChecks, PinnedVersions } from '../activities/types';
 import type { FleetMember } from '../domain/fleet';
 import type { Campaign } from '../domain/spec';
 import type { PolicySummary, SignedClaim } from '../domain/signed-actions';
@@ -276,7 +276,10 @@ export interface ClusterUpgradeInput {
   /** Target minor (absent: patch only). */
   targetVersion?: string;
   pinned: PinnedVersions;
-  spec: Pick<Campaign['spec'], 'healthGates' | 'kubernetesChecks' | 'rollback' | 'nodegroups' | 'bake' | 'target'>;
+  spec: Pick<Campaign['spec'], 'healthGates' | 'rollback' | 'nodegroups' | 'bake' | 'target'> & {
+    /** Inputs of campaigns started before `workloadsAvailable` existed lack it: off for them. */
+    kubernetesChecks: KubernetesChecks;
+  };
   /** 1 on the first try; an operator's retry increments it (fresh idempotency tokens). */
   attempt: number;
   /** Campaign workflow to report the result to by signal, when it asks (reportBySignalSignal). */
