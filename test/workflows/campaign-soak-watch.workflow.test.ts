@@ -10,9 +10,11 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { abortSignal, approveSignal, approveWaveUpdate, statusQuery } from '../../workflows/definitions';
 import { getWorkflowBundle } from '../helpers/bundle';
+import type { temporal as proto } from '@temporalio/proto';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
 import {
+  STANDIN_CHILD_WORKFLOWS,
   makeCampaign,
   recordHistory,
   resultWithin,
@@ -22,7 +24,13 @@ import {
   withWorker,
 } from './campaign-harness';
 
-const GATE = { name: 'error-rate', query: 'rate(x[1m])', condition: '< 0.01', interval: '100ms', phases: ['soak' as const] };
+const GATE = {
+  name: 'error-rate',
+  query: 'rate(x[1m])',
+  condition: '< 0.01',
+  interval: '100ms',
+  phases: ['soak' as const],
+};
 
 describe('campaign workflow: gates that keep watching', () => {
   let temporal: TestTemporal;
@@ -184,4 +192,64 @@ describe('campaign workflow: gates that keep watching', () => {
     expect(status.state).toBe('awaiting-approval');
     expect(result.state).toBe('completed');
   });
+
+  /**
+   * History cost of a watching soak: the campaign's events per cluster for one wave of 100
+   * clusters with 2 soak gates (200 pairs: 2 watch batches), at a 100 ms interval for a soak of
+   * 1 s and of 5 s (10 and 50 looks per pair). The looks are activity attempts, not events, so
+   * the two runs must cost the same number of events whatever the soak's length.
+   */
+  it(
+    'costs the same campaign events whatever the soak length: one watch activity per batch',
+    { timeout: 180_000 },
+    async () => {
+      const counts: { soak: string; events: number; watches: number; looks: number }[] = [];
+      for (const soak of ['1s', '5s']) {
+        const tag = uniqueTag();
+        const names = Array.from({ length: 100 }, (_, i) => `hs-${tag}-${String(i).padStart(3, '0')}`);
+        const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)) });
+        const campaign = makeCampaign(`hs-${tag}`, {
+          waves: [{ name: 'all', maxParallel: 100, soak, approval: 'auto' }],
+          healthGates: [GATE, { ...GATE, name: 'latency' }],
+        });
+        const taskQueue = temporal.taskQueue('campaign');
+        const events = await withWorker(
+          temporal,
+          taskQueue,
+          fake.activities,
+          async () => {
+            const handle = await startCampaign(
+              temporal,
+              taskQueue,
+              campaign,
+              names.map((n) => fake.member(n)),
+            );
+            const result = await resultWithin(handle, 150_000);
+            expect(result.state).toBe('completed');
+            return (await handle.fetchHistory()).events ?? [];
+          },
+          STANDIN_CHILD_WORKFLOWS,
+        );
+        const watches = events.filter(
+          (e: proto.api.history.v1.IHistoryEvent) =>
+            e.activityTaskScheduledEventAttributes?.activityType?.name === 'watchHealthGates',
+        ).length;
+        const looks = fake.calls.filter((c) => c.name === 'watchHealthGates').length;
+        counts.push({ soak, events: events.length, watches, looks });
+      }
+      for (const c of counts) {
+        console.log(
+          `soak ${c.soak} at 100 ms, 100 clusters x 2 gates: ${c.events} campaign events (${(c.events / 100).toFixed(2)} per cluster), ` +
+            `${c.watches} watchHealthGates activities, ${c.looks} measurements`,
+        );
+      }
+      const [short, long] = counts as [(typeof counts)[number], (typeof counts)[number]];
+      expect(short.watches).toBe(2);
+      expect(long.watches).toBe(2);
+      expect(long.looks).toBeGreaterThan(short.looks);
+      // Workflow tasks batch children's completions differently from run to run: allow a little.
+      expect(Math.abs(long.events - short.events)).toBeLessThanOrEqual(30);
+      expect(long.events / 100).toBeLessThanOrEqual(10);
+    },
+  );
 });
