@@ -210,7 +210,7 @@ export const waveSchema = z
       .default('pause')
       .describe('What happens when the budget is exceeded: pause for a human, or abort the campaign. Default: pause.'),
     soak: durationString(
-      'Time to watch the wave after its last cluster finished, with soak-phase gates. Default: "0s".',
+      'Time to watch the wave after its last cluster finished: every soak-phase gate of every upgraded cluster is measured each interval for the whole soak (a soak of 0s takes one look). A Failed gate rolls that cluster back (node groups and add-ons) and counts it against the failure budget; no data or query errors pause the campaign before approval. Default: "0s".',
     ).default('0s'),
     approval: z
       .enum(['required', 'auto'])

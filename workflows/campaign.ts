@@ -27,9 +27,20 @@
  * - The failure budget counts failed and rolled-back clusters of the wave's window. Beyond it,
  *   `pause` stops new starts (in-flight ones finish); resume acknowledges the failures so far,
  *   and the wave pauses again only at a further failure. `abort` aborts the campaign.
- * - Soak: the timer and the soak-phase gates (every upgraded cluster × gate, in batches of 100 pairs per activity) run
- *   together; anything but Successful pauses the campaign before approval. The last wave has
- *   nothing to promote to and needs no approval. An empty wave is skipped (no soak, no approval).
+ * - Soak (patch soak-watch): every soak-phase gate of every upgraded cluster is measured every
+ *   interval for the whole soak, one watchHealthGates activity per batch of 100 pairs for all of
+ *   it (parked between looks: three events per batch however long the soak). A Failed gate sends
+ *   its cluster through the wave's policy: a rollback-only child undoes its node groups and
+ *   add-ons (the control plane stays: VersionRollback is the operator's), and the cluster counts
+ *   against the failure budget, whose excess pauses or aborts. Inconclusive and Error say nothing
+ *   about the cluster: they pause the campaign before approval, as anything but Successful did
+ *   before the patch. The last wave has nothing to promote to and needs no approval. An empty
+ *   wave is skipped (no soak, no approval).
+ * - After promotion (spec.watchAfterPromotion, default 1h): the promoted wave's clusters stay
+ *   watched by the same gates while the next waves run; a failure pauses the campaign and records
+ *   the rollback it proposes. The watch ends with the campaign.
+ * - An approval that would promote a wave first re-checks its gates (one look each); a red wave's
+ *   approval is refused with the gate named and audited, by Update and by Signal alike.
  * - Effective concurrency is min(wave.maxParallel, pacing.maxInFlight, 500): Temporal limits
  *   pending children per workflow (2,000 by default), and 500 keeps well clear of it.
  * - With pacing.sharedCaps, a cluster takes its rate-limit token and slot when picked, then waits
