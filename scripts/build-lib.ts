@@ -34,9 +34,16 @@ if (parsed.errors.length > 0) fail(parsed.errors);
 const outDir = parsed.options.outDir ?? path.join(root, 'dist');
 fs.rmSync(outDir, { recursive: true, force: true });
 
-/** `./x` → `./x.js`, or `./x/index.js` for a directory, judged from the importing source file. */
+/**
+ * `./x` → `./x.js`, or `./x/index.js` for a directory, judged from the importing source file; a
+ * deep import into a package without `exports` (`@temporalio/common/lib/search-attributes`) gets
+ * `.js` too, or Node.js will not find it.
+ */
 function withExtension(specifier: string, fromFile: string): string {
-  if (!specifier.startsWith('./') && !specifier.startsWith('../')) return specifier;
+  if (!specifier.startsWith('./') && !specifier.startsWith('../')) {
+    const deep = /^(@[^/]+\/)?[^/@][^/]*\/.+/.test(specifier) && !/\.[cm]?js$/.test(specifier);
+    return deep && fs.existsSync(path.join(root, 'node_modules', `${specifier}.js`)) ? `${specifier}.js` : specifier;
+  }
   if (/\.(m?js|json)$/.test(specifier)) return specifier;
   const base = path.resolve(path.dirname(fromFile), specifier);
   if (fs.existsSync(`${base}.ts`)) return `${specifier}.js`;
