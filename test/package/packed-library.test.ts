@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/bundle';
 import { getTestTemporal } from '../helpers/temporal';
@@ -119,6 +120,25 @@ describe('the packed library', () => {
     expect(files).toEqual(expect.arrayContaining(['dist/worker/index.d.ts', 'dist/domain/index.d.ts']));
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('test') || f.startsWith('scripts'))).toEqual([]);
+  });
+
+  it('imports at run time only its own dependencies and Node.js built-ins (the image installs no dev dependencies)', () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const root = path.join(project, 'node_modules', 'fleetwave');
+    const imported = new Set<string>();
+    for (const file of readdirSync(path.join(root, 'dist'), { recursive: true }).map(String)) {
+      if (!file.endsWith('.js')) continue;
+      const code = readFileSync(path.join(root, 'dist', file), 'utf8');
+      // The compiler's own import scanner: import-like text in comments and strings does not count.
+      for (const { fileName: spec } of ts.preProcessFile(code, true, true).importedFiles) {
+        if (spec.startsWith('node:') || spec.startsWith('.')) continue;
+        imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string));
+      }
+    }
+    expect(imported.size).toBeGreaterThan(5);
+    expect([...imported].filter((name) => !(name in pkg.dependencies))).toEqual([]);
   });
 
   it('type-checks a script in a scratch project (tsc, NodeNext) that plans and starts a campaign', async () => {
