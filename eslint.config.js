@@ -19,7 +19,15 @@ const nodeBuiltinsMessage =
 
 export default defineConfig(
   {
-    ignores: ['node_modules/**', 'bench/results/**', 'test-output/**', '.fleetwave/**', '.scratch*/**', 'coverage/**'],
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      'bench/results/**',
+      'test-output/**',
+      '.fleetwave/**',
+      '.scratch*/**',
+      'coverage/**',
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommended,

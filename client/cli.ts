@@ -22,6 +22,7 @@ import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
 import { releaseHoldsCommand } from './commands/release-holds';
 import { resumeCommand } from './commands/resume';
+import { setupCommand } from './commands/setup';
 import { simCommand } from './commands/sim';
 import { retryCommand } from './commands/retry';
 import { skipCommand } from './commands/skip';
@@ -56,18 +57,26 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   retryCommand,
   releaseHoldsCommand,
   listCommand,
+  setupCommand,
   workerCommand,
   codecServerCommand,
   simCommand,
 ];
 
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  // ../package.json from client/cli.ts, ../../package.json from the build's dist/client/cli.js.
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'fleetwave') return pkg.version ?? '0.0.0';
+    } catch {
+      // not there: try the next place
+    }
   }
+  return '0.0.0';
 }
 
 /**

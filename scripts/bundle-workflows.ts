@@ -20,7 +20,9 @@ if (outIndex >= 0 && !out) {
   process.stderr.write('check:workflows: --out needs a file path\n');
   process.exit(2);
 }
-const workflowsPath = path.resolve(repoRoot, args[0] ?? 'workflows/index.ts');
+// The compiled copy in dist/scripts/ bundles dist/workflows/index.js.
+const defaultEntry = import.meta.url.endsWith('.ts') ? 'workflows/index.ts' : 'workflows/index.js';
+const workflowsPath = path.resolve(repoRoot, args[0] ?? defaultEntry);
 
 if (!fs.existsSync(workflowsPath)) {
   process.stderr.write(

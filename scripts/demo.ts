@@ -3,7 +3,7 @@
  *
  *   Temporal dev server (Web UI, SQLite file under .fleetwave/demo/)
  *   fleet simulator (examples/fleet.yaml: 30 clusters, one of which degrades on 1.31)
- *   Prometheus scraping the simulator, when the `prometheus` binary is installed
+ *   Prometheus scraping the simulator (an installed `prometheus`, else one built with Go and cached)
  *   the fleetwave worker (real activities against the simulator)
  * then starts examples/campaign-fast.yaml, prints the UI link and the approve command, and
  * shows live progress until the campaign ends. Ctrl-C stops everything it started.
@@ -21,7 +21,8 @@ import { parseCampaign, parseFleet, formatIssue } from '../domain/load';
 import type { Campaign } from '../domain/spec';
 import type { Fleet } from '../domain/fleet';
 import { startDevServer, findFreePort, type DevServer } from './dev-server';
-import { prometheusBinary, startPrometheus, type TestPrometheus } from './prometheus';
+import { startPrometheus, type TestPrometheus } from './prometheus';
+import { findOrBuildPrometheus, findPrometheus, PROMETHEUS_VERSION } from './prometheus-build';
 import { type FleetwaveClient, connectTemporal } from '../client/library';
 import { watchCampaign } from '../client/commands/watch';
 import type { CampaignResult, CampaignStatus } from '../workflows/definitions';
@@ -218,15 +219,33 @@ async function runDemo(opts: DemoOptions): Promise<number> {
 
     let prom: TestPrometheus | undefined;
     let spec = campaign;
-    if (prometheusBinary()) {
-      step('Prometheus scraping the simulator every second');
-      prom = await startPrometheus({ scrapeTargets: [new URL(sim.url).host], scrapeInterval: '1s' });
+    // Without PromQL gates the degraded cluster would not be caught, and showing that rollback is
+    // what the demo is for: a machine without Prometheus gets one built with Go (once, cached).
+    let promBinary = findPrometheus();
+    if (!promBinary) {
+      step(
+        `Prometheus is not installed: building Prometheus ${PROMETHEUS_VERSION} with Go from the module proxy ` +
+          '(the first time only; cached in ~/.cache/fleetwave)',
+      );
+      try {
+        promBinary = await findOrBuildPrometheus({ log: (line) => process.stdout.write(`   ${line}\n`) });
+      } catch (err) {
+        process.stdout.write(`   ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    }
+    if (promBinary) {
+      step(`Prometheus scraping the simulator every second (${promBinary})`);
+      prom = await startPrometheus({
+        scrapeTargets: [new URL(sim.url).host],
+        scrapeInterval: '1s',
+        binary: promBinary,
+      });
       started.push({ name: 'Prometheus', stop: () => prom!.stop() });
       await prom.waitForQuery('fleetwave_sim_workload_error_ratio', 30_000);
       process.stdout.write(`   ${prom.url}\n`);
     } else {
       step(
-        'Prometheus is not installed (Debian: apt-get install prometheus): PromQL gates are left out, ' +
+        'No Prometheus (not installed, and it could not be built): PromQL gates are left out, ' +
           'only the Kubernetes-native checks guard this run, so the degraded cluster will NOT be caught',
       );
       spec = { ...campaign, spec: { ...campaign.spec, healthGates: [] } };

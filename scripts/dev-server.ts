@@ -29,6 +29,11 @@ export interface DevServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'never';
   /** How long to wait for the frontend to answer. Default: 60 s (first start on 2 cores is slow). */
   startTimeoutMs?: number;
+  /**
+   * Register fleetwave's search attributes at start (`--search-attribute`). Default: true. False
+   * gives a namespace like a fresh production one, for `fleetwave setup` to register them.
+   */
+  searchAttributes?: boolean;
   /** Path of the `temporal` binary. Default: {@link findOrBuildTemporalCli}. */
   cliPath?: string;
   /** Receives progress lines and the server's output. Default: discard. */
@@ -109,7 +114,8 @@ async function spawnDevServer(
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
-  for (const { name, type } of SEARCH_ATTRIBUTES) {
+  const withAttributes = opts.searchAttributes ?? true;
+  for (const { name, type } of withAttributes ? SEARCH_ATTRIBUTES : []) {
     args.push('--search-attribute', `${name}=${TypedSearchAttributes.toMetadataType(type)}`);
   }
 
@@ -146,6 +152,7 @@ async function spawnDevServer(
     await waitUntilServing({
       address,
       namespace,
+      searchAttributes: withAttributes,
       timeoutMs: opts.startTimeoutMs ?? 60_000,
       exited,
       // The CLI prints `Server:  localhost:<port>` once it bound the port. Until then a gRPC answer
@@ -209,6 +216,7 @@ export function findFreePort(): Promise<number> {
 async function waitUntilServing(params: {
   address: string;
   namespace: string;
+  searchAttributes: boolean;
   timeoutMs: number;
   exited: Promise<string>;
   bannerSeen: () => boolean;
@@ -228,7 +236,8 @@ async function waitUntilServing(params: {
       const { customAttributes } = await connection.operatorService.listSearchAttributes({
         namespace: params.namespace,
       });
-      const missing = SEARCH_ATTRIBUTES.filter(({ name }) => !(name in (customAttributes ?? {})));
+      const wanted = params.searchAttributes ? SEARCH_ATTRIBUTES : [];
+      const missing = wanted.filter(({ name }) => !(name in (customAttributes ?? {})));
       if (missing.length > 0) {
         lastError = `search attributes not registered yet: ${missing.map(({ name }) => name).join(', ')}`;
       } else if (!params.bannerSeen() && Date.now() - started < 5_000) {

@@ -1,5 +1,6 @@
 /**
- * A real Prometheus server (tests, demo and benchmarks): Debian's `prometheus` binary (or PROMETHEUS_BIN) with a
+ * A real Prometheus server (tests, demo and benchmarks): Debian's `prometheus` binary (or PROMETHEUS_BIN,
+ * or the build scripts/prometheus-build.ts caches) with a
  * temporary config that scrapes the given targets, a temporary TSDB, and a free port on
  * 127.0.0.1. `stop()` kills it and removes its files.
  *
@@ -9,11 +10,11 @@
  *   await prom.stop();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { findPrometheus } from './prometheus-build';
 
 export interface StartPrometheusOptions {
   /** `host:port` of each target to scrape. */
@@ -22,7 +23,7 @@ export interface StartPrometheusOptions {
   scrapeInterval?: string;
   /** Default "/metrics". */
   metricsPath?: string;
-  /** Default: PROMETHEUS_BIN, else /usr/bin/prometheus. */
+  /** Default: {@link prometheusBinary}. */
   binary?: string;
   /** How long to wait for /-/ready. Default 30 s. */
   readyTimeoutMs?: number;
@@ -38,10 +39,12 @@ export interface TestPrometheus {
   stop(): Promise<void>;
 }
 
-/** The Prometheus binary tests would use, or undefined when there is none. */
+/**
+ * The Prometheus binary tests would use, or undefined when there is none: PROMETHEUS_BIN, else
+ * `prometheus` on PATH or /usr/bin, else the cached build (never builds; see scripts/prometheus-build.ts).
+ */
 export function prometheusBinary(): string | undefined {
-  const candidate = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
-  return existsSync(candidate) ? candidate : undefined;
+  return findPrometheus(process.env);
 }
 
 /** A TCP port that was free a moment ago. */
@@ -61,7 +64,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startPrometheus(opts: StartPrometheusOptions): Promise<TestPrometheus> {
   const binary = opts.binary ?? prometheusBinary();
-  if (!binary) throw new Error('no Prometheus binary (install Debian package prometheus or set PROMETHEUS_BIN)');
+  if (!binary)
+    throw new Error(
+      'no Prometheus binary (install Debian package prometheus, set PROMETHEUS_BIN, or run npx tsx scripts/prometheus-build.ts)',
+    );
   const dir = await mkdtemp(path.join(tmpdir(), 'fleetwave-prom-'));
   const interval = opts.scrapeInterval ?? '1s';
   const config = [

@@ -20,15 +20,21 @@ import {
   type WorkflowBundleOption,
 } from '@temporalio/worker';
 import { TemporalUnreachableError } from '../client/errors';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { fleetwaveDataConverter } from '../client/payload-codec';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
 import { createLogger, dropBelowLevel, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
 import { applyToNewThreads, missingStartSettings, restartWithStartSettings } from './start-settings';
 
-/** The workflows entry point the worker bundles at start. */
+/**
+ * The workflows entry point the worker bundles at start: the TypeScript source in a checkout
+ * (run through tsx), the compiled JavaScript next to this file in the package's dist/.
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const WORKFLOWS_PATH = path.join(REPO_ROOT, 'workflows/index.ts');
-const BUNDLE_SCRIPT = path.join(REPO_ROOT, 'scripts/bundle-workflows.ts');
+const EXT = FROM_SOURCE ? '.ts' : '.js';
+export const WORKFLOWS_PATH = path.join(REPO_ROOT, `workflows/index${EXT}`);
+const BUNDLE_SCRIPT = path.join(REPO_ROOT, `scripts/bundle-workflows${EXT}`);
 const execFileAsync = promisify(execFile);
 
 /** Extra time after the shutdown grace before the worker gives up draining (stays under Kubernetes' 60 s). */
@@ -109,6 +115,7 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
       shutdownGraceTime: config.shutdownGraceMs,
       shutdownForceTime: config.shutdownGraceMs + SHUTDOWN_FORCE_EXTRA_MS,
     });
+    await warnIfSearchAttributesMissing(connection, config.temporal.namespace, logger);
     const running = worker.run();
     logger.info(
       {
@@ -135,6 +142,35 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
 }
 
 /**
+ * Campaigns start with fleetwave's search attributes and fail to start on a namespace without them
+ * (only the dev server that scripts/dev-server.ts starts registers them itself), so say so at once,
+ * with the fix. A server that will not list them (Temporal Cloud may refuse namespace credentials
+ * the operator service) is not a reason to stop.
+ */
+async function warnIfSearchAttributesMissing(
+  connection: NativeConnection,
+  namespace: string,
+  logger: ProcessLogger,
+): Promise<void> {
+  try {
+    const listed = await connection.operatorService.listSearchAttributes({ namespace });
+    const known = new Set([
+      ...Object.keys(listed.customAttributes ?? {}),
+      ...Object.keys(listed.systemAttributes ?? {}),
+    ]);
+    const missing = SEARCH_ATTRIBUTES.map(({ name }) => name).filter((name) => !known.has(name));
+    if (missing.length > 0) {
+      logger.warn(
+        { namespace, missing },
+        'search attributes missing on the namespace: campaigns cannot start until `fleetwave setup` registers them',
+      );
+    }
+  } catch (err) {
+    logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not list search attributes');
+  }
+}
+
+/**
  * The workflow code: FLEETWAVE_WORKFLOW_BUNDLE when set (an image builds it once), otherwise
  * bundled by scripts/bundle-workflows.ts in a child process (webpack, a few seconds). Bundling in
  * this process would leave webpack's few hundred MiB in the worker's resident memory for good.
@@ -150,7 +186,7 @@ async function bundleWorkflows(config: WorkerConfig, logger: ProcessLogger): Pro
   try {
     const { stderr } = await execFileAsync(
       process.execPath,
-      ['--import', 'tsx', BUNDLE_SCRIPT, '--out', out, WORKFLOWS_PATH],
+      [...(FROM_SOURCE ? ['--import', 'tsx'] : []), BUNDLE_SCRIPT, '--out', out, WORKFLOWS_PATH],
       { cwd: REPO_ROOT, maxBuffer: 16 * 2 ** 20 },
     );
     if (stderr.trim()) logger.debug({ stderr: stderr.trim() }, 'workflow bundler output');
