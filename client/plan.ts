@@ -243,9 +243,9 @@ export function nodeModelLines(plan: PlannedCampaign): string[] {
       `Karpenter: ${karpenterDrifted} cluster${karpenterDrifted === 1 ? '' : 's'}; EC2NodeClasses pinned to the current AMIs and drift held over the hop, then drifted to the pinned AMIs under spec.nodes.karpenter.budget; rollback restores the terms and budgets`,
     );
   }
-  const later = [
-    c.karpenter > karpenterDrifted ? `Karpenter on ${c.karpenter - karpenterDrifted}` : '',
-  ].filter(Boolean);
+  const later = [c.karpenter > karpenterDrifted ? `Karpenter on ${c.karpenter - karpenterDrifted}` : ''].filter(
+    Boolean,
+  );
   if (c.fargate > 0) {
     const restart = plan.waves.some((w) =>
       w.clusters.some((cl) => cl.nodeModels.some((m) => m.model === 'fargate' && m.action === 'upgrade')),
