@@ -13,12 +13,14 @@
  * The reads are plain GETs of the list endpoints, parsed as JSON: @kubernetes/client-node's typed
  * clients run every item of a list through their model serializer and open a new connection per
  * request, which made the pod lists most of a health check's CPU. Connections are kept alive by
- * Node's global agents (pooled per host and TLS options). A cluster's endpoint and KubeConfig are
- * reused for a few minutes ({@link SESSION_REUSE_MS}), so checks in a row cost no DescribeCluster
- * and no new token; any failure drops them.
+ * one agent (pooled per host and TLS options) that also keeps a TLS session per cluster for
+ * resumption, and each KubeConfig's TLS context is built once, not per connection. A cluster's
+ * endpoint and KubeConfig are reused for a few minutes ({@link SESSION_REUSE_MS}), so checks in a
+ * row cost no DescribeCluster and no new token; any failure drops them.
  */
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { detectOwner, type Ownership } from '../domain/ownership';
@@ -57,6 +59,49 @@ const MAX_NAMES = 10;
 export const SESSION_REUSE_MS = 4 * 60_000;
 /** Sessions kept at most (the oldest goes first): one per cluster being checked. */
 const MAX_SESSIONS = 1_000;
+
+/**
+ * The agent of every direct (unproxied) HTTPS read: Node's global agent's settings, with a TLS
+ * session kept for each of as many clusters as there are sessions, and at most two connections to
+ * one endpoint. Each cluster has an endpoint of its own and its API server closes idle connections
+ * within seconds, so most reads open a new connection, and the handshake was most of a read's
+ * CPU: preflight's four reads side by side now share two connections, and the global agent's 100
+ * TLS sessions ran out at a few hundred clusters in flight (bench/README.md, "A lean worker").
+ */
+const agent = new https.Agent({
+  keepAlive: true,
+  scheduling: 'lifo',
+  timeout: 5_000,
+  maxSockets: 2,
+  maxCachedSessions: MAX_SESSIONS,
+});
+
+/**
+ * The TLS context of a KubeConfig's CA and client certificate, built once per KubeConfig: Node
+ * builds one per connection otherwise (parsing the CA each time), most of a new connection's CPU.
+ * Keyed by the material itself, so a KubeConfig whose CA changed gets a new context.
+ */
+const secureContexts = new WeakMap<KubeConfig, { material: Buffer[]; context: tls.SecureContext }>();
+
+function secureContextOf(kc: KubeConfig, opts: https.RequestOptions): tls.SecureContext {
+  const material = [opts.ca, opts.cert, opts.key].map((v) => (v === undefined ? Buffer.alloc(0) : asBuffer(v)));
+  const known = secureContexts.get(kc);
+  if (known && known.material.every((m, i) => m.equals(material[i] as Buffer))) return known.context;
+  const context = tls.createSecureContext({
+    ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+    ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
+    ...(opts.key !== undefined ? { key: opts.key } : {}),
+    ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
+  });
+  secureContexts.set(kc, { material, context });
+  return context;
+}
+
+function asBuffer(v: unknown): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (Array.isArray(v)) return Buffer.concat(v.map(asBuffer));
+  return Buffer.from(String(v));
+}
 
 /** The fields of the API objects these checks read, as the API server writes them (JSON). */
 interface ObjectMeta {
@@ -118,18 +163,28 @@ async function getJson<T>(kc: KubeConfig, path: string, signal: AbortSignal): Pr
   if (!server) throw new Error('the KubeConfig names no cluster server');
   const opts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
-  // KubeConfig makes a new agent per request; the global ones keep connections alive. A proxy
-  // needs the agent KubeConfig made for it.
-  if (!kc.getCurrentCluster()?.proxyUrl) delete opts.agent;
   const url = new URL(`${server.replace(/\/+$/, '')}${path}`);
-  const request = url.protocol === 'https:' ? https.request : http.request;
+  const secure = url.protocol === 'https:';
+  // KubeConfig makes a new agent per request; ours keeps connections and TLS sessions. A proxy
+  // needs the agent KubeConfig made for it. The `ca` stays in the options: the agent pools
+  // connections by it.
+  if (!kc.getCurrentCluster()?.proxyUrl) {
+    delete opts.agent;
+    if (secure) {
+      opts.agent = agent;
+      (opts as tls.ConnectionOptions).secureContext = secureContextOf(kc, opts);
+    }
+  }
+  const request = secure ? https.request : http.request;
   return new Promise<T>((resolve, reject) => {
     const req = request(
       url,
       { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, signal },
       (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        // Decoded as it arrives: no copy of the whole body outside the JS heap before parsing.
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
         res.on('error', reject);
         res.on('end', () => {
           const status = res.statusCode ?? 0;
@@ -138,7 +193,7 @@ async function getJson<T>(kc: KubeConfig, path: string, signal: AbortSignal): Pr
             return;
           }
           try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
+            resolve(JSON.parse(body) as T);
           } catch (err) {
             reject(err instanceof Error ? err : new Error(String(err)));
           }
