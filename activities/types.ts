@@ -98,6 +98,8 @@ export interface NodeModelsState {
   nodeClasses?: NodeClassState[];
   /** Nodes of self-managed groups (no EKS node group, not Fargate, not Karpenter or Auto Mode). */
   selfManagedNodes: number;
+  /** Self-managed groups (Auto Scaling groups) whose tags name an owning tool; absent when none. */
+  ownedSelfManagedGroups?: { name: string; owner: Ownership }[];
   fargateProfiles: string[];
 }
 

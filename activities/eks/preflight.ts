@@ -7,6 +7,7 @@
  */
 import { ListInsightsCommand, type Cluster, type EKSClient, type InsightSummary } from '@aws-sdk/client-eks';
 import { DEFAULT_AMI_TYPE, nodegroupReversibility } from '../../domain/node-models';
+import { detectOwner, type Ownership } from '../../domain/ownership';
 import { checkNodeSkew, compareMinor, firstSkewedHop, toMinor, upgradePath } from '../../domain/versions';
 import { activityRuntime } from '../context';
 import type { ClusterAccess, ResolvedDeps } from '../deps';
@@ -30,6 +31,7 @@ import {
 } from './read';
 import { nodegroupAmiFindings } from './preflight-amis';
 import { karpenterFindings } from './preflight-karpenter';
+import { listSelfManagedGroups, tagsOf } from '../self-managed';
 
 /** Preflight needs one Kubernetes fact (PDBs that allow no disruption); kubernetes.ts provides it. */
 export type BlockingPdbLister = (cluster: ClusterRef, access: ClusterAccess) => Promise<string[]>;
@@ -68,6 +70,23 @@ async function detectNodeModels(
     selfManagedNodes: fromKubernetes?.selfManagedNodes ?? 0,
     fargateProfiles: [...fargateProfiles].sort(),
   };
+}
+
+/**
+ * Self-managed groups a tool owns, from their Auto Scaling group tags (domain/ownership.ts): read
+ * only when the cluster runs self-managed nodes, so other clusters make no Auto Scaling call.
+ */
+async function ownedSelfManagedGroups(
+  deps: ResolvedDeps,
+  cluster: ClusterRef,
+  models: NodeModelsState,
+): Promise<{ name: string; owner: Ownership }[]> {
+  if (models.selfManagedNodes === 0 || !deps.autoScaling) return [];
+  const groups = await listSelfManagedGroups(deps.autoScaling(cluster), cluster.name);
+  return groups
+    .map((g) => ({ name: g.AutoScalingGroupName ?? '?', owner: detectOwner({ tags: tagsOf(g) }) }))
+    .filter((g): g is { name: string; owner: Ownership } => g.owner !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Preflight's lines about node models: which node-group steps cannot be undone, what fleetwave leaves alone. */
@@ -226,6 +245,13 @@ export async function preflightCluster(
     baseline = captured;
     blockingPdbs = baseline.blockingPdbs;
     state.nodeModels = await detectNodeModels(client, name, cluster, fromKubernetes, r.signal);
+    const owned = await ownedSelfManagedGroups(deps, input.cluster, state.nodeModels).catch((err: unknown) => {
+      warnings.push(
+        `could not read the owners of self-managed groups: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return [];
+    });
+    if (owned.length > 0) state.nodeModels.ownedSelfManagedGroups = owned;
   } else if (kube) {
     try {
       blockingPdbs = await kube.blockingPdbs(input.cluster, clusterAccess(cluster));
