@@ -101,6 +101,8 @@ export interface NodeModelsState {
   /** Self-managed groups (Auto Scaling groups) whose tags name an owning tool; absent when none. */
   ownedSelfManagedGroups?: { name: string; owner: Ownership }[];
   fargateProfiles: string[];
+  /** The oldest kubelet minor of the Fargate pods (each keeps the kubelet it started with); absent without any. */
+  oldestFargateKubelet?: string;
 }
 
 export interface AddonState {

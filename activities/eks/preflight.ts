@@ -69,6 +69,7 @@ async function detectNodeModels(
     ...(fromKubernetes?.nodeClasses ? { nodeClasses: fromKubernetes.nodeClasses } : {}),
     selfManagedNodes: fromKubernetes?.selfManagedNodes ?? 0,
     fargateProfiles: [...fargateProfiles].sort(),
+    ...(fromKubernetes?.oldestFargateKubelet ? { oldestFargateKubelet: fromKubernetes.oldestFargateKubelet } : {}),
   };
 }
 
@@ -120,6 +121,25 @@ export function nodeModelWarnings(state: ClusterState): string[] {
       `Fargate profiles ${m.fargateProfiles.join(', ')}: pods keep their kubelet until recreated; after a hop they are reported, or restarted under spec.nodes.fargate: restart`,
     );
   return warnings;
+}
+
+/**
+ * A hop EKS would refuse because Fargate pods run too old a kubelet: a pod keeps the kubelet it
+ * started with, and update-cluster.html allows managed and Fargate kubelets at most three minors
+ * behind the control plane (EKS answers "Kubelet version of Fargate pods must be updated to match
+ * cluster version …"). spec.nodes.fargate: restart restarts them only after the hops, too late for
+ * this hop, so the fix is a restart before the campaign.
+ */
+export function fargateSkewBlocker(state: ClusterState, path: readonly string[]): string | undefined {
+  const oldest = state.nodeModels?.oldestFargateKubelet;
+  if (!oldest) return undefined;
+  const skewed = firstSkewedHop(path, oldest);
+  if (!skewed) return undefined;
+  return (
+    `control-plane hop to ${skewed.hop} would leave Fargate pods on Kubernetes ${oldest} more than 3 minors behind: ` +
+    `EKS refuses it ("Kubelet version of Fargate pods must be updated to match cluster version"); ` +
+    `restart the owners of the Fargate pods (kubectl rollout restart) so that they run ${state.version}, then start again`
+  );
 }
 
 /** The preflightCluster activity: blockers and warnings of one cluster towards `input.targetVersion`. */
@@ -261,6 +281,8 @@ export async function preflightCluster(
   }
 
   warnings.push(...nodeModelWarnings(state));
+  const fargate = fargateSkewBlocker(state, path);
+  if (fargate) blockers.push(fargate);
   const karpenter = await karpenterFindings(deps, input.cluster, state, path, finalMinor, r.signal);
   blockers.push(...karpenter.blockers);
   warnings.push(...karpenter.warnings);
