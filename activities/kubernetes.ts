@@ -24,7 +24,7 @@ import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { detectOwner, type Ownership } from '../domain/ownership';
-import { toMinor } from '../domain/versions';
+import { compareMinor, toMinor } from '../domain/versions';
 import type { AmiSelectorTerm, NodeClassState } from '../domain/karpenter';
 import {
   stuckPendingPods,
@@ -268,6 +268,8 @@ export interface KubernetesNodeModels {
   selfManagedNodes: number;
   /** Nodes Fargate runs (a pod each). */
   fargateNodes: number;
+  /** The oldest kubelet minor among them (a Fargate pod keeps the kubelet it started with); absent without any. */
+  oldestFargateKubelet?: string;
 }
 
 interface NodePool {
@@ -400,11 +402,16 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         .sort((a, b) => a.name.localeCompare(b.name));
       let selfManagedNodes = 0;
       let fargateNodes = 0;
+      let oldestFargateKubelet: string | undefined;
       for (const node of nodes) {
         const labels = node.metadata?.labels ?? {};
         const computeType = labels[COMPUTE_TYPE_LABEL];
-        if (computeType === 'fargate') fargateNodes++;
-        else if (!labels[NODEGROUP_LABEL] && !labels[NODEPOOL_LABEL] && computeType !== 'auto') selfManagedNodes++;
+        if (computeType === 'fargate') {
+          fargateNodes++;
+          const minor = /^v?(\d+\.\d+)/.exec(node.status?.nodeInfo?.kubeletVersion ?? '')?.[1];
+          if (minor && (!oldestFargateKubelet || compareMinor(minor, oldestFargateKubelet) < 0))
+            oldestFargateKubelet = minor;
+        } else if (!labels[NODEGROUP_LABEL] && !labels[NODEPOOL_LABEL] && computeType !== 'auto') selfManagedNodes++;
       }
       const classes: NodeClassState[] = (nodeClasses?.items ?? [])
         .map((nc) => ({
@@ -420,6 +427,7 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         ...(classes.length > 0 ? { nodeClasses: classes } : {}),
         selfManagedNodes,
         fargateNodes,
+        ...(oldestFargateKubelet ? { oldestFargateKubelet } : {}),
       };
     },
   };

@@ -99,8 +99,30 @@ function replacedSoFar(p: SelfManagedRefreshProgress): Record<string, string[]> 
   return Object.fromEntries(Object.entries(p.groups).map(([g, v]) => [g, v.drained]));
 }
 
-function tagsOf(g: AutoScalingGroup): Record<string, string> {
+export function tagsOf(g: AutoScalingGroup): Record<string, string> {
   return Object.fromEntries((g.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+/**
+ * The cluster's self-managed groups: the Auto Scaling groups tagged for it (the
+ * `kubernetes.io/cluster/<name>` tag the EKS user guide asks self-managed nodes to carry, or
+ * `eks:cluster-name`), read by their tags; preflight reads their owners from the same list.
+ */
+export async function listSelfManagedGroups(client: AutoScalingClient, cluster: string): Promise<AutoScalingGroup[]> {
+  const found: AutoScalingGroup[] = [];
+  for (const filter of [`kubernetes.io/cluster/${cluster}`, 'eks:cluster-name']) {
+    let token: string | undefined;
+    do {
+      const out = await client.send(
+        new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: 'tag-key', Values: [filter] }], NextToken: token }),
+      );
+      for (const g of out.AutoScalingGroups ?? []) {
+        if (!found.some((f) => f.AutoScalingGroupName === g.AutoScalingGroupName)) found.push(g);
+      }
+      token = out.NextToken;
+    } while (token);
+  }
+  return found.filter((g) => isSelfManagedGroupOf(cluster, tagsOf(g)));
 }
 
 export function createSelfManagedActivities(deps: ResolvedDeps) {
@@ -140,24 +162,10 @@ export function createSelfManagedActivities(deps: ResolvedDeps) {
 
   /** The cluster's self-managed groups: found by the cluster tags, with their launch template and AMI. */
   async function readSelfManagedGroups(input: { cluster: ClusterRef }): Promise<SelfManagedGroupState[]> {
-    const client = autoScaling(input.cluster);
-    const found: AutoScalingGroup[] = [];
-    for (const filter of [`kubernetes.io/cluster/${input.cluster.name}`, 'eks:cluster-name']) {
-      let token: string | undefined;
-      do {
-        const out = await client.send(
-          new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: 'tag-key', Values: [filter] }], NextToken: token }),
-        );
-        for (const g of out.AutoScalingGroups ?? []) {
-          if (!found.some((f) => f.AutoScalingGroupName === g.AutoScalingGroupName)) found.push(g);
-        }
-        token = out.NextToken;
-      } while (token);
-    }
+    const found = await listSelfManagedGroups(autoScaling(input.cluster), input.cluster.name);
     const out: SelfManagedGroupState[] = [];
     for (const g of found) {
       const tags = tagsOf(g);
-      if (!isSelfManagedGroupOf(input.cluster.name, tags)) continue;
       const lt = g.LaunchTemplate ?? g.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
       if (!lt?.LaunchTemplateId) continue;
       const version = lt.Version ?? '$Default';

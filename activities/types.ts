@@ -98,7 +98,11 @@ export interface NodeModelsState {
   nodeClasses?: NodeClassState[];
   /** Nodes of self-managed groups (no EKS node group, not Fargate, not Karpenter or Auto Mode). */
   selfManagedNodes: number;
+  /** Self-managed groups (Auto Scaling groups) whose tags name an owning tool; absent when none. */
+  ownedSelfManagedGroups?: { name: string; owner: Ownership }[];
   fargateProfiles: string[];
+  /** The oldest kubelet minor of the Fargate pods (each keeps the kubelet it started with); absent without any. */
+  oldestFargateKubelet?: string;
 }
 
 export interface AddonState {

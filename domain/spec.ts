@@ -561,7 +561,7 @@ export const nodesSchema = z
       .array(z.enum(OWNER_TOOLS))
       .default([])
       .describe(
-        'Change NodePools, EC2NodeClasses and node groups that these tools own (their next sync may revert it). Default: none (preflight refuses, naming the owner).',
+        'Change NodePools, EC2NodeClasses, node groups and self-managed groups (Auto Scaling groups) that these tools own (their next sync may revert it). Default: none (preflight refuses, naming the owner).',
       ),
   })
   .default({

@@ -642,7 +642,7 @@ export function writeNodePools(
     return deleteNodeClaim(c, state, now, r.name, req.dryRun);
   }
   if (req.method !== 'PATCH' && req.method !== 'PUT') return methodNotAllowed;
-  if (r.plural === 'ec2nodeclasses') return writeEc2NodeClass(c, state, r.name, req);
+  if (r.plural === 'ec2nodeclasses') return writeEc2NodeClass(c, state, now, r.name, req);
   if (r.plural !== 'nodepools') return methodNotAllowed;
   const pool = state.pools.find((p) => p.name === r.name);
   if (!pool) return failure(404, 'NotFound', `nodepools.karpenter.sh "${r.name}" not found`);
@@ -683,6 +683,13 @@ export function writeNodePools(
     return { status: 200, body: renderNodePool(c, copy) };
   }
   writeNodePool(state, pool, update);
+  state.writes.push({
+    at: now,
+    kind: 'NodePool',
+    name: pool.name,
+    annotations: { ...annotations },
+    budgets: structuredClone(update.budgets),
+  });
   return { status: 200, body: renderNodePool(c, pool) };
 }
 
@@ -694,6 +701,7 @@ export function writeNodePools(
 function writeEc2NodeClass(
   c: SimCluster,
   state: NodePoolState,
+  now: number,
   name: string,
   req: { method: string; contentType?: string | undefined; body: string; dryRun: boolean },
 ): Answer {
@@ -728,6 +736,13 @@ function writeEc2NodeClass(
   };
   if (req.dryRun) return { status: 200, body: renderEc2NodeClass(c, updated) };
   Object.assign(nc, updated);
+  state.writes.push({
+    at: now,
+    kind: 'EC2NodeClass',
+    name,
+    annotations: { ...annotations },
+    amiSelectorTerms: structuredClone(amiSelectorTerms),
+  });
   return { status: 200, body: renderEc2NodeClass(c, nc) };
 }
 

@@ -36,8 +36,9 @@ import {
 } from './model';
 import { advanceAsg, type AsgTermination } from './model/asg';
 import { rolloutPosition } from './workloads';
-import type { NodePoolState } from './model/automode';
-import { karpenterNodeName } from './model/karpenter';
+import type { NodePoolState, NodePoolWrite } from './model/automode';
+import type { DisruptionBudget } from './model/budget-schedule';
+import { karpenterNodeName, resolvedAmisOf, type AmiSelectorTerm } from './model/karpenter';
 
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -117,6 +118,17 @@ export interface ClusterState {
       end?: string;
       blockedBy?: string;
     }[];
+    /** NodePools now: their disruption budgets and annotations. */
+    nodePools: { name: string; budgets: DisruptionBudget[]; annotations: Record<string, string> }[];
+    /** EC2NodeClasses now: their terms, annotations and the AMIs the terms resolve to at the cluster's minor. */
+    nodeClasses: {
+      name: string;
+      amiSelectorTerms: AmiSelectorTerm[];
+      annotations: Record<string, string>;
+      resolvedAmis: string[];
+    }[];
+    /** Every accepted write of a NodePool or EC2NodeClass, oldest first (model/automode.ts NodePoolWrite). */
+    writes: (Omit<NodePoolWrite, 'at'> & { at: string })[];
   };
 }
 
@@ -150,6 +162,18 @@ function karpenterState(c: SimCluster, now: number): NonNullable<ClusterState['k
       ...(d.end !== undefined ? { end: iso(d.end) } : {}),
       ...(d.blockedBy ? { blockedBy: d.blockedBy } : {}),
     })),
+    nodePools: state.pools.map((p) => ({
+      name: p.name,
+      budgets: structuredClone(p.budgets),
+      annotations: { ...p.annotations },
+    })),
+    nodeClasses: state.nodeClasses.map((nc) => ({
+      name: nc.name,
+      amiSelectorTerms: structuredClone(nc.amiSelectorTerms),
+      annotations: { ...nc.annotations },
+      resolvedAmis: resolvedAmisOf(c, nc).map((a) => a.id),
+    })),
+    writes: state.writes.map((w) => ({ ...structuredClone(w), at: iso(w.at) })),
   };
 }
 

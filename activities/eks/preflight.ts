@@ -7,6 +7,7 @@
  */
 import { ListInsightsCommand, type Cluster, type EKSClient, type InsightSummary } from '@aws-sdk/client-eks';
 import { DEFAULT_AMI_TYPE, nodegroupReversibility } from '../../domain/node-models';
+import { detectOwner, type Ownership } from '../../domain/ownership';
 import { checkNodeSkew, compareMinor, firstSkewedHop, toMinor, upgradePath } from '../../domain/versions';
 import { activityRuntime } from '../context';
 import type { ClusterAccess, ResolvedDeps } from '../deps';
@@ -30,6 +31,7 @@ import {
 } from './read';
 import { nodegroupAmiFindings } from './preflight-amis';
 import { karpenterFindings } from './preflight-karpenter';
+import { listSelfManagedGroups, tagsOf } from '../self-managed';
 
 /** Preflight needs one Kubernetes fact (PDBs that allow no disruption); kubernetes.ts provides it. */
 export type BlockingPdbLister = (cluster: ClusterRef, access: ClusterAccess) => Promise<string[]>;
@@ -67,7 +69,25 @@ async function detectNodeModels(
     ...(fromKubernetes?.nodeClasses ? { nodeClasses: fromKubernetes.nodeClasses } : {}),
     selfManagedNodes: fromKubernetes?.selfManagedNodes ?? 0,
     fargateProfiles: [...fargateProfiles].sort(),
+    ...(fromKubernetes?.oldestFargateKubelet ? { oldestFargateKubelet: fromKubernetes.oldestFargateKubelet } : {}),
   };
+}
+
+/**
+ * Self-managed groups a tool owns, from their Auto Scaling group tags (domain/ownership.ts): read
+ * only when the cluster runs self-managed nodes, so other clusters make no Auto Scaling call.
+ */
+async function ownedSelfManagedGroups(
+  deps: ResolvedDeps,
+  cluster: ClusterRef,
+  models: NodeModelsState,
+): Promise<{ name: string; owner: Ownership }[]> {
+  if (models.selfManagedNodes === 0 || !deps.autoScaling) return [];
+  const groups = await listSelfManagedGroups(deps.autoScaling(cluster), cluster.name);
+  return groups
+    .map((g) => ({ name: g.AutoScalingGroupName ?? '?', owner: detectOwner({ tags: tagsOf(g) }) }))
+    .filter((g): g is { name: string; owner: Ownership } => g.owner !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Preflight's lines about node models: which node-group steps cannot be undone, what fleetwave leaves alone. */
@@ -101,6 +121,25 @@ export function nodeModelWarnings(state: ClusterState): string[] {
       `Fargate profiles ${m.fargateProfiles.join(', ')}: pods keep their kubelet until recreated; after a hop they are reported, or restarted under spec.nodes.fargate: restart`,
     );
   return warnings;
+}
+
+/**
+ * A hop EKS would refuse because Fargate pods run too old a kubelet: a pod keeps the kubelet it
+ * started with, and update-cluster.html allows managed and Fargate kubelets at most three minors
+ * behind the control plane (EKS answers "Kubelet version of Fargate pods must be updated to match
+ * cluster version …"). spec.nodes.fargate: restart restarts them only after the hops, too late for
+ * this hop, so the fix is a restart before the campaign.
+ */
+export function fargateSkewBlocker(state: ClusterState, path: readonly string[]): string | undefined {
+  const oldest = state.nodeModels?.oldestFargateKubelet;
+  if (!oldest) return undefined;
+  const skewed = firstSkewedHop(path, oldest);
+  if (!skewed) return undefined;
+  return (
+    `control-plane hop to ${skewed.hop} would leave Fargate pods on Kubernetes ${oldest} more than 3 minors behind: ` +
+    `EKS refuses it ("Kubelet version of Fargate pods must be updated to match cluster version"); ` +
+    `restart the owners of the Fargate pods (kubectl rollout restart) so that they run ${state.version}, then start again`
+  );
 }
 
 /** The preflightCluster activity: blockers and warnings of one cluster towards `input.targetVersion`. */
@@ -226,6 +265,13 @@ export async function preflightCluster(
     baseline = captured;
     blockingPdbs = baseline.blockingPdbs;
     state.nodeModels = await detectNodeModels(client, name, cluster, fromKubernetes, r.signal);
+    const owned = await ownedSelfManagedGroups(deps, input.cluster, state.nodeModels).catch((err: unknown) => {
+      warnings.push(
+        `could not read the owners of self-managed groups: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return [];
+    });
+    if (owned.length > 0) state.nodeModels.ownedSelfManagedGroups = owned;
   } else if (kube) {
     try {
       blockingPdbs = await kube.blockingPdbs(input.cluster, clusterAccess(cluster));
@@ -235,6 +281,8 @@ export async function preflightCluster(
   }
 
   warnings.push(...nodeModelWarnings(state));
+  const fargate = fargateSkewBlocker(state, path);
+  if (fargate) blockers.push(fargate);
   const karpenter = await karpenterFindings(deps, input.cluster, state, path, finalMinor, r.signal);
   blockers.push(...karpenter.blockers);
   warnings.push(...karpenter.warnings);

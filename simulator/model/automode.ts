@@ -79,6 +79,19 @@ export interface SimNodeClaim {
   disruption?: ClaimDisruption;
 }
 
+/** One accepted write of a NodePool or EC2NodeClass, as stored after it. */
+export interface NodePoolWrite {
+  /** Simulated epoch ms. */
+  at: number;
+  kind: 'NodePool' | 'EC2NodeClass';
+  name: string;
+  annotations: Record<string, string>;
+  /** NodePool: spec.disruption.budgets after the write. */
+  budgets?: DisruptionBudget[];
+  /** EC2NodeClass: spec.amiSelectorTerms after the write. */
+  amiSelectorTerms?: AmiSelectorTerm[];
+}
+
 export interface NodePoolState {
   mode: 'auto' | 'karpenter';
   karpenterVersion?: string;
@@ -91,6 +104,11 @@ export interface NodePoolState {
   nodeClasses: SimNodeClass[];
   /** Karpenter: every disruption, oldest first (the event log of model/karpenter.ts). */
   disruptions: DisruptionRecord[];
+  /**
+   * Every accepted PATCH or PUT of a NodePool or EC2NodeClass, oldest first: the object as written
+   * (what tests read to count a client's writes; the API server keeps no such log, its audit log does).
+   */
+  writes: NodePoolWrite[];
   /** Karpenter: the cluster minor its controller last ran at (its status stays as of then while stopped). */
   observedMinor?: string;
   /** Karpenter: the custom images of the cluster's region (EC2 state), for id, tag and name terms. */
@@ -174,6 +192,7 @@ export function buildNodePools(
     launches: 0,
     nodeClasses,
     disruptions: [],
+    writes: [],
     observedMinor: inv.version,
     ...(customImages ? { customImages } : {}),
   };

@@ -25,6 +25,13 @@ export function fargateRolloutEnd(f: SimFargateProfile): number | undefined {
   return f.rollout ? f.rollout.startedAt + f.pods * FARGATE_POD_START_MS : undefined;
 }
 
+/** The oldest kubelet minor among the profile's pods at `now`; undefined when it runs none. */
+export function oldestFargateKubelet(f: SimFargateProfile, now: number): string | undefined {
+  if (f.pods === 0) return undefined;
+  const end = fargateRolloutEnd(f);
+  return f.rollout && end !== undefined && now >= end ? f.rollout.version : f.version;
+}
+
 /**
  * Where pod `index` of `f` stands at `now`: `old` (the current generation's pod only), `both` (its
  * replacement is starting, the old pod still serves), or `new` (replaced at `since`).

@@ -11,6 +11,7 @@
 import { DURATIONS, PLATFORM_VERSIONS, compareMinor, isMinorString, isSimMinor } from '../catalogue';
 import { hexOf } from '../random';
 import { invalidParameter, invalidRequest, inUse } from './errors';
+import { oldestFargateKubelet } from './fargate';
 import { insightsFor } from './insights';
 import type { SimCluster, SimUpdate, UpdateError, UpdateHost } from './types';
 
@@ -93,6 +94,19 @@ export function startClusterVersionUpdate(host: UpdateHost, c: SimCluster, req: 
       throw invalidRequest(
         `Nodegroup ${behind.name} runs Kubernetes ${behind.version}: kubelets may be at most 3 minor versions older than the control plane; update the node group before upgrading to ${to}`,
         { clusterName: c.name, nodegroupName: behind.name },
+      );
+    }
+    // The same skew paragraph of update-cluster.html names Fargate nodes: "If the kubelet on your
+    // managed and Fargate nodes is on Kubernetes version 1.25 or newer, you can update your cluster
+    // up to three versions ahead without updating the kubelet version". A Fargate pod keeps the
+    // kubelet it started with (fargate-pod-patching.html), so an older pod is refused past that.
+    const oldFargate = c.fargateProfiles
+      .map((f) => ({ f, minor: oldestFargateKubelet(f, now) }))
+      .find((x) => x.minor !== undefined && compareMinor(to, x.minor) > 3);
+    if (oldFargate) {
+      throw invalidRequest(
+        `Kubelet version of Fargate pods must be updated to match cluster version ${c.version} before updating cluster version; Please recycle all offending pod replicas (profile ${oldFargate.f.name} runs Kubernetes ${oldFargate.minor})`,
+        { clusterName: c.name },
       );
     }
     if (!req.force) {

@@ -84,6 +84,7 @@ describe('preflight detects node models', () => {
       nodePools: [],
       selfManagedNodes: 2,
       fargateProfiles: ['batch'],
+      oldestFargateKubelet: '1.29',
     });
     expect(result.warnings).toContain(
       'node groups std (AL2023_x86_64_STANDARD), graviton (AL2023_ARM_64_STANDARD), bottle (BOTTLEROCKET_ARM_64): an upgrade cannot be rolled back, EKS picks the AMI (Amazon EKS API Reference: UpdateNodegroupVersion)',

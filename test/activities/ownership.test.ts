@@ -1,7 +1,8 @@
 /**
  * Ownership against the simulator: preflight reads who owns a node group from its EKS tags
  * (DescribeNodegroup through the AWS SDK) and who owns a NodePool from its metadata (annotated here
- * through @kubernetes/client-node, as Argo CD's sync would leave it); the workflow's own pure
+ * through @kubernetes/client-node, as Argo CD's sync would leave it) and who owns a self-managed
+ * group from its Auto Scaling group tags (DescribeAutoScalingGroups); the workflow's own pure
  * functions then refuse the change, or let it through under spec.nodes.allowOwnedBy.
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -35,6 +36,14 @@ beforeAll(async () => {
         { name: 'flux', nodes: 1, budgetNodes: '10%', managedBy: 'flux' },
         { name: 'helm', nodes: 1, budgetNodes: '10%', managedBy: 'helm' },
         { name: 'plain', nodes: 1, budgetNodes: '10%' },
+      ],
+    }),
+    clusterEntry('owned-asgs', {
+      nodegroups: [],
+      selfManagedGroups: [
+        { name: 'tf-asg', nodes: 1, managedBy: 'terraform' },
+        { name: 'argo-asg', nodes: 1, managedBy: 'argocd' },
+        { name: 'free-asg', nodes: 1 },
       ],
     }),
     clusterEntry('karp-owned', {
@@ -152,5 +161,47 @@ describe('ownership at preflight', () => {
       'NodePool flux',
       'EC2NodeClass default',
     ]);
+  });
+
+  it('refuses to refresh self-managed groups whose Auto Scaling group tags name a tool, unless allowed', async () => {
+    const result = await preflight('owned-asgs');
+    expect(result.state.nodeModels?.selfManagedNodes).toBeGreaterThan(0);
+    expect(result.state.nodeModels?.ownedSelfManagedGroups).toEqual([
+      { name: 'argo-asg', owner: { tool: 'argocd', evidence: 'tag ManagedBy=argocd' } },
+      { name: 'tf-asg', owner: { tool: 'terraform', evidence: 'tag Terraform=true' } },
+    ]);
+    expect(verdict('owned-asgs', result).blockers).toEqual([
+      expect.stringMatching(
+        /^self-managed group argo-asg \(Auto Scaling group\) is owned by argocd \(tag ManagedBy=argocd\).*spec\.nodes\.allowOwnedBy: \[argocd\]$/,
+      ),
+      expect.stringMatching(
+        /^self-managed group tf-asg \(Auto Scaling group\) is owned by terraform \(tag Terraform=true\).*allowOwnedBy: \[terraform\]$/,
+      ),
+    ]);
+    const allowed = verdict('owned-asgs', result, ['terraform']);
+    expect(allowed.blockers.map((b) => b.split(' is owned by')[0])).toEqual([
+      'self-managed group argo-asg (Auto Scaling group)',
+    ]);
+    expect(allowed.warnings).toEqual([
+      expect.stringContaining('self-managed group tf-asg (Auto Scaling group) is owned by terraform'),
+    ]);
+  });
+
+  it('a campaign without a control-plane hop refuses no self-managed group', async () => {
+    const result = await runActivity(h.activities.preflightCluster, {
+      cluster: h.ref('owned-asgs'),
+      targetVersion: '1.29',
+      pinned,
+      captureBaseline: true,
+    });
+    const input = {
+      campaign: 'own',
+      cluster: h.ref('owned-asgs'),
+      targetVersion: '1.29',
+      pinned,
+      spec: { target: { skipAddons: true, skipNodegroups: false } },
+      attempt: 1,
+    } as unknown as ClusterUpgradeInput;
+    expect(assessOwnership(ownedChanges(planUpgrade(input, result))).blockers).toEqual([]);
   });
 });

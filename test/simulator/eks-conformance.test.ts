@@ -230,6 +230,29 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
     expect(sim?.mutations()).toEqual([]);
   });
 
+  it('refuses a hop that would leave Fargate pods more than 3 minors behind, naming the recycle', async () => {
+    const fleet = testFleet();
+    const alpha = fleet.find((c) => c.name === 'alpha');
+    if (!alpha) throw new Error('no alpha');
+    // alpha runs 1.30: a Fargate pod started on 1.27 is 3 behind at 1.30, 4 behind at 1.31.
+    alpha.fargateProfiles = [{ name: 'batch', pods: 2, version: '1.27' }];
+    const { sim, eks } = await start({ fleet });
+    await expect(eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }))).rejects.toMatchObject({
+      name: 'InvalidRequestException',
+      message: expect.stringContaining(
+        'Kubelet version of Fargate pods must be updated to match cluster version 1.30 before updating cluster version',
+      ),
+    });
+    expect(sim.mutations()).toEqual([]);
+
+    // Three minors behind is within the documented skew.
+    alpha.fargateProfiles = [{ name: 'batch', pods: 2, version: '1.28' }];
+    await sim.stop();
+    const again = await start({ fleet });
+    const { update } = await again.eks.send(new UpdateClusterVersionCommand({ name: 'alpha', version: '1.31' }));
+    expect(update?.status).toBe('InProgress');
+  });
+
   it('returns the same update for the same clientRequestToken and starts nothing new', async () => {
     const { sim, eks } = await start();
     const token = 'campaign-1/alpha/controlplane/1.31';

@@ -189,7 +189,9 @@ export function describeNodegroup(ng: NodegroupState): string {
  * What the plan would change that a GitOps or IaC tool owns (domain/ownership.ts decides what
  * preflight says about it): the node groups it updates, and a self-installed Karpenter's NodePools
  * and EC2NodeClasses when the control plane moves (their nodes drift to the new minor's AMI, which
- * the node-model step steers through them). Auto Mode's pools are EKS's and never listed.
+ * the node-model step steers through them), and the self-managed groups' Auto Scaling groups when it
+ * moves (the node step gives each a launch-template version and an instance refresh). Auto Mode's
+ * pools are EKS's and never listed.
  */
 export function ownedChanges(plan: Pick<UpgradePlan, 'state' | 'hops' | 'nodegroups'>): OwnedChange[] {
   const changes: OwnedChange[] = [];
@@ -203,6 +205,10 @@ export function ownedChanges(plan: Pick<UpgradePlan, 'state' | 'hops' | 'nodegro
       if (pool.owner) changes.push({ what: `NodePool ${pool.name}`, owner: pool.owner });
     }
     for (const nc of models?.ownedNodeClasses ?? []) changes.push({ what: `EC2NodeClass ${nc.name}`, owner: nc.owner });
+  }
+  if (plan.hops.length > 0) {
+    for (const g of models?.ownedSelfManagedGroups ?? [])
+      changes.push({ what: `self-managed group ${g.name} (Auto Scaling group)`, owner: g.owner });
   }
   return changes;
 }
