@@ -207,8 +207,12 @@ const quick = proxyLocalActivities<FleetwaveActivities>({
  * cluster half-changed with nobody watching; the activity's own deadline (`timeoutMs`) ends it.
  *
  * The heartbeat timeout only bounds an attempt that runs for long (the checks between hops
- * heartbeat as they go): an attempt on a worker that died is retried elsewhere after at most a
- * minute (test/resilience/two-workers.test.ts measures it). A parked wait is on no worker at all.
+ * heartbeat as they go). An attempt on a worker that died times out after a minute and is retried
+ * elsewhere after the retry interval; every parked look counts as an attempt, so in a long wait the
+ * interval is always at its maximum. 45 s keeps a dead worker's wait under two minutes (1 min +
+ * 45 s; test/resilience/karpenter-kill.test.ts prints it: 140 s with a 2 min maximum), while an
+ * error retried for hours still costs one call per 45 s per cluster. A parked wait is on no worker
+ * at all. (Retry options are not part of the commands replay compares.)
  */
 const updates = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '6h',
@@ -218,7 +222,7 @@ const updates = proxyActivities<FleetwaveActivities>({
   retry: {
     initialInterval: '10s',
     backoffCoefficient: 2,
-    maximumInterval: '2m',
+    maximumInterval: '45s',
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 });
@@ -239,7 +243,7 @@ const steps = proxyActivities<FleetwaveActivities>({
   retry: {
     initialInterval: '10s',
     backoffCoefficient: 2,
-    maximumInterval: '2m',
+    maximumInterval: '45s',
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 });

@@ -15,7 +15,7 @@
  *
  * The latency (SIGKILL → the wait's next look on the surviving worker) is printed, not asserted.
  * Killed mid look, it is the heartbeat timeout (1 min) plus the retry backoff of that attempt
- * number (the parked looks count as attempts: 10 s doubling, at most 2 min).
+ * number (the parked looks count as attempts: 10 s doubling, at most 45 s; workflows/cluster-upgrade.ts).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../bench/lib/stack';
