@@ -5,7 +5,8 @@
  * server, the simulator, Prometheus, `fleetwave worker` as a child process), one campaign to 1.32.
  *
  * - Every cluster but one reaches the target; one mutation per EKS step (bench/lib/verify.ts), one
- *   instance refresh for the self-managed group, every original NodeClaim disrupted once.
+ *   write per NodePool and EC2NodeClass per Karpenter step (their resourceVersions), one instance
+ *   refresh for the self-managed group, every original NodeClaim disrupted once.
  * - One Karpenter cluster degrades on 1.32: its bake gate fails and it is rolled back, its NodePool
  *   budgets as they were, its EC2NodeClass terms on the AMIs pinned before the hop (the control
  *   plane stays on 1.32) and its nodes back on the old AMI.
@@ -131,6 +132,13 @@ describe('e2e: Karpenter, self-managed groups and Fargate next to managed node g
         ),
         terms: Object.fromEntries((classes.items as any[]).map((c) => [c.metadata.name, c.spec.amiSelectorTerms])),
         annotations: (pools.items as any[]).map((p) => p.metadata.annotations ?? {}),
+        // Each object's resourceVersion moves on every write to it (and on nothing else here).
+        versions: Object.fromEntries(
+          [...(pools.items as any[]), ...(classes.items as any[])].map((o) => [
+            `${o.kind}/${o.metadata.name}`,
+            Number(o.metadata.resourceVersion),
+          ]),
+        ),
       };
     };
     /* eslint-enable @typescript-eslint/no-explicit-any */
@@ -138,6 +146,7 @@ describe('e2e: Karpenter, self-managed groups and Fargate next to managed node g
 
     // Before: what a rollback must restore.
     const badBefore = await karpenterObjects(BAD);
+    const karpBefore = await karpenterObjects(KARP);
     const badAmisBefore = new Set(simState(BAD).karpenter?.nodeClaims.map((c) => c.imageId));
     log(`${BAD} before: ${JSON.stringify(badBefore)} on ${[...badAmisBefore].join(',')}`);
     expect(badAmisBefore.size).toBeGreaterThan(0);
@@ -201,7 +210,15 @@ describe('e2e: Karpenter, self-managed groups and Fargate next to managed node g
     expect(karp?.nodeClaims.filter((c) => !c.terminating)).toHaveLength(6);
     const drifted = (karp?.disruptions ?? []).filter((d) => d.reason === 'Drifted');
     expect(drifted.map((d) => d.nodeClaim).sort()).toEqual([...(originalClaims.get(KARP) ?? [])].sort());
-    expect((await karpenterObjects(KARP)).annotations.some((a) => 'fleetwave.io/drift-hold' in a)).toBe(false);
+    const karpAfter = await karpenterObjects(KARP);
+    expect(karpAfter.annotations.some((a) => 'fleetwave.io/drift-hold' in a)).toBe(false);
+    const writes = (before: typeof karpAfter, after: typeof karpAfter) =>
+      Object.fromEntries(Object.entries(after.versions).map(([k, v]) => [k, v - (before.versions[k] ?? 0)]));
+    log(`${KARP} writes: ${JSON.stringify(writes(karpBefore, karpAfter))}`);
+    // One write per object per step: the hold before the hop (pin, zero Drifted budget), the node
+    // step (target terms, the step's Drifted budget), the release (pin record off, budgets restored).
+    const oncePerStep = { 'NodePool/default': 3, 'NodePool/batch': 3, 'EC2NodeClass/default': 3 };
+    expect(writes(karpBefore, karpAfter)).toEqual(oncePerStep);
 
     // Never more disrupted at once than the budgets allow, per pool, in both Karpenter clusters.
     // Karpenter applies the most restrictive budget: during the node step the step's Drifted one
@@ -248,6 +265,9 @@ describe('e2e: Karpenter, self-managed groups and Fargate next to managed node g
     for (const ami of badAmisBefore) expect(pinnedBack).toContain(ami);
     expect(badAfter.budgets).toEqual(badBefore.budgets);
     expect(badAfter.annotations.some((a) => 'fleetwave.io/drift-hold' in a)).toBe(false);
+    log(`${BAD} writes: ${JSON.stringify(writes(badBefore, badAfter))}`);
+    // The rollback's release is the third write (terms back to the pinned AMIs, budgets restored).
+    expect(writes(badBefore, badAfter)).toEqual(oncePerStep);
     const deadline = Date.now() + 60_000;
     let badClaims = simState(BAD).karpenter?.nodeClaims ?? [];
     while (Date.now() < deadline && badClaims.some((c) => c.terminating || !badAmisBefore.has(c.imageId))) {
@@ -266,6 +286,9 @@ describe('e2e: Karpenter, self-managed groups and Fargate next to managed node g
     expect(live).toHaveLength(3);
     expect(live.every((i) => i.state === 'InService' && i.imageId !== asgImageBefore)).toBe(true);
     expect(new Set(live.map((i) => i.imageId)).size).toBe(1);
+    // One new launch-template version (the one after the version the group ran), used by all.
+    const ltBefore = asgBefore?.instances[0]?.launchTemplateVersion ?? 0;
+    expect(live.map((i) => i.launchTemplateVersion)).toEqual([ltBefore + 1, ltBefore + 1, ltBefore + 1]);
     expect(asg?.terminations).toHaveLength(3);
     for (const t of asg?.terminations ?? []) {
       expect(t, t.instanceId).toMatchObject({ via: 'lifecycle-action', cordoned: true, podsLeft: 0 });
