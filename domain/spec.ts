@@ -518,7 +518,7 @@ export const nodesSchema = z
           .regex(/^(\d+|\d+%)$/, { message: 'must be a count or a percentage such as "10%"' })
           .default('10%')
           .describe(
-            'Nodes of one NodePool that Karpenter may disrupt at once for drift during the node step (a Drifted budget). Default: "10%".',
+            'Nodes of one NodePool that Karpenter may disrupt at once for drift during the node step (a Drifted budget beside the NodePool\'s own budgets: Karpenter applies the most restrictive, so those still cap it). Default: "10%".',
           ),
         pdbTimeout: positiveDuration(
           'The node step fails when evictions stay blocked by a PodDisruptionBudget this long. Default: "30m".',
