@@ -522,7 +522,7 @@ export const nodesSchema = z
         ).default('6h'),
       })
       .default({ budget: '10%', pdbTimeout: '30m', timeout: '6h' })
-      .describe('Karpenter: AMI pin, drift hold and release (self-installed Karpenter only; Auto Mode is EKS\'s).'),
+      .describe("Karpenter: AMI pin, drift hold and release (self-installed Karpenter only; Auto Mode is EKS's)."),
     selfManaged: z
       .strictObject({
         minHealthyPercentage: z
@@ -544,7 +544,7 @@ export const nodesSchema = z
         ).default('15m'),
       })
       .default({ minHealthyPercentage: 90, checkpoints: [50, 100], drainTimeout: '15m' })
-      .describe('Self-managed node groups (Auto Scaling groups): instance refresh with fleetwave\'s own drains.'),
+      .describe("Self-managed node groups (Auto Scaling groups): instance refresh with fleetwave's own drains."),
     fargate: z
       .enum(['report', 'restart'])
       .default('report')
