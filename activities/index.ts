@@ -6,6 +6,7 @@
  * - kubernetes.ts — @kubernetes/client-node with in-process EKS tokens (eks-token.ts)
  * - prometheus.ts — PromQL health gates (assessment in domain/gates.ts)
  * - health.ts     — every gate of a phase plus the Kubernetes checks in one activity
+ * - watch.ts      — a batch of gates watched for a whole soak (parked between looks)
  * - steps.ts      — composite steps: all control-plane hops (with checks between), all node groups
  * - inventory.ts  — EKS discovery into the fleet file's schema
  * - approvals.ts  — the fleet approval policy: SSHSIG checks of signed operator actions
@@ -31,6 +32,9 @@ import { createInventoryActivities } from './inventory';
 import { createKubernetesActivities } from './kubernetes';
 import { createPrometheusActivities } from './prometheus';
 import { createSelfManagedActivities } from './self-managed';
+import { activityRuntime } from './context';
+import { parks } from './waiting';
+import { createWatchActivity } from './watch';
 import type { ActivityParts, FleetwaveActivities } from './types';
 
 export type { ActivityDeps, AwsTarget, ClusterAccess, PollingOptions } from './deps';
@@ -53,6 +57,7 @@ export function createActivities(deps: ActivityDeps): FleetwaveActivities {
     rollbackAddon: all.rollbackAddon,
     rollbackControlPlane: all.rollbackControlPlane,
     evaluateHealthGates: all.evaluateHealthGates,
+    watchHealthGates: all.watchHealthGates,
     checkClusterHealth: all.checkClusterHealth,
     verifyAction: all.verifyAction,
     describeApprovalPolicy: all.describeApprovalPolicy,
@@ -86,6 +91,14 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
     runGate: prometheus.runGate,
     checkKubernetesHealth: kubernetes.checkKubernetesHealth,
   });
+  const watch = createWatchActivity(
+    {
+      measureOnce: prometheus.measureGate,
+      now: () => resolved.now().getTime(),
+      park: (rt) => parks(resolved, rt),
+    },
+    () => activityRuntime(resolved.logger),
+  );
   const steps = createStepActivities(resolved, { ...eks.parts, runClusterHealth: health.runClusterHealth });
   const inventory = createInventoryActivities(resolved);
   const approvals = createApprovalActivities({
@@ -120,6 +133,7 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
     checkKubernetesHealth: kubernetes.checkKubernetesHealth,
     evaluateHealthGate: prometheus.evaluateHealthGate,
     evaluateHealthGates: health.evaluateHealthGates,
+    watchHealthGates: watch.watchHealthGates,
     checkClusterHealth: health.checkClusterHealth,
     discoverFleet: inventory.discoverFleet,
   };

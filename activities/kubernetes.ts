@@ -26,6 +26,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import { detectOwner, type Ownership } from '../domain/ownership';
 import { compareMinor, toMinor } from '../domain/versions';
 import type { AmiSelectorTerm, NodeClassState } from '../domain/karpenter';
+import {
+  stuckPendingPods,
+  workloadBaseline,
+  workloadFailures,
+  workloadShortfalls,
+  type PodObject,
+  type WorkloadObject,
+} from '../domain/workload-health';
 import { activityRuntime } from './context';
 import type { ClusterAccess, ResolvedDeps } from './deps';
 import { clusterAccess, describeClusterRaw } from './eks/read';
@@ -238,6 +246,8 @@ function isLaunching(node: Node): boolean {
 
 /** A session against one cluster's API server. */
 interface KubernetesSession {
+  /** Every object at a list path (paged): the workload checks' reads (readWorkloadHealth). */
+  listAll<T>(what: string, path: string): Promise<T[]>;
   listNodes(): Promise<Node[]>;
   listPods(): Promise<Pod[]>;
   listBlockingPdbs(): Promise<string[]>;
@@ -327,6 +337,7 @@ async function listAllPages<T>(what: string, kc: KubeConfig, path: string): Prom
 /** Paged reads of one cluster's API server: each call under a timeout, its failure classified. */
 function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSession {
   return {
+    listAll: <T>(what: string, path: string) => listAllPages<T>(`${what} of ${clusterName}`, kc, path),
     listNodes: () => listAllPages<Node>(`list nodes of ${clusterName}`, kc, '/api/v1/nodes'),
     listPods: () => listAllPages<Pod>(`list pods of ${clusterName}`, kc, '/api/v1/pods'),
     async listBlockingPdbs() {
@@ -422,6 +433,29 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
   };
 }
 
+/** Deployments, StatefulSets and DaemonSets (apps/v1) of the whole cluster, read at once. */
+async function readWorkloads(s: KubernetesSession) {
+  const [deployments, statefulSets, daemonSets] = await Promise.all([
+    s.listAll<WorkloadObject>('list Deployments', '/apis/apps/v1/deployments'),
+    s.listAll<WorkloadObject>('list StatefulSets', '/apis/apps/v1/statefulsets'),
+    s.listAll<WorkloadObject>('list DaemonSets', '/apis/apps/v1/daemonsets'),
+  ]);
+  return workloadShortfalls({ deployments, statefulSets, daemonSets });
+}
+
+/** The workloadsAvailable check (domain/workload-health.ts): workloads short of desired, pods stuck Pending. */
+async function readWorkloadHealth(s: KubernetesSession, baseline: KubernetesBaseline | undefined): Promise<string[]> {
+  const [shortfalls, pods] = await Promise.all([readWorkloads(s), s.listPods()]);
+  // The pods are the API's JSON: Pod here declares only the fields the crash-loop check reads.
+  const pending = stuckPendingPods(pods as readonly PodObject[], Date.now());
+  return workloadFailures(shortfalls, pending, baseline?.shortWorkloads, listNames);
+}
+
+/** What the workloadsAvailable check leaves out later: what is short or stuck before the upgrade. */
+async function readWorkloadBaseline(s: KubernetesSession, pods: readonly Pod[]): Promise<string[]> {
+  return workloadBaseline(await readWorkloads(s), stuckPendingPods(pods as readonly PodObject[], Date.now()));
+}
+
 /** The Kubernetes activities. */
 export function createKubernetesActivities(deps: ResolvedDeps) {
   const rt = () => activityRuntime(deps.logger);
@@ -489,6 +523,7 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
         }
       };
     return {
+      listAll: <T>(what: string, path: string) => read((s) => s.listAll<T>(what, path))(),
       listNodes: read((s) => s.listNodes()),
       listPods: read((s) => s.listPods()),
       listBlockingPdbs: read((s) => s.listBlockingPdbs()),
@@ -510,6 +545,7 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
       crashLoopingPods: looping.map(podKey).sort(),
       blockingPdbs: pdbs,
       crashLoopingWorkloads: [...new Set(looping.map(workloadKey).filter((k): k is string => k !== undefined))].sort(),
+      shortWorkloads: await readWorkloadBaseline(s, pods),
     };
     rt().log.info('Kubernetes baseline', {
       cluster: cluster.name,
@@ -562,6 +598,9 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
         );
       }
     }
+
+    // Absent from the checks of campaigns started before it existed: off for them.
+    if (checks.workloadsAvailable) failures.push(...(await readWorkloadHealth(s, input.baseline)));
 
     const result: KubernetesHealthResult = {
       healthy: failures.length === 0,

@@ -322,6 +322,27 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     }
   }
 
+  /**
+   * One measurement of one gate on one cluster (watchHealthGates, activities/watch.ts, keeps the
+   * tally). No Prometheus URL is a query error: no data is never a pass.
+   */
+  async function measureGate(
+    rt: ActivityRuntime,
+    cluster: EvaluateHealthGateInput['cluster'],
+    gate: EvaluateHealthGateInput['gate'],
+  ): Promise<GateMeasurement> {
+    const cond = parseCondition(gate.condition);
+    if (!cond)
+      throw nonRetryable(
+        'InvalidHealthGate',
+        `gate ${gate.name}: condition "${gate.condition}" is not a comparison such as "< 0.01"`,
+      );
+    if (!deps.prometheusUrl) return { kind: 'error', note: 'no Prometheus URL configured' };
+    const intervalMs = durationMs(gate.interval ?? '30s');
+    const queryTimeoutMs = Math.max(1_000, deps.gateQueryTimeoutMs ?? Math.min(intervalMs, MAX_QUERY_TIMEOUT_MS));
+    return measure(rt, renderQuery(gate.query, cluster.name), cond, queryTimeoutMs);
+  }
+
   async function evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult> {
     const rt = activityRuntime(deps.logger);
     const resumed = isProgress(rt.heartbeatDetails, input) ? rt.heartbeatDetails : undefined;
@@ -333,7 +354,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     return result as GateResult;
   }
 
-  return { evaluateHealthGate, runGate };
+  return { evaluateHealthGate, runGate, measureGate };
 }
 
 /** Sleeps `ms` (cancellable with the activity); resolves false at once when `stop` aborts first. */

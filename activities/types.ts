@@ -7,6 +7,7 @@
  * credentials or kubeconfigs; activities obtain those themselves from their deps.
  */
 import type { FleetMember } from '../domain/fleet';
+import type { WatchHealthGatesInput, WatchHealthGatesResult } from './watch';
 import type { AmiType, Architecture } from '../domain/node-models';
 import type { ClaimVerdict, PolicySummary, SignedActionKind, SignedClaim } from '../domain/signed-actions';
 import type { NodeClaimCount } from '../domain/nodepool-hold';
@@ -371,11 +372,21 @@ export interface KubernetesBaseline {
    * crash-looping before the upgrade: node replacement reschedules pods under new names.
    */
   crashLoopingWorkloads?: string[];
+  /**
+   * namespace/Kind/name of the workloads short of desired, or with pods stuck Pending, before the
+   * upgrade (domain/workload-health.ts): the workloadsAvailable check leaves them out.
+   */
+  shortWorkloads?: string[];
 }
+
+/** The spec's Kubernetes checks; workloadsAvailable is absent from campaigns started before it existed (off). */
+export type KubernetesChecks = Omit<CampaignSpec['kubernetesChecks'], 'workloadsAvailable'> & {
+  workloadsAvailable?: boolean;
+};
 
 export interface KubernetesHealthInput {
   cluster: ClusterRef;
-  checks: CampaignSpec['kubernetesChecks'];
+  checks: KubernetesChecks;
   /** Node group → minor every node of it must run (kubeletVersionsMatch). */
   expectedKubeletMinor?: Record<string, string>;
   baseline?: KubernetesBaseline;
@@ -418,7 +429,7 @@ export interface CheckClusterHealthInput {
   requiredSuccesses?: number;
   /** Per gate name; wins over `requiredSuccesses` (bake gates of different intervals need different counts). */
   requiredSuccessesByGate?: Record<string, number>;
-  checks: CampaignSpec['kubernetesChecks'];
+  checks: KubernetesChecks;
   /** Node group → minor every node of it must run (kubeletVersionsMatch). */
   expectedKubeletMinor?: Record<string, string>;
   baseline?: KubernetesBaseline;
@@ -678,6 +689,12 @@ export interface FleetwaveActivities {
   rollbackControlPlane(input: RollbackControlPlaneInput): Promise<UpdateHandle>;
   /** Many cluster × gate pairs in one activity (a wave's soak gates): one activity per batch (history budget). */
   evaluateHealthGates(input: EvaluateHealthGatesInput): Promise<EvaluateHealthGatesResult>;
+  /**
+   * A batch of cluster × gate pairs watched for a whole period (a soak, the watch after promotion),
+   * parked between looks; returns at the first failure or the end. Past its end: one look (the
+   * approval re-check). See activities/watch.ts.
+   */
+  watchHealthGates(input: WatchHealthGatesInput): Promise<WatchHealthGatesResult>;
   /** Every gate of a phase at once, then the Kubernetes checks: one activity per phase (history budget). */
   checkClusterHealth(input: CheckClusterHealthInput): Promise<CheckClusterHealthResult>;
   /** Every add-on started idempotently, all at once, and awaited as one wait: one activity for the add-on step. */

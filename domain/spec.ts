@@ -210,7 +210,7 @@ export const waveSchema = z
       .default('pause')
       .describe('What happens when the budget is exceeded: pause for a human, or abort the campaign. Default: pause.'),
     soak: durationString(
-      'Time to watch the wave after its last cluster finished, with soak-phase gates. Default: "0s".',
+      'Time to watch the wave after its last cluster finished: every soak-phase gate of every upgraded cluster is measured each interval for the whole soak (a soak of 0s takes one look). A Failed gate rolls that cluster back (node groups and add-ons) and counts it against the failure budget; no data or query errors pause the campaign before approval. Default: "0s".',
     ).default('0s'),
     approval: z
       .enum(['required', 'auto'])
@@ -406,8 +406,14 @@ export const kubernetesChecksSchema = z
       .boolean()
       .default(true)
       .describe('No pod crash-looping that was not crash-looping in the baseline. Default: true.'),
+    workloadsAvailable: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Every Deployment and StatefulSet has its replicas available and every DaemonSet its desired pods available, and no pod is stuck Pending (unschedulable, or Pending 5 minutes), leaving out workloads already short in the baseline. Default: true (campaigns started before it existed: off).',
+      ),
   })
-  .default({ nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true })
+  .default({ nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true, workloadsAvailable: true })
   .describe('Kubernetes-native checks; they need no Prometheus.');
 
 export const rollbackSchema = z
@@ -598,6 +604,9 @@ export const campaignSpecSchema = z
       'After its last step, a cluster must pass its bake-phase gates for this long before it counts as done. Default: "5m".',
     ).default('5m'),
     estimates: estimatesSchema,
+    watchAfterPromotion: durationString(
+      'After a wave is promoted, its clusters stay watched by the soak-phase gates for this long while the next waves run; a failure then pauses the campaign and proposes `fleetwave rollback --wave` (nothing is undone automatically). "0s" turns it off. Default: "1h". Campaigns started before this field existed are not watched.',
+    ).default('1h'),
   })
   .superRefine((spec, ctx) => {
     const seen = new Map<string, number>();

@@ -27,9 +27,20 @@
  * - The failure budget counts failed and rolled-back clusters of the wave's window. Beyond it,
  *   `pause` stops new starts (in-flight ones finish); resume acknowledges the failures so far,
  *   and the wave pauses again only at a further failure. `abort` aborts the campaign.
- * - Soak: the timer and the soak-phase gates (every upgraded cluster × gate, in batches of 100 pairs per activity) run
- *   together; anything but Successful pauses the campaign before approval. The last wave has
- *   nothing to promote to and needs no approval. An empty wave is skipped (no soak, no approval).
+ * - Soak (patch soak-watch): every soak-phase gate of every upgraded cluster is measured every
+ *   interval for the whole soak, one watchHealthGates activity per batch of 100 pairs for all of
+ *   it (parked between looks: three events per batch however long the soak). A Failed gate sends
+ *   its cluster through the wave's policy: a rollback-only child undoes its node groups and
+ *   add-ons (the control plane stays: VersionRollback is the operator's), and the cluster counts
+ *   against the failure budget, whose excess pauses or aborts. Inconclusive and Error say nothing
+ *   about the cluster: they pause the campaign before approval, as anything but Successful did
+ *   before the patch. The last wave has nothing to promote to and needs no approval. An empty
+ *   wave is skipped (no soak, no approval).
+ * - After promotion (spec.watchAfterPromotion, default 1h): the promoted wave's clusters stay
+ *   watched by the same gates while the next waves run; a failure pauses the campaign and records
+ *   the rollback it proposes. The watch ends with the campaign.
+ * - An approval that would promote a wave first re-checks its gates (one look each); a red wave's
+ *   approval is refused with the gate named and audited, by Update and by Signal alike.
  * - Effective concurrency is min(wave.maxParallel, pacing.maxInFlight, 500): Temporal limits
  *   pending children per workflow (2,000 by default), and 500 keeps well clear of it.
  * - With pacing.sharedCaps, a cluster takes its rate-limit token and slot when picked, then waits
@@ -162,6 +173,24 @@ const { evaluateHealthGates } = proxyActivities<FleetwaveActivities>({
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 3 },
 });
+
+/**
+ * Watching gates for a whole soak or watch after promotion: each attempt takes one look at the
+ * pairs that are due and parks until the next (activities/watch.ts), so an attempt is short: a
+ * look at 100 pairs, 20 at once, with queries of at most 30 s. Retried for ever: the retries are
+ * the looks (nextRetryDelay); a real error retries with backoff.
+ */
+const { watchHealthGates } = proxyActivities<FleetwaveActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** See `runWatchedSoak` and docs/versioning.md. */
+const SOAK_WATCH_PATCH = 'soak-watch';
+/** See `watchPromotedWaves` and docs/versioning.md. */
+const WATCH_AFTER_PROMOTION_PATCH = 'watch-after-promotion';
+/** See `recheckBeforePromotion` and docs/versioning.md. */
+const APPROVAL_RECHECK_PATCH = 'approval-recheck';
 
 /** Watches children handed over by an earlier run (activities/children.ts): parks between looks, retried for ever. */
 const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
@@ -315,13 +344,105 @@ async function admitApproval(
     ...(approval.signed ? { signed: approval.signed } : {}),
   });
   if (!check.ok) return refuse(check.reason, check.proof);
-  const now = Date.now();
+  let now = Date.now();
   m.expireApprovals(now);
-  const refusal = m.approvalRefusal(approval, check.groups);
+  let refusal = m.approvalRefusal(approval, check.groups);
   if (refusal) return refuse(refusal, check.proof);
+  const red = await recheckBeforePromotion(m, now);
+  if (red) return refuse(red, check.proof);
+  if (red !== undefined) {
+    // The re-check awaited an activity: another message may have changed the wave meanwhile.
+    now = Date.now();
+    m.expireApprovals(now);
+    refusal = m.approvalRefusal(approval, check.groups);
+    if (refusal) return refuse(refusal, check.proof);
+  }
   if (check.use) m.markClaimUsed(check.use.key, check.use.expiresAt, now);
   const wave = m.currentWave?.name ?? approval.wave;
   return { wave, ...m.applyApproval(approval, via, now, check.proof) };
+}
+
+/**
+ * The approval re-check: an approval that would promote the wave first finds every soak-phase gate
+ * of every upgraded cluster of the wave green, with one fresh look each (watchHealthGates with an
+ * end already past, one pass needed). Runs in the approval's handler, Update or Signal alike: a
+ * handler may run activities (a validator may not, and writes nothing), so the refusal is
+ * recorded like every other one. Returns why the wave is red, '' when it is green, undefined when
+ * no re-check was due (the approval does not promote, no soak gates, or a run older than the patch).
+ */
+async function recheckBeforePromotion(m: CampaignMachine, now: number): Promise<string | undefined> {
+  const wave = m.currentWave;
+  const gates = soakGatesOf(m);
+  if (!wave || gates.length === 0 || !m.approvalWouldPromote(now)) return undefined;
+  if (!patched(APPROVAL_RECHECK_PATCH)) return undefined;
+  const batches = batchesOf(pairsOf(m, wave.index, gates));
+  let failures: { cluster: string; result: GateResult }[];
+  try {
+    const answers = await Promise.all(
+      batches.map((batch) =>
+        watchHealthGates
+          .executeWithOptions(
+            {
+              startToCloseTimeout: '5 minutes',
+              retry: { initialInterval: '2 seconds', maximumInterval: '10 seconds', maximumAttempts: 3 },
+              summary: `approval re-check of wave ${wave.name}: ${batch.length} gate(s)`,
+            },
+            [
+              {
+                phase: 'soak',
+                items: itemsOf(m, batch),
+                untilMs: 0,
+                requiredSuccesses: 1,
+                concurrency: SOAK_PAIRS_AT_ONCE,
+              },
+            ],
+          )
+          .then((r) => r.failures.map((f) => ({ cluster: (batch[f.index] as SoakPair).cluster, result: f.result }))),
+      ),
+    );
+    failures = answers.flat();
+  } catch (err) {
+    return `wave "${wave.name}" could not be re-checked before promotion: ${describeFailure(err)}`;
+  }
+  const first = failures[0];
+  if (!first) return '';
+  const more = failures.length > 1 ? ` (and ${failures.length - 1} more)` : '';
+  return `wave "${wave.name}" is not green: gate ${first.result.gate} on ${first.cluster} ${first.result.outcome}: ${first.result.message}${more}`;
+}
+
+/** A cluster × gate pair of a soak or a watch. */
+interface SoakPair {
+  cluster: string;
+  gate: HealthGateSpec;
+}
+
+function soakGatesOf(m: CampaignMachine): HealthGateSpec[] {
+  return m.spec.healthGates.filter((g) => g.phases.includes('soak'));
+}
+
+/** Every upgraded cluster of window `index` × every gate, in plan order (rollbacks requested left out). */
+function pairsOf(m: CampaignMachine, index: number, gates: readonly HealthGateSpec[]): SoakPair[] {
+  const pairs: SoakPair[] = [];
+  for (const c of m.windowClusters(index)) {
+    if (c.state !== 'upgraded' || c.rollback) continue;
+    for (const gate of gates) pairs.push({ cluster: c.name, gate: gate as HealthGateSpec });
+  }
+  return pairs;
+}
+
+function batchesOf(pairs: SoakPair[]): SoakPair[][] {
+  const out: SoakPair[][] = [];
+  for (let i = 0; i < pairs.length; i += SOAK_BATCH_PAIRS) out.push(pairs.slice(i, i + SOAK_BATCH_PAIRS));
+  return out;
+}
+
+function itemsOf(m: CampaignMachine, batch: readonly SoakPair[]): { cluster: ClusterRef; gate: HealthGateSpec }[] {
+  return batch.map((pair) => {
+    const member = m.member(pair.cluster);
+    const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
+    if (member.roleArn) cluster.roleArn = member.roleArn;
+    return { cluster, gate: pair.gate };
+  });
 }
 
 /**
@@ -394,6 +515,8 @@ interface WakeTimer {
 class CampaignRun {
   private wake?: WakeTimer;
   private soakScope?: CancellationScope;
+  /** Promoted waves this run watches (spec.watchAfterPromotion), by index. */
+  private readonly watchedWaves = new Map<number, CancellationScope>();
   /** Children this run started, by cluster: their attempt and when their handle settles. */
   private readonly children = new Map<string, { attempt: number; settled: Promise<void> }>();
 
@@ -405,6 +528,7 @@ class CampaignRun {
 
   async run(): Promise<CampaignResult> {
     this.watchHandedOverChildren();
+    this.watchPromotedWaves();
     await learnApprovalPolicy(this.m);
     while (this.m.phase !== 'done') {
       if (this.m.phase === 'planning') await this.resolveVersions();
@@ -624,10 +748,20 @@ class CampaignRun {
 
   /** Starts one cluster's child workflow; its completion event (or, after a hand-over, its signal) ends it. */
   private async startCluster(c: ClusterView, wave: WaveView): Promise<void> {
+    const attempt = this.m.markClusterStarted(c.name, wave.name, Date.now());
+    await this.startChildRun(c, wave, attempt);
+  }
+
+  /** Starts a child run of the cluster: an upgrade, or with `rollbackOnly` the undo of an earlier upgraded run. */
+  private async startChildRun(
+    c: ClusterView,
+    wave: WaveView,
+    attempt: number,
+    rollbackOnly?: ClusterUpgradeInput['rollbackOnly'],
+  ): Promise<void> {
     const m = this.m;
     const now = Date.now();
     const member = m.member(c.name);
-    const attempt = m.markClusterStarted(c.name, wave.name, now);
     const target = m.spec.target.kubernetesVersion;
     const cluster = this.clusterRef(member.name);
     const childInput: ClusterUpgradeInput = {
@@ -645,6 +779,7 @@ class CampaignRun {
       },
       attempt,
       parentCampaignId: campaignWorkflowId(m.name),
+      ...(rollbackOnly ? { rollbackOnly } : {}),
     };
     if (target) childInput.targetVersion = target;
     try {
@@ -654,7 +789,9 @@ class CampaignRun {
         // ABANDON: see the file header (parent-close policies also fire at continue-as-new).
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        staticSummary: `${c.name} → ${target ?? 'patch'} · campaign ${m.name} · wave ${wave.name} · attempt ${attempt}`,
+        staticSummary: rollbackOnly
+          ? `${c.name}: rollback after a failed soak gate · campaign ${m.name} · wave ${wave.name} · attempt ${attempt}`
+          : `${c.name} → ${target ?? 'patch'} · campaign ${m.name} · wave ${wave.name} · attempt ${attempt}`,
         typedSearchAttributes: [
           { key: CampaignNameKey, value: m.name },
           { key: ClusterNameKey, value: c.name },
@@ -689,10 +826,13 @@ class CampaignRun {
       m.markStartFailed(
         c.name,
         attempt,
-        blocked ? 'blocked' : 'failed',
-        blocked
-          ? `being upgraded by another campaign (${clusterUpgradeWorkflowId(c.name)} is running)`
-          : `could not start ${clusterUpgradeWorkflowId(c.name)}: ${describeFailure(err)}`,
+        // A cluster whose soak gate failed was changed: not rolled back, it is failed whatever stopped the start.
+        blocked && !rollbackOnly ? 'blocked' : 'failed',
+        `${rollbackOnly ? `${rollbackOnly.reason}; rollback not started: ` : ''}${
+          blocked
+            ? `being upgraded by another campaign (${clusterUpgradeWorkflowId(c.name)} is running)`
+            : `could not start ${clusterUpgradeWorkflowId(c.name)}: ${describeFailure(err)}`
+        }`,
         wave.name,
         Date.now(),
       );
@@ -755,6 +895,7 @@ class CampaignRun {
   private async runSoak(): Promise<void> {
     const m = this.m;
     const wave = m.currentWave as WaveView;
+    if (soakGatesOf(m).length > 0 && patched(SOAK_WATCH_PATCH)) return this.runWatchedSoak(wave);
     const soakMs = durationToMs(m.waveSpec(wave.index).soak);
     m.beginSoak(soakMs, Date.now());
     const pairs = this.soakPairs(wave);
@@ -796,6 +937,173 @@ class CampaignRun {
       return;
     }
     m.endSoak(Date.now());
+  }
+
+  /**
+   * The soak that watches (patch soak-watch): every soak-phase gate of every upgraded cluster of
+   * the wave is measured every interval until the soak ends, one watchHealthGates activity per batch
+   * of SOAK_BATCH_PAIRS pairs for the whole soak, all batches at once (a watch is mostly parked, so
+   * they cost the worker little). A Failed gate sends its cluster through the wave's policy
+   * (state.ts soakGateFailed): a rollback-only child, counted against the failure budget, whose
+   * excess pauses or aborts as the wave says. The soak ends when its time is up, every watch has
+   * returned and no rollback is still running. A continue-as-new stops the watches; the next run
+   * watches again until the same end (the tallies start over).
+   */
+  private async runWatchedSoak(wave: WaveView): Promise<void> {
+    const m = this.m;
+    const soakMs = durationToMs(m.waveSpec(wave.index).soak);
+    m.beginSoak(soakMs, Date.now());
+    const scope = new CancellationScope();
+    this.soakScope = scope;
+    let watching = 0;
+    for (const batch of batchesOf(pairsOf(m, wave.index, soakGatesOf(m)))) {
+      watching++;
+      void scope
+        .run(() => this.watchSoakBatch(wave, batch))
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            if (!isCancellation(err)) throw err;
+          },
+        )
+        .finally(() => {
+          watching--;
+          m.soakEvaluationsSettled();
+        });
+    }
+    for (;;) {
+      if (m.aborting) {
+        scope.cancel();
+        return;
+      }
+      const before = m.changes;
+      for (const c of m.rollbacksRequested(wave.index)) await this.startRollback(c, wave);
+      m.applyBudgetPolicy(wave.index, Date.now());
+      await this.sendPendingSignals();
+      if (this.changedWhileAwaiting(before)) continue;
+      if (m.aborting) continue;
+      if (this.continueAsNewSuggested()) {
+        scope.cancel();
+        return;
+      }
+      const timeUp = Date.now() >= (wave.soakEndsAt ?? 0);
+      if (watching === 0 && timeUp && !m.rollbacksPending(wave.index)) break;
+      this.publish();
+      const why = m.rollbacksPending(wave.index) ? ', rolling back' : '';
+      await this.waitForChange(
+        timeUp ? undefined : wave.soakEndsAt,
+        `soak wave ${wave.name} (${formatDuration(soakMs)}), watching${why}`,
+      );
+    }
+    this.soakScope = undefined;
+    if (!m.windowDone(wave.index)) {
+      m.reopenWindow();
+      return;
+    }
+    m.endSoak(Date.now());
+  }
+
+  /**
+   * Watches one batch until the soak ends. A watch returns at the first failure: those pairs are
+   * decided (and a Failed cluster leaves the watch for its rollback), the rest are watched again
+   * until the same end.
+   */
+  private async watchSoakBatch(wave: WaveView, batch: SoakPair[]): Promise<void> {
+    const m = this.m;
+    let left = batch;
+    while (left.length > 0) {
+      const until = wave.soakEndsAt ?? 0;
+      let answer: Awaited<ReturnType<FleetwaveActivities['watchHealthGates']>>;
+      try {
+        answer = await watchHealthGates.executeWithOptions(
+          {
+            // The soak's length plus slack: a watch that outlives its soak by an hour is lost.
+            scheduleToCloseTimeout: Math.max(0, until - Date.now()) + 3_600_000,
+            summary: `soak gates of wave ${wave.name}: ${left.length} checks on ${new Set(left.map((p) => p.cluster)).size} cluster(s)`,
+          },
+          [{ phase: 'soak', items: itemsOf(m, left), untilMs: until, concurrency: SOAK_PAIRS_AT_ONCE }],
+        );
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        for (const pair of left) {
+          m.soakGateFailed(
+            wave.index,
+            pair.cluster,
+            gateErrorResult(pair.gate.name, 'soak', `watch failed: ${describeFailure(err)}`),
+            Date.now(),
+          );
+        }
+        return;
+      }
+      const now = Date.now();
+      for (const f of answer.failures) m.soakGateFailed(wave.index, (left[f.index] as SoakPair).cluster, f.result, now);
+      if (answer.ended) {
+        for (const [i, result] of answer.results.entries()) {
+          if (result.outcome === 'Successful')
+            m.recordSoakResult(wave.index, (left[i] as SoakPair).cluster, result.gate, result);
+        }
+        return;
+      }
+      const decided = new Set(answer.failures.map((f) => f.index));
+      const rolledBack = new Set(
+        answer.failures.filter((f) => f.result.outcome === 'Failed').map((f) => (left[f.index] as SoakPair).cluster),
+      );
+      left = left.filter((p, i) => !decided.has(i) && !rolledBack.has(p.cluster));
+    }
+  }
+
+  /** Starts the rollback-only child of an upgraded cluster whose soak gate failed (input.rollbackOnly). */
+  private async startRollback(c: ClusterView, wave: WaveView): Promise<void> {
+    const { attempt, reason, undo } = this.m.markRollbackStarted(c.name, wave.name, Date.now());
+    await this.startChildRun(c, wave, attempt, { reason, undo });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Watch after promotion
+
+  /**
+   * Watches every promoted wave whose spec.watchAfterPromotion has not run out, in the
+   * background, with the soak-phase gates: one watchHealthGates activity per batch for the whole
+   * watch. A failure pauses the campaign and records the proposed rollback (state.ts
+   * promotedWaveDegraded). The watch ends with the campaign: after the last wave nothing runs that
+   * a pause could hold. A continue-as-new stops it; the next run watches again until the same end.
+   */
+  private watchPromotedWaves(): void {
+    const m = this.m;
+    const gates = soakGatesOf(m);
+    if (gates.length === 0) return;
+    for (const index of m.watchedWaves(Date.now())) {
+      if (this.watchedWaves.has(index)) continue;
+      const wave = m.view.waves[index] as WaveView;
+      const scope = new CancellationScope();
+      this.watchedWaves.set(index, scope);
+      const batches = batchesOf(pairsOf(m, index, gates));
+      const watch = async (batch: SoakPair[]): Promise<void> => {
+        const until = wave.watchUntil ?? 0;
+        const answer = await watchHealthGates.executeWithOptions(
+          {
+            scheduleToCloseTimeout: Math.max(0, until - Date.now()) + 3_600_000,
+            summary: `watch of promoted wave ${wave.name}: ${batch.length} checks`,
+          },
+          [{ phase: 'soak', items: itemsOf(m, batch), untilMs: until, concurrency: SOAK_PAIRS_AT_ONCE }],
+        );
+        // Only a failure during the watch counts: at its end the soak's last-looks rule does not apply.
+        const first = answer.ended ? undefined : answer.failures[0];
+        if (first) {
+          m.promotedWaveDegraded(index, (batch[first.index] as SoakPair).cluster, first.result, Date.now());
+          scope.cancel();
+        }
+      };
+      void scope
+        .run(() => Promise.all(batches.map(watch)))
+        .then(
+          () => m.endWatch(index),
+          (err: unknown) => {
+            if (!isCancellation(err))
+              log.warn('stopped watching a promoted wave', { wave: wave.name, error: describeFailure(err) });
+          },
+        );
+    }
   }
 
   /** Every upgraded cluster of the wave × every soak-phase gate, in a stable order. */
@@ -901,7 +1209,11 @@ class CampaignRun {
       nextExpiry = m.expireApprovals(Date.now());
     }
     if (m.aborting) return;
-    m.promote(Date.now());
+    const watchMs = durationToMs((m.spec.watchAfterPromotion as string | undefined) ?? '0s');
+    // Campaigns started before the field existed carry none: they are not watched.
+    const watch = watchMs > 0 && soakGatesOf(m).length > 0 && patched(WATCH_AFTER_PROMOTION_PATCH);
+    m.promote(Date.now(), watch ? watchMs : 0);
+    this.watchPromotedWaves();
   }
 
   // -------------------------------------------------------------------------------------

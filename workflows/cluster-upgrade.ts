@@ -401,6 +401,7 @@ class ClusterUpgrade {
   async run(): Promise<ClusterUpgradeResult> {
     this.upsertInitialSearchAttributes();
     this.renderDetails();
+    if (this.input.rollbackOnly) return this.rollBackUpgraded(this.input.rollbackOnly);
     try {
       const plan = await this.preflight();
       if (isEmptyPlan(plan) && !this.karpenter) return this.finish('already-at-target');
@@ -1255,6 +1256,21 @@ class ClusterUpgrade {
     return this.finish(after.outcome, after.reason);
   }
 
+  /**
+   * A rollback-only run (input.rollbackOnly): a gate failed after an earlier run of this cluster
+   * ended upgraded. That run's node groups and add-ons go back by the same rules as any rollback;
+   * the control plane stays (this run did no hop; VersionRollback after the fact is the
+   * operator's `fleetwave rollback`). Runs to its end regardless of pause and abort.
+   */
+  private async rollBackUpgraded(
+    order: NonNullable<ClusterUpgradeInput['rollbackOnly']>,
+  ): Promise<ClusterUpgradeResult> {
+    this.reversible.push(...order.undo);
+    const summary = await CancellationScope.nonCancellable(() => this.rollBack());
+    const after = endingAfterRollback(order.reason, summary);
+    return this.finish(after.outcome, after.reason);
+  }
+
   /** Node groups, add-ons, then (opt-in) the control plane and the add-ons it unblocks: see cluster-upgrade/rollback.ts. */
   private async rollBack(): Promise<RollbackSummary> {
     this.setStep('rollback', true);
@@ -1473,6 +1489,8 @@ class ClusterUpgrade {
       ...(this.controlPlaneVersion ? { finalVersion: this.controlPlaneVersion } : {}),
       steps: this.steps,
       gates: this.gateResults,
+      // What a rollback after the fact (the campaign's soak) would undo; nothing more is kept anywhere.
+      ...(outcome === 'upgraded' && this.reversible.length > 0 ? { undo: [...this.reversible] } : {}),
     };
   }
 

@@ -5,8 +5,9 @@
  * Imported by the workflows, the worker and the client. It must stay free of Node
  * built-ins and of anything with side effects.
  */
+import type { Reversible } from './cluster-upgrade/rollback';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ClusterRef, GateResult, PinnedVersions } from '../activities/types';
+import type { ClusterRef, GateResult, KubernetesChecks, PinnedVersions } from '../activities/types';
 import type { FleetMember } from '../domain/fleet';
 import type { Campaign } from '../domain/spec';
 import type { PolicySummary, SignedClaim } from '../domain/signed-actions';
@@ -175,6 +176,10 @@ export interface WaveStatus {
   approvalsNeeded: number;
   approvals: Approval[];
   soakEndsAt?: string;
+  /** Promoted and still watched by the soak-phase gates until then (spec.watchAfterPromotion). */
+  watchedUntil?: string;
+  /** A gate failed during the watch after promotion: what, and the rollback proposed. */
+  watchFailure?: string;
   /** Last result per cluster/gate (bounded; successful ones are evicted first). */
   gates: ClusterGateResult[];
   /** Gate results evicted by the bound. */
@@ -271,7 +276,9 @@ export interface ClusterUpgradeInput {
   /** Target minor (absent: patch only). */
   targetVersion?: string;
   pinned: PinnedVersions;
-  spec: Pick<Campaign['spec'], 'healthGates' | 'kubernetesChecks' | 'rollback' | 'nodegroups' | 'bake' | 'target'> & {
+  spec: Pick<Campaign['spec'], 'healthGates' | 'rollback' | 'nodegroups' | 'bake' | 'target'> & {
+    /** Inputs of campaigns started before `workloadsAvailable` existed lack it: off for them. */
+    kubernetesChecks: KubernetesChecks;
     /** Absent in the inputs of older histories: the defaults then (domain/spec.ts nodesSchema). */
     nodes?: Campaign['spec']['nodes'];
   };
@@ -279,6 +286,13 @@ export interface ClusterUpgradeInput {
   attempt: number;
   /** Campaign workflow to report the result to by signal, when it asks (reportBySignalSignal). */
   parentCampaignId?: string;
+  /**
+   * A rollback-only run: undo what an earlier, upgraded run of this cluster changed (its result's
+   * `undo`), because a gate failed after it ended (the wave's soak). Nothing else runs: no
+   * preflight, no gates; node groups and add-ons go back as the rollback rules allow
+   * (workflows/cluster-upgrade/rollback.ts). The control plane is not rolled back by this run.
+   */
+  rollbackOnly?: { reason: string; undo: Reversible[] };
 }
 
 export type ClusterOutcome = 'upgraded' | 'already-at-target' | 'rolled-back' | 'failed' | 'blocked' | 'aborted';
@@ -297,6 +311,8 @@ export interface ClusterUpgradeResult {
   finalVersion?: string;
   steps: ClusterStepRecord[];
   gates: GateResult[];
+  /** `upgraded` only: the add-ons and node groups changed, in order, with what a later rollback restores. */
+  undo?: Reversible[];
 }
 
 /** What a cluster-upgrade child tells its campaign as its last act. */

@@ -24,6 +24,7 @@ beforeAll(async () => {
   h = await startSimHarness([
     clusterEntry('k-alpha', { pdbs: [{ name: 'db', namespace: 'data', allowedDisruptions: 0 }] }),
     clusterEntry('k-beta', { faults: { crashLoopAfterUpgrade: true } }),
+    clusterEntry('k-delta', { faults: { crashLoopAfterUpgrade: true } }),
     clusterEntry('k-gamma', {
       account: OTHER_ACCOUNT,
       roleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/fleetwave`,
@@ -161,6 +162,47 @@ describe('Kubernetes health', () => {
     // Without any baseline every crash loop counts: not knowing is not healthy.
     expect(await runActivity(h.activities.checkKubernetesHealth, { cluster, checks })).toMatchObject({
       healthy: false,
+    });
+  });
+});
+
+describe('workload health (workloadsAvailable)', () => {
+  const withWorkloads = { ...checks, workloadsAvailable: true };
+
+  it('finds every Deployment, StatefulSet and DaemonSet whole on a healthy cluster', async () => {
+    const result = await runActivity(h.activities.checkKubernetesHealth, {
+      cluster: h.ref('k-alpha'),
+      checks: withWorkloads,
+    });
+    expect(result).toMatchObject({ healthy: true, failures: [] });
+  });
+
+  it('reports Deployments short of their replicas after an upgrade, and not those short in the baseline', async () => {
+    const cluster = h.ref('k-delta');
+    const baseline = await runActivity(h.activities.captureKubernetesBaseline, { cluster });
+    expect(baseline.shortWorkloads).toEqual([]);
+    const handle = await runActivity(h.activities.startNodegroupUpdate, {
+      campaign: 'patch',
+      cluster,
+      attempt: 1,
+      nodegroup: 'general',
+      releaseVersion: latestRelease('1.29'),
+      force: false,
+    });
+    await runActivity(h.activities.awaitUpdate, { handle, timeoutMs: 60_000 });
+    // Only the workload check: crash loops are reported by their own check.
+    const only = { nodesReady: false, kubeletVersionsMatch: false, noNewCrashLoops: false, workloadsAvailable: true };
+    const after = await runActivity(h.activities.checkKubernetesHealth, { cluster, checks: only, baseline });
+    expect(after.healthy).toBe(false);
+    expect(after.failures.join('\n')).toMatch(
+      /workload\(s\) short of desired: .*\/Deployment\/.* \(\d+\/\d+ available\)/,
+    );
+    const later = await runActivity(h.activities.captureKubernetesBaseline, { cluster });
+    expect(later.shortWorkloads?.length).toBeGreaterThan(0);
+    expect(
+      await runActivity(h.activities.checkKubernetesHealth, { cluster, checks: only, baseline: later }),
+    ).toMatchObject({
+      healthy: true,
     });
   });
 });

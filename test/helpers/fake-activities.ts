@@ -29,6 +29,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { activityRuntime, type ActivityRuntime } from '../../activities/context';
 import { describeGateFailure } from '../../activities/health';
+import { createWatchActivity } from '../../activities/watch';
+import type { GateMeasurement } from '../../activities/prometheus';
 import { stopRequested, withStepContext } from '../../activities/steps';
 import {
   FailureTypes,
@@ -93,6 +95,11 @@ export interface FakeGateFailure {
   /** Default: Failed. */
   outcome?: Exclude<GateOutcome, 'Successful'>;
   message?: string;
+  /**
+   * watchHealthGates only: the pair passes this many measurements first, then degrades (a cluster
+   * that goes bad halfway through its soak). Default 0.
+   */
+  afterMeasurements?: number;
 }
 
 /** A self-installed Karpenter: its version, NodePools and EC2NodeClasses; `nodeClasses` and `budgets` change as a cluster would. */
@@ -287,6 +294,8 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     return c;
   };
 
+  /** Measurements per cluster/gate so far (watchHealthGates). */
+  const measured = new Map<string, number>();
   const record = async (
     name: keyof (FleetwaveActivities & ActivityParts),
     label: string,
@@ -845,6 +854,31 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
       await record('evaluateHealthGate', label, input, input.cluster.name);
       return gateResultOf(model(input.cluster.name), input);
     },
+
+    // The real watch loop (activities/watch.ts) over a fake measurement: it parks between looks as on a worker.
+    watchHealthGates: createWatchActivity(
+      {
+        measureOnce: async (_rt, cluster, gate, phase): Promise<GateMeasurement> => {
+          const key = `${cluster.name}/${gate.name}`;
+          const seen = (measured.get(key) ?? 0) + 1;
+          measured.set(key, seen);
+          await record('watchHealthGates', `watchHealthGates:${gate.name}/${phase}`, { cluster, gate }, cluster.name);
+          const failing = model(cluster.name).behaviour.failGates?.find(
+            (f) =>
+              (f.gate === undefined || f.gate === gate.name) &&
+              (f.phase === undefined || f.phase === phase) &&
+              seen > (f.afterMeasurements ?? 0),
+          );
+          if (!failing) return { kind: 'pass', value: '0' };
+          const outcome = failing.outcome ?? 'Failed';
+          const kind = outcome === 'Failed' ? 'fail' : outcome === 'Inconclusive' ? 'inconclusive' : 'error';
+          return { kind, value: '1', note: failing.message ?? `gate ${outcome}` };
+        },
+        now: () => Date.now(),
+        park: (rt) => rt.canPark,
+      },
+      () => activityRuntime(),
+    ).watchHealthGates,
 
     async evaluateHealthGates(input) {
       // One recorded call per pair, labelled like evaluateHealthGate, so tests count pairs either way.

@@ -211,8 +211,9 @@ describe('campaign workflow: continue-as-new', () => {
     // Each cluster was upgraded once across all runs, with the versions pinned by the first run.
     for (const n of names) expect(fake.trace(n, /^preflightCluster$/)).toEqual(['preflightCluster']);
     expect(fake.calls.filter((c) => c.name === 'resolveTargetVersions')).toHaveLength(1);
-    // Soak gates of each wave ran once per upgraded cluster, even when the soak spanned runs.
-    expect(fake.calls.filter((c) => c.label === 'evaluateHealthGate:errors/soak')).toHaveLength(names.length);
+    // Soak gates of each wave watched every upgraded cluster, even when the soak spanned runs.
+    const watched = new Set(fake.calls.filter((c) => c.label === 'watchHealthGates:errors/soak').map((c) => c.cluster));
+    expect([...watched].sort()).toEqual([...names].sort());
   }
 
   it(

@@ -102,8 +102,13 @@ export function renderDetails(m: CampaignMachine): string {
   if (wave?.state === 'soaking' && wave.soakEndsAt !== undefined) {
     const left = wave.soakEndsAt - Date.now();
     out.push(
-      `\nSoaking until ${new Date(wave.soakEndsAt).toISOString()}${left > 0 ? ` (${formatDuration(left)} left)` : ''}.`,
+      `\nSoaking until ${new Date(wave.soakEndsAt).toISOString()}${left > 0 ? ` (${formatDuration(left)} left)` : ''}: every soak gate of every upgraded cluster, each interval.`,
     );
+  }
+  for (const w of m.view.waves) {
+    if (w.watchUntil !== undefined)
+      out.push(`\nWatching promoted wave \`${w.name}\` until ${new Date(w.watchUntil).toISOString()}.`);
+    if (w.watchFailure !== undefined) out.push(`\n⚠ promoted wave \`${w.name}\`: ${w.watchFailure}`);
   }
   out.push('');
   out.push(

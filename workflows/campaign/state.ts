@@ -7,6 +7,7 @@
  * Deterministic: time comes in as arguments (the workflow clock), nothing here reads a
  * clock, draws randomness or touches I/O.
  */
+import type { Reversible } from '../cluster-upgrade/rollback';
 import type { GateResult, PinnedVersions } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
 import { durationToMs } from '../../domain/duration';
@@ -84,6 +85,13 @@ export interface ClusterRecord {
   releasePending?: string[];
   /** True while the cluster holds a slot in its window without having started (waiting for a lease or a token). */
   reserved?: boolean;
+  /**
+   * What its upgraded child changed and a rollback restores (the child's result `undo`): kept only
+   * while its wave soaks with soak-phase gates, dropped at promotion (keeps the carried state small).
+   */
+  undo?: Reversible[];
+  /** A soak gate failed on the upgraded cluster: its rollback-only child is to start, or runs. */
+  rollback?: { state: 'requested' | 'running'; reason: string };
 }
 
 /** One wave as the campaign tracks it. */
@@ -101,6 +109,10 @@ export interface WaveRecord {
   /** Soak gate evaluations done so far (index into the deterministic cluster × gate list). */
   soakCursor?: number;
   soakFailure?: string;
+  /** After promotion: its clusters are watched by the soak-phase gates until then (spec.watchAfterPromotion). */
+  watchUntil?: number;
+  /** A gate failed during the watch after promotion: what, and the rollback proposed. */
+  watchFailure?: string;
   gates: ClusterGateResult[];
   gatesDropped: number;
   started?: boolean;
@@ -574,6 +586,8 @@ export class CampaignMachine {
     if (c.state !== 'upgrading' || c.attempt !== attempt) return;
     c.state = outcome;
     c.reason = reason;
+    c.rollback = undefined;
+    c.undo = undefined;
     c.starts -= 1;
     c.step = undefined;
     c.endedAt = iso(now);
@@ -611,6 +625,10 @@ export class CampaignMachine {
     c.runId = undefined;
     c.childPaused = undefined;
     c.childAborted = undefined;
+    c.rollback = undefined;
+    // Only a soak that watches can need it (a rollback after the fact): otherwise carry nothing.
+    c.undo =
+      c.state === 'upgraded' && result.undo && result.undo.length > 0 && this.#hasSoakGates() ? result.undo : undefined;
     this.#giveBackLeases(c);
     const wave = this.#s.waves[c.window];
     if (wave) for (const gate of result.gates ?? []) this.#keepGate(wave, { ...gate, cluster: c.name });
@@ -656,6 +674,49 @@ export class CampaignMachine {
   // -------------------------------------------------------------------------------------
   // Soak
 
+  /** Promoted waves still watched at `now` (spec.watchAfterPromotion), by index. */
+  watchedWaves(now: number): number[] {
+    return this.#s.waves.filter((w) => w.watchUntil !== undefined && w.watchUntil > now).map((w) => w.index);
+  }
+
+  /** The watch after promotion of wave `index` ended without a failure. */
+  endWatch(index: number): void {
+    const wave = this.#wave(index);
+    wave.watchUntil = undefined;
+    this.#changes++;
+  }
+
+  /**
+   * A gate failed on a promoted wave during its watch: the campaign pauses (the next waves' upgrades
+   * hold, as at an operator's pause) and the audit trail records the rollback it proposes. Nothing
+   * is undone automatically: undoing a promoted wave is the operator's `fleetwave rollback --wave`.
+   */
+  promotedWaveDegraded(index: number, cluster: string, result: GateResult, now: number): void {
+    const wave = this.#wave(index);
+    if (wave.watchUntil === undefined) return;
+    this.#keepGate(wave, clusterGate(cluster, result));
+    wave.watchUntil = undefined;
+    const proposal =
+      result.outcome === 'Failed'
+        ? `proposed: roll the wave back with \`fleetwave rollback ${this.name} --wave ${wave.name}\` (not available in this release: roll back by hand)`
+        : 'the gate could not be read: check the metrics before resuming';
+    wave.watchFailure = `gate ${result.gate} on ${cluster} ${result.outcome} after promotion: ${result.message}; ${proposal}`;
+    this.#record(now, { kind: 'soak-failed', wave: wave.name, cluster, detail: wave.watchFailure });
+    this.pause('operator', `promoted wave "${wave.name}" degraded: ${wave.watchFailure}`, now, 'after-promotion watch');
+  }
+
+  /**
+   * True when one more approval would promote the current wave now: the approval that must find the
+   * wave's gates green first (the approval re-check).
+   */
+  approvalWouldPromote(now: number): boolean {
+    const wave = this.#s.waves[this.#s.currentWave];
+    if (!wave) return false;
+    const p = this.promotion(wave.index, now);
+    if (!p.approvalRequired || this.#s.paused) return false;
+    return approvalsInForce(wave.approvals, this.#approvalLifetimeMs(), now).length + 1 >= this.approvalsNeeded();
+  }
+
   /** Starts the current wave's soak (once): its end time, a fresh gate cursor and verdict. */
   beginSoak(soakMs: number, now: number): void {
     const wave = this.#currentWave();
@@ -683,6 +744,78 @@ export class CampaignMachine {
       // No data, Inconclusive and Error block promotion just like Failed: never promote on doubt.
       wave.soakFailure = `gate ${gateName} on ${cluster} ${result.outcome}: ${result.message}`;
     }
+  }
+
+  /**
+   * A watched soak gate (workflows/campaign.ts, patch soak-watch) decided a pair not Successful.
+   * Failed: the metric says the upgraded cluster is bad, so it goes through the wave's policy: a
+   * rollback-only child undoes its node groups and add-ons where spec.rollback.onGateFailure
+   * allows and there is something to undo, else the cluster is failed; either way it counts
+   * against the failure budget. Inconclusive or Error (no data, query errors) say nothing about
+   * the cluster: the wave's soak fails and the campaign pauses before approval, as before.
+   */
+  soakGateFailed(waveIndex: number, cluster: string, result: GateResult, now: number): void {
+    const wave = this.#wave(waveIndex);
+    this.#keepGate(wave, clusterGate(cluster, result));
+    const c = this.#clusters.get(cluster);
+    if (result.outcome !== 'Failed' || !c) {
+      wave.soakFailure ??= `gate ${result.gate} on ${cluster} ${result.outcome}: ${result.message}`;
+      return;
+    }
+    if (c.state !== 'upgraded' || c.rollback) return;
+    const why = `soak gate ${result.gate} failed after the upgrade: ${result.message}`;
+    this.#record(now, { kind: 'soak-failed', wave: wave.name, cluster, detail: why });
+    if (this.spec.rollback.onGateFailure && c.undo && c.undo.length > 0) {
+      c.rollback = { state: 'requested', reason: why };
+    } else {
+      c.state = 'failed';
+      c.reason = this.spec.rollback.onGateFailure
+        ? `${why}; nothing the campaign can roll back after the upgrade (the control plane goes back only by EKS VersionRollback, \`fleetwave rollback\`)`
+        : `${why}; automatic rollback is off (spec.rollback.onGateFailure)`;
+      c.undo = undefined;
+      c.endedAt = iso(now);
+    }
+    this.#changes++;
+  }
+
+  /** Upgraded clusters of window `index` whose rollback-only child is to start. */
+  rollbacksRequested(index: number): ClusterView[] {
+    return this.#s.clusters.filter((c) => c.window === index && c.rollback?.state === 'requested');
+  }
+
+  /** True while a rollback of window `index` is requested or running: the soak does not end before. */
+  rollbacksPending(index: number): boolean {
+    return this.#s.clusters.some((c) => c.window === index && c.rollback !== undefined);
+  }
+
+  /**
+   * The workflow is about to start the cluster's rollback-only child; returns the attempt it runs
+   * (the upgrade's: the rollback's idempotency tokens name their own steps) and what it undoes.
+   */
+  markRollbackStarted(
+    cluster: string,
+    waveName: string,
+    now: number,
+  ): { attempt: number; reason: string; undo: Reversible[] } {
+    const c = this.#cluster(cluster);
+    const rollback = c.rollback ?? { state: 'requested', reason: 'soak gate failed' };
+    c.rollback = { state: 'running', reason: rollback.reason };
+    c.state = 'upgrading';
+    c.starts += 1;
+    c.step = 'rollback after soak';
+    c.endedAt = undefined;
+    this.#record(now, {
+      kind: 'cluster-started',
+      cluster: c.name,
+      wave: waveName,
+      detail: `attempt ${c.attempt}: rollback after a failed soak gate`,
+    });
+    return { attempt: c.attempt, reason: rollback.reason, undo: [...(c.undo ?? [])] };
+  }
+
+  /** True when the campaign has soak-phase gates. */
+  #hasSoakGates(): boolean {
+    return this.spec.healthGates.some((g) => g.phases.includes('soak'));
   }
 
   /** The soak evaluations stopped (all done, or stopped for continue-as-new or abort): wake the main loop. */
@@ -799,10 +932,15 @@ export class CampaignMachine {
     this.#changes++;
   }
 
-  /** Promotes the current wave and opens the next wave's window. */
-  promote(now: number): void {
+  /**
+   * Promotes the current wave and opens the next wave's window. With `watchMs` (spec.watchAfterPromotion),
+   * its clusters stay watched until then. What a rollback after the soak would undo is dropped.
+   */
+  promote(now: number, watchMs = 0): void {
     const wave = this.#currentWave();
     wave.state = 'promoted';
+    if (watchMs > 0) wave.watchUntil = now + watchMs;
+    for (const c of this.#s.clusters) if (c.window === wave.index) c.undo = undefined;
     const next = this.#s.waves[wave.index + 1];
     this.#record(now, {
       kind: 'promoted',
@@ -1252,6 +1390,8 @@ export class CampaignMachine {
         gates: w.gates,
       };
       if (w.soakEndsAt !== undefined) status.soakEndsAt = iso(w.soakEndsAt);
+      if (w.watchUntil !== undefined) status.watchedUntil = iso(w.watchUntil);
+      if (w.watchFailure !== undefined) status.watchFailure = w.watchFailure;
       if (w.gatesDropped) status.gatesDropped = w.gatesDropped;
       if (w.acknowledgedFailures) status.acknowledgedFailures = w.acknowledgedFailures;
       return status;

@@ -7,6 +7,7 @@ import { parseDuration } from '../../domain/duration';
 import { GATE_TIMEOUT_MARGIN_MS, gateWorstCaseMs } from '../../domain/gates';
 import type { CampaignSpec, GatePhase, HealthGateSpec } from '../../domain/spec';
 import type { ClusterUpgradeInput } from '../definitions';
+import type { KubernetesChecks } from '../../activities/types';
 import type { UpgradePlan } from './plan';
 
 /** One checkClusterHealth call, without what every call shares (cluster, spec.kubernetesChecks, baseline). */
@@ -28,7 +29,7 @@ export function gatesFor(spec: Pick<CampaignSpec, 'healthGates'>, phase: GatePha
 
 /** Whether spec.kubernetesChecks asks for anything (kubelet versions only where a minor is expected). */
 export function kubernetesChecksApply(
-  checks: CampaignSpec['kubernetesChecks'],
+  checks: KubernetesChecks,
   expectedKubeletMinor?: Record<string, string>,
 ): boolean {
   return checks.nodesReady || checks.noNewCrashLoops || (checks.kubeletVersionsMatch && !!expectedKubeletMinor);
@@ -86,7 +87,7 @@ export function verifyRun(input: ClusterUpgradeInput, plan: UpgradePlan): CheckR
  * the Kubernetes checks without kubelet expectations (nodes are still on the previous minor).
  */
 export function controlPlaneBakeRun(
-  spec: Pick<CampaignSpec, 'healthGates' | 'kubernetesChecks'>,
+  spec: Pick<CampaignSpec, 'healthGates'> & { kubernetesChecks: KubernetesChecks },
   bakeMs: number,
 ): CheckRun {
   const gates: HealthGateSpec[] = [];

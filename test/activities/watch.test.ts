@@ -1,0 +1,130 @@
+/**
+ * The watch loop of watchHealthGates (activities/watch.ts) on a fake clock, outside a worker (it
+ * sleeps between looks instead of parking), and one parked attempt: what it throws and what it
+ * leaves for the next attempt.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { describe, expect, it } from 'vitest';
+import type { ActivityRuntime } from '../../activities/context';
+import type { GateMeasurement } from '../../activities/prometheus';
+import { STILL_WAITING_FAILURE } from '../../activities/types';
+import { createWatchActivity, type WatchProgress } from '../../activities/watch';
+import type { HealthGateSpec } from '../../domain/spec';
+
+const gate = { name: 'errors', query: 'x', condition: '< 1', interval: '60s', phases: ['soak'] } as HealthGateSpec;
+const cluster = (name: string) => ({ name, region: 'us-east-1', account: '111122223333' });
+
+function harness(
+  measure: (cluster: string, n: number) => GateMeasurement['kind'],
+  park = false,
+  details?: unknown,
+  startAt = 1_000_000,
+) {
+  let now = startAt;
+  const counts = new Map<string, number>();
+  const beats: unknown[] = [];
+  const rt: ActivityRuntime = {
+    heartbeatDetails: details,
+    attempt: 1,
+    heartbeat: (d) => beats.push(d),
+    sleep: async (ms) => {
+      now += ms;
+    },
+    signal: undefined,
+    cancelRequested: () => false,
+    canPark: park,
+    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+  };
+  const { watchHealthGates } = createWatchActivity(
+    {
+      measureOnce: async (_rt, c) => {
+        const n = (counts.get(c.name) ?? 0) + 1;
+        counts.set(c.name, n);
+        return { kind: measure(c.name, n), value: '0' };
+      },
+      now: () => now,
+      park: (r) => r.canPark,
+    },
+    () => rt,
+  );
+  return { watchHealthGates, counts, beats, start: now };
+}
+
+describe('watchHealthGates', () => {
+  it('measures every pair every interval for the whole period and passes a green batch at its end', async () => {
+    const h = harness(() => 'pass');
+    const out = await h.watchHealthGates({
+      phase: 'soak',
+      items: [
+        { cluster: cluster('a'), gate },
+        { cluster: cluster('b'), gate },
+      ],
+      untilMs: h.start + 2 * 3_600_000,
+    });
+    expect(out.ended).toBe(true);
+    expect(out.failures).toEqual([]);
+    expect(out.results.map((r) => r.outcome)).toEqual(['Successful', 'Successful']);
+    // Two hours at 60 s: a look at the start and one per interval.
+    expect(h.counts.get('a')).toBe(121);
+  });
+
+  it('returns at the first failure of a cluster that degrades after passing looks', async () => {
+    const h = harness((c, n) => (c === 'b' && n > 30 ? 'fail' : 'pass'));
+    const out = await h.watchHealthGates({
+      phase: 'soak',
+      items: [
+        { cluster: cluster('a'), gate },
+        { cluster: cluster('b'), gate },
+      ],
+      untilMs: h.start + 2 * 3_600_000,
+    });
+    expect(out.ended).toBe(false);
+    expect(out.failures).toHaveLength(1);
+    expect(out.failures[0]).toMatchObject({
+      index: 1,
+      result: { gate: 'errors', outcome: 'Failed', successes: 30, failures: 1 },
+    });
+  });
+
+  it('at the end, a pair without enough passes in a row is Inconclusive: no data is never a pass', async () => {
+    const h = harness((_c, n) => (n === 3 ? 'inconclusive' : n > 3 ? 'inconclusive' : 'pass'));
+    const out = await h.watchHealthGates({
+      phase: 'soak',
+      items: [{ cluster: cluster('a'), gate: { ...gate, inconclusiveLimit: 100 } }],
+      untilMs: h.start + 5 * 60_000,
+    });
+    expect(out.ended).toBe(true);
+    expect(out.results[0]).toMatchObject({ outcome: 'Inconclusive' });
+    expect(out.results[0]?.message).toMatch(/by the end of the watch/);
+  });
+
+  it('takes one look when its end has passed (the approval re-check)', async () => {
+    const h = harness(() => 'fail');
+    const out = await h.watchHealthGates({
+      phase: 'soak',
+      items: [{ cluster: cluster('a'), gate }],
+      untilMs: 0,
+      requiredSuccesses: 1,
+    });
+    expect(out).toMatchObject({ ended: false, looks: 1, failures: [{ index: 0, result: { outcome: 'Failed' } }] });
+    expect(h.counts.get('a')).toBe(1);
+  });
+
+  it('parks between looks inside a worker, and the next attempt continues the tallies', async () => {
+    const first = harness(() => 'pass', true);
+    const input = {
+      phase: 'soak' as const,
+      items: [{ cluster: cluster('a'), gate }],
+      untilMs: first.start + 3_600_000,
+    };
+    const err = await first.watchHealthGates(input).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: STILL_WAITING_FAILURE, nextRetryDelay: 60_000 });
+    const kept = first.beats.at(-1) as WatchProgress;
+    expect(kept.pairs[0]?.tally.successes).toBe(1);
+    // The server runs the next attempt at the next look.
+    const second = harness(() => 'fail', true, kept, first.start + 60_000);
+    const out = await second.watchHealthGates(input);
+    expect(out.failures[0]?.result).toMatchObject({ outcome: 'Failed', measurements: 2, successes: 1 });
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * Gates that keep watching (issue 19): a cluster that degrades halfway through its wave's soak is
+ * rolled back and counted against the failure budget; a promoted wave that degrades inside
+ * spec.watchAfterPromotion pauses the campaign with the rollback proposed; an approval that would
+ * promote a wave whose gates turned red is refused with the gate named, by Update and by Signal.
+ * The gates run through the real watch loop (activities/watch.ts) over fake measurements, parked
+ * between looks as on a worker.
+ */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { abortSignal, approveSignal, approveWaveUpdate, statusQuery } from '../../workflows/definitions';
+import { getWorkflowBundle } from '../helpers/bundle';
+import type { temporal as proto } from '@temporalio/proto';
+import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
+import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import {
+  STANDIN_CHILD_WORKFLOWS,
+  makeCampaign,
+  recordHistory,
+  resultWithin,
+  startCampaign,
+  uniqueTag,
+  waitForStatus,
+  withWorker,
+} from './campaign-harness';
+
+const GATE = {
+  name: 'error-rate',
+  query: 'rate(x[1m])',
+  condition: '< 0.01',
+  interval: '100ms',
+  phases: ['soak' as const],
+};
+
+describe('campaign workflow: gates that keep watching', () => {
+  let temporal: TestTemporal;
+
+  beforeAll(async () => {
+    temporal = await getTestTemporal();
+    await getWorkflowBundle();
+  });
+
+  it('rolls back a cluster that degrades halfway through its soak and counts it against the budget', async () => {
+    const tag = uniqueTag();
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => `sw-${tag}-${n}`) as [string, string, string];
+    const fake = createFakeActivities({
+      clusters: [
+        // Three passing looks first: the old soak (one pass per pair) would have promoted it.
+        fakeCluster(a, {
+          behaviour: { failGates: [{ phase: 'soak', afterMeasurements: 3, message: 'error rate 0.2' }] },
+        }),
+        fakeCluster(b),
+        fakeCluster(c),
+      ],
+    });
+    const campaign = makeCampaign(`sw-${tag}`, {
+      waves: [
+        { name: 'canary', count: 2, maxParallel: 2, soak: '4s', approval: 'auto', failureBudget: 0 },
+        { name: 'rest', soak: '0s' },
+      ],
+      healthGates: [GATE],
+    });
+    const taskQueue = temporal.taskQueue('campaign');
+    const { status, history } = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        [a, b, c].map((n) => fake.member(n)),
+      );
+      const status = await waitForStatus(handle, (s) => s.state === 'paused', 60_000, 'budget pause');
+      await recordHistory(handle, 'soak-watch-rollback');
+      const history = await handle.fetchHistory();
+      await handle.signal(abortSignal, { by: 'test', reason: 'done' });
+      await resultWithin(handle);
+      return { status, history };
+    });
+    const clusterA = status.clusters.find((x) => x.name === a);
+    expect(clusterA?.state).toBe('rolled-back');
+    expect(clusterA?.reason).toMatch(/soak gate error-rate failed after the upgrade: .*Failed/);
+    expect(status.clusters.find((x) => x.name === b)?.state).toBe('upgraded');
+    expect(status.pausedReason).toMatch(/wave "canary" failure budget exceeded: 1 failed or rolled back, budget 0/);
+    // Measured on, after passing looks, until it degraded; then its add-ons and node groups went back.
+    const looks = fake.calls.filter((x) => x.label === 'watchHealthGates:error-rate/soak' && x.cluster === a);
+    expect(looks.length).toBeGreaterThanOrEqual(4);
+    expect(fake.eksTrace(a).some((l) => l.startsWith('rollback'))).toBe(true);
+    expect(fake.trace(c)).toEqual([]);
+    const events = history.events ?? [];
+    const watches = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'watchHealthGates',
+    ).length;
+    console.log(
+      `soak watch: ${events.length} campaign events for 2 clusters; ${watches} watchHealthGates activities; ${looks.length} looks at ${a}`,
+    );
+  });
+
+  it('pauses and proposes a rollback when a promoted wave degrades inside watchAfterPromotion', async () => {
+    const tag = uniqueTag();
+    const [a, b] = ['a', 'b'].map((n) => `wp-${tag}-${n}`) as [string, string];
+    let releaseRest!: () => void;
+    const restMayGo = new Promise<void>((resolve) => (releaseRest = resolve));
+    const fake = createFakeActivities({
+      clusters: [fakeCluster(a), fakeCluster(b)],
+      // The next wave's upgrade holds, so the promoted wave is watched while it runs.
+      beforeCall: (call) => (call.cluster === b && call.name === 'preflightCluster' ? restMayGo : undefined),
+    });
+    const campaign = makeCampaign(`wp-${tag}`, {
+      waves: [
+        { name: 'canary', count: 1, soak: '1s', approval: 'auto' },
+        { name: 'rest', soak: '0s' },
+      ],
+      healthGates: [GATE],
+      watchAfterPromotion: '10m',
+    });
+    const taskQueue = temporal.taskQueue('campaign');
+    const status = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        [a, b].map((n) => fake.member(n)),
+      );
+      const promoted = await waitForStatus(handle, (s) => s.waves[0]?.state === 'promoted', 60_000, 'promotion');
+      expect(promoted.waves[0]?.watchedUntil).toBeDefined();
+      fake.cluster(a).behaviour.failGates = [{ phase: 'soak', message: 'p99 latency 3 s' }];
+      const paused = await waitForStatus(handle, (s) => s.state === 'paused', 60_000, 'watch pause');
+      releaseRest();
+      await recordHistory(handle, 'watch-after-promotion');
+      await handle.signal(abortSignal, { by: 'test', reason: 'done' });
+      await resultWithin(handle);
+      return paused;
+    });
+    expect(status.pausedReason).toMatch(
+      new RegExp(
+        `promoted wave "canary" degraded: gate error-rate on ${a} Failed after promotion: .*fleetwave rollback wp-${tag} --wave canary`,
+      ),
+    );
+    expect(status.waves[0]?.watchFailure).toMatch(/p99 latency 3 s/);
+    expect(status.waves[0]?.watchedUntil).toBeUndefined();
+    // Nothing was undone automatically.
+    expect(fake.eksTrace(a).some((l) => l.startsWith('rollback'))).toBe(false);
+  });
+
+  it('refuses an approval of a wave whose gates turned red, naming the gate, by Update and by Signal', async () => {
+    const tag = uniqueTag();
+    const [a, b] = ['a', 'b'].map((n) => `ar-${tag}-${n}`) as [string, string];
+    const fake = createFakeActivities({ clusters: [fakeCluster(a), fakeCluster(b)] });
+    const campaign = makeCampaign(`ar-${tag}`, {
+      waves: [
+        { name: 'canary', count: 1, soak: '1s', approval: 'required' },
+        { name: 'rest', soak: '0s' },
+      ],
+      healthGates: [GATE],
+      approvers: { users: ['alice', 'bob'], minApprovals: 1 },
+    });
+    const taskQueue = temporal.taskQueue('campaign');
+    const { status, result, refusedUpdate } = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        [a, b].map((n) => fake.member(n)),
+      );
+      await waitForStatus(handle, (s) => s.state === 'awaiting-approval', 60_000, 'approval');
+      // Green during the soak, red now.
+      fake.cluster(a).behaviour.failGates = [{ phase: 'soak', message: 'error rate 0.3' }];
+      const refusedUpdate = await handle
+        .executeUpdate(approveWaveUpdate, { args: [{ wave: 'canary', approver: 'alice' }] })
+        .then(
+          () => 'accepted',
+          (err: unknown) => (err instanceof WorkflowUpdateFailedError ? err.cause?.message : String(err)),
+        );
+      await handle.signal(approveSignal, { wave: 'canary', approver: 'bob' });
+      await waitForStatus(
+        handle,
+        (s) => s.audit.filter((x) => x.kind === 'approval-refused').length >= 2,
+        30_000,
+        'signal refusal',
+      );
+      const status = await handle.query(statusQuery);
+      fake.cluster(a).behaviour.failGates = [];
+      await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'canary', approver: 'alice' }] });
+      const result = await resultWithin(handle);
+      await recordHistory(handle, 'approval-recheck');
+      return { status, result, refusedUpdate };
+    });
+    const red = new RegExp(`wave "canary" is not green: gate error-rate on ${a} Failed: .*error rate 0.3`);
+    expect(refusedUpdate).toMatch(red);
+    const refusals = status.audit.filter((x) => x.kind === 'approval-refused');
+    expect(refusals.map((x) => x.by)).toEqual(['alice', 'bob']);
+    for (const r of refusals) expect(r.detail).toMatch(red);
+    expect(status.state).toBe('awaiting-approval');
+    expect(result.state).toBe('completed');
+  });
+
+  /**
+   * History cost of a watching soak: the campaign's events per cluster for one wave of 100
+   * clusters with 2 soak gates (200 pairs: 2 watch batches), at a 100 ms interval for a soak of
+   * 1 s and of 5 s (10 and 50 looks per pair). The looks are activity attempts, not events, so
+   * the two runs must cost the same number of events whatever the soak's length.
+   */
+  it(
+    'costs the same campaign events whatever the soak length: one watch activity per batch',
+    { timeout: 180_000 },
+    async () => {
+      const counts: { soak: string; events: number; watches: number; looks: number }[] = [];
+      for (const soak of ['1s', '5s']) {
+        const tag = uniqueTag();
+        const names = Array.from({ length: 100 }, (_, i) => `hs-${tag}-${String(i).padStart(3, '0')}`);
+        const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)) });
+        const campaign = makeCampaign(`hs-${tag}`, {
+          waves: [{ name: 'all', maxParallel: 100, soak, approval: 'auto' }],
+          healthGates: [GATE, { ...GATE, name: 'latency' }],
+        });
+        const taskQueue = temporal.taskQueue('campaign');
+        const events = await withWorker(
+          temporal,
+          taskQueue,
+          fake.activities,
+          async () => {
+            const handle = await startCampaign(
+              temporal,
+              taskQueue,
+              campaign,
+              names.map((n) => fake.member(n)),
+            );
+            const result = await resultWithin(handle, 150_000);
+            expect(result.state).toBe('completed');
+            return (await handle.fetchHistory()).events ?? [];
+          },
+          STANDIN_CHILD_WORKFLOWS,
+        );
+        const watches = events.filter(
+          (e: proto.api.history.v1.IHistoryEvent) =>
+            e.activityTaskScheduledEventAttributes?.activityType?.name === 'watchHealthGates',
+        ).length;
+        const looks = fake.calls.filter((c) => c.name === 'watchHealthGates').length;
+        counts.push({ soak, events: events.length, watches, looks });
+      }
+      for (const c of counts) {
+        console.log(
+          `soak ${c.soak} at 100 ms, 100 clusters x 2 gates: ${c.events} campaign events (${(c.events / 100).toFixed(2)} per cluster), ` +
+            `${c.watches} watchHealthGates activities, ${c.looks} measurements`,
+        );
+      }
+      const [short, long] = counts as [(typeof counts)[number], (typeof counts)[number]];
+      expect(short.watches).toBe(2);
+      expect(long.watches).toBe(2);
+      expect(long.looks).toBeGreaterThan(short.looks);
+      // Workflow tasks batch children's completions differently from run to run: allow a little.
+      expect(Math.abs(long.events - short.events)).toBeLessThanOrEqual(30);
+      expect(long.events / 100).toBeLessThanOrEqual(10);
+    },
+  );
+});
