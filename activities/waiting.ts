@@ -38,13 +38,21 @@ export function sooner(a: LookLater | undefined, b: LookLater): LookLater {
   return a === undefined || b.delayMs < a.delayMs ? b : a;
 }
 
+/**
+ * The shortest next look. A `nextRetryDelay` of zero ended the activity with the attempt's failure
+ * instead of retrying it (seen on the Temporal dev server: a soak's watch parked for a look due at
+ * once failed its soak), so a look due now is asked for a moment later.
+ */
+const SOONEST_LOOK_MS = 10;
+
 /** The failure that ends an attempt until its next look. Never fatal: the retry policy's attempts are unlimited. */
 export function stillWaiting(later: LookLater): ApplicationFailure {
+  const delayMs = Math.max(SOONEST_LOOK_MS, later.delayMs);
   return ApplicationFailure.create({
     type: STILL_WAITING_FAILURE,
-    message: `still waiting: ${later.reason}; next look in ${formatDelay(later.delayMs)}`,
+    message: `still waiting: ${later.reason}; next look in ${formatDelay(delayMs)}`,
     nonRetryable: false,
-    nextRetryDelay: later.delayMs,
+    nextRetryDelay: delayMs,
   });
 }
 

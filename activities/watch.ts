@@ -14,6 +14,9 @@
  * and degrades later fails when its failures pass `failureLimit` (no data and query errors the
  * same with their limits). At the end of the period a pair passes only with at least
  * `consecutiveSuccesses` (or `requiredSuccesses`) passes in a row: the last looks must be green.
+ * A pair short of them at the end (its looks were delayed by a dead worker, or the period is
+ * shorter than its interval) is looked at until it has them or fails, for at most the gate's
+ * `timeout` past the end; only then is it Inconclusive.
  * Every pair decided not Successful in a look is returned together; the others are not.
  */
 import { CancelledFailure } from '@temporalio/common';
@@ -143,9 +146,20 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
       };
     };
 
+    // Once the period is over, a pair not yet decided (too few passes in a row: a look delayed by a
+    // dead worker, a soak shorter than the gate's interval) keeps being looked at until it is, or
+    // until the gate's own timeout after the end: the last looks decide, and they must happen.
+    const limits = input.items.map((item) => limitsOf(item.gate, input.requiredSuccesses));
+    const undecidedAfterEnd = (i: number, now: number): boolean => {
+      const item = input.items[i] as WatchHealthGatesInput['items'][number];
+      const pair = progress.pairs[i] as WatchProgress['pairs'][number];
+      const grace = durationMs(item.gate.timeout ?? '10m');
+      return assessTally(pair.tally, limits[i] as GateLimits).outcome === 'Running' && now < input.untilMs + grace;
+    };
     for (;;) {
       const now = parts.now();
-      const due = progress.pairs.flatMap((p, i) => (p.nextAtMs <= now || oneLook ? [i] : []));
+      const open = (i: number) => now <= input.untilMs || undecidedAfterEnd(i, now);
+      const due = progress.pairs.flatMap((p, i) => (oneLook || (p.nextAtMs <= now && open(i)) ? [i] : []));
       const failures: WatchHealthGatesResult['failures'] = [];
       if (due.length > 0) {
         progress.looks++;
@@ -178,7 +192,10 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
             if (m.note !== undefined) pair.lastNote = m.note;
             else delete pair.lastNote;
             pair.nextAtMs = parts.now() + durationMs(item.gate.interval ?? '30s');
-            const assessment = assessTally(pair.tally, limitsOf(item.gate, input.requiredSuccesses));
+            // Alive and with the tally so far: a worker killed mid-look is noticed at the heartbeat
+            // timeout, and the next attempt keeps what this one measured (the SDK throttles these).
+            rt.heartbeat(structuredClone(progress));
+            const assessment = assessTally(pair.tally, limits[i] as GateLimits);
             if (assessment.outcome !== 'Running' && assessment.outcome !== 'Successful') {
               failures.push({ index: i, result: resultOf(i, assessment.outcome, assessment.message) });
             }
@@ -193,8 +210,11 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
         return { ended: false, failures, results: [], looks: progress.looks };
       }
       const after = parts.now();
-      if (oneLook || after >= input.untilMs) return finish();
-      const nextAt = Math.min(input.untilMs, ...progress.pairs.map((p) => p.nextAtMs));
+      if (oneLook) return finish();
+      const ended = after >= input.untilMs;
+      const waiting = progress.pairs.flatMap((p, i) => (!ended || undecidedAfterEnd(i, after) ? [p.nextAtMs] : []));
+      if (waiting.length === 0) return finish();
+      const nextAt = ended ? Math.min(...waiting) : Math.min(input.untilMs, ...waiting);
       const delay = Math.max(0, nextAt - after);
       if (parts.park(rt)) {
         // The tallies changed with every look: the next attempt needs them.

@@ -178,10 +178,13 @@ const { evaluateHealthGates } = proxyActivities<FleetwaveActivities>({
  * Watching gates for a whole soak or watch after promotion: each attempt takes one look at the
  * pairs that are due and parks until the next (activities/watch.ts), so an attempt is short: a
  * look at 100 pairs, 20 at once, with queries of at most 30 s. Retried for ever: the retries are
- * the looks (nextRetryDelay); a real error retries with backoff.
+ * the looks (nextRetryDelay); a real error retries with backoff. A look heartbeats after each
+ * measurement: a worker killed mid-look loses it within the heartbeat timeout (1 minute), not
+ * the start-to-close timeout, like every parked wait (docs/architecture.md, "Waiting").
  */
 const { watchHealthGates } = proxyActivities<FleetwaveActivities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
@@ -1064,8 +1067,9 @@ class CampaignRun {
   /**
    * Watches every promoted wave whose spec.watchAfterPromotion has not run out, in the
    * background, with the soak-phase gates: one watchHealthGates activity per batch for the whole
-   * watch. A failure pauses the campaign and records the proposed rollback (state.ts
-   * promotedWaveDegraded). The watch ends with the campaign: after the last wave nothing runs that
+   * watch. A Failed gate pauses the campaign and records the proposed rollback (state.ts
+   * promotedWaveDegraded); no data or query errors are shown in status and the pairs are watched
+   * again (a metrics outage must not stop a campaign whose current wave's gates still hold). The watch ends with the campaign: after the last wave nothing runs that
    * a pause could hold. A continue-as-new stops it; the next run watches again until the same end.
    */
   private watchPromotedWaves(): void {
@@ -1079,19 +1083,28 @@ class CampaignRun {
       this.watchedWaves.set(index, scope);
       const batches = batchesOf(pairsOf(m, index, gates));
       const watch = async (batch: SoakPair[]): Promise<void> => {
-        const until = wave.watchUntil ?? 0;
-        const answer = await watchHealthGates.executeWithOptions(
-          {
-            scheduleToCloseTimeout: Math.max(0, until - Date.now()) + 3_600_000,
-            summary: `watch of promoted wave ${wave.name}: ${batch.length} checks`,
-          },
-          [{ phase: 'soak', items: itemsOf(m, batch), untilMs: until, concurrency: SOAK_PAIRS_AT_ONCE }],
-        );
-        // Only a failure during the watch counts: at its end the soak's last-looks rule does not apply.
-        const first = answer.ended ? undefined : answer.failures[0];
-        if (first) {
-          m.promotedWaveDegraded(index, (batch[first.index] as SoakPair).cluster, first.result, Date.now());
-          scope.cancel();
+        for (;;) {
+          const until = wave.watchUntil ?? 0;
+          if (until <= Date.now()) return;
+          const answer = await watchHealthGates.executeWithOptions(
+            {
+              scheduleToCloseTimeout: Math.max(0, until - Date.now()) + 3_600_000,
+              summary: `watch of promoted wave ${wave.name}: ${batch.length} checks`,
+            },
+            [{ phase: 'soak', items: itemsOf(m, batch), untilMs: until, concurrency: SOAK_PAIRS_AT_ONCE }],
+          );
+          // Only a failure during the watch counts: at its end the soak's last-looks rule does not apply.
+          if (answer.ended) return;
+          const failed = answer.failures.find((f) => f.result.outcome === 'Failed');
+          if (failed) {
+            m.promotedWaveDegraded(index, (batch[failed.index] as SoakPair).cluster, failed.result, Date.now());
+            scope.cancel();
+            return;
+          }
+          // No data or query errors say nothing about the promoted clusters (the current wave's own
+          // gates hold new starts on them): say the watch lost sight, and watch again with fresh tallies.
+          const first = answer.failures[0];
+          if (first) m.promotedWaveUnread(index, (batch[first.index] as SoakPair).cluster, first.result, Date.now());
         }
       };
       void scope

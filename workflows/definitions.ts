@@ -133,7 +133,8 @@ export interface AuditEntry {
     | 'promoted'
     | 'continued-as-new'
     | 'completed'
-    | 'soak-failed';
+    | 'soak-failed'
+    | 'watch-unread';
   by?: string;
   wave?: string;
   cluster?: string;
@@ -180,6 +181,8 @@ export interface WaveStatus {
   watchedUntil?: string;
   /** A gate failed during the watch after promotion: what, and the rollback proposed. */
   watchFailure?: string;
+  /** The watch after promotion could not read a gate (no data, query errors) and watches again. */
+  watchWarning?: string;
   /** Last result per cluster/gate (bounded; successful ones are evicted first). */
   gates: ClusterGateResult[];
   /** Gate results evicted by the bound. */

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { ActivityRuntime } from '../../activities/context';
 import type { GateMeasurement } from '../../activities/prometheus';
 import { STILL_WAITING_FAILURE } from '../../activities/types';
+import { LookLater, stillWaiting } from '../../activities/waiting';
 import { createWatchActivity, type WatchProgress } from '../../activities/watch';
 import type { HealthGateSpec } from '../../domain/spec';
 
@@ -98,6 +99,23 @@ describe('watchHealthGates', () => {
     expect(out.results[0]?.message).toMatch(/by the end of the watch/);
   });
 
+  it('at the end, looks again at a pair short of its passes in a row (a look delayed by a dead worker)', async () => {
+    // The attempt resumes after the end with one pass of the two required: it must look, not give up.
+    const first = harness(() => 'pass', true);
+    const input = {
+      phase: 'soak' as const,
+      items: [{ cluster: cluster('a'), gate: { ...gate, consecutiveSuccesses: 2 } }],
+      untilMs: first.start + 30_000,
+    };
+    await first.watchHealthGates(input).catch(() => undefined);
+    const kept = first.beats.at(-1) as WatchProgress;
+    const late = harness(() => 'pass', false, kept, first.start + 5 * 60_000);
+    const out = await late.watchHealthGates(input);
+    expect(out).toMatchObject({ ended: true, failures: [] });
+    expect(out.results[0]).toMatchObject({ outcome: 'Successful', successes: 2 });
+    expect(late.counts.get('a')).toBe(1);
+  });
+
   it('takes one look when its end has passed (the approval re-check)', async () => {
     const h = harness(() => 'fail');
     const out = await h.watchHealthGates({
@@ -126,5 +144,11 @@ describe('watchHealthGates', () => {
     const second = harness(() => 'fail', true, kept, first.start + 60_000);
     const out = await second.watchHealthGates(input);
     expect(out.failures[0]?.result).toMatchObject({ outcome: 'Failed', measurements: 2, successes: 1 });
+  });
+
+  it('never parks for zero: a look due now is asked for a moment later (zero would end the activity)', () => {
+    expect(stillWaiting(new LookLater(0, 'now')).nextRetryDelay).toBe(10);
+    expect(stillWaiting(new LookLater(-5, 'late')).nextRetryDelay).toBe(10);
+    expect(stillWaiting(new LookLater(2_500, 'later')).nextRetryDelay).toBe(2_500);
   });
 });

@@ -141,6 +141,48 @@ describe('campaign workflow: gates that keep watching', () => {
     expect(fake.eksTrace(a).some((l) => l.startsWith('rollback'))).toBe(false);
   });
 
+  it("goes on when a promoted wave's gates cannot be read (no data is not a degradation), and says so", async () => {
+    const tag = uniqueTag();
+    const [a, b] = ['a', 'b'].map((n) => `wu-${tag}-${n}`) as [string, string];
+    let releaseRest!: () => void;
+    const restMayGo = new Promise<void>((resolve) => (releaseRest = resolve));
+    const fake = createFakeActivities({
+      clusters: [fakeCluster(a), fakeCluster(b)],
+      beforeCall: (call) => (call.cluster === b && call.name === 'preflightCluster' ? restMayGo : undefined),
+    });
+    const campaign = makeCampaign(`wu-${tag}`, {
+      waves: [
+        { name: 'canary', count: 1, soak: '1s', approval: 'auto' },
+        { name: 'rest', soak: '0s' },
+      ],
+      healthGates: [GATE],
+      watchAfterPromotion: '10m',
+    });
+    const taskQueue = temporal.taskQueue('campaign');
+    const { unread, result } = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        [a, b].map((n) => fake.member(n)),
+      );
+      await waitForStatus(handle, (s) => s.waves[0]?.state === 'promoted', 60_000, 'promotion');
+      // Prometheus goes away: the watch of the promoted canary sees query errors only.
+      fake.cluster(a).behaviour.failGates = [{ phase: 'soak', outcome: 'Error', message: 'HTTP 503' }];
+      const unread = await waitForStatus(handle, (s) => s.waves[0]?.watchWarning !== undefined, 60_000, 'unread');
+      fake.cluster(a).behaviour.failGates = [];
+      releaseRest();
+      return { unread, result: await resultWithin(handle) };
+    });
+    expect(unread.state).not.toBe('paused');
+    expect(unread.waves[0]?.watchWarning).toMatch(
+      new RegExp(`gate error-rate on ${a} Error after promotion: .*HTTP 503`),
+    );
+    expect(unread.waves[0]?.watchFailure).toBeUndefined();
+    expect(unread.audit.filter((e) => e.kind === 'watch-unread')).toHaveLength(1);
+    expect(result.state).toBe('completed');
+  });
+
   it('refuses an approval of a wave whose gates turned red, naming the gate, by Update and by Signal', async () => {
     const tag = uniqueTag();
     const [a, b] = ['a', 'b'].map((n) => `ar-${tag}-${n}`) as [string, string];

@@ -109,6 +109,7 @@ export function renderDetails(m: CampaignMachine): string {
     if (w.watchUntil !== undefined)
       out.push(`\nWatching promoted wave \`${w.name}\` until ${new Date(w.watchUntil).toISOString()}.`);
     if (w.watchFailure !== undefined) out.push(`\n⚠ promoted wave \`${w.name}\`: ${w.watchFailure}`);
+    else if (w.watchWarning !== undefined) out.push(`\nℹ promoted wave \`${w.name}\`: ${w.watchWarning}`);
   }
   out.push('');
   out.push(

@@ -113,6 +113,8 @@ export interface WaveRecord {
   watchUntil?: number;
   /** A gate failed during the watch after promotion: what, and the rollback proposed. */
   watchFailure?: string;
+  /** The watch after promotion could not read a gate (no data, errors) and watches again. */
+  watchWarning?: string;
   gates: ClusterGateResult[];
   gatesDropped: number;
   started?: boolean;
@@ -703,6 +705,20 @@ export class CampaignMachine {
     wave.watchFailure = `gate ${result.gate} on ${cluster} ${result.outcome} after promotion: ${result.message}; ${proposal}`;
     this.#record(now, { kind: 'soak-failed', wave: wave.name, cluster, detail: wave.watchFailure });
     this.pause('operator', `promoted wave "${wave.name}" degraded: ${wave.watchFailure}`, now, 'after-promotion watch');
+  }
+
+  /**
+   * The watch after promotion could not read a gate (no data, query errors): that proves nothing
+   * about the promoted clusters, so the campaign goes on and status says what the watch missed
+   * (recorded once in the audit trail per run of unreadable looks, so an outage does not flood it).
+   */
+  promotedWaveUnread(index: number, cluster: string, result: GateResult, now: number): void {
+    const wave = this.#wave(index);
+    if (wave.watchUntil === undefined) return;
+    const first = wave.watchWarning === undefined;
+    wave.watchWarning = `gate ${result.gate} on ${cluster} ${result.outcome} after promotion: ${result.message}; watching again`;
+    if (first) this.#record(now, { kind: 'watch-unread', wave: wave.name, cluster, detail: wave.watchWarning });
+    this.#changes++;
   }
 
   /**
@@ -1392,6 +1408,7 @@ export class CampaignMachine {
       if (w.soakEndsAt !== undefined) status.soakEndsAt = iso(w.soakEndsAt);
       if (w.watchUntil !== undefined) status.watchedUntil = iso(w.watchUntil);
       if (w.watchFailure !== undefined) status.watchFailure = w.watchFailure;
+      if (w.watchWarning !== undefined) status.watchWarning = w.watchWarning;
       if (w.gatesDropped) status.gatesDropped = w.gatesDropped;
       if (w.acknowledgedFailures) status.acknowledgedFailures = w.acknowledgedFailures;
       return status;
