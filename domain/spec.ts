@@ -605,7 +605,7 @@ export const campaignSpecSchema = z
     ).default('5m'),
     estimates: estimatesSchema,
     watchAfterPromotion: durationString(
-      'After a wave is promoted, its clusters stay watched by the soak-phase gates for this long while the next waves run; a failure then pauses the campaign and proposes `fleetwave rollback --wave` (nothing is undone automatically). "0s" turns it off. Default: "1h". Campaigns started before this field existed are not watched.',
+      'After a wave is promoted, its clusters stay watched by the soak-phase gates for this long while the next waves run; a Failed gate then pauses the campaign and proposes `fleetwave rollback --wave` (nothing is undone automatically); no data or query errors say nothing about the promoted clusters: status shows them and the watch goes on. "0s" turns it off. Default: "1h". Campaigns started before this field existed are not watched.',
     ).default('1h'),
   })
   .superRefine((spec, ctx) => {
