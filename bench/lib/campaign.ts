@@ -49,6 +49,8 @@ export interface BenchCampaignOptions {
   approvers?: { users: string[]; minApprovals: number };
   /** Force node group drains past blocking PodDisruptionBudgets. Default: false (those clusters roll back). */
   forceNodegroups?: boolean;
+  /** Real-world spec.watchAfterPromotion, compressed by the time scale. Default: an hour (the spec's default). */
+  watchAfterPromotionRealMs?: number;
 }
 
 /** Simulator's shortest durations (simulator/README.md "Time"): the plan's lower bound uses them. */
@@ -123,6 +125,7 @@ export function benchCampaign(o: BenchCampaignOptions): CampaignInput {
         caps: o.caps ?? [],
       },
       healthGates: gates,
+      watchAfterPromotion: compressed(o.watchAfterPromotionRealMs ?? 3_600_000, o.timeScale),
       bake: interval,
       rollback: { onGateFailure: true, onUpdateFailure: true, controlPlane: false },
       approvers: o.approvers ?? { users: ['alice', 'bob', 'carol'], minApprovals: 2 },
