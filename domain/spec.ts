@@ -395,12 +395,7 @@ export const cloudWatchGateSchema = z
         'A CloudWatch metric-math expression over the ids of `metrics`, e.g. "100 * errors / requests" (instead of namespace and metricName).',
       ),
     metrics: z
-      .record(
-        z.string().regex(/^[a-z][a-zA-Z0-9_]{0,254}$/, {
-          message: 'must start with a lowercase letter, then letters, digits and underscores (CloudWatch query Id)',
-        }),
-        cloudWatchMetricSchema,
-      )
+      .record(z.string(), cloudWatchMetricSchema)
       .optional()
       .describe('With `expression`: the metrics it uses, by the id it names them with.'),
     period: cloudWatchPeriod.default('1m'),
@@ -444,6 +439,16 @@ export const cloudWatchGateSchema = z
       ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'must name at least one metric the expression uses' });
     }
     if (ids.length > 100) ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'must have at most 100 metrics' });
+    for (const id of ids) {
+      // CloudWatch API reference, MetricDataQuery Id: "The first character must be a lowercase letter."
+      if (!/^[a-z][a-zA-Z0-9_]{0,254}$/.test(id)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metrics', id],
+          message: 'must start with a lowercase letter, then letters, digits and underscores (CloudWatch query Id)',
+        });
+      }
+    }
   })
   .describe("Read the gate value from Amazon CloudWatch (GetMetricData) in the cluster's account, with its role.");
 
@@ -521,6 +526,8 @@ export function gateFieldIssues(gate: {
   query?: string | undefined;
   condition?: string | undefined;
 }): { path: string; message: string }[] {
+  // A provider block that names none or several is reported on its own; what it needs is unknown.
+  if (gate.provider && GATE_PROVIDERS.filter((k) => gate.provider?.[k] !== undefined).length !== 1) return [];
   const kind = gateProviderOf(gate);
   const issues: { path: string; message: string }[] = [];
   if (kind === 'prometheus' && gate.query === undefined) {

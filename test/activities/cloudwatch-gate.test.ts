@@ -144,7 +144,10 @@ describe('the simulator speaks GetMetricData as CloudWatch does', () => {
     MetricName: 'WorkloadErrorRatio',
     Dimensions: [{ Name: 'ClusterName', Value: 'cw-healthy' }],
   };
-  const window = () => ({ StartTime: new Date(h.sim.now() - 600_000), EndTime: new Date(h.sim.now() + 1) });
+  const window = () => ({
+    StartTime: new Date(h.sim.now().getTime() - 600_000),
+    EndTime: new Date(h.sim.now().getTime() + 1),
+  });
 
   it('answers one data point in the period that holds the simulator now', async () => {
     const answer = await client().send(
