@@ -466,7 +466,9 @@ export const webhookGateSchema = z
       .regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must be an environment variable name such as GATE_WEBHOOK_URL' })
       .optional()
       .describe('Name of a worker environment variable holding the URL (for URLs with tokens): never in histories.'),
-    timeout: positiveDuration('Time one call may take; longer is an error. Default: "10s".').default('10s'),
+    timeout: positiveDuration(
+      'Time one call may take; longer is an error. timeout × (retries + 1) is at most 30s. Default: "10s".',
+    ).default('10s'),
     retries: z
       .number()
       .int()
@@ -480,6 +482,16 @@ export const webhookGateSchema = z
   .superRefine((w, ctx) => {
     if ((w.url === undefined) === (w.urlFromEnv === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'give exactly one of url and urlFromEnv' });
+    }
+    // The gate loops give one measurement at most 30 s (a query's longest timeout), so that a look
+    // at a batch fits its activity's timeouts: every call of a measurement together must fit too.
+    const totalMs = (parseDuration(w.timeout) ?? 0) * (w.retries + 1);
+    if (totalMs > 30_000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeout'],
+        message: `times (retries + 1) must be at most 30s, the longest one measurement may take (here ${totalMs / 1000}s)`,
+      });
     }
   })
   .describe(

@@ -124,6 +124,9 @@ condition: "> 0"`),
     expect(issues(`provider:\n  webhook: { url: "https://user:token@checks.example.com/gate" }`)).toEqual([
       'spec.healthGates[0].provider.webhook.url: must not carry credentials: put a URL with a secret in the worker environment and use urlFromEnv',
     ]);
+    expect(issues(`provider:\n  webhook: { urlFromEnv: X, timeout: 20s, retries: 1 }`)).toEqual([
+      'spec.healthGates[0].provider.webhook.timeout: times (retries + 1) must be at most 30s, the longest one measurement may take (here 40s)',
+    ]);
     expect(issues(`provider:\n  webhook: { urlFromEnv: "gate-url" }`)).toEqual([
       'spec.healthGates[0].provider.webhook.urlFromEnv: must be an environment variable name such as GATE_WEBHOOK_URL',
     ]);
