@@ -121,6 +121,22 @@ describe('cloudwatch gates against the simulator with the real SDK', () => {
     expect(result).toMatchObject({ outcome: 'Successful', lastValue: '0' });
   });
 
+  it('runs in the shared loops too: a soak watch look and a gate batch, healthy and degraded together', async () => {
+    const items = [
+      { cluster: h.ref('cw-healthy'), gate: errorRatioGate() },
+      { cluster: h.ref('cw-degraded'), gate: errorRatioGate() },
+    ];
+    const look = await runActivity(activities.watchHealthGates, {
+      phase: 'soak',
+      items,
+      untilMs: 0,
+      requiredSuccesses: 1,
+    });
+    expect(look.failures.map((f) => [f.index, f.result.outcome])).toEqual([[1, 'Failed']]);
+    const batch = await runActivity(activities.evaluateHealthGates, { phase: 'soak', items });
+    expect(batch.results.map((r) => r.outcome)).toEqual(['Successful', 'Failed']);
+  });
+
   it('is an Error, not a pass, when CloudWatch cannot be reached', async () => {
     const down = createActivityParts({
       ...createDefaultDeps({
