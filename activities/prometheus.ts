@@ -353,7 +353,7 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
     rt: ActivityRuntime,
     cluster: EvaluateHealthGateInput['cluster'],
     gate: EvaluateHealthGateInput['gate'],
-    phase: EvaluateHealthGateInput['phase'] = 'soak',
+    phase: EvaluateHealthGateInput['phase'],
   ): Promise<GateMeasurement> {
     if (gateProviderOf(gate) !== 'webhook') gateCondition(gate);
     const provider = providerFor(providers, gate);
