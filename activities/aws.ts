@@ -7,6 +7,7 @@
  * KubeConfig of one activity call.
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -32,7 +33,7 @@ export interface DefaultDepsConfig {
   /** Region for STS when assuming roles without a cluster region. Default: AWS_REGION, else us-east-1. */
   region?: string;
   /**
-   * Endpoint for every AWS service fleetwave calls (EKS, SSM, EC2, STS): the simulator's URL.
+   * Endpoint for every AWS service fleetwave calls (EKS, SSM, EC2, STS, CloudWatch): the simulator's URL.
    * Default: the real AWS endpoints (and the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables).
    */
   endpoint?: string;
@@ -150,6 +151,7 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
   const ssmCache = new Map<string, SSMClient>();
   const ec2Cache = new Map<string, EC2Client>();
   const autoScalingCache = new Map<string, AutoScalingClient>();
+  const cloudWatchCache = new Map<string, CloudWatchClient>();
 
   const credentialsFor = (target: AwsTarget): AwsCredentialIdentityProvider => {
     if (!target.roleArn) return base;
@@ -221,6 +223,19 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
           ...(endpoint ? { endpoint } : {}),
         });
         autoScalingCache.set(key(target), client);
+      }
+      return client;
+    },
+    cloudWatch: (target) => {
+      let client = cloudWatchCache.get(key(target));
+      if (!client) {
+        client = new CloudWatchClient({
+          region: target.region || defaultRegion,
+          credentials: credentialsFor(target),
+          maxAttempts,
+          ...(endpoint ? { endpoint } : {}),
+        });
+        cloudWatchCache.set(key(target), client);
       }
       return client;
     },

@@ -35,6 +35,8 @@ export interface ActivityRuntime {
   /** Inside a Temporal activity: a wait may end the attempt and let the server run the next (activities/waiting.ts). */
   canPark: boolean;
   log: ActivityLogger;
+  /** The workflow that scheduled the activity (a gate webhook is told the campaign it runs for). */
+  workflowId?: string;
 }
 
 function currentContext(): Context | undefined {
@@ -61,6 +63,7 @@ export function activityRuntime(fallbackLogger?: ActivityLogger): ActivityRuntim
           (ctx.cancellationSignal.reason as { message?: unknown } | undefined)?.message === 'CANCELLED'),
       canPark: true,
       log: ctx.log,
+      workflowId: ctx.info.workflowExecution?.workflowId,
     };
   }
   return {

@@ -3,6 +3,7 @@
  * tests point the same real clients at the simulator.
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -55,11 +56,18 @@ export interface ActivityDeps {
   ec2?: (target: AwsTarget) => EC2Client;
   /** EC2 Auto Scaling client for a region and role: self-managed node groups (activities/self-managed.ts). */
   autoScaling?: (target: AwsTarget) => AutoScalingClient;
+  /** CloudWatch client for a region and role: cloudwatch health gates (activities/cloudwatch.ts). */
+  cloudWatch?: (target: AwsTarget) => CloudWatchClient;
+  /**
+   * The worker's environment, where webhook gates find `urlFromEnv` (URLs with tokens stay out of
+   * workflow histories). Default: `process.env`.
+   */
+  env?: Record<string, string | undefined>;
   /** A KubeConfig for the cluster with a fresh EKS token, built in memory. */
   kube: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubeConfig>;
   /** Prometheus base URL for health gates (`http://prometheus:9090`). Without it every gate is an Error, never a pass. */
   prometheusUrl?: string;
-  /** fetch for Prometheus (inject one that signs requests for Amazon Managed Prometheus, adds auth...). */
+  /** fetch for Prometheus and webhook gates (inject one that signs requests for Amazon Managed Prometheus, adds auth...). */
   fetch?: typeof fetch;
   /** Used outside an activity context only; inside, the worker's activity logger is used. */
   logger?: ActivityLogger;

@@ -4,7 +4,10 @@
  * - eks/          — @aws-sdk/client-eks (+ SSM for AMI releases): describe, resolve, preflight,
  *                   start / await / roll back updates, read-before-write with idempotency tokens
  * - kubernetes.ts — @kubernetes/client-node with in-process EKS tokens (eks-token.ts)
- * - prometheus.ts — PromQL health gates (assessment in domain/gates.ts)
+ * - prometheus.ts — the health-gate loop, and the PromQL gate provider (assessment in domain/gates.ts)
+ * - gate-provider.ts — the interface every gate provider implements: measure once
+ * - cloudwatch.ts — CloudWatch gates (GetMetricData in the cluster's account and region)
+ * - webhook.ts    — webhook gates (POST the cluster and wave, read pass / fail / inconclusive)
  * - health.ts     — every gate of a phase plus the Kubernetes checks in one activity
  * - watch.ts      — a batch of gates watched for a whole soak (parked between looks)
  * - steps.ts      — composite steps: all control-plane hops (with checks between), all node groups
@@ -30,7 +33,9 @@ import { createHealthActivities } from './health';
 import { createStepActivities } from './steps';
 import { createInventoryActivities } from './inventory';
 import { createKubernetesActivities } from './kubernetes';
+import { createCloudWatchProvider } from './cloudwatch';
 import { createPrometheusActivities } from './prometheus';
+import { createWebhookProvider } from './webhook';
 import { createSelfManagedActivities } from './self-managed';
 import { activityRuntime } from './context';
 import { parks } from './waiting';
@@ -86,7 +91,10 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
     captureBaseline: kubernetes.captureBaseline,
     nodeModels: kubernetes.nodeModels,
   });
-  const prometheus = createPrometheusActivities(resolved);
+  const prometheus = createPrometheusActivities(resolved, {
+    cloudwatch: createCloudWatchProvider(resolved),
+    webhook: createWebhookProvider(resolved),
+  });
   const health = createHealthActivities(resolved, {
     runGate: prometheus.runGate,
     checkKubernetesHealth: kubernetes.checkKubernetesHealth,

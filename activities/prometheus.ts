@@ -1,18 +1,19 @@
 /**
- * PromQL health gates over the Prometheus HTTP API (`/api/v1/query`).
- * (checkClusterHealth in health.ts runs the same gate loop for every gate of a phase at once.)
+ * The health-gate loop every provider shares, and the prometheus provider: PromQL over the
+ * Prometheus HTTP API (`/api/v1/query`). (checkClusterHealth in health.ts runs the same gate loop
+ * for every gate of a phase at once; gate-provider.ts says what a provider must do.)
  *
  * One activity runs a whole gate: wait `initialDelay` (after a step, postStep and bake, at least
- * one `interval`, so no sample from before the change decides), then measure every `interval` until
- * domain/gates decides (Successful, Failed, Inconclusive, Error) or the gate's `timeout`
- * passes (Inconclusive). Each measurement is classified here:
+ * one `interval`, so no sample from before the change decides), then measure every `interval` with
+ * the gate's provider until domain/gates decides (Successful, Failed, Inconclusive, Error) or the
+ * gate's `timeout` passes (Inconclusive). A Prometheus measurement is classified here:
  * - a number → pass or fail by the condition (every series of a vector must pass);
  * - an empty result, NaN or no value → inconclusive ("no data" is never a pass);
  * - an HTTP error, a Prometheus error body, a network failure or a timeout → error.
  * The tally is heartbeated after each measurement, so a retried attempt continues it.
  */
 import { CancelledFailure } from '@temporalio/common';
-import { durationMs } from '../domain/spec';
+import { durationMs, gateProviderOf, type HealthGateSpec } from '../domain/spec';
 import {
   addMeasurement,
   assessTally,
@@ -23,25 +24,26 @@ import {
   type Condition,
   type GateLimits,
   type GateTally,
-  type MeasurementKind,
 } from '../domain/gates';
 import { activityRuntime, type ActivityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
 import { nonRetryable } from './failures';
+import {
+  callContextOf,
+  providerFor,
+  type GateMeasurement,
+  type GateProvider,
+  type GateProviders,
+  type MeasureRequest,
+} from './gate-provider';
 import type { EvaluateHealthGateInput, GateResult } from './types';
+
+export type { GateMeasurement } from './gate-provider';
 
 /** Longest sleep between heartbeats while waiting for the next measurement. */
 const HEARTBEAT_EVERY_MS = 10_000;
 const MAX_QUERY_TIMEOUT_MS = 30_000;
 const MAX_ERROR_TEXT = 200;
-
-export interface GateMeasurement {
-  kind: MeasurementKind;
-  /** The sample value as Prometheus wrote it (first series), if any. */
-  value?: string;
-  /** Why it was not a plain pass/fail: "no data", "HTTP 503: ...". */
-  note?: string;
-}
 
 /** Heartbeat details of evaluateHealthGate. */
 export interface GateProgress {
@@ -132,16 +134,24 @@ export function isGateProgress(value: unknown, input: EvaluateHealthGateInput): 
   return isProgress(value, input);
 }
 
-/** The Prometheus activities, and the gate loop that checkClusterHealth (health.ts) shares. */
-export function createPrometheusActivities(deps: ResolvedDeps) {
-  async function measure(
-    rt: ActivityRuntime,
-    query: string,
-    cond: Condition,
-    timeoutMs: number,
-    stop?: AbortSignal,
-  ): Promise<GateMeasurement> {
-    const base = (deps.prometheusUrl ?? '').replace(/\/+$/, '');
+/** A gate's condition, parsed; a gate with a condition that does not parse cannot be evaluated at all. */
+export function gateCondition(gate: HealthGateSpec): Condition {
+  const cond = parseCondition(gate.condition ?? '');
+  if (!cond)
+    throw nonRetryable(
+      'InvalidHealthGate',
+      `gate ${gate.name}: condition "${gate.condition ?? ''}" is not a comparison such as "< 0.01"`,
+    );
+  return cond;
+}
+
+/** The prometheus provider: the gate's PromQL `query` for the cluster, classified by {@link classifyQueryResult}. */
+export function createPrometheusProvider(deps: ResolvedDeps): GateProvider {
+  async function measure({ rt, cluster, gate, timeoutMs, stop }: MeasureRequest): Promise<GateMeasurement> {
+    const cond = gateCondition(gate);
+    if (!deps.prometheusUrl) return { kind: 'error', note: 'no Prometheus URL configured' };
+    const query = renderQuery(gate.query ?? '', cluster.name);
+    const base = deps.prometheusUrl.replace(/\/+$/, '');
     const signals = [AbortSignal.timeout(timeoutMs), ...(rt.signal ? [rt.signal] : []), ...(stop ? [stop] : [])];
     let res: Response;
     try {
@@ -187,6 +197,19 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     if (!body) return { kind: 'error', note: `Prometheus answered non-JSON: ${text.slice(0, MAX_ERROR_TEXT)}` };
     return classifyQueryResult(body, cond);
   }
+  return {
+    measure,
+    unavailable: () =>
+      deps.prometheusUrl ? undefined : 'no Prometheus URL configured; a gate without data is never a pass',
+  };
+}
+
+/**
+ * The gate activities and the gate loop that checkClusterHealth (health.ts) and watchHealthGates
+ * (watch.ts) share, over every provider: prometheus (this file) and `others`.
+ */
+export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<GateProviders, 'prometheus'>) {
+  const providers: GateProviders = { prometheus: createPrometheusProvider(deps), ...others };
 
   /**
    * Sleeps `ms`, reporting at least every HEARTBEAT_EVERY_MS so heartbeat timeouts can stay short.
@@ -219,12 +242,9 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     opts: GateRunOptions,
   ): Promise<GateResult | undefined> {
     const gate = input.gate;
-    const cond = parseCondition(gate.condition);
-    if (!cond)
-      throw nonRetryable(
-        'InvalidHealthGate',
-        `gate ${gate.name}: condition "${gate.condition}" is not a comparison such as "< 0.01"`,
-      );
+    // A webhook answers pass or fail itself; every other provider compares a value with the condition.
+    if (gateProviderOf(gate) !== 'webhook') gateCondition(gate);
+    const provider = providerFor(providers, gate);
     const limits: GateLimits = {
       consecutiveSuccesses: input.requiredSuccesses ?? gate.consecutiveSuccesses ?? 1,
       failureLimit: gate.failureLimit ?? 0,
@@ -238,7 +258,6 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     const initialDelayMs = Math.max(durationMs(gate.initialDelay ?? '0s'), afterChange ? intervalMs : 0);
     const timeoutMs = durationMs(gate.timeout ?? '10m');
     const queryTimeoutMs = Math.max(1_000, deps.gateQueryTimeoutMs ?? Math.min(intervalMs, MAX_QUERY_TIMEOUT_MS));
-    const query = renderQuery(gate.query, input.cluster.name);
 
     const result = (
       tally: GateTally,
@@ -258,13 +277,8 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       message,
     });
 
-    if (!deps.prometheusUrl) {
-      return result(
-        emptyTally(),
-        'Error',
-        `gate ${gate.name}: no Prometheus URL configured; a gate without data is never a pass`,
-      );
-    }
+    const unavailable = provider.unavailable?.(gate);
+    if (unavailable) return result(emptyTally(), 'Error', `gate ${gate.name}: ${unavailable}`);
 
     const resumed = opts.resumed;
     const progress: GateProgress = resumed
@@ -281,7 +295,15 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     if (!resumed && initialDelayMs > 0 && !(await sleepReporting(rt, initialDelayMs, progress, opts))) return undefined;
 
     for (;;) {
-      const m = await measure(rt, query, cond, queryTimeoutMs, opts.stop);
+      const m = await provider.measure({
+        rt,
+        cluster: input.cluster,
+        gate,
+        phase: input.phase,
+        timeoutMs: queryTimeoutMs,
+        ...(opts.stop ? { stop: opts.stop } : {}),
+        context: callContextOf(rt.workflowId),
+      });
       if (opts.stop?.aborted) return undefined;
       progress.tally = addMeasurement(progress.tally, m.kind);
       if (m.value !== undefined) progress.lastValue = m.value;
@@ -323,24 +345,30 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
   }
 
   /**
-   * One measurement of one gate on one cluster (watchHealthGates, activities/watch.ts, keeps the
-   * tally). No Prometheus URL is a query error: no data is never a pass.
+   * One measurement of one gate on one cluster with the gate's provider (watchHealthGates,
+   * activities/watch.ts, keeps the tally). A provider that cannot run (no Prometheus URL) is a
+   * query error: no data is never a pass.
    */
   async function measureGate(
     rt: ActivityRuntime,
     cluster: EvaluateHealthGateInput['cluster'],
     gate: EvaluateHealthGateInput['gate'],
+    phase: EvaluateHealthGateInput['phase'],
   ): Promise<GateMeasurement> {
-    const cond = parseCondition(gate.condition);
-    if (!cond)
-      throw nonRetryable(
-        'InvalidHealthGate',
-        `gate ${gate.name}: condition "${gate.condition}" is not a comparison such as "< 0.01"`,
-      );
-    if (!deps.prometheusUrl) return { kind: 'error', note: 'no Prometheus URL configured' };
+    if (gateProviderOf(gate) !== 'webhook') gateCondition(gate);
+    const provider = providerFor(providers, gate);
+    const unavailable = provider.unavailable?.(gate);
+    if (unavailable) return { kind: 'error', note: unavailable };
     const intervalMs = durationMs(gate.interval ?? '30s');
     const queryTimeoutMs = Math.max(1_000, deps.gateQueryTimeoutMs ?? Math.min(intervalMs, MAX_QUERY_TIMEOUT_MS));
-    return measure(rt, renderQuery(gate.query, cluster.name), cond, queryTimeoutMs);
+    return provider.measure({
+      rt,
+      cluster,
+      gate,
+      phase,
+      timeoutMs: queryTimeoutMs,
+      context: callContextOf(rt.workflowId),
+    });
   }
 
   async function evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult> {

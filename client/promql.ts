@@ -67,6 +67,8 @@ function toSourceOffset(query: string, renderedOffset: number): number {
 export function promqlIssues(campaign: Campaign): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   campaign.spec.healthGates.forEach((gate, i) => {
+    // Only prometheus gates have a query; the spec refuses one on the others.
+    if (gate.query === undefined) return;
     const error = promqlSyntaxError(gate.query);
     if (!error) return;
     const where = error.line > 1 ? `line ${error.line} of the query, column ${error.column}` : `column ${error.column}`;

@@ -207,12 +207,27 @@ function clusterWarnings(
  * for a global SLO, but usually a forgotten placeholder, so it is a warning, not an error.
  */
 function gateWarnings(spec: CampaignSpec): string[] {
-  return spec.healthGates
-    .filter((gate) => !/\{\{\s*cluster\s*\}\}/.test(gate.query))
-    .map(
-      (gate) =>
+  const names = (text: string) => /\{\{\s*cluster\s*\}\}/.test(text);
+  return spec.healthGates.flatMap((gate) => {
+    if (gate.query !== undefined && !names(gate.query)) {
+      return [
         `health gate "${gate.name}": query has no {{cluster}}, so it measures the same fleet-wide value for every cluster`,
-    );
+      ];
+    }
+    const cw = gate.provider?.cloudwatch;
+    if (cw) {
+      const values = [
+        ...Object.values(cw.dimensions ?? {}),
+        ...Object.values(cw.metrics ?? {}).flatMap((m) => Object.values(m.dimensions ?? {})),
+      ];
+      if (!values.some(names)) {
+        return [
+          `health gate "${gate.name}": no CloudWatch dimension value has {{cluster}}, so it measures the same value for every cluster of an account and region`,
+        ];
+      }
+    }
+    return [];
+  });
 }
 
 /**

@@ -338,18 +338,245 @@ export const conditionString = z
     message: 'the threshold must be a finite number',
   });
 
+/** `{{cluster}}` (spaces inside the braces allowed), the placeholder gates put a cluster's name in with. */
+export const CLUSTER_PLACEHOLDER = /\{\{\s*cluster\s*\}\}/g;
+
+const cloudWatchName = (what: string) =>
+  z
+    .string()
+    .min(1, { message: 'must not be empty' })
+    .max(255, { message: 'must be at most 255 characters' })
+    .describe(what);
+
+/**
+ * The CloudWatch API reference (MetricStat, `Period`): "1, 5, 10, 20, 30, 60, or any multiple of 60"
+ * seconds; the short ones only return data for high-resolution metrics.
+ */
+const cloudWatchPeriod = durationString(
+  'Granularity of the data points: 1s, 5s, 10s, 20s, 30s (high-resolution metrics only) or a multiple of 60s. Default: "1m".',
+).refine(
+  (s) => {
+    const ms = parseDuration(s) ?? 0;
+    return ms % 1000 === 0 && ([1, 5, 10, 20, 30].includes(ms / 1000) || (ms > 0 && ms % 60_000 === 0));
+  },
+  { message: 'must be 1s, 5s, 10s, 20s, 30s or a multiple of 60s (CloudWatch MetricStat Period)' },
+);
+
+/** The CloudWatch statistics GetMetricData accepts: the five basic ones and percentiles (p99, p99.9). */
+const cloudWatchStat = z.string().regex(/^(Average|Sum|Minimum|Maximum|SampleCount|p\d{1,2}(\.\d{1,10})?|p100)$/, {
+  message: 'must be Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99',
+});
+
+const cloudWatchDimensions = z
+  .record(cloudWatchName('Dimension name.'), z.string().min(1).max(255))
+  .refine((d) => Object.keys(d).length <= 30, { message: 'must have at most 30 dimensions (CloudWatch Metric)' })
+  .describe('Dimension name → value; {{cluster}} in a value is replaced by the cluster name. Default: none.');
+
+/** One metric of a CloudWatch gate: the gate's own, or a variable of its `expression`. */
+export const cloudWatchMetricSchema = z.strictObject({
+  namespace: cloudWatchName('CloudWatch namespace, e.g. "ContainerInsights".'),
+  metricName: cloudWatchName('Metric name, e.g. "cluster_failed_node_count".'),
+  dimensions: cloudWatchDimensions.optional(),
+  stat: cloudWatchStat.default('Average').describe('Statistic. Default: "Average".'),
+});
+
+export const cloudWatchGateSchema = z
+  .strictObject({
+    namespace: cloudWatchName('CloudWatch namespace of the metric (not with `expression`).').optional(),
+    metricName: cloudWatchName('Metric name (not with `expression`).').optional(),
+    dimensions: cloudWatchDimensions.optional(),
+    stat: cloudWatchStat.optional().describe('Statistic of the metric (not with `expression`). Default: "Average".'),
+    expression: z
+      .string()
+      .min(1, { message: 'must not be empty' })
+      .max(2048, { message: 'must be at most 2048 characters' })
+      .optional()
+      .describe(
+        'A CloudWatch metric-math expression over the ids of `metrics`, e.g. "100 * errors / requests" (instead of namespace and metricName).',
+      ),
+    metrics: z
+      .record(z.string(), cloudWatchMetricSchema)
+      .optional()
+      .describe('With `expression`: the metrics it uses, by the id it names them with.'),
+    period: cloudWatchPeriod.default('1m'),
+    lookback: positiveDuration(
+      'How far back a measurement looks for the newest data point; none in it is "no data" (inconclusive). Default: "5m".',
+    ).default('5m'),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'must be an AWS region such as "us-east-1"' })
+      .optional()
+      .describe(
+        "Region to read the metric in. Default: the cluster's region. The account is always the cluster's (its role).",
+      ),
+  })
+  .superRefine((cw, ctx) => {
+    const single = cw.namespace !== undefined || cw.metricName !== undefined;
+    if (cw.expression === undefined) {
+      if (cw.namespace === undefined)
+        ctx.addIssue({ code: 'custom', path: ['namespace'], message: 'is required (or an expression)' });
+      if (cw.metricName === undefined)
+        ctx.addIssue({ code: 'custom', path: ['metricName'], message: 'is required (or an expression)' });
+      if (cw.metrics !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'is only for an expression' });
+      return;
+    }
+    if (single)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['expression'],
+        message: 'cannot be combined with namespace or metricName',
+      });
+    if (cw.dimensions !== undefined || cw.stat !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['expression'],
+        message: 'cannot be combined with dimensions or stat: give them per metric',
+      });
+    }
+    const ids = Object.keys(cw.metrics ?? {});
+    if (ids.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'must name at least one metric the expression uses' });
+    }
+    if (ids.length > 100) ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'must have at most 100 metrics' });
+    for (const id of ids) {
+      // CloudWatch API reference, MetricDataQuery Id: "The first character must be a lowercase letter."
+      if (!/^[a-z][a-zA-Z0-9_]{0,254}$/.test(id)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metrics', id],
+          message: 'must start with a lowercase letter, then letters, digits and underscores (CloudWatch query Id)',
+        });
+      }
+    }
+  })
+  .describe("Read the gate value from Amazon CloudWatch (GetMetricData) in the cluster's account, with its role.");
+
+export const webhookGateSchema = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^https?$/, message: 'must be an http or https URL' })
+      .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), {
+        message: 'must not carry credentials: put a URL with a secret in the worker environment and use urlFromEnv',
+      })
+      .optional()
+      .describe('Endpoint to POST to (no secrets: this is kept in workflow histories).'),
+    urlFromEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must be an environment variable name such as GATE_WEBHOOK_URL' })
+      .optional()
+      .describe('Name of a worker environment variable holding the URL (for URLs with tokens): never in histories.'),
+    timeout: positiveDuration(
+      'Time one call may take; longer is an error. timeout × (retries + 1) is at most 30s. Default: "10s".',
+    ).default('10s'),
+    retries: z
+      .number()
+      .int()
+      .min(0, { message: 'must be >= 0' })
+      .max(5, { message: 'must be <= 5' })
+      .default(1)
+      .describe(
+        'Calls repeated within one measurement after an error (network, timeout, non-2xx, bad answer). Default: 1.',
+      ),
+  })
+  .superRefine((w, ctx) => {
+    if ((w.url === undefined) === (w.urlFromEnv === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'give exactly one of url and urlFromEnv' });
+    }
+    // The gate loops give one measurement at most 30 s (a query's longest timeout), so that a look
+    // at a batch fits its activity's timeouts: every call of a measurement together must fit too.
+    const totalMs = (parseDuration(w.timeout) ?? 0) * (w.retries + 1);
+    if (totalMs > 30_000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeout'],
+        message: `times (retries + 1) must be at most 30s, the longest one measurement may take (here ${totalMs / 1000}s)`,
+      });
+    }
+  })
+  .describe(
+    'POST {cluster, wave, campaign, gate, phase} as JSON; the answer {"result": "pass" | "fail" | "inconclusive", "reason": "..."} is the measurement. Non-2xx, another body or a timeout is an error.',
+  );
+
+export const GATE_PROVIDERS = ['prometheus', 'cloudwatch', 'webhook'] as const;
+export type GateProviderKind = (typeof GATE_PROVIDERS)[number];
+
+export const gateProviderSchema = z
+  .strictObject({
+    prometheus: z.strictObject({}).optional().describe("PromQL over the worker's Prometheus (`query`). The default."),
+    cloudwatch: cloudWatchGateSchema.optional(),
+    webhook: webhookGateSchema.optional(),
+  })
+  .superRefine((p, ctx) => {
+    const given = GATE_PROVIDERS.filter((k) => p[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `must name exactly one provider (prometheus, cloudwatch or webhook)${given.length ? `, not ${given.join(' and ')}` : ''}`,
+      });
+    }
+  })
+  .describe("Where the gate's measurements come from: one of prometheus, cloudwatch, webhook. Default: prometheus.");
+
+export type GateProviderSpec = z.infer<typeof gateProviderSchema>;
+
+/** The provider a gate names; absent (every gate written before providers existed) is prometheus. */
+export function gateProviderOf(gate: { provider?: GateProviderSpec | undefined }): GateProviderKind {
+  const p = gate.provider;
+  if (p?.cloudwatch) return 'cloudwatch';
+  if (p?.webhook) return 'webhook';
+  return 'prometheus';
+}
+
+/**
+ * What a gate needs besides its provider: prometheus a `query`, a provider with numbers a
+ * `condition`; webhook answers pass or fail itself, so it takes neither. Paths are relative to the gate.
+ */
+export function gateFieldIssues(gate: {
+  provider?: GateProviderSpec | undefined;
+  query?: string | undefined;
+  condition?: string | undefined;
+}): { path: string; message: string }[] {
+  // A provider block that names none or several is reported on its own; what it needs is unknown.
+  if (gate.provider && GATE_PROVIDERS.filter((k) => gate.provider?.[k] !== undefined).length !== 1) return [];
+  const kind = gateProviderOf(gate);
+  const issues: { path: string; message: string }[] = [];
+  if (kind === 'prometheus' && gate.query === undefined) {
+    issues.push({ path: 'query', message: 'is required for a prometheus gate (the default provider)' });
+  }
+  if (kind !== 'prometheus' && gate.query !== undefined) {
+    issues.push({ path: 'query', message: `is only for prometheus gates; a ${kind} gate takes no query` });
+  }
+  if (kind !== 'webhook' && gate.condition === undefined) {
+    issues.push({ path: 'condition', message: `is required for a ${kind} gate` });
+  }
+  if (kind === 'webhook' && gate.condition !== undefined) {
+    issues.push({ path: 'condition', message: 'is not for webhook gates: the webhook answers pass or fail itself' });
+  }
+  return issues;
+}
+
 export const healthGateSchema = z
   .strictObject({
     name: z
       .string()
       .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'must be lowercase letters, digits and dashes' })
       .describe('Unique gate name.'),
+    provider: gateProviderSchema.optional(),
     query: z
       .string()
       .min(1, { message: 'must not be empty' })
       .max(4000, { message: 'must be at most 4000 characters' })
-      .describe('PromQL returning one sample; {{cluster}} is replaced by the cluster name.'),
-    condition: conditionString.describe('Pass condition on the value, e.g. "< 0.01".'),
+      .optional()
+      .describe(
+        'PromQL returning one sample; {{cluster}} is replaced by the cluster name. Required for prometheus gates, not allowed with other providers.',
+      ),
+    condition: conditionString
+      .optional()
+      .describe(
+        'Pass condition on the value, e.g. "< 0.01". Required for prometheus and cloudwatch gates; webhook gates answer pass or fail themselves.',
+      ),
     interval: positiveDuration('Time between measurements. Default: "30s".').default('30s'),
     initialDelay: durationString(
       'Wait before the first measurement. Default: "0s"; in the postStep and bake phases at least one interval, so the first sample postdates the change (keep interval at or above the scrape interval).',
@@ -594,7 +821,11 @@ export const campaignSpecSchema = z
       .describe('Ordered waves; each runs after the previous one is promoted.'),
     pacing: pacingSchema,
     maintenanceWindows: z.array(maintenanceWindowSchema).max(100).default([]).describe('Default: none (any time).'),
-    healthGates: z.array(healthGateSchema).max(50).default([]).describe('PromQL gates. Default: none.'),
+    healthGates: z
+      .array(healthGateSchema)
+      .max(50)
+      .default([])
+      .describe('Health gates: PromQL (the default), CloudWatch or webhook. Default: none.'),
     kubernetesChecks: kubernetesChecksSchema,
     rollback: rollbackSchema,
     approvers: approversSchema,
@@ -622,6 +853,9 @@ export const campaignSpecSchema = z
     });
     const gates = new Map<string, number>();
     spec.healthGates.forEach((g, i) => {
+      for (const issue of gateFieldIssues(g)) {
+        ctx.addIssue({ code: 'custom', path: ['healthGates', i, issue.path], message: issue.message });
+      }
       const prev = gates.get(g.name);
       if (prev !== undefined) {
         ctx.addIssue({

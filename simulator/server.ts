@@ -5,6 +5,7 @@
  * - `GET /metrics`                      Prometheus exposition
  * - `/sim/...`                          state, mutations, faults, reset, clock (tests, operators)
  * - `POST /` + `x-amz-target: AmazonSSM.*`  SSM (awsJson1_1)
+ * - `POST /` + `x-amz-target: GraniteServiceVersion20100801.*`  CloudWatch GetMetricData (awsJson1_0)
  * - `POST /` signed for `ec2`              EC2 (Query protocol: launch templates and AMIs)
  * - `POST /` signed for `autoscaling`      EC2 Auto Scaling (Query protocol: self-managed node groups)
  * - `POST /` with a form body           STS (awsQuery)
@@ -20,6 +21,7 @@ import { gzip } from 'node:zlib';
 import { faultSchema } from '../domain/fleet';
 import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
 import { SimAutoScaling } from './autoscaling-api';
+import { CLOUDWATCH_TARGET_PREFIX, handleCloudWatch } from './cloudwatch-api';
 import { SimEc2 } from './ec2-api';
 import { handleEks, targetClusterName } from './eks-api';
 import { handleKubernetes } from './k8s-api';
@@ -400,6 +402,23 @@ async function route(
   if (path === '/' && method === 'POST') {
     const text = await readBody(req);
     const target = req.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith(CLOUDWATCH_TARGET_PREFIX)) {
+      if (!scope) {
+        send(
+          res,
+          403,
+          JSON.stringify({ __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' }),
+          {
+            'content-type': 'application/x-amz-json-1.0',
+          },
+        );
+        return;
+      }
+      const account = accountOfAccessKey(scope.accessKeyId);
+      const answer = handleCloudWatch(fleet, target, text, { region: scope.region, ...(account ? { account } : {}) });
+      send(res, answer.status, answer.body, answer.headers);
+      return;
+    }
     if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {
       let body: unknown;
       try {
@@ -454,6 +473,7 @@ async function route(
         'EKS REST-JSON',
         'SSM',
         'STS',
+        'CloudWatch GetMetricData',
       ],
     });
     return;
