@@ -5,6 +5,7 @@
  * - `GET /metrics`                      Prometheus exposition
  * - `/sim/...`                          state, mutations, faults, reset, clock (tests, operators)
  * - `POST /` + `x-amz-target: AmazonSSM.*`  SSM (awsJson1_1)
+ * - `POST /` + `x-amz-target: AWSOrganizationsV20161128.*`  Organizations (awsJson1_1)
  * - `POST /` signed for `ec2`              EC2 (Query protocol: launch templates and AMIs)
  * - `POST /` signed for `autoscaling`      EC2 Auto Scaling (Query protocol: self-managed node groups)
  * - `POST /` with a form body           STS (awsQuery)
@@ -18,7 +19,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { faultSchema } from '../domain/fleet';
-import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
+import { BASE_ACCOUNT, accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
+import { isOrganizationsTarget, type SimOrganization } from './organizations';
 import { SimAutoScaling } from './autoscaling-api';
 import { SimEc2 } from './ec2-api';
 import { handleEks, targetClusterName } from './eks-api';
@@ -46,6 +48,8 @@ const MAX_BODY_BYTES = 5 * 1024 * 1024;
 export interface ServerContext {
   fleet(): SimFleet;
   sts: SimSts;
+  /** The organization whose accounts Organizations ListAccounts lists. */
+  organization: SimOrganization;
   /** The clusters' HTTPS Kubernetes endpoints. */
   endpoints: KubernetesEndpoints;
   timeScale: number;
@@ -414,6 +418,21 @@ async function route(
       send(res, answer.status, answer.body, { ...answer.headers, 'x-amzn-requestid': randomUUID() });
       return;
     }
+    if (isOrganizationsTarget(target)) {
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : {};
+      } catch {
+        send(res, 400, JSON.stringify({ __type: 'SerializationException', Message: 'invalid JSON' }), {
+          'content-type': 'application/x-amz-json-1.1',
+        });
+        return;
+      }
+      const caller = (scope && accountOfAccessKey(scope.accessKeyId)) ?? BASE_ACCOUNT;
+      const answer = ctx.organization.handle(target, body, caller);
+      send(res, answer.status, answer.body, { ...answer.headers, 'x-amzn-requestid': randomUUID() });
+      return;
+    }
     if (scope?.service === 'ec2') {
       const answer = new SimEc2(() => fleet.ec2).handle(
         new URLSearchParams(text),
@@ -454,6 +473,7 @@ async function route(
         'EKS REST-JSON',
         'SSM',
         'STS',
+        'Organizations',
       ],
     });
     return;
