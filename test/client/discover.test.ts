@@ -1,0 +1,227 @@
+/**
+ * `fleetwave discover` against the simulator, run as users run it (bin/fleetwave.mjs in a child
+ * process, the AWS SDK's default credential chain from the environment): three accounts in two
+ * regions through Organizations ListAccounts and a role name, a fourth account whose role STS
+ * refuses, the fleet file `fleetwave plan` then accepts, `--diff` and `--json`. The label rules and
+ * the diff are also checked as plain functions.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labelsFromTags, parseLabelRule, type DiscoveryProblem } from '../../client/discover';
+import { diffFleets } from '../../client/fleet-diff';
+import { planFromFiles } from '../../client/plan';
+import { fleetSchema, type ClusterInventory } from '../../domain/fleet';
+import { parseFleet } from '../../domain/load';
+import { startSimulator, type Simulator } from '../../simulator/index';
+import { REPO_ROOT } from '../helpers/bundle';
+import { runCli } from '../helpers/cli';
+
+const ACCOUNTS = ['111111111111', '222222222222', '333333333333'];
+const CLOSED = '444444444444';
+
+/** Two clusters per account, one in each region, with each node model EKS APIs show. */
+function threeAccountFleet(): ClusterInventory[] {
+  const addons = (minor: string) => [
+    { name: 'vpc-cni', version: 'v1.19.2-eksbuild.1' },
+    { name: 'kube-proxy', version: minor === '1.30' ? 'v1.30.9-eksbuild.3' : 'v1.31.3-eksbuild.2' },
+  ];
+  const clusters: ClusterInventory[] = [];
+  ACCOUNTS.forEach((account, i) => {
+    for (const region of ['us-east-1', 'eu-west-1']) {
+      const minor = region === 'us-east-1' ? '1.30' : '1.31';
+      clusters.push({
+        name: `acct${i + 1}-${region}`,
+        region,
+        account,
+        labels: { env: i === 2 ? 'prod' : 'dev', Team: `team-${i + 1}` },
+        version: minor,
+        nodegroups: [{ name: 'general', nodes: 2 + i, maxUnavailable: 1 }],
+        addons: addons(minor),
+        pdbs: [],
+        ...(i === 0 && region === 'us-east-1' ? { fargateProfiles: [{ name: 'serverless', pods: 2 }] } : {}),
+        ...(i === 1 && region === 'eu-west-1' ? { autoMode: true } : {}),
+        ...(i === 2 && region === 'us-east-1' ? { selfManagedGroups: [{ name: 'legacy', nodes: 3 }] } : {}),
+      });
+    }
+  });
+  // The closed account has a cluster: discovery cannot see it, and must say so.
+  clusters.push({
+    name: 'closed-use1',
+    region: 'us-east-1',
+    account: CLOSED,
+    labels: {},
+    version: '1.31',
+    nodegroups: [{ name: 'general', nodes: 2, maxUnavailable: 1 }],
+    addons: [],
+    pdbs: [],
+  });
+  return clusters;
+}
+
+let sim: Simulator;
+let dir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    fleet: threeAccountFleet(),
+    port: 0,
+    organization: { denyAssumeRole: [CLOSED] },
+  });
+  dir = await mkdtemp(path.join(tmpdir(), 'fleetwave-discover-'));
+  // Static credentials in the environment: the default chain stops there, as it would in CI.
+  env = {
+    FLEETWAVE_AWS_ENDPOINT: sim.url,
+    AWS_ACCESS_KEY_ID: 'AKIDSIMULATOR',
+    AWS_SECRET_ACCESS_KEY: 'simulator-secret',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+});
+
+afterAll(async () => {
+  await sim?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('fleetwave discover against the simulator', () => {
+  it('writes a fleet file of every cluster of three accounts in two regions, reporting the account whose role is refused', async () => {
+    const out = path.join(dir, 'fleet.yaml');
+    const run = await runCli(
+      ['discover', '--region', 'us-east-1', '--region', 'eu-west-1', '--role-name', 'fleetwave-discovery', '-o', out],
+      { env },
+    );
+    expect(run.stderr).not.toMatch(/^error:/m);
+    // Partial failure: the others were listed, so the exit code is 0 and the problem is on stderr.
+    expect(run.code).toBe(0);
+    // Management account + three + the closed one, × two regions.
+    expect(run.stderr).toContain('discovering 5 account(s) × 2 region(s): 10 to list');
+    expect(run.stderr.match(/^\[\d+\/10\] /gm)).toHaveLength(10);
+    expect(run.stderr).toContain(`${CLOSED} us-east-1: not listed`);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^problem: ${CLOSED}: AssumeRole AccessDenied: arn:aws:iam::${CLOSED}:role/fleetwave-discovery: User: .* is not authorized to perform: sts:AssumeRole`,
+        'm',
+      ),
+    );
+
+    const parsed = parseFleet(await readFile(out, 'utf8'));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    const discovered = parsed.value.clusters;
+    // Exactly the simulator's clusters outside the closed account, as DescribeCluster and friends show them.
+    const state = sim.state();
+    const visible = state.clusters.filter((c) => c.account !== CLOSED);
+    expect(discovered.map((c) => c.name)).toEqual(visible.map((c) => c.name).sort());
+    for (const c of discovered) {
+      const s = visible.find((x) => x.name === c.name);
+      expect(c).toMatchObject({
+        region: s?.region,
+        account: s?.account,
+        labels: s?.labels,
+        version: s?.version,
+        platformVersion: s?.platformVersion,
+      });
+      expect(c.nodegroups.map((ng) => [ng.name, ng.version, ng.releaseVersion, ng.nodes, ng.amiType])).toEqual(
+        (s?.nodegroups ?? []).map((ng) => [ng.name, ng.version, ng.releaseVersion, ng.nodes, ng.amiType]),
+      );
+      expect(c.addons).toEqual((s?.addons ?? []).map((a) => ({ name: a.name, version: a.version })));
+    }
+    const byName = new Map(discovered.map((c) => [c.name, c]));
+    expect(byName.get('acct1-us-east-1')?.fargateProfiles?.map((f) => f.name)).toEqual(['serverless']);
+    expect(byName.get('acct2-eu-west-1')?.autoMode).toBe(true);
+    expect(byName.get('acct3-us-east-1')?.selfManagedGroups).toEqual([{ name: 'legacy', nodes: 3 }]);
+
+    // `fleetwave plan` takes it, as a file, with the example campaign.
+    const plan = await planFromFiles(path.join(REPO_ROOT, 'examples/campaign.yaml'), out);
+    expect(plan.campaign.fleetSize).toBe(discovered.length);
+    const cli = await runCli(['plan', '-f', 'examples/campaign.yaml', '--fleet', out], { env });
+    expect(cli.code).toBe(0);
+  });
+
+  it('maps tags to labels by rule, lists explicit role ARNs, and diffs against a file as JSON', async () => {
+    const fileFleet = fleetSchema.parse({
+      apiVersion: 'fleetwave.io/v1alpha1',
+      kind: 'Fleet',
+      clusters: threeAccountFleet()
+        .filter((c) => c.account === ACCOUNTS[0] || c.account === CLOSED)
+        .map((c) => ({
+          ...c,
+          labels: { team: c.labels.Team ?? '' },
+          version: c.name === 'acct1-eu-west-1' ? '1.30' : c.version,
+        })),
+    });
+    const file = path.join(dir, 'old-fleet.yaml');
+    await writeFile(file, JSON.stringify(fileFleet));
+    const run = await runCli(
+      [
+        'discover',
+        '--region',
+        'us-east-1,eu-west-1',
+        '--role-arn',
+        `arn:aws:iam::${ACCOUNTS[0]}:role/fleetwave-discovery`,
+        '--role-arn',
+        `arn:aws:iam::${CLOSED}:role/fleetwave-discovery`,
+        '--label',
+        'team=tag:Team',
+        '--diff',
+        file,
+        '--json',
+      ],
+      { env },
+    );
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout) as {
+      diff: ReturnType<typeof diffFleets>;
+      problems: DiscoveryProblem[];
+      cells: { account: string; region: string; ok: boolean }[];
+    };
+    expect(out.cells.filter((c) => c.ok).map((c) => c.account)).toEqual([ACCOUNTS[0], ACCOUNTS[0]]);
+    expect(out.problems).toEqual([
+      expect.objectContaining({ account: CLOSED, stage: 'AssumeRole', error: 'AccessDenied' }),
+    ]);
+    // The closed account's cluster is "removed" from what AWS shows, and the problem says why.
+    expect(out.diff.removed).toEqual(['closed-use1']);
+    expect(out.diff.added).toEqual([]);
+    expect(out.diff.changed).toEqual([
+      {
+        cluster: 'acct1-eu-west-1',
+        changes: [
+          { path: 'nodegroups[general].version', file: '1.30', discovered: '1.31' },
+          { path: 'version', file: '1.30', discovered: '1.31' },
+        ],
+      },
+    ]);
+    expect(out.diff.unchanged).toBe(1);
+  });
+
+  it('exits 1 when nothing could be listed', async () => {
+    const run = await runCli(
+      ['discover', '--region', 'us-east-1', '--role-arn', `arn:aws:iam::${CLOSED}:role/fleetwave-discovery`],
+      { env },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error: no account × region could be listed');
+    expect(run.stderr).toContain(`problem: ${CLOSED}: AssumeRole AccessDenied`);
+  });
+});
+
+describe('discovery rules', () => {
+  it('maps tags by LABEL=tag:TAG, reporting a tag value that cannot be a label value', () => {
+    expect(parseLabelRule('env=tag:Environment')).toEqual({ label: 'env', tag: 'Environment' });
+    expect(parseLabelRule('env=Environment')).toMatch(/must be LABEL=tag:TAG/);
+    expect(parseLabelRule('bad key=tag:X')).toMatch(/must be LABEL=tag:TAG/);
+    const invalid: string[] = [];
+    const rules = [
+      { label: 'env', tag: 'Environment' },
+      { label: 'owner', tag: 'Owner' },
+    ];
+    expect(
+      labelsFromTags(rules, { Environment: 'prod', Owner: 'Jane Doe', Other: 'x' }, (r) => invalid.push(r.label)),
+    ).toEqual({ env: 'prod' });
+    expect(invalid).toEqual(['owner']);
+    // Without rules: every tag that is a valid label, as the inventory activity keeps them.
+    expect(labelsFromTags([], { env: 'prod', 'aws:cloudformation:stack-name': 's' })).toEqual({ env: 'prod' });
+  });
+});
