@@ -207,6 +207,38 @@ describe('fleetwave discover against the simulator', () => {
   });
 });
 
+describe('examples/discovery: the demo fleet', () => {
+  it('finds every cluster of examples/fleet.yaml but the closed account, with the label map, and plan takes it', async () => {
+    const demo = parseFleet(await readFile(path.join(REPO_ROOT, 'examples/fleet.yaml'), 'utf8'));
+    if (!demo.ok) throw new Error('examples/fleet.yaml is invalid');
+    const closed = '555566667777';
+    const demoSim = await startSimulator({
+      fleet: demo.value,
+      port: 0,
+      organization: { denyAssumeRole: [closed] },
+    });
+    try {
+      const demoEnv = { ...env, FLEETWAVE_AWS_ENDPOINT: demoSim.url };
+      const out = path.join(dir, 'discovered.yaml');
+      const common = ['discover', '--region', 'us-east-1,eu-west-1', '--role-name', 'fleetwave-discovery'];
+      const run = await runCli([...common, '--label-map', 'examples/discovery/labels.yaml', '-o', out], {
+        env: demoEnv,
+      });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`problem: ${closed}: AssumeRole AccessDenied`);
+      const diff = await runCli([...common, '--diff', 'examples/fleet.yaml'], { env: demoEnv });
+      const missing = demo.value.clusters.filter((c) => c.account === closed).map((c) => c.name);
+      expect(diff.stdout).toBe(
+        `${missing.map((n) => `- ${n}  (in the file, not discovered)\n`).join('')}0 added, ${missing.length} removed, 0 changed, ${demo.value.clusters.length - missing.length} unchanged\n`,
+      );
+      const plan = await planFromFiles(path.join(REPO_ROOT, 'examples/campaign.yaml'), out);
+      expect(plan.campaign.fleetSize).toBe(demo.value.clusters.length - missing.length);
+    } finally {
+      await demoSim.stop();
+    }
+  });
+});
+
 describe('discovery rules', () => {
   it('maps tags by LABEL=tag:TAG, reporting a tag value that cannot be a label value', () => {
     expect(parseLabelRule('env=tag:Environment')).toEqual({ label: 'env', tag: 'Environment' });
