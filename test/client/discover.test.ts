@@ -9,8 +9,15 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labelsFromTags, parseLabelRule, type DiscoveryProblem } from '../../client/discover';
-import { diffFleets } from '../../client/fleet-diff';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import {
+  createDiscoveryAws,
+  discoverFleet,
+  labelsFromTags,
+  parseLabelRule,
+  type DiscoveryProblem,
+} from '../../client/discover';
+import { type diffFleets } from '../../client/fleet-diff';
 import { planFromFiles } from '../../client/plan';
 import { fleetSchema, type ClusterInventory } from '../../domain/fleet';
 import { parseFleet } from '../../domain/load';
@@ -86,7 +93,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('fleetwave discover against the simulator', () => {
+// Each test runs the CLI through tsx in a child process (a few seconds each on a busy machine).
+describe('fleetwave discover against the simulator', { timeout: 120_000 }, () => {
   it('writes a fleet file of every cluster of three accounts in two regions, reporting the account whose role is refused', async () => {
     const out = path.join(dir, 'fleet.yaml');
     const run = await runCli(
@@ -133,11 +141,9 @@ describe('fleetwave discover against the simulator', () => {
     expect(byName.get('acct2-eu-west-1')?.autoMode).toBe(true);
     expect(byName.get('acct3-us-east-1')?.selfManagedGroups).toEqual([{ name: 'legacy', nodes: 3 }]);
 
-    // `fleetwave plan` takes it, as a file, with the example campaign.
+    // `fleetwave plan` takes it (its plan function, reading the file), with the example campaign.
     const plan = await planFromFiles(path.join(REPO_ROOT, 'examples/campaign.yaml'), out);
     expect(plan.campaign.fleetSize).toBe(discovered.length);
-    const cli = await runCli(['plan', '-f', 'examples/campaign.yaml', '--fleet', out], { env });
-    expect(cli.code).toBe(0);
   });
 
   it('maps tags to labels by rule, lists explicit role ARNs, and diffs against a file as JSON', async () => {
@@ -205,9 +211,41 @@ describe('fleetwave discover against the simulator', () => {
     expect(run.stderr).toContain('error: no account × region could be listed');
     expect(run.stderr).toContain(`problem: ${CLOSED}: AssumeRole AccessDenied`);
   });
+
+  it('exits 2 for bad arguments, before calling AWS', async () => {
+    const badRegion = await runCli(['discover', '--region', 'moon-1'], { env });
+    expect(badRegion.code).toBe(2);
+    expect(badRegion.stderr).toContain('error: --region: "moon-1" is not an AWS region such as us-east-1');
+    const both = await runCli(
+      ['discover', '--region', 'us-east-1', '--role-name', 'x', '--role-arn', 'arn:aws:iam::111111111111:role/x'],
+      { env },
+    );
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('error: give --role-name or role ARNs, not both');
+  });
+
+  it('rejects when ListAccounts is refused (a member account is not the management account)', async () => {
+    const member = fromTemporaryCredentials({
+      params: { RoleArn: `arn:aws:iam::${ACCOUNTS[0]}:role/fleetwave-discovery`, RoleSessionName: 'test' },
+      masterCredentials: { accessKeyId: 'AKIDSIMULATOR', secretAccessKey: 'x' },
+      clientConfig: { endpoint: sim.url, region: 'us-east-1' },
+    });
+    const aws = createDiscoveryAws({ endpoint: sim.url, credentials: member });
+    await expect(
+      discoverFleet(aws, {
+        regions: ['us-east-1'],
+        accounts: { kind: 'organization', roleName: 'fleetwave-discovery' },
+      }),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    // Its own account, with its own credentials, it can list.
+    const own = await discoverFleet(aws, { regions: ['us-east-1', 'eu-west-1'], accounts: { kind: 'caller' } });
+    expect(own.accounts).toEqual([{ account: ACCOUNTS[0] }]);
+    expect(own.fleet.clusters.map((c) => c.name)).toEqual(['acct1-eu-west-1', 'acct1-us-east-1']);
+    expect(own.problems).toEqual([]);
+  });
 });
 
-describe('examples/discovery: the demo fleet', () => {
+describe('examples/discovery: the demo fleet', { timeout: 120_000 }, () => {
   it('finds every cluster of examples/fleet.yaml but the closed account, with the label map, and plan takes it', async () => {
     const demo = parseFleet(await readFile(path.join(REPO_ROOT, 'examples/fleet.yaml'), 'utf8'));
     if (!demo.ok) throw new Error('examples/fleet.yaml is invalid');
