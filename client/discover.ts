@@ -387,13 +387,18 @@ function zodSummary(err: unknown): string {
 }
 
 /**
- * The fleet as a fleet file: defaults left out where they add nothing (empty labels, node groups,
- * add-ons, PDBs), versions quoted so YAML does not read 1.30 as 1.3.
+ * The discovered fleet as a fleet file: empty PDB lists left out, and Fargate pod counts too (only
+ * the cluster's Kubernetes API knows them; the schema's default is not a finding). Versions come out
+ * quoted, so YAML does not read 1.30 as 1.3.
  */
 export function renderFleetYaml(fleet: Fleet, header: string[] = []): string {
   const clusters = fleet.clusters.map((c) => {
-    const { pdbs, ...rest } = c;
-    return pdbs.length > 0 ? c : rest;
+    const { pdbs, fargateProfiles, ...rest } = c;
+    return {
+      ...rest,
+      ...(fargateProfiles ? { fargateProfiles: fargateProfiles.map((f) => ({ name: f.name })) } : {}),
+      ...(pdbs.length > 0 ? { pdbs } : {}),
+    };
   });
   const body = stringify(
     { apiVersion: fleet.apiVersion, kind: fleet.kind, clusters },
