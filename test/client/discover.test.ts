@@ -245,6 +245,36 @@ describe('fleetwave discover against the simulator', { timeout: 120_000 }, () =>
   });
 });
 
+describe('discoverFleet: per-cluster failures', () => {
+  it('reports a cluster EKS cannot describe, with its account and region, and keeps the rest', async () => {
+    sim.injectFaults('acct2-us-east-1', { serverErrorRate: 1 });
+    try {
+      const aws = createDiscoveryAws({
+        endpoint: sim.url,
+        credentials: { accessKeyId: 'AKIDSIMULATOR', secretAccessKey: 'x' },
+        maxAttempts: 1,
+      });
+      const result = await discoverFleet(aws, {
+        regions: ['us-east-1'],
+        accounts: { kind: 'roles', roleArns: [`arn:aws:iam::${ACCOUNTS[1]}:role/fleetwave-discovery`] },
+      });
+      expect(result.fleet.clusters).toEqual([]);
+      expect(result.cells).toEqual([{ account: ACCOUNTS[1], region: 'us-east-1', clusters: 0, ok: true }]);
+      expect(result.problems).toEqual([
+        expect.objectContaining({
+          account: ACCOUNTS[1],
+          region: 'us-east-1',
+          cluster: 'acct2-us-east-1',
+          stage: 'DescribeCluster',
+          error: 'ServerException',
+        }),
+      ]);
+    } finally {
+      sim.injectFaults('acct2-us-east-1', { serverErrorRate: null });
+    }
+  });
+});
+
 describe('examples/discovery: the demo fleet', { timeout: 120_000 }, () => {
   it('finds every cluster of examples/fleet.yaml but the closed account, with the label map, and plan takes it', async () => {
     const demo = parseFleet(await readFile(path.join(REPO_ROOT, 'examples/fleet.yaml'), 'utf8'));
