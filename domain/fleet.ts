@@ -170,6 +170,13 @@ export const clusterInventorySchema = z.strictObject({
     .describe('Role to assume for this cluster (per-account access). Default: the worker credentials.'),
   labels: z.record(z.string().min(1), z.string()).default({}).describe('Labels for selectors (env, team, tier...).'),
   version: minorVersion.describe('Control-plane minor version.'),
+  platformVersion: z
+    .string()
+    .regex(/^eks\.\d+$/, { message: 'must be an EKS platform version such as "eks.16"' })
+    .optional()
+    .describe(
+      'EKS platform version as `fleetwave discover` saw it (DescribeCluster platformVersion). A record only: EKS chooses it, so planning and the simulator ignore it. Default: none.',
+    ),
   autoMode: z
     .boolean()
     .optional()

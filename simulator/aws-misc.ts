@@ -251,6 +251,19 @@ interface Identity {
 export class SimSts {
   private readonly sessions = new Map<string, Identity>();
 
+  /** `deniesAssumeRole`: accounts whose roles nobody may assume (organizations.ts). */
+  constructor(private readonly deniesAssumeRole: (account: string) => boolean = () => false) {}
+
+  private callerOf(accessKeyId: string | undefined): Identity {
+    return (
+      (accessKeyId && this.sessions.get(accessKeyId)) || {
+        arn: `arn:aws:iam::${BASE_ACCOUNT}:user/simulator`,
+        userId: accessKeyId || 'AIDASIMULATOR',
+        account: BASE_ACCOUNT,
+      }
+    );
+  }
+
   handle(form: URLSearchParams, accessKeyId: string | undefined): AwsResponse {
     const action = form.get('Action');
     const requestId = uuidOf('sts', action ?? '', Date.now(), Math.random());
@@ -273,6 +286,15 @@ export class SimSts {
         );
       }
       const [, account, roleName] = m as unknown as [string, string, string];
+      // A role whose trust policy does not name the caller: STS answers 403 AccessDenied
+      // (IAM user guide, troubleshoot_roles.html, "I can't assume a role").
+      if (this.deniesAssumeRole(account)) {
+        return stsError(
+          'AccessDenied',
+          `User: ${this.callerOf(accessKeyId).arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
+          403,
+        );
+      }
       const keyId = `ASIASIM${account}${hexOf(8, roleArn, session).toUpperCase()}`;
       const roleId = `AROA${hexOf(17, roleArn).toUpperCase()}`;
       const assumedArn = `arn:aws:sts::${account}:assumed-role/${roleName}/${session}`;
@@ -302,11 +324,7 @@ export class SimSts {
       return { status: 200, body, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId } };
     }
     if (action === 'GetCallerIdentity') {
-      const id = (accessKeyId && this.sessions.get(accessKeyId)) || {
-        arn: `arn:aws:iam::${BASE_ACCOUNT}:user/simulator`,
-        userId: accessKeyId || 'AIDASIMULATOR',
-        account: BASE_ACCOUNT,
-      };
+      const id = this.callerOf(accessKeyId);
       const body = `<GetCallerIdentityResponse xmlns="${STS_NS}">
   <GetCallerIdentityResult>
     <Arn>${xmlEscape(id.arn)}</Arn>

@@ -18,6 +18,8 @@ const USAGE = `usage: fleetwave sim (--fleet FILE | --generate N) [options]
   --time-scale N      simulated seconds per real second (default 1: real EKS durations)
   --seed S            seed for durations, IDs and signals (default 1)
   --advertise-url URL base URL that DescribeCluster endpoints point at (default: the listen URL)
+  --org-account ID[=NAME]   a member account of the simulated organization besides the fleet's (repeatable)
+  --deny-assume-role ID     STS refuses AssumeRole into this account's roles (AccessDenied; repeatable)
   --verbose           log every request
   -h, --help          this help
 `;
@@ -33,6 +35,8 @@ interface CliOptions {
   timeScale: number;
   seed: number;
   advertiseUrl?: string;
+  orgAccounts: { id: string; name?: string }[];
+  denyAssumeRole: string[];
   verbose: boolean;
   help: boolean;
 }
@@ -44,6 +48,8 @@ export function parseSimulatorArgs(argv: readonly string[]): CliOptions | string
     host: '127.0.0.1',
     timeScale: 1,
     seed: 1,
+    orgAccounts: [],
+    denyAssumeRole: [],
     verbose: false,
     help: false,
   };
@@ -101,6 +107,18 @@ export function parseSimulatorArgs(argv: readonly string[]): CliOptions | string
         if (!opts.advertiseUrl || !/^https?:\/\//.test(opts.advertiseUrl))
           return '--advertise-url: must be an http(s) URL';
         break;
+      case '--org-account': {
+        const m = /^(\d{12})(?:=(.+))?$/.exec(value() ?? '');
+        if (!m) return '--org-account: must be a 12-digit account ID, optionally =NAME';
+        opts.orgAccounts.push({ id: m[1] as string, ...(m[2] ? { name: m[2] } : {}) });
+        break;
+      }
+      case '--deny-assume-role': {
+        const id = value() ?? '';
+        if (!/^\d{12}$/.test(id)) return '--deny-assume-role: must be a 12-digit account ID';
+        opts.denyAssumeRole.push(id);
+        break;
+      }
       case '--verbose':
       case '-v':
         opts.verbose = true;
@@ -162,6 +180,7 @@ export async function runSimulatorCli(argv: readonly string[]): Promise<number> 
       timeScale: opts.timeScale,
       seed: opts.seed,
       ...(opts.advertiseUrl ? { advertiseUrl: opts.advertiseUrl } : {}),
+      organization: { accounts: opts.orgAccounts, denyAssumeRole: opts.denyAssumeRole },
       ...(opts.verbose ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
     });
   } catch (err) {

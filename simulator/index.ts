@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { fleetSchema, type ClusterFaults, type ClusterInventory, type Fleet } from '../domain/fleet';
 import { API_VERSION } from '../domain/spec';
 import { SimSts } from './aws-misc';
+import { SimOrganization, type OrganizationOptions } from './organizations';
 import { clusterPdbs } from './k8s-state';
 import { SimFleet, type Mutation, type SimClock, type SimCluster } from './model';
 import { KubernetesEndpoints } from './k8s-endpoints';
@@ -30,6 +31,7 @@ import {
 import { createSimulatorTls } from './tls';
 
 export { generateFleet, type GenerateOptions } from './generate';
+export type { OrgAccount, OrganizationOptions } from './organizations';
 export type { ClusterState, Mutation, SimState };
 export {
   ADDONS,
@@ -69,6 +71,12 @@ export interface SimulatorOptions {
   startTime?: Date;
   /** Called with one line per request (the CLI's --verbose). */
   log?: (line: string) => void;
+  /**
+   * The AWS organization Organizations ListAccounts lists: always the management account (the base
+   * credentials') and every account of the fleet, plus these members; and accounts whose roles STS
+   * refuses to let anyone assume. Default: no extra members, every role assumable.
+   */
+  organization?: OrganizationOptions;
 }
 
 export interface Simulator {
@@ -146,7 +154,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const build = () => new SimFleet(inventory, { seed, clock, blockingPdb });
   let fleet = build();
   let url = '';
-  const sts = new SimSts();
+  const organization = new SimOrganization(
+    inventory.map((c) => c.account),
+    opts.organization,
+  );
+  const sts = new SimSts((account) => organization.deniesAssumeRole(account));
   const advertiseHost = opts.advertiseUrl ? new URL(opts.advertiseUrl).hostname.replace(/^\[|\]$/g, '') : host;
   const tls = createSimulatorTls([host, advertiseHost]);
   // The per-cluster ports listen where the main port does; the advertised host names them.
@@ -160,6 +172,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const ctx: ServerContext = {
     fleet: () => fleet,
     sts,
+    organization,
     endpoints,
     timeScale,
     seed,

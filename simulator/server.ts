@@ -6,6 +6,7 @@
  * - `/sim/...`                          state, mutations, faults, reset, clock (tests, operators)
  * - `POST /` + `x-amz-target: AmazonSSM.*`  SSM (awsJson1_1)
  * - `POST /` + `x-amz-target: GraniteServiceVersion20100801.*`  CloudWatch GetMetricData (awsJson1_0)
+ * - `POST /` + `x-amz-target: AWSOrganizationsV20161128.*`  Organizations (awsJson1_1)
  * - `POST /` signed for `ec2`              EC2 (Query protocol: launch templates and AMIs)
  * - `POST /` signed for `autoscaling`      EC2 Auto Scaling (Query protocol: self-managed node groups)
  * - `POST /` with a form body           STS (awsQuery)
@@ -19,7 +20,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { faultSchema } from '../domain/fleet';
-import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
+import { BASE_ACCOUNT, accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
+import { isOrganizationsTarget, type SimOrganization } from './organizations';
 import { SimAutoScaling } from './autoscaling-api';
 import { CLOUDWATCH_TARGET_PREFIX, handleCloudWatch } from './cloudwatch-api';
 import { SimEc2 } from './ec2-api';
@@ -48,6 +50,8 @@ const MAX_BODY_BYTES = 5 * 1024 * 1024;
 export interface ServerContext {
   fleet(): SimFleet;
   sts: SimSts;
+  /** The organization whose accounts Organizations ListAccounts lists. */
+  organization: SimOrganization;
   /** The clusters' HTTPS Kubernetes endpoints. */
   endpoints: KubernetesEndpoints;
   timeScale: number;
@@ -433,6 +437,21 @@ async function route(
       send(res, answer.status, answer.body, { ...answer.headers, 'x-amzn-requestid': randomUUID() });
       return;
     }
+    if (isOrganizationsTarget(target)) {
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : {};
+      } catch {
+        send(res, 400, JSON.stringify({ __type: 'SerializationException', Message: 'invalid JSON' }), {
+          'content-type': 'application/x-amz-json-1.1',
+        });
+        return;
+      }
+      const caller = (scope && accountOfAccessKey(scope.accessKeyId)) ?? BASE_ACCOUNT;
+      const answer = ctx.organization.handle(target, body, caller);
+      send(res, answer.status, answer.body, { ...answer.headers, 'x-amzn-requestid': randomUUID() });
+      return;
+    }
     if (scope?.service === 'ec2') {
       const answer = new SimEc2(() => fleet.ec2).handle(
         new URLSearchParams(text),
@@ -474,6 +493,7 @@ async function route(
         'SSM',
         'STS',
         'CloudWatch GetMetricData',
+        'Organizations',
       ],
     });
     return;
