@@ -29,7 +29,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { toFleetMember, fleetSchema, type FleetMember } from '../domain/fleet';
+import { toFleetMembers, fleetSchema, type FleetMember } from '../domain/fleet';
 import { buildPlan, type PlannedCampaign } from '../domain/plan';
 import { validateCampaign, formatPath, type ValidationIssue } from '../domain/load';
 import type { SignedClaim } from '../domain/signed-actions';
@@ -582,7 +582,7 @@ function toMembers(fleet: unknown): FleetMember[] {
     const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
     throw InvalidInputError.fromIssues('fleet', issues);
   }
-  return parsed.data.clusters.map(toFleetMember);
+  return toFleetMembers(parsed.data);
 }
 
 function campaignSummary(plan: PlannedCampaign, startedBy: string): string {
