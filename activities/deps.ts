@@ -6,6 +6,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_WAIT_SCHEDULE, type WaitSchedule } from '../domain/waits';
 import type { ActivityLogger } from './context';
@@ -55,6 +56,8 @@ export interface ActivityDeps {
   ec2?: (target: AwsTarget) => EC2Client;
   /** EC2 Auto Scaling client for a region and role: self-managed node groups (activities/self-managed.ts). */
   autoScaling?: (target: AwsTarget) => AutoScalingClient;
+  /** STS client for a cluster's region and role: who the worker is there (activities/access.ts). */
+  sts?: (target: AwsTarget) => STSClient;
   /** A KubeConfig for the cluster with a fresh EKS token, built in memory. */
   kube: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubeConfig>;
   /** Prometheus base URL for health gates (`http://prometheus:9090`). Without it every gate is an Error, never a pass. */

@@ -17,6 +17,7 @@ import { ExitCode, FleetwaveError } from './errors';
 import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
 import { codecServerCommand } from './commands/codec-server';
+import { doctorCommand } from './commands/doctor';
 import { listCommand } from './commands/list';
 import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
@@ -57,6 +58,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   retryCommand,
   releaseHoldsCommand,
   listCommand,
+  doctorCommand,
   setupCommand,
   workerCommand,
   codecServerCommand,

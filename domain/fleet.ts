@@ -5,6 +5,7 @@
  * discovery agree.
  */
 import { z } from 'zod';
+import { ACCESS_POLICIES } from './access';
 import {
   AMI_TYPES,
   DEFAULT_AMI_TYPE,
@@ -230,6 +231,12 @@ export const clusterInventorySchema = z.strictObject({
     .default([])
     .describe('PodDisruptionBudgets (simulator; a plan warns on blocking ones).'),
   faults: faultSchema.optional(),
+  accessPolicy: z
+    .enum([...ACCESS_POLICIES, 'none'])
+    .optional()
+    .describe(
+      "Simulator: the EKS access policy associated with every caller's access entry (none: no access entry, so the Kubernetes API answers 401). Default: AmazonEKSClusterAdminPolicy.",
+    ),
 });
 
 export type ClusterInventory = z.output<typeof clusterInventorySchema>;

@@ -302,11 +302,7 @@ export class SimSts {
       return { status: 200, body, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId } };
     }
     if (action === 'GetCallerIdentity') {
-      const id = (accessKeyId && this.sessions.get(accessKeyId)) || {
-        arn: `arn:aws:iam::${BASE_ACCOUNT}:user/simulator`,
-        userId: accessKeyId || 'AIDASIMULATOR',
-        account: BASE_ACCOUNT,
-      };
+      const id = this.identityOf(accessKeyId);
       const body = `<GetCallerIdentityResponse xmlns="${STS_NS}">
   <GetCallerIdentityResult>
     <Arn>${xmlEscape(id.arn)}</Arn>
@@ -323,6 +319,17 @@ export class SimSts {
     return stsError(
       'InvalidAction',
       `Could not find operation ${action ?? '(none)'} for version ${form.get('Version') ?? ''}`,
+    );
+  }
+
+  /** Who signed with `accessKeyId`: an assumed-role session it issued, else the base user. */
+  identityOf(accessKeyId: string | undefined): Identity {
+    return (
+      (accessKeyId && this.sessions.get(accessKeyId)) || {
+        arn: `arn:aws:iam::${BASE_ACCOUNT}:user/simulator`,
+        userId: accessKeyId || 'AIDASIMULATOR',
+        account: BASE_ACCOUNT,
+      }
     );
   }
 

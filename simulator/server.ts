@@ -22,6 +22,7 @@ import { accountOfAccessKey, handleSsm, type SimSts } from './aws-misc';
 import { SimAutoScaling } from './autoscaling-api';
 import { SimEc2 } from './ec2-api';
 import { handleEks, targetClusterName } from './eks-api';
+import { principalOfCaller } from '../domain/access';
 import { handleKubernetes } from './k8s-api';
 import type { KubernetesEndpoints } from './k8s-endpoints';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
@@ -498,6 +499,7 @@ async function route(
       segments,
       query: url.searchParams,
       body,
+      principal: principalOfCaller(ctx.sts.identityOf(scope.accessKeyId).arn),
       scope: {
         region: scope.region,
         ...(accountOfAccessKey(scope.accessKeyId) ? { account: accountOfAccessKey(scope.accessKeyId) } : {}),

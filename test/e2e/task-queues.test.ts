@@ -6,12 +6,24 @@
  * Asserted from the histories: the campaign starts each child on its cluster's queue; every
  * activity of a cluster-upgrade run is scheduled on that queue and started by that network's
  * worker, and its workflow tasks (where local activities run) too.
+ *
+ * `fleetwave doctor` (the CLI, as a process) over the same workers: a cluster whose access entry
+ * carries only AmazonEKSViewPolicy is named with the permissions RBAC refuses, a cluster without an
+ * access entry is named too, and a cluster whose queue no worker polls is reported as unserved.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, createDefaultDeps, type ActivityDeps } from '../../activities/index';
+import {
+  createActivities,
+  createClusterAccessActivities,
+  createDefaultDeps,
+  type ActivityDeps,
+} from '../../activities/index';
 import { createChildrenActivities } from '../../activities/children';
 import { createLeaseActivities } from '../../activities/leases';
 import { benchCampaign } from '../../bench/lib/campaign';
@@ -20,7 +32,9 @@ import { fleetSchema } from '../../domain/fleet';
 import { API_VERSION } from '../../domain/spec';
 import { startSimulator, type Simulator } from '../../simulator/index';
 import { campaignWorkflowId, clusterUpgradeWorkflowId, type CampaignResult } from '../../workflows/definitions';
+import type { ClusterAccessReport } from '../../domain/access';
 import { getWorkflowBundle } from '../helpers/bundle';
+import { runCli } from '../helpers/cli';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
 
 const TAG = randomBytes(3).toString('hex');
@@ -58,9 +72,24 @@ const fleetDoc = {
   })),
 };
 
+/** Clusters only the doctor checks: a view-only access entry, no access entry, a queue nobody serves. */
+const doctorOnly = [
+  { name: `view-${TAG}`, network: 'vpc-b', accessPolicy: 'AmazonEKSViewPolicy' },
+  { name: `noentry-${TAG}`, network: 'vpc-a', accessPolicy: 'none' },
+  { name: `unserved-${TAG}`, network: 'vpc-c' },
+].map(({ name, network, accessPolicy }) => ({
+  name,
+  region: 'us-east-1',
+  account: '111122223333',
+  labels: { network },
+  version: '1.30',
+  ...(accessPolicy ? { accessPolicy } : {}),
+}));
+const doctorFleetDoc = { ...fleetDoc, clusters: [...fleetDoc.clusters, ...doctorOnly] };
+
 beforeAll(async () => {
   temporal = await getTestTemporal();
-  sim = await startSimulator({ fleet: fleetSchema.parse(fleetDoc).clusters, timeScale: TIME_SCALE, seed: 7 });
+  sim = await startSimulator({ fleet: fleetSchema.parse(doctorFleetDoc).clusters, timeScale: TIME_SCALE, seed: 7 });
   deps = createDefaultDeps({
     endpoint: sim.url,
     region: 'us-east-1',
@@ -84,6 +113,7 @@ async function worker(taskQueue: string, identity: string): Promise<Worker> {
     workflowBundle: await getWorkflowBundle(),
     activities: {
       ...createActivities(deps),
+      ...createClusterAccessActivities(deps),
       ...createLeaseActivities({ client: temporal.client, taskQueue }),
       ...createChildrenActivities({ client: temporal.client, waits: { timeScale: TIME_SCALE } }),
     },
@@ -93,6 +123,22 @@ async function worker(taskQueue: string, identity: string): Promise<Worker> {
 async function historyOf(workflowId: string): Promise<HistoryEvent[]> {
   const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
   return history.events ?? [];
+}
+
+const identities = {
+  campaign: `campaign-worker-${TAG}`,
+  'vpc-a': `vpc-a-worker-${TAG}`,
+  'vpc-b': `vpc-b-worker-${TAG}`,
+};
+
+/** Runs `fn` while the campaign worker and the two network workers poll (no worker for vpc-c). */
+async function withWorkers<T>(fn: () => Promise<T>): Promise<T> {
+  const [a, b, c] = await Promise.all([
+    worker(queues.campaign, identities.campaign),
+    worker(queues['vpc-a'], identities['vpc-a']),
+    worker(queues['vpc-b'], identities['vpc-b']),
+  ]);
+  return a.runUntil(b.runUntil(c.runUntil(fn)));
 }
 
 describe('e2e: per-network task queues', () => {
@@ -111,23 +157,12 @@ describe('e2e: per-network task queues', () => {
       Object.fromEntries(Object.entries(networkOf).map(([c, n]) => [c, queues[n]])),
     );
 
-    const identities = {
-      campaign: `campaign-worker-${TAG}`,
-      'vpc-a': `vpc-a-worker-${TAG}`,
-      'vpc-b': `vpc-b-worker-${TAG}`,
-    };
-    const workers = await Promise.all([
-      worker(queues.campaign, identities.campaign),
-      worker(queues['vpc-a'], identities['vpc-a']),
-      worker(queues['vpc-b'], identities['vpc-b']),
-    ]);
     const client = new FleetwaveClient({ client: temporal.client, taskQueue: queues.campaign });
     const run = async (): Promise<CampaignResult> => {
       await client.startCampaign({ campaign, fleet, startedBy: 'task-queues test' });
       return temporal.client.workflow.getHandle(campaignWorkflowId(name)).result() as Promise<CampaignResult>;
     };
-    const [a, b, c] = workers;
-    const result = await a!.runUntil(b!.runUntil(c!.runUntil(run)));
+    const result = await withWorkers(run);
     expect(result.state).toBe('completed');
     expect([...result.upgraded].sort()).toEqual(Object.keys(networkOf).sort());
 
@@ -165,4 +200,72 @@ describe('e2e: per-network task queues', () => {
       expect(new Set(workflowTasks.map((s) => s.identity)), cluster).toEqual(new Set([identities[network]]));
     }
   }, 180_000);
+
+  it('fleetwave doctor names the cluster whose access entry lacks permissions, and the unserved queue', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fleetwave-doctor-'));
+    const fleetFile = path.join(dir, 'fleet.yaml');
+    // JSON is YAML; the rule maps vpc-a and vpc-b, and vpc-c names a queue of its own that no worker polls.
+    writeFileSync(fleetFile, JSON.stringify(doctorFleetDoc));
+    const env = {
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: temporal.namespace,
+      FLEETWAVE_TASK_QUEUE: queues.campaign,
+    };
+    const [json, text] = await withWorkers(() =>
+      Promise.all([
+        runCli(['doctor', '--fleet', fleetFile, '--wait', '3s', '--json'], { env }),
+        runCli(['doctor', '--fleet', fleetFile, '--wait', '3s'], { env }),
+      ]),
+    );
+    expect(json.code, json.stderr).toBe(1);
+    const reports = new Map((JSON.parse(json.stdout) as ClusterAccessReport[]).map((r) => [r.cluster, r]));
+
+    // The three campaign clusters: checked on their own queue, creator-admin entry, nothing missing.
+    for (const [cluster, network] of Object.entries(networkOf)) {
+      expect(reports.get(cluster), cluster).toMatchObject({
+        taskQueue: queues[network],
+        reachable: true,
+        principal: 'arn:aws:iam::000000000000:user/simulator',
+        accessEntry: true,
+        policies: [{ name: 'AmazonEKSClusterAdminPolicy', scope: 'cluster' }],
+        denied: [],
+        missing: [],
+      });
+    }
+    const view = reports.get(`view-${TAG}`);
+    expect(view).toMatchObject({ taskQueue: queues['vpc-b'], reachable: true, accessEntry: true });
+    expect(view?.policies).toEqual([{ name: 'AmazonEKSViewPolicy', scope: 'cluster' }]);
+    // View reads namespaced objects only: nodes and Karpenter's cluster-scoped kinds, and every write, are refused.
+    expect(view?.denied).toEqual([
+      'list nodes',
+      'patch nodes',
+      'create pods/eviction',
+      'patch deployments.apps',
+      'patch statefulsets.apps',
+      'list nodepools.karpenter.sh',
+      'patch nodepools.karpenter.sh',
+      'list nodeclaims.karpenter.sh',
+      'patch ec2nodeclasses.karpenter.k8s.aws',
+    ]);
+    expect(view?.missing[0]).toMatch(
+      /^Kubernetes RBAC denies list nodes, .* \(the access entry has AmazonEKSViewPolicy\)$/,
+    );
+
+    const noEntry = reports.get(`noentry-${TAG}`);
+    expect(noEntry).toMatchObject({ taskQueue: queues['vpc-a'], reachable: true, accessEntry: false });
+    expect(noEntry?.missing).toEqual([
+      'no EKS access entry for arn:aws:iam::000000000000:user/simulator',
+      expect.stringMatching(/401 Unauthorized/) as unknown,
+    ]);
+
+    const unserved = reports.get(`unserved-${TAG}`);
+    expect(unserved).toMatchObject({ taskQueue: 'vpc-c', reachable: false });
+    expect(unserved?.missing[0]).toMatch(/^no worker took the check from task queue vpc-c within 3s/);
+
+    // The table names each cluster with what is missing; the exit code says something is.
+    expect(text.code, text.stderr).toBe(1);
+    expect(text.stdout).toContain(`MISSING view-${TAG}`);
+    expect(text.stdout).toContain(`ok      net-${TAG}-a1`);
+    expect(text.stdout).toContain('3 of 6 clusters ready');
+  }, 120_000);
 });
