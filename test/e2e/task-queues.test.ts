@@ -263,6 +263,7 @@ describe('e2e: per-network task queues', () => {
     expect(unserved?.missing[0]).toMatch(/^no worker took the check from task queue vpc-c within 3s/);
 
     // The table names each cluster with what is missing; the exit code says something is.
+    console.log(`fleetwave doctor:\n${text.stdout}`);
     expect(text.code, text.stderr).toBe(1);
     expect(text.stdout).toContain(`MISSING view-${TAG}`);
     expect(text.stdout).toContain(`ok      net-${TAG}-a1`);
