@@ -11,6 +11,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
@@ -152,6 +153,7 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
   const ec2Cache = new Map<string, EC2Client>();
   const autoScalingCache = new Map<string, AutoScalingClient>();
   const cloudWatchCache = new Map<string, CloudWatchClient>();
+  const stsCache = new Map<string, STSClient>();
 
   const credentialsFor = (target: AwsTarget): AwsCredentialIdentityProvider => {
     if (!target.roleArn) return base;
@@ -236,6 +238,19 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
           ...(endpoint ? { endpoint } : {}),
         });
         cloudWatchCache.set(key(target), client);
+      }
+      return client;
+    },
+    sts: (target) => {
+      let client = stsCache.get(key(target));
+      if (!client) {
+        client = new STSClient({
+          region: target.region || defaultRegion,
+          credentials: credentialsFor(target),
+          maxAttempts,
+          ...(endpoint ? { endpoint } : {}),
+        });
+        stsCache.set(key(target), client);
       }
       return client;
     },

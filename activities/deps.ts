@@ -7,6 +7,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_WAIT_SCHEDULE, type WaitSchedule } from '../domain/waits';
 import type { ActivityLogger } from './context';
@@ -63,6 +64,8 @@ export interface ActivityDeps {
    * workflow histories). Default: `process.env`.
    */
   env?: Record<string, string | undefined>;
+  /** STS client for a cluster's region and role: who the worker is there (activities/access.ts). */
+  sts?: (target: AwsTarget) => STSClient;
   /** A KubeConfig for the cluster with a fresh EKS token, built in memory. */
   kube: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubeConfig>;
   /** Prometheus base URL for health gates (`http://prometheus:9090`). Without it every gate is an Error, never a pass. */

@@ -24,6 +24,7 @@
  */
 import type { ActivityDeps } from './deps';
 import { resolveDeps } from './deps';
+import { createAccessActivities, type AccessActivities } from './access';
 import { createApprovalActivities } from './approvals';
 import { createAutoModeActivities } from './automode';
 import { createEksActivities } from './eks';
@@ -47,6 +48,11 @@ export type { ActivityLogger } from './context';
 export { createDefaultDeps, type DefaultDepsConfig } from './aws';
 export { FailureTypes } from './types';
 export { ExtraFailureTypes } from './failures';
+
+/** The doctor's activity (activities/access.ts); every worker registers it beside {@link createActivities}. */
+export function createClusterAccessActivities(deps: ActivityDeps): AccessActivities {
+  return createAccessActivities(resolveDeps(deps));
+}
 
 /** Builds the activities the workflows call from their clients. Register the result on a worker as it is. */
 export function createActivities(deps: ActivityDeps): FleetwaveActivities {

@@ -18,6 +18,7 @@ import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
 import { codecServerCommand } from './commands/codec-server';
 import { discoverCommand } from './commands/discover';
+import { doctorCommand } from './commands/doctor';
 import { listCommand } from './commands/list';
 import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
@@ -59,6 +60,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   releaseHoldsCommand,
   listCommand,
   discoverCommand,
+  doctorCommand,
   setupCommand,
   workerCommand,
   codecServerCommand,

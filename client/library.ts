@@ -15,7 +15,9 @@
  * It imports only the shared contract (workflows/definitions.ts, search attributes) and
  * domain/ validation; never the workflow or activity code.
  */
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import type { ClusterAccessReport } from '../domain/access';
 import {
   Client,
   Connection,
@@ -29,7 +31,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { toFleetMember, fleetSchema, type FleetMember } from '../domain/fleet';
+import { toFleetMembers, fleetSchema, type FleetMember } from '../domain/fleet';
 import { buildPlan, type PlannedCampaign } from '../domain/plan';
 import { validateCampaign, formatPath, type ValidationIssue } from '../domain/load';
 import type { SignedClaim } from '../domain/signed-actions';
@@ -39,6 +41,8 @@ import {
   approveWaveUpdate,
   campaignWorkflowId,
   DEFAULT_TASK_QUEUE,
+  doctorWorkflowId,
+  type ClusterAccessCheckInput,
   pauseSignal,
   resumeSignal,
   retryClusterUpdate,
@@ -277,6 +281,32 @@ export class FleetwaveClient {
   uiUrl(name: string): string {
     const env = this.uiBase ? { FLEETWAVE_TEMPORAL_UI: this.uiBase } : process.env;
     return temporalUiUrl(this.address, this.namespace, campaignWorkflowId(name), env);
+  }
+
+  /**
+   * `fleetwave doctor`: checks every cluster of the fleet (a fleet file's content or members) from
+   * the worker that will serve it (workflows/doctor.ts), and returns one report per cluster. Needs a
+   * worker on this client's task queue and one on each cluster's queue; a queue nobody polls is
+   * reported after `scheduleToStartTimeout` (default one minute).
+   */
+  async checkClusterAccess(
+    fleet: unknown,
+    opts: { scheduleToStartTimeout?: string } = {},
+  ): Promise<ClusterAccessReport[]> {
+    const members = toMembers(fleet);
+    const input: ClusterAccessCheckInput = {
+      clusters: members.map((m) => ({
+        cluster: { name: m.name, region: m.region, account: m.account, ...(m.roleArn ? { roleArn: m.roleArn } : {}) },
+        ...(m.taskQueue ? { taskQueue: m.taskQueue } : {}),
+      })),
+      ...(opts.scheduleToStartTimeout ? { scheduleToStartTimeout: opts.scheduleToStartTimeout } : {}),
+    };
+    return this.client.workflow.execute(WorkflowTypes.clusterAccessCheck, {
+      workflowId: doctorWorkflowId(randomUUID()),
+      taskQueue: this.taskQueue,
+      args: [input],
+      staticSummary: `doctor: ${members.length} cluster${members.length === 1 ? '' : 's'}`,
+    });
   }
 
   /**
@@ -582,7 +612,7 @@ function toMembers(fleet: unknown): FleetMember[] {
     const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
     throw InvalidInputError.fromIssues('fleet', issues);
   }
-  return parsed.data.clusters.map(toFleetMember);
+  return toFleetMembers(parsed.data);
 }
 
 function campaignSummary(plan: PlannedCampaign, startedBy: string): string {

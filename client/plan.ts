@@ -4,7 +4,7 @@
  * Temporal; AWS only to check pinned versions (client/version-check.ts). A plan never changes anything.
  */
 import { formatEstimate } from '../domain/duration';
-import { toFleetMember, type FleetMember } from '../domain/fleet';
+import { toFleetMembers, type FleetMember } from '../domain/fleet';
 import { formatIssue, parseCampaign, parseFleet, type ValidationIssue } from '../domain/load';
 import { DEFAULT_AMI_TYPE, memberNodegroupReversibility } from '../domain/node-models';
 import { buildPlan, type PlannedCampaign, type PlannedNodeModel } from '../domain/plan';
@@ -75,7 +75,7 @@ export async function checkPinnedVersions(
 export async function readFleetFile(file: string): Promise<FleetMember[]> {
   const parsed = parseFleet(await readText(file));
   if (!parsed.ok) throw invalid(file, parsed.issues);
-  return parsed.value.clusters.map(toFleetMember);
+  return toFleetMembers(parsed.value);
 }
 
 /**

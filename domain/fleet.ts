@@ -5,6 +5,7 @@
  * discovery agree.
  */
 import { z } from 'zod';
+import { ACCESS_POLICIES } from './access';
 import {
   AMI_TYPES,
   DEFAULT_AMI_TYPE,
@@ -19,6 +20,11 @@ import { compareMinor } from './versions';
 const clusterName = z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, {
   message: 'must be an EKS cluster name (letters, digits, - and _, at most 100, starting alphanumeric)',
 });
+
+/** Temporal accepts any non-empty name; this keeps them readable in logs, Helm values and the Web UI. */
+const taskQueueName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, { message: 'must be a task queue name (letters, digits, . _ -)' });
 
 const managedBy = z
   .enum(OWNER_TOOLS)
@@ -168,6 +174,11 @@ export const clusterInventorySchema = z.strictObject({
     .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { message: 'must be an IAM role ARN' })
     .optional()
     .describe('Role to assume for this cluster (per-account access). Default: the worker credentials.'),
+  taskQueue: taskQueueName
+    .optional()
+    .describe(
+      'Task queue of the worker that reaches this cluster (its cluster-upgrade workflow and activities run there). Default: from the fleet-level taskQueues, else the campaign task queue.',
+    ),
   labels: z.record(z.string().min(1), z.string()).default({}).describe('Labels for selectors (env, team, tier...).'),
   version: minorVersion.describe('Control-plane minor version.'),
   platformVersion: z
@@ -227,14 +238,48 @@ export const clusterInventorySchema = z.strictObject({
     .default([])
     .describe('PodDisruptionBudgets (simulator; a plan warns on blocking ones).'),
   faults: faultSchema.optional(),
+  accessPolicy: z
+    .enum([...ACCESS_POLICIES, 'none'])
+    .optional()
+    .describe(
+      "Simulator: the EKS access policy associated with every caller's access entry (none: no access entry, so the Kubernetes API answers 401). Default: AmazonEKSClusterAdminPolicy.",
+    ),
 });
 
 export type ClusterInventory = z.output<typeof clusterInventorySchema>;
+
+/**
+ * Which worker reaches which cluster. Private EKS endpoints answer only inside their VPC (or a peered
+ * one), so a worker runs in each network and polls a task queue of its own; the cluster-upgrade
+ * workflow of a cluster (with its activities, local ones included) runs on that queue.
+ */
+export const taskQueuesSchema = z
+  .strictObject({
+    label: z
+      .string()
+      .min(1)
+      .describe(
+        'The cluster label whose value picks the task queue, e.g. "network" (region and account count as labels).',
+      ),
+    map: z
+      .record(z.string().min(1), taskQueueName)
+      .optional()
+      .describe('Task queue per label value. Default: a value not listed names its task queue itself.'),
+    default: taskQueueName
+      .optional()
+      .describe('Task queue of clusters without the label. Default: the campaign task queue.'),
+  })
+  .describe(
+    "Task queue per cluster, from a label. A cluster's own taskQueue wins. Default: every cluster on the campaign task queue.",
+  );
+
+export type TaskQueues = z.output<typeof taskQueuesSchema>;
 
 export const fleetSchema = z
   .strictObject({
     apiVersion: z.literal(API_VERSION, { message: `must be "${API_VERSION}"` }),
     kind: z.literal('Fleet', { message: 'must be "Fleet"' }),
+    taskQueues: taskQueuesSchema.optional(),
     clusters: z.array(clusterInventorySchema).max(100_000),
   })
   .superRefine((fleet, ctx) => {
@@ -333,6 +378,11 @@ export interface FleetMember {
   region: string;
   account: string;
   roleArn?: string;
+  /**
+   * Task queue of the worker that reaches the cluster: its cluster-upgrade workflow runs there.
+   * Absent (and in campaigns started before it existed): the campaign's own task queue.
+   */
+  taskQueue?: string;
   labels: Record<string, string>;
   version: string;
   /** Lowest kubelet minor across node groups; equals `version` when there are none. */
@@ -385,7 +435,29 @@ export function nodegroupAmiType(
   return ng.amiType ?? (ng.launchTemplate?.imageId ? 'CUSTOM' : DEFAULT_AMI_TYPE);
 }
 
-/** Projects a validated inventory entry onto what planning and workflows need. */
+/**
+ * The task queue of a cluster: its own `taskQueue`, else the fleet's `taskQueues` rule applied to
+ * its labels (with region and account), else undefined (the campaign task queue).
+ */
+export function clusterTaskQueue(c: ClusterInventory, rule: TaskQueues | undefined): string | undefined {
+  if (c.taskQueue) return c.taskQueue;
+  if (!rule) return undefined;
+  const labels: Record<string, string> = { region: c.region, account: c.account, ...c.labels };
+  const value = labels[rule.label];
+  if (value === undefined || value === '') return rule.default;
+  return rule.map?.[value] ?? value;
+}
+
+/** The members of a validated fleet file, each with its task queue. */
+export function toFleetMembers(fleet: Pick<Fleet, 'clusters' | 'taskQueues'>): FleetMember[] {
+  return fleet.clusters.map((c) => {
+    const member = toFleetMember(c);
+    const taskQueue = clusterTaskQueue(c, fleet.taskQueues);
+    return taskQueue ? { ...member, taskQueue } : member;
+  });
+}
+
+/** Projects a validated inventory entry onto what planning and workflows need (its task queue: toFleetMembers). */
 export function toFleetMember(c: ClusterInventory): FleetMember {
   const nodegroups = c.nodegroups.map((ng) => ({
     name: ng.name,

@@ -15,5 +15,13 @@ export {
   type MaintenanceWindow,
   type WaveSpec,
 } from './spec';
-export { fleetSchema, toFleetMember, type ClusterInventory, type Fleet, type FleetMember } from './fleet';
+export {
+  fleetSchema,
+  toFleetMember,
+  toFleetMembers,
+  clusterTaskQueue,
+  type ClusterInventory,
+  type Fleet,
+  type FleetMember,
+} from './fleet';
 export { buildPlan, type PlannedCampaign, type PlannedCluster, type PlannedWave } from './plan';

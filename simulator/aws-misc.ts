@@ -254,16 +254,6 @@ export class SimSts {
   /** `deniesAssumeRole`: accounts whose roles nobody may assume (organizations.ts). */
   constructor(private readonly deniesAssumeRole: (account: string) => boolean = () => false) {}
 
-  private callerOf(accessKeyId: string | undefined): Identity {
-    return (
-      (accessKeyId && this.sessions.get(accessKeyId)) || {
-        arn: `arn:aws:iam::${BASE_ACCOUNT}:user/simulator`,
-        userId: accessKeyId || 'AIDASIMULATOR',
-        account: BASE_ACCOUNT,
-      }
-    );
-  }
-
   handle(form: URLSearchParams, accessKeyId: string | undefined): AwsResponse {
     const action = form.get('Action');
     const requestId = uuidOf('sts', action ?? '', Date.now(), Math.random());
@@ -291,7 +281,7 @@ export class SimSts {
       if (this.deniesAssumeRole(account)) {
         return stsError(
           'AccessDenied',
-          `User: ${this.callerOf(accessKeyId).arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
+          `User: ${this.identityOf(accessKeyId).arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
           403,
         );
       }
@@ -324,7 +314,7 @@ export class SimSts {
       return { status: 200, body, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId } };
     }
     if (action === 'GetCallerIdentity') {
-      const id = this.callerOf(accessKeyId);
+      const id = this.identityOf(accessKeyId);
       const body = `<GetCallerIdentityResponse xmlns="${STS_NS}">
   <GetCallerIdentityResult>
     <Arn>${xmlEscape(id.arn)}</Arn>
@@ -341,6 +331,17 @@ export class SimSts {
     return stsError(
       'InvalidAction',
       `Could not find operation ${action ?? '(none)'} for version ${form.get('Version') ?? ''}`,
+    );
+  }
+
+  /** Who signed with `accessKeyId`: an assumed-role session it issued, else the base user. */
+  identityOf(accessKeyId: string | undefined): Identity {
+    return (
+      (accessKeyId && this.sessions.get(accessKeyId)) || {
+        arn: `arn:aws:iam::${BASE_ACCOUNT}:user/simulator`,
+        userId: accessKeyId || 'AIDASIMULATOR',
+        account: BASE_ACCOUNT,
+      }
     );
   }
 

@@ -36,6 +36,8 @@ export interface EksRequest {
   query: URLSearchParams;
   body: unknown;
   scope: CallerScope;
+  /** The caller's IAM principal (an assumed role's role ARN): the one access entry it has (k8s-access.ts). */
+  principal?: string;
 }
 
 export interface JsonResponse {
@@ -377,6 +379,70 @@ export function targetClusterName(segments: string[]): string | undefined {
 }
 
 /**
+ * ListAccessEntries, DescribeAccessEntry and ListAssociatedAccessPolicies
+ * (https://docs.aws.amazon.com/eks/latest/APIReference/API_ListAccessEntries.html,
+ * API_DescribeAccessEntry.html, API_ListAssociatedAccessPolicies.html). The simulator's one entry
+ * per caller carries the cluster's access policy at cluster scope (k8s-access.ts); `none`: no entry.
+ * `rest` is the path after `access-entries`; undefined for a path these do not serve.
+ */
+function accessEntries(
+  c: SimCluster,
+  rest: string[],
+  query: URLSearchParams,
+  principal: string | undefined,
+): Record<string, unknown> | undefined {
+  const entries = c.accessPolicy === 'none' || !principal ? [] : [principal];
+  const policyArn = `arn:aws:eks::aws:cluster-access-policy/${c.accessPolicy}`;
+  if (rest.length === 0) {
+    const filter = query.get('associatedPolicyArn');
+    const matching = filter && filter !== policyArn ? [] : entries;
+    const { page, nextToken } = paginate(
+      matching,
+      { maxResults: query.get('maxResults'), nextToken: query.get('nextToken') },
+      100,
+      100,
+    );
+    return { accessEntries: page, ...(nextToken ? { nextToken } : {}) };
+  }
+  const principalArn = rest[0] as string;
+  if (!entries.includes(principalArn)) {
+    throw new EksError('ResourceNotFoundException', 404, `The specified principalArn could not be found.`, {
+      clusterName: c.name,
+    });
+  }
+  const at = seconds(c.createdAt);
+  if (rest.length === 1) {
+    const username = principalArn.replace(
+      /^arn:aws[a-z-]*:iam::(\d{12}):role\/(.+)$/,
+      'arn:aws:sts::$1:assumed-role/$2/{{SessionName}}',
+    );
+    return {
+      accessEntry: {
+        clusterName: c.name,
+        principalArn,
+        kubernetesGroups: [],
+        accessEntryArn: `arn:aws:eks:${c.region}:${c.account}:access-entry/${c.name}/${hexOf(8, principalArn)}`,
+        createdAt: at,
+        modifiedAt: at,
+        tags: {},
+        username,
+        type: 'STANDARD',
+      },
+    };
+  }
+  if (rest.length === 2 && rest[1] === 'access-policies') {
+    return {
+      clusterName: c.name,
+      principalArn,
+      associatedAccessPolicies: [
+        { policyArn, accessScope: { type: 'cluster', namespaces: [] }, associatedAt: at, modifiedAt: at },
+      ],
+    };
+  }
+  return undefined;
+}
+
+/**
  * Answers one EKS call. `clientRequestToken` is always present on the SDK's mutating calls;
  * a request without one (curl) gets a fresh token, so it is never a replay.
  */
@@ -541,6 +607,11 @@ export function handleEks(
       });
       return ok({ update: renderUpdate(u) });
     }
+  }
+
+  if (sub === 'access-entries' && method === 'GET') {
+    const answer = accessEntries(c, s.slice(3), query, req.principal);
+    if (answer) return ok(answer);
   }
 
   if (sub === 'insights') {

@@ -22,6 +22,7 @@ import {
   setCordon,
 } from './k8s-state';
 import { toTable, wantsTable } from './k8s-tables';
+import { forbiddenMessage, policyAllows, requestAttributes, selfSubjectAccessReview } from './k8s-access';
 import { amiTypeInfo } from '../domain/node-models';
 import { instanceTypeOf, type NodeView, type PodView } from './workloads';
 
@@ -47,6 +48,11 @@ export interface K8sRequest {
   body: string;
   /** `host:port` the client reached (discovery's serverAddressByClientCIDRs). */
   serverAddress: string;
+}
+
+/** The Kubernetes user name EKS gives the caller (the same as SelfSubjectReview reports). */
+function userOf(c: SimCluster, authorization: string | undefined): string {
+  return `arn:aws:sts::${c.account}:assumed-role/fleetwave-simulator/${callerOf(authorization)}`;
 }
 
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -520,6 +526,28 @@ export function handleKubernetes(fleet: SimFleet, c: SimCluster, req: K8sRequest
   if (ANONYMOUS_PATHS.has(path) && method === 'GET') return { status: 200, body: 'ok' };
   const anonymousVersion = path === 'version' && method === 'GET' && versionIsAnonymous(c);
   if (!anonymousVersion && rejectToken(req.authorization)) return status(401, 'Unauthorized', 'Unauthorized');
+  // No access entry: the token is valid but maps to no Kubernetes identity (k8s-access.ts).
+  if (!anonymousVersion && c.accessPolicy === 'none') return status(401, 'Unauthorized', 'Unauthorized');
+  if (path === 'apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+    if (method !== 'POST') return notAllowed(method, req.path);
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body);
+    } catch {
+      return status(400, 'BadRequest', 'the request body is not JSON');
+    }
+    return selfSubjectAccessReview(c.accessPolicy, body) as K8sResponse;
+  }
+  const attrs = requestAttributes(method, s, query);
+  // Every authenticated user may review itself (system:basic-user); everything else is the policy's.
+  if (
+    attrs &&
+    attrs.group !== 'authentication.k8s.io' &&
+    attrs.group !== 'authorization.k8s.io' &&
+    !policyAllows(c.accessPolicy, attrs)
+  ) {
+    return status(403, 'Forbidden', forbiddenMessage(userOf(c, req.authorization), attrs));
+  }
   if (path === 'version') {
     return method === 'GET' ? { status: 200, body: versionOf(c) } : notAllowed(method, req.path);
   }
@@ -1057,7 +1085,7 @@ function write(c: SimCluster, now: number, s: string[], req: K8sRequest): K8sRes
         metadata: { creationTimestamp: null },
         status: {
           userInfo: {
-            username: `arn:aws:sts::${c.account}:assumed-role/fleetwave-simulator/${caller}`,
+            username: userOf(c, req.authorization),
             uid: `aws-iam-authenticator:${c.account}:${caller}`,
             groups: ['system:authenticated'],
             extra: {

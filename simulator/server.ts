@@ -26,6 +26,7 @@ import { SimAutoScaling } from './autoscaling-api';
 import { CLOUDWATCH_TARGET_PREFIX, handleCloudWatch } from './cloudwatch-api';
 import { SimEc2 } from './ec2-api';
 import { handleEks, targetClusterName } from './eks-api';
+import { principalOfCaller } from '../domain/access';
 import { handleKubernetes } from './k8s-api';
 import type { KubernetesEndpoints } from './k8s-endpoints';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
@@ -538,6 +539,7 @@ async function route(
       segments,
       query: url.searchParams,
       body,
+      principal: principalOfCaller(ctx.sts.identityOf(scope.accessKeyId).arn),
       scope: {
         region: scope.region,
         ...(accountOfAccessKey(scope.accessKeyId) ? { account: accountOfAccessKey(scope.accessKeyId) } : {}),

@@ -12,10 +12,11 @@
  *
  * ```ts
  * import { Worker } from '@temporalio/worker';
- * import { createActivities, createDefaultDeps, fleetwaveDataConverter, workflowsPath } from 'fleetwave/worker';
+ * import { createActivities, createClusterAccessActivities, createDefaultDeps, fleetwaveDataConverter, workflowsPath } from 'fleetwave/worker';
+ * const deps = createDefaultDeps({ region: 'eu-west-1' });
  * const worker = await Worker.create({
  *   connection, taskQueue: 'fleetwave', workflowsPath, dataConverter: fleetwaveDataConverter,
- *   activities: { ...createActivities(createDefaultDeps({ region: 'eu-west-1' })), ...leaseAndChildActivities },
+ *   activities: { ...createActivities(deps), ...createClusterAccessActivities(deps), ...leaseAndChildActivities },
  * });
  * ```
  */
@@ -30,8 +31,20 @@ export const workflowsPath: string = fileURLToPath(
   new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
 );
 
-export { clusterUpgradeWorkflow, campaignWorkflow, fleetLeaseWorkflow } from '../workflows/index';
-export { createActivities, createDefaultDeps, type ActivityDeps, type DefaultDepsConfig } from '../activities/index';
+export {
+  clusterUpgradeWorkflow,
+  campaignWorkflow,
+  fleetLeaseWorkflow,
+  clusterAccessCheckWorkflow,
+} from '../workflows/index';
+export {
+  createActivities,
+  createClusterAccessActivities,
+  createDefaultDeps,
+  type ActivityDeps,
+  type DefaultDepsConfig,
+} from '../activities/index';
+export type { AccessActivities } from '../activities/access';
 export type { FleetwaveActivities } from '../activities/types';
 export { createLeaseActivities, type LeaseActivities, type LeaseActivitiesDeps } from '../activities/leases';
 export { createChildrenActivities, type ChildrenActivities } from '../activities/children';

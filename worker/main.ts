@@ -211,12 +211,15 @@ async function createRealActivities(
   connection: NativeConnection,
   logger: ProcessLogger,
 ): Promise<object> {
-  const [{ createActivities, createDefaultDeps }, { createLeaseActivities }, { createChildrenActivities }] =
-    await Promise.all([
-      import('../activities/index'),
-      import('../activities/leases'),
-      import('../activities/children'),
-    ]);
+  const [
+    { createActivities, createClusterAccessActivities, createDefaultDeps },
+    { createLeaseActivities },
+    { createChildrenActivities },
+  ] = await Promise.all([
+    import('../activities/index'),
+    import('../activities/leases'),
+    import('../activities/children'),
+  ]);
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
@@ -233,6 +236,7 @@ async function createRealActivities(
   });
   return {
     ...createActivities(deps),
+    ...createClusterAccessActivities(deps),
     ...createLeaseActivities({ client, taskQueue: config.taskQueue }),
     ...createChildrenActivities({ client, waits: { timeScale: config.waitTimeScale } }),
   };

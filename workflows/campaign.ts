@@ -213,6 +213,11 @@ const { releaseNodePoolHolds } = proxyActivities<FleetwaveActivities>({
   retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
 });
 
+/** The task queue option of a cluster's own activities: none (the campaign's queue) unless the fleet names one. */
+function clusterQueueOption(member: { taskQueue?: string }): { taskQueue?: string } {
+  return member.taskQueue ? { taskQueue: member.taskQueue } : {};
+}
+
 const { requestLease } = proxyActivities<LeaseActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
@@ -792,6 +797,10 @@ class CampaignRun {
         // ABANDON: see the file header (parent-close policies also fire at continue-as-new).
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        // The worker inside the cluster's network runs the child, so its activities (local ones
+        // too) reach a private endpoint. A member without a queue (every member of campaigns
+        // started before queues existed) inherits the campaign's, as before: the command is unchanged.
+        ...clusterQueueOption(member),
         staticSummary: rollbackOnly
           ? `${c.name}: rollback after a failed soak gate · campaign ${m.name} · wave ${wave.name} · attempt ${attempt}`
           : `${c.name} → ${target ?? 'patch'} · campaign ${m.name} · wave ${wave.name} · attempt ${attempt}`,
@@ -855,9 +864,11 @@ class CampaignRun {
     if (!terminated || !this.m.spec.rollback.controlPlaneBake || !patched(RELEASE_HOLDS_OF_TERMINATED_PATCH)) return '';
     try {
       const { released } = await CancellationScope.nonCancellable(() =>
-        releaseNodePoolHolds.executeWithOptions({ summary: `release NodePool holds of ${cluster.name}` }, [
-          { cluster, workflowId: clusterUpgradeWorkflowId(cluster.name) },
-        ]),
+        releaseNodePoolHolds.executeWithOptions(
+          // The NodePools are in the cluster: the worker of its network releases them.
+          { summary: `release NodePool holds of ${cluster.name}`, ...clusterQueueOption(this.m.member(cluster.name)) },
+          [{ cluster, workflowId: clusterUpgradeWorkflowId(cluster.name) }],
+        ),
       );
       return released.length > 0 ? `; NodePool holds released: ${released.join(', ')}` : '';
     } catch (releaseErr) {

@@ -27,6 +27,16 @@ export const clusterUpgradeWorkflowId = (cluster: string): string => `cluster-up
 export const fleetLeaseWorkflowId = (labelKey: string, labelValue: string): string =>
   `fleet-lease/${labelKey}=${labelValue}`;
 
+/** `doctor/<id>`: one run of `fleetwave doctor`. */
+export const doctorWorkflowId = (id: string): string => `doctor/${id}`;
+
+/** Input of the doctor's workflow: the clusters to check, each with the task queue of the worker that serves it. */
+export interface ClusterAccessCheckInput {
+  clusters: { cluster: ClusterRef; taskQueue?: string }[];
+  /** How long a check may wait for a worker on its queue before the cluster is reported unserved. Default: "1 minute". */
+  scheduleToStartTimeout?: string;
+}
+
 /**
  * Workflow type names: each is the name of a workflow function that workflows/index.ts exports
  * (the worker registers them under these names). Clients, activities and the campaign start
@@ -36,6 +46,7 @@ export const WorkflowTypes = {
   campaign: 'campaignWorkflow',
   clusterUpgrade: 'clusterUpgradeWorkflow',
   fleetLease: 'fleetLeaseWorkflow',
+  clusterAccessCheck: 'clusterAccessCheckWorkflow',
 } as const satisfies Record<string, keyof typeof registeredWorkflows>;
 
 // ---------------------------------------------------------------------------------------

@@ -153,6 +153,7 @@ export function buildCluster(inv: ClusterInventory, seed: number, now: number, e
     addonByName: new Map(addons.map((a) => [a.name, a])),
     pdbs: inv.pdbs.map((p) => ({ name: p.name, namespace: p.namespace, allowedDisruptions: p.allowedDisruptions })),
     faults: { ...(inv.faults ?? {}) },
+    accessPolicy: inv.accessPolicy ?? 'AmazonEKSClusterAdminPolicy',
     updates: [],
     active: [],
     tokens: new Map(),

@@ -1,6 +1,7 @@
 /** The simulated fleet's data: clusters, node groups, add-ons, updates and their effects. */
 import type { SimAsg } from './asg';
 import type { ClusterFaults } from '../../domain/fleet';
+import type { SimAccessPolicy } from '../k8s-access';
 import type { AmiType, Architecture } from '../../domain/node-models';
 import type { AddonCatalogue } from '../catalogue';
 import type { Rng } from '../random';
@@ -222,6 +223,8 @@ export interface SimCluster {
   addonByName: Map<string, SimAddon>;
   pdbs: SimPdb[];
   faults: ClusterFaults;
+  /** The access policy of every caller's access entry, or none (k8s-access.ts). */
+  accessPolicy: SimAccessPolicy;
   /** Every update, oldest first. */
   updates: SimUpdate[];
   /** Updates in progress. */

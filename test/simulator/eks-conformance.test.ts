@@ -5,6 +5,7 @@
  */
 import {
   CancelUpdateCommand,
+  DescribeAccessEntryCommand,
   DescribeAddonCommand,
   DescribeAddonVersionsCommand,
   DescribeClusterCommand,
@@ -12,7 +13,9 @@ import {
   DescribeInsightCommand,
   DescribeNodegroupCommand,
   DescribeUpdateCommand,
+  ListAccessEntriesCommand,
   ListAddonsCommand,
+  ListAssociatedAccessPoliciesCommand,
   ListClustersCommand,
   ListInsightsCommand,
   ListNodegroupsCommand,
@@ -127,6 +130,47 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
       ),
     ).toBe('NotFoundException');
     expect(sim.state().clusters.find((c) => c.name === 'alpha')?.labels).toEqual(labels);
+  });
+
+  it("access entries: the caller's own, with the cluster's access policy; none under accessPolicy none", async () => {
+    const accessPolicies = { blocked: 'AmazonEKSViewPolicy', laggard: 'none' } as const;
+    const fleet = testFleet().map((c) =>
+      c.name in accessPolicies ? { ...c, accessPolicy: accessPolicies[c.name as keyof typeof accessPolicies] } : c,
+    );
+    const { eks } = await start({ fleet });
+    const me = 'arn:aws:iam::000000000000:user/simulator';
+    expect((await eks.send(new ListAccessEntriesCommand({ clusterName: 'alpha' }))).accessEntries).toEqual([me]);
+    const entry = (await eks.send(new DescribeAccessEntryCommand({ clusterName: 'alpha', principalArn: me })))
+      .accessEntry;
+    expect(entry).toMatchObject({ clusterName: 'alpha', principalArn: me, type: 'STANDARD', kubernetesGroups: [] });
+    expect(entry?.createdAt).toBeInstanceOf(Date);
+    const policies = await eks.send(
+      new ListAssociatedAccessPoliciesCommand({ clusterName: 'blocked', principalArn: me }),
+    );
+    expect(policies.associatedAccessPolicies).toEqual([
+      expect.objectContaining({
+        policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
+        accessScope: { type: 'cluster', namespaces: [] },
+      }),
+    ]);
+    const filtered = await eks.send(
+      new ListAccessEntriesCommand({
+        clusterName: 'blocked',
+        associatedPolicyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
+      }),
+    );
+    expect(filtered.accessEntries).toEqual([]);
+    expect((await eks.send(new ListAccessEntriesCommand({ clusterName: 'laggard' }))).accessEntries).toEqual([]);
+    expect(
+      await errorName(
+        eks.send(
+          new DescribeAccessEntryCommand({
+            clusterName: 'alpha',
+            principalArn: 'arn:aws:iam::000000000000:role/other',
+          }),
+        ),
+      ),
+    ).toBe('ResourceNotFoundException');
   });
 
   it('describes the Kubernetes versions with the dates of the EKS release calendar and the status at simulated time', async () => {

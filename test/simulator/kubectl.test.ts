@@ -17,7 +17,7 @@ import { startSimulator, type Simulator } from '../../simulator/index';
 import { credentials, eksClient, testFleet, waitFor } from './helpers';
 
 const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
-const CLUSTERS = ['alpha', 'blocked', 'auto', 'fargate'] as const;
+const CLUSTERS = ['alpha', 'blocked', 'auto', 'fargate', 'viewer'] as const;
 
 let sim: Simulator;
 let dir: string;
@@ -60,7 +60,16 @@ beforeAll(async () => {
     nodegroups: [],
     fargateProfiles: [{ name: 'batch', pods: 3, version: '1.29' }],
   });
-  sim = await startSimulator({ fleet: [...testFleet(), auto, fargate], port: 0, timeScale: 60 });
+  // An access entry with only AmazonEKSViewPolicy (simulator/k8s-access.ts).
+  const viewer = clusterInventorySchema.parse({
+    name: 'viewer',
+    region: 'us-east-1',
+    account: '111111111111',
+    version: '1.30',
+    nodegroups: [{ name: 'ng', nodes: 1 }],
+    accessPolicy: 'AmazonEKSViewPolicy',
+  });
+  sim = await startSimulator({ fleet: [...testFleet(), auto, fargate, viewer], port: 0, timeScale: 60 });
   dir = mkdtempSync(join(tmpdir(), 'fleetwave-kubectl-'));
   const entries = [];
   for (const name of CLUSTERS) {
@@ -274,6 +283,25 @@ describe('kubectl against a simulated cluster', () => {
     const version = JSON.parse(await ok('get', '--raw', '/version')) as { gitVersion: string };
     expect(version.gitVersion).toMatch(/^v1\.30\.\d+-eks-/);
     expect(await ok('auth', 'whoami')).toMatch(/Username\s+arn:aws:sts::111111111111:assumed-role\//);
+  });
+
+  it('auth can-i asks SelfSubjectAccessReview: cluster-admin may do anything, a view-only entry only reads', async () => {
+    // kubectl warns on stderr that nodes are not namespaced; the answer is on stdout and in the exit code.
+    const admin = await kubectl('auth', 'can-i', 'patch', 'nodes');
+    expect([admin.code, admin.stdout]).toEqual([0, 'yes\n']);
+    expect(await ok('auth', 'can-i', 'create', 'pods/eviction', '-A')).toBe('yes\n');
+    expect(await ok('--context', 'viewer', 'auth', 'can-i', 'list', 'pods', '-A')).toBe('yes\n');
+    const patchNodes = await kubectl('--context', 'viewer', 'auth', 'can-i', 'patch', 'nodes');
+    expect([patchNodes.code, patchNodes.stdout]).toEqual([1, 'no\n']);
+    const evict = await kubectl('--context', 'viewer', 'auth', 'can-i', 'create', 'pods/eviction', '-A');
+    expect([evict.code, evict.stdout]).toEqual([1, 'no\n']);
+    // And the API server enforces what it answers: kubectl's own Forbidden message.
+    const node = rowsOf(await ok('--context', 'viewer', 'get', 'pods', '-A', '-o', 'wide'))[0]?.[7] as string;
+    const cordon = await kubectl('--context', 'viewer', 'cordon', node);
+    expect(cordon.code).toBe(1);
+    expect(cordon.stderr).toMatch(
+      /nodes "[^"]+" is forbidden: User "arn:aws:sts::111111111111:assumed-role\/[^"]+" cannot (get|patch) resource "nodes" in API group "" at the cluster scope/,
+    );
   });
 
   it('cordon and uncordon patch spec.unschedulable', async () => {

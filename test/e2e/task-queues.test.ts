@@ -1,0 +1,272 @@
+/**
+ * Reaching every cluster: a campaign over clusters on two networks (fleet label `network`, the
+ * fleet file's `taskQueues` rule) served by two workers on two task queues, with the campaign on a
+ * third. Real activities against the fleet simulator, on the shared Temporal dev server.
+ *
+ * Asserted from the histories: the campaign starts each child on its cluster's queue; every
+ * activity of a cluster-upgrade run is scheduled on that queue and started by that network's
+ * worker, and its workflow tasks (where local activities run) too.
+ *
+ * `fleetwave doctor` (the CLI, as a process) over the same workers: a cluster whose access entry
+ * carries only AmazonEKSViewPolicy is named with the permissions RBAC refuses, a cluster without an
+ * access entry is named too, and a cluster whose queue no worker polls is reported as unserved.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { temporal as proto } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createActivities,
+  createClusterAccessActivities,
+  createDefaultDeps,
+  type ActivityDeps,
+} from '../../activities/index';
+import { createChildrenActivities } from '../../activities/children';
+import { createLeaseActivities } from '../../activities/leases';
+import { benchCampaign } from '../../bench/lib/campaign';
+import { FleetwaveClient, validateStartInput } from '../../client/library';
+import { fleetSchema } from '../../domain/fleet';
+import { API_VERSION } from '../../domain/spec';
+import { startSimulator, type Simulator } from '../../simulator/index';
+import { campaignWorkflowId, clusterUpgradeWorkflowId, type CampaignResult } from '../../workflows/definitions';
+import type { ClusterAccessReport } from '../../domain/access';
+import { getWorkflowBundle } from '../helpers/bundle';
+import { runCli } from '../helpers/cli';
+import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+
+const TAG = randomBytes(3).toString('hex');
+const TIME_SCALE = 1200;
+const CREDENTIALS = { accessKeyId: 'AKIDTASKQUEUESE2E', secretAccessKey: 'task-queues-e2e-secret' };
+type HistoryEvent = proto.api.history.v1.IHistoryEvent;
+
+let temporal: TestTemporal;
+let sim: Simulator;
+let deps: ActivityDeps;
+
+const queues = {
+  campaign: `tq-${TAG}-campaign`,
+  'vpc-a': `tq-${TAG}-vpc-a`,
+  'vpc-b': `tq-${TAG}-vpc-b`,
+};
+const networkOf: Record<string, 'vpc-a' | 'vpc-b'> = {
+  [`net-${TAG}-a1`]: 'vpc-a',
+  [`net-${TAG}-a2`]: 'vpc-a',
+  [`net-${TAG}-b1`]: 'vpc-b',
+};
+
+const fleetDoc = {
+  apiVersion: API_VERSION,
+  kind: 'Fleet',
+  taskQueues: { label: 'network', map: { 'vpc-a': queues['vpc-a'], 'vpc-b': queues['vpc-b'] } },
+  clusters: Object.entries(networkOf).map(([name, network]) => ({
+    name,
+    region: 'us-east-1',
+    account: '111122223333',
+    labels: { network },
+    version: '1.30',
+    nodegroups: [{ name: 'default', nodes: 2 }],
+    addons: [{ name: 'kube-proxy', version: 'v1.30.9-eksbuild.3' }],
+  })),
+};
+
+/** Clusters only the doctor checks: a view-only access entry, no access entry, a queue nobody serves. */
+const doctorOnly = [
+  { name: `view-${TAG}`, network: 'vpc-b', accessPolicy: 'AmazonEKSViewPolicy' },
+  { name: `noentry-${TAG}`, network: 'vpc-a', accessPolicy: 'none' },
+  { name: `unserved-${TAG}`, network: 'vpc-c' },
+].map(({ name, network, accessPolicy }) => ({
+  name,
+  region: 'us-east-1',
+  account: '111122223333',
+  labels: { network },
+  version: '1.30',
+  ...(accessPolicy ? { accessPolicy } : {}),
+}));
+const doctorFleetDoc = { ...fleetDoc, clusters: [...fleetDoc.clusters, ...doctorOnly] };
+
+beforeAll(async () => {
+  temporal = await getTestTemporal();
+  sim = await startSimulator({ fleet: fleetSchema.parse(doctorFleetDoc).clusters, timeScale: TIME_SCALE, seed: 7 });
+  deps = createDefaultDeps({
+    endpoint: sim.url,
+    region: 'us-east-1',
+    credentials: CREDENTIALS,
+    polling: { initialMs: 100, maxMs: 500 },
+    waits: { timeScale: TIME_SCALE },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await sim?.stop();
+});
+
+/** A worker as `fleetwave worker` builds it, on `taskQueue`, naming itself `identity` in the histories. */
+async function worker(taskQueue: string, identity: string): Promise<Worker> {
+  return Worker.create({
+    connection: temporal.nativeConnection,
+    namespace: temporal.namespace,
+    taskQueue,
+    identity,
+    workflowBundle: await getWorkflowBundle(),
+    activities: {
+      ...createActivities(deps),
+      ...createClusterAccessActivities(deps),
+      ...createLeaseActivities({ client: temporal.client, taskQueue }),
+      ...createChildrenActivities({ client: temporal.client, waits: { timeScale: TIME_SCALE } }),
+    },
+  });
+}
+
+async function historyOf(workflowId: string): Promise<HistoryEvent[]> {
+  const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  return history.events ?? [];
+}
+
+const identities = {
+  campaign: `campaign-worker-${TAG}`,
+  'vpc-a': `vpc-a-worker-${TAG}`,
+  'vpc-b': `vpc-b-worker-${TAG}`,
+};
+
+/** Runs `fn` while the campaign worker and the two network workers poll (no worker for vpc-c). */
+async function withWorkers<T>(fn: () => Promise<T>): Promise<T> {
+  const [a, b, c] = await Promise.all([
+    worker(queues.campaign, identities.campaign),
+    worker(queues['vpc-a'], identities['vpc-a']),
+    worker(queues['vpc-b'], identities['vpc-b']),
+  ]);
+  return a.runUntil(b.runUntil(c.runUntil(fn)));
+}
+
+describe('e2e: per-network task queues', () => {
+  it("each cluster's upgrade runs only on its own network's worker", async () => {
+    const name = `task-queues-${TAG}`;
+    const campaignDoc = benchCampaign({
+      name,
+      targetVersion: '1.31',
+      timeScale: TIME_SCALE,
+      waves: [{ name: 'all', maxParallel: 3, soakRealMs: 60_000, approval: 'auto', failureBudget: 0 }],
+      maxInFlight: 3,
+      promGates: false,
+    });
+    const { campaign, fleet } = validateStartInput({ campaign: campaignDoc, fleet: fleetDoc });
+    expect(Object.fromEntries(fleet.map((m) => [m.name, m.taskQueue]))).toEqual(
+      Object.fromEntries(Object.entries(networkOf).map(([c, n]) => [c, queues[n]])),
+    );
+
+    const client = new FleetwaveClient({ client: temporal.client, taskQueue: queues.campaign });
+    const run = async (): Promise<CampaignResult> => {
+      await client.startCampaign({ campaign, fleet, startedBy: 'task-queues test' });
+      return temporal.client.workflow.getHandle(campaignWorkflowId(name)).result() as Promise<CampaignResult>;
+    };
+    const result = await withWorkers(run);
+    expect(result.state).toBe('completed');
+    expect([...result.upgraded].sort()).toEqual(Object.keys(networkOf).sort());
+
+    // The campaign started each child on its cluster's queue, and ran no activity of its own elsewhere.
+    const campaignEvents = await historyOf(campaignWorkflowId(name));
+    const childQueues = campaignEvents
+      .filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
+      .map((e) => {
+        const at = e.startChildWorkflowExecutionInitiatedEventAttributes!;
+        return [at.workflowId, at.taskQueue?.name];
+      });
+    expect(Object.fromEntries(childQueues)).toEqual(
+      Object.fromEntries(Object.entries(networkOf).map(([c, n]) => [clusterUpgradeWorkflowId(c), queues[n]])),
+    );
+
+    for (const [cluster, network] of Object.entries(networkOf)) {
+      const events = await historyOf(clusterUpgradeWorkflowId(cluster));
+      const scheduled = events.flatMap((e) =>
+        e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : [],
+      );
+      const started = events.flatMap((e) =>
+        e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : [],
+      );
+      const workflowTasks = events.flatMap((e) =>
+        e.workflowTaskStartedEventAttributes ? [e.workflowTaskStartedEventAttributes] : [],
+      );
+      const localActivities = events.filter(
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
+      expect(scheduled.length, cluster).toBeGreaterThan(0);
+      expect(localActivities.length, cluster).toBeGreaterThan(0);
+      expect(new Set(scheduled.map((s) => s.taskQueue?.name)), cluster).toEqual(new Set([queues[network]]));
+      expect(new Set(started.map((s) => s.identity)), cluster).toEqual(new Set([identities[network]]));
+      // Local activities (preflight, quick writes) run in the worker that runs the workflow task.
+      expect(new Set(workflowTasks.map((s) => s.identity)), cluster).toEqual(new Set([identities[network]]));
+    }
+  }, 180_000);
+
+  it('fleetwave doctor names the cluster whose access entry lacks permissions, and the unserved queue', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fleetwave-doctor-'));
+    const fleetFile = path.join(dir, 'fleet.yaml');
+    // JSON is YAML; the rule maps vpc-a and vpc-b, and vpc-c names a queue of its own that no worker polls.
+    writeFileSync(fleetFile, JSON.stringify(doctorFleetDoc));
+    const env = {
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: temporal.namespace,
+      FLEETWAVE_TASK_QUEUE: queues.campaign,
+    };
+    const [json, text] = await withWorkers(() =>
+      Promise.all([
+        runCli(['doctor', '--fleet', fleetFile, '--wait', '3s', '--json'], { env }),
+        runCli(['doctor', '--fleet', fleetFile, '--wait', '3s'], { env }),
+      ]),
+    );
+    expect(json.code, json.stderr).toBe(1);
+    const reports = new Map((JSON.parse(json.stdout) as ClusterAccessReport[]).map((r) => [r.cluster, r]));
+
+    // The three campaign clusters: checked on their own queue, creator-admin entry, nothing missing.
+    for (const [cluster, network] of Object.entries(networkOf)) {
+      expect(reports.get(cluster), cluster).toMatchObject({
+        taskQueue: queues[network],
+        reachable: true,
+        principal: 'arn:aws:iam::000000000000:user/simulator',
+        accessEntry: true,
+        policies: [{ name: 'AmazonEKSClusterAdminPolicy', scope: 'cluster' }],
+        denied: [],
+        missing: [],
+      });
+    }
+    const view = reports.get(`view-${TAG}`);
+    expect(view).toMatchObject({ taskQueue: queues['vpc-b'], reachable: true, accessEntry: true });
+    expect(view?.policies).toEqual([{ name: 'AmazonEKSViewPolicy', scope: 'cluster' }]);
+    // View reads namespaced objects only: nodes and Karpenter's cluster-scoped kinds, and every write, are refused.
+    expect(view?.denied).toEqual([
+      'list nodes',
+      'patch nodes',
+      'create pods/eviction',
+      'patch deployments.apps',
+      'patch statefulsets.apps',
+      'list nodepools.karpenter.sh',
+      'patch nodepools.karpenter.sh',
+      'list nodeclaims.karpenter.sh',
+      'patch ec2nodeclasses.karpenter.k8s.aws',
+    ]);
+    expect(view?.missing[0]).toMatch(
+      /^Kubernetes RBAC denies list nodes, .* \(the access entry has AmazonEKSViewPolicy\)$/,
+    );
+
+    const noEntry = reports.get(`noentry-${TAG}`);
+    expect(noEntry).toMatchObject({ taskQueue: queues['vpc-a'], reachable: true, accessEntry: false });
+    expect(noEntry?.missing).toEqual([
+      'no EKS access entry for arn:aws:iam::000000000000:user/simulator',
+      expect.stringMatching(/401 Unauthorized/) as unknown,
+    ]);
+
+    const unserved = reports.get(`unserved-${TAG}`);
+    expect(unserved).toMatchObject({ taskQueue: 'vpc-c', reachable: false });
+    expect(unserved?.missing[0]).toMatch(/^no worker took the check from task queue vpc-c within 3s/);
+
+    // The table names each cluster with what is missing; the exit code says something is.
+    console.log(`fleetwave doctor:\n${text.stdout}`);
+    expect(text.code, text.stderr).toBe(1);
+    expect(text.stdout).toContain(`MISSING view-${TAG}`);
+    expect(text.stdout).toContain(`ok      net-${TAG}-a1`);
+    expect(text.stdout).toContain('3 of 6 clusters ready');
+  }, 120_000);
+});
