@@ -16,6 +16,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, FleetwaveError } from './errors';
 import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
+import { auditCommand } from './commands/audit';
 import { codecServerCommand } from './commands/codec-server';
 import { listCommand } from './commands/list';
 import { pauseCommand } from './commands/pause';
@@ -49,6 +50,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   startCommand,
   statusCommand,
   watchCommand,
+  auditCommand,
   approveCommand,
   pauseCommand,
   resumeCommand,
