@@ -211,12 +211,19 @@ async function createRealActivities(
   connection: NativeConnection,
   logger: ProcessLogger,
 ): Promise<object> {
-  const [{ createActivities, createDefaultDeps }, { createLeaseActivities }, { createChildrenActivities }] =
-    await Promise.all([
-      import('../activities/index'),
-      import('../activities/leases'),
-      import('../activities/children'),
-    ]);
+  const [
+    { createActivities, createDefaultDeps },
+    { createLeaseActivities },
+    { createChildrenActivities },
+    { createNotifyActivities },
+    { temporalUiUrl },
+  ] = await Promise.all([
+    import('../activities/index'),
+    import('../activities/leases'),
+    import('../activities/children'),
+    import('../activities/notify'),
+    import('../client/library'),
+  ]);
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
@@ -235,6 +242,10 @@ async function createRealActivities(
     ...createActivities(deps),
     ...createLeaseActivities({ client, taskQueue: config.taskQueue }),
     ...createChildrenActivities({ client, waits: { timeScale: config.waitTimeScale } }),
+    // Webhook URLs of spec.notify come from this process's environment (or a Secret), never from histories.
+    ...createNotifyActivities({
+      uiUrl: (workflowId, namespace) => temporalUiUrl(config.temporal.connection.address, namespace, workflowId),
+    }),
   };
 }
 

@@ -5,3 +5,4 @@
 export { clusterUpgradeWorkflow } from './cluster-upgrade';
 export { fleetLeaseWorkflow } from './fleet-lease';
 export { campaignWorkflow } from './campaign';
+export { notifyWorkflow } from './notify';
