@@ -87,6 +87,11 @@ export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
   if (status.pausedReason) lines.push(`paused: ${status.pausedReason}`);
   if (status.abortedReason) lines.push(`aborted: ${status.abortedReason}`);
   if (status.approvalPolicy) lines.push(`approvals: ${describeApprovalPolicy(status.approvalPolicy)}`);
+  for (const sink of status.notifySinks ?? []) {
+    lines.push(
+      `notify sink ${sink.sink} failing: ${sink.failures} notification(s) lost after retries, last ${sink.lastEvent} at ${sink.lastAt}: ${sink.lastError}`,
+    );
+  }
   if (uiUrl) lines.push(`ui: ${uiUrl}`);
   lines.push('');
 

@@ -10,8 +10,21 @@
  * Decision inputs of {@link notificationOf}: the entry's kind, and for `cluster-finished` and
  * `wave-completed` the first word of its detail (the cluster's state, `awaiting`).
  */
-import type { NotifyEvent, NotifySink } from './spec';
-import { NOTIFY_EVENTS } from './spec';
+import type { NotifySink } from './spec';
+
+/** What a campaign can tell its sinks (spec.notify[].events). */
+export const NOTIFY_EVENTS = [
+  'approval-needed',
+  'wave-promoted',
+  'cluster-failed',
+  'cluster-rolled-back',
+  'cluster-blocked',
+  'budget-exceeded',
+  'campaign-paused',
+  'campaign-resumed',
+  'campaign-ended',
+] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 /** An audit entry as the campaign records it (workflows/definitions.ts AuditEntry, structurally). */
 export interface NotifiableEntry {

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { CLAIM_LIMITS } from './signed-actions';
+import { NOTIFY_EVENTS } from './notify';
 
 export const API_VERSION = 'fleetwave.io/v1alpha1';
 
@@ -582,20 +583,6 @@ export const estimatesSchema = z
   })
   .default({ controlPlaneHop: '20m', addon: '2m', nodeBatch: '5m' })
   .describe('Duration assumptions for the plan ETA and the maintenance-window fit check.');
-
-/** What a campaign can tell its sinks (domain/notify.ts maps the campaign's audit entries to them). */
-export const NOTIFY_EVENTS = [
-  'approval-needed',
-  'wave-promoted',
-  'cluster-failed',
-  'cluster-rolled-back',
-  'cluster-blocked',
-  'budget-exceeded',
-  'campaign-paused',
-  'campaign-resumed',
-  'campaign-ended',
-] as const;
-export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { message: 'must be an environment variable name' });
 const k8sName = z
