@@ -13,7 +13,15 @@ import { approveWaveUpdate, statusQuery, WorkflowTypes } from '../../workflows/d
 import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { makeCampaign, resultWithin, startCampaign, uniqueTag, waitForStatus, withWorker } from './campaign-harness';
+import {
+  makeCampaign,
+  recordHistory,
+  resultWithin,
+  startCampaign,
+  uniqueTag,
+  waitForStatus,
+  withWorker,
+} from './campaign-harness';
 
 interface Received {
   path: string;
@@ -127,6 +135,7 @@ describe('campaign notifications', () => {
             : undefined,
         );
         const events = (await handle.fetchHistory()).events ?? [];
+        await recordHistory(handle, 'notify');
         return { result, status: await handle.query(statusQuery), events };
       },
     );
