@@ -40,6 +40,11 @@ export const DECISION_KINDS: ReadonlySet<string> = new Set([
   'soak-failed',
 ]);
 
+/** A decision kind, including the `freeze…` kinds of a campaign that honours change freezes. */
+export function isDecision(kind: string): boolean {
+  return DECISION_KINDS.has(kind) || kind.startsWith('freeze');
+}
+
 /** One line of the audit trail. */
 export interface AuditRecord extends AuditEntry {
   /** 1-based run of the continue-as-new chain the decision was taken in (from its time). */
@@ -204,7 +209,7 @@ export function mergeAudit(runs: readonly RunAudit[]): AuditRecord[] {
         const key = JSON.stringify([entry.at, entry.kind, entry.by, entry.wave, entry.cluster, entry.detail]);
         if (seen.has(key)) continue;
         seen.add(key);
-        if (DECISION_KINDS.has(entry.kind)) entries.push(entry);
+        if (isDecision(entry.kind)) entries.push(entry);
       }
     }
   }
