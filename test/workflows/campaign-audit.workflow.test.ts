@@ -13,6 +13,7 @@ import {
   resumeSignal,
   retryClusterUpdate,
 } from '../../workflows/definitions';
+import { runCli, type CliRun } from '../helpers/cli';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
 import { startDedicatedTestTemporal, type DedicatedTestTemporal } from '../helpers/temporal';
 import { makeCampaign, resultWithin, startCampaign, uniqueTag, waitForStatus, withWorker } from './campaign-harness';
@@ -44,6 +45,7 @@ describe('campaign audit across continue-as-new', () => {
       approvers: { users: ['carol'], minApprovals: 1 },
     });
     const taskQueue = dedicated.taskQueue('audit');
+    let cli: { json: CliRun; table: CliRun } | undefined;
     const audit = await withWorker(dedicated, taskQueue, fake.activities, async () => {
       const handle = await startCampaign(
         dedicated,
@@ -70,8 +72,25 @@ describe('campaign audit across continue-as-new', () => {
       const result = await resultWithin(handle, 150_000);
       expect(result.state).toBe('completed');
       expect(later.runs).toBeGreaterThanOrEqual(2);
+      // The real CLI, as an operator or a SIEM shipper runs it (the worker answers the status query).
+      const env = { TEMPORAL_ADDRESS: dedicated.server.address, TEMPORAL_NAMESPACE: dedicated.namespace };
+      cli = {
+        json: await runCli(['audit', campaign.metadata.name, '--json'], { env }),
+        table: await runCli(['audit', campaign.metadata.name], { env }),
+      };
       return readCampaignAudit(dedicated.client, campaign.metadata.name);
     });
+    expect(cli?.json.code).toBe(0);
+    const lines = (cli?.json.stdout ?? '')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(audit.records.length);
+    expect(lines[0]).toMatchObject({ campaign: campaign.metadata.name, run: 1, kind: 'paused', by: 'alice' });
+    expect(cli?.table.code).toBe(0);
+    expect(cli?.table.stdout).toContain(
+      `campaign ${campaign.metadata.name}: ${audit.records.length} decision(s) over ${audit.runs} run(s)`,
+    );
     console.log(formatAuditTrail(audit));
     expect(audit.runs).toBeGreaterThan(1);
     expect(audit.warnings).toEqual([]);
