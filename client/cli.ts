@@ -16,6 +16,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, FleetwaveError } from './errors';
 import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
+import { auditCommand } from './commands/audit';
 import { codecServerCommand } from './commands/codec-server';
 import { discoverCommand } from './commands/discover';
 import { doctorCommand } from './commands/doctor';
@@ -51,6 +52,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   startCommand,
   statusCommand,
   watchCommand,
+  auditCommand,
   approveCommand,
   pauseCommand,
   resumeCommand,

@@ -14,6 +14,7 @@ import {
   type ClusterStatus,
   type WaveStatus,
 } from '../workflows/definitions';
+import type { CampaignAudit } from './audit';
 import type { CampaignSummary } from './library';
 
 /** Cluster states that count as finished for progress. */
@@ -86,6 +87,11 @@ export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
   if (status.pausedReason) lines.push(`paused: ${status.pausedReason}`);
   if (status.abortedReason) lines.push(`aborted: ${status.abortedReason}`);
   if (status.approvalPolicy) lines.push(`approvals: ${describeApprovalPolicy(status.approvalPolicy)}`);
+  for (const sink of status.notifySinks ?? []) {
+    lines.push(
+      `notify sink ${sink.sink} failing: ${sink.failures} notification(s) lost after retries, last ${sink.lastEvent} at ${sink.lastAt}: ${sink.lastError}`,
+    );
+  }
   if (uiUrl) lines.push(`ui: ${uiUrl}`);
   lines.push('');
 
@@ -289,4 +295,21 @@ export function formatCampaignList(campaigns: readonly CampaignSummary[]): strin
     ]);
   }
   return `${table(rows).join('\n')}\n`;
+}
+
+/**
+ * `fleetwave audit`'s table: one line per decision, oldest first, with the run it was taken in and
+ * whether it comes from the campaign's own trail or only from the history (its entry was dropped).
+ */
+export function formatAuditTrail(audit: CampaignAudit): string {
+  const rows: string[][] = [['TIME', 'RUN', 'KIND', 'BY', 'WAVE', 'CLUSTER', 'SIGNED', 'DETAIL']];
+  for (const r of audit.records) {
+    const signed = r.signed === undefined ? '-' : r.signed ? 'yes' : 'no';
+    const detail = r.source === 'history' ? `[history] ${r.detail ?? ''}` : (r.detail ?? '');
+    rows.push([r.at, String(r.run), r.kind, r.by ?? '-', r.wave ?? '-', r.cluster ?? '-', signed, detail]);
+  }
+  const lines = [`campaign ${audit.name}: ${audit.records.length} decision(s) over ${audit.runs} run(s)`];
+  lines.push(...(audit.records.length > 0 ? table(rows) : ['no decisions recorded']));
+  for (const w of audit.warnings) lines.push(`warning: ${w}`);
+  return `${lines.join('\n')}\n`;
 }

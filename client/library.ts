@@ -80,6 +80,7 @@ import {
   UpdateRefusedError,
   ExitCode,
 } from './errors';
+import { readCampaignAudit, type CampaignAudit } from './audit';
 import { probeEndpoint, speaksTls } from './endpoint-probe';
 import { HOST_PORT, loadTemporalConnectConfig } from './temporal-env';
 import { campaignIssuesBeyondSchema } from './campaign-checks';
@@ -400,6 +401,18 @@ export class FleetwaveClient {
     if (!firstRunId)
       throw new FleetwaveError(`campaign "${name}": Temporal did not report its first run ID`, ExitCode.runtimeFailure);
     return firstRunId;
+  }
+
+  /**
+   * The campaign's whole audit trail across its continue-as-new runs (client/audit.ts). Throws
+   * {@link CampaignNotFoundError} when no campaign has that name.
+   */
+  async readAudit(name: string): Promise<CampaignAudit> {
+    try {
+      return await readCampaignAudit(this.client, name, { queryTimeoutMs: this.queryTimeoutMs });
+    } catch (err) {
+      throw this.translate(name, 'audit', err);
+    }
   }
 
   /** Pauses the campaign: running cluster steps finish, nothing new starts (a Signal). */

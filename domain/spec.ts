@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { CLAIM_LIMITS } from './signed-actions';
+import { NOTIFY_EVENTS } from './notify';
 
 export const API_VERSION = 'fleetwave.io/v1alpha1';
 
@@ -810,6 +811,73 @@ export const estimatesSchema = z
   .default({ controlPlaneHop: '20m', addon: '2m', nodeBatch: '5m' })
   .describe('Duration assumptions for the plan ETA and the maintenance-window fit check.');
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { message: 'must be an environment variable name' });
+const k8sName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: 'must be a Kubernetes object name' });
+
+export const notifySinkSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
+        message: 'must be lowercase letters, digits and dashes, at most 63 characters',
+      })
+      .describe('Names the sink in status and logs.'),
+    kind: z
+      .enum(['slack', 'cloudevents'])
+      .describe(
+        '"slack": a Slack-compatible incoming webhook (Block Kit message with campaign, wave, cluster, reason and the Web UI link). "cloudevents": a JSON webhook receiving CloudEvents 1.0 in structured mode (application/cloudevents+json).',
+      ),
+    urlFromEnv: envName
+      .optional()
+      .describe(
+        'Environment variable of the worker holding the webhook URL. The URL never enters the campaign, its history or the logs. Exactly one of urlFromEnv and urlFromSecret.',
+      ),
+    urlFromSecret: z
+      .strictObject({
+        namespace: k8sName.describe('Namespace of the Secret.'),
+        name: k8sName.describe('Name of the Secret.'),
+        key: z.string().min(1).max(253).describe('Key in the Secret whose value is the webhook URL.'),
+      })
+      .optional()
+      .describe(
+        'A Kubernetes Secret in the cluster the worker runs in (its in-cluster service account, or its kubeconfig), read at each delivery.',
+      ),
+    events: z
+      .array(z.enum(NOTIFY_EVENTS))
+      .min(1)
+      .optional()
+      .describe(`Events sent to this sink. Default: all (${NOTIFY_EVENTS.join(', ')}).`),
+  })
+  .superRefine((sink, ctx) => {
+    if ((sink.urlFromEnv === undefined) === (sink.urlFromSecret === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'needs exactly one of urlFromEnv and urlFromSecret' });
+    }
+  });
+export type NotifySink = z.output<typeof notifySinkSchema>;
+
+export const notifySchema = z
+  .array(notifySinkSchema)
+  .max(10, { message: 'must list at most 10 sinks' })
+  .default([])
+  .superRefine((sinks, ctx) => {
+    const seen = new Map<string, number>();
+    sinks.forEach((sink, i) => {
+      const prev = seen.get(sink.name);
+      if (prev !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `duplicates spec.notify[${prev}].name "${sink.name}"`,
+        });
+      } else seen.set(sink.name, i);
+    });
+  })
+  .describe(
+    'Where the campaign sends notifications, each delivered by a detached workflow with retries: a failing sink never delays or fails the campaign and shows in status. Default: none.',
+  );
+
 export const campaignSpecSchema = z
   .strictObject({
     target: targetSchema,
@@ -838,6 +906,7 @@ export const campaignSpecSchema = z
     watchAfterPromotion: durationString(
       'After a wave is promoted, its clusters stay watched by the soak-phase gates for this long while the next waves run; a Failed gate then pauses the campaign and proposes `fleetwave rollback --wave` (nothing is undone automatically); no data or query errors say nothing about the promoted clusters: status shows them and the watch goes on. "0s" turns it off. Default: "1h". Campaigns started before this field existed are not watched.',
     ).default('1h'),
+    notify: notifySchema,
   })
   .superRefine((spec, ctx) => {
     const seen = new Map<string, number>();

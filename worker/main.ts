@@ -215,10 +215,14 @@ async function createRealActivities(
     { createActivities, createClusterAccessActivities, createDefaultDeps },
     { createLeaseActivities },
     { createChildrenActivities },
+    { createNotifyActivities },
+    { temporalUiUrl },
   ] = await Promise.all([
     import('../activities/index'),
     import('../activities/leases'),
     import('../activities/children'),
+    import('../activities/notify'),
+    import('../client/library'),
   ]);
   const client = new Client({
     connection,
@@ -239,6 +243,10 @@ async function createRealActivities(
     ...createClusterAccessActivities(deps),
     ...createLeaseActivities({ client, taskQueue: config.taskQueue }),
     ...createChildrenActivities({ client, waits: { timeScale: config.waitTimeScale } }),
+    // Webhook URLs of spec.notify come from this process's environment (or a Secret), never from histories.
+    ...createNotifyActivities({
+      uiUrl: (workflowId, namespace) => temporalUiUrl(config.temporal.connection.address, namespace, workflowId),
+    }),
   };
 }
 

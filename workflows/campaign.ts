@@ -96,6 +96,7 @@ import {
   fleetLeaseId,
   fleetLeaseWorkflowId,
   leaseGrantedSignal,
+  notifySinkFailedSignal,
   pauseSignal,
   releaseLeaseSignal,
   reportBySignalSignal,
@@ -116,6 +117,7 @@ import {
 } from './definitions';
 import { checkAction, learnApprovalPolicy, signedActionsEnabled } from './campaign/actions';
 import { renderDetails } from './campaign/details';
+import { CampaignNotifier } from './campaign/notify';
 import { pinRequest, setUpCampaign, type CampaignSetup } from './campaign/planning';
 import { approvalShapeProblem, operatorShapeProblem } from './campaign/requests';
 import {
@@ -327,6 +329,7 @@ function registerHandlers(m: CampaignMachine): void {
     m.onFinished(finished, Date.now());
   });
   setHandler(leaseGrantedSignal, (grant) => m.onLeaseGranted(grant.holder, grant.leaseId));
+  setHandler(notifySinkFailedSignal, (failure) => m.recordSinkFailure(failure, Date.now()));
 }
 
 /**
@@ -527,12 +530,15 @@ class CampaignRun {
   private readonly watchedWaves = new Map<number, CancellationScope>();
   /** Children this run started, by cluster: their attempt and when their handle settles. */
   private readonly children = new Map<string, { attempt: number; settled: Promise<void> }>();
+  private readonly notifier: CampaignNotifier;
 
   constructor(
     private readonly m: CampaignMachine,
     private readonly input: CampaignWorkflowInput,
     private readonly plan: CampaignSetup | undefined,
-  ) {}
+  ) {
+    this.notifier = new CampaignNotifier(m, input.campaign.spec);
+  }
 
   async run(): Promise<CampaignResult> {
     this.watchHandedOverChildren();
@@ -549,6 +555,7 @@ class CampaignRun {
     }
     const result = this.m.complete(Date.now());
     this.publish(true);
+    await this.notifier.started();
     await condition(allHandlersFinished);
     return result;
   }
@@ -1377,6 +1384,7 @@ class CampaignRun {
     this.wake?.scope.cancel();
     m.handOver(Date.now(), workflowInfo().historyLength);
     this.publish(true);
+    await this.notifier.started();
     await condition(allHandlersFinished);
     return continueAsNew<typeof campaignWorkflow>({
       campaign: this.input.campaign,
@@ -1426,6 +1434,7 @@ class CampaignRun {
       m.recordPublished(published, toSend.some((p) => counters.has(p.key.name)) ? now : undefined);
     }
     setCurrentDetails(renderDetails(m));
+    this.notifier.send();
   }
 }
 

@@ -9,7 +9,8 @@ import type { Reversible } from './cluster-upgrade/rollback';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ClusterRef, GateResult, KubernetesChecks, PinnedVersions } from '../activities/types';
 import type { FleetMember } from '../domain/fleet';
-import type { Campaign } from '../domain/spec';
+import type { Campaign, NotifySink } from '../domain/spec';
+import type { Notification } from '../domain/notify';
 import type { PolicySummary, SignedClaim } from '../domain/signed-actions';
 import type { CarriedState } from './campaign/state';
 import type * as registeredWorkflows from './index';
@@ -22,6 +23,10 @@ export const campaignWorkflowId = (name: string): string => `campaign/${name}`;
 
 /** `cluster-upgrade/<cluster>`: the fleet-wide lock that keeps two campaigns off one cluster. */
 export const clusterUpgradeWorkflowId = (cluster: string): string => `cluster-upgrade/${cluster}`;
+
+/** `notify/<campaign>/<first run ID>/<audit sequence>`: one notification of a campaign, delivered on its own. */
+export const notifyWorkflowId = (campaign: string, firstRunId: string, seq: number): string =>
+  `notify/${campaign}/${firstRunId}/${seq}`;
 
 /** `fleet-lease/<key>=<value>`: holder of a fleet-wide cap shared by concurrent campaigns. */
 export const fleetLeaseWorkflowId = (labelKey: string, labelValue: string): string =>
@@ -47,6 +52,7 @@ export const WorkflowTypes = {
   clusterUpgrade: 'clusterUpgradeWorkflow',
   fleetLease: 'fleetLeaseWorkflow',
   clusterAccessCheck: 'clusterAccessCheckWorkflow',
+  notify: 'notifyWorkflow',
 } as const satisfies Record<string, keyof typeof registeredWorkflows>;
 
 // ---------------------------------------------------------------------------------------
@@ -223,6 +229,18 @@ export interface CampaignStatus {
    * campaign's start, updated with every verdict). Absent for campaigns started before signed actions.
    */
   approvalPolicy?: PolicySummary;
+  /** Sinks of spec.notify whose delivery failed after its retries; absent while none did. */
+  notifySinks?: NotifySinkStatus[];
+}
+
+/** A notification sink that failed (status): failures so far and the last one. */
+export interface NotifySinkStatus {
+  sink: string;
+  failures: number;
+  lastEvent: string;
+  lastError: string;
+  /** ISO time from the campaign's clock when it learnt of the last failure. */
+  lastAt: string;
 }
 
 export interface CampaignResult {
@@ -280,6 +298,28 @@ export const skipClusterUpdate = defineUpdate<ClusterStatus, [ClusterActionInput
 /** Retry a failed, rolled-back, blocked or skipped cluster with the same pinned versions. */
 export const retryClusterUpdate = defineUpdate<ClusterStatus, [ClusterActionInput]>('retryCluster');
 export const statusQuery = defineQuery<CampaignStatus>('status');
+
+/** A notification for the campaign's sinks (workflows/notify.ts): delivered by a workflow of its own. */
+export interface NotifyWorkflowInput {
+  notification: Notification;
+  /** The sinks that want it (references to URLs only: the URLs stay on the worker). */
+  sinks: NotifySink[];
+}
+
+/** What a notify workflow reports to its campaign when a sink failed after every retry. */
+export interface NotifySinkFailure {
+  sink: string;
+  event: string;
+  error: string;
+}
+
+export interface NotifyWorkflowResult {
+  delivered: string[];
+  failed: NotifySinkFailure[];
+}
+
+/** Notify workflow → campaign (by workflow ID, so the newest run): a sink failed after its retries. */
+export const notifySinkFailedSignal = defineSignal<[NotifySinkFailure]>('notifySinkFailed');
 
 // ---------------------------------------------------------------------------------------
 // Cluster-upgrade workflow

@@ -6,3 +6,4 @@ export { clusterUpgradeWorkflow } from './cluster-upgrade';
 export { fleetLeaseWorkflow } from './fleet-lease';
 export { campaignWorkflow } from './campaign';
 export { clusterAccessCheckWorkflow } from './doctor';
+export { notifyWorkflow } from './notify';

@@ -27,6 +27,8 @@ import type {
   ClusterGateResult,
   ClusterState,
   ClusterStatus,
+  NotifySinkFailure,
+  NotifySinkStatus,
   OperatorInput,
   WaveState,
   WaveStatus,
@@ -36,6 +38,8 @@ import { approvalsInForce, decidePromotion, type Promotion } from './promotion';
 
 /** Audit entries kept in state (older ones are dropped and counted). */
 export const AUDIT_KEPT = 200;
+/** spec.notify lists at most 10 sinks; a stray signal naming others adds nothing beyond this. */
+const MAX_NOTIFY_SINKS = 10;
 /** Gate results kept per wave (last per cluster/gate; successful ones are evicted first). */
 export const GATES_KEPT_PER_WAVE = 200;
 /** Upper bound on children in flight at once, whatever the spec says (Temporal's pending-child limit is 2,000). */
@@ -147,6 +151,10 @@ export interface CarriedState {
   approvalPolicy?: PolicySummary;
   /** Signed claims already used (domain/signed-actions claimUseKey), kept until they expire. */
   usedClaims?: { key: string; expiresAt: number }[];
+  /** Audit entries (counted over the campaign's life, dropped ones included) already looked at for notifications. */
+  notifiedThrough?: number;
+  /** spec.notify sinks that failed after their retries. */
+  notifySinks?: NotifySinkStatus[];
 }
 
 /** How an approval or operator action was proven: what the audit trail and status show. */
@@ -404,6 +412,36 @@ export class CampaignMachine {
       this.#s.audit.splice(0, excess);
       this.#s.auditDropped += excess;
     }
+  }
+
+  /**
+   * The audit entries recorded since the last call, each with its sequence number over the
+   * campaign's life (stable across continue-as-new): the moments notifications are made of
+   * (domain/notify.ts). Entries the bound dropped before a call are not returned.
+   */
+  takeNotifications(): { seq: number; entry: AuditEntry }[] {
+    const s = this.#s;
+    const total = s.auditDropped + s.audit.length;
+    const from = Math.max(s.notifiedThrough ?? 0, s.auditDropped);
+    const out = s.audit.slice(from - s.auditDropped).map((entry, i) => ({ seq: from + i, entry }));
+    s.notifiedThrough = total;
+    return out;
+  }
+
+  /** A notification sink failed after its retries: counted and shown in status. */
+  recordSinkFailure(failure: NotifySinkFailure, now: number): void {
+    if (!failure || typeof failure.sink !== 'string') return;
+    const sinks = (this.#s.notifySinks ??= []);
+    let sink = sinks.find((x) => x.sink === failure.sink);
+    if (!sink) {
+      if (sinks.length >= MAX_NOTIFY_SINKS) return;
+      sink = { sink: bounded(failure.sink, 63), failures: 0, lastEvent: '', lastError: '', lastAt: '' };
+      sinks.push(sink);
+    }
+    sink.failures += 1;
+    sink.lastEvent = bounded(String(failure.event), 64);
+    sink.lastError = bounded(String(failure.error), 500);
+    sink.lastAt = iso(now);
   }
 
   // -------------------------------------------------------------------------------------
@@ -1429,6 +1467,7 @@ export class CampaignMachine {
     if (this.#s.abortedReason) status.abortedReason = this.#s.abortedReason;
     if (this.#s.pinned) status.pinned = this.#s.pinned;
     if (this.#s.auditDropped) status.auditDropped = this.#s.auditDropped;
+    if (this.#s.notifySinks?.length) status.notifySinks = this.#s.notifySinks;
     return status;
   }
 
