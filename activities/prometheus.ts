@@ -12,13 +12,15 @@
  * The tally is heartbeated after each measurement, so a retried attempt continues it.
  */
 import { CancelledFailure } from '@temporalio/common';
-import { durationMs } from '../domain/spec';
+import { compareWithBaseline, type BaselineComparison } from '../domain/baseline';
+import { durationMs, type GatePhase, type HealthGateSpec } from '../domain/spec';
 import {
   addMeasurement,
   assessTally,
   emptyTally,
   evaluateCondition,
   parseCondition,
+  parseSampleValue,
   renderQuery,
   type Condition,
   type GateLimits,
@@ -28,7 +30,7 @@ import {
 import { activityRuntime, type ActivityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
 import { nonRetryable } from './failures';
-import type { EvaluateHealthGateInput, GateResult } from './types';
+import type { EvaluateHealthGateInput, GateContext, GateResult } from './types';
 
 /** Longest sleep between heartbeats while waiting for the next measurement. */
 const HEARTBEAT_EVERY_MS = 10_000;
@@ -41,6 +43,8 @@ export interface GateMeasurement {
   value?: string;
   /** Why it was not a plain pass/fail: "no data", "HTTP 503: ...". */
   note?: string;
+  /** The baseline comparison behind this measurement (gates with `compare.baseline`). */
+  comparison?: BaselineComparison;
 }
 
 /** Heartbeat details of evaluateHealthGate. */
@@ -52,6 +56,7 @@ export interface GateProgress {
   startedAtMs: number;
   lastValue?: string;
   lastNote?: string;
+  comparison?: BaselineComparison;
 }
 
 interface PromResponse {
@@ -105,6 +110,34 @@ export function classifyQueryResult(body: PromResponse, cond: Condition): GateMe
   return { kind: 'error', note: `query returned ${type ?? 'nothing'}; a gate needs an instant vector or a scalar` };
 }
 
+/**
+ * The samples of a range query answer (already parsed JSON): a matrix of exactly one series; NaN
+ * samples carry no value and are left out. Several series are refused: a comparison needs one
+ * metric per cluster (aggregate it, as in `max(...)`).
+ */
+export function classifyRangeResult(body: PromResponse): { values: number[] } | { note: string } {
+  if (body.status !== 'success') {
+    return {
+      note: `Prometheus error ${body.errorType ?? ''}: ${(body.error ?? 'no status').slice(0, MAX_ERROR_TEXT)}`,
+    };
+  }
+  const result = body.data?.result;
+  if (body.data?.resultType !== 'matrix' || !Array.isArray(result)) {
+    return { note: `range query returned ${body.data?.resultType ?? 'nothing'}, not a matrix` };
+  }
+  if (result.length === 0) return { values: [] };
+  if (result.length > 1) {
+    return { note: `range query returned ${result.length} series; a baseline comparison needs one (aggregate it)` };
+  }
+  const pairs = (result[0] as { values?: unknown }).values;
+  const values: number[] = [];
+  for (const pair of Array.isArray(pairs) ? pairs : []) {
+    const v = parseSampleValue(Array.isArray(pair) ? (pair[1] as string | undefined) : undefined);
+    if (v !== undefined) values.push(v);
+  }
+  return { values };
+}
+
 function isProgress(value: unknown, input: EvaluateHealthGateInput): value is GateProgress {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<GateProgress>;
@@ -134,18 +167,19 @@ export function isGateProgress(value: unknown, input: EvaluateHealthGateInput): 
 
 /** The Prometheus activities, and the gate loop that checkClusterHealth (health.ts) shares. */
 export function createPrometheusActivities(deps: ResolvedDeps) {
-  async function measure(
+  /** POSTs a form to a Prometheus API path; the parsed body, or a measurement that says why there is none. */
+  async function post(
     rt: ActivityRuntime,
-    query: string,
-    cond: Condition,
+    path: string,
+    form: Record<string, string>,
     timeoutMs: number,
     stop?: AbortSignal,
-  ): Promise<GateMeasurement> {
+  ): Promise<{ body: PromResponse } | { failed: GateMeasurement }> {
     const base = (deps.prometheusUrl ?? '').replace(/\/+$/, '');
     const signals = [AbortSignal.timeout(timeoutMs), ...(rt.signal ? [rt.signal] : []), ...(stop ? [stop] : [])];
     let res: Response;
     try {
-      res = await deps.fetch(`${base}/api/v1/query`, {
+      res = await deps.fetch(`${base}${path}`, {
         method: 'POST',
         // A gate's answer is a few hundred bytes: gzip would cost both sides more than it saves.
         headers: {
@@ -153,26 +187,26 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
           accept: 'application/json',
           'accept-encoding': 'identity',
         },
-        body: new URLSearchParams({ query, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }).toString(),
+        body: new URLSearchParams({ ...form, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }).toString(),
         signal: AbortSignal.any(signals),
       });
     } catch (err) {
       if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
-      if (stop?.aborted) return { kind: 'error', note: 'stopped' };
+      if (stop?.aborted) return { failed: { kind: 'error', note: 'stopped' } };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why =
         (err as Error).name === 'TimeoutError'
           ? `no answer within ${timeoutMs} ms`
           : (cause?.code ?? cause?.message ?? (err as Error).message);
-      return { kind: 'error', note: `Prometheus unreachable: ${why}` };
+      return { failed: { kind: 'error', note: `Prometheus unreachable: ${why}` } };
     }
     let text: string;
     try {
       text = await res.text();
     } catch (err) {
       if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
-      if (stop?.aborted) return { kind: 'error', note: 'stopped' };
-      return { kind: 'error', note: `reading Prometheus answer: ${(err as Error).message}` };
+      if (stop?.aborted) return { failed: { kind: 'error', note: 'stopped' } };
+      return { failed: { kind: 'error', note: `reading Prometheus answer: ${(err as Error).message}` } };
     }
     let body: PromResponse | undefined;
     try {
@@ -182,10 +216,84 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     }
     if (!res.ok) {
       const detail = body?.error ?? text.slice(0, MAX_ERROR_TEXT);
-      return { kind: 'error', note: `Prometheus HTTP ${res.status}: ${detail}` };
+      return { failed: { kind: 'error', note: `Prometheus HTTP ${res.status}: ${detail}` } };
     }
-    if (!body) return { kind: 'error', note: `Prometheus answered non-JSON: ${text.slice(0, MAX_ERROR_TEXT)}` };
-    return classifyQueryResult(body, cond);
+    if (!body)
+      return { failed: { kind: 'error', note: `Prometheus answered non-JSON: ${text.slice(0, MAX_ERROR_TEXT)}` } };
+    return { body };
+  }
+
+  async function measure(
+    rt: ActivityRuntime,
+    query: string,
+    cond: Condition,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<GateMeasurement> {
+    const answer = await post(rt, '/api/v1/query', { query }, timeoutMs, stop);
+    return 'failed' in answer ? answer.failed : classifyQueryResult(answer.body, cond);
+  }
+
+  /** One window of a baseline comparison: the samples of `query` from `startMs` to `endMs`, one per `stepMs`. */
+  async function rangeSamples(
+    rt: ActivityRuntime,
+    query: string,
+    startMs: number,
+    endMs: number,
+    stepMs: number,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<{ values: number[] } | { failed: GateMeasurement }> {
+    const form = { query, start: String(startMs / 1000), end: String(endMs / 1000), step: `${stepMs / 1000}` };
+    const answer = await post(rt, '/api/v1/query_range', form, timeoutMs, stop);
+    if ('failed' in answer) return answer;
+    const range = classifyRangeResult(answer.body);
+    return 'note' in range ? { failed: { kind: 'error', note: range.note } } : range;
+  }
+
+  /**
+   * A measurement of a gate with `compare.baseline`: the condition first (an absolute limit still
+   * holds), then, after the change, the same query over the window before the cluster's upgrade
+   * against the window up to now, decided by domain/baseline.ts. In the baseline phase, or without
+   * the cluster's start time, only the condition applies.
+   */
+  async function measureWithBaseline(
+    rt: ActivityRuntime,
+    query: string,
+    gate: HealthGateSpec,
+    cond: Condition,
+    phase: GatePhase,
+    context: GateContext | undefined,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<GateMeasurement> {
+    const instant = await measure(rt, query, cond, timeoutMs, stop);
+    const spec = gate.compare?.baseline;
+    if (!spec || phase === 'baseline' || instant.kind !== 'pass') return instant;
+    const changedAtMs = context?.changedAtMs;
+    if (changedAtMs === undefined) {
+      return { ...instant, kind: 'inconclusive', note: 'baseline comparison: the cluster\'s upgrade start is not known' };
+    }
+    const windowMs = durationMs(spec.window ?? '1h');
+    const stepMs = durationMs(spec.step ?? '1m');
+    const now = deps.now().getTime();
+    const currentFrom = Math.max(now - windowMs, context?.changeEndedAtMs ?? changedAtMs);
+    const before = await rangeSamples(rt, query, changedAtMs - windowMs, changedAtMs, stepMs, timeoutMs, stop);
+    if ('failed' in before) return before.failed;
+    const after = await rangeSamples(rt, query, currentFrom, now, stepMs, timeoutMs, stop);
+    if ('failed' in after) return after.failed;
+    const comparison = compareWithBaseline(before.values, after.values, {
+      direction: spec.direction ?? 'increase',
+      minEffect: spec.minEffect ?? 0.2,
+      effect: spec.effect ?? 'relative',
+      alpha: spec.alpha ?? 0.05,
+    });
+    return {
+      kind: comparison.verdict,
+      ...(instant.value !== undefined ? { value: instant.value } : {}),
+      note: `baseline ${comparison.reason}`,
+      comparison,
+    };
   }
 
   /**
@@ -238,7 +346,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     const initialDelayMs = Math.max(durationMs(gate.initialDelay ?? '0s'), afterChange ? intervalMs : 0);
     const timeoutMs = durationMs(gate.timeout ?? '10m');
     const queryTimeoutMs = Math.max(1_000, deps.gateQueryTimeoutMs ?? Math.min(intervalMs, MAX_QUERY_TIMEOUT_MS));
-    const query = renderQuery(gate.query, input.cluster.name);
+    const query = renderGateQuery(gate, input.cluster.name, input.context);
 
     const result = (
       tally: GateTally,
@@ -255,6 +363,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       inconclusive: tally.inconclusive,
       errors: tally.errors,
       ...(lastValue !== undefined ? { lastValue } : {}),
+      ...(progress.comparison ? { comparison: progress.comparison } : {}),
       message,
     });
 
@@ -281,12 +390,13 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     if (!resumed && initialDelayMs > 0 && !(await sleepReporting(rt, initialDelayMs, progress, opts))) return undefined;
 
     for (;;) {
-      const m = await measure(rt, query, cond, queryTimeoutMs, opts.stop);
+      const m = await measureWithBaseline(rt, query, gate, cond, input.phase, input.context, queryTimeoutMs, opts.stop);
       if (opts.stop?.aborted) return undefined;
       progress.tally = addMeasurement(progress.tally, m.kind);
       if (m.value !== undefined) progress.lastValue = m.value;
       if (m.note !== undefined) progress.lastNote = m.note;
       else delete progress.lastNote;
+      if (m.comparison) progress.comparison = m.comparison;
       opts.report({ ...progress });
       const assessment = assessTally(progress.tally, limits);
       rt.log.debug('Gate measurement', {
@@ -323,13 +433,16 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
   }
 
   /**
-   * One measurement of one gate on one cluster (watchHealthGates, activities/watch.ts, keeps the
-   * tally). No Prometheus URL is a query error: no data is never a pass.
+   * One measurement of one gate on one cluster, or of a wave-scope gate on its wave
+   * (watchHealthGates, activities/watch.ts, keeps the tally). No Prometheus URL is a query error:
+   * no data is never a pass.
    */
   async function measureGate(
     rt: ActivityRuntime,
     cluster: EvaluateHealthGateInput['cluster'],
     gate: EvaluateHealthGateInput['gate'],
+    phase: GatePhase,
+    context?: GateContext,
   ): Promise<GateMeasurement> {
     const cond = parseCondition(gate.condition);
     if (!cond)
@@ -340,7 +453,8 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     if (!deps.prometheusUrl) return { kind: 'error', note: 'no Prometheus URL configured' };
     const intervalMs = durationMs(gate.interval ?? '30s');
     const queryTimeoutMs = Math.max(1_000, deps.gateQueryTimeoutMs ?? Math.min(intervalMs, MAX_QUERY_TIMEOUT_MS));
-    return measure(rt, renderQuery(gate.query, cluster.name), cond, queryTimeoutMs);
+    const query = renderGateQuery(gate, cluster.name, context);
+    return measureWithBaseline(rt, query, gate, cond, phase, context, queryTimeoutMs);
   }
 
   async function evaluateHealthGate(input: EvaluateHealthGateInput): Promise<GateResult> {
@@ -355,6 +469,14 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
   }
 
   return { evaluateHealthGate, runGate, measureGate };
+}
+
+/** The gate's query for a cluster, or for a wave with its clusters (`scope: wave`). */
+function renderGateQuery(gate: HealthGateSpec, cluster: string, context: GateContext | undefined): string {
+  if (gate.scope === 'wave' && context?.wave !== undefined) {
+    return renderQuery(gate.query, cluster, { wave: context.wave, clusters: context.clusters ?? [] });
+  }
+  return renderQuery(gate.query, cluster);
 }
 
 /** Sleeps `ms` (cancellable with the activity); resolves false at once when `stop` aborts first. */

@@ -338,6 +338,54 @@ export const conditionString = z
     message: 'the threshold must be a finite number',
   });
 
+/**
+ * Prometheus refuses a range query of more than 11,000 points per series ("exceeded maximum
+ * resolution of 11,000 points per timeseries", prometheus/web/api/v1/api.go).
+ */
+const MAX_RANGE_POINTS = 11_000;
+
+export const gateCompareSchema = z
+  .strictObject({
+    baseline: z
+      .strictObject({
+        window: positiveDuration(
+          "Length of each window: the baseline window ends when the cluster's upgrade started, the current window ends at the measurement and starts no earlier than the end of the upgrade. Default: \"1h\".",
+        ).default('1h'),
+        step: positiveDuration(
+          'Time between the samples of both windows (Prometheus query_range step). Samples closer than the query\'s own smoothing window (a rate over 5m) repeat each other, so choose at least that. Default: "1m".',
+        ).default('1m'),
+        direction: z
+          .enum(['increase', 'decrease'])
+          .default('increase')
+          .describe('Which change is bad: increase (errors, latency) or decrease (throughput). Default: increase.'),
+        minEffect: z
+          .number()
+          .min(0, { message: 'must be >= 0' })
+          .default(0.2)
+          .describe(
+            'Smallest change of the median, in the bad direction, that counts as a regression; see effect. Default: 0.2.',
+          ),
+        effect: z
+          .enum(['relative', 'absolute'])
+          .default('relative')
+          .describe(
+            'relative: minEffect is a fraction of the baseline median (0.2 = 20 %); absolute: in the metric units. Default: relative.',
+          ),
+        alpha: z
+          .number()
+          .gt(0, { message: 'must be > 0' })
+          .max(0.5, { message: 'must be <= 0.5' })
+          .default(0.05)
+          .describe('One-sided significance level of the Mann-Whitney U test. Default: 0.05.'),
+      })
+      .describe(
+        "Compare the cluster with its own values before its upgrade (domain/baseline.ts): fail on a change of at least minEffect that a one-sided Mann-Whitney U test finds significant at alpha; pass on a change below minEffect; otherwise, and with too few samples for the test to ever reach alpha, or no data, inconclusive. Runs in the phases after the change (postStep, bake, soak) and after the gate's condition passes; in the baseline phase only the condition applies.",
+      ),
+  })
+  .describe('Compare the gate query with a baseline, on top of its condition. Default: none.');
+
+export type GateCompareSpec = z.infer<typeof gateCompareSchema>;
+
 export const healthGateSchema = z
   .strictObject({
     name: z
@@ -390,6 +438,33 @@ export const healthGateSchema = z
       .min(1, { message: 'must list at least one phase' })
       .default(['baseline', 'postStep', 'bake', 'soak'])
       .describe('Where the gate runs: baseline (before a cluster starts), postStep, bake, soak. Default: all.'),
+    scope: z
+      .enum(['cluster', 'wave'])
+      .optional()
+      .describe(
+        'cluster: measured on each cluster, with {{cluster}} in the query. wave: in the soak and the watch after promotion, measured once per interval over the wave\'s upgraded clusters, with {{clusters}} (a regex alternation of their names, for =~) and {{wave}} in the query; a failure holds the wave (no single cluster is rolled back). A wave gate needs phases: [soak]. Default: cluster.',
+      ),
+    compare: gateCompareSchema.optional(),
+  })
+  .superRefine((gate, ctx) => {
+    if (gate.scope === 'wave' && gate.phases.some((p) => p !== 'soak')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['phases'],
+        message: 'a wave-scope gate runs only in the soak (and the watch after promotion): set phases: [soak]',
+      });
+    }
+    const baseline = gate.compare?.baseline;
+    if (!baseline) return;
+    const windowMs = parseDuration(baseline.window) ?? 0;
+    const stepMs = parseDuration(baseline.step) ?? 1;
+    if (windowMs / stepMs > MAX_RANGE_POINTS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compare', 'baseline', 'step'],
+        message: `window / step must be at most ${MAX_RANGE_POINTS} samples (Prometheus refuses longer query_range answers)`,
+      });
+    }
   })
   .describe('A PromQL health gate in Argo Rollouts terms.');
 
