@@ -272,7 +272,11 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     if (!spec || phase === 'baseline' || instant.kind !== 'pass') return instant;
     const changedAtMs = context?.changedAtMs;
     if (changedAtMs === undefined) {
-      return { ...instant, kind: 'inconclusive', note: 'baseline comparison: the cluster\'s upgrade start is not known' };
+      return {
+        ...instant,
+        kind: 'inconclusive',
+        note: "baseline comparison: the cluster's upgrade start is not known",
+      };
     }
     const windowMs = durationMs(spec.window ?? '1h');
     const stepMs = durationMs(spec.step ?? '1m');

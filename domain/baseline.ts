@@ -71,7 +71,9 @@ export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** ln C(n, k). */
@@ -91,7 +93,7 @@ function midRanks(pooled: readonly number[]): { ranks: number[]; ties: number[] 
   const order = pooled.map((v, i) => ({ v, i })).sort((a, b) => a.v - b.v || a.i - b.i);
   const ranks = new Array<number>(pooled.length);
   const ties: number[] = [];
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && (order[end + 1] as { v: number }).v === (order[start] as { v: number }).v) end++;
     const rank = (start + end + 2) / 2;
@@ -117,7 +119,10 @@ function upperNormalTail(z: number): number {
               (0.37409196 +
                 t *
                   (0.09678418 +
-                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return z >= 0 ? erfc / 2 : 1 - erfc / 2;
 }
@@ -233,7 +238,11 @@ export function compareWithBaseline(
     };
   }
   if (effect < rule.minEffect) {
-    return { verdict: 'pass', ...numbers, reason: `pass: change below minEffect ${formatEffect(rule.minEffect, rule)}: ${summary}` };
+    return {
+      verdict: 'pass',
+      ...numbers,
+      reason: `pass: change below minEffect ${formatEffect(rule.minEffect, rule)}: ${summary}`,
+    };
   }
   if (p <= rule.alpha) {
     return { verdict: 'fail', ...numbers, reason: `fail: regression against the baseline: ${summary}` };

@@ -349,7 +349,7 @@ export const gateCompareSchema = z
     baseline: z
       .strictObject({
         window: positiveDuration(
-          "Length of each window: the baseline window ends when the cluster's upgrade started, the current window ends at the measurement and starts no earlier than the end of the upgrade. Default: \"1h\".",
+          'Length of each window: the baseline window ends when the cluster\'s upgrade started, the current window ends at the measurement and starts no earlier than the end of the upgrade. Default: "1h".',
         ).default('1h'),
         step: positiveDuration(
           'Time between the samples of both windows (Prometheus query_range step). Samples closer than the query\'s own smoothing window (a rate over 5m) repeat each other, so choose at least that. Default: "1m".',
@@ -442,7 +442,7 @@ export const healthGateSchema = z
       .enum(['cluster', 'wave'])
       .optional()
       .describe(
-        'cluster: measured on each cluster, with {{cluster}} in the query. wave: in the soak and the watch after promotion, measured once per interval over the wave\'s upgraded clusters, with {{clusters}} (a regex alternation of their names, for =~) and {{wave}} in the query; a failure holds the wave (no single cluster is rolled back). A wave gate needs phases: [soak]. Default: cluster.',
+        "cluster: measured on each cluster, with {{cluster}} in the query. wave: in the soak and the watch after promotion, measured once per interval over the wave's upgraded clusters, with {{clusters}} (a regex alternation of their names, for =~) and {{wave}} in the query; a failure holds the wave (no single cluster is rolled back). A wave gate needs phases: [soak]. Default: cluster.",
       ),
     compare: gateCompareSchema.optional(),
   })
