@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compareWithBaseline, mannWhitneyU, median, smallestPValue, type BaselineRule } from '../../domain/baseline';
+import { healthGateSchema } from '../../domain/spec';
 
 const rule: BaselineRule = { direction: 'increase', minEffect: 0.2, effect: 'relative', alpha: 0.05 };
 
@@ -126,5 +127,31 @@ describe('compareWithBaseline', () => {
   it('median of an even count is the mean of the middle two', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([])).toBeUndefined();
+  });
+});
+
+describe('the gate fields compare and scope', () => {
+  const gate = { name: 'errors', query: 'max(x{cluster="{{cluster}}"})', condition: '< 0.5' };
+
+  it('fills the comparison defaults and leaves scope absent (a cluster gate, as in older inputs)', () => {
+    const parsed = healthGateSchema.parse({ ...gate, compare: { baseline: {} } });
+    expect(parsed.compare?.baseline).toEqual({
+      window: '1h',
+      step: '1m',
+      direction: 'increase',
+      minEffect: 0.2,
+      effect: 'relative',
+      alpha: 0.05,
+    });
+    expect(parsed.scope).toBeUndefined();
+  });
+
+  it('refuses a wave gate outside the soak, and more samples than Prometheus answers, naming the path', () => {
+    const wave = healthGateSchema.safeParse({ ...gate, scope: 'wave' });
+    expect(wave.success).toBe(false);
+    expect(wave.error?.issues[0]?.path).toEqual(['phases']);
+    const dense = healthGateSchema.safeParse({ ...gate, compare: { baseline: { window: '7d', step: '1s' } } });
+    expect(dense.error?.issues[0]).toMatchObject({ path: ['compare', 'baseline', 'step'] });
+    expect(healthGateSchema.safeParse({ ...gate, scope: 'wave', phases: ['soak'] }).success).toBe(true);
   });
 });
