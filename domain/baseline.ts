@@ -253,3 +253,19 @@ export function compareWithBaseline(
     reason: `inconclusive: a change of at least minEffect, not significant at alpha ${rule.alpha}: ${summary}`,
   };
 }
+
+/**
+ * A comparison as the cells of a table row, for status and the Web UI details:
+ * baseline median, current median, effect, U, p, n1+n2 ("–" where there is no number).
+ */
+export function comparisonCells(c: BaselineComparison, effect: EffectKind = 'relative'): string[] {
+  const num = (v: number | undefined) => (v === undefined ? '–' : fmt(v));
+  return [
+    num(c.baselineMedian),
+    num(c.currentMedian),
+    c.effect === undefined ? '–' : formatEffect(c.effect, { effect, direction: 'increase', minEffect: 0, alpha: 0 }),
+    num(c.u),
+    c.p === undefined ? '–' : `${fmt(c.p)}${c.exact === false ? ' (approx.)' : ''}`,
+    `${c.n1}+${c.n2}`,
+  ];
+}
