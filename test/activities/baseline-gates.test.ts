@@ -75,6 +75,7 @@ describe('baseline comparison against a real Prometheus', () => {
     expect(c?.n2).toBeGreaterThanOrEqual(4);
     expect(c?.p).toBeLessThanOrEqual(0.05);
     expect(result?.message).toContain('regression against the baseline');
+    console.log(`baseline comparison, regressed cluster: ${result?.message}`);
   });
 
   it('passes a cluster that did not change, with the numbers', async () => {
@@ -106,6 +107,26 @@ describe('baseline comparison against a real Prometheus', () => {
     ]);
     expect(answer.results[0]?.outcome).toBe('Inconclusive');
     expect(answer.results[0]?.message).toContain('no data in the baseline window');
+  });
+
+  it("compares in the cluster upgrade's own phases too (evaluateHealthGate), and not in its baseline phase", async () => {
+    const gate = { ...compareGate('5s'), consecutiveSuccesses: 1, timeout: '10s' };
+    const regressed = await runActivity(activities.evaluateHealthGate, {
+      cluster: h.ref('b-regressed'),
+      gate,
+      phase: 'bake',
+      context: { changedAtMs },
+    });
+    expect(regressed.outcome).toBe('Failed');
+    expect(regressed.comparison?.verdict).toBe('fail');
+    const before = await runActivity(activities.evaluateHealthGate, {
+      cluster: h.ref('b-regressed'),
+      gate,
+      phase: 'baseline',
+      context: { changedAtMs },
+    });
+    expect(before.outcome).toBe('Successful');
+    expect(before.comparison).toBeUndefined();
   });
 
   it('without the upgrade start time the comparison is inconclusive', async () => {
