@@ -12,7 +12,7 @@
  * The tally is heartbeated after each measurement, so a retried attempt continues it.
  */
 import { CancelledFailure } from '@temporalio/common';
-import { compareWithBaseline, type BaselineComparison } from '../domain/baseline';
+import { compareWithBaseline, median, type BaselineComparison } from '../domain/baseline';
 import { durationMs, type GatePhase, type HealthGateSpec } from '../domain/spec';
 import {
   addMeasurement,
@@ -134,6 +134,43 @@ export function classifyRangeResult(body: PromResponse): { values: number[] } | 
   for (const pair of Array.isArray(pairs) ? pairs : []) {
     const v = parseSampleValue(Array.isArray(pair) ? (pair[1] as string | undefined) : undefined);
     if (v !== undefined) values.push(v);
+  }
+  return { values };
+}
+
+/**
+ * One value per cluster from a range query answer: the median of each series whose `cluster`
+ * label names one of `clusters`; clusters without a series have no value (no data is not zero).
+ */
+export function clusterMedians(
+  body: PromResponse,
+  clusters: readonly string[],
+): { values: number[] } | { note: string } {
+  if (body.status !== 'success') {
+    return {
+      note: `Prometheus error ${body.errorType ?? ''}: ${(body.error ?? 'no status').slice(0, MAX_ERROR_TEXT)}`,
+    };
+  }
+  const result = body.data?.result;
+  if (body.data?.resultType !== 'matrix' || !Array.isArray(result)) {
+    return { note: `range query returned ${body.data?.resultType ?? 'nothing'}, not a matrix` };
+  }
+  const wanted = new Set(clusters);
+  const values: number[] = [];
+  for (const series of result as { metric?: Record<string, string>; values?: unknown }[]) {
+    const name = series.metric?.cluster;
+    if (name === undefined) {
+      return { note: 'a cohort comparison needs one series per cluster with a cluster label (max by (cluster) (...))' };
+    }
+    if (!wanted.has(name)) continue;
+    wanted.delete(name);
+    const samples: number[] = [];
+    for (const pair of Array.isArray(series.values) ? series.values : []) {
+      const v = parseSampleValue(Array.isArray(pair) ? (pair[1] as string | undefined) : undefined);
+      if (v !== undefined) samples.push(v);
+    }
+    const m = median(samples);
+    if (m !== undefined) values.push(m);
   }
   return { values };
 }
@@ -268,6 +305,9 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
     stop?: AbortSignal,
   ): Promise<GateMeasurement> {
     const instant = await measure(rt, query, cond, timeoutMs, stop);
+    if (gate.compare?.cohort && instant.kind === 'pass') {
+      return measureAgainstCohort(rt, gate, instant, context, timeoutMs, stop);
+    }
     const spec = gate.compare?.baseline;
     if (!spec || phase === 'baseline' || instant.kind !== 'pass') return instant;
     const changedAtMs = context?.changedAtMs;
@@ -296,6 +336,58 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       kind: comparison.verdict,
       ...(instant.value !== undefined ? { value: instant.value } : {}),
       note: `baseline ${comparison.reason}`,
+      comparison,
+    };
+  }
+
+  /**
+   * The cohort comparison of a wave gate: the query over the wave's clusters and over the control
+   * cohort's, each a range over the cohort window; one value per cluster (the median of its
+   * series, told apart by the `cluster` label), compared by domain/baseline.ts with the cohort as
+   * the baseline. A refused cohort is inconclusive, never a pass.
+   */
+  async function measureAgainstCohort(
+    rt: ActivityRuntime,
+    gate: HealthGateSpec,
+    instant: GateMeasurement,
+    context: GateContext | undefined,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<GateMeasurement> {
+    const spec = gate.compare?.cohort;
+    if (!spec) return instant;
+    const base = instant.value !== undefined ? { value: instant.value } : {};
+    if (context?.cohortRefused) return { ...base, kind: 'inconclusive', note: context.cohortRefused };
+    const wave = context?.clusters ?? [];
+    const cohort = context?.cohort ?? [];
+    if (context?.wave === undefined || cohort.length === 0) {
+      return { ...base, kind: 'inconclusive', note: 'cohort refused: no control clusters were named' };
+    }
+    const windowMs = durationMs(spec.window ?? '1h');
+    const stepMs = durationMs(spec.step ?? '1m');
+    const now = deps.now().getTime();
+    const valuesOf = async (clusters: string[]): Promise<{ values: number[] } | { failed: GateMeasurement }> => {
+      const query = renderQuery(gate.query, context.wave ?? '', { wave: context.wave ?? '', clusters });
+      const form = { query, start: String((now - windowMs) / 1000), end: String(now / 1000), step: `${stepMs / 1000}` };
+      const answer = await post(rt, '/api/v1/query_range', form, timeoutMs, stop);
+      if ('failed' in answer) return answer;
+      const perCluster = clusterMedians(answer.body, clusters);
+      return 'note' in perCluster ? { failed: { kind: 'error', note: perCluster.note } } : perCluster;
+    };
+    const control = await valuesOf(cohort);
+    if ('failed' in control) return control.failed;
+    const upgraded = await valuesOf(wave);
+    if ('failed' in upgraded) return upgraded.failed;
+    const comparison = compareWithBaseline(control.values, upgraded.values, {
+      direction: spec.direction ?? 'increase',
+      minEffect: spec.minEffect ?? 0.2,
+      effect: spec.effect ?? 'relative',
+      alpha: spec.alpha ?? 0.05,
+    });
+    return {
+      ...base,
+      kind: comparison.verdict,
+      note: `cohort of ${cohort.length} control cluster(s): ${comparison.reason.replace('baseline', 'cohort')}`,
       comparison,
     };
   }

@@ -483,6 +483,10 @@ export interface GateContext {
   wave?: string;
   /** A wave-scope gate: the wave's upgraded clusters, for {{clusters}}. */
   clusters?: string[];
+  /** A cohort comparison: the control clusters (not yet upgraded, same labels). */
+  cohort?: string[];
+  /** A cohort comparison the campaign refused (no matching control clusters), with why. */
+  cohortRefused?: string;
 }
 
 export interface DiscoverFleetInput {

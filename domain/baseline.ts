@@ -269,3 +269,42 @@ export function comparisonCells(c: BaselineComparison, effect: EffectKind = 'rel
     `${c.n1}+${c.n2}`,
   ];
 }
+
+/** A cluster as cohort selection sees it: its name and labels. */
+export interface LabelledCluster {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * The control cohort of a wave: the not-yet-upgraded clusters whose values of `keys` equal the
+ * wave's. Refused, not compared, when the wave's own clusters disagree on a key, or when no
+ * candidate matches: lower environments go first, so the clusters left are often another
+ * environment, and comparing staging with production would measure the difference between them.
+ */
+export function selectCohort(
+  wave: readonly LabelledCluster[],
+  candidates: readonly LabelledCluster[],
+  keys: readonly string[],
+): { clusters: string[] } | { refused: string } {
+  if (wave.length === 0) return { refused: 'cohort refused: the wave has no upgraded cluster' };
+  const want: Record<string, string> = {};
+  for (const key of keys) {
+    const values = [...new Set(wave.map((c) => c.labels[key] ?? ''))];
+    if (values.length > 1) {
+      return { refused: `cohort refused: the wave's clusters differ in label ${key} (${values.join(', ')})` };
+    }
+    want[key] = values[0] as string;
+  }
+  const matching = candidates.filter((c) => keys.every((key) => (c.labels[key] ?? '') === want[key]));
+  if (matching.length === 0) {
+    const wanted = keys.map((k) => `${k}=${want[k]}`).join(', ');
+    const other = [...new Set(candidates.map((c) => keys.map((k) => `${k}=${c.labels[k] ?? ''}`).join(', ')))];
+    return {
+      refused: `cohort refused: no cluster not yet upgraded has ${wanted}${
+        other.length > 0 ? ` (those left have ${other.slice(0, 3).join('; ')})` : ''
+      }`,
+    };
+  }
+  return { clusters: matching.map((c) => c.name) };
+}

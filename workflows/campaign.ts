@@ -76,6 +76,7 @@ import {
 import type { ChildrenActivities } from '../activities/children';
 import type { LeaseActivities } from '../activities/leases';
 import type { ClusterRef, FleetwaveActivities, GateContext, GateResult } from '../activities/types';
+import { selectCohort } from '../domain/baseline';
 import { durationToMs, formatDuration } from '../domain/duration';
 import type { FleetMember } from '../domain/fleet';
 import { GATE_TIMEOUT_MARGIN_MS, gateErrorResult, gateWorstCaseMs } from '../domain/gates';
@@ -478,6 +479,14 @@ function itemsOf(
       // The wave's baseline ends at its first change; its current window starts after its last.
       if (starts.length > 0) context.changedAtMs = Math.min(...starts);
       if (ends.length > 0) context.changeEndedAtMs = Math.max(...ends);
+      const cohort = pair.gate.compare?.cohort;
+      if (cohort) {
+        const labelled = (name: string) => ({ name, labels: m.member(name).labels });
+        const candidates = m.view.clusters.filter((c) => c.state === 'pending').map((c) => labelled(c.name));
+        const selected = selectCohort(pair.wave.clusters.map(labelled), candidates, cohort.labels);
+        if ('clusters' in selected) context.cohort = selected.clusters;
+        else context.cohortRefused = selected.refused;
+      }
       return { cluster, gate: pair.gate, context };
     }
     const member = m.member(pair.cluster);

@@ -26,7 +26,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 beforeAll(async () => {
   if (!prometheusBinary())
     throw new Error('these tests need a Prometheus binary (Debian package prometheus, or PROMETHEUS_BIN)');
-  h = await startSimHarness([clusterEntry('b-regressed'), clusterEntry('b-steady'), clusterEntry('b-other')]);
+  const degraded = { faults: { degradeAtVersion: '1.29' } };
+  h = await startSimHarness([
+    clusterEntry('b-regressed'),
+    clusterEntry('b-steady'),
+    clusterEntry('b-other'),
+    // Cohorts: upgraded waves w-* (degraded from the start) against controls k-*; a-* all degraded.
+    ...['w-1', 'w-2', 'w-3'].map((n) => clusterEntry(n, degraded)),
+    ...['k-1', 'k-2', 'k-3'].map((n) => clusterEntry(n)),
+    ...['a-1', 'a-2', 'a-3', 'a-4', 'a-5', 'a-6'].map((n) => clusterEntry(n, degraded)),
+  ]);
   prom = await startPrometheus({ scrapeTargets: [new URL(h.sim.url).host], scrapeInterval: '1s' });
   await prom.waitForQuery('fleetwave_sim_workload_error_ratio{cluster="b-regressed"}');
   activities = createActivityParts(
@@ -163,5 +172,55 @@ describe('wave-scope gates against a real Prometheus', () => {
     const answer = await oneLook([wave('canary', ['b-'])]);
     expect(answer.results[0]?.outcome).toBe('Inconclusive');
     expect(answer.results[0]?.message).toContain('no data');
+  });
+});
+
+describe('cohort comparison of a wave against a real Prometheus', () => {
+  const cohortGate = healthGateSchema.parse({
+    name: 'wave-vs-cohort',
+    query: 'max by (cluster) (fleetwave_sim_workload_error_ratio{cluster=~"{{clusters}}"})',
+    condition: '< 0.5',
+    interval: '1s',
+    scope: 'wave',
+    phases: ['soak'],
+    compare: { cohort: { window: '5s', step: '1s' } },
+  });
+  const item = (clusters: string[], context: Partial<GateContext>) => ({
+    cluster: { name: 'wave canary', region: 'us-east-1' },
+    gate: cohortGate,
+    context: { wave: 'canary', clusters, ...context },
+  });
+
+  it('fails a regression only the upgraded clusters show, with one value per cluster', async () => {
+    const answer = await oneLook([item(['w-1', 'w-2', 'w-3'], { cohort: ['k-1', 'k-2', 'k-3'] })]);
+    const result = answer.failures[0]?.result;
+    expect(result?.outcome).toBe('Failed');
+    expect(result?.comparison).toMatchObject({ verdict: 'fail', n1: 3, n2: 3, u: 9 });
+    expect(result?.message).toContain('cohort of 3 control cluster(s)');
+    console.log(`cohort comparison, regressed wave: ${result?.message}`);
+  });
+
+  it('does not fail a change every cluster shows, upgraded or not', async () => {
+    const answer = await oneLook([item(['a-1', 'a-2', 'a-3'], { cohort: ['a-4', 'a-5', 'a-6'] })]);
+    const result = answer.results[0];
+    expect(result?.outcome).not.toBe('Failed');
+    expect(result?.comparison?.verdict).not.toBe('fail');
+    expect(result?.comparison).toMatchObject({ n1: 3, n2: 3 });
+    console.log(`cohort comparison, fleet-wide change: ${result?.message}`);
+  });
+
+  it('answers a wave of 2 clusters honestly: too few samples, even for a clear regression', async () => {
+    const answer = await oneLook([item(['w-1', 'w-2'], { cohort: ['k-1', 'k-2', 'k-3'] })]);
+    const result = answer.results[0];
+    expect(result?.outcome).toBe('Inconclusive');
+    expect(result?.message).toContain('too few samples (n=3+2)');
+    expect(result?.comparison?.currentMedian).toBeGreaterThan(10 * (result?.comparison?.baselineMedian ?? 1));
+  });
+
+  it('is inconclusive, never a pass, when the campaign refused the cohort', async () => {
+    const refused = 'cohort refused: no cluster not yet upgraded has env=staging (those left have env=prod)';
+    const answer = await oneLook([item(['k-1', 'k-2', 'k-3'], { cohortRefused: refused })]);
+    expect(answer.results[0]?.outcome).toBe('Inconclusive');
+    expect(answer.results[0]?.message).toContain(refused);
   });
 });

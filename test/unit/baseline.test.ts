@@ -3,7 +3,14 @@
  * Mann-Whitney U test and the rule's order: no data, too few samples, effect, test.
  */
 import { describe, expect, it } from 'vitest';
-import { compareWithBaseline, mannWhitneyU, median, smallestPValue, type BaselineRule } from '../../domain/baseline';
+import {
+  compareWithBaseline,
+  mannWhitneyU,
+  median,
+  selectCohort,
+  smallestPValue,
+  type BaselineRule,
+} from '../../domain/baseline';
 import { healthGateSchema } from '../../domain/spec';
 
 const rule: BaselineRule = { direction: 'increase', minEffect: 0.2, effect: 'relative', alpha: 0.05 };
@@ -153,5 +160,43 @@ describe('the gate fields compare and scope', () => {
     const dense = healthGateSchema.safeParse({ ...gate, compare: { baseline: { window: '7d', step: '1s' } } });
     expect(dense.error?.issues[0]).toMatchObject({ path: ['compare', 'baseline', 'step'] });
     expect(healthGateSchema.safeParse({ ...gate, scope: 'wave', phases: ['soak'] }).success).toBe(true);
+  });
+});
+
+describe('selectCohort', () => {
+  const c = (name: string, env: string, tier = 'web') => ({ name, labels: { env, tier } });
+
+  it("takes the clusters not yet upgraded that share the wave's labels", () => {
+    expect(
+      selectCohort([c('s1', 'staging')], [c('s2', 'staging'), c('p1', 'prod'), c('s3', 'staging', 'db')], ['env']),
+    ).toEqual({
+      clusters: ['s2', 's3'],
+    });
+    expect(selectCohort([c('s1', 'staging')], [c('s2', 'staging'), c('s3', 'staging', 'db')], ['env', 'tier'])).toEqual(
+      {
+        clusters: ['s2'],
+      },
+    );
+  });
+
+  it('refuses a cohort from another environment instead of comparing across them', () => {
+    const r = selectCohort([c('s1', 'staging'), c('s2', 'staging')], [c('p1', 'prod'), c('p2', 'prod')], ['env']);
+    expect(r).toEqual({
+      refused: 'cohort refused: no cluster not yet upgraded has env=staging (those left have env=prod)',
+    });
+  });
+
+  it('refuses a wave whose clusters disagree on a label', () => {
+    const r = selectCohort([c('s1', 'staging'), c('p1', 'prod')], [c('s2', 'staging')], ['env']);
+    expect(r).toEqual({ refused: "cohort refused: the wave's clusters differ in label env (staging, prod)" });
+  });
+
+  it('refuses a cohort gate outside a wave gate, and a compare without a comparison', () => {
+    const gate = { name: 'errors', query: 'max(x{cluster="{{cluster}}"})', condition: '< 0.5' };
+    expect(healthGateSchema.safeParse({ ...gate, compare: { cohort: {} } }).error?.issues[0]?.path).toEqual([
+      'compare',
+      'cohort',
+    ]);
+    expect(healthGateSchema.safeParse({ ...gate, compare: {} }).error?.issues[0]?.path).toEqual(['compare']);
   });
 });

@@ -158,7 +158,10 @@ function comparisonTable(m: CampaignMachine): string[] {
   ];
   for (const g of ordered.slice(0, COMPARISONS_LISTED)) {
     const gate = m.spec.healthGates.find((h) => h.name === g.gate);
-    const cells = comparisonCells(g.comparison as NonNullable<typeof g.comparison>, gate?.compare?.baseline.effect);
+    const cells = comparisonCells(
+      g.comparison as NonNullable<typeof g.comparison>,
+      gate?.compare?.baseline?.effect ?? gate?.compare?.cohort?.effect,
+    );
     out.push(`| ${g.cluster} | ${g.gate} | ${g.outcome} | ${cells.join(' | ')} |`);
   }
   if (ordered.length > COMPARISONS_LISTED)
