@@ -7,6 +7,7 @@
  * between looks as on a worker.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { GateContext } from '../../activities/types';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { abortSignal, approveSignal, approveWaveUpdate, statusQuery } from '../../workflows/definitions';
 import { getWorkflowBundle } from '../helpers/bundle';
@@ -258,13 +259,15 @@ describe('campaign workflow: gates that keep watching', () => {
     const [a, b, c] = ['a', 'b', 'c'].map((n) => `wg-${tag}-${n}`) as [string, string, string];
     const fake = createFakeActivities({
       clusters: [
-        fakeCluster(a),
+        fakeCluster(a, { behaviour: { labels: { env: 'staging' } } }),
         fakeCluster(b, {
           behaviour: {
+            labels: { env: 'staging' },
             failGates: [{ gate: 'wave-errors', phase: 'soak', afterMeasurements: 2, message: 'wave error rate 0.2' }],
           },
         }),
-        fakeCluster(c),
+        // The only cluster left is production: no control cohort for a staging wave.
+        fakeCluster(c, { behaviour: { labels: { env: 'prod' } } }),
       ],
     });
     const waveGate = {
@@ -276,12 +279,13 @@ describe('campaign workflow: gates that keep watching', () => {
       phases: ['soak' as const],
     };
     const compareGate = { ...GATE, name: 'vs-baseline', compare: { baseline: { window: '1h' } } };
+    const cohortGate = { ...waveGate, name: 'vs-cohort', compare: { cohort: { labels: ['env'] } } };
     const campaign = makeCampaign(`wg-${tag}`, {
       waves: [
         { name: 'canary', count: 2, maxParallel: 2, soak: '3s', approval: 'auto' },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [compareGate, waveGate],
+      healthGates: [compareGate, waveGate, cohortGate],
     });
     const taskQueue = temporal.taskQueue('campaign');
     const status = await withWorker(temporal, taskQueue, fake.activities, async () => {
@@ -307,6 +311,11 @@ describe('campaign workflow: gates that keep watching', () => {
     const context = (waveLooks[0]?.input as { context?: { wave?: string; clusters?: string[] } }).context;
     expect(context?.wave).toBe('canary');
     expect([...(context?.clusters ?? [])].sort()).toEqual([a, b].sort());
+    // The cohort of a staging wave is refused, not compared with production.
+    const cohortLook = fake.calls.find((x) => x.label === 'watchHealthGates:vs-cohort/soak');
+    expect((cohortLook?.input as { context?: GateContext }).context?.cohortRefused).toBe(
+      'cohort refused: no cluster not yet upgraded has env=staging (those left have env=prod)',
+    );
     // The comparison gate is measured per cluster, with the times of that cluster's upgrade.
     const compared = fake.calls.filter((x) => x.label === 'watchHealthGates:vs-baseline/soak' && x.cluster === a);
     const times = (compared[0]?.input as { context?: { changedAtMs?: number; changeEndedAtMs?: number } }).context;
