@@ -449,6 +449,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       outcome: GateResult['outcome'],
       message: string,
       lastValue?: string,
+      comparison?: BaselineComparison,
     ): GateResult => ({
       gate: gate.name,
       phase: input.phase,
@@ -459,7 +460,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
       inconclusive: tally.inconclusive,
       errors: tally.errors,
       ...(lastValue !== undefined ? { lastValue } : {}),
-      ...(progress.comparison ? { comparison: progress.comparison } : {}),
+      ...(comparison ? { comparison } : {}),
       message,
     });
 
@@ -514,7 +515,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
           phase: input.phase,
           outcome: assessment.outcome,
         });
-        return result(progress.tally, assessment.outcome, message, progress.lastValue);
+        return result(progress.tally, assessment.outcome, message, progress.lastValue, progress.comparison);
       }
       const now = deps.now().getTime();
       if (now + intervalMs > deadline) {
@@ -522,7 +523,7 @@ export function createPrometheusActivities(deps: ResolvedDeps) {
           assessment.message
         }${progress.lastNote ? ` (last: ${progress.lastNote})` : ''}`;
         rt.log.warn('Gate timed out', { cluster: input.cluster.name, gate: gate.name, phase: input.phase });
-        return result(progress.tally, 'Inconclusive', message, progress.lastValue);
+        return result(progress.tally, 'Inconclusive', message, progress.lastValue, progress.comparison);
       }
       if (!(await sleepReporting(rt, intervalMs, progress, opts))) return undefined;
     }
