@@ -59,7 +59,10 @@ export interface BaselineComparison {
   p?: number;
   /** Whether `p` is exact (n1 + n2 <= EXACT_LIMIT) or the normal approximation. */
   exact?: boolean;
-  /** One line, with the numbers: "fail: median 0.002 → 0.05 (+2400%), U=100, p=0.00001 (n=10+10)". */
+  /**
+   * One line, with the numbers: "fail: regression against the baseline: median 0.002 → 0.05 (+2400%), U=9, p=0.05, n=3+3".
+   * Empty in the results a campaign keeps per wave: the gate's message carries it there.
+   */
   reason: string;
 }
 
