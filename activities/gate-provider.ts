@@ -20,7 +20,8 @@
 import { gateProviderOf, type GatePhase, type GateProviderKind, type HealthGateSpec } from '../domain/spec';
 import type { MeasurementKind } from '../domain/gates';
 import type { ActivityRuntime } from './context';
-import type { ClusterRef } from './types';
+import type { ClusterRef, GateContext } from './types';
+import type { BaselineComparison } from '../domain/baseline';
 
 /** What one measurement of one gate on one cluster said. */
 export interface GateMeasurement {
@@ -29,6 +30,8 @@ export interface GateMeasurement {
   value?: string;
   /** Why it was not a plain pass/fail: "no data", "HTTP 503: ...", the webhook's reason. */
   note?: string;
+  /** The baseline or cohort comparison behind this measurement (prometheus gates with `compare`). */
+  comparison?: BaselineComparison;
 }
 
 /** Where the measurement is taken for, beyond the cluster: what a webhook is told. */
@@ -50,6 +53,8 @@ export interface MeasureRequest {
   /** Aborted when the answer no longer matters; the provider then returns an error measurement quickly. */
   stop?: AbortSignal;
   context: GateCallContext;
+  /** The upgrade's times, the wave's clusters and cohort: what baseline and wave gates need. */
+  gateContext?: GateContext;
 }
 
 /** A source of gate measurements. */

@@ -118,6 +118,7 @@ export function createHealthActivities(deps: ResolvedDeps, parts: HealthParts) {
         gate,
         phase: input.phase,
         ...(required !== undefined ? { requiredSuccesses: required } : {}),
+        ...(input.context ? { context: input.context } : {}),
       };
       try {
         const result = await parts.runGate(rt, gateInput, {
@@ -205,7 +206,12 @@ export function createHealthActivities(deps: ResolvedDeps, parts: HealthParts) {
         const slot = progress.slots[i] as GateBatchProgress['slots'][number];
         if (slot.result) continue;
         const item = input.items[i] as EvaluateHealthGatesInput['items'][number];
-        const gateInput: EvaluateHealthGateInput = { cluster: item.cluster, gate: item.gate, phase: input.phase };
+        const gateInput: EvaluateHealthGateInput = {
+          cluster: item.cluster,
+          gate: item.gate,
+          phase: input.phase,
+          ...(item.context ? { context: item.context } : {}),
+        };
         let result: GateResult | undefined;
         try {
           result = await parts.runGate(rt, gateInput, {

@@ -13,13 +13,15 @@
  * The tally is heartbeated after each measurement, so a retried attempt continues it.
  */
 import { CancelledFailure } from '@temporalio/common';
-import { durationMs, gateProviderOf, type HealthGateSpec } from '../domain/spec';
+import { compareWithBaseline, median, type BaselineComparison } from '../domain/baseline';
+import { durationMs, gateProviderOf, type GatePhase, type HealthGateSpec } from '../domain/spec';
 import {
   addMeasurement,
   assessTally,
   emptyTally,
   evaluateCondition,
   parseCondition,
+  parseSampleValue,
   renderQuery,
   type Condition,
   type GateLimits,
@@ -36,7 +38,7 @@ import {
   type GateProviders,
   type MeasureRequest,
 } from './gate-provider';
-import type { EvaluateHealthGateInput, GateResult } from './types';
+import type { EvaluateHealthGateInput, GateContext, GateResult } from './types';
 
 export type { GateMeasurement } from './gate-provider';
 
@@ -54,6 +56,7 @@ export interface GateProgress {
   startedAtMs: number;
   lastValue?: string;
   lastNote?: string;
+  comparison?: BaselineComparison;
 }
 
 interface PromResponse {
@@ -107,6 +110,71 @@ export function classifyQueryResult(body: PromResponse, cond: Condition): GateMe
   return { kind: 'error', note: `query returned ${type ?? 'nothing'}; a gate needs an instant vector or a scalar` };
 }
 
+/**
+ * The samples of a range query answer (already parsed JSON): a matrix of exactly one series; NaN
+ * samples carry no value and are left out. Several series are refused: a comparison needs one
+ * metric per cluster (aggregate it, as in `max(...)`).
+ */
+export function classifyRangeResult(body: PromResponse): { values: number[] } | { note: string } {
+  if (body.status !== 'success') {
+    return {
+      note: `Prometheus error ${body.errorType ?? ''}: ${(body.error ?? 'no status').slice(0, MAX_ERROR_TEXT)}`,
+    };
+  }
+  const result = body.data?.result;
+  if (body.data?.resultType !== 'matrix' || !Array.isArray(result)) {
+    return { note: `range query returned ${body.data?.resultType ?? 'nothing'}, not a matrix` };
+  }
+  if (result.length === 0) return { values: [] };
+  if (result.length > 1) {
+    return { note: `range query returned ${result.length} series; a baseline comparison needs one (aggregate it)` };
+  }
+  const pairs = (result[0] as { values?: unknown }).values;
+  const values: number[] = [];
+  for (const pair of Array.isArray(pairs) ? pairs : []) {
+    const v = parseSampleValue(Array.isArray(pair) ? (pair[1] as string | undefined) : undefined);
+    if (v !== undefined) values.push(v);
+  }
+  return { values };
+}
+
+/**
+ * One value per cluster from a range query answer: the median of each series whose `cluster`
+ * label names one of `clusters`; clusters without a series have no value (no data is not zero).
+ */
+export function clusterMedians(
+  body: PromResponse,
+  clusters: readonly string[],
+): { values: number[] } | { note: string } {
+  if (body.status !== 'success') {
+    return {
+      note: `Prometheus error ${body.errorType ?? ''}: ${(body.error ?? 'no status').slice(0, MAX_ERROR_TEXT)}`,
+    };
+  }
+  const result = body.data?.result;
+  if (body.data?.resultType !== 'matrix' || !Array.isArray(result)) {
+    return { note: `range query returned ${body.data?.resultType ?? 'nothing'}, not a matrix` };
+  }
+  const wanted = new Set(clusters);
+  const values: number[] = [];
+  for (const series of result as { metric?: Record<string, string>; values?: unknown }[]) {
+    const name = series.metric?.cluster;
+    if (name === undefined) {
+      return { note: 'a cohort comparison needs one series per cluster with a cluster label (max by (cluster) (...))' };
+    }
+    if (!wanted.has(name)) continue;
+    wanted.delete(name);
+    const samples: number[] = [];
+    for (const pair of Array.isArray(series.values) ? series.values : []) {
+      const v = parseSampleValue(Array.isArray(pair) ? (pair[1] as string | undefined) : undefined);
+      if (v !== undefined) samples.push(v);
+    }
+    const m = median(samples);
+    if (m !== undefined) values.push(m);
+  }
+  return { values };
+}
+
 function isProgress(value: unknown, input: EvaluateHealthGateInput): value is GateProgress {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<GateProgress>;
@@ -145,17 +213,25 @@ export function gateCondition(gate: HealthGateSpec): Condition {
   return cond;
 }
 
-/** The prometheus provider: the gate's PromQL `query` for the cluster, classified by {@link classifyQueryResult}. */
+/**
+ * The prometheus provider: the gate's PromQL `query` for the cluster (or its wave, `scope: wave`),
+ * classified by {@link classifyQueryResult}; with `compare`, also the baseline or cohort comparison
+ * (domain/baseline.ts) over range queries.
+ */
 export function createPrometheusProvider(deps: ResolvedDeps): GateProvider {
-  async function measure({ rt, cluster, gate, timeoutMs, stop }: MeasureRequest): Promise<GateMeasurement> {
-    const cond = gateCondition(gate);
-    if (!deps.prometheusUrl) return { kind: 'error', note: 'no Prometheus URL configured' };
-    const query = renderQuery(gate.query ?? '', cluster.name);
-    const base = deps.prometheusUrl.replace(/\/+$/, '');
+  /** POSTs a form to a Prometheus API path; the parsed body, or a measurement that says why there is none. */
+  async function post(
+    rt: ActivityRuntime,
+    path: string,
+    form: Record<string, string>,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<{ body: PromResponse } | { failed: GateMeasurement }> {
+    const base = (deps.prometheusUrl ?? '').replace(/\/+$/, '');
     const signals = [AbortSignal.timeout(timeoutMs), ...(rt.signal ? [rt.signal] : []), ...(stop ? [stop] : [])];
     let res: Response;
     try {
-      res = await deps.fetch(`${base}/api/v1/query`, {
+      res = await deps.fetch(`${base}${path}`, {
         method: 'POST',
         // A gate's answer is a few hundred bytes: gzip would cost both sides more than it saves.
         headers: {
@@ -163,26 +239,26 @@ export function createPrometheusProvider(deps: ResolvedDeps): GateProvider {
           accept: 'application/json',
           'accept-encoding': 'identity',
         },
-        body: new URLSearchParams({ query, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }).toString(),
+        body: new URLSearchParams({ ...form, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }).toString(),
         signal: AbortSignal.any(signals),
       });
     } catch (err) {
       if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
-      if (stop?.aborted) return { kind: 'error', note: 'stopped' };
+      if (stop?.aborted) return { failed: { kind: 'error', note: 'stopped' } };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why =
         (err as Error).name === 'TimeoutError'
           ? `no answer within ${timeoutMs} ms`
           : (cause?.code ?? cause?.message ?? (err as Error).message);
-      return { kind: 'error', note: `Prometheus unreachable: ${why}` };
+      return { failed: { kind: 'error', note: `Prometheus unreachable: ${why}` } };
     }
     let text: string;
     try {
       text = await res.text();
     } catch (err) {
       if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
-      if (stop?.aborted) return { kind: 'error', note: 'stopped' };
-      return { kind: 'error', note: `reading Prometheus answer: ${(err as Error).message}` };
+      if (stop?.aborted) return { failed: { kind: 'error', note: 'stopped' } };
+      return { failed: { kind: 'error', note: `reading Prometheus answer: ${(err as Error).message}` } };
     }
     let body: PromResponse | undefined;
     try {
@@ -192,10 +268,158 @@ export function createPrometheusProvider(deps: ResolvedDeps): GateProvider {
     }
     if (!res.ok) {
       const detail = body?.error ?? text.slice(0, MAX_ERROR_TEXT);
-      return { kind: 'error', note: `Prometheus HTTP ${res.status}: ${detail}` };
+      return { failed: { kind: 'error', note: `Prometheus HTTP ${res.status}: ${detail}` } };
     }
-    if (!body) return { kind: 'error', note: `Prometheus answered non-JSON: ${text.slice(0, MAX_ERROR_TEXT)}` };
-    return classifyQueryResult(body, cond);
+    if (!body)
+      return { failed: { kind: 'error', note: `Prometheus answered non-JSON: ${text.slice(0, MAX_ERROR_TEXT)}` } };
+    return { body };
+  }
+
+  async function measureInstant(
+    rt: ActivityRuntime,
+    query: string,
+    cond: Condition,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<GateMeasurement> {
+    const answer = await post(rt, '/api/v1/query', { query }, timeoutMs, stop);
+    return 'failed' in answer ? answer.failed : classifyQueryResult(answer.body, cond);
+  }
+
+  /** One window of a baseline comparison: the samples of `query` from `startMs` to `endMs`, one per `stepMs`. */
+  async function rangeSamples(
+    rt: ActivityRuntime,
+    query: string,
+    startMs: number,
+    endMs: number,
+    stepMs: number,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<{ values: number[] } | { failed: GateMeasurement }> {
+    const form = { query, start: String(startMs / 1000), end: String(endMs / 1000), step: `${stepMs / 1000}` };
+    const answer = await post(rt, '/api/v1/query_range', form, timeoutMs, stop);
+    if ('failed' in answer) return answer;
+    const range = classifyRangeResult(answer.body);
+    return 'note' in range ? { failed: { kind: 'error', note: range.note } } : range;
+  }
+
+  /**
+   * A measurement of a gate with `compare.baseline`: the condition first (an absolute limit still
+   * holds), then, after the change, the same query over the window before the cluster's upgrade
+   * against the window up to now, decided by domain/baseline.ts. In the baseline phase, or without
+   * the cluster's start time, only the condition applies.
+   */
+  async function measureWithBaseline(
+    rt: ActivityRuntime,
+    query: string,
+    gate: HealthGateSpec,
+    cond: Condition,
+    phase: GatePhase,
+    context: GateContext | undefined,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<GateMeasurement> {
+    const instant = await measureInstant(rt, query, cond, timeoutMs, stop);
+    if (gate.compare?.cohort && instant.kind === 'pass') {
+      return measureAgainstCohort(rt, gate, instant, context, timeoutMs, stop);
+    }
+    const spec = gate.compare?.baseline;
+    if (!spec || phase === 'baseline' || instant.kind !== 'pass') return instant;
+    const changedAtMs = context?.changedAtMs;
+    if (changedAtMs === undefined) {
+      return {
+        ...instant,
+        kind: 'inconclusive',
+        note: "baseline comparison: the cluster's upgrade start is not known",
+      };
+    }
+    const windowMs = durationMs(spec.window ?? '1h');
+    const stepMs = durationMs(spec.step ?? '1m');
+    const now = deps.now().getTime();
+    const currentFrom = Math.max(now - windowMs, context?.changeEndedAtMs ?? changedAtMs);
+    const before = await rangeSamples(rt, query, changedAtMs - windowMs, changedAtMs, stepMs, timeoutMs, stop);
+    if ('failed' in before) return before.failed;
+    const after = await rangeSamples(rt, query, currentFrom, now, stepMs, timeoutMs, stop);
+    if ('failed' in after) return after.failed;
+    const comparison = compareWithBaseline(before.values, after.values, {
+      direction: spec.direction ?? 'increase',
+      minEffect: spec.minEffect ?? 0.2,
+      effect: spec.effect ?? 'relative',
+      alpha: spec.alpha ?? 0.05,
+    });
+    return {
+      kind: comparison.verdict,
+      ...(instant.value !== undefined ? { value: instant.value } : {}),
+      note: `baseline ${comparison.reason}`,
+      comparison,
+    };
+  }
+
+  /**
+   * The cohort comparison of a wave gate: the query over the wave's clusters and over the control
+   * cohort's, each a range over the cohort window; one value per cluster (the median of its
+   * series, told apart by the `cluster` label), compared by domain/baseline.ts with the cohort as
+   * the baseline. A refused cohort is inconclusive, never a pass.
+   */
+  async function measureAgainstCohort(
+    rt: ActivityRuntime,
+    gate: HealthGateSpec,
+    instant: GateMeasurement,
+    context: GateContext | undefined,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<GateMeasurement> {
+    const spec = gate.compare?.cohort;
+    if (!spec) return instant;
+    const base = instant.value !== undefined ? { value: instant.value } : {};
+    if (context?.cohortRefused) return { ...base, kind: 'inconclusive', note: context.cohortRefused };
+    const wave = context?.clusters ?? [];
+    const cohort = context?.cohort ?? [];
+    if (context?.wave === undefined || cohort.length === 0) {
+      return { ...base, kind: 'inconclusive', note: 'cohort refused: no control clusters were named' };
+    }
+    const windowMs = durationMs(spec.window ?? '1h');
+    const stepMs = durationMs(spec.step ?? '1m');
+    const now = deps.now().getTime();
+    const valuesOf = async (clusters: string[]): Promise<{ values: number[] } | { failed: GateMeasurement }> => {
+      const query = renderQuery(gate.query ?? '', context.wave ?? '', { wave: context.wave ?? '', clusters });
+      const form = { query, start: String((now - windowMs) / 1000), end: String(now / 1000), step: `${stepMs / 1000}` };
+      const answer = await post(rt, '/api/v1/query_range', form, timeoutMs, stop);
+      if ('failed' in answer) return answer;
+      const perCluster = clusterMedians(answer.body, clusters);
+      return 'note' in perCluster ? { failed: { kind: 'error', note: perCluster.note } } : perCluster;
+    };
+    const control = await valuesOf(cohort);
+    if ('failed' in control) return control.failed;
+    const upgraded = await valuesOf(wave);
+    if ('failed' in upgraded) return upgraded.failed;
+    const comparison = compareWithBaseline(control.values, upgraded.values, {
+      direction: spec.direction ?? 'increase',
+      minEffect: spec.minEffect ?? 0.2,
+      effect: spec.effect ?? 'relative',
+      alpha: spec.alpha ?? 0.05,
+    });
+    return {
+      ...base,
+      kind: comparison.verdict,
+      note: `cohort of ${cohort.length} control cluster(s): ${comparison.reason.replace('baseline', 'cohort')}`,
+      comparison,
+    };
+  }
+
+  async function measure({
+    rt,
+    cluster,
+    gate,
+    phase,
+    timeoutMs,
+    stop,
+    gateContext,
+  }: MeasureRequest): Promise<GateMeasurement> {
+    const cond = gateCondition(gate);
+    if (!deps.prometheusUrl) return { kind: 'error', note: 'no Prometheus URL configured' };
+    const query = renderGateQuery(gate, cluster.name, gateContext);
+    return measureWithBaseline(rt, query, gate, cond, phase, gateContext, timeoutMs, stop);
   }
   return {
     measure,
@@ -264,6 +488,7 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
       outcome: GateResult['outcome'],
       message: string,
       lastValue?: string,
+      comparison?: BaselineComparison,
     ): GateResult => ({
       gate: gate.name,
       phase: input.phase,
@@ -274,6 +499,7 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
       inconclusive: tally.inconclusive,
       errors: tally.errors,
       ...(lastValue !== undefined ? { lastValue } : {}),
+      ...(comparison ? { comparison } : {}),
       message,
     });
 
@@ -303,10 +529,12 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
         timeoutMs: queryTimeoutMs,
         ...(opts.stop ? { stop: opts.stop } : {}),
         context: callContextOf(rt.workflowId),
+        ...(input.context ? { gateContext: input.context } : {}),
       });
       if (opts.stop?.aborted) return undefined;
       progress.tally = addMeasurement(progress.tally, m.kind);
       if (m.value !== undefined) progress.lastValue = m.value;
+      if (m.comparison) progress.comparison = m.comparison;
       if (m.note !== undefined) progress.lastNote = m.note;
       else delete progress.lastNote;
       opts.report({ ...progress });
@@ -330,7 +558,7 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
           phase: input.phase,
           outcome: assessment.outcome,
         });
-        return result(progress.tally, assessment.outcome, message, progress.lastValue);
+        return result(progress.tally, assessment.outcome, message, progress.lastValue, progress.comparison);
       }
       const now = deps.now().getTime();
       if (now + intervalMs > deadline) {
@@ -338,7 +566,7 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
           assessment.message
         }${progress.lastNote ? ` (last: ${progress.lastNote})` : ''}`;
         rt.log.warn('Gate timed out', { cluster: input.cluster.name, gate: gate.name, phase: input.phase });
-        return result(progress.tally, 'Inconclusive', message, progress.lastValue);
+        return result(progress.tally, 'Inconclusive', message, progress.lastValue, progress.comparison);
       }
       if (!(await sleepReporting(rt, intervalMs, progress, opts))) return undefined;
     }
@@ -353,7 +581,8 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
     rt: ActivityRuntime,
     cluster: EvaluateHealthGateInput['cluster'],
     gate: EvaluateHealthGateInput['gate'],
-    phase: EvaluateHealthGateInput['phase'],
+    phase: GatePhase,
+    context?: GateContext,
   ): Promise<GateMeasurement> {
     if (gateProviderOf(gate) !== 'webhook') gateCondition(gate);
     const provider = providerFor(providers, gate);
@@ -368,6 +597,7 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
       phase,
       timeoutMs: queryTimeoutMs,
       context: callContextOf(rt.workflowId),
+      ...(context ? { gateContext: context } : {}),
     });
   }
 
@@ -383,6 +613,14 @@ export function createPrometheusActivities(deps: ResolvedDeps, others: Omit<Gate
   }
 
   return { evaluateHealthGate, runGate, measureGate };
+}
+
+/** The gate's query for a cluster, or for a wave with its clusters (`scope: wave`). */
+function renderGateQuery(gate: HealthGateSpec, cluster: string, context: GateContext | undefined): string {
+  if (gate.scope === 'wave' && context?.wave !== undefined) {
+    return renderQuery(gate.query ?? '', cluster, { wave: context.wave, clusters: context.clusters ?? [] });
+  }
+  return renderQuery(gate.query ?? '', cluster);
 }
 
 /** Sleeps `ms` (cancellable with the activity); resolves false at once when `stop` aborts first. */

@@ -19,6 +19,7 @@ import type {
   NodeClassTermsPlan,
   TermsOnRelease,
 } from '../domain/karpenter';
+import type { BaselineComparison } from '../domain/baseline';
 import type { GatePhase, HealthGateSpec, CampaignSpec } from '../domain/spec';
 
 /** Where a cluster lives and how to reach it. */
@@ -404,12 +405,13 @@ export interface EvaluateHealthGateInput {
   phase: GatePhase;
   /** Overrides the gate's own consecutiveSuccesses (the bake phase uses bake / interval). */
   requiredSuccesses?: number;
+  context?: GateContext;
 }
 
 export interface EvaluateHealthGatesInput {
   phase: GatePhase;
   /** Cluster × gate pairs, each evaluated like evaluateHealthGate; results come back in this order. */
-  items: { cluster: ClusterRef; gate: HealthGateSpec }[];
+  items: { cluster: ClusterRef; gate: HealthGateSpec; context?: GateContext }[];
   /** Pairs evaluated at once. Default 20. */
   concurrency?: number;
 }
@@ -435,6 +437,8 @@ export interface CheckClusterHealthInput {
   baseline?: KubernetesBaseline;
   /** Run the Kubernetes checks (after every gate passed). */
   runKubernetesChecks: boolean;
+  /** When the cluster's upgrade started, for gates that compare with a baseline. */
+  context?: GateContext;
 }
 
 export interface CheckClusterHealthResult {
@@ -462,6 +466,27 @@ export interface GateResult {
   errors: number;
   lastValue?: string;
   message: string;
+  /** The numbers of the last baseline comparison (gates with `compare.baseline`). */
+  comparison?: BaselineComparison;
+}
+
+/**
+ * What a gate measurement needs beyond its cluster: the times that bound a baseline comparison
+ * and, for a wave-scope gate, the wave and its clusters. Plain data from workflow state.
+ */
+export interface GateContext {
+  /** When the cluster's upgrade started (epoch ms): the baseline window ends here. */
+  changedAtMs?: number;
+  /** When it ended: the current window starts no earlier. */
+  changeEndedAtMs?: number;
+  /** A wave-scope gate: the wave's name, for {{wave}}. */
+  wave?: string;
+  /** A wave-scope gate: the wave's upgraded clusters, for {{clusters}}. */
+  clusters?: string[];
+  /** A cohort comparison: the control clusters (not yet upgraded, same labels). */
+  cohort?: string[];
+  /** A cohort comparison the campaign refused (no matching control clusters), with why. */
+  cohortRefused?: string;
 }
 
 export interface DiscoverFleetInput {

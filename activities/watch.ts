@@ -28,15 +28,16 @@ import {
   type GateLimits,
   type GateTally,
 } from '../domain/gates';
+import type { BaselineComparison } from '../domain/baseline';
 import { durationMs, type GatePhase, type HealthGateSpec } from '../domain/spec';
 import type { ActivityRuntime } from './context';
 import type { GateMeasurement } from './prometheus';
-import type { ClusterRef, GateResult } from './types';
+import type { ClusterRef, GateContext, GateResult } from './types';
 import { LookLater, keepProgress, stillWaiting } from './waiting';
 
 export interface WatchHealthGatesInput {
   phase: GatePhase;
-  items: { cluster: ClusterRef; gate: HealthGateSpec }[];
+  items: { cluster: ClusterRef; gate: HealthGateSpec; context?: GateContext }[];
   /** Watch until this time (epoch ms). A time already past: one look at every pair (the approval re-check). */
   untilMs: number;
   /** Passes in a row each pair needs at the end; default: the gate's consecutiveSuccesses. */
@@ -61,7 +62,13 @@ export interface WatchProgress {
   keys: string[];
   startedAtMs: number;
   looks: number;
-  pairs: { tally: GateTally; nextAtMs: number; lastValue?: string; lastNote?: string }[];
+  pairs: {
+    tally: GateTally;
+    nextAtMs: number;
+    lastValue?: string;
+    lastNote?: string;
+    comparison?: BaselineComparison;
+  }[];
 }
 
 /** What the watch needs from its host: one measurement of one pair, and a clock. */
@@ -71,6 +78,7 @@ export interface WatchParts {
     cluster: ClusterRef,
     gate: HealthGateSpec,
     phase: GatePhase,
+    context?: GateContext,
   ) => Promise<GateMeasurement>;
   now: () => number;
   /** Park between looks (inside a worker); false: sleep in the attempt (tests, the CLI). */
@@ -140,6 +148,7 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
         inconclusive: t.inconclusive,
         errors: t.errors,
         ...(pair.lastValue !== undefined ? { lastValue: pair.lastValue } : {}),
+        ...(pair.comparison ? { comparison: pair.comparison } : {}),
         message: `gate ${item.gate.name} (${input.phase}) on ${item.cluster.name}: ${outcome}: ${message}${
           pair.lastNote ? ` (last: ${pair.lastNote})` : ''
         }`,
@@ -171,7 +180,7 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
             const pair = progress.pairs[i] as WatchProgress['pairs'][number];
             let m: GateMeasurement;
             try {
-              m = await parts.measureOnce(rt, item.cluster, item.gate, input.phase);
+              m = await parts.measureOnce(rt, item.cluster, item.gate, input.phase, item.context);
             } catch (err) {
               if (err instanceof CancelledFailure) throw err;
               // A gate that cannot be evaluated at all (a condition that does not parse) is an Error, never a pass.
@@ -191,6 +200,7 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
             if (m.value !== undefined) pair.lastValue = m.value;
             if (m.note !== undefined) pair.lastNote = m.note;
             else delete pair.lastNote;
+            if (m.comparison) pair.comparison = m.comparison;
             pair.nextAtMs = parts.now() + durationMs(item.gate.interval ?? '30s');
             // Alive and with the tally so far: a worker killed mid-look is noticed at the heartbeat
             // timeout, and the next attempt keeps what this one measured (the SDK throttles these).

@@ -230,14 +230,38 @@ export function assessMeasurements(measurements: readonly Measurement[], limits:
   return assessment;
 }
 
+/** Escapes text for a double-quoted PromQL string, so it can never end the string and inject matchers. */
+function promqlString(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Escapes the RE2 metacharacters, so a name matches only itself inside a regex matcher. */
+function regexLiteral(text: string): string {
+  return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+}
+
+/** What a wave-scope gate puts into its query (spec `scope: wave`). */
+export interface WaveQueryContext {
+  wave: string;
+  clusters: readonly string[];
+}
+
 /**
  * Puts a cluster name into a PromQL query: every `{{cluster}}` (spaces inside the braces
  * allowed) is replaced by the name, escaped for a double-quoted PromQL string so a name can
- * never end the string and inject matchers.
+ * never end the string and inject matchers. A wave-scope gate also gets `{{wave}}` and
+ * `{{clusters}}`: the names as a regex alternation (`a|b\.c`, each name regex-escaped, then
+ * string-escaped) for a `cluster=~"{{clusters}}"` matcher, which Prometheus anchors at both ends.
  */
-export function renderQuery(query: string, cluster: string): string {
-  const escaped = cluster.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-  return query.replace(/\{\{\s*cluster\s*\}\}/g, () => escaped);
+export function renderQuery(query: string, cluster: string, wave?: WaveQueryContext): string {
+  let out = query.replace(/\{\{\s*cluster\s*\}\}/g, () => promqlString(cluster));
+  if (wave) {
+    const alternation = promqlString(wave.clusters.map(regexLiteral).join('|'));
+    out = out
+      .replace(/\{\{\s*clusters\s*\}\}/g, () => alternation)
+      .replace(/\{\{\s*wave\s*\}\}/g, () => promqlString(wave.wave));
+  }
+  return out;
 }
 
 /** Slack on top of a gate's own worst case before Temporal times out the activity that runs it. */

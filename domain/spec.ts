@@ -557,6 +557,89 @@ export function gateFieldIssues(gate: {
   }
   return issues;
 }
+/**
+ * Prometheus refuses a range query of more than 11,000 points per series ("exceeded maximum
+ * resolution of 11,000 points per timeseries", prometheus/web/api/v1/api.go).
+ */
+const MAX_RANGE_POINTS = 11_000;
+
+export const gateCompareSchema = z
+  .strictObject({
+    baseline: z
+      .strictObject({
+        window: positiveDuration(
+          'Length of each window: the baseline window ends when the cluster\'s upgrade started, the current window ends at the measurement and starts no earlier than the end of the upgrade. Default: "1h".',
+        ).default('1h'),
+        step: positiveDuration(
+          'Time between the samples of both windows (Prometheus query_range step). Samples closer than the query\'s own smoothing window (a rate over 5m) repeat each other, so choose at least that. Default: "1m".',
+        ).default('1m'),
+        direction: z
+          .enum(['increase', 'decrease'])
+          .default('increase')
+          .describe('Which change is bad: increase (errors, latency) or decrease (throughput). Default: increase.'),
+        minEffect: z
+          .number()
+          .min(0, { message: 'must be >= 0' })
+          .default(0.2)
+          .describe(
+            'Smallest change of the median, in the bad direction, that counts as a regression; see effect. Default: 0.2.',
+          ),
+        effect: z
+          .enum(['relative', 'absolute'])
+          .default('relative')
+          .describe(
+            'relative: minEffect is a fraction of the baseline median (0.2 = 20 %); absolute: in the metric units. Default: relative.',
+          ),
+        alpha: z
+          .number()
+          .gt(0, { message: 'must be > 0' })
+          .max(0.5, { message: 'must be <= 0.5' })
+          .default(0.05)
+          .describe('One-sided significance level of the Mann-Whitney U test. Default: 0.05.'),
+      })
+      .optional()
+      .describe(
+        "Compare the cluster with its own values before its upgrade (domain/baseline.ts): fail on a change of at least minEffect that a one-sided Mann-Whitney U test finds significant at alpha; pass on a change below minEffect; otherwise, and with too few samples for the test to ever reach alpha, or no data, inconclusive. Runs in the phases after the change (postStep, bake, soak) and after the gate's condition passes; in the baseline phase only the condition applies.",
+      ),
+    cohort: z
+      .strictObject({
+        labels: z
+          .array(z.string().min(1))
+          .min(1, { message: 'must name at least one label' })
+          .max(10)
+          .default(['env'])
+          .describe(
+            'Label keys whose values the control clusters must share with the wave (every cluster of the wave must agree). Default: [env].',
+          ),
+        window: positiveDuration(
+          'Each cluster\'s value is the median of the query over this window up to the measurement. Default: "1h".',
+        ).default('1h'),
+        step: positiveDuration('Time between samples within the window. Default: "1m".').default('1m'),
+        direction: z
+          .enum(['increase', 'decrease'])
+          .default('increase')
+          .describe('Which change is bad. Default: increase.'),
+        minEffect: z
+          .number()
+          .min(0, { message: 'must be >= 0' })
+          .default(0.2)
+          .describe('Smallest difference of the medians of the two groups that counts. Default: 0.2.'),
+        effect: z.enum(['relative', 'absolute']).default('relative').describe('As in baseline. Default: relative.'),
+        alpha: z
+          .number()
+          .gt(0, { message: 'must be > 0' })
+          .max(0.5, { message: 'must be <= 0.5' })
+          .default(0.05)
+          .describe('One-sided significance level. Default: 0.05.'),
+      })
+      .optional()
+      .describe(
+        'Wave gates only: compare the wave\'s upgraded clusters with a control cohort, the campaign\'s clusters not yet upgraded with the same labels, one value per cluster, by the same rule as baseline (so a wave of 2 clusters against 3 controls is inconclusive: too few samples). The query must return one series per cluster with a cluster label over {{clusters}}, e.g. max by (cluster) (x{cluster=~"{{clusters}}"}). No matching control cluster: refused (inconclusive), never compared across environments. Default: none.',
+      ),
+  })
+  .describe('Compare the gate query with a baseline or a control cohort, on top of its condition. Default: none.');
+
+export type GateCompareSpec = z.infer<typeof gateCompareSchema>;
 
 export const healthGateSchema = z
   .strictObject({
@@ -618,6 +701,55 @@ export const healthGateSchema = z
       .min(1, { message: 'must list at least one phase' })
       .default(['baseline', 'postStep', 'bake', 'soak'])
       .describe('Where the gate runs: baseline (before a cluster starts), postStep, bake, soak. Default: all.'),
+    scope: z
+      .enum(['cluster', 'wave'])
+      .optional()
+      .describe(
+        "cluster: measured on each cluster, with {{cluster}} in the query. wave: in the soak and the watch after promotion, measured once per interval over the wave's upgraded clusters, with {{clusters}} (a regex alternation of their names, for =~) and {{wave}} in the query; a failure holds the wave (no single cluster is rolled back). A wave gate needs phases: [soak]. Default: cluster.",
+      ),
+    compare: gateCompareSchema.optional(),
+  })
+  .superRefine((gate, ctx) => {
+    // Wave scope and comparisons are PromQL: {{clusters}} and range queries have no CloudWatch or webhook form here.
+    const kind = gateProviderOf(gate);
+    if (kind !== 'prometheus') {
+      if (gate.scope === 'wave')
+        ctx.addIssue({ code: 'custom', path: ['scope'], message: `wave scope is for prometheus gates, not ${kind}` });
+      if (gate.compare)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['compare'],
+          message: `comparisons are for prometheus gates, not ${kind}`,
+        });
+    }
+    if (gate.scope === 'wave' && gate.phases.some((p) => p !== 'soak')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['phases'],
+        message: 'a wave-scope gate runs only in the soak (and the watch after promotion): set phases: [soak]',
+      });
+    }
+    if (gate.compare?.cohort && gate.scope !== 'wave') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compare', 'cohort'],
+        message: 'a cohort comparison compares a wave with its control clusters: it needs scope: wave',
+      });
+    }
+    if (gate.compare && !gate.compare.baseline && !gate.compare.cohort) {
+      ctx.addIssue({ code: 'custom', path: ['compare'], message: 'must name baseline or cohort' });
+    }
+    const baseline = gate.compare?.baseline;
+    if (!baseline) return;
+    const windowMs = parseDuration(baseline.window) ?? 0;
+    const stepMs = parseDuration(baseline.step) ?? 1;
+    if (windowMs / stepMs > MAX_RANGE_POINTS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compare', 'baseline', 'step'],
+        message: `window / step must be at most ${MAX_RANGE_POINTS} samples (Prometheus refuses longer query_range answers)`,
+      });
+    }
   })
   .describe('A PromQL health gate in Argo Rollouts terms.');
 

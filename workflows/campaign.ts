@@ -75,7 +75,8 @@ import {
 } from '@temporalio/common';
 import type { ChildrenActivities } from '../activities/children';
 import type { LeaseActivities } from '../activities/leases';
-import type { ClusterRef, FleetwaveActivities, GateResult } from '../activities/types';
+import type { ClusterRef, FleetwaveActivities, GateContext, GateResult } from '../activities/types';
+import { selectCohort } from '../domain/baseline';
 import { durationToMs, formatDuration } from '../domain/duration';
 import type { FleetMember } from '../domain/fleet';
 import { GATE_TIMEOUT_MARGIN_MS, gateErrorResult, gateWorstCaseMs } from '../domain/gates';
@@ -421,22 +422,39 @@ async function recheckBeforePromotion(m: CampaignMachine, now: number): Promise<
   return `wave "${wave.name}" is not green: gate ${first.result.gate} on ${first.cluster} ${first.result.outcome}: ${first.result.message}${more}`;
 }
 
-/** A cluster × gate pair of a soak or a watch. */
+/**
+ * A cluster × gate pair of a soak or a watch. A wave-scope gate has one pair per wave: `cluster`
+ * is then the wave's label (no cluster of the fleet), and `clusters` the wave's upgraded ones.
+ */
 interface SoakPair {
   cluster: string;
   gate: HealthGateSpec;
+  wave?: { name: string; clusters: string[] };
 }
 
 function soakGatesOf(m: CampaignMachine): HealthGateSpec[] {
   return m.spec.healthGates.filter((g) => g.phases.includes('soak'));
 }
 
-/** Every upgraded cluster of window `index` × every gate, in plan order (rollbacks requested left out). */
+/**
+ * Every upgraded cluster of window `index` × every cluster-scope gate, in plan order (rollbacks
+ * requested left out), then one pair per wave-scope gate over those clusters. Inputs from before
+ * wave gates existed have no scope: every gate is a cluster gate, and the pairs are as they were.
+ */
 function pairsOf(m: CampaignMachine, index: number, gates: readonly HealthGateSpec[]): SoakPair[] {
   const pairs: SoakPair[] = [];
+  const clusters: string[] = [];
+  const clusterGates = gates.filter((g) => g.scope !== 'wave');
   for (const c of m.windowClusters(index)) {
     if (c.state !== 'upgraded' || c.rollback) continue;
-    for (const gate of gates) pairs.push({ cluster: c.name, gate: gate as HealthGateSpec });
+    clusters.push(c.name);
+    for (const gate of clusterGates) pairs.push({ cluster: c.name, gate: gate as HealthGateSpec });
+  }
+  const wave = m.view.waves[index]?.name ?? String(index);
+  if (clusters.length > 0) {
+    for (const gate of gates.filter((g) => g.scope === 'wave')) {
+      pairs.push({ cluster: `wave ${wave}`, gate: gate as HealthGateSpec, wave: { name: wave, clusters } });
+    }
   }
   return pairs;
 }
@@ -447,12 +465,46 @@ function batchesOf(pairs: SoakPair[]): SoakPair[][] {
   return out;
 }
 
-function itemsOf(m: CampaignMachine, batch: readonly SoakPair[]): { cluster: ClusterRef; gate: HealthGateSpec }[] {
+/** The times of a cluster's upgrade, for a gate that compares with the cluster's baseline. */
+function changeTimesOf(m: CampaignMachine, cluster: string): GateContext {
+  const c = m.cluster(cluster);
+  const context: GateContext = {};
+  if (c?.startedAt) context.changedAtMs = Date.parse(c.startedAt);
+  if (c?.endedAt) context.changeEndedAtMs = Date.parse(c.endedAt);
+  return context;
+}
+
+function itemsOf(
+  m: CampaignMachine,
+  batch: readonly SoakPair[],
+): { cluster: ClusterRef; gate: HealthGateSpec; context?: GateContext }[] {
   return batch.map((pair) => {
+    if (pair.wave) {
+      // A wave gate is measured once for the wave, through the first cluster's region and account.
+      const first = m.member(pair.wave.clusters[0] as string);
+      const cluster: ClusterRef = { name: pair.cluster, region: first.region, account: first.account };
+      const times = pair.wave.clusters.map((name) => changeTimesOf(m, name));
+      const starts = times.flatMap((t) => (t.changedAtMs !== undefined ? [t.changedAtMs] : []));
+      const ends = times.flatMap((t) => (t.changeEndedAtMs !== undefined ? [t.changeEndedAtMs] : []));
+      const context: GateContext = { wave: pair.wave.name, clusters: pair.wave.clusters };
+      // The wave's baseline ends at its first change; its current window starts after its last.
+      if (starts.length > 0) context.changedAtMs = Math.min(...starts);
+      if (ends.length > 0) context.changeEndedAtMs = Math.max(...ends);
+      const cohort = pair.gate.compare?.cohort;
+      if (cohort) {
+        const labelled = (name: string) => ({ name, labels: m.member(name).labels });
+        const candidates = m.view.clusters.filter((c) => c.state === 'pending').map((c) => labelled(c.name));
+        const selected = selectCohort(pair.wave.clusters.map(labelled), candidates, cohort.labels);
+        if ('clusters' in selected) context.cohort = selected.clusters;
+        else context.cohortRefused = selected.refused;
+      }
+      return { cluster, gate: pair.gate, context };
+    }
     const member = m.member(pair.cluster);
     const cluster: ClusterRef = { name: member.name, region: member.region, account: member.account };
     if (member.roleArn) cluster.roleArn = member.roleArn;
-    return { cluster, gate: pair.gate };
+    if (!pair.gate.compare) return { cluster, gate: pair.gate };
+    return { cluster, gate: pair.gate, context: changeTimesOf(m, pair.cluster) };
   });
 }
 

@@ -337,6 +337,8 @@ class ClusterUpgrade {
   /** The state before anything was touched: what rollback restores. */
   private snapshot?: EksClusterState;
   private baseline?: KubernetesBaseline;
+  /** When the first change began (workflow time, after the baseline checks): where a gate's baseline window ends. */
+  private changedAtMs?: number;
   private controlPlaneVersion?: string;
   /** The running gate/check round, cancelled by an abort (gates change nothing, so stopping them is safe). */
   private checks?: CancellationScope;
@@ -508,6 +510,8 @@ class ClusterUpgrade {
       if (err instanceof StepFailure && err.kind === 'gate') throw new Blocked(err.message);
       throw err;
     }
+    // The changes start now: a gate that compares with the cluster's baseline reads up to here.
+    this.changedAtMs ??= Date.now();
   }
 
   /**
@@ -1431,6 +1435,9 @@ class ClusterUpgrade {
       ...(run.expectedKubeletMinor ? { expectedKubeletMinor: run.expectedKubeletMinor } : {}),
       ...(this.baseline ? { baseline: this.baseline } : {}),
       runKubernetesChecks: run.runKubernetesChecks,
+      ...(this.changedAtMs !== undefined && run.gates.some((g) => g.compare)
+        ? { context: { changedAtMs: this.changedAtMs } }
+        : {}),
     };
   }
 

@@ -858,17 +858,26 @@ export function createFakeActivities(options: FakeActivitiesOptions): FakeActivi
     // The real watch loop (activities/watch.ts) over a fake measurement: it parks between looks as on a worker.
     watchHealthGates: createWatchActivity(
       {
-        measureOnce: async (_rt, cluster, gate, phase): Promise<GateMeasurement> => {
+        measureOnce: async (_rt, cluster, gate, phase, context): Promise<GateMeasurement> => {
           const key = `${cluster.name}/${gate.name}`;
           const seen = (measured.get(key) ?? 0) + 1;
           measured.set(key, seen);
-          await record('watchHealthGates', `watchHealthGates:${gate.name}/${phase}`, { cluster, gate }, cluster.name);
-          const failing = model(cluster.name).behaviour.failGates?.find(
-            (f) =>
-              (f.gate === undefined || f.gate === gate.name) &&
-              (f.phase === undefined || f.phase === phase) &&
-              seen > (f.afterMeasurements ?? 0),
+          await record(
+            'watchHealthGates',
+            `watchHealthGates:${gate.name}/${phase}`,
+            { cluster, gate, ...(context ? { context } : {}) },
+            cluster.name,
           );
+          // A wave gate sees its clusters together: it fails when one of them fails this gate.
+          const members = context?.wave !== undefined ? (context.clusters ?? []) : [cluster.name];
+          const failing = members
+            .flatMap((name) => model(name).behaviour.failGates ?? [])
+            .find(
+              (f) =>
+                (f.gate === undefined || f.gate === gate.name) &&
+                (f.phase === undefined || f.phase === phase) &&
+                seen > (f.afterMeasurements ?? 0),
+            );
           if (!failing) return { kind: 'pass', value: '0' };
           const outcome = failing.outcome ?? 'Failed';
           const kind = outcome === 'Failed' ? 'fail' : outcome === 'Inconclusive' ? 'inconclusive' : 'error';

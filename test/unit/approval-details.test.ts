@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { FleetMember } from '../../domain/fleet';
 import type { AmiType } from '../../domain/node-models';
 import { campaignSchema, type CampaignInput } from '../../domain/spec';
-import { approvalPrompt, irreversibleNodegroupSteps } from '../../workflows/campaign/details';
+import { approvalPrompt, irreversibleNodegroupSteps, renderDetails } from '../../workflows/campaign/details';
+import { compareWithBaseline } from '../../domain/baseline';
 import { setUpCampaign } from '../../workflows/campaign/planning';
 import { CampaignMachine } from '../../workflows/campaign/state';
 
@@ -91,5 +92,33 @@ describe('approval details', () => {
     const off = awaiting(fleet, { rollback: { controlPlaneBake: '30m' } });
     expect(approvalPrompt(off)).toContain('but spec.rollback.controlPlane is off, so a failed bake rolls nothing back');
     expect(approvalPrompt(awaiting(fleet))).not.toContain('rollback path');
+  });
+});
+
+describe('baseline comparisons in the details', () => {
+  it('shows the numbers of each comparison of the current wave, failures first', () => {
+    const m = awaiting([member('a', [undefined]), member('b', [undefined])]);
+    const rule = { direction: 'increase' as const, minEffect: 0.2, effect: 'relative' as const, alpha: 0.05 };
+    const result = (outcome: 'Successful' | 'Failed', current: number[]) => ({
+      gate: 'vs-baseline',
+      phase: 'soak' as const,
+      outcome,
+      measurements: 1,
+      successes: outcome === 'Successful' ? 1 : 0,
+      failures: outcome === 'Failed' ? 1 : 0,
+      inconclusive: 0,
+      errors: 0,
+      message: 'm',
+      comparison: compareWithBaseline([0.002, 0.002, 0.002], current, rule),
+    });
+    m.recordSoakResult(0, 'a', 'vs-baseline', result('Successful', [0.002, 0.002, 0.002]));
+    m.recordSoakResult(0, 'b', 'vs-baseline', result('Failed', [0.05, 0.05, 0.05]));
+    const details = renderDetails(m);
+    expect(details).toContain('Baseline comparisons of wave `canary`:');
+    const rows = details.split('\n').filter((l) => l.includes('| vs-baseline |'));
+    expect(rows).toEqual([
+      '| b | vs-baseline | Failed | 0.002 | 0.05 | +2400% | 9 | 0.05 | 3+3 |',
+      '| a | vs-baseline | Successful | 0.002 | 0.002 | +0% | 4.5 | 1 | 3+3 |',
+    ]);
   });
 });

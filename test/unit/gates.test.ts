@@ -121,4 +121,15 @@ describe('renderQuery', () => {
     );
     expect(renderQuery('{{cluster}}', '$&')).toBe('$&');
   });
+
+  it("puts a wave gate's clusters in as a regex alternation, each name regex-escaped, then string-escaped", () => {
+    const wave = { wave: 'canary', clusters: ['prod-1', 'eu.west', 'a|b'] };
+    expect(renderQuery('max(x{cluster=~"{{clusters}}",wave="{{ wave }}"})', 'wave canary', wave)).toBe(
+      'max(x{cluster=~"prod-1|eu\\\\.west|a\\\\|b",wave="canary"})',
+    );
+  });
+
+  it('leaves {{clusters}} and {{wave}} alone in a cluster gate', () => {
+    expect(renderQuery('x{cluster=~"{{clusters}}"}', 'prod-1')).toBe('x{cluster=~"{{clusters}}"}');
+  });
 });

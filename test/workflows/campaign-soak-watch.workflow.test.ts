@@ -7,6 +7,7 @@
  * between looks as on a worker.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { GateContext } from '../../activities/types';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { abortSignal, approveSignal, approveWaveUpdate, statusQuery } from '../../workflows/definitions';
 import { getWorkflowBundle } from '../helpers/bundle';
@@ -294,4 +295,73 @@ describe('campaign workflow: gates that keep watching', () => {
       expect(long.events / 100).toBeLessThanOrEqual(10);
     },
   );
+
+  it('measures a wave gate once per look over the wave, holds the wave on its failure, and rolls no cluster back', async () => {
+    const tag = uniqueTag();
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => `wg-${tag}-${n}`) as [string, string, string];
+    const fake = createFakeActivities({
+      clusters: [
+        fakeCluster(a, { behaviour: { labels: { env: 'staging' } } }),
+        fakeCluster(b, {
+          behaviour: {
+            labels: { env: 'staging' },
+            failGates: [{ gate: 'wave-errors', phase: 'soak', afterMeasurements: 2, message: 'wave error rate 0.2' }],
+          },
+        }),
+        // The only cluster left is production: no control cohort for a staging wave.
+        fakeCluster(c, { behaviour: { labels: { env: 'prod' } } }),
+      ],
+    });
+    const waveGate = {
+      name: 'wave-errors',
+      query: 'max(x{cluster=~"{{clusters}}"})',
+      condition: '< 0.01',
+      interval: '100ms',
+      scope: 'wave' as const,
+      phases: ['soak' as const],
+    };
+    const compareGate = { ...GATE, name: 'vs-baseline', compare: { baseline: { window: '1h' } } };
+    const cohortGate = { ...waveGate, name: 'vs-cohort', compare: { cohort: { labels: ['env'] } } };
+    const campaign = makeCampaign(`wg-${tag}`, {
+      waves: [
+        { name: 'canary', count: 2, maxParallel: 2, soak: '3s', approval: 'auto' },
+        { name: 'rest', soak: '0s' },
+      ],
+      healthGates: [compareGate, waveGate, cohortGate],
+    });
+    const taskQueue = temporal.taskQueue('campaign');
+    const status = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        [a, b, c].map((n) => fake.member(n)),
+      );
+      const status = await waitForStatus(handle, (s) => s.state === 'paused', 60_000, 'soak pause');
+      await handle.signal(abortSignal, { by: 'test', reason: 'done' });
+      await resultWithin(handle);
+      return status;
+    });
+    expect(status.pausedReason).toMatch(
+      /wave "canary" soak failed: gate wave-errors on wave canary Failed: .*wave error rate 0.2/,
+    );
+    // The wave as a whole failed: no single cluster is blamed or rolled back.
+    expect(status.clusters.filter((x) => x.name !== c).map((x) => x.state)).toEqual(['upgraded', 'upgraded']);
+    const waveLooks = fake.calls.filter((x) => x.label === 'watchHealthGates:wave-errors/soak');
+    expect(waveLooks.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(waveLooks.map((x) => x.cluster))).toEqual(new Set(['wave canary']));
+    const context = (waveLooks[0]?.input as { context?: { wave?: string; clusters?: string[] } }).context;
+    expect(context?.wave).toBe('canary');
+    expect([...(context?.clusters ?? [])].sort()).toEqual([a, b].sort());
+    // The cohort of a staging wave is refused, not compared with production.
+    const cohortLook = fake.calls.find((x) => x.label === 'watchHealthGates:vs-cohort/soak');
+    expect((cohortLook?.input as { context?: GateContext }).context?.cohortRefused).toBe(
+      'cohort refused: no cluster not yet upgraded has env=staging (those left have env=prod)',
+    );
+    // The comparison gate is measured per cluster, with the times of that cluster's upgrade.
+    const compared = fake.calls.filter((x) => x.label === 'watchHealthGates:vs-baseline/soak' && x.cluster === a);
+    const times = (compared[0]?.input as { context?: { changedAtMs?: number; changeEndedAtMs?: number } }).context;
+    expect(typeof times?.changedAtMs).toBe('number');
+    expect(times?.changeEndedAtMs).toBeGreaterThanOrEqual(times?.changedAtMs ?? Infinity);
+  });
 });

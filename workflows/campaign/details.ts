@@ -3,6 +3,7 @@
  * state, what a human is expected to do (approve, resume), and a progress table per wave.
  * Served by the SDK's metadata query, so rendering it costs no history events.
  */
+import { comparisonCells } from '../../domain/baseline';
 import { formatDuration } from '../../domain/duration';
 import {
   NODEGROUP_ROLLBACK_SOURCES,
@@ -13,6 +14,8 @@ import type { CampaignMachine } from './state';
 
 /** Clusters listed by name under "in flight" (the rest are counted). */
 const IN_FLIGHT_LISTED = 10;
+/** Baseline comparisons listed in the details; the rest are in `status --json`. */
+const COMPARISONS_LISTED = 10;
 
 /**
  * A count out of a total, as words: the Web UI's markdown renderer sets "1/2" as a fraction
@@ -133,5 +136,36 @@ export function renderDetails(m: CampaignMachine): string {
     out.push(`\nIn flight: ${listed}${more}.`);
   }
   if (m.view.skippedAtPlan.length > 0) out.push(`\n${m.view.skippedAtPlan.length} cluster(s) skipped at plan time.`);
+  out.push(...comparisonTable(m));
   return out.join('\n');
+}
+
+/**
+ * The baseline comparisons of the current wave's gates (worst first: not Successful before
+ * Successful), with their numbers, so a reader sees why a gate passed or failed.
+ */
+function comparisonTable(m: CampaignMachine): string[] {
+  const wave = m.currentWave;
+  if (!wave) return [];
+  const rows = m.view.waves[wave.index]?.gates.filter((g) => g.comparison) ?? [];
+  if (rows.length === 0) return [];
+  const ordered = [...rows].sort((a, b) => Number(a.outcome === 'Successful') - Number(b.outcome === 'Successful'));
+  const out = [
+    '',
+    `Baseline comparisons of wave \`${wave.name}\`:`,
+    '',
+    '| cluster | gate | outcome | baseline median | current median | effect | U | p | n |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const g of ordered.slice(0, COMPARISONS_LISTED)) {
+    const gate = m.spec.healthGates.find((h) => h.name === g.gate);
+    const cells = comparisonCells(
+      g.comparison as NonNullable<typeof g.comparison>,
+      gate?.compare?.baseline?.effect ?? gate?.compare?.cohort?.effect,
+    );
+    out.push(`| ${g.cluster} | ${g.gate} | ${g.outcome} | ${cells.join(' | ')} |`);
+  }
+  if (ordered.length > COMPARISONS_LISTED)
+    out.push(`\n${ordered.length - COMPARISONS_LISTED} more in \`status --json\`.`);
+  return out;
 }

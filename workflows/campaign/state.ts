@@ -1542,7 +1542,10 @@ function bounded(text: string, max: number): string {
 }
 
 function trimGate(g: ClusterGateResult): ClusterGateResult {
-  return g.message && g.message.length > 300 ? { ...g, message: `${g.message.slice(0, 300)}…` } : g;
+  const trimmed = g.message && g.message.length > 300 ? { ...g, message: `${g.message.slice(0, 300)}…` } : g;
+  // A comparison's reason repeats its numbers, which the message already tells: the state carries the numbers only.
+  if (trimmed.comparison?.reason) return { ...trimmed, comparison: { ...trimmed.comparison, reason: '' } };
+  return trimmed;
 }
 
 /** A GateResult of a soak evaluation, tagged with its cluster. */
