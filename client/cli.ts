@@ -17,6 +17,7 @@ import { ExitCode, FleetwaveError } from './errors';
 import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
 import { codecServerCommand } from './commands/codec-server';
+import { freezeCommand, paceCommand } from './commands/freeze';
 import { listCommand } from './commands/list';
 import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
@@ -56,6 +57,8 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   skipCommand,
   retryCommand,
   releaseHoldsCommand,
+  freezeCommand,
+  paceCommand,
   listCommand,
   setupCommand,
   workerCommand,

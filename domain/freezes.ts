@@ -64,8 +64,8 @@ export function validateFreeze(input: FreezeInput, nowMs: number): string[] {
     if (input.from !== undefined && Number.isNaN(from)) errors.push(`from "${input.from}" is not an ISO date-time`);
     if (input.until === undefined) errors.push('a date range needs an end (until)');
     else if (Number.isNaN(until)) errors.push(`until "${input.until}" is not an ISO date-time`);
-    else if (!Number.isNaN(from) && until <= from) errors.push('until must be later than from');
     else if (until <= nowMs) errors.push('until is in the past: the freeze would never apply');
+    else if (!Number.isNaN(from) && until <= from) errors.push('until must be later than from');
   }
   if (input.weekly) {
     const w = input.weekly;
