@@ -79,7 +79,8 @@ import type { ClusterRef, FleetwaveActivities, GateResult } from '../activities/
 import { durationToMs, formatDuration } from '../domain/duration';
 import type { FleetMember } from '../domain/fleet';
 import { GATE_TIMEOUT_MARGIN_MS, gateErrorResult, gateWorstCaseMs } from '../domain/gates';
-import { pickNextClusters, createBucket, rateLimitOf, startOrder } from '../domain/pacing';
+import { pickNextClusters, createBucket, rateLimitOf, resolveCaps, startOrder } from '../domain/pacing';
+import { resolveCountOrPercent } from '../domain/freezes';
 import type { HealthGateSpec } from '../domain/spec';
 import { checkWindow, windowsFor } from '../domain/windows';
 import type { clusterUpgradeWorkflow } from './cluster-upgrade';
@@ -665,17 +666,20 @@ class CampaignRun {
       .windowClusters(index)
       .filter((c) => (c.state === 'pending' || c.state === 'waiting') && !c.reserved);
     const windows = m.spec.maintenanceWindows;
+    // Percentages: of the wave's clusters (maxParallel) and of the campaign's (caps); rounded down, at least 1.
+    const selected = m.view.waves.reduce((n, w) => n + w.size, 0);
+    const caps = resolveCaps(m.spec.pacing.caps, selected);
     const pick = pickNextClusters({
       pending: startOrder(
         candidates.map((c) => m.member(c.name)),
         (member) => m.cluster(member.name)?.estimateMs ?? 0,
-        m.spec.pacing.caps,
+        caps,
       ),
       inFlight: occupying.map((c) => m.member(c.name)),
       inFlightInWave: occupying.filter((c) => c.window === index).length,
-      maxParallel: waveSpec.maxParallel,
+      maxParallel: resolveCountOrPercent(waveSpec.maxParallel, wave.size),
       maxInFlight: Math.min(m.spec.pacing.maxInFlight, MAX_CHILDREN_IN_FLIGHT),
-      caps: m.spec.pacing.caps,
+      caps,
       bucket: m.view.bucket,
       nowMs: now,
       windowCheck:

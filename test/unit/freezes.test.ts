@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { campaignSchema } from '../../domain/spec';
+import { resolveCaps } from '../../domain/pacing';
 import {
   checkFreezes,
   describeFreeze,
@@ -140,5 +142,29 @@ describe('resolveCountOrPercent: a percentage of the clusters, rounded down, at 
   it('never goes below 1, so a small wave still makes progress', () => {
     expect(resolveCountOrPercent('25%', 3)).toBe(1);
     expect(resolveCountOrPercent('1%', 0)).toBe(1);
+  });
+});
+
+describe('spec: maxParallel and caps as counts or percentages', () => {
+  const parse = (wave: Record<string, unknown>, caps: unknown[] = []) =>
+    campaignSchema.safeParse({
+      apiVersion: 'fleetwave.io/v1alpha1',
+      kind: 'UpgradeCampaign',
+      metadata: { name: 'pct' },
+      spec: { target: { kubernetesVersion: '1.31' }, waves: [{ name: 'all', ...wave }], pacing: { caps } },
+    });
+
+  it('accepts "25%" for maxParallel and a cap', () => {
+    const parsed = parse({ maxParallel: '25%' }, [{ labelKey: 'region', max: '10%' }]);
+    expect(parsed.success).toBe(true);
+    if (!parsed.success) return;
+    expect(parsed.data.spec.waves[0]?.maxParallel).toBe('25%');
+    expect(resolveCaps(parsed.data.spec.pacing.caps, 25)).toEqual([{ labelKey: 'region', max: 2 }]);
+  });
+
+  it('refuses 0%, over 100% and words', () => {
+    for (const bad of ['0%', '150%', 'half', 0]) {
+      expect(parse({ maxParallel: bad }).success, String(bad)).toBe(false);
+    }
   });
 });
