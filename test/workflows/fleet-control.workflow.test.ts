@@ -6,10 +6,15 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addFreeze, readFleetControl, removeFreeze, setFleetPace } from '../../client/fleet-control';
-import { statusQuery } from '../../workflows/definitions';
+import {
+  fleetControlWorkflowId,
+  fleetLeaseStatusQuery,
+  statusQuery,
+  takeStartsUpdate,
+} from '../../workflows/definitions';
 import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import { getTestTemporal, startDedicatedTestTemporal, type TestTemporal } from '../helpers/temporal';
 import {
   childSpans,
   makeCampaign,
@@ -146,4 +151,45 @@ describe('fleet control: freezes and fleet-wide pace', () => {
       expect(out.after.fleetHold).toBeUndefined();
     },
   );
+
+  it('keeps the calendar, the pace and the bucket across continue-as-new', { timeout: 120_000 }, async () => {
+    // A server of its own: the suggestion comes after 20 events instead of 4,096.
+    const dedicated = await startDedicatedTestTemporal({
+      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 20 },
+    });
+    try {
+      const taskQueue = dedicated.taskQueue('fleet-control-can');
+      const target = { client: dedicated.client, taskQueue };
+      await withWorker(dedicated, taskQueue, {}, async () => {
+        // A weekly freeze on a day three days away: held, but not in force while the test runs.
+        const day = (['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const)[(new Date().getUTCDay() + 3) % 7];
+        const freeze = await addFreeze(target, {
+          reason: 'release day',
+          weekly: { days: [day ?? 'Sun'], start: '00:00', end: '23:59', timezone: 'UTC' },
+        });
+        // One token an hour, burst 1000: nothing refills while the test runs.
+        await setFleetPace(target, { starts: 1000, per: '1000h', burst: 1000 });
+        const handle = dedicated.client.workflow.getHandle(fleetControlWorkflowId(taskQueue));
+        // Each start request is a few events; keep asking until the run has continued as new.
+        let asked = 0;
+        while ((await handle.query(fleetLeaseStatusQuery)).runs < 2 && asked < 50) {
+          await handle.executeUpdate(takeStartsUpdate, { args: [{ requesterWorkflowId: 'none', want: 1 }] });
+          asked++;
+        }
+        const status = await handle.query(fleetLeaseStatusQuery);
+        const view = await readFleetControl(target);
+        console.log(`fleet control: continued as new after ${asked} start requests (run ${status.runs})`);
+        expect(status.runs).toBeGreaterThan(1);
+        expect(view.freezes.map((f) => f.id)).toEqual([freeze.id]);
+        expect(view.pace).toEqual({ starts: 1000, per: '1000h', burst: 1000 });
+        expect(view.frozen).toBeUndefined();
+        // Granted starts are counted across runs, and the bucket was carried: what the earlier
+        // run took is not available again.
+        expect(view.started).toBe(asked);
+        expect(view.tokens).toBe(1000 - asked);
+      });
+    } finally {
+      await dedicated.teardown();
+    }
+  });
 });
