@@ -75,6 +75,8 @@ const { findClosedRequesters } = proxyActivities<LeaseActivities>({
 });
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** Refused requesters remembered for the fleetControlChanged signal. */
+const MAX_WAITERS = 1_000;
 const DEFAULT_LIVENESS_CHECK_INTERVAL_MS = 5 * 60_000;
 
 /**
@@ -357,7 +359,10 @@ class FleetControl {
     this.state.freezes = pruneFreezes(this.state.freezes, now);
     const check = checkFreezes(this.state.freezes, now);
     const refuse = (): void => {
-      if (!this.state.waiters.includes(input.requesterWorkflowId)) this.state.waiters.push(input.requesterWorkflowId);
+      if (this.state.waiters.includes(input.requesterWorkflowId)) return;
+      // Bounded: the oldest refused requester (most likely ended) is forgotten first; a campaign
+      // not told still asks again at the time it was given.
+      this.state.waiters = [...this.state.waiters, input.requesterWorkflowId].slice(-MAX_WAITERS);
     };
     if (check.frozen && check.freeze && check.untilMs !== undefined) {
       refuse();
@@ -388,6 +393,7 @@ class FleetControl {
     if (bucket) this.state.tatMs = bucket.tatMs;
     this.state.started += granted;
     if (granted < input.want) refuse();
+    else this.state.waiters = this.state.waiters.filter((w) => w !== input.requesterWorkflowId);
     return {
       granted,
       ...(retryAtMs !== undefined

@@ -18,6 +18,7 @@ import { getTestTemporal, startDedicatedTestTemporal, type TestTemporal } from '
 import {
   childSpans,
   makeCampaign,
+  maxConcurrent,
   recordHistory,
   resultWithin,
   startCampaign,
@@ -191,5 +192,31 @@ describe('fleet control: freezes and fleet-wide pace', () => {
     } finally {
       await dedicated.teardown();
     }
+  });
+
+  it('reads maxParallel "50%" as half the wave, rounded down, at least 1', { timeout: 120_000 }, async () => {
+    const tag = uniqueTag();
+    const names = ['p1', 'p2', 'p3', 'p4', 'p5'].map((n) => `pct-${tag}-${n}`);
+    const fake = createFakeActivities({
+      clusters: names.map((n) => fakeCluster(n)),
+      // Slow the updates down a little so upgrades overlap.
+      beforeCall: (call) =>
+        call.name === 'awaitUpdate' ? new Promise((resolve) => setTimeout(resolve, 150)) : undefined,
+    });
+    const taskQueue = temporal.taskQueue('percent');
+    const campaign = makeCampaign(`pct-${tag}`, { waves: [{ name: 'all', maxParallel: '50%', approval: 'auto' }] });
+    const { result, spans } = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        names.map((n) => fake.member(n)),
+      );
+      const result = await resultWithin(handle);
+      return { result, spans: await childSpans(handle) };
+    });
+    expect(result.state).toBe('completed');
+    // 50% of 5 clusters is 2.5, rounded down: 2 at once.
+    expect(maxConcurrent(spans, () => 'all').all).toBe(2);
   });
 });
