@@ -4,9 +4,13 @@
  *
  * Workflows import this module with `import type` only.
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { describeIfFound } from './children';
 import {
+  fleetControlWorkflowId,
+  takeStartsUpdate,
+  type TakeStartsInput,
+  type TakeStartsResult,
   fleetLeaseId,
   fleetLeaseWorkflowId,
   requestLeaseSignal,
@@ -51,6 +55,12 @@ export interface LeaseActivities {
   requestLease(input: RequestLeaseInput): Promise<RequestLeaseResult>;
   /** The requesters (as given) whose workflow is not running, or is running as a different chain. */
   findClosedRequesters(input: FindClosedRequestersInput): Promise<LeaseRequester[]>;
+  /**
+   * Asks the fleet control (`fleet-control/<taskQueue>`) for cluster starts: none inside a freeze, at
+   * most what the fleet-wide bucket holds. No fleet control workflow means no calendar and no
+   * pace: every start is granted. Run as a local activity (one marker event per start round).
+   */
+  takeFleetStarts(input: TakeStartsInput): Promise<TakeStartsResult>;
 }
 
 export interface LeaseActivitiesDeps {
@@ -81,6 +91,18 @@ export function createLeaseActivities({ client, taskQueue }: LeaseActivitiesDeps
         staticSummary: `fleet-wide cap ${leaseId}`,
       });
       return { leaseId, leaseWorkflowId };
+    },
+
+    async takeFleetStarts(input) {
+      try {
+        return await client.workflow.getHandle(fleetControlWorkflowId(taskQueue)).executeUpdate(takeStartsUpdate, {
+          args: [input],
+        });
+      } catch (err) {
+        // Nobody ever set a freeze or a pace (or the calendar emptied and the workflow ended).
+        if (err instanceof WorkflowNotFoundError) return { granted: input.want };
+        throw err;
+      }
     },
 
     async findClosedRequesters({ requesters }) {

@@ -20,6 +20,7 @@ import { auditCommand } from './commands/audit';
 import { codecServerCommand } from './commands/codec-server';
 import { discoverCommand } from './commands/discover';
 import { doctorCommand } from './commands/doctor';
+import { freezeCommand, paceCommand } from './commands/freeze';
 import { listCommand } from './commands/list';
 import { pauseCommand } from './commands/pause';
 import { planCommand } from './commands/plan';
@@ -60,6 +61,8 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   skipCommand,
   retryCommand,
   releaseHoldsCommand,
+  freezeCommand,
+  paceCommand,
   listCommand,
   discoverCommand,
   doctorCommand,

@@ -85,6 +85,7 @@ export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
   ].filter(Boolean);
   lines.push(head.join('  ·  '));
   if (status.pausedReason) lines.push(`paused: ${status.pausedReason}`);
+  if (status.fleetHold) lines.push(`held: ${status.fleetHold} (fleetwave freeze list)`);
   if (status.abortedReason) lines.push(`aborted: ${status.abortedReason}`);
   if (status.approvalPolicy) lines.push(`approvals: ${describeApprovalPolicy(status.approvalPolicy)}`);
   for (const sink of status.notifySinks ?? []) {
@@ -214,7 +215,8 @@ export function formatWatchFrame(status: CampaignStatus, opts: { maxClusters?: n
   const lines: string[] = [];
   lines.push(
     `campaign ${status.name}  ${status.state}${status.currentWave ? `  wave ${status.currentWave}` : ''}` +
-      `${status.pausedReason ? `  (paused: ${status.pausedReason})` : ''}`,
+      `${status.pausedReason ? `  (paused: ${status.pausedReason})` : ''}` +
+      `${status.fleetHold ? `  (held: ${status.fleetHold})` : ''}`,
   );
   const nameWidth = Math.max(4, ...status.waves.map((w) => w.name.length));
   for (const wave of status.waves) {

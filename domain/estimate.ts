@@ -12,6 +12,8 @@
  */
 import { durationToMs, formatDuration } from './duration';
 import type { FleetMember } from './fleet';
+import { resolveCountOrPercent } from './freezes';
+import { resolveCaps } from './pacing';
 import type { CampaignSpec } from './spec';
 import { compareMinor } from './versions';
 import type { WaveAssignment } from './waves';
@@ -91,6 +93,7 @@ export function estimateCampaign(
   const clusterMs: Record<string, number> = {};
   const waves: WaveEstimate[] = [];
   let totalMs = 0;
+  const selected = assignment.waves.reduce((n, w) => n + w.clusters.length, 0);
 
   for (const wave of assignment.waves) {
     const waveSpec = spec.waves[wave.index];
@@ -110,7 +113,10 @@ export function estimateCampaign(
     const longest = times.reduce((a, b) => Math.max(a, b), 0);
     const shortest = times.reduce((a, b) => Math.min(a, b), Infinity);
     const bounds: [WaveBound, number][] = [['longest-cluster', longest]];
-    const parallel = Math.max(1, Math.min(waveSpec?.maxParallel ?? 1, spec.pacing.maxInFlight));
+    const parallel = Math.max(
+      1,
+      Math.min(resolveCountOrPercent(waveSpec?.maxParallel ?? 1, times.length), spec.pacing.maxInFlight),
+    );
     const sum = times.reduce((a, b) => a + b, 0);
     bounds.push(['parallelism', sum / parallel]);
     const rate = spec.pacing.rateLimit;
@@ -119,7 +125,7 @@ export function estimateCampaign(
       const lastStart = (Math.max(0, times.length - rate.starts) * perMs) / rate.starts;
       bounds.push(['rate-limit', lastStart + shortest]);
     }
-    for (const cap of spec.pacing.caps) {
+    for (const cap of resolveCaps(spec.pacing.caps, selected)) {
       const perValue = new Map<string, number>();
       waveMembers.forEach((m, i) => {
         const value = m.labels[cap.labelKey];

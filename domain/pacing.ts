@@ -5,6 +5,7 @@
  * mutating, so the workflow can carry the state across continue-as-new as plain JSON.
  */
 import { durationToMs } from './duration';
+import { resolveCountOrPercent } from './freezes';
 import type { FleetMember } from './fleet';
 import type { CampaignSpec } from './spec';
 import type { ClusterNote } from './waves';
@@ -96,6 +97,11 @@ export interface PickResult {
   wakeAtMs?: number;
   /** Every pending cluster not started, with why, in wave order. */
   waiting: WaitingCluster[];
+}
+
+/** spec.pacing.caps with percentages resolved against the campaign's `selected` clusters (rounded down, at least 1). */
+export function resolveCaps(caps: readonly { labelKey: string; max: number | string }[], selected: number): LabelCap[] {
+  return caps.map((c) => ({ labelKey: c.labelKey, max: resolveCountOrPercent(c.max, selected) }));
 }
 
 /** Reads spec.pacing.rateLimit into milliseconds; undefined when the spec has no rate limit. */

@@ -11,6 +11,7 @@
 import { durationToMs, formatDuration, formatEstimate } from './duration';
 import { estimateCampaign } from './estimate';
 import type { FleetMember } from './fleet';
+import { resolveCountOrPercent } from './freezes';
 import { DEFAULT_AMI_TYPE, keepsCleanRollbackPath, memberNodegroupReversibility, type AmiType } from './node-models';
 import { assessOwnership } from './ownership';
 import { karpenterSupports } from './karpenter';
@@ -413,7 +414,7 @@ export function buildPlan(
       name: assigned.name,
       index: assigned.index,
       selector: waveSpec?.selector ? describeSelector(waveSpec.selector) : '(rest)',
-      maxParallel: waveSpec?.maxParallel ?? 1,
+      maxParallel: resolveCountOrPercent(waveSpec?.maxParallel ?? 1, clusters.length),
       failureBudget: budget,
       onBudgetExceeded: waveSpec?.onBudgetExceeded ?? 'pause',
       soak: waveSpec?.soak ?? '0s',

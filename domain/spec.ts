@@ -93,6 +93,21 @@ const percentString = z
   // Only a well-formed percentage can be too large; "lots" gets the format message alone.
   .refine((s) => !(Number.parseFloat(s) > 100), { message: 'must be at most 100%' });
 
+/**
+ * A limit of at least 1, as a count or a percentage ("25%") of the wave's (maxParallel) or the
+ * campaign's selected clusters (caps): rounded down, but at least 1 (domain/freezes.ts
+ * resolveCountOrPercent), so a small wave still makes progress.
+ */
+const limitOrPercent = (max: number) =>
+  z.union([
+    z
+      .number()
+      .int({ message: 'must be a whole number' })
+      .min(1, { message: 'must be >= 1' })
+      .max(max, { message: `must be <= ${max}` }),
+    percentString.refine((s) => !(Number.parseFloat(s) <= 0), { message: 'must be more than 0%' }),
+  ]);
+
 const countOrPercent = z.union([
   z
     .number()
@@ -194,13 +209,11 @@ export const waveSchema = z
       .max(100, { message: 'must be <= 100' })
       .optional()
       .describe('Take this percentage (rounded up) of the clusters not yet placed, after the selector if any.'),
-    maxParallel: z
-      .number()
-      .int({ message: 'must be a whole number' })
-      .min(1, { message: 'must be >= 1' })
-      .max(1000, { message: 'must be <= 1000' })
+    maxParallel: limitOrPercent(1000)
       .default(1)
-      .describe('Clusters of this wave upgrading at once (sliding window). Default: 1.'),
+      .describe(
+        'Clusters of this wave upgrading at once (sliding window): a count, or "N%" of the wave\'s clusters (rounded down, at least 1). Default: 1.',
+      ),
     failureBudget: countOrPercent
       .default(0)
       .describe(
@@ -254,12 +267,9 @@ export const pacingSchema = z
       .array(
         z.strictObject({
           labelKey: labelKey.describe('Label whose values are capped, e.g. region or account.'),
-          max: z
-            .number()
-            .int({ message: 'must be a whole number' })
-            .min(1, { message: 'must be >= 1' })
-            .max(1000, { message: 'must be <= 1000' })
-            .describe('Upgrades in flight at once per value of the label.'),
+          max: limitOrPercent(1000).describe(
+            'Upgrades in flight at once per value of the label: a count, or "N%" of the campaign\'s selected clusters (rounded down, at least 1).',
+          ),
         }),
       )
       .max(20)

@@ -80,7 +80,8 @@ import { selectCohort } from '../domain/baseline';
 import { durationToMs, formatDuration } from '../domain/duration';
 import type { FleetMember } from '../domain/fleet';
 import { GATE_TIMEOUT_MARGIN_MS, gateErrorResult, gateWorstCaseMs } from '../domain/gates';
-import { pickNextClusters, createBucket, rateLimitOf, startOrder } from '../domain/pacing';
+import { pickNextClusters, createBucket, rateLimitOf, resolveCaps, startOrder } from '../domain/pacing';
+import { resolveCountOrPercent } from '../domain/freezes';
 import type { HealthGateSpec } from '../domain/spec';
 import { checkWindow, windowsFor } from '../domain/windows';
 import type { clusterUpgradeWorkflow } from './cluster-upgrade';
@@ -94,6 +95,7 @@ import {
   clusterPauseSignal,
   clusterResumeSignal,
   clusterUpgradeWorkflowId,
+  fleetControlChangedSignal,
   fleetLeaseId,
   fleetLeaseWorkflowId,
   leaseGrantedSignal,
@@ -207,6 +209,19 @@ const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
 
 /** See `changedWhileAwaiting` and docs/versioning.md. */
 const WAKE_ON_CHANGE_WHILE_AWAITING_PATCH = 'wake-on-change-while-awaiting';
+/** See `admitByFleetControl` and docs/versioning.md. */
+const FLEET_CONTROL_PATCH = 'fleet-control';
+
+/** A quick Update on the fleet control workflow: one marker event per start round. */
+const { takeFleetStarts } = proxyLocalActivities<LeaseActivities>({
+  startToCloseTimeout: '30 seconds',
+  localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/** How soon a campaign asks again when the fleet control could not be reached. */
+const FLEET_CONTROL_RETRY_MS = 60_000;
+
 /** See `releaseHoldsOfTerminated` and docs/versioning.md. */
 const RELEASE_HOLDS_OF_TERMINATED_PATCH = 'release-holds-of-terminated';
 
@@ -331,6 +346,7 @@ function registerHandlers(m: CampaignMachine): void {
   });
   setHandler(leaseGrantedSignal, (grant) => m.onLeaseGranted(grant.holder, grant.leaseId));
   setHandler(notifySinkFailedSignal, (failure) => m.recordSinkFailure(failure, Date.now()));
+  setHandler(fleetControlChangedSignal, () => m.onFleetControlChanged());
 }
 
 /**
@@ -717,17 +733,20 @@ class CampaignRun {
       .windowClusters(index)
       .filter((c) => (c.state === 'pending' || c.state === 'waiting') && !c.reserved);
     const windows = m.spec.maintenanceWindows;
+    // Percentages: of the wave's clusters (maxParallel) and of the campaign's (caps); rounded down, at least 1.
+    const selected = m.view.waves.reduce((n, w) => n + w.size, 0);
+    const caps = resolveCaps(m.spec.pacing.caps, selected);
     const pick = pickNextClusters({
       pending: startOrder(
         candidates.map((c) => m.member(c.name)),
         (member) => m.cluster(member.name)?.estimateMs ?? 0,
-        m.spec.pacing.caps,
+        caps,
       ),
       inFlight: occupying.map((c) => m.member(c.name)),
       inFlightInWave: occupying.filter((c) => c.window === index).length,
-      maxParallel: waveSpec.maxParallel,
+      maxParallel: resolveCountOrPercent(waveSpec.maxParallel, wave.size),
       maxInFlight: Math.min(m.spec.pacing.maxInFlight, MAX_CHILDREN_IN_FLIGHT),
-      caps: m.spec.pacing.caps,
+      caps,
       bucket: m.view.bucket,
       nowMs: now,
       windowCheck:
@@ -759,17 +778,66 @@ class CampaignRun {
       for (const lease of leases) leaseRequests.push(this.requestClusterLease(c, lease));
     }
 
-    const starting = [...toStart.map((c) => this.startCluster(c, wave)), ...leaseRequests];
     // A lease grant, a child's end or a signal that arrives while the starts and requests are
     // awaited has already counted its change: look again now rather than wait for the next one.
     const before = m.changes;
+    const admitted = await this.admitByFleetControl(toStart);
+    const starting = [...admitted.start.map((c) => this.startCluster(c, wave)), ...leaseRequests];
     await Promise.all(starting);
     if (this.changedWhileAwaiting(before)) return { at: now, why: 'a change while starting clusters' };
+    if (admitted.held) {
+      const at = pick.wakeAtMs === undefined ? admitted.retryAtMs : Math.min(pick.wakeAtMs, admitted.retryAtMs);
+      return { at, why: admitted.held };
+    }
     const kinds = new Set(pick.waiting.map((w) => w.kind));
     const why = [kinds.has('window') ? 'maintenance window' : '', kinds.has('rate-limit') ? 'rate limit' : '']
       .filter(Boolean)
       .join(' / ');
     return { at: pick.wakeAtMs, why: `waiting for ${why || 'a free slot'}` };
+  }
+
+  /**
+   * Asks the fleet control (the `fleet=*` lease: change calendar and fleet-wide pace) how many of
+   * the clusters about to start may start now; the first ones in `toStart` go, the rest wait
+   * (a picked cluster back in the queue, a cluster holding its granted leases keeps them). Inside
+   * a freeze none starts; a refused campaign is signalled when the freeze is lifted, and
+   * otherwise asks again when the freeze (or the token) is due. An unreachable fleet control
+   * starts nothing: starting blind could start inside a freeze.
+   * Histories from before the patch never asked.
+   */
+  private async admitByFleetControl(
+    toStart: ClusterView[],
+  ): Promise<{ start: ClusterView[]; held?: string; retryAtMs: number }> {
+    const m = this.m;
+    if (toStart.length === 0 || !patched(FLEET_CONTROL_PATCH)) return { start: toStart, retryAtMs: 0 };
+    let granted: number;
+    let reason: string | undefined;
+    let retryAtMs: number;
+    try {
+      const result = await takeFleetStarts({
+        requesterWorkflowId: campaignWorkflowId(m.name),
+        want: toStart.length,
+        clusters: toStart.map((c) => c.name),
+      });
+      granted = Math.max(0, Math.min(toStart.length, result.granted));
+      reason = result.reason;
+      retryAtMs = result.retryAtMs ?? Date.now() + FLEET_CONTROL_RETRY_MS;
+    } catch (err) {
+      granted = 0;
+      reason = `fleet control unreachable: ${describeFailure(err)}`;
+      retryAtMs = Date.now() + FLEET_CONTROL_RETRY_MS;
+    }
+    if (granted === toStart.length) {
+      if (m.view.fleetHold !== undefined) m.setFleetHold(undefined);
+      return { start: toStart, retryAtMs };
+    }
+    const held = reason ?? 'fleet control: no start granted';
+    m.setFleetHold(held);
+    for (const c of toStart.slice(granted)) {
+      if (c.reserved) m.holdReserved(c.name, held);
+      else m.markQueued(c.name, { kind: held.startsWith('frozen') ? 'frozen' : 'fleet-rate-limit', reason: held });
+    }
+    return { start: toStart.slice(0, granted), held, retryAtMs };
   }
 
   /** The fleet-wide caps (pacing.sharedCaps) that apply to a member. */

@@ -9,8 +9,9 @@ import type { Reversible } from './cluster-upgrade/rollback';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ClusterRef, GateResult, KubernetesChecks, PinnedVersions } from '../activities/types';
 import type { FleetMember } from '../domain/fleet';
-import type { Campaign, NotifySink } from '../domain/spec';
+import type { FleetPace, Freeze, FreezeInput } from '../domain/freezes';
 import type { Notification } from '../domain/notify';
+import type { Campaign, NotifySink } from '../domain/spec';
 import type { PolicySummary, SignedClaim } from '../domain/signed-actions';
 import type { CarriedState } from './campaign/state';
 import type * as registeredWorkflows from './index';
@@ -214,6 +215,8 @@ export interface CampaignStatus {
   targetVersion?: string;
   currentWave?: string;
   pausedReason?: string;
+  /** Why the fleet control lets no (or fewer) clusters start: `frozen: <reason> until <ISO>` or the fleet-wide rate limit. */
+  fleetHold?: string;
   abortedReason?: string;
   waves: WaveStatus[];
   clusters: ClusterStatus[];
@@ -451,7 +454,14 @@ export interface FleetLeaseInput {
   /** While slots are held, how often to check that their requesters still run. Default 300 000. */
   livenessCheckIntervalMs?: number;
   /** Carried across continue-as-new; absent on the first run. */
-  continued?: { holders: LeaseHolder[]; queue: LeaseRequest[]; runs: number; granted: number };
+  continued?: {
+    holders: LeaseHolder[];
+    queue: LeaseRequest[];
+    runs: number;
+    granted: number;
+    /** Fleet control only (absent in older runs): the calendar, the pace and who waits for a change. */
+    control?: FleetControlState;
+  };
 }
 
 export interface FleetLeaseStatus {
@@ -471,3 +481,65 @@ export const releaseLeaseSignal = defineSignal<[LeaseRelease]>('releaseLease');
 /** Lease → requester: `holder` now holds a slot of `leaseId`. */
 export const leaseGrantedSignal = defineSignal<[LeaseGrant]>('leaseGranted');
 export const fleetLeaseStatusQuery = defineQuery<FleetLeaseStatus>('fleetLeaseStatus');
+
+// ---------------------------------------------------------------------------------------
+// Fleet control: the change calendar and the fleet-wide start pace, held by one fleet lease
+// workflow per task queue (`fleet-control/<taskQueue>`, lease `fleet=*`: "*" is no valid label
+// value, so no shared cap can collide). Campaigns served by one worker pool share one calendar.
+
+export const FLEET_CONTROL_LABEL = { labelKey: 'fleet', labelValue: '*' } as const;
+export const fleetControlWorkflowId = (taskQueue: string): string => `fleet-control/${taskQueue}`;
+
+export interface FleetControlState {
+  freezes: Freeze[];
+  /** Next freeze number (`f<n>`): ids are never reused, so `remove f3` cannot hit a later freeze. */
+  nextFreeze: number;
+  pace?: FleetPace;
+  /** GCRA theoretical arrival time of the fleet-wide bucket (see domain/pacing.ts). */
+  tatMs?: number;
+  /** Requesters refused by a freeze or the pace: signalled (fleetControlChangedSignal) when a freeze is removed or the pace changes. */
+  waiters: string[];
+  /** Starts granted over the calendar's life. */
+  started: number;
+}
+
+export interface TakeStartsInput {
+  requesterWorkflowId: string;
+  /** Cluster starts wanted now. */
+  want: number;
+  /** For the log only. */
+  clusters?: string[];
+}
+
+export interface TakeStartsResult {
+  /** Starts granted now (0..want), taken from the fleet-wide bucket. */
+  granted: number;
+  /** Set when a freeze is in force: nothing starts. */
+  frozen?: { id: string; reason: string; untilMs: number; text: string };
+  /** When fewer than wanted were granted: when to ask again. */
+  retryAtMs?: number;
+  /** Why fewer than wanted were granted, for status. */
+  reason?: string;
+}
+
+export interface FleetControlView {
+  freezes: Freeze[];
+  pace?: FleetPace;
+  /** The freeze in force at the calendar's workflow time, if any. */
+  frozen?: { id: string; reason: string; untilMs: number; text: string };
+  /** Whole starts available now in the fleet-wide bucket (undefined without a pace). */
+  tokens?: number;
+  started: number;
+  /** The calendar's workflow time when it answered. */
+  nowMs: number;
+}
+
+export const addFreezeUpdate = defineUpdate<Freeze, [FreezeInput]>('addFreeze');
+export const removeFreezeUpdate = defineUpdate<Freeze, [{ id: string }]>('removeFreeze');
+/** Sets the fleet-wide pace; `null` removes it. Returns the view after the change. */
+export const setFleetPaceUpdate = defineUpdate<FleetControlView, [FleetPace | null]>('setFleetPace');
+/** A campaign asks for starts (the `takeFleetStarts` local activity). */
+export const takeStartsUpdate = defineUpdate<TakeStartsResult, [TakeStartsInput]>('takeStarts');
+export const fleetControlQuery = defineQuery<FleetControlView>('fleetControl');
+/** Fleet control → a refused requester: a freeze was lifted or the pace changed; look again. */
+export const fleetControlChangedSignal = defineSignal('fleetControlChanged');

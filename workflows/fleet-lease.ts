@@ -19,6 +19,16 @@
  *
  * The workflow ends after `idleTimeoutMs` with no holder and nobody waiting (a later request starts
  * a new one), and continues as new, carrying holders and queue, when the server suggests it.
+ *
+ * Fleet control: the lease `fleet=*` (ID `fleet-control/<taskQueue>`) also holds the fleet-wide change
+ * calendar and start pace (domain/freezes.ts), so every worker and campaign sees one calendar:
+ * - Updates `addFreeze`, `removeFreeze`, `setFleetPace` (from `fleetwave freeze|pace`, with
+ *   update-with-start) change it; the Query `fleetControl` reads it;
+ * - campaigns ask with the Update `takeStarts` before starting clusters (the `takeFleetStarts`
+ *   local activity); inside a freeze nothing is granted, otherwise at most what the bucket holds;
+ * - a refused campaign is signalled `fleetControlChanged` when a freeze is removed or the pace
+ *   changes, so lifting a freeze resumes starts at once; otherwise it asks again at the time given;
+ * - it does not end while it holds a freeze or a pace, and carries them across continue-as-new.
  */
 import {
   allHandlersFinished,
@@ -31,7 +41,21 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { LeaseActivities } from '../activities/leases';
+import { durationToMs } from '../domain/duration';
+import { checkFreezes, pruneFreezes, validateFreeze, type Freeze, type FleetPace } from '../domain/freezes';
+import { tokensAvailable, tryTake, type TokenBucket } from '../domain/pacing';
 import {
+  FLEET_CONTROL_LABEL,
+  addFreezeUpdate,
+  fleetControlChangedSignal,
+  fleetControlQuery,
+  removeFreezeUpdate,
+  setFleetPaceUpdate,
+  takeStartsUpdate,
+  type FleetControlState,
+  type FleetControlView,
+  type TakeStartsInput,
+  type TakeStartsResult,
   fleetLeaseId,
   fleetLeaseStatusQuery,
   leaseGrantedSignal,
@@ -51,6 +75,8 @@ const { findClosedRequesters } = proxyActivities<LeaseActivities>({
 });
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** Refused requesters remembered for the fleetControlChanged signal. */
+const MAX_WAITERS = 1_000;
 const DEFAULT_LIVENESS_CHECK_INTERVAL_MS = 5 * 60_000;
 
 /**
@@ -64,6 +90,11 @@ export async function fleetLeaseWorkflow(input: FleetLeaseInput): Promise<FleetL
   setHandler(requestLeaseSignal, (request) => lease.request(request));
   setHandler(releaseLeaseSignal, (release) => lease.release(release));
   setHandler(fleetLeaseStatusQuery, () => lease.status());
+  const control =
+    input.labelKey === FLEET_CONTROL_LABEL.labelKey && input.labelValue === FLEET_CONTROL_LABEL.labelValue
+      ? new FleetControl(input.continued?.control)
+      : undefined;
+  if (control) control.register();
 
   const idleMs = input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const livenessMs = input.livenessCheckIntervalMs ?? DEFAULT_LIVENESS_CHECK_INTERVAL_MS;
@@ -71,10 +102,19 @@ export async function fleetLeaseWorkflow(input: FleetLeaseInput): Promise<FleetL
     await lease.grantWaiting();
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof fleetLeaseWorkflow>({ ...input, continued: lease.carry() });
+      const carried = lease.carry();
+      return continueAsNew<typeof fleetLeaseWorkflow>({
+        ...input,
+        continued: control ? { ...carried, control: control.carry() } : carried,
+      });
     }
     if (lease.idle()) {
-      const woken = await condition(() => !lease.idle(), idleMs);
+      if (control?.keeps()) {
+        // The calendar outlives idleness: wait, without timers, for a request, an emptied calendar or the suggestion.
+        await condition(() => !lease.idle() || !control.keeps() || workflowInfo().continueAsNewSuggested);
+        continue;
+      }
+      const woken = await condition(() => !lease.idle() || (control?.keeps() ?? false), idleMs);
       if (!woken) {
         await condition(allHandlersFinished);
         return lease.status();
@@ -211,5 +251,177 @@ class FleetLease {
 
   status(): FleetLeaseStatus {
     return { leaseId: this.leaseId, holders: this.holders, queue: this.queue, granted: this.granted, runs: this.runs };
+  }
+}
+
+/** The fleet-wide change calendar and start pace (only in the `fleet=*` lease). */
+class FleetControl {
+  private state: FleetControlState;
+
+  constructor(carried: FleetControlState | undefined) {
+    this.state = carried
+      ? { ...carried, freezes: [...carried.freezes], waiters: [...carried.waiters] }
+      : { freezes: [], nextFreeze: 1, waiters: [], started: 0 };
+  }
+
+  register(): void {
+    setHandler(addFreezeUpdate, (input) => this.addFreeze(input), {
+      validator: (input) => {
+        const errors = validateFreeze(input, Date.now());
+        if (errors.length > 0) throw new Error(errors.join('; '));
+      },
+    });
+    setHandler(removeFreezeUpdate, ({ id }) => this.removeFreeze(id), {
+      validator: ({ id }) => {
+        if (!this.state.freezes.some((f) => f.id === id)) {
+          const known = this.state.freezes.map((f) => f.id).join(', ') || 'none';
+          throw new Error(`no freeze ${id} (freezes: ${known})`);
+        }
+      },
+    });
+    setHandler(setFleetPaceUpdate, (pace) => this.setPace(pace), {
+      validator: (pace) => {
+        if (pace === null) return;
+        if (!Number.isInteger(pace.starts) || pace.starts < 1) throw new Error('starts must be a whole number >= 1');
+        if (!(durationToMs(pace.per) > 0)) throw new Error(`per "${pace.per}" must be a duration longer than 0`);
+        if (pace.burst !== undefined && (!Number.isInteger(pace.burst) || pace.burst < 1)) {
+          throw new Error('burst must be a whole number >= 1');
+        }
+      },
+    });
+    setHandler(takeStartsUpdate, (input) => this.takeStarts(input));
+    setHandler(fleetControlQuery, () => this.view());
+  }
+
+  /** Holds something worth keeping the workflow alive for. */
+  keeps(): boolean {
+    return this.state.freezes.length > 0 || this.state.pace !== undefined;
+  }
+
+  carry(): FleetControlState {
+    return this.state;
+  }
+
+  private addFreeze(input: Parameters<typeof validateFreeze>[0]): Freeze {
+    const now = Date.now();
+    const freeze: Freeze = { ...input, id: `f${this.state.nextFreeze}`, addedAt: new Date(now).toISOString() };
+    this.state.nextFreeze++;
+    this.state.freezes = [...pruneFreezes(this.state.freezes, now), freeze];
+    log.info('freeze added', { id: freeze.id, reason: freeze.reason });
+    return freeze;
+  }
+
+  private async removeFreeze(id: string): Promise<Freeze> {
+    const freeze = this.state.freezes.find((f) => f.id === id) as Freeze;
+    this.state.freezes = this.state.freezes.filter((f) => f.id !== id);
+    log.info('freeze removed', { id, reason: freeze.reason });
+    await this.notifyWaiters();
+    return freeze;
+  }
+
+  private async setPace(pace: FleetPace | null): Promise<FleetControlView> {
+    if (pace === null) {
+      delete this.state.pace;
+      delete this.state.tatMs;
+    } else {
+      this.state.pace = pace;
+      // A new pace starts with a full bucket: the old one's debt was measured at another rate.
+      delete this.state.tatMs;
+    }
+    await this.notifyWaiters();
+    return this.view();
+  }
+
+  /** Wakes every refused requester; one that is gone is simply dropped. */
+  private async notifyWaiters(): Promise<void> {
+    const waiters = this.state.waiters;
+    this.state.waiters = [];
+    await Promise.all(
+      waiters.map((id) =>
+        getExternalWorkflowHandle(id)
+          .signal(fleetControlChangedSignal)
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  private bucket(now: number): TokenBucket | undefined {
+    const pace = this.state.pace;
+    if (!pace) return undefined;
+    const perMs = durationToMs(pace.per);
+    // Capacity `burst` refilling at `starts` per `per`: the bucket's own period scales with the burst.
+    const burst = Math.max(1, pace.burst ?? pace.starts);
+    return { starts: burst, perMs: (perMs * burst) / pace.starts, tatMs: this.state.tatMs ?? now };
+  }
+
+  private takeStarts(input: TakeStartsInput): TakeStartsResult {
+    const now = Date.now();
+    this.state.freezes = pruneFreezes(this.state.freezes, now);
+    const check = checkFreezes(this.state.freezes, now);
+    const refuse = (): void => {
+      if (this.state.waiters.includes(input.requesterWorkflowId)) return;
+      // Bounded: the oldest refused requester (most likely ended) is forgotten first; a campaign
+      // not told still asks again at the time it was given.
+      this.state.waiters = [...this.state.waiters, input.requesterWorkflowId].slice(-MAX_WAITERS);
+    };
+    if (check.frozen && check.freeze && check.untilMs !== undefined) {
+      refuse();
+      const text = check.reason ?? `frozen: ${check.freeze.reason}`;
+      return {
+        granted: 0,
+        frozen: { id: check.freeze.id, reason: check.freeze.reason, untilMs: check.untilMs, text },
+        retryAtMs: check.untilMs,
+        reason: text,
+      };
+    }
+    let bucket = this.bucket(now);
+    let granted = 0;
+    let retryAtMs: number | undefined;
+    while (granted < input.want) {
+      if (!bucket) {
+        granted = input.want;
+        break;
+      }
+      const take = tryTake(bucket, now);
+      if (!take.ok) {
+        retryAtMs = take.retryAtMs;
+        break;
+      }
+      bucket = take.bucket;
+      granted++;
+    }
+    if (bucket) this.state.tatMs = bucket.tatMs;
+    this.state.started += granted;
+    if (granted < input.want) refuse();
+    else this.state.waiters = this.state.waiters.filter((w) => w !== input.requesterWorkflowId);
+    return {
+      granted,
+      ...(retryAtMs !== undefined
+        ? { retryAtMs, reason: `fleet-wide rate limit: next start at ${new Date(retryAtMs).toISOString()}` }
+        : {}),
+    };
+  }
+
+  view(): FleetControlView {
+    const now = Date.now();
+    const check = checkFreezes(this.state.freezes, now);
+    const bucket = this.bucket(now);
+    return {
+      freezes: this.state.freezes,
+      ...(this.state.pace ? { pace: this.state.pace } : {}),
+      ...(check.frozen && check.freeze && check.untilMs !== undefined
+        ? {
+            frozen: {
+              id: check.freeze.id,
+              reason: check.freeze.reason,
+              untilMs: check.untilMs,
+              text: check.reason ?? '',
+            },
+          }
+        : {}),
+      ...(bucket ? { tokens: tokensAvailable(bucket, now) } : {}),
+      started: this.state.started,
+      nowMs: now,
+    };
   }
 }

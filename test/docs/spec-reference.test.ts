@@ -15,7 +15,7 @@ describe('generated spec reference', () => {
 
   it('documents a default for every optional spec field that has one', () => {
     const md = renderReference();
-    expect(md).toMatch(/`spec\.waves\[\]\.maxParallel` \| integer \| `1`/);
+    expect(md).toMatch(/`spec\.waves\[\]\.maxParallel` \| integer \\\| string \| `1`/);
     expect(md).toMatch(/`spec\.pacing\.maxInFlight` \| integer \| `10`/);
   });
 });

@@ -24,6 +24,7 @@ import type { CampaignStatus } from '../../workflows/definitions';
 import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
 import { startDedicatedTestTemporal, type DedicatedTestTemporal } from '../helpers/temporal';
+import { createLeaseActivities } from '../../activities/leases';
 import { uniqueTag, waitForStatus, type CampaignHandle } from '../workflows/campaign-harness';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -78,7 +79,8 @@ describe.skipIf(skip)('Temporal Web UI (headless Chromium)', () => {
       namespace: temporal.namespace,
       taskQueue,
       workflowBundle: await getWorkflowBundle(),
-      activities: fake.activities,
+      // The campaign asks the fleet control before each start round (takeFleetStarts).
+      activities: { ...createLeaseActivities({ client: temporal.client, taskQueue }), ...fake.activities },
     });
 
     await worker.runUntil(async () => {

@@ -23,6 +23,7 @@ import type { campaignWorkflow } from '../../workflows/campaign';
 import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import type { TestTemporal } from '../helpers/temporal';
 import { createChildrenActivities } from '../../activities/children';
+import { createLeaseActivities } from '../../activities/leases';
 import { fleetwaveDataConverter } from '../../client/payload-codec';
 import { recordHistoryFixture } from './history-fixtures';
 export { historyFromJson, historyToJson } from './history-json';
@@ -87,7 +88,12 @@ export async function withWorker<T>(
     taskQueue,
     workflowBundle: await getWorkflowBundle(workflowsPath),
     // The campaign's watch of handed-over children (after continue-as-new) uses the real activity.
-    activities: { ...createChildrenActivities({ client: temporal.client, pollIntervalMs: 500 }), ...activities },
+    // So does the fleet control's admission (`takeFleetStarts`): no calendar on a test's own queue admits all.
+    activities: {
+      ...createChildrenActivities({ client: temporal.client, pollIntervalMs: 500 }),
+      ...createLeaseActivities({ client: temporal.client, taskQueue }),
+      ...activities,
+    },
   });
   return worker.runUntil(fn);
 }

@@ -118,7 +118,9 @@ describe('campaign workflow: history cost', () => {
     // The first workflow task records the signed-actions patch (a marker, and Temporal's upsert
     // of TemporalChangeVersion that comes with every patch), asks the worker for its approval
     // policy and resolves the versions in place (local activities: one marker each), and starts
-    // the first children; it upserts nothing else, since the start set every published attribute.
+    // the first children, after asking the fleet control for them (the fleet-control patch's
+    // marker and upsert, then the takeFleetStarts local activity's marker); it upserts nothing
+    // else, since the start set every published attribute.
     const firstTask = events.slice(
       3,
       events.findIndex((e) => Number(e.eventType) === 31),
@@ -128,6 +130,9 @@ describe('campaign workflow: history cost', () => {
       'MarkerRecorded',
       'UpsertWorkflowSearchAttributes',
       'MarkerRecorded',
+      'MarkerRecorded',
+      'MarkerRecorded',
+      'UpsertWorkflowSearchAttributes',
       'MarkerRecorded',
       ...names.slice(0, 4).map(() => 'StartChildWorkflowExecutionInitiated'),
     ]);

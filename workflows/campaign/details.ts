@@ -98,6 +98,7 @@ export function renderDetails(m: CampaignMachine): string {
   );
   if (m.view.pausedReason)
     out.push(`\n⏸ ${m.view.pausedReason}. Resume: \`fleetwave resume ${m.name}\` (Signal \`resume\`).`);
+  if (m.view.fleetHold) out.push(`\n❄ nothing starts: ${m.view.fleetHold} (\`fleetwave freeze list\`).`);
   if (m.view.abortedReason) out.push(`\n⏹ aborting: ${m.view.abortedReason}`);
   if (m.view.failedReason) out.push(`\n✖ ${m.view.failedReason}`);
   const prompt = approvalPrompt(m);

@@ -144,6 +144,8 @@ export interface CarriedState {
   failedReason?: string;
   /** Token bucket of the rate limit (domain/pacing), once the waves began under a rate limit. */
   bucket?: TokenBucket;
+  /** Why the fleet control refused the last starts (`frozen: <reason> until <ISO>`, or the fleet-wide rate limit). */
+  fleetHold?: string;
   /** Last values written to the search attributes (so unchanged ones are not re-upserted). */
   publishedAttributes?: Record<string, string | number | boolean>;
   publishedCountsAt?: number;
@@ -532,6 +534,23 @@ export class CampaignMachine {
     wave.state = 'paused-budget-exceeded';
     this.pause('budget', `${reason}; in-flight clusters finish, resume to go on`, now, 'failure budget');
     return 'paused';
+  }
+
+  /** What the fleet control said about the last starts asked for: why none or fewer started, or nothing (cleared). */
+  setFleetHold(reason: string | undefined): void {
+    if (reason === undefined) delete this.#s.fleetHold;
+    else this.#s.fleetHold = reason;
+  }
+
+  /** The fleet control lifted a freeze or changed the pace: the window looks again. */
+  onFleetControlChanged(): void {
+    this.#changes++;
+  }
+
+  /** A cluster whose leases are granted still waits: the fleet control refused its start for now. */
+  holdReserved(cluster: string, reason: string): void {
+    const c = this.#cluster(cluster);
+    c.waitingFor = reason;
   }
 
   /** Keeps the rate limit's bucket after a pick took tokens from it. */
@@ -1464,6 +1483,7 @@ export class CampaignMachine {
     if (this.spec.target.kubernetesVersion) status.targetVersion = this.spec.target.kubernetesVersion;
     if (this.currentWave) status.currentWave = this.currentWave.name;
     if (this.#s.pausedReason) status.pausedReason = this.#s.pausedReason;
+    if (this.#s.fleetHold) status.fleetHold = this.#s.fleetHold;
     if (this.#s.abortedReason) status.abortedReason = this.#s.abortedReason;
     if (this.#s.pinned) status.pinned = this.#s.pinned;
     if (this.#s.auditDropped) status.auditDropped = this.#s.auditDropped;
