@@ -25,6 +25,7 @@ import { resumeCommand } from './commands/resume';
 import { setupCommand } from './commands/setup';
 import { simCommand } from './commands/sim';
 import { retryCommand } from './commands/retry';
+import { rollbackCommand } from './commands/rollback';
 import { skipCommand } from './commands/skip';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
@@ -55,6 +56,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   abortCommand,
   skipCommand,
   retryCommand,
+  rollbackCommand,
   releaseHoldsCommand,
   listCommand,
   setupCommand,
