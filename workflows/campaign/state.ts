@@ -704,7 +704,8 @@ export class CampaignMachine {
   endWatch(index: number): void {
     const wave = this.#wave(index);
     wave.watchUntil = undefined;
-    if (!this.#undoesPromoted()) this.#dropUndo(index);
+    // After a failure the record stays: it is what the proposed rollback undoes.
+    if (!this.#undoesPromoted() && wave.watchFailure === undefined) this.#dropUndo(index);
     this.#changes++;
   }
 
@@ -804,7 +805,14 @@ export class CampaignMachine {
         );
       const started = goesBack.length > 0;
       if (started) {
-        c.rollback = { state: 'requested', reason, afterPromotion: true, ...(hop ? { controlPlane: hop } : {}) };
+        // The control plane's fate is said up front; the run adds what else stays.
+        const why = stays.find((x) => x.startsWith('control plane'));
+        c.rollback = {
+          state: 'requested',
+          reason: why ? `${reason}; ${why}` : reason,
+          afterPromotion: true,
+          ...(hop ? { controlPlane: hop } : {}),
+        };
       }
       clusters.push({ cluster: c.name, started, goesBack, stays });
     }
