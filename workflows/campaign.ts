@@ -31,7 +31,7 @@
  *   interval for the whole soak, one watchHealthGates activity per batch of 100 pairs for all of
  *   it (parked between looks: three events per batch however long the soak). A Failed gate sends
  *   its cluster through the wave's policy: a rollback-only child undoes its node groups and
- *   add-ons (the control plane stays: VersionRollback is the operator's), and the cluster counts
+ *   add-ons (the control plane stays: see the wave rollback below), and the cluster counts
  *   against the failure budget, whose excess pauses or aborts. Inconclusive and Error say nothing
  *   about the cluster: they pause the campaign before approval, as anything but Successful did
  *   before the patch. The last wave has nothing to promote to and needs no approval. An empty
@@ -39,6 +39,13 @@
  * - After promotion (spec.watchAfterPromotion, default 1h): the promoted wave's clusters stay
  *   watched by the same gates while the next waves run; a failure pauses the campaign and records
  *   the rollback it proposes. The watch ends with the campaign.
+ * - Undoing a promoted wave (`fleetwave rollback --wave`, Update `rollbackWave` or Signal
+ *   `rollback`, signed as the fleet policy asks; or spec.rollback.afterPromotion.mode auto): the
+ *   handler starts rollback-only children of the wave's upgraded clusters at once, whatever the
+ *   main loop is waiting for; the campaign stays paused, and does not complete before they end.
+ *   The control plane goes back (VersionRollback, the last hop) only where
+ *   spec.rollback.afterPromotion.controlPlane opts in; EKS refuses it after 7 days or while a
+ *   rollback-readiness insight is in ERROR, and the cluster's reason then says it stays.
  * - An approval that would promote a wave first re-checks its gates (one look each); a red wave's
  *   approval is refused with the gate named and audited, by Update and by Signal alike.
  * - Effective concurrency is min(wave.maxParallel, pacing.maxInFlight, 500): Temporal limits
