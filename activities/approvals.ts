@@ -52,7 +52,7 @@ import type { VerifyActionInput, VerifyActionResult } from './types';
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 
 /** Operator actions signed by default: those that widen risk (pause only narrows it). */
-export const DEFAULT_SIGNED_ACTIONS: SignedActionKind[] = ['approve', 'resume', 'skip', 'retry', 'abort'];
+export const DEFAULT_SIGNED_ACTIONS: SignedActionKind[] = ['approve', 'resume', 'skip', 'retry', 'abort', 'rollback'];
 
 const principalName = z
   .string()

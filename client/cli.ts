@@ -29,6 +29,7 @@ import { resumeCommand } from './commands/resume';
 import { setupCommand } from './commands/setup';
 import { simCommand } from './commands/sim';
 import { retryCommand } from './commands/retry';
+import { rollbackCommand } from './commands/rollback';
 import { skipCommand } from './commands/skip';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
@@ -60,6 +61,7 @@ const COMMANDS: ReadonlyArray<(io: CliIO) => Command> = [
   abortCommand,
   skipCommand,
   retryCommand,
+  rollbackCommand,
   releaseHoldsCommand,
   freezeCommand,
   paceCommand,

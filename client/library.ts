@@ -46,6 +46,7 @@ import {
   pauseSignal,
   resumeSignal,
   retryClusterUpdate,
+  rollbackWaveUpdate,
   skipClusterUpdate,
   statusQuery,
   WorkflowTypes,
@@ -56,6 +57,8 @@ import {
   type CampaignWorkflowInput,
   type ClusterStatus,
   type OperatorInput,
+  type RollbackWaveInput,
+  type RollbackWaveResult,
 } from '../workflows/definitions';
 import {
   AwaitingApprovalKey,
@@ -448,6 +451,27 @@ export class FleetwaveClient {
     const args = { ...operator(opts), cluster: opts.cluster };
     return this.call(name, 'retry', this.updateTimeoutMs, () =>
       handle.executeUpdate(retryClusterUpdate, { args: [args] }),
+    );
+  }
+
+  /**
+   * Rolls back a promoted wave, or one cluster of it (an Update): starts the clusters'
+   * rollback-only runs and answers what each is to undo and what stays. A refusal (wave not
+   * promoted, nothing upgraded left, a signature the fleet policy refuses) throws
+   * {@link UpdateRefusedError} with its reason. The runs' ends show in the campaign's status.
+   */
+  async rollbackWave(
+    name: string,
+    opts: OperatorOptions & { wave: string; cluster?: string },
+  ): Promise<RollbackWaveResult> {
+    const handle = this.handle(name);
+    const args: RollbackWaveInput = {
+      ...operator(opts),
+      wave: opts.wave,
+      ...(opts.cluster ? { cluster: opts.cluster } : {}),
+    };
+    return this.call(name, 'rollback', this.updateTimeoutMs, () =>
+      handle.executeUpdate(rollbackWaveUpdate, { args: [args] }),
     );
   }
 

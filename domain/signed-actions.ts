@@ -21,7 +21,7 @@ export const SIGNATURE_NAMESPACE = 'fleetwave';
 export const CLAIM_PREAMBLE = 'fleetwave-action-v1';
 
 /** Operator actions that can be signed. */
-export const SIGNED_ACTION_KINDS = ['approve', 'pause', 'resume', 'abort', 'skip', 'retry'] as const;
+export const SIGNED_ACTION_KINDS = ['approve', 'pause', 'resume', 'abort', 'skip', 'retry', 'rollback'] as const;
 export type SignedActionKind = (typeof SIGNED_ACTION_KINDS)[number];
 
 /** Bounds of the free-text fields of a claim (and of unsigned operator input). */
@@ -46,9 +46,9 @@ export interface ActionClaim {
    * name (or for another campaign) never counts for this one.
    */
   runChain: string;
-  /** The wave an approval is for. */
+  /** The wave an approval or a rollback is for. */
   wave?: string;
-  /** The cluster a skip or retry is for. */
+  /** The cluster a skip, retry or one-cluster rollback is for. */
   cluster?: string;
   /** The principal signing, as named in the fleet policy's allowed_signers. */
   actor: string;

@@ -800,6 +800,25 @@ export const rollbackSchema = z
     controlPlaneBake: positiveDuration(
       "After the last control-plane hop and before add-ons and nodes move, the cluster's bake-phase and postStep gates must pass for this long, so a rollback then needs the control plane only (EKS's rollback best practice). On an EKS Auto Mode cluster the custom NodePools' drift is held meanwhile; the built-in NodePools cannot be held. The gates make the bake last: without bake-phase or postStep gates only the Kubernetes checks run, once. Default: none.",
     ).optional(),
+    afterPromotion: z
+      .strictObject({
+        mode: z
+          .enum(['propose', 'auto'])
+          .default('propose')
+          .describe(
+            'What a gate failure during spec.watchAfterPromotion does: `propose` pauses the campaign and proposes `fleetwave rollback NAME --wave W`; `auto` (an explicit opt-in) also starts that rollback of the whole wave at once, still paused. Default: propose.',
+          ),
+        controlPlane: z
+          .boolean()
+          .default(false)
+          .describe(
+            "A rollback of a promoted wave (`fleetwave rollback`, or `auto`) also rolls each cluster's control plane back one minor by EKS VersionRollback, which EKS allows only within 7 days of the upgrade and while the cluster's rollback-readiness insights pass; refused, the control plane stays and the rollback says why. Default: false (node groups and add-ons only).",
+          ),
+      })
+      .optional()
+      .describe(
+        'Undoing a promoted wave (`fleetwave rollback NAME --wave W`). Absent: propose only, and the control plane stays.',
+      ),
   })
   .default({ onGateFailure: true, onUpdateFailure: true, controlPlane: false })
   .describe(
@@ -1046,7 +1065,7 @@ export const campaignSpecSchema = z
     ).default('5m'),
     estimates: estimatesSchema,
     watchAfterPromotion: durationString(
-      'After a wave is promoted, its clusters stay watched by the soak-phase gates for this long while the next waves run; a Failed gate then pauses the campaign and proposes `fleetwave rollback --wave` (nothing is undone automatically); no data or query errors say nothing about the promoted clusters: status shows them and the watch goes on. "0s" turns it off. Default: "1h". Campaigns started before this field existed are not watched.',
+      'After a wave is promoted, its clusters stay watched by the soak-phase gates for this long while the next waves run; a Failed gate then pauses the campaign and proposes `fleetwave rollback NAME --wave W` (undone automatically only with spec.rollback.afterPromotion.mode `auto`); no data or query errors say nothing about the promoted clusters: status shows them and the watch goes on. "0s" turns it off. Default: "1h". Campaigns started before this field existed are not watched.',
     ).default('1h'),
     notify: notifySchema,
   })

@@ -31,7 +31,7 @@
  *   interval for the whole soak, one watchHealthGates activity per batch of 100 pairs for all of
  *   it (parked between looks: three events per batch however long the soak). A Failed gate sends
  *   its cluster through the wave's policy: a rollback-only child undoes its node groups and
- *   add-ons (the control plane stays: VersionRollback is the operator's), and the cluster counts
+ *   add-ons (the control plane stays: see the wave rollback below), and the cluster counts
  *   against the failure budget, whose excess pauses or aborts. Inconclusive and Error say nothing
  *   about the cluster: they pause the campaign before approval, as anything but Successful did
  *   before the patch. The last wave has nothing to promote to and needs no approval. An empty
@@ -39,6 +39,13 @@
  * - After promotion (spec.watchAfterPromotion, default 1h): the promoted wave's clusters stay
  *   watched by the same gates while the next waves run; a failure pauses the campaign and records
  *   the rollback it proposes. The watch ends with the campaign.
+ * - Undoing a promoted wave (`fleetwave rollback --wave`, Update `rollbackWave` or Signal
+ *   `rollback`, signed as the fleet policy asks; or spec.rollback.afterPromotion.mode auto): the
+ *   handler starts rollback-only children of the wave's upgraded clusters at once, whatever the
+ *   main loop is waiting for; the campaign stays paused, and does not complete before they end.
+ *   The control plane goes back (VersionRollback, the last hop) only where
+ *   spec.rollback.afterPromotion.controlPlane opts in; EKS refuses it after 7 days or while a
+ *   rollback-readiness insight is in ERROR, and the cluster's reason then says it stays.
  * - An approval that would promote a wave first re-checks its gates (one look each); a red wave's
  *   approval is refused with the gate named and audited, by Update and by Signal alike.
  * - Effective concurrency is min(wave.maxParallel, pacing.maxInFlight, 500): Temporal limits
@@ -105,6 +112,8 @@ import {
   reportBySignalSignal,
   resumeSignal,
   retryClusterUpdate,
+  rollbackWaveSignal,
+  rollbackWaveUpdate,
   skipClusterUpdate,
   statusQuery,
   WorkflowTypes,
@@ -115,6 +124,8 @@ import {
   type ClusterActionInput,
   type ClusterStatus,
   type OperatorInput,
+  type RollbackWaveInput,
+  type RollbackWaveResult,
   type ClusterUpgradeInput,
   type ClusterUpgradeResult,
 } from './definitions';
@@ -255,8 +266,19 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     plan = setUpCampaign(input.campaign, input.fleet);
     machine = CampaignMachine.fromPlan(input.campaign, plan.placed, plan, now, input.startedBy);
   }
-  registerHandlers(machine);
-  return new CampaignRun(machine, input, plan).run();
+  const starter: RollbackStarter = {};
+  registerHandlers(machine, starter);
+  const run = new CampaignRun(machine, input, plan);
+  starter.start = () => run.startPromotedRollbacks();
+  return run.run();
+}
+
+/**
+ * How a wave-rollback handler starts the requested rollback-only runs: the run's own child start,
+ * set right after the handlers are registered (before the first await).
+ */
+interface RollbackStarter {
+  start?: () => Promise<void>;
 }
 
 /**
@@ -269,7 +291,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
  * the history). Older runs keep their old path: validators with the state's refusal, handlers
  * that apply at once.
  */
-function registerHandlers(m: CampaignMachine): void {
+function registerHandlers(m: CampaignMachine, rollbacks: RollbackStarter): void {
   setHandler(
     approveWaveUpdate,
     async (approval) => {
@@ -340,6 +362,24 @@ function registerHandlers(m: CampaignMachine): void {
       },
     },
   );
+  // Undoing a promoted wave is new: no run older than it received one, so it needs no patch.
+  setHandler(
+    rollbackWaveUpdate,
+    async (input) => {
+      const applied = await admitWaveRollback(m, input, rollbacks);
+      if (typeof applied === 'string') throw ApplicationFailure.nonRetryable(applied, 'RollbackRefused');
+      return applied;
+    },
+    {
+      validator: (input) => {
+        const problem = operatorShapeProblem(input, false) ?? waveShapeProblem(input);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, 'RollbackRefused');
+      },
+    },
+  );
+  setHandler(rollbackWaveSignal, async (input) => {
+    await admitWaveRollback(m, input, rollbacks);
+  });
   setHandler(statusQuery, () => m.status());
   setHandler(clusterFinishedSignal, (finished) => {
     m.onFinished(finished, Date.now());
@@ -583,6 +623,58 @@ async function admitClusterAction(
   return apply(check.proof);
 }
 
+/** The wave (and cluster, if any) of a rollback request are names, or why not. */
+function waveShapeProblem(input: RollbackWaveInput | undefined): string | undefined {
+  if (!input || typeof input.wave !== 'string' || !input.wave.trim()) return 'wave: a rollback needs the wave to undo';
+  if (input.wave.length > 253) return 'wave: at most 253 characters';
+  if (
+    input.cluster !== undefined &&
+    (typeof input.cluster !== 'string' || !input.cluster.trim() || input.cluster.length > 253)
+  )
+    return 'cluster: a non-empty name of at most 253 characters';
+  return undefined;
+}
+
+/**
+ * Checks a wave rollback (shape, fleet policy, signed claim for this wave and cluster, the
+ * campaign's own rules), requests it and starts the rollback-only runs; or records the refusal in
+ * the audit trail and returns its reason. Update and Signal alike.
+ */
+async function admitWaveRollback(
+  m: CampaignMachine,
+  input: RollbackWaveInput,
+  rollbacks: RollbackStarter,
+): Promise<RollbackWaveResult | string> {
+  const refuse = (reason: string, proof?: ActionProof): string => {
+    m.recordRefusedAction('rollback', input, reason, Date.now(), proof);
+    return reason;
+  };
+  const shape = operatorShapeProblem(input, false) ?? waveShapeProblem(input);
+  if (shape) return refuse(shape);
+  let proof: ActionProof | undefined;
+  if (signedActionsEnabled()) {
+    const check = await checkAction(m, {
+      action: 'rollback',
+      actor: input.by,
+      wave: input.wave,
+      ...(input.cluster !== undefined ? { cluster: input.cluster } : {}),
+      ...(input.reason !== undefined ? { comment: input.reason } : {}),
+      ...(input.signed ? { signed: input.signed } : {}),
+    });
+    if (!check.ok) return refuse(check.reason, check.proof);
+    const refusal = m.waveRollbackRefusal(input);
+    if (refusal) return refuse(refusal, check.proof);
+    if (check.use) m.markClaimUsed(check.use.key, check.use.expiresAt, Date.now());
+    proof = check.proof;
+  } else {
+    const refusal = m.waveRollbackRefusal(input);
+    if (refusal) return refuse(refusal);
+  }
+  const result = m.requestWaveRollback(input, Date.now(), proof);
+  await rollbacks.start?.();
+  return result;
+}
+
 /** A timer that wakes the main loop; one at a time, re-armed only for an earlier wake. */
 interface WakeTimer {
   at: number;
@@ -620,6 +712,11 @@ class CampaignRun {
       else if (this.m.phase === 'approval') await this.runApproval();
       // The phase getter is re-read here: the awaited step may have moved it (TS narrows it otherwise).
       if ((this.m.phase as string) !== 'done' && this.continueAsNewSuggested()) await this.continueAsNew();
+    }
+    // A promoted wave's rollback still running: the campaign ends after it (no command while none runs).
+    if (this.m.promotedRollbacksPending()) {
+      this.publish();
+      await condition(() => !this.m.promotedRollbacksPending());
     }
     const result = this.m.complete(Date.now());
     this.publish(true);
@@ -1195,8 +1292,20 @@ class CampaignRun {
 
   /** Starts the rollback-only child of an upgraded cluster whose soak gate failed (input.rollbackOnly). */
   private async startRollback(c: ClusterView, wave: WaveView): Promise<void> {
-    const { attempt, reason, undo } = this.m.markRollbackStarted(c.name, wave.name, Date.now());
-    await this.startChildRun(c, wave, attempt, { reason, undo });
+    const { attempt, reason, undo, controlPlane } = this.m.markRollbackStarted(c.name, wave.name, Date.now());
+    await this.startChildRun(c, wave, attempt, { reason, undo, ...(controlPlane ? { controlPlane } : {}) });
+  }
+
+  /**
+   * Starts the rollback-only runs of promoted waves' clusters that `fleetwave rollback` (or
+   * spec.rollback.afterPromotion.mode auto) requested, from the handler that requested them or the
+   * main loop, whichever comes first: each is marked running before its start is awaited.
+   */
+  async startPromotedRollbacks(): Promise<void> {
+    for (const c of this.m.promotedRollbacksRequested()) {
+      if (this.m.aborting) return;
+      await this.startRollback(c, this.m.view.waves[c.window] as WaveView);
+    }
   }
 
   // -------------------------------------------------------------------------------------
@@ -1237,6 +1346,8 @@ class CampaignRun {
           if (failed) {
             m.promotedWaveDegraded(index, (batch[failed.index] as SoakPair).cluster, failed.result, Date.now());
             scope.cancel();
+            // spec.rollback.afterPromotion.mode auto: the rollback it requested starts now.
+            await CancellationScope.nonCancellable(() => this.startPromotedRollbacks());
             return;
           }
           // No data or query errors say nothing about the promoted clusters (the current wave's own

@@ -1262,14 +1262,21 @@ class ClusterUpgrade {
 
   /**
    * A rollback-only run (input.rollbackOnly): a gate failed after an earlier run of this cluster
-   * ended upgraded. That run's node groups and add-ons go back by the same rules as any rollback;
-   * the control plane stays (this run did no hop; VersionRollback after the fact is the
-   * operator's `fleetwave rollback`). Runs to its end regardless of pause and abort.
+   * ended upgraded, or an operator undoes its promoted wave. That run's node groups and add-ons go
+   * back by the same rules as any rollback. The control plane stays unless the order names its
+   * last hop (`fleetwave rollback` where spec.rollback.afterPromotion.controlPlane opts in): then
+   * it goes back by VersionRollback after them, which EKS allows only within 7 days of the upgrade
+   * and while its rollback-readiness insights pass; a refusal leaves it where it is and says why.
+   * Runs to its end regardless of pause and abort.
    */
   private async rollBackUpgraded(
     order: NonNullable<ClusterUpgradeInput['rollbackOnly']>,
   ): Promise<ClusterUpgradeResult> {
     this.reversible.push(...order.undo);
+    if (order.controlPlane) {
+      this.hopsDone.push(order.controlPlane);
+      this.controlPlaneVersion = order.controlPlane.to;
+    }
     const summary = await CancellationScope.nonCancellable(() => this.rollBack());
     const after = endingAfterRollback(order.reason, summary);
     return this.finish(after.outcome, after.reason);
@@ -1315,7 +1322,12 @@ class ClusterUpgrade {
         if (applied.kept) ledger.keep(entry.step, applied.kept.reason);
         else ledger.undid(entry.step, this.steps);
       } catch (err) {
-        ledger.failed(err instanceof Error ? err.message : String(err));
+        const message = err instanceof Error ? err.message : String(err);
+        // An ordered VersionRollback EKS refuses (window passed, readiness insights failing) is
+        // not a failed rollback: the control plane stays, and the reason says why.
+        if (entry.kind === 'control-plane' && this.input.rollbackOnly?.controlPlane) {
+          ledger.keep(entry.step, `control plane stays at ${entry.hop.to}: ${message}`);
+        } else ledger.failed(message);
       }
     };
 
@@ -1324,7 +1336,11 @@ class ClusterUpgrade {
     await inLanes(order.nodegroups, spec.nodegroups.maxParallel, undo);
     for (const entry of order.addons) await undo(entry);
 
-    const controlPlane = controlPlaneUndo(this.hopsDone, spec.rollback.controlPlane, ledger.failureCount);
+    const controlPlane = controlPlaneUndo(
+      this.hopsDone,
+      spec.rollback.controlPlane || this.input.rollbackOnly?.controlPlane !== undefined,
+      ledger.failureCount,
+    );
     if (controlPlane) {
       await undo(controlPlane);
       // Back on the minor they ran on before the upgrade: add-ons kept for the newer one may go back now.
@@ -1342,7 +1358,8 @@ class ClusterUpgrade {
       const released = await this.releaseKarpenter('rollback karpenter', terms);
       if (!released) ledger.failed('rollback karpenter: the EC2NodeClasses and NodePools were not restored');
     }
-    return ledger.summary(controlPlaneStays(this.hopsDone, this.controlPlaneVersion, this.snapshot?.version));
+    const startedAt = this.snapshot?.version ?? this.input.rollbackOnly?.controlPlane?.from;
+    return ledger.summary(controlPlaneStays(this.hopsDone, this.controlPlaneVersion, startedAt));
   }
 
   // --- building blocks -------------------------------------------------------------------

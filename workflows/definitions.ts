@@ -152,7 +152,8 @@ export interface AuditEntry {
     | 'continued-as-new'
     | 'completed'
     | 'soak-failed'
-    | 'watch-unread';
+    | 'watch-unread'
+    | 'rollback-requested';
   by?: string;
   wave?: string;
   cluster?: string;
@@ -289,6 +290,29 @@ export interface ClusterActionInput extends OperatorInput {
   cluster: string;
 }
 
+/** `fleetwave rollback NAME --wave W [--cluster C]`: undo a promoted wave, or one cluster of it. */
+export interface RollbackWaveInput extends OperatorInput {
+  wave: string;
+  /** Only this cluster of the wave; absent: every upgraded cluster of the wave. */
+  cluster?: string;
+}
+
+/** What a wave rollback does to one cluster, decided when it is accepted. */
+export interface WaveRollbackPlan {
+  cluster: string;
+  /** True when its rollback-only run was requested (it starts at once). */
+  started: boolean;
+  /** The steps that are to go back, newest first (`nodegroup ng-1`, `addon vpc-cni`, `control-plane 1.31`). */
+  goesBack: string[];
+  /** What stays, and why (the control plane unless the spec opts in; steps EKS cannot undo). */
+  stays: string[];
+}
+
+export interface RollbackWaveResult {
+  wave: string;
+  clusters: WaveRollbackPlan[];
+}
+
 /** Approve a wave's promotion; the caller learns at once if it was refused. */
 export const approveWaveUpdate = defineUpdate<ApproveResult, [ApproveInput]>('approveWave');
 /** Same approval as a Signal, for the Temporal UI and `temporal workflow signal`; refusals land in the audit trail. */
@@ -300,6 +324,14 @@ export const abortSignal = defineSignal<[OperatorInput]>('abort');
 export const skipClusterUpdate = defineUpdate<ClusterStatus, [ClusterActionInput]>('skipCluster');
 /** Retry a failed, rolled-back, blocked or skipped cluster with the same pinned versions. */
 export const retryClusterUpdate = defineUpdate<ClusterStatus, [ClusterActionInput]>('retryCluster');
+/**
+ * Undo a promoted wave: rollback-only runs of its upgraded clusters (node groups and add-ons as
+ * the rollback rules allow; the control plane by EKS VersionRollback only where
+ * spec.rollback.afterPromotion.controlPlane opts in). Refusals throw and are audited.
+ */
+export const rollbackWaveUpdate = defineUpdate<RollbackWaveResult, [RollbackWaveInput]>('rollbackWave');
+/** The same as a Signal; a refusal lands in the audit trail. */
+export const rollbackWaveSignal = defineSignal<[RollbackWaveInput]>('rollback');
 export const statusQuery = defineQuery<CampaignStatus>('status');
 
 /** A notification for the campaign's sinks (workflows/notify.ts): delivered by a workflow of its own. */
@@ -347,9 +379,17 @@ export interface ClusterUpgradeInput {
    * A rollback-only run: undo what an earlier, upgraded run of this cluster changed (its result's
    * `undo`), because a gate failed after it ended (the wave's soak). Nothing else runs: no
    * preflight, no gates; node groups and add-ons go back as the rollback rules allow
-   * (workflows/cluster-upgrade/rollback.ts). The control plane is not rolled back by this run.
+   * (workflows/cluster-upgrade/rollback.ts). The control plane goes back only with `controlPlane`.
    */
-  rollbackOnly?: { reason: string; undo: Reversible[] };
+  rollbackOnly?: {
+    reason: string;
+    undo: Reversible[];
+    /**
+     * The last control-plane hop to undo by EKS VersionRollback (a promoted wave's rollback where
+     * spec.rollback.afterPromotion.controlPlane opts in); absent: the control plane stays.
+     */
+    controlPlane?: { from: string; to: string };
+  };
 }
 
 export type ClusterOutcome = 'upgraded' | 'already-at-target' | 'rolled-back' | 'failed' | 'blocked' | 'aborted';

@@ -5,6 +5,7 @@
  * control plane's minor does not support; a control plane under an add-on that needs the newer
  * minor or under node groups that stay on it) and says why.
  */
+import { ListInsightsCommand, type InsightSummary } from '@aws-sdk/client-eks';
 import { irreversibleNodegroupReason, nodegroupReversibility, type AmiType } from '../../domain/node-models';
 import { compareMinor, toMinor } from '../../domain/versions';
 import { activityRuntime } from '../context';
@@ -24,6 +25,7 @@ import {
   describeClusterRaw,
   describeNodegroupRaw,
   listAddonNames,
+  listAll,
   listNodegroupNames,
 } from './read';
 import {
@@ -190,10 +192,32 @@ export async function rollbackControlPlane(
           needsNewer.push(`${addonName} ${a.addonVersion}`);
         }
       }
-      if (needsNewer.length === 0) return undefined;
+      if (needsNewer.length > 0) {
+        return {
+          version: current,
+          reason: `control plane stays at ${current}: add-on ${needsNewer.join(', ')} ${needsNewer.length > 1 ? 'are' : 'is'} not supported on Kubernetes ${to}`,
+        };
+      }
+      // EKS refuses a VersionRollback while one of its ROLLBACK_READINESS insights for the target
+      // is in ERROR (userguide/rollback-cluster.html); fleetwave never passes `force` to override it.
+      const insights = await listAll<InsightSummary>(`ListInsights ${name}`, async (nextToken) => {
+        const out = await client.send(
+          new ListInsightsCommand({
+            clusterName: name,
+            filter: { categories: ['ROLLBACK_READINESS'], kubernetesVersions: [to], statuses: ['ERROR'] },
+            nextToken,
+          }),
+          { abortSignal: r.signal },
+        );
+        return { items: out.insights, nextToken: out.nextToken };
+      });
+      const failing = insights.filter((i) => i.insightStatus?.status === 'ERROR');
+      if (failing.length === 0) return undefined;
       return {
         version: current,
-        reason: `control plane stays at ${current}: add-on ${needsNewer.join(', ')} ${needsNewer.length > 1 ? 'are' : 'is'} not supported on Kubernetes ${to}`,
+        reason: `control plane stays at ${current}: rollback-readiness ${failing
+          .map((i) => `insight "${i.name}" is ERROR${i.insightStatus?.reason ? ` (${i.insightStatus.reason})` : ''}`)
+          .join('; ')}`,
       };
     },
     read: async () => {

@@ -1,5 +1,12 @@
-/** EKS upgrade insights of a simulated cluster for its next minor. */
-import { type AddonCatalogue, compareMinor, deprecatedApiRemovedIn, isSimMinor, shiftMinor } from '../catalogue';
+/** EKS upgrade insights of a simulated cluster for its next minor, and rollback insights for its previous one. */
+import {
+  type AddonCatalogue,
+  DURATIONS,
+  compareMinor,
+  deprecatedApiRemovedIn,
+  isSimMinor,
+  shiftMinor,
+} from '../catalogue';
 import { unit, uuidOf } from '../random';
 import type { SimCluster } from './types';
 
@@ -7,7 +14,7 @@ import type { SimCluster } from './types';
 export interface InsightModel {
   id: string;
   name: string;
-  category: 'UPGRADE_READINESS';
+  category: 'UPGRADE_READINESS' | 'ROLLBACK_READINESS';
   kubernetesVersion: string;
   status: 'PASSING' | 'WARNING' | 'ERROR';
   reason: string;
@@ -35,7 +42,7 @@ export interface InsightModel {
  */
 export function insightsFor(c: SimCluster, now: number, catalogue: AddonCatalogue): InsightModel[] {
   const next = shiftMinor(c.version, 1);
-  if (!isSimMinor(next)) return [];
+  if (!isSimMinor(next)) return rollbackInsightsFor(c, now, catalogue);
   const base = { category: 'UPGRADE_READINESS' as const, kubernetesVersion: next, lastRefreshTime: now };
   const out: InsightModel[] = [];
 
@@ -129,6 +136,7 @@ export function insightsFor(c: SimCluster, now: number, catalogue: AddonCatalogu
     })),
   });
 
+  out.push(...rollbackInsightsFor(c, now, catalogue));
   out.push({
     ...base,
     id: uuidOf(c.name, 'insight', 'cluster-health', next),
@@ -140,4 +148,62 @@ export function insightsFor(c: SimCluster, now: number, catalogue: AddonCatalogu
     lastTransitionTime: c.createdAt,
   });
   return out;
+}
+
+/**
+ * ROLLBACK_READINESS insights for the minor the cluster was upgraded from, while EKS allows the
+ * VersionRollback (an in-place upgrade less than 7 days ago). "Rollback cluster to previous
+ * Kubernetes version" (docs.aws.amazon.com/eks/latest/userguide/rollback-cluster.html) and the
+ * rollback best practices (docs.aws.amazon.com/eks/latest/best-practices/rollback-cluster-upgrades.html)
+ * name the checks: kubelet version skew (ERROR while a node runs a kubelet newer than the target:
+ * a kubelet may not be newer than its API server; it stays PASSING while nodes are still on N-1)
+ * and add-on version compatibility (WARNING here, as the upgrade insight). An ERROR blocks the
+ * rollback unless `force` (rules-control-plane.ts).
+ */
+export function rollbackInsightsFor(c: SimCluster, now: number, catalogue: AddonCatalogue): InsightModel[] {
+  const last = c.lastVersionChange;
+  if (!last || last.type !== 'VersionUpdate' || last.to !== c.version || now - last.at > DURATIONS.rollbackWindowMs)
+    return [];
+  const to = last.from;
+  const base = { category: 'ROLLBACK_READINESS' as const, kubernetesVersion: to, lastRefreshTime: now };
+  const newer = c.nodegroups.filter((ng) => compareMinor(ng.version, to) > 0);
+  const incompatible = c.addons.filter(
+    (a) => catalogue.entry(a.name) !== undefined && !catalogue.compatible(a.name, a.version, to),
+  );
+  return [
+    {
+      ...base,
+      id: uuidOf(c.name, 'insight', 'rollback-kubelet-skew', to),
+      name: 'Kubelet version skew',
+      status: newer.length > 0 ? 'ERROR' : 'PASSING',
+      reason:
+        newer.length > 0
+          ? `Node groups ${newer.map((ng) => `${ng.name} (${ng.version})`).join(', ')} run a kubelet newer than v${to}.`
+          : `Node kubelet versions are at or below v${to}.`,
+      description: `Checks for worker nodes whose kubelet would be newer than the control plane after a rollback to Kubernetes v${to}.`,
+      recommendation: `Roll the node groups back to v${to} (UpdateNodegroupVersion) before rolling the control plane back.`,
+      lastTransitionTime: last.at,
+      ...(newer.length > 0
+        ? {
+            resources: newer.map((ng) => ({
+              insightStatus: { status: 'ERROR', reason: `kubelet ${ng.version}` },
+              arn: `arn:aws:eks:${c.region}:${c.account}:nodegroup/${c.name}/${ng.name}/${ng.uid}`,
+            })),
+          }
+        : {}),
+    },
+    {
+      ...base,
+      id: uuidOf(c.name, 'insight', 'rollback-addon-compatibility', to),
+      name: 'Amazon EKS add-on version compatibility',
+      status: incompatible.length > 0 ? 'WARNING' : 'PASSING',
+      reason:
+        incompatible.length > 0
+          ? `Add-on versions not compatible with v${to}: ${incompatible.map((a) => `${a.name} ${a.version}`).join(', ')}.`
+          : `All installed Amazon EKS add-ons are compatible with Kubernetes v${to}.`,
+      description: `Checks version of installed EKS add-ons to ensure they are compatible with Kubernetes v${to}.`,
+      recommendation: 'Roll the add-ons back to a version compatible with the previous Kubernetes version.',
+      lastTransitionTime: last.at,
+    },
+  ];
 }

@@ -12,7 +12,7 @@ import { DURATIONS, PLATFORM_VERSIONS, compareMinor, isMinorString, isSimMinor }
 import { hexOf } from '../random';
 import { invalidParameter, invalidRequest, inUse } from './errors';
 import { oldestFargateKubelet } from './fargate';
-import { insightsFor } from './insights';
+import { insightsFor, rollbackInsightsFor } from './insights';
 import type { SimCluster, SimUpdate, UpdateError, UpdateHost } from './types';
 
 /** UpdateClusterVersion's request body. */
@@ -79,13 +79,18 @@ export function startClusterVersionUpdate(host: UpdateHost, c: SimCluster, req: 
         { clusterName: c.name },
       );
     }
-    // A kubelet newer than the target is the "kubelet version skew" rollback readiness insight in
-    // ERROR: it blocks the rollback unless `force`, which bypasses insight checks (not the window).
+    // A ROLLBACK_READINESS insight in ERROR (the kubelet version skew one while a node group is
+    // newer than the target) blocks the rollback unless `force`, which bypasses readiness checks,
+    // not the window (service model, UpdateClusterVersion `force`: "override upgrade-blocking or
+    // rollback-blocking readiness checks"; userguide/rollback-cluster.html).
+    const blocking = rollbackInsightsFor(c, now, host.addonCatalogue).filter(
+      (i) => i.kubernetesVersion === to && i.status === 'ERROR',
+    );
     const newer = c.nodegroups.find((ng) => compareMinor(ng.version, to) > 0);
-    if (newer && !req.force) {
+    if (blocking.length > 0 && !req.force) {
       throw invalidRequest(
-        `Rollback readiness: node group ${newer.name} runs Kubernetes ${newer.version}, newer than ${to}; roll the node group back first (UpdateNodegroupVersion) or pass force to override`,
-        { clusterName: c.name, nodegroupName: newer.name },
+        `Rollback readiness: ${blocking.map((i) => `${i.name}: ${i.reason}`).join('; ')} Roll the node groups back first (UpdateNodegroupVersion) or pass force to override`,
+        { clusterName: c.name, ...(newer ? { nodegroupName: newer.name } : {}) },
       );
     }
   } else {

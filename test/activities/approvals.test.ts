@@ -110,7 +110,10 @@ describe('verifyAction under a fleet approval policy', () => {
       signed: true,
       fingerprint: alice.fingerprint,
       groups: ['sre-leads'],
-      policy: { mode: 'signed', signedActions: ['approve', 'abort', 'resume', 'skip', 'retry'].sort(bySignedOrder) },
+      policy: {
+        mode: 'signed',
+        signedActions: ['approve', 'abort', 'resume', 'skip', 'retry', 'rollback'].sort(bySignedOrder),
+      },
     });
     expect(await describeApprovalPolicy()).toEqual(verdict.policy);
   });
@@ -255,7 +258,7 @@ describe('verifyAction under a fleet approval policy', () => {
     const { verifyAction, describeApprovalPolicy } = createApprovalActivities({ policyFile: file, now: () => NOW });
     expect(await describeApprovalPolicy()).toEqual({
       mode: 'name-only-allowed',
-      signedActions: ['resume', 'abort', 'skip', 'retry'],
+      signedActions: ['resume', 'abort', 'skip', 'retry', 'rollback'],
     });
     expect(await verifyAction({ action: 'approve', actor: 'dave' })).toMatchObject({
       ok: true,
@@ -332,7 +335,7 @@ describe('loadApprovalPolicy', () => {
     const problems = policyErrors(file);
     expect(problems).toContain(`${file}:3: groups.sre-leads: lists a member twice`);
     expect(problems).toContain(
-      `${file}:4: signedActions[1]: must be one of approve, pause, resume, abort, skip, retry`,
+      `${file}:4: signedActions[1]: must be one of approve, pause, resume, abort, skip, retry, rollback`,
     );
     expect(problems.find((p) => p.startsWith(`${file}:5: nameOnlyApprovals: `))).toBeDefined();
     expect(problems).toContain(`${file}:6: approvers: unknown field`);
@@ -392,7 +395,7 @@ describe('loadApprovalPolicy', () => {
   });
 });
 
-const SIGNED_ORDER = ['approve', 'pause', 'resume', 'abort', 'skip', 'retry'];
+const SIGNED_ORDER = ['approve', 'pause', 'resume', 'abort', 'skip', 'retry', 'rollback'];
 function bySignedOrder(a: string, b: string): number {
   return SIGNED_ORDER.indexOf(a) - SIGNED_ORDER.indexOf(b);
 }

@@ -49,6 +49,7 @@ beforeAll(async () => {
         },
       ],
     }),
+    clusterEntry('lambda', { nodegroups: [] }),
     clusterEntry('theta', { faults: { slowFactor: 50 } }),
     clusterEntry('iota', { faults: { throttleRate: 1 } }),
   ]);
@@ -305,6 +306,30 @@ describe('EKS activities against the simulator', () => {
     ]);
   });
 
+  it('rolls the control plane back one minor by VersionRollback within 7 days, and not after', async () => {
+    const cluster = h.ref('lambda');
+    const version = async () => (await runActivity(A().describeCluster, { cluster })).version;
+    const up = async (attempt: number) =>
+      awaitDone(await runActivity(A().startControlPlaneUpgrade, { ...step(cluster, attempt), toVersion: '1.30' }));
+    await up(1);
+    expect(await version()).toBe('1.30');
+    // No node group holds it (kubelet skew insight PASSING): back to 1.29.
+    const back = await runActivity(A().rollbackControlPlane, { ...step(cluster), toVersion: '1.29' });
+    expect(back.kept).toBeUndefined();
+    await awaitDone(back);
+    expect(await version()).toBe('1.29');
+    // Upgraded again, then 8 days pass: EKS refuses, and the activity says so without retrying.
+    await up(2);
+    h.sim.advance(8 * 24 * 3600_000);
+    const refused = await failureOf(runActivity(A().rollbackControlPlane, { ...step(cluster, 2), toVersion: '1.29' }));
+    expect(refused.type).toBe(FailureTypes.RollbackNotPossible);
+    expect(refused.nonRetryable).toBe(true);
+    expect(refused.message).toMatch(/EKS refused: .*within 7 days of that upgrade/);
+    expect(await version()).toBe('1.30');
+    const ops = (await h.mutations('lambda')).map((m) => m.updateType);
+    expect(ops).toEqual(['VersionUpdate', 'VersionRollback', 'VersionUpdate']);
+  });
+
   it('rolls a custom-AMI node group back to its previous launch-template version, retry-safe', async () => {
     const cluster = h.ref('kappa');
     const now = await runActivity(A().describeCluster, { cluster });
@@ -448,6 +473,7 @@ describe('EKS activities against the simulator', () => {
       'gamma',
       'iota',
       'kappa',
+      'lambda',
       'theta',
       'zeta',
     ]);

@@ -216,6 +216,7 @@ describe.skipIf(process.env.FLEETWAVE_TEST_TEMPORAL === 'off')(
         'approve',
         'resume',
         'retry',
+        'rollback',
         'skip',
       ]);
 

@@ -470,12 +470,28 @@ describe('simulated EKS with @aws-sdk/client-eks', () => {
       new DescribeNodegroupCommand({ clusterName: 'beta', nodegroupName: 'general' }),
     );
     expect(nodegroup).toMatchObject({ version: '1.32', status: 'ACTIVE' });
-    await expect(beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.31' }))).rejects.toMatchObject({
-      name: 'InvalidRequestException',
-      nodegroupName: 'general',
-    });
+    // The check is a ROLLBACK_READINESS insight for the minor the cluster came from, in ERROR.
+    const rollbackInsights = await beta.send(
+      new ListInsightsCommand({ clusterName: 'beta', filter: { categories: ['ROLLBACK_READINESS'] } }),
+    );
+    expect(rollbackInsights.insights?.map((i) => [i.name, i.kubernetesVersion, i.insightStatus?.status])).toEqual([
+      ['Kubelet version skew', '1.31', 'ERROR'],
+      ['Amazon EKS add-on version compatibility', '1.31', 'PASSING'],
+    ]);
+    const refused = beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.31' }));
+    await expect(refused).rejects.toMatchObject({ name: 'InvalidRequestException', nodegroupName: 'general' });
+    await expect(refused).rejects.toThrow(/Rollback readiness: Kubelet version skew: Node groups general \(1\.32\)/);
     const forced = await beta.send(new UpdateClusterVersionCommand({ name: 'beta', version: '1.31', force: true }));
     expect(forced.update).toMatchObject({ type: 'VersionRollback', status: 'InProgress' });
+    sim.advance(30 * MINUTE);
+    // Back on 1.31, nothing is left to roll back to: no rollback insight any more.
+    expect(
+      (
+        await beta.send(
+          new ListInsightsCommand({ clusterName: 'beta', filter: { categories: ['ROLLBACK_READINESS'] } }),
+        )
+      ).insights,
+    ).toEqual([]);
   });
 
   it('updates a node group in batches; never newer than the control plane, never back by releaseVersion', async () => {

@@ -13,6 +13,7 @@ import type { FleetMember } from '../../domain/fleet';
 import { durationToMs } from '../../domain/duration';
 import type { TokenBucket } from '../../domain/pacing';
 import { effectiveApproval } from '../../domain/plan';
+import { compareMinor, parseMinor, toMinor } from '../../domain/versions';
 import type { PolicySummary, SignedActionKind } from '../../domain/signed-actions';
 import type { Campaign, WaveSpec } from '../../domain/spec';
 import type {
@@ -30,6 +31,9 @@ import type {
   NotifySinkFailure,
   NotifySinkStatus,
   OperatorInput,
+  RollbackWaveInput,
+  RollbackWaveResult,
+  WaveRollbackPlan,
   WaveState,
   WaveStatus,
 } from '../definitions';
@@ -90,12 +94,22 @@ export interface ClusterRecord {
   /** True while the cluster holds a slot in its window without having started (waiting for a lease or a token). */
   reserved?: boolean;
   /**
-   * What its upgraded child changed and a rollback restores (the child's result `undo`): kept only
-   * while its wave soaks with soak-phase gates, dropped at promotion (keeps the carried state small).
+   * What its upgraded child changed and a rollback restores (the child's result `undo`): kept while
+   * its wave soaks with soak-phase gates and while it is watched after promotion, or for the whole
+   * campaign when spec.rollback.afterPromotion is set; dropped otherwise (keeps the carried state small).
    */
   undo?: Reversible[];
-  /** A soak gate failed on the upgraded cluster: its rollback-only child is to start, or runs. */
-  rollback?: { state: 'requested' | 'running'; reason: string };
+  /**
+   * A soak gate failed on the upgraded cluster, or its promoted wave is rolled back
+   * (`afterPromotion`): its rollback-only child is to start, or runs; `controlPlane` is the hop the
+   * child also undoes by EKS VersionRollback (spec.rollback.afterPromotion.controlPlane).
+   */
+  rollback?: {
+    state: 'requested' | 'running';
+    reason: string;
+    afterPromotion?: boolean;
+    controlPlane?: { from: string; to: string };
+  };
 }
 
 /** One wave as the campaign tracks it. */
@@ -687,7 +701,12 @@ export class CampaignMachine {
     c.rollback = undefined;
     // Only a soak that watches can need it (a rollback after the fact): otherwise carry nothing.
     c.undo =
-      c.state === 'upgraded' && result.undo && result.undo.length > 0 && this.#hasSoakGates() ? result.undo : undefined;
+      c.state === 'upgraded' &&
+      result.undo &&
+      result.undo.length > 0 &&
+      (this.#hasSoakGates() || this.#undoesPromoted())
+        ? result.undo
+        : undefined;
     this.#giveBackLeases(c);
     const wave = this.#s.waves[c.window];
     if (wave) for (const gate of result.gates ?? []) this.#keepGate(wave, { ...gate, cluster: c.name });
@@ -714,6 +733,8 @@ export class CampaignMachine {
         c.releasePending = undefined;
       }
       if (c.state !== 'upgrading' || !c.runId) continue;
+      // A promoted wave's rollback runs to its end whatever the campaign does: nothing to tell it.
+      if (c.rollback?.afterPromotion) continue;
       if (this.#s.aborting) {
         if (!c.childAborted) {
           c.childAborted = true;
@@ -742,26 +763,153 @@ export class CampaignMachine {
   endWatch(index: number): void {
     const wave = this.#wave(index);
     wave.watchUntil = undefined;
+    // After a failure the record stays: it is what the proposed rollback undoes.
+    if (!this.#undoesPromoted() && wave.watchFailure === undefined) this.#dropUndo(index);
     this.#changes++;
+  }
+
+  /** spec.rollback.afterPromotion is set: what a promoted wave's clusters changed is kept to the end. */
+  #undoesPromoted(): boolean {
+    return this.spec.rollback.afterPromotion !== undefined;
+  }
+
+  #dropUndo(index: number): void {
+    for (const c of this.#s.clusters) if (c.window === index && !c.rollback) c.undo = undefined;
   }
 
   /**
    * A gate failed on a promoted wave during its watch: the campaign pauses (the next waves' upgrades
-   * hold, as at an operator's pause) and the audit trail records the rollback it proposes. Nothing
-   * is undone automatically: undoing a promoted wave is the operator's `fleetwave rollback --wave`.
+   * hold, as at an operator's pause) and the audit trail records the rollback it proposes, which
+   * the operator starts with `fleetwave rollback --wave`. With spec.rollback.afterPromotion.mode
+   * `auto` (an explicit opt-in) a Failed gate also starts it at once, by the same rules.
    */
   promotedWaveDegraded(index: number, cluster: string, result: GateResult, now: number): void {
     const wave = this.#wave(index);
     if (wave.watchUntil === undefined) return;
     this.#keepGate(wave, clusterGate(cluster, result));
     wave.watchUntil = undefined;
+    const auto = result.outcome === 'Failed' && this.spec.rollback.afterPromotion?.mode === 'auto';
     const proposal =
-      result.outcome === 'Failed'
-        ? `proposed: roll the wave back with \`fleetwave rollback ${this.name} --wave ${wave.name}\` (not available in this release: roll back by hand)`
-        : 'the gate could not be read: check the metrics before resuming';
+      result.outcome !== 'Failed'
+        ? 'the gate could not be read: check the metrics before resuming'
+        : auto
+          ? 'rolling the wave back (spec.rollback.afterPromotion.mode auto)'
+          : `proposed: roll the wave back with \`fleetwave rollback ${this.name} --wave ${wave.name}\``;
     wave.watchFailure = `gate ${result.gate} on ${cluster} ${result.outcome} after promotion: ${result.message}; ${proposal}`;
     this.#record(now, { kind: 'soak-failed', wave: wave.name, cluster, detail: wave.watchFailure });
     this.pause('operator', `promoted wave "${wave.name}" degraded: ${wave.watchFailure}`, now, 'after-promotion watch');
+    if (auto && !this.waveRollbackRefusal({ wave: wave.name, by: 'fleetwave' })) {
+      this.requestWaveRollback(
+        { wave: wave.name, by: 'fleetwave', reason: `gate ${result.gate} on ${cluster} failed after promotion` },
+        now,
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Undoing a promoted wave (`fleetwave rollback NAME --wave W [--cluster C]`)
+
+  /** Why a wave rollback must be refused, or undefined. Same rules for Update and Signal. */
+  waveRollbackRefusal(input: RollbackWaveInput): string | undefined {
+    if (!input || typeof input.wave !== 'string' || typeof input.by !== 'string' || !input.by.trim())
+      return 'a rollback needs a wave and who asks (by)';
+    if (this.#s.phase === 'done') return `campaign "${this.name}" has finished`;
+    if (this.#s.aborting) return `campaign "${this.name}" is aborting`;
+    const wave = this.#s.waves.find((w) => w.name === input.wave);
+    if (!wave) return `campaign "${this.name}" has no wave "${input.wave}"`;
+    if (wave.state !== 'promoted' && wave.state !== 'completed') {
+      return `wave "${wave.name}" is ${wave.state}, not promoted: a failing gate during its soak already rolls its clusters back (spec.rollback.onGateFailure)`;
+    }
+    const candidates = this.#waveRollbackCandidates(wave.index, input.cluster);
+    if (typeof candidates === 'string') return candidates;
+    if (candidates.length === 0) return `wave "${wave.name}" has no upgraded cluster left to roll back`;
+    return undefined;
+  }
+
+  /** The upgraded clusters of window `index` (or the one named) a wave rollback would take. */
+  #waveRollbackCandidates(index: number, cluster: string | undefined): ClusterRecord[] | string {
+    const inWave = this.#s.clusters.filter((c) => c.window === index);
+    if (cluster === undefined) return inWave.filter((c) => c.state === 'upgraded' && !c.rollback);
+    const c = inWave.find((x) => x.name === cluster);
+    if (!c) return `cluster "${cluster}" did not run in wave "${this.#wave(index).name}"`;
+    if (c.rollback) return `cluster "${cluster}" is already rolling back`;
+    if (c.state !== 'upgraded') return `cluster "${cluster}" is ${c.state}; only upgraded clusters can be rolled back`;
+    return [c];
+  }
+
+  /**
+   * Requests the rollback-only runs of a promoted wave's upgraded clusters (or of one), after
+   * {@link waveRollbackRefusal} said yes. Each undoes what its upgrade recorded (node groups and
+   * add-ons, as the rollback rules allow) and, where spec.rollback.afterPromotion.controlPlane
+   * opts in, the last control-plane hop by VersionRollback, which EKS itself refuses outside its
+   * window or while rollback-readiness insights fail. A cluster with nothing to undo is reported,
+   * not started. The workflow starts the requested runs at once (campaign.ts).
+   */
+  requestWaveRollback(input: RollbackWaveInput, now: number, proof?: ActionProof): RollbackWaveResult {
+    const wave = this.#s.waves.find((w) => w.name === input.wave) as WaveRecord;
+    const candidates = this.#waveRollbackCandidates(wave.index, input.cluster) as ClusterRecord[];
+    const withControlPlane = this.spec.rollback.afterPromotion?.controlPlane === true;
+    const reason = `rolled back with wave "${wave.name}" by ${input.by}${input.reason ? `: ${input.reason}` : ''}`;
+    const clusters: WaveRollbackPlan[] = [];
+    for (const c of candidates) {
+      const hop = withControlPlane ? this.#lastHop(c) : undefined;
+      const goesBack = [...(c.undo ?? [])].reverse().map((e) => e.step);
+      const stays: string[] = [];
+      if (hop) goesBack.push(`control-plane ${hop.to} → ${hop.from} (VersionRollback, if EKS allows it now)`);
+      else if (this.#lastHop(c))
+        stays.push(`control plane stays at ${this.#lastHop(c)?.to}: spec.rollback.afterPromotion.controlPlane is off`);
+      if (!c.undo || c.undo.length === 0)
+        stays.push(
+          'no node-group or add-on change of its upgrade is recorded to undo (EKS picks the AMI, or the record was dropped)',
+        );
+      const started = goesBack.length > 0;
+      if (started) {
+        // The control plane's fate is said up front; the run adds what else stays.
+        const why = stays.find((x) => x.startsWith('control plane'));
+        c.rollback = {
+          state: 'requested',
+          reason: why ? `${reason}; ${why}` : reason,
+          afterPromotion: true,
+          ...(hop ? { controlPlane: hop } : {}),
+        };
+      }
+      clusters.push({ cluster: c.name, started, goesBack, stays });
+    }
+    this.#record(now, {
+      kind: 'rollback-requested',
+      by: input.by,
+      wave: wave.name,
+      ...(input.cluster !== undefined ? { cluster: input.cluster } : {}),
+      detail: bounded(
+        clusters
+          .map((p) => `${p.cluster}: ${p.started ? `undo ${p.goesBack.join(', ')}` : 'nothing to undo'}`)
+          .join('; ') + (input.reason ? `; ${input.reason}` : ''),
+        1000,
+      ),
+      ...proof,
+    });
+    this.#changes++;
+    return { wave: wave.name, clusters };
+  }
+
+  /** The cluster's last control-plane hop of this campaign, when it moved a minor. */
+  #lastHop(c: ClusterRecord): { from: string; to: string } | undefined {
+    const target = this.spec.target.kubernetesVersion;
+    const from = toMinor(this.member(c.name).version);
+    const to = target ? toMinor(target) : undefined;
+    if (!to || !from || compareMinor(to, from) <= 0) return undefined;
+    const parsed = parseMinor(to) as { major: number; minor: number };
+    return { from: `${parsed.major}.${parsed.minor - 1}`, to };
+  }
+
+  /** Clusters of promoted waves whose rollback-only run is to start. */
+  promotedRollbacksRequested(): ClusterView[] {
+    return this.#s.clusters.filter((c) => c.rollback?.state === 'requested' && c.rollback.afterPromotion);
+  }
+
+  /** True while a promoted wave's rollback is requested or runs: the campaign does not end before. */
+  promotedRollbacksPending(): boolean {
+    return this.#s.clusters.some((c) => c.rollback?.afterPromotion);
   }
 
   /**
@@ -869,21 +1017,26 @@ export class CampaignMachine {
     cluster: string,
     waveName: string,
     now: number,
-  ): { attempt: number; reason: string; undo: Reversible[] } {
+  ): { attempt: number; reason: string; undo: Reversible[]; controlPlane?: { from: string; to: string } } {
     const c = this.#cluster(cluster);
     const rollback = c.rollback ?? { state: 'requested', reason: 'soak gate failed' };
-    c.rollback = { state: 'running', reason: rollback.reason };
+    c.rollback = { ...rollback, state: 'running' };
     c.state = 'upgrading';
     c.starts += 1;
-    c.step = 'rollback after soak';
+    c.step = rollback.afterPromotion ? 'rollback after promotion' : 'rollback after soak';
     c.endedAt = undefined;
     this.#record(now, {
       kind: 'cluster-started',
       cluster: c.name,
       wave: waveName,
-      detail: `attempt ${c.attempt}: rollback after a failed soak gate`,
+      detail: `attempt ${c.attempt}: ${rollback.afterPromotion ? 'rollback of a promoted wave' : 'rollback after a failed soak gate'}`,
     });
-    return { attempt: c.attempt, reason: rollback.reason, undo: [...(c.undo ?? [])] };
+    return {
+      attempt: c.attempt,
+      reason: rollback.reason,
+      undo: [...(c.undo ?? [])],
+      ...(rollback.controlPlane ? { controlPlane: rollback.controlPlane } : {}),
+    };
   }
 
   /** True when the campaign has soak-phase gates. */
@@ -1007,13 +1160,14 @@ export class CampaignMachine {
 
   /**
    * Promotes the current wave and opens the next wave's window. With `watchMs` (spec.watchAfterPromotion),
-   * its clusters stay watched until then. What a rollback after the soak would undo is dropped.
+   * its clusters stay watched until then, and what a rollback would undo is kept as long.
    */
   promote(now: number, watchMs = 0): void {
     const wave = this.#currentWave();
     wave.state = 'promoted';
     if (watchMs > 0) wave.watchUntil = now + watchMs;
-    for (const c of this.#s.clusters) if (c.window === wave.index) c.undo = undefined;
+    // Kept while the wave is watched (a failure proposes undoing it) or when the spec undoes promoted waves.
+    if (watchMs <= 0 && !this.#undoesPromoted()) this.#dropUndo(wave.index);
     const next = this.#s.waves[wave.index + 1];
     this.#record(now, {
       kind: 'promoted',
