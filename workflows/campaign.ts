@@ -925,11 +925,11 @@ class CampaignRun {
       retryAtMs = Date.now() + FLEET_CONTROL_RETRY_MS;
     }
     if (granted === toStart.length) {
-      if (m.view.fleetHold !== undefined) m.setFleetHold(undefined);
+      if (m.view.fleetHold !== undefined) m.setFleetHold(undefined, Date.now());
       return { start: toStart, retryAtMs };
     }
     const held = reason ?? 'fleet control: no start granted';
-    m.setFleetHold(held);
+    m.setFleetHold(held, Date.now());
     for (const c of toStart.slice(granted)) {
       if (c.reserved) m.holdReserved(c.name, held);
       else m.markQueued(c.name, { kind: held.startsWith('frozen') ? 'frozen' : 'fleet-rate-limit', reason: held });

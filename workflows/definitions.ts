@@ -153,7 +153,9 @@ export interface AuditEntry {
     | 'completed'
     | 'soak-failed'
     | 'watch-unread'
-    | 'rollback-requested';
+    | 'rollback-requested'
+    | 'freeze-held'
+    | 'freeze-lifted';
   by?: string;
   wave?: string;
   cluster?: string;

@@ -150,6 +150,10 @@ describe('fleet control: freezes and fleet-wide pace', () => {
       expect(later.every((s) => s.startAt >= out.removedAt)).toBe(true);
       expect(out.result.state).toBe('completed');
       expect(out.after.fleetHold).toBeUndefined();
+      // Entering and leaving the freeze are audited once each, not at every refused start round.
+      const freezeEntries = out.after.audit.filter((e) => e.kind.startsWith('freeze'));
+      expect(freezeEntries.map((e) => e.kind)).toEqual(['freeze-held', 'freeze-lifted']);
+      expect(freezeEntries[0]?.detail).toMatch(/^frozen: year-end change freeze until/);
     },
   );
 

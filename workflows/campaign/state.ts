@@ -550,10 +550,20 @@ export class CampaignMachine {
     return 'paused';
   }
 
-  /** What the fleet control said about the last starts asked for: why none or fewer started, or nothing (cleared). */
-  setFleetHold(reason: string | undefined): void {
+  /**
+   * What the fleet control said about the last starts asked for: why none or fewer started, or
+   * nothing (cleared). Entering and leaving a freeze are decisions the audit trail keeps (once
+   * each, not at every refused start round).
+   */
+  setFleetHold(reason: string | undefined, now: number): void {
+    const wasFrozen = this.#s.fleetHold?.startsWith('frozen') ?? false;
+    const frozen = reason?.startsWith('frozen') ?? false;
     if (reason === undefined) delete this.#s.fleetHold;
     else this.#s.fleetHold = reason;
+    if (frozen && !wasFrozen) this.#record(now, { kind: 'freeze-held', by: 'fleet control', detail: reason });
+    if (wasFrozen && !frozen) {
+      this.#record(now, { kind: 'freeze-lifted', by: 'fleet control', detail: 'starts granted again' });
+    }
   }
 
   /** The fleet control lifted a freeze or changed the pace: the window looks again. */
