@@ -94,28 +94,47 @@ const percentString = z
   .refine((s) => !(Number.parseFloat(s) > 100), { message: 'must be at most 100%' });
 
 /**
+ * What a count-or-percentage that matches neither form is told (zod's union says only "Invalid
+ * input" when every option stops at its type): a fraction, NaN or an infinity by name.
+ */
+function countOrPercentError(issue: { input?: unknown }): string {
+  const v = issue.input;
+  if (typeof v === 'number' && !Number.isFinite(v)) {
+    return `must be a finite whole number (expected number, got ${String(v)}) or a percentage such as "10%"`;
+  }
+  if (typeof v === 'number') return 'must be a whole number (or a percentage such as "10%")';
+  return 'must be a count such as 2 or a percentage such as "10%" (expected number or "N%")';
+}
+
+/**
  * A limit of at least 1, as a count or a percentage ("25%") of the wave's (maxParallel) or the
  * campaign's selected clusters (caps): rounded down, but at least 1 (domain/freezes.ts
  * resolveCountOrPercent), so a small wave still makes progress.
  */
 const limitOrPercent = (max: number) =>
-  z.union([
+  z.union(
+    [
+      z
+        .number()
+        .int({ message: 'must be a whole number' })
+        .min(1, { message: 'must be >= 1' })
+        .max(max, { message: `must be <= ${max}` }),
+      percentString.refine((s) => !(Number.parseFloat(s) <= 0), { message: 'must be more than 0%' }),
+    ],
+    { error: countOrPercentError },
+  );
+
+const countOrPercent = z.union(
+  [
     z
       .number()
       .int({ message: 'must be a whole number' })
-      .min(1, { message: 'must be >= 1' })
-      .max(max, { message: `must be <= ${max}` }),
-    percentString.refine((s) => !(Number.parseFloat(s) <= 0), { message: 'must be more than 0%' }),
-  ]);
-
-const countOrPercent = z.union([
-  z
-    .number()
-    .int({ message: 'must be a whole number' })
-    .min(0, { message: 'must be >= 0' })
-    .max(100_000, { message: 'must be <= 100000' }),
-  percentString,
-]);
+      .min(0, { message: 'must be >= 0' })
+      .max(100_000, { message: 'must be <= 100000' }),
+    percentString,
+  ],
+  { error: countOrPercentError },
+);
 
 const amiId = z
   .string()
