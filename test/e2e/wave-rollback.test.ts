@@ -185,9 +185,13 @@ describe('e2e: a promoted wave rolled back, control plane by VersionRollback whe
       [['rb-fargate', true]],
       [['rb-managed', true]],
     ]);
-    expect(firstAnswer[0]?.clusters[0]?.goesBack).toContainEqual(
-      expect.stringMatching(/^control-plane 1\.32 → 1\.31 \(VersionRollback/),
-    );
+    const cpBack = 'control-plane 1.32 → 1.31 (VersionRollback, if EKS allows it now)';
+    expect(firstAnswer[0]?.clusters[0]).toMatchObject({ goesBack: ['addon kube-proxy', cpBack], stays: [] });
+    // The answer promises only what EKS can do: the node group whose AMI EKS picks stays.
+    expect(firstAnswer[1]?.clusters[0]).toMatchObject({
+      goesBack: ['addon kube-proxy', cpBack],
+      stays: [expect.stringMatching(/^node group std stays at 1\.32: EKS picks its AL2023_x86_64_STANDARD AMI/)],
+    });
 
     const afterWindow = await statusWhen(
       fw,
