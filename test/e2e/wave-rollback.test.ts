@@ -10,8 +10,9 @@
  * (b) rb-managed (an AL2023 managed node group, whose AMI EKS picks, so it stays on 1.32): the
  *     kubelet version skew ROLLBACK_READINESS insight is in ERROR, no VersionRollback is sent, and
  *     the campaign status says "control plane stays at 1.32" with the node group named;
- * (c) rb-late (Fargate only): rolled back after the simulator's clock moved 8 days on, past EKS's
- *     7-day window: EKS refuses the VersionRollback and the status says so.
+ * (c) rb-late (Fargate only): rolled back with the `fleetwave rollback` CLI after the simulator's
+ *     clock moved 8 days on, past EKS's 7-day window: EKS refuses the VersionRollback, and the
+ *     status (and `fleetwave status`) says so.
  * The second wave soaks long, so the campaign is still running when the rollbacks are asked for;
  * the test aborts it at the end.
  *
@@ -28,6 +29,7 @@ import { API_VERSION } from '../../domain/spec';
 import { defaultAddonVersion } from '../../simulator/catalogue';
 import type { Mutation } from '../../simulator/model/types';
 import type { CampaignStatus, ClusterStatus, RollbackWaveResult } from '../../workflows/definitions';
+import { runCli } from '../helpers/cli';
 import { approversOf, sleep, testWorkspace, TIME_SCALE } from '../resilience/harness';
 
 const FROM = '1.31';
@@ -239,9 +241,15 @@ describe('e2e: a promoted wave rolled back, control plane by VersionRollback whe
     });
     expect(advanced.status).toBe(200);
     log(`simulator clock advanced 8 days: ${JSON.stringify(await advanced.json())}`);
+    // This one through the CLI, as an operator types it.
+    const cliEnv = { TEMPORAL_ADDRESS: s.server.address, TEMPORAL_NAMESPACE: s.server.namespace };
+    const rollbackArgs = ['rollback', NAME, '--wave', 'first', '--cluster', 'rb-late', '--as', 'e2e operator'];
     const lateAskMs = Date.now();
-    const late = await fw.rollbackWave(NAME, { by: 'e2e operator', wave: 'first', cluster: 'rb-late' });
-    log(`rollback answer: ${JSON.stringify(late)}`);
+    const cli = await runCli([...rollbackArgs, '--json'], { env: cliEnv });
+    const cliMs = Date.now() - lateAskMs;
+    log(`fleetwave rollback --json (exit ${cli.code}, ${cli.ms} ms): ${cli.stdout.trim()} ${cli.stderr.trim()}`);
+    expect(cli.code, cli.stderr).toBe(0);
+    const late = JSON.parse(cli.stdout) as RollbackWaveResult;
     expect(late.clusters.map((c) => [c.cluster, c.started])).toEqual([['rb-late', true]]);
     const afterLate = await statusWhen(fw, NAME, (st) => rollbackEnded(st, ['rb-late']), 'the late rollback');
     const lateMs = Date.now() - lateAskMs;
@@ -264,6 +272,19 @@ describe('e2e: a promoted wave rolled back, control plane by VersionRollback whe
     ]);
     expect(afterLate.waves[0]?.state).toBe('promoted');
 
+    // `fleetwave status` reports what stayed; a second rollback of the same cluster is refused (exit 2).
+    const statusCli = await runCli(['status', NAME], { env: cliEnv });
+    log(`fleetwave status (exit ${statusCli.code}):\n${statusCli.stdout}`);
+    expect(statusCli.code, statusCli.stderr).toBe(0);
+    expect(statusCli.stdout).toMatch(/rb-late .*control plane stays at 1\.32: .*within 7 days of that upgrade/);
+    expect(statusCli.stdout).toMatch(/rb-managed .*control plane stays at 1\.32: node group std 1\.32 runs a kubelet/);
+    const again = await runCli(rollbackArgs, { env: cliEnv });
+    log(`fleetwave rollback again (exit ${again.code}): ${again.stdout.trim()} ${again.stderr.trim()}`);
+    expect(again.code).toBe(2);
+    expect(again.stderr + again.stdout).toMatch(
+      /cluster "rb-late" is (rolled-back; only upgraded clusters can be rolled back|already rolling back)/,
+    );
+
     await fw.abortCampaign(NAME, { by: 'e2e operator', reason: 'wave rollback checked' });
     const { result } = await drive;
     log(`campaign ${result.state}`);
@@ -275,6 +296,7 @@ describe('e2e: a promoted wave rolled back, control plane by VersionRollback whe
       rollbackUpdatesAnsweredMs: answeredMs,
       rollbacksWithinWindowEndedMs: rolledBackMs,
       rollbackPastWindowEndedMs: lateMs,
+      cliRollbackAnsweredMs: cliMs,
     };
     log(`figures ${JSON.stringify(figures)}`);
     console.log(`e2e wave-rollback figures: ${JSON.stringify(figures)}`);
