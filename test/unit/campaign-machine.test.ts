@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { FleetMember } from '../../domain/fleet';
 import { campaignSchema, type Campaign, type CampaignInput } from '../../domain/spec';
 import type { ClusterUpgradeResult } from '../../workflows/definitions';
+import type { Reversible } from '../../workflows/cluster-upgrade/rollback';
 import { setUpCampaign, pinRequest } from '../../workflows/campaign/planning';
 import { decidePromotion, type PromotionFacts } from '../../workflows/campaign/promotion';
 import { AUDIT_KEPT, CampaignMachine, type CarriedState } from '../../workflows/campaign/state';
@@ -137,6 +138,56 @@ describe('campaign state machine', () => {
     expect(m.phase).toBe('done');
     expect(m.result()).toMatchObject({ state: 'completed', upgraded: ['a', 'c'] });
     expect(m.totals()).toEqual({ done: 2, failed: 0, total: 2 });
+  });
+
+  it('answers a wave rollback with the node groups EKS cannot take back as staying', () => {
+    const { m } = machine([member('a'), member('c')], {
+      ...twoWaves,
+      rollback: { afterPromotion: { mode: 'propose', controlPlane: true } },
+    });
+    const previous = { version: '1.29', status: 'ACTIVE' };
+    const undo: Reversible[] = [
+      { kind: 'addon', plan: { name: 'vpc-cni', from: 'v1.0', to: 'v1.1' }, step: 'addon vpc-cni' },
+      {
+        kind: 'nodegroup',
+        plan: { previous: { ...previous, name: 'ng', amiType: 'AL2023_x86_64_STANDARD' }, minor: '1.31' },
+        step: 'nodegroup ng',
+      },
+      {
+        kind: 'nodegroup',
+        plan: {
+          previous: { ...previous, name: 'custom', amiType: 'CUSTOM', launchTemplate: { name: 'lt', version: '3' } },
+          minor: '1.31',
+          imageId: 'ami-0123456789abcdef0',
+        },
+        step: 'nodegroup custom',
+      },
+    ];
+    const [canary] = m.windowClusters(0);
+    if (!canary) throw new Error('no canary cluster');
+    const attempt = m.markClusterStarted(canary.name, 'canary', T0);
+    m.childRunStarted(canary.name, attempt, 'run-canary');
+    m.onFinished({ cluster: canary.name, attempt, result: { ...result(canary.name, 'upgraded'), undo } }, T0 + 1);
+    soak(m);
+    m.awaitApproval(T0);
+    m.applyApproval({ wave: 'canary', approver: 'alice' }, 'update', T0);
+    m.applyApproval({ wave: 'canary', approver: 'bob' }, 'update', T0);
+    m.promote(T0);
+    expect(m.waveRollbackRefusal({ wave: 'canary', by: 'ops' })).toBeUndefined();
+    expect(m.requestWaveRollback({ wave: 'canary', by: 'ops' }, T0).clusters).toEqual([
+      {
+        cluster: canary.name,
+        started: true,
+        goesBack: [
+          'nodegroup custom',
+          'addon vpc-cni',
+          'control-plane 1.31 → 1.30 (VersionRollback, if EKS allows it now)',
+        ],
+        stays: [
+          'node group ng stays at 1.31: EKS picks its AL2023_x86_64_STANDARD AMI, and EKS cannot roll a node group back to an earlier Kubernetes or AMI version',
+        ],
+      },
+    ]);
   });
 
   it('acknowledges the failures so far when resumed past the budget, and pauses again on a further one', () => {

@@ -12,6 +12,7 @@ import type { GateResult, PinnedVersions } from '../../activities/types';
 import type { FleetMember } from '../../domain/fleet';
 import { durationToMs } from '../../domain/duration';
 import type { TokenBucket } from '../../domain/pacing';
+import { nodegroupReversibility } from '../../domain/node-models';
 import { effectiveApproval } from '../../domain/plan';
 import { compareMinor, parseMinor, toMinor } from '../../domain/versions';
 import type { PolicySummary, SignedActionKind } from '../../domain/signed-actions';
@@ -863,8 +864,22 @@ export class CampaignMachine {
     const clusters: WaveRollbackPlan[] = [];
     for (const c of candidates) {
       const hop = withControlPlane ? this.#lastHop(c) : undefined;
-      const goesBack = [...(c.undo ?? [])].reverse().map((e) => e.step);
+      const goesBack: string[] = [];
       const stays: string[] = [];
+      // The answer promises only what EKS can do: a node group whose AMI EKS picks cannot go back
+      // (domain/node-models.ts), so it is said to stay, as the rollback-only run will keep it.
+      for (const e of [...(c.undo ?? [])].reverse()) {
+        const rule =
+          e.kind === 'nodegroup'
+            ? nodegroupReversibility({
+                amiType: e.plan.previous.amiType,
+                launchTemplate: e.plan.previous.launchTemplate,
+              })
+            : undefined;
+        if (e.kind === 'nodegroup' && rule && !rule.reversible)
+          stays.push(`node group ${e.plan.previous.name} stays at ${e.plan.minor}: ${rule.why}`);
+        else goesBack.push(e.step);
+      }
       if (hop) goesBack.push(`control-plane ${hop.to} → ${hop.from} (VersionRollback, if EKS allows it now)`);
       else if (this.#lastHop(c))
         stays.push(`control plane stays at ${this.#lastHop(c)?.to}: spec.rollback.afterPromotion.controlPlane is off`);
@@ -872,7 +887,8 @@ export class CampaignMachine {
         stays.push(
           'no node-group or add-on change of its upgrade is recorded to undo (EKS picks the AMI, or the record was dropped)',
         );
-      const started = goesBack.length > 0;
+      // Started as before the answer named what stays: the run reports what EKS kept.
+      const started = (c.undo?.length ?? 0) > 0 || hop !== undefined;
       if (started) {
         // The control plane's fate is said up front; the run adds what else stays.
         const why = stays.find((x) => x.startsWith('control plane'));
