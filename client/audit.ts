@@ -17,10 +17,11 @@
  */
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+// The file itself: the package has no exports map, so plain Node (the packed library is ESM) cannot import its directory.
 import {
   decodeArrayFromPayloads,
   decodeOptionalFailureToOptionalError,
-} from '@temporalio/common/lib/internal-non-workflow';
+} from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
 import { campaignWorkflowId, statusQuery, type AuditEntry, type CampaignWorkflowInput } from '../workflows/definitions';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
