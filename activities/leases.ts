@@ -100,7 +100,7 @@ export function createLeaseActivities({ client, taskQueue }: LeaseActivitiesDeps
         });
       } catch (err) {
         // Nobody ever set a freeze or a pace (or the calendar emptied and the workflow ended).
-        if (err instanceof WorkflowNotFoundError) return { granted: input.want };
+        if (err instanceof WorkflowNotFoundError) return { granted: input.want, absent: true };
         throw err;
       }
     },

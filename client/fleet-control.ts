@@ -16,6 +16,7 @@ import {
   FLEET_CONTROL_LABEL,
   WorkflowTypes,
   addFreezeUpdate,
+  fleetControlChangedSignal,
   fleetControlQuery,
   fleetControlWorkflowId,
   removeFreezeUpdate,
@@ -66,9 +67,32 @@ async function updateWithStart<Ret, Args extends unknown[]>(
   }
 }
 
+/**
+ * Tells the running campaigns of the task queue that a fleet control runs now: a campaign that
+ * found none at its last start round stops asking (no events spent on an absent calendar) until
+ * this signal. Best effort per campaign: one that ended meanwhile needs nothing.
+ */
+async function tellRunningCampaigns(target: FleetControlTarget): Promise<void> {
+  const query =
+    `WorkflowType = '${WorkflowTypes.campaign}' AND ExecutionStatus = 'Running' ` +
+    `AND TaskQueue = '${target.taskQueue.replace(/'/g, "\\'")}'`;
+  const sends: Promise<unknown>[] = [];
+  for await (const wf of target.client.workflow.list({ query })) {
+    sends.push(
+      target.client.workflow
+        .getHandle(wf.workflowId)
+        .signal(fleetControlChangedSignal)
+        .catch(() => undefined),
+    );
+  }
+  await Promise.all(sends);
+}
+
 /** Adds a freeze; the calendar checks it and names every problem (UpdateRefusedError). */
-export function addFreeze(target: FleetControlTarget, input: FreezeInput): Promise<Freeze> {
-  return updateWithStart<Freeze, [FreezeInput]>(target, 'freeze add', addFreezeUpdate, [input]);
+export async function addFreeze(target: FleetControlTarget, input: FreezeInput): Promise<Freeze> {
+  const freeze = await updateWithStart<Freeze, [FreezeInput]>(target, 'freeze add', addFreezeUpdate, [input]);
+  await tellRunningCampaigns(target);
+  return freeze;
 }
 
 /** Removes freeze `id` (`f3`); refused when there is no such freeze. */
@@ -77,8 +101,12 @@ export function removeFreeze(target: FleetControlTarget, id: string): Promise<Fr
 }
 
 /** Sets the fleet-wide pace, or removes it with `null`. */
-export function setFleetPace(target: FleetControlTarget, pace: FleetPace | null): Promise<FleetControlView> {
-  return updateWithStart<FleetControlView, [FleetPace | null]>(target, 'pace set', setFleetPaceUpdate, [pace]);
+export async function setFleetPace(target: FleetControlTarget, pace: FleetPace | null): Promise<FleetControlView> {
+  const view = await updateWithStart<FleetControlView, [FleetPace | null]>(target, 'pace set', setFleetPaceUpdate, [
+    pace,
+  ]);
+  if (pace) await tellRunningCampaigns(target);
+  return view;
 }
 
 /** The calendar and pace; empty when the fleet control never ran or has ended (nothing held). */

@@ -223,10 +223,15 @@ const WAKE_ON_CHANGE_WHILE_AWAITING_PATCH = 'wake-on-change-while-awaiting';
 /** See `admitByFleetControl` and docs/versioning.md. */
 const FLEET_CONTROL_PATCH = 'fleet-control';
 
-/** A quick Update on the fleet control workflow: one marker event per start round. */
-const { takeFleetStarts } = proxyLocalActivities<LeaseActivities>({
+/**
+ * A quick Update on the fleet control workflow, once per start round. A regular activity, not a
+ * local one: the main loop's local activity raced the approval handlers' `verifyAction` local
+ * activities, and a replay (a query after an eviction, under CI load) scheduled them in another
+ * order than the first run had ("recorded marker 'verifyAction' does not match … 'takeFleetStarts'").
+ * A regular activity's completion is an event, so the loop resumes at the same point on replay.
+ */
+const { takeFleetStarts } = proxyActivities<LeaseActivities>({
   startToCloseTimeout: '30 seconds',
-  localRetryThreshold: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
@@ -907,6 +912,8 @@ class CampaignRun {
   ): Promise<{ start: ClusterView[]; held?: string; retryAtMs: number }> {
     const m = this.m;
     if (toStart.length === 0 || !patched(FLEET_CONTROL_PATCH)) return { start: toStart, retryAtMs: 0 };
+    // No fleet control ran at the last ask: nothing to honour until fleetControlChanged says otherwise.
+    if (m.fleetControlAbsent) return { start: toStart, retryAtMs: 0 };
     let granted: number;
     let reason: string | undefined;
     let retryAtMs: number;
@@ -917,6 +924,7 @@ class CampaignRun {
         clusters: toStart.map((c) => c.name),
       });
       granted = Math.max(0, Math.min(toStart.length, result.granted));
+      if (result.absent) m.markFleetControlAbsent();
       reason = result.reason;
       retryAtMs = result.retryAtMs ?? Date.now() + FLEET_CONTROL_RETRY_MS;
     } catch (err) {

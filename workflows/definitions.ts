@@ -562,6 +562,12 @@ export interface TakeStartsResult {
   retryAtMs?: number;
   /** Why fewer than wanted were granted, for status. */
   reason?: string;
+  /**
+   * No fleet control runs (nobody set a freeze or a pace, or it ended): everything was granted,
+   * and the campaign stops asking until `fleetControlChanged` (sent by `fleetwave freeze add` and
+   * `fleetwave pace set` to running campaigns) says one may run again.
+   */
+  absent?: boolean;
 }
 
 export interface FleetControlView {

@@ -161,6 +161,8 @@ export interface CarriedState {
   bucket?: TokenBucket;
   /** Why the fleet control refused the last starts (`frozen: <reason> until <ISO>`, or the fleet-wide rate limit). */
   fleetHold?: string;
+  /** The fleet control did not run at the last ask: start rounds skip it until fleetControlChanged. */
+  fleetControlAbsent?: boolean;
   /** Last values written to the search attributes (so unchanged ones are not re-upserted). */
   publishedAttributes?: Record<string, string | number | boolean>;
   publishedCountsAt?: number;
@@ -567,9 +569,20 @@ export class CampaignMachine {
     }
   }
 
-  /** The fleet control lifted a freeze or changed the pace: the window looks again. */
+  /** The fleet control lifted a freeze or changed the pace, or one was set up: the window looks again. */
   onFleetControlChanged(): void {
+    delete this.#s.fleetControlAbsent;
     this.#changes++;
+  }
+
+  /** No fleet control runs: start rounds do not ask it until {@link onFleetControlChanged}. */
+  markFleetControlAbsent(): void {
+    this.#s.fleetControlAbsent = true;
+  }
+
+  /** Whether start rounds skip the fleet control (it did not run at the last ask). */
+  get fleetControlAbsent(): boolean {
+    return this.#s.fleetControlAbsent === true;
   }
 
   /** A cluster whose leases are granted still waits: the fleet control refused its start for now. */
