@@ -409,6 +409,9 @@ async function admitApproval(
   };
   const shape = approvalShapeProblem(approval);
   if (shape) return refuse(shape);
+  // Decided here, before the policy check's local activity: where the patch marker lands must not
+  // depend on when that activity's result is delivered (a replay under load put it elsewhere).
+  const recheck = soakGatesOf(m).length > 0 && patched(APPROVAL_RECHECK_PATCH);
   const check = await checkAction(m, {
     action: 'approve',
     actor: approval.approver,
@@ -421,7 +424,7 @@ async function admitApproval(
   m.expireApprovals(now);
   let refusal = m.approvalRefusal(approval, check.groups);
   if (refusal) return refuse(refusal, check.proof);
-  const red = await recheckBeforePromotion(m, now);
+  const red = recheck ? await recheckBeforePromotion(m, now) : undefined;
   if (red) return refuse(red, check.proof);
   if (red !== undefined) {
     // The re-check awaited an activity: another message may have changed the wave meanwhile.
@@ -447,7 +450,6 @@ async function recheckBeforePromotion(m: CampaignMachine, now: number): Promise<
   const wave = m.currentWave;
   const gates = soakGatesOf(m);
   if (!wave || gates.length === 0 || !m.approvalWouldPromote(now)) return undefined;
-  if (!patched(APPROVAL_RECHECK_PATCH)) return undefined;
   const batches = batchesOf(pairsOf(m, wave.index, gates));
   let failures: { cluster: string; result: GateResult }[];
   try {

@@ -123,6 +123,27 @@ describe('resilience: worker killed with SIGKILL during the Karpenter node step'
     const takeoverMs = Date.now() - killedAt;
 
     const result = (await s.client.client.workflow.getHandle(campaignWorkflowId(name)).result()) as CampaignResult;
+    // The survivor's first look can also end the wait between two polls (the drift finished during
+    // the stall): then the history's started event of the drift wait says who ran its last attempt.
+    if (!tookOver) {
+      const history = await s.client.client.workflow.getHandle(clusterUpgradeWorkflowId(cluster)).fetchHistory();
+      const events = history.events ?? [];
+      const driftIds = new Set(
+        events
+          .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'driftKarpenterNodes')
+          .map((e) => String(e.eventId)),
+      );
+      const last = events
+        .filter(
+          (e) =>
+            e.activityTaskStartedEventAttributes &&
+            driftIds.has(String(e.activityTaskStartedEventAttributes.scheduledEventId)),
+        )
+        .at(-1)?.activityTaskStartedEventAttributes;
+      if (last && (last.attempt ?? 0) > (atKill?.attempt ?? 0) && last.identity === survivorId) {
+        tookOver = { type: 'driftKarpenterNodes', attempt: last.attempt ?? 0, state: 0, identity: last.identity };
+      }
+    }
     const lines = [
       `SIGKILL of the worker holding the Karpenter drift wait (${stateName}) → ` +
         (tookOver
