@@ -116,6 +116,17 @@ export function classifyQueryResult(body: PromResponse, cond: Condition): GateMe
  * metric per cluster (aggregate it, as in `max(...)`).
  */
 export function classifyRangeResult(body: PromResponse): { values: number[] } | { note: string } {
+  const result = matrixOf(body);
+  if ('note' in result) return result;
+  if (result.length === 0) return { values: [] };
+  if (result.length > 1) {
+    return { note: `range query returned ${result.length} series; a baseline comparison needs one (aggregate it)` };
+  }
+  return { values: sampleValues((result[0] as { values?: unknown }).values) };
+}
+
+/** The series of a range query answer, or why there are none to read (an error, not a matrix). */
+function matrixOf(body: PromResponse): unknown[] | { note: string } {
   if (body.status !== 'success') {
     return {
       note: `Prometheus error ${body.errorType ?? ''}: ${(body.error ?? 'no status').slice(0, MAX_ERROR_TEXT)}`,
@@ -125,17 +136,17 @@ export function classifyRangeResult(body: PromResponse): { values: number[] } | 
   if (body.data?.resultType !== 'matrix' || !Array.isArray(result)) {
     return { note: `range query returned ${body.data?.resultType ?? 'nothing'}, not a matrix` };
   }
-  if (result.length === 0) return { values: [] };
-  if (result.length > 1) {
-    return { note: `range query returned ${result.length} series; a baseline comparison needs one (aggregate it)` };
-  }
-  const pairs = (result[0] as { values?: unknown }).values;
+  return result;
+}
+
+/** The numbers of one series' `[time, "value"]` pairs; NaN and malformed samples carry no value. */
+function sampleValues(pairs: unknown): number[] {
   const values: number[] = [];
   for (const pair of Array.isArray(pairs) ? pairs : []) {
     const v = parseSampleValue(Array.isArray(pair) ? (pair[1] as string | undefined) : undefined);
     if (v !== undefined) values.push(v);
   }
-  return { values };
+  return values;
 }
 
 /**
@@ -146,15 +157,8 @@ export function clusterMedians(
   body: PromResponse,
   clusters: readonly string[],
 ): { values: number[] } | { note: string } {
-  if (body.status !== 'success') {
-    return {
-      note: `Prometheus error ${body.errorType ?? ''}: ${(body.error ?? 'no status').slice(0, MAX_ERROR_TEXT)}`,
-    };
-  }
-  const result = body.data?.result;
-  if (body.data?.resultType !== 'matrix' || !Array.isArray(result)) {
-    return { note: `range query returned ${body.data?.resultType ?? 'nothing'}, not a matrix` };
-  }
+  const result = matrixOf(body);
+  if ('note' in result) return result;
   const wanted = new Set(clusters);
   const values: number[] = [];
   for (const series of result as { metric?: Record<string, string>; values?: unknown }[]) {
@@ -164,12 +168,7 @@ export function clusterMedians(
     }
     if (!wanted.has(name)) continue;
     wanted.delete(name);
-    const samples: number[] = [];
-    for (const pair of Array.isArray(series.values) ? series.values : []) {
-      const v = parseSampleValue(Array.isArray(pair) ? (pair[1] as string | undefined) : undefined);
-      if (v !== undefined) samples.push(v);
-    }
-    const m = median(samples);
+    const m = median(sampleValues(series.values));
     if (m !== undefined) values.push(m);
   }
   return { values };
