@@ -129,23 +129,28 @@ export function createAccessActivities(deps: ResolvedDeps): AccessActivities {
       try {
         const kc = await deps.kube(cluster, clusterAccess(described));
         const api = kc.makeApiClient(AuthorizationV1Api);
-        for (const need of KUBERNETES_NEEDS) {
-          const review = await api.createSelfSubjectAccessReview({
-            body: {
-              apiVersion: 'authorization.k8s.io/v1',
-              kind: 'SelfSubjectAccessReview',
-              spec: {
-                resourceAttributes: {
-                  verb: need.verb,
-                  group: need.group,
-                  resource: need.resource,
-                  ...(need.subresource ? { subresource: need.subresource } : {}),
+        // All at once; the answers come back in the order of the needs.
+        const reviews = await Promise.all(
+          KUBERNETES_NEEDS.map((need) =>
+            api.createSelfSubjectAccessReview({
+              body: {
+                apiVersion: 'authorization.k8s.io/v1',
+                kind: 'SelfSubjectAccessReview',
+                spec: {
+                  resourceAttributes: {
+                    verb: need.verb,
+                    group: need.group,
+                    resource: need.resource,
+                    ...(need.subresource ? { subresource: need.subresource } : {}),
+                  },
                 },
               },
-            },
-          });
-          if (!review.status?.allowed) denied.push(describeNeed(need));
-        }
+            }),
+          ),
+        );
+        KUBERNETES_NEEDS.forEach((need, i) => {
+          if (!reviews[i]?.status?.allowed) denied.push(describeNeed(need));
+        });
       } catch (err) {
         const code = httpCode(err);
         if (code === 401)

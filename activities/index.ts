@@ -96,6 +96,7 @@ export function createActivityParts(deps: ActivityDeps): FleetwaveActivities & A
     blockingPdbs: kubernetes.blockingPdbs,
     captureBaseline: kubernetes.captureBaseline,
     nodeModels: kubernetes.nodeModels,
+    reviewAccess: kubernetes.reviewAccess,
   });
   const prometheus = createPrometheusActivities(resolved, {
     cloudwatch: createCloudWatchProvider(resolved),

@@ -6,6 +6,7 @@
  *   captures the same baseline in its own call, see eks/preflight.ts).
  * - nodeModels (for preflight): custom NodePools and their NodeClaims, the Karpenter controller's
  *   version, and the nodes of self-managed groups and Fargate, from the node labels.
+ * - reviewAccess (for preflight): SelfSubjectAccessReviews of the permissions the plan will use.
  * - checkKubernetesHealth: all nodes Ready, kubelets of each node group at the expected
  *   minor, no crash-looping workload that was not crash-looping in the baseline.
  * An unreachable API server fails the activity (retryable); it never yields "healthy".
@@ -23,6 +24,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import { describeNeed, type KubernetesNeed } from '../domain/access';
 import { detectOwner, type Ownership } from '../domain/ownership';
 import { compareMinor, toMinor } from '../domain/versions';
 import type { AmiSelectorTerm, NodeClassState } from '../domain/karpenter';
@@ -158,7 +160,12 @@ async function call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): P
  * GET `path` on the cluster's API server as JSON. An HTTP error rejects with `code` set to the
  * status (as client-node's ApiException has it), so toKubernetesFailure classifies both alike.
  */
-async function getJson<T>(kc: KubeConfig, path: string, signal: AbortSignal): Promise<T> {
+function getJson<T>(kc: KubeConfig, path: string, signal: AbortSignal): Promise<T> {
+  return requestJson<T>(kc, path, signal);
+}
+
+/** GET `path`, or POST `body` to it when one is given, on the cluster's API server, answered as JSON. */
+async function requestJson<T>(kc: KubeConfig, path: string, signal: AbortSignal, body?: unknown): Promise<T> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('the KubeConfig names no cluster server');
   const opts: https.RequestOptions = {};
@@ -176,32 +183,34 @@ async function getJson<T>(kc: KubeConfig, path: string, signal: AbortSignal): Pr
     }
   }
   const request = secure ? https.request : http.request;
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers = {
+    ...opts.headers,
+    accept: 'application/json',
+    ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+  };
   return new Promise<T>((resolve, reject) => {
-    const req = request(
-      url,
-      { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, signal },
-      (res) => {
-        // Decoded as it arrives: no copy of the whole body outside the JS heap before parsing.
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status >= 300) {
-            reject(Object.assign(new Error(`HTTP ${status}`), { code: status }));
-            return;
-          }
-          try {
-            resolve(JSON.parse(body) as T);
-          } catch (err) {
-            reject(err instanceof Error ? err : new Error(String(err)));
-          }
-        });
-      },
-    );
+    const req = request(url, { ...opts, method: payload === undefined ? 'GET' : 'POST', headers, signal }, (res) => {
+      // Decoded as it arrives: no copy of the whole body outside the JS heap before parsing.
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          reject(Object.assign(new Error(`HTTP ${status}`), { code: status }));
+          return;
+        }
+        try {
+          resolve(JSON.parse(text) as T);
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    });
     req.on('error', reject);
-    req.end();
+    req.end(payload);
   });
 }
 
@@ -252,7 +261,20 @@ interface KubernetesSession {
   listPods(): Promise<Pod[]>;
   listBlockingPdbs(): Promise<string[]>;
   readNodeModels(): Promise<KubernetesNodeModels>;
+  reviewAccess(needs: readonly KubernetesNeed[]): Promise<AccessReview>;
 }
+
+/** What the API server answered about the worker's permissions (SelfSubjectAccessReview). */
+export interface AccessReview {
+  /** Permissions it refused, named as `kubectl auth can-i` names them. */
+  denied: string[];
+  /** Permissions the review could not answer for (the call failed: no answer, 5xx, 429...). */
+  unanswered: string[];
+  /** Why the first of them failed. */
+  error?: string;
+}
+
+const ACCESS_REVIEW_PATH = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
 
 /** The node models the cluster's own API shows (preflight adds what EKS says: Auto Mode, Fargate profiles). */
 export interface KubernetesNodeModels {
@@ -430,6 +452,48 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         ...(oldestFargateKubelet ? { oldestFargateKubelet } : {}),
       };
     },
+    /**
+     * One SelfSubjectAccessReview per permission, all at once: the question `kubectl auth can-i`
+     * asks, answered by the API server's own authorizers, so EKS access policies and RBAC both
+     * count (https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access).
+     * A review that fails is reported as unanswered, never as a refusal.
+     */
+    async reviewAccess(needs) {
+      const answers = await Promise.allSettled(
+        needs.map((need) =>
+          call(`SelfSubjectAccessReview of ${clusterName}`, (signal) =>
+            requestJson<{ status?: { allowed?: boolean } }>(kc, ACCESS_REVIEW_PATH, signal, accessReviewBody(need)),
+          ),
+        ),
+      );
+      const review: AccessReview = { denied: [], unanswered: [] };
+      needs.forEach((need, i) => {
+        const answer = answers[i];
+        if (answer?.status === 'fulfilled') {
+          if (answer.value.status?.allowed !== true) review.denied.push(describeNeed(need));
+          return;
+        }
+        review.unanswered.push(describeNeed(need));
+        review.error ??= answer?.reason instanceof Error ? answer.reason.message : String(answer?.reason);
+      });
+      return review;
+    },
+  };
+}
+
+/** The body of a SelfSubjectAccessReview for one permission, across all namespaces. */
+function accessReviewBody(need: KubernetesNeed) {
+  return {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SelfSubjectAccessReview',
+    spec: {
+      resourceAttributes: {
+        verb: need.verb,
+        group: need.group,
+        resource: need.resource,
+        ...(need.subresource ? { subresource: need.subresource } : {}),
+      },
+    },
   };
 }
 
@@ -528,6 +592,7 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
       listPods: read((s) => s.listPods()),
       listBlockingPdbs: read((s) => s.listBlockingPdbs()),
       readNodeModels: read((s) => s.readNodeModels()),
+      reviewAccess: (needs: readonly KubernetesNeed[]) => read((s) => s.reviewAccess(needs))(),
     };
   }
 
@@ -620,7 +685,24 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     return (await session(cluster, access)).readNodeModels();
   }
 
-  return { captureKubernetesBaseline, checkKubernetesHealth, blockingPdbs, captureBaseline, nodeModels };
+  /** What the API server lets the worker do of `needs` (preflight passes the access it already has). */
+  async function reviewAccess(
+    cluster: ClusterRef,
+    access: ClusterAccess | undefined,
+    needs: readonly KubernetesNeed[],
+  ): Promise<AccessReview> {
+    if (needs.length === 0) return { denied: [], unanswered: [] };
+    return (await session(cluster, access)).reviewAccess(needs);
+  }
+
+  return {
+    captureKubernetesBaseline,
+    checkKubernetesHealth,
+    blockingPdbs,
+    captureBaseline,
+    nodeModels,
+    reviewAccess,
+  };
 }
 
 function sameAccess(a: ClusterAccess, b: ClusterAccess): boolean {

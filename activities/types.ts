@@ -139,6 +139,11 @@ export interface PreflightInput {
    * of becoming a warning. Default false.
    */
   captureBaseline?: boolean;
+  /**
+   * The run restarts the owners of Fargate pods (spec.nodes.fargate: restart): with the baseline,
+   * preflight then also asks for the permissions the restarts use. Default false.
+   */
+  fargateRestart?: boolean;
 }
 
 export interface PreflightResult {

@@ -23,6 +23,16 @@ export function accessPolicyArn(name: string, partition = 'aws'): string {
   return `arn:${partition}:eks::aws:cluster-access-policy/${name}`;
 }
 
+/**
+ * The node models and modes that bring permissions of their own: a cluster without them never makes
+ * those requests, so preflight does not ask for them there (the doctor asks for every one).
+ * - self-managed: self-managed node groups, cordoned and drained by fleetwave (self-managed.ts);
+ * - karpenter: a self-installed Karpenter (its NodePools held, EC2NodeClasses pinned, karpenter.ts);
+ * - auto-mode: EKS Auto Mode (NodeClaims followed, custom NodePools held during a bake, automode.ts);
+ * - fargate-restart: Fargate pods whose owners the run restarts (spec.nodes.fargate: restart, fargate.ts).
+ */
+export type NeedScope = 'self-managed' | 'karpenter' | 'auto-mode' | 'fargate-restart';
+
 /** One Kubernetes permission fleetwave uses, and what for. */
 export interface KubernetesNeed {
   verb: 'get' | 'list' | 'watch' | 'create' | 'patch' | 'update' | 'delete';
@@ -31,27 +41,178 @@ export interface KubernetesNeed {
   resource: string;
   subresource?: string;
   why: string;
+  /** Needed only on clusters with one of these; absent: on every cluster. */
+  only?: readonly NeedScope[];
+  /**
+   * A read preflight itself makes, in its Kubernetes baseline or its node-model reads: once that
+   * read has answered, the API server has allowed it, so preflight does not ask again.
+   */
+  readByPreflight?: 'baseline' | 'node-models';
 }
 
 /**
  * Every Kubernetes request the activities make (activities/kubernetes.ts, nodepools.ts, automode.ts,
- * karpenter.ts, self-managed.ts, fargate.ts), as RBAC sees it. A cluster without Karpenter never
- * needs the karpenter.sh ones, but RBAC answers for them all the same, so they are asked everywhere.
+ * karpenter.ts, self-managed.ts, fargate.ts), as RBAC sees it.
  */
 export const KUBERNETES_NEEDS: readonly KubernetesNeed[] = [
-  { verb: 'list', group: '', resource: 'nodes', why: 'node readiness and kubelet versions' },
-  { verb: 'patch', group: '', resource: 'nodes', why: 'cordon self-managed nodes before replacing them' },
-  { verb: 'list', group: '', resource: 'pods', why: 'crash-looping pods, drains and Fargate pods' },
-  { verb: 'create', group: '', resource: 'pods', subresource: 'eviction', why: 'drain self-managed nodes' },
-  { verb: 'list', group: 'policy', resource: 'poddisruptionbudgets', why: 'PDBs that block drains' },
-  { verb: 'get', group: 'apps', resource: 'deployments', why: 'a self-installed Karpenter and Fargate workloads' },
-  { verb: 'patch', group: 'apps', resource: 'deployments', why: 'restart Fargate workloads, pin Karpenter' },
-  { verb: 'patch', group: 'apps', resource: 'statefulsets', why: 'restart Fargate workloads' },
-  { verb: 'list', group: 'karpenter.sh', resource: 'nodepools', why: 'NodePool budgets' },
-  { verb: 'patch', group: 'karpenter.sh', resource: 'nodepools', why: 'hold and release NodePools during a bake' },
-  { verb: 'list', group: 'karpenter.sh', resource: 'nodeclaims', why: 'drift of Karpenter and Auto Mode nodes' },
-  { verb: 'patch', group: 'karpenter.k8s.aws', resource: 'ec2nodeclasses', why: 'pin and move AMI selector terms' },
+  {
+    verb: 'list',
+    group: '',
+    resource: 'nodes',
+    why: 'node readiness and kubelet versions',
+    readByPreflight: 'node-models',
+  },
+  {
+    verb: 'patch',
+    group: '',
+    resource: 'nodes',
+    why: 'cordon self-managed nodes before replacing them',
+    only: ['self-managed'],
+  },
+  {
+    verb: 'list',
+    group: '',
+    resource: 'pods',
+    why: 'crash-looping pods, drains and Fargate pods',
+    readByPreflight: 'baseline',
+  },
+  {
+    verb: 'create',
+    group: '',
+    resource: 'pods',
+    subresource: 'eviction',
+    why: 'drain self-managed nodes',
+    only: ['self-managed'],
+  },
+  {
+    verb: 'list',
+    group: 'policy',
+    resource: 'poddisruptionbudgets',
+    why: 'PDBs that block drains',
+    readByPreflight: 'baseline',
+  },
+  { verb: 'list', group: 'apps', resource: 'deployments', why: 'workloads available', readByPreflight: 'baseline' },
+  { verb: 'list', group: 'apps', resource: 'statefulsets', why: 'workloads available', readByPreflight: 'baseline' },
+  { verb: 'list', group: 'apps', resource: 'daemonsets', why: 'workloads available', readByPreflight: 'baseline' },
+  {
+    verb: 'get',
+    group: 'apps',
+    resource: 'deployments',
+    why: 'a self-installed Karpenter and Fargate workloads',
+    only: ['karpenter', 'fargate-restart'],
+  },
+  {
+    verb: 'get',
+    group: 'apps',
+    resource: 'statefulsets',
+    why: 'Fargate workloads to restart',
+    only: ['fargate-restart'],
+  },
+  {
+    verb: 'patch',
+    group: 'apps',
+    resource: 'deployments',
+    why: 'restart Fargate workloads',
+    only: ['fargate-restart'],
+  },
+  {
+    verb: 'patch',
+    group: 'apps',
+    resource: 'statefulsets',
+    why: 'restart Fargate workloads',
+    only: ['fargate-restart'],
+  },
+  {
+    verb: 'list',
+    group: 'karpenter.sh',
+    resource: 'nodepools',
+    why: 'NodePools and their budgets (node models)',
+    readByPreflight: 'node-models',
+  },
+  {
+    verb: 'patch',
+    group: 'karpenter.sh',
+    resource: 'nodepools',
+    why: 'hold and release NodePools during a bake',
+    only: ['karpenter', 'auto-mode'],
+  },
+  {
+    verb: 'list',
+    group: 'karpenter.sh',
+    resource: 'nodeclaims',
+    why: 'drift of Karpenter and Auto Mode nodes',
+    only: ['karpenter', 'auto-mode'],
+  },
+  {
+    verb: 'patch',
+    group: 'karpenter.k8s.aws',
+    resource: 'ec2nodeclasses',
+    why: 'pin and move AMI selector terms',
+    only: ['karpenter'],
+  },
 ];
+
+/**
+ * The scopes of a cluster from the node models preflight detected (pure). A self-installed
+ * Karpenter shows as NodePools of its own or EC2NodeClasses; Fargate counts only when the run
+ * restarts its pods' owners.
+ */
+export function needScopes(
+  models: {
+    autoMode: boolean;
+    nodePools: readonly { autoMode: boolean }[];
+    nodeClasses?: readonly unknown[];
+    selfManagedNodes: number;
+    fargateProfiles: readonly string[];
+  },
+  fargateRestart: boolean,
+): Set<NeedScope> {
+  const scopes = new Set<NeedScope>();
+  if (models.selfManagedNodes > 0) scopes.add('self-managed');
+  if (models.nodePools.some((p) => !p.autoMode) || (models.nodeClasses?.length ?? 0) > 0) scopes.add('karpenter');
+  if (models.autoMode) scopes.add('auto-mode');
+  if (fargateRestart && models.fargateProfiles.length > 0) scopes.add('fargate-restart');
+  return scopes;
+}
+
+/**
+ * The permissions preflight asks the API server about for one cluster, once its Kubernetes
+ * baseline is captured (pure).
+ *
+ * `scopes`: the node models and modes of the cluster (see {@link NeedScope}); undefined when
+ * preflight could not read the node models, and then every permission is asked, since any of them
+ * may be needed, the node-model reads included. The baseline's reads have answered already.
+ */
+export function preflightNeeds(scopes: ReadonlySet<NeedScope> | undefined): KubernetesNeed[] {
+  return KUBERNETES_NEEDS.filter((n) => {
+    if (n.readByPreflight === 'baseline') return false;
+    if (!scopes) return true;
+    if (n.readByPreflight === 'node-models') return false;
+    return !n.only || n.only.some((s) => scopes.has(s));
+  });
+}
+
+/**
+ * The preflight blocker for permissions the API server refused; undefined when none was. An
+ * upgrade that would stop half-way for want of a permission must not start.
+ */
+export function deniedBlocker(denied: readonly string[]): string | undefined {
+  if (denied.length === 0) return undefined;
+  return (
+    `Kubernetes RBAC denies ${denied.join(', ')} to the worker, which this upgrade needs: ` +
+    'grant them through its EKS access entry (an access policy) or RBAC; `fleetwave doctor` shows the entry and its policies'
+  );
+}
+
+/**
+ * The preflight warning for permissions the API server could not be asked about (the review
+ * failed, not refused): the upgrade goes on, as the reads and writes themselves fail loudly if
+ * they are refused.
+ */
+export function unansweredWarning(unanswered: readonly string[], why: string): string | undefined {
+  if (unanswered.length === 0) return undefined;
+  return `could not ask the API server whether the worker may ${unanswered.join(', ')} (SelfSubjectAccessReview: ${why}); \`fleetwave doctor\` checks them`;
+}
 
 /** `patch deployments.apps`, `create pods/eviction`: how kubectl auth can-i names a permission. */
 export function describeNeed(n: Pick<KubernetesNeed, 'verb' | 'group' | 'resource' | 'subresource'>): string {

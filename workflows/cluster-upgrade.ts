@@ -446,7 +446,14 @@ class ClusterUpgrade {
     let result: PreflightResult;
     try {
       result = await quick.preflightCluster.executeWithOptions({ summary: `preflight ${cluster.name}` }, [
-        { cluster, targetVersion, pinned, captureBaseline: true },
+        {
+          cluster,
+          targetVersion,
+          pinned,
+          captureBaseline: true,
+          // Only then does preflight ask for the restarts' permissions (local activity input: not in the history).
+          ...(spec.nodes?.fargate === 'restart' ? { fargateRestart: true } : {}),
+        },
       ]);
     } catch (err) {
       this.record({ step: 'preflight', status: 'failed', detail: describeFailure(err) });

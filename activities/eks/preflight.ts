@@ -6,12 +6,20 @@
  * Fargate). Custom-AMI node groups get the image and architecture their launch template names.
  */
 import { ListInsightsCommand, type Cluster, type EKSClient, type InsightSummary } from '@aws-sdk/client-eks';
+import {
+  deniedBlocker,
+  describeNeed,
+  needScopes,
+  preflightNeeds,
+  unansweredWarning,
+  type KubernetesNeed,
+} from '../../domain/access';
 import { DEFAULT_AMI_TYPE, nodegroupReversibility } from '../../domain/node-models';
 import { detectOwner, type Ownership } from '../../domain/ownership';
 import { checkNodeSkew, compareMinor, firstSkewedHop, toMinor, upgradePath } from '../../domain/versions';
 import { activityRuntime } from '../context';
 import type { ClusterAccess, ResolvedDeps } from '../deps';
-import type { KubernetesNodeModels } from '../kubernetes';
+import type { AccessReview, KubernetesNodeModels } from '../kubernetes';
 import type {
   ClusterRef,
   ClusterState,
@@ -44,6 +52,11 @@ export interface PreflightKubernetes {
   blockingPdbs: BlockingPdbLister;
   captureBaseline?: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubernetesBaseline>;
   nodeModels?: (cluster: ClusterRef, access: ClusterAccess) => Promise<KubernetesNodeModels>;
+  reviewAccess?: (
+    cluster: ClusterRef,
+    access: ClusterAccess,
+    needs: readonly KubernetesNeed[],
+  ) => Promise<AccessReview>;
 }
 
 /**
@@ -140,6 +153,33 @@ export function fargateSkewBlocker(state: ClusterState, path: readonly string[])
     `EKS refuses it ("Kubelet version of Fargate pods must be updated to match cluster version"); ` +
     `restart the owners of the Fargate pods (kubectl rollout restart) so that they run ${state.version}, then start again`
   );
+}
+
+/**
+ * `fleetwave doctor`'s RBAC check, for this cluster's plan: the permissions its node models will
+ * use (domain/access.ts, preflightNeeds), asked of the API server. Its authorizers answer with the
+ * access policies of the worker's access entry applied beside RBAC ("Amazon EKS authorizes the
+ * principalArn" with the associated policies, in addition to the Roles its groups are bound to:
+ * https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessEntry.html, kubernetesGroups),
+ * so neither ListAccessEntries nor STS is called: a worker role without eks:ListAccessEntries gets
+ * the same answer. A refusal blocks the upgrade; a review that fails is a warning, since a failed
+ * review says nothing about the permission, and the reads and writes that follow fail loudly if
+ * they are refused.
+ */
+async function reviewPlanAccess(
+  kube: PreflightKubernetes,
+  input: PreflightInput,
+  access: ClusterAccess,
+  models: NodeModelsState | undefined,
+): Promise<AccessReview> {
+  if (!kube.reviewAccess) return { denied: [], unanswered: [] };
+  const needs = preflightNeeds(models ? needScopes(models, input.fargateRestart === true) : undefined);
+  if (needs.length === 0) return { denied: [], unanswered: [] };
+  try {
+    return await kube.reviewAccess(input.cluster, access, needs);
+  } catch (err) {
+    return { denied: [], unanswered: needs.map(describeNeed), error: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /** The preflightCluster activity: blockers and warnings of one cluster towards `input.targetVersion`. */
@@ -265,13 +305,22 @@ export async function preflightCluster(
     baseline = captured;
     blockingPdbs = baseline.blockingPdbs;
     state.nodeModels = await detectNodeModels(client, name, cluster, fromKubernetes, r.signal);
-    const owned = await ownedSelfManagedGroups(deps, input.cluster, state.nodeModels).catch((err: unknown) => {
-      warnings.push(
-        `could not read the owners of self-managed groups: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      return [];
-    });
-    if (owned.length > 0) state.nodeModels.ownedSelfManagedGroups = owned;
+    const models = state.nodeModels;
+    const [owned, permissions] = await Promise.all([
+      ownedSelfManagedGroups(deps, input.cluster, models).catch((err: unknown) => {
+        warnings.push(
+          `could not read the owners of self-managed groups: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        return [];
+      }),
+      // Node models unread: every permission is asked, since any may be needed.
+      reviewPlanAccess(kube, input, access, fromKubernetes ? models : undefined),
+    ]);
+    if (owned.length > 0) models.ownedSelfManagedGroups = owned;
+    const refused = deniedBlocker(permissions.denied);
+    if (refused) blockers.push(refused);
+    const unanswered = unansweredWarning(permissions.unanswered, permissions.error ?? 'no answer');
+    if (unanswered) warnings.push(unanswered);
   } else if (kube) {
     try {
       blockingPdbs = await kube.blockingPdbs(input.cluster, clusterAccess(cluster));

@@ -7,6 +7,10 @@
  * activity of a cluster-upgrade run is scheduled on that queue and started by that network's
  * worker, and its workflow tasks (where local activities run) too.
  *
+ * Preflight asks the API server for the permissions the plan uses: a cluster whose access entry
+ * carries only AmazonEKSViewPolicy is blocked, naming them, and nothing is changed on it, while a
+ * cluster-admin cluster in the same campaign upgrades.
+ *
  * `fleetwave doctor` (the CLI, as a process) over the same workers: a cluster whose access entry
  * carries only AmazonEKSViewPolicy is named with the permissions RBAC refuses, a cluster without an
  * access entry is named too, and a cluster whose queue no worker polls is reported as unserved.
@@ -31,7 +35,12 @@ import { FleetwaveClient, validateStartInput } from '../../client/library';
 import { fleetSchema } from '../../domain/fleet';
 import { API_VERSION } from '../../domain/spec';
 import { startSimulator, type Simulator } from '../../simulator/index';
-import { campaignWorkflowId, clusterUpgradeWorkflowId, type CampaignResult } from '../../workflows/definitions';
+import {
+  campaignWorkflowId,
+  clusterUpgradeWorkflowId,
+  type CampaignResult,
+  type ClusterUpgradeResult,
+} from '../../workflows/definitions';
 import type { ClusterAccessReport } from '../../domain/access';
 import { getWorkflowBundle } from '../helpers/bundle';
 import { runCli } from '../helpers/cli';
@@ -72,9 +81,13 @@ const fleetDoc = {
   })),
 };
 
-/** Clusters only the doctor checks: a view-only access entry, no access entry, a queue nobody serves. */
+/**
+ * Clusters outside the first campaign: a view-only access entry, a cluster-admin one beside it (the
+ * campaign of the preflight test), no access entry, a queue nobody serves.
+ */
 const doctorOnly = [
   { name: `view-${TAG}`, network: 'vpc-b', accessPolicy: 'AmazonEKSViewPolicy' },
+  { name: `admin-${TAG}`, network: 'vpc-b' },
   { name: `noentry-${TAG}`, network: 'vpc-a', accessPolicy: 'none' },
   { name: `unserved-${TAG}`, network: 'vpc-c' },
 ].map(({ name, network, accessPolicy }) => ({
@@ -83,6 +96,8 @@ const doctorOnly = [
   account: '111122223333',
   labels: { network },
   version: '1.30',
+  nodegroups: [{ name: 'default', nodes: 2 }],
+  addons: [{ name: 'kube-proxy', version: 'v1.30.9-eksbuild.3' }],
   ...(accessPolicy ? { accessPolicy } : {}),
 }));
 const doctorFleetDoc = { ...fleetDoc, clusters: [...fleetDoc.clusters, ...doctorOnly] };
@@ -267,6 +282,47 @@ describe('e2e: per-network task queues', () => {
     expect(text.code, text.stderr).toBe(1);
     expect(text.stdout).toContain(`MISSING view-${TAG}`);
     expect(text.stdout).toContain(`ok      net-${TAG}-a1`);
-    expect(text.stdout).toContain('3 of 6 clusters ready');
+    expect(text.stdout).toContain('4 of 7 clusters ready');
   }, 120_000);
+  it('preflight blocks a cluster whose access entry lacks permissions, naming them, and touches nothing there', async () => {
+    const name = `preflight-access-${TAG}`;
+    const [view, admin] = [`view-${TAG}`, `admin-${TAG}`];
+    const campaignDoc = benchCampaign({
+      name,
+      targetVersion: '1.31',
+      timeScale: TIME_SCALE,
+      waves: [{ name: 'all', maxParallel: 2, soakRealMs: 1_000, approval: 'auto', failureBudget: 1 }],
+      maxInFlight: 2,
+      promGates: false,
+    });
+    const { campaign, fleet } = validateStartInput({
+      campaign: campaignDoc,
+      fleet: { ...fleetDoc, clusters: doctorFleetDoc.clusters.filter((c) => c.name === view || c.name === admin) },
+    });
+    const client = new FleetwaveClient({ client: temporal.client, taskQueue: queues.campaign });
+    const result = await withWorkers(async () => {
+      await client.startCampaign({ campaign, fleet, startedBy: 'task-queues test' });
+      return temporal.client.workflow.getHandle(campaignWorkflowId(name)).result() as Promise<CampaignResult>;
+    });
+    expect(result.state).toBe('completed-with-failures');
+    expect(result.upgraded).toEqual([admin]);
+    expect(result.blocked).toEqual([view]);
+
+    const blocked = (await temporal.client.workflow
+      .getHandle(clusterUpgradeWorkflowId(view))
+      .result()) as ClusterUpgradeResult;
+    expect(blocked.outcome).toBe('blocked');
+    expect(blocked.reason).toContain(
+      'Kubernetes RBAC denies list nodes, patch nodes, create pods/eviction, patch deployments.apps',
+    );
+    expect(blocked.reason).toContain('`fleetwave doctor`');
+    console.log(`blocked at preflight: ${blocked.reason}`);
+    // Nothing was changed on the blocked cluster; the admin one was upgraded.
+    const mutations = async (cluster: string) => {
+      const res = await fetch(`${sim.url}/sim/mutations?cluster=${cluster}`);
+      return ((await res.json()) as { mutations: unknown[] }).mutations;
+    };
+    expect(await mutations(view)).toEqual([]);
+    expect((await mutations(admin)).length).toBeGreaterThan(0);
+  }, 180_000);
 });
