@@ -29,7 +29,8 @@
  *   and the wave pauses again only at a further failure. `abort` aborts the campaign.
  * - Soak (patch soak-watch): every soak-phase gate of every upgraded cluster is measured every
  *   interval for the whole soak, one watchHealthGates activity per batch of 100 pairs for all of
- *   it (parked between looks: three events per batch however long the soak). A Failed gate sends
+ *   it (parked between looks: three events per batch however long the soak), each batch on its
+ *   clusters' task queue (patch gates-on-cluster-queues, campaign/gate-queues.ts). A Failed gate sends
  *   its cluster through the wave's policy: a rollback-only child undoes its node groups and
  *   add-ons (the control plane stays: see the wave rollback below), and the cluster counts
  *   against the failure budget, whose excess pauses or aborts. Inconclusive and Error say nothing
@@ -131,6 +132,7 @@ import {
 } from './definitions';
 import { checkAction, learnApprovalPolicy, signedActionsEnabled } from './campaign/actions';
 import { renderDetails } from './campaign/details';
+import { batchesByQueue, sharedQueue, type GateBatch } from './campaign/gate-queues';
 import { CampaignNotifier } from './campaign/notify';
 import { pinRequest, setUpCampaign, type CampaignSetup } from './campaign/planning';
 import { approvalShapeProblem, operatorShapeProblem } from './campaign/requests';
@@ -176,7 +178,9 @@ const COUNTS_PUBLISH_STEPS = 10;
  * Pinning versions is a few read-only EKS and SSM calls: a local activity, one marker in the
  * history instead of an activity's three events and the workflow task that reads its result.
  * Every retry waits on a workflow timer (localRetryThreshold), so signals such as abort are
- * handled between attempts instead of waiting for the worker's local backoff.
+ * handled between attempts instead of waiting for the worker's local backoff. It stays on the
+ * campaign's worker whatever the clusters' queues: EKS and SSM are regional AWS endpoints, not a
+ * cluster's private endpoint.
  */
 const { resolveTargetVersions } = proxyLocalActivities<FleetwaveActivities>({
   startToCloseTimeout: '2 minutes',
@@ -210,6 +214,8 @@ const SOAK_WATCH_PATCH = 'soak-watch';
 const WATCH_AFTER_PROMOTION_PATCH = 'watch-after-promotion';
 /** See `recheckBeforePromotion` and docs/versioning.md. */
 const APPROVAL_RECHECK_PATCH = 'approval-recheck';
+/** See `gateBatchesOf` and docs/versioning.md. */
+const GATES_ON_CLUSTER_QUEUES_PATCH = 'gates-on-cluster-queues';
 
 /** Watches children handed over by an earlier run (activities/children.ts): parks between looks, retried for ever. */
 const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
@@ -450,17 +456,18 @@ async function recheckBeforePromotion(m: CampaignMachine, now: number): Promise<
   const wave = m.currentWave;
   const gates = soakGatesOf(m);
   if (!wave || gates.length === 0 || !m.approvalWouldPromote(now)) return undefined;
-  const batches = batchesOf(pairsOf(m, wave.index, gates));
+  const batches = gateBatchesOf(m, pairsOf(m, wave.index, gates));
   let failures: { cluster: string; result: GateResult }[];
   try {
     const answers = await Promise.all(
-      batches.map((batch) =>
+      batches.map(({ pairs: batch, taskQueue }) =>
         watchHealthGates
           .executeWithOptions(
             {
               startToCloseTimeout: '5 minutes',
               retry: { initialInterval: '2 seconds', maximumInterval: '10 seconds', maximumAttempts: 3 },
               summary: `approval re-check of wave ${wave.name}: ${batch.length} gate(s)`,
+              ...clusterQueueOption({ taskQueue }),
             },
             [
               {
@@ -526,6 +533,20 @@ function batchesOf(pairs: SoakPair[]): SoakPair[][] {
   const out: SoakPair[][] = [];
   for (let i = 0; i < pairs.length; i += SOAK_BATCH_PAIRS) out.push(pairs.slice(i, i + SOAK_BATCH_PAIRS));
   return out;
+}
+
+/**
+ * The pairs in batches, each on the task queue of its clusters (campaign/gate-queues.ts), so a gate
+ * is read from inside the cluster's network. Asked only when a pair has a queue of its own: a
+ * campaign without queues carries no marker and keeps its batches, all on the campaign's queue.
+ */
+function gateBatchesOf(m: CampaignMachine, pairs: SoakPair[]): GateBatch<SoakPair>[] {
+  const queueOf = (pair: SoakPair): string | undefined =>
+    pair.wave ? sharedQueue(pair.wave.clusters.map((c) => m.member(c).taskQueue)) : m.member(pair.cluster).taskQueue;
+  if (pairs.some((p) => queueOf(p) !== undefined) && patched(GATES_ON_CLUSTER_QUEUES_PATCH)) {
+    return batchesByQueue(pairs, queueOf, SOAK_BATCH_PAIRS);
+  }
+  return batchesOf(pairs).map((batch) => ({ pairs: batch }));
 }
 
 /** The times of a cluster's upgrade, for a gate that compares with the cluster's baseline. */
@@ -1204,7 +1225,7 @@ class CampaignRun {
     const scope = new CancellationScope();
     this.soakScope = scope;
     let watching = 0;
-    for (const batch of batchesOf(pairsOf(m, wave.index, soakGatesOf(m)))) {
+    for (const batch of gateBatchesOf(m, pairsOf(m, wave.index, soakGatesOf(m)))) {
       watching++;
       void scope
         .run(() => this.watchSoakBatch(wave, batch))
@@ -1256,9 +1277,9 @@ class CampaignRun {
    * decided (and a Failed cluster leaves the watch for its rollback), the rest are watched again
    * until the same end.
    */
-  private async watchSoakBatch(wave: WaveView, batch: SoakPair[]): Promise<void> {
+  private async watchSoakBatch(wave: WaveView, { pairs, taskQueue }: GateBatch<SoakPair>): Promise<void> {
     const m = this.m;
-    let left = batch;
+    let left = pairs;
     while (left.length > 0) {
       const until = wave.soakEndsAt ?? 0;
       let answer: Awaited<ReturnType<FleetwaveActivities['watchHealthGates']>>;
@@ -1268,6 +1289,7 @@ class CampaignRun {
             // The soak's length plus slack: a watch that outlives its soak by an hour is lost.
             scheduleToCloseTimeout: Math.max(0, until - Date.now()) + 3_600_000,
             summary: `soak gates of wave ${wave.name}: ${left.length} checks on ${new Set(left.map((p) => p.cluster)).size} cluster(s)`,
+            ...clusterQueueOption({ taskQueue }),
           },
           [{ phase: 'soak', items: itemsOf(m, left), untilMs: until, concurrency: SOAK_PAIRS_AT_ONCE }],
         );
@@ -1338,8 +1360,8 @@ class CampaignRun {
       const wave = m.view.waves[index] as WaveView;
       const scope = new CancellationScope();
       this.watchedWaves.set(index, scope);
-      const batches = batchesOf(pairsOf(m, index, gates));
-      const watch = async (batch: SoakPair[]): Promise<void> => {
+      const batches = gateBatchesOf(m, pairsOf(m, index, gates));
+      const watch = async ({ pairs: batch, taskQueue }: GateBatch<SoakPair>): Promise<void> => {
         for (;;) {
           const until = wave.watchUntil ?? 0;
           if (until <= Date.now()) return;
@@ -1347,6 +1369,7 @@ class CampaignRun {
             {
               scheduleToCloseTimeout: Math.max(0, until - Date.now()) + 3_600_000,
               summary: `watch of promoted wave ${wave.name}: ${batch.length} checks`,
+              ...clusterQueueOption({ taskQueue }),
             },
             [{ phase: 'soak', items: itemsOf(m, batch), untilMs: until, concurrency: SOAK_PAIRS_AT_ONCE }],
           );

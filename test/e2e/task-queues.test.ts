@@ -17,6 +17,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { temporal as proto } from '@temporalio/proto';
@@ -102,9 +104,25 @@ const doctorOnly = [
 }));
 const doctorFleetDoc = { ...fleetDoc, clusters: [...fleetDoc.clusters, ...doctorOnly] };
 
+/** Clusters of the gate test: two on vpc-a (a wave of their own), one on vpc-b. */
+const gateNetworkOf: Record<string, 'vpc-a' | 'vpc-b'> = {
+  [`gate-${TAG}-a1`]: 'vpc-a',
+  [`gate-${TAG}-a2`]: 'vpc-a',
+  [`gate-${TAG}-b1`]: 'vpc-b',
+};
+const gateFleetDoc = {
+  ...fleetDoc,
+  clusters: Object.entries(gateNetworkOf).map(([name, network]) => ({
+    ...(fleetDoc.clusters[0] as (typeof fleetDoc.clusters)[number]),
+    name,
+    labels: { network },
+  })),
+};
+
 beforeAll(async () => {
   temporal = await getTestTemporal();
-  sim = await startSimulator({ fleet: fleetSchema.parse(doctorFleetDoc).clusters, timeScale: TIME_SCALE, seed: 7 });
+  const simFleet = { ...doctorFleetDoc, clusters: [...doctorFleetDoc.clusters, ...gateFleetDoc.clusters] };
+  sim = await startSimulator({ fleet: fleetSchema.parse(simFleet).clusters, timeScale: TIME_SCALE, seed: 7 });
   deps = createDefaultDeps({
     endpoint: sim.url,
     region: 'us-east-1',
@@ -119,7 +137,7 @@ afterAll(async () => {
 });
 
 /** A worker as `fleetwave worker` builds it, on `taskQueue`, naming itself `identity` in the histories. */
-async function worker(taskQueue: string, identity: string): Promise<Worker> {
+async function worker(taskQueue: string, identity: string, workerDeps: ActivityDeps = deps): Promise<Worker> {
   return Worker.create({
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,
@@ -127,8 +145,8 @@ async function worker(taskQueue: string, identity: string): Promise<Worker> {
     identity,
     workflowBundle: await getWorkflowBundle(),
     activities: {
-      ...createActivities(deps),
-      ...createClusterAccessActivities(deps),
+      ...createActivities(workerDeps),
+      ...createClusterAccessActivities(workerDeps),
       ...createLeaseActivities({ client: temporal.client, taskQueue }),
       ...createChildrenActivities({ client: temporal.client, waits: { timeScale: TIME_SCALE } }),
     },
@@ -146,12 +164,17 @@ const identities = {
   'vpc-b': `vpc-b-worker-${TAG}`,
 };
 
-/** Runs `fn` while the campaign worker and the two network workers poll (no worker for vpc-c). */
-async function withWorkers<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` while the campaign worker and the two network workers poll (no worker for vpc-c). With
+ * `prometheus`, each network worker reads its own network's Prometheus and the campaign worker none.
+ */
+async function withWorkers<T>(fn: () => Promise<T>, prometheus?: Record<'vpc-a' | 'vpc-b', string>): Promise<T> {
+  const networkDeps = (network: 'vpc-a' | 'vpc-b'): ActivityDeps =>
+    prometheus ? { ...deps, prometheusUrl: prometheus[network] } : deps;
   const [a, b, c] = await Promise.all([
     worker(queues.campaign, identities.campaign),
-    worker(queues['vpc-a'], identities['vpc-a']),
-    worker(queues['vpc-b'], identities['vpc-b']),
+    worker(queues['vpc-a'], identities['vpc-a'], networkDeps('vpc-a')),
+    worker(queues['vpc-b'], identities['vpc-b'], networkDeps('vpc-b')),
   ]);
   return a.runUntil(b.runUntil(c.runUntil(fn)));
 }
@@ -324,5 +347,111 @@ describe('e2e: per-network task queues', () => {
     };
     expect(await mutations(view)).toEqual([]);
     expect((await mutations(admin)).length).toBeGreaterThan(0);
+  }, 180_000);
+  it("the campaign's soak and watch gates run on each network's queue, read from that network's Prometheus", async () => {
+    // One Prometheus per network; the campaign worker has none, so a gate run there could not pass.
+    const asked: Record<'vpc-a' | 'vpc-b', string[]> = { 'vpc-a': [], 'vpc-b': [] };
+    const servers = (['vpc-a', 'vpc-b'] as const).map((network) =>
+      createServer((req, res) => {
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (chunk: string) => (body += chunk));
+        req.on('end', () => {
+          asked[network].push(new URLSearchParams(body).get('query') ?? '');
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [0, '0.001'] } }));
+        });
+      }),
+    );
+    const urls = await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<string>((resolve) =>
+            server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+          ),
+      ),
+    );
+    const name = `gate-queues-${TAG}`;
+    const gate = { interval: '1s', consecutiveSuccesses: 1, failureLimit: 0, timeout: '1m', phases: ['soak'] };
+    const campaignDoc = benchCampaign({
+      name,
+      targetVersion: '1.31',
+      timeScale: TIME_SCALE,
+      waves: [
+        {
+          name: 'a',
+          selector: { matchLabels: { network: 'vpc-a' } },
+          maxParallel: 2,
+          soakRealMs: 2_400_000,
+          approval: 'auto',
+          failureBudget: 0,
+        },
+        { name: 'b', maxParallel: 1, soakRealMs: 2_400_000, approval: 'auto', failureBudget: 0 },
+      ],
+      maxInFlight: 3,
+      promGates: false,
+      watchAfterPromotionRealMs: 2_400_000,
+      extraGates: [
+        { name: 'error-ratio', query: 'max(errors{cluster="{{cluster}}"})', condition: '< 0.02', ...gate },
+        {
+          name: 'wave-error-ratio',
+          query: 'max(errors{cluster=~"{{clusters}}"})',
+          condition: '< 0.02',
+          scope: 'wave',
+          ...gate,
+        },
+      ],
+    });
+    const { campaign, fleet } = validateStartInput({ campaign: campaignDoc, fleet: gateFleetDoc });
+    const client = new FleetwaveClient({ client: temporal.client, taskQueue: queues.campaign });
+    try {
+      const result = await withWorkers(
+        async () => {
+          await client.startCampaign({ campaign, fleet, startedBy: 'task-queues test' });
+          return temporal.client.workflow.getHandle(campaignWorkflowId(name)).result() as Promise<CampaignResult>;
+        },
+        { 'vpc-a': urls[0] as string, 'vpc-b': urls[1] as string },
+      );
+      expect(result.state, JSON.stringify(result)).toBe('completed');
+      expect([...result.upgraded].sort()).toEqual(Object.keys(gateNetworkOf).sort());
+    } finally {
+      for (const server of servers) server.close();
+    }
+
+    // Every gate batch the campaign scheduled went to the queue of its clusters, with their gates only.
+    const scheduled = (await historyOf(campaignWorkflowId(name))).flatMap((e) => {
+      const at = e.activityTaskScheduledEventAttributes;
+      if (at?.activityType?.name !== 'watchHealthGates') return [];
+      const payload = at.input?.payloads?.[0]?.data;
+      const input = JSON.parse(Buffer.from(payload ?? []).toString('utf8')) as {
+        items: { cluster: { name: string }; gate: { name: string }; context?: { clusters?: string[] } }[];
+      };
+      return [{ queue: at.taskQueue?.name, items: input.items }];
+    });
+    expect(scheduled.length).toBeGreaterThan(0);
+    const queueOfCluster = (c: string) => queues[gateNetworkOf[c] as 'vpc-a' | 'vpc-b'];
+    for (const { queue, items } of scheduled) {
+      expect(queue).not.toBe(queues.campaign);
+      for (const item of items) {
+        const clusters = item.context?.clusters ?? [item.cluster.name];
+        for (const c of clusters) expect(queueOfCluster(c), `${item.gate.name} of ${item.cluster.name}`).toBe(queue);
+      }
+    }
+    // The wave gate of wave a (both clusters on vpc-a) ran there too.
+    expect(
+      scheduled.some((b) => b.queue === queues['vpc-a'] && b.items.some((i) => i.gate.name === 'wave-error-ratio')),
+    ).toBe(true);
+    console.log(
+      `gate batches per queue: ${JSON.stringify(Object.fromEntries(Object.entries(queues).map(([k, q]) => [k, scheduled.filter((b) => b.queue === q).length])))}`,
+    );
+    // Each network's Prometheus was asked about its own clusters only.
+    for (const [network, queries] of Object.entries(asked)) {
+      expect(queries.length, network).toBeGreaterThan(0);
+      for (const query of queries) {
+        const named = Object.keys(gateNetworkOf).filter((c) => query.includes(c));
+        expect(named.length, query).toBeGreaterThan(0);
+        for (const c of named) expect(gateNetworkOf[c], query).toBe(network);
+      }
+    }
   }, 180_000);
 });
