@@ -46,6 +46,7 @@ import {
 import type { ClusterAccessReport } from '../../domain/access';
 import { getWorkflowBundle } from '../helpers/bundle';
 import { runCli } from '../helpers/cli';
+import { recordHistoryFixture } from '../workflows/history-fixtures';
 import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
 
 const TAG = randomBytes(3).toString('hex');
@@ -104,18 +105,28 @@ const doctorOnly = [
 }));
 const doctorFleetDoc = { ...fleetDoc, clusters: [...fleetDoc.clusters, ...doctorOnly] };
 
-/** Clusters of the gate test: two on vpc-a (a wave of their own), one on vpc-b. */
+/**
+ * Clusters of the gate test: wave `one` is two clusters on vpc-a (its wave gate runs there); wave
+ * `two` mixes vpc-a and vpc-b (its wave gate runs on the campaign's queue).
+ */
 const gateNetworkOf: Record<string, 'vpc-a' | 'vpc-b'> = {
   [`gate-${TAG}-a1`]: 'vpc-a',
   [`gate-${TAG}-a2`]: 'vpc-a',
+  [`gate-${TAG}-a3`]: 'vpc-a',
   [`gate-${TAG}-b1`]: 'vpc-b',
+};
+const gateWaveOf: Record<string, 'one' | 'two'> = {
+  [`gate-${TAG}-a1`]: 'one',
+  [`gate-${TAG}-a2`]: 'one',
+  [`gate-${TAG}-a3`]: 'two',
+  [`gate-${TAG}-b1`]: 'two',
 };
 const gateFleetDoc = {
   ...fleetDoc,
   clusters: Object.entries(gateNetworkOf).map(([name, network]) => ({
     ...(fleetDoc.clusters[0] as (typeof fleetDoc.clusters)[number]),
     name,
-    labels: { network },
+    labels: { network, ring: gateWaveOf[name] as string },
   })),
 };
 
@@ -166,15 +177,15 @@ const identities = {
 
 /**
  * Runs `fn` while the campaign worker and the two network workers poll (no worker for vpc-c). With
- * `prometheus`, each network worker reads its own network's Prometheus and the campaign worker none.
+ * `prometheus`, each worker reads a Prometheus of its own.
  */
-async function withWorkers<T>(fn: () => Promise<T>, prometheus?: Record<'vpc-a' | 'vpc-b', string>): Promise<T> {
-  const networkDeps = (network: 'vpc-a' | 'vpc-b'): ActivityDeps =>
-    prometheus ? { ...deps, prometheusUrl: prometheus[network] } : deps;
+async function withWorkers<T>(fn: () => Promise<T>, prometheus?: Record<keyof typeof queues, string>): Promise<T> {
+  const depsOf = (name: keyof typeof queues): ActivityDeps =>
+    prometheus ? { ...deps, prometheusUrl: prometheus[name] } : deps;
   const [a, b, c] = await Promise.all([
-    worker(queues.campaign, identities.campaign),
-    worker(queues['vpc-a'], identities['vpc-a'], networkDeps('vpc-a')),
-    worker(queues['vpc-b'], identities['vpc-b'], networkDeps('vpc-b')),
+    worker(queues.campaign, identities.campaign, depsOf('campaign')),
+    worker(queues['vpc-a'], identities['vpc-a'], depsOf('vpc-a')),
+    worker(queues['vpc-b'], identities['vpc-b'], depsOf('vpc-b')),
   ]);
   return a.runUntil(b.runUntil(c.runUntil(fn)));
 }
@@ -349,15 +360,17 @@ describe('e2e: per-network task queues', () => {
     expect((await mutations(admin)).length).toBeGreaterThan(0);
   }, 180_000);
   it("the campaign's soak and watch gates run on each network's queue, read from that network's Prometheus", async () => {
-    // One Prometheus per network; the campaign worker has none, so a gate run there could not pass.
-    const asked: Record<'vpc-a' | 'vpc-b', string[]> = { 'vpc-a': [], 'vpc-b': [] };
-    const servers = (['vpc-a', 'vpc-b'] as const).map((network) =>
+    // A Prometheus per worker: each network's sees its own clusters; the campaign worker's, the
+    // wave gate of a wave that spans both networks.
+    const workers = ['campaign', 'vpc-a', 'vpc-b'] as const;
+    const asked: Record<(typeof workers)[number], string[]> = { campaign: [], 'vpc-a': [], 'vpc-b': [] };
+    const servers = workers.map((name) =>
       createServer((req, res) => {
         let body = '';
         req.setEncoding('utf8');
         req.on('data', (chunk: string) => (body += chunk));
         req.on('end', () => {
-          asked[network].push(new URLSearchParams(body).get('query') ?? '');
+          asked[name].push(new URLSearchParams(body).get('query') ?? '');
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [0, '0.001'] } }));
         });
@@ -373,22 +386,20 @@ describe('e2e: per-network task queues', () => {
     );
     const name = `gate-queues-${TAG}`;
     const gate = { interval: '1s', consecutiveSuccesses: 1, failureLimit: 0, timeout: '1m', phases: ['soak'] };
+    const wave = (ring: 'one' | 'two') => ({
+      name: ring,
+      selector: { matchLabels: { ring } },
+      maxParallel: 2,
+      soakRealMs: 2_400_000,
+      approval: 'auto' as const,
+      failureBudget: 0,
+    });
     const campaignDoc = benchCampaign({
       name,
       targetVersion: '1.31',
       timeScale: TIME_SCALE,
-      waves: [
-        {
-          name: 'a',
-          selector: { matchLabels: { network: 'vpc-a' } },
-          maxParallel: 2,
-          soakRealMs: 2_400_000,
-          approval: 'auto',
-          failureBudget: 0,
-        },
-        { name: 'b', maxParallel: 1, soakRealMs: 2_400_000, approval: 'auto', failureBudget: 0 },
-      ],
-      maxInFlight: 3,
+      waves: [wave('one'), wave('two')],
+      maxInFlight: 2,
       promGates: false,
       watchAfterPromotionRealMs: 2_400_000,
       extraGates: [
@@ -410,48 +421,49 @@ describe('e2e: per-network task queues', () => {
           await client.startCampaign({ campaign, fleet, startedBy: 'task-queues test' });
           return temporal.client.workflow.getHandle(campaignWorkflowId(name)).result() as Promise<CampaignResult>;
         },
-        { 'vpc-a': urls[0] as string, 'vpc-b': urls[1] as string },
+        { campaign: urls[0] as string, 'vpc-a': urls[1] as string, 'vpc-b': urls[2] as string },
       );
       expect(result.state, JSON.stringify(result)).toBe('completed');
       expect([...result.upgraded].sort()).toEqual(Object.keys(gateNetworkOf).sort());
     } finally {
       for (const server of servers) server.close();
     }
+    // Replayed by test/workflows/release-replay.test.ts: the patch's path with queues (FLEETWAVE_RECORD_HISTORIES=1).
+    await recordHistoryFixture(temporal.client.workflow.getHandle(campaignWorkflowId(name)), 'campaign-gate-queues');
 
-    // Every gate batch the campaign scheduled went to the queue of its clusters, with their gates only.
+    // Every gate check the campaign scheduled went to the queue of its clusters.
     const scheduled = (await historyOf(campaignWorkflowId(name))).flatMap((e) => {
       const at = e.activityTaskScheduledEventAttributes;
       if (at?.activityType?.name !== 'watchHealthGates') return [];
       const payload = at.input?.payloads?.[0]?.data;
       const input = JSON.parse(Buffer.from(payload ?? []).toString('utf8')) as {
-        items: { cluster: { name: string }; gate: { name: string }; context?: { clusters?: string[] } }[];
+        items: { cluster: { name: string }; gate: { name: string }; context?: { wave?: string } }[];
       };
-      return [{ queue: at.taskQueue?.name, items: input.items }];
+      return input.items.map((item) => ({ queue: at.taskQueue?.name, ...item }));
     });
-    expect(scheduled.length).toBeGreaterThan(0);
-    const queueOfCluster = (c: string) => queues[gateNetworkOf[c] as 'vpc-a' | 'vpc-b'];
-    for (const { queue, items } of scheduled) {
-      expect(queue).not.toBe(queues.campaign);
-      for (const item of items) {
-        const clusters = item.context?.clusters ?? [item.cluster.name];
-        for (const c of clusters) expect(queueOfCluster(c), `${item.gate.name} of ${item.cluster.name}`).toBe(queue);
-      }
-    }
-    // The wave gate of wave a (both clusters on vpc-a) ran there too.
-    expect(
-      scheduled.some((b) => b.queue === queues['vpc-a'] && b.items.some((i) => i.gate.name === 'wave-error-ratio')),
-    ).toBe(true);
-    console.log(
-      `gate batches per queue: ${JSON.stringify(Object.fromEntries(Object.entries(queues).map(([k, q]) => [k, scheduled.filter((b) => b.queue === q).length])))}`,
+    const clusterGates = scheduled.filter((i) => i.gate.name === 'error-ratio');
+    expect(new Set(clusterGates.map((i) => i.cluster.name))).toEqual(new Set(Object.keys(gateNetworkOf)));
+    for (const item of clusterGates)
+      expect(item.queue, item.cluster.name).toBe(queues[gateNetworkOf[item.cluster.name] as 'vpc-a' | 'vpc-b']);
+    const waveGates = scheduled.filter((i) => i.gate.name === 'wave-error-ratio');
+    expect(new Set(waveGates.map((i) => `${i.context?.wave} on ${i.queue}`))).toEqual(
+      new Set([`one on ${queues['vpc-a']}`, `two on ${queues.campaign}`]),
     );
-    // Each network's Prometheus was asked about its own clusters only.
-    for (const [network, queries] of Object.entries(asked)) {
-      expect(queries.length, network).toBeGreaterThan(0);
-      for (const query of queries) {
-        const named = Object.keys(gateNetworkOf).filter((c) => query.includes(c));
-        expect(named.length, query).toBeGreaterThan(0);
-        for (const c of named) expect(gateNetworkOf[c], query).toBe(network);
+    console.log(
+      `gate checks per queue: ${JSON.stringify(Object.fromEntries(Object.entries(queues).map(([k, q]) => [k, scheduled.filter((i) => i.queue === q).map((i) => i.cluster.name)])))}`,
+    );
+
+    // Each network's Prometheus was asked about its own clusters only; the campaign's, the mixed wave only.
+    const named = (query: string) => Object.keys(gateNetworkOf).filter((c) => query.includes(c));
+    for (const network of ['vpc-a', 'vpc-b'] as const) {
+      expect(asked[network].length, network).toBeGreaterThan(0);
+      for (const query of asked[network]) {
+        expect(named(query).length, query).toBeGreaterThan(0);
+        for (const c of named(query)) expect(gateNetworkOf[c], query).toBe(network);
       }
     }
+    expect(asked.campaign.length).toBeGreaterThan(0);
+    for (const query of asked.campaign)
+      expect(new Set(named(query).map((c) => gateWaveOf[c])), query).toEqual(new Set(['two']));
   }, 180_000);
 });
