@@ -128,6 +128,7 @@ import {
   type RollbackWaveResult,
   type ClusterUpgradeInput,
   type ClusterUpgradeResult,
+  type TakeStartsResult,
 } from './definitions';
 import { checkAction, learnApprovalPolicy, signedActionsEnabled } from './campaign/actions';
 import { renderDetails } from './campaign/details';
@@ -222,6 +223,8 @@ const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
 const WAKE_ON_CHANGE_WHILE_AWAITING_PATCH = 'wake-on-change-while-awaiting';
 /** See `admitByFleetControl` and docs/versioning.md. */
 const FLEET_CONTROL_PATCH = 'fleet-control';
+/** See `followFreeze` and docs/versioning.md. */
+const FREEZE_HOLD_PATCH = 'freeze-hold-in-flight';
 
 /**
  * A quick Update on the fleet control workflow, once per start round. A regular activity, not a
@@ -897,6 +900,11 @@ class CampaignRun {
     const why = [kinds.has('window') ? 'maintenance window' : '', kinds.has('rate-limit') ? 'rate limit' : '']
       .filter(Boolean)
       .join(' / ');
+    // Set only by runs with the freeze-hold patch: the next freeze's start while upgrades are in flight.
+    const freezeAt = m.freezeWakeAt(Date.now());
+    if (freezeAt !== undefined && (pick.wakeAtMs === undefined || freezeAt < pick.wakeAtMs)) {
+      return { at: freezeAt, why: 'the next freeze' };
+    }
     return { at: pick.wakeAtMs, why: `waiting for ${why || 'a free slot'}` };
   }
 
@@ -907,32 +915,48 @@ class CampaignRun {
    * a freeze none starts; a refused campaign is signalled when the freeze is lifted, and
    * otherwise asks again when the freeze (or the token) is due. An unreachable fleet control
    * starts nothing: starting blind could start inside a freeze.
-   * Histories from before the patch never asked.
+   * With nothing to start, a campaign with upgrades in flight still asks (`want: 0`) when a freeze
+   * may have begun or ended (`freezeCheckDue`), so a freeze holds them too (`followFreeze`).
+   * Histories from before the patches never asked.
    */
   private async admitByFleetControl(
     toStart: ClusterView[],
   ): Promise<{ start: ClusterView[]; held?: string; retryAtMs: number }> {
     const m = this.m;
-    if (toStart.length === 0 || !patched(FLEET_CONTROL_PATCH)) return { start: toStart, retryAtMs: 0 };
+    if (toStart.length === 0) {
+      if (!m.freezeCheckDue(Date.now()) || !patched(FREEZE_HOLD_PATCH)) return { start: toStart, retryAtMs: 0 };
+    } else if (!patched(FLEET_CONTROL_PATCH)) return { start: toStart, retryAtMs: 0 };
     // No fleet control ran at the last ask: nothing to honour until fleetControlChanged says otherwise.
     if (m.fleetControlAbsent) return { start: toStart, retryAtMs: 0 };
     let granted: number;
     let reason: string | undefined;
     let retryAtMs: number;
+    let answer: TakeStartsResult | undefined;
+    m.markFleetControlAsked();
     try {
-      const result = await takeFleetStarts({
+      answer = await takeFleetStarts({
         requesterWorkflowId: campaignWorkflowId(m.name),
         want: toStart.length,
         clusters: toStart.map((c) => c.name),
       });
-      granted = Math.max(0, Math.min(toStart.length, result.granted));
-      if (result.absent) m.markFleetControlAbsent();
-      reason = result.reason;
-      retryAtMs = result.retryAtMs ?? Date.now() + FLEET_CONTROL_RETRY_MS;
+      granted = Math.max(0, Math.min(toStart.length, answer.granted));
+      if (answer.absent) m.markFleetControlAbsent();
+      reason = answer.reason;
+      retryAtMs = answer.retryAtMs ?? Date.now() + FLEET_CONTROL_RETRY_MS;
     } catch (err) {
       granted = 0;
       reason = `fleet control unreachable: ${describeFailure(err)}`;
       retryAtMs = Date.now() + FLEET_CONTROL_RETRY_MS;
+    }
+    if (answer) await this.followFreeze(answer);
+    if (toStart.length === 0) {
+      // A look for the upgrades in flight: only a freeze has something to say here.
+      if (answer?.frozen) {
+        m.setFleetHold(answer.frozen.text, Date.now());
+        return { start: toStart, held: answer.frozen.text, retryAtMs: answer.frozen.untilMs };
+      }
+      if (answer && m.view.fleetHold?.startsWith('frozen')) m.setFleetHold(undefined, Date.now());
+      return { start: toStart, retryAtMs: 0 };
     }
     if (granted === toStart.length) {
       if (m.view.fleetHold !== undefined) m.setFleetHold(undefined, Date.now());
@@ -945,6 +969,22 @@ class CampaignRun {
       else m.markQueued(c.name, { kind: held.startsWith('frozen') ? 'frozen' : 'fleet-rate-limit', reason: held });
     }
     return { start: toStart.slice(0, granted), held, retryAtMs };
+  }
+
+  /**
+   * Holds the upgrades in flight while a freeze is in force and resumes them when it ends, with the
+   * pause an operator's pause sends (each child finishes the step it is in and waits at its next
+   * safe point; a rollback is never held). An operator pause outlasts the freeze: takePendingSignals
+   * keeps those children held until the operator resumes. Asked only when an answer names a freeze
+   * (in force or coming) or one is recorded, so histories without freezes carry no marker; older
+   * histories let in-flight upgrades run through a freeze.
+   */
+  private async followFreeze(answer: TakeStartsResult): Promise<void> {
+    const m = this.m;
+    const matters = answer.frozen !== undefined || answer.nextFreezeAtMs !== undefined || m.freeze !== undefined;
+    if (!matters || !patched(FREEZE_HOLD_PATCH)) return;
+    m.setFreeze(answer.frozen, answer.nextFreezeAtMs);
+    await this.sendPendingSignals();
   }
 
   /** The fleet-wide caps (pacing.sharedCaps) that apply to a member. */
@@ -1122,7 +1162,7 @@ class CampaignRun {
   private async sendPendingSignals(): Promise<void> {
     const m = this.m;
     const requester = campaignWorkflowId(m.name);
-    const sends = m.takePendingSignals().map((p: PendingSignal) => {
+    const sends = m.takePendingSignals(Date.now()).map((p: PendingSignal) => {
       if (p.kind === 'release-lease') {
         const eq = p.leaseId.indexOf('=');
         const handle = getExternalWorkflowHandle(fleetLeaseWorkflowId(p.leaseId.slice(0, eq), p.leaseId.slice(eq + 1)));
