@@ -948,7 +948,21 @@ class CampaignRun {
       reason = `fleet control unreachable: ${describeFailure(err)}`;
       retryAtMs = Date.now() + FLEET_CONTROL_RETRY_MS;
     }
+    const admitted = this.applyFleetAnswer(toStart, granted, reason, retryAtMs, answer);
+    // After the hold is recorded, so the audit trail reads: frozen, then the children held.
     if (answer) await this.followFreeze(answer);
+    return admitted;
+  }
+
+  /** What an answer (or its failure) means for the clusters about to start and for status. */
+  private applyFleetAnswer(
+    toStart: ClusterView[],
+    granted: number,
+    reason: string | undefined,
+    retryAtMs: number,
+    answer: TakeStartsResult | undefined,
+  ): { start: ClusterView[]; held?: string; retryAtMs: number } {
+    const m = this.m;
     if (toStart.length === 0) {
       // A look for the upgrades in flight: only a freeze has something to say here.
       if (answer?.frozen) {
