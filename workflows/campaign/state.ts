@@ -878,6 +878,9 @@ export class CampaignMachine {
         by: 'fleet control',
         detail: `${resumed} held upgrade(s) resumed`,
       });
+    } else if (!freeze && !operatorHold) {
+      // Those held ended meanwhile (a pause that came after a child's last safe point lets it end).
+      delete this.#s.freezeHeldChildren;
     }
     return out;
   }
