@@ -48,6 +48,11 @@
  *   rollback-readiness insight is in ERROR, and the cluster's reason then says it stays.
  * - An approval that would promote a wave first re-checks its gates (one look each); a red wave's
  *   approval is refused with the gate named and audited, by Update and by Signal alike.
+ * - Freezes (fleet control): inside a freeze nothing starts, and the in-flight children get the
+ *   operator pause's signal (they finish their step and hold) until it ends; rollbacks are never
+ *   held, and an operator pause outlasts the freeze. With upgrades in flight and nothing to start
+ *   the campaign still asks the fleet control when a freeze may have begun or ended (patch
+ *   freeze-hold-in-flight, `followFreeze`).
  * - Effective concurrency is min(wave.maxParallel, pacing.maxInFlight, 500): Temporal limits
  *   pending children per workflow (2,000 by default), and 500 keeps well clear of it.
  * - With pacing.sharedCaps, a cluster takes its rate-limit token and slot when picked, then waits
