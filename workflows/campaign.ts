@@ -399,7 +399,9 @@ function registerHandlers(m: CampaignMachine, rollbacks: RollbackStarter): void 
   });
   setHandler(leaseGrantedSignal, (grant) => m.onLeaseGranted(grant.holder, grant.leaseId));
   setHandler(notifySinkFailedSignal, (failure) => m.recordSinkFailure(failure, Date.now()));
-  setHandler(fleetControlChangedSignal, () => m.onFleetControlChanged());
+  // The patch is decided here, at the signal's own workflow task: asked in the main loop, its marker
+  // could land in another task on replay when the loop was woken by a handler's local activity.
+  setHandler(fleetControlChangedSignal, () => m.onFleetControlChanged(patched(FREEZE_HOLD_PATCH)));
 }
 
 /**
@@ -809,6 +811,9 @@ class CampaignRun {
     for (;;) {
       if (m.aborting) return;
       m.applyBudgetPolicy(index, Date.now());
+      // Before resuming children the operator held, look whether a freeze began meanwhile: they
+      // would resume only to hold again, and might start a step in between.
+      if (m.resumesPending()) await this.admitByFleetControl([]);
       await this.sendPendingSignals();
       let wake: { at?: number; why: string } = { why: 'next start check' };
       if (!m.paused && !m.aborting) wake = await this.startClusters(index);
@@ -929,7 +934,8 @@ class CampaignRun {
   ): Promise<{ start: ClusterView[]; held?: string; retryAtMs: number }> {
     const m = this.m;
     if (toStart.length === 0) {
-      if (!m.freezeCheckDue(Date.now()) || !patched(FREEZE_HOLD_PATCH)) return { start: toStart, retryAtMs: 0 };
+      // Only runs that took the freeze-hold patch (at a signal or an answer: see followFreeze) get here.
+      if (!m.freezeCheckDue(Date.now())) return { start: toStart, retryAtMs: 0 };
     } else if (!patched(FLEET_CONTROL_PATCH)) return { start: toStart, retryAtMs: 0 };
     // No fleet control ran at the last ask: nothing to honour until fleetControlChanged says otherwise.
     if (m.fleetControlAbsent) return { start: toStart, retryAtMs: 0 };

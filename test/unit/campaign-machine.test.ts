@@ -269,7 +269,7 @@ describe('campaign state machine', () => {
     m.childRunStarted('r', rollback.attempt, 'run-r');
     const freeze = { id: 'f1', reason: 'holiday', untilMs: T0 + 3_600_000, text: 'frozen: holiday until X' };
     expect(m.freezeCheckDue(T0)).toBe(false);
-    m.onFleetControlChanged();
+    m.onFleetControlChanged(true);
     expect(m.freezeCheckDue(T0)).toBe(true);
     m.markFleetControlAsked();
     m.setFreeze(freeze, undefined);
@@ -292,13 +292,17 @@ describe('campaign state machine', () => {
     // An operator pause holds a rollback of this wave as it always did; only a freeze lets it run.
     expect(m.takePendingSignals(T0)).toEqual([{ kind: 'pause-child', cluster: 'r', runId: 'run-r' }]);
     expect(m.status().clusters.find((c) => c.name === 'a')?.held).toBe('held by pause');
+    expect(m.resumesPending()).toBe(false);
     m.resume({ by: 'ops' }, T0);
+    // The loop looks at the calendar before these resumes go out (a freeze may have begun meanwhile).
+    expect(m.resumesPending()).toBe(true);
     expect(m.takePendingSignals(T0)).toEqual([
       { kind: 'resume-child', cluster: 'a', runId: 'run-a' },
       { kind: 'resume-child', cluster: 'b', runId: 'run-b' },
       { kind: 'resume-child', cluster: 'r', runId: 'run-r' },
     ]);
     expect(m.campaignState()).toBe('running');
+    expect(m.resumesPending()).toBe(false);
     // The next freeze's start is a wake time while upgrades are in flight.
     expect(m.freezeWakeAt(T0)).toBe(T0 + 7_200_000);
     expect(m.freezeCheckDue(T0 + 7_200_000)).toBe(true);
@@ -311,7 +315,7 @@ describe('campaign state machine', () => {
 
   it('asks the fleet control with nothing to start only while upgrades are in flight', () => {
     const { m } = machine([member('a')], { waves: [{ name: 'all', approval: 'auto' }] });
-    m.onFleetControlChanged();
+    m.onFleetControlChanged(true);
     m.setFreeze(undefined, T0 + 1000);
     expect(m.freezeCheckDue(T0 + 2000)).toBe(false);
     expect(m.freezeWakeAt(T0)).toBeUndefined();

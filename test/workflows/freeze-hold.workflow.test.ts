@@ -11,6 +11,8 @@ import { addFreeze, removeFreeze } from '../../client/fleet-control';
 import {
   clusterStatusQuery,
   clusterUpgradeWorkflowId,
+  pauseSignal,
+  resumeSignal,
   statusQuery,
   type CampaignStatus,
 } from '../../workflows/definitions';
@@ -49,6 +51,8 @@ function eventMs(event: HistoryEvent): number {
 
 /** What one child's history says about its hold: when the pause and resume arrived, and what it scheduled between. */
 interface ChildHold {
+  /** The pause and resume signals the child received, in order. */
+  signals: string[];
   pausedAt?: number;
   resumedAt?: number;
   scheduledWhileHeld: string[];
@@ -57,9 +61,10 @@ interface ChildHold {
 
 async function childHold(t: TestTemporal, cluster: string): Promise<ChildHold> {
   const history = await t.client.workflow.getHandle(clusterUpgradeWorkflowId(cluster)).fetchHistory();
-  const out: ChildHold = { scheduledWhileHeld: [], scheduledAfterResume: 0 };
+  const out: ChildHold = { signals: [], scheduledWhileHeld: [], scheduledAfterResume: 0 };
   for (const event of history.events ?? []) {
     const signal = event.workflowExecutionSignaledEventAttributes?.signalName;
+    if (signal === 'pause' || signal === 'resume') out.signals.push(signal);
     if (signal === 'pause' && out.pausedAt === undefined) out.pausedAt = eventMs(event);
     if (signal === 'resume' && out.pausedAt !== undefined) out.resumedAt = eventMs(event);
     const scheduled = event.activityTaskScheduledEventAttributes?.activityType?.name;
@@ -215,6 +220,71 @@ describe('freezes hold the upgrades in flight', () => {
         ['freeze-lifted', 'starts granted again'],
         ['freeze-hold-children', '2 held upgrade(s) resumed'],
       ]);
+    },
+  );
+
+  it(
+    'an operator pause and a freeze each keep the children held until both are over',
+    { timeout: 120_000 },
+    async () => {
+      const tag = uniqueTag();
+      const names = ['o1', 'o2'].map((n) => `fo-${tag}-${n}`);
+      const gate = holdControlPlane();
+      const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)), beforeCall: gate.beforeCall });
+      const taskQueue = t.taskQueue('freeze-operator');
+      const target = { client: t.client, taskQueue };
+      const campaign = makeCampaign(`fo-${tag}`, { waves: [{ name: 'all', maxParallel: 2, approval: 'auto' }] });
+      const pause = () => handle.signal(pauseSignal, { by: 'oncall', reason: 'look first' });
+      const resume = () => handle.signal(resumeSignal, { by: 'oncall' });
+      let handle!: Awaited<ReturnType<typeof startCampaign>>;
+      const out = await withWorker(t, taskQueue, fake.activities, async () => {
+        handle = await startCampaign(
+          t,
+          taskQueue,
+          campaign,
+          names.map((n) => fake.member(n)),
+        );
+        await waitForStatus(handle, (s) => s.clusters.every((c) => c.state === 'upgrading'), 20_000);
+        // Paused first; a freeze comes while paused; the operator's resume must not let them go.
+        await pause();
+        await waitChildrenPaused(t, names);
+        gate.release();
+        const freeze = await addFreeze(target, {
+          reason: 'change freeze',
+          until: new Date(Date.now() + 3_600_000).toISOString(),
+          addedBy: 'test',
+        });
+        await resume();
+        const frozen = await waitForStatus(handle, (s) => s.state === 'frozen' && heldClusters(s).length === 2);
+        // Paused again, then the freeze goes: the operator's pause still holds them.
+        await pause();
+        await waitForStatus(handle, (s) => s.state === 'paused');
+        // A paused campaign asks nothing: it looks at the calendar again when resumed.
+        await removeFreeze(target, freeze.id);
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        const stillPaused = await handle.query(statusQuery);
+        const heldUntil = Date.now();
+        await resume();
+        const result = await resultWithin(handle);
+        await recordHistory(handle, 'freeze-operator-pause');
+        return {
+          frozen,
+          stillPaused,
+          heldUntil,
+          result,
+          holds: await Promise.all(names.map((n) => childHold(t, n))),
+        };
+      });
+      expect(out.frozen.fleetHold).toMatch(/^frozen: change freeze/);
+      expect(out.stillPaused.state).toBe('paused');
+      expect(out.stillPaused.clusters.map((c) => c.held)).toEqual(['held by pause', 'held by pause']);
+      for (const hold of out.holds) {
+        // One pause and one resume each: no resume between the operator's resume and the freeze's end.
+        expect(hold.signals).toEqual(['pause', 'resume']);
+        expect(hold.resumedAt).toBeGreaterThanOrEqual(out.heldUntil);
+        expect(hold.scheduledWhileHeld).toEqual([]);
+      }
+      expect(out.result.state).toBe('completed');
     },
   );
 

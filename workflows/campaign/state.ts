@@ -172,6 +172,12 @@ export interface CarriedState {
   nextFreezeAtMs?: number;
   /** fleetControlChanged arrived since the last ask: a campaign with upgrades in flight asks again. */
   fleetControlAskDue?: boolean;
+  /**
+   * This campaign follows freezes with its upgrades in flight (patch freeze-hold-in-flight, decided
+   * at a fleetControlChanged signal or at an answer that names a freeze): only then does it ask the
+   * fleet control with nothing to start.
+   */
+  freezeHold?: boolean;
   /** In-flight upgrades told to hold for the freeze: their resume is audited once, with this count. */
   freezeHeldChildren?: number;
   /** Last values written to the search attributes (so unchanged ones are not re-upserted). */
@@ -593,9 +599,12 @@ export class CampaignMachine {
    * The fleet control lifted a freeze or changed the pace, or one was set up (`freeze add`): the
    * window looks again, and a campaign with upgrades in flight asks even with nothing to start.
    */
-  onFleetControlChanged(): void {
+  onFleetControlChanged(freezeHold: boolean): void {
     delete this.#s.fleetControlAbsent;
-    this.#s.fleetControlAskDue = true;
+    if (freezeHold) {
+      this.#s.freezeHold = true;
+      this.#s.fleetControlAskDue = true;
+    }
     this.#changes++;
   }
 
@@ -614,6 +623,7 @@ export class CampaignMachine {
    * are then held by {@link takePendingSignals}) or none, and when the next one begins.
    */
   setFreeze(frozen: HeldByFreeze | undefined, nextFreezeAtMs: number | undefined): void {
+    this.#s.freezeHold = true;
     if (frozen) this.#s.freeze = { id: frozen.id, reason: frozen.reason, untilMs: frozen.untilMs, text: frozen.text };
     else delete this.#s.freeze;
     if (nextFreezeAtMs !== undefined && !frozen) this.#s.nextFreezeAtMs = nextFreezeAtMs;
@@ -637,13 +647,22 @@ export class CampaignMachine {
    */
   freezeCheckDue(now: number): boolean {
     const s = this.#s;
-    if (s.fleetControlAbsent) return false;
+    if (!s.freezeHold || s.fleetControlAbsent) return false;
     // A freeze recorded is looked at once more when it ends or changes, in flight or not, so the
     // campaign never shows a freeze that is over.
     if (s.freeze) return s.fleetControlAskDue === true || now >= s.freeze.untilMs;
     if (!s.clusters.some((c) => this.#holdable(c))) return false;
     if (s.fleetControlAskDue) return true;
     return s.nextFreezeAtMs !== undefined && now >= s.nextFreezeAtMs;
+  }
+
+  /** Children told to hold that are no longer to be held (after a resume, or the end of a freeze). */
+  resumesPending(): boolean {
+    const s = this.#s;
+    if (s.aborting || (s.paused && s.pauseKind === 'operator')) return false;
+    return s.clusters.some(
+      (c) => c.childPaused === true && c.state === 'upgrading' && c.runId !== undefined && !c.rollback?.afterPromotion,
+    );
   }
 
   /**
