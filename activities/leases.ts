@@ -58,7 +58,8 @@ export interface LeaseActivities {
   /**
    * Asks the fleet control (`fleet-control/<taskQueue>`) for cluster starts: none inside a freeze, at
    * most what the fleet-wide bucket holds. No fleet control workflow means no calendar and no
-   * pace: every start is granted. Run as a local activity (one marker event per start round).
+   * pace: every start is granted. A regular activity, once per start round (and, with `want: 0`,
+   * when a campaign with upgrades in flight looks whether a freeze began or ended).
    */
   takeFleetStarts(input: TakeStartsInput): Promise<TakeStartsResult>;
 }

@@ -149,10 +149,17 @@ export function formatStatus(status: CampaignStatus, uiUrl?: string): string {
     lines.push('', `upgrading (${inFlight.length}):`);
     lines.push(
       ...indent(
-        table([
-          ['CLUSTER', 'WAVE', 'STEP', 'SINCE'],
-          ...inFlight.map((c) => [c.name, c.wave, c.step ?? '', c.startedAt ?? '']),
-        ]),
+        table(
+          inFlight.some((c) => c.held)
+            ? [
+                ['CLUSTER', 'WAVE', 'STEP', 'SINCE', 'HELD'],
+                ...inFlight.map((c) => [c.name, c.wave, c.step ?? '', c.startedAt ?? '', c.held ?? '']),
+              ]
+            : [
+                ['CLUSTER', 'WAVE', 'STEP', 'SINCE'],
+                ...inFlight.map((c) => [c.name, c.wave, c.step ?? '', c.startedAt ?? '']),
+              ],
+        ),
       ),
     );
   }
@@ -229,7 +236,9 @@ export function formatWatchFrame(status: CampaignStatus, opts: { maxClusters?: n
   }
   const shown = status.clusters.filter((c) => c.state === 'upgrading' || TROUBLE.includes(c.state));
   for (const c of shown.slice(0, maxClusters)) {
-    lines.push(`    ${c.name}  ${c.state}${c.step ? `  ${c.step}` : ''}${c.reason ? `  ${c.reason}` : ''}`);
+    lines.push(
+      `    ${c.name}  ${c.state}${c.step ? `  ${c.step}` : ''}${c.held ? `  (${c.held})` : ''}${c.reason ? `  ${c.reason}` : ''}`,
+    );
   }
   if (shown.length > maxClusters) lines.push(`    … and ${shown.length - maxClusters} more`);
   return lines;

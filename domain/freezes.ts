@@ -8,8 +8,9 @@
  *   start, end, timezone: the same rules as maintenance windows in windows.ts, including the
  *   DST rules and the midnight crossing).
  * - Inside a freeze no cluster upgrade starts, in any campaign. Upgrades already running
- *   finish: a half-done EKS update is safer finished than left (the control plane update
- *   cannot be stopped once accepted).
+ *   finish the step they are in and hold at their next safe point (the campaign pauses them as an
+ *   operator pause does) until the freeze ends: an EKS update already accepted cannot be stopped
+ *   and is safer finished than left, so nothing is cut short. Rollbacks are never held.
  * - Overlapping or touching freezes chain: "until" is the end of the whole frozen period, so
  *   a campaign does not wake up at the end of one freeze only to meet the next.
  */
@@ -116,6 +117,21 @@ export function checkFreezes(freezes: readonly Freeze[], nowMs: number): FreezeC
     untilMs,
     reason: `frozen: ${inForce.reason} until ${new Date(untilMs).toISOString()}`,
   };
+}
+
+/**
+ * When the next freeze after `nowMs` begins (the earliest start of an absolute range or of a
+ * weekly occurrence within the window horizon), or undefined when none is due. A campaign with
+ * upgrades in flight wakes then to hold them without waiting for a signal.
+ */
+export function nextFreezeStart(freezes: readonly Freeze[], nowMs: number): number | undefined {
+  let next: number | undefined;
+  for (const f of freezes) {
+    for (const iv of intervalsOf(f, nowMs)) {
+      if (iv.startMs > nowMs && iv.endMs > iv.startMs && (next === undefined || iv.startMs < next)) next = iv.startMs;
+    }
+  }
+  return next;
 }
 
 /** Absolute freezes that ended before `nowMs` can never apply again: the calendar drops them. */

@@ -49,6 +49,11 @@
  *   rollback-readiness insight is in ERROR, and the cluster's reason then says it stays.
  * - An approval that would promote a wave first re-checks its gates (one look each); a red wave's
  *   approval is refused with the gate named and audited, by Update and by Signal alike.
+ * - Freezes (fleet control): inside a freeze nothing starts, and the in-flight children get the
+ *   operator pause's signal (they finish their step and hold) until it ends; rollbacks are never
+ *   held, and an operator pause outlasts the freeze. With upgrades in flight and nothing to start
+ *   the campaign still asks the fleet control when a freeze may have begun or ended (patch
+ *   freeze-hold-in-flight, `followFreeze`).
  * - Effective concurrency is min(wave.maxParallel, pacing.maxInFlight, 500): Temporal limits
  *   pending children per workflow (2,000 by default), and 500 keeps well clear of it.
  * - With pacing.sharedCaps, a cluster takes its rate-limit token and slot when picked, then waits
@@ -129,6 +134,7 @@ import {
   type RollbackWaveResult,
   type ClusterUpgradeInput,
   type ClusterUpgradeResult,
+  type TakeStartsResult,
 } from './definitions';
 import { checkAction, learnApprovalPolicy, signedActionsEnabled } from './campaign/actions';
 import { renderDetails } from './campaign/details';
@@ -228,6 +234,8 @@ const { awaitChildrenEnded } = proxyActivities<ChildrenActivities>({
 const WAKE_ON_CHANGE_WHILE_AWAITING_PATCH = 'wake-on-change-while-awaiting';
 /** See `admitByFleetControl` and docs/versioning.md. */
 const FLEET_CONTROL_PATCH = 'fleet-control';
+/** See `followFreeze` and docs/versioning.md. */
+const FREEZE_HOLD_PATCH = 'freeze-hold-in-flight';
 
 /**
  * A quick Update on the fleet control workflow, once per start round. A regular activity, not a
@@ -397,7 +405,9 @@ function registerHandlers(m: CampaignMachine, rollbacks: RollbackStarter): void 
   });
   setHandler(leaseGrantedSignal, (grant) => m.onLeaseGranted(grant.holder, grant.leaseId));
   setHandler(notifySinkFailedSignal, (failure) => m.recordSinkFailure(failure, Date.now()));
-  setHandler(fleetControlChangedSignal, () => m.onFleetControlChanged());
+  // The patch is decided here, at the signal's own workflow task: asked in the main loop, its marker
+  // could land in another task on replay when the loop was woken by a handler's local activity.
+  setHandler(fleetControlChangedSignal, () => m.onFleetControlChanged(patched(FREEZE_HOLD_PATCH)));
 }
 
 /**
@@ -822,6 +832,9 @@ class CampaignRun {
     for (;;) {
       if (m.aborting) return;
       m.applyBudgetPolicy(index, Date.now());
+      // Before resuming children the operator held, look whether a freeze began meanwhile: they
+      // would resume only to hold again, and might start a step in between.
+      if (m.resumesPending()) await this.admitByFleetControl([]);
       await this.sendPendingSignals();
       let wake: { at?: number; why: string } = { why: 'next start check' };
       if (!m.paused && !m.aborting) wake = await this.startClusters(index);
@@ -918,6 +931,11 @@ class CampaignRun {
     const why = [kinds.has('window') ? 'maintenance window' : '', kinds.has('rate-limit') ? 'rate limit' : '']
       .filter(Boolean)
       .join(' / ');
+    // Set only by runs with the freeze-hold patch: the next freeze's start while upgrades are in flight.
+    const freezeAt = m.freezeWakeAt(Date.now());
+    if (freezeAt !== undefined && (pick.wakeAtMs === undefined || freezeAt < pick.wakeAtMs)) {
+      return { at: freezeAt, why: 'the next freeze' };
+    }
     return { at: pick.wakeAtMs, why: `waiting for ${why || 'a free slot'}` };
   }
 
@@ -928,32 +946,63 @@ class CampaignRun {
    * a freeze none starts; a refused campaign is signalled when the freeze is lifted, and
    * otherwise asks again when the freeze (or the token) is due. An unreachable fleet control
    * starts nothing: starting blind could start inside a freeze.
-   * Histories from before the patch never asked.
+   * With nothing to start, a campaign with upgrades in flight still asks (`want: 0`) when a freeze
+   * may have begun or ended (`freezeCheckDue`), so a freeze holds them too (`followFreeze`).
+   * Histories from before the patches never asked.
    */
   private async admitByFleetControl(
     toStart: ClusterView[],
   ): Promise<{ start: ClusterView[]; held?: string; retryAtMs: number }> {
     const m = this.m;
-    if (toStart.length === 0 || !patched(FLEET_CONTROL_PATCH)) return { start: toStart, retryAtMs: 0 };
+    if (toStart.length === 0) {
+      // Only runs that took the freeze-hold patch (at a signal or an answer: see followFreeze) get here.
+      if (!m.freezeCheckDue(Date.now())) return { start: toStart, retryAtMs: 0 };
+    } else if (!patched(FLEET_CONTROL_PATCH)) return { start: toStart, retryAtMs: 0 };
     // No fleet control ran at the last ask: nothing to honour until fleetControlChanged says otherwise.
     if (m.fleetControlAbsent) return { start: toStart, retryAtMs: 0 };
     let granted: number;
     let reason: string | undefined;
     let retryAtMs: number;
+    let answer: TakeStartsResult | undefined;
+    m.markFleetControlAsked();
     try {
-      const result = await takeFleetStarts({
+      answer = await takeFleetStarts({
         requesterWorkflowId: campaignWorkflowId(m.name),
         want: toStart.length,
         clusters: toStart.map((c) => c.name),
       });
-      granted = Math.max(0, Math.min(toStart.length, result.granted));
-      if (result.absent) m.markFleetControlAbsent();
-      reason = result.reason;
-      retryAtMs = result.retryAtMs ?? Date.now() + FLEET_CONTROL_RETRY_MS;
+      granted = Math.max(0, Math.min(toStart.length, answer.granted));
+      if (answer.absent) m.markFleetControlAbsent();
+      reason = answer.reason;
+      retryAtMs = answer.retryAtMs ?? Date.now() + FLEET_CONTROL_RETRY_MS;
     } catch (err) {
       granted = 0;
       reason = `fleet control unreachable: ${describeFailure(err)}`;
       retryAtMs = Date.now() + FLEET_CONTROL_RETRY_MS;
+    }
+    const admitted = this.applyFleetAnswer(toStart, granted, reason, retryAtMs, answer);
+    // After the hold is recorded, so the audit trail reads: frozen, then the children held.
+    if (answer) await this.followFreeze(answer);
+    return admitted;
+  }
+
+  /** What an answer (or its failure) means for the clusters about to start and for status. */
+  private applyFleetAnswer(
+    toStart: ClusterView[],
+    granted: number,
+    reason: string | undefined,
+    retryAtMs: number,
+    answer: TakeStartsResult | undefined,
+  ): { start: ClusterView[]; held?: string; retryAtMs: number } {
+    const m = this.m;
+    if (toStart.length === 0) {
+      // A look for the upgrades in flight: only a freeze has something to say here.
+      if (answer?.frozen) {
+        m.setFleetHold(answer.frozen.text, Date.now());
+        return { start: toStart, held: answer.frozen.text, retryAtMs: answer.frozen.untilMs };
+      }
+      if (answer && m.view.fleetHold?.startsWith('frozen')) m.setFleetHold(undefined, Date.now());
+      return { start: toStart, retryAtMs: 0 };
     }
     if (granted === toStart.length) {
       if (m.view.fleetHold !== undefined) m.setFleetHold(undefined, Date.now());
@@ -966,6 +1015,22 @@ class CampaignRun {
       else m.markQueued(c.name, { kind: held.startsWith('frozen') ? 'frozen' : 'fleet-rate-limit', reason: held });
     }
     return { start: toStart.slice(0, granted), held, retryAtMs };
+  }
+
+  /**
+   * Holds the upgrades in flight while a freeze is in force and resumes them when it ends, with the
+   * pause an operator's pause sends (each child finishes the step it is in and waits at its next
+   * safe point; a rollback is never held). An operator pause outlasts the freeze: takePendingSignals
+   * keeps those children held until the operator resumes. Asked only when an answer names a freeze
+   * (in force or coming) or one is recorded, so histories without freezes carry no marker; older
+   * histories let in-flight upgrades run through a freeze.
+   */
+  private async followFreeze(answer: TakeStartsResult): Promise<void> {
+    const m = this.m;
+    const matters = answer.frozen !== undefined || answer.nextFreezeAtMs !== undefined || m.freeze !== undefined;
+    if (!matters || !patched(FREEZE_HOLD_PATCH)) return;
+    m.setFreeze(answer.frozen, answer.nextFreezeAtMs);
+    await this.sendPendingSignals();
   }
 
   /** The fleet-wide caps (pacing.sharedCaps) that apply to a member. */
@@ -1143,7 +1208,7 @@ class CampaignRun {
   private async sendPendingSignals(): Promise<void> {
     const m = this.m;
     const requester = campaignWorkflowId(m.name);
-    const sends = m.takePendingSignals().map((p: PendingSignal) => {
+    const sends = m.takePendingSignals(Date.now()).map((p: PendingSignal) => {
       if (p.kind === 'release-lease') {
         const eq = p.leaseId.indexOf('=');
         const handle = getExternalWorkflowHandle(fleetLeaseWorkflowId(p.leaseId.slice(0, eq), p.leaseId.slice(eq + 1)));

@@ -79,6 +79,8 @@ export type CampaignState =
   | 'soaking'
   | 'awaiting-approval'
   | 'paused'
+  /** Held by a fleet-wide freeze: nothing starts, and upgrades in flight hold at their next safe point. */
+  | 'frozen'
   | 'completed'
   | 'completed-with-failures'
   | 'failed'
@@ -155,7 +157,8 @@ export interface AuditEntry {
     | 'watch-unread'
     | 'rollback-requested'
     | 'freeze-held'
-    | 'freeze-lifted';
+    | 'freeze-lifted'
+    | 'freeze-hold-children';
   by?: string;
   wave?: string;
   cluster?: string;
@@ -183,6 +186,8 @@ export interface ClusterStatus {
   waitingFor?: string;
   /** Set when a retry runs the cluster in a later wave's window than the one it was planned in. */
   runsInWave?: string;
+  /** An upgrade in flight the campaign holds: `held by freeze f1: <reason> until <ISO>`, or `held by pause`. */
+  held?: string;
 }
 
 /** A gate result as the campaign keeps it: tagged with the cluster it was measured on. */
@@ -563,6 +568,11 @@ export interface TakeStartsResult {
   /** Why fewer than wanted were granted, for status. */
   reason?: string;
   /**
+   * When no freeze is in force: when the next one begins (a scheduled range or a weekly
+   * occurrence), so a campaign with upgrades in flight can wake then and hold them.
+   */
+  nextFreezeAtMs?: number;
+  /**
    * No fleet control runs (nobody set a freeze or a pace, or it ended): everything was granted,
    * and the campaign stops asking until `fleetControlChanged` (sent by `fleetwave freeze add` and
    * `fleetwave pace set` to running campaigns) says one may run again.
@@ -586,7 +596,7 @@ export const addFreezeUpdate = defineUpdate<Freeze, [FreezeInput]>('addFreeze');
 export const removeFreezeUpdate = defineUpdate<Freeze, [{ id: string }]>('removeFreeze');
 /** Sets the fleet-wide pace; `null` removes it. Returns the view after the change. */
 export const setFleetPaceUpdate = defineUpdate<FleetControlView, [FleetPace | null]>('setFleetPace');
-/** A campaign asks for starts (the `takeFleetStarts` local activity). */
+/** A campaign asks for starts (the `takeFleetStarts` activity); `want: 0` only asks whether a freeze is in force. */
 export const takeStartsUpdate = defineUpdate<TakeStartsResult, [TakeStartsInput]>('takeStarts');
 export const fleetControlQuery = defineQuery<FleetControlView>('fleetControl');
 /** Fleet control → a refused requester: a freeze was lifted or the pace changed; look again. */

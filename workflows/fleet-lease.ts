@@ -25,7 +25,9 @@
  * - Updates `addFreeze`, `removeFreeze`, `setFleetPace` (from `fleetwave freeze|pace`, with
  *   update-with-start) change it; the Query `fleetControl` reads it;
  * - campaigns ask with the Update `takeStarts` before starting clusters (the `takeFleetStarts`
- *   local activity); inside a freeze nothing is granted, otherwise at most what the bucket holds;
+ *   activity); inside a freeze nothing is granted, otherwise at most what the bucket holds. A
+ *   campaign with upgrades in flight also asks with `want: 0` to learn whether a freeze is in force
+ *   (it then holds them); the answer names when the next freeze begins (`nextFreezeAtMs`);
  * - a refused campaign is signalled `fleetControlChanged` when a freeze is removed or the pace
  *   changes, so lifting a freeze resumes starts at once; otherwise it asks again at the time given;
  * - it does not end while it holds a freeze or a pace, and carries them across continue-as-new.
@@ -42,7 +44,14 @@ import {
 } from '@temporalio/workflow';
 import type { LeaseActivities } from '../activities/leases';
 import { durationToMs } from '../domain/duration';
-import { checkFreezes, pruneFreezes, validateFreeze, type Freeze, type FleetPace } from '../domain/freezes';
+import {
+  checkFreezes,
+  nextFreezeStart,
+  pruneFreezes,
+  validateFreeze,
+  type Freeze,
+  type FleetPace,
+} from '../domain/freezes';
 import { tokensAvailable, tryTake, type TokenBucket } from '../domain/pacing';
 import {
   FLEET_CONTROL_LABEL,
@@ -394,8 +403,10 @@ class FleetControl {
     this.state.started += granted;
     if (granted < input.want) refuse();
     else this.state.waiters = this.state.waiters.filter((w) => w !== input.requesterWorkflowId);
+    const nextFreezeAtMs = nextFreezeStart(this.state.freezes, now);
     return {
       granted,
+      ...(nextFreezeAtMs !== undefined ? { nextFreezeAtMs } : {}),
       ...(retryAtMs !== undefined
         ? { retryAtMs, reason: `fleet-wide rate limit: next start at ${new Date(retryAtMs).toISOString()}` }
         : {}),

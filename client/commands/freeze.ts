@@ -9,8 +9,9 @@
  *   pace set --rate 10/h [--burst 3]
  *   pace show [--json] | pace clear
  *
- * Inside a freeze no cluster upgrade starts; upgrades already running finish. Arguments are
- * checked before connecting: a bad one exits 2 naming it and changes nothing.
+ * Inside a freeze no cluster upgrade starts; upgrades already running finish their current step and
+ * hold (a rollback runs to its end) until the freeze ends or is removed. Arguments are checked
+ * before connecting: a bad one exits 2 naming it and changes nothing.
  */
 import { Command } from 'commander';
 import { parseDuration } from '../../domain/duration';
@@ -114,7 +115,7 @@ function printView(io: CliIO, view: FleetControlView): void {
 /** The `freeze` command and its subcommands. */
 export function freezeCommand(io: CliIO): Command {
   const freeze = new Command('freeze').description(
-    'the fleet-wide change calendar: no cluster upgrade starts inside a freeze (running ones finish)',
+    'the fleet-wide change calendar: no cluster upgrade starts inside a freeze; running ones finish their step and hold',
   );
   freeze
     .command('add')

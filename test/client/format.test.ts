@@ -161,6 +161,35 @@ describe('watch output', () => {
   });
 });
 
+describe('a campaign held by a freeze', () => {
+  const frozen = status({
+    state: 'frozen',
+    currentWave: 'prod',
+    fleetHold: 'frozen: holiday until 2025-01-02T00:00:00.000Z',
+    waves: [wave('prod', 0, 'running', { upgrading: 1 })],
+    clusters: [
+      {
+        name: 'p1',
+        wave: 'prod',
+        state: 'upgrading',
+        step: 'controlplane 1.31',
+        attempts: 1,
+        held: 'held by freeze f1: frozen: holiday until 2025-01-02T00:00:00.000Z',
+      },
+    ],
+  });
+
+  it('names the freeze in the header and on each held cluster, in status and watch', () => {
+    const text = formatStatus(frozen);
+    expect(text).toContain('held: frozen: holiday until 2025-01-02T00:00:00.000Z (fleetwave freeze list)');
+    expect(text).toMatch(/CLUSTER\s+WAVE\s+STEP\s+SINCE\s+HELD/);
+    expect(text).toMatch(/p1\s+prod\s+controlplane 1\.31\s+held by freeze f1/);
+    const frame = formatWatchFrame(frozen);
+    expect(frame[0]).toMatch(/^campaign k8s-131 {2}frozen {2}wave prod {2}\(held: frozen: holiday/);
+    expect(frame.some((l) => l.includes('p1  upgrading  controlplane 1.31  (held by freeze f1:'))).toBe(true);
+  });
+});
+
 describe('refused approvals', () => {
   const refusal = {
     at: '2024-10-01T10:05:00.000Z',

@@ -235,8 +235,8 @@ describe('campaign state machine', () => {
     m.onFinished({ cluster: a.name, attempt: attemptA, result: result(a.name, 'failed') }, T0);
     expect(m.applyBudgetPolicy(0, T0)).toBe('aborted');
     expect(m.aborting).toBe(true);
-    expect(m.takePendingSignals()).toEqual([{ kind: 'abort-child', cluster: 'c', runId: 'run-c' }]);
-    expect(m.takePendingSignals()).toEqual([]);
+    expect(m.takePendingSignals(0)).toEqual([{ kind: 'abort-child', cluster: 'c', runId: 'run-c' }]);
+    expect(m.takePendingSignals(0)).toEqual([]);
     expect(m.skipRefusal({ cluster: 'd', by: 'ops' })).toBe('campaign "state" is aborting');
     m.markWaveAborted();
     m.onFinished({ cluster: c.name, attempt: attemptC, result: result(c.name, 'aborted') }, T0);
@@ -254,9 +254,75 @@ describe('campaign state machine', () => {
     expect(m.changes).toBeGreaterThan(changes);
     m.pause('operator', 'paused by ops', T0, 'ops');
     expect(m.status().pausedReason).toBe('paused by ops');
-    expect(m.takePendingSignals()).toEqual([{ kind: 'pause-child', cluster: 'a', runId: 'run-a' }]);
+    expect(m.takePendingSignals(0)).toEqual([{ kind: 'pause-child', cluster: 'a', runId: 'run-a' }]);
     m.resume({ by: 'ops' }, T0);
-    expect(m.takePendingSignals()).toEqual([{ kind: 'resume-child', cluster: 'a', runId: 'run-a' }]);
+    expect(m.takePendingSignals(0)).toEqual([{ kind: 'resume-child', cluster: 'a', runId: 'run-a' }]);
+  });
+
+  it('holds in-flight children while a freeze is in force, never a rollback, and resumes them when it ends', () => {
+    const { m } = machine([member('a'), member('b'), member('r')], {
+      waves: [{ name: 'all', maxParallel: 3, approval: 'auto' }],
+    });
+    for (const name of ['a', 'b']) m.childRunStarted(name, m.markClusterStarted(name, 'all', T0), `run-${name}`);
+    // A cluster rolling back (here a rollback-only child) runs to its end inside a freeze.
+    const rollback = m.markRollbackStarted('r', 'all', T0);
+    m.childRunStarted('r', rollback.attempt, 'run-r');
+    const freeze = { id: 'f1', reason: 'holiday', untilMs: T0 + 3_600_000, text: 'frozen: holiday until X' };
+    expect(m.freezeCheckDue(T0)).toBe(false);
+    m.onFleetControlChanged(true);
+    expect(m.freezeCheckDue(T0)).toBe(true);
+    m.markFleetControlAsked();
+    m.setFreeze(freeze, undefined);
+    expect(m.campaignState()).toBe('frozen');
+    expect(m.takePendingSignals(T0)).toEqual([
+      { kind: 'pause-child', cluster: 'a', runId: 'run-a' },
+      { kind: 'pause-child', cluster: 'b', runId: 'run-b' },
+    ]);
+    expect(m.takePendingSignals(T0)).toEqual([]);
+    expect(m.status().clusters.find((c) => c.name === 'a')?.held).toBe('held by freeze f1: frozen: holiday until X');
+    expect(m.status().clusters.find((c) => c.name === 'r')?.held).toBeUndefined();
+    // Asked again only when the freeze ends (or a signal says it may have been lifted).
+    expect(m.freezeCheckDue(T0 + 1000)).toBe(false);
+    expect(m.freezeWakeAt(T0)).toBe(freeze.untilMs);
+    expect(m.freezeCheckDue(freeze.untilMs)).toBe(true);
+    // The operator pauses meanwhile: the freeze ends, but the children stay held until resume.
+    m.pause('operator', 'paused by ops', T0, 'ops');
+    m.setFreeze(undefined, T0 + 7_200_000);
+    expect(m.campaignState()).toBe('paused');
+    // An operator pause holds a rollback of this wave as it always did; only a freeze lets it run.
+    expect(m.takePendingSignals(T0)).toEqual([{ kind: 'pause-child', cluster: 'r', runId: 'run-r' }]);
+    expect(m.status().clusters.find((c) => c.name === 'a')?.held).toBe('held by pause');
+    expect(m.resumesPending()).toBe(false);
+    m.resume({ by: 'ops' }, T0);
+    // The loop looks at the calendar before these resumes go out (a freeze may have begun meanwhile).
+    expect(m.resumesPending()).toBe(true);
+    expect(m.takePendingSignals(T0)).toEqual([
+      { kind: 'resume-child', cluster: 'a', runId: 'run-a' },
+      { kind: 'resume-child', cluster: 'b', runId: 'run-b' },
+      { kind: 'resume-child', cluster: 'r', runId: 'run-r' },
+    ]);
+    expect(m.campaignState()).toBe('running');
+    expect(m.resumesPending()).toBe(false);
+    // The next freeze's start is a wake time while upgrades are in flight.
+    expect(m.freezeWakeAt(T0)).toBe(T0 + 7_200_000);
+    expect(m.freezeCheckDue(T0 + 7_200_000)).toBe(true);
+    const audited = m.status().audit.filter((e) => e.kind === 'freeze-hold-children');
+    expect(audited.map((e) => e.detail)).toEqual([
+      '2 in-flight upgrade(s) hold at their next safe point (freeze f1): frozen: holiday until X',
+      '3 held upgrade(s) resumed',
+    ]);
+  });
+
+  it('asks the fleet control with nothing to start only while upgrades are in flight', () => {
+    const { m } = machine([member('a')], { waves: [{ name: 'all', approval: 'auto' }] });
+    m.onFleetControlChanged(true);
+    m.setFreeze(undefined, T0 + 1000);
+    expect(m.freezeCheckDue(T0 + 2000)).toBe(false);
+    expect(m.freezeWakeAt(T0)).toBeUndefined();
+    m.childRunStarted('a', m.markClusterStarted('a', 'all', T0), 'run-a');
+    expect(m.freezeCheckDue(T0 + 2000)).toBe(true);
+    m.markFleetControlAbsent();
+    expect(m.freezeCheckDue(T0 + 2000)).toBe(false);
   });
 
   it('blocks a cluster another workflow upgrades without counting an attempt or a failure', () => {
@@ -278,7 +344,7 @@ describe('campaign state machine', () => {
     expect(m.skipRefusal({ cluster: 'a', by: 'ops' })).toBeUndefined();
     m.applySkip({ cluster: 'a', by: 'ops' }, T0);
     m.onLeaseGranted('c', 'account=1');
-    expect(m.takePendingSignals()).toEqual([
+    expect(m.takePendingSignals(0)).toEqual([
       { kind: 'release-lease', cluster: 'a', leaseId: 'region=eu-west-1' },
       { kind: 'release-lease', cluster: 'c', leaseId: 'account=1' },
     ]);

@@ -4,6 +4,7 @@ import { resolveCaps } from '../../domain/pacing';
 import {
   checkFreezes,
   describeFreeze,
+  nextFreezeStart,
   parseRate,
   pruneFreezes,
   resolveCountOrPercent,
@@ -73,6 +74,18 @@ describe('checkFreezes: the change calendar', () => {
     const running = freeze('f2', { until: '2026-12-03T07:00:00Z' });
     const weekly = freeze('f3', { weekly: { days: ['Mon'], start: '00:00', end: '01:00', timezone: 'UTC' } });
     expect(pruneFreezes([ended, running, weekly], NOW).map((f) => f.id)).toEqual(['f2', 'f3']);
+  });
+
+  it('finds when the next freeze begins: a scheduled range or the next weekly occurrence', () => {
+    expect(nextFreezeStart([], NOW)).toBeUndefined();
+    const later = freeze('f1', { from: '2026-12-03T09:00:00Z', until: '2026-12-03T10:00:00Z' });
+    const weekly = freeze('f2', { weekly: { days: ['Thu', 'Fri'], start: '08:00', end: '08:30', timezone: 'UTC' } });
+    expect(nextFreezeStart([later], NOW)).toBe(NOW + 3 * H);
+    expect(nextFreezeStart([later, weekly], NOW)).toBe(NOW + 2 * H);
+    // Inside today's occurrence, the next one is tomorrow's; a range in force or ended never begins again.
+    expect(nextFreezeStart([weekly], NOW + 2 * H + 60_000)).toBe(Date.parse('2026-12-04T08:00:00Z'));
+    expect(nextFreezeStart([later], NOW + 3 * H)).toBeUndefined();
+    expect(nextFreezeStart([freeze('f3', { until: '2026-12-03T07:00:00Z' })], NOW)).toBeUndefined();
   });
 
   it('describes each kind in one line', () => {

@@ -99,6 +99,12 @@ export function renderDetails(m: CampaignMachine): string {
   if (m.view.pausedReason)
     out.push(`\n⏸ ${m.view.pausedReason}. Resume: \`fleetwave resume ${m.name}\` (Signal \`resume\`).`);
   if (m.view.fleetHold) out.push(`\n❄ nothing starts: ${m.view.fleetHold} (\`fleetwave freeze list\`).`);
+  const heldByFreeze = m.freeze ? m.inFlight().filter((c) => c.childPaused && !c.rollback).length : 0;
+  if (heldByFreeze > 0 && m.freeze) {
+    out.push(
+      `\n❄ ${heldByFreeze} upgrade(s) in flight held by freeze \`${m.freeze.id}\` at their next safe point; they resume when it ends.`,
+    );
+  }
   if (m.view.abortedReason) out.push(`\n⏹ aborting: ${m.view.abortedReason}`);
   if (m.view.failedReason) out.push(`\n✖ ${m.view.failedReason}`);
   const prompt = approvalPrompt(m);
@@ -131,7 +137,7 @@ export function renderDetails(m: CampaignMachine): string {
   if (inFlight.length > 0) {
     const listed = inFlight
       .slice(0, IN_FLIGHT_LISTED)
-      .map((c) => `\`${c.name}\`${c.step ? ` (${c.step})` : ''}`)
+      .map((c) => `\`${c.name}\`${c.step ? ` (${c.step})` : ''}${c.childPaused ? ' held' : ''}`)
       .join(', ');
     const more = inFlight.length > IN_FLIGHT_LISTED ? ` and ${inFlight.length - IN_FLIGHT_LISTED} more` : '';
     out.push(`\nIn flight: ${listed}${more}.`);

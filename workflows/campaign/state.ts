@@ -163,6 +163,23 @@ export interface CarriedState {
   fleetHold?: string;
   /** The fleet control did not run at the last ask: start rounds skip it until fleetControlChanged. */
   fleetControlAbsent?: boolean;
+  /**
+   * The freeze in force at the last ask (patch freeze-hold-in-flight): nothing starts, and the
+   * upgrades in flight are held until it ends (`untilMs`) or fleetControlChanged says it was lifted.
+   */
+  freeze?: HeldByFreeze;
+  /** When the next freeze begins, as the last answer said: a campaign with upgrades in flight asks again then. */
+  nextFreezeAtMs?: number;
+  /** fleetControlChanged arrived since the last ask: a campaign with upgrades in flight asks again. */
+  fleetControlAskDue?: boolean;
+  /**
+   * This campaign follows freezes with its upgrades in flight (patch freeze-hold-in-flight, decided
+   * at a fleetControlChanged signal or at an answer that names a freeze): only then does it ask the
+   * fleet control with nothing to start.
+   */
+  freezeHold?: boolean;
+  /** In-flight upgrades told to hold for the freeze: their resume is audited once, with this count. */
+  freezeHeldChildren?: number;
   /** Last values written to the search attributes (so unchanged ones are not re-upserted). */
   publishedAttributes?: Record<string, string | number | boolean>;
   publishedCountsAt?: number;
@@ -237,6 +254,15 @@ export type DeepReadonly<T> = T extends (infer U)[]
 export type ClusterView = DeepReadonly<ClusterRecord>;
 /** A wave record as callers of the machine see it. */
 export type WaveView = DeepReadonly<WaveRecord>;
+
+/** A freeze as the fleet control named it (TakeStartsResult.frozen). */
+export interface HeldByFreeze {
+  id: string;
+  reason: string;
+  untilMs: number;
+  /** `frozen: <reason> until <ISO>`. */
+  text: string;
+}
 
 /** A signal the state asks the workflow to send (to a fleet-lease holder or to a cluster's child). */
 export type PendingSignal =
@@ -569,10 +595,84 @@ export class CampaignMachine {
     }
   }
 
-  /** The fleet control lifted a freeze or changed the pace, or one was set up: the window looks again. */
-  onFleetControlChanged(): void {
+  /**
+   * The fleet control lifted a freeze or changed the pace, or one was set up (`freeze add`): the
+   * window looks again, and a campaign with upgrades in flight asks even with nothing to start.
+   */
+  onFleetControlChanged(freezeHold: boolean): void {
     delete this.#s.fleetControlAbsent;
+    if (freezeHold) {
+      this.#s.freezeHold = true;
+      this.#s.fleetControlAskDue = true;
+    }
     this.#changes++;
+  }
+
+  /** An ask went out: its answer covers whatever fleetControlChanged announced before it. */
+  markFleetControlAsked(): void {
+    delete this.#s.fleetControlAskDue;
+  }
+
+  /** The freeze the campaign honours now (set only by runs with patch freeze-hold-in-flight). */
+  get freeze(): HeldByFreeze | undefined {
+    return this.#s.freeze;
+  }
+
+  /**
+   * Records what the fleet control said about freezes: the one in force (its in-flight upgrades
+   * are then held by {@link takePendingSignals}) or none, and when the next one begins.
+   */
+  setFreeze(frozen: HeldByFreeze | undefined, nextFreezeAtMs: number | undefined): void {
+    this.#s.freezeHold = true;
+    if (frozen) this.#s.freeze = { id: frozen.id, reason: frozen.reason, untilMs: frozen.untilMs, text: frozen.text };
+    else delete this.#s.freeze;
+    if (nextFreezeAtMs !== undefined && !frozen) this.#s.nextFreezeAtMs = nextFreezeAtMs;
+    else delete this.#s.nextFreezeAtMs;
+  }
+
+  /**
+   * Upgrades a freeze would hold: in flight, not rolling back. A rollback (of this wave after a
+   * failure, or of a promoted wave) runs to its end inside a freeze: leaving a cluster half rolled
+   * back is the riskier state.
+   */
+  #holdable(c: ClusterRecord): boolean {
+    return c.state === 'upgrading' && c.runId !== undefined && !c.rollback;
+  }
+
+  /**
+   * Whether a campaign with nothing to start should ask the fleet control now: with upgrades in
+   * flight that a freeze would hold, when something may have changed (a fleetControlChanged since
+   * the last ask, or the start of the next freeze); while a freeze holds the campaign, when it ends
+   * or fleetControlChanged says it may have been lifted. Never while no fleet control runs.
+   */
+  freezeCheckDue(now: number): boolean {
+    const s = this.#s;
+    if (!s.freezeHold || s.fleetControlAbsent) return false;
+    // A freeze recorded is looked at once more when it ends or changes, in flight or not, so the
+    // campaign never shows a freeze that is over.
+    if (s.freeze) return s.fleetControlAskDue === true || now >= s.freeze.untilMs;
+    if (!s.clusters.some((c) => this.#holdable(c))) return false;
+    if (s.fleetControlAskDue) return true;
+    return s.nextFreezeAtMs !== undefined && now >= s.nextFreezeAtMs;
+  }
+
+  /** Children told to hold that are no longer to be held (after a resume, or the end of a freeze). */
+  resumesPending(): boolean {
+    const s = this.#s;
+    if (s.aborting || (s.paused && s.pauseKind === 'operator')) return false;
+    return s.clusters.some(
+      (c) => c.childPaused === true && c.state === 'upgrading' && c.runId !== undefined && !c.rollback?.afterPromotion,
+    );
+  }
+
+  /**
+   * When the main loop should look at the fleet control again on its own, if later than `now`:
+   * the end of the freeze in force, or the start of the next one while upgrades are in flight.
+   */
+  freezeWakeAt(now: number): number | undefined {
+    const s = this.#s;
+    const at = s.freeze ? s.freeze.untilMs : s.clusters.some((c) => this.#holdable(c)) ? s.nextFreezeAtMs : undefined;
+    return at !== undefined && at > now ? at : undefined;
   }
 
   /** No fleet control runs: start rounds do not ask it until {@link onFleetControlChanged}. */
@@ -746,11 +846,16 @@ export class CampaignMachine {
 
   /**
    * The lease releases and child pause/resume/abort signals the state asks for, in cluster
-   * order; each is marked sent, so it is handed out once.
+   * order; each is marked sent, so it is handed out once. Children are held (paused) while the
+   * operator paused the campaign or a freeze is in force; a freeze holds no rollback. Holding and
+   * resuming for a freeze is audited once per change, with the count.
    */
-  takePendingSignals(): PendingSignal[] {
+  takePendingSignals(now: number): PendingSignal[] {
     const out: PendingSignal[] = [];
-    const holdChildren = this.#s.paused && this.#s.pauseKind === 'operator';
+    const operatorHold = this.#s.paused && this.#s.pauseKind === 'operator';
+    const freeze = this.#s.freeze;
+    let heldForFreeze = 0;
+    let resumed = 0;
     for (const c of this.#s.clusters) {
       if (c.releasePending) {
         for (const leaseId of c.releasePending) out.push({ kind: 'release-lease', cluster: c.name, leaseId });
@@ -764,13 +869,37 @@ export class CampaignMachine {
           c.childAborted = true;
           out.push({ kind: 'abort-child', cluster: c.name, runId: c.runId });
         }
-      } else if (holdChildren && !c.childPaused) {
+        continue;
+      }
+      const hold = operatorHold || (freeze !== undefined && !c.rollback);
+      if (hold && !c.childPaused) {
         c.childPaused = true;
+        if (!operatorHold) heldForFreeze++;
         out.push({ kind: 'pause-child', cluster: c.name, runId: c.runId });
-      } else if (!holdChildren && c.childPaused) {
+      } else if (!hold && c.childPaused) {
         c.childPaused = false;
+        resumed++;
         out.push({ kind: 'resume-child', cluster: c.name, runId: c.runId });
       }
+    }
+    if (heldForFreeze > 0 && freeze) {
+      this.#s.freezeHeldChildren = (this.#s.freezeHeldChildren ?? 0) + heldForFreeze;
+      this.#record(now, {
+        kind: 'freeze-hold-children',
+        by: 'fleet control',
+        detail: `${heldForFreeze} in-flight upgrade(s) hold at their next safe point (freeze ${freeze.id}): ${freeze.text}`,
+      });
+    }
+    if (resumed > 0 && this.#s.freezeHeldChildren) {
+      delete this.#s.freezeHeldChildren;
+      this.#record(now, {
+        kind: 'freeze-hold-children',
+        by: 'fleet control',
+        detail: `${resumed} held upgrade(s) resumed`,
+      });
+    } else if (!freeze && !operatorHold) {
+      // Those held ended meanwhile (a pause that came after a child's last safe point lets it end).
+      delete this.#s.freezeHeldChildren;
     }
     return out;
   }
@@ -1594,6 +1723,7 @@ export class CampaignMachine {
   campaignState(): CampaignState {
     if (this.#s.phase === 'done') return this.result().state;
     if (this.#s.paused) return 'paused';
+    if (this.#s.freeze && this.#s.phase === 'window') return 'frozen';
     switch (this.#s.phase) {
       case 'planning':
         return 'planning';
@@ -1638,6 +1768,11 @@ export class CampaignMachine {
     if (c.endedAt) status.endedAt = c.endedAt;
     if (c.waitingFor) status.waitingFor = c.waitingFor;
     if (c.window !== c.wave) status.runsInWave = this.#waveName(c.window);
+    if (c.childPaused && c.state === 'upgrading') {
+      const freeze = this.#s.freeze;
+      const operator = this.#s.paused && this.#s.pauseKind === 'operator';
+      status.held = !operator && freeze ? `held by freeze ${freeze.id}: ${freeze.text}` : 'held by pause';
+    }
     return status;
   }
 
