@@ -43,13 +43,15 @@ describe('AWS clients', () => {
     expect(deps.eks(east)).toBe(deps.eks({ region: 'us-east-1' }));
     expect(deps.eks(east)).not.toBe(deps.eks({ region: 'eu-west-1' }));
     expect(deps.eks(east)).not.toBe(deps.eks(role));
-    expect(deps.ssm(east)).toBe(deps.ssm(east));
+    expect(deps.ssm?.(east)).toBe(deps.ssm?.(east));
     expect(await deps.eks(east).config.region()).toBe('us-east-1');
     expect(await deps.eks({ region: 'eu-west-1' }).config.region()).toBe('eu-west-1');
     const port = async (c: { config: { endpoint?: unknown } }) =>
       ((await (c.config.endpoint as () => Promise<{ port?: number }>)()) ?? {}).port;
     expect(await port(deps.eks(east))).toBe(4002);
-    expect(await port(deps.sts(east))).toBe(4001);
+    const sts = deps.sts?.(east);
+    expect(sts).toBeDefined();
+    if (sts) expect(await port(sts)).toBe(4001);
   });
 });
 
