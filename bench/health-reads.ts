@@ -5,7 +5,7 @@
  * alone: DescribeCluster and the token once per cluster (a warm-up round, not counted), then the
  * lists of each check and their parsing. Figures only.
  *
- *   npx tsx bench/health-reads.ts [clusters=100] [rounds=5]
+ *   npx tsx bench/health-reads.ts [clusters=100] [rounds=5] [gap between rounds, ms=0]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'serve') return serve(Number(process.argv[3]));
   const n = Number(process.argv[2] ?? 100);
   const rounds = Number(process.argv[3] ?? 5);
+  const gapMs = Number(process.argv[4] ?? 0);
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'serve', String(n)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -49,10 +50,16 @@ async function main(): Promise<void> {
   };
   await checkAll();
   const start = process.cpuUsage();
-  for (let i = 0; i < rounds; i++) await checkAll();
+  for (let i = 0; i < rounds; i++) {
+    await checkAll();
+    // Past the API server's idle timeout (the simulator's is 5 s), as between a cluster's checks.
+    if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
   const used = process.cpuUsage(start);
   const ms = (used.user + used.system) / 1000;
-  console.log(`${n} clusters × ${rounds} rounds: ${(ms / (n * rounds)).toFixed(2)} ms of CPU per health check`);
+  console.log(
+    `${n} clusters × ${rounds} rounds${gapMs > 0 ? `, ${gapMs} ms apart` : ''}: ${(ms / (n * rounds)).toFixed(2)} ms of CPU per health check`,
+  );
   child.stdin?.end();
 }
 
