@@ -148,13 +148,6 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
   const maxAttempts = config.maxAttempts ?? 3;
   const base = memoizeCredentials(config.credentials ?? fromNodeProviderChain());
   const credentialCache = new Map<string, AwsCredentialIdentityProvider>();
-  const eksCache = new Map<string, EKSClient>();
-  const ssmCache = new Map<string, SSMClient>();
-  const ec2Cache = new Map<string, EC2Client>();
-  const autoScalingCache = new Map<string, AutoScalingClient>();
-  const cloudWatchCache = new Map<string, CloudWatchClient>();
-  const stsCache = new Map<string, STSClient>();
-
   const credentialsFor = (target: AwsTarget): AwsCredentialIdentityProvider => {
     if (!target.roleArn) return base;
     const region = target.region || defaultRegion;
@@ -173,87 +166,43 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
     return provider;
   };
 
-  const key = (t: AwsTarget) => `${t.region}|${t.roleArn ?? ''}`;
+  /**
+   * One client per region and role for a service, made on first use: a client holds its
+   * connections, credentials and endpoint resolution, so every activity call reuses them.
+   */
+  const cachedClient = <C>(
+    make: (config: {
+      region: string;
+      credentials: AwsCredentialIdentityProvider;
+      maxAttempts: number;
+      endpoint?: string;
+    }) => C,
+    serviceEndpoint: string | undefined = endpoint,
+  ): ((target: AwsTarget) => C) => {
+    const cache = new Map<string, C>();
+    return (target) => {
+      const key = `${target.region}|${target.roleArn ?? ''}`;
+      let client = cache.get(key);
+      if (!client) {
+        client = make({
+          region: target.region || defaultRegion,
+          credentials: credentialsFor(target),
+          maxAttempts,
+          ...(serviceEndpoint ? { endpoint: serviceEndpoint } : {}),
+        });
+        cache.set(key, client);
+      }
+      return client;
+    };
+  };
 
   return {
-    eks: (target) => {
-      let client = eksCache.get(key(target));
-      if (!client) {
-        client = new EKSClient({
-          region: target.region || defaultRegion,
-          credentials: credentialsFor(target),
-          maxAttempts,
-          ...(eksEndpoint ? { endpoint: eksEndpoint } : {}),
-        });
-        eksCache.set(key(target), client);
-      }
-      return client;
-    },
-    ssm: (target) => {
-      let client = ssmCache.get(key(target));
-      if (!client) {
-        client = new SSMClient({
-          region: target.region || defaultRegion,
-          credentials: credentialsFor(target),
-          maxAttempts,
-          ...(endpoint ? { endpoint } : {}),
-        });
-        ssmCache.set(key(target), client);
-      }
-      return client;
-    },
-    ec2: (target) => {
-      let client = ec2Cache.get(key(target));
-      if (!client) {
-        client = new EC2Client({
-          region: target.region || defaultRegion,
-          credentials: credentialsFor(target),
-          maxAttempts,
-          ...(endpoint ? { endpoint } : {}),
-        });
-        ec2Cache.set(key(target), client);
-      }
-      return client;
-    },
-    autoScaling: (target) => {
-      let client = autoScalingCache.get(key(target));
-      if (!client) {
-        client = new AutoScalingClient({
-          region: target.region || defaultRegion,
-          credentials: credentialsFor(target),
-          maxAttempts,
-          ...(endpoint ? { endpoint } : {}),
-        });
-        autoScalingCache.set(key(target), client);
-      }
-      return client;
-    },
-    cloudWatch: (target) => {
-      let client = cloudWatchCache.get(key(target));
-      if (!client) {
-        client = new CloudWatchClient({
-          region: target.region || defaultRegion,
-          credentials: credentialsFor(target),
-          maxAttempts,
-          ...(endpoint ? { endpoint } : {}),
-        });
-        cloudWatchCache.set(key(target), client);
-      }
-      return client;
-    },
-    sts: (target) => {
-      let client = stsCache.get(key(target));
-      if (!client) {
-        client = new STSClient({
-          region: target.region || defaultRegion,
-          credentials: credentialsFor(target),
-          maxAttempts,
-          ...(endpoint ? { endpoint } : {}),
-        });
-        stsCache.set(key(target), client);
-      }
-      return client;
-    },
+    eks: cachedClient((c) => new EKSClient(c), eksEndpoint),
+    ssm: cachedClient((c) => new SSMClient(c)),
+    ec2: cachedClient((c) => new EC2Client(c)),
+    autoScaling: cachedClient((c) => new AutoScalingClient(c)),
+    cloudWatch: cachedClient((c) => new CloudWatchClient(c)),
+    sts: cachedClient((c) => new STSClient(c)),
     kube: async (cluster, access) => {
       const credentials = await credentialsFor(cluster)();
       const { token } = await createEksToken({

@@ -507,9 +507,16 @@ async function readWorkloads(s: KubernetesSession) {
   return workloadShortfalls({ deployments, statefulSets, daemonSets });
 }
 
-/** The workloadsAvailable check (domain/workload-health.ts): workloads short of desired, pods stuck Pending. */
-async function readWorkloadHealth(s: KubernetesSession, baseline: KubernetesBaseline | undefined): Promise<string[]> {
-  const [shortfalls, pods] = await Promise.all([readWorkloads(s), s.listPods()]);
+/**
+ * The workloadsAvailable check (domain/workload-health.ts): workloads short of desired, pods stuck
+ * Pending, in the pods the health check has already listed.
+ */
+async function readWorkloadHealth(
+  s: KubernetesSession,
+  pods: readonly Pod[],
+  baseline: KubernetesBaseline | undefined,
+): Promise<string[]> {
+  const shortfalls = await readWorkloads(s);
   // The pods are the API's JSON: Pod here declares only the fields the crash-loop check reads.
   const pending = stuckPendingPods(pods as readonly PodObject[], Date.now());
   return workloadFailures(shortfalls, pending, baseline?.shortWorkloads, listNames);
@@ -628,6 +635,11 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     const checks = input.checks ?? { nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true };
     const s = await session(input.cluster);
     const failures: string[] = [];
+    // One pod list serves both checks that read pods: a cluster's pods are most of a check's
+    // bytes, and parsing them most of its CPU.
+    const podsRead = checks.noNewCrashLoops || checks.workloadsAvailable ? s.listPods() : undefined;
+    // Awaited below, maybe after another read fails: its rejection is handled there, not unhandled.
+    podsRead?.catch(() => undefined);
     const nodes = await s.listNodes();
     const ready = nodes.filter(isReady);
 
@@ -652,7 +664,7 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     if (checks.noNewCrashLoops) {
       const knownPods = new Set(input.baseline?.crashLoopingPods ?? []);
       const knownWorkloads = new Set(input.baseline?.crashLoopingWorkloads ?? []);
-      const fresh = (await s.listPods())
+      const fresh = ((await podsRead) ?? [])
         .filter(isCrashLooping)
         .filter((p) => !knownPods.has(podKey(p)) && !knownWorkloads.has(workloadKey(p) ?? '\0'))
         .map(podKey)
@@ -665,7 +677,8 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     }
 
     // Absent from the checks of campaigns started before it existed: off for them.
-    if (checks.workloadsAvailable) failures.push(...(await readWorkloadHealth(s, input.baseline)));
+    if (checks.workloadsAvailable)
+      failures.push(...(await readWorkloadHealth(s, (await podsRead) ?? [], input.baseline)));
 
     const result: KubernetesHealthResult = {
       healthy: failures.length === 0,

@@ -29,6 +29,7 @@ import { runSlots, stepResult, type ResourceSlot, type UpdateSlot } from './slot
 import { keepProgress, LookLater, park, parks } from './waiting';
 import type { AwaitUpdateProgress } from './eks/await-update';
 import { stepIdentity } from './eks/start';
+import type { NodegroupStartReads } from './eks/updates';
 import type { ClusterHealthProgress } from './health';
 import type {
   AddonUpdateFailureDetails,
@@ -59,7 +60,11 @@ export interface StepParts {
     input: StartControlPlaneUpgradeInput,
     finalVersion?: string,
   ): Promise<UpdateHandle>;
-  startNodegroup(r: ActivityRuntime, input: StartNodegroupUpdateInput): Promise<UpdateHandle>;
+  startNodegroup(
+    r: ActivityRuntime,
+    input: StartNodegroupUpdateInput,
+    reads?: NodegroupStartReads,
+  ): Promise<UpdateHandle>;
   startAddon(r: ActivityRuntime, input: StartAddonUpdateInput): Promise<UpdateHandle>;
   pollUntilDone(
     r: ActivityRuntime,
@@ -337,6 +342,8 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
         total: progress.slots.length,
       });
     }
+    // The starts of this attempt read the control plane's version once between them.
+    const reads: NodegroupStartReads = {};
     await runStepSlots(step, {
       cluster: input.cluster,
       maxParallel: input.maxParallel,
@@ -344,14 +351,18 @@ export function createStepActivities(deps: ResolvedDeps, parts: StepParts) {
       stopStarting: async (firstPick) => (firstPick ? base.cancelRequested() : stopRequested(base)),
       start: (i, rt) => {
         const ng = input.nodegroups[i] as UpdateNodegroupsInput['nodegroups'][number];
-        return parts.startNodegroup(rt, {
-          ...stepIdentity(input),
-          nodegroup: ng.nodegroup,
-          ...(ng.version ? { version: ng.version } : {}),
-          ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
-          ...(ng.imageId ? { imageId: ng.imageId } : {}),
-          force: input.force,
-        });
+        return parts.startNodegroup(
+          rt,
+          {
+            ...stepIdentity(input),
+            nodegroup: ng.nodegroup,
+            ...(ng.version ? { version: ng.version } : {}),
+            ...(ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {}),
+            ...(ng.imageId ? { imageId: ng.imageId } : {}),
+            force: input.force,
+          },
+          reads,
+        );
       },
       scope: (nodegroup) => ({ nodegroup }),
       fail: (err, failed) => withStepContext(err, failed.name, reachedNames(progress), doneNames(progress)),

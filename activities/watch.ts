@@ -88,6 +88,14 @@ export interface WatchParts {
 const DEFAULT_CONCURRENCY = 20;
 /** Longest sleep between heartbeats when the watch does not park. */
 const HEARTBEAT_EVERY_MS = 10_000;
+/**
+ * Within a look, the tallies are heartbeated at most this often. Each heartbeat call converts the
+ * whole progress (every pair of the batch) to a payload and crosses into the Temporal core, which
+ * sends at most one per 0.8 × the heartbeat timeout anyway: one call per measurement made a look
+ * of n pairs cost n² pair conversions. The look's last tallies still reach the server before the
+ * attempt ends (parked: keepProgress; sleeping: the heartbeat before each sleep).
+ */
+const LOOK_HEARTBEAT_EVERY_MS = 1_000;
 
 function keyOf(item: WatchHealthGatesInput['items'][number]): string {
   return `${item.cluster.name}/${item.gate.name}`;
@@ -173,6 +181,7 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
       if (due.length > 0) {
         progress.looks++;
         let next = 0;
+        let beatAt = -Infinity;
         const lane = async (): Promise<void> => {
           for (let k = next++; k < due.length; k = next++) {
             const i = due[k] as number;
@@ -203,8 +212,11 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
             if (m.comparison) pair.comparison = m.comparison;
             pair.nextAtMs = parts.now() + durationMs(item.gate.interval ?? '30s');
             // Alive and with the tally so far: a worker killed mid-look is noticed at the heartbeat
-            // timeout, and the next attempt keeps what this one measured (the SDK throttles these).
-            rt.heartbeat(structuredClone(progress));
+            // timeout, and the next attempt keeps what this one measured.
+            if (Date.now() - beatAt >= LOOK_HEARTBEAT_EVERY_MS) {
+              beatAt = Date.now();
+              rt.heartbeat(structuredClone(progress));
+            }
             const assessment = assessTally(pair.tally, limits[i] as GateLimits);
             if (assessment.outcome !== 'Running' && assessment.outcome !== 'Successful') {
               failures.push({ index: i, result: resultOf(i, assessment.outcome, assessment.message) });

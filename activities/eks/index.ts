@@ -28,7 +28,7 @@ import { resolveTargetVersions } from './pinning';
 import { preflightCluster, type BlockingPdbLister, type PreflightKubernetes } from './preflight';
 import { describeCluster } from './read';
 import { rollbackAddon, rollbackControlPlane, rollbackNodegroup } from './rollbacks';
-import { startAddon, startControlPlane, startNodegroup } from './updates';
+import { startAddon, startControlPlane, startNodegroup, type NodegroupStartReads } from './updates';
 
 export { compareAddonVersions } from '../../domain/versions';
 export type { AwaitUpdateProgress, UpdateFailureDetails } from './await-update';
@@ -57,7 +57,8 @@ export function createEksActivities(deps: ResolvedDeps, kubernetes?: PreflightKu
     parts: {
       startControlPlane: async (r: ActivityRuntime, input: StartControlPlaneUpgradeInput, finalVersion?: string) =>
         startControlPlane(deps, r, input, finalVersion),
-      startNodegroup: async (r: ActivityRuntime, input: StartNodegroupUpdateInput) => startNodegroup(deps, r, input),
+      startNodegroup: async (r: ActivityRuntime, input: StartNodegroupUpdateInput, reads?: NodegroupStartReads) =>
+        startNodegroup(deps, r, input, reads),
       startAddon: async (r: ActivityRuntime, input: StartAddonUpdateInput) => startAddon(deps, r, input),
       pollUntilDone: async (
         r: ActivityRuntime,

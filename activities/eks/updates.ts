@@ -110,14 +110,45 @@ function firstLookOf(ng: Awaited<ReturnType<typeof describeNodegroupRaw>>): numb
 }
 
 /**
+ * Reads that node-group starts in one attempt share (updateNodegroups starts a cluster's node
+ * groups side by side): the control plane's version, which the skew check of every start needs,
+ * is read once per attempt, not once per node group. It can only rise in that time, and EKS
+ * itself refuses a node group ahead of its control plane (UpdateNodegroupVersion).
+ */
+export interface NodegroupStartReads {
+  controlPlaneVersion?: Promise<string>;
+}
+
+/** The cluster's version, read once for every start that shares `reads` (a failed read is not kept). */
+function controlPlaneVersion(
+  deps: ResolvedDeps,
+  r: ActivityRuntime,
+  input: StartNodegroupUpdateInput,
+  reads: NodegroupStartReads | undefined,
+): Promise<string> {
+  const read = () =>
+    describeClusterRaw(deps.eks(input.cluster), input.cluster.name, r.signal).then((c) => c.version ?? '');
+  if (!reads) return read();
+  if (!reads.controlPlaneVersion) {
+    const pending = read();
+    reads.controlPlaneVersion = pending;
+    pending.catch(() => {
+      if (reads.controlPlaneVersion === pending) delete reads.controlPlaneVersion;
+    });
+  }
+  return reads.controlPlaneVersion;
+}
+
+/**
  * Starts a node-group update on the caller's runtime (see startIdempotently): to a version and/or
  * AMI release, or for a node group whose launch template names a custom AMI (`imageId`), to a new
- * launch-template version naming that image.
+ * launch-template version naming that image. Starts of one attempt may share `reads`.
  */
 export async function startNodegroup(
   deps: ResolvedDeps,
   r: ActivityRuntime,
   input: StartNodegroupUpdateInput,
+  reads?: NodegroupStartReads,
 ): Promise<UpdateHandle> {
   if (input.imageId !== undefined) return startCustomAmiNodegroup(deps, r, { ...input, imageId: input.imageId });
   const client = deps.eks(input.cluster);
@@ -146,8 +177,7 @@ export async function startNodegroup(
         return { atTarget: true, updating: ng.status === UPDATING };
       }
       if (input.version !== undefined) {
-        const c = await describeClusterRaw(client, name, r.signal);
-        const skew = checkNodeSkew(c.version ?? '', input.version);
+        const skew = checkNodeSkew(await controlPlaneVersion(deps, r, input, reads), input.version);
         if (!skew.ok)
           throw nonRetryable(
             FailureTypes.VersionSkew,

@@ -16,7 +16,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
-import { kubeConfigFor } from '../../activities/aws';
+import { createDefaultDeps, kubeConfigFor } from '../../activities/aws';
 import { clientRequestToken } from '../../activities/eks/start';
 import { compatibleAddonVersions } from '../../activities/eks/read';
 import { compareAddonVersions } from '../../domain/versions';
@@ -30,6 +30,30 @@ import { parseCondition } from '../../domain/gates';
 import { healthGateSchema } from '../../domain/spec';
 
 const cluster = { name: 'prod-use1-a', region: 'us-east-1' };
+
+describe('AWS clients', () => {
+  it('are made once per service, region and role, EKS on its own endpoint when one is set', async () => {
+    const deps = createDefaultDeps({
+      endpoint: 'http://127.0.0.1:4001',
+      eksEndpoint: 'http://127.0.0.1:4002',
+      credentials: { accessKeyId: 'AKIDUNIT', secretAccessKey: 'unit' },
+    });
+    const east = { region: 'us-east-1' };
+    const role = { region: 'us-east-1', roleArn: 'arn:aws:iam::111122223333:role/fleetwave' };
+    expect(deps.eks(east)).toBe(deps.eks({ region: 'us-east-1' }));
+    expect(deps.eks(east)).not.toBe(deps.eks({ region: 'eu-west-1' }));
+    expect(deps.eks(east)).not.toBe(deps.eks(role));
+    expect(deps.ssm?.(east)).toBe(deps.ssm?.(east));
+    expect(await deps.eks(east).config.region()).toBe('us-east-1');
+    expect(await deps.eks({ region: 'eu-west-1' }).config.region()).toBe('eu-west-1');
+    const port = async (c: { config: { endpoint?: unknown } }) =>
+      ((await (c.config.endpoint as () => Promise<{ port?: number }>)()) ?? {}).port;
+    expect(await port(deps.eks(east))).toBe(4002);
+    const sts = deps.sts?.(east);
+    expect(sts).toBeDefined();
+    if (sts) expect(await port(sts)).toBe(4001);
+  });
+});
 
 describe('clientRequestToken', () => {
   const id = { campaign: 'c1', cluster, attempt: 1 };

@@ -19,17 +19,22 @@ import { clusterEntry, startSimHarness, TEST_CREDENTIALS, type SimHarness } from
 
 const OTHER_ACCOUNT = '444455556666';
 let h: SimHarness;
+/** The simulator's request log: what the reads cost, in requests. */
+const requests: string[] = [];
 
 beforeAll(async () => {
-  h = await startSimHarness([
-    clusterEntry('k-alpha', { pdbs: [{ name: 'db', namespace: 'data', allowedDisruptions: 0 }] }),
-    clusterEntry('k-beta', { faults: { crashLoopAfterUpgrade: true } }),
-    clusterEntry('k-delta', { faults: { crashLoopAfterUpgrade: true } }),
-    clusterEntry('k-gamma', {
-      account: OTHER_ACCOUNT,
-      roleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/fleetwave`,
-    }),
-  ]);
+  h = await startSimHarness(
+    [
+      clusterEntry('k-alpha', { pdbs: [{ name: 'db', namespace: 'data', allowedDisruptions: 0 }] }),
+      clusterEntry('k-beta', { faults: { crashLoopAfterUpgrade: true } }),
+      clusterEntry('k-delta', { faults: { crashLoopAfterUpgrade: true } }),
+      clusterEntry('k-gamma', {
+        account: OTHER_ACCOUNT,
+        roleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/fleetwave`,
+      }),
+    ],
+    { log: (line) => requests.push(line) },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -177,6 +182,14 @@ describe('workload health (workloadsAvailable)', () => {
     expect(result).toMatchObject({ healthy: true, failures: [] });
   });
 
+  it('lists the pods once for both checks that read them', async () => {
+    const from = requests.length;
+    await runActivity(h.activities.checkKubernetesHealth, { cluster: h.ref('k-alpha'), checks: withWorkloads });
+    const reads = requests.slice(from).filter((l) => l.startsWith('[k-alpha] GET '));
+    expect(reads.filter((l) => l.includes(' /api/v1/pods'))).toHaveLength(1);
+    expect(reads.filter((l) => l.includes(' /api/v1/nodes'))).toHaveLength(1);
+  });
+
   it('reports Deployments short of their replicas after an upgrade, and not those short in the baseline', async () => {
     const cluster = h.ref('k-delta');
     const baseline = await runActivity(h.activities.captureKubernetesBaseline, { cluster });
@@ -272,7 +285,9 @@ describe('sessions', () => {
       expect(await runActivity(activities.checkKubernetesHealth, input)).toMatchObject({ healthy: true });
       expect(await runActivity(activities.checkKubernetesHealth, input)).toMatchObject({ healthy: true });
       expect(tokens).toEqual([]);
-      expect(seen.get('first')).toBe(3);
+      // Each check reads nodes and pods side by side: both of the second check's reads met the refusal.
+      expect(seen.get('first')).toBe(4);
+      expect(seen.get('second')).toBe(2);
     } finally {
       server.close();
     }

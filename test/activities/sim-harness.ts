@@ -49,13 +49,20 @@ export function clusterEntry(
 
 export async function startSimHarness(
   clusters: Record<string, unknown>[],
-  opts: { timeScale?: number; seed?: number; deps?: Partial<DefaultDepsConfig> } = {},
+  opts: {
+    timeScale?: number;
+    seed?: number;
+    deps?: Partial<DefaultDepsConfig>;
+    /** One line per request the simulator answers (its --verbose log). */
+    log?: (line: string) => void;
+  } = {},
 ): Promise<SimHarness> {
   const sim = await startSimulator({
     fleet: clusters as unknown as ClusterInventory[],
     port: 0,
     timeScale: opts.timeScale ?? 1200,
     seed: opts.seed ?? 7,
+    ...(opts.log ? { log: opts.log } : {}),
   });
   const deps = createDefaultDeps({
     endpoint: sim.url,

@@ -21,6 +21,8 @@ import { activityEnvironment, recordHeartbeats, retryEnvironment, runActivity } 
 import { clusterEntry, startSimHarness, type SimHarness } from './sim-harness';
 
 let h: SimHarness;
+/** The simulator's request log. */
+const requests: string[] = [];
 
 const twoNodegroups = [
   { name: 'ng-a', nodes: 3, maxUnavailable: 1 },
@@ -28,19 +30,26 @@ const twoNodegroups = [
 ];
 
 beforeAll(async () => {
-  h = await startSimHarness([
-    clusterEntry('st-hops'),
-    // Updates 10 times slower (seconds, not a fraction of one): an attempt can be interrupted mid-way.
-    clusterEntry('st-resume', { faults: { slowFactor: 10 } }),
-    clusterEntry('st-stop', { faults: { slowFactor: 10 } }),
-    clusterEntry('st-ng', { nodegroups: twoNodegroups }),
-    clusterEntry('st-ng-stop', { nodegroups: twoNodegroups, faults: { slowFactor: 10 } }),
-    clusterEntry('st-ng-fail', {
-      nodegroups: twoNodegroups.map((ng) => ({ ...ng, version: '1.29' })),
-      version: '1.30',
-      faults: { nodegroupUpdateFails: 'NodeCreationFailure' },
-    }),
-  ]);
+  h = await startSimHarness(
+    [
+      clusterEntry('st-hops'),
+      // Updates 10 times slower (seconds, not a fraction of one): an attempt can be interrupted mid-way.
+      clusterEntry('st-resume', { faults: { slowFactor: 10 } }),
+      clusterEntry('st-stop', { faults: { slowFactor: 10 } }),
+      clusterEntry('st-ng', { nodegroups: twoNodegroups }),
+      clusterEntry('st-ng-stop', { nodegroups: twoNodegroups, faults: { slowFactor: 10 } }),
+      clusterEntry('st-ng-fail', {
+        nodegroups: twoNodegroups.map((ng) => ({ ...ng, version: '1.29' })),
+        version: '1.30',
+        faults: { nodegroupUpdateFails: 'NodeCreationFailure' },
+      }),
+      clusterEntry('st-ng-minor', {
+        nodegroups: twoNodegroups.map((ng) => ({ ...ng, version: '1.29' })),
+        version: '1.30',
+      }),
+    ],
+    { log: (line) => requests.push(line) },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -149,6 +158,22 @@ describe('updateNodegroups', () => {
     expect((await mutations('st-ng', 'UpdateNodegroupVersion')).sort()).toEqual(['ng-a', 'ng-b']);
     const state = await runActivity(A().describeCluster, { cluster });
     expect(state.nodegroups.map((ng) => ng.releaseVersion)).toEqual([latestRelease('1.29'), latestRelease('1.29')]);
+  });
+
+  it('reads the control plane version once for the node groups it starts together', async () => {
+    const cluster = h.ref('st-ng-minor');
+    const from = requests.length;
+    const result = await runActivity(A().updateNodegroups, {
+      ...identity(cluster),
+      nodegroups: ['ng-a', 'ng-b'].map((nodegroup) => ({ nodegroup, version: '1.30' })),
+      force: false,
+      maxParallel: 2,
+      timeoutMs: 120_000,
+    });
+    expect(result.results.map((x) => x.target).sort()).toEqual(['ng-a', 'ng-b']);
+    expect((await mutations('st-ng-minor', 'UpdateNodegroupVersion')).sort()).toEqual(['ng-a', 'ng-b']);
+    const describes = requests.slice(from).filter((l) => /^GET \/clusters\/st-ng-minor /.test(l));
+    expect(describes).toHaveLength(1);
   });
 
   it('a cancellation the workflow asked for awaits the node group in flight and starts no other', async () => {

@@ -146,6 +146,21 @@ describe('watchHealthGates', () => {
     expect(out.failures[0]?.result).toMatchObject({ outcome: 'Failed', measurements: 2, successes: 1 });
   });
 
+  it('heartbeats a look of many pairs once, not per measurement, and parks with every tally kept', async () => {
+    const h = harness(() => 'pass', true);
+    const names = Array.from({ length: 100 }, (_, i) => `c${i}`);
+    const input = {
+      phase: 'soak' as const,
+      items: names.map((n) => ({ cluster: cluster(n), gate })),
+      untilMs: h.start + 3_600_000,
+    };
+    await expect(h.watchHealthGates(input)).rejects.toMatchObject({ type: STILL_WAITING_FAILURE });
+    // The look's first measurement, then what the attempt leaves for the next one (the fake measures take no time).
+    expect(h.beats).toHaveLength(2);
+    const kept = h.beats.at(-1) as WatchProgress;
+    expect(kept.pairs.every((p) => p.tally.successes === 1)).toBe(true);
+  });
+
   it('never parks for zero: a look due now is asked for a moment later (zero would end the activity)', () => {
     expect(stillWaiting(new LookLater(0, 'now')).nextRetryDelay).toBe(10);
     expect(stillWaiting(new LookLater(-5, 'late')).nextRetryDelay).toBe(10);
