@@ -4,10 +4,11 @@
  * (test/helpers/fake-activities.ts).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { clusterAbortSignal, type ClusterUpgradeResult } from '../../workflows/definitions';
-import { heartbeatUntil, type FakeClusterInit, type RecordedCall } from '../helpers/fake-activities';
+import type { ClusterUpgradeResult } from '../../workflows/definitions';
+import type { FakeClusterInit, RecordedCall } from '../helpers/fake-activities';
 import type { TestTemporal } from '../helpers/temporal';
 import {
+  abortWhenCalled,
   runClusterUpgrade,
   upgradeSpec,
   upgradeTestTemporal,
@@ -114,27 +115,12 @@ describe('control-plane bake', () => {
   });
 
   it('an abort during the bake releases the holds before the workflow ends', async () => {
-    let bakeStarted = false;
     const { result, fake, name } = await runUpgrade(
       { behaviour: AUTO },
       (s) => ({ ...s, rollback: { ...s.rollback, controlPlaneBake: '10m' } }),
       undefined,
-      {
-        beforeCall: (call) => {
-          if (call.label !== 'checkClusterHealth:bake') return undefined;
-          bakeStarted = true;
-          // Held until the abort cancels it (gates only read, so an abort stops them at once).
-          return heartbeatUntil(new Promise(() => undefined));
-        },
-        during: async (handle) => {
-          const deadline = Date.now() + 20_000;
-          while (!bakeStarted) {
-            if (Date.now() > deadline) throw new Error('the bake did not start');
-            await new Promise((r) => setTimeout(r, 50));
-          }
-          await handle.signal(clusterAbortSignal, { by: 'carol' });
-        },
-      },
+      // Gates only read, so an abort stops the held bake at once.
+      abortWhenCalled((call) => call.label === 'checkClusterHealth:bake', 'the bake'),
     );
     expect(result.outcome).toBe('aborted');
     expect(fake.trace(name, /^(holdNodePools|releaseNodePoolHolds|awaitAutoModeNodes|updateAddons)/)).toEqual([

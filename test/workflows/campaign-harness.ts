@@ -13,6 +13,7 @@ import { campaignSchema, type Campaign, type CampaignInput, type HealthGateSpec 
 import type { FleetwaveActivities } from '../../activities/types';
 import {
   campaignWorkflowId,
+  clusterAbortSignal,
   clusterUpgradeWorkflowId,
   statusQuery,
   type CampaignResult,
@@ -35,6 +36,7 @@ import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
 import {
   createFakeActivities,
   fakePinned,
+  heartbeatUntil,
   type FakeActivities,
   type FakeClusterInit,
   type RecordedCall,
@@ -413,4 +415,33 @@ export async function runClusterUpgrade(temporal: TestTemporal, scenario: Upgrad
     if (scenario.record) await recordHistoryFixture(handle, `cluster-upgrade-${scenario.record}`);
     return { name, result, fake, handle, history, events: history.events?.length ?? 0 };
   });
+}
+
+/**
+ * Hooks for `runClusterUpgrade`: the first call `matches` picks is held until cancelled (it
+ * heartbeats, so the cancellation reaches it), and once it started the upgrade is aborted by carol.
+ */
+export function abortWhenCalled(
+  matches: (call: RecordedCall) => boolean,
+  what: string,
+): {
+  beforeCall: (call: RecordedCall) => Promise<void> | undefined;
+  during: (handle: UpgradeHandle) => Promise<void>;
+} {
+  let started = false;
+  return {
+    beforeCall: (call) => {
+      if (!matches(call)) return undefined;
+      started = true;
+      return heartbeatUntil(new Promise(() => undefined));
+    },
+    during: async (handle) => {
+      const deadline = Date.now() + 20_000;
+      while (!started) {
+        if (Date.now() > deadline) throw new Error(`${what} did not start`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await handle.signal(clusterAbortSignal, { by: 'carol' });
+    },
+  };
 }

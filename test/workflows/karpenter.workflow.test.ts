@@ -5,16 +5,10 @@
  * path with the terms the ending calls for.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { clusterAbortSignal } from '../../workflows/definitions';
-import {
-  fakePinned,
-  heartbeatUntil,
-  type FakeClusterInit,
-  type FakeKarpenter,
-  type RecordedCall,
-} from '../helpers/fake-activities';
+import { fakePinned, type FakeClusterInit, type FakeKarpenter, type RecordedCall } from '../helpers/fake-activities';
 import type { TestTemporal } from '../helpers/temporal';
 import {
+  abortWhenCalled,
   runClusterUpgrade,
   upgradeSpec,
   upgradeTestTemporal,
@@ -150,24 +144,9 @@ describe('clusterUpgradeWorkflow with a self-installed Karpenter', () => {
 
   it('an abort before the node step releases the hold and restores the user terms', async () => {
     const k = karpenter();
-    let addonsStarted = false;
     const { result, fake, name } = await runUpgrade(
       { behaviour: { karpenter: k } },
-      {
-        beforeCall: (call) => {
-          if (call.name !== 'updateAddons') return undefined;
-          addonsStarted = true;
-          return heartbeatUntil(new Promise(() => undefined));
-        },
-        during: async (handle) => {
-          const deadline = Date.now() + 20_000;
-          while (!addonsStarted) {
-            if (Date.now() > deadline) throw new Error('the add-ons did not start');
-            await new Promise((r) => setTimeout(r, 50));
-          }
-          await handle.signal(clusterAbortSignal, { by: 'carol' });
-        },
-      },
+      abortWhenCalled((call) => call.name === 'updateAddons', 'the add-ons'),
     );
     expect(result.outcome).toBe('aborted');
     expect(fake.trace(name, /^(holdKarpenter|driftKarpenter|releaseKarpenter)/)).toEqual([
@@ -180,24 +159,9 @@ describe('clusterUpgradeWorkflow with a self-installed Karpenter', () => {
 
   it('an abort during the drift step stops the wait and releases the hold, the target terms kept', async () => {
     const k = karpenter();
-    let driftStarted = false;
     const { result, fake, name } = await runUpgrade(
       { behaviour: { karpenter: k } },
-      {
-        beforeCall: (call) => {
-          if (call.name !== 'driftKarpenterNodes') return undefined;
-          driftStarted = true;
-          return heartbeatUntil(new Promise(() => undefined));
-        },
-        during: async (handle) => {
-          const deadline = Date.now() + 20_000;
-          while (!driftStarted) {
-            if (Date.now() > deadline) throw new Error('the drift step did not start');
-            await new Promise((r) => setTimeout(r, 50));
-          }
-          await handle.signal(clusterAbortSignal, { by: 'carol' });
-        },
-      },
+      abortWhenCalled((call) => call.name === 'driftKarpenterNodes', 'the drift step'),
     );
     expect(result.outcome).toBe('aborted');
     expect(fake.trace(name, /^releaseKarpenter/)).toEqual(['releaseKarpenterHolds:keep']);
