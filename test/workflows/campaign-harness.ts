@@ -48,6 +48,26 @@ import { fleetwaveDataConverter } from '../../client/payload-codec';
 import { recordHistoryFixture } from './history-fixtures';
 export { historyFromJson, historyToJson } from './history-json';
 
+/** The test server once the bundle of `workflowsPath` is built, so the first test does not pay for it. */
+async function testTemporalWith(workflowsPath?: string): Promise<TestTemporal> {
+  const [temporal] = await Promise.all([getTestTemporal(), getWorkflowBundle(workflowsPath)]);
+  return temporal;
+}
+
+/** The test server, with the bundle of every fleetwave workflow built alongside (for a suite's `beforeAll`). */
+export function campaignTestTemporal(): Promise<TestTemporal> {
+  return testTemporalWith();
+}
+
+/** A soak gate looked at every 100 ms: green unless a fake cluster's `failGates` says otherwise. */
+export const SOAK_GATE = {
+  name: 'error-rate',
+  query: 'rate(x[1m])',
+  condition: '< 0.01',
+  interval: '100ms',
+  phases: ['soak' as const],
+};
+
 /** A short random tag so names never collide between tests or runs on one server. */
 export function uniqueTag(): string {
   return randomBytes(3).toString('hex');
@@ -265,9 +285,8 @@ export async function recordHistory(handle: Pick<CampaignHandle, 'fetchHistory'>
 export const UPGRADE_TEST_WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
 
 /** The test server, with the upgrade tests' bundle built alongside (for a suite's `beforeAll`). */
-export async function upgradeTestTemporal(): Promise<TestTemporal> {
-  const [temporal] = await Promise.all([getTestTemporal(), getWorkflowBundle(UPGRADE_TEST_WORKFLOWS)]);
-  return temporal;
+export function upgradeTestTemporal(): Promise<TestTemporal> {
+  return testTemporalWith(UPGRADE_TEST_WORKFLOWS);
 }
 
 export type UpgradeSpec = ClusterUpgradeInput['spec'];

@@ -10,11 +10,12 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { GateContext } from '../../activities/types';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { abortSignal, approveSignal, approveWaveUpdate, statusQuery } from '../../workflows/definitions';
-import { getWorkflowBundle } from '../helpers/bundle';
 import type { temporal as proto } from '@temporalio/proto';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
+  SOAK_GATE,
   STANDIN_CHILD_WORKFLOWS,
   makeCampaign,
   recordHistory,
@@ -25,20 +26,11 @@ import {
   withWorker,
 } from './campaign-harness';
 
-const GATE = {
-  name: 'error-rate',
-  query: 'rate(x[1m])',
-  condition: '< 0.01',
-  interval: '100ms',
-  phases: ['soak' as const],
-};
-
 describe('campaign workflow: gates that keep watching', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('rolls back a cluster that degrades halfway through its soak and counts it against the budget', async () => {
@@ -59,7 +51,7 @@ describe('campaign workflow: gates that keep watching', () => {
         { name: 'canary', count: 2, maxParallel: 2, soak: '4s', approval: 'auto', failureBudget: 0 },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [GATE],
+      healthGates: [SOAK_GATE],
     });
     const taskQueue = temporal.taskQueue('campaign');
     const { status, history } = await withWorker(temporal, taskQueue, fake.activities, async () => {
@@ -110,7 +102,7 @@ describe('campaign workflow: gates that keep watching', () => {
         { name: 'canary', count: 1, soak: '1s', approval: 'auto' },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [GATE],
+      healthGates: [SOAK_GATE],
       watchAfterPromotion: '10m',
     });
     const taskQueue = temporal.taskQueue('campaign');
@@ -156,7 +148,7 @@ describe('campaign workflow: gates that keep watching', () => {
         { name: 'canary', count: 1, soak: '1s', approval: 'auto' },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [GATE],
+      healthGates: [SOAK_GATE],
       watchAfterPromotion: '10m',
     });
     const taskQueue = temporal.taskQueue('campaign');
@@ -193,7 +185,7 @@ describe('campaign workflow: gates that keep watching', () => {
         { name: 'canary', count: 1, soak: '1s', approval: 'required' },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [GATE],
+      healthGates: [SOAK_GATE],
       approvers: { users: ['alice', 'bob'], minApprovals: 1 },
     });
     const taskQueue = temporal.taskQueue('campaign');
@@ -253,7 +245,7 @@ describe('campaign workflow: gates that keep watching', () => {
         const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)) });
         const campaign = makeCampaign(`hs-${tag}`, {
           waves: [{ name: 'all', maxParallel: 100, soak, approval: 'auto' }],
-          healthGates: [GATE, { ...GATE, name: 'latency' }],
+          healthGates: [SOAK_GATE, { ...SOAK_GATE, name: 'latency' }],
         });
         const taskQueue = temporal.taskQueue('campaign');
         const events = await withWorker(
@@ -326,7 +318,7 @@ describe('campaign workflow: gates that keep watching', () => {
       scope: 'wave' as const,
       phases: ['soak' as const],
     };
-    const compareGate = { ...GATE, name: 'vs-baseline', compare: { baseline: { window: '1h' } } };
+    const compareGate = { ...SOAK_GATE, name: 'vs-baseline', compare: { baseline: { window: '1h' } } };
     const cohortGate = { ...waveGate, name: 'vs-cohort', compare: { cohort: { labels: ['env'] } } };
     const campaign = makeCampaign(`wg-${tag}`, {
       waves: [
