@@ -30,6 +30,7 @@ import {
   fakeRelease,
   heartbeatUntil,
   type FakeActivities,
+  type RecordedCall,
 } from '../helpers/fake-activities';
 import type { TestTemporal } from '../helpers/temporal';
 import {
@@ -84,6 +85,24 @@ function latch(): { promise: Promise<void>; open: () => void } {
     open = resolve;
   });
   return { promise, open };
+}
+
+/**
+ * A `beforeCall` that holds the calls `matches` picks until `release()`, heartbeating (every
+ * `heartbeatMs`) so that a cancellation still reaches them; `reached` resolves at the first.
+ */
+function holdCalls(matches: (call: RecordedCall) => boolean, heartbeatMs?: number) {
+  const held = latch();
+  const reached = latch();
+  return {
+    reached: reached.promise,
+    release: held.open,
+    beforeCall: async (call: RecordedCall): Promise<void> => {
+      if (!matches(call)) return;
+      reached.open();
+      await heartbeatUntil(held.promise, heartbeatMs);
+    },
+  };
 }
 
 async function waitFor(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -567,20 +586,14 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('pauses after the current step and resumes on signal', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.label === 'awaitUpdate:control-plane:1.31');
     let statusWhilePaused: { step: string; paused: boolean } | undefined;
     const { result, fake, name } = await runUpgrade({
-      beforeCall: async (call) => {
-        if (call.label === 'awaitUpdate:control-plane:1.31') {
-          reached.open();
-          await heartbeatUntil(held.promise);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle, fakeActivities, cluster) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterPauseSignal);
-        held.open();
+        hold.release();
         // The control-plane step finishes, then nothing new starts while paused.
         await waitFor('control plane at 1.31', () => fakeActivities.cluster(cluster).version === '1.31');
         await new Promise((r) => setTimeout(r, 1500));
@@ -651,8 +664,7 @@ describe('clusterUpgradeWorkflow', () => {
     // One activity slot, held by another cluster's control-plane step: this cluster's node-group
     // step stays scheduled, not started, when the pause cancels it (the server cancels it at once).
     const [holder, paused] = [uniqueName(), uniqueName()];
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.cluster === holder && call.label === 'awaitUpdate:control-plane:1.31', 100);
     const fake = createFakeActivities({
       clusters: [
         { name: holder },
@@ -662,12 +674,7 @@ describe('clusterUpgradeWorkflow', () => {
           nodegroups: [fakeNodegroup('ng-a', '1.31', { releaseVersion: '1.31.0-20240101' })],
         }),
       ],
-      beforeCall: async (call) => {
-        if (call.cluster === holder && call.label === 'awaitUpdate:control-plane:1.31') {
-          reached.open();
-          await heartbeatUntil(held.promise, 100);
-        }
-      },
+      beforeCall: hold.beforeCall,
     });
     const spec: Spec = {
       ...baseSpec(),
@@ -685,7 +692,7 @@ describe('clusterUpgradeWorkflow', () => {
         taskQueue,
         args: [input(holder)],
       });
-      await reached.promise;
+      await hold.reached;
       const second = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
         workflowId: clusterUpgradeWorkflowId(paused),
         taskQueue,
@@ -704,7 +711,7 @@ describe('clusterUpgradeWorkflow', () => {
       });
       expect((await second.query(clusterStatusQuery)).paused).toBe(true);
       await second.signal(clusterResumeSignal);
-      held.open();
+      hold.release();
       await first.result();
       return { result: await second.result(), trace: fake.eksTrace(paused) };
     });
@@ -716,20 +723,14 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('aborts between control-plane hops: the hop in flight finishes, the next one never starts', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.label === 'awaitUpdate:control-plane:1.30', 100);
     const { result, fake, name } = await runUpgrade({
       cluster: { version: '1.29' },
-      beforeCall: async (call) => {
-        if (call.label === 'awaitUpdate:control-plane:1.30') {
-          reached.open();
-          await heartbeatUntil(held.promise, 100);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterAbortSignal, { by: 'carol' });
-        held.open();
+        hold.release();
       },
       record: 'abort-between-hops',
     });
@@ -740,25 +741,19 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('pauses between node groups: the one in flight finishes, the next starts after the resume', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.label === 'awaitUpdate:nodegroup:ng-a', 100);
     let whilePaused: string[] = [];
     const { result, fake, name } = await runUpgrade({
       spec: (s) => ({ ...s, nodegroups: { maxParallel: 1, force: false } }),
-      beforeCall: async (call) => {
-        if (call.label === 'awaitUpdate:nodegroup:ng-a') {
-          reached.open();
-          await heartbeatUntil(held.promise, 100);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle, fakeActivities, cluster) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterPauseSignal);
         await waitFor('the cancellation of the step', async () => {
           const history = await handle.fetchHistory();
           return (history.events ?? []).some((e) => e.activityTaskCancelRequestedEventAttributes);
         });
-        held.open();
+        hold.release();
         await waitFor('ng-a at 1.31', () => fakeActivities.cluster(cluster).nodegroups[0]?.version === '1.31');
         await new Promise((r) => setTimeout(r, 1500));
         whilePaused = fakeActivities.trace(cluster, /^startNodegroupUpdate/);
@@ -780,20 +775,14 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('pauses during the add-on step: the step stops at once and runs again after the resume', async () => {
-    const held = latch();
-    const reached = latch();
     let holds = 0;
+    // The first add-on call stands for a look that waits on EKS; a pause cancels it.
+    const hold = holdCalls((call) => call.name === 'updateAddons' && holds++ === 0, 100);
     let whilePaused: { step: string; paused: boolean; calls: number; changed: number } | undefined;
     const { result, fake, name } = await runUpgrade({
-      beforeCall: async (call) => {
-        // The first add-on call stands for a look that waits on EKS; a pause cancels it.
-        if (call.name === 'updateAddons' && holds++ === 0) {
-          reached.open();
-          await heartbeatUntil(held.promise, 100);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle, fakeActivities, cluster) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterPauseSignal);
         await waitFor('the cancellation of the add-on step', async () => {
           const history = await handle.fetchHistory();
@@ -807,7 +796,7 @@ describe('clusterUpgradeWorkflow', () => {
           calls: fakeActivities.trace(cluster, /^updateAddons/).length,
           changed: fakeActivities.trace(cluster, /^(startAddonUpdate|updateNodegroups)/).length,
         };
-        held.open();
+        hold.release();
         await handle.signal(clusterResumeSignal);
       },
       record: 'pause-addons',
@@ -821,19 +810,13 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('aborts at the next safe point: a started EKS update is awaited, nothing after it starts', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.label === 'awaitUpdate:control-plane:1.31');
     const { result, fake, name } = await runUpgrade({
-      beforeCall: async (call) => {
-        if (call.label === 'awaitUpdate:control-plane:1.31') {
-          reached.open();
-          await heartbeatUntil(held.promise);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterAbortSignal, { by: 'alice', reason: 'incident in eu-west-1' });
-        held.open();
+        hold.release();
       },
       record: 'abort',
     });
@@ -845,17 +828,12 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('aborts during bake at once: gates are cancelled, nothing is rolled back', async () => {
-    const reached = latch();
-    const never = new Promise<void>(() => undefined);
+    // Never released: the abort cancels it.
+    const hold = holdCalls((call) => call.label === 'checkClusterHealth:bake');
     const { result, fake, name } = await runUpgrade({
-      beforeCall: async (call) => {
-        if (call.label === 'checkClusterHealth:bake') {
-          reached.open();
-          await heartbeatUntil(never);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterAbortSignal, { by: 'bob' });
       },
     });
@@ -864,24 +842,18 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('refuses a second start of the same cluster-upgrade/<cluster> while one runs', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.name === 'awaitUpdate');
     const { result } = await runUpgrade({
-      beforeCall: async (call) => {
-        if (call.name === 'awaitUpdate') {
-          reached.open();
-          await heartbeatUntil(held.promise);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle) => {
-        await reached.promise;
+        await hold.reached;
         const second = temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
           workflowId: handle.workflowId,
           taskQueue: 'nobody-polls-this',
           args: [{} as ClusterUpgradeInput],
         });
         await expect(second).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-        held.open();
+        hold.release();
       },
     });
     expect(result.outcome).toBe('upgraded');
