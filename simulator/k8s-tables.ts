@@ -41,6 +41,64 @@ const NAME: Column = {
   description: 'Name must be unique within a namespace.',
 };
 
+/** A custom resource's additionalPrinterColumn: its cell is what `jsonPath` finds in the object. */
+interface PrinterColumn {
+  name: string;
+  type: string;
+  priority?: number;
+  jsonPath: string;
+}
+
+type CustomKind = 'NodePool' | 'NodeClaim' | 'EC2NodeClass';
+
+const printerColumn = (name: string, jsonPath: string, more: Partial<PrinterColumn> = {}): PrinterColumn => ({
+  name,
+  type: 'string',
+  jsonPath,
+  ...more,
+});
+const conditionColumn = (type: string, more: Partial<PrinterColumn> = {}) =>
+  printerColumn(type, `.status.conditions[?(@.type=="${type}")].status`, more);
+const CREATED = printerColumn('Age', '.metadata.creationTimestamp', { type: 'date' });
+const DETAIL = { priority: 1 };
+
+/**
+ * Custom resources print their CRD's additionalPrinterColumns, in the CRD's order: Karpenter v1's
+ * karpenter.sh_nodepools.yaml, karpenter.sh_nodeclaims.yaml and karpenter.k8s.aws_ec2nodeclasses.yaml.
+ * Each cell is the column's jsonPath "evaluated against each custom resource" (Kubernetes API
+ * reference, CustomResourceDefinition v1, CustomResourceColumnDefinition).
+ */
+const PRINTER_COLUMNS: Record<CustomKind, PrinterColumn[]> = {
+  NodePool: [
+    printerColumn('NodeClass', '.spec.template.spec.nodeClassRef.name'),
+    printerColumn('Nodes', '.status.resources.nodes'),
+    conditionColumn('Ready'),
+    CREATED,
+    printerColumn('Weight', '.spec.weight', { type: 'integer', ...DETAIL }),
+    printerColumn('CPU', '.status.resources.cpu', DETAIL),
+    printerColumn('Memory', '.status.resources.memory', DETAIL),
+  ],
+  NodeClaim: [
+    printerColumn('Type', '.metadata.labels.node\\.kubernetes\\.io/instance-type'),
+    printerColumn('Capacity', '.metadata.labels.karpenter\\.sh/capacity-type'),
+    printerColumn('Zone', '.metadata.labels.topology\\.kubernetes\\.io/zone'),
+    printerColumn('Node', '.status.nodeName'),
+    conditionColumn('Ready'),
+    CREATED,
+    printerColumn('ImageID', '.status.imageID', DETAIL),
+    printerColumn('ID', '.status.providerID', DETAIL),
+    printerColumn('NodePool', '.metadata.labels.karpenter\\.sh/nodepool', DETAIL),
+    printerColumn('NodeClass', '.spec.nodeClassRef.name', DETAIL),
+    conditionColumn('Drifted', DETAIL),
+  ],
+  EC2NodeClass: [conditionColumn('Ready'), CREATED, printerColumn('Role', '.spec.role', DETAIL)],
+};
+
+/** The Table's columns for a custom resource: Name, then its printer columns described by their JSONPath. */
+function crdColumns(kind: CustomKind): Column[] {
+  return [NAME, ...PRINTER_COLUMNS[kind].map(({ jsonPath, ...column }) => ({ ...column, description: jsonPath }))];
+}
+
 const COLUMNS: Record<TableKind, Column[]> = {
   Node: [
     NAME,
@@ -132,39 +190,9 @@ const COLUMNS: Record<TableKind, Column[]> = {
   ],
   StatefulSet: [NAME, { name: 'Ready', type: 'string', description: 'Number of the pod with ready state' }, AGE],
   Lease: [NAME, { name: 'Holder', type: 'string', description: 'The holder identity of the lease.' }, AGE],
-  // Custom resources print their CRD's additionalPrinterColumns (karpenter.sh_nodepools.yaml and
-  // karpenter.sh_nodeclaims.yaml of Karpenter v1).
-  NodePool: [
-    NAME,
-    { name: 'NodeClass', type: 'string', description: '.spec.template.spec.nodeClassRef.name' },
-    { name: 'Nodes', type: 'string', description: '.status.resources.nodes' },
-    { name: 'Ready', type: 'string', description: '.status.conditions[?(@.type=="Ready")].status' },
-    { name: 'Age', type: 'date', description: '.metadata.creationTimestamp' },
-    { name: 'Weight', type: 'integer', priority: 1, description: '.spec.weight' },
-    { name: 'CPU', type: 'string', priority: 1, description: '.status.resources.cpu' },
-    { name: 'Memory', type: 'string', priority: 1, description: '.status.resources.memory' },
-  ],
-  NodeClaim: [
-    NAME,
-    { name: 'Type', type: 'string', description: '.metadata.labels.node\\.kubernetes\\.io/instance-type' },
-    { name: 'Capacity', type: 'string', description: '.metadata.labels.karpenter\\.sh/capacity-type' },
-    { name: 'Zone', type: 'string', description: '.metadata.labels.topology\\.kubernetes\\.io/zone' },
-    { name: 'Node', type: 'string', description: '.status.nodeName' },
-    { name: 'Ready', type: 'string', description: '.status.conditions[?(@.type=="Ready")].status' },
-    { name: 'Age', type: 'date', description: '.metadata.creationTimestamp' },
-    { name: 'ImageID', type: 'string', priority: 1, description: '.status.imageID' },
-    { name: 'ID', type: 'string', priority: 1, description: '.status.providerID' },
-    { name: 'NodePool', type: 'string', priority: 1, description: '.metadata.labels.karpenter\\.sh/nodepool' },
-    { name: 'NodeClass', type: 'string', priority: 1, description: '.spec.nodeClassRef.name' },
-    { name: 'Drifted', type: 'string', priority: 1, description: '.status.conditions[?(@.type=="Drifted")].status' },
-  ],
-  // karpenter.k8s.aws_ec2nodeclasses.yaml of Karpenter v1.
-  EC2NodeClass: [
-    NAME,
-    { name: 'Ready', type: 'string', description: '.status.conditions[?(@.type=="Ready")].status' },
-    { name: 'Age', type: 'date', description: '.metadata.creationTimestamp' },
-    { name: 'Role', type: 'string', priority: 1, description: '.spec.role' },
-  ],
+  NodePool: crdColumns('NodePool'),
+  NodeClaim: crdColumns('NodeClaim'),
+  EC2NodeClass: crdColumns('EC2NodeClass'),
 };
 
 const DEFAULT_COLUMNS: Column[] = [NAME, { name: 'Created At', type: 'date', description: AGE.description }];
@@ -284,9 +312,20 @@ function daemonSetCells(d: Obj, now: number): unknown[] {
   ];
 }
 
-function conditionOf(o: Obj, type: string): unknown {
-  const found = (o.status?.conditions as Obj[] | undefined)?.find((x) => x.type === type);
-  return found ? found.status : null;
+/**
+ * What a printer column's JSONPath finds in `o`, null when nothing: the subset Karpenter's CRDs use,
+ * field names (`\\.` escapes a dot inside one) and one `[?(@.field=="value")]` filter, whose first
+ * match the API server prints.
+ */
+function printerCell(o: Obj, jsonPath: string): unknown {
+  let value: Obj = o;
+  for (const step of jsonPath.match(/\[\?\(@\.\w+=="[^"]*"\)\]|(?:\\.|[^.[])+/g) ?? []) {
+    if (value === undefined || value === null) return null;
+    const filter = /^\[\?\(@\.(\w+)=="([^"]*)"\)\]$/.exec(step);
+    if (!filter) value = value[step.replace(/\\\./g, '.')];
+    else value = Array.isArray(value) ? value.find((x: Obj) => x?.[filter[1] as string] === filter[2]) : undefined;
+  }
+  return value ?? null;
 }
 
 function cellsOf(kind: TableKind | undefined, o: Obj, now: number): unknown[] {
@@ -314,35 +353,9 @@ function cellsOf(kind: TableKind | undefined, o: Obj, now: number): unknown[] {
     case 'Lease':
       return [o.metadata.name, o.spec.holderIdentity ?? '', age(o, now)];
     case 'NodePool':
-      return [
-        o.metadata.name,
-        o.spec.template.spec.nodeClassRef?.name ?? null,
-        o.status?.resources?.nodes ?? null,
-        conditionOf(o, 'Ready'),
-        o.metadata.creationTimestamp,
-        o.spec.weight ?? null,
-        o.status?.resources?.cpu ?? null,
-        o.status?.resources?.memory ?? null,
-      ];
+    case 'NodeClaim':
     case 'EC2NodeClass':
-      return [o.metadata.name, conditionOf(o, 'Ready'), o.metadata.creationTimestamp, o.spec.role ?? null];
-    case 'NodeClaim': {
-      const l = o.metadata.labels ?? {};
-      return [
-        o.metadata.name,
-        l['node.kubernetes.io/instance-type'] ?? null,
-        l['karpenter.sh/capacity-type'] ?? null,
-        l['topology.kubernetes.io/zone'] ?? null,
-        o.status?.nodeName ?? null,
-        conditionOf(o, 'Ready'),
-        o.metadata.creationTimestamp,
-        o.status?.imageID ?? null,
-        o.status?.providerID ?? null,
-        l['karpenter.sh/nodepool'] ?? null,
-        o.spec?.nodeClassRef?.name ?? null,
-        conditionOf(o, 'Drifted'),
-      ];
-    }
+      return [o.metadata.name, ...PRINTER_COLUMNS[kind].map((c) => printerCell(o, c.jsonPath))];
     default:
       return [o.metadata.name, o.metadata.creationTimestamp];
   }

@@ -8,7 +8,7 @@ import {
   shiftMinor,
 } from '../catalogue';
 import { unit, uuidOf } from '../random';
-import type { SimCluster } from './types';
+import type { SimAddon, SimCluster, SimNodegroup } from './types';
 
 /** One EKS upgrade insight as the simulator computes it. */
 export interface InsightModel {
@@ -103,32 +103,17 @@ export function insightsFor(c: SimCluster, now: number, catalogue: AddonCatalogu
     recommendation:
       'Upgrade your worker nodes to a version within the supported skew of the target control-plane version.',
     lastTransitionTime: c.createdAt,
-    ...(behind.length > 0
-      ? {
-          resources: behind.map((ng) => ({
-            insightStatus: { status: 'ERROR', reason: `kubelet ${ng.version}` },
-            arn: `arn:aws:eks:${c.region}:${c.account}:nodegroup/${c.name}/${ng.name}/${ng.uid}`,
-          })),
-        }
-      : {}),
+    ...kubeletResources(c, behind),
   });
 
-  const incompatible = c.addons.filter(
-    (a) => catalogue.entry(a.name) !== undefined && !catalogue.compatible(a.name, a.version, next),
-  );
-  out.push({
-    ...base,
+  const addons = addonCompatibility(c, catalogue, base, {
     id: uuidOf(c.name, 'insight', 'addon-compatibility', next),
-    name: 'Amazon EKS add-on version compatibility',
-    status: incompatible.length > 0 ? 'WARNING' : 'PASSING',
-    reason:
-      incompatible.length > 0
-        ? `Add-on versions not compatible with v${next}: ${incompatible.map((a) => `${a.name} ${a.version}`).join(', ')}.`
-        : `All installed Amazon EKS add-ons are compatible with Kubernetes v${next}.`,
-    description: `Checks version of installed EKS add-ons to ensure they are compatible with Kubernetes v${next}.`,
     recommendation: 'Upgrade the add-ons to a version compatible with the next Kubernetes version.',
     lastTransitionTime: c.createdAt,
-    addonCompatibilityDetails: incompatible.map((a) => ({
+  });
+  out.push({
+    ...addons.insight,
+    addonCompatibilityDetails: addons.incompatible.map((a) => ({
       name: a.name,
       compatibleVersions: (catalogue.entry(a.name)?.versions ?? [])
         .filter((v) => v.compatible.includes(next))
@@ -167,9 +152,6 @@ export function rollbackInsightsFor(c: SimCluster, now: number, catalogue: Addon
   const to = last.from;
   const base = { category: 'ROLLBACK_READINESS' as const, kubernetesVersion: to, lastRefreshTime: now };
   const newer = c.nodegroups.filter((ng) => compareMinor(ng.version, to) > 0);
-  const incompatible = c.addons.filter(
-    (a) => catalogue.entry(a.name) !== undefined && !catalogue.compatible(a.name, a.version, to),
-  );
   return [
     {
       ...base,
@@ -183,27 +165,53 @@ export function rollbackInsightsFor(c: SimCluster, now: number, catalogue: Addon
       description: `Checks for worker nodes whose kubelet would be newer than the control plane after a rollback to Kubernetes v${to}.`,
       recommendation: `Roll the node groups back to v${to} (UpdateNodegroupVersion) before rolling the control plane back.`,
       lastTransitionTime: last.at,
-      ...(newer.length > 0
-        ? {
-            resources: newer.map((ng) => ({
-              insightStatus: { status: 'ERROR', reason: `kubelet ${ng.version}` },
-              arn: `arn:aws:eks:${c.region}:${c.account}:nodegroup/${c.name}/${ng.name}/${ng.uid}`,
-            })),
-          }
-        : {}),
+      ...kubeletResources(c, newer),
     },
-    {
-      ...base,
+    addonCompatibility(c, catalogue, base, {
       id: uuidOf(c.name, 'insight', 'rollback-addon-compatibility', to),
-      name: 'Amazon EKS add-on version compatibility',
-      status: incompatible.length > 0 ? 'WARNING' : 'PASSING',
-      reason:
-        incompatible.length > 0
-          ? `Add-on versions not compatible with v${to}: ${incompatible.map((a) => `${a.name} ${a.version}`).join(', ')}.`
-          : `All installed Amazon EKS add-ons are compatible with Kubernetes v${to}.`,
-      description: `Checks version of installed EKS add-ons to ensure they are compatible with Kubernetes v${to}.`,
       recommendation: 'Roll the add-ons back to a version compatible with the previous Kubernetes version.',
       lastTransitionTime: last.at,
-    },
+    }).insight,
   ];
+}
+
+/** The node groups a kubelet skew check flags, as the insight's resources (none: no field). */
+function kubeletResources(c: SimCluster, flagged: SimNodegroup[]): Pick<InsightModel, 'resources'> {
+  if (flagged.length === 0) return {};
+  return {
+    resources: flagged.map((ng) => ({
+      insightStatus: { status: 'ERROR', reason: `kubelet ${ng.version}` },
+      arn: `arn:aws:eks:${c.region}:${c.account}:nodegroup/${c.name}/${ng.name}/${ng.uid}`,
+    })),
+  };
+}
+
+/**
+ * The add-on compatibility check against `base.kubernetesVersion` (the next minor for an upgrade,
+ * the previous one for a rollback): WARNING while an installed add-on does not run on it.
+ */
+function addonCompatibility(
+  c: SimCluster,
+  catalogue: AddonCatalogue,
+  base: Pick<InsightModel, 'category' | 'kubernetesVersion' | 'lastRefreshTime'>,
+  check: Pick<InsightModel, 'id' | 'recommendation' | 'lastTransitionTime'>,
+): { insight: InsightModel; incompatible: SimAddon[] } {
+  const version = base.kubernetesVersion;
+  const incompatible = c.addons.filter(
+    (a) => catalogue.entry(a.name) !== undefined && !catalogue.compatible(a.name, a.version, version),
+  );
+  const insight: InsightModel = {
+    ...base,
+    id: check.id,
+    name: 'Amazon EKS add-on version compatibility',
+    status: incompatible.length > 0 ? 'WARNING' : 'PASSING',
+    reason:
+      incompatible.length > 0
+        ? `Add-on versions not compatible with v${version}: ${incompatible.map((a) => `${a.name} ${a.version}`).join(', ')}.`
+        : `All installed Amazon EKS add-ons are compatible with Kubernetes v${version}.`,
+    description: `Checks version of installed EKS add-ons to ensure they are compatible with Kubernetes v${version}.`,
+    recommendation: check.recommendation,
+    lastTransitionTime: check.lastTransitionTime,
+  };
+  return { insight, incompatible };
 }

@@ -6,10 +6,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clusterUpgradeWorkflowId, statusQuery } from '../../workflows/definitions';
 import type { ReleaseNodePoolHoldsInput } from '../../activities/types';
-import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
   makeCampaign,
   recordHistory,
   resultWithin,
@@ -23,8 +23,7 @@ describe('campaign workflow: Auto Mode holds', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('releases the NodePool holds of a cluster upgrade terminated mid-bake', async () => {

@@ -16,10 +16,10 @@ import {
   skipClusterUpdate,
   statusQuery,
 } from '../../workflows/definitions';
-import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster, heartbeatUntil, type RecordedCall } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
   makeCampaign,
   resultWithin,
   startCampaign,
@@ -49,8 +49,7 @@ describe('campaign workflow: operator control', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('pauses (no new starts, in-flight children hold after their step) and resumes', async () => {

@@ -6,10 +6,11 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { approveWaveUpdate, resumeSignal, statusQuery } from '../../workflows/definitions';
-import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
+  SOAK_GATE,
   makeCampaign,
   resultWithin,
   startCampaign,
@@ -23,8 +24,7 @@ describe('campaign workflow: failures', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('keeps going within the failure budget and quarantines the failed cluster', async () => {
@@ -148,9 +148,7 @@ describe('campaign workflow: failures', () => {
         { name: 'canary', count: 1, soak: '1s', approval: 'required' },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [
-        { name: 'error-rate', query: 'rate(x[1m])', condition: '< 0.01', interval: '100ms', phases: ['soak'] },
-      ],
+      healthGates: [SOAK_GATE],
     });
     const taskQueue = temporal.taskQueue('campaign');
     const { result, status } = await withWorker(temporal, taskQueue, fake.activities, async () => {

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNotifyActivities } from '../../activities/notify';
 import { temporalUiUrl } from '../../client/library';
 import { approveWaveUpdate, statusQuery, WorkflowTypes } from '../../workflows/definitions';
-import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
   makeCampaign,
   recordHistory,
   resultWithin,
@@ -70,8 +70,7 @@ describe('campaign notifications', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
     receiver = await startReceiver();
   });
 

@@ -6,15 +6,10 @@
 import type { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterUpgradeWorkflowId, statusQuery } from '../../workflows/definitions';
-import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fake-activities';
+import { startDedicatedTestTemporal, type DedicatedTestTemporal, type TestTemporal } from '../helpers/temporal';
 import {
-  getTestTemporal,
-  startDedicatedTestTemporal,
-  type DedicatedTestTemporal,
-  type TestTemporal,
-} from '../helpers/temporal';
-import {
+  campaignTestTemporal,
   makeCampaign,
   resultWithin,
   startCampaign,
@@ -80,8 +75,7 @@ describe('campaign workflow: history cost', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('stays within about 10 history events per cluster', async () => {

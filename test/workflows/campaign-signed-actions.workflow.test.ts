@@ -26,9 +26,9 @@ import {
   type CampaignStatus,
 } from '../../workflows/definitions';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
-import { getWorkflowBundle } from '../helpers/bundle';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
   makeCampaign,
   recordHistory,
   resultWithin,
@@ -91,8 +91,7 @@ describe('campaign workflow: approvals and operator actions under the fleet poli
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('counts only approvals the policy verified for this campaign run and wave; refusals are audited', async () => {

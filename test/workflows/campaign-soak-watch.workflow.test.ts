@@ -9,12 +9,19 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { GateContext } from '../../activities/types';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { abortSignal, approveSignal, approveWaveUpdate, statusQuery } from '../../workflows/definitions';
-import { getWorkflowBundle } from '../helpers/bundle';
-import type { temporal as proto } from '@temporalio/proto';
-import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
 import {
+  abortSignal,
+  approveSignal,
+  approveWaveUpdate,
+  statusQuery,
+  type CampaignStatus,
+} from '../../workflows/definitions';
+import type { temporal as proto } from '@temporalio/proto';
+import { createFakeActivities, fakeCluster, type FakeActivities } from '../helpers/fake-activities';
+import type { TestTemporal } from '../helpers/temporal';
+import {
+  campaignTestTemporal,
+  SOAK_GATE,
   STANDIN_CHILD_WORKFLOWS,
   makeCampaign,
   recordHistory,
@@ -23,22 +30,14 @@ import {
   uniqueTag,
   waitForStatus,
   withWorker,
+  type CampaignHandle,
 } from './campaign-harness';
-
-const GATE = {
-  name: 'error-rate',
-  query: 'rate(x[1m])',
-  condition: '< 0.01',
-  interval: '100ms',
-  phases: ['soak' as const],
-};
 
 describe('campaign workflow: gates that keep watching', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('rolls back a cluster that degrades halfway through its soak and counts it against the budget', async () => {
@@ -59,7 +58,7 @@ describe('campaign workflow: gates that keep watching', () => {
         { name: 'canary', count: 2, maxParallel: 2, soak: '4s', approval: 'auto', failureBudget: 0 },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [GATE],
+      healthGates: [SOAK_GATE],
     });
     const taskQueue = temporal.taskQueue('campaign');
     const { status, history } = await withWorker(temporal, taskQueue, fake.activities, async () => {
@@ -95,9 +94,23 @@ describe('campaign workflow: gates that keep watching', () => {
     );
   });
 
-  it('pauses and proposes a rollback when a promoted wave degrades inside watchAfterPromotion', async () => {
+  /**
+   * Two waves of one cluster each: the canary (a) is promoted and watched (watchAfterPromotion
+   * 10m) while the rest (b) holds in preflight until `releaseRest`. `act` runs once the canary is
+   * promoted.
+   */
+  async function watchPromotedCanary<T>(
+    prefix: string,
+    act: (ctx: {
+      handle: CampaignHandle;
+      fake: FakeActivities;
+      a: string;
+      promoted: CampaignStatus;
+      releaseRest: () => void;
+    }) => Promise<T>,
+  ): Promise<{ tag: string; a: string; fake: FakeActivities; acted: T }> {
     const tag = uniqueTag();
-    const [a, b] = ['a', 'b'].map((n) => `wp-${tag}-${n}`) as [string, string];
+    const [a, b] = ['a', 'b'].map((n) => `${prefix}-${tag}-${n}`) as [string, string];
     let releaseRest!: () => void;
     const restMayGo = new Promise<void>((resolve) => (releaseRest = resolve));
     const fake = createFakeActivities({
@@ -105,16 +118,16 @@ describe('campaign workflow: gates that keep watching', () => {
       // The next wave's upgrade holds, so the promoted wave is watched while it runs.
       beforeCall: (call) => (call.cluster === b && call.name === 'preflightCluster' ? restMayGo : undefined),
     });
-    const campaign = makeCampaign(`wp-${tag}`, {
+    const campaign = makeCampaign(`${prefix}-${tag}`, {
       waves: [
         { name: 'canary', count: 1, soak: '1s', approval: 'auto' },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [GATE],
+      healthGates: [SOAK_GATE],
       watchAfterPromotion: '10m',
     });
     const taskQueue = temporal.taskQueue('campaign');
-    const status = await withWorker(temporal, taskQueue, fake.activities, async () => {
+    const acted = await withWorker(temporal, taskQueue, fake.activities, async () => {
       const handle = await startCampaign(
         temporal,
         taskQueue,
@@ -122,6 +135,18 @@ describe('campaign workflow: gates that keep watching', () => {
         [a, b].map((n) => fake.member(n)),
       );
       const promoted = await waitForStatus(handle, (s) => s.waves[0]?.state === 'promoted', 60_000, 'promotion');
+      return act({ handle, fake, a, promoted, releaseRest });
+    });
+    return { tag, a, fake, acted };
+  }
+
+  it('pauses and proposes a rollback when a promoted wave degrades inside watchAfterPromotion', async () => {
+    const {
+      tag,
+      a,
+      fake,
+      acted: status,
+    } = await watchPromotedCanary('wp', async ({ handle, fake, a, promoted, releaseRest }) => {
       expect(promoted.waves[0]?.watchedUntil).toBeDefined();
       fake.cluster(a).behaviour.failGates = [{ phase: 'soak', message: 'p99 latency 3 s' }];
       const paused = await waitForStatus(handle, (s) => s.state === 'paused', 60_000, 'watch pause');
@@ -143,31 +168,10 @@ describe('campaign workflow: gates that keep watching', () => {
   });
 
   it("goes on when a promoted wave's gates cannot be read (no data is not a degradation), and says so", async () => {
-    const tag = uniqueTag();
-    const [a, b] = ['a', 'b'].map((n) => `wu-${tag}-${n}`) as [string, string];
-    let releaseRest!: () => void;
-    const restMayGo = new Promise<void>((resolve) => (releaseRest = resolve));
-    const fake = createFakeActivities({
-      clusters: [fakeCluster(a), fakeCluster(b)],
-      beforeCall: (call) => (call.cluster === b && call.name === 'preflightCluster' ? restMayGo : undefined),
-    });
-    const campaign = makeCampaign(`wu-${tag}`, {
-      waves: [
-        { name: 'canary', count: 1, soak: '1s', approval: 'auto' },
-        { name: 'rest', soak: '0s' },
-      ],
-      healthGates: [GATE],
-      watchAfterPromotion: '10m',
-    });
-    const taskQueue = temporal.taskQueue('campaign');
-    const { unread, result } = await withWorker(temporal, taskQueue, fake.activities, async () => {
-      const handle = await startCampaign(
-        temporal,
-        taskQueue,
-        campaign,
-        [a, b].map((n) => fake.member(n)),
-      );
-      await waitForStatus(handle, (s) => s.waves[0]?.state === 'promoted', 60_000, 'promotion');
+    const {
+      a,
+      acted: { unread, result },
+    } = await watchPromotedCanary('wu', async ({ handle, fake, a, releaseRest }) => {
       // Prometheus goes away: the watch of the promoted canary sees query errors only.
       fake.cluster(a).behaviour.failGates = [{ phase: 'soak', outcome: 'Error', message: 'HTTP 503' }];
       const unread = await waitForStatus(handle, (s) => s.waves[0]?.watchWarning !== undefined, 60_000, 'unread');
@@ -193,7 +197,7 @@ describe('campaign workflow: gates that keep watching', () => {
         { name: 'canary', count: 1, soak: '1s', approval: 'required' },
         { name: 'rest', soak: '0s' },
       ],
-      healthGates: [GATE],
+      healthGates: [SOAK_GATE],
       approvers: { users: ['alice', 'bob'], minApprovals: 1 },
     });
     const taskQueue = temporal.taskQueue('campaign');
@@ -253,7 +257,7 @@ describe('campaign workflow: gates that keep watching', () => {
         const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)) });
         const campaign = makeCampaign(`hs-${tag}`, {
           waves: [{ name: 'all', maxParallel: 100, soak, approval: 'auto' }],
-          healthGates: [GATE, { ...GATE, name: 'latency' }],
+          healthGates: [SOAK_GATE, { ...SOAK_GATE, name: 'latency' }],
         });
         const taskQueue = temporal.taskQueue('campaign');
         const events = await withWorker(
@@ -326,7 +330,7 @@ describe('campaign workflow: gates that keep watching', () => {
       scope: 'wave' as const,
       phases: ['soak' as const],
     };
-    const compareGate = { ...GATE, name: 'vs-baseline', compare: { baseline: { window: '1h' } } };
+    const compareGate = { ...SOAK_GATE, name: 'vs-baseline', compare: { baseline: { window: '1h' } } };
     const cohortGate = { ...waveGate, name: 'vs-cohort', compare: { cohort: { labels: ['env'] } } };
     const campaign = makeCampaign(`wg-${tag}`, {
       waves: [

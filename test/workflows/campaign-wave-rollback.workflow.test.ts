@@ -9,10 +9,11 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { abortSignal, rollbackWaveSignal, rollbackWaveUpdate, type CampaignStatus } from '../../workflows/definitions';
-import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
+  SOAK_GATE,
   makeCampaign,
   recordHistory,
   resultWithin,
@@ -21,14 +22,6 @@ import {
   waitForStatus,
   withWorker,
 } from './campaign-harness';
-
-const GATE = {
-  name: 'error-rate',
-  query: 'rate(x[1m])',
-  condition: '< 0.01',
-  interval: '100ms',
-  phases: ['soak' as const],
-};
 
 type AfterPromotion = { mode?: 'propose' | 'auto'; controlPlane?: boolean };
 
@@ -65,7 +58,7 @@ async function degradeAfterPromotion<T>(
       { name: 'canary', count: 1, soak: '1s', approval: 'auto' },
       { name: 'rest', soak: '0s' },
     ],
-    healthGates: [GATE],
+    healthGates: [SOAK_GATE],
     watchAfterPromotion: '10m',
     ...(afterPromotion ? { rollback: { afterPromotion } } : {}),
   });
@@ -96,8 +89,7 @@ describe('campaign workflow: undoing a promoted wave', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('rolls the wave back by Update, control plane included where the spec opts in', { timeout: 180_000 }, async () => {

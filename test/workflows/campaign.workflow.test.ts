@@ -13,9 +13,9 @@ import {
   CurrentWaveKey,
 } from '../../workflows/search-attributes';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
-import { getWorkflowBundle } from '../helpers/bundle';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
   makeCampaign,
   resultWithin,
   startCampaign,
@@ -31,8 +31,7 @@ describe('campaign workflow: waves and approvals', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('runs three waves: auto canary, approved early wave, last wave without approval', async () => {

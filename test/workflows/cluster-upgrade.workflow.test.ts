@@ -3,12 +3,10 @@
  * in-memory cluster (test/helpers/fake-activities.ts).
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import { Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { HealthGateSpec } from '../../domain/spec';
 import {
   clusterAbortSignal,
   clusterPauseSignal,
@@ -18,158 +16,65 @@ import {
   reportBySignalSignal,
   WorkflowTypes,
   type ClusterUpgradeInput,
-  type ClusterUpgradeResult,
 } from '../../workflows/definitions';
 import type { CheckClusterHealthInput } from '../../activities/types';
-import { CampaignNameKey, ClusterNameKey, TargetVersionKey, UpgradeStepKey } from '../../workflows/search-attributes';
+import { ClusterNameKey, UpgradeStepKey } from '../../workflows/search-attributes';
 import type { clusterUpgradeWorkflow, reportSinkWorkflow } from '../fixtures/upgrade-test-workflows';
 import { finishSignal, reportsReceivedQuery } from '../fixtures/upgrade-test-workflows';
-import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
+import { getWorkflowBundle } from '../helpers/bundle';
 import {
   createFakeActivities,
   fakeAddonVersion,
   fakeCluster,
   fakeNodegroup,
-  fakePinned,
   fakeRelease,
   heartbeatUntil,
   type FakeActivities,
-  type FakeClusterInit,
   type RecordedCall,
 } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { recordHistoryFixture } from './history-fixtures';
-
-const WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
+import type { TestTemporal } from '../helpers/temporal';
+import {
+  runClusterUpgrade,
+  UPGRADE_TEST_WORKFLOWS,
+  upgradeGate as gate,
+  upgradeInput,
+  upgradeSpec,
+  upgradeTestTemporal,
+  upgradeWorker,
+  type UpgradeRun,
+  type UpgradeScenario,
+  type UpgradeSpec as Spec,
+} from './campaign-harness';
 
 let temporal: TestTemporal;
-let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  [temporal, bundle] = await Promise.all([getTestTemporal(), getWorkflowBundle(WORKFLOWS)]);
+  temporal = await upgradeTestTemporal();
 });
 
-const gate = (name: string, extra: Partial<HealthGateSpec> = {}): HealthGateSpec => ({
-  name,
-  query: `sum(rate(errors{cluster="{{cluster}}"}[5m]))`,
-  condition: '< 0.01',
-  interval: '30s',
-  initialDelay: '0s',
-  consecutiveSuccesses: 2,
-  failureLimit: 0,
-  inconclusiveLimit: 3,
-  consecutiveErrorLimit: 4,
-  timeout: '10m',
-  phases: ['baseline', 'postStep', 'bake', 'soak'],
-  ...extra,
-});
+const baseSpec = (): Spec =>
+  upgradeSpec({
+    healthGates: [gate('error-rate'), gate('latency')],
+    rollback: { onGateFailure: true, onUpdateFailure: true, controlPlane: false },
+  });
 
-type Spec = ClusterUpgradeInput['spec'];
-
-const baseSpec = (): Spec => ({
-  healthGates: [gate('error-rate'), gate('latency')],
-  kubernetesChecks: { nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true },
-  rollback: { onGateFailure: true, onUpdateFailure: true, controlPlane: false },
-  nodegroups: { maxParallel: 2, force: false },
-  bake: '5m',
-  target: {
-    kubernetesVersion: '1.31',
-    nodegroupRelease: 'latest',
-    addons: 'default',
-    skipAddons: false,
-    skipNodegroups: false,
-  },
-});
-
-interface Scenario {
-  cluster?: Omit<FakeClusterInit, 'name'>;
-  targetVersion?: string;
+type Scenario = Pick<UpgradeScenario, 'cluster' | 'startSearchAttributes' | 'beforeCall' | 'during' | 'record'> & {
   spec?: (spec: Spec) => Spec;
   parentCampaignId?: string;
-  /** 'all': CampaignName, ClusterName, TargetVersion (as a campaign sets them) and UpgradeStep=preflight at start. */
-  startSearchAttributes?: 'all';
-  beforeCall?: (call: RecordedCall) => Promise<void> | void;
-  /** Runs against the started workflow before its result is awaited. */
-  during?: (handle: WorkflowHandle<typeof clusterUpgradeWorkflow>, fake: FakeActivities, name: string) => Promise<void>;
-  /** With FLEETWAVE_RECORD_HISTORIES=1, the history is saved as test/fixtures/histories/cluster-upgrade-<record>.json. */
-  record?: string;
-}
-
-interface Run {
-  name: string;
-  result: ClusterUpgradeResult;
-  fake: FakeActivities;
-  handle: WorkflowHandle<typeof clusterUpgradeWorkflow>;
-  historyEvents: number;
-}
+};
 
 const uniqueName = (): string => `c-${randomUUID().slice(0, 8)}`;
 
-/** The input of one cluster's upgrade to `targetVersion`, with versions pinned for `minors`. */
-function upgradeInput(name: string, spec: Spec, targetVersion: string, minors: string[]): ClusterUpgradeInput {
-  return {
-    campaign: 'test-campaign',
-    cluster: { name, region: 'eu-west-1' },
-    targetVersion,
-    pinned: fakePinned(minors, targetVersion),
-    spec,
-    attempt: 1,
-  };
-}
-
-/** A worker for the cluster-upgrade workflow over fake activities. */
-function upgradeWorker(
-  taskQueue: string,
-  activities: FakeActivities['activities'],
-  options: Partial<WorkerOptions> = {},
-): Promise<Worker> {
-  return Worker.create({
-    connection: temporal.nativeConnection,
-    namespace: temporal.namespace,
-    taskQueue,
-    workflowBundle: bundle,
-    activities,
-    // Pause and abort reach a composite step with its next heartbeat: don't wait the default minute.
-    maxHeartbeatThrottleInterval: '200ms',
-    ...options,
-  });
-}
-
-async function runUpgrade(scenario: Scenario = {}): Promise<Run> {
-  const name = uniqueName();
-  const fake = createFakeActivities({
-    clusters: [{ name, ...scenario.cluster }],
-    ...(scenario.beforeCall ? { beforeCall: scenario.beforeCall } : {}),
-  });
-  const targetVersion = scenario.targetVersion ?? '1.31';
-  const spec = (scenario.spec ?? ((s) => s))(baseSpec());
-  const input: ClusterUpgradeInput = {
-    ...upgradeInput(name, spec, targetVersion, ['1.29', '1.30', '1.31', '1.32']),
-    ...(scenario.parentCampaignId ? { parentCampaignId: scenario.parentCampaignId } : {}),
-  };
-  const taskQueue = temporal.taskQueue('cluster-upgrade');
-  const worker = await upgradeWorker(taskQueue, fake.activities);
-  return worker.runUntil(async () => {
-    const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
-      workflowId: clusterUpgradeWorkflowId(name),
-      taskQueue,
-      args: [input],
-      ...(scenario.startSearchAttributes === 'all'
-        ? {
-            typedSearchAttributes: [
-              { key: CampaignNameKey, value: input.campaign },
-              { key: ClusterNameKey, value: name },
-              { key: TargetVersionKey, value: targetVersion },
-              { key: UpgradeStepKey, value: 'preflight' },
-            ],
-          }
-        : {}),
-    });
-    await scenario.during?.(handle, fake, name);
-    const result = await handle.result();
-    const history = await handle.fetchHistory();
-    if (scenario.record) await recordHistoryFixture(handle, `cluster-upgrade-${scenario.record}`);
-    return { name, result, fake, handle, historyEvents: history.events?.length ?? 0 };
+/** An upgrade to 1.31 of a fake cluster (at 1.30 unless set), with versions pinned for 1.29 to 1.32. */
+function runUpgrade(scenario: Scenario = {}): Promise<UpgradeRun> {
+  const { spec = (s) => s, parentCampaignId, ...rest } = scenario;
+  return runClusterUpgrade(temporal, {
+    ...rest,
+    prefix: 'c',
+    queue: 'cluster-upgrade',
+    spec: spec(baseSpec()),
+    minors: ['1.29', '1.30', '1.31', '1.32'],
+    ...(parentCampaignId ? { input: { parentCampaignId } } : {}),
   });
 }
 
@@ -180,6 +85,24 @@ function latch(): { promise: Promise<void>; open: () => void } {
     open = resolve;
   });
   return { promise, open };
+}
+
+/**
+ * A `beforeCall` that holds the calls `matches` picks until `release()`, heartbeating (every
+ * `heartbeatMs`) so that a cancellation still reaches them; `reached` resolves at the first.
+ */
+function holdCalls(matches: (call: RecordedCall) => boolean, heartbeatMs?: number) {
+  const held = latch();
+  const reached = latch();
+  return {
+    reached: reached.promise,
+    release: held.open,
+    beforeCall: async (call: RecordedCall): Promise<void> => {
+      if (!matches(call)) return;
+      reached.open();
+      await heartbeatUntil(held.promise, heartbeatMs);
+    },
+  };
 }
 
 async function waitFor(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -286,16 +209,20 @@ describe('clusterUpgradeWorkflow', () => {
     expect(summaries).toContain('verify checks (bake): error-rate 10× every 30s, latency 10× every 30s; kubernetes');
 
     // Determinism: the recorded history replays against the same bundle.
-    await Worker.runReplayHistory({ workflowBundle: bundle }, history, run.handle.workflowId);
+    await Worker.runReplayHistory(
+      { workflowBundle: await getWorkflowBundle(UPGRADE_TEST_WORKFLOWS) },
+      history,
+      run.handle.workflowId,
+    );
 
     console.log(
-      `history events per cluster-upgrade run: ${run.historyEvents} (by event type: ${eventCounts(history.events ?? [])})`,
+      `history events per cluster-upgrade run: ${run.events} (by event type: ${eventCounts(history.events ?? [])})`,
     );
     if (process.env.FLEETWAVE_DEBUG_HISTORY) {
       console.log((history.events ?? []).map((e) => `${e.eventId} ${e.eventType}`).join('\n'));
     }
     // The budget (issue: ≤ 60 events per run); the header of workflows/cluster-upgrade.ts says where they go.
-    expect(run.historyEvents).toBeLessThanOrEqual(60);
+    expect(run.events).toBeLessThanOrEqual(60);
   });
 
   it('reports its result to the parent campaign by workflow ID once asked to (hand-over), and not otherwise', async () => {
@@ -305,7 +232,7 @@ describe('clusterUpgradeWorkflow', () => {
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
       taskQueue,
-      workflowBundle: bundle,
+      workflowBundle: await getWorkflowBundle(UPGRADE_TEST_WORKFLOWS),
     });
     await sinkWorker.runUntil(async () => {
       const sink = await temporal.client.workflow.start<typeof reportSinkWorkflow>('reportSinkWorkflow', {
@@ -331,13 +258,13 @@ describe('clusterUpgradeWorkflow', () => {
       expect(received[0]?.attempt).toBe(1);
       expect(received[0]?.result).toEqual(asked.result);
       console.log(
-        `history events per cluster-upgrade run under a campaign: ${silent.historyEvents}; after a hand-over (asked to report by signal): ${asked.historyEvents}`,
+        `history events per cluster-upgrade run under a campaign: ${silent.events}; after a hand-over (asked to report by signal): ${asked.events}`,
       );
     });
   });
 
   it('chains control-plane hops one minor at a time, checking between them', async () => {
-    const { result, fake, name, historyEvents } = await runUpgrade({
+    const { result, fake, name, events } = await runUpgrade({
       cluster: { version: '1.29' },
       spec: (s) => ({ ...s, nodegroups: { maxParallel: 1, force: false } }),
     });
@@ -367,7 +294,7 @@ describe('clusterUpgradeWorkflow', () => {
       'checkClusterHealth:bake',
     ]);
     expect(fake.cluster(name).version).toBe('1.31');
-    console.log(`history events per cluster-upgrade run (2 hops, node groups one at a time): ${historyEvents}`);
+    console.log(`history events per cluster-upgrade run (2 hops, node groups one at a time): ${events}`);
   });
 
   it('does nothing to a cluster already at target', async () => {
@@ -655,24 +582,18 @@ describe('clusterUpgradeWorkflow', () => {
     const upserts = (history.events ?? []).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes);
     // control-plane 1.31, addons, node-groups, verify, upgraded: no 'preflight' upsert.
     expect(upserts).toHaveLength(5);
-    console.log(`history events per cluster-upgrade run started with every search attribute set: ${run.historyEvents}`);
+    console.log(`history events per cluster-upgrade run started with every search attribute set: ${run.events}`);
   });
 
   it('pauses after the current step and resumes on signal', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.label === 'awaitUpdate:control-plane:1.31');
     let statusWhilePaused: { step: string; paused: boolean } | undefined;
     const { result, fake, name } = await runUpgrade({
-      beforeCall: async (call) => {
-        if (call.label === 'awaitUpdate:control-plane:1.31') {
-          reached.open();
-          await heartbeatUntil(held.promise);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle, fakeActivities, cluster) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterPauseSignal);
-        held.open();
+        hold.release();
         // The control-plane step finishes, then nothing new starts while paused.
         await waitFor('control plane at 1.31', () => fakeActivities.cluster(cluster).version === '1.31');
         await new Promise((r) => setTimeout(r, 1500));
@@ -743,8 +664,7 @@ describe('clusterUpgradeWorkflow', () => {
     // One activity slot, held by another cluster's control-plane step: this cluster's node-group
     // step stays scheduled, not started, when the pause cancels it (the server cancels it at once).
     const [holder, paused] = [uniqueName(), uniqueName()];
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.cluster === holder && call.label === 'awaitUpdate:control-plane:1.31', 100);
     const fake = createFakeActivities({
       clusters: [
         { name: holder },
@@ -754,12 +674,7 @@ describe('clusterUpgradeWorkflow', () => {
           nodegroups: [fakeNodegroup('ng-a', '1.31', { releaseVersion: '1.31.0-20240101' })],
         }),
       ],
-      beforeCall: async (call) => {
-        if (call.cluster === holder && call.label === 'awaitUpdate:control-plane:1.31') {
-          reached.open();
-          await heartbeatUntil(held.promise, 100);
-        }
-      },
+      beforeCall: hold.beforeCall,
     });
     const spec: Spec = {
       ...baseSpec(),
@@ -767,7 +682,9 @@ describe('clusterUpgradeWorkflow', () => {
       kubernetesChecks: { nodesReady: false, kubeletVersionsMatch: false, noNewCrashLoops: false },
     };
     const taskQueue = temporal.taskQueue('one-slot');
-    const worker = await upgradeWorker(taskQueue, fake.activities, { maxConcurrentActivityTaskExecutions: 1 });
+    const worker = await upgradeWorker(temporal, taskQueue, fake.activities, {
+      maxConcurrentActivityTaskExecutions: 1,
+    });
     const input = (name: string): ClusterUpgradeInput => upgradeInput(name, spec, '1.31', ['1.30', '1.31']);
     const { result, trace } = await worker.runUntil(async () => {
       const first = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
@@ -775,7 +692,7 @@ describe('clusterUpgradeWorkflow', () => {
         taskQueue,
         args: [input(holder)],
       });
-      await reached.promise;
+      await hold.reached;
       const second = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
         workflowId: clusterUpgradeWorkflowId(paused),
         taskQueue,
@@ -794,7 +711,7 @@ describe('clusterUpgradeWorkflow', () => {
       });
       expect((await second.query(clusterStatusQuery)).paused).toBe(true);
       await second.signal(clusterResumeSignal);
-      held.open();
+      hold.release();
       await first.result();
       return { result: await second.result(), trace: fake.eksTrace(paused) };
     });
@@ -806,20 +723,14 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('aborts between control-plane hops: the hop in flight finishes, the next one never starts', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.label === 'awaitUpdate:control-plane:1.30', 100);
     const { result, fake, name } = await runUpgrade({
       cluster: { version: '1.29' },
-      beforeCall: async (call) => {
-        if (call.label === 'awaitUpdate:control-plane:1.30') {
-          reached.open();
-          await heartbeatUntil(held.promise, 100);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterAbortSignal, { by: 'carol' });
-        held.open();
+        hold.release();
       },
       record: 'abort-between-hops',
     });
@@ -830,25 +741,19 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('pauses between node groups: the one in flight finishes, the next starts after the resume', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.label === 'awaitUpdate:nodegroup:ng-a', 100);
     let whilePaused: string[] = [];
     const { result, fake, name } = await runUpgrade({
       spec: (s) => ({ ...s, nodegroups: { maxParallel: 1, force: false } }),
-      beforeCall: async (call) => {
-        if (call.label === 'awaitUpdate:nodegroup:ng-a') {
-          reached.open();
-          await heartbeatUntil(held.promise, 100);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle, fakeActivities, cluster) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterPauseSignal);
         await waitFor('the cancellation of the step', async () => {
           const history = await handle.fetchHistory();
           return (history.events ?? []).some((e) => e.activityTaskCancelRequestedEventAttributes);
         });
-        held.open();
+        hold.release();
         await waitFor('ng-a at 1.31', () => fakeActivities.cluster(cluster).nodegroups[0]?.version === '1.31');
         await new Promise((r) => setTimeout(r, 1500));
         whilePaused = fakeActivities.trace(cluster, /^startNodegroupUpdate/);
@@ -870,20 +775,14 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('pauses during the add-on step: the step stops at once and runs again after the resume', async () => {
-    const held = latch();
-    const reached = latch();
     let holds = 0;
+    // The first add-on call stands for a look that waits on EKS; a pause cancels it.
+    const hold = holdCalls((call) => call.name === 'updateAddons' && holds++ === 0, 100);
     let whilePaused: { step: string; paused: boolean; calls: number; changed: number } | undefined;
     const { result, fake, name } = await runUpgrade({
-      beforeCall: async (call) => {
-        // The first add-on call stands for a look that waits on EKS; a pause cancels it.
-        if (call.name === 'updateAddons' && holds++ === 0) {
-          reached.open();
-          await heartbeatUntil(held.promise, 100);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle, fakeActivities, cluster) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterPauseSignal);
         await waitFor('the cancellation of the add-on step', async () => {
           const history = await handle.fetchHistory();
@@ -897,7 +796,7 @@ describe('clusterUpgradeWorkflow', () => {
           calls: fakeActivities.trace(cluster, /^updateAddons/).length,
           changed: fakeActivities.trace(cluster, /^(startAddonUpdate|updateNodegroups)/).length,
         };
-        held.open();
+        hold.release();
         await handle.signal(clusterResumeSignal);
       },
       record: 'pause-addons',
@@ -911,19 +810,13 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('aborts at the next safe point: a started EKS update is awaited, nothing after it starts', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.label === 'awaitUpdate:control-plane:1.31');
     const { result, fake, name } = await runUpgrade({
-      beforeCall: async (call) => {
-        if (call.label === 'awaitUpdate:control-plane:1.31') {
-          reached.open();
-          await heartbeatUntil(held.promise);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterAbortSignal, { by: 'alice', reason: 'incident in eu-west-1' });
-        held.open();
+        hold.release();
       },
       record: 'abort',
     });
@@ -935,17 +828,12 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('aborts during bake at once: gates are cancelled, nothing is rolled back', async () => {
-    const reached = latch();
-    const never = new Promise<void>(() => undefined);
+    // Never released: the abort cancels it.
+    const hold = holdCalls((call) => call.label === 'checkClusterHealth:bake');
     const { result, fake, name } = await runUpgrade({
-      beforeCall: async (call) => {
-        if (call.label === 'checkClusterHealth:bake') {
-          reached.open();
-          await heartbeatUntil(never);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle) => {
-        await reached.promise;
+        await hold.reached;
         await handle.signal(clusterAbortSignal, { by: 'bob' });
       },
     });
@@ -954,24 +842,18 @@ describe('clusterUpgradeWorkflow', () => {
   });
 
   it('refuses a second start of the same cluster-upgrade/<cluster> while one runs', async () => {
-    const held = latch();
-    const reached = latch();
+    const hold = holdCalls((call) => call.name === 'awaitUpdate');
     const { result } = await runUpgrade({
-      beforeCall: async (call) => {
-        if (call.name === 'awaitUpdate') {
-          reached.open();
-          await heartbeatUntil(held.promise);
-        }
-      },
+      beforeCall: hold.beforeCall,
       during: async (handle) => {
-        await reached.promise;
+        await hold.reached;
         const second = temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
           workflowId: handle.workflowId,
           taskQueue: 'nobody-polls-this',
           args: [{} as ClusterUpgradeInput],
         });
         await expect(second).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-        held.open();
+        hold.release();
       },
     });
     expect(result.outcome).toBe('upgraded');

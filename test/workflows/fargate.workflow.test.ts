@@ -5,83 +5,37 @@
  * in older histories) or their owners restarted (restart); a PDB holding an owner back fails the
  * step; a cluster without Fargate pods gets no extra call.
  */
-import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { clusterUpgradeWorkflowId, WorkflowTypes, type ClusterUpgradeInput } from '../../workflows/definitions';
-import type { clusterUpgradeWorkflow } from '../fixtures/upgrade-test-workflows';
-import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
-import { createFakeActivities, fakePinned, type FakeClusterInit } from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-
-const WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
+import type { FakeClusterInit } from '../helpers/fake-activities';
+import type { TestTemporal } from '../helpers/temporal';
+import { runClusterUpgrade, upgradeSpec, upgradeTestTemporal, type UpgradeSpec } from './campaign-harness';
 
 let temporal: TestTemporal;
-let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  [temporal, bundle] = await Promise.all([getTestTemporal(), getWorkflowBundle(WORKFLOWS)]);
+  temporal = await upgradeTestTemporal();
 });
 
-type Spec = ClusterUpgradeInput['spec'];
+const baseSpec = (): UpgradeSpec =>
+  upgradeSpec({
+    healthGates: [],
+    rollback: { onGateFailure: true, onUpdateFailure: false, controlPlane: false },
+    bake: '0s',
+  });
 
-const baseSpec = (): Spec => ({
-  healthGates: [],
-  kubernetesChecks: { nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true },
-  rollback: { onGateFailure: true, onUpdateFailure: false, controlPlane: false },
-  nodegroups: { maxParallel: 2, force: false },
-  bake: '0s',
-  target: {
-    kubernetesVersion: '1.31',
-    nodegroupRelease: 'latest',
-    addons: 'default',
-    skipAddons: false,
-    skipNodegroups: false,
-  },
-});
-
-const nodes = (fargate: 'report' | 'restart'): NonNullable<Spec['nodes']> => ({
+const nodes = (fargate: 'report' | 'restart'): NonNullable<UpgradeSpec['nodes']> => ({
   karpenter: { budget: '10%', pdbTimeout: '30m', timeout: '6h' },
   selfManaged: { minHealthyPercentage: 90, checkpoints: [50, 100], drainTimeout: '15m' },
   fargate,
   allowOwnedBy: [],
 });
 
-async function runUpgrade(cluster: Omit<FakeClusterInit, 'name'>, spec: Spec) {
-  const name = `fg-${randomUUID().slice(0, 8)}`;
-  const fake = createFakeActivities({ clusters: [{ name, ...cluster }] });
-  const input: ClusterUpgradeInput = {
-    campaign: 'test-campaign',
-    cluster: { name, region: 'eu-west-1' },
-    targetVersion: '1.31',
-    pinned: fakePinned(['1.30', '1.31'], '1.31'),
-    spec,
-    attempt: 1,
-  };
-  const taskQueue = temporal.taskQueue('fargate');
-  const worker = await Worker.create({
-    connection: temporal.nativeConnection,
-    namespace: temporal.namespace,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: fake.activities,
-    maxHeartbeatThrottleInterval: '200ms',
-  });
-  return worker.runUntil(async () => {
-    const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
-      workflowId: clusterUpgradeWorkflowId(name),
-      taskQueue,
-      args: [input],
-    });
-    const result = await handle.result();
-    const history = await handle.fetchHistory();
-    const events = history.events?.length ?? 0;
-    const markers = (history.events ?? []).filter(
-      (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
-    ).length;
-    return { name, result, fake, events, markers };
-  });
+async function runUpgrade(cluster: Omit<FakeClusterInit, 'name'>, spec: UpgradeSpec) {
+  const run = await runClusterUpgrade(temporal, { prefix: 'fg', queue: 'fargate', cluster, spec });
+  const markers = (run.history.events ?? []).filter(
+    (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
+  ).length;
+  return { ...run, markers };
 }
 
 const FARGATE = { fargate: { profiles: [{ name: 'batch', pods: 3 }] } };

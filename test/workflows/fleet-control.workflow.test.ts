@@ -12,10 +12,10 @@ import {
   statusQuery,
   takeStartsUpdate,
 } from '../../workflows/definitions';
-import { getWorkflowBundle } from '../helpers/bundle';
 import { createFakeActivities, fakeCluster } from '../helpers/fake-activities';
-import { getTestTemporal, startDedicatedTestTemporal, type TestTemporal } from '../helpers/temporal';
+import { startDedicatedTestTemporal, type TestTemporal } from '../helpers/temporal';
 import {
+  campaignTestTemporal,
   childSpans,
   makeCampaign,
   maxConcurrent,
@@ -31,8 +31,7 @@ describe('fleet control: freezes and fleet-wide pace', () => {
   let temporal: TestTemporal;
 
   beforeAll(async () => {
-    temporal = await getTestTemporal();
-    await getWorkflowBundle();
+    temporal = await campaignTestTemporal();
   });
 
   it('keeps two concurrent campaigns together under the fleet-wide rate', { timeout: 120_000 }, async () => {

@@ -4,78 +4,34 @@
  * pin and hold before the hop, the drift step after the node groups, the release on every exit
  * path with the terms the ending calls for.
  */
-import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { HealthGateSpec } from '../../domain/spec';
+import { fakePinned, type FakeClusterInit, type FakeKarpenter, type RecordedCall } from '../helpers/fake-activities';
+import type { TestTemporal } from '../helpers/temporal';
 import {
-  clusterAbortSignal,
-  clusterUpgradeWorkflowId,
-  WorkflowTypes,
-  type ClusterUpgradeInput,
-  type ClusterUpgradeResult,
-} from '../../workflows/definitions';
-import type { clusterUpgradeWorkflow } from '../fixtures/upgrade-test-workflows';
-import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
-import {
-  createFakeActivities,
-  fakePinned,
-  heartbeatUntil,
-  type FakeActivities,
-  type FakeClusterInit,
-  type FakeKarpenter,
-  type RecordedCall,
-} from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { recordHistoryFixture } from './history-fixtures';
-
-const WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
+  abortWhenCalled,
+  runClusterUpgrade,
+  upgradeSpec,
+  upgradeTestTemporal,
+  type UpgradeHandle,
+  type UpgradeRun,
+  type UpgradeSpec,
+} from './campaign-harness';
 
 let temporal: TestTemporal;
-let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  [temporal, bundle] = await Promise.all([getTestTemporal(), getWorkflowBundle(WORKFLOWS)]);
+  temporal = await upgradeTestTemporal();
 });
 
-const gate = (name: string): HealthGateSpec => ({
-  name,
-  query: `sum(rate(errors{cluster="{{cluster}}"}[5m]))`,
-  condition: '< 0.01',
-  interval: '30s',
-  initialDelay: '0s',
-  consecutiveSuccesses: 2,
-  failureLimit: 0,
-  inconclusiveLimit: 3,
-  consecutiveErrorLimit: 4,
-  timeout: '10m',
-  phases: ['baseline', 'postStep', 'bake', 'soak'],
-});
-
-type Spec = ClusterUpgradeInput['spec'];
-
-const baseSpec = (): Spec => ({
-  healthGates: [gate('error-rate')],
-  kubernetesChecks: { nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true },
-  rollback: { onGateFailure: true, onUpdateFailure: true, controlPlane: true },
-  nodegroups: { maxParallel: 2, force: false },
-  bake: '5m',
-  target: {
-    kubernetesVersion: '1.31',
-    nodegroupRelease: 'latest',
-    addons: 'default',
-    skipAddons: false,
-    skipNodegroups: false,
-  },
-  nodes: {
-    karpenter: { budget: '20%', pdbTimeout: '30m', timeout: '6h' },
-    selfManaged: { minHealthyPercentage: 90, checkpoints: [50, 100], drainTimeout: '15m' },
-    fargate: 'report',
-    allowOwnedBy: [],
-  },
-});
+const baseSpec = (): UpgradeSpec =>
+  upgradeSpec({
+    nodes: {
+      karpenter: { budget: '20%', pdbTimeout: '30m', timeout: '6h' },
+      selfManaged: { minHealthyPercentage: 90, checkpoints: [50, 100], drainTimeout: '15m' },
+      fargate: 'report',
+      allowOwnedBy: [],
+    },
+  });
 
 /** The AL2023 releases the campaign pinned: alias versions v20250101 (1.30) and v20250301 (1.31). */
 const AMIS = {
@@ -94,51 +50,25 @@ const karpenter = (extra: Partial<FakeKarpenter> = {}): FakeKarpenter => ({
   ...extra,
 });
 
-async function runUpgrade(
+function runUpgrade(
   cluster: Omit<FakeClusterInit, 'name'>,
   opts: {
-    spec?: (s: Spec) => Spec;
+    spec?: (s: UpgradeSpec) => UpgradeSpec;
     targetVersion?: string;
     record?: string;
     beforeCall?: (call: RecordedCall) => Promise<void> | void;
-    during?: (handle: WorkflowHandle<typeof clusterUpgradeWorkflow>) => Promise<void>;
+    during?: (handle: UpgradeHandle) => Promise<void>;
   } = {},
-): Promise<{ name: string; result: ClusterUpgradeResult; fake: FakeActivities; events: number }> {
-  const name = `kp-${randomUUID().slice(0, 8)}`;
-  const fake = createFakeActivities({
-    clusters: [{ name, ...cluster }],
-    ...(opts.beforeCall ? { beforeCall: opts.beforeCall } : {}),
-  });
+): Promise<UpgradeRun> {
+  const { spec = (s) => s, ...rest } = opts;
   const targetVersion = 'targetVersion' in opts ? opts.targetVersion : '1.31';
-  const input: ClusterUpgradeInput = {
-    campaign: 'test-campaign',
-    cluster: { name, region: 'eu-west-1' },
-    ...(targetVersion ? { targetVersion } : {}),
-    pinned: { ...fakePinned(['1.30', '1.31'], targetVersion), amis: AMIS },
-    spec: (opts.spec ?? ((s) => s))(baseSpec()),
-    attempt: 1,
-  };
-  const taskQueue = temporal.taskQueue('karpenter');
-  const worker = await Worker.create({
-    connection: temporal.nativeConnection,
-    namespace: temporal.namespace,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: fake.activities,
-    maxHeartbeatThrottleInterval: '200ms',
-  });
-  return worker.runUntil(async () => {
-    const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
-      workflowId: clusterUpgradeWorkflowId(name),
-      taskQueue,
-      args: [input],
-    });
-    await opts.during?.(handle);
-    const result = await handle.result();
-    const history = await handle.fetchHistory();
-    // With FLEETWAVE_RECORD_HISTORIES=1: test/fixtures/histories/cluster-upgrade-<record>.json.
-    if (opts.record) await recordHistoryFixture(handle, `cluster-upgrade-${opts.record}`);
-    return { name, result, fake, events: history.events?.length ?? 0 };
+  return runClusterUpgrade(temporal, {
+    ...rest,
+    prefix: 'kp',
+    queue: 'karpenter',
+    cluster,
+    spec: spec(baseSpec()),
+    input: { pinned: { ...fakePinned(['1.30', '1.31'], targetVersion), amis: AMIS } },
   });
 }
 
@@ -214,24 +144,9 @@ describe('clusterUpgradeWorkflow with a self-installed Karpenter', () => {
 
   it('an abort before the node step releases the hold and restores the user terms', async () => {
     const k = karpenter();
-    let addonsStarted = false;
     const { result, fake, name } = await runUpgrade(
       { behaviour: { karpenter: k } },
-      {
-        beforeCall: (call) => {
-          if (call.name !== 'updateAddons') return undefined;
-          addonsStarted = true;
-          return heartbeatUntil(new Promise(() => undefined));
-        },
-        during: async (handle) => {
-          const deadline = Date.now() + 20_000;
-          while (!addonsStarted) {
-            if (Date.now() > deadline) throw new Error('the add-ons did not start');
-            await new Promise((r) => setTimeout(r, 50));
-          }
-          await handle.signal(clusterAbortSignal, { by: 'carol' });
-        },
-      },
+      abortWhenCalled((call) => call.name === 'updateAddons', 'the add-ons'),
     );
     expect(result.outcome).toBe('aborted');
     expect(fake.trace(name, /^(holdKarpenter|driftKarpenter|releaseKarpenter)/)).toEqual([
@@ -244,24 +159,9 @@ describe('clusterUpgradeWorkflow with a self-installed Karpenter', () => {
 
   it('an abort during the drift step stops the wait and releases the hold, the target terms kept', async () => {
     const k = karpenter();
-    let driftStarted = false;
     const { result, fake, name } = await runUpgrade(
       { behaviour: { karpenter: k } },
-      {
-        beforeCall: (call) => {
-          if (call.name !== 'driftKarpenterNodes') return undefined;
-          driftStarted = true;
-          return heartbeatUntil(new Promise(() => undefined));
-        },
-        during: async (handle) => {
-          const deadline = Date.now() + 20_000;
-          while (!driftStarted) {
-            if (Date.now() > deadline) throw new Error('the drift step did not start');
-            await new Promise((r) => setTimeout(r, 50));
-          }
-          await handle.signal(clusterAbortSignal, { by: 'carol' });
-        },
-      },
+      abortWhenCalled((call) => call.name === 'driftKarpenterNodes', 'the drift step'),
     );
     expect(result.outcome).toBe('aborted');
     expect(fake.trace(name, /^releaseKarpenter/)).toEqual(['releaseKarpenterHolds:keep']);

@@ -5,112 +5,34 @@
  * a blocking PodDisruptionBudget, and the rollback that AWS allows (RollbackInstanceRefresh) or the
  * forward refresh when it does not.
  */
-import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { HealthGateSpec } from '../../domain/spec';
+import type { FakeClusterInit } from '../helpers/fake-activities';
+import type { TestTemporal } from '../helpers/temporal';
 import {
-  clusterUpgradeWorkflowId,
-  WorkflowTypes,
-  type ClusterUpgradeInput,
-  type ClusterUpgradeResult,
-} from '../../workflows/definitions';
-import type { clusterUpgradeWorkflow } from '../fixtures/upgrade-test-workflows';
-import { getWorkflowBundle, REPO_ROOT } from '../helpers/bundle';
-import {
-  createFakeActivities,
-  fakePinned,
-  type FakeActivities,
-  type FakeClusterInit,
-  type RecordedCall,
-} from '../helpers/fake-activities';
-import { getTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { recordHistoryFixture } from './history-fixtures';
-
-const WORKFLOWS = path.join(REPO_ROOT, 'test/fixtures/upgrade-test-workflows.ts');
+  runClusterUpgrade,
+  upgradeSpec,
+  upgradeTestTemporal,
+  type UpgradeRun,
+  type UpgradeSpec,
+} from './campaign-harness';
 
 let temporal: TestTemporal;
-let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  [temporal, bundle] = await Promise.all([getTestTemporal(), getWorkflowBundle(WORKFLOWS)]);
+  temporal = await upgradeTestTemporal();
 });
 
-const gate = (name: string): HealthGateSpec => ({
-  name,
-  query: `sum(rate(errors{cluster="{{cluster}}"}[5m]))`,
-  condition: '< 0.01',
-  interval: '30s',
-  initialDelay: '0s',
-  consecutiveSuccesses: 2,
-  failureLimit: 0,
-  inconclusiveLimit: 3,
-  consecutiveErrorLimit: 4,
-  timeout: '10m',
-  phases: ['baseline', 'postStep', 'bake', 'soak'],
-});
-
-type Spec = ClusterUpgradeInput['spec'];
-
-const baseSpec = (): Spec => ({
-  healthGates: [gate('error-rate')],
-  kubernetesChecks: { nodesReady: true, kubeletVersionsMatch: true, noNewCrashLoops: true },
-  rollback: { onGateFailure: true, onUpdateFailure: true, controlPlane: true },
-  nodegroups: { maxParallel: 2, force: false },
-  bake: '5m',
-  target: {
-    kubernetesVersion: '1.31',
-    nodegroupRelease: 'latest',
-    addons: 'default',
-    skipAddons: false,
-    skipNodegroups: false,
-  },
-});
-
-async function runUpgrade(
+function runUpgrade(
   cluster: Omit<FakeClusterInit, 'name'>,
-  spec: (s: Spec) => Spec = (s) => s,
+  spec: (s: UpgradeSpec) => UpgradeSpec = (s) => s,
   record?: string,
-  hooks: {
-    beforeCall?: (call: RecordedCall) => Promise<void> | void;
-    during?: (handle: WorkflowHandle<typeof clusterUpgradeWorkflow>) => Promise<void>;
-  } = {},
-): Promise<{ name: string; result: ClusterUpgradeResult; fake: FakeActivities }> {
-  const name = `smg-${randomUUID().slice(0, 8)}`;
-  const fake = createFakeActivities({
-    clusters: [{ name, ...cluster }],
-    ...(hooks.beforeCall ? { beforeCall: hooks.beforeCall } : {}),
-  });
-  const input: ClusterUpgradeInput = {
-    campaign: 'test-campaign',
-    cluster: { name, region: 'eu-west-1' },
-    targetVersion: '1.31',
-    pinned: fakePinned(['1.30', '1.31'], '1.31'),
-    spec: spec(baseSpec()),
-    attempt: 1,
-  };
-  const taskQueue = temporal.taskQueue('self-managed');
-  const worker = await Worker.create({
-    connection: temporal.nativeConnection,
-    namespace: temporal.namespace,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: fake.activities,
-    maxHeartbeatThrottleInterval: '200ms',
-  });
-  return worker.runUntil(async () => {
-    const handle = await temporal.client.workflow.start<typeof clusterUpgradeWorkflow>(WorkflowTypes.clusterUpgrade, {
-      workflowId: clusterUpgradeWorkflowId(name),
-      taskQueue,
-      args: [input],
-    });
-    await hooks.during?.(handle);
-    const result = await handle.result();
-    // With FLEETWAVE_RECORD_HISTORIES=1: test/fixtures/histories/cluster-upgrade-<record>.json.
-    if (record) await recordHistoryFixture(handle, `cluster-upgrade-${record}`);
-    return { name, result, fake };
+): Promise<UpgradeRun> {
+  return runClusterUpgrade(temporal, {
+    prefix: 'smg',
+    queue: 'self-managed',
+    cluster,
+    spec: spec(upgradeSpec()),
+    record,
   });
 }
 
