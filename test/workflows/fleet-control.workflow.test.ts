@@ -73,10 +73,13 @@ describe('fleet control: freezes and fleet-wide pace', () => {
     expect(times).toHaveLength(6);
     const first = times[0] as number;
     console.log(`fleet-wide 1 per 2s, two campaigns: starts at +${times.map((t) => t - first).join(', +')} ms`);
-    // No 2 s window holds two starts. The child start event follows the grant by one workflow
-    // task, so two starts granted 2 s apart may be recorded a little closer: allow 250 ms.
+    // The bucket grants by workflow time, exactly 2 s apart; a child's start event follows its grant
+    // by a workflow task, whose delay varies with the machine's load (one pair was recorded 1.64 s
+    // apart under load). So: over the whole run, never faster than the rate (six starts need five
+    // periods, less one task's delay), and no two starts together (as they would be without the bucket).
+    expect((times[times.length - 1] as number) - first).toBeGreaterThanOrEqual((times.length - 1) * perMs - 500);
     for (let k = 1; k < times.length; k++) {
-      expect((times[k] as number) - (times[k - 1] as number)).toBeGreaterThanOrEqual(perMs - 250);
+      expect((times[k] as number) - (times[k - 1] as number)).toBeGreaterThanOrEqual(perMs / 2);
     }
   });
 
