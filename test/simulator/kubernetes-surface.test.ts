@@ -110,6 +110,17 @@ describe('simulated Kubernetes API surface', () => {
       422,
       'Invalid',
     ]);
+    // The body of a GET of a missing object, as the API conventions show it ("Response Status Kind").
+    expect((await call('/api/v1/namespaces/fleetwave/secrets/hooks')).json()).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'secrets "hooks" not found',
+      reason: 'NotFound',
+      details: { name: 'hooks', kind: 'secrets' },
+      code: 404,
+    });
     for (const [answer, code, reason] of errors) {
       expect(answer.headers['content-type']).toContain('application/json');
       expect(answer.json()).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason });
