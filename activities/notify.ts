@@ -133,11 +133,41 @@ function activityNamespace(): string {
   }
 }
 
-/** Secret data is base64 (https://kubernetes.io/docs/concepts/configuration/secret/). */
+/**
+ * Reads one key of a Secret with the worker's own credentials (KUBECONFIG, ~/.kube/config, or the
+ * in-cluster service account, in client-node's order). Secret data is base64
+ * (https://kubernetes.io/docs/concepts/configuration/secret/). A refusal is rethrown as
+ * {@link secretReadFailure} words it.
+ */
 async function readSecretFromOwnCluster(ref: NonNullable<NotifySink['urlFromSecret']>): Promise<string | undefined> {
   const kc = new KubeConfig();
   kc.loadFromDefault();
-  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
+  let secret;
+  try {
+    secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
+  } catch (err) {
+    throw new Error(secretReadFailure(err));
+  }
   const value = secret.data?.[ref.key];
   return value === undefined ? secret.stringData?.[ref.key] : Buffer.from(value, 'base64').toString('utf8');
+}
+
+/**
+ * Why a Secret could not be read, fit for a history: the API server's status and reason (NotFound,
+ * Forbidden, Unauthorized) or the network error's code. client-node's own messages carry the
+ * response headers and, for network errors, the API server's address, so they are not repeated.
+ */
+function secretReadFailure(err: unknown): string {
+  const e = err as { code?: unknown; body?: unknown; cause?: { code?: unknown } } | undefined;
+  if (typeof e?.code === 'number') {
+    let reason: unknown;
+    try {
+      reason = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body)?.reason;
+    } catch {
+      reason = undefined;
+    }
+    return `HTTP ${e.code}${typeof reason === 'string' && /^[A-Za-z]+$/.test(reason) ? ` ${reason}` : ''}`;
+  }
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  return code && /^[A-Z_]+$/.test(code) ? code : err instanceof Error ? err.name : 'error';
 }

@@ -1,6 +1,6 @@
 /**
  * The Kubernetes API of each simulated cluster, at its own HTTPS endpoint (the `endpoint` that
- * DescribeCluster returns, k8s-endpoints.ts): nodes, pods, PodDisruptionBudgets, namespaces, `/version` and
+ * DescribeCluster returns, k8s-endpoints.ts): nodes, pods, PodDisruptionBudgets, namespaces, Secrets, `/version` and
  * metrics.k8s.io node metrics, with `limit`/`continue` paging, label selectors and the field
  * selectors client code uses. Every call needs an EKS bearer token that passes the format
  * checks of aws-iam-authenticator (signatures are not verified: there is no STS to ask).
@@ -15,6 +15,7 @@ import {
   clusterNodes,
   clusterPdbs,
   clusterPods,
+  clusterSecrets,
   deletePod,
   evictionBlockedBy,
   kubernetesState,
@@ -637,9 +638,31 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
     return listResponse('PodList', 'v1', items, query, rv);
   }
 
+  if (s[0] === 'api' && s[1] === 'v1') {
+    const secrets = namespacedRead(
+      s,
+      2,
+      'secrets',
+      '',
+      'Secret',
+      'v1',
+      () => clusterSecrets(c).map(renderSecret),
+      query,
+      rv,
+    );
+    if (secrets) return secrets;
+  }
+
   if (s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s.length <= 4) {
     const names = [
-      ...new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', ...c.pdbs.map((p) => p.namespace)]),
+      ...new Set([
+        'default',
+        'kube-system',
+        'kube-public',
+        'kube-node-lease',
+        ...c.pdbs.map((p) => p.namespace),
+        ...clusterSecrets(c).map((x) => x.namespace),
+      ]),
     ];
     const render = (name: string) => ({
       apiVersion: 'v1',
@@ -799,6 +822,38 @@ function read(c: SimCluster, now: number, s: string[], query: URLSearchParams): 
 }
 
 /**
+ * The 404 of a GET by name, as the API server writes it: the message names the resource (with its
+ * group outside the core group) and the object, and `details` repeat them — the example of
+ * "Response Status Kind" in the Kubernetes API conventions
+ * (https://github.com/kubernetes/community/blob/master/contributors/devel/sig-architecture/api-conventions.md#response-status-kind).
+ */
+function notFound(resource: string, group: string, name: string): K8sResponse {
+  const answer = status(404, 'NotFound', `${resource}${group ? `.${group}` : ''} "${name}" not found`);
+  (answer.body as Record<string, unknown>).details = { name, ...(group ? { group } : {}), kind: resource };
+  return answer;
+}
+
+/**
+ * A core/v1 Secret as GET returns it: `data` base64 (https://kubernetes.io/docs/concepts/configuration/secret/);
+ * `stringData` is write-only, so it never appears here.
+ */
+function renderSecret(x: ReturnType<typeof clusterSecrets>[number]) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: x.name,
+      namespace: x.namespace,
+      uid: x.uid,
+      resourceVersion: String(x.resourceVersion),
+      creationTimestamp: iso(x.createdAt),
+    },
+    type: x.type,
+    data: { ...x.data },
+  };
+}
+
+/**
  * GET of a namespaced resource at `s[from]`: the list across namespaces (`<resource>`), in one
  * namespace (`namespaces/<ns>/<resource>`), or one object (`.../<resource>/<name>`); undefined
  * when the path is not this resource.
@@ -826,9 +881,7 @@ function namespacedRead(
     .filter((o) => path.namespace === undefined || o.metadata.namespace === path.namespace)
     .filter((o) => path.name === undefined || o.metadata.name === path.name);
   if (path.name !== undefined) {
-    return items[0]
-      ? { status: 200, body: items[0] }
-      : status(404, 'NotFound', `${resource}.${group} "${path.name}" not found`);
+    return items[0] ? { status: 200, body: items[0] } : notFound(resource, group, path.name);
   }
   return listResponse(`${kind}List`, apiVersion, [...items], query, rv);
 }

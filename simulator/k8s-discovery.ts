@@ -58,6 +58,13 @@ export const SERVED: GroupVersion[] = [
         categories: ['all'],
       },
       {
+        name: 'secrets',
+        singularName: 'secret',
+        namespaced: true,
+        kind: 'Secret',
+        verbs: READ,
+      },
+      {
         name: 'pods/eviction',
         singularName: '',
         namespaced: true,

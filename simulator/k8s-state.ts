@@ -1,6 +1,7 @@
 /**
  * What clients change through a cluster's Kubernetes API: cordons (`spec.unschedulable`) and
- * deleted or evicted pods, on top of the nodes and pods workloads.ts derives from the node groups.
+ * deleted or evicted pods, on top of the nodes and pods workloads.ts derives from the node groups;
+ * and the Secrets seeded through `POST /sim/secrets`.
  * Kept per cluster object, so a simulator reset (which builds new clusters) forgets them. Watchers
  * of the cluster's nodes are told after every change.
  */
@@ -8,11 +9,24 @@ import type { SimCluster } from './model';
 import { setAsgNodeProbe } from './model/asg';
 import { asgNodeName, nodesOf, pdbsOf, podsOf, type NodeView, type PdbView, type PodView } from './workloads';
 
+/** A core/v1 Secret: `data` values are base64, as the API serves them (https://kubernetes.io/docs/concepts/configuration/secret/). */
+export interface SimSecret {
+  namespace: string;
+  name: string;
+  type: string;
+  data: Record<string, string>;
+  createdAt: number;
+  uid: string;
+  resourceVersion: number;
+}
+
 interface KubernetesState {
   /** Cordons set or lifted by clients, by node name (they win over the rollout's own cordon). */
   cordons: Map<string, boolean>;
   /** Pods deleted or evicted, `namespace/name`. */
   deletedPods: Set<string>;
+  /** Secrets by `namespace/name`. */
+  secrets: Map<string, SimSecret>;
   /** Bumped on every change: the resourceVersion of writes and watch events. */
   revision: number;
   /** Called after every change (node watchers). */
@@ -24,7 +38,7 @@ const states = new WeakMap<SimCluster, KubernetesState>();
 export function kubernetesState(c: SimCluster): KubernetesState {
   let s = states.get(c);
   if (!s) {
-    s = { cordons: new Map(), deletedPods: new Set(), revision: 0, listeners: new Set() };
+    s = { cordons: new Map(), deletedPods: new Set(), secrets: new Map(), revision: 0, listeners: new Set() };
     states.set(c, s);
   }
   return s;
@@ -63,6 +77,28 @@ function changed(c: SimCluster): number {
 export function setCordon(c: SimCluster, node: string, unschedulable: boolean): void {
   kubernetesState(c).cordons.set(node, unschedulable);
   changed(c);
+}
+
+/** Creates or replaces a Secret (the simulator's seeding; clients only read Secrets). */
+export function putSecret(c: SimCluster, secret: Omit<SimSecret, 'resourceVersion'>): SimSecret {
+  const state = kubernetesState(c);
+  const key = `${secret.namespace}/${secret.name}`;
+  const before = state.secrets.get(key);
+  const stored: SimSecret = {
+    ...secret,
+    ...(before ? { uid: before.uid, createdAt: before.createdAt } : {}),
+    resourceVersion: 0,
+  };
+  state.secrets.set(key, stored);
+  stored.resourceVersion = changed(c);
+  return stored;
+}
+
+/** The cluster's Secrets, ordered by namespace and name as the API server lists them. */
+export function clusterSecrets(c: SimCluster): SimSecret[] {
+  return [...kubernetesState(c).secrets.values()].sort(
+    (a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),
+  );
 }
 
 export function deletePod(c: SimCluster, pod: PodView): void {

@@ -21,6 +21,7 @@ export type TableKind =
   | 'Pod'
   | 'PodDisruptionBudget'
   | 'Namespace'
+  | 'Secret'
   | 'DaemonSet'
   | 'Deployment'
   | 'StatefulSet'
@@ -144,6 +145,12 @@ const COLUMNS: Record<TableKind, Column[]> = {
     AGE,
   ],
   Namespace: [NAME, { name: 'Status', type: 'string', description: 'The status of the namespace' }, AGE],
+  Secret: [
+    NAME,
+    { name: 'Type', type: 'string', description: 'Used to facilitate programmatic handling of secret data.' },
+    { name: 'Data', type: 'string', description: 'Contains the secret data.' },
+    AGE,
+  ],
   DaemonSet: [
     NAME,
     { name: 'Desired', type: 'integer', description: 'The number of nodes that should be running the daemon pod.' },
@@ -338,6 +345,8 @@ function cellsOf(kind: TableKind | undefined, o: Obj, now: number): unknown[] {
       return pdbCells(o, now);
     case 'Namespace':
       return [o.metadata.name, o.status.phase, age(o, now)];
+    case 'Secret':
+      return [o.metadata.name, o.type, Object.keys(o.data ?? {}).length, age(o, now)];
     case 'DaemonSet':
       return daemonSetCells(o, now);
     case 'Deployment':

@@ -3,7 +3,7 @@
  * to stay well under a second). One port serves everything, told apart by path and headers:
  *
  * - `GET /metrics`                      Prometheus exposition
- * - `/sim/...`                          state, mutations, faults, reset, clock (tests, operators)
+ * - `/sim/...`                          state, mutations, faults, secrets, reset, clock (tests, operators)
  * - `POST /` + `x-amz-target: AmazonSSM.*`  SSM (awsJson1_1)
  * - `POST /` + `x-amz-target: GraniteServiceVersion20100801.*`  CloudWatch GetMetricData (awsJson1_0)
  * - `POST /` + `x-amz-target: AWSOrganizationsV20161128.*`  Organizations (awsJson1_1)
@@ -28,6 +28,7 @@ import { SimEc2 } from './ec2-api';
 import { handleEks, targetClusterName } from './eks-api';
 import { principalOfCaller } from '../domain/access';
 import { handleKubernetes } from './k8s-api';
+import { seedSecret } from './k8s-secrets';
 import type { KubernetesEndpoints } from './k8s-endpoints';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
 import {
@@ -488,6 +489,7 @@ async function route(
         '/sim/state',
         '/sim/mutations',
         '/sim/faults',
+        '/sim/secrets',
         '/sim/reset',
         '/sim/advance',
         'EKS REST-JSON',
@@ -599,6 +601,18 @@ async function routeSim(
     const result = applyFaults(fleet, body.cluster, body.faults);
     if (typeof result === 'string') sendJson(res, result.startsWith('no cluster') ? 404 : 400, { error: result });
     else sendJson(res, 200, { cluster: body.cluster, faults: result });
+    return;
+  }
+  if (path === '/sim/secrets' && method === 'POST') {
+    const body = await readJson();
+    if (!body) {
+      sendJson(res, 400, {
+        error: 'body must be {"cluster", "namespace", "name", "data": {key: base64} and/or "stringData": {key: text}}',
+      });
+      return;
+    }
+    const answer = seedSecret(fleet, body);
+    sendJson(res, answer.status, answer.body);
     return;
   }
   if (path === '/sim/reset' && method === 'POST') {

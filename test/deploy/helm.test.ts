@@ -317,6 +317,39 @@ describe('helm chart deploy/helm/fleetwave-worker', () => {
     expect(podSpec(render({ 'serviceAccount.automountToken': 'true' })).automountServiceAccountToken).toBe(true);
   });
 
+  it('grants get on exactly the notify.secretNames Secrets, bound to the worker service account, and mounts its token', () => {
+    const none = render();
+    expect(none.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toEqual([]);
+    expect(podSpec(none).automountServiceAccountToken).toBe(false);
+
+    const objects = render({ 'notify.secretNames': '{hooks,team-hooks}' });
+    const role = one(objects, 'Role') as unknown as K8sObject & { metadata: { namespace: string }; rules: unknown[] };
+    expect(role.metadata.namespace).toBe('fleetwave');
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['hooks', 'team-hooks'], verbs: ['get'] },
+    ]);
+    const binding = one(objects, 'RoleBinding') as unknown as K8sObject & {
+      metadata: { namespace: string };
+      roleRef: { apiGroup: string; kind: string; name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    };
+    expect(binding.metadata.namespace).toBe('fleetwave');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
+    const serviceAccount = one(objects, 'ServiceAccount').metadata.name;
+    expect(podSpec(objects).serviceAccountName).toBe(serviceAccount);
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: serviceAccount, namespace: 'fleetwave' }]);
+    // client-node's in-cluster config reads the mounted token; the service account itself still does not automount.
+    expect(podSpec(objects).automountServiceAccountToken).toBe(true);
+    expect(
+      (one(objects, 'ServiceAccount') as unknown as { automountServiceAccountToken: boolean })
+        .automountServiceAccountToken,
+    ).toBe(false);
+
+    const bad = runHelm(['template', 'fw', CHART, '--set', 'notify.secretNames={Hooks}']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/notify\.secretNames\[0\]: must be a Secret name .*got "Hooks"/);
+  });
+
   it('offers NetworkPolicies: the worker admits only metrics scrapes, the codec server only its port', () => {
     expect(render().some((o) => o.kind === 'NetworkPolicy')).toBe(false);
     const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } };

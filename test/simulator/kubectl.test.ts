@@ -304,6 +304,31 @@ describe('kubectl against a simulated cluster', () => {
     );
   });
 
+  it('get secret reads seeded data as base64; a missing one is NotFound, a view-only entry is Forbidden', async () => {
+    const hook = 'http://127.0.0.1:9/hooks/T000/B000/x';
+    for (const cluster of ['alpha', 'viewer']) {
+      const seeded = await fetch(`${sim.url}/sim/secrets`, {
+        method: 'POST',
+        body: JSON.stringify({ cluster, namespace: 'fleetwave', name: 'hooks', stringData: { slack: hook } }),
+      });
+      expect(seeded.status).toBe(200);
+    }
+    const data = await ok('get', 'secret', 'hooks', '-n', 'fleetwave', '-o', 'jsonpath={.data.slack}');
+    expect(Buffer.from(data, 'base64').toString('utf8')).toBe(hook);
+    const table = await ok('get', 'secrets', '-n', 'fleetwave');
+    expect(columns(table.split('\n')[0])).toEqual(['NAME', 'TYPE', 'DATA', 'AGE']);
+    expect(rowsOf(table)[0]?.slice(0, 3)).toEqual(['hooks', 'Opaque', '1']);
+    const missing = await kubectl('get', 'secret', 'nope', '-n', 'fleetwave');
+    expect([missing.code, missing.stderr]).toEqual([1, 'Error from server (NotFound): secrets "nope" not found\n']);
+    // AmazonEKSViewPolicy reads namespaced resources except Secrets.
+    const viewer = await kubectl('--context', 'viewer', 'get', 'secret', 'hooks', '-n', 'fleetwave');
+    expect(viewer.code).toBe(1);
+    expect(viewer.stderr).toMatch(
+      /secrets "hooks" is forbidden: User "[^"]+" cannot get resource "secrets" in API group "" in the namespace "fleetwave"/,
+    );
+    expect(await ok('get', 'namespace', 'fleetwave', '-o', 'name')).toBe('namespace/fleetwave\n');
+  });
+
   it('cordon and uncordon patch spec.unschedulable', async () => {
     const node = rowsOf(await ok('get', 'nodes'))[0]?.[0] as string;
     expect(await ok('cordon', node)).toBe(`node/${node} cordoned\n`);

@@ -110,10 +110,47 @@ describe('simulated Kubernetes API surface', () => {
       422,
       'Invalid',
     ]);
+    // The body of a GET of a missing object, as the API conventions show it ("Response Status Kind").
+    expect((await call('/api/v1/namespaces/fleetwave/secrets/hooks')).json()).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'secrets "hooks" not found',
+      reason: 'NotFound',
+      details: { name: 'hooks', kind: 'secrets' },
+      code: 404,
+    });
     for (const [answer, code, reason] of errors) {
       expect(answer.headers['content-type']).toContain('application/json');
       expect(answer.json()).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason });
     }
+  });
+
+  it('serves seeded Secrets with base64 data, and refuses seeds the API server would refuse', async () => {
+    sim = await startSimulator({ fleet: testFleet(), port: 0, timeScale: 60 });
+    const { call } = await cluster(sim, 'alpha');
+    const seed = async (body: Record<string, unknown>) => {
+      const answer = await fetch(`${sim?.url}/sim/secrets`, {
+        method: 'POST',
+        body: JSON.stringify({ cluster: 'alpha', namespace: 'fleetwave', name: 'hooks', ...body }),
+      });
+      return { status: answer.status, body: (await answer.json()) as { error?: string; keys?: string[] } };
+    };
+    expect(await seed({ data: { a: Buffer.from('x').toString('base64') }, stringData: { a: 'y', b: 'z' } })).toEqual({
+      status: 200,
+      body: { cluster: 'alpha', namespace: 'fleetwave', name: 'hooks', keys: ['a', 'b'] },
+    });
+    const secret = (await call('/api/v1/namespaces/fleetwave/secrets/hooks')).json() as Record<string, unknown>;
+    // stringData is write-only and wins over data for the same key.
+    expect(secret).toMatchObject({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', data: { a: 'eQ==', b: 'eg==' } });
+    expect(secret).not.toHaveProperty('stringData');
+    const list = (await call('/api/v1/secrets')).json() as { kind: string; items: { metadata: { name: string } }[] };
+    expect([list.kind, list.items.map((i) => i.metadata.name)]).toEqual(['SecretList', ['hooks']]);
+    expect((await seed({ name: 'Hooks' })).body.error).toMatch(/^name: must be a DNS subdomain/);
+    expect((await seed({ data: { 'a/b': 'eQ==' } })).body.error).toMatch(/^data\[a\/b\]: a key must consist of/);
+    expect((await seed({ data: { a: 'not base64!' } })).body.error).toBe('data[a]: must be base64');
+    expect((await seed({ cluster: 'nope' })).status).toBe(404);
   });
 
   it('answers meta.k8s.io/v1 Tables when asked, with the printer columns and each row’s metadata', async () => {

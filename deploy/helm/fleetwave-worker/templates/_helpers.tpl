@@ -87,6 +87,11 @@ app.kubernetes.io/component: codec-server
 {{- if and .Values.approvalPolicy.existingSecret .Values.approvalPolicy.existingConfigMap }}
 {{- fail "approvalPolicy: set existingSecret or existingConfigMap, not both" }}
 {{- end }}
+{{- range $i, $name := .Values.notify.secretNames }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" ($name | toString)) }}
+{{- fail (printf "notify.secretNames[%d]: must be a Secret name (lowercase letters, digits, - and .), got %q" $i ($name | toString)) }}
+{{- end }}
+{{- end }}
 {{- if not (regexMatch "^[A-Za-z0-9._-]+$" (.Values.approvalPolicy.policyKey | toString)) }}
 {{- fail (printf "approvalPolicy.policyKey: must be a key of the Secret or ConfigMap (letters, digits, ., _, -), got %q" (.Values.approvalPolicy.policyKey | toString)) }}
 {{- end }}
