@@ -20,6 +20,7 @@ import { AuthorizationV1Api } from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import {
   KUBERNETES_NEEDS,
+  accessReviewBody,
   describeNeed,
   missingAccess,
   principalOfCaller,
@@ -131,22 +132,7 @@ export function createAccessActivities(deps: ResolvedDeps): AccessActivities {
         const api = kc.makeApiClient(AuthorizationV1Api);
         // All at once; the answers come back in the order of the needs.
         const reviews = await Promise.all(
-          KUBERNETES_NEEDS.map((need) =>
-            api.createSelfSubjectAccessReview({
-              body: {
-                apiVersion: 'authorization.k8s.io/v1',
-                kind: 'SelfSubjectAccessReview',
-                spec: {
-                  resourceAttributes: {
-                    verb: need.verb,
-                    group: need.group,
-                    resource: need.resource,
-                    ...(need.subresource ? { subresource: need.subresource } : {}),
-                  },
-                },
-              },
-            }),
-          ),
+          KUBERNETES_NEEDS.map((need) => api.createSelfSubjectAccessReview({ body: accessReviewBody(need) })),
         );
         KUBERNETES_NEEDS.forEach((need, i) => {
           if (!reviews[i]?.status?.allowed) denied.push(describeNeed(need));

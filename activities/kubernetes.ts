@@ -24,7 +24,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { describeNeed, type KubernetesNeed } from '../domain/access';
+import { accessReviewBody, describeNeed, type KubernetesNeed } from '../domain/access';
 import { detectOwner, type Ownership } from '../domain/ownership';
 import { compareMinor, toMinor } from '../domain/versions';
 import type { AmiSelectorTerm, NodeClassState } from '../domain/karpenter';
@@ -477,22 +477,6 @@ function kubernetesSession(kc: KubeConfig, clusterName: string): KubernetesSessi
         review.error ??= answer?.reason instanceof Error ? answer.reason.message : String(answer?.reason);
       });
       return review;
-    },
-  };
-}
-
-/** The body of a SelfSubjectAccessReview for one permission, across all namespaces. */
-function accessReviewBody(need: KubernetesNeed) {
-  return {
-    apiVersion: 'authorization.k8s.io/v1',
-    kind: 'SelfSubjectAccessReview',
-    spec: {
-      resourceAttributes: {
-        verb: need.verb,
-        group: need.group,
-        resource: need.resource,
-        ...(need.subresource ? { subresource: need.subresource } : {}),
-      },
     },
   };
 }

@@ -270,3 +270,19 @@ export function missingAccess(r: Omit<ClusterAccessReport, 'missing'>, unreachab
   }
   return missing;
 }
+
+/** The body of a SelfSubjectAccessReview for one permission, across all namespaces. */
+export function accessReviewBody(need: KubernetesNeed) {
+  return {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SelfSubjectAccessReview',
+    spec: {
+      resourceAttributes: {
+        verb: need.verb,
+        group: need.group,
+        resource: need.resource,
+        ...(need.subresource ? { subresource: need.subresource } : {}),
+      },
+    },
+  };
+}
