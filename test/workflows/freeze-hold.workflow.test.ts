@@ -118,6 +118,36 @@ async function waitForStateAttribute(
   throw new Error(`CampaignState stayed ${String(last)}, wanted ${want}`);
 }
 
+/** Two clusters of one campaign upgrading at once, their control-plane updates held until `gate.release()`. */
+async function withTwoInFlight<T>(
+  t: TestTemporal,
+  names: string[],
+  campaignName: string,
+  queue: string,
+  body: (ctx: {
+    handle: Awaited<ReturnType<typeof startCampaign>>;
+    gate: ReturnType<typeof holdControlPlane>;
+    fake: ReturnType<typeof createFakeActivities>;
+    target: { client: TestTemporal['client']; taskQueue: string };
+  }) => Promise<T>,
+): Promise<T> {
+  const gate = holdControlPlane();
+  const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)), beforeCall: gate.beforeCall });
+  const taskQueue = t.taskQueue(queue);
+  // Both clusters start at once: nothing is left to start, so only the in-flight look sees a freeze.
+  const campaign = makeCampaign(campaignName, { waves: [{ name: 'all', maxParallel: 2, approval: 'auto' }] });
+  return withWorker(t, taskQueue, fake.activities, async () => {
+    const handle = await startCampaign(
+      t,
+      taskQueue,
+      campaign,
+      names.map((n) => fake.member(n)),
+    );
+    await waitForStatus(handle, (s) => s.clusters.every((c) => c.state === 'upgrading'), 20_000);
+    return body({ handle, gate, fake, target: { client: t.client, taskQueue } });
+  });
+}
+
 const heldClusters = (s: CampaignStatus) => s.clusters.filter((c) => c.held?.startsWith('held by freeze'));
 
 describe('freezes hold the upgrades in flight', () => {
@@ -134,53 +164,47 @@ describe('freezes hold the upgrades in flight', () => {
     async () => {
       const tag = uniqueTag();
       const names = ['h1', 'h2'].map((n) => `fh-${tag}-${n}`);
-      const gate = holdControlPlane();
-      const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)), beforeCall: gate.beforeCall });
-      const taskQueue = t.taskQueue('freeze-hold');
-      const target = { client: t.client, taskQueue };
       // Both clusters start at once: nothing is left to start, so only the in-flight look sees the freeze.
-      const campaign = makeCampaign(`fh-${tag}`, { waves: [{ name: 'all', maxParallel: 2, approval: 'auto' }] });
-      const out = await withWorker(t, taskQueue, fake.activities, async () => {
-        const handle = await startCampaign(
-          t,
-          taskQueue,
-          campaign,
-          names.map((n) => fake.member(n)),
-        );
-        await waitForStatus(handle, (s) => s.clusters.every((c) => c.state === 'upgrading'), 20_000);
-        const addAt = Date.now();
-        const freeze = await addFreeze(target, {
-          reason: 'incident in progress',
-          until: new Date(Date.now() + 3_600_000).toISOString(),
-          addedBy: 'test',
-        });
-        const pausedSeenAt = await waitChildrenPaused(t, names);
-        // The EKS update in flight ends; the children hold after it instead of going on to add-ons.
-        gate.release();
-        const frozen = await waitForStatus(handle, (s) => s.state === 'frozen' && heldClusters(s).length === 2);
-        const attribute = await waitForStateAttribute(handle, 'frozen');
-        await new Promise((resolve) => setTimeout(resolve, 3_000));
-        const stillFrozen = await handle.query(statusQuery);
-        const callsWhileHeld = names.map((n) => fake.trace(n).filter((l) => !l.startsWith('awaitUpdate')));
-        const removedAt = Date.now();
-        await removeFreeze(target, freeze.id);
-        const result = await resultWithin(handle);
-        await recordHistory(handle, 'freeze-hold-in-flight');
-        return {
-          addAt,
-          freeze,
-          pausedSeenAt,
-          frozen,
-          attribute,
-          stillFrozen,
-          callsWhileHeld,
-          removedAt,
-          result,
-          after: await handle.query(statusQuery),
-          signals: await campaignSignals(handle),
-          holds: await Promise.all(names.map((n) => childHold(t, n))),
-        };
-      });
+      const out = await withTwoInFlight(
+        t,
+        names,
+        `fh-${tag}`,
+        'freeze-hold',
+        async ({ handle, gate, fake, target }) => {
+          const addAt = Date.now();
+          const freeze = await addFreeze(target, {
+            reason: 'incident in progress',
+            until: new Date(Date.now() + 3_600_000).toISOString(),
+            addedBy: 'test',
+          });
+          const pausedSeenAt = await waitChildrenPaused(t, names);
+          // The EKS update in flight ends; the children hold after it instead of going on to add-ons.
+          gate.release();
+          const frozen = await waitForStatus(handle, (s) => s.state === 'frozen' && heldClusters(s).length === 2);
+          const attribute = await waitForStateAttribute(handle, 'frozen');
+          await new Promise((resolve) => setTimeout(resolve, 3_000));
+          const stillFrozen = await handle.query(statusQuery);
+          const callsWhileHeld = names.map((n) => fake.trace(n).filter((l) => !l.startsWith('awaitUpdate')));
+          const removedAt = Date.now();
+          await removeFreeze(target, freeze.id);
+          const result = await resultWithin(handle);
+          await recordHistory(handle, 'freeze-hold-in-flight');
+          return {
+            addAt,
+            freeze,
+            pausedSeenAt,
+            frozen,
+            attribute,
+            stillFrozen,
+            callsWhileHeld,
+            removedAt,
+            result,
+            after: await handle.query(statusQuery),
+            signals: await campaignSignals(handle),
+            holds: await Promise.all(names.map((n) => childHold(t, n))),
+          };
+        },
+      );
       const pauseLatencies = out.holds.map((h) => (h.pausedAt ?? Number.NaN) - out.addAt);
       const resumeLatencies = out.holds.map((h) => (h.resumedAt ?? Number.NaN) - out.removedAt);
       console.log(
@@ -229,22 +253,9 @@ describe('freezes hold the upgrades in flight', () => {
     async () => {
       const tag = uniqueTag();
       const names = ['o1', 'o2'].map((n) => `fo-${tag}-${n}`);
-      const gate = holdControlPlane();
-      const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)), beforeCall: gate.beforeCall });
-      const taskQueue = t.taskQueue('freeze-operator');
-      const target = { client: t.client, taskQueue };
-      const campaign = makeCampaign(`fo-${tag}`, { waves: [{ name: 'all', maxParallel: 2, approval: 'auto' }] });
-      const pause = () => handle.signal(pauseSignal, { by: 'oncall', reason: 'look first' });
-      const resume = () => handle.signal(resumeSignal, { by: 'oncall' });
-      let handle!: Awaited<ReturnType<typeof startCampaign>>;
-      const out = await withWorker(t, taskQueue, fake.activities, async () => {
-        handle = await startCampaign(
-          t,
-          taskQueue,
-          campaign,
-          names.map((n) => fake.member(n)),
-        );
-        await waitForStatus(handle, (s) => s.clusters.every((c) => c.state === 'upgrading'), 20_000);
+      const out = await withTwoInFlight(t, names, `fo-${tag}`, 'freeze-operator', async ({ handle, gate, target }) => {
+        const pause = () => handle.signal(pauseSignal, { by: 'oncall', reason: 'look first' });
+        const resume = () => handle.signal(resumeSignal, { by: 'oncall' });
         // Paused first; a freeze comes while paused; the operator's resume must not let them go.
         await pause();
         await waitChildrenPaused(t, names);
@@ -294,19 +305,7 @@ describe('freezes hold the upgrades in flight', () => {
     async () => {
       const tag = uniqueTag();
       const names = ['s1', 's2'].map((n) => `fs-${tag}-${n}`);
-      const gate = holdControlPlane();
-      const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)), beforeCall: gate.beforeCall });
-      const taskQueue = t.taskQueue('freeze-scheduled');
-      const target = { client: t.client, taskQueue };
-      const campaign = makeCampaign(`fs-${tag}`, { waves: [{ name: 'all', maxParallel: 2, approval: 'auto' }] });
-      const out = await withWorker(t, taskQueue, fake.activities, async () => {
-        const handle = await startCampaign(
-          t,
-          taskQueue,
-          campaign,
-          names.map((n) => fake.member(n)),
-        );
-        await waitForStatus(handle, (s) => s.clusters.every((c) => c.state === 'upgrading'), 20_000);
+      const out = await withTwoInFlight(t, names, `fs-${tag}`, 'freeze-scheduled', async ({ handle, gate, target }) => {
         // Begins in 4 s, ends 8 s later: the campaign must wake for both on its own.
         const fromMs = Date.now() + 4_000;
         const untilMs = fromMs + 8_000;
