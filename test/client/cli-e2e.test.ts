@@ -202,7 +202,7 @@ describe('fleetwave CLI end to end (fake activities)', () => {
         expect(refused.code, refused.stderr).toBe(0);
         const afterRefusal = await waitForStatus(
           handle,
-          (s) => s.audit.some((e) => e.kind === 'approval-refused' && e.by === 'mallory'),
+          (s) => s.audit.some((e) => e.kind === 'approval-refused' && e.by === 'mallory' && e.wave === 'staging'),
           30_000,
           "mallory's refused signal in the audit trail",
         );

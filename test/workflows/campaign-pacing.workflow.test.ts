@@ -65,9 +65,11 @@ describe('campaign workflow: pacing', () => {
     expect(times).toHaveLength(5);
     const first = times[0] as number;
     const emissionMs = perMs / starts;
-    // GCRA: a burst of `starts`, then one start per per/starts. (Event times are the server's; allow 50 ms.)
+    // GCRA: a burst of `starts`, then one start per per/starts. The bucket grants by workflow time;
+    // a child's start event follows by a workflow task, whose delay varies with the machine's load
+    // (the first start once came 93 ms late, so a later one looked early): allow 250 ms.
     times.forEach((t, k) => {
-      expect(t - first).toBeGreaterThanOrEqual(Math.max(0, k - starts + 1) * emissionMs - 50);
+      expect(t - first).toBeGreaterThanOrEqual(Math.max(0, k - starts + 1) * emissionMs - 250);
     });
     console.log(`rate limit 2 per 3s: starts at +${times.map((t) => t - first).join(', +')} ms`);
   });
