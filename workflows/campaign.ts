@@ -539,12 +539,6 @@ function pairsOf(m: CampaignMachine, index: number, gates: readonly HealthGateSp
   return pairs;
 }
 
-function batchesOf(pairs: SoakPair[]): SoakPair[][] {
-  const out: SoakPair[][] = [];
-  for (let i = 0; i < pairs.length; i += SOAK_BATCH_PAIRS) out.push(pairs.slice(i, i + SOAK_BATCH_PAIRS));
-  return out;
-}
-
 /**
  * The pairs in batches, each on the task queue of its clusters (campaign/gate-queues.ts), so a gate
  * is read from inside the cluster's network. Asked only when a pair has a queue of its own: a
@@ -553,10 +547,9 @@ function batchesOf(pairs: SoakPair[]): SoakPair[][] {
 function gateBatchesOf(m: CampaignMachine, pairs: SoakPair[]): GateBatch<SoakPair>[] {
   const queueOf = (pair: SoakPair): string | undefined =>
     pair.wave ? sharedQueue(pair.wave.clusters.map((c) => m.member(c).taskQueue)) : m.member(pair.cluster).taskQueue;
-  if (pairs.some((p) => queueOf(p) !== undefined) && patched(GATES_ON_CLUSTER_QUEUES_PATCH)) {
-    return batchesByQueue(pairs, queueOf, SOAK_BATCH_PAIRS);
-  }
-  return batchesOf(pairs).map((batch) => ({ pairs: batch }));
+  const routed = pairs.some((p) => queueOf(p) !== undefined) && patched(GATES_ON_CLUSTER_QUEUES_PATCH);
+  // Not routed: one group in the original order, all on the campaign's queue.
+  return batchesByQueue(pairs, routed ? queueOf : () => undefined, SOAK_BATCH_PAIRS);
 }
 
 /** The times of a cluster's upgrade, for a gate that compares with the cluster's baseline. */
