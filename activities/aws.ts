@@ -56,6 +56,8 @@ export interface DefaultDepsConfig {
   waits?: ActivityDeps['waits'];
   polling?: Partial<PollingOptions>;
   gateQueryTimeoutMs?: number;
+  /** Prometheus queries in flight at once (FLEETWAVE_PROMETHEUS_MAX_CONCURRENT). */
+  prometheusMaxConcurrent?: number;
   describeConcurrency?: number;
   /** The fleet approval policy file (FLEETWAVE_APPROVAL_POLICY). Default: none. */
   approvalPolicyFile?: string;
@@ -219,6 +221,7 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
     ...(config.waits ? { waits: config.waits } : {}),
     ...(config.gateQueryTimeoutMs !== undefined ? { gateQueryTimeoutMs: config.gateQueryTimeoutMs } : {}),
     ...(config.describeConcurrency !== undefined ? { describeConcurrency: config.describeConcurrency } : {}),
+    ...(config.prometheusMaxConcurrent !== undefined ? { prometheusMaxConcurrent: config.prometheusMaxConcurrent } : {}),
     ...(config.approvalPolicyFile !== undefined ? { approvalPolicyFile: config.approvalPolicyFile } : {}),
   };
 }

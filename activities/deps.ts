@@ -79,6 +79,11 @@ export interface ActivityDeps {
   waits?: Partial<WaitOptions>;
   /** Timeout of one Prometheus query. Default: min(gate interval, 30 s), at least 1 s. */
   gateQueryTimeoutMs?: number;
+  /**
+   * Prometheus queries this worker sends at once; the rest wait in the worker (their timeout
+   * starts when they are sent). Default {@link DEFAULT_PROMETHEUS_MAX_CONCURRENT}.
+   */
+  prometheusMaxConcurrent?: number;
   /** Concurrent Describe calls (discovery, describing node groups/add-ons). Default 4. */
   describeConcurrency?: number;
   /** Clock (tests). Default `() => new Date()`. */
@@ -98,14 +103,21 @@ export interface ActivityDeps {
 /** ActivityDeps with every default filled in. */
 export interface ResolvedDeps extends Omit<
   ActivityDeps,
-  'polling' | 'waits' | 'now' | 'fetch' | 'describeConcurrency'
+  'polling' | 'waits' | 'now' | 'fetch' | 'describeConcurrency' | 'prometheusMaxConcurrent'
 > {
+  prometheusMaxConcurrent: number;
   polling: PollingOptions;
   waits: WaitOptions;
   now: () => Date;
   fetch: typeof fetch;
   describeConcurrency: number;
 }
+
+/**
+ * Half of Prometheus's own default `--query.max-concurrency` (20): a worker leaves room for the
+ * dashboards and rules that share the server.
+ */
+export const DEFAULT_PROMETHEUS_MAX_CONCURRENT = 10;
 
 export const DEFAULT_POLLING: PollingOptions = {
   initialMs: 1_000,
@@ -122,6 +134,7 @@ export function resolveDeps(deps: ActivityDeps): ResolvedDeps {
     now: deps.now ?? (() => new Date()),
     fetch: deps.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args)),
     describeConcurrency: Math.max(1, deps.describeConcurrency ?? 4),
+    prometheusMaxConcurrent: Math.max(1, Math.floor(deps.prometheusMaxConcurrent ?? DEFAULT_PROMETHEUS_MAX_CONCURRENT)),
   };
 }
 

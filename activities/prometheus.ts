@@ -30,6 +30,7 @@ import {
 import { activityRuntime, type ActivityRuntime } from './context';
 import type { ResolvedDeps } from './deps';
 import { nonRetryable } from './failures';
+import { ConcurrencyLimit } from './limit';
 import {
   callContextOf,
   providerFor,
@@ -218,8 +219,37 @@ export function gateCondition(gate: HealthGateSpec): Condition {
  * (domain/baseline.ts) over range queries.
  */
 export function createPrometheusProvider(deps: ResolvedDeps): GateProvider {
-  /** POSTs a form to a Prometheus API path; the parsed body, or a measurement that says why there is none. */
+  // One per worker: every gate activity's queries share it.
+  const inFlight = new ConcurrencyLimit(deps.prometheusMaxConcurrent);
+
+  /**
+   * POSTs a form to a Prometheus API path; the parsed body, or a measurement that says why there
+   * is none. Waits for one of the worker's {@link ResolvedDeps.prometheusMaxConcurrent} slots
+   * first: the query's timeout counts from when it is sent, not from when it was queued.
+   */
   async function post(
+    rt: ActivityRuntime,
+    path: string,
+    form: Record<string, string>,
+    timeoutMs: number,
+    stop?: AbortSignal,
+  ): Promise<{ body: PromResponse } | { failed: GateMeasurement }> {
+    const abort = [...(rt.signal ? [rt.signal] : []), ...(stop ? [stop] : [])];
+    let release: () => void;
+    try {
+      release = await inFlight.acquire(abort.length > 0 ? AbortSignal.any(abort) : undefined);
+    } catch {
+      if (rt.signal?.aborted) throw new CancelledFailure('health gate cancelled');
+      return { failed: { kind: 'error', note: 'stopped' } };
+    }
+    try {
+      return await postNow(rt, path, form, timeoutMs, stop);
+    } finally {
+      release();
+    }
+  }
+
+  async function postNow(
     rt: ActivityRuntime,
     path: string,
     form: Record<string, string>,

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { HOST_PORT, loadTemporalConnectConfig, type TemporalConnectConfig } from '../client/temporal-env';
 import { ApprovalPolicyError, loadApprovalPolicy } from '../activities/approvals';
+import { DEFAULT_PROMETHEUS_MAX_CONCURRENT } from '../activities/deps';
 import { parseDuration } from '../domain/duration';
 import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
 
@@ -148,6 +149,11 @@ export const workerEnvSchema = z.object({
   FLEETWAVE_PROMETHEUS_URL: url
     .optional()
     .describe('Prometheus HTTP API base URL for health gates. Default: none (PromQL gates cannot pass).'),
+  FLEETWAVE_PROMETHEUS_MAX_CONCURRENT: positiveInt(1_000)
+    .default(DEFAULT_PROMETHEUS_MAX_CONCURRENT)
+    .describe(
+      `Prometheus queries the worker sends at once; the rest wait in the worker, and a query's timeout starts when it is sent. Default: ${DEFAULT_PROMETHEUS_MAX_CONCURRENT} (Prometheus runs 20 at once by default).`,
+    ),
   FLEETWAVE_WORKFLOW_BUNDLE: z
     .string()
     .trim()
@@ -195,6 +201,8 @@ export interface WorkerConfig {
     eksEndpoint?: string;
   };
   prometheusUrl?: string;
+  /** Prometheus queries in flight at once (FLEETWAVE_PROMETHEUS_MAX_CONCURRENT). */
+  prometheusMaxConcurrent: number;
   /** FLEETWAVE_WORKFLOW_BUNDLE: a prebuilt workflow bundle to load instead of bundling at start. */
   workflowBundlePath?: string;
   /** FLEETWAVE_APPROVAL_POLICY: the fleet approval policy file, checked here so a bad one stops the start. */
@@ -263,6 +271,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
       eksEndpoint: v.AWS_ENDPOINT_URL_EKS,
     },
     prometheusUrl: v.FLEETWAVE_PROMETHEUS_URL,
+    prometheusMaxConcurrent: v.FLEETWAVE_PROMETHEUS_MAX_CONCURRENT,
     ...(v.FLEETWAVE_WORKFLOW_BUNDLE ? { workflowBundlePath: v.FLEETWAVE_WORKFLOW_BUNDLE } : {}),
     ...(v.FLEETWAVE_APPROVAL_POLICY ? { approvalPolicyFile: v.FLEETWAVE_APPROVAL_POLICY } : {}),
   };

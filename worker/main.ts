@@ -234,6 +234,7 @@ async function createRealActivities(
     endpoint: config.aws.endpoint,
     eksEndpoint: config.aws.eksEndpoint,
     prometheusUrl: config.prometheusUrl,
+    prometheusMaxConcurrent: config.prometheusMaxConcurrent,
     approvalPolicyFile: config.approvalPolicyFile,
     logger: logger.child({ component: 'activities' }),
     waits: { timeScale: config.waitTimeScale },

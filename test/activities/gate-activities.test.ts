@@ -227,3 +227,63 @@ describe('checkClusterHealth: every gate of a phase, then the Kubernetes checks,
     expect(beats2[0]?.gates[1]?.progress?.tally.measurements).toBe(carried + 1);
   });
 });
+
+describe("the worker's Prometheus query limit (FLEETWAVE_PROMETHEUS_MAX_CONCURRENT)", () => {
+  it('a burst of looks queues in the worker, never more than the limit at Prometheus, each timed from its send', async () => {
+    // The real Prometheus answers; the fetch around it counts what is in flight there and makes
+    // every answer take 300 ms, so forty looks two at a time take six seconds: far past the
+    // 1 s query timeout for the last ones, had the timeout started when they were queued.
+    let inFlight = 0;
+    let most = 0;
+    let sent = 0;
+    const slowFetch: typeof fetch = async (url, init) => {
+      inFlight++;
+      sent++;
+      most = Math.max(most, inFlight);
+      try {
+        const res = await fetch(url, init);
+        const body = await res.text();
+        // The query's timeout (its signal) applies to the slow answer as to a slow server.
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, 300);
+          init?.signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(init.signal?.reason);
+          });
+        });
+        return new Response(body, { status: res.status, headers: res.headers });
+      } finally {
+        inFlight--;
+      }
+    };
+    const limited = createActivityParts(
+      createDefaultDeps({
+        endpoint: h.sim.url,
+        credentials: TEST_CREDENTIALS,
+        prometheusUrl: prom.url,
+        fetch: slowFetch,
+        prometheusMaxConcurrent: 2,
+        gateQueryTimeoutMs: 1_000,
+      }),
+    );
+    const soakGate = { ...gate, consecutiveSuccesses: 1, interval: '1s', phases: ['soak' as const] };
+    const items = Array.from({ length: 40 }, () => ({
+      cluster: { name: 'g-healthy', region: 'us-east-1' },
+      gate: soakGate,
+    }));
+    const started = Date.now();
+    const out = await runActivity(limited.watchHealthGates, {
+      phase: 'soak',
+      items,
+      untilMs: 0,
+      requiredSuccesses: 1,
+      concurrency: 20,
+    });
+    const tookMs = Date.now() - started;
+    expect(sent).toBe(40);
+    expect(most).toBe(2);
+    expect(out.failures).toEqual([]);
+    expect(out.results.map((r) => r.outcome)).toEqual(Array.from({ length: 40 }, () => 'Successful'));
+    expect(tookMs).toBeGreaterThanOrEqual(20 * 300);
+  }, 30_000);
+});

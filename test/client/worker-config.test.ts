@@ -43,6 +43,7 @@ describe('loadWorkerConfig', () => {
       mallocArenaMax: 0,
       aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
       prometheusUrl: undefined,
+      prometheusMaxConcurrent: 10,
     });
   });
 
