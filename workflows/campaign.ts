@@ -220,6 +220,8 @@ const SOAK_WATCH_PATCH = 'soak-watch';
 const WATCH_AFTER_PROMOTION_PATCH = 'watch-after-promotion';
 /** See `recheckBeforePromotion` and docs/versioning.md. */
 const APPROVAL_RECHECK_PATCH = 'approval-recheck';
+/** See `sharedRecheck` and docs/versioning.md. */
+const SHARED_RECHECK_PATCH = 'approval-recheck-shared';
 /** See `gateBatchesOf` and docs/versioning.md. */
 const GATES_ON_CLUSTER_QUEUES_PATCH = 'gates-on-cluster-queues';
 
@@ -428,6 +430,7 @@ async function admitApproval(
   // Decided here, before the policy check's local activity: where the patch marker lands must not
   // depend on when that activity's result is delivered (a replay under load put it elsewhere).
   const recheck = soakGatesOf(m).length > 0 && patched(APPROVAL_RECHECK_PATCH);
+  const shared = recheck && patched(SHARED_RECHECK_PATCH);
   const check = await checkAction(m, {
     action: 'approve',
     actor: approval.approver,
@@ -440,7 +443,9 @@ async function admitApproval(
   m.expireApprovals(now);
   let refusal = m.approvalRefusal(approval, check.groups);
   if (refusal) return refuse(refusal, check.proof);
-  const red = recheck ? await recheckBeforePromotion(m, now) : undefined;
+  const red = recheck
+    ? await (shared ? sharedRecheck(m, now) : recheckBeforePromotion(m, now))
+    : undefined;
   if (red) return refuse(red, check.proof);
   if (red !== undefined) {
     // The re-check awaited an activity: another message may have changed the wave meanwhile.
@@ -452,6 +457,26 @@ async function admitApproval(
   if (check.use) m.markClaimUsed(check.use.key, check.use.expiresAt, now);
   const wave = m.currentWave?.name ?? approval.wave;
   return { wave, ...m.applyApproval(approval, via, now, check.proof) };
+}
+
+/** The approval re-check in flight per campaign run, by wave index. */
+const recheckInFlight = new WeakMap<CampaignMachine, { wave: number; answer: Promise<string | undefined> }>();
+
+/**
+ * {@link recheckBeforePromotion}, once for approvals that arrive while one runs: they take its
+ * answer instead of each looking at every gate again. (Every approval that arrived during a
+ * re-check started its own: with approvers retrying against a wave of a thousand clusters, the
+ * looks piled up on Prometheus faster than it answered, and each refusal brought the next.)
+ */
+function sharedRecheck(m: CampaignMachine, now: number): Promise<string | undefined> {
+  const wave = m.currentWave?.index ?? -1;
+  const running = recheckInFlight.get(m);
+  if (running && running.wave === wave) return running.answer;
+  const answer = recheckBeforePromotion(m, now).finally(() => {
+    if (recheckInFlight.get(m)?.answer === answer) recheckInFlight.delete(m);
+  });
+  recheckInFlight.set(m, { wave, answer });
+  return answer;
 }
 
 /**

@@ -240,6 +240,65 @@ describe('campaign workflow: gates that keep watching', () => {
     expect(result.state).toBe('completed');
   });
 
+  it('approvals that arrive while a re-check runs take its answer: one look, not one per approval', async () => {
+    const tag = uniqueTag();
+    const [a, b] = ['a', 'b'].map((n) => `as-${tag}-${n}`) as [string, string];
+    // Once armed, every look of the re-check takes 1.5 s: long enough for the second approval's
+    // policy check to finish while the first approval's re-check still runs.
+    let slowLooks = false;
+    const fake = createFakeActivities({
+      clusters: [fakeCluster(a), fakeCluster(b)],
+      beforeCall: async (call) => {
+        if (slowLooks && call.name === 'watchHealthGates') await new Promise((r) => setTimeout(r, 1_500));
+      },
+    });
+    const campaign = makeCampaign(`as-${tag}`, {
+      waves: [
+        { name: 'canary', count: 1, soak: '1s', approval: 'required' },
+        { name: 'rest', soak: '0s' },
+      ],
+      healthGates: [SOAK_GATE],
+      approvers: { users: ['alice', 'bob'], minApprovals: 1 },
+    });
+    const taskQueue = temporal.taskQueue('campaign');
+    const { status, looks, result } = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        [a, b].map((n) => fake.member(n)),
+      );
+      await waitForStatus(handle, (s) => s.state === 'awaiting-approval', 60_000, 'approval');
+      fake.cluster(a).behaviour.failGates = [{ phase: 'soak', message: 'error rate 0.3' }];
+      const before = fake.calls.filter((c) => c.name === 'watchHealthGates').length;
+      slowLooks = true;
+      // Each would promote the wave on its own (one approval needed).
+      await handle.signal(approveSignal, { wave: 'canary', approver: 'alice' });
+      await handle.signal(approveSignal, { wave: 'canary', approver: 'bob' });
+      await waitForStatus(
+        handle,
+        (s) => s.audit.filter((x) => x.kind === 'approval-refused').length >= 2,
+        30_000,
+        'both refusals',
+      );
+      const status = await handle.query(statusQuery);
+      const looks = fake.calls.filter((c) => c.name === 'watchHealthGates').length - before;
+      slowLooks = false;
+      fake.cluster(a).behaviour.failGates = [];
+      await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'canary', approver: 'alice' }] });
+      const result = await resultWithin(handle);
+      await recordHistory(handle, 'approval-recheck-shared');
+      return { status, looks, result };
+    });
+    const refusals = status.audit.filter((x) => x.kind === 'approval-refused');
+    expect(refusals.map((x) => x.by)).toEqual(['alice', 'bob']);
+    const red = new RegExp(`wave "canary" is not green: gate error-rate on ${a} Failed: .*error rate 0.3`);
+    for (const r of refusals) expect(r.detail).toMatch(red);
+    // One pair (a × error-rate), one look: bob's approval took alice's re-check.
+    expect(looks).toBe(1);
+    expect(result.state).toBe('completed');
+  });
+
   /**
    * History cost of a watching soak: the campaign's events per cluster for one wave of 100
    * clusters with 2 soak gates (200 pairs: 2 watch batches), at a 100 ms interval for a soak of
