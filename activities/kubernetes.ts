@@ -160,7 +160,7 @@ async function call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): P
  * GET `path` on the cluster's API server as JSON. An HTTP error rejects with `code` set to the
  * status (as client-node's ApiException has it), so toKubernetesFailure classifies both alike.
  */
-function getJson<T>(kc: KubeConfig, path: string, signal: AbortSignal): Promise<T> {
+export function getJson<T>(kc: KubeConfig, path: string, signal: AbortSignal): Promise<T> {
   return requestJson<T>(kc, path, signal);
 }
 
@@ -190,26 +190,44 @@ async function requestJson<T>(kc: KubeConfig, path: string, signal: AbortSignal,
     ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
   };
   return new Promise<T>((resolve, reject) => {
+    // A kept-alive connection keeps the request that opened it reachable (Node's agent caches the
+    // TLS session through a listener on the socket), and with it every listener below. So they
+    // reach the answer only through `open`, dropped once settled, and the body text is dropped
+    // once parsed: otherwise each idle connection held its first answer, parsed and as text (a
+    // third of the worker's heap at 5,000 clusters; bench/README.md, "A lean worker: memory").
+    let open: { resolve: (value: T) => void; reject: (err: unknown) => void } | undefined = { resolve, reject };
+    const settle = (err: unknown, value?: T): void => {
+      const waiting = open;
+      open = undefined;
+      if (!waiting) return;
+      if (err !== undefined) waiting.reject(err);
+      else waiting.resolve(value as T);
+    };
     const req = request(url, { ...opts, method: payload === undefined ? 'GET' : 'POST', headers, signal }, (res) => {
       // Decoded as it arrives: no copy of the whole body outside the JS heap before parsing.
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('error', reject);
+      res.on('error', (err) => settle(err));
       res.on('end', () => {
+        const body = text;
+        text = '';
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
-          reject(Object.assign(new Error(`HTTP ${status}`), { code: status }));
+          settle(Object.assign(new Error(`HTTP ${status}`), { code: status }));
           return;
         }
+        let parsed: T;
         try {
-          resolve(JSON.parse(text) as T);
+          parsed = JSON.parse(body) as T;
         } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
+          settle(err instanceof Error ? err : new Error(String(err)));
+          return;
         }
+        settle(undefined, parsed);
       });
     });
-    req.on('error', reject);
+    req.on('error', (err) => settle(err));
     req.end(payload);
   });
 }

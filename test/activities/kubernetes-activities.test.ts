@@ -323,3 +323,31 @@ describe('secrets', () => {
     }
   });
 });
+
+describe('a read on a kept-alive connection', () => {
+  it("keeps nothing of its answer alive after it returns (the connection outlives the read)", async () => {
+    const { getJson } = await import('../../activities/kubernetes');
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const deps = createDefaultDeps({ endpoint: h.sim.url, credentials: TEST_CREDENTIALS });
+    const kc = await deps.kube(h.ref('k-alpha'), {
+      endpoint: await h.sim.kubernetesEndpoint('k-alpha'),
+      certificateAuthority: h.sim.certificateAuthority,
+    });
+    const answers: WeakRef<object>[] = [];
+    // Two reads side by side open both of the endpoint's connections; each stays open, idle, after its read.
+    await Promise.all(
+      ['/api/v1/pods', '/api/v1/nodes'].map(async (path) => {
+        const list = await getJson<object>(kc, path, new AbortController().signal);
+        answers.push(new WeakRef(list));
+      }),
+    );
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    expect(answers.map((a) => a.deref() === undefined)).toEqual([true, true]);
+  });
+});
