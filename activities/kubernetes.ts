@@ -558,7 +558,13 @@ export function createKubernetesActivities(deps: ResolvedDeps) {
     } catch (err) {
       throw toKubernetesFailure(err, `credentials for ${cluster.name}`);
     }
-    if (recent.size >= MAX_SESSIONS) recent.delete(recent.keys().next().value as string);
+    // Oldest first (each is kept for SESSION_REUSE_MS from its insertion): expired ones go, and the
+    // oldest when the map is full. Without this a session nobody asks for again stayed until
+    // a thousand newer ones pushed it out, with its KubeConfig and TLS context.
+    for (const [k, v] of recent) {
+      if (v.until > now && recent.size < MAX_SESSIONS) break;
+      recent.delete(k);
+    }
     recent.set(key, { access: where, kc, until: now + SESSION_REUSE_MS });
     return { key, kc, reused: false };
   }

@@ -251,6 +251,9 @@ async function createRealActivities(
   };
 }
 
+/** `Buffer.poolSize` of the packaged worker's process (see workerMain). */
+export const WORKER_BUFFER_POOL_BYTES = 8 * 1024;
+
 /**
  * Entry point of `fleetwave worker`: reads the environment, runs the worker, and returns the exit
  * code (0 after a clean drain, 1 when Temporal is unreachable or the worker failed, 2 for bad
@@ -272,6 +275,11 @@ export async function workerMain(
   }
   // Only a worker configured by this process's own environment restarts with it.
   if (env === process.env) restartWithStartSettings(config);
+  // Node.js 24 carves small Buffers out of 64 KiB slabs, and one small Buffer kept alive keeps its
+  // whole slab: a TLS session, a cluster's CA, a task token. The worker keeps such buffers for
+  // hundreds of clusters at once, each pinning a slab of its own (bench/README.md, "A lean worker:
+  // memory"); 8 KiB slabs (Node.js 20's size) pin an eighth of that.
+  Buffer.poolSize = WORKER_BUFFER_POOL_BYTES;
   try {
     await runWorker(config);
     return 0;

@@ -40,7 +40,7 @@ describe('loadWorkerConfig', () => {
       waitTimeScale: 1,
       heapSemiSpaceMb: 16,
       heapOldSpaceMb: 1536,
-      mallocArenaMax: 0,
+      mallocArenaMax: 2,
       aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
       prometheusUrl: undefined,
       prometheusMaxConcurrent: 10,
@@ -215,9 +215,10 @@ describe('missingHeapFlags', () => {
 
 describe('missingMallocEnv', () => {
   it('asks for MALLOC_ARENA_MAX only when configured and not already in the environment', () => {
-    expect(missingMallocEnv(loadWorkerConfig(NO_FILE), {})).toEqual({});
-    const two = loadWorkerConfig({ ...NO_FILE, FLEETWAVE_MALLOC_ARENA_MAX: '2' });
-    expect(missingMallocEnv(two, {})).toEqual({ MALLOC_ARENA_MAX: '2' });
-    expect(missingMallocEnv(two, { MALLOC_ARENA_MAX: '8' })).toEqual({});
+    expect(missingMallocEnv(loadWorkerConfig(NO_FILE), {})).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(missingMallocEnv(loadWorkerConfig({ ...NO_FILE, FLEETWAVE_MALLOC_ARENA_MAX: '0' }), {})).toEqual({});
+    const four = loadWorkerConfig({ ...NO_FILE, FLEETWAVE_MALLOC_ARENA_MAX: '4' });
+    expect(missingMallocEnv(four, {})).toEqual({ MALLOC_ARENA_MAX: '4' });
+    expect(missingMallocEnv(four, { MALLOC_ARENA_MAX: '8' })).toEqual({});
   });
 });
