@@ -221,7 +221,9 @@ export function createDefaultDeps(config: DefaultDepsConfig = {}): ActivityDeps 
     ...(config.waits ? { waits: config.waits } : {}),
     ...(config.gateQueryTimeoutMs !== undefined ? { gateQueryTimeoutMs: config.gateQueryTimeoutMs } : {}),
     ...(config.describeConcurrency !== undefined ? { describeConcurrency: config.describeConcurrency } : {}),
-    ...(config.prometheusMaxConcurrent !== undefined ? { prometheusMaxConcurrent: config.prometheusMaxConcurrent } : {}),
+    ...(config.prometheusMaxConcurrent !== undefined
+      ? { prometheusMaxConcurrent: config.prometheusMaxConcurrent }
+      : {}),
     ...(config.approvalPolicyFile !== undefined ? { approvalPolicyFile: config.approvalPolicyFile } : {}),
   };
 }

@@ -81,7 +81,11 @@ function summary(file: string, top: number): void {
       add(kinds, 'strings', self);
       add(strings, name.slice(0, 40).replace(/\s+/g, ' '), self);
     } else {
-      add(kinds, type === 'object' || type === 'closure' || type === 'native' ? `${type} ${name.slice(0, 50)}` : type, self);
+      add(
+        kinds,
+        type === 'object' || type === 'closure' || type === 'native' ? `${type} ${name.slice(0, 50)}` : type,
+        self,
+      );
     }
   }
   const print = (title: string, m: Map<string, [number, number]>) => {
@@ -100,7 +104,11 @@ function retainers(file: string, prefix: string, shown: number): void {
   const ef = s.snapshot.meta.edge_fields;
   const E = ef.length;
   const edgeTypes = s.snapshot.meta.edge_types[0];
-  const [eType, eName, eTo] = ['type', 'name_or_index', 'to_node'].map((f) => ef.indexOf(f)) as [number, number, number];
+  const [eType, eName, eTo] = ['type', 'name_or_index', 'to_node'].map((f) => ef.indexOf(f)) as [
+    number,
+    number,
+    number,
+  ];
   const back: [number, string][][] = Array.from({ length: count }, () => []);
   let e = 0;
   for (let n = 0; n < count; n++) {
@@ -141,7 +149,7 @@ function retainers(file: string, prefix: string, shown: number): void {
       process.stdout.write('  not reachable from the roots\n');
       continue;
     }
-    for (let x = 0; x !== n; ) {
+    for (let x = 0; x !== n;) {
       const [to, edge] = via.get(x) as [number, string];
       process.stdout.write(`  ${label(x)} -${edge}->\n`);
       x = to;

@@ -443,9 +443,7 @@ async function admitApproval(
   m.expireApprovals(now);
   let refusal = m.approvalRefusal(approval, check.groups);
   if (refusal) return refuse(refusal, check.proof);
-  const red = recheck
-    ? await (shared ? sharedRecheck(m, now) : recheckBeforePromotion(m, now))
-    : undefined;
+  const red = recheck ? await (shared ? sharedRecheck(m, now) : recheckBeforePromotion(m, now)) : undefined;
   if (red) return refuse(red, check.proof);
   if (red !== undefined) {
     // The re-check awaited an activity: another message may have changed the wave meanwhile.

@@ -325,7 +325,7 @@ describe('secrets', () => {
 });
 
 describe('a read on a kept-alive connection', () => {
-  it("keeps nothing of its answer alive after it returns (the connection outlives the read)", async () => {
+  it('keeps nothing of its answer alive after it returns (the connection outlives the read)', async () => {
     const { getJson } = await import('../../activities/kubernetes');
     const v8 = await import('node:v8');
     const vm = await import('node:vm');

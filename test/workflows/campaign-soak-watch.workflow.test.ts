@@ -17,7 +17,7 @@ import {
   type CampaignStatus,
 } from '../../workflows/definitions';
 import type { temporal as proto } from '@temporalio/proto';
-import { createFakeActivities, fakeCluster, type FakeActivities } from '../helpers/fake-activities';
+import { createFakeActivities, fakeCluster, type FakeActivities, type RecordedCall } from '../helpers/fake-activities';
 import type { TestTemporal } from '../helpers/temporal';
 import {
   campaignTestTemporal,
@@ -35,6 +35,45 @@ import {
 
 describe('campaign workflow: gates that keep watching', () => {
   let temporal: TestTemporal;
+
+  /**
+   * A canary of one cluster (`a`, of two) whose soak passed, awaiting one approval (alice or bob
+   * alone promotes), its soak gate red from then on; `body` runs with the worker up.
+   */
+  async function withRedCanary<T>(
+    prefix: string,
+    body: (handle: CampaignHandle, fake: FakeActivities, a: string) => Promise<T>,
+    beforeCall?: (call: RecordedCall) => Promise<void>,
+  ): Promise<{ a: string; out: T }> {
+    const tag = uniqueTag();
+    const [a, b] = ['a', 'b'].map((n) => `${prefix}-${tag}-${n}`) as [string, string];
+    const fake = createFakeActivities({
+      clusters: [fakeCluster(a), fakeCluster(b)],
+      ...(beforeCall ? { beforeCall } : {}),
+    });
+    const campaign = makeCampaign(`${prefix}-${tag}`, {
+      waves: [
+        { name: 'canary', count: 1, soak: '1s', approval: 'required' },
+        { name: 'rest', soak: '0s' },
+      ],
+      healthGates: [SOAK_GATE],
+      approvers: { users: ['alice', 'bob'], minApprovals: 1 },
+    });
+    const taskQueue = temporal.taskQueue('campaign');
+    const out = await withWorker(temporal, taskQueue, fake.activities, async () => {
+      const handle = await startCampaign(
+        temporal,
+        taskQueue,
+        campaign,
+        [a, b].map((n) => fake.member(n)),
+      );
+      await waitForStatus(handle, (s) => s.state === 'awaiting-approval', 60_000, 'approval');
+      // Green during the soak, red now.
+      fake.cluster(a).behaviour.failGates = [{ phase: 'soak', message: 'error rate 0.3' }];
+      return body(handle, fake, a);
+    });
+    return { a, out };
+  }
 
   beforeAll(async () => {
     temporal = await campaignTestTemporal();
@@ -189,28 +228,7 @@ describe('campaign workflow: gates that keep watching', () => {
   });
 
   it('refuses an approval of a wave whose gates turned red, naming the gate, by Update and by Signal', async () => {
-    const tag = uniqueTag();
-    const [a, b] = ['a', 'b'].map((n) => `ar-${tag}-${n}`) as [string, string];
-    const fake = createFakeActivities({ clusters: [fakeCluster(a), fakeCluster(b)] });
-    const campaign = makeCampaign(`ar-${tag}`, {
-      waves: [
-        { name: 'canary', count: 1, soak: '1s', approval: 'required' },
-        { name: 'rest', soak: '0s' },
-      ],
-      healthGates: [SOAK_GATE],
-      approvers: { users: ['alice', 'bob'], minApprovals: 1 },
-    });
-    const taskQueue = temporal.taskQueue('campaign');
-    const { status, result, refusedUpdate } = await withWorker(temporal, taskQueue, fake.activities, async () => {
-      const handle = await startCampaign(
-        temporal,
-        taskQueue,
-        campaign,
-        [a, b].map((n) => fake.member(n)),
-      );
-      await waitForStatus(handle, (s) => s.state === 'awaiting-approval', 60_000, 'approval');
-      // Green during the soak, red now.
-      fake.cluster(a).behaviour.failGates = [{ phase: 'soak', message: 'error rate 0.3' }];
+    const { a, out } = await withRedCanary('ar', async (handle, fake, redCluster) => {
       const refusedUpdate = await handle
         .executeUpdate(approveWaveUpdate, { args: [{ wave: 'canary', approver: 'alice' }] })
         .then(
@@ -225,12 +243,13 @@ describe('campaign workflow: gates that keep watching', () => {
         'signal refusal',
       );
       const status = await handle.query(statusQuery);
-      fake.cluster(a).behaviour.failGates = [];
+      fake.cluster(redCluster).behaviour.failGates = [];
       await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'canary', approver: 'alice' }] });
       const result = await resultWithin(handle);
       await recordHistory(handle, 'approval-recheck');
       return { status, result, refusedUpdate };
     });
+    const { status, result, refusedUpdate } = out;
     const red = new RegExp(`wave "canary" is not green: gate error-rate on ${a} Failed: .*error rate 0.3`);
     expect(refusedUpdate).toMatch(red);
     const refusals = status.audit.filter((x) => x.kind === 'approval-refused');
@@ -241,55 +260,38 @@ describe('campaign workflow: gates that keep watching', () => {
   });
 
   it('approvals that arrive while a re-check runs take its answer: one look, not one per approval', async () => {
-    const tag = uniqueTag();
-    const [a, b] = ['a', 'b'].map((n) => `as-${tag}-${n}`) as [string, string];
     // Once armed, every look of the re-check takes 1.5 s: long enough for the second approval's
     // policy check to finish while the first approval's re-check still runs.
     let slowLooks = false;
-    const fake = createFakeActivities({
-      clusters: [fakeCluster(a), fakeCluster(b)],
-      beforeCall: async (call) => {
-        if (slowLooks && call.name === 'watchHealthGates') await new Promise((r) => setTimeout(r, 1_500));
+    const slow = async (call: RecordedCall) => {
+      if (slowLooks && call.name === 'watchHealthGates') await new Promise((r) => setTimeout(r, 1_500));
+    };
+    const { a, out } = await withRedCanary(
+      'as',
+      async (handle, fake, redCluster) => {
+        const before = fake.calls.filter((c) => c.name === 'watchHealthGates').length;
+        slowLooks = true;
+        // Each would promote the wave on its own (one approval needed).
+        await handle.signal(approveSignal, { wave: 'canary', approver: 'alice' });
+        await handle.signal(approveSignal, { wave: 'canary', approver: 'bob' });
+        await waitForStatus(
+          handle,
+          (s) => s.audit.filter((x) => x.kind === 'approval-refused').length >= 2,
+          30_000,
+          'both refusals',
+        );
+        const status = await handle.query(statusQuery);
+        const looks = fake.calls.filter((c) => c.name === 'watchHealthGates').length - before;
+        slowLooks = false;
+        fake.cluster(redCluster).behaviour.failGates = [];
+        await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'canary', approver: 'alice' }] });
+        const result = await resultWithin(handle);
+        await recordHistory(handle, 'approval-recheck-shared');
+        return { status, looks, result };
       },
-    });
-    const campaign = makeCampaign(`as-${tag}`, {
-      waves: [
-        { name: 'canary', count: 1, soak: '1s', approval: 'required' },
-        { name: 'rest', soak: '0s' },
-      ],
-      healthGates: [SOAK_GATE],
-      approvers: { users: ['alice', 'bob'], minApprovals: 1 },
-    });
-    const taskQueue = temporal.taskQueue('campaign');
-    const { status, looks, result } = await withWorker(temporal, taskQueue, fake.activities, async () => {
-      const handle = await startCampaign(
-        temporal,
-        taskQueue,
-        campaign,
-        [a, b].map((n) => fake.member(n)),
-      );
-      await waitForStatus(handle, (s) => s.state === 'awaiting-approval', 60_000, 'approval');
-      fake.cluster(a).behaviour.failGates = [{ phase: 'soak', message: 'error rate 0.3' }];
-      const before = fake.calls.filter((c) => c.name === 'watchHealthGates').length;
-      slowLooks = true;
-      // Each would promote the wave on its own (one approval needed).
-      await handle.signal(approveSignal, { wave: 'canary', approver: 'alice' });
-      await handle.signal(approveSignal, { wave: 'canary', approver: 'bob' });
-      await waitForStatus(
-        handle,
-        (s) => s.audit.filter((x) => x.kind === 'approval-refused').length >= 2,
-        30_000,
-        'both refusals',
-      );
-      const status = await handle.query(statusQuery);
-      const looks = fake.calls.filter((c) => c.name === 'watchHealthGates').length - before;
-      slowLooks = false;
-      fake.cluster(a).behaviour.failGates = [];
-      await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 'canary', approver: 'alice' }] });
-      const result = await resultWithin(handle);
-      await recordHistory(handle, 'approval-recheck-shared');
-      return { status, looks, result };
-    });
+      slow,
+    );
+    const { status, looks, result } = out;
     const refusals = status.audit.filter((x) => x.kind === 'approval-refused');
     expect(refusals.map((x) => x.by)).toEqual(['alice', 'bob']);
     const red = new RegExp(`wave "canary" is not green: gate error-rate on ${a} Failed: .*error rate 0.3`);
