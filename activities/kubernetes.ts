@@ -193,8 +193,8 @@ async function requestJson<T>(kc: KubeConfig, path: string, signal: AbortSignal,
     // A kept-alive connection keeps the request that opened it reachable (Node's agent caches the
     // TLS session through a listener on the socket), and with it every listener below. So they
     // reach the answer only through `open`, dropped once settled, and the body text is dropped
-    // once parsed: otherwise each idle connection held its first answer, parsed and as text (a
-    // third of the worker's heap at 5,000 clusters; bench/README.md, "A lean worker: memory").
+    // once parsed: otherwise each idle connection held its first answer, parsed and as text (10 MiB
+    // of pod-list text alone in a heap snapshot at 500 clusters; bench/README.md, "A lean worker: memory").
     let open: { resolve: (value: T) => void; reject: (err: unknown) => void } | undefined = { resolve, reject };
     const settle = (err: unknown, value?: T): void => {
       const waiting = open;

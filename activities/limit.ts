@@ -13,16 +13,6 @@ export class ConcurrencyLimit {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
   }
 
-  /** Holders now. */
-  get running(): number {
-    return this.active;
-  }
-
-  /** Callers waiting for a slot. */
-  get waiting(): number {
-    return this.queue.length;
-  }
-
   /**
    * A slot: resolves with its release (call it once, when done) as soon as one is free. Rejects
    * with the signal's reason when `signal` aborts before a slot was granted; nothing is held then.
@@ -48,16 +38,6 @@ export class ConcurrencyLimit {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(entry);
     });
-  }
-
-  /** Runs `fn` holding a slot. */
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const release = await this.acquire(signal);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
   }
 
   private releaser(): () => void {

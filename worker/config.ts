@@ -24,9 +24,10 @@ export const DEFAULT_HEAP_SEMI_SPACE_MB = 16;
 export const DEFAULT_HEAP_OLD_SPACE_MB = 1536;
 
 /**
- * FLEETWAVE_MALLOC_ARENA_MAX unless set: two malloc arenas. At 5,000 clusters on Node.js 24 the
- * worker's peak resident memory was 80–110 MiB lower with them in three pairs of runs, at a CPU
- * cost inside the runs' spread (bench/README.md, "A lean worker: memory").
+ * FLEETWAVE_MALLOC_ARENA_MAX unless set: two malloc arenas. They took 74–118 MiB off the worker's
+ * peak resident memory in every pair of runs measured (500 and 5,000 clusters); their CPU cost is
+ * not settled: 0 and 5 % in one 5,000 pair, 15–18 % in runs on a machine twice as loaded
+ * (bench/README.md, "A lean worker: memory").
  */
 export const DEFAULT_MALLOC_ARENA_MAX = 2;
 

@@ -457,6 +457,11 @@ async function admitApproval(
   return { wave, ...m.applyApproval(approval, via, now, check.proof) };
 }
 
+/** True when an approval now would promote a wave that has soak gates: its re-check is due. */
+function recheckDue(m: CampaignMachine, now: number): boolean {
+  return m.currentWave !== undefined && soakGatesOf(m).length > 0 && m.approvalWouldPromote(now);
+}
+
 /** The approval re-check in flight per campaign run, by wave index. */
 const recheckInFlight = new WeakMap<CampaignMachine, { wave: number; answer: Promise<string | undefined> }>();
 
@@ -467,6 +472,9 @@ const recheckInFlight = new WeakMap<CampaignMachine, { wave: number; answer: Pro
  * looks piled up on Prometheus faster than it answered, and each refusal brought the next.)
  */
 function sharedRecheck(m: CampaignMachine, now: number): Promise<string | undefined> {
+  // Only a re-check this approval needs is shared: one that was not due for an earlier approval
+  // (it would not promote) answers `undefined` at once, and must not stand in for this one's.
+  if (!recheckDue(m, now)) return Promise.resolve(undefined);
   const wave = m.currentWave?.index ?? -1;
   const running = recheckInFlight.get(m);
   if (running && running.wave === wave) return running.answer;
@@ -488,7 +496,7 @@ function sharedRecheck(m: CampaignMachine, now: number): Promise<string | undefi
 async function recheckBeforePromotion(m: CampaignMachine, now: number): Promise<string | undefined> {
   const wave = m.currentWave;
   const gates = soakGatesOf(m);
-  if (!wave || gates.length === 0 || !m.approvalWouldPromote(now)) return undefined;
+  if (!wave || !recheckDue(m, now)) return undefined;
   const batches = gateBatchesOf(m, pairsOf(m, wave.index, gates));
   let failures: { cluster: string; result: GateResult }[];
   try {
