@@ -9,14 +9,21 @@
  *   npm run bench -- --scenario 5000       # the big one (about an hour on 2 cores)
  *   npm run bench -- --all                 # 50, 500 and 5000
  *   npm run bench -- --scenario 50 --keep  # keep logs and worker.log under .fleetwave/bench/
+ *   npm run bench -- --worker source       # the worker from the TypeScript sources (tsx), not dist/
+ *
+ * The worker runs as the image runs it: the compiled dist/, which the bench builds first
+ * (`npm run build`, about a minute). `--worker source` runs it through tsx instead, as
+ * bin/fleetwave.mjs does in a checkout: its figures include tsx's loader thread and source maps.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { compactJson } from './lib/measured';
 import { consoleReport, writeSummary } from './lib/report';
 import { runScenario } from './lib/scenario';
+import type { WorkerEntry } from './lib/worker-process';
 import { SCENARIOS } from './scenarios';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +34,7 @@ interface Options {
   scenario: string[];
   all: boolean;
   keep: boolean;
+  worker: WorkerEntry;
 }
 
 async function main(): Promise<number> {
@@ -35,6 +43,11 @@ async function main(): Promise<number> {
     .option('--scenario <name...>', `scenario(s) to run: ${Object.keys(SCENARIOS).join(', ')}`, DEFAULT_SCENARIOS)
     .option('--all', 'run every scenario', false)
     .option('--keep', 'keep the logs of each run under .fleetwave/bench/<scenario>', false)
+    .addOption(
+      new Option('--worker <entry>', 'the worker from dist/ (built first) or from the TypeScript sources (tsx)')
+        .choices(['built', 'source'])
+        .default('built'),
+    )
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse(process.argv);
   const opts = program.opts<Options>();
@@ -58,6 +71,17 @@ async function main(): Promise<number> {
       `warning: Node.js ${process.version} has no process.execve: the worker's heap settings cannot reach its main thread, so its RSS is not what a supported Node.js gives (bench/README.md, "Profiling the worker")`,
     );
   }
+  if (opts.worker === 'built') {
+    log('building dist/ (npm run build): the worker runs from it, as in the image');
+    const build = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/build-lib.ts')], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (build.status !== 0) {
+      process.stderr.write('error: npm run build failed; `--worker source` runs the worker without dist/\n');
+      return 1;
+    }
+  }
   let failures = 0;
   for (const name of names) {
     const def = SCENARIOS[name];
@@ -65,7 +89,7 @@ async function main(): Promise<number> {
     const dir = path.join(root, '.fleetwave/bench', name);
     rmSync(dir, { recursive: true, force: true });
     try {
-      const result = await runScenario(def, dir, log);
+      const result = await runScenario(def, dir, log, opts.worker);
       writeFileSync(path.join(resultsDir, `${name}.json`), `${compactJson(result)}\n`);
       process.stdout.write(`${consoleReport(result)}\n\n`);
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });

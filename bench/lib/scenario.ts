@@ -29,6 +29,7 @@ import { ProcessSampler } from './proc';
 import { campaignTimeline, refillDelays } from './timeline';
 import { HEARTBEAT_OPERATIONS, requestDelta, scrapeFrontendRequests, sumOperations } from './server-metrics';
 import { startStack } from './stack';
+import type { WorkerEntry } from './worker-process';
 
 /** A scenario: fleet size and seed, time scale, and the campaign's shape. */
 export interface ScenarioDefinition {
@@ -65,6 +66,8 @@ export interface ScenarioResult {
     caps: string[];
     temporal: string;
     workerEnv: Record<string, string>;
+    /** How the worker ran: `built` (dist/, as the image runs it) or `source` (tsx). Absent in older results: source. */
+    worker?: WorkerEntry;
   };
   outcome: {
     state: string;
@@ -182,6 +185,7 @@ export async function runScenario(
   def: ScenarioDefinition,
   dir: string,
   log: (line: string) => void,
+  workerEntry: WorkerEntry = 'source',
 ): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = os.loadavg().map((x) => Number(x.toFixed(2)));
@@ -205,6 +209,7 @@ export async function runScenario(
     dir,
     scrapeInterval: def.scrapeInterval ?? '1s',
     workerEnv,
+    workerEntry,
     ...(def.dynamicConfig ? { dynamicConfig: def.dynamicConfig } : {}),
     // Heartbeats leave no history event: they are read from the server's own request counters.
     serverMetrics: true,
@@ -295,6 +300,7 @@ export async function runScenario(
         caps: plan.campaign.caps,
         temporal: `dev server (in memory)${def.dynamicConfig ? ` with ${JSON.stringify(def.dynamicConfig)}` : ', default limits'}`,
         workerEnv,
+        worker: workerEntry,
       },
       outcome: {
         state: drive.result.state,

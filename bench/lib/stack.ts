@@ -19,7 +19,7 @@ import { findFreePort, startDevServer, type DevServer } from '../../scripts/dev-
 import { freePort, prometheusBinary, startPrometheus, type TestPrometheus } from '../../scripts/prometheus';
 import { startSimulator, type Simulator } from '../../simulator/index';
 import { simulatorWorkerEnv } from '../../simulator/worker-env';
-import { startWorkerProcess, type WorkerProcess } from './worker-process';
+import { startWorkerProcess, type WorkerEntry, type WorkerProcess } from './worker-process';
 
 /** Options for {@link startStack}. */
 export interface StackOptions {
@@ -42,6 +42,8 @@ export interface StackOptions {
   scrapeInterval?: string;
   /** Extra worker environment (FLEETWAVE_MAX_CONCURRENT_ACTIVITIES, LOG_LEVEL...). */
   workerEnv?: Record<string, string>;
+  /** How the worker's code is loaded (bench/lib/worker-process.ts). Default: `source`. */
+  workerEntry?: WorkerEntry;
   /** Count the simulator's answers by HTTP status (see {@link Stack.simResponses}). Default: false. */
   countSimResponses?: boolean;
   /** Progress lines. Default: discard. */
@@ -164,7 +166,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...opts.workerEnv,
     };
     const started = Date.now();
-    const worker = await startWorkerProcess({ env: workerEnv, logFile: path.join(opts.dir, 'worker.log') });
+    const worker = await startWorkerProcess({
+      env: workerEnv,
+      logFile: path.join(opts.dir, 'worker.log'),
+      ...(opts.workerEntry ? { entry: opts.workerEntry } : {}),
+    });
     stops.push({ name: 'worker', stop: () => worker.stop() });
     log(`worker pid ${worker.pid} ready in ${Date.now() - started} ms`);
 

@@ -1,6 +1,7 @@
 /**
- * The fleetwave worker as users run it: `node bin/fleetwave.mjs worker`, a child process
- * configured by its environment. Benchmarks sample its CPU and memory from /proc; the
+ * The fleetwave worker as users run it: `node bin/fleetwave.mjs worker` (from the TypeScript
+ * sources through tsx in a checkout), or the compiled dist/ as the image runs it (`entry: 'built'`),
+ * a child process configured by its environment. Benchmarks sample its CPU and memory from /proc; the
  * resilience tests kill it with SIGKILL and start it again with the same environment.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,6 +22,20 @@ export interface WorkerProcessOptions {
   readyTimeoutMs?: number;
   /** Sample /proc every this often. Default 1 s. */
   sampleIntervalMs?: number;
+  /**
+   * `source`: bin/fleetwave.mjs, which runs the TypeScript sources through tsx in a checkout.
+   * `built`: the compiled dist/ (`npm run build` first), as the image and an installed package run
+   * it. Default: `source`.
+   */
+  entry?: WorkerEntry;
+}
+
+/** How the worker's code is loaded: see {@link WorkerProcessOptions.entry}. */
+export type WorkerEntry = 'source' | 'built';
+
+/** The script the worker process starts with. */
+export function workerScript(entry: WorkerEntry = 'source'): string {
+  return entry === 'built' ? path.join(root, 'bench/lib/built-worker.mjs') : path.join(root, 'bin/fleetwave.mjs');
 }
 
 /** One worker process at a time; `restart()` replaces it with a fresh one. */
@@ -109,7 +124,7 @@ function workerNodeFlags(): string[] {
 }
 
 async function launch(opts: WorkerProcessOptions, log: WriteStream, samplers: ProcessSampler[]): Promise<Running> {
-  const child = spawn(process.execPath, [...workerNodeFlags(), path.join(root, 'bin/fleetwave.mjs'), 'worker'], {
+  const child = spawn(process.execPath, [...workerNodeFlags(), workerScript(opts.entry), 'worker'], {
     cwd: root,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workerScript } from '../../bench/lib/worker-process';
 import { REPO_ROOT } from '../helpers/bundle';
 import { getTestTemporal } from '../helpers/temporal';
 
@@ -193,5 +194,17 @@ describe('the packed library', () => {
     ]);
     const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(stdout.trim()).toBe(version);
+  });
+
+  it('gives the bench its worker as the image runs it: dist/ through bench/lib/built-worker.mjs, no tsx', async () => {
+    // The pack above built the checkout's dist/. The shim registers no TypeScript loader and
+    // imports only dist/client/cli.js: with dist/ missing or not runnable on plain Node.js it fails.
+    expect(workerScript('built')).toBe(path.join(REPO_ROOT, 'bench/lib/built-worker.mjs'));
+    expect(workerScript()).toBe(path.join(REPO_ROOT, 'bin/fleetwave.mjs'));
+    const { stdout } = await run(process.execPath, [workerScript('built'), 'worker', '--help'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    expect(stdout).toContain('Usage: fleetwave worker');
   });
 });
