@@ -81,6 +81,11 @@ function verdict(pass: boolean | undefined): string {
 }
 
 /** Console lines for one scenario. */
+/** How the run's worker was loaded (results before `setup.worker` existed ran it from source). */
+function workerCode(r: ScenarioResult): string {
+  return r.setup.worker === 'built' ? 'built (dist/, as the image runs it)' : 'from source (tsx)';
+}
+
 export function consoleReport(r: ScenarioResult): string {
   const lines = [
     '',
@@ -100,7 +105,7 @@ export function consoleReport(r: ScenarioResult): string {
       .join('; ')}`,
     `   campaign        ${r.history.campaignEvents} events in ${r.history.campaignRuns} run(s): ${r.history.campaignEventsPerCluster} per cluster; largest run input ${(r.history.largestCampaignInputBytes / 2 ** 20).toFixed(2)} MiB`,
     `   actions         ${r.actions.perCluster} per cluster (${r.actions.total.total} total; heartbeats measured by the server ${r.actions.total.heartbeats}, ${r.actions.heartbeatsPerCluster} per cluster)`,
-    `   worker          ${r.setup.worker === 'built' ? 'built (dist/)' : 'from source (tsx)'}: ${r.worker.cpuSecondsDuringCampaign} CPU s during the campaign (${r.worker.cpuSecondsTotal} incl. start-up), peak RSS ${(r.worker.peakRssBytes / MiB).toFixed(0)} MiB (VmHWM, incl. bundling at start), ${(r.worker.peakRssDuringCampaignBytes / MiB).toFixed(0)} MiB during the campaign`,
+    `   worker          ${workerCode(r)}: ${r.worker.cpuSecondsDuringCampaign} CPU s during the campaign (${r.worker.cpuSecondsTotal} incl. start-up), peak RSS ${(r.worker.peakRssBytes / MiB).toFixed(0)} MiB (VmHWM, incl. bundling at start), ${(r.worker.peakRssDuringCampaignBytes / MiB).toFixed(0)} MiB during the campaign`,
     `   temporal server ${r.server.cpuSecondsDuringCampaign} CPU s, peak RSS ${(r.server.peakRssBytes / MiB).toFixed(0)} MiB`,
     `   window refill   child closed → campaign knows: p50 ${r.reaction.closeToLearnedMs.p50} ms, p95 ${r.reaction.closeToLearnedMs.p95} ms; knows → next start initiated: p50 ${r.reaction.learnedToNextStartMs.p50} ms, p95 ${r.reaction.learnedToNextStartMs.p95} ms; initiated → child started: p50 ${r.reaction.initiatedToStartedMs.p50} ms, p95 ${r.reaction.initiatedToStartedMs.p95} ms`,
     `   approvals       ${r.approvals.sent} sent; promoting approval returned → next wave's first child started: ${r.approvals.perWave.map((w) => `${w.wave} ${w.latencyMs} ms`).join(', ') || 'none'}`,
@@ -177,9 +182,7 @@ export function markdownSummary(results: ScenarioResult[], command: string): str
     row('max events in one run', check(3)),
     row('actions per cluster (heartbeats measured; looks counted as attempts)', (r) => `${r.actions.perCluster}`),
     row('heartbeats per cluster (server)', (r) => `${r.actions.heartbeatsPerCluster}`),
-    row('worker code', (r) =>
-      r.setup.worker === 'built' ? 'built (dist/, as the image runs it)' : 'from source (tsx)',
-    ),
+    row('worker code', workerCode),
     row(
       'worker CPU during the campaign',
       (r) =>
