@@ -1,7 +1,8 @@
 /**
  * watchHealthGates: one activity watches a batch of cluster × gate pairs for a whole period (a
- * wave's soak, the watch after promotion) and returns at the first failure or at the end. It is
- * also the approval re-check: a watch whose end has already passed takes one look.
+ * wave's soak, the watch after promotion) and returns at the first failure or at the end (at its
+ * last look, when every pair is decided and none is due again before the end). It is also the
+ * approval re-check: a watch whose end has already passed takes one look.
  *
  * It waits the way every fleetwave wait does (docs/architecture.md, "Waiting"; activities/waiting.ts):
  * an attempt measures the pairs that are due, once each, and parks until the next pair is due with
@@ -210,7 +211,11 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
             if (m.note !== undefined) pair.lastNote = m.note;
             else delete pair.lastNote;
             if (m.comparison) pair.comparison = m.comparison;
-            pair.nextAtMs = parts.now() + durationMs(item.gate.interval ?? '30s');
+            // The next look is one interval after this look began, not after this measurement
+            // returned: the pairs of a look stay due together. Measured from each return, a look
+            // of many pairs (queued behind the Prometheus query limit) spread them over its length
+            // and every later look took only the few due at once, one parked attempt each.
+            pair.nextAtMs = now + durationMs(item.gate.interval ?? '30s');
             // Alive and with the tally so far: a worker killed mid-look is noticed at the heartbeat
             // timeout, and the next attempt keeps what this one measured.
             if (Date.now() - beatAt >= LOOK_HEARTBEAT_EVERY_MS) {
@@ -233,11 +238,19 @@ export function createWatchActivity(parts: WatchParts, runtime: () => ActivityRu
       }
       const after = parts.now();
       if (oneLook) return finish();
+      // The looks still to take: a pair due again within the period, or one not yet decided once the
+      // period is over. Nothing else is waited for: when every pair is decided and none is due again
+      // before the end, no look can change the result, so the watch returns now instead of parking
+      // (or sleeping) until the end only to say so. The caller keeps the period's time itself (the
+      // soak's timer); at a 1 s interval the parked attempt at the end cost a server round trip on
+      // every soak of the bench (bench/README.md, "the overhead at 500").
       const ended = after >= input.untilMs;
-      const waiting = progress.pairs.flatMap((p, i) => (!ended || undecidedAfterEnd(i, after) ? [p.nextAtMs] : []));
+      const endOrNow = Math.max(after, input.untilMs);
+      const waiting = progress.pairs.flatMap((p, i) =>
+        (!ended && p.nextAtMs <= input.untilMs) || undecidedAfterEnd(i, endOrNow) ? [p.nextAtMs] : [],
+      );
       if (waiting.length === 0) return finish();
-      const nextAt = ended ? Math.min(...waiting) : Math.min(input.untilMs, ...waiting);
-      const delay = Math.max(0, nextAt - after);
+      const delay = Math.max(0, Math.min(...waiting) - after);
       if (parts.park(rt)) {
         // The tallies changed with every look: the next attempt needs them.
         keepProgress(rt, progress, resumed);

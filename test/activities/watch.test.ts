@@ -20,6 +20,7 @@ function harness(
   park = false,
   details?: unknown,
   startAt = 1_000_000,
+  measureMs = 0,
 ) {
   let now = startAt;
   const counts = new Map<string, number>();
@@ -41,6 +42,7 @@ function harness(
       measureOnce: async (_rt, c) => {
         const n = (counts.get(c.name) ?? 0) + 1;
         counts.set(c.name, n);
+        now += measureMs;
         return { kind: measure(c.name, n), value: '0' };
       },
       now: () => now,
@@ -48,7 +50,7 @@ function harness(
     },
     () => rt,
   );
-  return { watchHealthGates, counts, beats, start: now };
+  return { watchHealthGates, counts, beats, start: now, clock: () => now };
 }
 
 describe('watchHealthGates', () => {
@@ -114,6 +116,53 @@ describe('watchHealthGates', () => {
     expect(out).toMatchObject({ ended: true, failures: [] });
     expect(out.results[0]).toMatchObject({ outcome: 'Successful', successes: 2 });
     expect(late.counts.get('a')).toBe(1);
+  });
+
+  it('returns at its last look when every pair is decided and none is due again before the end', async () => {
+    // 90 s at a 60 s interval: looks at 0 and 60 s; nothing a look could change is left after the second.
+    const input = (start: number) => ({
+      phase: 'soak' as const,
+      items: [
+        { cluster: cluster('a'), gate },
+        { cluster: cluster('b'), gate },
+      ],
+      untilMs: start + 90_000,
+    });
+    const h = harness(() => 'pass');
+    const out = await h.watchHealthGates(input(h.start));
+    expect(out).toMatchObject({ ended: true, failures: [], looks: 2 });
+    expect(h.clock() - h.start).toBe(60_000);
+    // Parked, the attempt of the second look returns instead of parking until the end.
+    const first = harness(() => 'pass', true);
+    await expect(first.watchHealthGates(input(first.start))).rejects.toMatchObject({ nextRetryDelay: 60_000 });
+    const second = harness(() => 'pass', true, first.beats.at(-1), first.start + 60_000);
+    const parked = await second.watchHealthGates(input(first.start));
+    expect(parked).toMatchObject({ ended: true, failures: [], looks: 2 });
+    expect(parked.results.map((r) => r.outcome)).toEqual(['Successful', 'Successful']);
+    // One pair still short of its passes in a row is looked at past the end, at its interval, not at the end.
+    const short = harness(() => 'pass', true);
+    const needsTwo = {
+      ...input(short.start),
+      items: [{ cluster: cluster('a'), gate: { ...gate, consecutiveSuccesses: 2 } }],
+    };
+    needsTwo.untilMs = short.start + 30_000;
+    await expect(short.watchHealthGates(needsTwo)).rejects.toMatchObject({ nextRetryDelay: 60_000 });
+  });
+
+  it('keeps the pairs of a look due together when its measurements take time (one look per interval)', async () => {
+    // Ten pairs measured one at a time, a second each: a look spans 10 s of a 60 s interval.
+    const h = harness(() => 'pass', false, undefined, 1_000_000, 1_000);
+    const names = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    const out = await h.watchHealthGates({
+      phase: 'soak',
+      items: names.map((n) => ({ cluster: cluster(n), gate })),
+      untilMs: h.start + 5 * 60_000,
+      concurrency: 1,
+    });
+    expect(out).toMatchObject({ ended: true, failures: [] });
+    // Looks at 0, 60, ..., 300 s, every pair in each; measured from each return, every pair had a look of its own.
+    expect(out.looks).toBe(6);
+    expect(names.map((n) => h.counts.get(n))).toEqual(names.map(() => 6));
   });
 
   it('takes one look when its end has passed (the approval re-check)', async () => {
