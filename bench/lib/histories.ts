@@ -97,6 +97,41 @@ export function eventKind(e: HistoryEvent): string {
   return 'Unknown';
 }
 
+/**
+ * The campaign's events as text, one line each: seconds since `t0Ms`, event ID, kind, and what
+ * tells the line apart (an activity's type and ID, the event an activity event belongs to, a
+ * timer's length, an Update's or Signal's name, a child's workflow ID). What `FLEETWAVE_BENCH_TIMELINE`
+ * writes: where a wave's gap goes (its soak, watches, approvals and re-check) is read off it.
+ */
+export function campaignTimelineText(runs: readonly RunHistory[], t0Ms: number): string {
+  const lines: string[] = [];
+  for (const run of runs) {
+    for (const e of run.events) {
+      const parts = [((eventMs(e) - t0Ms) / 1000).toFixed(3), String(e.eventId), eventKind(e)];
+      const scheduled = e.activityTaskScheduledEventAttributes;
+      if (scheduled) parts.push(`${scheduled.activityType?.name ?? '?'} id=${scheduled.activityId ?? '?'}`);
+      const of =
+        e.activityTaskStartedEventAttributes ??
+        e.activityTaskCompletedEventAttributes ??
+        e.activityTaskFailedEventAttributes ??
+        e.activityTaskTimedOutEventAttributes;
+      if (of?.scheduledEventId != null) parts.push(`of=${String(of.scheduledEventId)}`);
+      const timeout = e.timerStartedEventAttributes?.startToFireTimeout;
+      if (timeout) parts.push(`timer=${(tsToMs(timeout) / 1000).toFixed(3)}s`);
+      const name =
+        e.workflowExecutionSignaledEventAttributes?.signalName ??
+        e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
+      if (name) parts.push(name);
+      const child =
+        e.childWorkflowExecutionStartedEventAttributes?.workflowExecution ??
+        e.childWorkflowExecutionCompletedEventAttributes?.workflowExecution;
+      if (child?.workflowId) parts.push(child.workflowId);
+      lines.push(parts.join(' '));
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** Fetches one run's whole history. */
 export async function fetchRun(client: Client, workflowId: string, runId: string): Promise<RunHistory> {
   const events = await fetchEvents(client, workflowId, runId);

@@ -3,6 +3,7 @@
  * the driver approving each wave at once, then read the histories and the simulator and turn
  * them into figures (bench/lib/report.ts formats them).
  */
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { validateStartInput } from '../../client/library';
 import { durationToMs } from '../../domain/duration';
@@ -14,6 +15,7 @@ import { benchCampaign, type BenchCampaignOptions } from './campaign';
 import { campaignProgress, driveCampaign } from './driver';
 import {
   addActions,
+  campaignTimelineText,
   countActions,
   emptyActions,
   eventBreakdown,
@@ -265,6 +267,8 @@ export async function runScenario(
       return undefined;
     });
     const histories = await fetchCampaignHistories(stack.client.client, campaignWorkflowId(name), started.runId);
+    const timelineFile = process.env.FLEETWAVE_BENCH_TIMELINE;
+    if (timelineFile) writeFileSync(timelineFile, campaignTimelineText(histories.campaignRuns, t0));
     const mutations = stack.sim.mutations();
     const simState = stack.sim.state();
     const target = validated.spec.target.kubernetesVersion as string;
