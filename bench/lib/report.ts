@@ -80,12 +80,12 @@ function verdict(pass: boolean | undefined): string {
   return pass === undefined ? '—' : pass ? 'PASS' : 'FAIL';
 }
 
-/** Console lines for one scenario. */
 /** How the run's worker was loaded (results before `setup.worker` existed ran it from source). */
 function workerCode(r: ScenarioResult): string {
   return r.setup.worker === 'built' ? 'built (dist/, as the image runs it)' : 'from source (tsx)';
 }
 
+/** Console lines for one scenario. */
 export function consoleReport(r: ScenarioResult): string {
   const lines = [
     '',

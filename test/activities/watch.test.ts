@@ -144,8 +144,8 @@ describe('watchHealthGates', () => {
     const needsTwo = {
       ...input(short.start),
       items: [{ cluster: cluster('a'), gate: { ...gate, consecutiveSuccesses: 2 } }],
+      untilMs: short.start + 30_000,
     };
-    needsTwo.untilMs = short.start + 30_000;
     await expect(short.watchHealthGates(needsTwo)).rejects.toMatchObject({ nextRetryDelay: 60_000 });
   });
 

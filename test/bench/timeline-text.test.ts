@@ -2,11 +2,9 @@
  * FLEETWAVE_BENCH_TIMELINE's text (bench/lib/histories.ts campaignTimelineText): one line per event
  * with what tells it apart, times from the campaign's start.
  */
-import { msToTs } from '@temporalio/common/lib/time';
+import { msToTs as at } from '@temporalio/common/lib/time';
 import { describe, expect, it } from 'vitest';
 import { campaignTimelineText, type RunHistory } from '../../bench/lib/histories';
-
-const at = (ms: number) => msToTs(ms);
 
 describe('campaignTimelineText', () => {
   it('names the activity, the event it belongs to, the timer, the update and the child', () => {
