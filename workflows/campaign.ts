@@ -216,6 +216,8 @@ const { watchHealthGates } = proxyActivities<FleetwaveActivities>({
 
 /** See `runWatchedSoak` and docs/versioning.md. */
 const SOAK_WATCH_PATCH = 'soak-watch';
+/** See `runWatchedSoak` and docs/versioning.md. */
+const SOAK_OVER_BEFORE_CONTINUE_PATCH = 'soak-over-before-continue';
 /** See `watchPromotedWaves` and docs/versioning.md. */
 const WATCH_AFTER_PROMOTION_PATCH = 'watch-after-promotion';
 /** See `recheckBeforePromotion` and docs/versioning.md. */
@@ -1305,7 +1307,9 @@ class CampaignRun {
    * (state.ts soakGateFailed): a rollback-only child, counted against the failure budget, whose
    * excess pauses or aborts as the wave says. The soak ends when its time is up, every watch has
    * returned and no rollback is still running. A continue-as-new stops the watches; the next run
-   * watches again until the same end (the tallies start over).
+   * watches again until the same end (the tallies start over). A soak that is over ends before the
+   * run continues as new (patch soak-over-before-continue): older runs continued first, and the next
+   * run took one more look at every pair of the wave after the soak's end.
    */
   private async runWatchedSoak(wave: WaveView): Promise<void> {
     const m = this.m;
@@ -1340,12 +1344,13 @@ class CampaignRun {
       await this.sendPendingSignals();
       if (this.changedWhileAwaiting(before)) continue;
       if (m.aborting) continue;
-      if (this.continueAsNewSuggested()) {
+      const timeUp = Date.now() >= (wave.soakEndsAt ?? 0);
+      const over = watching === 0 && timeUp && !m.rollbacksPending(wave.index);
+      if (this.continueAsNewSuggested() && !(over && patched(SOAK_OVER_BEFORE_CONTINUE_PATCH))) {
         scope.cancel();
         return;
       }
-      const timeUp = Date.now() >= (wave.soakEndsAt ?? 0);
-      if (watching === 0 && timeUp && !m.rollbacksPending(wave.index)) break;
+      if (over) break;
       this.publish();
       const why = m.rollbacksPending(wave.index) ? ', rolling back' : '';
       await this.waitForChange(

@@ -10,6 +10,7 @@ import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fa
 import { startDedicatedTestTemporal, type DedicatedTestTemporal, type TestTemporal } from '../helpers/temporal';
 import {
   campaignTestTemporal,
+  SOAK_GATE,
   makeCampaign,
   resultWithin,
   startCampaign,
@@ -289,6 +290,74 @@ describe('campaign workflow: continue-as-new', () => {
     { timeout: 180_000 },
     async () => {
       await continueAsNewCampaign(undefined, 'can');
+    },
+  );
+});
+
+describe('campaign workflow: a soak that is over, and continue-as-new', () => {
+  let dedicated: DedicatedTestTemporal;
+
+  beforeAll(async () => {
+    // Suggested from about the second workflow task of every run on: each run makes a task or two of
+    // progress, then continues as new. A soak run's watch returns in its second task.
+    dedicated = await startDedicatedTestTemporal({ dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 10 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await dedicated?.teardown();
+  });
+
+  it(
+    'ends a soak that is over before continuing as new, instead of watching its pairs again after its end',
+    { timeout: 120_000 },
+    async () => {
+      const tag = uniqueTag();
+      const names = ['a', 'b'].map((n) => `sover-${tag}-${n}`);
+      const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)) });
+      const campaign = makeCampaign(`sover-${tag}`, {
+        waves: [{ name: 'all', maxParallel: 2, soak: '2s' }],
+        // Looked at once per watch: no second look is due before the soak's end.
+        healthGates: [{ ...SOAK_GATE, interval: '1h' }],
+      });
+      const taskQueue = dedicated.taskQueue('campaign');
+      const { result, status, runs } = await withWorker(
+        dedicated,
+        taskQueue,
+        fake.activities,
+        async () => {
+          const handle = await startCampaign(
+            dedicated,
+            taskQueue,
+            campaign,
+            names.map((n) => fake.member(n)),
+          );
+          // Before the fix every run begun after the soak's end watched, was told to continue as new
+          // when its watch returned, and did: the campaign never ended.
+          const result = await resultWithin(handle, 60_000);
+          return { result, status: await handle.query(statusQuery), runs: await historiesOfChain(dedicated, handle) };
+        },
+        STANDIN_CHILD_WORKFLOWS,
+      );
+      expect(result.state).toBe('completed');
+      expect(result.upgraded.sort()).toEqual([...names].sort());
+      const soakEnd = Date.parse(status.waves[0]?.soakEndsAt ?? '');
+      expect(Number.isFinite(soakEnd)).toBe(true);
+      const looks = fake.calls.filter((c) => c.label === `watchHealthGates:${SOAK_GATE.name}/soak`);
+      const late = looks.filter((c) => c.at >= soakEnd);
+      console.log(
+        `soak over before continue-as-new: ${runs.length} runs, ${looks.length} soak looks, ${late.length} after the soak's end`,
+      );
+      // The campaign did continue as new around its soak (the setup this test is about) ...
+      expect(runs.length).toBeGreaterThan(2);
+      // ... and at most the run begun after the soak's end looked once more, at each pair.
+      expect(late.length).toBeLessThanOrEqual(names.length);
+      // The patch was recorded where a run was told to continue as new with its soak over.
+      const patches = runs.flat().flatMap((e) => {
+        const a = e.markerRecordedEventAttributes;
+        const data = a?.markerName === 'core_patch' ? a.details?.['patch-data']?.payloads?.[0]?.data : undefined;
+        return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id] : [];
+      });
+      expect(patches).toContain('soak-over-before-continue');
     },
   );
 });
