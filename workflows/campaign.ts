@@ -476,14 +476,14 @@ const recheckInFlight = new WeakMap<CampaignMachine, { wave: number; answer: Pro
 function sharedRecheck(m: CampaignMachine, now: number): Promise<string | undefined> {
   // Only a re-check this approval needs is shared: one that was not due for an earlier approval
   // (it would not promote) answers `undefined` at once, and must not stand in for this one's.
-  if (!recheckDue(m, now)) return Promise.resolve(undefined);
-  const wave = m.currentWave?.index ?? -1;
+  const wave = m.currentWave;
+  if (!wave || !recheckDue(m, now)) return Promise.resolve(undefined);
   const running = recheckInFlight.get(m);
-  if (running && running.wave === wave) return running.answer;
-  const answer = recheckBeforePromotion(m, now).finally(() => {
+  if (running && running.wave === wave.index) return running.answer;
+  const answer = recheckWave(m, wave).finally(() => {
     if (recheckInFlight.get(m)?.answer === answer) recheckInFlight.delete(m);
   });
-  recheckInFlight.set(m, { wave, answer });
+  recheckInFlight.set(m, { wave: wave.index, answer });
   return answer;
 }
 
@@ -495,11 +495,14 @@ function sharedRecheck(m: CampaignMachine, now: number): Promise<string | undefi
  * recorded like every other one. Returns why the wave is red, '' when it is green, undefined when
  * no re-check was due (the approval does not promote, no soak gates, or a run older than the patch).
  */
-async function recheckBeforePromotion(m: CampaignMachine, now: number): Promise<string | undefined> {
+function recheckBeforePromotion(m: CampaignMachine, now: number): Promise<string | undefined> {
   const wave = m.currentWave;
-  const gates = soakGatesOf(m);
-  if (!wave || !recheckDue(m, now)) return undefined;
-  const batches = gateBatchesOf(m, pairsOf(m, wave.index, gates));
+  return wave && recheckDue(m, now) ? recheckWave(m, wave) : Promise.resolve(undefined);
+}
+
+/** One fresh look at every soak-phase gate pair of `wave` (see {@link recheckBeforePromotion}): why it is red, or ''. */
+async function recheckWave(m: CampaignMachine, wave: WaveView): Promise<string> {
+  const batches = gateBatchesOf(m, pairsOf(m, wave.index, soakGatesOf(m)));
   let failures: { cluster: string; result: GateResult }[];
   try {
     const answers = await Promise.all(
