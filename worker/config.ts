@@ -22,6 +22,8 @@ export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 export const DEFAULT_HEAP_SEMI_SPACE_MB = 16;
 /** FLEETWAVE_HEAP_OLD_SPACE_MB unless set (see the variable). */
 export const DEFAULT_HEAP_OLD_SPACE_MB = 1536;
+/** FLEETWAVE_HEAP_GROWING_PERCENT unless set (see the variable). */
+export const DEFAULT_HEAP_GROWING_PERCENT = 30;
 
 /**
  * FLEETWAVE_MALLOC_ARENA_MAX unless set: two malloc arenas. They took 74–118 MiB off the worker's
@@ -125,6 +127,16 @@ export const workerEnvSchema = z.object({
     .describe(
       `V8's old-generation limit, in MiB, of each of the worker's threads (--max-old-space-size). A smaller limit makes V8 collect sooner (on a large machine it lets the old generation grow to four times its live data first). Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB; 0 leaves V8's own (a share of the machine's memory). Default: ${DEFAULT_HEAP_OLD_SPACE_MB}.`,
     ),
+  FLEETWAVE_HEAP_GROWING_PERCENT: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: 'must be a whole number of percent (0 leaves V8 its own)' })
+    .transform(Number)
+    .pipe(z.number().int().max(300, { message: 'must be <= 300' }))
+    .default(DEFAULT_HEAP_GROWING_PERCENT)
+    .describe(
+      `How far, in percent, V8 lets each of the worker's heaps grow past what its last full collection kept before it collects again (--heap-growing-percent: 30 is 1.3 times the live data). Left to itself V8 picks a factor of 1.1 to 4 from its own speed, and the worker's heaps held about twice their live data. Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB; 0 leaves V8's own. Default: ${DEFAULT_HEAP_GROWING_PERCENT}.`,
+    ),
   FLEETWAVE_MALLOC_ARENA_MAX: z
     .string()
     .trim()
@@ -197,6 +209,8 @@ export interface WorkerConfig {
   heapSemiSpaceMb: number;
   /** FLEETWAVE_HEAP_OLD_SPACE_MB: V8's --max-old-space-size for the worker's threads; 0 leaves V8's own. */
   heapOldSpaceMb: number;
+  /** FLEETWAVE_HEAP_GROWING_PERCENT: V8's --heap-growing-percent for the worker's threads; 0 leaves V8's own. */
+  heapGrowingPercent: number;
   /** FLEETWAVE_MALLOC_ARENA_MAX: glibc's MALLOC_ARENA_MAX for the worker process; 0 leaves glibc's own. */
   mallocArenaMax: number;
   /** FLEETWAVE_WAIT_TIME_SCALE: divides the delays between the looks of every wait (1 against real EKS). */
@@ -272,6 +286,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     waitTimeScale: Number(v.FLEETWAVE_WAIT_TIME_SCALE),
     heapSemiSpaceMb: v.FLEETWAVE_HEAP_SEMI_SPACE_MB,
     heapOldSpaceMb: v.FLEETWAVE_HEAP_OLD_SPACE_MB,
+    heapGrowingPercent: v.FLEETWAVE_HEAP_GROWING_PERCENT,
     mallocArenaMax: v.FLEETWAVE_MALLOC_ARENA_MAX,
     aws: {
       region: v.AWS_REGION,

@@ -127,6 +127,7 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
         heap: {
           semiSpaceMb: config.heapSemiSpaceMb,
           oldSpaceMb: config.heapOldSpaceMb,
+          growingPercent: config.heapGrowingPercent,
           mainThreadLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
         },
         mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? 'glibc default',

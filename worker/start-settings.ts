@@ -1,7 +1,7 @@
 /**
- * Heap sizes the worker's V8 threads can take only when they start (FLEETWAVE_HEAP_SEMI_SPACE_MB,
- * FLEETWAVE_HEAP_OLD_SPACE_MB), and glibc's malloc arenas, read when the process starts
- * (FLEETWAVE_MALLOC_ARENA_MAX).
+ * Heap settings the worker's V8 threads can take only when they start (FLEETWAVE_HEAP_SEMI_SPACE_MB,
+ * FLEETWAVE_HEAP_OLD_SPACE_MB, FLEETWAVE_HEAP_GROWING_PERCENT), and glibc's malloc arenas, read when
+ * the process starts (FLEETWAVE_MALLOC_ARENA_MAX).
  *
  * Left to itself V8 sizes its heaps from the machine, not the worker: on a host with a few GiB
  * free it takes a 4 GiB heap limit, grows each young generation to 128 MiB and lets the old
@@ -21,12 +21,13 @@ import type { WorkerConfig } from './config';
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 
-/** The flags of `config` as `[name, value]`, without the ones set to 0 (V8's own size). */
+/** The flags of `config` as `[name, value]`, without the ones set to 0 (V8's own). */
 function heapFlags(config: WorkerConfig): [string, number][] {
   return (
     [
       ['--max-semi-space-size', config.heapSemiSpaceMb],
       ['--max-old-space-size', config.heapOldSpaceMb],
+      ['--heap-growing-percent', config.heapGrowingPercent],
     ] as [string, number][]
   ).filter(([, mb]) => mb > 0);
 }

@@ -40,6 +40,7 @@ describe('loadWorkerConfig', () => {
       waitTimeScale: 1,
       heapSemiSpaceMb: 16,
       heapOldSpaceMb: 1536,
+      heapGrowingPercent: 30,
       mallocArenaMax: 2,
       aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
       prometheusUrl: undefined,
@@ -65,6 +66,7 @@ describe('loadWorkerConfig', () => {
       FLEETWAVE_WAIT_TIME_SCALE: '1200',
       FLEETWAVE_HEAP_SEMI_SPACE_MB: '0',
       FLEETWAVE_HEAP_OLD_SPACE_MB: '4096',
+      FLEETWAVE_HEAP_GROWING_PERCENT: '50',
       FLEETWAVE_MALLOC_ARENA_MAX: '2',
     });
     expect(config).toMatchObject({
@@ -79,6 +81,7 @@ describe('loadWorkerConfig', () => {
       waitTimeScale: 1200,
       heapSemiSpaceMb: 0,
       heapOldSpaceMb: 4096,
+      heapGrowingPercent: 50,
       mallocArenaMax: 2,
     });
     expect(config.metricsAddress).toBeUndefined();
@@ -112,11 +115,13 @@ describe('loadWorkerConfig', () => {
       problemsOf({
         FLEETWAVE_HEAP_SEMI_SPACE_MB: '4096',
         FLEETWAVE_HEAP_OLD_SPACE_MB: '-1',
+        FLEETWAVE_HEAP_GROWING_PERCENT: '30%',
         FLEETWAVE_MALLOC_ARENA_MAX: 'two',
       }),
     ).toEqual([
       'FLEETWAVE_HEAP_SEMI_SPACE_MB="4096": must be <= 1024',
       'FLEETWAVE_HEAP_OLD_SPACE_MB="-1": must be a whole number of MiB (0 leaves the runtime its own)',
+      'FLEETWAVE_HEAP_GROWING_PERCENT="30%": must be a whole number of percent (0 leaves V8 its own)',
       'FLEETWAVE_MALLOC_ARENA_MAX="two": must be a whole number (0 leaves glibc its own)',
     ]);
   });
@@ -196,19 +201,29 @@ describe('missingHeapFlags', () => {
   const config = loadWorkerConfig(NO_FILE);
 
   it('asks for the heap flags a plain start lacks', () => {
-    expect(missingHeapFlags(config, [], {})).toEqual(['--max-semi-space-size=16', '--max-old-space-size=1536']);
+    expect(missingHeapFlags(config, [], {})).toEqual([
+      '--max-semi-space-size=16',
+      '--max-old-space-size=1536',
+      '--heap-growing-percent=30',
+    ]);
   });
 
   it('leaves alone what the command line or NODE_OPTIONS already set, and what is 0', () => {
     expect(
       missingHeapFlags(config, ['--max-semi-space-size=64'], {
-        NODE_OPTIONS: '--enable-source-maps --max-old-space-size=4096',
+        NODE_OPTIONS: '--enable-source-maps --max-old-space-size=4096 --heap-growing-percent=100',
       }),
     ).toEqual([]);
     expect(missingHeapFlags(config, [], { NODE_OPTIONS: '--max-old-space-size=4096' })).toEqual([
       '--max-semi-space-size=16',
+      '--heap-growing-percent=30',
     ]);
-    const off = loadWorkerConfig({ ...NO_FILE, FLEETWAVE_HEAP_SEMI_SPACE_MB: '0', FLEETWAVE_HEAP_OLD_SPACE_MB: '0' });
+    const off = loadWorkerConfig({
+      ...NO_FILE,
+      FLEETWAVE_HEAP_SEMI_SPACE_MB: '0',
+      FLEETWAVE_HEAP_OLD_SPACE_MB: '0',
+      FLEETWAVE_HEAP_GROWING_PERCENT: '0',
+    });
     expect(missingHeapFlags(off, [], {})).toEqual([]);
   });
 });
