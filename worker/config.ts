@@ -51,12 +51,12 @@ const positiveInt = (max: number) =>
         .max(max, { message: `must be <= ${max}` }),
     );
 
-/** A size in MiB; 0 is allowed (it means "leave the runtime's own"). */
-const megabytes = (max: number) =>
+/** A whole number from 0 to `max`, 0 meaning "leave the runtime its own"; `kind` completes "a whole number ...". */
+const wholeNumber = (max: number, kind: string) =>
   z
     .string()
     .trim()
-    .regex(/^\d+$/, { message: 'must be a whole number of MiB (0 leaves the runtime its own)' })
+    .regex(/^\d+$/, { message: `must be a whole number ${kind}` })
     .transform(Number)
     .pipe(
       z
@@ -64,6 +64,9 @@ const megabytes = (max: number) =>
         .int()
         .max(max, { message: `must be <= ${max}` }),
     );
+
+/** A size in MiB; 0 is allowed (it means "leave the runtime's own"). */
+const megabytes = (max: number) => wholeNumber(max, 'of MiB (0 leaves the runtime its own)');
 
 const url = z
   .string()
@@ -127,22 +130,12 @@ export const workerEnvSchema = z.object({
     .describe(
       `V8's old-generation limit, in MiB, of each of the worker's threads (--max-old-space-size). A smaller limit makes V8 collect sooner (on a large machine it lets the old generation grow to four times its live data first). Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB; 0 leaves V8's own (a share of the machine's memory). Default: ${DEFAULT_HEAP_OLD_SPACE_MB}.`,
     ),
-  FLEETWAVE_HEAP_GROWING_PERCENT: z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: 'must be a whole number of percent (0 leaves V8 its own)' })
-    .transform(Number)
-    .pipe(z.number().int().max(300, { message: 'must be <= 300' }))
+  FLEETWAVE_HEAP_GROWING_PERCENT: wholeNumber(300, 'of percent (0 leaves V8 its own)')
     .default(DEFAULT_HEAP_GROWING_PERCENT)
     .describe(
       `How far, in percent, V8 lets each of the worker's heaps grow past what its last full collection kept before it collects again (--heap-growing-percent: 30 is 1.3 times the live data). Left to itself V8 picks a factor of 1.1 to 4 from its own speed, and the worker's heaps held about twice their live data. Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB; 0 leaves V8's own. Default: ${DEFAULT_HEAP_GROWING_PERCENT}.`,
     ),
-  FLEETWAVE_MALLOC_ARENA_MAX: z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: 'must be a whole number (0 leaves glibc its own)' })
-    .transform(Number)
-    .pipe(z.number().int().max(1024, { message: 'must be <= 1024' }))
+  FLEETWAVE_MALLOC_ARENA_MAX: wholeNumber(1024, '(0 leaves glibc its own)')
     .default(DEFAULT_MALLOC_ARENA_MAX)
     .describe(
       `glibc's MALLOC_ARENA_MAX for the worker process: how many malloc arenas its threads (Temporal's Rust core, V8's helpers, the workflow thread) share. glibc keeps up to 8 per core and returns little of their free memory to the system. Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB (glibc reads it when a process starts) unless MALLOC_ARENA_MAX is set; 0 leaves glibc's own. Default: ${DEFAULT_MALLOC_ARENA_MAX}.`,
