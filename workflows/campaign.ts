@@ -1310,9 +1310,11 @@ class CampaignRun {
    * (state.ts soakGateFailed): a rollback-only child, counted against the failure budget, whose
    * excess pauses or aborts as the wave says. The soak ends when its time is up, every watch has
    * returned and no rollback is still running. A continue-as-new stops the watches; the next run
-   * watches again until the same end (the tallies start over). A soak that is over ends before the
-   * run continues as new (patch soak-over-before-continue): older runs continued first, and the next
-   * run took one more look at every pair of the wave after the soak's end.
+   * watches again until the same end (the tallies start over). A soak whose time is up, with no
+   * rollback running, ends before the run continues as new: its watches are at their last looks, so
+   * the run waits for them (patch soak-over-before-continue). Older runs cancelled them and continued
+   * first, and the next run took one more look at every pair of the wave after the soak's end; a run
+   * told to continue as new whenever a watch returned never ended.
    */
   private async runWatchedSoak(wave: WaveView): Promise<void> {
     const m = this.m;
@@ -1348,12 +1350,13 @@ class CampaignRun {
       if (this.changedWhileAwaiting(before)) continue;
       if (m.aborting) continue;
       const timeUp = Date.now() >= (wave.soakEndsAt ?? 0);
-      const over = watching === 0 && timeUp && !m.rollbacksPending(wave.index);
-      if (this.continueAsNewSuggested() && !(over && patched(SOAK_OVER_BEFORE_CONTINUE_PATCH))) {
+      // Time up and nothing rolling back: every watch returns at its last look, the soak is as good as over.
+      const ending = timeUp && !m.rollbacksPending(wave.index);
+      if (this.continueAsNewSuggested() && !(ending && patched(SOAK_OVER_BEFORE_CONTINUE_PATCH))) {
         scope.cancel();
         return;
       }
-      if (over) break;
+      if (ending && watching === 0) break;
       this.publish();
       const why = m.rollbacksPending(wave.index) ? ', rolling back' : '';
       await this.waitForChange(

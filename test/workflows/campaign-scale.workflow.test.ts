@@ -360,4 +360,64 @@ describe('campaign workflow: a soak that is over, and continue-as-new', () => {
       expect(patches).toContain('soak-over-before-continue');
     },
   );
+
+  it(
+    "lets a soak whose time is up finish its watches' last looks before continuing as new",
+    { timeout: 120_000 },
+    async () => {
+      const tag = uniqueTag();
+      const names = ['a', 'b'].map((n) => `send-${tag}-${n}`);
+      const fake = createFakeActivities({
+        clusters: names.map((n) => fakeCluster(n)),
+        // Each look takes longer than the soak: its timer fires while the watches still look.
+        beforeCall: (call) =>
+          call.name === 'watchHealthGates' ? new Promise((resolve) => setTimeout(resolve, 3_000)) : undefined,
+      });
+      const campaign = makeCampaign(`send-${tag}`, {
+        waves: [{ name: 'all', maxParallel: 2, soak: '2s' }],
+        healthGates: [{ ...SOAK_GATE, interval: '1h' }],
+      });
+      const taskQueue = dedicated.taskQueue('campaign');
+      const { result, status, runs } = await withWorker(
+        dedicated,
+        taskQueue,
+        fake.activities,
+        async () => {
+          const handle = await startCampaign(
+            dedicated,
+            taskQueue,
+            campaign,
+            names.map((n) => fake.member(n)),
+          );
+          const result = await resultWithin(handle, 60_000);
+          return { result, status: await handle.query(statusQuery), runs: await historiesOfChain(dedicated, handle) };
+        },
+        STANDIN_CHILD_WORKFLOWS,
+      );
+      expect(result.state).toBe('completed');
+      // The setup: in some run the soak's timer fired, then a workflow task was told to continue as
+      // new while that run's watches were still looking.
+      const toldWhileLooking = runs.some((events) => {
+        const fired = events.findIndex((e) => e.timerFiredEventAttributes);
+        return events.some((e, i) => {
+          if (fired < 0 || i < fired || !e.workflowTaskStartedEventAttributes?.suggestContinueAsNew) return false;
+          const before = events.slice(0, i);
+          const answered = new Set(
+            before.map((b) => String(b.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')),
+          );
+          return before.some(
+            (b) =>
+              b.activityTaskScheduledEventAttributes?.activityType?.name === 'watchHealthGates' &&
+              !answered.has(String(b.eventId)),
+          );
+        });
+      });
+      expect(toldWhileLooking).toBe(true);
+      // The run waited for those looks instead of cancelling them: no pair was looked at again after the end.
+      const soakEnd = Date.parse(status.waves[0]?.soakEndsAt ?? '');
+      const late = fake.calls.filter((c) => c.label === `watchHealthGates:${SOAK_GATE.name}/soak` && c.at >= soakEnd);
+      console.log(`soak ending before continue-as-new: ${runs.length} runs, ${late.length} looks after the soak's end`);
+      expect(late).toEqual([]);
+    },
+  );
 });
