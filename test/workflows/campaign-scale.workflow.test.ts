@@ -6,7 +6,7 @@
 import type { temporal as proto } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterUpgradeWorkflowId, statusQuery } from '../../workflows/definitions';
-import { createFakeActivities, fakeCluster, heartbeatUntil } from '../helpers/fake-activities';
+import { createFakeActivities, fakeCluster, heartbeatUntil, type RecordedCall } from '../helpers/fake-activities';
 import { startDedicatedTestTemporal, type DedicatedTestTemporal, type TestTemporal } from '../helpers/temporal';
 import {
   campaignTestTemporal,
@@ -307,43 +307,53 @@ describe('campaign workflow: a soak that is over, and continue-as-new', () => {
     await dedicated?.teardown();
   });
 
+  /**
+   * Two clusters in one wave with a 2 s soak and a soak gate looked at once per watch (no second look
+   * is due before the soak's end), stand-in children; `beforeCall` can slow the fake's calls down.
+   */
+  async function soakCampaign(prefix: string, beforeCall?: (call: RecordedCall) => Promise<void> | undefined) {
+    const tag = uniqueTag();
+    const names = ['a', 'b'].map((n) => `${prefix}-${tag}-${n}`);
+    const fake = createFakeActivities({
+      clusters: names.map((n) => fakeCluster(n)),
+      ...(beforeCall ? { beforeCall } : {}),
+    });
+    const campaign = makeCampaign(`${prefix}-${tag}`, {
+      waves: [{ name: 'all', maxParallel: 2, soak: '2s' }],
+      healthGates: [{ ...SOAK_GATE, interval: '1h' }],
+    });
+    const taskQueue = dedicated.taskQueue('campaign');
+    const out = await withWorker(
+      dedicated,
+      taskQueue,
+      fake.activities,
+      async () => {
+        const handle = await startCampaign(
+          dedicated,
+          taskQueue,
+          campaign,
+          names.map((n) => fake.member(n)),
+        );
+        const result = await resultWithin(handle, 60_000);
+        return { result, status: await handle.query(statusQuery), runs: await historiesOfChain(dedicated, handle) };
+      },
+      STANDIN_CHILD_WORKFLOWS,
+    );
+    const soakEnd = Date.parse(out.status.waves[0]?.soakEndsAt ?? '');
+    const looks = fake.calls.filter((c) => c.label === `watchHealthGates:${SOAK_GATE.name}/soak`);
+    return { ...out, names, soakEnd, looks, late: looks.filter((c) => c.at >= soakEnd) };
+  }
+
   it(
     'ends a soak that is over before continuing as new, instead of watching its pairs again after its end',
     { timeout: 120_000 },
     async () => {
-      const tag = uniqueTag();
-      const names = ['a', 'b'].map((n) => `sover-${tag}-${n}`);
-      const fake = createFakeActivities({ clusters: names.map((n) => fakeCluster(n)) });
-      const campaign = makeCampaign(`sover-${tag}`, {
-        waves: [{ name: 'all', maxParallel: 2, soak: '2s' }],
-        // Looked at once per watch: no second look is due before the soak's end.
-        healthGates: [{ ...SOAK_GATE, interval: '1h' }],
-      });
-      const taskQueue = dedicated.taskQueue('campaign');
-      const { result, status, runs } = await withWorker(
-        dedicated,
-        taskQueue,
-        fake.activities,
-        async () => {
-          const handle = await startCampaign(
-            dedicated,
-            taskQueue,
-            campaign,
-            names.map((n) => fake.member(n)),
-          );
-          // Before the fix every run begun after the soak's end watched, was told to continue as new
-          // when its watch returned, and did: the campaign never ended.
-          const result = await resultWithin(handle, 60_000);
-          return { result, status: await handle.query(statusQuery), runs: await historiesOfChain(dedicated, handle) };
-        },
-        STANDIN_CHILD_WORKFLOWS,
-      );
+      // Before the fix every run begun after the soak's end watched, was told to continue as new when
+      // its watch returned, and did: the campaign never ended (resultWithin fails after 60 s).
+      const { result, runs, names, soakEnd, looks, late } = await soakCampaign('sover');
       expect(result.state).toBe('completed');
       expect(result.upgraded.sort()).toEqual([...names].sort());
-      const soakEnd = Date.parse(status.waves[0]?.soakEndsAt ?? '');
       expect(Number.isFinite(soakEnd)).toBe(true);
-      const looks = fake.calls.filter((c) => c.label === `watchHealthGates:${SOAK_GATE.name}/soak`);
-      const late = looks.filter((c) => c.at >= soakEnd);
       console.log(
         `soak over before continue-as-new: ${runs.length} runs, ${looks.length} soak looks, ${late.length} after the soak's end`,
       );
@@ -365,34 +375,9 @@ describe('campaign workflow: a soak that is over, and continue-as-new', () => {
     "lets a soak whose time is up finish its watches' last looks before continuing as new",
     { timeout: 120_000 },
     async () => {
-      const tag = uniqueTag();
-      const names = ['a', 'b'].map((n) => `send-${tag}-${n}`);
-      const fake = createFakeActivities({
-        clusters: names.map((n) => fakeCluster(n)),
-        // Each look takes longer than the soak: its timer fires while the watches still look.
-        beforeCall: (call) =>
-          call.name === 'watchHealthGates' ? new Promise((resolve) => setTimeout(resolve, 3_000)) : undefined,
-      });
-      const campaign = makeCampaign(`send-${tag}`, {
-        waves: [{ name: 'all', maxParallel: 2, soak: '2s' }],
-        healthGates: [{ ...SOAK_GATE, interval: '1h' }],
-      });
-      const taskQueue = dedicated.taskQueue('campaign');
-      const { result, status, runs } = await withWorker(
-        dedicated,
-        taskQueue,
-        fake.activities,
-        async () => {
-          const handle = await startCampaign(
-            dedicated,
-            taskQueue,
-            campaign,
-            names.map((n) => fake.member(n)),
-          );
-          const result = await resultWithin(handle, 60_000);
-          return { result, status: await handle.query(statusQuery), runs: await historiesOfChain(dedicated, handle) };
-        },
-        STANDIN_CHILD_WORKFLOWS,
+      // Each look takes longer than the soak: its timer fires while the watches still look.
+      const { result, runs, late } = await soakCampaign('send', (call) =>
+        call.name === 'watchHealthGates' ? new Promise((resolve) => setTimeout(resolve, 3_000)) : undefined,
       );
       expect(result.state).toBe('completed');
       // The setup: in some run the soak's timer fired, then a workflow task was told to continue as
@@ -414,8 +399,6 @@ describe('campaign workflow: a soak that is over, and continue-as-new', () => {
       });
       expect(toldWhileLooking).toBe(true);
       // The run waited for those looks instead of cancelling them: no pair was looked at again after the end.
-      const soakEnd = Date.parse(status.waves[0]?.soakEndsAt ?? '');
-      const late = fake.calls.filter((c) => c.label === `watchHealthGates:${SOAK_GATE.name}/soak` && c.at >= soakEnd);
       console.log(`soak ending before continue-as-new: ${runs.length} runs, ${late.length} looks after the soak's end`);
       expect(late).toEqual([]);
     },
