@@ -29,7 +29,7 @@ function heapFlags(config: WorkerConfig): [string, number][] {
       ['--max-old-space-size', config.heapOldSpaceMb],
       ['--heap-growing-percent', config.heapGrowingPercent],
     ] as [string, number][]
-  ).filter(([, mb]) => mb > 0);
+  ).filter(([, value]) => value > 0);
 }
 
 /** Whether `name` is on this process's command line or in its NODE_OPTIONS. */

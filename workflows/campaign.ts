@@ -1350,7 +1350,8 @@ class CampaignRun {
       if (this.changedWhileAwaiting(before)) continue;
       if (m.aborting) continue;
       const timeUp = Date.now() >= (wave.soakEndsAt ?? 0);
-      // Time up and nothing rolling back: every watch returns at its last look, the soak is as good as over.
+      // Time up and nothing rolling back: each watch returns at its last look (a pair still short of its
+      // passes in a row is looked at past the end, at its interval), so the soak ends without another run.
       const ending = timeUp && !m.rollbacksPending(wave.index);
       if (this.continueAsNewSuggested() && !(ending && patched(SOAK_OVER_BEFORE_CONTINUE_PATCH))) {
         scope.cancel();
