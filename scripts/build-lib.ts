@@ -114,5 +114,8 @@ const result = program.emit(undefined, undefined, undefined, false, {
   afterDeclarations: [rewriteSpecifiers as ts.TransformerFactory<ts.SourceFile | ts.Bundle>],
 });
 if (result.emitSkipped || result.diagnostics.length > 0) fail(result.diagnostics);
-const files = parsed.fileNames.length;
+// Plain JavaScript that runs as it is, from the checkout and from dist/ alike.
+const COPIED = ['worker/workflow-thread-preload.mjs'];
+for (const file of COPIED) fs.copyFileSync(path.join(root, file), path.join(outDir, file));
+const files = parsed.fileNames.length + COPIED.length;
 process.stdout.write(`build: ${files} files to ${path.relative(root, outDir)}/ in ${Date.now() - started} ms\n`);

@@ -140,6 +140,15 @@ export const workerEnvSchema = z.object({
     .describe(
       `glibc's MALLOC_ARENA_MAX for the worker process: how many malloc arenas its threads (Temporal's Rust core, V8's helpers, the workflow thread) share. glibc keeps up to 8 per core and returns little of their free memory to the system. Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB (glibc reads it when a process starts) unless MALLOC_ARENA_MAX is set; 0 leaves glibc's own. Default: ${DEFAULT_MALLOC_ARENA_MAX}.`,
     ),
+  FLEETWAVE_WORKFLOW_STACK_TRACES: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['on', 'off'], { message: 'must be "on" or "off"' }))
+    .default('off')
+    .describe(
+      "The SDK's stack-trace tracking in the workflow thread, which answers the Web UI's Stack Trace tab (the __stack_trace query): on, it records a stack at every promise the workflows create, 40 % of the workflow thread's CPU at 500 clusters (bench/README.md). Off, that query answers that stack traces are not enabled; errors keep their source-mapped stacks, and `fleetwave status` and the Web UI's current details say where a campaign waits. Applied at start like FLEETWAVE_HEAP_SEMI_SPACE_MB. Default: off.",
+    ),
   LOG_LEVEL: z
     .string()
     .trim()
@@ -206,6 +215,8 @@ export interface WorkerConfig {
   heapGrowingPercent: number;
   /** FLEETWAVE_MALLOC_ARENA_MAX: glibc's MALLOC_ARENA_MAX for the worker process; 0 leaves glibc's own. */
   mallocArenaMax: number;
+  /** FLEETWAVE_WORKFLOW_STACK_TRACES: the SDK's promise stack tracking in the workflow thread (the __stack_trace query). */
+  workflowStackTraces: boolean;
   /** FLEETWAVE_WAIT_TIME_SCALE: divides the delays between the looks of every wait (1 against real EKS). */
   waitTimeScale: number;
   aws: {
@@ -281,6 +292,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     heapOldSpaceMb: v.FLEETWAVE_HEAP_OLD_SPACE_MB,
     heapGrowingPercent: v.FLEETWAVE_HEAP_GROWING_PERCENT,
     mallocArenaMax: v.FLEETWAVE_MALLOC_ARENA_MAX,
+    workflowStackTraces: v.FLEETWAVE_WORKFLOW_STACK_TRACES === 'on',
     aws: {
       region: v.AWS_REGION,
       endpoint: v.FLEETWAVE_AWS_ENDPOINT,

@@ -24,7 +24,7 @@ import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { fleetwaveDataConverter } from '../client/payload-codec';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
 import { createLogger, dropBelowLevel, PinoTemporalLogger, temporalLogLevel, type ProcessLogger } from './logger';
-import { applyToNewThreads, missingStartSettings, restartWithStartSettings } from './start-settings';
+import { applyToNewThreads, missingPreload, missingStartSettings, restartWithStartSettings } from './start-settings';
 
 /**
  * The workflows entry point the worker bundles at start: the TypeScript source in a checkout
@@ -131,6 +131,8 @@ export async function runWorker(config: WorkerConfig, opts: RunWorkerOptions = {
           mainThreadLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
         },
         mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? 'glibc default',
+        workflowStackTraces:
+          config.workflowStackTraces || missingPreload(config).length > 0 ? 'on' : 'off (promise hook not installed)',
       },
       'worker ready',
     );

@@ -1,7 +1,9 @@
 /**
  * Heap settings the worker's V8 threads can take only when they start (FLEETWAVE_HEAP_SEMI_SPACE_MB,
- * FLEETWAVE_HEAP_OLD_SPACE_MB, FLEETWAVE_HEAP_GROWING_PERCENT), and glibc's malloc arenas, read when
- * the process starts (FLEETWAVE_MALLOC_ARENA_MAX).
+ * FLEETWAVE_HEAP_OLD_SPACE_MB, FLEETWAVE_HEAP_GROWING_PERCENT), the workflow thread's preload
+ * (FLEETWAVE_WORKFLOW_STACK_TRACES off: an --import flag, which a thread takes only from the
+ * process's own command line), and glibc's malloc arenas, read when the process starts
+ * (FLEETWAVE_MALLOC_ARENA_MAX).
  *
  * Left to itself V8 sizes its heaps from the machine, not the worker: on a host with a few GiB
  * free it takes a 4 GiB heap limit, grows each young generation to 128 MiB and lets the old
@@ -16,8 +18,16 @@
  * Without process.execve (Node.js 22.12 to 22.14) the main thread keeps V8's own sizes; the
  * workflow thread, started later, gets the flags either way ({@link applyToNewThreads}).
  */
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import type { WorkerConfig } from './config';
+
+/**
+ * The module that keeps the SDK's promise hook out of the workflow thread when
+ * FLEETWAVE_WORKFLOW_STACK_TRACES is off (worker/workflow-thread-preload.mjs, next to this file in
+ * the checkout and in dist/). Node.js runs an --import module in every thread it starts.
+ */
+export const WORKFLOW_THREAD_PRELOAD = fileURLToPath(new URL('./workflow-thread-preload.mjs', import.meta.url));
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 
@@ -49,6 +59,19 @@ export function missingHeapFlags(
     .map(([name, mb]) => `${name}=${mb}`);
 }
 
+/** `--import=<the workflow thread preload>` when `config` turns stack traces off and this process runs without it. */
+export function missingPreload(
+  config: WorkerConfig,
+  execArgv: readonly string[] = process.execArgv,
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
+  if (config.workflowStackTraces) return [];
+  const url = pathToFileURL(WORKFLOW_THREAD_PRELOAD).href;
+  const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (given.some((arg) => arg.includes(url) || arg.includes(WORKFLOW_THREAD_PRELOAD))) return [];
+  return [`--import=${url}`];
+}
+
 /** The malloc settings of `config` (as environment variables) that `env` does not already set. */
 export function missingMallocEnv(config: WorkerConfig, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   return config.mallocArenaMax > 0 && env.MALLOC_ARENA_MAX === undefined
@@ -59,7 +82,7 @@ export function missingMallocEnv(config: WorkerConfig, env: NodeJS.ProcessEnv = 
 /** What this process runs without, as `--flag=value` and `NAME=value`: for a warning when it cannot restart. */
 export function missingStartSettings(config: WorkerConfig): string[] {
   const env = Object.entries(missingMallocEnv(config)).map(([name, value]) => `${name}=${value}`);
-  return [...missingHeapFlags(config), ...env];
+  return [...missingHeapFlags(config), ...missingPreload(config), ...env];
 }
 
 /**
@@ -67,7 +90,7 @@ export function missingStartSettings(config: WorkerConfig): string[] {
  * returns only when none is missing or the platform cannot (no process.execve).
  */
 export function restartWithStartSettings(config: WorkerConfig): void {
-  const missing = missingHeapFlags(config);
+  const missing = [...missingHeapFlags(config), ...missingPreload(config)];
   const env = missingMallocEnv(config);
   const execve = (process as { execve?: Execve }).execve;
   if ((missing.length === 0 && Object.keys(env).length === 0) || typeof execve !== 'function') return;

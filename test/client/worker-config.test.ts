@@ -7,7 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig, WorkerConfigError } from '../../worker/config';
-import { missingHeapFlags, missingMallocEnv } from '../../worker/start-settings';
+import { pathToFileURL } from 'node:url';
+import {
+  missingHeapFlags,
+  missingMallocEnv,
+  missingPreload,
+  WORKFLOW_THREAD_PRELOAD,
+} from '../../worker/start-settings';
 
 /** No config file unless a test writes one. */
 const NO_FILE = { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
@@ -42,6 +48,7 @@ describe('loadWorkerConfig', () => {
       heapOldSpaceMb: 1536,
       heapGrowingPercent: 30,
       mallocArenaMax: 2,
+      workflowStackTraces: false,
       aws: { region: undefined, endpoint: undefined, eksEndpoint: undefined },
       prometheusUrl: undefined,
       prometheusMaxConcurrent: 10,
@@ -68,6 +75,7 @@ describe('loadWorkerConfig', () => {
       FLEETWAVE_HEAP_OLD_SPACE_MB: '4096',
       FLEETWAVE_HEAP_GROWING_PERCENT: '50',
       FLEETWAVE_MALLOC_ARENA_MAX: '2',
+      FLEETWAVE_WORKFLOW_STACK_TRACES: ' On ',
     });
     expect(config).toMatchObject({
       temporal: { connection: { address: 'temporal:7233' }, namespace: 'fleet', addressSource: 'TEMPORAL_ADDRESS' },
@@ -83,6 +91,7 @@ describe('loadWorkerConfig', () => {
       heapOldSpaceMb: 4096,
       heapGrowingPercent: 50,
       mallocArenaMax: 2,
+      workflowStackTraces: true,
     });
     expect(config.metricsAddress).toBeUndefined();
   });
@@ -117,12 +126,14 @@ describe('loadWorkerConfig', () => {
         FLEETWAVE_HEAP_OLD_SPACE_MB: '-1',
         FLEETWAVE_HEAP_GROWING_PERCENT: '30%',
         FLEETWAVE_MALLOC_ARENA_MAX: 'two',
+        FLEETWAVE_WORKFLOW_STACK_TRACES: 'yes',
       }),
     ).toEqual([
       'FLEETWAVE_HEAP_SEMI_SPACE_MB="4096": must be <= 1024',
       'FLEETWAVE_HEAP_OLD_SPACE_MB="-1": must be a whole number of MiB (0 leaves the runtime its own)',
       'FLEETWAVE_HEAP_GROWING_PERCENT="30%": must be a whole number of percent (0 leaves V8 its own)',
       'FLEETWAVE_MALLOC_ARENA_MAX="two": must be a whole number (0 leaves glibc its own)',
+      'FLEETWAVE_WORKFLOW_STACK_TRACES="yes": must be "on" or "off"',
     ]);
   });
 
@@ -225,6 +236,18 @@ describe('missingHeapFlags', () => {
       FLEETWAVE_HEAP_GROWING_PERCENT: '0',
     });
     expect(missingHeapFlags(off, [], {})).toEqual([]);
+  });
+});
+
+describe('missingPreload', () => {
+  const flag = `--import=${pathToFileURL(WORKFLOW_THREAD_PRELOAD).href}`;
+
+  it('asks for the workflow thread preload while stack traces are off, unless the process has it', () => {
+    const config = loadWorkerConfig(NO_FILE);
+    expect(missingPreload(config, [], {})).toEqual([flag]);
+    expect(missingPreload(config, ['--import=tsx', flag], {})).toEqual([]);
+    expect(missingPreload(config, [], { NODE_OPTIONS: `--import ${WORKFLOW_THREAD_PRELOAD}` })).toEqual([]);
+    expect(missingPreload(loadWorkerConfig({ ...NO_FILE, FLEETWAVE_WORKFLOW_STACK_TRACES: 'on' }), [], {})).toEqual([]);
   });
 });
 

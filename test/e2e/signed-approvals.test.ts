@@ -18,6 +18,9 @@
  *
  * That `ssh-keygen -Y verify` accepts the bytes `fleetwave approve --print-signal` signed is
  * test/client/signing.test.ts; here it is only the control that the replayed signature is genuine.
+ *
+ * The same worker process shows the default FLEETWAVE_WORKFLOW_STACK_TRACES=off: the stack-trace
+ * query is refused ("not enabled"), where the in-process test workers answer it.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -209,6 +212,10 @@ describe.skipIf(process.env.FLEETWAVE_TEST_TEMPORAL === 'off')(
         180_000,
         'canary awaiting approval',
       );
+      // The worker runs with FLEETWAVE_WORKFLOW_STACK_TRACES unset (off): no promise hook in its
+      // workflow thread, and the Web UI's stack-trace query says so instead of answering.
+      expect(worker?.stdout()).toContain('"workflowStackTraces":"off (promise hook not installed)"');
+      await expect(handle.query('__stack_trace')).rejects.toThrow(/stack traces are not enabled/);
       // The policy's mode, asked of the worker at the campaign's start.
       expect(awaiting.approvalPolicy?.mode).toBe('signed');
       expect([...(awaiting.approvalPolicy?.signedActions ?? [])].sort()).toEqual([

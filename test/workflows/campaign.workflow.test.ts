@@ -60,6 +60,9 @@ describe('campaign workflow: waves and approvals', () => {
       const described = await handle.describe();
       expect(described.typedSearchAttributes.get(AwaitingApprovalKey)).toBe(true);
       expect(described.typedSearchAttributes.get(CurrentWaveKey)).toBe('early');
+      // This in-process test worker keeps the SDK's stack-trace tracking (a `fleetwave worker` turns
+      // it off by default: test/e2e/signed-approvals.test.ts): the Web UI's query answers.
+      expect(await handle.query<string>('__stack_trace')).toMatch(/campaign/i);
       const approved = await handle.executeUpdate(approveWaveUpdate, {
         args: [{ wave: 'early', approver: 'alice', comment: 'canary and early look fine' }],
       });
