@@ -13,7 +13,8 @@ while true; do
   if [ -n "$pid" ]; then
     sample=$(for t in /proc/"$pid"/task/*; do
       name=$(tr ' ' '_' <"$t/comm" 2>/dev/null) || continue
-      ticks=$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null) || continue
+      # utime and stime are fields 14 and 15; the name (field 2) may hold spaces, so count after its ')'.
+      ticks=$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}') || continue
       echo "$name $ticks"
     done | awk -v tick="$tick" '{c[$1] += $2} END {for (k in c) printf "%s %.1f\n", k, c[k] / tick}' | sort)
     [ -n "$sample" ] && echo "$sample" >"$out"

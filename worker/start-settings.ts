@@ -42,10 +42,14 @@ function heapFlags(config: WorkerConfig): [string, number][] {
   ).filter(([, value]) => value > 0);
 }
 
+/** This process's command-line options and those of its NODE_OPTIONS, one word each. */
+function givenArgs(execArgv: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+}
+
 /** Whether `name` is on this process's command line or in its NODE_OPTIONS. */
 function flagGiven(name: string, execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  return given.some((arg) => arg === name || arg.startsWith(`${name}=`));
+  return givenArgs(execArgv, env).some((arg) => arg === name || arg.startsWith(`${name}=`));
 }
 
 /** The heap flags (`--name=value`) of `config` this process was not started with. */
@@ -67,8 +71,7 @@ export function missingPreload(
 ): string[] {
   if (config.workflowStackTraces) return [];
   const url = pathToFileURL(WORKFLOW_THREAD_PRELOAD).href;
-  const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (given.some((arg) => arg.includes(url) || arg.includes(WORKFLOW_THREAD_PRELOAD))) return [];
+  if (givenArgs(execArgv, env).some((arg) => arg.includes(url) || arg.includes(WORKFLOW_THREAD_PRELOAD))) return [];
   return [`--import=${url}`];
 }
 
