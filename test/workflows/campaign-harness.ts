@@ -23,6 +23,7 @@ import {
   WorkflowTypes,
   type CampaignWorkflowInput,
 } from '../../workflows/definitions';
+import { explainNondeterminism, isNondeterminism } from './history-outline';
 import {
   CampaignNameKey,
   campaignStartAttributes,
@@ -101,13 +102,32 @@ export async function startCampaign(
   const name = campaign.metadata.name;
   const target = campaign.spec.target.kubernetesVersion;
   const input: CampaignWorkflowInput = { campaign, fleet, startedBy };
-  return temporal.client.workflow.start<typeof campaignWorkflow>(WorkflowTypes.campaign, {
+  const handle = await temporal.client.workflow.start<typeof campaignWorkflow>(WorkflowTypes.campaign, {
     workflowId: campaignWorkflowId(name),
     taskQueue,
     args: [input],
     typedSearchAttributes: campaignStartAttributes(name, target, fleet.length),
     workflowExecutionTimeout: '10 minutes',
   });
+  return withReplayEvidence(handle);
+}
+
+/**
+ * `handle`, whose queries answer a nondeterminism error (met when the worker replays the history
+ * to answer) with the saved history and an outline of its workflow tasks (./history-outline.ts).
+ */
+function withReplayEvidence(handle: CampaignHandle): CampaignHandle {
+  const query = handle.query.bind(handle);
+  const explained: CampaignHandle['query'] = async (...args) => {
+    try {
+      return await query(...args);
+    } catch (err) {
+      if (!isNondeterminism(err)) throw err;
+      throw await explainNondeterminism(err as Error, handle.workflowId, () => handle.fetchHistory());
+    }
+  };
+  handle.query = explained;
+  return handle;
 }
 
 /**
