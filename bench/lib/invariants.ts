@@ -96,27 +96,18 @@ export function checkFinalStates(
   return out;
 }
 
-/** Converts the simulator's clock to the wall clock (the simulator runs in this process). */
-export interface SimClockMapping {
-  /** Wall-clock ms of a simulated ISO time. */
-  toWallMs(simIso: string): number;
-}
-
-export function simClockMapping(sim: { now(): Date; timeScale: number }): SimClockMapping {
-  const wall = Date.now();
-  const simNow = sim.now().getTime();
-  return { toWallMs: (iso) => wall + (Date.parse(iso) - simNow) / sim.timeScale };
-}
-
 /**
  * Cluster-upgrade runs of one cluster never overlap when different campaigns started them, and
- * every mutation of a cluster lies inside one of its runs (± `toleranceMs` for the clock
- * mapping), attributed to that run's campaign. Returns violations and the per-cluster campaigns.
+ * every mutation of a cluster lies inside one of its runs (± `toleranceMs`: the simulator stamps
+ * the call when it accepts it, Temporal the event when it records it), attributed to that run's
+ * campaign. Both are the host's wall clock: the simulator's own clock is scaled and runs on the
+ * monotonic clock, which a paused machine stops while the wall clock jumps (a mapping from it put
+ * every mutation before a 10 s pause 10 s late, outside the short runs that made them).
+ * Returns violations and the per-cluster campaigns.
  */
 export function checkNoOverlap(
   clusterRuns: readonly RunHistory[],
   mutations: readonly Mutation[],
-  clock: SimClockMapping,
   toleranceMs = 250,
 ): { violations: string[]; campaignsByCluster: Map<string, string[]> } {
   const violations: string[] = [];
@@ -141,7 +132,7 @@ export function checkNoOverlap(
     }
   }
   for (const m of mutations) {
-    const at = clock.toWallMs(m.time);
+    const at = Date.parse(m.wallTime);
     const runs = runsByCluster.get(m.cluster) ?? [];
     const inside = runs.filter((r) => at >= r.startMs - toleranceMs && at <= (r.closeMs ?? Infinity) + toleranceMs);
     if (inside.length === 0) {

@@ -7,14 +7,7 @@
 import type { Mutation, SimState } from '../../simulator/index';
 import { campaignWorkflowId, type CampaignStatus } from '../../workflows/definitions';
 import { fetchCampaignHistories, type CampaignHistories, type RunHistory } from './histories';
-import {
-  checkExactlyOnce,
-  checkFinalStates,
-  checkGatedClusters,
-  checkNoOverlap,
-  checkPromotions,
-  simClockMapping,
-} from './invariants';
+import { checkExactlyOnce, checkFinalStates, checkGatedClusters, checkNoOverlap, checkPromotions } from './invariants';
 import type { Stack } from './stack';
 
 /** A campaign to verify: its name, first run ID and target minor. */
@@ -67,7 +60,7 @@ export async function verifyCampaigns(
   const clusterRuns = [...histories.values()].flatMap((h) => h.clusterRuns);
   const mutations = stack.sim.mutations();
   const sim = stack.sim.state();
-  const overlap = checkNoOverlap(clusterRuns, mutations, simClockMapping(stack.sim));
+  const overlap = checkNoOverlap(clusterRuns, mutations);
   const finalStates: string[] = [];
   const promotions: string[] = [];
   const gatedClusters: string[] = [];

@@ -243,6 +243,7 @@ export class SimFleet implements UpdateHost {
     this.mutations.push({
       seq: ++this.seq,
       time: new Date(now).toISOString(),
+      wallTime: new Date().toISOString(),
       operation,
       cluster: c.name,
       ...(update.nodegroup ? { nodegroup: update.nodegroup } : {}),
@@ -337,6 +338,7 @@ export class SimFleet implements UpdateHost {
       this.mutations.push({
         seq: ++this.seq,
         time: new Date(now).toISOString(),
+        wallTime: new Date().toISOString(),
         operation: 'CancelUpdate',
         cluster: c.name,
         target: 'Cancelled',

@@ -250,7 +250,15 @@ export interface SimCluster {
 /** One accepted mutating call, as `GET /sim/mutations` lists it. */
 export interface Mutation {
   seq: number;
+  /** Simulated time of the call (the scaled clock). */
   time: string;
+  /**
+   * The host's wall clock at the call, for matching with what other processes logged (Temporal's
+   * event times, the worker's log). Mapping `time` back to the wall clock assumes the monotonic clock
+   * the simulated one runs on kept pace with it, which a paused machine breaks: the wall clock jumps
+   * over the pause, the monotonic one does not.
+   */
+  wallTime: string;
   operation: string;
   cluster: string;
   nodegroup?: string;
