@@ -9,35 +9,21 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
+import { eventKind } from '../../bench/lib/histories';
 import { historyToJson } from './history-json';
 
-interface OutlineEvent {
-  eventId?: unknown;
-  eventType?: unknown;
-  markerRecordedEventAttributes?: {
-    markerName?: string | null;
-    details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null } | undefined> | null;
-  } | null;
-  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
-  workflowExecutionSignaledEventAttributes?: { signalName?: string | null } | null;
-  workflowExecutionUpdateAcceptedEventAttributes?: {
-    acceptedRequest?: { input?: { name?: string | null } | null } | null;
-  } | null;
-  startChildWorkflowExecutionInitiatedEventAttributes?: { workflowId?: string | null } | null;
-  timerStartedEventAttributes?: { timerId?: string | null } | null;
-}
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-/** The event type without its prefix, in the words of `temporal workflow show`. */
-function typeName(e: OutlineEvent): string {
-  const raw = e.eventType;
-  // A fetched history holds the enum's number; its proto JSON, the name.
-  const name = typeof raw === 'number' ? (temporal.api.enums.v1.EventType[raw] ?? String(raw)) : String(raw ?? '?');
-  return name.replace(/^EVENT_TYPE_/, '');
+/** The event's kind as `temporal workflow show` spells its type, without the prefix: `workflow_task_completed`. */
+function typeName(e: HistoryEvent): string {
+  return eventKind(e)
+    .replace(/(?<=[a-z])(?=[A-Z])/g, '_')
+    .toLowerCase();
 }
 
 /** A marker's patch id or local activity type, read from its first details payload. */
-function markerLabel(e: OutlineEvent): string {
+function markerLabel(e: HistoryEvent): string {
   const attrs = e.markerRecordedEventAttributes;
   const details = attrs?.details ?? {};
   for (const key of ['patch-data', 'data']) {
@@ -54,32 +40,35 @@ function markerLabel(e: OutlineEvent): string {
   return `marker ${attrs?.markerName ?? '?'}`;
 }
 
-function label(e: OutlineEvent): string {
+function label(e: HistoryEvent): string {
   const type = typeName(e);
-  if (type === 'MARKER_RECORDED') return markerLabel(e);
-  if (type === 'ACTIVITY_TASK_SCHEDULED')
+  if (type === 'marker_recorded') return markerLabel(e);
+  if (type === 'activity_task_scheduled')
     return `activity ${e.activityTaskScheduledEventAttributes?.activityType?.name}`;
-  if (type === 'WORKFLOW_EXECUTION_SIGNALED') return `signal ${e.workflowExecutionSignaledEventAttributes?.signalName}`;
-  if (type === 'START_CHILD_WORKFLOW_EXECUTION_INITIATED')
+  if (type === 'workflow_execution_signaled') return `signal ${e.workflowExecutionSignaledEventAttributes?.signalName}`;
+  if (type === 'start_child_workflow_execution_initiated')
     return `start ${e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId}`;
-  if (type === 'TIMER_STARTED') return `timer ${e.timerStartedEventAttributes?.timerId}`;
-  return type.toLowerCase();
+  if (type === 'timer_started') return `timer ${e.timerStartedEventAttributes?.timerId}`;
+  return type;
 }
 
 /**
- * One line per workflow task: `#id completed: what it recorded | then: what happened before the
- * next task started`. Scheduled/started events of workflow tasks are left out.
+ * One line per workflow task: `#<id of its completed event> task completed: ` and the events from
+ * there to the next task's end (the commands it recorded, then what woke the next one); the first
+ * line, `start: `, holds the events before the first task ended. The tasks' scheduled and started
+ * events are left out.
  */
-export function outlineHistory(events: readonly OutlineEvent[]): string[] {
+export function outlineHistory(events: readonly HistoryEvent[]): string[] {
   const lines: string[] = [];
   let current: string[] = [];
   let head = 'start';
-  const quiet = new Set(['WORKFLOW_TASK_SCHEDULED', 'WORKFLOW_TASK_STARTED']);
+  const quiet = new Set(['workflow_task_scheduled', 'workflow_task_started']);
+  const ends = new Set(['workflow_task_completed', 'workflow_task_failed', 'workflow_task_timed_out']);
   for (const e of events) {
     const type = typeName(e);
-    if (type === 'WORKFLOW_TASK_COMPLETED' || type === 'WORKFLOW_TASK_FAILED' || type === 'WORKFLOW_TASK_TIMED_OUT') {
+    if (ends.has(type)) {
       lines.push(`${head}: ${current.join(', ')}`);
-      head = `#${String(e.eventId)} ${type.replace('WORKFLOW_TASK_', 'task ').toLowerCase()}`;
+      head = `#${String(e.eventId)} ${type.replace('workflow_task_', 'task ')}`;
       current = [];
     } else if (!quiet.has(type)) {
       current.push(label(e));
@@ -103,10 +92,10 @@ export async function explainNondeterminism(
   workflowId: string,
   fetchHistory: () => Promise<unknown>,
 ): Promise<Error> {
-  let where = 'the history could not be fetched';
+  let where: string;
   let outline: string[] = [];
   try {
-    const history = (await fetchHistory()) as { events?: OutlineEvent[] | null };
+    const history = (await fetchHistory()) as { events?: HistoryEvent[] | null };
     const dir = path.join(os.tmpdir(), 'fleetwave-nondeterminism');
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
